@@ -1,0 +1,4 @@
+//! enquiry-relay: durable relay from care-home enquiry forms to CareHQ.
+
+pub mod carehq;
+pub mod sandbox;
