@@ -43,7 +43,13 @@ pub fn signed_path(resource: &str) -> String {
 }
 
 /// `timestamp LF nonce LF METHOD LF path LF canonical`.
-pub fn string_to_sign(timestamp: &str, nonce: &str, method: &str, path: &str, canonical: &str) -> String {
+pub fn string_to_sign(
+    timestamp: &str,
+    nonce: &str,
+    method: &str,
+    path: &str,
+    canonical: &str,
+) -> String {
     format!(
         "{timestamp}\n{nonce}\n{}\n{path}\n{canonical}",
         method.to_ascii_uppercase()
@@ -102,8 +108,12 @@ mod tests {
 
     #[test]
     fn reproduces_every_official_signing_vector() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/carehq-signing-vectors.json");
-        let text = std::fs::read_to_string(path).expect("shared/carehq-signing-vectors.json is beside the project");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/carehq-signing-vectors.json"
+        );
+        let text = std::fs::read_to_string(path)
+            .expect("shared/carehq-signing-vectors.json is beside the project");
         let doc: Value = serde_json::from_str(&text).expect("vectors file is JSON");
         let vectors = doc["vectors"].as_array().expect("vectors array");
         assert!(vectors.len() >= 3, "expected at least three vectors");
@@ -111,7 +121,11 @@ mod tests {
             let name = v["name"].as_str().unwrap_or("?");
             let params = vector_params(&v["params"]);
             let canonical = canonical_string(&params);
-            assert_eq!(canonical, v["canonical"].as_str().unwrap(), "canonical string of {name}");
+            assert_eq!(
+                canonical,
+                v["canonical"].as_str().unwrap(),
+                "canonical string of {name}"
+            );
             let message = string_to_sign(
                 v["timestamp"].as_str().unwrap(),
                 v["nonce"].as_str().unwrap(),
@@ -119,9 +133,17 @@ mod tests {
                 &signed_path(v["path"].as_str().unwrap()),
                 &canonical,
             );
-            assert_eq!(message, v["string_to_sign"].as_str().unwrap(), "string to sign of {name}");
+            assert_eq!(
+                message,
+                v["string_to_sign"].as_str().unwrap(),
+                "string to sign of {name}"
+            );
             let expected = v["signature"].as_str().unwrap();
-            assert_eq!(signature(v["secret"].as_str().unwrap(), &message), expected, "signature of {name}");
+            assert_eq!(
+                signature(v["secret"].as_str().unwrap(), &message),
+                expected,
+                "signature of {name}"
+            );
             assert!(verify(v["secret"].as_str().unwrap(), &message, expected));
             assert!(!verify("another-secret", &message, expected));
         }
@@ -132,7 +154,10 @@ mod tests {
         let a = new_nonce().unwrap();
         let b = new_nonce().unwrap();
         assert_eq!(a.len(), 22);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
     }
 

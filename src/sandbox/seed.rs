@@ -18,7 +18,11 @@ pub const GROUPS: &[(&str, &str, &str)] = &[
     ("6724fbc74f73a2cebf6377ea", "Website", "sales_channel"),
     ("6724fbc74f73a2cebf6377eb", "Phone", "sales_channel"),
     ("640f0f17f9b7e9ec6079fa16", "Care Directory", "referrer"),
-    ("640f0f17f9b7e9ec6079fa17", "Hospital Discharge Team", "referrer"),
+    (
+        "640f0f17f9b7e9ec6079fa17",
+        "Hospital Discharge Team",
+        "referrer",
+    ),
 ];
 
 /// The location and sales channel the built-in demo site uses.
