@@ -1,4 +1,18 @@
 //! enquiry-relay: durable relay from care-home enquiry forms to CareHQ.
+//!
+//! A form post is validated ([`domain`]), stored with its outbox row in one
+//! transaction ([`storage`]) and answered; the [`sync`] worker then delivers it
+//! with the [`carehq`] client, retrying from durable state.
+#![forbid(unsafe_code)]
 
 pub mod carehq;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod http;
 pub mod sandbox;
+pub mod startup;
+pub mod storage;
+pub mod sync;
+pub mod telemetry;

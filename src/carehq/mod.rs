@@ -1,3 +1,13 @@
-//! CareHQ API: request signing, the HTTP client and its error classification.
+//! CareHQ API: request signing, the HTTP client, its errors, and the mapping of
+//! an enquiry onto CareHQ's parameters.
 
+mod client;
+mod enquiry_params;
+mod error;
+pub mod rate_limit;
 pub mod signing;
+
+pub use client::{CareHqClient, ClientSettings, Reply};
+pub use enquiry_params::enquiry_params;
+pub use error::CareHqError;
+pub use rate_limit::{RateLimit, RateLimitGate};

@@ -1,0 +1,156 @@
+//! The CareHQ HTTP client: signs each request (v2.0), sends it once, parses the
+//! answer and its rate-limit headers.
+//!
+//! No retry happens here on purpose: `PUT care-enquiries` is not idempotent, so
+//! a blind retry after a timeout could create a second enquiry. Retries belong to
+//! the outbox, where each attempt is recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::CareHqError;
+use super::rate_limit::{RateLimit, RateLimitGate};
+use super::signing;
+
+/// Where CareHQ is and how to authenticate.
+#[derive(Clone)]
+pub struct ClientSettings {
+    /// e.g. `https://api.carehq.co.uk` (no `/v1`, no trailing slash).
+    pub base_url: String,
+    pub account_id: String,
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("base_url", &self.base_url)
+            .field("account_id", &self.account_id)
+            .field("api_key", &"[redacted]")
+            .field("api_secret", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// The JSON body (`Null` for an empty body, e.g. 204).
+    pub body: serde_json::Value,
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Reply {
+    /// The `_id` of the object CareHQ returned, if it returned one.
+    pub fn id(&self) -> Option<String> {
+        self.body.get("_id").and_then(|v| v.as_str()).map(str::to_owned)
+    }
+}
+
+/// Talks to one CareHQ account. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct CareHqClient {
+    http: reqwest::Client,
+    settings: Arc<ClientSettings>,
+    gate: Arc<RateLimitGate>,
+}
+
+impl CareHqClient {
+    pub fn new(settings: ClientSettings) -> Result<CareHqClient, CareHqError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            // A redirect would turn a PUT into something else; CareHQ's API does not
+            // redirect, so one means a wrong base URL and is reported as such.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("enquiry-relay/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CareHqError::Prepare(e.to_string()))?;
+        Ok(CareHqClient { http, settings: Arc::new(settings), gate: Arc::default() })
+    }
+
+    /// The rate-limit memory this client updates on every answer.
+    pub fn gate(&self) -> &Arc<RateLimitGate> {
+        &self.gate
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.settings.base_url
+    }
+
+    /// `PUT /v1/care-enquiries`: create a care enquiry from exactly these pairs.
+    pub async fn create_care_enquiry(&self, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+        self.call(Method::PUT, "care-enquiries", params).await
+    }
+
+    /// `PUT /v1/home-visits`: book a home visit.
+    pub async fn create_home_visit(&self, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+        self.call(Method::PUT, "home-visits", params).await
+    }
+
+    /// A `GET` of a list or an object (locations, groups).
+    pub async fn get(&self, resource: &str, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+        self.call(Method::GET, resource, params).await
+    }
+
+    /// Sign and send one request. GET signs and sends the query; every other
+    /// method signs and sends the form body, and nothing in the query.
+    pub async fn call(&self, method: Method, resource: &str, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+        let path = signing::signed_path(resource);
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+        let nonce = signing::new_nonce().map_err(|e| CareHqError::Prepare(format!("no randomness for the nonce: {e}")))?;
+        let message =
+            signing::string_to_sign(&timestamp, &nonce, method.as_str(), &path, &signing::canonical_string(params));
+        let signature = signing::signature(self.settings.api_secret.expose_secret(), &message);
+        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let url = format!("{}{}", self.settings.base_url.trim_end_matches('/'), path);
+
+        let mut request = self
+            .http
+            .request(method.clone(), if method == Method::GET && !encoded.is_empty() { format!("{url}?{encoded}") } else { url })
+            .header("X-CareHQ-AccountId", &self.settings.account_id)
+            .header("X-CareHQ-APIKey", self.settings.api_key.expose_secret())
+            .header("X-CareHQ-Timestamp", timestamp)
+            .header("X-CareHQ-Nonce", nonce)
+            .header("X-CareHQ-Signature-Version", signing::SIGNATURE_VERSION)
+            .header("X-CareHQ-Signature", signature)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if method != Method::GET && !params.is_empty() {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(encoded);
+        }
+
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let rate_limit = RateLimit::from_headers(response.headers());
+        let now = crate::storage::now_ms();
+        // Reading the body can fail after CareHQ acted (broken connection): that is
+        // a transport error, ambiguous for a create.
+        let bytes = response.bytes().await?;
+        self.gate.observe(rate_limit, now);
+        if (200..300).contains(&status) {
+            // CareHQ's create answer is not documented; an empty or non-JSON success
+            // is still a success (retrying it would duplicate the enquiry).
+            let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+            return Ok(Reply { status, body, rate_limit });
+        }
+        if status == 429 {
+            self.gate.too_many_requests(rate_limit, now);
+        }
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Err(CareHqError::Status {
+            status,
+            hint: body.get("hint").and_then(|h| h.as_str()).map(str::to_owned),
+            arg_errors: body.get("arg_errors").filter(|v| !v.is_null()).cloned(),
+            rate_limit,
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! What each subcommand does. Exit codes: 0 done, 1 failed at run time,
+//! 2 invalid config or usage.
+
+mod check;
+mod serve;
+mod sync_once;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::config::Settings;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(errors) => {
+            eprintln!("The configuration is not valid:\n{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve::serve(settings).await,
+        Command::Migrate => migrate(&settings).await,
+        Command::Check { remote } => check::check(&settings, remote).await,
+        Command::Sync { once: _ } => sync_once::sync_once(settings).await,
+        Command::Sandbox { listen } => serve::sandbox(listen).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "enquiry-relay stopped with an error");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = crate::startup::open_store(settings).await?;
+    store.close().await;
+    println!("database migrations applied");
+    Ok(ExitCode::SUCCESS)
+}

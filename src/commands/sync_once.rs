@@ -1,0 +1,35 @@
+//! `sync --once`: one drain pass for cron.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::carehq::CareHqClient;
+use crate::config::Settings;
+use crate::startup::{client_settings, open_store};
+use crate::storage::DeliveryStatus;
+use crate::sync::SyncWorker;
+
+pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !settings.sandbox_mode(),
+        "sync --once needs a real CareHQ: the built-in sandbox only runs inside `serve`"
+    );
+    let store = open_store(&settings).await?;
+    let client = CareHqClient::new(client_settings(&settings, settings.server.listen))?;
+    let worker = SyncWorker::new(store.clone(), client, Arc::new(settings));
+    let report = worker.drain_once().await?;
+    let counts = store.count_by_status().await?;
+    let count = |s: DeliveryStatus| counts.iter().find(|(status, _)| *status == s).map_or(0, |(_, n)| *n);
+    println!(
+        "synced {}, will retry {}, failed {}, deferred {}; now pending {}, failed {}, held {}",
+        report.synced,
+        report.retrying,
+        report.failed,
+        report.deferred,
+        count(DeliveryStatus::Pending),
+        count(DeliveryStatus::Failed),
+        count(DeliveryStatus::Held)
+    );
+    store.close().await;
+    Ok(if count(DeliveryStatus::Failed) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

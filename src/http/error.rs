@@ -1,0 +1,113 @@
+//! The HTTP boundary's error type: the only place that picks status codes.
+//! Each answer says what went wrong in words a person can act on, as JSON or
+//! as a page, and the cause is logged once, here.
+
+use askama::Template;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+use tracing::{error, warn};
+
+use super::format::Format;
+use super::pages::ErrorPage;
+use crate::domain::FieldErrors;
+use crate::storage::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("unknown site")]
+    UnknownSite,
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("body over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl HttpError {
+    fn status(&self) -> StatusCode {
+        match self {
+            HttpError::UnknownSite => StatusCode::NOT_FOUND,
+            HttpError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// (short title, what to do) for a person.
+    fn words(&self) -> (&'static str, String) {
+        match self {
+            HttpError::UnknownSite => (
+                "Form not found",
+                "There is no enquiry form at this address. Check the link, or contact the care home directly.".into(),
+            ),
+            HttpError::Validation(_) => ("Check your answers", "Some answers need correcting; see the messages for each field.".into()),
+            HttpError::PayloadTooLarge { limit } => (
+                "Enquiry too long",
+                format!("The enquiry is larger than this form accepts ({} KB). Shorten the message and send it again.", limit / 1024),
+            ),
+            HttpError::BadRequest(why) => ("Enquiry not understood", format!("{why} Please go back and send the form again.")),
+            HttpError::UnsupportedMediaType => (
+                "Enquiry not understood",
+                "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.".into(),
+            ),
+            HttpError::Unavailable(_) => (
+                "Enquiry not saved",
+                "We could not save your enquiry just now, so it has not been sent. Please try again in a minute, or telephone the home.".into(),
+            ),
+            HttpError::Internal(_) => (
+                "Something went wrong",
+                "Your enquiry may not have been saved. Please try again, or telephone the home.".into(),
+            ),
+        }
+    }
+
+    /// Log (once) and answer in the caller's format.
+    pub fn into_response_for(self, format: Format) -> Response {
+        match &self {
+            HttpError::Unavailable(e) => error!(error = %e, "could not store an enquiry; answered 503"),
+            HttpError::Internal(e) => error!(error = %e, "internal error; answered 500"),
+            HttpError::BadRequest(e) => warn!(reason = %e, "malformed request"),
+            _ => {}
+        }
+        let status = self.status();
+        let (title, message) = self.words();
+        let mut response = match (format, &self) {
+            (Format::Json, HttpError::Validation(fields)) => {
+                (status, Json(json!({"error": "validation", "message": message, "fields": fields}))).into_response()
+            }
+            (Format::Json, _) => (status, Json(json!({"error": error_code(status), "message": message}))).into_response(),
+            (Format::Html, _) => {
+                let page = ErrorPage { title, message: &message }.render().unwrap_or_else(|_| message.clone());
+                (status, Html(page)).into_response()
+            }
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        response
+    }
+}
+
+fn error_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation",
+        503 => "unavailable",
+        _ => "internal",
+    }
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: routes, middleware, negotiation and error answers.
+
+mod error;
+mod format;
+mod pages;
+mod routes;
+mod state;
+mod submission_body;
+
+pub use error::HttpError;
+pub use format::Format;
+pub use state::AppState;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the service, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.server.request_timeout;
+    Router::new()
+        .route("/forms/{site}", get(routes::forms::show_form).post(routes::submit::submit))
+        .route("/forms/{site}/thanks", get(routes::forms::thanks))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/openapi.json", get(routes::openapi))
+        .route("/static/form.css", get(routes::form_css))
+        .with_state(state)
+        // Outermost first: a request id for every request, returned to the caller
+        // and recorded on the request's span; then the trace; then panics → 500.
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,39 @@
+//! The hosted form pages: `GET /forms/{site}` and `GET /forms/{site}/thanks`.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::domain::FieldErrors;
+use crate::http::error::HttpError;
+use crate::http::format::Format;
+use crate::http::pages::{FormPage, ThanksPage};
+use crate::http::state::AppState;
+
+pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let Some(site) = state.settings.site(&slug) else {
+        return HttpError::UnknownSite.into_response_for(Format::Html);
+    };
+    // A fresh idempotency key per page view: a double click sends the same one twice.
+    let key = uuid::Uuid::now_v7().simple().to_string();
+    render(FormPage::new(site, None, &FieldErrors::default(), key).render())
+}
+
+pub async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let Some(site) = state.settings.site(&slug) else {
+        return HttpError::UnknownSite.into_response_for(Format::Html);
+    };
+    render(ThanksPage { site_name: &site.name }.render())
+}
+
+fn render(page: Result<String, askama::Error>) -> Response {
+    match page {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => HttpError::Internal(format!("rendering a page: {e}")).into_response_for(Format::Html),
+    }
+}

@@ -1,0 +1,19 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::carehq::RateLimitGate;
+use crate::config::Settings;
+use crate::storage::Store;
+use crate::sync::WorkerHandle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub worker: WorkerHandle,
+    /// How long the worker may go quiet before `/readyz` reports it dead.
+    pub worker_max_silence: Duration,
+    pub rate_limit: Arc<RateLimitGate>,
+}

@@ -1,0 +1,140 @@
+//! Building and running the service: one way to boot, used by `serve` and by
+//! the tests (which pass `listen = 127.0.0.1:0`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::carehq::{CareHqClient, ClientSettings};
+use crate::config::Settings;
+use crate::http::{AppState, router};
+use crate::sandbox::{Sandbox, SandboxConfig, seed};
+use crate::storage::Store;
+use crate::sync::SyncWorker;
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    worker: SyncWorker,
+    shutdown: CancellationToken,
+    local_addr: SocketAddr,
+    sandbox: Option<Sandbox>,
+    settings: Arc<Settings>,
+}
+
+impl Application {
+    /// Open the database (and migrate it), bind the listener, wire the worker.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("could not listen on {} (server.listen); is another process using it?", settings.server.listen))?;
+        let local_addr = listener.local_addr()?;
+        let sandbox = settings.sandbox_mode().then(|| Sandbox::new(SandboxConfig::default()));
+        let client = CareHqClient::new(client_settings(&settings, local_addr)).context("could not build the CareHQ client")?;
+        let settings = Arc::new(settings);
+        let worker = SyncWorker::new(store.clone(), client.clone(), Arc::clone(&settings));
+        let state = AppState {
+            settings: Arc::clone(&settings),
+            store,
+            worker: worker.handle(),
+            worker_max_silence: SyncWorker::max_silence(&settings),
+            rate_limit: Arc::clone(client.gate()),
+        };
+        let mut router = router(state);
+        if let Some(sandbox) = &sandbox {
+            router = router.nest("/sandbox", sandbox.router());
+        }
+        Ok(Application { listener, router, worker, shutdown: CancellationToken::new(), local_addr, sandbox, settings })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Cancel this token to stop the service gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The in-process CareHQ sandbox, in sandbox mode.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// Serve and sync until the shutdown token is cancelled: stop accepting,
+    /// finish in-flight requests, give in-flight CareHQ sends their grace period.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application { listener, router, worker, shutdown, local_addr, sandbox, settings } = self;
+        announce(&settings, local_addr, sandbox.is_some());
+        let worker_task: JoinHandle<()> = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = server.await.context("the HTTP server stopped with an error");
+        shutdown.cancel();
+        worker_task.await.context("the sync worker task failed")?;
+        info!("stopped");
+        served
+    }
+}
+
+/// Open the database and apply migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    use secrecy::ExposeSecret as _;
+    let store = Store::connect(settings.database.url.expose_secret(), settings.database.max_connections)
+        .await
+        .context("could not open the database (database.url)")?;
+    store.migrate().await.context("could not apply database migrations")?;
+    Ok(store)
+}
+
+/// CareHQ client settings; in sandbox mode they point at the in-process sandbox.
+pub fn client_settings(settings: &Settings, local_addr: SocketAddr) -> ClientSettings {
+    let carehq = &settings.carehq;
+    if settings.sandbox_mode() {
+        let ip = match local_addr.ip() {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        return ClientSettings {
+            base_url: format!("http://{}/sandbox", SocketAddr::new(ip, local_addr.port())),
+            account_id: seed::ACCOUNT_ID.into(),
+            api_key: SecretString::from(seed::API_KEY),
+            api_secret: SecretString::from(seed::API_SECRET),
+            timeout: carehq.timeout,
+        };
+    }
+    ClientSettings {
+        base_url: carehq.base_url.clone(),
+        account_id: carehq.account_id.clone(),
+        api_key: carehq.api_key.clone(),
+        api_secret: carehq.api_secret.clone(),
+        timeout: carehq.timeout,
+    }
+}
+
+fn announce(settings: &Settings, local_addr: SocketAddr, sandbox: bool) {
+    let base = settings.server.public_url.clone().unwrap_or_else(|| {
+        let ip = if local_addr.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { local_addr.ip() };
+        format!("http://{}", SocketAddr::new(ip, local_addr.port()))
+    });
+    info!(listen = %local_addr, sites = settings.sites.len(), sandbox, "enquiry-relay is running");
+    for site in &settings.sites {
+        info!(site = %site.slug, url = %format!("{base}/forms/{}", site.slug), "enquiry form");
+    }
+    if sandbox {
+        info!(url = %format!("{base}/sandbox/"), "sandbox mode: enquiries go to the built-in CareHQ sandbox; watch them arrive here");
+    }
+}

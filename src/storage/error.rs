@@ -1,0 +1,19 @@
+//! The storage boundary's one error type.
+
+/// What went wrong talking to the database. The HTTP layer turns any of these
+/// into a 503 ("we could not save your enquiry, please try again").
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database could not be opened at {location}: {source}")]
+    Open {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is not in the expected form: {0}")]
+    Corrupt(String),
+}

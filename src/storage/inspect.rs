@@ -1,0 +1,82 @@
+//! Reading deliveries and their attempts back, for staff views and tests.
+
+use super::{Store, StoreError};
+
+/// A delivery as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub enquiry_id: String,
+    pub step: String,
+    pub status: String,
+    pub attempts: i64,
+    pub ambiguous: i64,
+    pub next_attempt_at: i64,
+    pub remote_id: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// One recorded attempt.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AttemptView {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: String,
+    pub http_status: Option<i64>,
+    pub hint: Option<String>,
+    pub arg_errors: Option<String>,
+    pub error: Option<String>,
+}
+
+type DeliveryRow = (String, String, String, String, i64, i64, i64, Option<String>, Option<String>);
+type AttemptRow = (i64, i64, String, Option<i64>, Option<String>, Option<String>, Option<String>);
+
+impl Store {
+    /// The deliveries of one enquiry (the enquiry itself, later steps after it).
+    pub async fn deliveries_of(&self, enquiry_id: &str) -> Result<Vec<DeliveryView>, StoreError> {
+        let rows: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT id, enquiry_id, step, status, attempts, ambiguous, next_attempt_at, remote_id, last_error \
+             FROM deliveries WHERE enquiry_id = $1 ORDER BY created_at, step",
+        )
+        .bind(enquiry_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, enquiry_id, step, status, attempts, ambiguous, next_attempt_at, remote_id, last_error)| DeliveryView {
+                id,
+                enquiry_id,
+                step,
+                status,
+                attempts,
+                ambiguous,
+                next_attempt_at,
+                remote_id,
+                last_error,
+            })
+            .collect())
+    }
+
+    /// Every attempt of a delivery, oldest first.
+    pub async fn attempts_of(&self, delivery_id: &str) -> Result<Vec<AttemptView>, StoreError> {
+        let rows: Vec<AttemptRow> = sqlx::query_as(
+            "SELECT started_at, duration_ms, outcome, http_status, hint, arg_errors, error \
+             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, id",
+        )
+        .bind(delivery_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| AttemptView {
+                started_at,
+                duration_ms,
+                outcome,
+                http_status,
+                hint,
+                arg_errors,
+                error,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,83 @@
+//! Durable storage: enquiries, their delivery outbox, attempts and shared delivery state.
+//!
+//! One `Store` serves SQLite (the embedded default) and PostgreSQL (several
+//! instances). Both run through sqlx's `Any` driver with portable SQL: times are
+//! Unix milliseconds, ids are text. Where the dialects must differ (claiming rows
+//! with `FOR UPDATE SKIP LOCKED`) the query is chosen by [`Backend`].
+
+mod connect;
+mod delivery_state;
+mod error;
+mod inspect;
+mod intake;
+mod models;
+mod outbox;
+
+pub use delivery_state::DeliveryState;
+pub use error::StoreError;
+pub use inspect::{AttemptView, DeliveryView};
+pub use intake::{InsertOutcome, NewEnquiry};
+pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
+
+use sqlx::AnyPool;
+
+/// Which database the store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    /// Every write goes through this pool. For SQLite it holds one connection, so
+    /// writers queue in-process (fair, no busy-wait sleeps) instead of fighting
+    /// over SQLite's single write lock.
+    writer: AnyPool,
+    /// Reads; for SQLite, WAL lets these run beside the writer.
+    reader: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Apply the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        migrator.run(&self.writer).await.map_err(StoreError::Migrate)
+    }
+
+    /// A trivial query, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// Close every connection (tests and shutdown).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Current time in Unix milliseconds, the unit every stored time uses.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}

@@ -1,0 +1,88 @@
+//! Row types and state transitions of the outbox.
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or for delivery to resume).
+    Pending,
+    /// Leased by a worker that is sending it now.
+    Sending,
+    /// CareHQ has it.
+    Synced,
+    /// Gave up: CareHQ refused it or the retry schedule is spent. Staff act on it.
+    Failed,
+    /// Quarantined; a person must release it before it is sent.
+    Held,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Synced,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Held,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Synced => "synced",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// A delivery a worker has leased, with what it needs to send it.
+#[derive(Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub enquiry_id: String,
+    pub step: String,
+    /// Attempts already spent before this one.
+    pub attempts: i64,
+    /// True when the row was re-claimed after a lease expired: an earlier send may
+    /// have reached CareHQ.
+    pub lease_expired: bool,
+}
+
+/// One delivery attempt, as recorded for staff.
+#[derive(Clone, Debug, Default)]
+pub struct AttemptRecord {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: &'static str,
+    pub http_status: Option<u16>,
+    pub hint: Option<String>,
+    /// CareHQ's `arg_errors`, as JSON text.
+    pub arg_errors: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the outcome of an attempt does to its delivery.
+#[derive(Clone, Debug)]
+pub enum Transition {
+    Synced {
+        remote_id: Option<String>,
+    },
+    /// Back to pending until `next_attempt_at`.
+    Retry {
+        next_attempt_at: i64,
+        /// False for rate limits and pauses: CareHQ never judged the enquiry.
+        spend_attempt: bool,
+        /// The send may have reached CareHQ (timeout, broken answer).
+        ambiguous: bool,
+        error: String,
+    },
+    Failed {
+        ambiguous: bool,
+        error: String,
+    },
+}

@@ -1,0 +1,183 @@
+//! Delivering one claimed outbox row and deciding what happens to it.
+
+use std::time::Instant;
+
+use tracing::{error, info, warn};
+
+use super::backoff::{retry_delay, unit_random};
+use super::classify::{Disposition, classify};
+use super::worker::Shared;
+use crate::carehq::{CareHqError, enquiry_params};
+use crate::domain::Enquiry;
+use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
+
+/// What happened to one delivery, for the worker's bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Synced,
+    Retrying,
+    Failed,
+    /// Not sent: rate limit or pause. No attempt spent.
+    Deferred,
+    /// Our lease was taken over (we ran past it); the other worker owns the row.
+    LeaseLost,
+}
+
+/// Send one claimed delivery and record the outcome. Errors are logged here,
+/// once; the row stays leased and falls due again when the lease ends.
+pub async fn deliver(shared: &Shared, row: ClaimedDelivery, probe: bool) -> Delivered {
+    match try_deliver(shared, &row, probe).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            error!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; the row will be retried when its lease ends");
+            Delivered::LeaseLost
+        }
+    }
+}
+
+async fn try_deliver(shared: &Shared, row: &ClaimedDelivery, probe: bool) -> Result<Delivered, crate::storage::StoreError> {
+    let started_at = now_ms();
+    let clock = Instant::now();
+    let params = match prepare(shared, row).await? {
+        Ok(params) => params,
+        Err(problem) => {
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, problem = %problem, "delivery failed before sending");
+            let attempt = AttemptRecord { started_at, outcome: "failed", error: Some(problem.clone()), ..Default::default() };
+            let transition = Transition::Failed { ambiguous: false, error: problem };
+            return record(shared, row, &attempt, &transition, Delivered::Failed).await;
+        }
+    };
+    // Another send may have hit the rate limit since this row was claimed.
+    if let Some(wait) = shared.client.gate().wait(now_ms()) {
+        let next = now_ms() + wait.as_millis() as i64;
+        let attempt = AttemptRecord { started_at, outcome: "rate_limited", error: Some("held back by CareHQ's rate limit".into()), ..Default::default() };
+        let transition = Transition::Retry { next_attempt_at: next, spend_attempt: false, ambiguous: false, error: "waiting for CareHQ's rate limit".into() };
+        return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
+    }
+
+    let result = shared.client.create_care_enquiry(&params).await;
+    let duration_ms = clock.elapsed().as_millis() as i64;
+    match result {
+        Ok(reply) => {
+            let remote_id = reply.id();
+            info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id = remote_id.as_deref().unwrap_or("(none returned)"), duration_ms, "enquiry delivered to CareHQ");
+            if probe || shared.paused_seen() {
+                resume(shared).await?;
+            }
+            let attempt = AttemptRecord { started_at, duration_ms, outcome: "synced", http_status: Some(reply.status), ..Default::default() };
+            record(shared, row, &attempt, &Transition::Synced { remote_id }, Delivered::Synced).await
+        }
+        Err(e) => on_error(shared, row, e, started_at, duration_ms, probe).await,
+    }
+}
+
+/// Load the stored enquiry and build CareHQ's parameters. The inner `Err` is a
+/// permanent problem with this row (a message for staff, free of personal data).
+async fn prepare(shared: &Shared, row: &ClaimedDelivery) -> Result<Result<Vec<(String, String)>, String>, crate::storage::StoreError> {
+    let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
+        return Ok(Err("the enquiry row is missing".into()));
+    };
+    let Some(payload) = payload else {
+        return Ok(Err("the enquiry's personal data was already scrubbed; it cannot be sent".into()));
+    };
+    let Some(site) = shared.settings.site(&site_slug) else {
+        return Ok(Err(format!("site `{site_slug}` is no longer in the config; add it back, then retry this enquiry")));
+    };
+    // The stored payload is parsed again before it goes out. serde's message
+    // could quote a value, so it is not kept.
+    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
+        return Ok(Err("the stored enquiry no longer passes validation; it needs a person to look at it".into()));
+    };
+    Ok(Ok(enquiry_params(&enquiry, site)))
+}
+
+async fn on_error(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    e: CareHqError,
+    started_at: i64,
+    duration_ms: i64,
+    probe: bool,
+) -> Result<Delivered, crate::storage::StoreError> {
+    let (hint, arg_errors) = match &e {
+        CareHqError::Status { hint, arg_errors, .. } => (hint.clone(), arg_errors.as_ref().map(|v| v.to_string())),
+        _ => (None, None),
+    };
+    let http_status = e.http_status();
+    let message = e.to_string();
+    let base = AttemptRecord { started_at, duration_ms, http_status, hint, arg_errors, error: Some(message.clone()), outcome: "" };
+    let now = now_ms();
+    let disposition = classify(&e);
+    if probe && !matches!(disposition, Disposition::Pause { .. } | Disposition::Retry { .. }) {
+        // CareHQ judged the request itself: whatever caused the pause is gone.
+        resume(shared).await?;
+    }
+    match disposition {
+        Disposition::Retry { ambiguous } => {
+            let spent = row.attempts + 1;
+            match retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random()) {
+                Some(delay) => {
+                    warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %message, "CareHQ delivery will be retried");
+                    let attempt = AttemptRecord { outcome: if ambiguous { "ambiguous" } else { "retry" }, ..base };
+                    let t = Transition::Retry { next_attempt_at: now + delay.as_millis() as i64, spend_attempt: true, ambiguous, error: message };
+                    record(shared, row, &attempt, &t, Delivered::Retrying).await
+                }
+                None => {
+                    error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %message, "retry schedule spent; enquiry marked failed for staff");
+                    let attempt = AttemptRecord { outcome: "failed", ..base };
+                    let t = Transition::Failed { ambiguous, error: format!("gave up after {spent} attempts: {message}") };
+                    record(shared, row, &attempt, &t, Delivered::Failed).await
+                }
+            }
+        }
+        Disposition::RateLimited => {
+            let until = shared.client.gate().wait(now).map_or(now + 1_000, |w| now + w.as_millis() as i64);
+            warn!(delivery_id = %row.id, wait_ms = until - now, "CareHQ rate limit reached; waiting without spending an attempt");
+            let attempt = AttemptRecord { outcome: "rate_limited", ..base };
+            let t = Transition::Retry { next_attempt_at: until, spend_attempt: false, ambiguous: false, error: message };
+            record(shared, row, &attempt, &t, Delivered::Deferred).await
+        }
+        Disposition::Pause { reason } => {
+            error!(delivery_id = %row.id, http_status, reason = %reason, "CareHQ delivery paused");
+            shared.store.pause_delivery(&reason, http_status).await?;
+            shared.set_paused_seen(true);
+            let attempt = AttemptRecord { outcome: "paused", ..base };
+            let t = Transition::Retry { next_attempt_at: now, spend_attempt: false, ambiguous: false, error: reason };
+            record(shared, row, &attempt, &t, Delivered::Deferred).await
+        }
+        Disposition::Fail => {
+            // The hint can quote what the family typed: only field names at warn level.
+            let fields: Vec<String> = match &e {
+                CareHqError::Status { arg_errors: Some(serde_json::Value::Object(m)), .. } => m.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status, fields = ?fields, "CareHQ refused the enquiry; marked failed for staff");
+            let attempt = AttemptRecord { outcome: "failed", ..base };
+            let t = Transition::Failed { ambiguous: false, error: message };
+            record(shared, row, &attempt, &t, Delivered::Failed).await
+        }
+    }
+}
+
+async fn resume(shared: &Shared) -> Result<(), crate::storage::StoreError> {
+    if shared.store.resume_delivery().await? {
+        info!("CareHQ answered normally again; delivery resumed");
+    }
+    shared.set_paused_seen(false);
+    Ok(())
+}
+
+async fn record(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    attempt: &AttemptRecord,
+    transition: &Transition,
+    outcome: Delivered,
+) -> Result<Delivered, crate::storage::StoreError> {
+    if shared.store.record_outcome(&row.id, &shared.owner, attempt, transition).await? {
+        Ok(outcome)
+    } else {
+        warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another worker owns the row");
+        Ok(Delivered::LeaseLost)
+    }
+}

@@ -1,0 +1,254 @@
+//! The worker loop: when to claim, how many at once, and shutting down cleanly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::deliver::{Delivered, deliver};
+use crate::carehq::CareHqClient;
+use crate::config::Settings;
+use crate::storage::{Store, StoreError, now_ms};
+
+/// What the worker's tasks share.
+pub struct Shared {
+    pub(super) store: Store,
+    pub(super) client: CareHqClient,
+    pub(super) settings: Arc<Settings>,
+    /// This worker's lease owner name: unique per process and start.
+    pub(super) owner: String,
+    /// Whether this process last saw delivery paused (saves a write per success).
+    paused_seen: AtomicBool,
+}
+
+impl Shared {
+    pub(super) fn paused_seen(&self) -> bool {
+        self.paused_seen.load(Ordering::Relaxed)
+    }
+    pub(super) fn set_paused_seen(&self, paused: bool) {
+        self.paused_seen.store(paused, Ordering::Relaxed);
+    }
+}
+
+/// How the rest of the service talks to the running worker. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerHandle {
+    wake: Arc<Notify>,
+    heartbeat_ms: Arc<AtomicI64>,
+}
+
+impl WorkerHandle {
+    /// Ask the worker to look for due rows now (after a commit).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// True if the worker loop has turned within `max_silence`.
+    pub fn is_alive(&self, max_silence: Duration) -> bool {
+        let beat = self.heartbeat_ms.load(Ordering::Relaxed);
+        beat > 0 && now_ms() - beat <= max_silence.as_millis() as i64
+    }
+
+    fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Counts from one drain pass (`sync --once`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    pub synced: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    pub deferred: u64,
+}
+
+pub struct SyncWorker {
+    shared: Arc<Shared>,
+    handle: WorkerHandle,
+}
+
+/// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
+/// long poll interval.
+const MAX_IDLE: Duration = Duration::from_secs(30);
+
+impl SyncWorker {
+    pub fn new(store: Store, client: CareHqClient, settings: Arc<Settings>) -> SyncWorker {
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        let shared = Shared { store, client, settings, owner, paused_seen: AtomicBool::new(false) };
+        SyncWorker { shared: Arc::new(shared), handle: WorkerHandle::default() }
+    }
+
+    pub fn handle(&self) -> WorkerHandle {
+        self.handle.clone()
+    }
+
+    /// How long the loop may stay silent before readiness reports it dead.
+    pub fn max_silence(settings: &Settings) -> Duration {
+        settings.sync.poll_interval.min(MAX_IDLE) * 2 + Duration::from_secs(10)
+    }
+
+    /// Run until `shutdown` is cancelled, then give in-flight sends
+    /// `sync.shutdown_grace` to finish. Unclaimed rows stay pending; a send cut
+    /// off by the grace period keeps its lease and is re-sent after it expires.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        self.handle.beat();
+        // An operator who fixed the cause of a pause restarts the service: try again.
+        match self.shared.store.resume_delivery().await {
+            Ok(true) => info!("delivery was paused; resuming at start-up to try again"),
+            Ok(false) => {}
+            Err(e) => error!(error = %e, "could not read the delivery state at start-up"),
+        }
+        let mut tasks: JoinSet<Delivered> = JoinSet::new();
+        loop {
+            self.handle.beat();
+            let sleep_for = match self.dispatch(&mut tasks).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    error!(error = %e, "the sync worker could not reach the database; trying again shortly");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.handle.wake.notified() => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => log_join(joined),
+            }
+        }
+        self.finish(tasks).await;
+    }
+
+    async fn finish(&self, mut tasks: JoinSet<Delivered>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let grace = self.shared.settings.sync.shutdown_grace;
+        info!(in_flight = tasks.len(), grace_ms = grace.as_millis() as u64, "waiting for in-flight CareHQ sends");
+        let drained = tokio::time::timeout(grace, async {
+            while let Some(joined) = tasks.join_next().await {
+                log_join(joined);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(cut_off = tasks.len(), "shutdown grace ran out; these sends are re-tried after their lease ends");
+            tasks.abort_all();
+        }
+    }
+
+    /// Claim what is due into free task slots; return how long to sleep.
+    async fn dispatch(&self, tasks: &mut JoinSet<Delivered>) -> Result<Duration, StoreError> {
+        while let Some(joined) = tasks.try_join_next() {
+            log_join(joined);
+        }
+        let settings = &self.shared.settings.sync;
+        let idle = settings.poll_interval.min(MAX_IDLE);
+        let now = now_ms();
+        let free = settings.concurrency.saturating_sub(tasks.len());
+        let (limit, probe) = match self.probe_plan(now).await? {
+            Plan::Wait(d) => return Ok(d.min(idle)),
+            Plan::Probe if tasks.is_empty() => (1, true),
+            Plan::Probe => return Ok(idle),
+            Plan::Normal => (free, false),
+        };
+        if limit == 0 {
+            return Ok(idle);
+        }
+        if let Some(wait) = self.shared.client.gate().wait(now) {
+            return Ok(wait.min(idle));
+        }
+        let lease_until = now + settings.lease.as_millis() as i64;
+        let claimed = self.shared.store.claim_due(&self.shared.owner, lease_until, limit).await?;
+        let claimed_all = claimed.len() == limit;
+        for row in claimed {
+            if row.lease_expired {
+                warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
+            }
+            let shared = Arc::clone(&self.shared);
+            tasks.spawn(async move { deliver(&shared, row, probe).await });
+        }
+        if claimed_all || probe {
+            // Slots are full (a finishing task wakes us) or the probe is out.
+            return Ok(idle);
+        }
+        Ok(match self.shared.store.next_due_at().await? {
+            Some(at) if at > now => Duration::from_millis((at - now) as u64).min(idle),
+            Some(_) => Duration::from_millis(50).min(idle),
+            None => idle,
+        })
+    }
+
+    /// While delivery is paused, one row is sent as a probe every
+    /// `sync.pause_probe_interval`; its answer decides whether to resume.
+    async fn probe_plan(&self, now: i64) -> Result<Plan, StoreError> {
+        let state = self.shared.store.delivery_state().await?;
+        let Some(paused_at) = state.paused_at.filter(|_| state.paused_reason.is_some()) else {
+            self.shared.set_paused_seen(false);
+            return Ok(Plan::Normal);
+        };
+        self.shared.set_paused_seen(true);
+        let probe_at = paused_at + self.shared.settings.sync.pause_probe_interval.as_millis() as i64;
+        if now < probe_at {
+            return Ok(Plan::Wait(Duration::from_millis((probe_at - now) as u64)));
+        }
+        Ok(Plan::Probe)
+    }
+
+    /// One pass for `sync --once`: send everything due now, then return.
+    /// While paused it sends a single probe and stops.
+    pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
+        let mut report = DrainReport::default();
+        let lease = self.shared.settings.sync.lease.as_millis() as i64;
+        let mut probed = false;
+        loop {
+            let paused = self.shared.store.delivery_state().await?.paused_reason.is_some();
+            if paused && probed {
+                break;
+            }
+            let limit = if paused { 1 } else { self.shared.settings.sync.concurrency };
+            let claimed = self.shared.store.claim_due(&self.shared.owner, now_ms() + lease, limit).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            probed |= paused;
+            let mut tasks = JoinSet::new();
+            for row in claimed {
+                let shared = Arc::clone(&self.shared);
+                tasks.spawn(async move { deliver(&shared, row, paused).await });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok(Delivered::Synced) => report.synced += 1,
+                    Ok(Delivered::Retrying) => report.retrying += 1,
+                    Ok(Delivered::Failed) => report.failed += 1,
+                    Ok(Delivered::Deferred | Delivered::LeaseLost) => report.deferred += 1,
+                    Err(e) => log_join(Err(e)),
+                }
+            }
+            if report.deferred > 0 {
+                // Rate-limited or paused rows would come straight back: stop here.
+                break;
+            }
+        }
+        Ok(report)
+    }
+}
+
+enum Plan {
+    Normal,
+    Probe,
+    Wait(Duration),
+}
+
+fn log_join(joined: Result<Delivered, tokio::task::JoinError>) {
+    if let Err(e) = joined {
+        if e.is_panic() {
+            error!("a delivery task panicked; its row is re-tried after its lease ends");
+        }
+    }
+}

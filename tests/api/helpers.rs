@@ -1,0 +1,369 @@
+//! Test harness: a real CareHQ sandbox on port 0, a real database (a SQLite
+//! file, or a fresh PostgreSQL database), and the real application or the
+//! real binary on loopback.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use enquiry_relay::config::Settings;
+use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, seed};
+use enquiry_relay::startup::Application;
+use enquiry_relay::storage::{DeliveryView, Store};
+use sqlx::Connection as _;
+use tokio_util::sync::CancellationToken;
+
+pub const SITE: &str = "upton-court";
+
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test: a temp SQLite file or a fresh PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    /// The PostgreSQL database this test created, dropped again at the end.
+    pg_name: Option<String>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (Some(name), Ok(admin)) = (&self.pg_name, std::env::var("TEST_DATABASE_URL")) else { return };
+        // Best effort: .ci/run also sweeps databases left by interrupted runs.
+        let _ = Command::new("psql")
+            .arg(&admin)
+            .arg("-qc")
+            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl TestDb {
+    /// `None` (with a note) when PostgreSQL is wanted but TEST_DATABASE_URL is
+    /// unset; CI always sets it, and fails if the server is unreachable.
+    pub async fn new(db: Db) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match db {
+            Db::Sqlite => Some(TestDb { url: format!("sqlite://{}", dir.path().join("relay.db").display()), dir, pg_name: None }),
+            Db::Postgres => {
+                let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant of this test");
+                    return None;
+                };
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("TEST_DATABASE_URL must point at a running PostgreSQL");
+                let name = format!("relay_test_{}", uuid::Uuid::now_v7().simple());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+                let _ = conn.close().await;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                Some(TestDb { url: format!("{base}/{name}"), dir, pg_name: Some(name) })
+            }
+        }
+    }
+}
+
+/// The CareHQ sandbox on its own port, as a real CareHQ would be.
+pub struct TestSandbox {
+    pub sandbox: Sandbox,
+    pub url: String,
+    stop: CancellationToken,
+}
+
+impl TestSandbox {
+    pub async fn start() -> TestSandbox {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sandbox");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let sandbox = Sandbox::new(SandboxConfig::default());
+        let stop = CancellationToken::new();
+        let serving = sandbox.clone();
+        let token = stop.clone();
+        tokio::spawn(async move { enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await });
+        TestSandbox { sandbox, url, stop }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.sandbox.set_faults(faults);
+    }
+
+    pub fn received(&self) -> Vec<ReceivedEnquiry> {
+        self.sandbox.received_enquiries()
+    }
+
+    /// Wait until at least `n` enquiries have arrived (or panic after 20 s).
+    pub async fn wait_for(&self, n: usize) -> Vec<ReceivedEnquiry> {
+        eventually(Duration::from_secs(20), || async {
+            let got = self.received();
+            (got.len() >= n).then_some(got)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} enquiries in the sandbox, got {}", self.received().len()))
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Options that vary between tests.
+pub struct AppOptions {
+    pub api_secret: String,
+    pub retry_schedule: &'static str,
+    pub extra_toml: String,
+    pub site_location: String,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            api_secret: seed::API_SECRET.into(),
+            retry_schedule: r#"["200ms", "300ms", "400ms"]"#,
+            extra_toml: String::new(),
+            site_location: seed::DEMO_LOCATION.into(),
+        }
+    }
+}
+
+/// The config a test app runs with.
+pub fn config_toml(db_url: &str, carehq_url: &str, listen: &str, options: &AppOptions) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+
+[database]
+url = "{db_url}"
+
+[carehq]
+base_url = "{carehq_url}"
+account_id = "{account}"
+api_key = "{key}"
+api_secret = "{secret}"
+timeout = "5s"
+
+[sync]
+retry_schedule = {schedule}
+poll_interval = "1s"
+pause_probe_interval = "300ms"
+lease = "8s"
+shutdown_grace = "5s"
+
+[[sites]]
+slug = "{SITE}"
+name = "Upton Court"
+location = "{location}"
+referrer = "640f0f17f9b7e9ec6079fa16"
+sales_channel = "{channel}"
+
+[sites.defaults]
+service = "residential_home"
+funding_type = "not_sure"
+{extra}
+"#,
+        account = seed::ACCOUNT_ID,
+        key = seed::API_KEY,
+        secret = options.api_secret,
+        schedule = options.retry_schedule,
+        location = options.site_location,
+        channel = seed::DEMO_SALES_CHANNEL,
+        extra = options.extra_toml,
+    )
+}
+
+/// The application running in this process.
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb, carehq_url: &str, options: &AppOptions) -> TestApp {
+        let settings = Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options)).expect("test config is valid");
+        let store = Store::connect(&db.url, 2).await.expect("open test database");
+        let app = Application::build(settings).await.expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.shutdown_token();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestApp { address, store, http: http_client(), stop, task }
+    }
+
+    pub async fn post_form(&self, site: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(format!("{}/forms/{site}", self.address)).form(pairs).send().await.expect("post form")
+    }
+
+    pub async fn post_json(&self, site: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(format!("{}/forms/{site}", self.address)).json(body).send().await.expect("post json")
+    }
+
+    /// The enquiry's first delivery row.
+    pub async fn delivery(&self, enquiry_id: &str) -> DeliveryView {
+        self.store.deliveries_of(enquiry_id).await.expect("read deliveries").into_iter().next().expect("a delivery row")
+    }
+
+    /// Wait until the enquiry's delivery reaches `status`.
+    pub async fn wait_for_status(&self, enquiry_id: &str, status: &str) -> DeliveryView {
+        eventually(Duration::from_secs(20), || async {
+            let d = self.delivery(enquiry_id).await;
+            (d.status == status).then_some(d)
+        })
+        .await
+        .unwrap_or_else(|| panic!("delivery of {enquiry_id} never became {status}"))
+    }
+
+    /// Stop gracefully and wait for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("app task").expect("app stopped cleanly");
+        self.store.close().await;
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// A submission that passes validation; `n` makes it unique.
+pub fn family(n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "first_name": "Zoë",
+        "last_name": format!("O'Brien {n}"),
+        "email": format!("family{n}@example.com"),
+        "phone": "01632 960123",
+        "care_requirements": "Respite care from 1 March\nGround-floor room",
+    })
+}
+
+/// Poll `check` every 25 ms until it gives a value or `limit` passes.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The value of `key` in a received enquiry.
+pub fn field<'a>(received: &'a ReceivedEnquiry, key: &str) -> Option<&'a str> {
+    received.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A port that was free a moment ago (for the real binary, which binds itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The real `enquiry-relay` binary, started as a child process.
+pub struct BinaryApp {
+    pub child: Child,
+    pub address: String,
+    pub log: PathBuf,
+}
+
+impl BinaryApp {
+    /// Start `enquiry-relay --config <config> serve` and wait for /healthz.
+    pub async fn start(config: &Path, port: u16, log_dir: &Path) -> BinaryApp {
+        let log = log_dir.join(format!("relay-{port}-{}.log", uuid::Uuid::now_v7().simple()));
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("NO_COLOR", "1")
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .expect("start the enquiry-relay binary");
+        let app = BinaryApp { child, address: format!("http://127.0.0.1:{port}"), log };
+        app.wait_healthy().await;
+        app
+    }
+
+    async fn wait_healthy(&self) {
+        let client = http_client();
+        let url = format!("{}/healthz", self.address);
+        let healthy = eventually(Duration::from_secs(30), || async {
+            client.get(&url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ())
+        })
+        .await;
+        assert!(healthy.is_some(), "binary never became healthy; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Wait for the process to exit; its exit status.
+    pub async fn wait_exit(mut self, limit: Duration) -> std::process::ExitStatus {
+        let exited = eventually(limit, || {
+            let status = self.child.try_wait().expect("try_wait");
+            async move { status }
+        })
+        .await;
+        exited.unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!("binary did not exit; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default())
+        })
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for BinaryApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Write a config file for the binary.
+pub fn write_config(dir: &Path, db_url: &str, carehq_url: &str, port: u16, options: &AppOptions) -> PathBuf {
+    let path = dir.join(format!("relay-{port}.toml"));
+    std::fs::write(&path, config_toml(db_url, carehq_url, &format!("127.0.0.1:{port}"), options)).expect("write config");
+    path
+}
+
+#[allow(dead_code)]
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Run a scenario on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$scenario($crate::helpers::Db::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$scenario($crate::helpers::Db::Postgres).await;
+            }
+        }
+    };
+}

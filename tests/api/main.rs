@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per feature (linking once is faster).
+
+mod delivery;
+mod health;
+mod helpers;
+mod intake;
+mod processes;
