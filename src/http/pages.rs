@@ -108,7 +108,7 @@ impl FormPage {
         let errors: Vec<ErrorItem> = errors
             .iter()
             .map(|(field, messages)| ErrorItem {
-                field: if field == "name" { "first_name".into() } else { field.clone() },
+                field: if field == "name" { "first_name".into() } else { field.to_owned() },
                 message: messages.first().cloned().unwrap_or_default(),
             })
             .collect();
