@@ -1,0 +1,152 @@
+//! Injected faults: forced statuses, latency, rate limiting and a response that
+//! breaks after CareHQ created the record. Tests and developers switch them with
+//! `Sandbox::set_faults` or `PUT /_sandbox/faults`.
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::error::SandboxError;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Answer every `/v1` request with this status and a JSON `{hint}`; nothing is created.
+    pub status: Option<u16>,
+    /// Only for the next N requests, then back to normal (None = until cleared).
+    pub status_times: Option<u32>,
+    /// Sleep this long before answering any `/v1` request.
+    pub latency_ms: u64,
+    /// Create the record, then break the response body mid-way.
+    pub drop_after_create: bool,
+    /// Answer 429 with `Remaining: 0` and `Reset` one second ahead.
+    pub rate_limited: bool,
+}
+
+impl Faults {
+    /// The forced answer for this request, if any, counting down `status_times`.
+    pub fn take_forced(&mut self) -> Option<SandboxError> {
+        let code = self.status?;
+        match self.status_times {
+            Some(0) => {
+                self.status = None;
+                self.status_times = None;
+                return None;
+            }
+            Some(n) => {
+                self.status_times = Some(n - 1);
+                if n == 1 {
+                    self.status = None;
+                    self.status_times = None;
+                }
+            }
+            None => {}
+        }
+        Some(forced_error(code))
+    }
+
+    /// Why these faults cannot be applied, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        match self.status {
+            Some(code) if !(400..=599).contains(&code) => Some(format!(
+                "status {code} is not an error status; use a 4xx or 5xx code such as 500, 503 or 401, or null to clear it"
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn forced_error(code: u16) -> SandboxError {
+    // `problem` keeps the control route from storing other codes; one set in
+    // code through `set_faults` falls back to 500 rather than a fake success.
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    SandboxError::Forced {
+        status,
+        hint: format!(
+            "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT _sandbox/faults and body {{}}.",
+            status.as_u16()
+        ),
+    }
+}
+
+/// A 200 whose body starts like the created object and then fails, so the
+/// client loses the answer after the record was created.
+pub fn broken_response(object: &serde_json::Value) -> Response {
+    use futures_util::StreamExt as _;
+
+    let text = object.to_string();
+    let partial = bytes::Bytes::copy_from_slice(&text.as_bytes()[..text.len() / 2]);
+    let head = futures_util::stream::iter([Ok::<_, std::io::Error>(partial)]);
+    // The pause lets hyper flush the status line, headers and first chunk
+    // before the error aborts the connection; without it hyper may abort before
+    // writing anything and the client would see no response at all.
+    let failure = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: drop_after_create broke the response",
+        ))
+    });
+    let body = Body::from_stream(head.chain(failure));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_with_times_is_forced_that_many_times_then_cleared() {
+        let mut faults = Faults {
+            status: Some(503),
+            status_times: Some(2),
+            ..Faults::default()
+        };
+        assert_eq!(
+            faults.take_forced().map(|e| e.status()),
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        assert!(faults.take_forced().is_some());
+        assert!(faults.take_forced().is_none());
+        assert_eq!(faults, Faults::default());
+    }
+
+    #[test]
+    fn a_status_without_times_stays_until_cleared() {
+        let mut faults = Faults {
+            status: Some(500),
+            ..Faults::default()
+        };
+        for _ in 0..5 {
+            assert!(faults.take_forced().is_some());
+        }
+        assert_eq!(faults.status, Some(500));
+    }
+
+    #[test]
+    fn success_codes_are_not_accepted_as_faults() {
+        let faults = Faults {
+            status: Some(200),
+            ..Faults::default()
+        };
+        assert!(faults.problem().is_some());
+        assert_eq!(
+            Faults {
+                status: Some(200),
+                ..Faults::default()
+            }
+            .take_forced()
+            .map(|e| e.status()),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+    }
+}
