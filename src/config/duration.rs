@@ -1,0 +1,153 @@
+//! Durations as operators write them: a whole number and a unit (`"500ms"`,
+//! `"30s"`, `"15m"`, `"2h"`, `"1d"`). A bare number is refused because "30"
+//! could mean seconds or milliseconds, and guessing wrong is silent.
+
+use std::time::Duration;
+
+/// Why a duration string was refused; the message says how to write it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("a duration is empty; write a number and a unit, e.g. \"30s\"")]
+    Empty,
+    #[error("\"{0}\" has no unit; add one, e.g. \"{0}s\" (units: ms, s, m, h, d)")]
+    NoUnit(String),
+    #[error(
+        "\"{0}\" is not a duration; write a whole number and a unit, e.g. \"30s\", \"15m\" (units: ms, s, m, h, d)"
+    )]
+    Invalid(String),
+    #[error("\"{0}\" has an unknown unit; use ms, s, m, h or d, e.g. \"30s\"")]
+    UnknownUnit(String),
+    #[error("\"{0}\" is too long; use at most a few years")]
+    TooLong(String),
+}
+
+/// Parses `"<whole number><unit>"`, unit one of `ms`, `s`, `m`, `h`, `d`.
+/// Spaces around the value and between number and unit are allowed.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(DurationError::Empty);
+    }
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let unit = unit.trim_start();
+    if number.is_empty() {
+        return Err(DurationError::Invalid(trimmed.to_owned()));
+    }
+    if unit.is_empty() {
+        return Err(DurationError::NoUnit(trimmed.to_owned()));
+    }
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ if unit.starts_with(['.', ',']) => {
+            return Err(DurationError::Invalid(trimmed.to_owned()));
+        }
+        _ => return Err(DurationError::UnknownUnit(trimmed.to_owned())),
+    };
+    // Ten years is far beyond any sensible timeout or retry delay, and keeps
+    // later arithmetic (now + delay) far from overflow.
+    const MAX_MILLIS: u64 = 10 * 365 * 86_400_000;
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(millis_per_unit))
+        .filter(|&ms| ms <= MAX_MILLIS)
+        .ok_or_else(|| DurationError::TooLong(trimmed.to_owned()))?;
+    Ok(Duration::from_millis(millis))
+}
+
+/// The shortest exact way to write `duration` in the syntax above
+/// (`90s`, `1m`, `1500ms`); sub-millisecond parts are dropped.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if millis.is_multiple_of(size) {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration(" 10 s "), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_bare_number_asks_for_a_unit() {
+        let err = parse_duration("30").unwrap_err();
+        assert_eq!(err, DurationError::NoUnit("30".into()));
+        assert!(err.to_string().contains("add one, e.g. \"30s\""), "{err}");
+    }
+
+    #[test]
+    fn refuses_malformed_values() {
+        assert_eq!(parse_duration(""), Err(DurationError::Empty));
+        assert_eq!(parse_duration("s"), Err(DurationError::Invalid("s".into())));
+        assert_eq!(
+            parse_duration("-5s"),
+            Err(DurationError::Invalid("-5s".into()))
+        );
+        assert_eq!(
+            parse_duration("1.5s"),
+            Err(DurationError::Invalid("1.5s".into()))
+        );
+        assert_eq!(
+            parse_duration("5 minutes"),
+            Err(DurationError::UnknownUnit("5 minutes".into()))
+        );
+        assert_eq!(
+            parse_duration("5S"),
+            Err(DurationError::UnknownUnit("5S".into()))
+        );
+        assert_eq!(
+            parse_duration("1h30m"),
+            Err(DurationError::UnknownUnit("1h30m".into()))
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationError::TooLong("99999999999999999999d".into()))
+        );
+        assert_eq!(
+            parse_duration("5000d"),
+            Err(DurationError::TooLong("5000d".into()))
+        );
+    }
+
+    #[test]
+    fn formats_with_the_largest_exact_unit_and_round_trips() {
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        for text in ["500ms", "30s", "15m", "2h", "1d", "36h"] {
+            let parsed = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(parsed)), Ok(parsed));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Configuration: one typed tree, layered and validated before anything starts.
+//!
+//! Owns where the configuration comes from (`--config`, `$ENQUIRY_RELAY_CONFIG`,
+//! `./enquiry-relay.toml`, else the built-in sandbox), the `ENQUIRY_RELAY_*`
+//! environment overrides, `<secret>_file` indirection, and every rule a value
+//! must meet. `Settings::load` either returns settings that are safe to use or
+//! lists every problem, each naming its key and what is expected.
+
+mod byte_size;
+mod checks;
+mod duration;
+mod error;
+mod raw;
+mod sandbox_defaults;
+mod secrets;
+mod sections;
+mod sites;
+mod sources;
+mod validate;
+
+#[cfg(test)]
+pub(crate) mod test_env;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+pub use sandbox_defaults::DEMO_SLUG;
+pub use sections::{
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, FUNDING_TYPES,
+    OnCaptchaError, ServerSettings, SiteDefaults, SiteSettings, StaffSettings, SyncSettings,
+};
+pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
+pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
+
+/// The whole configuration, checked.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub carehq: CareHqSettings,
+    pub sync: SyncSettings,
+    pub staff: StaffSettings,
+    pub captcha: CaptchaSettings,
+    pub sites: Vec<SiteSettings>,
+    /// Where the settings came from, for start-up messages and `check`.
+    pub source: ConfigSource,
+}
+
+/// Where the base layer of the settings came from (the environment applies on top).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A TOML file.
+    File(PathBuf),
+    /// No file: the built-in sandbox defaults.
+    BuiltInSandbox,
+    /// TOML text handed to `Settings::from_toml_str`.
+    Inline,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+            ConfigSource::BuiltInSandbox => f.write_str("built-in sandbox defaults"),
+            ConfigSource::Inline => f.write_str("inline TOML"),
+        }
+    }
+}
+
+impl Settings {
+    /// Locate, layer, read `*_file` secrets, validate. `explicit` is the --config flag.
+    pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigErrors> {
+        let from_env = std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        load_from(explicit, from_env, Path::new(DEFAULT_FILE))
+    }
+
+    /// Same, from a TOML string plus the process env (tests and `check`).
+    pub fn from_toml_str(toml: &str) -> Result<Settings, ConfigErrors> {
+        build(sources::text_layer(toml), ConfigSource::Inline)
+    }
+
+    /// True when deliveries go to the built-in CareHQ sandbox.
+    pub fn sandbox_mode(&self) -> bool {
+        self.carehq.sandbox
+    }
+
+    /// The site with this slug.
+    pub fn site(&self, slug: &str) -> Option<&SiteSettings> {
+        self.sites.iter().find(|site| site.slug == slug)
+    }
+}
+
+/// `load` with the config variable and default file passed in, so tests need
+/// not change the process's working directory.
+fn load_from(
+    explicit: Option<&Path>,
+    from_env: Option<PathBuf>,
+    default_file: &Path,
+) -> Result<Settings, ConfigErrors> {
+    let source = sources::locate(explicit, from_env, default_file)?;
+    let base = match &source {
+        ConfigSource::File(path) => sources::file_layer(path),
+        ConfigSource::BuiltInSandbox | ConfigSource::Inline => sources::sandbox_layer(),
+    };
+    build(base, source)
+}
+
+fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, ConfigErrors> {
+    let figment = sources::with_env(base);
+    let sources::Extracted {
+        raw,
+        problems,
+        unreadable,
+    } = sources::extract(&figment)?;
+    let structural = problems.into_errors();
+    match validate::settings(raw, source) {
+        Ok(settings) if structural.0.is_empty() => Ok(settings),
+        Ok(_) => Err(structural),
+        Err(errors) => {
+            // Parts that could not be read hold defaults, so their "problems"
+            // are not real; the rest is reported now: one run, every fix.
+            let mut all = structural;
+            all.0.extend(
+                annotated(errors, &figment)
+                    .0
+                    .into_iter()
+                    .filter(|e| !sources::under_unreadable(&unreadable, &e.key)),
+            );
+            Err(all)
+        }
+    }
+}
+
+fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
+    for error in &mut errors.0 {
+        sources::annotate_origin(error, figment);
+    }
+    errors
+}

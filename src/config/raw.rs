@@ -1,0 +1,236 @@
+//! The configuration exactly as written, before any checking: every key is
+//! optional and every scalar is kept as text. Checking happens in `validate`,
+//! which can then report all problems at once with messages of our own instead
+//! of stopping at the first serde type error.
+
+use std::fmt;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+/// The top level, only to name unknown sections; each section is extracted on
+/// its own so a mistake in one does not hide mistakes in another.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read by serde only: its job is to refuse unknown keys
+pub(super) struct RawRoot {
+    server: Option<IgnoredAny>,
+    database: Option<IgnoredAny>,
+    carehq: Option<IgnoredAny>,
+    sync: Option<IgnoredAny>,
+    staff: Option<IgnoredAny>,
+    captcha: Option<IgnoredAny>,
+    sites: Option<IgnoredAny>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub listen: Option<Text>,
+    pub trusted_proxies: Option<TextList>,
+    pub body_limit: Option<Text>,
+    pub request_timeout: Option<Text>,
+    pub public_url: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatabase {
+    pub url: Option<SecretText>,
+    pub url_file: Option<Text>,
+    pub max_connections: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCareHq {
+    pub sandbox: Option<Text>,
+    pub base_url: Option<Text>,
+    pub account_id: Option<Text>,
+    pub api_key: Option<SecretText>,
+    pub api_key_file: Option<Text>,
+    pub api_secret: Option<SecretText>,
+    pub api_secret_file: Option<Text>,
+    pub timeout: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSync {
+    pub retry_schedule: Option<TextList>,
+    pub poll_interval: Option<Text>,
+    pub concurrency: Option<Text>,
+    pub lease: Option<Text>,
+    pub shutdown_grace: Option<Text>,
+    pub pause_probe_interval: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStaff {
+    pub token: Option<SecretText>,
+    pub token_file: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCaptcha {
+    pub provider: Option<Text>,
+    pub site_key: Option<Text>,
+    pub secret: Option<SecretText>,
+    pub secret_file: Option<Text>,
+    pub verify_url: Option<Text>,
+    pub on_error: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSite {
+    pub slug: Option<Text>,
+    pub name: Option<Text>,
+    pub location: Option<Text>,
+    pub referrer: Option<Text>,
+    pub sales_channel: Option<Text>,
+    pub allowed_origins: Option<TextList>,
+    pub redirect_url: Option<Text>,
+    pub untrusted_source: Option<Text>,
+    pub services: Option<TextList>,
+    #[serde(default)]
+    pub defaults: RawSiteDefaults,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSiteDefaults {
+    pub service: Option<Text>,
+    pub funding_type: Option<Text>,
+    pub enquiring_for_self: Option<Text>,
+}
+
+/// Every section, as extracted.
+#[derive(Default)]
+pub(super) struct RawSettings {
+    pub server: RawServer,
+    pub database: RawDatabase,
+    pub carehq: RawCareHq,
+    pub sync: RawSync,
+    pub staff: RawStaff,
+    pub captcha: RawCaptcha,
+    pub sites: Vec<RawSite>,
+}
+
+/// A scalar kept as text: strings as they are, numbers and booleans written
+/// out. `timeout = 30` thus reaches the duration parser, which can say "add a
+/// unit", rather than failing in serde with "expected a string".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Text(pub String);
+
+impl Text {
+    /// The trimmed value, or `None` when blank: an empty environment variable
+    /// (`FOO=` in a compose file) means "not set", not "set to nothing".
+    pub(super) fn value(&self) -> Option<&str> {
+        let trimmed = self.0.trim();
+        (!trimmed.is_empty()).then_some(trimmed)
+    }
+}
+
+/// `Option<Text>` → the trimmed, non-blank value.
+pub(super) fn text(value: &Option<Text>) -> Option<&str> {
+    value.as_ref().and_then(Text::value)
+}
+
+struct TextVisitor;
+
+impl Visitor<'_> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+        Ok(Text(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+        Ok(Text(v))
+    }
+    fn visit_char<E: de::Error>(self, v: char) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// A list of scalars: a TOML array, or one comma-separated string, which is
+/// the easy way to give a list in an environment variable
+/// (`ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES=10.0.0.0/8,172.16.0.0/12`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct TextList(pub Vec<String>);
+
+struct TextListVisitor;
+
+impl<'de> Visitor<'de> for TextListVisitor {
+    type Value = TextList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of strings, or one comma-separated string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<TextList, E> {
+        Ok(TextList(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextList, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Text>()? {
+            items.push(item.0.trim().to_owned());
+        }
+        Ok(TextList(items))
+    }
+}
+
+impl<'de> Deserialize<'de> for TextList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextListVisitor)
+    }
+}
+
+/// A secret scalar. Numbers are accepted (a numeric API key is still a key),
+/// and the value goes straight into a `SecretString` so it is never printed.
+pub(super) struct SecretText(pub SecretString);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = deserializer.deserialize_any(TextVisitor)?;
+        Ok(SecretText(SecretString::from(text.0)))
+    }
+}

@@ -1,0 +1,36 @@
+//! The configuration used when there is no config file at all: the built-in
+//! CareHQ sandbox, SQLite under `./data/`, and one demo site, so that a bare
+//! `cargo run` shows a working form. The sandbox credentials are not written
+//! here: `carehq.sandbox = true` supplies them (see `validate`), which also
+//! lets an `ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE` override work without
+//! clashing with an inline default.
+
+use crate::sandbox::seed;
+
+/// Slug of the demo site.
+pub const DEMO_SLUG: &str = "demo";
+
+/// The defaults as TOML, so they layer exactly like a file would.
+pub(super) fn toml() -> String {
+    format!(
+        r#"
+[database]
+url = "sqlite://data/enquiry-relay.db"
+
+[carehq]
+sandbox = true
+
+[[sites]]
+slug = "{DEMO_SLUG}"
+name = "Demo Care Home"
+location = "{location}"
+sales_channel = "{sales_channel}"
+
+[sites.defaults]
+service = "residential_home"
+funding_type = "not_sure"
+"#,
+        location = seed::DEMO_LOCATION,
+        sales_channel = seed::DEMO_SALES_CHANNEL,
+    )
+}

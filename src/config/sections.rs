@@ -1,0 +1,225 @@
+//! The typed, checked settings, one struct per `[section]` of the file. Values
+//! here have already been validated: consumers never re-check them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// `[server]`: the HTTP listener.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// Public base URL (`https://forms.example.com`), no trailing `/`.
+    pub public_url: Option<String>,
+}
+
+/// `[database]`.
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// True for `postgres://` and `postgresql://` URLs, false for SQLite.
+    pub fn is_postgres(&self) -> bool {
+        self.url.expose_secret().starts_with("postgres")
+    }
+
+    /// The URL reduced to scheme and host, safe to log or print.
+    pub fn redacted_url(&self) -> String {
+        redact_url(self.url.expose_secret())
+    }
+}
+
+/// Hand-written so the password (and the rest of the URL) never reaches a log.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `scheme://host[:port]/…`, or `scheme:…` when there is no host.
+pub(super) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match parsed.host_str() {
+            Some(host) => match parsed.port() {
+                Some(port) => format!("{}://{host}:{port}/…", parsed.scheme()),
+                None => format!("{}://{host}/…", parsed.scheme()),
+            },
+            None => format!("{}:…", parsed.scheme()),
+        },
+        Err(_) => "[unparsable URL, hidden]".to_owned(),
+    }
+}
+
+/// `[carehq]`: the CareHQ account deliveries go to.
+#[derive(Clone, Debug)]
+pub struct CareHqSettings {
+    /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
+    pub sandbox: bool,
+    /// Without a trailing `/`; the client appends `/v1/…`.
+    pub base_url: String,
+    pub account_id: String,
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+    pub timeout: Duration,
+}
+
+/// `[sync]`: the delivery worker.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// Delay before retry n+1 after attempt n failed; its length is the number of retries.
+    pub retry_schedule: Vec<Duration>,
+    pub poll_interval: Duration,
+    pub concurrency: usize,
+    /// How long a claimed row stays claimed; always longer than `carehq.timeout`.
+    pub lease: Duration,
+    pub shutdown_grace: Duration,
+    /// While delivery is paused (401/403/404), how often to try again.
+    pub pause_probe_interval: Duration,
+}
+
+/// `[staff]`.
+#[derive(Clone, Debug)]
+pub struct StaffSettings {
+    /// Bearer token for `/status` and admin routes; `None` means those routes are closed.
+    pub token: Option<SecretString>,
+}
+
+/// `[captcha]`.
+#[derive(Clone, Debug)]
+pub struct CaptchaSettings {
+    pub provider: CaptchaProvider,
+    pub site_key: Option<String>,
+    /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
+    pub secret: Option<SecretString>,
+    /// Overrides the provider's verification endpoint (tests point it at a fake).
+    pub verify_url: Option<String>,
+    pub on_error: OnCaptchaError,
+}
+
+/// Which CAPTCHA the forms use; written in lower case in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptchaProvider {
+    #[default]
+    None,
+    Turnstile,
+    Recaptcha,
+    Hcaptcha,
+    Friendly,
+    Altcha,
+}
+
+impl CaptchaProvider {
+    pub(super) const NAMES: &[(&str, CaptchaProvider)] = &[
+        ("none", CaptchaProvider::None),
+        ("turnstile", CaptchaProvider::Turnstile),
+        ("recaptcha", CaptchaProvider::Recaptcha),
+        ("hcaptcha", CaptchaProvider::Hcaptcha),
+        ("friendly", CaptchaProvider::Friendly),
+        ("altcha", CaptchaProvider::Altcha),
+    ];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("none", |(name, _)| name)
+    }
+}
+
+/// What to do with a submission when the CAPTCHA provider cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnCaptchaError {
+    /// Store and deliver it as usual.
+    #[default]
+    Accept,
+    /// Store it as `held` for a person to release.
+    Hold,
+    /// Refuse it and ask the family to try again.
+    Reject,
+}
+
+impl OnCaptchaError {
+    pub(super) const NAMES: &[(&str, OnCaptchaError)] = &[
+        ("accept", OnCaptchaError::Accept),
+        ("hold", OnCaptchaError::Hold),
+        ("reject", OnCaptchaError::Reject),
+    ];
+}
+
+/// One `[[sites]]` entry: a form and where its enquiries go in CareHQ.
+#[derive(Clone, Debug)]
+pub struct SiteSettings {
+    pub slug: String,
+    pub name: String,
+    /// CareHQ location Id, 24 lower-case hex characters.
+    pub location: String,
+    pub referrer: Option<String>,
+    pub sales_channel: Option<String>,
+    /// Origins (`scheme://host[:port]`) of websites allowed to post this form.
+    pub allowed_origins: Vec<String>,
+    pub redirect_url: Option<String>,
+    pub untrusted_source: bool,
+    /// CareHQ service values offered on the form; empty means the built-in list.
+    pub services: Vec<String>,
+    pub defaults: SiteDefaults,
+}
+
+/// `[sites.defaults]`: values sent when the family gave none.
+#[derive(Clone, Debug, Default)]
+pub struct SiteDefaults {
+    pub service: Option<String>,
+    pub funding_type: Option<String>,
+    pub enquiring_for_self: Option<bool>,
+}
+
+/// CareHQ's `funding_type` values (carehq-api.md §4.2).
+pub const FUNDING_TYPES: &[&str] = &[
+    "private",
+    "local_authority",
+    "local_authority_top_up",
+    "chc",
+    "chc_lifestyle",
+    "block_bed",
+    "dta_spot",
+    "not_sure",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_keeps_scheme_and_host_only() {
+        assert_eq!(
+            redact_url("postgres://relay:hunter2@db.internal:5432/relay?sslmode=require"),
+            "postgres://db.internal:5432/…"
+        );
+        assert_eq!(redact_url("postgresql://u:p@db/x"), "postgresql://db/…");
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite:…");
+        assert_eq!(redact_url("not a url p@ss"), "[unparsable URL, hidden]");
+    }
+
+    #[test]
+    fn captcha_provider_names_round_trip() {
+        for (name, provider) in CaptchaProvider::NAMES {
+            assert_eq!(provider.as_str(), *name);
+        }
+    }
+}

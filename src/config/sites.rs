@@ -1,0 +1,277 @@
+//! Checks `[[sites]]`: each site's slug, CareHQ Ids, origins, redirect and
+//! defaults, plus the rules across sites (at least one, unique slugs).
+
+use std::collections::HashMap;
+
+use super::checks::{boolean, carehq_id, http_url, origin};
+use super::error::Problems;
+use super::raw::{RawSite, RawSiteDefaults, text};
+use super::sections::{FUNDING_TYPES, SiteDefaults, SiteSettings};
+
+/// Longest slug; it appears in URLs (`/forms/{slug}`).
+const MAX_SLUG: usize = 64;
+
+pub(super) fn sites(raw: Vec<RawSite>, p: &mut Problems) -> Vec<SiteSettings> {
+    if raw.is_empty() {
+        p.push(
+            "sites",
+            "no site is configured; add at least one [[sites]] block with slug, name and location \
+             (list your locations with `enquiry-relay carehq locations`)",
+        );
+    }
+    let mut first_use: HashMap<String, usize> = HashMap::new();
+    let mut sites = Vec::with_capacity(raw.len());
+    for (i, site) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("sites[{i}].{field}");
+        if let Some(slug) = text(&site.slug) {
+            if let Some(first) = first_use.get(slug) {
+                p.push(
+                    key("slug"),
+                    format!("duplicate slug \"{slug}\" (also used by sites[{first}]); give each site its own slug"),
+                );
+            } else {
+                first_use.insert(slug.to_owned(), i);
+            }
+        }
+        if let Some(site) = one_site(i, site, p) {
+            sites.push(site);
+        }
+    }
+    sites
+}
+
+fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
+    let key = |field: &str| format!("sites[{i}].{field}");
+    let slug = match text(&raw.slug) {
+        None => {
+            p.push(
+                key("slug"),
+                "missing; set a short name for the form's URL, e.g. \"upton-court\"",
+            );
+            None
+        }
+        Some(s) if valid_slug(s) => Some(s.to_owned()),
+        Some(s) => {
+            p.push(
+                key("slug"),
+                format!(
+                    "\"{s}\" is not a valid slug; use 1 to {MAX_SLUG} lower-case letters, digits and hyphens, e.g. \"{}\"",
+                    suggest_slug(s)
+                ),
+            );
+            None
+        }
+    };
+    let name = text(&raw.name).map(str::to_owned);
+    if name.is_none() {
+        p.push(
+            key("name"),
+            "missing; set the home's name as families should see it, e.g. \"Upton Court\"",
+        );
+    }
+    let location = match text(&raw.location) {
+        Some(v) => carehq_id(&key("location"), v, "carehq locations", p),
+        None => {
+            p.push(
+                key("location"),
+                "missing; set the CareHQ location Id of this home (copy it from `enquiry-relay carehq locations`)",
+            );
+            None
+        }
+    };
+    let referrer = optional_id(
+        &key("referrer"),
+        text(&raw.referrer),
+        "carehq groups --type referrer",
+        p,
+    );
+    let sales_channel = optional_id(
+        &key("sales_channel"),
+        text(&raw.sales_channel),
+        "carehq groups --type sales_channel",
+        p,
+    );
+    let allowed_origins =
+        allowed_origins(i, raw.allowed_origins.map(|l| l.0).unwrap_or_default(), p);
+    let redirect_url = match text(&raw.redirect_url) {
+        None => Some(None),
+        Some(v) => http_url(
+            &key("redirect_url"),
+            v,
+            "https://example-care.co.uk/thank-you",
+            p,
+        )
+        .map(|_| Some(v.to_owned())),
+    };
+    let untrusted_source = boolean(&key("untrusted_source"), &raw.untrusted_source, true, p);
+    let services = services(i, raw.services.map(|l| l.0).unwrap_or_default(), p);
+    let defaults = defaults(i, &raw.defaults, services.as_deref().unwrap_or_default(), p);
+    Some(SiteSettings {
+        slug: slug?,
+        name: name?,
+        location: location?,
+        referrer: referrer?,
+        sales_channel: sales_channel?,
+        allowed_origins: allowed_origins?,
+        redirect_url: redirect_url?,
+        untrusted_source: untrusted_source?,
+        services: services?,
+        defaults: defaults?,
+    })
+}
+
+/// Normalised origins, duplicates dropped (two spellings of one origin are harmless).
+fn allowed_origins(i: usize, items: Vec<String>, p: &mut Problems) -> Option<Vec<String>> {
+    let mut origins: Vec<String> = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (j, item) in items.iter().enumerate() {
+        match origin(&format!("sites[{i}].allowed_origins[{j}]"), item, p) {
+            Some(o) if !origins.contains(&o) => origins.push(o),
+            Some(_) => {}
+            None => ok = false,
+        }
+    }
+    ok.then_some(origins)
+}
+
+/// `Some(None)` when unset, `Some(Some(id))` when valid, `None` after a problem.
+fn optional_id(
+    key: &str,
+    value: Option<&str>,
+    lookup: &str,
+    p: &mut Problems,
+) -> Option<Option<String>> {
+    match value {
+        None => Some(None),
+        Some(v) => carehq_id(key, v, lookup, p).map(Some),
+    }
+}
+
+fn valid_slug(slug: &str) -> bool {
+    (1..=MAX_SLUG).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// "Upton Court!" → "upton-court": what the operator most likely meant.
+fn suggest_slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(MAX_SLUG).collect();
+    if trimmed.is_empty() {
+        "my-care-home".to_owned()
+    } else {
+        trimmed
+    }
+}
+
+/// A CareHQ service value looks like `residential_home`; catching "Residential
+/// Home" here beats a 400 from CareHQ on every enquiry.
+fn valid_service(value: &str) -> bool {
+    (1..=MAX_SLUG).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn service_problem(value: &str) -> String {
+    format!(
+        "\"{value}\" is not a CareHQ service value; use lower case and underscores, e.g. \"residential_home\""
+    )
+}
+
+fn services(i: usize, items: Vec<String>, p: &mut Problems) -> Option<Vec<String>> {
+    let mut ok = true;
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (j, item) in items.into_iter().enumerate() {
+        let key = format!("sites[{i}].services[{j}]");
+        if !valid_service(&item) {
+            p.push(key, service_problem(&item));
+            ok = false;
+        } else if out.contains(&item) {
+            p.push(
+                key,
+                format!("\"{item}\" is listed twice; list each service once"),
+            );
+            ok = false;
+        } else {
+            out.push(item);
+        }
+    }
+    ok.then_some(out)
+}
+
+fn defaults(
+    i: usize,
+    raw: &RawSiteDefaults,
+    services: &[String],
+    p: &mut Problems,
+) -> Option<SiteDefaults> {
+    let key = |field: &str| format!("sites[{i}].defaults.{field}");
+    let service = match text(&raw.service) {
+        None => Some(None),
+        Some(v) if !valid_service(v) => {
+            p.push(key("service"), service_problem(v));
+            None
+        }
+        Some(v) if !services.is_empty() && !services.iter().any(|s| s == v) => {
+            p.push(
+                key("service"),
+                format!("\"{v}\" is not among this site's services ({}); add it there or pick one of them", services.join(", ")),
+            );
+            None
+        }
+        Some(v) => Some(Some(v.to_owned())),
+    };
+    let funding_type = match text(&raw.funding_type) {
+        None => Some(None),
+        Some(v) if FUNDING_TYPES.contains(&v) => Some(Some(v.to_owned())),
+        Some(v) => {
+            p.push(
+                key("funding_type"),
+                format!(
+                    "\"{v}\" is not a CareHQ funding type; expected one of: {}",
+                    FUNDING_TYPES.join(", ")
+                ),
+            );
+            None
+        }
+    };
+    let enquiring_for_self = match text(&raw.enquiring_for_self) {
+        None => Some(None),
+        Some(_) => boolean(
+            &key("enquiring_for_self"),
+            &raw.enquiring_for_self,
+            false,
+            p,
+        )
+        .map(Some),
+    };
+    Some(SiteDefaults {
+        service: service?,
+        funding_type: funding_type?,
+        enquiring_for_self: enquiring_for_self?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_checked_and_a_fix_is_suggested() {
+        assert!(valid_slug("upton-court-2"));
+        assert!(!valid_slug("Upton"));
+        assert!(!valid_slug(""));
+        assert!(!valid_slug(&"a".repeat(65)));
+        assert_eq!(suggest_slug("Upton Court!"), "upton-court");
+        assert_eq!(suggest_slug("!!"), "my-care-home");
+    }
+}
