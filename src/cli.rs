@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "enquiry-relay", version, about = "Durable relay from care-home enquiry forms to CareHQ")]
+#[command(
+    name = "enquiry-relay",
+    version,
+    about = "Durable relay from care-home enquiry forms to CareHQ"
+)]
 pub struct Cli {
     /// Config file (else $ENQUIRY_RELAY_CONFIG, else ./enquiry-relay.toml, else sandbox defaults).
     #[arg(long, global = true, value_name = "PATH")]

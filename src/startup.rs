@@ -36,10 +36,18 @@ impl Application {
         let store = open_store(&settings).await?;
         let listener = TcpListener::bind(settings.server.listen)
             .await
-            .with_context(|| format!("could not listen on {} (server.listen); is another process using it?", settings.server.listen))?;
+            .with_context(|| {
+                format!(
+                    "could not listen on {} (server.listen); is another process using it?",
+                    settings.server.listen
+                )
+            })?;
         let local_addr = listener.local_addr()?;
-        let sandbox = settings.sandbox_mode().then(|| Sandbox::new(SandboxConfig::default()));
-        let client = CareHqClient::new(client_settings(&settings, local_addr)).context("could not build the CareHQ client")?;
+        let sandbox = settings
+            .sandbox_mode()
+            .then(|| Sandbox::new(SandboxConfig::default()));
+        let client = CareHqClient::new(client_settings(&settings, local_addr))
+            .context("could not build the CareHQ client")?;
         let settings = Arc::new(settings);
         let worker = SyncWorker::new(store.clone(), client.clone(), Arc::clone(&settings));
         let state = AppState {
@@ -53,7 +61,15 @@ impl Application {
         if let Some(sandbox) = &sandbox {
             router = router.nest("/sandbox", sandbox.router());
         }
-        Ok(Application { listener, router, worker, shutdown: CancellationToken::new(), local_addr, sandbox, settings })
+        Ok(Application {
+            listener,
+            router,
+            worker,
+            shutdown: CancellationToken::new(),
+            local_addr,
+            sandbox,
+            settings,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -77,12 +93,25 @@ impl Application {
     /// Serve and sync until the shutdown token is cancelled: stop accepting,
     /// finish in-flight requests, give in-flight CareHQ sends their grace period.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, router, worker, shutdown, local_addr, sandbox, settings } = self;
+        let Application {
+            listener,
+            router,
+            worker,
+            shutdown,
+            local_addr,
+            sandbox,
+            settings,
+        } = self;
         announce(&settings, local_addr, sandbox.is_some());
         let worker_task: JoinHandle<()> = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let served = server.await.context("the HTTP server stopped with an error");
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = server
+            .await
+            .context("the HTTP server stopped with an error");
         shutdown.cancel();
         worker_task.await.context("the sync worker task failed")?;
         info!("stopped");
@@ -93,10 +122,16 @@ impl Application {
 /// Open the database and apply migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     use secrecy::ExposeSecret as _;
-    let store = Store::connect(settings.database.url.expose_secret(), settings.database.max_connections)
+    let store = Store::connect(
+        settings.database.url.expose_secret(),
+        settings.database.max_connections,
+    )
+    .await
+    .context("could not open the database (database.url)")?;
+    store
+        .migrate()
         .await
-        .context("could not open the database (database.url)")?;
-    store.migrate().await.context("could not apply database migrations")?;
+        .context("could not apply database migrations")?;
     Ok(store)
 }
 
@@ -127,7 +162,11 @@ pub fn client_settings(settings: &Settings, local_addr: SocketAddr) -> ClientSet
 
 fn announce(settings: &Settings, local_addr: SocketAddr, sandbox: bool) {
     let base = settings.server.public_url.clone().unwrap_or_else(|| {
-        let ip = if local_addr.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { local_addr.ip() };
+        let ip = if local_addr.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            local_addr.ip()
+        };
         format!("http://{}", SocketAddr::new(ip, local_addr.port()))
     });
     info!(listen = %local_addr, sites = settings.sites.len(), sandbox, "enquiry-relay is running");

@@ -50,7 +50,10 @@ pub struct Reply {
 impl Reply {
     /// The `_id` of the object CareHQ returned, if it returned one.
     pub fn id(&self) -> Option<String> {
-        self.body.get("_id").and_then(|v| v.as_str()).map(str::to_owned)
+        self.body
+            .get("_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
     }
 }
 
@@ -73,7 +76,11 @@ impl CareHqClient {
             .user_agent(concat!("enquiry-relay/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CareHqError::Prepare(e.to_string()))?;
-        Ok(CareHqClient { http, settings: Arc::new(settings), gate: Arc::default() })
+        Ok(CareHqClient {
+            http,
+            settings: Arc::new(settings),
+            gate: Arc::default(),
+        })
     }
 
     /// The rate-limit memory this client updates on every answer.
@@ -86,35 +93,65 @@ impl CareHqClient {
     }
 
     /// `PUT /v1/care-enquiries`: create a care enquiry from exactly these pairs.
-    pub async fn create_care_enquiry(&self, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+    pub async fn create_care_enquiry(
+        &self,
+        params: &[(String, String)],
+    ) -> Result<Reply, CareHqError> {
         self.call(Method::PUT, "care-enquiries", params).await
     }
 
     /// `PUT /v1/home-visits`: book a home visit.
-    pub async fn create_home_visit(&self, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+    pub async fn create_home_visit(
+        &self,
+        params: &[(String, String)],
+    ) -> Result<Reply, CareHqError> {
         self.call(Method::PUT, "home-visits", params).await
     }
 
     /// A `GET` of a list or an object (locations, groups).
-    pub async fn get(&self, resource: &str, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+    pub async fn get(
+        &self,
+        resource: &str,
+        params: &[(String, String)],
+    ) -> Result<Reply, CareHqError> {
         self.call(Method::GET, resource, params).await
     }
 
     /// Sign and send one request. GET signs and sends the query; every other
     /// method signs and sends the form body, and nothing in the query.
-    pub async fn call(&self, method: Method, resource: &str, params: &[(String, String)]) -> Result<Reply, CareHqError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        resource: &str,
+        params: &[(String, String)],
+    ) -> Result<Reply, CareHqError> {
         let path = signing::signed_path(resource);
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-        let nonce = signing::new_nonce().map_err(|e| CareHqError::Prepare(format!("no randomness for the nonce: {e}")))?;
-        let message =
-            signing::string_to_sign(&timestamp, &nonce, method.as_str(), &path, &signing::canonical_string(params));
+        let nonce = signing::new_nonce()
+            .map_err(|e| CareHqError::Prepare(format!("no randomness for the nonce: {e}")))?;
+        let message = signing::string_to_sign(
+            &timestamp,
+            &nonce,
+            method.as_str(),
+            &path,
+            &signing::canonical_string(params),
+        );
         let signature = signing::signature(self.settings.api_secret.expose_secret(), &message);
-        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
         let url = format!("{}{}", self.settings.base_url.trim_end_matches('/'), path);
 
         let mut request = self
             .http
-            .request(method.clone(), if method == Method::GET && !encoded.is_empty() { format!("{url}?{encoded}") } else { url })
+            .request(
+                method.clone(),
+                if method == Method::GET && !encoded.is_empty() {
+                    format!("{url}?{encoded}")
+                } else {
+                    url
+                },
+            )
             .header("X-CareHQ-AccountId", &self.settings.account_id)
             .header("X-CareHQ-APIKey", self.settings.api_key.expose_secret())
             .header("X-CareHQ-Timestamp", timestamp)
@@ -124,7 +161,10 @@ impl CareHqClient {
             .header(reqwest::header::ACCEPT, "application/json");
         if method != Method::GET && !params.is_empty() {
             request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
                 .body(encoded);
         }
 
@@ -140,12 +180,17 @@ impl CareHqClient {
             // CareHQ's create answer is not documented; an empty or non-JSON success
             // is still a success (retrying it would duplicate the enquiry).
             let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-            return Ok(Reply { status, body, rate_limit });
+            return Ok(Reply {
+                status,
+                body,
+                rate_limit,
+            });
         }
         if status == 429 {
             self.gate.too_many_requests(rate_limit, now);
         }
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Err(CareHqError::Status {
             status,
             hint: body.get("hint").and_then(|h| h.as_str()).map(str::to_owned),

@@ -29,15 +29,25 @@ pub fn enquiry_params(enquiry: &Enquiry, site: &SiteSettings) -> Vec<(String, St
     if let Some(text) = enquiry.care_requirements_text() {
         push("care_requirements", &text);
     }
-    let service = enquiry.service.as_ref().map(|s| s.as_str().to_owned()).or_else(|| site.defaults.service.clone());
+    let service = enquiry
+        .service
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .or_else(|| site.defaults.service.clone());
     if let Some(service) = service {
         push("service", &service);
     }
-    let funding = enquiry.funding_type.map(|f| f.as_str().to_owned()).or_else(|| site.defaults.funding_type.clone());
+    let funding = enquiry
+        .funding_type
+        .map(|f| f.as_str().to_owned())
+        .or_else(|| site.defaults.funding_type.clone());
     if let Some(funding) = funding {
         push("funding_type", &funding);
     }
-    if let Some(for_self) = enquiry.enquiring_for_self.or(site.defaults.enquiring_for_self) {
+    if let Some(for_self) = enquiry
+        .enquiring_for_self
+        .or(site.defaults.enquiring_for_self)
+    {
         push("enquiring_for_self", bool_str(for_self));
     }
     params

@@ -22,11 +22,24 @@ pub struct RateLimit {
 impl RateLimit {
     /// Parse the headers; `None` when CareHQ sent none (the clients do the same).
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
         let limit = get("x-carehq-ratelimit-limit")?.parse().ok()?;
-        let remaining = get("x-carehq-ratelimit-remaining").and_then(|v| v.parse().ok()).unwrap_or(limit);
-        let reset: f64 = get("x-carehq-ratelimit-reset").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        Some(RateLimit { limit, remaining, reset_at_ms: (reset * 1000.0) as i64 })
+        let remaining = get("x-carehq-ratelimit-remaining")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(limit);
+        let reset: f64 = get("x-carehq-ratelimit-reset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        Some(RateLimit {
+            limit,
+            remaining,
+            reset_at_ms: (reset * 1000.0) as i64,
+        })
     }
 }
 
@@ -54,7 +67,9 @@ impl RateLimitGate {
         let mut state = self.lock();
         state.last = Some(reading);
         if reading.remaining == 0 {
-            state.closed_until_ms = state.closed_until_ms.max(clamp_reset(reading.reset_at_ms, now_ms));
+            state.closed_until_ms = state
+                .closed_until_ms
+                .max(clamp_reset(reading.reset_at_ms, now_ms));
         }
     }
 
@@ -75,7 +90,8 @@ impl RateLimitGate {
     /// How long to wait before the next send, if at all.
     pub fn wait(&self, now_ms: i64) -> Option<Duration> {
         let state = self.lock();
-        (state.closed_until_ms > now_ms).then(|| Duration::from_millis((state.closed_until_ms - now_ms) as u64))
+        (state.closed_until_ms > now_ms)
+            .then(|| Duration::from_millis((state.closed_until_ms - now_ms) as u64))
     }
 
     /// The last reading, for status pages.
@@ -86,7 +102,9 @@ impl RateLimitGate {
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
         // A panic while holding this lock cannot leave the state inconsistent
         // (plain copies), so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -101,25 +119,47 @@ mod tests {
 
     fn headers(limit: &str, remaining: &str, reset: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("X-CareHQ-RateLimit-Limit", HeaderValue::from_str(limit).unwrap());
-        h.insert("X-CareHQ-RateLimit-Remaining", HeaderValue::from_str(remaining).unwrap());
-        h.insert("X-CareHQ-RateLimit-Reset", HeaderValue::from_str(reset).unwrap());
+        h.insert(
+            "X-CareHQ-RateLimit-Limit",
+            HeaderValue::from_str(limit).unwrap(),
+        );
+        h.insert(
+            "X-CareHQ-RateLimit-Remaining",
+            HeaderValue::from_str(remaining).unwrap(),
+        );
+        h.insert(
+            "X-CareHQ-RateLimit-Reset",
+            HeaderValue::from_str(reset).unwrap(),
+        );
         h
     }
 
     #[test]
     fn parses_fractional_reset() {
         let r = RateLimit::from_headers(&headers("10", "3", "1735689600.25")).unwrap();
-        assert_eq!(r, RateLimit { limit: 10, remaining: 3, reset_at_ms: 1_735_689_600_250 });
+        assert_eq!(
+            r,
+            RateLimit {
+                limit: 10,
+                remaining: 3,
+                reset_at_ms: 1_735_689_600_250
+            }
+        );
         assert_eq!(RateLimit::from_headers(&HeaderMap::new()), None);
     }
 
     #[test]
     fn gate_closes_at_zero_remaining_until_reset() {
         let gate = RateLimitGate::default();
-        gate.observe(RateLimit::from_headers(&headers("10", "4", "1000.5")), 1_000_000);
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "4", "1000.5")),
+            1_000_000,
+        );
         assert_eq!(gate.wait(1_000_000), None);
-        gate.observe(RateLimit::from_headers(&headers("10", "0", "1000.5")), 1_000_000);
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "0", "1000.5")),
+            1_000_000,
+        );
         assert_eq!(gate.wait(1_000_000), Some(Duration::from_millis(500)));
         assert_eq!(gate.wait(1_000_500), None);
     }
@@ -128,7 +168,14 @@ mod tests {
     fn a_429_without_headers_waits_a_second_and_far_resets_are_clamped() {
         let gate = RateLimitGate::default();
         assert_eq!(gate.too_many_requests(None, 5_000), 6_000);
-        let far = RateLimit { limit: 1, remaining: 0, reset_at_ms: 10_000_000 };
-        assert_eq!(gate.too_many_requests(Some(far), 5_000), 5_000 + MAX_WAIT_MS);
+        let far = RateLimit {
+            limit: 1,
+            remaining: 0,
+            reset_at_ms: 10_000_000,
+        };
+        assert_eq!(
+            gate.too_many_requests(Some(far), 5_000),
+            5_000 + MAX_WAIT_MS
+        );
     }
 }

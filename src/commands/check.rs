@@ -8,18 +8,40 @@ use crate::config::Settings;
 use crate::startup::client_settings;
 
 pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode> {
-    println!("config OK: {} site(s), source {:?}", settings.sites.len(), settings.source);
+    println!(
+        "config OK: {} site(s), source {:?}",
+        settings.sites.len(),
+        settings.source
+    );
     if !remote {
         return Ok(ExitCode::SUCCESS);
     }
-    anyhow::ensure!(!settings.sandbox_mode(), "check --remote needs a real CareHQ; sandbox mode has nothing to check");
+    anyhow::ensure!(
+        !settings.sandbox_mode(),
+        "check --remote needs a real CareHQ; sandbox mode has nothing to check"
+    );
     let client = CareHqClient::new(client_settings(settings, settings.server.listen))?;
     let mut ok = true;
     let locations = list_names(&client, "locations", &[]).await?;
-    let groups = list_names(&client, "groups", &[("filters-group_type", "referrer"), ("filters-group_type", "sales_channel")]).await?;
-    println!("CareHQ accepted the credentials ({} locations, {} referrer/sales channel groups visible)", locations.len(), groups.len());
+    let groups = list_names(
+        &client,
+        "groups",
+        &[
+            ("filters-group_type", "referrer"),
+            ("filters-group_type", "sales_channel"),
+        ],
+    )
+    .await?;
+    println!(
+        "CareHQ accepted the credentials ({} locations, {} referrer/sales channel groups visible)",
+        locations.len(),
+        groups.len()
+    );
     for site in &settings.sites {
-        let mut line = |kind: &str, id: &str, known: &[(String, String)]| match known.iter().find(|(k, _)| k == id) {
+        let mut line = |kind: &str, id: &str, known: &[(String, String)]| match known
+            .iter()
+            .find(|(k, _)| k == id)
+        {
             Some((_, name)) => println!("  {}: {kind} {id} = {name}", site.slug),
             None => {
                 ok = false;
@@ -34,23 +56,50 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
             line("sales_channel", id, &groups);
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Every (Id, name) of a CareHQ list, following pages.
-async fn list_names(client: &CareHqClient, resource: &str, filters: &[(&str, &str)]) -> anyhow::Result<Vec<(String, String)>> {
+async fn list_names(
+    client: &CareHqClient,
+    resource: &str,
+    filters: &[(&str, &str)],
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for page in 1..=50 {
-        let mut params: Vec<(String, String)> = filters.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        params.extend([("attributes".into(), "name".into()), ("page".into(), page.to_string()), ("per_page".into(), "100".into())]);
+        let mut params: Vec<(String, String)> = filters
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        params.extend([
+            ("attributes".into(), "name".into()),
+            ("page".into(), page.to_string()),
+            ("per_page".into(), "100".into()),
+        ]);
         let reply = client.get(resource, &params).await?;
-        let items = reply.body.get("items").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let items = reply
+            .body
+            .get("items")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
         for item in &items {
             let id = item.get("_id").and_then(|v| v.as_str()).unwrap_or_default();
-            let name = item.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+            let name = item
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             out.push((id.to_owned(), name.to_owned()));
         }
-        let page_count = reply.body.get("page_count").and_then(|v| v.as_i64()).unwrap_or(1);
+        let page_count = reply
+            .body
+            .get("page_count")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(1);
         if items.is_empty() || i64::from(page) >= page_count {
             break;
         }

@@ -28,7 +28,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "enquiry-relay stopped with an error");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "enquiry-relay stopped with an error"
+            );
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -19,10 +19,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
     let token = CancellationToken::new();
     stop_on_signal(token.clone());
-    crate::sandbox::serve(listener, Sandbox::new(SandboxConfig::default()), token.cancelled_owned()).await?;
+    crate::sandbox::serve(
+        listener,
+        Sandbox::new(SandboxConfig::default()),
+        token.cancelled_owned(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

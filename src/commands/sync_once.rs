@@ -19,7 +19,12 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     let worker = SyncWorker::new(store.clone(), client, Arc::new(settings));
     let report = worker.drain_once().await?;
     let counts = store.count_by_status().await?;
-    let count = |s: DeliveryStatus| counts.iter().find(|(status, _)| *status == s).map_or(0, |(_, n)| *n);
+    let count = |s: DeliveryStatus| {
+        counts
+            .iter()
+            .find(|(status, _)| *status == s)
+            .map_or(0, |(_, n)| *n)
+    };
     println!(
         "synced {}, will retry {}, failed {}, deferred {}; now pending {}, failed {}, held {}",
         report.synced,
@@ -31,5 +36,9 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
         count(DeliveryStatus::Held)
     );
     store.close().await;
-    Ok(if count(DeliveryStatus::Failed) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if count(DeliveryStatus::Failed) > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -24,7 +24,10 @@ pub const DEFAULT_FILE: &str = "enquiry-relay.toml";
 /// `ENQUIRY_RELAY_*` variables that are not config keys. Any other variable
 /// with the prefix is read as a key, and refused as unknown if it is not one,
 /// so a typo in a deployment's environment is named rather than ignored.
-const NOT_KEYS: &[&str] = &[CONFIG_ENV];
+const NOT_KEYS: &[&str] = &[CONFIG_ENV, LOG_FORMAT_ENV];
+
+/// Read by the logging set-up before the config is loaded.
+pub const LOG_FORMAT_ENV: &str = "ENQUIRY_RELAY_LOG_FORMAT";
 
 /// Name given to the environment layer, to tell its values apart.
 const ENV_LAYER: &str = "ENQUIRY_RELAY_* environment variables";

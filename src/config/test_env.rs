@@ -2,6 +2,9 @@
 //! `ENQUIRY_RELAY_*` variables, which are process-global: every test that
 //! loads settings takes this guard, which also hides the developer's own
 //! `ENQUIRY_RELAY_*` variables for its duration and restores them after.
+// Setting variables is `unsafe` in Rust 2024 (other threads may read them);
+// every test that touches the environment holds this module's lock.
+#![allow(unsafe_code)]
 
 use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, PoisonError};

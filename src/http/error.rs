@@ -76,7 +76,9 @@ impl HttpError {
     /// Log (once) and answer in the caller's format.
     pub fn into_response_for(self, format: Format) -> Response {
         match &self {
-            HttpError::Unavailable(e) => error!(error = %e, "could not store an enquiry; answered 503"),
+            HttpError::Unavailable(e) => {
+                error!(error = %e, "could not store an enquiry; answered 503")
+            }
             HttpError::Internal(e) => error!(error = %e, "internal error; answered 500"),
             HttpError::BadRequest(e) => warn!(reason = %e, "malformed request"),
             _ => {}
@@ -84,17 +86,30 @@ impl HttpError {
         let status = self.status();
         let (title, message) = self.words();
         let mut response = match (format, &self) {
-            (Format::Json, HttpError::Validation(fields)) => {
-                (status, Json(json!({"error": "validation", "message": message, "fields": fields}))).into_response()
-            }
-            (Format::Json, _) => (status, Json(json!({"error": error_code(status), "message": message}))).into_response(),
+            (Format::Json, HttpError::Validation(fields)) => (
+                status,
+                Json(json!({"error": "validation", "message": message, "fields": fields})),
+            )
+                .into_response(),
+            (Format::Json, _) => (
+                status,
+                Json(json!({"error": error_code(status), "message": message})),
+            )
+                .into_response(),
             (Format::Html, _) => {
-                let page = ErrorPage { title, message: &message }.render().unwrap_or_else(|_| message.clone());
+                let page = ErrorPage {
+                    title,
+                    message: &message,
+                }
+                .render()
+                .unwrap_or_else(|_| message.clone());
                 (status, Html(page)).into_response()
             }
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         }
         response
     }

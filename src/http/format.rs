@@ -1,9 +1,9 @@
 //! Content negotiation: does the caller want JSON or an HTML page?
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 
 /// How to answer a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +16,13 @@ impl Format {
     /// JSON when the body is JSON, or when `Accept` names JSON before (or
     /// without) HTML; a browser's form post gets HTML.
     pub fn of(headers: &HeaderMap) -> Format {
-        let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        };
         if header(CONTENT_TYPE).starts_with("application/json") {
             return Format::Json;
         }
@@ -52,10 +58,28 @@ mod tests {
 
     #[test]
     fn chooses_json_or_html() {
-        assert_eq!(Format::of(&headers(&[("content-type", "application/json")])), Format::Json);
-        assert_eq!(Format::of(&headers(&[("accept", "application/json")])), Format::Json);
-        assert_eq!(Format::of(&headers(&[("accept", "text/html,application/xhtml+xml,*/*")])), Format::Html);
-        assert_eq!(Format::of(&headers(&[("content-type", "application/x-www-form-urlencoded")])), Format::Html);
+        assert_eq!(
+            Format::of(&headers(&[("content-type", "application/json")])),
+            Format::Json
+        );
+        assert_eq!(
+            Format::of(&headers(&[("accept", "application/json")])),
+            Format::Json
+        );
+        assert_eq!(
+            Format::of(&headers(&[(
+                "accept",
+                "text/html,application/xhtml+xml,*/*"
+            )])),
+            Format::Html
+        );
+        assert_eq!(
+            Format::of(&headers(&[(
+                "content-type",
+                "application/x-www-form-urlencoded"
+            )])),
+            Format::Html
+        );
         assert_eq!(Format::of(&headers(&[])), Format::Html);
     }
 }

@@ -62,9 +62,25 @@ pub struct ErrorPage<'a> {
 
 impl FormPage {
     /// The form for `site`, filled with what was typed and the errors found.
-    pub fn new(site: &SiteSettings, typed: Option<&RawSubmission>, errors: &FieldErrors, idempotency_key: String) -> FormPage {
-        let value = |name: &str| typed.and_then(|t| t.first(name)).unwrap_or_default().to_owned();
-        let error = |name: &str| errors.get(name).and_then(|m| m.first()).cloned().unwrap_or_default();
+    pub fn new(
+        site: &SiteSettings,
+        typed: Option<&RawSubmission>,
+        errors: &FieldErrors,
+        idempotency_key: String,
+    ) -> FormPage {
+        let value = |name: &str| {
+            typed
+                .and_then(|t| t.first(name))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let error = |name: &str| {
+            errors
+                .get(name)
+                .and_then(|m| m.first())
+                .cloned()
+                .unwrap_or_default()
+        };
         let text = |name, label, input_type, autocomplete, required, multiline| TextField {
             name,
             label,
@@ -76,11 +92,25 @@ impl FormPage {
             error: error(name),
         };
         let mut text_fields = vec![
-            text("first_name", "First name", "text", "given-name", true, false),
+            text(
+                "first_name",
+                "First name",
+                "text",
+                "given-name",
+                true,
+                false,
+            ),
             text("last_name", "Last name", "text", "family-name", true, false),
             text("email", "Email address", "email", "email", false, false),
             text("phone", "Phone number", "tel", "tel", false, false),
-            text("care_requirements", "How can the home help?", "text", "off", false, true),
+            text(
+                "care_requirements",
+                "How can the home help?",
+                "text",
+                "off",
+                false,
+                true,
+            ),
         ];
         // A submission that used the single `name` field shows its error on first name.
         if let Some(message) = errors.get("name").and_then(|m| m.first()) {
@@ -90,25 +120,56 @@ impl FormPage {
         let chosen = |name: &str, option: &str| value(name).eq_ignore_ascii_case(option);
         let services: Vec<SelectOption> = service_choices(site)
             .into_iter()
-            .map(|(v, l)| SelectOption { selected: chosen("service", &v), value: v, label: l })
+            .map(|(v, l)| SelectOption {
+                selected: chosen("service", &v),
+                value: v,
+                label: l,
+            })
             .collect();
         let funding = FundingType::ALL
             .iter()
-            .map(|f| SelectOption { value: f.as_str().into(), label: f.label().into(), selected: chosen("funding_type", f.as_str()) })
+            .map(|f| SelectOption {
+                value: f.as_str().into(),
+                label: f.label().into(),
+                selected: chosen("funding_type", f.as_str()),
+            })
             .collect();
         let for_self = [("true", "Me"), ("false", "Someone else")]
             .iter()
-            .map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: chosen("enquiring_for_self", v) })
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
+                selected: chosen("enquiring_for_self", v),
+            })
             .collect();
         let select_fields = vec![
-            SelectField { name: "enquiring_for_self", label: "Who is the care for?", options: for_self, error: error("enquiring_for_self") },
-            SelectField { name: "service", label: "Kind of care", options: services, error: error("service") },
-            SelectField { name: "funding_type", label: "How will care be paid for?", options: funding, error: error("funding_type") },
+            SelectField {
+                name: "enquiring_for_self",
+                label: "Who is the care for?",
+                options: for_self,
+                error: error("enquiring_for_self"),
+            },
+            SelectField {
+                name: "service",
+                label: "Kind of care",
+                options: services,
+                error: error("service"),
+            },
+            SelectField {
+                name: "funding_type",
+                label: "How will care be paid for?",
+                options: funding,
+                error: error("funding_type"),
+            },
         ];
         let errors: Vec<ErrorItem> = errors
             .iter()
             .map(|(field, messages)| ErrorItem {
-                field: if field == "name" { "first_name".into() } else { field.to_owned() },
+                field: if field == "name" {
+                    "first_name".into()
+                } else {
+                    field.to_owned()
+                },
                 message: messages.first().cloned().unwrap_or_default(),
             })
             .collect();
@@ -127,11 +188,20 @@ impl FormPage {
 /// The kinds of care a site offers, with plain labels.
 fn service_choices(site: &SiteSettings) -> Vec<(String, String)> {
     let label_of = |value: &str| {
-        KNOWN_SERVICES.iter().find(|(v, _)| *v == value).map_or_else(|| value.replace('_', " "), |(_, l)| (*l).to_owned())
+        KNOWN_SERVICES
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map_or_else(|| value.replace('_', " "), |(_, l)| (*l).to_owned())
     };
     if site.services.is_empty() {
-        KNOWN_SERVICES.iter().map(|(v, l)| ((*v).to_owned(), (*l).to_owned())).collect()
+        KNOWN_SERVICES
+            .iter()
+            .map(|(v, l)| ((*v).to_owned(), (*l).to_owned()))
+            .collect()
     } else {
-        site.services.iter().map(|v| (v.clone(), label_of(v))).collect()
+        site.services
+            .iter()
+            .map(|v| (v.clone(), label_of(v)))
+            .collect()
     }
 }

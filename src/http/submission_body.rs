@@ -10,16 +10,35 @@ use super::error::HttpError;
 use crate::domain::RawSubmission;
 
 /// Read and decode the body. Over `limit` bytes → 413 without reading it all.
-pub async fn read_submission(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawSubmission, HttpError> {
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+pub async fn read_submission(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<RawSubmission, HttpError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(HttpError::PayloadTooLarge { limit });
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| HttpError::PayloadTooLarge { limit })?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| HttpError::PayloadTooLarge { limit })?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
-        "application/x-www-form-urlencoded" => Ok(RawSubmission::new(form_urlencoded::parse(&bytes).into_owned().collect())),
+        "application/x-www-form-urlencoded" => Ok(RawSubmission::new(
+            form_urlencoded::parse(&bytes).into_owned().collect(),
+        )),
         "application/json" => {
             let value: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|_| HttpError::BadRequest("The JSON body could not be read.".into()))?;

@@ -20,9 +20,19 @@ impl Store {
         match backend {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
-                let writer = sqlite_pool(1).connect(&url).await.map_err(|e| open_error(&url, e))?;
-                let reader = sqlite_pool(max_connections).connect(&url).await.map_err(|e| open_error(&url, e))?;
-                Ok(Store { writer, reader, backend })
+                let writer = sqlite_pool(1)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| open_error(&url, e))?;
+                let reader = sqlite_pool(max_connections)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| open_error(&url, e))?;
+                Ok(Store {
+                    writer,
+                    reader,
+                    backend,
+                })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -31,7 +41,11 @@ impl Store {
                     .connect(url)
                     .await
                     .map_err(|e| open_error(&redact(url), e))?;
-                Ok(Store { writer: pool.clone(), reader: pool, backend })
+                Ok(Store {
+                    writer: pool.clone(),
+                    reader: pool,
+                    backend,
+                })
             }
         }
     }
@@ -73,7 +87,10 @@ fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
         return Ok(url.to_owned());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
             location: parent.display().to_string(),
             source: Box::new(e),
@@ -89,7 +106,10 @@ fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
 }
 
 fn open_error(location: &str, e: sqlx::Error) -> StoreError {
-    StoreError::Open { location: redact(location), source: Box::new(e) }
+    StoreError::Open {
+        location: redact(location),
+        source: Box::new(e),
+    }
 }
 
 /// Scheme, host and path of a database URL without its password.
@@ -110,7 +130,10 @@ mod tests {
 
     #[test]
     fn redact_hides_credentials_and_query() {
-        assert_eq!(redact("postgres://u:secret@db:5432/x?sslmode=require"), "postgres://db:5432/x");
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x?sslmode=require"),
+            "postgres://db:5432/x"
+        );
         assert_eq!(redact("sqlite://data/a.db?mode=rwc"), "sqlite://data/a.db");
     }
 

@@ -14,7 +14,14 @@ pub struct DeliveryState {
     pub last_error: Option<String>,
 }
 
-type StateRow = (Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<String>);
+type StateRow = (
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 impl Store {
     pub async fn delivery_state(&self) -> Result<DeliveryState, StoreError> {
@@ -24,12 +31,24 @@ impl Store {
         )
         .fetch_one(&self.reader)
         .await?;
-        let (paused_reason, paused_status, paused_at, last_success_at, last_error_at, last_error) = row;
-        Ok(DeliveryState { paused_reason, paused_status, paused_at, last_success_at, last_error_at, last_error })
+        let (paused_reason, paused_status, paused_at, last_success_at, last_error_at, last_error) =
+            row;
+        Ok(DeliveryState {
+            paused_reason,
+            paused_status,
+            paused_at,
+            last_success_at,
+            last_error_at,
+            last_error,
+        })
     }
 
     /// Pause delivery for every instance until [`Store::resume_delivery`].
-    pub async fn pause_delivery(&self, reason: &str, http_status: Option<u16>) -> Result<(), StoreError> {
+    pub async fn pause_delivery(
+        &self,
+        reason: &str,
+        http_status: Option<u16>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE delivery_state SET paused_reason = $1, paused_status = $2, paused_at = $3 WHERE id = 1")
             .bind(reason)
             .bind(http_status.map(i64::from))

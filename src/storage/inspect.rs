@@ -28,8 +28,26 @@ pub struct AttemptView {
     pub error: Option<String>,
 }
 
-type DeliveryRow = (String, String, String, String, i64, i64, i64, Option<String>, Option<String>);
-type AttemptRow = (i64, i64, String, Option<i64>, Option<String>, Option<String>, Option<String>);
+type DeliveryRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+type AttemptRow = (
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// The deliveries of one enquiry (the enquiry itself, later steps after it).
@@ -43,17 +61,29 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, enquiry_id, step, status, attempts, ambiguous, next_attempt_at, remote_id, last_error)| DeliveryView {
-                id,
-                enquiry_id,
-                step,
-                status,
-                attempts,
-                ambiguous,
-                next_attempt_at,
-                remote_id,
-                last_error,
-            })
+            .map(
+                |(
+                    id,
+                    enquiry_id,
+                    step,
+                    status,
+                    attempts,
+                    ambiguous,
+                    next_attempt_at,
+                    remote_id,
+                    last_error,
+                )| DeliveryView {
+                    id,
+                    enquiry_id,
+                    step,
+                    status,
+                    attempts,
+                    ambiguous,
+                    next_attempt_at,
+                    remote_id,
+                    last_error,
+                },
+            )
             .collect())
     }
 
@@ -68,15 +98,19 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| AttemptView {
-                started_at,
-                duration_ms,
-                outcome,
-                http_status,
-                hint,
-                arg_errors,
-                error,
-            })
+            .map(
+                |(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| {
+                    AttemptView {
+                        started_at,
+                        duration_ms,
+                        outcome,
+                        http_status,
+                        hint,
+                        arg_errors,
+                        error,
+                    }
+                },
+            )
             .collect())
     }
 }

@@ -33,12 +33,14 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         if let Some(key) = new.idempotency_key {
             // A key older than the window no longer counts: forget it first.
-            sqlx::query("DELETE FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at < $3")
-                .bind(new.site)
-                .bind(key)
-                .bind(now - IDEMPOTENCY_WINDOW_MS)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at < $3",
+            )
+            .bind(new.site)
+            .bind(key)
+            .bind(now - IDEMPOTENCY_WINDOW_MS)
+            .execute(&mut *tx)
+            .await?;
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",
@@ -51,12 +53,13 @@ impl Store {
             .await?
             .rows_affected();
             if inserted == 0 {
-                let (enquiry_id,): (String,) =
-                    sqlx::query_as("SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2")
-                        .bind(new.site)
-                        .bind(key)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let (enquiry_id,): (String,) = sqlx::query_as(
+                    "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2",
+                )
+                .bind(new.site)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
                 tx.rollback().await?;
                 return Ok(InsertOutcome::Duplicate { enquiry_id });
             }
@@ -86,10 +89,15 @@ impl Store {
     }
 
     /// The site and stored payload of an enquiry (`None` payload once scrubbed).
-    pub async fn enquiry_payload(&self, enquiry_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
-        Ok(sqlx::query_as("SELECT site, payload FROM enquiries WHERE id = $1")
-            .bind(enquiry_id)
-            .fetch_optional(&self.reader)
-            .await?)
+    pub async fn enquiry_payload(
+        &self,
+        enquiry_id: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT site, payload FROM enquiries WHERE id = $1")
+                .bind(enquiry_id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 }

@@ -42,7 +42,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +62,10 @@ impl Store {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,
         };
-        migrator.run(&self.writer).await.map_err(StoreError::Migrate)
+        migrator
+            .run(&self.writer)
+            .await
+            .map_err(StoreError::Migrate)
     }
 
     /// A trivial query, for readiness checks.

@@ -36,7 +36,9 @@ impl DeliveryStatus {
     }
 
     pub fn parse(s: &str) -> Option<DeliveryStatus> {
-        DeliveryStatus::ALL.into_iter().find(|status| status.as_str() == s)
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
     }
 }
 

@@ -32,7 +32,12 @@ impl Store {
     /// `sending` but its lease (kept in `next_attempt_at`) has run out: its worker
     /// died mid-send. Such a re-claim counts as ambiguous, because the earlier
     /// send may have reached CareHQ.
-    pub async fn claim_due(&self, owner: &str, lease_until: i64, limit: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = now_ms();
         let rows: Vec<(String, String, String, i64, i64)> = match self.backend {
             Backend::Sqlite => {
@@ -73,22 +78,25 @@ impl Store {
         };
         Ok(rows
             .into_iter()
-            .map(|(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
-                id,
-                enquiry_id,
-                step,
-                attempts,
-                lease_expired: expired != 0,
-            })
+            .map(
+                |(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
+                    id,
+                    enquiry_id,
+                    step,
+                    attempts,
+                    lease_expired: expired != 0,
+                },
+            )
             .collect())
     }
 
     /// When the next delivery falls due (a pending row's time, or a lease's end).
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let (next,): (Option<i64>,) =
-            sqlx::query_as("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'sending')")
-                .fetch_one(&self.reader)
-                .await?;
+        let (next,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(&self.reader)
+        .await?;
         Ok(next)
     }
 
@@ -176,11 +184,13 @@ impl Store {
                     .await?;
             }
             Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
-                sqlx::query("UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1")
-                    .bind(now)
-                    .bind(error.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1",
+                )
+                .bind(now)
+                .bind(error.as_str())
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -189,13 +199,17 @@ impl Store {
 
     /// Number of deliveries in each state (every state listed, zero included).
     pub async fn count_by_status(&self) -> Result<Vec<(DeliveryStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+                .fetch_all(&self.reader)
+                .await?;
         Ok(DeliveryStatus::ALL
             .into_iter()
             .map(|status| {
-                let n = rows.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+                let n = rows
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
                 (status, n)
             })
             .collect())

@@ -8,7 +8,11 @@ const JITTER: f64 = 0.2;
 /// Delay before the next attempt after `attempts_spent` failed attempts, or
 /// `None` when the schedule is spent and the delivery must fail.
 /// `unit_random` is a uniform sample from [0, 1).
-pub fn retry_delay(schedule: &[Duration], attempts_spent: i64, unit_random: f64) -> Option<Duration> {
+pub fn retry_delay(
+    schedule: &[Duration],
+    attempts_spent: i64,
+    unit_random: f64,
+) -> Option<Duration> {
     let index = usize::try_from(attempts_spent.checked_sub(1)?).ok()?;
     let base = schedule.get(index)?;
     let factor = 1.0 - JITTER + 2.0 * JITTER * unit_random.clamp(0.0, 1.0);
@@ -30,7 +34,11 @@ mod tests {
     use super::*;
 
     fn schedule() -> Vec<Duration> {
-        vec![Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(300)]
+        vec![
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+            Duration::from_secs(300),
+        ]
     }
 
     #[test]
@@ -50,7 +58,10 @@ mod tests {
         assert_eq!(retry_delay(&s, 2, 1.0), Some(Duration::from_secs(72)));
         for _ in 0..1000 {
             let d = retry_delay(&s, 1, unit_random()).unwrap();
-            assert!(d >= Duration::from_secs(8) && d <= Duration::from_secs(12), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+                "{d:?}"
+            );
         }
     }
 }

@@ -55,22 +55,48 @@ mod tests {
     use super::*;
 
     fn status(status: u16) -> CareHqError {
-        CareHqError::Status { status, hint: None, arg_errors: None, rate_limit: None }
+        CareHqError::Status {
+            status,
+            hint: None,
+            arg_errors: None,
+            rate_limit: None,
+        }
     }
 
     #[test]
     fn sorts_every_kind_of_failure() {
-        assert_eq!(classify(&CareHqError::Connect("refused".into())), Disposition::Retry { ambiguous: false });
-        assert_eq!(classify(&CareHqError::Timeout), Disposition::Retry { ambiguous: true });
-        assert_eq!(classify(&CareHqError::Transport("reset".into())), Disposition::Retry { ambiguous: true });
-        assert_eq!(classify(&status(500)), Disposition::Retry { ambiguous: true });
-        assert_eq!(classify(&status(503)), Disposition::Retry { ambiguous: true });
-        assert_eq!(classify(&status(408)), Disposition::Retry { ambiguous: true });
+        assert_eq!(
+            classify(&CareHqError::Connect("refused".into())),
+            Disposition::Retry { ambiguous: false }
+        );
+        assert_eq!(
+            classify(&CareHqError::Timeout),
+            Disposition::Retry { ambiguous: true }
+        );
+        assert_eq!(
+            classify(&CareHqError::Transport("reset".into())),
+            Disposition::Retry { ambiguous: true }
+        );
+        assert_eq!(
+            classify(&status(500)),
+            Disposition::Retry { ambiguous: true }
+        );
+        assert_eq!(
+            classify(&status(503)),
+            Disposition::Retry { ambiguous: true }
+        );
+        assert_eq!(
+            classify(&status(408)),
+            Disposition::Retry { ambiguous: true }
+        );
         assert_eq!(classify(&status(429)), Disposition::RateLimited);
         assert_eq!(classify(&status(400)), Disposition::Fail);
         assert_eq!(classify(&status(422)), Disposition::Fail);
         for s in [401, 403, 404, 302] {
-            assert!(matches!(classify(&status(s)), Disposition::Pause { .. }), "{s}");
+            assert!(
+                matches!(classify(&status(s)), Disposition::Pause { .. }),
+                "{s}"
+            );
         }
     }
 }

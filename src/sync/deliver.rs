@@ -35,23 +35,45 @@ pub async fn deliver(shared: &Shared, row: ClaimedDelivery, probe: bool) -> Deli
     }
 }
 
-async fn try_deliver(shared: &Shared, row: &ClaimedDelivery, probe: bool) -> Result<Delivered, crate::storage::StoreError> {
+async fn try_deliver(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    probe: bool,
+) -> Result<Delivered, crate::storage::StoreError> {
     let started_at = now_ms();
     let clock = Instant::now();
     let params = match prepare(shared, row).await? {
         Ok(params) => params,
         Err(problem) => {
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, problem = %problem, "delivery failed before sending");
-            let attempt = AttemptRecord { started_at, outcome: "failed", error: Some(problem.clone()), ..Default::default() };
-            let transition = Transition::Failed { ambiguous: false, error: problem };
+            let attempt = AttemptRecord {
+                started_at,
+                outcome: "failed",
+                error: Some(problem.clone()),
+                ..Default::default()
+            };
+            let transition = Transition::Failed {
+                ambiguous: false,
+                error: problem,
+            };
             return record(shared, row, &attempt, &transition, Delivered::Failed).await;
         }
     };
     // Another send may have hit the rate limit since this row was claimed.
     if let Some(wait) = shared.client.gate().wait(now_ms()) {
         let next = now_ms() + wait.as_millis() as i64;
-        let attempt = AttemptRecord { started_at, outcome: "rate_limited", error: Some("held back by CareHQ's rate limit".into()), ..Default::default() };
-        let transition = Transition::Retry { next_attempt_at: next, spend_attempt: false, ambiguous: false, error: "waiting for CareHQ's rate limit".into() };
+        let attempt = AttemptRecord {
+            started_at,
+            outcome: "rate_limited",
+            error: Some("held back by CareHQ's rate limit".into()),
+            ..Default::default()
+        };
+        let transition = Transition::Retry {
+            next_attempt_at: next,
+            spend_attempt: false,
+            ambiguous: false,
+            error: "waiting for CareHQ's rate limit".into(),
+        };
         return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
     }
 
@@ -64,8 +86,21 @@ async fn try_deliver(shared: &Shared, row: &ClaimedDelivery, probe: bool) -> Res
             if probe || shared.paused_seen() {
                 resume(shared).await?;
             }
-            let attempt = AttemptRecord { started_at, duration_ms, outcome: "synced", http_status: Some(reply.status), ..Default::default() };
-            record(shared, row, &attempt, &Transition::Synced { remote_id }, Delivered::Synced).await
+            let attempt = AttemptRecord {
+                started_at,
+                duration_ms,
+                outcome: "synced",
+                http_status: Some(reply.status),
+                ..Default::default()
+            };
+            record(
+                shared,
+                row,
+                &attempt,
+                &Transition::Synced { remote_id },
+                Delivered::Synced,
+            )
+            .await
         }
         Err(e) => on_error(shared, row, e, started_at, duration_ms, probe).await,
     }
@@ -73,20 +108,30 @@ async fn try_deliver(shared: &Shared, row: &ClaimedDelivery, probe: bool) -> Res
 
 /// Load the stored enquiry and build CareHQ's parameters. The inner `Err` is a
 /// permanent problem with this row (a message for staff, free of personal data).
-async fn prepare(shared: &Shared, row: &ClaimedDelivery) -> Result<Result<Vec<(String, String)>, String>, crate::storage::StoreError> {
+async fn prepare(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+) -> Result<Result<Vec<(String, String)>, String>, crate::storage::StoreError> {
     let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
         return Ok(Err("the enquiry row is missing".into()));
     };
     let Some(payload) = payload else {
-        return Ok(Err("the enquiry's personal data was already scrubbed; it cannot be sent".into()));
+        return Ok(Err(
+            "the enquiry's personal data was already scrubbed; it cannot be sent".into(),
+        ));
     };
     let Some(site) = shared.settings.site(&site_slug) else {
-        return Ok(Err(format!("site `{site_slug}` is no longer in the config; add it back, then retry this enquiry")));
+        return Ok(Err(format!(
+            "site `{site_slug}` is no longer in the config; add it back, then retry this enquiry"
+        )));
     };
     // The stored payload is parsed again before it goes out. serde's message
     // could quote a value, so it is not kept.
     let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
-        return Ok(Err("the stored enquiry no longer passes validation; it needs a person to look at it".into()));
+        return Ok(Err(
+            "the stored enquiry no longer passes validation; it needs a person to look at it"
+                .into(),
+        ));
     };
     Ok(Ok(enquiry_params(&enquiry, site)))
 }
@@ -100,15 +145,30 @@ async fn on_error(
     probe: bool,
 ) -> Result<Delivered, crate::storage::StoreError> {
     let (hint, arg_errors) = match &e {
-        CareHqError::Status { hint, arg_errors, .. } => (hint.clone(), arg_errors.as_ref().map(|v| v.to_string())),
+        CareHqError::Status {
+            hint, arg_errors, ..
+        } => (hint.clone(), arg_errors.as_ref().map(|v| v.to_string())),
         _ => (None, None),
     };
     let http_status = e.http_status();
     let message = e.to_string();
-    let base = AttemptRecord { started_at, duration_ms, http_status, hint, arg_errors, error: Some(message.clone()), outcome: "" };
+    let base = AttemptRecord {
+        started_at,
+        duration_ms,
+        http_status,
+        hint,
+        arg_errors,
+        error: Some(message.clone()),
+        outcome: "",
+    };
     let now = now_ms();
     let disposition = classify(&e);
-    if probe && !matches!(disposition, Disposition::Pause { .. } | Disposition::Retry { .. }) {
+    if probe
+        && !matches!(
+            disposition,
+            Disposition::Pause { .. } | Disposition::Retry { .. }
+        )
+    {
         // CareHQ judged the request itself: whatever caused the pause is gone.
         resume(shared).await?;
     }
@@ -118,42 +178,85 @@ async fn on_error(
             match retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random()) {
                 Some(delay) => {
                     warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %message, "CareHQ delivery will be retried");
-                    let attempt = AttemptRecord { outcome: if ambiguous { "ambiguous" } else { "retry" }, ..base };
-                    let t = Transition::Retry { next_attempt_at: now + delay.as_millis() as i64, spend_attempt: true, ambiguous, error: message };
+                    let attempt = AttemptRecord {
+                        outcome: if ambiguous { "ambiguous" } else { "retry" },
+                        ..base
+                    };
+                    let t = Transition::Retry {
+                        next_attempt_at: now + delay.as_millis() as i64,
+                        spend_attempt: true,
+                        ambiguous,
+                        error: message,
+                    };
                     record(shared, row, &attempt, &t, Delivered::Retrying).await
                 }
                 None => {
                     error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %message, "retry schedule spent; enquiry marked failed for staff");
-                    let attempt = AttemptRecord { outcome: "failed", ..base };
-                    let t = Transition::Failed { ambiguous, error: format!("gave up after {spent} attempts: {message}") };
+                    let attempt = AttemptRecord {
+                        outcome: "failed",
+                        ..base
+                    };
+                    let t = Transition::Failed {
+                        ambiguous,
+                        error: format!("gave up after {spent} attempts: {message}"),
+                    };
                     record(shared, row, &attempt, &t, Delivered::Failed).await
                 }
             }
         }
         Disposition::RateLimited => {
-            let until = shared.client.gate().wait(now).map_or(now + 1_000, |w| now + w.as_millis() as i64);
+            let until = shared
+                .client
+                .gate()
+                .wait(now)
+                .map_or(now + 1_000, |w| now + w.as_millis() as i64);
             warn!(delivery_id = %row.id, wait_ms = until - now, "CareHQ rate limit reached; waiting without spending an attempt");
-            let attempt = AttemptRecord { outcome: "rate_limited", ..base };
-            let t = Transition::Retry { next_attempt_at: until, spend_attempt: false, ambiguous: false, error: message };
+            let attempt = AttemptRecord {
+                outcome: "rate_limited",
+                ..base
+            };
+            let t = Transition::Retry {
+                next_attempt_at: until,
+                spend_attempt: false,
+                ambiguous: false,
+                error: message,
+            };
             record(shared, row, &attempt, &t, Delivered::Deferred).await
         }
         Disposition::Pause { reason } => {
             error!(delivery_id = %row.id, http_status, reason = %reason, "CareHQ delivery paused");
             shared.store.pause_delivery(&reason, http_status).await?;
             shared.set_paused_seen(true);
-            let attempt = AttemptRecord { outcome: "paused", ..base };
-            let t = Transition::Retry { next_attempt_at: now, spend_attempt: false, ambiguous: false, error: reason };
+            let attempt = AttemptRecord {
+                outcome: "paused",
+                ..base
+            };
+            let t = Transition::Retry {
+                next_attempt_at: now,
+                spend_attempt: false,
+                ambiguous: false,
+                error: reason,
+            };
             record(shared, row, &attempt, &t, Delivered::Deferred).await
         }
         Disposition::Fail => {
             // The hint can quote what the family typed: only field names at warn level.
             let fields: Vec<String> = match &e {
-                CareHqError::Status { arg_errors: Some(serde_json::Value::Object(m)), .. } => m.keys().cloned().collect(),
+                CareHqError::Status {
+                    arg_errors: Some(serde_json::Value::Object(m)),
+                    ..
+                } => m.keys().cloned().collect(),
                 _ => Vec::new(),
             };
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status, fields = ?fields, "CareHQ refused the enquiry; marked failed for staff");
-            let attempt = AttemptRecord { outcome: "failed", ..base };
-            let t = Transition::Failed { ambiguous: false, error: message };
+            let attempt = AttemptRecord {
+                outcome: "failed",
+                ..base
+            };
+            let t = Transition::Failed {
+                ambiguous: false,
+                error: message,
+            };
             record(shared, row, &attempt, &t, Delivered::Failed).await
         }
     }
@@ -174,7 +277,11 @@ async fn record(
     transition: &Transition,
     outcome: Delivered,
 ) -> Result<Delivered, crate::storage::StoreError> {
-    if shared.store.record_outcome(&row.id, &shared.owner, attempt, transition).await? {
+    if shared
+        .store
+        .record_outcome(&row.id, &shared.owner, attempt, transition)
+        .await?
+    {
         Ok(outcome)
     } else {
         warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another worker owns the row");

@@ -79,8 +79,17 @@ const MAX_IDLE: Duration = Duration::from_secs(30);
 impl SyncWorker {
     pub fn new(store: Store, client: CareHqClient, settings: Arc<Settings>) -> SyncWorker {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        let shared = Shared { store, client, settings, owner, paused_seen: AtomicBool::new(false) };
-        SyncWorker { shared: Arc::new(shared), handle: WorkerHandle::default() }
+        let shared = Shared {
+            store,
+            client,
+            settings,
+            owner,
+            paused_seen: AtomicBool::new(false),
+        };
+        SyncWorker {
+            shared: Arc::new(shared),
+            handle: WorkerHandle::default(),
+        }
     }
 
     pub fn handle(&self) -> WorkerHandle {
@@ -128,7 +137,11 @@ impl SyncWorker {
             return;
         }
         let grace = self.shared.settings.sync.shutdown_grace;
-        info!(in_flight = tasks.len(), grace_ms = grace.as_millis() as u64, "waiting for in-flight CareHQ sends");
+        info!(
+            in_flight = tasks.len(),
+            grace_ms = grace.as_millis() as u64,
+            "waiting for in-flight CareHQ sends"
+        );
         let drained = tokio::time::timeout(grace, async {
             while let Some(joined) = tasks.join_next().await {
                 log_join(joined);
@@ -136,7 +149,10 @@ impl SyncWorker {
         })
         .await;
         if drained.is_err() {
-            warn!(cut_off = tasks.len(), "shutdown grace ran out; these sends are re-tried after their lease ends");
+            warn!(
+                cut_off = tasks.len(),
+                "shutdown grace ran out; these sends are re-tried after their lease ends"
+            );
             tasks.abort_all();
         }
     }
@@ -163,7 +179,11 @@ impl SyncWorker {
             return Ok(wait.min(idle));
         }
         let lease_until = now + settings.lease.as_millis() as i64;
-        let claimed = self.shared.store.claim_due(&self.shared.owner, lease_until, limit).await?;
+        let claimed = self
+            .shared
+            .store
+            .claim_due(&self.shared.owner, lease_until, limit)
+            .await?;
         let claimed_all = claimed.len() == limit;
         for row in claimed {
             if row.lease_expired {
@@ -192,7 +212,8 @@ impl SyncWorker {
             return Ok(Plan::Normal);
         };
         self.shared.set_paused_seen(true);
-        let probe_at = paused_at + self.shared.settings.sync.pause_probe_interval.as_millis() as i64;
+        let probe_at =
+            paused_at + self.shared.settings.sync.pause_probe_interval.as_millis() as i64;
         if now < probe_at {
             return Ok(Plan::Wait(Duration::from_millis((probe_at - now) as u64)));
         }
@@ -206,12 +227,26 @@ impl SyncWorker {
         let lease = self.shared.settings.sync.lease.as_millis() as i64;
         let mut probed = false;
         loop {
-            let paused = self.shared.store.delivery_state().await?.paused_reason.is_some();
+            let paused = self
+                .shared
+                .store
+                .delivery_state()
+                .await?
+                .paused_reason
+                .is_some();
             if paused && probed {
                 break;
             }
-            let limit = if paused { 1 } else { self.shared.settings.sync.concurrency };
-            let claimed = self.shared.store.claim_due(&self.shared.owner, now_ms() + lease, limit).await?;
+            let limit = if paused {
+                1
+            } else {
+                self.shared.settings.sync.concurrency
+            };
+            let claimed = self
+                .shared
+                .store
+                .claim_due(&self.shared.owner, now_ms() + lease, limit)
+                .await?;
             if claimed.is_empty() {
                 break;
             }
@@ -246,9 +281,9 @@ enum Plan {
 }
 
 fn log_join(joined: Result<Delivered, tokio::task::JoinError>) {
-    if let Err(e) = joined {
-        if e.is_panic() {
-            error!("a delivery task panicked; its row is re-tried after its lease ends");
-        }
+    if let Err(e) = joined
+        && e.is_panic()
+    {
+        error!("a delivery task panicked; its row is re-tried after its lease ends");
     }
 }

@@ -34,7 +34,9 @@ pub struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(name), Ok(admin)) = (&self.pg_name, std::env::var("TEST_DATABASE_URL")) else { return };
+        let (Some(name), Ok(admin)) = (&self.pg_name, std::env::var("TEST_DATABASE_URL")) else {
+            return;
+        };
         // Best effort: .ci/run also sweeps databases left by interrupted runs.
         let _ = Command::new("psql")
             .arg(&admin)
@@ -52,19 +54,36 @@ impl TestDb {
     pub async fn new(db: Db) -> Option<TestDb> {
         let dir = tempfile::tempdir().expect("temp dir");
         match db {
-            Db::Sqlite => Some(TestDb { url: format!("sqlite://{}", dir.path().join("relay.db").display()), dir, pg_name: None }),
+            Db::Sqlite => Some(TestDb {
+                url: format!("sqlite://{}", dir.path().join("relay.db").display()),
+                dir,
+                pg_name: None,
+            }),
             Db::Postgres => {
                 let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-                    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant of this test");
+                    eprintln!(
+                        "TEST_DATABASE_URL is not set: skipping the PostgreSQL variant of this test"
+                    );
                     return None;
                 };
                 sqlx::any::install_default_drivers();
-                let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("TEST_DATABASE_URL must point at a running PostgreSQL");
+                let mut conn = sqlx::AnyConnection::connect(&admin)
+                    .await
+                    .expect("TEST_DATABASE_URL must point at a running PostgreSQL");
                 let name = format!("relay_test_{}", uuid::Uuid::now_v7().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
                 let _ = conn.close().await;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-                Some(TestDb { url: format!("{base}/{name}"), dir, pg_name: Some(name) })
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                Some(TestDb {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    pg_name: Some(name),
+                })
             }
         }
     }
@@ -79,13 +98,17 @@ pub struct TestSandbox {
 
 impl TestSandbox {
     pub async fn start() -> TestSandbox {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sandbox");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sandbox");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let sandbox = Sandbox::new(SandboxConfig::default());
         let stop = CancellationToken::new();
         let serving = sandbox.clone();
         let token = stop.clone();
-        tokio::spawn(async move { enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await });
+        tokio::spawn(async move {
+            enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
+        });
         TestSandbox { sandbox, url, stop }
     }
 
@@ -104,7 +127,12 @@ impl TestSandbox {
             (got.len() >= n).then_some(got)
         })
         .await
-        .unwrap_or_else(|| panic!("expected {n} enquiries in the sandbox, got {}", self.received().len()))
+        .unwrap_or_else(|| {
+            panic!(
+                "expected {n} enquiries in the sandbox, got {}",
+                self.received().len()
+            )
+        })
     }
 }
 
@@ -190,26 +218,52 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb, carehq_url: &str, options: &AppOptions) -> TestApp {
-        let settings = Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options)).expect("test config is valid");
-        let store = Store::connect(&db.url, 2).await.expect("open test database");
+        let settings =
+            Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options))
+                .expect("test config is valid");
+        let store = Store::connect(&db.url, 2)
+            .await
+            .expect("open test database");
         let app = Application::build(settings).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
-        TestApp { address, store, http: http_client(), stop, task }
+        TestApp {
+            address,
+            store,
+            http: http_client(),
+            stop,
+            task,
+        }
     }
 
     pub async fn post_form(&self, site: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
-        self.http.post(format!("{}/forms/{site}", self.address)).form(pairs).send().await.expect("post form")
+        self.http
+            .post(format!("{}/forms/{site}", self.address))
+            .form(pairs)
+            .send()
+            .await
+            .expect("post form")
     }
 
     pub async fn post_json(&self, site: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http.post(format!("{}/forms/{site}", self.address)).json(body).send().await.expect("post json")
+        self.http
+            .post(format!("{}/forms/{site}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("post json")
     }
 
     /// The enquiry's first delivery row.
     pub async fn delivery(&self, enquiry_id: &str) -> DeliveryView {
-        self.store.deliveries_of(enquiry_id).await.expect("read deliveries").into_iter().next().expect("a delivery row")
+        self.store
+            .deliveries_of(enquiry_id)
+            .await
+            .expect("read deliveries")
+            .into_iter()
+            .next()
+            .expect("a delivery row")
     }
 
     /// Wait until the enquiry's delivery reaches `status`.
@@ -225,13 +279,19 @@ impl TestApp {
     /// Stop gracefully and wait for it.
     pub async fn stop(self) {
         self.stop.cancel();
-        self.task.await.expect("app task").expect("app stopped cleanly");
+        self.task
+            .await
+            .expect("app task")
+            .expect("app stopped cleanly");
         self.store.close().await;
     }
 }
 
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// A submission that passes validation; `n` makes it unique.
@@ -265,12 +325,20 @@ where
 
 /// The value of `key` in a received enquiry.
 pub fn field<'a>(received: &'a ReceivedEnquiry, key: &str) -> Option<&'a str> {
-    received.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    received
+        .fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A port that was free a moment ago (for the real binary, which binds itself).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The real `enquiry-relay` binary, started as a child process.
@@ -283,7 +351,10 @@ pub struct BinaryApp {
 impl BinaryApp {
     /// Start `enquiry-relay --config <config> serve` and wait for /healthz.
     pub async fn start(config: &Path, port: u16, log_dir: &Path) -> BinaryApp {
-        let log = log_dir.join(format!("relay-{port}-{}.log", uuid::Uuid::now_v7().simple()));
+        let log = log_dir.join(format!(
+            "relay-{port}-{}.log",
+            uuid::Uuid::now_v7().simple()
+        ));
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
             .arg("--config")
@@ -294,7 +365,11 @@ impl BinaryApp {
             .stderr(out)
             .spawn()
             .expect("start the enquiry-relay binary");
-        let app = BinaryApp { child, address: format!("http://127.0.0.1:{port}"), log };
+        let app = BinaryApp {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            log,
+        };
         app.wait_healthy().await;
         app
     }
@@ -303,14 +378,28 @@ impl BinaryApp {
         let client = http_client();
         let url = format!("{}/healthz", self.address);
         let healthy = eventually(Duration::from_secs(30), || async {
-            client.get(&url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ())
+            client
+                .get(&url)
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
         })
         .await;
-        assert!(healthy.is_some(), "binary never became healthy; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        assert!(
+            healthy.is_some(),
+            "binary never became healthy; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
         assert!(status.success(), "kill -{signal} failed");
     }
 
@@ -323,7 +412,10 @@ impl BinaryApp {
         .await;
         exited.unwrap_or_else(|| {
             let _ = self.child.kill();
-            panic!("binary did not exit; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default())
+            panic!(
+                "binary did not exit; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )
         })
     }
 
@@ -340,9 +432,19 @@ impl Drop for BinaryApp {
 }
 
 /// Write a config file for the binary.
-pub fn write_config(dir: &Path, db_url: &str, carehq_url: &str, port: u16, options: &AppOptions) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    db_url: &str,
+    carehq_url: &str,
+    port: u16,
+    options: &AppOptions,
+) -> PathBuf {
     let path = dir.join(format!("relay-{port}.toml"));
-    std::fs::write(&path, config_toml(db_url, carehq_url, &format!("127.0.0.1:{port}"), options)).expect("write config");
+    std::fs::write(
+        &path,
+        config_toml(db_url, carehq_url, &format!("127.0.0.1:{port}"), options),
+    )
+    .expect("write config");
     path
 }
 

@@ -6,7 +6,9 @@ use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family,
 use crate::on_both_databases;
 
 async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db: Db) {
-    let Some(db) = TestDb::new(db).await else { return };
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
@@ -17,7 +19,10 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
                 ("name", "  Mary   Ann Smith "),
                 ("email", "Mary@Example.COM"),
                 ("phone", "01632  960123"),
-                ("message", "Dad needs nursing care.\r\nHe uses a wheelchair."),
+                (
+                    "message",
+                    "Dad needs nursing care.\r\nHe uses a wheelchair.",
+                ),
                 ("funding_type", "local-authority"),
                 ("enquiring_for_self", "no"),
                 ("preferred_contact_time", "Mornings"),
@@ -27,23 +32,37 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
         .await;
 
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], format!("/forms/{SITE}/thanks"));
+    assert_eq!(
+        response.headers()["location"],
+        format!("/forms/{SITE}/thanks")
+    );
     let received = sandbox.wait_for(1).await;
     let got = &received[0];
     assert_eq!(field(got, "location"), Some("6724fbc74f73a2cebf6377fa"));
     assert_eq!(field(got, "referrer"), Some("640f0f17f9b7e9ec6079fa16"));
-    assert_eq!(field(got, "sales_channel"), Some("6724fbc74f73a2cebf6377ea"));
+    assert_eq!(
+        field(got, "sales_channel"),
+        Some("6724fbc74f73a2cebf6377ea")
+    );
     assert_eq!(field(got, "untrusted_source"), Some("true"));
     assert_eq!(field(got, "first_name"), Some("Mary"));
     assert_eq!(field(got, "last_name"), Some("Ann Smith"));
     assert_eq!(field(got, "email"), Some("Mary@example.com"));
-    assert_eq!(field(got, "phone"), Some("01632 960123"), "landlines are kept, as typed");
+    assert_eq!(
+        field(got, "phone"),
+        Some("01632 960123"),
+        "landlines are kept, as typed"
+    );
     assert_eq!(
         field(got, "care_requirements"),
         Some("Dad needs nursing care.\nHe uses a wheelchair.\n\nPreferred contact time: Mornings")
     );
     assert_eq!(field(got, "funding_type"), Some("local_authority"));
-    assert_eq!(field(got, "service"), Some("residential_home"), "the site's default fills the gap");
+    assert_eq!(
+        field(got, "service"),
+        Some("residential_home"),
+        "the site's default fills the gap"
+    );
     assert_eq!(field(got, "enquiring_for_self"), Some("false"));
     assert!(field(got, "_k").is_none() && field(got, "preferred_contact_time").is_none());
     app.stop().await;
@@ -51,7 +70,9 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
 on_both_databases!(urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields);
 
 async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
-    let Some(db) = TestDb::new(db).await else { return };
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
@@ -77,37 +98,71 @@ async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
     assert_eq!(field(got, "service"), Some("nursing_home"));
     assert_eq!(field(got, "funding_type"), Some("chc"));
     assert_eq!(field(got, "enquiring_for_self"), Some("true"));
-    assert_eq!(field(got, "care_requirements"), Some("Respite care from 1 March\nGround-floor room — garden view"));
+    assert_eq!(
+        field(got, "care_requirements"),
+        Some("Respite care from 1 March\nGround-floor room — garden view")
+    );
     assert!(field(got, "phone").is_none());
     let delivery = app.wait_for_status(&id, "synced").await;
-    assert_eq!(delivery.remote_id.as_deref(), Some(got.id.as_str()), "CareHQ's _id is kept");
+    assert_eq!(
+        delivery.remote_id.as_deref(),
+        Some(got.id.as_str()),
+        "CareHQ's _id is kept"
+    );
     assert_eq!(delivery.attempts, 1);
     app.stop().await;
 }
 on_both_databases!(json_post_answers_201_and_the_carehq_id_is_stored);
 
 async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else { return };
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
-    let response = app.post_json(SITE, &json!({"first_name": "Ann", "email": "not-an-email", "funding_type": "lottery"})).await;
+    let response = app
+        .post_json(
+            SITE,
+            &json!({"first_name": "Ann", "email": "not-an-email", "funding_type": "lottery"}),
+        )
+        .await;
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "validation");
     for name in ["last_name", "email", "funding_type"] {
-        assert!(body["fields"][name][0].as_str().is_some_and(|m| !m.is_empty()), "no message for {name}: {body}");
+        assert!(
+            body["fields"][name][0]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "no message for {name}: {body}"
+        );
     }
 
     // A browser gets the form again, with the messages and what it typed.
-    let page = app.post_form(SITE, &[("first_name", "Ann"), ("last_name", "Lee"), ("email", "ann@@example")]).await;
+    let page = app
+        .post_form(
+            SITE,
+            &[
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("email", "ann@@example"),
+            ],
+        )
+        .await;
     assert_eq!(page.status(), 422);
     let html = page.text().await.unwrap();
     assert!(html.contains("There is a problem"), "{html}");
-    assert!(html.contains(r#"value="Ann""#) && html.contains(r#"value="ann@@example""#), "typed values kept");
+    assert!(
+        html.contains(r#"value="Ann""#) && html.contains(r#"value="ann@@example""#),
+        "typed values kept"
+    );
     assert!(html.contains(r#"aria-describedby="email-error""#));
 
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries").fetch_one(&test_pool(&db).await).await.unwrap();
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
+        .fetch_one(&test_pool(&db).await)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
     assert!(sandbox.received().is_empty());
     app.stop().await;
@@ -115,7 +170,9 @@ async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
 on_both_databases!(invalid_fields_answer_422_naming_each_field_and_store_nothing);
 
 async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answer(db: Db) {
-    let Some(db) = TestDb::new(db).await else { return };
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
     let post = || async {
@@ -134,12 +191,24 @@ async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answ
     let mut ids = Vec::new();
     for response in [first, second, third] {
         assert_eq!(response.status(), 201);
-        ids.push(response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        ids.push(
+            response.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     sandbox.wait_for(1).await;
     // A different key is a different enquiry.
-    let other = app.http.post(format!("{}/forms/{SITE}", app.address)).header("Idempotency-Key", "another").json(&family(1)).send().await.unwrap();
+    let other = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("Idempotency-Key", "another")
+        .json(&family(1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 201);
     sandbox.wait_for(2).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -172,7 +241,13 @@ async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
     let got = sandbox.wait_for(1).await;
     assert_eq!(field(&got[0], "phone"), Some("+44 (0)20 7946 0000"));
 
-    let unknown = app.http.post(format!("{}/forms/no-such-home", app.address)).json(&family(1)).send().await.unwrap();
+    let unknown = app
+        .http
+        .post(format!("{}/forms/no-such-home", app.address))
+        .json(&family(1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("Check the link"));
@@ -180,23 +255,52 @@ async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
     let too_big = app.http.post(&url).json(&json!({"first_name": "A", "last_name": "B", "phone": "01632 960123", "care_requirements": "x".repeat(70_000)})).send().await.unwrap();
     assert_eq!(too_big.status(), 413);
 
-    let malformed = app.http.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let malformed = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(malformed.status(), 400);
     let nested = app.post_json(SITE, &json!({"first_name": {"a": 1}})).await;
     assert_eq!(nested.status(), 400);
 
-    let text = app.http.post(&url).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    let text = app
+        .http
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(text.status(), 415);
 
-    let html_404 = app.http.post(format!("{}/forms/nope", app.address)).form(&[("a", "b")]).send().await.unwrap();
+    let html_404 = app
+        .http
+        .post(format!("{}/forms/nope", app.address))
+        .form(&[("a", "b")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(html_404.status(), 404);
-    assert!(html_404.text().await.unwrap().contains("<h1>Form not found</h1>"));
+    assert!(
+        html_404
+            .text()
+            .await
+            .unwrap()
+            .contains("<h1>Form not found</h1>")
+    );
     app.stop().await;
 }
 
 /// A separate pool onto the test database, for assertions.
 async fn test_pool(db: &TestDb) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap()
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap()
 }
-

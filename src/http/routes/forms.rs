@@ -24,16 +24,25 @@ pub async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> 
     let Some(site) = state.settings.site(&slug) else {
         return HttpError::UnknownSite.into_response_for(Format::Html);
     };
-    render(ThanksPage { site_name: &site.name }.render())
+    render(
+        ThanksPage {
+            site_name: &site.name,
+        }
+        .render(),
+    )
 }
 
 fn render(page: Result<String, askama::Error>) -> Response {
     match page {
         Ok(html) => {
             let mut response = Html(html).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => HttpError::Internal(format!("rendering a page: {e}")).into_response_for(Format::Html),
+        Err(e) => {
+            HttpError::Internal(format!("rendering a page: {e}")).into_response_for(Format::Html)
+        }
     }
 }

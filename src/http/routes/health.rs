@@ -16,12 +16,24 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = matches!(tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await, Ok(Ok(())));
+    let database = matches!(
+        tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
+        Ok(Ok(()))
+    );
     let worker = state.worker.is_alive(state.worker_max_silence);
     if !(database && worker) {
         warn!(database, worker, "not ready");
     }
-    let status = if database && worker { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database && worker {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let word = |ok: bool| if ok { "ok" } else { "failing" };
-    (status, Json(json!({"status": word(database && worker), "database": word(database), "worker": word(worker)})))
+    (
+        status,
+        Json(
+            json!({"status": word(database && worker), "database": word(database), "worker": word(worker)}),
+        ),
+    )
 }
