@@ -58,6 +58,17 @@ impl Store {
         Ok(())
     }
 
+    /// Keep a pause but count its probe interval from now.
+    pub async fn restart_pause_clock(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE delivery_state SET paused_at = $1 WHERE id = 1 AND paused_reason IS NOT NULL",
+        )
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
     /// Clear a pause. Returns true if delivery had been paused.
     pub async fn resume_delivery(&self) -> Result<bool, StoreError> {
         let done = sqlx::query(

@@ -163,14 +163,17 @@ async fn on_error(
     };
     let now = now_ms();
     let disposition = classify(&e);
-    if probe
-        && !matches!(
-            disposition,
-            Disposition::Pause { .. } | Disposition::Retry { .. }
-        )
-    {
-        // CareHQ judged the request itself: whatever caused the pause is gone.
-        resume(shared).await?;
+    if probe {
+        match disposition {
+            // CareHQ judged the request itself: whatever caused the pause is gone.
+            Disposition::Fail => resume(shared).await?,
+            // No verdict on the pause (CareHQ down or busy): probe again after the
+            // interval, not at once.
+            Disposition::Retry { .. } | Disposition::RateLimited => {
+                shared.store.restart_pause_clock().await?
+            }
+            Disposition::Pause { .. } => {}
+        }
     }
     match disposition {
         Disposition::Retry { ambiguous } => {

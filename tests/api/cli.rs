@@ -1,0 +1,146 @@
+//! The command line as scripts use it: exit codes and messages.
+
+use std::process::Command;
+
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, config_toml, family, free_port,
+};
+
+fn relay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ENQUIRY_RELAY_CONFIG")
+        .output()
+        .expect("run enquiry-relay")
+}
+
+#[test]
+fn check_names_every_bad_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let good = config_toml(
+        "sqlite://x.db",
+        "https://api.carehq.dev",
+        "127.0.0.1:0",
+        &AppOptions::default(),
+    );
+    let bad = good
+        .replace(
+            r#"location = "6724fbc74f73a2cebf6377fa""#,
+            r#"location = "not-an-id""#,
+        )
+        .replace(r#"timeout = "5s""#, r#"timeout = "five""#);
+    std::fs::write(&path, bad).unwrap();
+
+    // --config is accepted after the subcommand too.
+    let output = relay(&["check", "--config", path.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sites[0].location"), "{stderr}");
+    assert!(
+        stderr.contains("24 hexadecimal"),
+        "says what is expected: {stderr}"
+    );
+    assert!(
+        stderr.contains("carehq.timeout"),
+        "all errors reported together: {stderr}"
+    );
+}
+
+#[test]
+fn check_accepts_a_valid_config_and_a_missing_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("good.toml");
+    std::fs::write(
+        &path,
+        config_toml(
+            "sqlite://x.db",
+            "https://api.carehq.dev",
+            "127.0.0.1:0",
+            &AppOptions::default(),
+        ),
+    )
+    .unwrap();
+    let ok = relay(&["--config", path.to_str().unwrap(), "check"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let missing = relay(&["--config", "/nonexistent/relay.toml", "check"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/relay.toml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_then_sync_once_delivers_what_waits() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let config = db.dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        config_toml(&db.url, &sandbox.url, "127.0.0.1:0", &AppOptions::default()),
+    )
+    .unwrap();
+    let migrated = relay(&["--config", config.to_str().unwrap(), "migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+
+    // An enquiry stored while CareHQ was unreachable.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let app = TestApp::spawn(
+        &db,
+        &dead,
+        &AppOptions {
+            retry_schedule: r#"["1h"]"#,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(app.post_json(SITE, &family(3)).await.status(), 201);
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let counts = app.store.count_by_status().await.unwrap();
+        counts
+            .iter()
+            .any(|(s, n)| s.as_str() == "pending" && *n == 1)
+            .then_some(())
+    })
+    .await
+    .expect("stored and pending");
+    app.stop().await;
+    // Make it due now rather than in an hour.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE deliveries SET next_attempt_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let output = relay(&["sync", "--once", "--config", config.to_str().unwrap()]);
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("synced 1"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(sandbox.received().len(), 1);
+}
