@@ -31,8 +31,8 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, FUNDING_TYPES,
-    OnCaptchaError, ServerSettings, SiteDefaults, SiteSettings, StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
+    ServerSettings, SiteDefaults, SiteSettings, StaffSettings, SyncSettings,
 };
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};

@@ -189,18 +189,6 @@ pub struct SiteDefaults {
     pub enquiring_for_self: Option<bool>,
 }
 
-/// CareHQ's `funding_type` values (carehq-api.md §4.2).
-pub const FUNDING_TYPES: &[&str] = &[
-    "private",
-    "local_authority",
-    "local_authority_top_up",
-    "chc",
-    "chc_lifestyle",
-    "block_bed",
-    "dta_spot",
-    "not_sure",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

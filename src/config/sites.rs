@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::checks::{boolean, carehq_id, http_url, origin};
 use super::error::Problems;
 use super::raw::{RawSite, RawSiteDefaults, text};
-use super::sections::{FUNDING_TYPES, SiteDefaults, SiteSettings};
+use super::sections::{SiteDefaults, SiteSettings};
+use crate::domain::FundingType;
 
 /// Longest slug; it appears in URLs (`/forms/{slug}`).
 const MAX_SLUG: usize = 64;
@@ -232,13 +233,13 @@ fn defaults(
     };
     let funding_type = match text(&raw.funding_type) {
         None => Some(None),
-        Some(v) if FUNDING_TYPES.contains(&v) => Some(Some(v.to_owned())),
+        Some(v) if FundingType::ALL.iter().any(|f| f.as_str() == v) => Some(Some(v.to_owned())),
         Some(v) => {
             p.push(
                 key("funding_type"),
                 format!(
                     "\"{v}\" is not a CareHQ funding type; expected one of: {}",
-                    FUNDING_TYPES.join(", ")
+                    FundingType::ALL.map(FundingType::as_str).join(", ")
                 ),
             );
             None
