@@ -1,7 +1,10 @@
 //! Integration tests: one binary, one module per feature (linking once is faster).
 
+mod captcha;
 mod delivery;
+mod fake_captcha;
 mod health;
 mod helpers;
 mod intake;
 mod processes;
+mod spam;
