@@ -73,7 +73,12 @@ pub fn new_challenge(
 }
 
 /// Check the widget's base64 payload and that its challenge was not used before.
-pub fn verify(secret: &SecretString, payload: &str, seen: &SeenTokens) -> Verdict {
+pub fn verify(
+    secret: &SecretString,
+    payload: &str,
+    seen: &SeenTokens,
+    post_key: Option<&str>,
+) -> Verdict {
     let Ok(json) = STANDARD.decode(payload.trim()) else {
         return Verdict::failed("altcha payload is not base64");
     };
@@ -106,6 +111,7 @@ pub fn verify(secret: &SecretString, payload: &str, seen: &SeenTokens) -> Verdic
     // junk cannot fill the store.
     if !seen.first_use(
         &params.nonce,
+        post_key,
         Duration::from_secs(remaining + 1),
         Instant::now(),
     ) {
@@ -145,9 +151,9 @@ mod tests {
         let challenge = new_challenge(&secret, cheap()).unwrap();
         let payload = solved(&challenge);
         let seen = SeenTokens::default();
-        assert_eq!(verify(&secret, &payload, &seen), Verdict::Passed);
+        assert_eq!(verify(&secret, &payload, &seen, None), Verdict::Passed);
         assert!(
-            matches!(verify(&secret, &payload, &seen), Verdict::Failed { reason } if reason.contains("already used"))
+            matches!(verify(&secret, &payload, &seen, None), Verdict::Failed { reason } if reason.contains("already used"))
         );
     }
 
@@ -158,7 +164,7 @@ mod tests {
         let challenge = new_challenge(&secret, cheap()).unwrap();
         let payload = solved(&challenge);
         assert!(matches!(
-            verify(&SecretString::from("other"), &payload, &seen),
+            verify(&SecretString::from("other"), &payload, &seen, None),
             Verdict::Failed { .. }
         ));
         // Edit the challenge after solving, as an attacker would.
@@ -170,23 +176,23 @@ mod tests {
         };
         let expired = edited(&|c| c.parameters.expires_at = Some(1));
         assert!(matches!(
-            verify(&secret, &expired, &seen),
+            verify(&secret, &expired, &seen, None),
             Verdict::Failed { .. }
         ));
         let longer =
             edited(&|c| c.parameters.expires_at = c.parameters.expires_at.map(|t| t + 3600));
         assert!(matches!(
-            verify(&secret, &longer, &seen),
+            verify(&secret, &longer, &seen, None),
             Verdict::Failed { .. }
         ));
         // Still unused: the refusals above did not burn the genuine solution.
-        assert_eq!(verify(&secret, &payload, &seen), Verdict::Passed);
+        assert_eq!(verify(&secret, &payload, &seen, None), Verdict::Passed);
         assert!(matches!(
-            verify(&secret, "%%%", &seen),
+            verify(&secret, "%%%", &seen, None),
             Verdict::Failed { .. }
         ));
         assert!(matches!(
-            verify(&secret, "e30=", &seen),
+            verify(&secret, "e30=", &seen, None),
             Verdict::Failed { .. }
         ));
     }

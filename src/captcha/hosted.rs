@@ -27,6 +27,9 @@ pub fn default_verify_url(provider: CaptchaProvider) -> &'static str {
 pub struct Expected<'a> {
     /// Hosts the widget may have been solved on; empty skips the check.
     pub hosts: &'a [String],
+    /// The post's idempotency key: a repeat of one post sends Turnstile the
+    /// same `idempotency_key`, so a double click is not a "duplicate".
+    pub post_key: Option<&'a str>,
 }
 
 /// The reply of Google, hCaptcha and Cloudflare (lenient: unknown fields ignored).
@@ -93,7 +96,7 @@ pub async fn verify(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .unwrap_or_default();
-    let idempotency_key = uuid::Uuid::now_v7().to_string();
+    let idempotency_key = turnstile_key(expected.post_key);
     let ip = remote_ip.to_string();
     let send = || {
         let request = client.post(url).timeout(settings.timeout);
@@ -143,6 +146,23 @@ pub async fn verify(
     match settings.provider {
         CaptchaProvider::Friendly => friendly(status, &body, expected),
         _ => siteverify(status, &body, settings, expected),
+    }
+}
+
+/// A UUID for Turnstile's `idempotency_key`: derived from the post's own key
+/// when it has one (repeats of a post then agree), else random.
+fn turnstile_key(post_key: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match post_key {
+        Some(key) => {
+            let digest = Sha256::digest(format!("turnstile|{key}").as_bytes());
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string()
+        }
+        None => uuid::Uuid::now_v7().to_string(),
     }
 }
 

@@ -72,13 +72,14 @@ impl Captcha {
     }
 
     /// Check the post's token. `hosts` are the host names the widget may have
-    /// been solved on.
+    /// been solved on; `post_key` is the post's idempotency key, if any.
     pub async fn check(
         &self,
         settings: &CaptchaSettings,
         raw: &RawSubmission,
         remote_ip: IpAddr,
         hosts: &[String],
+        post_key: Option<&str>,
     ) -> Verdict {
         let Some(field) = token_field(settings.provider) else {
             return Verdict::Passed;
@@ -94,25 +95,22 @@ impl Captcha {
             return Verdict::misconfigured("no secret configured");
         };
         if settings.provider == CaptchaProvider::Altcha {
-            return altcha::verify(secret, token, &self.seen);
+            return altcha::verify(secret, token, &self.seen, post_key);
         }
         // A token that passed before is refused here, without asking the
         // provider, which would only say "duplicate" after a round trip.
-        if self.seen.is_used(token, Instant::now()) {
+        if self.seen.used_by_another(token, post_key, Instant::now()) {
             return Verdict::failed("token already used");
         }
-        let verdict = hosted::verify(
-            &self.client,
-            settings,
-            token,
-            remote_ip,
-            &Expected { hosts },
-        )
-        .await;
-        if verdict == Verdict::Passed
-            && !self
-                .seen
-                .first_use(token, token_life(settings.provider), Instant::now())
+        // The same post again (double click, retry): it passed before, and
+        // asking again would earn a "duplicate" from most providers.
+        if self.seen.repeat_of(token, post_key, Instant::now()) {
+            return Verdict::Passed;
+        }
+        let expected = Expected { hosts, post_key };
+        let verdict = hosted::verify(&self.client, settings, token, remote_ip, &expected).await;
+        let life = token_life(settings.provider);
+        if verdict == Verdict::Passed && !self.seen.first_use(token, post_key, life, Instant::now())
         {
             // Two posts raced with one token: only the first counts.
             return Verdict::failed("token already used");

@@ -396,3 +396,28 @@ async fn altcha_serves_challenges_and_a_replayed_solution_is_refused() {
     assert_eq!(stored(&db).await.len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_repeated_post_with_its_token_gets_the_first_answer_not_a_captcha_error() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    let app = app(&db, captcha("turnstile", &fake.url, "")).await;
+    let mut body = family(1);
+    body["cf-turnstile-response"] = json!("double-click");
+    let send = |key: &'static str| {
+        app.http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send("post-1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let again = send("post-1").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    // Another post carrying the same token is still refused.
+    assert_captcha_refused(send("post-2").await.unwrap(), "token from another post").await;
+    assert_eq!(stored(&db).await.len(), 1);
+    app.stop().await;
+}

@@ -85,7 +85,8 @@ async fn accept(
         return Ok(stored(site, format, &decoy, false));
     }
     let key = idempotency_key(headers, &raw)?;
-    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip).await? {
+    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
+    {
         Ok(verdict) => verdict,
         Err(fields) => {
             return Ok(invalid(
@@ -179,13 +180,18 @@ async fn captcha(
     headers: &HeaderMap,
     raw: &RawSubmission,
     ip: std::net::IpAddr,
+    post_key: Option<&str>,
 ) -> Result<Result<(&'static str, bool), FieldErrors>, HttpError> {
     let settings = site.captcha(&state.settings.captcha);
     if settings.provider == CaptchaProvider::None {
         return Ok(Ok(("clean", false)));
     }
     let hosts = widget_hosts(state, site, headers);
-    match state.captcha.check(settings, raw, ip, &hosts).await {
+    match state
+        .captcha
+        .check(settings, raw, ip, &hosts, post_key)
+        .await
+    {
         Verdict::Passed => Ok(Ok(("clean", false))),
         Verdict::Failed { reason } => {
             spam::count(Outcome::CaptchaFailed);
