@@ -44,9 +44,12 @@ mod tests {
 
     use super::*;
 
-    /// Records each counter's name and labels with its running total.
+    /// One registered counter: name, labels, running total.
+    type Registered = (String, Vec<(String, String)>, Arc<AtomicU64>);
+
+    /// Records each counter registered through it.
     #[derive(Default)]
-    struct Capture(Mutex<Vec<(String, Vec<(String, String)>, Arc<AtomicU64>)>>);
+    struct Capture(Mutex<Vec<Registered>>);
 
     impl Recorder for Capture {
         fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
