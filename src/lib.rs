@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), forbid(unsafe_code))]
 #![cfg_attr(test, deny(unsafe_code))]
 
+pub mod captcha;
 pub mod carehq;
 pub mod cli;
 pub mod commands;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod sandbox;
+pub mod spam;
 pub mod startup;
 pub mod storage;
 pub mod sync;

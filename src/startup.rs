@@ -56,6 +56,12 @@ impl Application {
             worker: worker.handle(),
             worker_max_silence: SyncWorker::max_silence(&settings),
             rate_limit: Arc::clone(client.gate()),
+            spam: Arc::new(crate::spam::SpamGuard::new(&settings)),
+            captcha: Arc::new(crate::captcha::Captcha::new(
+                reqwest::Client::builder()
+                    .build()
+                    .context("could not build the CAPTCHA client")?,
+            )),
         };
         let mut router = router(state);
         if let Some(sandbox) = &sandbox {

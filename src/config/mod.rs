@@ -32,7 +32,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    ServerSettings, SiteDefaults, SiteSettings, StaffSettings, SyncSettings,
+    RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
+    SyncSettings,
 };
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
@@ -46,6 +47,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub staff: StaffSettings,
     pub captcha: CaptchaSettings,
+    pub spam: SpamSettings,
+    pub rate_limit: RateLimitSettings,
     pub sites: Vec<SiteSettings>,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,

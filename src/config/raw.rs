@@ -21,6 +21,8 @@ pub(super) struct RawRoot {
     sync: Option<IgnoredAny>,
     staff: Option<IgnoredAny>,
     captcha: Option<IgnoredAny>,
+    spam: Option<IgnoredAny>,
+    rate_limit: Option<IgnoredAny>,
     sites: Option<IgnoredAny>,
 }
 
@@ -73,7 +75,7 @@ pub(super) struct RawStaff {
     pub token_file: Option<Text>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCaptcha {
     pub provider: Option<Text>,
@@ -82,6 +84,50 @@ pub(super) struct RawCaptcha {
     pub secret_file: Option<Text>,
     pub verify_url: Option<Text>,
     pub on_error: Option<Text>,
+    pub min_score: Option<Text>,
+    pub action: Option<Text>,
+    pub timeout: Option<Text>,
+}
+
+impl RawCaptcha {
+    /// This table's keys over `base`'s: a site's `[sites.captcha]` over `[captcha]`.
+    /// The secret and its `_file` move as a pair, so a site giving one does not
+    /// end up with both.
+    pub(super) fn over(self, base: &RawCaptcha) -> RawCaptcha {
+        let own_secret = self.secret.is_some() || self.secret_file.is_some();
+        let (secret, secret_file) = if own_secret {
+            (self.secret, self.secret_file)
+        } else {
+            (base.secret.clone(), base.secret_file.clone())
+        };
+        RawCaptcha {
+            provider: self.provider.or_else(|| base.provider.clone()),
+            site_key: self.site_key.or_else(|| base.site_key.clone()),
+            secret,
+            secret_file,
+            verify_url: self.verify_url.or_else(|| base.verify_url.clone()),
+            on_error: self.on_error.or_else(|| base.on_error.clone()),
+            min_score: self.min_score.or_else(|| base.min_score.clone()),
+            action: self.action.or_else(|| base.action.clone()),
+            timeout: self.timeout.or_else(|| base.timeout.clone()),
+        }
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSpam {
+    pub token_secret: Option<SecretText>,
+    pub token_secret_file: Option<Text>,
+    pub min_fill_time: Option<Text>,
+    pub max_token_age: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateLimit {
+    pub per_ip: Option<Text>,
+    pub per_site: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]
@@ -96,8 +142,11 @@ pub(super) struct RawSite {
     pub redirect_url: Option<Text>,
     pub untrusted_source: Option<Text>,
     pub services: Option<TextList>,
+    pub honeypot_field: Option<Text>,
+    pub require_time_token: Option<Text>,
     #[serde(default)]
     pub defaults: RawSiteDefaults,
+    pub captcha: Option<RawCaptcha>,
 }
 
 #[derive(Default, Deserialize)]
@@ -117,6 +166,8 @@ pub(super) struct RawSettings {
     pub sync: RawSync,
     pub staff: RawStaff,
     pub captcha: RawCaptcha,
+    pub spam: RawSpam,
+    pub rate_limit: RawRateLimit,
     pub sites: Vec<RawSite>,
 }
 
@@ -226,6 +277,7 @@ impl<'de> Deserialize<'de> for TextList {
 
 /// A secret scalar. Numbers are accepted (a numeric API key is still a key),
 /// and the value goes straight into a `SecretString` so it is never printed.
+#[derive(Clone)]
 pub(super) struct SecretText(pub SecretString);
 
 impl<'de> Deserialize<'de> for SecretText {

@@ -108,6 +108,41 @@ pub struct CaptchaSettings {
     /// Overrides the provider's verification endpoint (tests point it at a fake).
     pub verify_url: Option<String>,
     pub on_error: OnCaptchaError,
+    /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
+    pub min_score: f64,
+    /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
+    pub action: Option<String>,
+    /// How long to wait for the provider's verdict.
+    pub timeout: std::time::Duration,
+}
+
+/// `[spam]`: the time token forms carry.
+#[derive(Clone)]
+pub struct SpamSettings {
+    /// HMAC key of the time token; derived from `carehq.api_secret` when unset.
+    pub token_secret: SecretString,
+    /// Posts sooner than this after the form was served are treated as bots.
+    pub min_fill_time: std::time::Duration,
+    /// Tokens older than this are treated as bots.
+    pub max_token_age: std::time::Duration,
+}
+
+/// Hand-written so the token key never reaches a log.
+impl fmt::Debug for SpamSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpamSettings")
+            .field("token_secret", &"[redacted]")
+            .field("min_fill_time", &self.min_fill_time)
+            .field("max_token_age", &self.max_token_age)
+            .finish()
+    }
+}
+
+/// `[rate_limit]`: token buckets per client IP and per site.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimitSettings {
+    pub per_ip: crate::spam::Rate,
+    pub per_site: crate::spam::Rate,
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.
@@ -179,6 +214,19 @@ pub struct SiteSettings {
     /// CareHQ service values offered on the form; empty means the built-in list.
     pub services: Vec<String>,
     pub defaults: SiteDefaults,
+    /// Name of the hidden field only bots fill in.
+    pub honeypot_field: String,
+    /// Form posts (not JSON) without a `_t` time token are treated as bots.
+    pub require_time_token: bool,
+    /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
+    pub captcha: Option<CaptchaSettings>,
+}
+
+impl SiteSettings {
+    /// The CAPTCHA settings this site's posts are checked with.
+    pub fn captcha<'a>(&'a self, global: &'a CaptchaSettings) -> &'a CaptchaSettings {
+        self.captcha.as_ref().unwrap_or(global)
+    }
 }
 
 /// `[sites.defaults]`: values sent when the family gave none.

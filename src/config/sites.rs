@@ -5,14 +5,44 @@ use std::collections::HashMap;
 
 use super::checks::{boolean, carehq_id, http_url, origin};
 use super::error::Problems;
-use super::raw::{RawSite, RawSiteDefaults, text};
+use super::raw::{RawCaptcha, RawSite, RawSiteDefaults, text};
 use super::sections::{SiteDefaults, SiteSettings};
+use super::validate;
 use crate::domain::FundingType;
+
+const DEFAULT_HONEYPOT: &str = "website";
+
+/// Fields the form uses itself: a honeypot with one of these names would trap families.
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "service",
+    "funding_type",
+    "enquiring_for_self",
+    "consent",
+];
+
+fn valid_field_name(name: &str) -> bool {
+    name.len() <= 64
+        && !name.starts_with('_')
+        && !FORM_FIELDS.contains(&name)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// Longest slug; it appears in URLs (`/forms/{slug}`).
 const MAX_SLUG: usize = 64;
 
-pub(super) fn sites(raw: Vec<RawSite>, p: &mut Problems) -> Vec<SiteSettings> {
+pub(super) fn sites(
+    raw: Vec<RawSite>,
+    global_captcha: &RawCaptcha,
+    p: &mut Problems,
+) -> Vec<SiteSettings> {
     if raw.is_empty() {
         p.push(
             "sites",
@@ -34,14 +64,19 @@ pub(super) fn sites(raw: Vec<RawSite>, p: &mut Problems) -> Vec<SiteSettings> {
                 first_use.insert(slug.to_owned(), i);
             }
         }
-        if let Some(site) = one_site(i, site, p) {
+        if let Some(site) = one_site(i, site, global_captcha, p) {
             sites.push(site);
         }
     }
     sites
 }
 
-fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
+fn one_site(
+    i: usize,
+    raw: RawSite,
+    global_captcha: &RawCaptcha,
+    p: &mut Problems,
+) -> Option<SiteSettings> {
     let key = |field: &str| format!("sites[{i}].{field}");
     let slug = match text(&raw.slug) {
         None => {
@@ -107,6 +142,22 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
     let untrusted_source = boolean(&key("untrusted_source"), &raw.untrusted_source, true, p);
     let services = services(i, raw.services.map(|l| l.0).unwrap_or_default(), p);
     let defaults = defaults(i, &raw.defaults, services.as_deref().unwrap_or_default(), p);
+    let honeypot_field = match text(&raw.honeypot_field) {
+        None => Some(DEFAULT_HONEYPOT.to_owned()),
+        Some(v) if valid_field_name(v) => Some(v.to_owned()),
+        Some(v) => {
+            p.push(
+                key("honeypot_field"),
+                format!("\"{v}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""),
+            );
+            None
+        }
+    };
+    let require_time_token = boolean(&key("require_time_token"), &raw.require_time_token, true, p);
+    let captcha = match raw.captcha {
+        None => Some(None),
+        Some(own) => validate::captcha(&key("captcha"), own.over(global_captcha), p).map(Some),
+    };
     Some(SiteSettings {
         slug: slug?,
         name: name?,
@@ -118,6 +169,9 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
         untrusted_source: untrusted_source?,
         services: services?,
         defaults: defaults?,
+        honeypot_field: honeypot_field?,
+        require_time_token: require_time_token?,
+        captcha: captcha?,
     })
 }
 

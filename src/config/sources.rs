@@ -218,6 +218,8 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.sync = section(&root, "sync", figment, &mut out);
     out.raw.staff = section(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
+    out.raw.spam = section(&root, "spam", figment, &mut out);
+    out.raw.rate_limit = section(&root, "rate_limit", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {

@@ -633,7 +633,8 @@ fn the_example_file_documents_every_key() {
     let _env = EnvGuard::new();
     // The "unknown key" message lists a section's keys; ask each section.
     let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
-                 [staff]\nzz = 1\n[captcha]\nzz = 1\n[[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n";
+                 [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
+                 [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n";
     let errors = errors_of(Settings::from_toml_str(probe));
     let mut checked = 0;
     for error in &errors.0 {
@@ -656,4 +657,85 @@ fn the_example_file_documents_every_key() {
         }
     }
     assert!(checked > 40, "only {checked} keys found:\n{errors}");
+}
+
+#[test]
+fn spam_defaults_and_a_derived_token_key() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
+    assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
+    assert_eq!(
+        s.spam.token_secret.expose_secret(),
+        crate::spam::TimeTokens::derive_key(&s.carehq.api_secret).expose_secret()
+    );
+    assert_eq!(
+        s.rate_limit.per_ip,
+        crate::spam::Rate::parse("10/10m").unwrap()
+    );
+    assert_eq!(
+        s.rate_limit.per_site,
+        crate::spam::Rate::parse("300/1h").unwrap()
+    );
+    let site = s.site("upton-court").unwrap();
+    assert_eq!(site.honeypot_field, "website");
+    assert!(site.require_time_token);
+    assert!(site.captcha.is_none());
+    assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
+    assert_eq!(s.captcha.timeout, Duration::from_secs(10));
+    assert!(!format!("{:?}", s.spam).contains(s.spam.token_secret.expose_secret()));
+}
+
+#[test]
+fn spam_mistakes_name_their_keys() {
+    let _env = EnvGuard::new();
+    let toml = format!(
+        "{MINIMAL}honeypot_field = \"email\"\n[sites.captcha]\nmin_score = 2\n\
+         [spam]\nmin_fill_time = \"2d\"\nmax_token_age = \"1d\"\n\
+         [rate_limit]\nper_ip = \"ten per minute\"\nper_site = \"0/1h\"\n"
+    );
+    let errors = errors_of(Settings::from_toml_str(&toml));
+    assert!(message(&errors, "spam.max_token_age").contains("longer than spam.min_fill_time"));
+    assert!(message(&errors, "rate_limit.per_ip").contains("\"10/10m\""));
+    assert!(message(&errors, "rate_limit.per_site").contains("above 0"));
+    assert!(
+        message(&errors, "sites[0].honeypot_field").contains("not a field the form already has")
+    );
+    assert!(message(&errors, "sites[0].captcha.min_score").contains("0.0 to 1.0"));
+}
+
+#[test]
+fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
+    let _env = EnvGuard::new();
+    let toml = format!(
+        "{MINIMAL}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n\
+         [captcha]\nprovider = \"turnstile\"\nsite_key = \"global-key\"\nsecret_file = \"/nonexistent\"\non_error = \"hold\"\n"
+    );
+    // The global secret_file does not exist: reported for [captcha] only,
+    // because the site gave its own secret and so takes neither global one.
+    let errors = errors_of(Settings::from_toml_str(&toml));
+    assert!(
+        errors.get("captcha.secret_file").is_some() || errors.get("captcha.secret").is_some(),
+        "{errors}"
+    );
+    assert!(
+        errors
+            .0
+            .iter()
+            .all(|e| !e.key.starts_with("sites[0].captcha")),
+        "{errors}"
+    );
+
+    let toml = toml.replace(
+        "secret_file = \"/nonexistent\"",
+        "secret = \"global-secret\"",
+    );
+    let s = Settings::from_toml_str(&toml).unwrap();
+    let site = s.site("upton-court").unwrap();
+    let own = site.captcha(&s.captcha);
+    assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
+    assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
+    assert_eq!(own.site_key.as_deref(), Some("global-key"));
+    assert_eq!(own.on_error, OnCaptchaError::Hold);
+    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
 }

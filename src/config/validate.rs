@@ -13,15 +13,17 @@ use super::checks::{
 use super::duration::{format_duration, parse_duration};
 use super::error::{ConfigErrors, Problems};
 use super::raw::{
-    RawCaptcha, RawCareHq, RawDatabase, RawServer, RawSettings, RawStaff, RawSync, text,
+    RawCaptcha, RawCareHq, RawDatabase, RawRateLimit, RawServer, RawSettings, RawSpam, RawStaff,
+    RawSync, text,
 };
 use super::sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    ServerSettings, StaffSettings, SyncSettings,
+    RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 use super::sources::env_var_name;
 use super::{ConfigSource, Settings, secrets, sites};
 use crate::sandbox::seed;
+use crate::spam::{Rate, TimeTokens};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -34,6 +36,13 @@ pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
 const DEFAULT_CONCURRENCY: i64 = 4;
 /// How much longer than `carehq.timeout` the default lease is.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+const DEFAULT_MIN_SCORE: f64 = 0.5;
+/// A family may correct and resend a few times; a script posting every
+/// minute is not a family.
+const DEFAULT_PER_IP: &str = "10/10m";
+/// Far above any care home's real enquiry volume, well below a flood.
+const DEFAULT_PER_SITE: &str = "300/1h";
 
 const SECS_30: Duration = Duration::from_secs(30);
 
@@ -52,23 +61,35 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let carehq = carehq(raw.carehq, &mut p);
     let sync = sync(&raw.sync, carehq_timeout, &mut p);
     let staff = staff(raw.staff, &mut p);
-    let captcha = captcha(raw.captcha, &mut p);
-    let sites = sites::sites(raw.sites, &mut p);
-    match (server, database, carehq, sync, staff, captcha) {
-        (Some(server), Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha))
-            if p.is_empty() =>
-        {
-            Ok(Settings {
-                server,
-                database,
-                carehq,
-                sync,
-                staff,
-                captcha,
-                sites,
-                source,
-            })
-        }
+    let global_captcha = raw.captcha.clone();
+    let captcha = captcha("captcha", raw.captcha, &mut p);
+    let spam = spam(raw.spam, carehq.as_ref(), &mut p);
+    let rate_limit = rate_limit(&raw.rate_limit, &mut p);
+    let sites = sites::sites(raw.sites, &global_captcha, &mut p);
+    match (
+        server, database, carehq, sync, staff, captcha, spam, rate_limit,
+    ) {
+        (
+            Some(server),
+            Some(database),
+            Some(carehq),
+            Some(sync),
+            Some(staff),
+            Some(captcha),
+            Some(spam),
+            Some(rate_limit),
+        ) if p.is_empty() => Ok(Settings {
+            server,
+            database,
+            carehq,
+            sync,
+            staff,
+            captcha,
+            spam,
+            rate_limit,
+            sites,
+            source,
+        }),
         _ => Err(p.into_errors()),
     }
 }
@@ -293,27 +314,29 @@ fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
     Some(StaffSettings { token })
 }
 
-fn captcha(raw: RawCaptcha, p: &mut Problems) -> Option<CaptchaSettings> {
+/// `[captcha]`, or a site's merged `[sites.captcha]` (keys then start with `prefix`).
+pub(super) fn captcha(prefix: &str, raw: RawCaptcha, p: &mut Problems) -> Option<CaptchaSettings> {
+    let key = |name: &str| format!("{prefix}.{name}");
     let provider = choice(
-        "captcha.provider",
+        &key("provider"),
         &raw.provider,
         CaptchaProvider::NAMES,
         CaptchaProvider::None,
         p,
     );
     let on_error = choice(
-        "captcha.on_error",
+        &key("on_error"),
         &raw.on_error,
         OnCaptchaError::NAMES,
         OnCaptchaError::Accept,
         p,
     );
-    let secret = secrets::resolve("captcha.secret", raw.secret, &raw.secret_file, p);
+    let secret = secrets::resolve(&key("secret"), raw.secret, &raw.secret_file, p);
     let site_key = text(&raw.site_key).map(str::to_owned);
     let verify_url = match text(&raw.verify_url) {
         None => Some(None),
         Some(v) => http_url(
-            "captcha.verify_url",
+            &key("verify_url"),
             v,
             "https://challenges.cloudflare.com/turnstile/v0/siteverify",
             p,
@@ -329,28 +352,105 @@ fn captcha(raw: RawCaptcha, p: &mut Problems) -> Option<CaptchaSettings> {
                 "the secret key from the provider's dashboard"
             };
             p.push(
-                "captcha.secret",
+                key("secret"),
                 format!(
                     "required when captcha.provider is \"{name}\" ({what}); {}",
-                    secrets::how_to_set("captcha.secret")
+                    secrets::how_to_set(&key("secret"))
                 ),
             );
         }
         if site_key.is_none() && provider != CaptchaProvider::Altcha {
             p.push(
-                "captcha.site_key",
+                key("site_key"),
                 format!(
                     "required when captcha.provider is \"{name}\"; copy the site key from the provider's dashboard (or set {})",
-                    env_var_name("captcha.site_key")
+                    env_var_name(&key("site_key"))
                 ),
             );
         }
     }
+    let min_score = match text(&raw.min_score) {
+        None => Some(DEFAULT_MIN_SCORE),
+        Some(v) => match v.parse::<f64>() {
+            Ok(score) if (0.0..=1.0).contains(&score) => Some(score),
+            _ => {
+                p.push(
+                    key("min_score"),
+                    format!("\"{v}\" is not a score; give a number from 0.0 to 1.0 (Google suggests 0.5)"),
+                );
+                None
+            }
+        },
+    };
+    let action = text(&raw.action).map(str::to_owned);
+    let timeout = positive_duration(&key("timeout"), &raw.timeout, Duration::from_secs(10), p);
     Some(CaptchaSettings {
         provider: provider?,
         site_key,
         secret,
         verify_url: verify_url?,
         on_error: on_error?,
+        min_score: min_score?,
+        action,
+        timeout: timeout?,
+    })
+}
+
+/// `[spam]`: the time token's key and window.
+fn spam(raw: RawSpam, carehq: Option<&CareHqSettings>, p: &mut Problems) -> Option<SpamSettings> {
+    let own = secrets::resolve(
+        "spam.token_secret",
+        raw.token_secret,
+        &raw.token_secret_file,
+        p,
+    );
+    let min_fill_time = duration(
+        "spam.min_fill_time",
+        &raw.min_fill_time,
+        Duration::from_secs(3),
+        p,
+    );
+    let max_token_age = positive_duration(
+        "spam.max_token_age",
+        &raw.max_token_age,
+        Duration::from_secs(24 * 3600),
+        p,
+    );
+    if let (Some(min), Some(max)) = (min_fill_time, max_token_age)
+        && min >= max
+    {
+        p.push(
+            "spam.max_token_age",
+            format!(
+                "\"{}\" must be longer than spam.min_fill_time (\"{}\"), or no post could ever pass",
+                format_duration(max),
+                format_duration(min)
+            ),
+        );
+        return None;
+    }
+    // Unset: derived from the CareHQ secret, which every instance shares. When
+    // [carehq] itself is broken its problem is already reported.
+    let token_secret = own.or_else(|| carehq.map(|c| TimeTokens::derive_key(&c.api_secret)))?;
+    Some(SpamSettings {
+        token_secret,
+        min_fill_time: min_fill_time?,
+        max_token_age: max_token_age?,
+    })
+}
+
+/// `[rate_limit]`: "N/duration" per client IP and per site.
+fn rate_limit(raw: &RawRateLimit, p: &mut Problems) -> Option<RateLimitSettings> {
+    let mut one = |name: &str, value: &Option<super::raw::Text>, default: &str| {
+        let text = text(value).unwrap_or(default);
+        Rate::parse(text)
+            .map_err(|e| p.push(format!("rate_limit.{name}"), e))
+            .ok()
+    };
+    let per_ip = one("per_ip", &raw.per_ip, DEFAULT_PER_IP);
+    let per_site = one("per_site", &raw.per_site, DEFAULT_PER_SITE);
+    Some(RateLimitSettings {
+        per_ip: per_ip?,
+        per_site: per_site?,
     })
 }

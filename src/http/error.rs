@@ -30,6 +30,14 @@ pub enum HttpError {
     Unavailable(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("origin not allowed")]
+    OriginRefused,
+    #[error("rate limited for {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("CAPTCHA provider unavailable")]
+    CaptchaUnavailable,
 }
 
 impl HttpError {
@@ -42,6 +50,10 @@ impl HttpError {
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::NotFound(_) => StatusCode::NOT_FOUND,
+            HttpError::OriginRefused => StatusCode::FORBIDDEN,
+            HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -69,6 +81,22 @@ impl HttpError {
             HttpError::Internal(_) => (
                 "Something went wrong",
                 "Your enquiry may not have been saved. Please try again, or telephone the home.".into(),
+            ),
+            HttpError::NotFound(why) => ("Not found", why.clone()),
+            HttpError::OriginRefused => (
+                "Form not accepted from this website",
+                "This form cannot be sent from the page you used, so your enquiry has not been sent. Use the form on the care home's own website, or telephone the home.".into(),
+            ),
+            HttpError::RateLimited { retry_after_secs } => (
+                "Too many enquiries",
+                format!(
+                    "Too many enquiries have been sent from here in a short time, so this one has not been sent. Please wait {} and send it again, or telephone the home.",
+                    wait_words(*retry_after_secs)
+                ),
+            ),
+            HttpError::CaptchaUnavailable => (
+                "Enquiry not sent",
+                "We could not check the form just now, so your enquiry has not been sent. Please try again in a few minutes, or telephone the home.".into(),
             ),
         }
     }
@@ -106,6 +134,11 @@ impl HttpError {
                 (status, Html(page)).into_response()
             }
         };
+        if let HttpError::RateLimited { retry_after_secs } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -115,12 +148,23 @@ impl HttpError {
     }
 }
 
+/// "a minute", "5 minutes", "30 seconds".
+fn wait_words(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} seconds"),
+        60..=119 => "a minute".into(),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
+}
+
 fn error_code(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad_request",
         404 => "not_found",
         413 => "payload_too_large",
+        403 => "origin_not_allowed",
         415 => "unsupported_media_type",
+        429 => "rate_limited",
         422 => "validation",
         503 => "unavailable",
         _ => "internal",

@@ -3,6 +3,7 @@
 mod error;
 mod format;
 mod pages;
+mod peer;
 mod routes;
 mod state;
 mod submission_body;
@@ -26,7 +27,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.server.request_timeout;
     Router::new()
-        .route("/forms/{site}", get(routes::forms::show_form).post(routes::submit::submit))
+        .route(
+            "/forms/{site}",
+            get(routes::forms::show_form)
+                .post(routes::submit::submit)
+                .options(routes::spam::preflight),
+        )
+        .route("/forms/{site}/token", get(routes::spam::time_token))
+        .route("/altcha/challenge", get(routes::spam::altcha_challenge))
         .route("/forms/{site}/thanks", get(routes::forms::thanks))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))

@@ -16,6 +16,10 @@ pub struct FormPage {
     pub errors: Vec<ErrorItem>,
     pub text_fields: Vec<TextField>,
     pub select_fields: Vec<SelectField>,
+    /// The signed time token `_t`; set by the caller (it needs the key).
+    pub time_token: String,
+    /// Name of the hidden field only bots fill in.
+    pub honeypot_field: String,
 }
 
 pub struct ErrorItem {
@@ -181,6 +185,8 @@ impl FormPage {
             errors,
             text_fields,
             select_fields,
+            time_token: String::new(),
+            honeypot_field: site.honeypot_field.clone(),
         }
     }
 }

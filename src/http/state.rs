@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::captcha::Captcha;
 use crate::carehq::RateLimitGate;
 use crate::config::Settings;
+use crate::spam::SpamGuard;
 use crate::storage::Store;
 use crate::sync::WorkerHandle;
 
@@ -16,4 +18,8 @@ pub struct AppState {
     /// How long the worker may go quiet before `/readyz` reports it dead.
     pub worker_max_silence: Duration,
     pub rate_limit: Arc<RateLimitGate>,
+    /// Time tokens and rate-limit buckets for form posts.
+    pub spam: Arc<SpamGuard>,
+    /// CAPTCHA verification (HTTP client and used-token memory).
+    pub captcha: Arc<Captcha>,
 }

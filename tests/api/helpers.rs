@@ -148,7 +148,17 @@ pub struct AppOptions {
     pub retry_schedule: &'static str,
     pub extra_toml: String,
     pub site_location: String,
+    /// Lines added to `[server]` (e.g. `trusted_proxies`).
+    pub server_toml: String,
+    /// Lines added to the `[[sites]]` table (e.g. `allowed_origins`).
+    pub site_toml: String,
+    /// The `[spam]` and `[rate_limit]` sections; by default lenient, so tests
+    /// about other things are neither rate limited nor "too fast".
+    pub spam_toml: String,
 }
+
+/// Spam settings that let every other test's posts through.
+pub const LENIENT_SPAM: &str = "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n";
 
 impl Default for AppOptions {
     fn default() -> Self {
@@ -157,6 +167,9 @@ impl Default for AppOptions {
             retry_schedule: r#"["200ms", "300ms", "400ms"]"#,
             extra_toml: String::new(),
             site_location: seed::DEMO_LOCATION.into(),
+            server_toml: String::new(),
+            site_toml: String::new(),
+            spam_toml: LENIENT_SPAM.into(),
         }
     }
 }
@@ -167,6 +180,7 @@ pub fn config_toml(db_url: &str, carehq_url: &str, listen: &str, options: &AppOp
         r#"
 [server]
 listen = "{listen}"
+{server_extra}
 
 [database]
 url = "{db_url}"
@@ -185,12 +199,15 @@ pause_probe_interval = "300ms"
 lease = "8s"
 shutdown_grace = "5s"
 
+{spam}
+
 [[sites]]
 slug = "{SITE}"
 name = "Upton Court"
 location = "{location}"
 referrer = "640f0f17f9b7e9ec6079fa16"
 sales_channel = "{channel}"
+{site_extra}
 
 [sites.defaults]
 service = "residential_home"
@@ -204,6 +221,9 @@ funding_type = "not_sure"
         location = options.site_location,
         channel = seed::DEMO_SALES_CHANNEL,
         extra = options.extra_toml,
+        server_extra = options.server_toml,
+        site_extra = options.site_toml,
+        spam = options.spam_toml,
     )
 }
 
@@ -237,13 +257,33 @@ impl TestApp {
         }
     }
 
+    /// A browser-like form post, carrying a time token fetched first.
     pub async fn post_form(&self, site: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.time_token(site).await;
+        let mut pairs = pairs.to_vec();
+        if !pairs.iter().any(|(k, _)| *k == "_t") {
+            pairs.push(("_t", &token));
+        }
         self.http
             .post(format!("{}/forms/{site}", self.address))
-            .form(pairs)
+            .form(&pairs)
             .send()
             .await
             .expect("post form")
+    }
+
+    /// A fresh `_t` from `GET /forms/{site}/token`.
+    pub async fn time_token(&self, site: &str) -> String {
+        let body: serde_json::Value = self
+            .http
+            .get(format!("{}/forms/{site}/token", self.address))
+            .send()
+            .await
+            .expect("get token")
+            .json()
+            .await
+            .expect("token json");
+        body["token"].as_str().unwrap_or_default().to_owned()
     }
 
     pub async fn post_json(&self, site: &str, body: &serde_json::Value) -> reqwest::Response {

@@ -224,10 +224,15 @@ async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
     let url = format!("{}/forms/{SITE}", app.address);
 
-    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"first_name\"\r\n\r\nPriya\r\n\
+    // A multipart post is a browser form post: it carries the time token.
+    let token = app.time_token(SITE).await;
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"_t\"\r\n\r\n{token}\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"first_name\"\r\n\r\nPriya\r\n\
                 --XyZ\r\nContent-Disposition: form-data; name=\"last_name\"\r\n\r\nShah\r\n\
                 --XyZ\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n+44 (0)20 7946 0000\r\n\
-                --XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"\"\r\n\r\n\r\n--XyZ--\r\n";
+                --XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"\"\r\n\r\n\r\n--XyZ--\r\n"
+    );
     let response = app
         .http
         .post(&url)

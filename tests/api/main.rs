@@ -1,8 +1,11 @@
 //! Integration tests: one binary, one module per feature (linking once is faster).
 
+mod captcha;
 mod cli;
 mod delivery;
+mod fake_captcha;
 mod health;
 mod helpers;
 mod intake;
 mod processes;
+mod spam;

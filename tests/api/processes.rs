@@ -52,9 +52,26 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
         app.log_text()
     );
 
+    // As a person would: open the form (it carries the time token), take a
+    // few seconds to fill it in, send it.
+    let page = client
+        .get(format!("{}/forms/demo", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split_once(r#"name="_t" value=""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(t, _)| t.to_owned())
+        .expect("the form carries a time token");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let response = client
         .post(format!("{}/forms/demo", app.address))
         .form(&[
+            ("_t", token.as_str()),
             ("name", "Sam Taylor"),
             ("email", "sam@example.com"),
             ("message", "Hello"),

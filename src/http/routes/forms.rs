@@ -17,7 +17,9 @@ pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) 
     };
     // A fresh idempotency key per page view: a double click sends the same one twice.
     let key = uuid::Uuid::now_v7().simple().to_string();
-    render(FormPage::new(site, None, &FieldErrors::default(), key).render())
+    let mut page = FormPage::new(site, None, &FieldErrors::default(), key);
+    page.time_token = state.spam.tokens.issue(&site.slug, crate::spam::unix_now());
+    render(page.render())
 }
 
 pub async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {

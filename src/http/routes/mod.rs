@@ -2,6 +2,7 @@
 
 pub mod forms;
 pub mod health;
+pub mod spam;
 pub mod submit;
 
 use axum::http::{HeaderValue, header};

@@ -1,5 +1,7 @@
 //! `POST /forms/{site}`: validate, store durably, wake the worker, answer.
 //! No CareHQ call happens here: the family's wait never depends on CareHQ.
+//! The abuse checks run cheapest first: origin, rate limit, body, honeypot and
+//! time token, CAPTCHA, then the enquiry itself.
 
 use askama::Template;
 use axum::Json;
@@ -8,50 +10,97 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use tracing::info;
+use tracing::{error, info, warn};
 
-use crate::config::SiteSettings;
+use crate::captcha::{Verdict, WIDGET_FIELDS};
+use crate::config::{CaptchaProvider, OnCaptchaError, SiteSettings};
 use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission};
 use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::pages::FormPage;
+use crate::http::peer::PeerAddr;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
+use crate::spam::{self, OriginCheck, Outcome, TokenCheck};
 use crate::storage::{InsertOutcome, NewEnquiry};
-
-/// Fields that belong to CAPTCHA widgets: tokens, not anything the family wrote.
-const WIDGET_FIELDS: &[&str] = &[
-    "g-recaptcha-response",
-    "h-captcha-response",
-    "cf-turnstile-response",
-    "frc-captcha-response",
-    "frc-captcha-solution",
-    "altcha",
-];
 
 pub async fn submit(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     format: Format,
+    PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    accept(&state, &slug, format, &headers, body)
+    let mut response = accept(&state, &slug, format, peer, &headers, body)
         .await
-        .unwrap_or_else(|e| e.into_response_for(format))
+        .unwrap_or_else(|e| e.into_response_for(format));
+    // Every answer to an allowed cross-origin caller is readable by its script,
+    // errors included, so the site's JavaScript can show them.
+    if let (Some(site), Some(origin)) = (
+        state.settings.site(&slug),
+        headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()),
+    ) && spam::cors_allowed(origin, site)
+    {
+        spam::add_cors_headers(response.headers_mut(), origin);
+    }
+    response
 }
 
 async fn accept(
     state: &AppState,
     slug: &str,
     format: Format,
+    peer: std::net::IpAddr,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
+    if let OriginCheck::Refused(origin) =
+        spam::check_origin(headers, site, state.settings.server.public_url.as_deref())
+    {
+        spam::count(Outcome::OriginRefused);
+        info!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
+        return Err(HttpError::OriginRefused);
+    }
+    let ip = spam::client_ip(peer, headers, &state.settings.server.trusted_proxies);
+    if let Err(wait) = state
+        .spam
+        .limits
+        .check(ip, &site.slug, std::time::Instant::now())
+    {
+        spam::count(Outcome::RateLimited);
+        info!(site = %site.slug, "rate limit reached; answered 429");
+        return Err(HttpError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
     let raw = read_submission(headers, body, state.settings.server.body_limit).await?;
+    if let Some(outcome) = trap(state, site, headers, &raw) {
+        // A bot must not learn which check caught it: the answer is a success
+        // in every visible way, but nothing is stored or sent.
+        spam::count(outcome);
+        info!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
+        let decoy = uuid::Uuid::now_v7().to_string();
+        return Ok(stored(site, format, &decoy, false));
+    }
     let key = idempotency_key(headers, &raw)?;
-    let ignored: Vec<String> = WIDGET_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
+    {
+        Ok(verdict) => verdict,
+        Err(fields) => {
+            return Ok(invalid(
+                site,
+                format,
+                &raw,
+                fields,
+                key,
+                resend_token(state, site, &raw),
+            ));
+        }
+    };
+    let mut ignored: Vec<String> = WIDGET_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    ignored.push(site.honeypot_field.clone());
     let rules = IntakeRules {
         allowed_services: &site.services,
         require_consent: false,
@@ -59,7 +108,16 @@ async fn accept(
     };
     let enquiry = match Enquiry::parse(&raw, &rules) {
         Ok(enquiry) => enquiry,
-        Err(fields) => return Ok(invalid(site, format, &raw, fields, key)),
+        Err(fields) => {
+            return Ok(invalid(
+                site,
+                format,
+                &raw,
+                fields,
+                key,
+                resend_token(state, site, &raw),
+            ));
+        }
     };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = serde_json::to_string(&enquiry)
@@ -68,12 +126,13 @@ async fn accept(
         id: &id,
         site: &site.slug,
         payload: &payload,
-        spam_verdict: "clean",
+        spam_verdict,
         idempotency_key: key.as_deref(),
-        held: false,
+        held,
     };
     let (id, replayed) = match state.store.insert_enquiry(&new).await? {
         InsertOutcome::Created => {
+            spam::count(Outcome::Accepted);
             state.worker.wake();
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
             (id, false)
@@ -84,6 +143,117 @@ async fn accept(
         }
     };
     Ok(stored(site, format, &id, replayed))
+}
+
+/// The bot trap that caught this post, if any: a filled honeypot, or a time
+/// token that is missing (form posts, unless the site opts out), forged, too
+/// fast or too old. JSON posts without `_t` come from integrations that may
+/// never have fetched one, so only a token they do send is judged.
+fn trap(
+    state: &AppState,
+    site: &SiteSettings,
+    headers: &HeaderMap,
+    raw: &RawSubmission,
+) -> Option<Outcome> {
+    if spam::honeypot_tripped(raw, &site.honeypot_field) {
+        return Some(Outcome::Honeypot);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    match raw.first("_t") {
+        Some(token) => {
+            let check = state.spam.tokens.check(&site.slug, token, spam::unix_now());
+            (check != TokenCheck::Fresh).then_some(Outcome::TimeTrap)
+        }
+        None if site.require_time_token && !is_json => Some(Outcome::TimeTrap),
+        None => None,
+    }
+}
+
+/// The CAPTCHA step: `Ok(Ok((spam_verdict, held)))` to go on storing,
+/// `Ok(Err(fields))` for a refused token (422), `Err` for a 503.
+async fn captcha(
+    state: &AppState,
+    site: &SiteSettings,
+    headers: &HeaderMap,
+    raw: &RawSubmission,
+    ip: std::net::IpAddr,
+    post_key: Option<&str>,
+) -> Result<Result<(&'static str, bool), FieldErrors>, HttpError> {
+    let settings = site.captcha(&state.settings.captcha);
+    if settings.provider == CaptchaProvider::None {
+        return Ok(Ok(("clean", false)));
+    }
+    let hosts = widget_hosts(state, site, headers);
+    match state
+        .captcha
+        .check(settings, raw, ip, &hosts, post_key)
+        .await
+    {
+        Verdict::Passed => Ok(Ok(("clean", false))),
+        Verdict::Failed { reason } => {
+            spam::count(Outcome::CaptchaFailed);
+            info!(site = %site.slug, reason = %reason, "CAPTCHA refused; answered 422");
+            let mut fields = FieldErrors::default();
+            fields.add(
+                "captcha",
+                "We could not confirm you are a person. Complete the check again and resend the form, or telephone the home.",
+            );
+            Ok(Err(fields))
+        }
+        Verdict::Unavailable { reason } => {
+            spam::count(Outcome::CaptchaUnavailable);
+            warn!(site = %site.slug, reason = %reason, policy = ?settings.on_error, "CAPTCHA provider unavailable");
+            match settings.on_error {
+                OnCaptchaError::Accept => Ok(Ok(("captcha_unverified", false))),
+                OnCaptchaError::Hold => Ok(Ok(("captcha_unverified", true))),
+                OnCaptchaError::Reject => Err(HttpError::CaptchaUnavailable),
+            }
+        }
+        Verdict::Misconfigured { reason } => {
+            spam::count(Outcome::CaptchaUnavailable);
+            error!(site = %site.slug, reason = %reason, "CAPTCHA provider refused our keys; check [captcha] site_key and secret. Answered 503");
+            Err(HttpError::CaptchaUnavailable)
+        }
+    }
+}
+
+/// Host names a CAPTCHA may have been solved on: the site's allowed origins,
+/// our public URL and the host this request came to.
+fn widget_hosts(state: &AppState, site: &SiteSettings, headers: &HeaderMap) -> Vec<String> {
+    let host_of = |origin: &str| {
+        let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+        let host = rest.split('/').next().unwrap_or(rest);
+        strip_port(host).to_ascii_lowercase()
+    };
+    let mut hosts: Vec<String> = site.allowed_origins.iter().map(|o| host_of(o)).collect();
+    if let Some(url) = &state.settings.server.public_url {
+        hosts.push(host_of(url));
+    }
+    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        hosts.push(strip_port(host).to_ascii_lowercase());
+    }
+    hosts
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| h.trim_start_matches('['));
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+/// The `_t` a re-shown form carries: the one posted, else a fresh one.
+fn resend_token(state: &AppState, site: &SiteSettings, raw: &RawSubmission) -> String {
+    raw.first("_t")
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.spam.tokens.issue(&site.slug, spam::unix_now()))
 }
 
 /// The success answer: 201 JSON, or 303 to the thank-you page.
@@ -118,12 +288,17 @@ fn invalid(
     raw: &RawSubmission,
     fields: FieldErrors,
     key: Option<String>,
+    time_token: String,
 ) -> Response {
     if format == Format::Json {
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    match FormPage::new(site, Some(raw), &fields, key).render() {
+    let mut page = FormPage::new(site, Some(raw), &fields, key);
+    // The form comes back with the token it was sent with: the family's time
+    // on the page runs on, so correcting a field is never "too fast".
+    page.time_token = time_token;
+    match page.render() {
         Ok(page) => {
             let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
             response

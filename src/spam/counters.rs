@@ -1,0 +1,112 @@
+//! Counters for every outcome of a form post, emitted through the `metrics`
+//! facade (the `/metrics` endpoint renders whatever recorder is installed).
+
+/// How a form post ended, as far as abuse defence is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Honeypot,
+    TimeTrap,
+    CaptchaFailed,
+    CaptchaUnavailable,
+    RateLimited,
+    OriginRefused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Honeypot => "honeypot",
+            Outcome::TimeTrap => "time_trap",
+            Outcome::CaptchaFailed => "captcha_failed",
+            Outcome::CaptchaUnavailable => "captcha_unavailable",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::OriginRefused => "origin_refused",
+        }
+    }
+}
+
+/// Count one post: `enquiry_relay_submissions_total{outcome="…"}`.
+pub fn count(outcome: Outcome) {
+    metrics::counter!("enquiry_relay_submissions_total", "outcome" => outcome.as_str())
+        .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::*;
+
+    /// One registered counter: name, labels, running total.
+    type Registered = (String, Vec<(String, String)>, Arc<AtomicU64>);
+
+    /// Records each counter registered through it.
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<Registered>>);
+
+    impl Recorder for Capture {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            let total = Arc::new(AtomicU64::new(0));
+            self.0
+                .lock()
+                .unwrap()
+                .push((key.name().to_owned(), labels, Arc::clone(&total)));
+            Counter::from_arc(total)
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn each_outcome_increments_the_submissions_counter_with_its_label() {
+        let capture = Capture::default();
+        let all = [
+            Outcome::Accepted,
+            Outcome::Honeypot,
+            Outcome::TimeTrap,
+            Outcome::CaptchaFailed,
+            Outcome::CaptchaUnavailable,
+            Outcome::RateLimited,
+            Outcome::OriginRefused,
+        ];
+        metrics::with_local_recorder(&capture, || all.iter().for_each(|o| count(*o)));
+        let seen = capture.0.lock().unwrap();
+        let labels: Vec<&str> = seen.iter().map(|(_, l, _)| l[0].1.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "accepted",
+                "honeypot",
+                "time_trap",
+                "captcha_failed",
+                "captcha_unavailable",
+                "rate_limited",
+                "origin_refused"
+            ]
+        );
+        assert!(
+            seen.iter()
+                .all(|(name, l, total)| name == "enquiry_relay_submissions_total"
+                    && l[0].0 == "outcome"
+                    && total.load(Ordering::Relaxed) == 1)
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! Spam and abuse defence for form posts: the client IP (through trusted
+//! proxies only), per-IP and per-site rate limits, the origin allow-list and
+//! CORS, the honeypot, the signed time token, and a counter per outcome.
+//! CAPTCHA verification lives in `crate::captcha`.
+
+mod client_ip;
+mod counters;
+mod honeypot;
+mod origin;
+mod rate_limit;
+mod time_token;
+
+pub use client_ip::client_ip;
+pub use counters::{Outcome, count};
+pub use honeypot::tripped as honeypot_tripped;
+pub use origin::{
+    OriginCheck, add_cors_headers, add_preflight_headers, check_origin, cors_allowed,
+};
+pub use rate_limit::{Rate, RateLimits};
+pub use time_token::{TimeTokens, TokenCheck, unix_now};
+
+use crate::config::Settings;
+
+/// The per-process state of the defences, built once from the settings.
+pub struct SpamGuard {
+    pub tokens: TimeTokens,
+    pub limits: RateLimits,
+}
+
+impl SpamGuard {
+    pub fn new(settings: &Settings) -> SpamGuard {
+        SpamGuard {
+            tokens: TimeTokens::new(
+                &settings.spam.token_secret,
+                settings.spam.min_fill_time,
+                settings.spam.max_token_age,
+            ),
+            limits: RateLimits::new(settings.rate_limit.per_ip, settings.rate_limit.per_site),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Per-IP and per-site token buckets, in memory. Each process keeps its own
+//! buckets: with several instances behind a balancer each allows the full
+//! rate, which is acceptable for shedding floods (the CAPTCHA and honeypot do
+//! the rest) and needs no shared store.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::parse_duration;
+
+/// `N` posts per `per`: a bucket of `N` tokens refilled evenly over `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `"10/10m"` → 10 per 10 minutes.
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let (count, per) = text.split_once('/').ok_or_else(|| {
+            format!("\"{text}\" is not a rate; write posts/duration, e.g. \"10/10m\"")
+        })?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!(
+                    "\"{text}\": the count before / must be a whole number above 0, e.g. \"10/10m\""
+                )
+            })?;
+        let per = parse_duration(per.trim()).map_err(|e| format!("\"{text}\": {e}"))?;
+        if per.is_zero() {
+            return Err(format!(
+                "\"{text}\": the duration after / must be above zero, e.g. \"10/10m\""
+            ));
+        }
+        Ok(Rate { count, per })
+    }
+
+    fn refill_interval(self) -> Duration {
+        self.per / self.count
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// Buckets for one kind of key.
+struct Buckets<K> {
+    rate: Rate,
+    map: Mutex<HashMap<K, Bucket>>,
+}
+
+impl<K: Hash + Eq + Clone> Buckets<K> {
+    fn new(rate: Rate) -> Self {
+        Buckets {
+            rate,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Take one token, or say how long until one is there.
+    fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let capacity = f64::from(self.rate.count);
+        let per_token = self.rate.refill_interval().as_secs_f64();
+        // A poisoned lock only means another request panicked mid-update; the
+        // counts are still usable.
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = map.entry(key.clone()).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed / per_token).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) * per_token))
+        }
+    }
+
+    /// Give back a token taken for a post that another limit then refused.
+    fn give_back(&self, key: &K) {
+        let capacity = f64::from(self.rate.count);
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bucket) = map.get_mut(key) {
+            bucket.tokens = (bucket.tokens + 1.0).min(capacity);
+        }
+    }
+
+    /// Forget buckets that have refilled completely: they hold nothing a fresh
+    /// bucket would not.
+    fn forget_idle(&self, now: Instant) -> usize {
+        let full_after = self.rate.per;
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, b| now.saturating_duration_since(b.updated) < full_after);
+        map.len()
+    }
+}
+
+/// Both limits a post must pass.
+pub struct RateLimits {
+    per_ip: Buckets<IpAddr>,
+    per_site: Buckets<String>,
+    /// Idle buckets are swept from within `check` at most this often, so the
+    /// per-IP map cannot grow without bound and no extra task is needed.
+    last_sweep: Mutex<Instant>,
+}
+
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+impl RateLimits {
+    pub fn new(per_ip: Rate, per_site: Rate) -> RateLimits {
+        RateLimits {
+            per_ip: Buckets::new(per_ip),
+            per_site: Buckets::new(per_site),
+            last_sweep: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// `Err(wait)` when the post must be refused; `wait` is when to try again.
+    pub fn check(&self, ip: IpAddr, site: &str, now: Instant) -> Result<(), Duration> {
+        self.sweep_if_due(now);
+        self.per_ip.take(&ip, now)?;
+        let site = site.to_owned();
+        if let Err(wait) = self.per_site.take(&site, now) {
+            self.per_ip.give_back(&ip);
+            return Err(wait);
+        }
+        Ok(())
+    }
+
+    fn sweep_if_due(&self, now: Instant) {
+        let due = {
+            let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+            let due = now.saturating_duration_since(*last) >= SWEEP_EVERY;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        if due {
+            self.forget_idle(now);
+        }
+    }
+
+    /// Drop idle buckets; returns how many remain.
+    pub fn forget_idle(&self, now: Instant) -> usize {
+        self.per_ip.forget_idle(now) + self.per_site.forget_idle(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rates_parse_and_explain_mistakes() {
+        assert_eq!(
+            Rate::parse("10/10m").unwrap(),
+            Rate {
+                count: 10,
+                per: Duration::from_secs(600)
+            }
+        );
+        assert_eq!(Rate::parse(" 300 / 1h ").unwrap().count, 300);
+        for bad in ["10", "0/1m", "x/1m", "10/", "10/0s", "10/10"] {
+            assert!(Rate::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn an_ip_gets_its_burst_then_waits_for_a_refill() {
+        let limits = RateLimits::new(
+            Rate::parse("2/10s").unwrap(),
+            Rate::parse("100/1s").unwrap(),
+        );
+        let t0 = Instant::now();
+        assert!(limits.check(ip("1.1.1.1"), "a", t0).is_ok());
+        assert!(limits.check(ip("1.1.1.1"), "a", t0).is_ok());
+        let wait = limits.check(ip("1.1.1.1"), "a", t0).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(5));
+        // Another address is untouched, and a refill lets the first in again.
+        assert!(limits.check(ip("2.2.2.2"), "a", t0).is_ok());
+        assert!(
+            limits
+                .check(ip("1.1.1.1"), "a", t0 + Duration::from_secs(5))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_site_limit_applies_across_addresses_and_returns_the_ip_token() {
+        let limits = RateLimits::new(Rate::parse("1/1h").unwrap(), Rate::parse("1/1h").unwrap());
+        let t0 = Instant::now();
+        assert!(limits.check(ip("1.1.1.1"), "a", t0).is_ok());
+        assert!(limits.check(ip("2.2.2.2"), "a", t0).is_err());
+        // 2.2.2.2's own token was given back: another site still takes it.
+        assert!(limits.check(ip("2.2.2.2"), "b", t0).is_ok());
+    }
+
+    #[test]
+    fn idle_buckets_are_forgotten_once_full() {
+        let limits = RateLimits::new(Rate::parse("1/1m").unwrap(), Rate::parse("10/1m").unwrap());
+        let t0 = Instant::now();
+        limits.check(ip("1.1.1.1"), "a", t0).unwrap();
+        assert_eq!(limits.forget_idle(t0), 2);
+        assert_eq!(limits.forget_idle(t0 + Duration::from_secs(61)), 0);
+    }
+}

@@ -1,0 +1,345 @@
+//! Honeypot, time token, client IP and rate limits, origin allow-list and CORS,
+//! against the real application.
+
+use std::time::Duration;
+
+use enquiry_relay::spam::{TimeTokens, unix_now};
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family};
+use crate::on_both_databases;
+
+/// The spam settings these tests run with: a known token key, a one-hour
+/// minimum fill time unless a test says otherwise, generous limits.
+fn options(spam_toml: &str, server: &str, site: &str) -> AppOptions {
+    AppOptions {
+        spam_toml: spam_toml.into(),
+        server_toml: server.into(),
+        site_toml: site.into(),
+        ..AppOptions::default()
+    }
+}
+
+const KEY: &str = "test-token-key";
+
+fn spam(min_fill: &str, per_ip: &str) -> String {
+    format!(
+        "[spam]\ntoken_secret = \"{KEY}\"\nmin_fill_time = \"{min_fill}\"\nmax_token_age = \"2h\"\n\
+         [rate_limit]\nper_ip = \"{per_ip}\"\nper_site = \"1000/1m\"\n"
+    )
+}
+
+fn token_issued(secs_ago: u64) -> String {
+    TimeTokens::new(&SecretString::from(KEY), Duration::ZERO, Duration::MAX)
+        .issue(SITE, unix_now() - secs_ago)
+}
+
+/// (spam_verdict, delivery status) of every stored enquiry.
+pub async fn stored(db: &TestDb) -> Vec<(String, String)> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT e.spam_verdict, d.status FROM enquiries e JOIN deliveries d ON d.enquiry_id = e.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    rows
+}
+
+fn form(n: usize) -> Vec<(String, String)> {
+    vec![
+        ("first_name".into(), "Ann".into()),
+        ("last_name".into(), format!("Lee{n}")),
+        ("email".into(), format!("ann{n}@example.com")),
+    ]
+}
+
+async fn post_pairs(app: &TestApp, pairs: &[(String, String)]) -> reqwest::Response {
+    app.http
+        .post(format!("{}/forms/{SITE}", app.address))
+        .form(pairs)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn bot_traps_answer_like_success_and_store_nothing(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(&spam("3s", "100/1m"), "", ""),
+    )
+    .await;
+
+    let fresh = token_issued(10);
+    let cases: Vec<(&str, Vec<(String, String)>)> = vec![
+        (
+            "honeypot",
+            [
+                form(1),
+                vec![
+                    ("_t".into(), fresh.clone()),
+                    ("website".into(), "http://spam.example".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "too fast",
+            [form(2), vec![("_t".into(), token_issued(0))]].concat(),
+        ),
+        (
+            "expired",
+            [form(3), vec![("_t".into(), token_issued(3 * 3600))]].concat(),
+        ),
+        (
+            "forged",
+            [
+                form(4),
+                vec![(
+                    "_t".into(),
+                    format!("{}.{}", unix_now() - 10, "ab".repeat(32)),
+                )],
+            ]
+            .concat(),
+        ),
+        ("no token on a form post", form(5)),
+    ];
+    for (what, pairs) in cases {
+        let response = post_pairs(&app, &pairs).await;
+        assert_eq!(response.status(), 303, "{what}");
+        assert_eq!(
+            response.headers()["location"],
+            format!("/forms/{SITE}/thanks"),
+            "{what}: looks exactly like success"
+        );
+    }
+    // A JSON bot trap answers 201 with an id, like a real enquiry.
+    let mut body = family(6);
+    body["website"] = json!("http://spam.example");
+    let response = app.post_json(SITE, &body).await;
+    assert_eq!(response.status(), 201);
+    assert!(response.json::<serde_json::Value>().await.unwrap()["id"].is_string());
+    assert!(stored(&db).await.is_empty(), "no trap stored anything");
+
+    // The genuine post, with a token in its window, is stored; so is JSON without `_t`.
+    let genuine = [
+        form(7),
+        vec![("_t".into(), fresh), ("website".into(), String::new())],
+    ]
+    .concat();
+    assert_eq!(post_pairs(&app, &genuine).await.status(), 303);
+    assert_eq!(app.post_json(SITE, &family(8)).await.status(), 201);
+    let rows = stored(&db).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(verdict, _)| verdict == "clean"));
+    app.stop().await;
+}
+on_both_databases!(bot_traps_answer_like_success_and_store_nothing);
+
+#[tokio::test]
+async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &AppOptions::default()).await;
+    let html = app
+        .http
+        .get(format!("{}/forms/{SITE}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"name="_t" value=""#), "{html}");
+    assert!(
+        html.contains(r#"name="website" type="text" value="" tabindex="-1" autocomplete="off""#),
+        "{html}"
+    );
+    assert!(html.contains("Leave this field empty"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(&spam("0s", "2/1h"), "trusted_proxies = [\"127.0.0.1\"]", ""),
+    )
+    .await;
+    let post = |client_ip: &'static str, n: usize| {
+        app.http
+            .post(format!("{}/forms/{SITE}", app.address))
+            // The client wrote the left entry itself; the proxy appended the right one.
+            .header("x-forwarded-for", format!("6.6.6.{n}, {client_ip}"))
+            .json(&family(n))
+            .send()
+    };
+    assert_eq!(post("198.51.100.7", 1).await.unwrap().status(), 201);
+    assert_eq!(post("198.51.100.7", 2).await.unwrap().status(), 201);
+    let refused = post("198.51.100.7", 3).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0 && wait <= 1800, "retry after {wait}s");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("telephone the home")
+    );
+    // Another family behind the same proxy is not affected.
+    assert_eq!(post("198.51.100.8", 4).await.unwrap().status(), 201);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(&spam("0s", "2/1h"), "", ""),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let response = app
+            .http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .header("forwarded", format!("for=203.0.113.{n}"))
+            .json(&family(n))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn origins_outside_the_list_are_refused_and_cors_serves_listed_ones() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(
+            &spam("0s", "100/1m"),
+            "",
+            "allowed_origins = [\"https://example-care.co.uk\"]",
+        ),
+    )
+    .await;
+    let url = format!("{}/forms/{SITE}", app.address);
+    let post = |origin: Option<&'static str>, referer: Option<&'static str>, n: usize| {
+        let mut request = app.http.post(&url).json(&family(n));
+        if let Some(o) = origin {
+            request = request.header("origin", o);
+        }
+        if let Some(r) = referer {
+            request = request.header("referer", r);
+        }
+        request.send()
+    };
+
+    let refused = post(Some("https://evil.example"), None, 1).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("telephone the home")
+    );
+    assert_eq!(
+        post(None, Some("https://evil.example/contact"), 2)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert!(stored(&db).await.is_empty());
+
+    let allowed = post(Some("https://example-care.co.uk"), None, 3)
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 201);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://example-care.co.uk"
+    );
+    assert_eq!(
+        post(None, Some("https://example-care.co.uk/contact"), 4)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        post(None, None, 5).await.unwrap().status(),
+        201,
+        "server-to-server"
+    );
+    assert_eq!(
+        post(Some(leak(&app.address)), None, 6)
+            .await
+            .unwrap()
+            .status(),
+        201,
+        "our own pages"
+    );
+
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight("https://example-care.co.uk").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://example-care.co.uk"
+    );
+    assert!(
+        ok.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        ok.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("content-type")
+    );
+    let no = preflight("https://evil.example").await.unwrap();
+    assert_eq!(no.status(), 403);
+    assert!(no.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
