@@ -179,6 +179,8 @@ pub struct SiteSettings {
     /// CareHQ service values offered on the form; empty means the built-in list.
     pub services: Vec<String>,
     pub defaults: SiteDefaults,
+    /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
+    pub visits: Option<super::visits::VisitSettings>,
 }
 
 /// `[sites.defaults]`: values sent when the family gave none.

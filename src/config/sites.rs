@@ -106,6 +106,7 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
     let untrusted_source = boolean(&key("untrusted_source"), &raw.untrusted_source, true, p);
     let services = services(i, raw.services.map(|l| l.0).unwrap_or_default(), p);
     let defaults = defaults(i, &raw.defaults, services.as_deref().unwrap_or_default(), p);
+    let visits = super::visits::visits(i, &raw.visits, p);
     Some(SiteSettings {
         slug: slug?,
         name: name?,
@@ -117,6 +118,7 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
         untrusted_source: untrusted_source?,
         services: services?,
         defaults: defaults?,
+        visits: visits?,
     })
 }
 

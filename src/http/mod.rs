@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/forms/{site}", get(routes::forms::show_form).post(routes::submit::submit))
         .route("/forms/{site}/thanks", get(routes::forms::thanks))
+        .route("/forms/{site}/visit-slots", get(routes::visit_slots::visit_slots))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))

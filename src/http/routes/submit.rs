@@ -17,7 +17,8 @@ use crate::http::format::Format;
 use crate::http::pages::FormPage;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
-use crate::storage::{InsertOutcome, NewEnquiry};
+use crate::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
+use crate::visits;
 
 /// Fields that belong to CAPTCHA widgets: tokens, not anything the family wrote.
 const WIDGET_FIELDS: &[&str] = &[
@@ -51,15 +52,30 @@ async fn accept(
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
     let raw = read_submission(headers, body, state.settings.server.body_limit).await?;
     let key = idempotency_key(headers, &raw)?;
-    let ignored: Vec<String> = WIDGET_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    // Visit fields are checked by `visits`, not appended to the message.
+    let ignored: Vec<String> = WIDGET_FIELDS
+        .iter()
+        .chain([&visits::VISIT_DATE_TIME, &visits::VISIT_TYPE])
+        .map(|f| (*f).to_owned())
+        .collect();
     let rules = IntakeRules {
         allowed_services: &site.services,
         require_consent: false,
         ignored_fields: &ignored,
     };
-    let enquiry = match Enquiry::parse(&raw, &rules) {
-        Ok(enquiry) => enquiry,
-        Err(fields) => return Ok(invalid(site, format, &raw, fields, key)),
+    let parsed = Enquiry::parse(&raw, &rules);
+    let visit = visits::requested(&raw, site, jiff::Timestamp::now());
+    let (enquiry, visit) = match (parsed, visit) {
+        (Ok(enquiry), Ok(visit)) => (enquiry, visit),
+        (parsed, visit) => {
+            let mut fields = parsed.err().unwrap_or_default();
+            for (field, messages) in visit.err().unwrap_or_default().iter() {
+                for message in messages {
+                    fields.add(field, message.as_str());
+                }
+            }
+            return Ok(invalid(site, format, &raw, fields, key));
+        }
     };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = serde_json::to_string(&enquiry)
@@ -72,7 +88,32 @@ async fn accept(
         idempotency_key: key.as_deref(),
         held: false,
     };
-    let (id, replayed) = match state.store.insert_enquiry(&new).await? {
+    let outcome = match (&visit, &site.visits) {
+        (Some(choice), Some(settings)) => {
+            let local_time = choice.slot.carehq();
+            let new_visit = NewVisit {
+                slot_at: choice.slot.at_ms(),
+                local_time: &local_time,
+                time_zone: &settings.time_zone_name,
+                visit_type: &choice.visit_type,
+                capacity: settings.capacity,
+            };
+            match state
+                .store
+                .insert_enquiry_with_visit(&new, &new_visit)
+                .await?
+            {
+                VisitInsert::Stored(outcome) => outcome,
+                VisitInsert::SlotFull => {
+                    let mut fields = FieldErrors::default();
+                    fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
+                    return Ok(invalid(site, format, &raw, fields, key));
+                }
+            }
+        }
+        _ => state.store.insert_enquiry(&new).await?,
+    };
+    let (id, replayed) = match outcome {
         InsertOutcome::Created => {
             state.worker.wake();
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
