@@ -6,6 +6,7 @@ mod pages;
 mod routes;
 mod state;
 mod submission_body;
+mod visit_fields;
 
 pub use error::HttpError;
 pub use format::Format;

@@ -16,6 +16,9 @@ pub struct FormPage {
     pub errors: Vec<ErrorItem>,
     pub text_fields: Vec<TextField>,
     pub select_fields: Vec<SelectField>,
+    /// The visit booking block (`http::visit_fields`), already rendered; empty
+    /// when the site does not book visits.
+    pub visit_fields: String,
 }
 
 pub struct ErrorItem {
@@ -181,6 +184,7 @@ impl FormPage {
             errors,
             text_fields,
             select_fields,
+            visit_fields: String::new(),
         }
     }
 }

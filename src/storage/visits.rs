@@ -36,6 +36,9 @@ pub struct StoredVisit {
     pub enquiry_remote_id: Option<String>,
 }
 
+/// local_time, time_zone, visit_type, enquiry status, enquiry remote id.
+type VisitRow = (String, String, String, Option<String>, Option<String>);
+
 impl Store {
     /// Insert the enquiry, its delivery row, the visit request and its
     /// `waiting` delivery row in one transaction, taking one place in the slot.
@@ -111,7 +114,7 @@ impl Store {
 
     /// The visit requested with an enquiry, and where its enquiry step stands.
     pub async fn visit_request(&self, enquiry_id: &str) -> Result<Option<StoredVisit>, StoreError> {
-        let row: Option<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        let row: Option<VisitRow> = sqlx::query_as(
             "SELECT v.local_time, v.time_zone, v.visit_type, d.status, d.remote_id \
              FROM visit_requests v \
              LEFT JOIN deliveries d ON d.enquiry_id = v.enquiry_id AND d.step = 'enquiry' \

@@ -216,6 +216,16 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
             .unwrap()
             .contains("outside visiting hours")
     );
+    // The hosted form offers the open slots as a plain select; a site without visits does not.
+    let form = |site: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{}/forms/{site}", app.address);
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let with_slots = form(SITE).await;
+    assert!(with_slots.contains(r#"<select id="visit_date_time" name="visit_date_time""#));
+    assert!(with_slots.contains(&format!(r#"<option value="{}">"#, local_slot(1, 10).0)));
+    assert!(!form("no-visits").await.contains("visit_date_time"));
     let not_offered = app
         .http
         .get(format!("{}/forms/no-visits/visit-slots", app.address))

@@ -10,6 +10,7 @@ use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::pages::{FormPage, ThanksPage};
 use crate::http::state::AppState;
+use crate::http::visit_fields::visit_fields;
 
 pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let Some(site) = state.settings.site(&slug) else {
@@ -17,7 +18,10 @@ pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) 
     };
     // A fresh idempotency key per page view: a double click sends the same one twice.
     let key = uuid::Uuid::now_v7().simple().to_string();
-    render(FormPage::new(site, None, &FieldErrors::default(), key).render())
+    let no_errors = FieldErrors::default();
+    let mut page = FormPage::new(site, None, &no_errors, key);
+    page.visit_fields = visit_fields(&state.store, site, None, &no_errors).await;
+    render(page.render())
 }
 
 pub async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {

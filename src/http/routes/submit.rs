@@ -17,6 +17,7 @@ use crate::http::format::Format;
 use crate::http::pages::FormPage;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
+use crate::http::visit_fields::visit_fields;
 use crate::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
 use crate::visits;
 
@@ -74,7 +75,7 @@ async fn accept(
                     fields.add(field, message.as_str());
                 }
             }
-            return Ok(invalid(site, format, &raw, fields, key));
+            return Ok(invalid(state, site, format, &raw, fields, key).await);
         }
     };
     let id = uuid::Uuid::now_v7().to_string();
@@ -107,7 +108,7 @@ async fn accept(
                 VisitInsert::SlotFull => {
                     let mut fields = FieldErrors::default();
                     fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
-                    return Ok(invalid(site, format, &raw, fields, key));
+                    return Ok(invalid(state, site, format, &raw, fields, key).await);
                 }
             }
         }
@@ -153,7 +154,8 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Resp
 
 /// 422: JSON names each bad field; a browser gets the form again with the
 /// messages and everything it typed.
-fn invalid(
+async fn invalid(
+    state: &AppState,
     site: &SiteSettings,
     format: Format,
     raw: &RawSubmission,
@@ -164,7 +166,9 @@ fn invalid(
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    match FormPage::new(site, Some(raw), &fields, key).render() {
+    let mut page = FormPage::new(site, Some(raw), &fields, key);
+    page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
+    match page.render() {
         Ok(page) => {
             let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
             response
