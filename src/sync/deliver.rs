@@ -93,7 +93,12 @@ async fn try_deliver(
     match result {
         Ok(reply) => {
             let remote_id = reply.id();
-            info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, carehq_id = remote_id.as_deref().unwrap_or("(none returned)"), duration_ms, "delivered to CareHQ");
+            let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
+            if is_visit {
+                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "home visit delivered to CareHQ");
+            } else {
+                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "enquiry delivered to CareHQ");
+            }
             if probe || shared.paused_seen() {
                 resume(shared).await?;
             }

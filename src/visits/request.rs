@@ -25,7 +25,7 @@ pub struct VisitChoice {
     pub visit_type: String,
 }
 
-/// `Ok(None)` when the family asked for no visit (both fields absent or blank).
+/// `Ok(None)` when the family asked for no visit (`visit_date_time` absent or blank).
 pub fn requested(
     raw: &RawSubmission,
     site: &SiteSettings,
@@ -39,18 +39,15 @@ pub fn requested(
         .first(VISIT_TYPE)
         .map(str::trim)
         .filter(|v| !v.is_empty());
-    if date_time.is_none() && visit_type.is_none() {
+    // No time means no visit, whatever the type says: the hosted form always
+    // posts its type select, also when "No visit for now" is chosen.
+    let Some(date_time) = date_time else {
         return Ok(None);
-    }
+    };
     let mut errors = FieldErrors::default();
     let Some(settings) = &site.visits else {
-        let field = if date_time.is_some() {
-            VISIT_DATE_TIME
-        } else {
-            VISIT_TYPE
-        };
         errors.add(
-            field,
+            VISIT_DATE_TIME,
             "This home does not book visits online; ask about visiting in your message instead.",
         );
         return Err(errors);
@@ -74,29 +71,20 @@ pub fn requested(
             None
         }
     };
-    let slot = match date_time {
+    let slot = match parse_local(date_time) {
         None => {
             errors.add(
                 VISIT_DATE_TIME,
-                "Choose a time for your visit, or leave the visit type empty if you do not want to visit.",
+                "Choose a visit time from the list, or write it as YYYY-MM-DDTHH:MM, e.g. 2026-03-30T14:00.",
             );
             None
         }
-        Some(text) => match parse_local(text) {
-            None => {
-                errors.add(
-                    VISIT_DATE_TIME,
-                    "Choose a visit time from the list, or write it as YYYY-MM-DDTHH:MM, e.g. 2026-03-30T14:00.",
-                );
+        Some(local) => match slot_at(settings, local, now) {
+            Ok(slot) => Some(slot),
+            Err(problem) => {
+                errors.add(VISIT_DATE_TIME, message(problem, settings));
                 None
             }
-            Some(local) => match slot_at(settings, local, now) {
-                Ok(slot) => Some(slot),
-                Err(problem) => {
-                    errors.add(VISIT_DATE_TIME, message(problem, settings));
-                    None
-                }
-            },
         },
     };
     match (slot, visit_type) {
