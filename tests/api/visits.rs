@@ -388,3 +388,52 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     app.stop().await;
 }
 on_both_databases!(a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once);
+
+async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
+    use enquiry_relay::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = Store::connect(&db.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let slot_at = now_ms() + 86_400_000;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let id = uuid::Uuid::now_v7().to_string();
+            let new = NewEnquiry {
+                id: &id,
+                site: SITE,
+                payload: "{}",
+                spam_verdict: "clean",
+                idempotency_key: None,
+                held: false,
+            };
+            let visit = NewVisit {
+                slot_at,
+                local_time: "2030-01-01 10:00:00",
+                time_zone: "Europe/London",
+                visit_type: "in_person",
+                capacity: 3,
+            };
+            store.insert_enquiry_with_visit(&new, &visit).await.unwrap()
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == VisitInsert::Stored(InsertOutcome::Created))
+        .count();
+    let full = outcomes
+        .iter()
+        .filter(|o| **o == VisitInsert::SlotFull)
+        .count();
+    assert_eq!((stored, full), (3, 7));
+    assert_eq!(
+        store.taken_slots(SITE, slot_at, slot_at).await.unwrap(),
+        [(slot_at, 3)]
+    );
+    store.close().await;
+}
+on_both_databases!(concurrent_bookings_never_overfill_a_slot);
