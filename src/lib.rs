@@ -21,3 +21,4 @@ pub mod startup;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
+pub mod visits;

@@ -6,8 +6,10 @@ mod enquiry_params;
 mod error;
 pub mod rate_limit;
 pub mod signing;
+mod visit_params;
 
 pub use client::{CareHqClient, ClientSettings, Reply};
 pub use enquiry_params::enquiry_params;
 pub use error::CareHqError;
 pub use rate_limit::{RateLimit, RateLimitGate};
+pub use visit_params::visit_params;

@@ -17,6 +17,7 @@ mod sections;
 mod sites;
 mod sources;
 mod validate;
+mod visits;
 
 #[cfg(test)]
 pub(crate) mod test_env;
@@ -37,6 +38,7 @@ pub use sections::{
 };
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
+pub use visits::{VisitSettings, VisitWindow};
 
 /// The whole configuration, checked.
 #[derive(Clone, Debug)]

@@ -147,6 +147,31 @@ pub(super) struct RawSite {
     #[serde(default)]
     pub defaults: RawSiteDefaults,
     pub captcha: Option<RawCaptcha>,
+    #[serde(default)]
+    pub visits: RawVisits,
+}
+
+/// `[sites.visits]`: home visit booking (checked in `visits`).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVisits {
+    pub enabled: Option<Text>,
+    pub time_zone: Option<Text>,
+    pub monday: Option<TextList>,
+    pub tuesday: Option<TextList>,
+    pub wednesday: Option<TextList>,
+    pub thursday: Option<TextList>,
+    pub friday: Option<TextList>,
+    pub saturday: Option<TextList>,
+    pub sunday: Option<TextList>,
+    pub slot_length: Option<Text>,
+    pub days_ahead: Option<Text>,
+    pub closed_dates: Option<TextList>,
+    pub notice: Option<Text>,
+    pub host: Option<Text>,
+    pub visit_types: Option<TextList>,
+    pub suppress_confirmation_email: Option<Text>,
+    pub capacity: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]

@@ -29,6 +29,16 @@ sales_channel = "{sales_channel}"
 [sites.defaults]
 service = "residential_home"
 funding_type = "not_sure"
+
+[sites.visits]
+enabled = true
+monday = ["10:00-12:00", "14:00-16:00"]
+tuesday = ["10:00-12:00", "14:00-16:00"]
+wednesday = ["10:00-12:00", "14:00-16:00"]
+thursday = ["10:00-12:00", "14:00-16:00"]
+friday = ["10:00-12:00", "14:00-16:00"]
+saturday = ["14:00-16:00"]
+notice = "2h"
 "#,
         location = seed::DEMO_LOCATION,
         sales_channel = seed::DEMO_SALES_CHANNEL,

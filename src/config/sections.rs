@@ -214,6 +214,8 @@ pub struct SiteSettings {
     /// CareHQ service values offered on the form; empty means the built-in list.
     pub services: Vec<String>,
     pub defaults: SiteDefaults,
+    /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
+    pub visits: Option<super::visits::VisitSettings>,
     /// Name of the hidden field only bots fill in.
     pub honeypot_field: String,
     /// Form posts (not JSON) without a `_t` time token are treated as bots.

@@ -158,6 +158,7 @@ fn one_site(
         None => Some(None),
         Some(own) => validate::captcha(&key("captcha"), own.over(global_captcha), p).map(Some),
     };
+    let visits = super::visits::visits(i, &raw.visits, p);
     Some(SiteSettings {
         slug: slug?,
         name: name?,
@@ -172,6 +173,7 @@ fn one_site(
         honeypot_field: honeypot_field?,
         require_time_token: require_time_token?,
         captcha: captcha?,
+        visits: visits?,
     })
 }
 

@@ -18,6 +18,8 @@ use crate::storage::StoreError;
 pub enum HttpError {
     #[error("unknown site")]
     UnknownSite,
+    #[error("visits are not booked online for this site")]
+    VisitsNotOffered,
     #[error("validation failed")]
     Validation(FieldErrors),
     #[error("body over {limit} bytes")]
@@ -43,7 +45,7 @@ pub enum HttpError {
 impl HttpError {
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::UnknownSite => StatusCode::NOT_FOUND,
+            HttpError::UnknownSite | HttpError::VisitsNotOffered => StatusCode::NOT_FOUND,
             HttpError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -63,6 +65,10 @@ impl HttpError {
             HttpError::UnknownSite => (
                 "Form not found",
                 "There is no enquiry form at this address. Check the link, or contact the care home directly.".into(),
+            ),
+            HttpError::VisitsNotOffered => (
+                "Visits not booked online",
+                "This home does not book visits online. Ask about visiting in your enquiry, or telephone the home.".into(),
             ),
             HttpError::Validation(_) => ("Check your answers", "Some answers need correcting; see the messages for each field.".into()),
             HttpError::PayloadTooLarge { limit } => (

@@ -7,6 +7,7 @@ mod peer;
 mod routes;
 mod state;
 mod submission_body;
+mod visit_fields;
 
 pub use error::HttpError;
 pub use format::Format;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/forms/{site}/token", get(routes::spam::time_token))
         .route("/altcha/challenge", get(routes::spam::altcha_challenge))
         .route("/forms/{site}/thanks", get(routes::forms::thanks))
+        .route("/forms/{site}/visit-slots", get(routes::visit_slots::visit_slots))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))

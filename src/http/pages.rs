@@ -20,6 +20,9 @@ pub struct FormPage {
     pub time_token: String,
     /// Name of the hidden field only bots fill in.
     pub honeypot_field: String,
+    /// The visit booking block (`http::visit_fields`), already rendered; empty
+    /// when the site does not book visits.
+    pub visit_fields: String,
 }
 
 pub struct ErrorItem {
@@ -187,6 +190,7 @@ impl FormPage {
             select_fields,
             time_token: String::new(),
             honeypot_field: site.honeypot_field.clone(),
+            visit_fields: String::new(),
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct Faults {
     pub status: Option<u16>,
     /// Only for the next N requests, then back to normal (None = until cleared).
     pub status_times: Option<u32>,
+    /// Force `status` only on requests whose path contains this (e.g.
+    /// `"home-visits"`); others pass and do not count towards `status_times`.
+    pub status_path: Option<String>,
     /// Sleep this long before answering any `/v1` request.
     pub latency_ms: u64,
     /// Create the record, then break the response body mid-way.
@@ -25,13 +28,21 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// The forced answer for this request, if any, counting down `status_times`.
-    pub fn take_forced(&mut self) -> Option<SandboxError> {
+    /// The forced answer for a request to `path`, if any, counting down `status_times`.
+    pub fn take_forced(&mut self, path: &str) -> Option<SandboxError> {
         let code = self.status?;
+        if self
+            .status_path
+            .as_deref()
+            .is_some_and(|part| !path.contains(part))
+        {
+            return None;
+        }
         match self.status_times {
             Some(0) => {
                 self.status = None;
                 self.status_times = None;
+                self.status_path = None;
                 return None;
             }
             Some(n) => {
@@ -39,6 +50,7 @@ impl Faults {
                 if n == 1 {
                     self.status = None;
                     self.status_times = None;
+                    self.status_path = None;
                 }
             }
             None => {}
@@ -112,11 +124,11 @@ mod tests {
             ..Faults::default()
         };
         assert_eq!(
-            faults.take_forced().map(|e| e.status()),
+            faults.take_forced("/v1/care-enquiries").map(|e| e.status()),
             Some(StatusCode::SERVICE_UNAVAILABLE)
         );
-        assert!(faults.take_forced().is_some());
-        assert!(faults.take_forced().is_none());
+        assert!(faults.take_forced("/v1/care-enquiries").is_some());
+        assert!(faults.take_forced("/v1/care-enquiries").is_none());
         assert_eq!(faults, Faults::default());
     }
 
@@ -127,9 +139,23 @@ mod tests {
             ..Faults::default()
         };
         for _ in 0..5 {
-            assert!(faults.take_forced().is_some());
+            assert!(faults.take_forced("/v1/care-enquiries").is_some());
         }
         assert_eq!(faults.status, Some(500));
+    }
+
+    #[test]
+    fn a_status_limited_to_a_path_spares_other_paths() {
+        let mut faults = Faults {
+            status: Some(503),
+            status_times: Some(1),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        };
+        assert!(faults.take_forced("/v1/care-enquiries").is_none());
+        assert!(faults.take_forced("/v1/home-visits").is_some());
+        assert!(faults.take_forced("/v1/home-visits").is_none());
+        assert_eq!(faults, Faults::default());
     }
 
     #[test]
@@ -144,7 +170,7 @@ mod tests {
                 status: Some(200),
                 ..Faults::default()
             }
-            .take_forced()
+            .take_forced("/v1/care-enquiries")
             .map(|e| e.status()),
             Some(StatusCode::INTERNAL_SERVER_ERROR)
         );

@@ -36,10 +36,11 @@ pub async fn gate(State(sandbox): State<Sandbox>, request: Request, next: Next) 
 
     let now = unix_now();
     let limit = sandbox.config().rate_limit_per_second;
+    let request_path = request.uri().path().to_owned();
     let (verdict, refusal) = {
         let mut state = sandbox.state();
         let verdict = state.rate.take(now, limit);
-        if let Some(forced) = state.faults.take_forced() {
+        if let Some(forced) = state.faults.take_forced(&request_path) {
             (verdict, Some(forced))
         } else if state.faults.rate_limited {
             (

@@ -125,6 +125,7 @@ mod tests {
             honeypot_field: "website".into(),
             require_time_token: true,
             captcha: None,
+            visits: None,
         }
     }
 

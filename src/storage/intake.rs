@@ -31,59 +31,10 @@ impl Store {
     pub async fn insert_enquiry(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(key) = new.idempotency_key {
-            // A key older than the window no longer counts: forget it first.
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at < $3",
-            )
-            .bind(new.site)
-            .bind(key)
-            .bind(now - IDEMPOTENCY_WINDOW_MS)
-            .execute(&mut *tx)
-            .await?;
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(new.site)
-            .bind(key)
-            .bind(new.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let (enquiry_id,): (String,) = sqlx::query_as(
-                    "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2",
-                )
-                .bind(new.site)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.rollback().await?;
-                return Ok(InsertOutcome::Duplicate { enquiry_id });
-            }
+        if let Some(enquiry_id) = insert_rows(&mut tx, new, now).await? {
+            tx.rollback().await?;
+            return Ok(InsertOutcome::Duplicate { enquiry_id });
         }
-        sqlx::query(
-            "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(new.id)
-        .bind(new.site)
-        .bind(now)
-        .bind(new.payload)
-        .bind(new.spam_verdict)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, 'enquiry', $3, $4, $4, $4)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(new.id)
-        .bind(if new.held { "held" } else { "pending" })
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(InsertOutcome::Created)
     }
@@ -100,4 +51,67 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// The enquiry's rows inside the caller's transaction. Returns the first
+/// enquiry's id when the idempotency key was used before (nothing inserted;
+/// the caller rolls back).
+pub(super) async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewEnquiry<'_>,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    if let Some(key) = new.idempotency_key {
+        // A key older than the window no longer counts: forget it first.
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at < $3",
+        )
+        .bind(new.site)
+        .bind(key)
+        .bind(now - IDEMPOTENCY_WINDOW_MS)
+        .execute(&mut **tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(new.site)
+        .bind(key)
+        .bind(new.id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let (enquiry_id,): (String,) = sqlx::query_as(
+                "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2",
+            )
+            .bind(new.site)
+            .bind(key)
+            .fetch_one(&mut **tx)
+            .await?;
+            return Ok(Some(enquiry_id));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new.id)
+    .bind(new.site)
+    .bind(now)
+    .bind(new.payload)
+    .bind(new.spam_verdict)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, 'enquiry', $3, $4, $4, $4)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(new.id)
+    .bind(if new.held { "held" } else { "pending" })
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(None)
 }

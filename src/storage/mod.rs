@@ -12,12 +12,14 @@ mod inspect;
 mod intake;
 mod models;
 mod outbox;
+mod visits;
 
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{InsertOutcome, NewEnquiry};
 pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
+pub use visits::{NewVisit, StoredVisit, VisitInsert};
 
 use sqlx::AnyPool;
 

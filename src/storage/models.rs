@@ -14,15 +14,19 @@ pub enum DeliveryStatus {
     Failed,
     /// Quarantined; a person must release it before it is sent.
     Held,
+    /// A later step (a home visit) waiting for its enquiry to be synced; it
+    /// becomes pending in the same transaction that records the enquiry synced.
+    Waiting,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 5] = [
+    pub const ALL: [DeliveryStatus; 6] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Sending,
         DeliveryStatus::Synced,
         DeliveryStatus::Failed,
         DeliveryStatus::Held,
+        DeliveryStatus::Waiting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl DeliveryStatus {
             DeliveryStatus::Synced => "synced",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Held => "held",
+            DeliveryStatus::Waiting => "waiting",
         }
     }
 

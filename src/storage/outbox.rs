@@ -182,6 +182,17 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                // Later steps (a home visit) wait for the enquiry: release them in
+                // this transaction, so a crash cannot leave them waiting forever.
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+                     WHERE status = 'waiting' AND enquiry_id IN \
+                     (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry')",
+                )
+                .bind(now)
+                .bind(delivery_id)
+                .execute(&mut *tx)
+                .await?;
             }
             Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
                 sqlx::query(

@@ -6,6 +6,7 @@ use tracing::{error, info, warn};
 
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
+use super::visit_step::{VISIT_STEP, prepare_visit};
 use super::worker::Shared;
 use crate::carehq::{CareHqError, enquiry_params};
 use crate::domain::Enquiry;
@@ -42,10 +43,16 @@ async fn try_deliver(
 ) -> Result<Delivered, crate::storage::StoreError> {
     let started_at = now_ms();
     let clock = Instant::now();
-    let params = match prepare(shared, row).await? {
+    let is_visit = row.step == VISIT_STEP;
+    let prepared = if is_visit {
+        prepare_visit(shared, row).await?
+    } else {
+        prepare(shared, row).await?
+    };
+    let params = match prepared {
         Ok(params) => params,
         Err(problem) => {
-            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, problem = %problem, "delivery failed before sending");
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, problem = %problem, "delivery failed before sending");
             let attempt = AttemptRecord {
                 started_at,
                 outcome: "failed",
@@ -77,12 +84,21 @@ async fn try_deliver(
         return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
     }
 
-    let result = shared.client.create_care_enquiry(&params).await;
+    let result = if is_visit {
+        shared.client.create_home_visit(&params).await
+    } else {
+        shared.client.create_care_enquiry(&params).await
+    };
     let duration_ms = clock.elapsed().as_millis() as i64;
     match result {
         Ok(reply) => {
             let remote_id = reply.id();
-            info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id = remote_id.as_deref().unwrap_or("(none returned)"), duration_ms, "enquiry delivered to CareHQ");
+            let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
+            if is_visit {
+                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "home visit delivered to CareHQ");
+            } else {
+                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "enquiry delivered to CareHQ");
+            }
             if probe || shared.paused_seen() {
                 resume(shared).await?;
             }
@@ -251,7 +267,7 @@ async fn on_error(
                 } => m.keys().cloned().collect(),
                 _ => Vec::new(),
             };
-            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status, fields = ?fields, "CareHQ refused the enquiry; marked failed for staff");
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, http_status, fields = ?fields, "CareHQ refused this delivery; marked failed for staff");
             let attempt = AttemptRecord {
                 outcome: "failed",
                 ..base

@@ -7,8 +7,10 @@
 mod backoff;
 mod classify;
 mod deliver;
+mod visit_step;
 mod worker;
 
 pub use backoff::retry_delay;
 pub use classify::{Disposition, classify};
+pub use visit_step::VISIT_STEP;
 pub use worker::{DrainReport, SyncWorker, WorkerHandle};

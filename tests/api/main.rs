@@ -9,3 +9,4 @@ mod helpers;
 mod intake;
 mod processes;
 mod spam;
+mod visits;

@@ -10,6 +10,7 @@ use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::pages::{FormPage, ThanksPage};
 use crate::http::state::AppState;
+use crate::http::visit_fields::visit_fields;
 
 pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let Some(site) = state.settings.site(&slug) else {
@@ -17,8 +18,10 @@ pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) 
     };
     // A fresh idempotency key per page view: a double click sends the same one twice.
     let key = uuid::Uuid::now_v7().simple().to_string();
-    let mut page = FormPage::new(site, None, &FieldErrors::default(), key);
+    let no_errors = FieldErrors::default();
+    let mut page = FormPage::new(site, None, &no_errors, key);
     page.time_token = state.spam.tokens.issue(&site.slug, crate::spam::unix_now());
+    page.visit_fields = visit_fields(&state.store, site, None, &no_errors).await;
     render(page.render())
 }
 

@@ -4,6 +4,7 @@ pub mod forms;
 pub mod health;
 pub mod spam;
 pub mod submit;
+pub mod visit_slots;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

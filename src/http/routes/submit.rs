@@ -21,8 +21,10 @@ use crate::http::pages::FormPage;
 use crate::http::peer::PeerAddr;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
+use crate::http::visit_fields::visit_fields;
 use crate::spam::{self, OriginCheck, Outcome, TokenCheck};
-use crate::storage::{InsertOutcome, NewEnquiry};
+use crate::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
+use crate::visits;
 
 pub async fn submit(
     State(state): State<AppState>,
@@ -89,34 +91,35 @@ async fn accept(
     {
         Ok(verdict) => verdict,
         Err(fields) => {
-            return Ok(invalid(
-                site,
-                format,
-                &raw,
-                fields,
-                key,
-                resend_token(state, site, &raw),
-            ));
+            let token = resend_token(state, site, &raw);
+            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
         }
     };
-    let mut ignored: Vec<String> = WIDGET_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    // Visit fields are checked by `visits`, not appended to the message.
+    let mut ignored: Vec<String> = WIDGET_FIELDS
+        .iter()
+        .chain([&visits::VISIT_DATE_TIME, &visits::VISIT_TYPE])
+        .map(|f| (*f).to_owned())
+        .collect();
     ignored.push(site.honeypot_field.clone());
     let rules = IntakeRules {
         allowed_services: &site.services,
         require_consent: false,
         ignored_fields: &ignored,
     };
-    let enquiry = match Enquiry::parse(&raw, &rules) {
-        Ok(enquiry) => enquiry,
-        Err(fields) => {
-            return Ok(invalid(
-                site,
-                format,
-                &raw,
-                fields,
-                key,
-                resend_token(state, site, &raw),
-            ));
+    let parsed = Enquiry::parse(&raw, &rules);
+    let visit = visits::requested(&raw, site, jiff::Timestamp::now());
+    let (enquiry, visit) = match (parsed, visit) {
+        (Ok(enquiry), Ok(visit)) => (enquiry, visit),
+        (parsed, visit) => {
+            let mut fields = parsed.err().unwrap_or_default();
+            for (field, messages) in visit.err().unwrap_or_default().iter() {
+                for message in messages {
+                    fields.add(field, message.as_str());
+                }
+            }
+            let token = resend_token(state, site, &raw);
+            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
         }
     };
     let id = uuid::Uuid::now_v7().to_string();
@@ -130,7 +133,33 @@ async fn accept(
         idempotency_key: key.as_deref(),
         held,
     };
-    let (id, replayed) = match state.store.insert_enquiry(&new).await? {
+    let outcome = match (&visit, &site.visits) {
+        (Some(choice), Some(settings)) => {
+            let local_time = choice.slot.carehq();
+            let new_visit = NewVisit {
+                slot_at: choice.slot.at_ms(),
+                local_time: &local_time,
+                time_zone: &settings.time_zone_name,
+                visit_type: &choice.visit_type,
+                capacity: settings.capacity,
+            };
+            match state
+                .store
+                .insert_enquiry_with_visit(&new, &new_visit)
+                .await?
+            {
+                VisitInsert::Stored(outcome) => outcome,
+                VisitInsert::SlotFull => {
+                    let mut fields = FieldErrors::default();
+                    fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
+                    let token = resend_token(state, site, &raw);
+                    return Ok(invalid(state, site, format, &raw, fields, key, token).await);
+                }
+            }
+        }
+        _ => state.store.insert_enquiry(&new).await?,
+    };
+    let (id, replayed) = match outcome {
         InsertOutcome::Created => {
             spam::count(Outcome::Accepted);
             state.worker.wake();
@@ -282,7 +311,8 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Resp
 
 /// 422: JSON names each bad field; a browser gets the form again with the
 /// messages and everything it typed.
-fn invalid(
+async fn invalid(
+    state: &AppState,
     site: &SiteSettings,
     format: Format,
     raw: &RawSubmission,
@@ -298,6 +328,7 @@ fn invalid(
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
     page.time_token = time_token;
+    page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
     match page.render() {
         Ok(page) => {
             let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();

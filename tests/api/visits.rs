@@ -1,0 +1,439 @@
+//! Home visit booking end to end: the slots offered, the 422s, and the visit
+//! as a second outbox step after the enquiry (outage, refusal, crash between
+//! the steps), against the sandbox on both databases.
+
+use std::time::Duration;
+
+use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
+use enquiry_relay::storage::{DeliveryView, Store, now_ms};
+
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family};
+use crate::on_both_databases;
+
+/// Visits every day 09:00–17:00 in hour slots, one visit per slot; a second
+/// site takes only in-person visits, a third books no visits.
+fn visit_options(retry_schedule: &'static str) -> AppOptions {
+    let days: String = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| format!("{d} = [\"09:00-17:00\"]\n"))
+    .collect();
+    let location = seed::DEMO_LOCATION;
+    AppOptions {
+        retry_schedule,
+        extra_toml: format!(
+            "[sites.visits]\nenabled = true\nslot_length = \"1h\"\nnotice = \"1h\"\n{days}\n\
+             [[sites]]\nslug = \"in-person-only\"\nname = \"Lea House\"\nlocation = \"{location}\"\n\
+             [sites.visits]\nenabled = true\nvisit_types = [\"in_person\"]\n{days}\n\
+             [[sites]]\nslug = \"no-visits\"\nname = \"Ash Lodge\"\nlocation = \"{location}\"\n"
+        ),
+        ..AppOptions::default()
+    }
+}
+
+/// A day relative to today in the home's zone, at `hour`: (form value, CareHQ form).
+fn local_slot(days_from_today: i64, hour: i8) -> (String, String) {
+    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let day = today
+        .checked_add(jiff::Span::new().days(days_from_today))
+        .unwrap();
+    (
+        format!("{day}T{hour:02}:00"),
+        format!("{day} {hour:02}:00:00"),
+    )
+}
+
+fn with_visit(n: usize, value: &str, visit_type: &str) -> serde_json::Value {
+    let mut body = family(n);
+    body["visit_date_time"] = value.into();
+    body["visit_type"] = visit_type.into();
+    body
+}
+
+async fn posted_id(app: &TestApp, site: &str, body: &serde_json::Value) -> String {
+    let response = app.post_json(site, body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn step(store: &Store, enquiry_id: &str, step: &str) -> DeliveryView {
+    store
+        .deliveries_of(enquiry_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.step == step)
+        .unwrap_or_else(|| panic!("no {step} row for {enquiry_id}"))
+}
+
+async fn wait_for_step(store: &Store, enquiry_id: &str, name: &str, status: &str) -> DeliveryView {
+    eventually(Duration::from_secs(20), || async {
+        let d = step(store, enquiry_id, name).await;
+        (d.status == status).then_some(d)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the {name} step of {enquiry_id} never became {status}"))
+}
+
+async fn wait_for_visits(sandbox: &TestSandbox, n: usize) -> Vec<HomeVisit> {
+    eventually(Duration::from_secs(20), || async {
+        let visits = sandbox.sandbox.received_visits();
+        (visits.len() >= n).then_some(visits)
+    })
+    .await
+    .unwrap_or_else(|| panic!("expected {n} visits in the sandbox"))
+}
+
+async fn slot_values(app: &TestApp, site: &str) -> Vec<String> {
+    let answer: serde_json::Value = app
+        .http
+        .get(format!("{}/forms/{site}/visit-slots", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let (value, carehq_time) = local_slot(1, 10);
+    assert!(slot_values(&app, SITE).await.contains(&value));
+
+    let id = posted_id(&app, SITE, &with_visit(1, &value, "virtual")).await;
+
+    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let enquiry_row = step(&app.store, &id, "enquiry").await;
+    assert_eq!(enquiry_row.status, "synced");
+    let enquiries = sandbox.received();
+    assert_eq!(enquiries.len(), 1);
+    let visits = wait_for_visits(&sandbox, 1).await;
+    assert_eq!(visits.len(), 1);
+    let visit = &visits[0];
+    assert_eq!(visit.care_enquiry, enquiries[0].id);
+    assert_eq!(
+        enquiry_row.remote_id.as_deref(),
+        Some(enquiries[0].id.as_str())
+    );
+    assert_eq!(visit_row.remote_id.as_deref(), Some(visit.id.as_str()));
+    assert_eq!(visit.date_time, carehq_time, "the home's local time");
+    assert_eq!(visit.visit_type.as_deref(), Some("virtual"));
+    assert_eq!(visit.host.as_deref(), Some("manager"));
+    assert!(visit.notes.contains("Respite care from 1 March"));
+    assert!(
+        !enquiries[0]
+            .fields
+            .iter()
+            .any(|(_, v)| v.contains(&value) || v.contains("virtual")),
+        "the visit fields are not appended to the enquiry's message"
+    );
+    // The slot is taken (capacity 1): no longer offered, and a second booking is refused.
+    assert!(!slot_values(&app, SITE).await.contains(&value));
+    let again = app
+        .post_json(SITE, &with_visit(2, &value, "in_person"))
+        .await;
+    assert_eq!(again.status(), 422);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert!(body["fields"]["visit_date_time"].is_array(), "{body}");
+    app.stop().await;
+}
+on_both_databases!(an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it);
+
+async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let cases = [
+        (SITE, local_slot(1, 20).0, "in_person", "visit_date_time"),
+        (SITE, local_slot(-1, 10).0, "in_person", "visit_date_time"),
+        (
+            SITE,
+            "next tuesday".to_owned(),
+            "in_person",
+            "visit_date_time",
+        ),
+        (SITE, local_slot(1, 10).0, "helicopter", "visit_type"),
+        (
+            "in-person-only",
+            local_slot(1, 10).0,
+            "virtual",
+            "visit_type",
+        ),
+        (
+            "no-visits",
+            local_slot(1, 10).0,
+            "in_person",
+            "visit_date_time",
+        ),
+    ];
+    for (n, (site, value, visit_type, field)) in cases.into_iter().enumerate() {
+        let response = app
+            .post_json(site, &with_visit(n, &value, visit_type))
+            .await;
+        assert_eq!(response.status(), 422, "{site} {value} {visit_type}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["fields"][field].is_array(), "{site} {value}: {body}");
+    }
+    // A browser gets the form again with the message.
+    let page = app
+        .post_form(
+            SITE,
+            &[
+                ("name", "Sam Taylor"),
+                ("email", "sam@example.com"),
+                ("visit_date_time", &local_slot(1, 20).0),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), 422);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("outside visiting hours")
+    );
+    // The hosted form offers the open slots as a plain select; a site without visits does not.
+    let form = |site: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{}/forms/{site}", app.address);
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let with_slots = form(SITE).await;
+    assert!(with_slots.contains(r#"<select id="visit_date_time" name="visit_date_time""#));
+    assert!(with_slots.contains(&format!(r#"<option value="{}">"#, local_slot(1, 10).0)));
+    assert!(!form("no-visits").await.contains("visit_date_time"));
+    let not_offered = app
+        .http
+        .get(format!("{}/forms/no-visits/visit-slots", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_offered.status(), 404);
+    assert_eq!(
+        app.store
+            .count_by_status()
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<i64>(),
+        0,
+        "nothing was stored"
+    );
+    // The hosted form always posts its type select: without a time, no visit is booked.
+    let no_visit = posted_id(&app, SITE, &with_visit(9, "", "in_person")).await;
+    let steps: Vec<String> = app
+        .store
+        .deliveries_of(&no_visit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.step)
+        .collect();
+    assert_eq!(steps, ["enquiry"]);
+    app.stop().await;
+}
+on_both_databases!(visit_requests_outside_the_rules_are_422_naming_the_field);
+
+async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        status_times: Some(2),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(r#"["200ms", "300ms", "400ms"]"#),
+    )
+    .await;
+    let id = posted_id(
+        &app,
+        SITE,
+        &with_visit(3, &local_slot(2, 14).0, "in_person"),
+    )
+    .await;
+
+    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    assert_eq!(visit_row.attempts, 3, "two 503s, then the visit");
+    let enquiry_row = step(&app.store, &id, "enquiry").await;
+    assert_eq!(
+        (enquiry_row.status.as_str(), enquiry_row.attempts),
+        ("synced", 1)
+    );
+    assert_eq!(sandbox.received().len(), 1);
+    assert_eq!(wait_for_visits(&sandbox, 1).await.len(), 1);
+    app.stop().await;
+}
+on_both_databases!(an_outage_between_the_steps_delays_only_the_visit);
+
+async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let id = posted_id(
+        &app,
+        SITE,
+        &with_visit(4, &local_slot(2, 15).0, "in_person"),
+    )
+    .await;
+
+    let visit_row = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    assert!(visit_row.last_error.is_some());
+    let attempts = app.store.attempts_of(&visit_row.id).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].http_status, Some(400));
+    let enquiry_row = step(&app.store, &id, "enquiry").await;
+    assert_eq!(enquiry_row.status, "synced");
+    assert_eq!(sandbox.received().len(), 1);
+    assert!(sandbox.sandbox.received_visits().is_empty());
+    app.stop().await;
+}
+on_both_databases!(a_400_on_the_visit_fails_only_the_visit);
+
+async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    // The first visit send gets a 503, so the visit is pending (due in ~2 s)
+    // when the service stops, with the enquiry already synced.
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        status_times: Some(1),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
+    let id = posted_id(
+        &app,
+        SITE,
+        &with_visit(5, &local_slot(3, 11).0, "in_person"),
+    )
+    .await;
+    let pending = eventually(Duration::from_secs(20), || async {
+        let d = step(&app.store, &id, "home_visit").await;
+        (d.status == "pending" && d.attempts == 1).then_some(d)
+    })
+    .await
+    .expect("the visit is pending after its first attempt");
+    assert_eq!(pending.attempts, 1);
+    assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
+    app.stop().await;
+
+    // A worker claims the visit and dies mid-send: its lease runs 1 s.
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    let claimed = eventually(Duration::from_secs(10), || async {
+        let rows = store
+            .claim_due("crashed-worker", now_ms() + 1_000, 10)
+            .await
+            .unwrap();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await
+    .expect("the visit falls due");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].step, "home_visit");
+    store.close().await;
+
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
+    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    assert!(visit_row.ambiguous >= 1, "the lost send is counted");
+    let visits = wait_for_visits(&sandbox, 1).await;
+    // Give a duplicate send the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sandbox.sandbox.received_visits().len(), 1, "sent once");
+    assert_eq!(
+        sandbox.received().len(),
+        1,
+        "the enquiry was not sent again"
+    );
+    assert_eq!(visits[0].care_enquiry, sandbox.received()[0].id);
+    app.stop().await;
+}
+on_both_databases!(a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once);
+
+async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
+    use enquiry_relay::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = Store::connect(&db.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let slot_at = now_ms() + 86_400_000;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let id = uuid::Uuid::now_v7().to_string();
+            let new = NewEnquiry {
+                id: &id,
+                site: SITE,
+                payload: "{}",
+                spam_verdict: "clean",
+                idempotency_key: None,
+                held: false,
+            };
+            let visit = NewVisit {
+                slot_at,
+                local_time: "2030-01-01 10:00:00",
+                time_zone: "Europe/London",
+                visit_type: "in_person",
+                capacity: 3,
+            };
+            store.insert_enquiry_with_visit(&new, &visit).await.unwrap()
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == VisitInsert::Stored(InsertOutcome::Created))
+        .count();
+    let full = outcomes
+        .iter()
+        .filter(|o| **o == VisitInsert::SlotFull)
+        .count();
+    assert_eq!((stored, full), (3, 7));
+    assert_eq!(
+        store.taken_slots(SITE, slot_at, slot_at).await.unwrap(),
+        [(slot_at, 3)]
+    );
+    store.close().await;
+}
+on_both_databases!(concurrent_bookings_never_overfill_a_slot);
