@@ -153,7 +153,12 @@ fn one_site(
             None
         }
     };
-    let require_time_token = boolean(&key("require_time_token"), &raw.require_time_token, true, p);
+    let require_time_token = boolean(
+        &key("require_time_token"),
+        &raw.require_time_token,
+        false,
+        p,
+    );
     let captcha = match raw.captcha {
         None => Some(None),
         Some(own) => validate::captcha(&key("captcha"), own.over(global_captcha), p).map(Some),

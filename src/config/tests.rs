@@ -680,7 +680,7 @@ fn spam_defaults_and_a_derived_token_key() {
     );
     let site = s.site("upton-court").unwrap();
     assert_eq!(site.honeypot_field, "website");
-    assert!(site.require_time_token);
+    assert!(!site.require_time_token);
     assert!(site.captcha.is_none());
     assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
     assert_eq!(s.captcha.timeout, Duration::from_secs(10));

@@ -73,7 +73,7 @@ async fn bot_traps_answer_like_success_and_store_nothing(db: Db) {
     let app = TestApp::spawn(
         &db,
         "http://127.0.0.1:1",
-        &options(&spam("3s", "100/1m"), "", ""),
+        &options(&spam("3s", "100/1m"), "", "require_time_token = true\n"),
     )
     .await;
 
@@ -142,6 +142,29 @@ async fn bot_traps_answer_like_success_and_store_nothing(db: Db) {
     app.stop().await;
 }
 on_both_databases!(bot_traps_answer_like_success_and_store_nothing);
+
+#[tokio::test]
+async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_requires_one() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(&spam("3s", "100/1m"), "", ""),
+    )
+    .await;
+
+    let response = post_pairs(&app, &form(1)).await;
+
+    assert_eq!(response.status(), 303);
+    let rows = stored(&db).await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "a family's post is never dropped for a missing token"
+    );
+    assert_eq!(rows[0].0, "no_time_token");
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
