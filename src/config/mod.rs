@@ -14,6 +14,7 @@ mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
+mod site_form;
 mod sites;
 mod sources;
 mod validate;
@@ -34,6 +35,7 @@ pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, FUNDING_TYPES,
     OnCaptchaError, ServerSettings, SiteDefaults, SiteSettings, StaffSettings, SyncSettings,
 };
+pub use site_form::{OPTIONAL_FIELDS, SiteForm};
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
 

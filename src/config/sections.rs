@@ -179,6 +179,8 @@ pub struct SiteSettings {
     /// CareHQ service values offered on the form; empty means the built-in list.
     pub services: Vec<String>,
     pub defaults: SiteDefaults,
+    /// How the hosted form looks: intro, consent, hidden fields, labels.
+    pub form: super::site_form::SiteForm,
 }
 
 /// `[sites.defaults]`: values sent when the family gave none.

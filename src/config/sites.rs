@@ -62,6 +62,7 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
             None
         }
     };
+    let form = super::site_form::site_form(i, &raw, p);
     let name = text(&raw.name).map(str::to_owned);
     if name.is_none() {
         p.push(
@@ -117,6 +118,7 @@ fn one_site(i: usize, raw: RawSite, p: &mut Problems) -> Option<SiteSettings> {
         untrusted_source: untrusted_source?,
         services: services?,
         defaults: defaults?,
+        form: form?,
     })
 }
 

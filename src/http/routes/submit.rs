@@ -10,11 +10,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
 use tracing::info;
 
-use crate::config::SiteSettings;
+use crate::config::{CaptchaSettings, SiteSettings};
 use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission};
 use crate::http::error::HttpError;
 use crate::http::format::Format;
-use crate::http::pages::FormPage;
+use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
 use crate::storage::{InsertOutcome, NewEnquiry};
@@ -54,15 +54,18 @@ async fn accept(
     let ignored: Vec<String> = WIDGET_FIELDS.iter().map(|f| (*f).to_owned()).collect();
     let rules = IntakeRules {
         allowed_services: &site.services,
-        require_consent: false,
+        require_consent: site.form.consent_text.is_some(),
         ignored_fields: &ignored,
     };
     let enquiry = match Enquiry::parse(&raw, &rules) {
         Ok(enquiry) => enquiry,
-        Err(fields) => return Ok(invalid(site, format, &raw, fields, key)),
+        Err(fields) => {
+            let page = invalid(site, &state.settings.captcha, format, &raw, fields, key);
+            return Ok(page);
+        }
     };
     let id = uuid::Uuid::now_v7().to_string();
-    let payload = serde_json::to_string(&enquiry)
+    let payload = stored_payload(site, &enquiry)
         .map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))?;
     let new = NewEnquiry {
         id: &id,
@@ -83,11 +86,26 @@ async fn accept(
             (enquiry_id, true)
         }
     };
-    Ok(stored(site, format, &id, replayed))
+    let embed = raw.first(EMBED_FIELD) == Some("1");
+    Ok(stored(site, format, &id, replayed, embed))
+}
+
+/// The enquiry as stored; with the site's consent version when the family
+/// ticked a consent statement, so staff know which wording was agreed to.
+fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(enquiry)?;
+    if let (Some(version), true, Some(object)) = (
+        &site.form.consent_version,
+        enquiry.consent,
+        value.as_object_mut(),
+    ) {
+        object.insert("consent_version".into(), version.clone().into());
+    }
+    serde_json::to_string(&value)
 }
 
 /// The success answer: 201 JSON, or 303 to the thank-you page.
-fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Response {
+fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed: bool) -> Response {
     let mut response = match format {
         Format::Json => (
             StatusCode::CREATED,
@@ -98,7 +116,10 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Resp
             let to = site
                 .redirect_url
                 .clone()
-                .unwrap_or_else(|| format!("/forms/{}/thanks", site.slug));
+                .unwrap_or_else(|| match embed {
+                    true => format!("/forms/{}/thanks?embed=1", site.slug),
+                    false => format!("/forms/{}/thanks", site.slug),
+                });
             Redirect::to(&to).into_response()
         }
     };
@@ -114,6 +135,7 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Resp
 /// messages and everything it typed.
 fn invalid(
     site: &SiteSettings,
+    captcha: &CaptchaSettings,
     format: Format,
     raw: &RawSubmission,
     fields: FieldErrors,
@@ -123,7 +145,10 @@ fn invalid(
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    match FormPage::new(site, Some(raw), &fields, key).render() {
+    match FormPage::new(site, Some(raw), &fields, key)
+        .with_captcha(captcha)
+        .render()
+    {
         Ok(page) => {
             let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
             response
