@@ -107,12 +107,16 @@
       summary.appendChild(heading);
       var list = doc.createElement('ul');
       var wrappers = form.querySelectorAll('[data-field]');
+      var listed = {};
       // Page order, like the server-rendered summary.
       for (var i = 0; i < wrappers.length; i++) {
         var name = wrappers[i].getAttribute('data-field');
         var messages = fields[name] || (name === 'first_name' ? fields.name : null);
         if (!messages || !messages.length) { continue; }
         markField(wrappers[i], name, messages[0]);
+        // "Email or phone" is reported on both fields; the summary says it once.
+        if (listed[messages[0]]) { continue; }
+        listed[messages[0]] = true;
         var item = doc.createElement('li');
         var link = doc.createElement('a');
         link.href = '#' + name;

@@ -264,6 +264,8 @@ impl FormPage {
             })
             .collect();
         errors.sort_by_key(|e| order(&e.field));
+        // "Email or phone" is reported on both fields; the summary says it once.
+        errors.dedup_by(|later, earlier| later.message == earlier.message);
         let embed = typed.is_some_and(|t| t.first(EMBED_FIELD) == Some("1"));
         let mut page = FormPage {
             site_slug: site.slug.clone(),
