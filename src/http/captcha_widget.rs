@@ -43,9 +43,11 @@ impl CaptchaWidget {
                 "https://challenges.cloudflare.com/turnstile/v0/api.js",
                 false,
             ),
-            CaptchaProvider::Recaptcha => {
-                ("g-recaptcha", "https://www.google.com/recaptcha/api.js", false)
-            }
+            CaptchaProvider::Recaptcha => (
+                "g-recaptcha",
+                "https://www.google.com/recaptcha/api.js",
+                false,
+            ),
             CaptchaProvider::Hcaptcha => ("h-captcha", "https://js.hcaptcha.com/1/api.js", false),
             CaptchaProvider::Friendly => ("frc-captcha", FRIENDLY_SDK, true),
             CaptchaProvider::Altcha => ("", ALTCHA_WIDGET, true),

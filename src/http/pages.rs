@@ -332,3 +332,66 @@ fn service_choices(site: &SiteSettings) -> Vec<(String, String)> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::config::test_env::EnvGuard;
+
+    fn site(extra: &str) -> SiteSettings {
+        let _env = EnvGuard::new();
+        let toml = format!(
+            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Ash House\"\n\
+             location = \"6724fbc74f73a2cebf6377fa\"\n{extra}"
+        );
+        Settings::from_toml_str(&toml).expect("valid").sites[0].clone()
+    }
+
+    #[test]
+    fn errors_are_summarised_once_in_page_order_and_values_kept() {
+        let site = site("consent_text = \"I agree\"\nconsent_version = \"1\"\n");
+        let typed = RawSubmission::new(vec![
+            ("first_name".into(), "<Ann>".into()),
+            ("_embed".into(), "1".into()),
+        ]);
+        let mut errors = FieldErrors::default();
+        errors.add("consent", "Tick the box");
+        errors.add("phone", "Give email or phone");
+        errors.add("email", "Give email or phone");
+        errors.add("last_name", "Enter your last name");
+        let page = FormPage::new(&site, Some(&typed), &errors, "k1".into());
+        let fields: Vec<&str> = page.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["last_name", "email", "consent"]);
+        assert!(page.embed, "a post from the embedded form stays embedded");
+        assert_eq!(page.thanks_url, "/forms/a/thanks?embed=1");
+        let html = page.render().expect("renders");
+        assert!(
+            html.contains("value=\"&#60;Ann&#62;\"") || html.contains("value=\"&lt;Ann&gt;\""),
+            "escaped"
+        );
+        assert!(html.contains("aria-describedby=\"email-hint email-error\""));
+        assert!(html.contains("name=\"_k\" value=\"k1\""));
+        assert!(html.contains("I agree"));
+        assert!(!html.contains("<footer"), "no chrome when embedded");
+    }
+
+    #[test]
+    fn hidden_fields_and_labels_follow_the_site() {
+        let site = site(
+            "intro = \"We reply within a day.\"\nhidden_fields = [\"funding_type\"]\n\
+             [sites.labels]\nsubmit = \"Ask us\"\n",
+        );
+        let html = FormPage::new(&site, None, &FieldErrors::default(), "k".into())
+            .render()
+            .expect("renders");
+        assert!(html.contains("We reply within a day."));
+        assert!(!html.contains("name=\"funding_type\""));
+        assert!(html.contains(">Ask us</button>"));
+        assert!(
+            !html.contains("id=\"consent\""),
+            "no consent box unless configured"
+        );
+        assert!(html.contains("<footer"));
+    }
+}

@@ -113,13 +113,10 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed: 
         )
             .into_response(),
         Format::Html => {
-            let to = site
-                .redirect_url
-                .clone()
-                .unwrap_or_else(|| match embed {
-                    true => format!("/forms/{}/thanks?embed=1", site.slug),
-                    false => format!("/forms/{}/thanks", site.slug),
-                });
+            let to = site.redirect_url.clone().unwrap_or_else(|| match embed {
+                true => format!("/forms/{}/thanks?embed=1", site.slug),
+                false => format!("/forms/{}/thanks", site.slug),
+            });
             Redirect::to(&to).into_response()
         }
     };

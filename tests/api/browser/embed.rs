@@ -67,10 +67,7 @@ async fn embedded_form_sends_its_height_and_may_be_framed_only_by_the_site() {
         .to_str()
         .expect("ascii")
         .to_owned();
-    assert!(
-        csp.ends_with(&format!("frame-ancestors {parent}")),
-        "{csp}"
-    );
+    assert!(csp.ends_with(&format!("frame-ancestors {parent}")), "{csp}");
     let other = s
         .app
         .http
@@ -113,7 +110,10 @@ async fn embedded_form_sends_its_height_and_may_be_framed_only_by_the_site() {
     let frame = browser.find("#enquiry-form").await;
     browser.frame(Some(&frame)).await;
     browser.find("#first_name").await;
-    assert!(browser.find_all("footer").await.is_empty(), "no chrome when embedded");
+    assert!(
+        browser.find_all("footer").await.is_empty(),
+        "no chrome when embedded"
+    );
     assert!(browser.find_all(".skip-link").await.is_empty());
     assert_eq!(browser.find_all("input[name=_embed]").await.len(), 1);
     drop(browser);

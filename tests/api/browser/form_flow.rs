@@ -23,7 +23,9 @@ async fn fill_in(browser: &Browser, n: usize) {
     browser
         .click_css("#enquiring_for_self option[value=false]")
         .await;
-    browser.click_css("#service option[value=nursing_home]").await;
+    browser
+        .click_css("#service option[value=nursing_home]")
+        .await;
     browser
         .click_css("#funding_type option[value=local_authority]")
         .await;
@@ -35,7 +37,11 @@ async fn fill_in(browser: &Browser, n: usize) {
 async fn expect_error_state(browser: &Browser) {
     let summary = browser.find("#error-summary").await;
     assert!(browser.title().await.starts_with("Error: "));
-    assert_eq!(browser.active_id().await, "error-summary", "focus moves to the summary");
+    assert_eq!(
+        browser.active_id().await,
+        "error-summary",
+        "focus moves to the summary"
+    );
     let text = browser.text(&summary).await;
     assert!(text.contains("There is a problem"), "{text}");
     let links = browser.find_all("#error-summary a").await;
@@ -55,12 +61,18 @@ async fn expect_error_state(browser: &Browser) {
         Some("true")
     );
     assert_eq!(
-        browser.attribute(&first, "aria-describedby").await.as_deref(),
+        browser
+            .attribute(&first, "aria-describedby")
+            .await
+            .as_deref(),
         Some("first_name-error")
     );
     let email = browser.find("#email").await;
     assert_eq!(
-        browser.attribute(&email, "aria-describedby").await.as_deref(),
+        browser
+            .attribute(&email, "aria-describedby")
+            .await
+            .as_deref(),
         Some("email-hint email-error")
     );
     assert!(!browser.find_all("#consent-error").await.is_empty());
@@ -83,7 +95,9 @@ async fn full_journey(javascript: bool) {
         javascript,
         "the script ran only when JavaScript is on (class={classes:?})"
     );
-    let consent_label = browser.text(&browser.find("label[for=consent]").await).await;
+    let consent_label = browser
+        .text(&browser.find("label[for=consent]").await)
+        .await;
     assert!(consent_label.contains(CONSENT_TEXT), "{consent_label}");
     browser.screenshot(&format!("form-{suffix}")).await;
 
@@ -181,7 +195,10 @@ async fn fits_a_320_px_screen_without_sideways_scrolling() {
         .await;
     let (scroll, inner) = (widths[0].as_u64(), widths[1].as_u64());
     assert!(inner.is_some_and(|w| w <= 340), "viewport {widths}");
-    assert!(scroll <= inner, "content {scroll:?} wider than viewport {inner:?}");
+    assert!(
+        scroll <= inner,
+        "content {scroll:?} wider than viewport {inner:?}"
+    );
     browser.full_screenshot("form-320px", 320).await;
     drop(browser);
     s.app.stop().await;

@@ -24,11 +24,17 @@ async fn pages_carry_security_headers_and_are_not_cached() {
             .expect("get page");
         let h = response.headers();
         let csp = h["content-security-policy"].to_str().expect("ascii");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
         if response.status() == 200 {
             assert_eq!(h["cache-control"], "no-store", "{path}");
         }
@@ -200,7 +206,10 @@ async fn first_visit_page_weight_is_under_30_kb() {
         parts.push(format!("{href} {}", body.len()));
         total += body.len();
     }
-    println!("page weight (uncompressed bytes): {total} = {}", parts.join(" + "));
+    println!(
+        "page weight (uncompressed bytes): {total} = {}",
+        parts.join(" + ")
+    );
     assert!(total < 30 * 1024, "first visit is {total} bytes: {parts:?}");
     s.app.stop().await;
 }

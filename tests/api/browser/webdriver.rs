@@ -74,8 +74,9 @@ fn delete_blocking(url: &str) {
         return;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
-    let request =
-        format!("DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     if stream.write_all(request.as_bytes()).is_ok() {
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
@@ -171,10 +172,7 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("webdriver {path} answer: {e}"));
         if let Some(error) = answer["value"]["error"].as_str() {
-            panic!(
-                "webdriver {path}: {error}: {}",
-                answer["value"]["message"]
-            );
+            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
         }
         answer["value"].clone()
     }
@@ -192,20 +190,25 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.get("/url").await.as_str().unwrap_or_default().to_owned()
+        self.get("/url")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn title(&self) -> String {
-        self.get("/title").await.as_str().unwrap_or_default().to_owned()
+        self.get("/title")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Elements matching a CSS selector (possibly none).
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
         let found = self
-            .post(
-                "/elements",
-                json!({"using": "css selector", "value": css}),
-            )
+            .post("/elements", json!({"using": "css selector", "value": css}))
             .await;
         found
             .as_array()
