@@ -104,3 +104,64 @@ pub fn sources(provider: CaptchaProvider) -> CaptchaSources {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OnCaptchaError;
+
+    fn settings(provider: CaptchaProvider, key: Option<&str>) -> CaptchaSettings {
+        CaptchaSettings {
+            provider,
+            site_key: key.map(str::to_owned),
+            secret: None,
+            verify_url: None,
+            on_error: OnCaptchaError::Accept,
+        }
+    }
+
+    #[test]
+    fn widget_only_when_a_provider_and_key_are_set() {
+        assert_eq!(
+            CaptchaWidget::for_site(&settings(CaptchaProvider::None, Some("k")), "a"),
+            None
+        );
+        assert_eq!(
+            CaptchaWidget::for_site(&settings(CaptchaProvider::Turnstile, None), "a"),
+            None
+        );
+        let turnstile =
+            CaptchaWidget::for_site(&settings(CaptchaProvider::Turnstile, Some("1x00")), "a")
+                .expect("widget");
+        assert_eq!(turnstile.class, "cf-turnstile");
+        assert_eq!(turnstile.site_key, "1x00");
+        let altcha = CaptchaWidget::for_site(&settings(CaptchaProvider::Altcha, None), "a")
+            .expect("ALTCHA needs no site key");
+        assert!(altcha.is_altcha() && altcha.module);
+    }
+
+    #[test]
+    fn every_widget_script_is_allowed_by_its_sources() {
+        for provider in [
+            CaptchaProvider::Turnstile,
+            CaptchaProvider::Recaptcha,
+            CaptchaProvider::Hcaptcha,
+            CaptchaProvider::Friendly,
+            CaptchaProvider::Altcha,
+        ] {
+            let widget =
+                CaptchaWidget::for_site(&settings(provider, Some("k")), "a").expect("widget");
+            let host = reqwest::Url::parse(widget.script_src)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            let allowed = sources(provider).script.split(' ').any(|source| {
+                match source.split_once("://*.") {
+                    Some((_, domain)) => host.ends_with(&format!(".{domain}")),
+                    None => widget.script_src.starts_with(source),
+                }
+            });
+            assert!(allowed, "{:?}: {}", provider, widget.script_src);
+        }
+    }
+}

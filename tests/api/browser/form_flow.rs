@@ -203,3 +203,37 @@ async fn fits_a_320_px_screen_without_sideways_scrolling() {
     drop(browser);
     s.app.stop().await;
 }
+
+/// With the server gone, the family is told plainly and keeps what they typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_failure_says_so_and_keeps_what_was_typed() {
+    let Some(driver) = chromedriver_path() else {
+        return;
+    };
+    let s = setup("https://example-care.co.uk").await;
+    let browser = Browser::start(&driver, true, 1000).await;
+    browser
+        .goto(&format!("{}/forms/{HOME}", s.app.address))
+        .await;
+    fill_in(&browser, 3).await;
+    s.app.stop().await;
+    browser.click_css("button[type=submit]").await;
+    let status = browser.find("#form-status.problem").await;
+    let text = browser.text(&status).await;
+    assert!(text.contains("has not been sent"), "{text}");
+    assert_eq!(browser.active_id().await, "form-status");
+    let first = browser.find("#first_name").await;
+    assert_eq!(
+        browser.property(&first, "value").await,
+        "Zoë",
+        "what was typed is still there"
+    );
+    let button = browser.find("button[type=submit]").await;
+    assert_eq!(
+        browser.attribute(&button, "disabled").await,
+        None,
+        "the family can press Send again"
+    );
+    browser.screenshot("network-failure").await;
+    assert!(s.sandbox.received().is_empty());
+}

@@ -238,6 +238,12 @@ impl Browser {
             .to_owned()
     }
 
+    /// A DOM property, e.g. an input's current `value`.
+    pub async fn property(&self, element: &Element, name: &str) -> Value {
+        self.get(&format!("/element/{}/property/{name}", element.0))
+            .await
+    }
+
     pub async fn attribute(&self, element: &Element, name: &str) -> Option<String> {
         self.get(&format!("/element/{}/attribute/{name}", element.0))
             .await
