@@ -14,6 +14,7 @@ mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
+mod site_form;
 mod sites;
 mod sources;
 mod validate;
@@ -36,6 +37,7 @@ pub use sections::{
     RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
     SyncSettings,
 };
+pub use site_form::{OPTIONAL_FIELDS, SiteForm};
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use visits::{VisitSettings, VisitWindow};

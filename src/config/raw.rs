@@ -149,6 +149,27 @@ pub(super) struct RawSite {
     pub captcha: Option<RawCaptcha>,
     #[serde(default)]
     pub visits: RawVisits,
+    pub intro: Option<Text>,
+    pub consent_text: Option<Text>,
+    pub consent_version: Option<Text>,
+    pub hidden_fields: Option<TextList>,
+    #[serde(default)]
+    pub labels: RawSiteLabels,
+}
+
+/// `[sites.labels]`: wording for the hosted form's fields.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSiteLabels {
+    pub first_name: Option<Text>,
+    pub last_name: Option<Text>,
+    pub email: Option<Text>,
+    pub phone: Option<Text>,
+    pub care_requirements: Option<Text>,
+    pub enquiring_for_self: Option<Text>,
+    pub service: Option<Text>,
+    pub funding_type: Option<Text>,
+    pub submit: Option<Text>,
 }
 
 /// `[sites.visits]`: home visit booking (checked in `visits`).

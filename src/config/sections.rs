@@ -214,6 +214,8 @@ pub struct SiteSettings {
     /// CareHQ service values offered on the form; empty means the built-in list.
     pub services: Vec<String>,
     pub defaults: SiteDefaults,
+    /// How the hosted form looks: intro, consent, hidden fields, labels.
+    pub form: super::site_form::SiteForm,
     /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
     pub visits: Option<super::visits::VisitSettings>,
     /// Name of the hidden field only bots fill in.

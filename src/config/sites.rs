@@ -98,6 +98,7 @@ fn one_site(
             None
         }
     };
+    let form = super::site_form::site_form(i, &raw, p);
     let name = text(&raw.name).map(str::to_owned);
     if name.is_none() {
         p.push(
@@ -179,6 +180,7 @@ fn one_site(
         require_time_token: require_time_token?,
         captcha: captcha?,
         visits: visits?,
+        form: form?,
     })
 }
 

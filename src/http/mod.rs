@@ -1,10 +1,13 @@
 //! The HTTP surface: routes, middleware, negotiation and error answers.
 
+pub mod assets;
+mod captcha_widget;
 mod error;
 mod format;
 mod pages;
 mod peer;
 mod routes;
+mod security_headers;
 mod state;
 mod submission_body;
 mod visit_fields;
@@ -41,7 +44,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))
-        .route("/static/form.css", get(routes::form_css))
+        .route("/static/{file}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers::security_headers,
+        ))
         .with_state(state)
         // Outermost first: a request id for every request, returned to the caller
         // and recorded on the request's span; then the trace; then panics → 500.

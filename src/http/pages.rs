@@ -1,28 +1,50 @@
 //! HTML pages rendered with askama: the enquiry form (fresh or with errors and
-//! the values typed), the thank-you page and the error page.
+//! the values typed, hosted or embedded), the thank-you page and the error page.
 
 use askama::Template;
 
-use crate::config::SiteSettings;
+use super::captcha_widget::CaptchaWidget;
+use crate::config::{CaptchaSettings, SiteSettings};
 use crate::domain::{FieldErrors, FundingType, KNOWN_SERVICES, RawSubmission};
+
+/// The hidden field that marks a post from the embedded form, so a 422 page
+/// and the thank-you redirect stay embedded too.
+pub const EMBED_FIELD: &str = "_embed";
 
 #[derive(Template)]
 #[template(path = "form.html")]
 pub struct FormPage {
+    pub site_slug: String,
     pub site_name: String,
+    pub intro: Option<String>,
     pub action: String,
+    /// Where the script goes after a 201 (the browser post gets a 303 there).
+    pub thanks_url: String,
     pub idempotency_key: String,
+    /// Signed render time (`_t`); filled by the spam defence, empty until then.
+    pub time_token: String,
+    /// Name of the visually hidden honeypot input.
+    pub honeypot_field: String,
+    /// `?embed=1`: no page chrome, height posted to the parent frame.
+    pub embed: bool,
     pub has_errors: bool,
     pub errors: Vec<ErrorItem>,
     pub text_fields: Vec<TextField>,
     pub select_fields: Vec<SelectField>,
-    /// The signed time token `_t`; set by the caller (it needs the key).
-    pub time_token: String,
-    /// Name of the hidden field only bots fill in.
-    pub honeypot_field: String,
+    pub consent: Option<ConsentBox>,
+    pub captcha: Option<CaptchaWidget>,
+    pub submit_label: String,
     /// The visit booking block (`http::visit_fields`), already rendered; empty
     /// when the site does not book visits.
     pub visit_fields: String,
+}
+
+/// The consent statement the site configured, as a required checkbox.
+pub struct ConsentBox {
+    pub text: String,
+    pub version: String,
+    pub checked: bool,
+    pub error: String,
 }
 
 pub struct ErrorItem {
@@ -32,20 +54,46 @@ pub struct ErrorItem {
 
 pub struct TextField {
     pub name: &'static str,
-    pub label: &'static str,
+    pub label: String,
     pub input_type: &'static str,
     pub autocomplete: &'static str,
     pub required: bool,
     pub multiline: bool,
+    /// Guidance under the label, e.g. "email or phone".
+    pub hint: &'static str,
     pub value: String,
     pub error: String,
 }
 
+impl TextField {
+    /// Ids the input's `aria-describedby` lists: its hint and its error.
+    pub fn described_by(&self) -> String {
+        described_by(self.name, !self.hint.is_empty(), !self.error.is_empty())
+    }
+}
+
 pub struct SelectField {
     pub name: &'static str,
-    pub label: &'static str,
+    pub label: String,
     pub options: Vec<SelectOption>,
     pub error: String,
+}
+
+impl SelectField {
+    pub fn described_by(&self) -> String {
+        described_by(self.name, false, !self.error.is_empty())
+    }
+}
+
+fn described_by(name: &str, hint: bool, error: bool) -> String {
+    let mut ids = Vec::new();
+    if hint {
+        ids.push(format!("{name}-hint"));
+    }
+    if error {
+        ids.push(format!("{name}-error"));
+    }
+    ids.join(" ")
 }
 
 pub struct SelectOption {
@@ -58,6 +106,7 @@ pub struct SelectOption {
 #[template(path = "thanks.html")]
 pub struct ThanksPage<'a> {
     pub site_name: &'a str,
+    pub embed: bool,
 }
 
 #[derive(Template)]
@@ -88,13 +137,27 @@ impl FormPage {
                 .cloned()
                 .unwrap_or_default()
         };
-        let text = |name, label, input_type, autocomplete, required, multiline| TextField {
+        let form = &site.form;
+        let label = |name: &str, default: &str| form.label(name).unwrap_or(default).to_owned();
+        let contact_hint = if form.shows("email") && form.shows("phone") {
+            "Give an email address, a phone number or both."
+        } else {
+            ""
+        };
+        let text = |name, default_label, input_type, autocomplete, required, multiline| TextField {
             name,
-            label,
+            label: label(name, default_label),
             input_type,
             autocomplete,
-            required,
+            required: required
+                || (name == "email" && !form.shows("phone"))
+                || (name == "phone" && !form.shows("email")),
             multiline,
+            hint: if name == "email" || name == "phone" {
+                contact_hint
+            } else {
+                ""
+            },
             value: value(name),
             error: error(name),
         };
@@ -149,27 +212,50 @@ impl FormPage {
                 selected: chosen("enquiring_for_self", v),
             })
             .collect();
-        let select_fields = vec![
+        let mut select_fields = vec![
             SelectField {
                 name: "enquiring_for_self",
-                label: "Who is the care for?",
+                label: label("enquiring_for_self", "Who is the care for?"),
                 options: for_self,
                 error: error("enquiring_for_self"),
             },
             SelectField {
                 name: "service",
-                label: "Kind of care",
+                label: label("service", "Kind of care"),
                 options: services,
                 error: error("service"),
             },
             SelectField {
                 name: "funding_type",
-                label: "How will care be paid for?",
+                label: label("funding_type", "How will care be paid for?"),
                 options: funding,
                 error: error("funding_type"),
             },
         ];
-        let errors: Vec<ErrorItem> = errors
+        text_fields.retain(|f| form.shows(f.name));
+        select_fields.retain(|f| form.shows(f.name));
+        let consent = match (&form.consent_text, &form.consent_version) {
+            (Some(text), Some(version)) => Some(ConsentBox {
+                text: text.clone(),
+                version: version.clone(),
+                checked: typed
+                    .and_then(|t| t.first("consent"))
+                    .is_some_and(|v| !v.is_empty()),
+                error: error("consent"),
+            }),
+            _ => None,
+        };
+        // The summary lists errors in the order the fields appear on the page.
+        let order = |field: &str| {
+            text_fields
+                .iter()
+                .map(|f| f.name)
+                .chain(select_fields.iter().map(|f| f.name))
+                .chain(["consent"])
+                .position(|f| f == field)
+                .unwrap_or(usize::MAX)
+        };
+        let mut errors: Vec<ErrorItem> = errors
             .iter()
             .map(|(field, messages)| ErrorItem {
                 field: if field == "name" {
@@ -180,18 +266,53 @@ impl FormPage {
                 message: messages.first().cloned().unwrap_or_default(),
             })
             .collect();
-        FormPage {
+        errors.sort_by_key(|e| order(&e.field));
+        // "Email or phone" is reported on both fields; the summary says it once.
+        errors.dedup_by(|later, earlier| later.message == earlier.message);
+        let embed = typed.is_some_and(|t| t.first(EMBED_FIELD) == Some("1"));
+        let mut page = FormPage {
+            site_slug: site.slug.clone(),
             site_name: site.name.clone(),
-            action: format!("/forms/{}", site.slug),
+            intro: form.intro.clone(),
+            action: String::new(),
+            thanks_url: String::new(),
             idempotency_key,
+            time_token: String::new(),
+            honeypot_field: site.honeypot_field.clone(),
+            visit_fields: String::new(),
+            embed: false,
             has_errors: !errors.is_empty(),
             errors,
             text_fields,
             select_fields,
-            time_token: String::new(),
-            honeypot_field: site.honeypot_field.clone(),
-            visit_fields: String::new(),
-        }
+            consent,
+            captcha: None,
+            submit_label: label("submit", "Send enquiry"),
+        };
+        page.set_embed(site, embed);
+        page
+    }
+
+    /// Render for an `<iframe>` (no chrome; posts its height to the parent).
+    pub fn embedded(mut self, site: &SiteSettings, embed: bool) -> FormPage {
+        self.set_embed(site, embed);
+        self
+    }
+
+    /// Include the CAPTCHA provider's widget, when one is configured.
+    pub fn with_captcha(mut self, captcha: &CaptchaSettings) -> FormPage {
+        self.captcha = CaptchaWidget::for_site(captcha, &self.site_slug);
+        self
+    }
+
+    fn set_embed(&mut self, site: &SiteSettings, embed: bool) {
+        self.embed = embed;
+        self.action = format!("/forms/{}", site.slug);
+        self.thanks_url = match (&site.redirect_url, embed) {
+            (Some(url), _) => url.clone(),
+            (None, true) => format!("/forms/{}/thanks?embed=1", site.slug),
+            (None, false) => format!("/forms/{}/thanks", site.slug),
+        };
     }
 }
 
@@ -213,5 +334,68 @@ fn service_choices(site: &SiteSettings) -> Vec<(String, String)> {
             .iter()
             .map(|v| (v.clone(), label_of(v)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::config::test_env::EnvGuard;
+
+    fn site(extra: &str) -> SiteSettings {
+        let _env = EnvGuard::new();
+        let toml = format!(
+            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Ash House\"\n\
+             location = \"6724fbc74f73a2cebf6377fa\"\n{extra}"
+        );
+        Settings::from_toml_str(&toml).expect("valid").sites[0].clone()
+    }
+
+    #[test]
+    fn errors_are_summarised_once_in_page_order_and_values_kept() {
+        let site = site("consent_text = \"I agree\"\nconsent_version = \"1\"\n");
+        let typed = RawSubmission::new(vec![
+            ("first_name".into(), "<Ann>".into()),
+            ("_embed".into(), "1".into()),
+        ]);
+        let mut errors = FieldErrors::default();
+        errors.add("consent", "Tick the box");
+        errors.add("phone", "Give email or phone");
+        errors.add("email", "Give email or phone");
+        errors.add("last_name", "Enter your last name");
+        let page = FormPage::new(&site, Some(&typed), &errors, "k1".into());
+        let fields: Vec<&str> = page.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["last_name", "email", "consent"]);
+        assert!(page.embed, "a post from the embedded form stays embedded");
+        assert_eq!(page.thanks_url, "/forms/a/thanks?embed=1");
+        let html = page.render().expect("renders");
+        assert!(
+            html.contains("value=\"&#60;Ann&#62;\"") || html.contains("value=\"&lt;Ann&gt;\""),
+            "escaped"
+        );
+        assert!(html.contains("aria-describedby=\"email-hint email-error\""));
+        assert!(html.contains("name=\"_k\" value=\"k1\""));
+        assert!(html.contains("I agree"));
+        assert!(!html.contains("<footer"), "no chrome when embedded");
+    }
+
+    #[test]
+    fn hidden_fields_and_labels_follow_the_site() {
+        let site = site(
+            "intro = \"We reply within a day.\"\nhidden_fields = [\"funding_type\"]\n\
+             [sites.labels]\nsubmit = \"Ask us\"\n",
+        );
+        let html = FormPage::new(&site, None, &FieldErrors::default(), "k".into())
+            .render()
+            .expect("renders");
+        assert!(html.contains("We reply within a day."));
+        assert!(!html.contains("name=\"funding_type\""));
+        assert!(html.contains(">Ask us</button>"));
+        assert!(
+            !html.contains("id=\"consent\""),
+            "no consent box unless configured"
+        );
+        assert!(html.contains("<footer"));
     }
 }

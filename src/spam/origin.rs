@@ -126,6 +126,7 @@ mod tests {
             require_time_token: true,
             captcha: None,
             visits: None,
+            form: Default::default(),
         }
     }
 

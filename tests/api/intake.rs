@@ -157,7 +157,7 @@ async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
         html.contains(r#"value="Ann""#) && html.contains(r#"value="ann@@example""#),
         "typed values kept"
     );
-    assert!(html.contains(r#"aria-describedby="email-error""#));
+    assert!(html.contains(r#"aria-describedby="email-hint email-error""#));
 
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
         .fetch_one(&test_pool(&db).await)

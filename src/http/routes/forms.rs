@@ -1,7 +1,7 @@
 //! The hosted form pages: `GET /forms/{site}` and `GET /forms/{site}/thanks`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -12,26 +12,51 @@ use crate::http::pages::{FormPage, ThanksPage};
 use crate::http::state::AppState;
 use crate::http::visit_fields::visit_fields;
 
-pub async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+/// `?embed=1`: the page is inside the care home's `<iframe>`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    embed: Option<String>,
+}
+
+impl PageQuery {
+    fn embed(&self) -> bool {
+        matches!(self.embed.as_deref(), Some("1" | "true" | "yes"))
+    }
+}
+
+pub async fn show_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
     let Some(site) = state.settings.site(&slug) else {
         return HttpError::UnknownSite.into_response_for(Format::Html);
     };
+    let embed = query.embed();
     // A fresh idempotency key per page view: a double click sends the same one twice.
     let key = uuid::Uuid::now_v7().simple().to_string();
     let no_errors = FieldErrors::default();
-    let mut page = FormPage::new(site, None, &no_errors, key);
+    let mut page = FormPage::new(site, None, &no_errors, key)
+        .embedded(site, embed)
+        .with_captcha(site.captcha(&state.settings.captcha));
     page.time_token = state.spam.tokens.issue(&site.slug, crate::spam::unix_now());
     page.visit_fields = visit_fields(&state.store, site, None, &no_errors).await;
     render(page.render())
 }
 
-pub async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+pub async fn thanks(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
     let Some(site) = state.settings.site(&slug) else {
         return HttpError::UnknownSite.into_response_for(Format::Html);
     };
     render(
         ThanksPage {
             site_name: &site.name,
+            embed: query.embed(),
         }
         .render(),
     )

@@ -20,21 +20,3 @@ pub async fn openapi() -> Response {
     )
         .into_response()
 }
-
-/// `GET /static/form.css`. Embedded so the binary runs from any directory.
-pub async fn form_css() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
-        ],
-        include_str!("../../../static/form.css"),
-    )
-        .into_response()
-}

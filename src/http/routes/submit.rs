@@ -17,7 +17,7 @@ use crate::config::{CaptchaProvider, OnCaptchaError, SiteSettings};
 use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission};
 use crate::http::error::HttpError;
 use crate::http::format::Format;
-use crate::http::pages::FormPage;
+use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::peer::PeerAddr;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
@@ -84,7 +84,8 @@ async fn accept(
         spam::count(outcome);
         info!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
         let decoy = uuid::Uuid::now_v7().to_string();
-        return Ok(stored(site, format, &decoy, false));
+        let embed = raw.first(EMBED_FIELD) == Some("1");
+        return Ok(stored(site, format, &decoy, false, embed));
     }
     let key = idempotency_key(headers, &raw)?;
     let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
@@ -113,7 +114,7 @@ async fn accept(
     ignored.push(site.honeypot_field.clone());
     let rules = IntakeRules {
         allowed_services: &site.services,
-        require_consent: false,
+        require_consent: site.form.consent_text.is_some(),
         ignored_fields: &ignored,
     };
     let parsed = Enquiry::parse(&raw, &rules);
@@ -132,7 +133,7 @@ async fn accept(
         }
     };
     let id = uuid::Uuid::now_v7().to_string();
-    let payload = serde_json::to_string(&enquiry)
+    let payload = stored_payload(site, &enquiry)
         .map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))?;
     let new = NewEnquiry {
         id: &id,
@@ -180,7 +181,22 @@ async fn accept(
             (enquiry_id, true)
         }
     };
-    Ok(stored(site, format, &id, replayed))
+    let embed = raw.first(EMBED_FIELD) == Some("1");
+    Ok(stored(site, format, &id, replayed, embed))
+}
+
+/// The enquiry as stored; with the site's consent version when the family
+/// ticked a consent statement, so staff know which wording was agreed to.
+fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(enquiry)?;
+    if let (Some(version), true, Some(object)) = (
+        &site.form.consent_version,
+        enquiry.consent,
+        value.as_object_mut(),
+    ) {
+        object.insert("consent_version".into(), version.clone().into());
+    }
+    serde_json::to_string(&value)
 }
 
 /// The bot trap that caught this post, if any: a filled honeypot, or a time
@@ -299,7 +315,7 @@ fn resend_token(state: &AppState, site: &SiteSettings, raw: &RawSubmission) -> S
 }
 
 /// The success answer: 201 JSON, or 303 to the thank-you page.
-fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Response {
+fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed: bool) -> Response {
     let mut response = match format {
         Format::Json => (
             StatusCode::CREATED,
@@ -307,10 +323,10 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool) -> Resp
         )
             .into_response(),
         Format::Html => {
-            let to = site
-                .redirect_url
-                .clone()
-                .unwrap_or_else(|| format!("/forms/{}/thanks", site.slug));
+            let to = site.redirect_url.clone().unwrap_or_else(|| match embed {
+                true => format!("/forms/{}/thanks?embed=1", site.slug),
+                false => format!("/forms/{}/thanks", site.slug),
+            });
             Redirect::to(&to).into_response()
         }
     };
@@ -337,7 +353,8 @@ async fn invalid(
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    let mut page = FormPage::new(site, Some(raw), &fields, key);
+    let mut page = FormPage::new(site, Some(raw), &fields, key)
+        .with_captcha(site.captcha(&state.settings.captcha));
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
     page.time_token = time_token;

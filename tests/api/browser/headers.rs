@@ -1,0 +1,215 @@
+//! Form pages over plain HTTP: security headers, caching of pages and static
+//! files, the consent version stored with the enquiry, and page weight.
+
+use serde_json::json;
+
+use crate::helpers::{SITE, family};
+
+use super::{CONSENT_VERSION, HOME, setup};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_security_headers_and_are_not_cached() {
+    let s = setup("https://example-care.co.uk").await;
+    for path in [
+        format!("/forms/{HOME}"),
+        format!("/forms/{HOME}/thanks"),
+        "/forms/no-such-home".to_owned(),
+    ] {
+        let response = s
+            .app
+            .http
+            .get(format!("{}{path}", s.app.address))
+            .send()
+            .await
+            .expect("get page");
+        let h = response.headers();
+        let csp = h["content-security-policy"].to_str().expect("ascii");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
+        if response.status() == 200 {
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+        }
+    }
+    let form = s
+        .app
+        .http
+        .get(format!("{}/forms/{HOME}", s.app.address))
+        .send()
+        .await
+        .expect("form");
+    let csp = form.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.ends_with("frame-ancestors https://example-care.co.uk"),
+        "{csp}"
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_are_fingerprinted_and_cached_for_a_year() {
+    let s = setup("https://example-care.co.uk").await;
+    let html = s
+        .app
+        .http
+        .get(format!("{}/forms/{SITE}", s.app.address))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("body");
+    for href in asset_links(&html) {
+        assert!(
+            regex_like_fingerprint(&href),
+            "pages link fingerprinted names: {href}"
+        );
+        let url = format!("{}{href}", s.app.address);
+        let first = s.app.http.get(&url).send().await.expect("asset");
+        assert_eq!(first.status(), 200);
+        assert_eq!(
+            first.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let etag = first.headers()["etag"].clone();
+        let again = s
+            .app
+            .http
+            .get(&url)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .expect("revalidate");
+        assert_eq!(again.status(), 304);
+    }
+    // The plain names stay for sites that link them from their own HTML.
+    let plain = s
+        .app
+        .http
+        .get(format!("{}/static/form.js", s.app.address))
+        .send()
+        .await
+        .expect("plain name");
+    assert_eq!(plain.status(), 200);
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/javascript")
+    );
+    let missing = s
+        .app
+        .http
+        .get(format!("{}/static/nope.css", s.app.address))
+        .send()
+        .await
+        .expect("missing");
+    assert_eq!(missing.status(), 404);
+    s.app.stop().await;
+}
+
+/// `/static/form.<12 hex>.css|js`.
+fn regex_like_fingerprint(href: &str) -> bool {
+    let Some(name) = href.strip_prefix("/static/form.") else {
+        return false;
+    };
+    let Some((hash, ext)) = name.split_once('.') else {
+        return false;
+    };
+    hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && ["css", "js"].contains(&ext)
+}
+
+fn asset_links(html: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    for attr in ["href=\"/static/", "src=\"/static/"] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attr) {
+            let start = at + attr.len() - "/static/".len();
+            let end = rest[start..].find('"').map_or(rest.len(), |e| start + e);
+            links.push(rest[start..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    links
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_is_required_and_its_version_is_stored() {
+    let s = setup("https://example-care.co.uk").await;
+    let refused = s.app.post_json(HOME, &family(1)).await;
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert!(body["fields"]["consent"].is_array(), "{body}");
+
+    let mut agreed = family(2);
+    agreed["consent"] = json!("yes");
+    let created = s.app.post_json(HOME, &agreed).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, payload) = s
+        .app
+        .store
+        .enquiry_payload(&id)
+        .await
+        .expect("read payload")
+        .expect("stored");
+    let payload = payload.expect("payload kept until delivery");
+    let stored: serde_json::Value = serde_json::from_str(&payload).expect("payload is JSON");
+    assert_eq!(stored["consent"], true, "{payload:?}");
+    assert_eq!(stored["consent_version"], CONSENT_VERSION, "{payload:?}");
+    s.sandbox.wait_for(1).await;
+    s.app.stop().await;
+}
+
+/// First visit: the HTML plus every stylesheet and script it links
+/// (the CAPTCHA provider's widget excluded). BENCHMARKS.md quotes this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_visit_page_weight_is_under_30_kb() {
+    let s = setup("https://example-care.co.uk").await;
+    let html = s
+        .app
+        .http
+        .get(format!("{}/forms/{HOME}", s.app.address))
+        .send()
+        .await
+        .expect("form")
+        .bytes()
+        .await
+        .expect("body");
+    let mut total = html.len();
+    let mut parts = vec![format!("html {}", html.len())];
+    for href in asset_links(&String::from_utf8_lossy(&html)) {
+        let body = s
+            .app
+            .http
+            .get(format!("{}{href}", s.app.address))
+            .send()
+            .await
+            .expect("asset")
+            .bytes()
+            .await
+            .expect("asset body");
+        parts.push(format!("{href} {}", body.len()));
+        total += body.len();
+    }
+    println!(
+        "page weight (uncompressed bytes): {total} = {}",
+        parts.join(" + ")
+    );
+    assert!(total < 30 * 1024, "first visit is {total} bytes: {parts:?}");
+    s.app.stop().await;
+}
