@@ -22,6 +22,9 @@ pub(super) struct RawRoot {
     staff: Option<IgnoredAny>,
     captcha: Option<IgnoredAny>,
     sites: Option<IgnoredAny>,
+    status: Option<IgnoredAny>,
+    metrics: Option<IgnoredAny>,
+    retention: Option<IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -118,6 +121,9 @@ pub(super) struct RawSettings {
     pub staff: RawStaff,
     pub captcha: RawCaptcha,
     pub sites: Vec<RawSite>,
+    pub status: super::operations::RawStatus,
+    pub metrics: super::operations::RawMetrics,
+    pub retention: super::operations::RawRetention,
 }
 
 /// A scalar kept as text: strings as they are, numbers and booleans written

@@ -218,6 +218,9 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.sync = section(&root, "sync", figment, &mut out);
     out.raw.staff = section(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
+    out.raw.status = section(&root, "status", figment, &mut out);
+    out.raw.metrics = section(&root, "metrics", figment, &mut out);
+    out.raw.retention = section(&root, "retention", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {

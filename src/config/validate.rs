@@ -20,7 +20,7 @@ use super::sections::{
     ServerSettings, StaffSettings, SyncSettings,
 };
 use super::sources::env_var_name;
-use super::{ConfigSource, Settings, secrets, sites};
+use super::{ConfigSource, Settings, operations, secrets, sites};
 use crate::sandbox::seed;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -54,10 +54,17 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let staff = staff(raw.staff, &mut p);
     let captcha = captcha(raw.captcha, &mut p);
     let sites = sites::sites(raw.sites, &mut p);
+    let status = operations::status(&raw.status, &mut p);
+    let metrics = operations::metrics(&raw.metrics, &mut p);
+    let retention = operations::retention(&raw.retention, &mut p);
     match (server, database, carehq, sync, staff, captcha) {
         (Some(server), Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha))
             if p.is_empty() =>
         {
+            let (Some(status), Some(metrics), Some(retention)) = (status, metrics, retention)
+            else {
+                return Err(p.into_errors());
+            };
             Ok(Settings {
                 server,
                 database,
@@ -66,6 +73,9 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 staff,
                 captcha,
                 sites,
+                status,
+                metrics,
+                retention,
                 source,
             })
         }

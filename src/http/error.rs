@@ -30,6 +30,9 @@ pub enum HttpError {
     Unavailable(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// No or wrong staff token; `configured` is false when `staff.token` is unset.
+    #[error("staff token missing or wrong")]
+    Unauthorized { configured: bool },
 }
 
 impl HttpError {
@@ -42,6 +45,7 @@ impl HttpError {
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -69,6 +73,14 @@ impl HttpError {
             HttpError::Internal(_) => (
                 "Something went wrong",
                 "Your enquiry may not have been saved. Please try again, or telephone the home.".into(),
+            ),
+            HttpError::Unauthorized { configured: true } => (
+                "Staff token needed",
+                "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
+            ),
+            HttpError::Unauthorized { configured: false } => (
+                "Staff access is closed",
+                "No staff token is configured. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN) and restart, then send it as \"Authorization: Bearer <token>\".".into(),
             ),
         }
     }
@@ -106,6 +118,12 @@ impl HttpError {
                 (status, Html(page)).into_response()
             }
         };
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"enquiry-relay staff\""),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -118,6 +136,7 @@ impl HttpError {
 fn error_code(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad_request",
+        401 => "unauthorized",
         404 => "not_found",
         413 => "payload_too_large",
         415 => "unsupported_media_type",

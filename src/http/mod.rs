@@ -4,6 +4,7 @@ mod error;
 mod format;
 mod pages;
 mod routes;
+mod staff_auth;
 mod state;
 mod submission_body;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))
+        .route("/status", get(routes::status::status))
         .route("/static/form.css", get(routes::form_css))
         .with_state(state)
         // Outermost first: a request id for every request, returned to the caller

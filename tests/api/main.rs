@@ -5,3 +5,4 @@ mod health;
 mod helpers;
 mod intake;
 mod processes;
+mod status;

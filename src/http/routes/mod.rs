@@ -2,6 +2,7 @@
 
 pub mod forms;
 pub mod health;
+pub mod status;
 pub mod submit;
 
 use axum::http::{HeaderValue, header};
