@@ -63,6 +63,8 @@ type SummaryRow = (
     Option<i64>,
 );
 
+type RecordRow = (String, String, i64, Option<String>, String, Option<i64>);
+
 impl Store {
     /// Enquiries, newest first, with the state of their care-enquiry delivery.
     pub async fn list_enquiries(
@@ -103,7 +105,7 @@ impl Store {
 
     /// One enquiry's stored row.
     pub async fn enquiry(&self, id: &str) -> Result<Option<EnquiryRecord>, StoreError> {
-        let row: Option<(String, String, i64, Option<String>, String, Option<i64>)> =
+        let row: Option<RecordRow> =
             sqlx::query_as(
                 "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at FROM enquiries WHERE id = $1",
             )
