@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod ops;
 pub mod sandbox;
 pub mod startup;
 pub mod storage;

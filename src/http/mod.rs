@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))
         .route("/status", get(routes::status::status))
+        .route("/metrics", get(routes::metrics::metrics))
         .route("/static/form.css", get(routes::form_css))
         .with_state(state)
         // Outermost first: a request id for every request, returned to the caller

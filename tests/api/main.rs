@@ -4,5 +4,6 @@ mod delivery;
 mod health;
 mod helpers;
 mod intake;
+mod metrics;
 mod processes;
 mod status;

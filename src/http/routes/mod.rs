@@ -2,6 +2,7 @@
 
 pub mod forms;
 pub mod health;
+pub mod metrics;
 pub mod status;
 pub mod submit;
 

@@ -75,6 +75,8 @@ async fn accept(
     let (id, replayed) = match state.store.insert_enquiry(&new).await? {
         InsertOutcome::Created => {
             state.worker.wake();
+            metrics::counter!(crate::ops::metrics::SUBMISSIONS, "outcome" => "accepted")
+                .increment(1);
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
             (id, false)
         }
