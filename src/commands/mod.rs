@@ -1,9 +1,13 @@
 //! What each subcommand does. Exit codes: 0 done, 1 failed at run time,
 //! 2 invalid config or usage.
 
+mod carehq;
 mod check;
+mod enquiries;
+mod healthcheck;
 mod serve;
 mod sync_once;
+mod table;
 
 use std::process::ExitCode;
 
@@ -24,6 +28,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Check { remote } => check::check(&settings, remote).await,
         Command::Sync { once: _ } => sync_once::sync_once(settings).await,
         Command::Sandbox { listen } => serve::sandbox(listen).await,
+        Command::Enquiries { action } => enquiries::run(&settings, action).await,
+        Command::Carehq { action } => carehq::run(&settings, action).await,
+        Command::Healthcheck { url } => healthcheck::healthcheck(&settings, url).await,
     };
     match outcome {
         Ok(code) => code,
