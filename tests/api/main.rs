@@ -5,6 +5,7 @@ mod delivery;
 mod health;
 mod helpers;
 mod intake;
+mod logs;
 mod metrics;
 mod processes;
 mod status;
