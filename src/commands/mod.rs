@@ -19,6 +19,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(errors) => {
             eprintln!("The configuration is not valid:\n{errors}");
+            // Docker reserves a HEALTHCHECK exit code of 2: report "unhealthy".
+            if matches!(cli.command, Some(Command::Healthcheck { .. })) {
+                return ExitCode::FAILURE;
+            }
             return ExitCode::from(2);
         }
     };

@@ -2,6 +2,7 @@
 
 mod admin;
 mod delivery;
+mod deploy;
 mod health;
 mod helpers;
 mod intake;
