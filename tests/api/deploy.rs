@@ -52,10 +52,11 @@ fn subcommands_used() -> Vec<String> {
             && exec_form(l, "ENTRYPOINT").is_some_and(|a| a == ["enquiry-relay"])
     });
     for line in &dockerfile {
-        if line.starts_with("CMD") && entrypoint_is_binary {
-            if let Some(first) = exec_form(line, "CMD").and_then(|a| a.into_iter().next()) {
-                found.push(first);
-            }
+        if line.starts_with("CMD")
+            && entrypoint_is_binary
+            && let Some(first) = exec_form(line, "CMD").and_then(|a| a.into_iter().next())
+        {
+            found.push(first);
         }
     }
     // Anywhere else: "enquiry-relay <subcommand>" in exec or shell form.
