@@ -109,6 +109,11 @@ impl Application {
         } = self;
         announce(&settings, local_addr, sandbox.is_some());
         let worker_task: JoinHandle<()> = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
+        let alerts_task = tokio::spawn(crate::ops::alerts::run(
+            store.clone(),
+            Arc::clone(&settings),
+            shutdown.clone(),
+        ));
         let retention_task = tokio::spawn(crate::ops::retention::run_daily(
             store,
             settings.retention.clone(),
@@ -125,6 +130,7 @@ impl Application {
         shutdown.cancel();
         worker_task.await.context("the sync worker task failed")?;
         retention_task.await.context("the retention task failed")?;
+        alerts_task.await.context("the alerts task failed")?;
         info!("stopped");
         served
     }

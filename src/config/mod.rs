@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
-pub use operations::{MetricsSettings, RetentionSettings, StatusSettings};
+pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, FUNDING_TYPES,
@@ -52,6 +52,7 @@ pub struct Settings {
     pub status: StatusSettings,
     pub metrics: MetricsSettings,
     pub retention: RetentionSettings,
+    pub alerts: AlertSettings,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,
 }

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use secrecy::SecretString;
+
 use super::checks::{boolean, positive_duration};
 use super::error::Problems;
-use super::raw::Text;
+use super::raw::{SecretText, Text};
+use super::secrets;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,40 @@ pub(super) struct RawMetrics {
 pub(super) struct RawRetention {
     pub synced: Option<Text>,
     pub spam: Option<Text>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlerts {
+    pub webhook_url: Option<SecretText>,
+    pub webhook_url_file: Option<Text>,
+    pub include_details: Option<Text>,
+    pub check_interval: Option<Text>,
+}
+
+/// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
+#[derive(Clone)]
+pub struct AlertSettings {
+    /// POSTed a JSON message per incident and per all-clear. Secret: chat
+    /// webhooks carry their token in the URL.
+    pub webhook_url: Option<SecretString>,
+    /// Put the families' names and contact details in the message.
+    pub include_details: bool,
+    /// How often the conditions are checked.
+    pub check_interval: Duration,
+}
+
+impl std::fmt::Debug for AlertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSettings")
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "[redacted]"),
+            )
+            .field("include_details", &self.include_details)
+            .field("check_interval", &self.check_interval)
+            .finish()
+    }
 }
 
 /// `[status]`: what makes `GET /status` answer 503 (degraded).
@@ -90,5 +127,44 @@ pub(super) fn retention(raw: &RawRetention, p: &mut Problems) -> Option<Retentio
     Some(RetentionSettings {
         synced: synced?,
         spam: spam?,
+    })
+}
+
+pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> {
+    let webhook_url = secrets::resolve(
+        "alerts.webhook_url",
+        raw.webhook_url,
+        &raw.webhook_url_file,
+        p,
+    );
+    // Checked here rather than with `http_url`, whose message would echo the secret.
+    let url_ok = match &webhook_url {
+        None => Some(()),
+        Some(url) => {
+            let url = secrecy::ExposeSecret::expose_secret(url);
+            let parsed = reqwest::Url::parse(url).ok();
+            if parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+                Some(())
+            } else {
+                p.push(
+                    "alerts.webhook_url",
+                    "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
+                );
+                None
+            }
+        }
+    };
+    let include_details = boolean("alerts.include_details", &raw.include_details, false, p);
+    let check_interval = positive_duration(
+        "alerts.check_interval",
+        &raw.check_interval,
+        Duration::from_secs(60),
+        p,
+    );
+    url_ok?;
+    Some(AlertSettings {
+        webhook_url,
+        include_details: include_details?,
+        check_interval: check_interval?,
     })
 }

@@ -25,6 +25,7 @@ pub(super) struct RawRoot {
     status: Option<IgnoredAny>,
     metrics: Option<IgnoredAny>,
     retention: Option<IgnoredAny>,
+    alerts: Option<IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -124,6 +125,7 @@ pub(super) struct RawSettings {
     pub status: super::operations::RawStatus,
     pub metrics: super::operations::RawMetrics,
     pub retention: super::operations::RawRetention,
+    pub alerts: super::operations::RawAlerts,
 }
 
 /// A scalar kept as text: strings as they are, numbers and booleans written

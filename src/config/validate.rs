@@ -57,11 +57,13 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let status = operations::status(&raw.status, &mut p);
     let metrics = operations::metrics(&raw.metrics, &mut p);
     let retention = operations::retention(&raw.retention, &mut p);
+    let alerts = operations::alerts(raw.alerts, &mut p);
     match (server, database, carehq, sync, staff, captcha) {
         (Some(server), Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha))
             if p.is_empty() =>
         {
-            let (Some(status), Some(metrics), Some(retention)) = (status, metrics, retention)
+            let (Some(status), Some(metrics), Some(retention), Some(alerts)) =
+                (status, metrics, retention, alerts)
             else {
                 return Err(p.into_errors());
             };
@@ -76,6 +78,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 status,
                 metrics,
                 retention,
+                alerts,
                 source,
             })
         }

@@ -6,6 +6,7 @@
 //! with `FOR UPDATE SKIP LOCKED`) the query is chosen by [`Backend`].
 
 mod admin;
+mod alerts;
 mod connect;
 mod delivery_state;
 mod error;

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per feature (linking once is faster).
 
 mod admin;
+mod alerts;
 mod delivery;
 mod deploy;
 mod health;
