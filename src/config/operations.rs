@@ -39,6 +39,10 @@ pub(super) struct RawRetention {
 pub(super) struct RawAlerts {
     pub webhook_url: Option<SecretText>,
     pub webhook_url_file: Option<Text>,
+    pub smtp_url: Option<SecretText>,
+    pub smtp_url_file: Option<Text>,
+    pub email_from: Option<Text>,
+    pub email_to: Option<super::raw::TextList>,
     pub include_details: Option<Text>,
     pub check_interval: Option<Text>,
 }
@@ -49,6 +53,11 @@ pub struct AlertSettings {
     /// POSTed a JSON message per incident and per all-clear. Secret: chat
     /// webhooks carry their token in the URL.
     pub webhook_url: Option<SecretString>,
+    /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
+    /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
+    pub smtp_url: Option<SecretString>,
+    pub email_from: Option<String>,
+    pub email_to: Vec<String>,
     /// Put the families' names and contact details in the message.
     pub include_details: bool,
     /// How often the conditions are checked.
@@ -62,6 +71,9 @@ impl std::fmt::Debug for AlertSettings {
                 "webhook_url",
                 &self.webhook_url.as_ref().map(|_| "[redacted]"),
             )
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
+            .field("email_from", &self.email_from)
+            .field("email_to", &self.email_to)
             .field("include_details", &self.include_details)
             .field("check_interval", &self.check_interval)
             .finish()
@@ -154,6 +166,35 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
             }
         }
     };
+    let smtp_url = secrets::resolve("alerts.smtp_url", raw.smtp_url, &raw.smtp_url_file, p);
+    let email_from = super::raw::text(&raw.email_from).map(str::to_owned);
+    let email_to: Vec<String> = raw.email_to.map(|l| l.0).unwrap_or_default();
+    let mut email_ok = true;
+    let addresses = email_from
+        .iter()
+        .map(|v| ("alerts.email_from".to_owned(), v))
+        .chain(
+            email_to
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("alerts.email_to[{i}]"), v)),
+        );
+    for (key, value) in addresses {
+        if value.parse::<lettre::message::Mailbox>().is_err() {
+            p.push(
+                key,
+                format!("\"{value}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\""),
+            );
+            email_ok = false;
+        }
+    }
+    if smtp_url.is_some() && (email_from.is_none() || email_to.is_empty()) {
+        p.push(
+            "alerts.smtp_url",
+            "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
+        );
+        email_ok = false;
+    }
     let include_details = boolean("alerts.include_details", &raw.include_details, false, p);
     let check_interval = positive_duration(
         "alerts.check_interval",
@@ -162,8 +203,12 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
         p,
     );
     url_ok?;
+    email_ok.then_some(())?;
     Some(AlertSettings {
         webhook_url,
+        smtp_url,
+        email_from,
+        email_to,
         include_details: include_details?,
         check_interval: check_interval?,
     })

@@ -1,5 +1,5 @@
 //! Alerts: one message when an incident starts and one when it clears, to a
-//! webhook. Incidents: an enquiry failed permanently, delivery paused, the
+//! webhook and/or by email (`notify`). Incidents: an enquiry failed permanently, delivery paused, the
 //! oldest pending enquiry waited past `status.max_pending_age`. The conditions
 //! are read from the shared database; the incident table makes each message
 //! go out once however many instances run. Messages carry counts and where to
@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::notify::Notifier;
 use crate::config::Settings;
 use crate::storage::{DeliveryState, StatusFigures, Store, StoreError, now_ms};
 
@@ -47,30 +47,12 @@ pub fn active_kinds(
 /// Check the conditions every `alerts.check_interval` until `shutdown`.
 /// Does nothing when no alert destination is configured.
 pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationToken) {
-    let Some(url) = settings.alerts.webhook_url.clone() else {
-        return;
-    };
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(client) => client,
+    let notifier = match Notifier::new(&settings.alerts) {
+        Ok(Some(notifier)) => notifier,
+        Ok(None) => return,
         Err(e) => {
-            warn!(error = %e, "alerts are off: could not build an HTTP client");
+            warn!(error = %e, "alerts are off");
             return;
-        }
-    };
-    let send = |message: Value| {
-        let client = client.clone();
-        let url = url.expose_secret().to_owned();
-        async move {
-            client
-                .post(url)
-                .json(&message)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .map(|_| ())
         }
     };
     loop {
@@ -78,17 +60,17 @@ pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationTo
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(settings.alerts.check_interval) => {}
         }
-        if let Err(e) = check_once(&store, &settings, &send).await {
+        if let Err(e) = check_once(&store, &settings, &notifier).await {
             warn!(error = %e, "could not check alert conditions; trying again at the next interval");
         }
     }
 }
 
-async fn check_once<F, Fut>(store: &Store, settings: &Settings, send: &F) -> Result<(), StoreError>
-where
-    F: Fn(Value) -> Fut,
-    Fut: Future<Output = Result<(), reqwest::Error>>,
-{
+async fn check_once(
+    store: &Store,
+    settings: &Settings,
+    notifier: &Notifier,
+) -> Result<(), StoreError> {
     let now = now_ms();
     let figures = store.status_figures(now).await?;
     let delivery = store.delivery_state().await?;
@@ -99,7 +81,7 @@ where
         // claim back so the next check tries again.
         if is_active && store.open_incident(kind, now).await? {
             let message = message(store, settings, kind, true, &figures, &delivery).await?;
-            if let Err(e) = send(message).await {
+            if let Err(e) = notifier.send(&message).await {
                 warn!(kind, error = %e, "alert not delivered; retrying at the next check");
                 store.clear_incident(kind).await?;
             } else {
@@ -107,7 +89,7 @@ where
             }
         } else if !is_active && store.clear_incident(kind).await? {
             let message = message(store, settings, kind, false, &figures, &delivery).await?;
-            if let Err(e) = send(message).await {
+            if let Err(e) = notifier.send(&message).await {
                 warn!(kind, error = %e, "all-clear not delivered; retrying at the next check");
                 store.open_incident(kind, now).await?;
             } else {

@@ -4,4 +4,5 @@
 
 pub mod alerts;
 pub mod metrics;
+pub mod notify;
 pub mod retention;

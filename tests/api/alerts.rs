@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use enquiry_relay::sandbox::Faults;
 
@@ -159,5 +160,109 @@ async fn include_details_names_the_families_to_call_back() {
     let message = inbox.lock().unwrap()[0].clone();
     assert_eq!(message["details"][0]["id"], id.as_str());
     assert_eq!(message["details"][0]["email"], "family7@example.com");
+    app.stop().await;
+}
+
+/// A minimal SMTP sink on loopback: accepts every message, keeps its DATA.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = Arc::clone(&mails);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ready\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 end with .\r\n").await.unwrap();
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            kept.lock().unwrap().push(data);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let (port, mails) = smtp_sink().await;
+    let options = AppOptions {
+        extra_toml: format!(
+            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nemail_from = \"Relay <relay@example.net>\"\n\
+             email_to = [\"manager@example.net\"]\ncheck_interval = \"100ms\"\n"
+        ),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.wait_for_status(&id, "failed").await;
+    let sent = || mails.lock().unwrap().clone();
+    eventually(Duration::from_secs(15), || async {
+        (!sent().is_empty()).then_some(())
+    })
+    .await
+    .expect("an alert email arrives");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sent().len(), 1, "once per incident");
+    let mail = &sent()[0];
+    assert!(
+        mail.contains("Subject: [enquiry-relay] 1 enquiries could not be delivered"),
+        "{mail}"
+    );
+    assert!(mail.contains("manager@example.net"), "{mail}");
+    assert!(
+        mail.contains("enquiries show"),
+        "says where to find the details:\n{mail}"
+    );
+    assert!(
+        !mail.contains("family1@example.com"),
+        "no personal data by default:\n{mail}"
+    );
+
+    app.store.retry_failed(&id).await.unwrap();
+    app.wait_for_status(&id, "synced").await;
+    eventually(Duration::from_secs(15), || async {
+        (sent().len() >= 2).then_some(())
+    })
+    .await
+    .expect("an all-clear email arrives");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sent().len(), 2);
+    assert!(
+        sent()[1].contains("No failed enquiries remain"),
+        "{}",
+        sent()[1]
+    );
     app.stop().await;
 }
