@@ -37,9 +37,78 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Staff work on stored enquiries (safe beside a running server).
+    Enquiries {
+        #[command(subcommand)]
+        action: EnquiriesCommand,
+    },
+    /// Look things up in CareHQ (to fill in [[sites]]).
+    Carehq {
+        #[command(subcommand)]
+        action: CarehqCommand,
+    },
+    /// Exit 0 if the running server answers /readyz with 200, else 1 (Docker HEALTHCHECK).
+    Healthcheck {
+        /// Readiness URL; default http://<server.listen>/readyz (0.0.0.0 means 127.0.0.1).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Run the CareHQ sandbox alone.
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnquiriesCommand {
+    /// A table of enquiries, newest first.
+    List {
+        /// pending | sending | synced | failed | held
+        #[arg(long)]
+        status: Option<String>,
+        /// Site slug.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only those received within this long, e.g. 7d, 12h.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One enquiry: its fields, deliveries and every attempt with CareHQ's errors.
+    Show { id: String },
+    /// Send failed enquiries again now, with a fresh retry schedule.
+    Retry {
+        /// The enquiry to retry.
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<String>,
+        /// Every failed enquiry.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Release a held enquiry: it is sent like any other.
+    Release { id: String },
+    /// Scrub personal data past the [retention] periods now.
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CarehqCommand {
+    /// The account's locations (homes): Id and name.
+    Locations {
+        /// Print [[sites]] snippets to paste into the config instead of a table.
+        #[arg(long)]
+        toml: bool,
+    },
+    /// The account's referrer and sales channel groups.
+    Groups {
+        /// Only this group type.
+        #[arg(long = "type", value_parser = ["referrer", "sales_channel"])]
+        group_type: Option<String>,
+        /// Print lines to paste into a [[sites]] entry instead of a table.
+        #[arg(long)]
+        toml: bool,
     },
 }

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod ops;
 pub mod sandbox;
 pub mod spam;
 pub mod startup;

@@ -28,12 +28,15 @@ pub struct Application {
     local_addr: SocketAddr,
     sandbox: Option<Sandbox>,
     settings: Arc<Settings>,
+    /// For the daily retention job.
+    store: Store,
 }
 
 impl Application {
     /// Open the database (and migrate it), bind the listener, wire the worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
+        crate::ops::metrics::init();
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| {
@@ -52,7 +55,7 @@ impl Application {
         let worker = SyncWorker::new(store.clone(), client.clone(), Arc::clone(&settings));
         let state = AppState {
             settings: Arc::clone(&settings),
-            store,
+            store: store.clone(),
             worker: worker.handle(),
             worker_max_silence: SyncWorker::max_silence(&settings),
             rate_limit: Arc::clone(client.gate()),
@@ -75,6 +78,7 @@ impl Application {
             local_addr,
             sandbox,
             settings,
+            store,
         })
     }
 
@@ -107,9 +111,20 @@ impl Application {
             local_addr,
             sandbox,
             settings,
+            store,
         } = self;
         announce(&settings, local_addr, sandbox.is_some());
         let worker_task: JoinHandle<()> = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
+        let alerts_task = tokio::spawn(crate::ops::alerts::run(
+            store.clone(),
+            Arc::clone(&settings),
+            shutdown.clone(),
+        ));
+        let retention_task = tokio::spawn(crate::ops::retention::run_daily(
+            store,
+            settings.retention.clone(),
+            shutdown.clone(),
+        ));
         let server = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -120,6 +135,8 @@ impl Application {
             .context("the HTTP server stopped with an error");
         shutdown.cancel();
         worker_task.await.context("the sync worker task failed")?;
+        retention_task.await.context("the retention task failed")?;
+        alerts_task.await.context("the alerts task failed")?;
         info!("stopped");
         served
     }

@@ -1,9 +1,13 @@
 //! What each subcommand does. Exit codes: 0 done, 1 failed at run time,
 //! 2 invalid config or usage.
 
+mod carehq;
 mod check;
+mod enquiries;
+mod healthcheck;
 mod serve;
 mod sync_once;
+mod table;
 
 use std::process::ExitCode;
 
@@ -15,6 +19,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(errors) => {
             eprintln!("The configuration is not valid:\n{errors}");
+            // Docker reserves a HEALTHCHECK exit code of 2: report "unhealthy".
+            if matches!(cli.command, Some(Command::Healthcheck { .. })) {
+                return ExitCode::FAILURE;
+            }
             return ExitCode::from(2);
         }
     };
@@ -24,6 +32,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Check { remote } => check::check(&settings, remote).await,
         Command::Sync { once: _ } => sync_once::sync_once(settings).await,
         Command::Sandbox { listen } => serve::sandbox(listen).await,
+        Command::Enquiries { action } => enquiries::run(&settings, action).await,
+        Command::Carehq { action } => carehq::run(&settings, action).await,
+        Command::Healthcheck { url } => healthcheck::healthcheck(&settings, url).await,
     };
     match outcome {
         Ok(code) => code,

@@ -10,6 +10,7 @@ mod byte_size;
 mod checks;
 mod duration;
 mod error;
+mod operations;
 mod raw;
 mod sandbox_defaults;
 mod secrets;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
+pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
@@ -54,6 +56,10 @@ pub struct Settings {
     pub spam: SpamSettings,
     pub rate_limit: RateLimitSettings,
     pub sites: Vec<SiteSettings>,
+    pub status: StatusSettings,
+    pub metrics: MetricsSettings,
+    pub retention: RetentionSettings,
+    pub alerts: AlertSettings,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,
 }

@@ -24,6 +24,10 @@ pub(super) struct RawRoot {
     spam: Option<IgnoredAny>,
     rate_limit: Option<IgnoredAny>,
     sites: Option<IgnoredAny>,
+    status: Option<IgnoredAny>,
+    metrics: Option<IgnoredAny>,
+    retention: Option<IgnoredAny>,
+    alerts: Option<IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -215,6 +219,10 @@ pub(super) struct RawSettings {
     pub spam: RawSpam,
     pub rate_limit: RawRateLimit,
     pub sites: Vec<RawSite>,
+    pub status: super::operations::RawStatus,
+    pub metrics: super::operations::RawMetrics,
+    pub retention: super::operations::RawRetention,
+    pub alerts: super::operations::RawAlerts,
 }
 
 /// A scalar kept as text: strings as they are, numbers and booleans written

@@ -220,6 +220,10 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
     out.raw.spam = section(&root, "spam", figment, &mut out);
     out.raw.rate_limit = section(&root, "rate_limit", figment, &mut out);
+    out.raw.status = section(&root, "status", figment, &mut out);
+    out.raw.metrics = section(&root, "metrics", figment, &mut out);
+    out.raw.retention = section(&root, "retention", figment, &mut out);
+    out.raw.alerts = section(&root, "alerts", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {

@@ -21,7 +21,7 @@ use super::sections::{
     RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 use super::sources::env_var_name;
-use super::{ConfigSource, Settings, secrets, sites};
+use super::{ConfigSource, Settings, operations, secrets, sites};
 use crate::sandbox::seed;
 use crate::spam::{Rate, TimeTokens};
 
@@ -66,6 +66,10 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let spam = spam(raw.spam, carehq.as_ref(), &mut p);
     let rate_limit = rate_limit(&raw.rate_limit, &mut p);
     let sites = sites::sites(raw.sites, &global_captcha, &mut p);
+    let status = operations::status(&raw.status, &mut p);
+    let metrics = operations::metrics(&raw.metrics, &mut p);
+    let retention = operations::retention(&raw.retention, &mut p);
+    let alerts = operations::alerts(raw.alerts, &mut p);
     match (
         server, database, carehq, sync, staff, captcha, spam, rate_limit,
     ) {
@@ -78,18 +82,29 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             Some(captcha),
             Some(spam),
             Some(rate_limit),
-        ) if p.is_empty() => Ok(Settings {
-            server,
-            database,
-            carehq,
-            sync,
-            staff,
-            captcha,
-            spam,
-            rate_limit,
-            sites,
-            source,
-        }),
+        ) if p.is_empty() => {
+            let (Some(status), Some(metrics), Some(retention), Some(alerts)) =
+                (status, metrics, retention, alerts)
+            else {
+                return Err(p.into_errors());
+            };
+            Ok(Settings {
+                server,
+                database,
+                carehq,
+                sync,
+                staff,
+                captcha,
+                spam,
+                rate_limit,
+                sites,
+                status,
+                metrics,
+                retention,
+                alerts,
+                source,
+            })
+        }
         _ => Err(p.into_errors()),
     }
 }

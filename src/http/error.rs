@@ -40,6 +40,9 @@ pub enum HttpError {
     RateLimited { retry_after_secs: u64 },
     #[error("CAPTCHA provider unavailable")]
     CaptchaUnavailable,
+    /// No or wrong staff token; `configured` is false when `staff.token` is unset.
+    #[error("staff token missing or wrong")]
+    Unauthorized { configured: bool },
 }
 
 impl HttpError {
@@ -56,6 +59,7 @@ impl HttpError {
             HttpError::OriginRefused => StatusCode::FORBIDDEN,
             HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -104,6 +108,14 @@ impl HttpError {
                 "Enquiry not sent",
                 "We could not check the form just now, so your enquiry has not been sent. Please try again in a few minutes, or telephone the home.".into(),
             ),
+            HttpError::Unauthorized { configured: true } => (
+                "Staff token needed",
+                "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
+            ),
+            HttpError::Unauthorized { configured: false } => (
+                "Staff access is closed",
+                "No staff token is configured. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN) and restart, then send it as \"Authorization: Bearer <token>\".".into(),
+            ),
         }
     }
 
@@ -145,6 +157,12 @@ impl HttpError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"enquiry-relay staff\""),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -166,6 +184,7 @@ fn wait_words(secs: u64) -> String {
 fn error_code(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad_request",
+        401 => "unauthorized",
         404 => "not_found",
         413 => "payload_too_large",
         403 => "origin_not_allowed",

@@ -8,6 +8,7 @@ mod pages;
 mod peer;
 mod routes;
 mod security_headers;
+mod staff_auth;
 mod state;
 mod submission_body;
 mod visit_fields;
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(routes::openapi))
+        .route("/status", get(routes::status::status))
+        .route("/metrics", get(routes::metrics::metrics))
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -29,8 +29,7 @@ impl Outcome {
 
 /// Count one post: `enquiry_relay_submissions_total{outcome="…"}`.
 pub fn count(outcome: Outcome) {
-    metrics::counter!("enquiry_relay_submissions_total", "outcome" => outcome.as_str())
-        .increment(1);
+    metrics::counter!(crate::ops::metrics::SUBMISSIONS, "outcome" => outcome.as_str()).increment(1);
 }
 
 #[cfg(test)]

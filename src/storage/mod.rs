@@ -5,6 +5,8 @@
 //! Unix milliseconds, ids are text. Where the dialects must differ (claiming rows
 //! with `FOR UPDATE SKIP LOCKED`) the query is chosen by [`Backend`].
 
+mod admin;
+mod alerts;
 mod connect;
 mod delivery_state;
 mod error;
@@ -12,13 +14,18 @@ mod inspect;
 mod intake;
 mod models;
 mod outbox;
+mod retention;
+mod status;
 mod visits;
 
+pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{InsertOutcome, NewEnquiry};
 pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
+pub use retention::PurgeReport;
+pub use status::{QueueFigures, StatusFigures};
 pub use visits::{NewVisit, StoredVisit, VisitInsert};
 
 use sqlx::AnyPool;

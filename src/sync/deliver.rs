@@ -90,6 +90,7 @@ async fn try_deliver(
         shared.client.create_care_enquiry(&params).await
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
+    metrics::histogram!(crate::ops::metrics::CAREHQ_LATENCY).record(clock.elapsed().as_secs_f64());
     match result {
         Ok(reply) => {
             let remote_id = reply.id();
@@ -296,6 +297,7 @@ async fn record(
     transition: &Transition,
     outcome: Delivered,
 ) -> Result<Delivered, crate::storage::StoreError> {
+    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome).increment(1);
     if shared
         .store
         .record_outcome(&row.id, &shared.owner, attempt, transition)

@@ -2,7 +2,9 @@
 
 pub mod forms;
 pub mod health;
+pub mod metrics;
 pub mod spam;
+pub mod status;
 pub mod submit;
 pub mod visit_slots;
 

@@ -1,0 +1,233 @@
+//! `enquiries list|show|retry|release|purge`: staff fix what is stuck without
+//! touching the database. Each works on the configured database, beside a
+//! running server: changes are single statements the worker picks up on its
+//! next poll. Exit 1 when the enquiry is not found or there was nothing to do
+//! for it; 2 for a bad argument.
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::table::{render, when};
+use crate::cli::EnquiriesCommand;
+use crate::config::{Settings, parse_duration};
+use crate::startup::open_store;
+use crate::storage::{DeliveryStatus, EnquiryFilter, Store, now_ms};
+
+pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let code = match action {
+        EnquiriesCommand::List {
+            status,
+            site,
+            since,
+            limit,
+        } => list(&store, status, site, since, limit).await?,
+        EnquiriesCommand::Show { id } => show(&store, &id).await?,
+        EnquiriesCommand::Retry { id, failed } => retry(&store, id, failed).await?,
+        EnquiriesCommand::Release { id } => release(&store, &id).await?,
+        EnquiriesCommand::Purge => {
+            let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
+            println!(
+                "scrubbed {} synced and {} spam enquiries; deleted {} idempotency keys older than 24 h",
+                report.synced_scrubbed, report.spam_scrubbed, report.idempotency_keys_deleted
+            );
+            ExitCode::SUCCESS
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::from(2)
+}
+
+async fn list(
+    store: &Store,
+    status: Option<String>,
+    site: Option<String>,
+    since: Option<String>,
+    limit: i64,
+) -> anyhow::Result<ExitCode> {
+    if let Some(s) = &status
+        && DeliveryStatus::parse(s).is_none()
+    {
+        return Ok(usage(&format!(
+            "--status \"{s}\" is not a state; use pending, sending, synced, failed or held"
+        )));
+    }
+    let since = match since.as_deref().map(parse_duration) {
+        None => None,
+        Some(Ok(d)) => Some(now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+        Some(Err(e)) => return Ok(usage(&format!("--since: {e}"))),
+    };
+    let filter = EnquiryFilter {
+        status,
+        site,
+        since,
+        limit: limit.max(1),
+    };
+    let rows = store.list_enquiries(&filter).await?;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                e.site.clone(),
+                when(e.received_at),
+                e.status.clone(),
+                e.attempts.to_string(),
+                e.remote_id.clone().unwrap_or_else(|| "-".into()),
+                if e.scrubbed { "scrubbed" } else { "" }.into(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(
+            &[
+                "ID",
+                "SITE",
+                "RECEIVED (UTC)",
+                "STATUS",
+                "ATTEMPTS",
+                "CAREHQ ID",
+                "DATA"
+            ],
+            &cells
+        )
+    );
+    println!("{} enquiries", rows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
+    let Some(enquiry) = store.enquiry(id).await? else {
+        eprintln!("no enquiry {id}; `enquiry-relay enquiries list` shows the Ids");
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("enquiry   {}", enquiry.id);
+    println!("site      {}", enquiry.site);
+    println!("received  {} UTC", when(enquiry.received_at));
+    println!("spam      {}", enquiry.spam_verdict);
+    match (&enquiry.payload, enquiry.scrubbed_at) {
+        (Some(payload), _) => {
+            println!("\nfields");
+            match serde_json::from_str::<Value>(payload) {
+                Ok(Value::Object(fields)) => {
+                    for (key, value) in fields {
+                        let text = match value {
+                            Value::String(s) => s,
+                            Value::Null => continue,
+                            other => other.to_string(),
+                        };
+                        println!("  {key}: {}", text.replace('\n', "\n    "));
+                    }
+                }
+                _ => println!("  {payload}"),
+            }
+        }
+        (None, Some(at)) => println!(
+            "\nfields    scrubbed {} UTC (retention); only this audit record remains",
+            when(at)
+        ),
+        (None, None) => println!("\nfields    (none stored)"),
+    }
+    for delivery in store.deliveries_of(id).await? {
+        println!(
+            "\ndelivery {} ({}): {}, {} attempt(s), {} ambiguous{}",
+            delivery.id,
+            delivery.step,
+            delivery.status,
+            delivery.attempts,
+            delivery.ambiguous,
+            delivery
+                .remote_id
+                .as_deref()
+                .map(|r| format!(", CareHQ Id {r}"))
+                .unwrap_or_default()
+        );
+        if delivery.status == "pending" {
+            println!("  next attempt {} UTC", when(delivery.next_attempt_at));
+        }
+        if let Some(error) = &delivery.last_error {
+            println!("  last error: {error}");
+        }
+        for attempt in store.attempts_of(&delivery.id).await? {
+            println!(
+                "  - {} UTC  {}  {}ms{}",
+                when(attempt.started_at),
+                attempt.outcome,
+                attempt.duration_ms,
+                attempt
+                    .http_status
+                    .map(|s| format!("  HTTP {s}"))
+                    .unwrap_or_default()
+            );
+            if let Some(hint) = &attempt.hint {
+                println!("      CareHQ: {hint}");
+            }
+            if let Some(args) = &attempt.arg_errors {
+                println!("      CareHQ arg_errors: {args}");
+            }
+            if let Some(error) = &attempt.error {
+                println!("      {error}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
+    if all {
+        let n = store.retry_all_failed().await?;
+        println!("{n} failed deliveries are pending again and will be sent now");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(id) = id else {
+        return Ok(usage(
+            "give an enquiry Id, or --failed for every failed enquiry",
+        ));
+    };
+    if store.enquiry(&id).await?.is_none() {
+        eprintln!(
+            "no enquiry {id}; `enquiry-relay enquiries list --status failed` shows the failed ones"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    match store.retry_failed(&id).await? {
+        0 => {
+            eprintln!(
+                "enquiry {id} has no failed delivery; `enquiry-relay enquiries show {id}` shows where it stands"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            println!("enquiry {id} is pending again and will be sent now");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn release(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
+    if store.enquiry(id).await?.is_none() {
+        eprintln!(
+            "no enquiry {id}; `enquiry-relay enquiries list --status held` shows the held ones"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    match store.release_held(id).await? {
+        0 => {
+            eprintln!(
+                "enquiry {id} is not held; `enquiry-relay enquiries show {id}` shows where it stands"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            println!("enquiry {id} is released and will be sent now");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

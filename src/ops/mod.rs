@@ -1,0 +1,8 @@
+//! Operations: what the people running enquiry-relay use to watch it and keep
+//! it tidy — alerts, Prometheus metrics and the retention job. (`/status` lives with
+//! the routes; the admin commands in `commands`.)
+
+pub mod alerts;
+pub mod metrics;
+pub mod notify;
+pub mod retention;

@@ -1,0 +1,53 @@
+//! The retention job: scrub personal data past `[retention]`'s periods, once
+//! shortly after start and then daily. `enquiries purge` runs the same pass.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::RetentionSettings;
+use crate::storage::{PurgeReport, Store, StoreError, now_ms};
+
+/// How long after start the first pass runs: soon, but off the start-up path.
+const FIRST_RUN_AFTER: Duration = Duration::from_secs(60);
+const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// One retention pass with these periods, as of now.
+pub async fn purge_now(
+    store: &Store,
+    retention: &RetentionSettings,
+) -> Result<PurgeReport, StoreError> {
+    let now = now_ms();
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    store
+        .purge(
+            now.saturating_sub(ms(retention.synced)),
+            now.saturating_sub(ms(retention.spam)),
+        )
+        .await
+}
+
+/// Run the pass daily until `shutdown`. Several instances may run it at once:
+/// each statement only touches rows not yet scrubbed, so they do not conflict.
+pub async fn run_daily(store: Store, retention: RetentionSettings, shutdown: CancellationToken) {
+    let mut wait = FIRST_RUN_AFTER;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = EVERY;
+        match purge_now(&store, &retention).await {
+            Ok(report) => info!(
+                synced_scrubbed = report.synced_scrubbed,
+                spam_scrubbed = report.spam_scrubbed,
+                idempotency_keys_deleted = report.idempotency_keys_deleted,
+                "retention pass done"
+            ),
+            Err(e) => {
+                warn!(error = %e, "retention pass failed; it runs again tomorrow, or run `enquiry-relay enquiries purge`")
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! What staff do to enquiries from the command line: list them, read one,
+//! send failed ones again, release held ones. Every change is one statement
+//! (or one transaction), so it is safe beside a running server.
+
+use super::{Store, StoreError, now_ms};
+
+/// One line of `enquiries list`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EnquirySummary {
+    pub id: String,
+    pub site: String,
+    pub received_at: i64,
+    /// The status of its first delivery step (the care enquiry).
+    pub status: String,
+    pub attempts: i64,
+    pub remote_id: Option<String>,
+    pub spam_verdict: String,
+    pub scrubbed: bool,
+}
+
+/// Filters of `enquiries list`; `None` means any.
+#[derive(Clone, Debug, Default)]
+pub struct EnquiryFilter {
+    pub status: Option<String>,
+    pub site: Option<String>,
+    /// Received at or after this time (Unix ms).
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+/// An enquiry's stored row, for `enquiries show`. The payload is personal data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnquiryRecord {
+    pub id: String,
+    pub site: String,
+    pub received_at: i64,
+    pub payload: Option<String>,
+    pub spam_verdict: String,
+    pub scrubbed_at: Option<i64>,
+}
+
+impl std::fmt::Debug for EnquiryRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnquiryRecord")
+            .field("id", &self.id)
+            .field("site", &self.site)
+            .field("received_at", &self.received_at)
+            .field("payload", &self.payload.as_ref().map(|_| "[redacted]"))
+            .field("spam_verdict", &self.spam_verdict)
+            .field("scrubbed_at", &self.scrubbed_at)
+            .finish()
+    }
+}
+
+type SummaryRow = (
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    String,
+    Option<i64>,
+);
+
+type RecordRow = (String, String, i64, Option<String>, String, Option<i64>);
+
+impl Store {
+    /// Enquiries, newest first, with the state of their care-enquiry delivery.
+    pub async fn list_enquiries(
+        &self,
+        filter: &EnquiryFilter,
+    ) -> Result<Vec<EnquirySummary>, StoreError> {
+        // Optional filters as "$n IS NULL OR …" keep the SQL static (sqlx 0.9).
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT e.id, e.site, e.received_at, d.status, d.attempts, d.remote_id, e.spam_verdict, e.scrubbed_at \
+               FROM enquiries e LEFT JOIN deliveries d ON d.enquiry_id = e.id AND d.step = 'enquiry' \
+              WHERE ($1 = '' OR d.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 \
+              ORDER BY e.received_at DESC, e.id DESC LIMIT $4",
+        )
+        .bind(filter.status.as_deref().unwrap_or(""))
+        .bind(filter.site.as_deref().unwrap_or(""))
+        .bind(filter.since.unwrap_or(0))
+        .bind(filter.limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, site, received_at, status, attempts, remote_id, spam_verdict, scrubbed)| {
+                    EnquirySummary {
+                        id,
+                        site,
+                        received_at,
+                        status: status.unwrap_or_else(|| "-".into()),
+                        attempts: attempts.unwrap_or(0),
+                        remote_id,
+                        spam_verdict,
+                        scrubbed: scrubbed.is_some(),
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// One enquiry's stored row.
+    pub async fn enquiry(&self, id: &str) -> Result<Option<EnquiryRecord>, StoreError> {
+        let row: Option<RecordRow> =
+            sqlx::query_as(
+                "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at FROM enquiries WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(
+            |(id, site, received_at, payload, spam_verdict, scrubbed_at)| EnquiryRecord {
+                id,
+                site,
+                received_at,
+                payload,
+                spam_verdict,
+                scrubbed_at,
+            },
+        ))
+    }
+
+    /// Make an enquiry's failed deliveries pending again, due now. The attempt
+    /// counter starts again from zero so the whole retry schedule applies; the
+    /// attempts already made stay recorded. Returns how many rows changed.
+    pub async fn retry_failed(&self, enquiry_id: &str) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
+             WHERE enquiry_id = $2 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// [`Store::retry_failed`] for every failed delivery.
+    pub async fn retry_all_failed(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
+             WHERE status = 'failed'",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Release an enquiry's held deliveries: pending, due now.
+    pub async fn release_held(&self, enquiry_id: &str) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+             WHERE enquiry_id = $2 AND status = 'held'",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,112 @@
+//! Figures for staff: queue counts, ages and per-site totals behind `/status`
+//! and `/metrics`. Read-only; every query uses the reader pool.
+
+use super::models::DeliveryStatus;
+use super::{Store, StoreError};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The queue at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueFigures {
+    pub pending: i64,
+    pub sending: i64,
+    pub synced: i64,
+    pub failed: i64,
+    pub held: i64,
+    /// Follow-up steps (home visits) waiting for their enquiry to be synced.
+    pub waiting: i64,
+    /// Deliveries that reached `synced` in the 24 h before `now`.
+    pub synced_last_24h: i64,
+    /// When the oldest delivery still waiting (pending or sending) was created.
+    pub oldest_pending_at: Option<i64>,
+}
+
+impl QueueFigures {
+    fn add(&mut self, status: &str, n: i64) {
+        match DeliveryStatus::parse(status) {
+            Some(DeliveryStatus::Pending) => self.pending += n,
+            Some(DeliveryStatus::Sending) => self.sending += n,
+            Some(DeliveryStatus::Synced) => self.synced += n,
+            Some(DeliveryStatus::Failed) => self.failed += n,
+            Some(DeliveryStatus::Held) => self.held += n,
+            Some(DeliveryStatus::Waiting) => self.waiting += n,
+            None => {}
+        }
+    }
+
+    /// The count for one state.
+    pub fn count(&self, status: DeliveryStatus) -> i64 {
+        match status {
+            DeliveryStatus::Pending => self.pending,
+            DeliveryStatus::Sending => self.sending,
+            DeliveryStatus::Synced => self.synced,
+            DeliveryStatus::Failed => self.failed,
+            DeliveryStatus::Held => self.held,
+            DeliveryStatus::Waiting => self.waiting,
+        }
+    }
+}
+
+/// Everything `/status` reads from the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusFigures {
+    pub total: QueueFigures,
+    /// Per site slug, sorted by slug.
+    pub sites: Vec<(String, QueueFigures)>,
+    /// Deliveries with at least one send whose outcome is unknown.
+    pub ambiguous: i64,
+    /// CareHQ's hint of the most recent attempt that carried one, and when.
+    pub last_hint: Option<(i64, String)>,
+}
+
+type GroupRow = (String, String, i64, Option<i64>, i64);
+
+impl Store {
+    /// Queue figures overall and per site, as of `now` (Unix ms).
+    pub async fn status_figures(&self, now: i64) -> Result<StatusFigures, StoreError> {
+        // One grouped pass: count, oldest waiting row and recent syncs per (site, status).
+        let rows: Vec<GroupRow> = sqlx::query_as(
+            "SELECT e.site, d.status, COUNT(*), MIN(d.created_at), \
+                    SUM(CASE WHEN d.status = 'synced' AND d.updated_at >= $1 THEN 1 ELSE 0 END) \
+               FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+              GROUP BY e.site, d.status ORDER BY e.site",
+        )
+        .bind(now - DAY_MS)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut figures = StatusFigures::default();
+        for (site, status, n, oldest, recent) in rows {
+            let waiting = matches!(status.as_str(), "pending" | "sending");
+            let index = match figures.sites.iter().position(|(s, _)| *s == site) {
+                Some(i) => i,
+                None => {
+                    figures.sites.push((site, QueueFigures::default()));
+                    figures.sites.len() - 1
+                }
+            };
+            for queue in [&mut figures.total, &mut figures.sites[index].1] {
+                queue.add(&status, n);
+                queue.synced_last_24h += recent;
+                if waiting {
+                    queue.oldest_pending_at = match (queue.oldest_pending_at, oldest) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        let (ambiguous,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE ambiguous > 0")
+                .fetch_one(&self.reader)
+                .await?;
+        figures.ambiguous = ambiguous;
+        figures.last_hint = sqlx::query_as(
+            "SELECT started_at, hint FROM delivery_attempts WHERE hint IS NOT NULL \
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(figures)
+    }
+}

@@ -1,0 +1,348 @@
+//! The admin commands, run as the real binary against a populated database
+//! (SQLite and PostgreSQL) while the server runs on the same database.
+
+use std::path::Path;
+use std::process::Command;
+
+use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
+use enquiry_relay::sandbox::{Faults, seed};
+use enquiry_relay::storage::NewEnquiry;
+
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, free_port, write_config,
+};
+use crate::on_both_databases;
+use crate::status::posted_id;
+
+/// Run `enquiry-relay --config <config> <args>`: (exit code, stdout, stderr).
+/// Runs off the async threads, so the in-process sandbox and app keep serving.
+pub async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"));
+    command
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("NO_COLOR", "1");
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run the enquiry-relay binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Store an enquiry directly (held, or with a spam verdict), as intake would.
+pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let raw = RawSubmission::from_json(&family(n)).unwrap();
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    let payload = serde_json::to_string(&Enquiry::parse(&raw, &rules).unwrap()).unwrap();
+    app.store
+        .insert_enquiry(&NewEnquiry {
+            id: &id,
+            site: SITE,
+            payload: &payload,
+            spam_verdict,
+            idempotency_key: None,
+            held,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn admin_commands_work_beside_a_running_server(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    // One refused by CareHQ (failed), one delivered, one held.
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let failed = posted_id(&app, 1).await;
+    app.wait_for_status(&failed, "failed").await;
+    let synced = posted_id(&app, 2).await;
+    app.wait_for_status(&synced, "synced").await;
+    let held = insert(&app, 3, true, "clean").await;
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "list"]).await;
+    assert_eq!(code, 0, "{err}");
+    for id in [&failed, &synced, &held] {
+        assert!(out.contains(id.as_str()), "{out}");
+    }
+    assert!(
+        out.contains("STATUS") && out.contains("3 enquiries"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("example.com"),
+        "the list shows no personal data:\n{out}"
+    );
+
+    let (code, out, _) = cli(
+        &config,
+        &["enquiries", "list", "--status", "failed", "--since", "1d"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&failed) && !out.contains(&synced) && !out.contains(&held),
+        "{out}"
+    );
+    let (_, out, _) = cli(&config, &["enquiries", "list", "--site", "elsewhere"]).await;
+    assert!(out.contains("0 enquiries"), "{out}");
+    let (code, _, err) = cli(&config, &["enquiries", "list", "--status", "lost"]).await;
+    assert_eq!(code, 2, "a bad status is a usage error");
+    assert!(err.contains("pending"), "{err}");
+    let (code, _, _) = cli(&config, &["enquiries", "list", "--since", "a while"]).await;
+    assert_eq!(code, 2);
+
+    let (code, out, err) = cli(&config, &["enquiries", "show", &failed]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("family1@example.com"),
+        "staff see the fields:\n{out}"
+    );
+    assert!(
+        out.contains("HTTP 400") && out.contains("CareHQ:"),
+        "CareHQ's answer:\n{out}"
+    );
+    let (code, _, err) = cli(&config, &["enquiries", "show", "no-such-id"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("enquiries list"), "{err}");
+
+    // Retry: the running server sends it again.
+    let (code, _, _) = cli(&config, &["enquiries", "retry"]).await;
+    assert_eq!(code, 2, "retry needs an Id or --failed");
+    let (code, out, err) = cli(&config, &["enquiries", "retry", &failed]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let retried = app.wait_for_status(&failed, "synced").await;
+    assert_eq!(
+        retried.attempts, 1,
+        "a fresh schedule: the counter restarted"
+    );
+    let attempts = app.store.attempts_of(&retried.id).await.unwrap();
+    assert_eq!(attempts.len(), 2, "the refused attempt stays on record");
+    let (code, _, err) = cli(&config, &["enquiries", "retry", &failed]).await;
+    assert_eq!(code, 1, "nothing failed to retry: {err}");
+    let (code, out, _) = cli(&config, &["enquiries", "retry", "--failed"]).await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("0 failed"), "{out}");
+
+    // Release: held → pending → delivered by the server.
+    let (code, _, _) = cli(&config, &["enquiries", "release", &synced]).await;
+    assert_eq!(code, 1, "not held");
+    let (code, out, err) = cli(&config, &["enquiries", "release", &held]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    app.wait_for_status(&held, "synced").await;
+    assert_eq!(sandbox.received().len(), 3);
+    app.stop().await;
+}
+on_both_databases!(admin_commands_work_beside_a_running_server);
+
+async fn age(db: &TestDb, days: i64) {
+    let ms = days * 24 * 60 * 60 * 1000;
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for sql in [
+        "UPDATE enquiries SET received_at = received_at - $1",
+        "UPDATE idempotency_keys SET created_at = created_at - $1",
+    ] {
+        sqlx::query(sql).bind(ms).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let failed = posted_id(&app, 1).await;
+    app.wait_for_status(&failed, "failed").await;
+    let keyed = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("Idempotency-Key", "k-123")
+        .json(&family(2))
+        .send()
+        .await
+        .unwrap();
+    let synced = keyed.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_status(&synced, "synced").await;
+    let spam = insert(&app, 3, false, "spam").await;
+    app.wait_for_status(&spam, "synced").await;
+    let held = insert(&app, 4, true, "clean").await;
+    app.stop().await;
+    let store = enquiry_relay::storage::Store::connect(&db.url, 2)
+        .await
+        .unwrap();
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    // Nothing is old enough yet.
+    let (code, out, err) = cli(&config, &["enquiries", "purge"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("scrubbed 0 synced and 0 spam"), "{out}");
+
+    // Ten days on: past spam's 7 days, inside synced's 30.
+    age(&db, 10).await;
+    let (_, out, _) = cli(&config, &["enquiries", "purge"]).await;
+    assert!(
+        out.contains("scrubbed 0 synced and 1 spam") && out.contains("deleted 1 idempotency"),
+        "{out}"
+    );
+    let record = store.enquiry(&spam).await.unwrap().unwrap();
+    assert!(record.payload.is_none() && record.scrubbed_at.is_some());
+    assert!(
+        store
+            .enquiry(&synced)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
+
+    // Forty days on: the synced one goes too; failed and held keep everything.
+    age(&db, 30).await;
+    let (_, out, _) = cli(&config, &["enquiries", "purge"]).await;
+    assert!(out.contains("scrubbed 1 synced and 0 spam"), "{out}");
+    let scrubbed = store.enquiry(&synced).await.unwrap().unwrap();
+    assert!(scrubbed.payload.is_none());
+    let delivery = &store.deliveries_of(&synced).await.unwrap()[0];
+    assert_eq!(delivery.status, "synced", "the audit record stays");
+    assert!(delivery.remote_id.is_some());
+    for kept in [&failed, &held] {
+        let record = store.enquiry(kept).await.unwrap().unwrap();
+        assert!(
+            record.payload.is_some() && record.scrubbed_at.is_none(),
+            "{kept} kept"
+        );
+    }
+    let failed_delivery = &store.deliveries_of(&failed).await.unwrap()[0];
+    let hint = &store.attempts_of(&failed_delivery.id).await.unwrap()[0];
+    assert!(
+        hint.hint.is_some(),
+        "CareHQ's answer for a failed enquiry stays"
+    );
+    let (_, out, _) = cli(&config, &["enquiries", "show", &synced]).await;
+    assert!(
+        out.contains("scrubbed") && !out.contains("example.com"),
+        "{out}"
+    );
+    store.close().await;
+}
+on_both_databases!(retention_scrubs_synced_and_spam_and_never_failed_or_held);
+
+#[tokio::test]
+async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(seed::DEMO_LOCATION) && out.contains("Website"),
+        "{out}"
+    );
+
+    let (code, out, err) = cli(&config, &["carehq", "locations"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("ID") && out.contains(seed::DEMO_LOCATION),
+        "{out}"
+    );
+    let (_, out, _) = cli(&config, &["carehq", "locations", "--toml"]).await;
+    assert!(
+        out.contains("[[sites]]")
+            && out.contains(&format!("location = \"{}\"", seed::DEMO_LOCATION)),
+        "{out}"
+    );
+
+    let (code, out, _) = cli(&config, &["carehq", "groups", "--type", "referrer"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Care Directory") && !out.contains("Website"),
+        "{out}"
+    );
+    let (_, out, _) = cli(&config, &["carehq", "groups", "--toml"]).await;
+    assert!(
+        out.contains(&format!("sales_channel = \"{}\"", seed::DEMO_SALES_CHANNEL)),
+        "{out}"
+    );
+    let (code, _, _) = cli(&config, &["carehq", "groups", "--type", "owner"]).await;
+    assert_eq!(code, 2);
+
+    // A location CareHQ does not know: exit 1, named.
+    let other = db.dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let unknown = AppOptions {
+        site_location: "6724fbc74f73a2cebf637700".into(),
+        ..AppOptions::default()
+    };
+    let config = write_config(&other, &db.url, &sandbox.url, free_port(), &unknown);
+    let (code, out, _) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT FOUND"), "{out}");
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_when_ready_and_1_when_not() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    // The default URL comes from server.listen.
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        port,
+        &AppOptions::default(),
+    );
+    let (code, out, _) = cli(&config, &["healthcheck"]).await;
+    assert_eq!(code, 0, "{out}");
+    let closed = format!("http://127.0.0.1:{}/readyz", free_port());
+    let (code, out, _) = cli(&config, &["healthcheck", "--url", &closed]).await;
+    assert_eq!(code, 1, "{out}");
+    app.stop().await;
+}

@@ -1,0 +1,268 @@
+//! Alerts to a webhook receiver on loopback: one message per incident and one
+//! when it clears, also with two instances on one database.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use enquiry_relay::sandbox::Faults;
+
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually};
+use crate::on_both_databases;
+use crate::status::posted_id;
+
+type Inbox = Arc<Mutex<Vec<Value>>>;
+
+/// A webhook receiver: its URL and what it received.
+async fn receiver() -> (String, Inbox) {
+    let inbox: Inbox = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(inbox): State<Inbox>, Json(body): Json<Value>| async move {
+                    inbox.lock().unwrap().push(body);
+                },
+            ),
+        )
+        .with_state(Arc::clone(&inbox));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, inbox)
+}
+
+fn options(url: &str, details: bool) -> AppOptions {
+    AppOptions {
+        extra_toml: format!(
+            "[alerts]\nwebhook_url = \"{url}\"\ncheck_interval = \"100ms\"\ninclude_details = {details}\n"
+        ),
+        ..AppOptions::default()
+    }
+}
+
+fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
+    inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind && m["event"] == event)
+        .count()
+}
+
+async fn wait_for(inbox: &Inbox, kind: &str, event: &str) {
+    eventually(Duration::from_secs(15), || async {
+        (count(inbox, kind, event) > 0).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no {kind} {event} alert: {:?}", inbox.lock().unwrap()));
+}
+
+async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let (url, inbox) = receiver().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false)).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.wait_for_status(&id, "failed").await;
+    wait_for(&inbox, "failed", "incident").await;
+    // Several more checks run while the incident lasts; none repeats it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    let message = inbox.lock().unwrap()[0].clone();
+    assert_eq!(message["waiting"]["failed"], 1);
+    assert!(
+        message["text"].as_str().unwrap().contains("enquiries show"),
+        "{message}"
+    );
+    assert!(
+        !message.to_string().contains("example.com"),
+        "no personal data: {message}"
+    );
+    assert!(message.get("details").is_none());
+
+    app.store.retry_failed(&id).await.unwrap();
+    app.wait_for_status(&id, "synced").await;
+    wait_for(&inbox, "failed", "cleared").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    app.stop().await;
+}
+on_both_databases!(a_failed_enquiry_alerts_once_and_clears_once);
+
+async fn two_instances_send_each_alert_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let (url, inbox) = receiver().await;
+    let wrong = AppOptions {
+        api_secret: "not-the-secret".into(),
+        ..options(&url, true)
+    };
+    let first = TestApp::spawn(&db, &sandbox.url, &wrong).await;
+    let second = TestApp::spawn(&db, &sandbox.url, &wrong).await;
+    posted_id(&first, 1).await;
+    wait_for(&inbox, "paused", "incident").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        count(&inbox, "paused", "incident"),
+        1,
+        "{:?}",
+        inbox.lock().unwrap()
+    );
+    let message = inbox.lock().unwrap()[0].clone();
+    assert!(
+        message["text"].as_str().unwrap().contains("Reason:"),
+        "{message}"
+    );
+    first.stop().await;
+    second.stop().await;
+
+    // Fixed credentials: the restarted instances deliver, the pause clears once.
+    let first = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
+    let second = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
+    wait_for(&inbox, "paused", "cleared").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "paused", "cleared"), 1);
+    first.stop().await;
+    second.stop().await;
+}
+on_both_databases!(two_instances_send_each_alert_once);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_details_names_the_families_to_call_back() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let (url, inbox) = receiver().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 7).await;
+    app.wait_for_status(&id, "failed").await;
+    wait_for(&inbox, "failed", "incident").await;
+    let message = inbox.lock().unwrap()[0].clone();
+    assert_eq!(message["details"][0]["id"], id.as_str());
+    assert_eq!(message["details"][0]["email"], "family7@example.com");
+    app.stop().await;
+}
+
+/// A minimal SMTP sink on loopback: accepts every message, keeps its DATA.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = Arc::clone(&mails);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ready\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 end with .\r\n").await.unwrap();
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            kept.lock().unwrap().push(data);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let (port, mails) = smtp_sink().await;
+    let options = AppOptions {
+        extra_toml: format!(
+            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nemail_from = \"Relay <relay@example.net>\"\n\
+             email_to = [\"manager@example.net\"]\ncheck_interval = \"100ms\"\n"
+        ),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.wait_for_status(&id, "failed").await;
+    let sent = || mails.lock().unwrap().clone();
+    eventually(Duration::from_secs(15), || async {
+        (!sent().is_empty()).then_some(())
+    })
+    .await
+    .expect("an alert email arrives");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sent().len(), 1, "once per incident");
+    let mail = &sent()[0];
+    assert!(
+        mail.contains("Subject: [enquiry-relay] 1 enquiries could not be delivered"),
+        "{mail}"
+    );
+    assert!(mail.contains("manager@example.net"), "{mail}");
+    assert!(
+        mail.contains("enquiries show"),
+        "says where to find the details:\n{mail}"
+    );
+    assert!(
+        !mail.contains("family1@example.com"),
+        "no personal data by default:\n{mail}"
+    );
+
+    app.store.retry_failed(&id).await.unwrap();
+    app.wait_for_status(&id, "synced").await;
+    eventually(Duration::from_secs(15), || async {
+        (sent().len() >= 2).then_some(())
+    })
+    .await
+    .expect("an all-clear email arrives");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sent().len(), 2);
+    assert!(
+        sent()[1].contains("No failed enquiries remain"),
+        "{}",
+        sent()[1]
+    );
+    app.stop().await;
+}

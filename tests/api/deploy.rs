@@ -1,0 +1,198 @@
+//! The Dockerfile, docker-compose.yml and Caddyfile only use what the binary
+//! has: every `enquiry-relay` subcommand they run exists, and the environment
+//! they set is accepted by `enquiry-relay check` (so every key is real).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use enquiry_relay::sandbox::seed;
+
+fn read(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+}
+
+/// Lines that are not comments, with Dockerfile `\` continuations joined.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        match line.trim_end().strip_suffix('\\') {
+            Some(head) => current.push_str(head),
+            None => {
+                current.push_str(line);
+                out.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    out
+}
+
+/// The JSON array after `word` in a Dockerfile line (exec form).
+fn exec_form(line: &str, word: &str) -> Option<Vec<String>> {
+    let at = line.find(&format!("{word} ["))?;
+    let rest = &line[at + word.len()..];
+    serde_json::from_str(rest.trim()).ok()
+}
+
+/// Every subcommand the deployment files run.
+fn subcommands_used() -> Vec<String> {
+    let mut found = Vec::new();
+    let dockerfile = logical_lines(&read("Dockerfile"));
+    let entrypoint_is_binary = dockerfile.iter().any(|l| {
+        l.starts_with("ENTRYPOINT")
+            && exec_form(l, "ENTRYPOINT").is_some_and(|a| a == ["enquiry-relay"])
+    });
+    for line in &dockerfile {
+        if line.starts_with("CMD")
+            && entrypoint_is_binary
+            && let Some(first) = exec_form(line, "CMD").and_then(|a| a.into_iter().next())
+        {
+            found.push(first);
+        }
+    }
+    // Anywhere else: "enquiry-relay <subcommand>" in exec or shell form.
+    for file in ["Dockerfile", "docker-compose.yml", "Caddyfile"] {
+        for line in logical_lines(&read(file)) {
+            let tokens: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || "[],\"'".contains(c))
+                .filter(|t| !t.is_empty())
+                .collect();
+            for pair in tokens.windows(2) {
+                if pair[0] == "enquiry-relay" && !pair[1].starts_with('-') {
+                    found.push(pair[1].to_owned());
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn every_subcommand_the_deployment_runs_exists() {
+    let used = subcommands_used();
+    assert!(
+        used.contains(&"serve".to_owned()) && used.contains(&"healthcheck".to_owned()),
+        "found {used:?}"
+    );
+    for sub in &used {
+        let out = binary().args([sub.as_str(), "--help"]).output().unwrap();
+        assert!(out.status.success(), "`enquiry-relay {sub}` does not exist");
+    }
+    // The check itself can fail.
+    let out = binary().args(["self-destruct", "--help"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+/// `ENQUIRY_RELAY_*` variables set by docker-compose.yml and the Dockerfile.
+fn variables_set() -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for line in logical_lines(&read("docker-compose.yml")) {
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        if key.starts_with("ENQUIRY_RELAY_") {
+            vars.insert(key.to_owned(), value.trim().trim_matches('"').to_owned());
+        }
+    }
+    for line in logical_lines(&read("Dockerfile")) {
+        if let Some(rest) = line.strip_prefix("ENV ") {
+            for assignment in rest.split_whitespace() {
+                if let Some((key, value)) = assignment.split_once('=') {
+                    vars.entry(key.to_owned())
+                        .or_insert_with(|| value.to_owned());
+                }
+            }
+        }
+    }
+    vars
+}
+
+#[test]
+fn every_variable_the_deployment_sets_is_a_real_config_key() {
+    let vars = variables_set();
+    assert!(vars.len() >= 6, "found {vars:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = binary();
+    command.env_clear().arg("check");
+    for (key, value) in &vars {
+        let value = if key == "ENQUIRY_RELAY_CONFIG" {
+            // Stand-in for the operator's file: only what the environment does not set.
+            let file = dir.path().join("enquiry-relay.toml");
+            std::fs::write(
+                &file,
+                format!(
+                    "[carehq]\naccount_id = \"{}\"\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"{}\"\n",
+                    seed::ACCOUNT_ID,
+                    seed::DEMO_LOCATION
+                ),
+            )
+            .unwrap();
+            file.display().to_string()
+        } else if let Some(secret) = key.strip_suffix("_FILE") {
+            // A Docker secret, mounted as a file.
+            let file = dir.path().join(secret);
+            let content = if secret.ends_with("DATABASE__URL") {
+                format!("sqlite://{}", dir.path().join("relay.db").display())
+            } else {
+                "secret-value".to_owned()
+            };
+            std::fs::write(&file, content).unwrap();
+            file.display().to_string()
+        } else {
+            value.clone()
+        };
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{vars:?}\n{text}");
+    assert!(text.contains("config OK"), "{text}");
+
+    // And a misspelt key is refused, so the check above means something.
+    let out = binary()
+        .env_clear()
+        .env("ENQUIRY_RELAY_SERVER__LISTN", "0.0.0.0:8080")
+        .arg("check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn the_proxy_is_trusted_and_forwards_the_family_address() {
+    let compose = read("docker-compose.yml");
+    let subnet = compose
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- subnet:"))
+        .map(str::trim)
+        .expect("the compose network has a fixed subnet");
+    let trusted = &variables_set()["ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES"];
+    assert!(
+        trusted.split(',').any(|n| n.trim() == subnet),
+        "{trusted} vs {subnet}"
+    );
+    let caddy = read("Caddyfile");
+    assert!(caddy.contains("header_up X-Forwarded-For {remote_host}"));
+    let listen = &variables_set()["ENQUIRY_RELAY_SERVER__LISTEN"];
+    let port = listen.rsplit(':').next().unwrap();
+    assert!(
+        caddy.contains(&format!("port {port}")),
+        "Caddy sends to the port the relay listens on"
+    );
+}

@@ -1,0 +1,122 @@
+//! The real binary's log at the default level (RUST_LOG unset) carries request
+//! ids but none of a family's details, in text and in JSON format.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{
+    AppOptions, BinaryApp, Db, SITE, TestDb, TestSandbox, eventually, free_port, http_client,
+    write_config,
+};
+
+const EMAIL: &str = "zebedee.quintrell@example.org";
+const PHONE: &str = "07700 900462";
+const SURNAME: &str = "Quintrell";
+const MESSAGE: &str = "Mum needs nursing care after her fall";
+
+async fn no_personal_data_in_the_log(json: bool) {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let port = free_port();
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        port,
+        &AppOptions::default(),
+    );
+    let log = db.dir.path().join("relay.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"));
+    command
+        .arg("--config")
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    if json {
+        command.env("ENQUIRY_RELAY_LOG_FORMAT", "json");
+    } else {
+        command.env_remove("ENQUIRY_RELAY_LOG_FORMAT");
+    }
+    let app = BinaryApp {
+        child: command.spawn().unwrap(),
+        address: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    let client = http_client();
+    eventually(Duration::from_secs(30), || async {
+        client
+            .get(format!("{}/healthz", app.address))
+            .send()
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await
+    .expect("binary starts");
+
+    let family = serde_json::json!({
+        "first_name": "Zebedee", "last_name": SURNAME, "email": EMAIL, "phone": PHONE,
+        "care_requirements": MESSAGE,
+    });
+    let response = client
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("X-Request-Id", "req-from-the-proxy-42")
+        .json(&family)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-request-id"], "req-from-the-proxy-42");
+    sandbox.wait_for(1).await;
+    // And one the relay refuses, so the validation path is logged too.
+    let mut invalid = family.clone();
+    invalid["email"] = serde_json::json!(format!("{EMAIL}@@"));
+    invalid["phone"] = serde_json::json!("x");
+    let refused = client
+        .post(format!("{}/forms/{SITE}", app.address))
+        .json(&invalid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    // The delivery is logged after CareHQ answers; give the line time to land.
+    let text = eventually(Duration::from_secs(10), || async {
+        let text = app.log_text();
+        text.contains("enquiry delivered to CareHQ").then_some(text)
+    })
+    .await
+    .unwrap_or_else(|| panic!("delivery never logged:\n{}", app.log_text()));
+    app.signal("TERM");
+    let _ = app.wait_exit(Duration::from_secs(20)).await;
+
+    assert!(
+        text.contains("req-from-the-proxy-42"),
+        "request id logged:\n{text}"
+    );
+    for secret in [EMAIL, PHONE, "07700900462", SURNAME, MESSAGE, "Zebedee"] {
+        assert!(
+            !text.contains(secret),
+            "{secret:?} appears in the log:\n{text}"
+        );
+    }
+    if json {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_log_holds_no_family_details() {
+    no_personal_data_in_the_log(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_log_holds_no_family_details() {
+    no_personal_data_in_the_log(true).await;
+}

@@ -1,0 +1,224 @@
+//! `GET /status`: the staff token guard, the figures, and 503 under each
+//! degraded condition.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family};
+use crate::on_both_databases;
+
+pub const TOKEN: &str = "staff-token-for-tests-0123456789";
+
+pub fn with_token(mut options: AppOptions, extra: &str) -> AppOptions {
+    options.extra_toml = format!(
+        "{}\n[staff]\ntoken = \"{TOKEN}\"\n{extra}",
+        options.extra_toml
+    );
+    options
+}
+
+pub async fn posted_id(app: &TestApp, n: usize) -> String {
+    let response = app.post_json(SITE, &family(n)).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn status(app: &TestApp) -> (u16, Value) {
+    let response = app
+        .http
+        .get(format!("{}/status", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let code = response.status().as_u16();
+    (code, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    for auth in [
+        None,
+        Some("Bearer wrong-token"),
+        Some(&format!("Bearer {TOKEN}x")[..]),
+    ] {
+        let mut request = app.http.get(format!("{}/status", app.address));
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+    }
+    app.stop().await;
+
+    // No token configured: closed, and the answer names the key to set.
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let response = app
+        .http
+        .get(format!("{}/status", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("staff.token"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+async fn status_shows_the_queue_and_per_site_figures(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    for n in 0..3 {
+        let id = posted_id(&app, n).await;
+        app.wait_for_status(&id, "synced").await;
+    }
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["queue"]["synced"], 3);
+    assert_eq!(body["queue"]["synced_last_24h"], 3);
+    assert_eq!(body["queue"]["pending"], 0);
+    assert_eq!(body["queue"]["oldest_pending_age_seconds"], Value::Null);
+    assert_eq!(body["sites"][SITE]["synced"], 3);
+    assert_eq!(body["paused"]["paused"], false);
+    assert!(body["carehq"]["last_success_at"].is_string(), "{body}");
+    assert!(body["rate_limit"]["remaining"].is_number(), "{body}");
+    assert!(
+        !body.to_string().contains("example.com"),
+        "no personal data: {body}"
+    );
+    app.stop().await;
+}
+on_both_databases!(status_shows_the_queue_and_per_site_figures);
+
+async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    // A location CareHQ does not know: refused with a hint, marked failed.
+    let options = AppOptions {
+        site_location: "6724fbc74f73a2cebf637700".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let id = posted_id(&app, 1).await;
+    app.wait_for_status(&id, "failed").await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["queue"]["failed"], 1);
+    assert!(
+        body["problems"][0].as_str().unwrap().contains("failed"),
+        "{body}"
+    );
+    assert!(body["carehq"]["last_hint"].is_string(), "{body}");
+    app.stop().await;
+
+    // status.failed_is_degraded = false: the same queue is healthy.
+    let lenient = with_token(
+        AppOptions {
+            site_location: "6724fbc74f73a2cebf637700".into(),
+            ..AppOptions::default()
+        },
+        "[status]\nfailed_is_degraded = false\n",
+    );
+    let app = TestApp::spawn(&db, &sandbox.url, &lenient).await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 200, "{body}");
+    app.stop().await;
+}
+on_both_databases!(status_is_503_while_an_enquiry_is_failed);
+
+async fn status_is_503_while_delivery_is_paused(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let wrong = AppOptions {
+        api_secret: "not-the-secret".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(wrong, "")).await;
+    posted_id(&app, 1).await;
+    let body = eventually(Duration::from_secs(10), || async {
+        let (code, body) = status(&app).await;
+        (code == 503).then_some(body)
+    })
+    .await
+    .expect("/status turns 503 when delivery pauses");
+    assert_eq!(body["paused"]["paused"], true);
+    assert_eq!(body["paused"]["http_status"], 401);
+    assert!(body["paused"]["reason"].is_string());
+    app.stop().await;
+}
+on_both_databases!(status_is_503_while_delivery_is_paused);
+
+async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(enquiry_relay::sandbox::Faults {
+        status: Some(503),
+        ..Default::default()
+    });
+    let options = AppOptions {
+        retry_schedule: r#"["1h"]"#,
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let id = posted_id(&app, 1).await;
+    // Wait for the first attempt: the row is pending again, due in an hour.
+    eventually(Duration::from_secs(10), || async {
+        let d = app.delivery(&id).await;
+        (d.status == "pending" && d.attempts == 1).then_some(())
+    })
+    .await
+    .expect("first attempt made");
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 200, "young pending is healthy: {body}");
+    assert_eq!(body["queue"]["pending"], 1);
+
+    // Age it past the 30-minute default, as if it had waited since then.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET created_at = created_at - 3600000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["queue"]["oldest_pending_age_seconds"]
+            .as_i64()
+            .unwrap()
+            >= 3600
+    );
+    assert!(
+        body["problems"][0].as_str().unwrap().contains("waited"),
+        "{body}"
+    );
+    app.stop().await;
+}
+on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
