@@ -113,11 +113,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
             let idle_kb = service.memory_kb("VmRSS")?;
             let client = load::client()?;
+            let tick = service::ticks_per_second() as f64;
             for &clients in &args.clients {
                 let delivered_before = sandbox.request_count();
+                let cpu_before = (service.cpu_ticks()?, service::cpu_ticks("/proc/self/stat")?);
+                let started = std::time::Instant::now();
                 let tag = format!("{}-{latency_ms}-{clients}", db.name());
                 let stats = load::run(&client, &service.form_url(), clients, &plan, &tag).await;
                 let delivered = sandbox.request_count() - delivered_before;
+                let wall = started.elapsed().as_secs_f64() * tick / 100.0;
+                let service_cpu = (service.cpu_ticks()? - cpu_before.0) as f64 / wall;
+                let bench_cpu =
+                    (service::cpu_ticks("/proc/self/stat")? - cpu_before.1) as f64 / wall;
                 eprintln!(
                     "   {clients:>3} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, non-201 {}",
                     stats.per_second(),
@@ -131,6 +138,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     clients,
                     stats,
                     carehq_calls: delivered,
+                    load_avg: report::load_avg(),
+                    service_cpu,
+                    bench_cpu,
                 });
             }
             memory.push(MemoryRow {

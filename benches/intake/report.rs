@@ -19,6 +19,13 @@ pub struct Row {
     pub stats: Stats,
     /// Requests the sandbox received during the run (warm-up included).
     pub carehq_calls: u64,
+    /// The machine's 1-minute load average as the run ended: other people's
+    /// builds share these cores, and this says how much.
+    pub load_avg: String,
+    /// CPU used during the run (warm-up included), in % of one core: the
+    /// service, and this process (load generator + sandbox).
+    pub service_cpu: f64,
+    pub bench_cpu: f64,
 }
 
 pub struct MemoryRow {
@@ -30,6 +37,14 @@ pub struct MemoryRow {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The 1-minute load average, or "?" where /proc/loadavg cannot be read.
+pub fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 fn mib(kb: u64) -> f64 {
@@ -44,13 +59,16 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile |"
+        "| Database | CareHQ answers in | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | service CPU % | bench CPU % | load avg |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
+            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.0} | {:.0} | {} |",
             r.db,
             r.latency_ms,
             r.clients,
@@ -61,6 +79,9 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
             ms(r.stats.max()),
             r.stats.non_201,
             r.carehq_calls,
+            r.service_cpu,
+            r.bench_cpu,
+            r.load_avg,
         );
     }
     let _ = writeln!(out);

@@ -207,6 +207,11 @@ impl Service {
         Ok(kb)
     }
 
+    /// CPU time the service has used so far, user + system, in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        cpu_ticks(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -238,6 +243,35 @@ impl Drop for Service {
             let _ = self.child.wait();
         }
     }
+}
+
+/// utime + stime (fields 14 and 15) of a /proc/<pid>/stat file. The command
+/// name before them may contain spaces, so count from its closing parenthesis.
+pub fn cpu_ticks(stat_path: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(stat_path)?;
+    let (_, after_name) = stat
+        .rsplit_once(')')
+        .with_context(|| format!("{stat_path} has no command name"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(n)
+            .with_context(|| format!("{stat_path} is too short"))?
+            .parse()?)
+    };
+    // After the name come field 3 (state) onwards: utime is field 14, index 11.
+    Ok(field(11)? + field(12)?)
+}
+
+/// Clock ticks per second for /proc CPU times (almost always 100).
+pub fn ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
 }
 
 /// A port that was free a moment ago (the binary binds it itself).
