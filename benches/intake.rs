@@ -121,10 +121,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let tag = format!("{}-{latency_ms}-{clients}", db.name());
                 let stats = load::run(&client, &service.form_url(), clients, &plan, &tag).await;
                 let delivered = sandbox.request_count() - delivered_before;
-                let wall = started.elapsed().as_secs_f64() * tick / 100.0;
-                let service_cpu = (service.cpu_ticks()? - cpu_before.0) as f64 / wall;
+                // Ticks that make 1 % of one core over this run.
+                let one_percent = started.elapsed().as_secs_f64() * tick / 100.0;
+                let service_cpu = (service.cpu_ticks()? - cpu_before.0) as f64 / one_percent;
                 let bench_cpu =
-                    (service::cpu_ticks("/proc/self/stat")? - cpu_before.1) as f64 / wall;
+                    (service::cpu_ticks("/proc/self/stat")? - cpu_before.1) as f64 / one_percent;
                 eprintln!(
                     "   {clients:>3} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, non-201 {}",
                     stats.per_second(),
