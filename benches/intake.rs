@@ -1,0 +1,174 @@
+//! Intake benchmark (issue 2): how fast and how steadily `POST /forms/{site}`
+//! answers a family, on SQLite and PostgreSQL, while CareHQ answers in 0 ms or
+//! in 2 s, at 1, 16 and 64 concurrent clients; plus the idle memory of the
+//! real release binary. Prints Markdown tables for BENCHMARKS.md.
+//!
+//! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench intake`
+//! Subset: `cargo bench --bench intake -- --db sqlite --latency-ms 0 --clients 16`
+//!
+//! Everything runs on loopback: the CareHQ sandbox in this process, the
+//! service as a separate process (the binary Cargo built for this bench).
+
+// A bench's root is its own crate root: its modules live in benches/intake/.
+#[path = "intake/load.rs"]
+mod load;
+#[path = "intake/report.rs"]
+mod report;
+#[path = "intake/service.rs"]
+mod service;
+
+use std::time::Duration;
+
+use clap::Parser;
+use enquiry_relay::sandbox::{Faults, Sandbox, SandboxConfig};
+use tokio_util::sync::CancellationToken;
+
+use load::LoadPlan;
+use report::{MemoryRow, Row};
+use service::{BenchDb, Service};
+
+/// Which scenarios to run and for how long.
+#[derive(Parser, Debug)]
+#[command(about = "Intake benchmark for enquiry-relay")]
+struct Args {
+    /// Databases: sqlite, postgres (postgres needs TEST_DATABASE_URL).
+    #[arg(long, value_delimiter = ',', default_values = ["sqlite", "postgres"])]
+    db: Vec<String>,
+    /// CareHQ (sandbox) answer delays in milliseconds.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 2000])]
+    latency_ms: Vec<u64>,
+    /// Concurrent clients per run.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
+    clients: Vec<usize>,
+    /// Measured seconds per run.
+    #[arg(long, default_value_t = 8)]
+    seconds: u64,
+    /// Warm-up seconds before each measured run (not recorded).
+    #[arg(long, default_value_t = 1)]
+    warmup_seconds: u64,
+    /// Upper bound on requests per measured run, whatever the time.
+    #[arg(long, default_value_t = 200_000)]
+    max_requests: u64,
+    /// Seconds the service sits idle after start-up before its memory is read.
+    #[arg(long, default_value_t = 3)]
+    idle_seconds: u64,
+    /// TOML appended verbatim to the service's config (e.g. to lift intake
+    /// rate limits that would otherwise refuse one loopback address).
+    #[arg(long, default_value = "")]
+    extra_toml: String,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // Two workers: the machine has two cores, shared with the service.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let dbs = parse_dbs(&args.db)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let carehq_url = format!("http://{}", listener.local_addr()?);
+    // The sandbox's own limit (10/s by default) would throttle delivery and
+    // change what the worker does; the benchmark is about intake.
+    let sandbox = Sandbox::new(SandboxConfig {
+        rate_limit_per_second: 100_000,
+        ..Default::default()
+    });
+    let stop = CancellationToken::new();
+    let serving = sandbox.clone();
+    let token = stop.clone();
+    let sandbox_task = tokio::spawn(async move {
+        enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
+    });
+
+    let plan = LoadPlan {
+        measured: Duration::from_secs(args.seconds),
+        warmup: Duration::from_secs(args.warmup_seconds),
+        max_requests: args.max_requests,
+    };
+    let mut rows = Vec::new();
+    let mut memory = Vec::new();
+    for db in dbs {
+        for &latency_ms in &args.latency_ms {
+            let Some(bench_db) = BenchDb::create(db).await? else {
+                continue;
+            };
+            sandbox.reset();
+            sandbox.set_faults(Faults {
+                latency_ms,
+                ..Default::default()
+            });
+            eprintln!(
+                "== {} / CareHQ {latency_ms} ms: starting the service",
+                db.name()
+            );
+            let service = Service::start(&bench_db, &carehq_url, &args.extra_toml).await?;
+            tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
+            let idle_kb = service.memory_kb("VmRSS")?;
+            let client = load::client()?;
+            let tick = service::ticks_per_second() as f64;
+            for &clients in &args.clients {
+                let delivered_before = sandbox.request_count();
+                let cpu_before = (service.cpu_ticks()?, service::cpu_ticks("/proc/self/stat")?);
+                let started = std::time::Instant::now();
+                let tag = format!("{}-{latency_ms}-{clients}", db.name());
+                let stats = load::run(&client, &service.form_url(), clients, &plan, &tag).await;
+                let delivered = sandbox.request_count() - delivered_before;
+                // Ticks that make 1 % of one core over this run.
+                let one_percent = started.elapsed().as_secs_f64() * tick / 100.0;
+                let service_cpu = (service.cpu_ticks()? - cpu_before.0) as f64 / one_percent;
+                let bench_cpu =
+                    (service::cpu_ticks("/proc/self/stat")? - cpu_before.1) as f64 / one_percent;
+                eprintln!(
+                    "   {clients:>3} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, non-201 {}",
+                    stats.per_second(),
+                    report::ms(stats.percentile(0.50)),
+                    report::ms(stats.percentile(0.99)),
+                    stats.non_201
+                );
+                rows.push(Row {
+                    db: db.name(),
+                    latency_ms,
+                    clients,
+                    stats,
+                    carehq_calls: delivered,
+                    load_avg: report::load_avg(),
+                    service_cpu,
+                    bench_cpu,
+                });
+            }
+            memory.push(MemoryRow {
+                db: db.name(),
+                latency_ms,
+                idle_kb,
+                peak_kb: service.memory_kb("VmHWM")?,
+            });
+            let log = service.stop().await?;
+            eprintln!("   service stopped; its log was {log} bytes");
+            bench_db.drop_database().await;
+        }
+    }
+    stop.cancel();
+    let _ = sandbox_task.await;
+
+    println!("{}", report::markdown(&rows, &memory));
+    Ok(())
+}
+
+fn parse_dbs(names: &[String]) -> anyhow::Result<Vec<service::Db>> {
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "sqlite" => Ok(service::Db::Sqlite),
+            "postgres" => Ok(service::Db::Postgres),
+            other => anyhow::bail!("unknown --db {other}: use sqlite, postgres or both"),
+        })
+        .collect()
+}

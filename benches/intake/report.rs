@@ -1,0 +1,158 @@
+//! Markdown for BENCHMARKS.md: the runs, the memory, and each issue-2 target
+//! checked against the figures just measured.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::load::Stats;
+
+/// Issue 2's targets.
+const P99_TARGET_MS: f64 = 15.0;
+const P99_TARGET_CLIENTS: usize = 16;
+const SLOW_CAREHQ_TOLERANCE: f64 = 1.10;
+const IDLE_RSS_TARGET_MIB: f64 = 30.0;
+
+pub struct Row {
+    pub db: &'static str,
+    pub latency_ms: u64,
+    pub clients: usize,
+    pub stats: Stats,
+    /// Requests the sandbox received during the run (warm-up included).
+    pub carehq_calls: u64,
+    /// The machine's 1-minute load average as the run ended: other people's
+    /// builds share these cores, and this says how much.
+    pub load_avg: String,
+    /// CPU used during the run (warm-up included), in % of one core: the
+    /// service, and this process (load generator + sandbox).
+    pub service_cpu: f64,
+    pub bench_cpu: f64,
+}
+
+pub struct MemoryRow {
+    pub db: &'static str,
+    pub latency_ms: u64,
+    pub idle_kb: u64,
+    pub peak_kb: u64,
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The 1-minute load average, or "?" where /proc/loadavg cannot be read.
+pub fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn mib(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "**met**" } else { "**MISSED**" }
+}
+
+pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| Database | CareHQ answers in | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | service CPU % | bench CPU % | load avg |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.0} | {:.0} | {} |",
+            r.db,
+            r.latency_ms,
+            r.clients,
+            r.stats.requests(),
+            r.stats.per_second(),
+            ms(r.stats.percentile(0.50)),
+            ms(r.stats.percentile(0.99)),
+            ms(r.stats.max()),
+            r.stats.non_201,
+            r.carehq_calls,
+            r.service_cpu,
+            r.bench_cpu,
+            r.load_avg,
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| Database | CareHQ answers in | Idle RSS (MiB) | Peak RSS after all runs (MiB) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for m in memory {
+        let _ = writeln!(
+            out,
+            "| {} | {} ms | {:.1} | {:.1} |",
+            m.db,
+            m.latency_ms,
+            mib(m.idle_kb),
+            mib(m.peak_kb)
+        );
+    }
+    let _ = writeln!(out);
+    targets(&mut out, rows, memory);
+    out
+}
+
+fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {
+    let _ = writeln!(out, "Targets:");
+    for r in rows
+        .iter()
+        .filter(|r| r.db == "SQLite" && r.clients == P99_TARGET_CLIENTS)
+    {
+        let p99 = ms(r.stats.percentile(0.99));
+        let _ = writeln!(
+            out,
+            "- p99 ≤ {P99_TARGET_MS} ms at {P99_TARGET_CLIENTS} clients on SQLite, CareHQ {} ms: {p99:.2} ms, {}",
+            r.latency_ms,
+            verdict(p99 <= P99_TARGET_MS)
+        );
+    }
+    for slow in rows.iter().filter(|r| r.latency_ms > 0) {
+        let Some(fast) = rows
+            .iter()
+            .find(|f| f.latency_ms == 0 && f.db == slow.db && f.clients == slow.clients)
+        else {
+            continue;
+        };
+        for (label, p) in [("p50", 0.50), ("p99", 0.99)] {
+            let (a, b) = (ms(fast.stats.percentile(p)), ms(slow.stats.percentile(p)));
+            let ratio = b / a.max(f64::EPSILON);
+            let _ = writeln!(
+                out,
+                "- {} {} clients {label}: CareHQ {} ms {b:.2} ms vs 0 ms {a:.2} ms (×{ratio:.2}; ≤ ×{SLOW_CAREHQ_TOLERANCE:.2} wanted): {}",
+                slow.db,
+                slow.clients,
+                slow.latency_ms,
+                verdict(ratio <= SLOW_CAREHQ_TOLERANCE)
+            );
+        }
+    }
+    for m in memory {
+        let idle = mib(m.idle_kb);
+        let _ = writeln!(
+            out,
+            "- idle RSS ≤ {IDLE_RSS_TARGET_MIB} MiB ({}, CareHQ {} ms): {idle:.1} MiB, {}",
+            m.db,
+            m.latency_ms,
+            verdict(idle <= IDLE_RSS_TARGET_MIB)
+        );
+    }
+    let non_201: u64 = rows.iter().map(|r| r.stats.non_201).sum();
+    let _ = writeln!(
+        out,
+        "- every answer a 201: {non_201} other answers or failures, {}",
+        verdict(non_201 == 0)
+    );
+}

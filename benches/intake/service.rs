@@ -1,0 +1,288 @@
+//! The service under test: a database for it (a SQLite file in a temp dir, or
+//! a fresh PostgreSQL database), its config file, and the real release binary
+//! as a child process, with its resident memory read from /proc.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use enquiry_relay::sandbox::seed;
+use sqlx::Connection as _;
+
+pub const SITE: &str = "upton-court";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "SQLite",
+            Db::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A database used by one service start.
+pub struct BenchDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    /// (admin URL, name) of the PostgreSQL database created for this start.
+    pg: Option<(String, String)>,
+}
+
+impl BenchDb {
+    /// `None`, with a note, when PostgreSQL is wanted and TEST_DATABASE_URL is unset.
+    pub async fn create(db: Db) -> anyhow::Result<Option<BenchDb>> {
+        let dir = tempfile::tempdir()?;
+        match db {
+            // A file on disk: the service always opens SQLite with WAL and
+            // synchronous=FULL, so this is the fully durable configuration.
+            Db::Sqlite => Ok(Some(BenchDb {
+                url: format!("sqlite://{}", dir.path().join("relay.db").display()),
+                dir,
+                pg: None,
+            })),
+            Db::Postgres => {
+                let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!(
+                        "TEST_DATABASE_URL is not set: skipping PostgreSQL \
+                         (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
+                    );
+                    return Ok(None);
+                };
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&admin)
+                    .await
+                    .context("TEST_DATABASE_URL must point at a running PostgreSQL")?;
+                // The relay_test_ prefix lets .ci/run sweep it if a run is interrupted.
+                let name = format!("relay_test_bench_{}", uuid::Uuid::now_v7().simple());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .context("creating the benchmark database")?;
+                let _ = conn.close().await;
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                Ok(Some(BenchDb {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    pg: Some((admin, name)),
+                }))
+            }
+        }
+    }
+
+    /// Drop the PostgreSQL database (best effort; the temp dir goes on drop).
+    pub async fn drop_database(self) {
+        let Some((admin, name)) = &self.pg else {
+            return;
+        };
+        let Ok(mut conn) = sqlx::AnyConnection::connect(admin).await else {
+            eprintln!("could not reconnect to drop {name}; drop it by hand");
+            return;
+        };
+        let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+        if let Err(e) = dropped {
+            eprintln!("could not drop {name}: {e}");
+        }
+        let _ = conn.close().await;
+    }
+}
+
+/// Close to the production defaults: only what the benchmark needs is set, so
+/// the worker runs with its default concurrency, timeout and lease. Every
+/// request comes from one loopback address, so the per-IP and per-site rate
+/// limits (10 per 10 minutes by default) are lifted: this measures intake.
+fn config_toml(db_url: &str, carehq_url: &str, port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+
+[database]
+url = "{db_url}"
+
+[carehq]
+base_url = "{carehq_url}"
+account_id = "{account}"
+api_key = "{key}"
+api_secret = "{secret}"
+
+[rate_limit]
+per_ip = "100000000/1s"
+per_site = "100000000/1s"
+
+[[sites]]
+slug = "{SITE}"
+name = "Upton Court"
+location = "{location}"
+sales_channel = "{channel}"
+
+[sites.defaults]
+service = "residential_home"
+funding_type = "not_sure"
+{extra}
+"#,
+        account = seed::ACCOUNT_ID,
+        key = seed::API_KEY,
+        secret = seed::API_SECRET,
+        location = seed::DEMO_LOCATION,
+        channel = seed::DEMO_SALES_CHANNEL,
+    )
+}
+
+/// The running `enquiry-relay serve` process.
+pub struct Service {
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl Service {
+    /// Write the config, start the binary, wait (at most 30 s) for /healthz.
+    pub async fn start(db: &BenchDb, carehq_url: &str, extra: &str) -> anyhow::Result<Service> {
+        let port = free_port()?;
+        let config = db.dir.path().join("enquiry-relay.toml");
+        std::fs::write(&config, config_toml(&db.url, carehq_url, port, extra))?;
+        let log = db.dir.path().join("relay.log");
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting the enquiry-relay binary")?;
+        let mut service = Service {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        service.wait_healthy().await?;
+        Ok(service)
+    }
+
+    async fn wait_healthy(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let url = format!("{}/healthz", self.address);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the service exited ({status}); log:\n{}", self.log_text());
+            }
+            if let Ok(r) = client.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        bail!(
+            "the service never became healthy; log:\n{}",
+            self.log_text()
+        )
+    }
+
+    pub fn form_url(&self) -> String {
+        format!("{}/forms/{SITE}", self.address)
+    }
+
+    /// A `Vm*` line of /proc/<pid>/status in kB (VmRSS now, VmHWM peak).
+    pub fn memory_kb(&self, key: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .with_context(|| format!("{key} missing from /proc status"))?;
+        let kb = line.trim().trim_end_matches("kB").trim().parse()?;
+        Ok(kb)
+    }
+
+    /// CPU time the service has used so far, user + system, in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        cpu_ticks(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait (at most 15 s) for a clean exit; the log's size.
+    pub async fn stop(mut self) -> anyhow::Result<u64> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    eprintln!("   the service exited with {status}");
+                }
+                return Ok(std::fs::metadata(&self.log).map_or(0, |m| m.len()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("the service did not stop within 15 s of SIGTERM")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// utime + stime (fields 14 and 15) of a /proc/<pid>/stat file. The command
+/// name before them may contain spaces, so count from its closing parenthesis.
+pub fn cpu_ticks(stat_path: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(stat_path)?;
+    let (_, after_name) = stat
+        .rsplit_once(')')
+        .with_context(|| format!("{stat_path} has no command name"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(n)
+            .with_context(|| format!("{stat_path} is too short"))?
+            .parse()?)
+    };
+    // After the name come field 3 (state) onwards: utime is field 14, index 11.
+    Ok(field(11)? + field(12)?)
+}
+
+/// Clock ticks per second for /proc CPU times (almost always 100).
+pub fn ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// A port that was free a moment ago (the binary binds it itself).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
