@@ -14,6 +14,9 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A grouped SQLite intake commit failed; its cause, as text, for each caller.
+    #[error("database error: {0}")]
+    Batch(String),
     #[error("stored data is not in the expected form: {0}")]
     Corrupt(String),
 }

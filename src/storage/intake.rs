@@ -29,6 +29,9 @@ impl Store {
     /// Insert the enquiry and its delivery row in one transaction. Nothing is
     /// acknowledged to the family before this commits.
     pub async fn insert_enquiry(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
+        if let Some(writer) = &self.intake_writer {
+            return writer.insert(new).await;
+        }
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         if let Some(enquiry_id) = insert_rows(&mut tx, new, now).await? {

@@ -10,6 +10,7 @@ mod alerts;
 mod connect;
 mod delivery_state;
 mod error;
+mod group_commit;
 mod inspect;
 mod intake;
 mod models;
@@ -47,6 +48,8 @@ pub struct Store {
     /// Reads; for SQLite, WAL lets these run beside the writer.
     reader: AnyPool,
     backend: Backend,
+    /// SQLite only: stores concurrent enquiries in shared transactions.
+    intake_writer: Option<group_commit::IntakeWriter>,
 }
 
 impl std::fmt::Debug for Store {
