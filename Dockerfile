@@ -7,6 +7,8 @@ COPY src src
 COPY migrations migrations
 COPY static static
 COPY templates templates
+# Cargo.toml names the benchmark target; keep every target it names in the context.
+COPY benches benches
 COPY enquiry-relay.example.toml ./
 RUN cargo build --release --locked \
  && cp target/release/enquiry-relay /usr/local/bin/enquiry-relay

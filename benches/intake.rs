@@ -56,6 +56,10 @@ struct Args {
     /// rate limits that would otherwise refuse one loopback address).
     #[arg(long, default_value = "")]
     extra_toml: String,
+    /// What the clients post: family enquiries, honeypot bots, or posts past
+    /// the per-IP rate limit (the service then keeps its default limits).
+    #[arg(long, value_enum, default_value = "family")]
+    traffic: load::Traffic,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -92,6 +96,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         measured: Duration::from_secs(args.seconds),
         warmup: Duration::from_secs(args.warmup_seconds),
         max_requests: args.max_requests,
+        traffic: args.traffic,
     };
     let mut rows = Vec::new();
     let mut memory = Vec::new();
@@ -109,7 +114,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "== {} / CareHQ {latency_ms} ms: starting the service",
                 db.name()
             );
-            let service = Service::start(&bench_db, &carehq_url, &args.extra_toml).await?;
+            let service = Service::start(
+                &bench_db,
+                &carehq_url,
+                &args.extra_toml,
+                args.traffic != load::Traffic::RateLimited,
+            )
+            .await?;
             tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
             let idle_kb = service.memory_kb("VmRSS")?;
             let client = load::client()?;
@@ -158,6 +169,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     stop.cancel();
     let _ = sandbox_task.await;
 
+    println!("Traffic: {:?}\n", args.traffic);
     println!("{}", report::markdown(&rows, &memory));
     Ok(())
 }

@@ -7,11 +7,40 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-/// How long to load the service, and the most requests to send.
+/// How long to load the service, the most requests to send, and what to send.
 pub struct LoadPlan {
     pub measured: Duration,
     pub warmup: Duration,
     pub max_requests: u64,
+    pub traffic: Traffic,
+}
+
+/// What the clients post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Traffic {
+    /// Valid enquiries: stored, answered 201.
+    Family,
+    /// Bots that fill the honeypot: answered 201 like success, nothing stored.
+    Honeypot,
+    /// Posts past the per-IP rate limit: answered 429.
+    RateLimited,
+}
+
+impl Traffic {
+    fn expected(self) -> StatusCode {
+        match self {
+            Traffic::Family | Traffic::Honeypot => StatusCode::CREATED,
+            Traffic::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn body(self, tag: &str, task: usize, n: u64) -> serde_json::Value {
+        let mut body = family(tag, task, n);
+        if self == Traffic::Honeypot {
+            body["website"] = serde_json::json!("http://cheap-pills.example");
+        }
+        body
+    }
 }
 
 /// One measured run.
@@ -19,7 +48,8 @@ pub struct Stats {
     /// Sorted, one per answered-or-failed request.
     latencies: Vec<Duration>,
     pub elapsed: Duration,
-    /// Answers other than 201, plus requests that got no answer at all.
+    /// Answers other than the traffic's expected one (201, or 429 for
+    /// rate-limited traffic), plus requests that got no answer at all.
     pub non_201: u64,
 }
 
@@ -71,10 +101,20 @@ pub async fn run(
         clients,
         plan.warmup,
         warm_cap,
+        plan.traffic,
         &format!("w{tag}"),
     )
     .await;
-    load(client, url, clients, plan.measured, plan.max_requests, tag).await
+    load(
+        client,
+        url,
+        clients,
+        plan.measured,
+        plan.max_requests,
+        plan.traffic,
+        tag,
+    )
+    .await
 }
 
 async fn load(
@@ -83,6 +123,7 @@ async fn load(
     clients: usize,
     limit: Duration,
     max_requests: u64,
+    traffic: Traffic,
     tag: &str,
 ) -> Stats {
     let issued = Arc::new(AtomicU64::new(0));
@@ -100,10 +141,10 @@ async fn load(
                 while start.elapsed() < limit
                     && issued.fetch_add(1, Ordering::Relaxed) < max_requests
                 {
-                    let body = family(&tag, task, n);
+                    let body = traffic.body(&tag, task, n);
                     n += 1;
                     let sent = Instant::now();
-                    let answer = post(&client, &url, &body).await;
+                    let answer = post(&client, &url, &body, traffic.expected()).await;
                     latencies.push(sent.elapsed());
                     if let Err(why) = answer {
                         // The first failure per task says enough; the count says the rest.
@@ -137,8 +178,13 @@ async fn load(
     }
 }
 
-/// Post one enquiry and read the whole answer; an error unless it is a 201.
-async fn post(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Result<(), String> {
+/// Post one enquiry and read the whole answer; an error unless it is `expected`.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    expected: StatusCode,
+) -> Result<(), String> {
     let response = client
         .post(url)
         .json(body)
@@ -150,7 +196,7 @@ async fn post(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> 
         .text()
         .await
         .map_err(|e| format!("answer {status} broke off: {e}"))?;
-    if status != StatusCode::CREATED {
+    if status != expected {
         return Err(format!("answer {status}: {text}"));
     }
     Ok(())

@@ -102,8 +102,20 @@ impl BenchDb {
 /// Close to the production defaults: only what the benchmark needs is set, so
 /// the worker runs with its default concurrency, timeout and lease. Every
 /// request comes from one loopback address, so the per-IP and per-site rate
-/// limits (10 per 10 minutes by default) are lifted: this measures intake.
-fn config_toml(db_url: &str, carehq_url: &str, port: u16, extra: &str) -> String {
+/// limits (10 per 10 minutes by default) are lifted to measure intake, except
+/// when the rate-limited path itself is measured.
+fn config_toml(
+    db_url: &str,
+    carehq_url: &str,
+    port: u16,
+    extra: &str,
+    lift_limits: bool,
+) -> String {
+    let limits = if lift_limits {
+        "[rate_limit]\nper_ip = \"100000000/1s\"\nper_site = \"100000000/1s\"\n"
+    } else {
+        ""
+    };
     format!(
         r#"
 [server]
@@ -118,10 +130,7 @@ account_id = "{account}"
 api_key = "{key}"
 api_secret = "{secret}"
 
-[rate_limit]
-per_ip = "100000000/1s"
-per_site = "100000000/1s"
-
+{limits}
 [[sites]]
 slug = "{SITE}"
 name = "Upton Court"
@@ -150,10 +159,18 @@ pub struct Service {
 
 impl Service {
     /// Write the config, start the binary, wait (at most 30 s) for /healthz.
-    pub async fn start(db: &BenchDb, carehq_url: &str, extra: &str) -> anyhow::Result<Service> {
+    pub async fn start(
+        db: &BenchDb,
+        carehq_url: &str,
+        extra: &str,
+        lift_limits: bool,
+    ) -> anyhow::Result<Service> {
         let port = free_port()?;
         let config = db.dir.path().join("enquiry-relay.toml");
-        std::fs::write(&config, config_toml(&db.url, carehq_url, port, extra))?;
+        std::fs::write(
+            &config,
+            config_toml(&db.url, carehq_url, port, extra, lift_limits),
+        )?;
         let log = db.dir.path().join("relay.log");
         let out = std::fs::File::create(&log)?;
         let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
