@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 
-use super::group_commit::IntakeWriter;
+use super::group_commit::SqliteWriter;
 use super::{Backend, Store, StoreError};
 
 impl Store {
@@ -30,7 +30,7 @@ impl Store {
                     .await
                     .map_err(|e| open_error(&url, e))?;
                 Ok(Store {
-                    intake_writer: Some(IntakeWriter::start(writer.clone())),
+                    sqlite_writer: Some(SqliteWriter::start(writer.clone())),
                     writer,
                     reader,
                     backend,
@@ -47,7 +47,7 @@ impl Store {
                     writer: pool.clone(),
                     reader: pool,
                     backend,
-                    intake_writer: None,
+                    sqlite_writer: None,
                 })
             }
         }

@@ -1,24 +1,27 @@
-//! Group commit for SQLite intake.
+//! Group commit for SQLite.
 //!
 //! SQLite has one writer and every commit waits for an fsync (`synchronous =
 //! FULL`). One transaction per enquiry would make concurrent families queue
-//! for that one fsync each. Instead a single task takes every enquiry waiting
-//! at that moment and stores them in one transaction: each family's enquiry
-//! is still committed before it is acknowledged, but sixteen arriving together
-//! cost about one fsync, not sixteen. A lone enquiry is not delayed: the task
-//! never waits for company, it only takes what has queued while the previous
-//! commit ran. PostgreSQL commits concurrent transactions in parallel, so it
-//! does not use this.
+//! for that one fsync each, and the sync worker's outcome writes would queue
+//! among them. Instead a single task takes every write waiting at that moment
+//! (new enquiries and delivery outcomes) and makes them in one transaction:
+//! each is still committed before its caller hears back, but sixteen arriving
+//! together cost about one fsync, not sixteen. A lone write is not delayed:
+//! the task never waits for company, it only takes what queued while the
+//! previous commit ran. PostgreSQL commits concurrent transactions in
+//! parallel, so it does not use this.
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::intake::{InsertOutcome, NewEnquiry, insert_rows};
+use super::models::{AttemptRecord, Transition};
+use super::outbox::record_rows;
 use super::{StoreError, now_ms};
 
-/// Most enquiries stored in one transaction.
+/// Most writes made in one transaction.
 const MAX_BATCH: usize = 64;
-/// Enquiries that may wait for the writer before callers wait to queue.
+/// Writes that may wait for the writer before callers wait to queue.
 const QUEUE_DEPTH: usize = 1024;
 
 /// A `NewEnquiry` that can cross to the writer task.
@@ -55,41 +58,75 @@ impl OwnedEnquiry {
     }
 }
 
-struct Job {
-    enquiry: OwnedEnquiry,
-    reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
+/// A delivery outcome that can cross to the writer task.
+struct OwnedOutcome {
+    delivery_id: String,
+    owner: String,
+    attempt: AttemptRecord,
+    transition: Transition,
 }
 
-/// The handle intake uses; the writer task ends when every handle is dropped.
+enum Job {
+    Insert(
+        OwnedEnquiry,
+        oneshot::Sender<Result<InsertOutcome, StoreError>>,
+    ),
+    Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
+}
+
+/// What one write came to.
+enum Done {
+    Inserted(InsertOutcome),
+    Recorded(bool),
+}
+
+/// The handle the store writes through; the task ends when every handle is dropped.
 #[derive(Clone)]
-pub(super) struct IntakeWriter {
+pub(super) struct SqliteWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-impl IntakeWriter {
+impl SqliteWriter {
     /// Start the writer task on `pool` (the SQLite writer pool).
-    pub(super) fn start(pool: AnyPool) -> IntakeWriter {
+    pub(super) fn start(pool: AnyPool) -> SqliteWriter {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(run(pool, queue));
-        IntakeWriter { jobs }
+        SqliteWriter { jobs }
     }
 
     /// Store one enquiry; returns once its transaction has committed.
     pub(super) async fn insert(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            enquiry: OwnedEnquiry::of(new),
-            reply,
-        };
-        if self.jobs.send(job).await.is_err() {
-            return Err(StoreError::Batch("the intake writer has stopped".into()));
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Batch(
-                "the intake writer stopped mid-write".into(),
-            ))
-        })
+        self.send(Job::Insert(OwnedEnquiry::of(new), reply)).await?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
+
+    /// Record a delivery outcome; false if the lease was lost (nothing written).
+    pub(super) async fn record(
+        &self,
+        delivery_id: &str,
+        owner: &str,
+        attempt: &AttemptRecord,
+        transition: &Transition,
+    ) -> Result<bool, StoreError> {
+        let outcome = OwnedOutcome {
+            delivery_id: delivery_id.to_owned(),
+            owner: owner.to_owned(),
+            attempt: attempt.clone(),
+            transition: transition.clone(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Record(outcome, reply)).await?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    async fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs.send(job).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Batch("the database writer task has stopped".into())
 }
 
 async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
@@ -102,40 +139,77 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
             }
         }
         match commit(&pool, &jobs).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    // A caller that gave up (request cancelled) no longer listens.
-                    let _ = job.reply.send(Ok(outcome));
+            Ok(done) => {
+                // A caller that gave up (request cancelled) no longer listens.
+                for (job, done) in jobs.into_iter().zip(done) {
+                    match (job, done) {
+                        (Job::Insert(_, reply), Done::Inserted(outcome)) => {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                        (Job::Record(_, reply), Done::Recorded(recorded)) => {
+                            let _ = reply.send(Ok(recorded));
+                        }
+                        (Job::Insert(_, reply), Done::Recorded(_)) => {
+                            let _ = reply
+                                .send(Err(StoreError::Batch("mismatched batch answer".into())));
+                        }
+                        (Job::Record(_, reply), Done::Inserted(_)) => {
+                            let _ = reply
+                                .send(Err(StoreError::Batch("mismatched batch answer".into())));
+                        }
+                    }
                 }
             }
             Err(e) => {
-                // Nothing of this batch was committed: every caller answers 503
-                // and the family can send again.
+                // Nothing of this batch was committed: intake answers 503 (the
+                // family can send again); an outcome stays leased and is re-sent
+                // when its lease ends.
                 let message = e.to_string();
                 for job in jobs {
-                    let _ = job.reply.send(Err(StoreError::Batch(message.clone())));
+                    let error = StoreError::Batch(message.clone());
+                    match job {
+                        Job::Insert(_, reply) => {
+                            let _ = reply.send(Err(error));
+                        }
+                        Job::Record(_, reply) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<InsertOutcome>, StoreError> {
+async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
     let now = now_ms();
     let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
-        // A repeated idempotency key inserts nothing, so it needs no rollback:
-        // the rest of the batch commits as usual.
-        outcomes.push(
-            match insert_rows(&mut tx, &job.enquiry.borrowed(), now).await? {
-                Some(enquiry_id) => InsertOutcome::Duplicate { enquiry_id },
-                None => InsertOutcome::Created,
-            },
-        );
+        // A repeated idempotency key or a lost lease writes nothing, so neither
+        // needs a rollback: the rest of the batch commits as usual.
+        done.push(match job {
+            Job::Insert(enquiry, _) => Done::Inserted(
+                match insert_rows(&mut tx, &enquiry.borrowed(), now).await? {
+                    Some(enquiry_id) => InsertOutcome::Duplicate { enquiry_id },
+                    None => InsertOutcome::Created,
+                },
+            ),
+            Job::Record(o, _) => Done::Recorded(
+                record_rows(
+                    &mut tx,
+                    &o.delivery_id,
+                    &o.owner,
+                    &o.attempt,
+                    &o.transition,
+                    now,
+                )
+                .await?,
+            ),
+        });
     }
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(done)
 }
 
 #[cfg(test)]

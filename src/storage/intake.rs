@@ -29,7 +29,7 @@ impl Store {
     /// Insert the enquiry and its delivery row in one transaction. Nothing is
     /// acknowledged to the family before this commits.
     pub async fn insert_enquiry(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
-        if let Some(writer) = &self.intake_writer {
+        if let Some(writer) = &self.sqlite_writer {
             return writer.insert(new).await;
         }
         let now = now_ms();

@@ -48,8 +48,8 @@ pub struct Store {
     /// Reads; for SQLite, WAL lets these run beside the writer.
     reader: AnyPool,
     backend: Backend,
-    /// SQLite only: stores concurrent enquiries in shared transactions.
-    intake_writer: Option<group_commit::IntakeWriter>,
+    /// SQLite only: makes concurrent intake and outcome writes in shared transactions.
+    sqlite_writer: Option<group_commit::SqliteWriter>,
 }
 
 impl std::fmt::Debug for Store {

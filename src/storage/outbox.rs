@@ -109,103 +109,18 @@ impl Store {
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        if let Some(writer) = &self.sqlite_writer {
+            return writer.record(delivery_id, owner, attempt, transition).await;
+        }
         let mut tx = self.writer.begin().await?;
-        let updated = match transition {
-            Transition::Synced { remote_id } => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'synced', attempts = attempts + 1, remote_id = $1, \
-                     lease_owner = NULL, last_error = NULL, updated_at = $2 \
-                     WHERE id = $3 AND status = 'sending' AND lease_owner = $4",
-                )
-                .bind(remote_id.as_deref())
-                .bind(now)
-                .bind(delivery_id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-            }
-            Transition::Retry { next_attempt_at, spend_attempt, ambiguous, error } => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', attempts = attempts + $1, ambiguous = ambiguous + $2, \
-                     next_attempt_at = $3, lease_owner = NULL, last_error = $4, updated_at = $5 \
-                     WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
-                )
-                .bind(i64::from(*spend_attempt))
-                .bind(i64::from(*ambiguous))
-                .bind(*next_attempt_at)
-                .bind(error.as_str())
-                .bind(now)
-                .bind(delivery_id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-            }
-            Transition::Failed { ambiguous, error } => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, ambiguous = ambiguous + $1, \
-                     lease_owner = NULL, last_error = $2, updated_at = $3 \
-                     WHERE id = $4 AND status = 'sending' AND lease_owner = $5",
-                )
-                .bind(i64::from(*ambiguous))
-                .bind(error.as_str())
-                .bind(now)
-                .bind(delivery_id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-            }
-        }
-        .rows_affected();
-        if updated == 0 {
+        let recorded =
+            record_rows(&mut tx, delivery_id, owner, attempt, transition, now_ms()).await?;
+        if recorded {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO delivery_attempts (id, delivery_id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(delivery_id)
-        .bind(attempt.started_at)
-        .bind(attempt.duration_ms)
-        .bind(attempt.outcome)
-        .bind(attempt.http_status.map(i64::from))
-        .bind(attempt.hint.as_deref())
-        .bind(attempt.arg_errors.as_deref())
-        .bind(attempt.error.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        match transition {
-            Transition::Synced { .. } => {
-                sqlx::query("UPDATE delivery_state SET last_success_at = $1 WHERE id = 1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                // Later steps (a home visit) wait for the enquiry: release them in
-                // this transaction, so a crash cannot leave them waiting forever.
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
-                     WHERE status = 'waiting' AND enquiry_id IN \
-                     (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry')",
-                )
-                .bind(now)
-                .bind(delivery_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
-                sqlx::query(
-                    "UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1",
-                )
-                .bind(now)
-                .bind(error.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     /// Number of deliveries in each state (every state listed, zero included).
@@ -225,4 +140,110 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// An attempt and its delivery's new state, inside the caller's transaction.
+/// Returns false, having written nothing, if `owner` no longer holds the lease.
+pub(super) async fn record_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    delivery_id: &str,
+    owner: &str,
+    attempt: &AttemptRecord,
+    transition: &Transition,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = match transition {
+        Transition::Synced { remote_id } => {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'synced', attempts = attempts + 1, remote_id = $1, \
+                 lease_owner = NULL, last_error = NULL, updated_at = $2 \
+                 WHERE id = $3 AND status = 'sending' AND lease_owner = $4",
+            )
+            .bind(remote_id.as_deref())
+            .bind(now)
+            .bind(delivery_id)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?
+        }
+        Transition::Retry { next_attempt_at, spend_attempt, ambiguous, error } => {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', attempts = attempts + $1, ambiguous = ambiguous + $2, \
+                 next_attempt_at = $3, lease_owner = NULL, last_error = $4, updated_at = $5 \
+                 WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
+            )
+            .bind(i64::from(*spend_attempt))
+            .bind(i64::from(*ambiguous))
+            .bind(*next_attempt_at)
+            .bind(error.as_str())
+            .bind(now)
+            .bind(delivery_id)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?
+        }
+        Transition::Failed { ambiguous, error } => {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, ambiguous = ambiguous + $1, \
+                 lease_owner = NULL, last_error = $2, updated_at = $3 \
+                 WHERE id = $4 AND status = 'sending' AND lease_owner = $5",
+            )
+            .bind(i64::from(*ambiguous))
+            .bind(error.as_str())
+            .bind(now)
+            .bind(delivery_id)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?
+        }
+    }
+    .rows_affected();
+    if updated == 0 {
+        // Nothing was written for this outcome: the caller need not roll back.
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO delivery_attempts (id, delivery_id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(delivery_id)
+    .bind(attempt.started_at)
+    .bind(attempt.duration_ms)
+    .bind(attempt.outcome)
+    .bind(attempt.http_status.map(i64::from))
+    .bind(attempt.hint.as_deref())
+    .bind(attempt.arg_errors.as_deref())
+    .bind(attempt.error.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    match transition {
+        Transition::Synced { .. } => {
+            sqlx::query("UPDATE delivery_state SET last_success_at = $1 WHERE id = 1")
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            // Later steps (a home visit) wait for the enquiry: release them in
+            // this transaction, so a crash cannot leave them waiting forever.
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+                 WHERE status = 'waiting' AND enquiry_id IN \
+                 (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry')",
+            )
+            .bind(now)
+            .bind(delivery_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
+            sqlx::query(
+                "UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1",
+            )
+            .bind(now)
+            .bind(error.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(true)
 }
