@@ -90,8 +90,8 @@ fn slug(name: &str) -> String {
         .join("-")
 }
 
-/// Every item of a CareHQ list, following pages.
-async fn list(
+/// Every item of a CareHQ list, following pages (also used by `check --remote`).
+pub(super) async fn list(
     client: &CareHqClient,
     resource: &str,
     filters: &[(&str, &str)],

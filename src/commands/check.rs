@@ -69,40 +69,17 @@ async fn list_names(
     resource: &str,
     filters: &[(&str, &str)],
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for page in 1..=50 {
-        let mut params: Vec<(String, String)> = filters
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        params.extend([
-            ("attributes".into(), "name".into()),
-            ("page".into(), page.to_string()),
-            ("per_page".into(), "100".into()),
-        ]);
-        let reply = client.get(resource, &params).await?;
-        let items = reply
-            .body
-            .get("items")
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for item in &items {
-            let id = item.get("_id").and_then(|v| v.as_str()).unwrap_or_default();
-            let name = item
-                .get("name")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            out.push((id.to_owned(), name.to_owned()));
-        }
-        let page_count = reply
-            .body
-            .get("page_count")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(1);
-        if items.is_empty() || i64::from(page) >= page_count {
-            break;
-        }
-    }
-    Ok(out)
+    let items = super::carehq::list(client, resource, filters, &["name"]).await?;
+    Ok(items
+        .iter()
+        .map(|item| {
+            let text = |key| {
+                item.get(key)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (text("_id"), text("name"))
+        })
+        .collect())
 }
