@@ -1,12 +1,28 @@
-//! enquiry-relay's entry point: parse the command line, start logging, run.
+//! enquiry-relay's entry point: parse the command line, read the config, start
+//! logging and error tracking, then run the command on the async runtime.
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = enquiry_relay::cli::Cli::parse();
     enquiry_relay::telemetry::init();
-    enquiry_relay::commands::run(cli).await
+    let settings = match enquiry_relay::commands::load_settings(&cli) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    // Before the runtime exists, so every runtime thread reports (see error_tracking).
+    let _error_tracking = enquiry_relay::ops::error_tracking::start(&settings.sentry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(enquiry_relay::commands::run(cli.command, settings))
 }

@@ -1,7 +1,16 @@
 //! Logging set-up. Personal data is never logged at info level or above; the
 //! default filter keeps sqlx's statement logs (which could carry values) off.
+//!
+//! Besides the log on stderr, two Sentry layers are always installed; they
+//! send nothing unless `ops::error_tracking::start` bound a client (`[sentry]
+//! dsn`): error events become Sentry events, and our own info and warn lines
+//! ride along as breadcrumbs.
 
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{Layer as _, Registry};
 
 /// Install the global subscriber. `RUST_LOG` overrides the default filter;
 /// `ENQUIRY_RELAY_LOG_FORMAT=json` switches to one JSON object per line.
@@ -10,13 +19,23 @@ pub fn init() {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
     let json =
         std::env::var("ENQUIRY_RELAY_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second init (tests) is harmless: keep the first subscriber.
-    let _ = if json {
-        builder.json().try_init()
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if json {
+        Box::new(log.json())
     } else {
-        builder.try_init()
+        Box::new(log)
     };
+    let errors = sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR);
+    // Only our own lines: they are written to carry no personal data.
+    let breadcrumbs =
+        sentry::integrations::tracing::BreadcrumbLayer::new().with_filter(filter_fn(|meta| {
+            meta.target().starts_with("enquiry_relay")
+                && matches!(*meta.level(), Level::INFO | Level::WARN)
+        }));
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(errors)
+        .with(breadcrumbs)
+        .try_init();
 }

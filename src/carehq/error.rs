@@ -38,6 +38,15 @@ impl CareHqError {
         }
     }
 
+    /// The error without CareHQ's `hint`, for logs and error tracking: a hint
+    /// can quote what the family typed. The hint is kept with the attempt.
+    pub fn summary(&self) -> String {
+        match self {
+            CareHqError::Status { status, .. } => format!("CareHQ answered {status}"),
+            other => other.to_string(),
+        }
+    }
+
     pub fn http_status(&self) -> Option<u16> {
         match self {
             CareHqError::Status { status, .. } => Some(*status),

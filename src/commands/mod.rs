@@ -14,19 +14,22 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
 
-pub async fn run(cli: Cli) -> ExitCode {
-    let settings = match Settings::load(cli.config.as_deref()) {
-        Ok(settings) => settings,
-        Err(errors) => {
-            eprintln!("The configuration is not valid:\n{errors}");
-            // Docker reserves a HEALTHCHECK exit code of 2: report "unhealthy".
-            if matches!(cli.command, Some(Command::Healthcheck { .. })) {
-                return ExitCode::FAILURE;
-            }
-            return ExitCode::from(2);
+/// The settings every command runs with, or the exit code when they are invalid
+/// (the problems are printed, one line per key).
+pub fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
+    Settings::load(cli.config.as_deref()).map_err(|errors| {
+        eprintln!("The configuration is not valid:\n{errors}");
+        // Docker reserves a HEALTHCHECK exit code of 2: report "unhealthy".
+        if matches!(cli.command, Some(Command::Healthcheck { .. })) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::from(2)
         }
-    };
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
+    })
+}
+
+pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
+    let outcome = match command.unwrap_or(Command::Serve) {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Check { remote } => check::check(&settings, remote).await,

@@ -15,6 +15,7 @@ mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
+mod sentry;
 mod site_form;
 mod sites;
 mod sources;
@@ -39,6 +40,7 @@ pub use sections::{
     RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
     SyncSettings,
 };
+pub use sentry::SentrySettings;
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};
 pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
@@ -60,6 +62,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub retention: RetentionSettings,
     pub alerts: AlertSettings,
+    pub sentry: SentrySettings,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,
 }

@@ -1,8 +1,10 @@
 //! Operations: what the people running enquiry-relay use to watch it and keep
-//! it tidy — alerts, Prometheus metrics and the retention job. (`/status` lives with
+//! it tidy — alerts, Prometheus metrics, error tracking and the retention job. (`/status` lives with
 //! the routes; the admin commands in `commands`.)
 
 pub mod alerts;
+pub mod error_tracking;
 pub mod metrics;
 pub mod notify;
 pub mod retention;
+pub mod scrub;

@@ -169,6 +169,8 @@ async fn on_error(
     };
     let http_status = e.http_status();
     let message = e.to_string();
+    // Logged instead of `message`, which may quote the family through the hint.
+    let summary = e.summary();
     let base = AttemptRecord {
         started_at,
         duration_ms,
@@ -197,7 +199,7 @@ async fn on_error(
             let spent = row.attempts + 1;
             match retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random()) {
                 Some(delay) => {
-                    warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %message, "CareHQ delivery will be retried");
+                    warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "CareHQ delivery will be retried");
                     let attempt = AttemptRecord {
                         outcome: if ambiguous { "ambiguous" } else { "retry" },
                         ..base
@@ -211,7 +213,7 @@ async fn on_error(
                     record(shared, row, &attempt, &t, Delivered::Retrying).await
                 }
                 None => {
-                    error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %message, "retry schedule spent; enquiry marked failed for staff");
+                    error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %summary, "retry schedule spent; enquiry marked failed for staff");
                     let attempt = AttemptRecord {
                         outcome: "failed",
                         ..base

@@ -7,6 +7,7 @@ mod captcha;
 mod cli;
 mod delivery;
 mod deploy;
+mod error_tracking;
 mod fake_captcha;
 mod health;
 mod helpers;
