@@ -145,8 +145,11 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
+    // `Reset` 2.5 s ahead: longer than the worker's fallback wait of one
+    // second, so only a worker that reads it waits long enough.
     sandbox.set_faults(Faults {
         rate_limited: true,
+        rate_limit_reset_ms: Some(2_500),
         ..Faults::default()
     });
     // One attempt only: if a 429 spent it, the enquiry would fail.
@@ -162,7 +165,7 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
 
     let id = posted_id(&app, 1).await;
     let delivery_id = app.delivery(&id).await.id;
-    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+    crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
         let attempts = app.store.attempts_of(&delivery_id).await.unwrap();
         (attempts
             .iter()
@@ -181,8 +184,8 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
     let delivered = app.wait_for_status(&id, "synced").await;
     assert_eq!(delivered.attempts, 1);
 
-    // Each 429 carried `Reset` one second after the sandbox saw the request, so
-    // a worker that honours it starts the next send at least that much later.
+    // Each 429 carried `Reset` 2.5 s after the sandbox saw the request, so a
+    // worker that honours it starts the next send at least that much later.
     // (Attempts without an HTTP status were held back before sending.)
     let sends: Vec<i64> = app
         .store
@@ -196,7 +199,7 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
     assert!(sends.len() >= 3, "two 429s and the success: {sends:?}");
     for pair in sends.windows(2) {
         assert!(
-            pair[1] - pair[0] >= 900,
+            pair[1] - pair[0] >= 2_400,
             "a send went out before the Reset of the 429 before it: {sends:?}"
         );
     }
