@@ -25,6 +25,10 @@ pub struct Faults {
     pub drop_after_create: bool,
     /// Answer 429 with `Remaining: 0` and `Reset` one second ahead.
     pub rate_limited: bool,
+    /// With `rate_limited`: how far ahead `Reset` is, in milliseconds, instead
+    /// of one second (a test can then tell "waited for Reset" from "waited a
+    /// fixed second").
+    pub rate_limit_reset_ms: Option<u64>,
 }
 
 impl Faults {
@@ -56,6 +60,11 @@ impl Faults {
             None => {}
         }
         Some(forced_error(code))
+    }
+
+    /// Seconds from now to the `Reset` a forced 429 carries.
+    pub fn rate_limit_reset_in(&self) -> f64 {
+        self.rate_limit_reset_ms.unwrap_or(1_000) as f64 / 1_000.0
     }
 
     /// Why these faults cannot be applied, if they cannot.

@@ -44,7 +44,7 @@ pub async fn gate(State(sandbox): State<Sandbox>, request: Request, next: Next) 
             (verdict, Some(forced))
         } else if state.faults.rate_limited {
             (
-                Verdict::forced(now, limit),
+                Verdict::forced(now, limit, state.faults.rate_limit_reset_in()),
                 Some(SandboxError::TooManyRequests),
             )
         } else if !verdict.allowed {

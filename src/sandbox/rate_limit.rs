@@ -46,13 +46,14 @@ impl RateWindow {
 }
 
 impl Verdict {
-    /// The verdict `Faults.rate_limited` forces: nothing left, reset in one second.
-    pub fn forced(now: f64, limit: u32) -> Verdict {
+    /// The verdict `Faults.rate_limited` forces: nothing left, reset `reset_in`
+    /// seconds from now.
+    pub fn forced(now: f64, limit: u32, reset_in: f64) -> Verdict {
         Verdict {
             allowed: false,
             limit,
             remaining: 0,
-            reset: now + 1.0,
+            reset: now + reset_in,
         }
     }
 
@@ -100,7 +101,7 @@ mod tests {
     #[test]
     fn headers_carry_limit_remaining_and_reset() {
         let mut headers = HeaderMap::new();
-        Verdict::forced(1000.25, 10).write_headers(&mut headers);
+        Verdict::forced(1000.25, 10, 1.0).write_headers(&mut headers);
         assert_eq!(headers[LIMIT_HEADER], "10");
         assert_eq!(headers[REMAINING_HEADER], "0");
         assert_eq!(headers[RESET_HEADER], "1001.250");

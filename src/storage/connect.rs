@@ -140,6 +140,27 @@ mod tests {
         assert_eq!(redact("sqlite://data/a.db?mode=rwc"), "sqlite://data/a.db");
     }
 
+    #[tokio::test]
+    async fn every_sqlite_connection_runs_wal_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("relay.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        for pool in [&store.writer, &store.reader] {
+            let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            // 2 is FULL: an acknowledged enquiry survives power loss.
+            let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(sync, 2);
+        }
+        store.close().await;
+    }
+
     #[test]
     fn sqlite_url_gets_create_mode_and_parent_dir() {
         let dir = tempfile::tempdir().unwrap();

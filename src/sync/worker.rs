@@ -114,6 +114,11 @@ impl SyncWorker {
         }
         let mut tasks: JoinSet<Delivered> = JoinSet::new();
         loop {
+            // A task that finished as the signal came can win the select below:
+            // claim nothing more once shutdown has begun.
+            if shutdown.is_cancelled() {
+                break;
+            }
             self.handle.beat();
             let sleep_for = match self.dispatch(&mut tasks).await {
                 Ok(wait) => wait,

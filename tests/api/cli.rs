@@ -50,6 +50,44 @@ fn check_names_every_bad_key_and_exits_2() {
 }
 
 #[test]
+fn serve_with_a_bad_config_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let bad = config_toml(
+        &format!("sqlite://{}", dir.path().join("relay.db").display()),
+        "https://api.carehq.dev",
+        &format!("127.0.0.1:{}", free_port()),
+        &AppOptions::default(),
+    )
+    .replace(r#"poll_interval = "1s""#, r#"poll_interval = "soon""#);
+    std::fs::write(&path, bad).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        .args(["--config", path.to_str().unwrap(), "serve"])
+        .env("NO_COLOR", "1")
+        .env_remove("ENQUIRY_RELAY_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run enquiry-relay");
+    // A serve that accepted the config would run forever: bound the wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started with a bad config instead of exiting");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sync.poll_interval"), "{stderr}");
+    assert!(!dir.path().join("relay.db").exists(), "nothing was opened");
+}
+
+#[test]
 fn check_accepts_a_valid_config_and_a_missing_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("good.toml");

@@ -1,7 +1,7 @@
 //! The sync worker against the sandbox: outages, rate limits, refusals, pauses
 //! and crashed leases.
 
-use enquiry_relay::sandbox::Faults;
+use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use enquiry_relay::storage::now_ms;
 
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field};
@@ -54,6 +54,60 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
 }
 on_both_databases!(an_outage_is_retried_on_schedule_and_recovers);
 
+async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    // Two retries: three attempts in all, then the row is failed for staff.
+    let options = AppOptions {
+        retry_schedule: r#"["100ms", "100ms"]"#,
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+
+    let id = posted_id(&app, 1).await;
+
+    let failed = app.wait_for_status(&id, "failed").await;
+    assert_eq!(failed.attempts, 3, "the first send and two retries");
+    assert_eq!(failed.ambiguous, 3, "each 503 may have created the record");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("gave up after 3 attempts")),
+        "{failed:?}"
+    );
+    let attempts = app.store.attempts_of(&failed.id).await.unwrap();
+    let outcomes: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.outcome.as_str(), a.http_status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ambiguous", Some(503)),
+            ("ambiguous", Some(503)),
+            ("failed", Some(503))
+        ],
+        "every attempt is kept"
+    );
+    // Kept, not deleted, and not sent again: a failed row waits for a person.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let enquiry = app.store.enquiry(&id).await.unwrap().expect("enquiry kept");
+    assert!(enquiry.payload.is_some(), "its data is kept for staff");
+    assert_eq!(app.store.deliveries_of(&id).await.unwrap().len(), 1);
+    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.store.attempts_of(&failed.id).await.unwrap().len(), 3);
+    assert_eq!(sandbox.sandbox.request_count(), 3, "no send after failing");
+    app.stop().await;
+}
+on_both_databases!(a_row_whose_retry_schedule_is_spent_is_failed_and_kept);
+
 async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
@@ -91,8 +145,11 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
+    // `Reset` 2.5 s ahead: longer than the worker's fallback wait of one
+    // second, so only a worker that reads it waits long enough.
     sandbox.set_faults(Faults {
         rate_limited: true,
+        rate_limit_reset_ms: Some(2_500),
         ..Faults::default()
     });
     // One attempt only: if a 429 spent it, the enquiry would fail.
@@ -108,11 +165,11 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
 
     let id = posted_id(&app, 1).await;
     let delivery_id = app.delivery(&id).await.id;
-    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+    crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
         let attempts = app.store.attempts_of(&delivery_id).await.unwrap();
         (attempts
             .iter()
-            .filter(|a| a.outcome == "rate_limited")
+            .filter(|a| a.outcome == "rate_limited" && a.http_status == Some(429))
             .count()
             >= 2)
             .then_some(())
@@ -126,9 +183,89 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
     sandbox.set_faults(Faults::default());
     let delivered = app.wait_for_status(&id, "synced").await;
     assert_eq!(delivered.attempts, 1);
+
+    // Each 429 carried `Reset` 2.5 s after the sandbox saw the request, so a
+    // worker that honours it starts the next send at least that much later.
+    // (Attempts without an HTTP status were held back before sending.)
+    let sends: Vec<i64> = app
+        .store
+        .attempts_of(&delivery_id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.http_status.is_some())
+        .map(|a| a.started_at)
+        .collect();
+    assert!(sends.len() >= 3, "two 429s and the success: {sends:?}");
+    for pair in sends.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 2_400,
+            "a send went out before the Reset of the 429 before it: {sends:?}"
+        );
+    }
+    assert_eq!(
+        sandbox.sandbox.request_count(),
+        sends.len() as u64,
+        "every request CareHQ saw is a recorded attempt"
+    );
     app.stop().await;
 }
 on_both_databases!(a_rate_limit_delays_without_spending_attempts);
+
+async fn a_success_with_no_requests_remaining_holds_the_next_send_until_reset(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    // One request a second: every accepted send answers 2xx with
+    // `Remaining: 0` and `Reset` at the next whole second.
+    let sandbox = TestSandbox::start_with(SandboxConfig {
+        rate_limit_per_second: 1,
+        ..SandboxConfig::default()
+    })
+    .await;
+    // One send at a time, so every send follows an answer the worker has read.
+    let options = AppOptions {
+        sync_toml: "concurrency = 1".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(posted_id(&app, n).await);
+    }
+    for id in &ids {
+        app.wait_for_status(id, "synced").await;
+    }
+
+    // A send before Reset would have met the sandbox's limit and a 429.
+    assert_eq!(sandbox.received().len(), 3);
+    assert_eq!(
+        sandbox.sandbox.request_count(),
+        3,
+        "no request was sent while Remaining was 0"
+    );
+    for id in &ids {
+        let delivery = app.delivery(id).await;
+        let outcomes: Vec<String> = app
+            .store
+            .attempts_of(&delivery.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.outcome)
+            .collect();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o == "synced" || o == "rate_limited"),
+            "{outcomes:?}"
+        );
+        assert_eq!(delivery.attempts, 1, "waiting spent no attempt");
+    }
+    app.stop().await;
+}
+on_both_databases!(a_success_with_no_requests_remaining_holds_the_next_send_until_reset);
 
 async fn a_400_fails_the_enquiry_and_keeps_carehqs_hint(db: Db) {
     let Some(db) = TestDb::new(db).await else {
@@ -218,37 +355,78 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    // Enough retries that the row is still pending when the app stops.
+    let patient = AppOptions {
+        retry_schedule: r#"["400ms", "400ms", "400ms", "400ms", "400ms", "400ms", "400ms", "400ms"]"#,
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &patient).await;
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()
     });
     let id = posted_id(&app, 7).await;
-    app.wait_for_status(&id, "pending").await;
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        (app.delivery(&id).await.attempts >= 1).then_some(())
+    })
+    .await
+    .expect("a 503 is recorded");
     app.stop().await;
+    let before = {
+        let store = enquiry_relay::storage::Store::connect(&db.url, 2)
+            .await
+            .unwrap();
+        let d = store.deliveries_of(&id).await.unwrap().remove(0);
+        store.close().await;
+        d
+    };
+    assert_eq!(before.status, "pending", "{before:?}");
 
-    // A worker that claims the row and dies mid-send: its lease runs 1 s.
+    // A worker that claims the row and dies mid-send: its lease runs 3 s.
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
         .await
         .unwrap();
-    let claimed = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+    let give_up = now_ms() + 5_000;
+    let (claimed, lease_until) = loop {
+        let lease_until = now_ms() + 3_000;
         let rows = store
-            .claim_due("crashed-worker", now_ms() + 1_000, 10)
+            .claim_due("crashed-worker", lease_until, 10)
             .await
             .unwrap();
-        (!rows.is_empty()).then_some(rows)
-    })
-    .await
-    .expect("the row falls due");
+        if !rows.is_empty() {
+            break (rows, lease_until);
+        }
+        assert!(now_ms() < give_up, "the row never fell due");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
     assert_eq!(claimed.len(), 1);
     store.close().await;
+    let requests_at_crash = sandbox.sandbox.request_count();
 
     sandbox.set_faults(Faults::default());
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    // While the crashed worker's lease holds, nothing is sent.
+    while now_ms() < lease_until - 300 {
+        assert_eq!(
+            sandbox.sandbox.request_count(),
+            requests_at_crash,
+            "sent while another worker's lease was still valid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let delivered = app.wait_for_status(&id, "synced").await;
+    assert_eq!(
+        delivered.ambiguous,
+        before.ambiguous + 1,
+        "the lost send is counted as ambiguous, once"
+    );
+    let attempts = app.store.attempts_of(&delivered.id).await.unwrap();
+    let last = attempts.last().unwrap();
+    assert_eq!(last.outcome, "synced");
     assert!(
-        delivered.ambiguous >= 1,
-        "the lost send is counted as ambiguous"
+        last.started_at >= lease_until,
+        "re-sent only after the lease ended: {} < {lease_until}",
+        last.started_at
     );
     let received = sandbox.received();
     assert_eq!(received.len(), 1);

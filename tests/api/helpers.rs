@@ -98,11 +98,16 @@ pub struct TestSandbox {
 
 impl TestSandbox {
     pub async fn start() -> TestSandbox {
+        TestSandbox::start_with(SandboxConfig::default()).await
+    }
+
+    /// A sandbox with other limits (e.g. a rate limit of one request a second).
+    pub async fn start_with(config: SandboxConfig) -> TestSandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind sandbox");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let sandbox = Sandbox::new(SandboxConfig::default());
+        let sandbox = Sandbox::new(config);
         let stop = CancellationToken::new();
         let serving = sandbox.clone();
         let token = stop.clone();
@@ -155,6 +160,11 @@ pub struct AppOptions {
     /// The `[spam]` and `[rate_limit]` sections; by default lenient, so tests
     /// about other things are neither rate limited nor "too fast".
     pub spam_toml: String,
+    /// `sync.lease` and `sync.shutdown_grace`.
+    pub lease: &'static str,
+    pub shutdown_grace: &'static str,
+    /// Lines added to `[sync]` (e.g. `concurrency = 1`).
+    pub sync_toml: String,
 }
 
 /// Spam settings that let every other test's posts through.
@@ -170,6 +180,9 @@ impl Default for AppOptions {
             server_toml: String::new(),
             site_toml: String::new(),
             spam_toml: LENIENT_SPAM.into(),
+            lease: "8s",
+            shutdown_grace: "5s",
+            sync_toml: String::new(),
         }
     }
 }
@@ -196,8 +209,9 @@ timeout = "5s"
 retry_schedule = {schedule}
 poll_interval = "1s"
 pause_probe_interval = "300ms"
-lease = "8s"
-shutdown_grace = "5s"
+lease = "{lease}"
+shutdown_grace = "{grace}"
+{sync_extra}
 
 {spam}
 
@@ -224,6 +238,9 @@ funding_type = "not_sure"
         server_extra = options.server_toml,
         site_extra = options.site_toml,
         spam = options.spam_toml,
+        lease = options.lease,
+        grace = options.shutdown_grace,
+        sync_extra = options.sync_toml,
     )
 }
 

@@ -217,6 +217,118 @@ async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answ
 }
 on_both_databases!(the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answer);
 
+/// A second site, to show idempotency keys are kept per site.
+const OTHER_SITE: &str = "lark-rise";
+
+async fn a_repeated_k_field_answers_the_same_per_site_and_for_24_hours(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        extra_toml: format!(
+            "[[sites]]\nslug = \"{OTHER_SITE}\"\nname = \"Lark Rise House\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n"
+        ),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let pool = test_pool(&db).await;
+    let enquiries = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n
+    };
+    // A browser form: the key travels as the hidden `_k` field.
+    let post = |site: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_form(
+                    site,
+                    &[
+                        ("_k", "page-view-7"),
+                        ("name", "Sam Taylor"),
+                        ("email", "sam@example.com"),
+                        ("phone", "01632 960123"),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status(), 303, "{site}");
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            (location, replayed)
+        }
+    };
+
+    let (first, replayed) = post(SITE).await;
+    assert!(!replayed);
+    let (second, replayed) = post(SITE).await;
+    assert!(replayed, "the double click is answered as before");
+    assert_eq!(second, first, "same answer both times");
+    assert_eq!(enquiries().await, 1, "one enquiry");
+
+    // The same key on another site is another family's form.
+    let (_, replayed) = post(OTHER_SITE).await;
+    assert!(!replayed, "keys are scoped per site");
+    assert_eq!(enquiries().await, 2);
+
+    // A day later the key is forgotten: the same key makes a new enquiry.
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - 25 * 3600 * 1000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (_, replayed) = post(SITE).await;
+    assert!(!replayed, "a key older than 24 h is not replayed");
+    assert_eq!(enquiries().await, 3);
+    sandbox.wait_for(3).await;
+    pool.close().await;
+    app.stop().await;
+}
+on_both_databases!(a_repeated_k_field_answers_the_same_per_site_and_for_24_hours);
+
+async fn a_chunked_body_over_the_limit_answers_413(db: Db) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    // No Content-Length: the limit can only be found while reading.
+    let body = json!({"first_name": "A", "last_name": "B", "phone": "01632 960123",
+                      "care_requirements": "x".repeat(66 * 1024)})
+    .to_string();
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let mut request = format!(
+        "POST /forms/{SITE} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in body.as_bytes().chunks(8 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
+        .fetch_one(&test_pool(&db).await)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    app.stop().await;
+}
+on_both_databases!(a_chunked_body_over_the_limit_answers_413);
+
 #[tokio::test]
 async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();

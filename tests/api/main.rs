@@ -4,6 +4,7 @@ mod admin;
 mod alerts;
 mod browser;
 mod captcha;
+mod carehq_answers;
 mod cli;
 mod delivery;
 mod deploy;

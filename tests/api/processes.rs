@@ -1,10 +1,10 @@
 //! The real binary as a process: the quick start, signals, crashes, and two
 //! instances sharing one PostgreSQL database.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use enquiry_relay::sandbox::Faults;
 
@@ -20,10 +20,13 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
     let port = free_port();
     let log = dir.path().join("quick-start.log");
     let out = std::fs::File::create(&log).unwrap();
+    let spawned = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
         .current_dir(dir.path())
         .env_remove("ENQUIRY_RELAY_CONFIG")
         .env("ENQUIRY_RELAY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        // A long poll: only the wake-up after the commit can deliver in time.
+        .env("ENQUIRY_RELAY_SYNC__POLL_INTERVAL", "10m")
         .env("NO_COLOR", "1")
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -81,7 +84,14 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
         .unwrap();
     assert_eq!(response.status(), 303);
 
-    let arrived = eventually(Duration::from_secs(10), || async {
+    // The worker sleeps at most 30 s between polls, so a worker that only
+    // polled would deliver no sooner than 30 s after start. A correct one is
+    // woken by the commit and delivers at once; 5 s after the post is slack.
+    let first_poll = spawned + Duration::from_secs(30);
+    let limit = first_poll
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_secs(5));
+    let arrived = eventually(limit, || async {
         let list: serde_json::Value = client
             .get(format!("{}/sandbox/_sandbox/enquiries", app.address))
             .send()
@@ -93,12 +103,27 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
         list.as_array().filter(|a| !a.is_empty()).cloned()
     })
     .await
-    .expect("the enquiry shows up in the sandbox");
+    .expect("the enquiry shows up in the sandbox, woken by the commit rather than a poll");
     assert!(arrived[0].to_string().contains("sam@example.com"));
     assert!(dir.path().join("data").is_dir(), "SQLite under ./data/");
 }
 
-async fn sigterm_finishes_in_flight_sends_and_exits_cleanly(db: Db) {
+/// Deliveries in each state, read from the database after the process exited.
+async fn statuses(db: &TestDb) -> HashMap<String, i64> {
+    let store = enquiry_relay::storage::Store::connect(&db.url, 2)
+        .await
+        .unwrap();
+    let counts = store.count_by_status().await.unwrap();
+    store.close().await;
+    counts
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect()
+}
+
+/// Three enquiries, one send at a time, CareHQ slow: `signal` lands while the
+/// first is in flight. It finishes; the other two are left pending.
+async fn a_signal_finishes_in_flight_sends_and_leaves_the_rest_pending(db: Db, signal: &str) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
@@ -108,13 +133,82 @@ async fn sigterm_finishes_in_flight_sends_and_exits_cleanly(db: Db) {
         ..Faults::default()
     });
     let port = free_port();
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        port,
-        &AppOptions::default(),
+    let options = AppOptions {
+        sync_toml: "concurrency = 1".into(),
+        ..AppOptions::default()
+    };
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
+    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let client = http_client();
+    for n in 0..3 {
+        let response = client
+            .post(format!("{}/forms/{SITE}", app.address))
+            .json(&family(n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    // Wait until the send is in flight (the sandbox is sleeping on it).
+    eventually(Duration::from_secs(10), || async {
+        (sandbox.sandbox.request_count() > 0).then_some(())
+    })
+    .await
+    .expect("send started");
+
+    app.signal(signal);
+    let status = app.wait_exit(Duration::from_secs(15)).await;
+
+    assert!(status.success(), "clean exit on SIG{signal}: {status:?}");
+    assert_eq!(
+        sandbox.received().len(),
+        1,
+        "the in-flight send finished before exit, and no other began"
     );
+    let counts = statuses(&db).await;
+    assert_eq!(counts["synced"], 1, "the outcome was recorded: {counts:?}");
+    assert_eq!(
+        counts["pending"], 2,
+        "the queued rest stay pending: {counts:?}"
+    );
+    assert_eq!(counts["sending"], 0, "no lease left behind: {counts:?}");
+    assert!(
+        client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
+
+async fn sigterm_finishes_in_flight_sends_and_exits_cleanly(db: Db) {
+    a_signal_finishes_in_flight_sends_and_leaves_the_rest_pending(db, "TERM").await;
+}
+crate::on_both_databases!(sigterm_finishes_in_flight_sends_and_exits_cleanly);
+
+async fn sigint_finishes_in_flight_sends_like_sigterm(db: Db) {
+    a_signal_finishes_in_flight_sends_and_leaves_the_rest_pending(db, "INT").await;
+}
+crate::on_both_databases!(sigint_finishes_in_flight_sends_like_sigterm);
+
+async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    // CareHQ takes 4 s (inside carehq.timeout, 5 s); shutdown waits only 1 s.
+    sandbox.set_faults(Faults {
+        latency_ms: 4_000,
+        ..Faults::default()
+    });
+    let port = free_port();
+    let options = AppOptions {
+        shutdown_grace: "1s",
+        lease: "6s",
+        ..AppOptions::default()
+    };
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
     let app = BinaryApp::start(&config, port, db.dir.path()).await;
     let client = http_client();
     let response = client
@@ -124,7 +218,8 @@ async fn sigterm_finishes_in_flight_sends_and_exits_cleanly(db: Db) {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    // Wait until the send is in flight (the sandbox is sleeping on it).
+    let body: serde_json::Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
     eventually(Duration::from_secs(10), || async {
         (sandbox.sandbox.request_count() > 0).then_some(())
     })
@@ -134,33 +229,41 @@ async fn sigterm_finishes_in_flight_sends_and_exits_cleanly(db: Db) {
     app.signal("TERM");
     let status = app.wait_exit(Duration::from_secs(15)).await;
 
-    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    assert!(status.success(), "clean exit after the grace: {status:?}");
+    let counts = statuses(&db).await;
     assert_eq!(
-        sandbox.received().len(),
-        1,
-        "the in-flight send finished before exit"
+        counts["sending"], 1,
+        "the cut-off send keeps its lease: {counts:?}"
     );
+    assert!(
+        sandbox.received().is_empty(),
+        "the cut-off send created nothing"
+    );
+
+    sandbox.set_faults(Faults::default());
+    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    sandbox.wait_for(1).await;
+    let synced = eventually(Duration::from_secs(10), || async {
+        let counts = statuses(&db).await;
+        (counts["synced"] == 1).then_some(counts)
+    })
+    .await
+    .expect("recorded as synced");
+    assert_eq!(synced["sending"] + synced["pending"], 0, "{synced:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sandbox.received().len(), 1, "sent once after the restart");
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
         .await
         .unwrap();
-    let counts = store.count_by_status().await.unwrap();
-    let synced = counts
-        .iter()
-        .find(|(s, _)| s.as_str() == "synced")
-        .unwrap()
-        .1;
-    assert_eq!(synced, 1, "the outcome was recorded: {counts:?}");
-    assert!(
-        client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_err(),
-        "no longer accepting"
+    let delivery = store.deliveries_of(&id).await.unwrap().remove(0);
+    assert_eq!(
+        delivery.ambiguous, 1,
+        "the cut-off send is counted as ambiguous"
     );
     store.close().await;
+    drop(app);
 }
-crate::on_both_databases!(sigterm_finishes_in_flight_sends_and_exits_cleanly);
+crate::on_both_databases!(a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart);
 
 async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
     let Some(db) = TestDb::new(db).await else {
@@ -245,40 +348,42 @@ async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
 }
 crate::on_both_databases!(sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry);
 
+/// The referrer instance B sends instead of A's, so the sandbox shows which
+/// instance sent each enquiry.
+const B_REFERRER: &str = "640f0f17f9b7e9ec6079fa17";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_database_send_every_enquiry_exactly_once() {
     let Some(db) = TestDb::new(Db::Postgres).await else {
         return;
     };
     let sandbox = TestSandbox::start().await;
+    // A slow CareHQ and two sends at a time: A alone would need seconds for the
+    // queue, so B (which only polls; it is not woken by A's commits) must
+    // claim rows from it while A is claiming too.
     sandbox.set_faults(Faults {
-        latency_ms: 20,
+        latency_ms: 300,
         ..Faults::default()
     });
+    let options = AppOptions {
+        sync_toml: "concurrency = 2".into(),
+        ..AppOptions::default()
+    };
     let (port_a, port_b) = (free_port(), free_port());
-    let config_a = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        port_a,
-        &AppOptions::default(),
-    );
-    let config_b = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        port_b,
-        &AppOptions::default(),
-    );
+    let config_a = write_config(db.dir.path(), &db.url, &sandbox.url, port_a, &options);
+    let config_b = write_config(db.dir.path(), &db.url, &sandbox.url, port_b, &options);
+    let b_toml = std::fs::read_to_string(&config_b)
+        .unwrap()
+        .replace("640f0f17f9b7e9ec6079fa16", B_REFERRER);
+    std::fs::write(&config_b, b_toml).unwrap();
     let a = BinaryApp::start(&config_a, port_a, db.dir.path()).await;
     let b = BinaryApp::start(&config_b, port_b, db.dir.path()).await;
 
     let client = http_client();
-    let total = 60;
+    let total = 40;
     for n in 0..total {
-        let target = if n % 2 == 0 { &a.address } else { &b.address };
         let response = client
-            .post(format!("{target}/forms/{SITE}"))
+            .post(format!("{}/forms/{SITE}", a.address))
             .json(&family(n))
             .send()
             .await
@@ -286,15 +391,20 @@ async fn two_processes_on_one_postgres_database_send_every_enquiry_exactly_once(
         assert_eq!(response.status(), 201);
     }
 
-    let received = sandbox.wait_for(total).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let received_now = sandbox.received();
-    assert_eq!(received_now.len(), total, "no enquiry sent twice");
+    sandbox.wait_for(total).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let received = sandbox.received();
+    assert_eq!(received.len(), total, "no enquiry sent twice");
     let emails: HashSet<&str> = received.iter().filter_map(|r| field(r, "email")).collect();
     assert_eq!(emails.len(), total, "every enquiry sent once");
-    let (log_a, log_b) = (a.log_text(), b.log_text());
+    let by_b = received
+        .iter()
+        .filter(|r| field(r, "referrer") == Some(B_REFERRER))
+        .count();
     assert!(
-        log_a.contains("enquiry delivered") && log_b.contains("enquiry delivered"),
-        "both instances delivered some"
+        by_b > 0 && by_b < total,
+        "both instances sent some: B sent {by_b} of {total}\nA:\n{}\nB:\n{}",
+        a.log_text(),
+        b.log_text()
     );
 }

@@ -143,6 +143,32 @@ async fn the_rate_limited_fault_answers_429_with_reset_ahead() {
 }
 
 #[tokio::test]
+async fn the_rate_limited_fault_can_put_reset_further_ahead() {
+    let running = start().await;
+    running.sandbox.set_faults(Faults {
+        rate_limited: true,
+        rate_limit_reset_ms: Some(5_000),
+        ..Faults::default()
+    });
+    let before = now() as f64;
+    let response = running
+        .signed(Method::PUT, "care-enquiries", &valid_enquiry())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let reset: f64 = response.headers()["x-carehq-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        reset >= before + 4.0,
+        "reset {reset} is 5 s ahead of {before}"
+    );
+}
+
+#[tokio::test]
 async fn drop_after_create_breaks_the_answer_but_the_enquiry_exists() {
     let running = start().await;
     running.sandbox.set_faults(Faults {
