@@ -182,6 +182,46 @@ async fn recaptcha_v2_passes_without_score_or_action() {
         post(&app, 1, "g-recaptcha-response", "v2").await.status(),
         201
     );
+    // Solved on someone else's site.
+    fake.set(Reply::Pass(json!({"hostname": "evil.example"})));
+    assert_captcha_refused(
+        post(&app, 2, "g-recaptcha-response", "v2-host").await,
+        "wrong hostname",
+    )
+    .await;
+    assert_eq!(stored(&db).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    let options = AppOptions {
+        extra_toml: captcha("turnstile", &fake.url, ""),
+        server_toml: "trusted_proxies = [\"127.0.0.1\"]".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let mut body = family(1);
+    body["cf-turnstile-response"] = json!("forwarded");
+
+    let response = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        // The client wrote the left entry itself; the proxy appended the right one.
+        .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        fake.calls()[0].fields["remoteip"],
+        "198.51.100.7",
+        "the family's address, not the proxy's (127.0.0.1) or the spoofable left entry"
+    );
     app.stop().await;
 }
 

@@ -4,6 +4,7 @@ mod admin;
 mod alerts;
 mod browser;
 mod captcha;
+mod captcha_outage;
 mod captcha_replay;
 mod cli;
 mod delivery;
