@@ -17,5 +17,6 @@ mod logs;
 mod metrics;
 mod processes;
 mod spam;
+mod spam_limits;
 mod status;
 mod visits;
