@@ -64,6 +64,7 @@ impl Application {
                 reqwest::Client::builder()
                     .build()
                     .context("could not build the CAPTCHA client")?,
+                store.clone(),
             )),
         };
         let mut router = router(state);

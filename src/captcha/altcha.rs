@@ -1,10 +1,11 @@
 //! ALTCHA, self-hosted proof of work, with the official `altcha` crate (PoW
 //! v2, spoken by the 3.x widget). We serve signed challenges at
 //! `GET /altcha/challenge` and check solutions locally: no outbound call, so no
-//! outage policy applies. Challenges carry their expiry and each is accepted
-//! once (its nonce is remembered until then).
+//! outage policy applies. Challenges carry their expiry; each is accepted
+//! once, which the caller enforces in the database (`Captcha::check`), so
+//! every instance on one database refuses a replay.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use altcha::{
     Challenge, CreateChallengeOptions, Payload, VerifySolutionOptions, create_challenge,
@@ -14,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::replay::SeenTokens;
 use super::verdict::Verdict;
 use crate::spam::unix_now;
 
@@ -53,6 +53,16 @@ pub fn new_challenge(
     secret: &SecretString,
     difficulty: AltchaDifficulty,
 ) -> Result<Challenge, String> {
+    new_challenge_expiring(secret, difficulty, unix_now() + difficulty.life.as_secs())
+}
+
+/// As `new_challenge`, expiring at `expires` (Unix seconds) rather than
+/// `life` from now: tests sign challenges that have already expired with it.
+pub fn new_challenge_expiring(
+    secret: &SecretString,
+    difficulty: AltchaDifficulty,
+    expires: u64,
+) -> Result<Challenge, String> {
     let mut bytes = [0u8; 4];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
     let span = difficulty
@@ -60,7 +70,6 @@ pub fn new_challenge(
         .saturating_sub(difficulty.min_counter)
         .max(1);
     let counter = difficulty.min_counter + u32::from_be_bytes(bytes) % span;
-    let expires = unix_now() + difficulty.life.as_secs();
     create_challenge(CreateChallengeOptions {
         cost: difficulty.cost,
         counter: Some(counter),
@@ -72,28 +81,35 @@ pub fn new_challenge(
     .map_err(|e| format!("creating an ALTCHA challenge: {e}"))
 }
 
-/// Check the widget's base64 payload and that its challenge was not used before.
-pub fn verify(
-    secret: &SecretString,
-    payload: &str,
-    seen: &SeenTokens,
-    post_key: Option<&str>,
-) -> Verdict {
+/// A solution whose signature and expiry checked out: what must now be
+/// recorded as spent, and until when.
+#[derive(Debug, PartialEq)]
+pub struct Solved {
+    /// The challenge's signed nonce: one per challenge.
+    pub nonce: String,
+    /// The challenge's own expiry (Unix seconds); no use remembering it longer.
+    pub expires_at: u64,
+}
+
+/// Check the widget's base64 payload: our signature, not expired, solved.
+/// Whether it was used before is the caller's question (see `Captcha::check`).
+pub fn check(secret: &SecretString, payload: &str) -> Result<Solved, Verdict> {
     let Ok(json) = STANDARD.decode(payload.trim()) else {
-        return Verdict::failed("altcha payload is not base64");
+        return Err(Verdict::failed("altcha payload is not base64"));
     };
     let Ok(payload) = serde_json::from_slice::<Payload>(&json) else {
-        return Verdict::failed("altcha payload is not a solution");
+        return Err(Verdict::failed("altcha payload is not a solution"));
     };
     let params = &payload.challenge.parameters;
-    let now = unix_now();
     // Our challenges always expire; one without an expiry was not made here.
-    let Some(remaining) = params
+    let Some(expires_at) = params
         .expires_at
         .and_then(|t| u64::try_from(t).ok())
-        .and_then(|t| t.checked_sub(now))
+        .filter(|t| *t > unix_now())
     else {
-        return Verdict::failed("altcha challenge expired or without expiry");
+        return Err(Verdict::failed(
+            "altcha challenge expired or without expiry",
+        ));
     };
     let mut options = VerifySolutionOptions::new(
         &payload.challenge,
@@ -102,22 +118,14 @@ pub fn verify(
     );
     options.hmac_key_signature_secret = Some(key_secret(secret));
     match verify_solution(options) {
-        Ok(result) if result.verified => {}
-        Ok(result) if result.expired => return Verdict::failed("altcha challenge expired"),
-        Ok(_) => return Verdict::failed("altcha solution does not verify"),
-        Err(e) => return Verdict::failed(format!("altcha solution unreadable: {e}")),
+        Ok(result) if result.verified => Ok(Solved {
+            nonce: params.nonce.clone(),
+            expires_at,
+        }),
+        Ok(result) if result.expired => Err(Verdict::failed("altcha challenge expired")),
+        Ok(_) => Err(Verdict::failed("altcha solution does not verify")),
+        Err(e) => Err(Verdict::failed(format!("altcha solution unreadable: {e}"))),
     }
-    // Remember the signed nonce only after the signature checked out, so
-    // junk cannot fill the store.
-    if !seen.first_use(
-        &params.nonce,
-        post_key,
-        Duration::from_secs(remaining + 1),
-        Instant::now(),
-    ) {
-        return Verdict::failed("altcha challenge already used");
-    }
-    Verdict::Passed
 }
 
 #[cfg(test)]
@@ -146,27 +154,20 @@ mod tests {
     }
 
     #[test]
-    fn a_solution_passes_once_and_replay_is_refused() {
+    fn a_genuine_solution_checks_out_with_its_nonce_and_expiry() {
         let secret = SecretString::from("s3cret");
         let challenge = new_challenge(&secret, cheap()).unwrap();
-        let payload = solved(&challenge);
-        let seen = SeenTokens::default();
-        assert_eq!(verify(&secret, &payload, &seen, None), Verdict::Passed);
-        assert!(
-            matches!(verify(&secret, &payload, &seen, None), Verdict::Failed { reason } if reason.contains("already used"))
-        );
+        let solved = check(&secret, &solved(&challenge)).unwrap();
+        assert_eq!(solved.nonce, challenge.parameters.nonce);
+        assert!(solved.expires_at > unix_now());
     }
 
     #[test]
     fn another_key_tampering_expiry_and_junk_fail() {
         let secret = SecretString::from("s3cret");
-        let seen = SeenTokens::default();
         let challenge = new_challenge(&secret, cheap()).unwrap();
         let payload = solved(&challenge);
-        assert!(matches!(
-            verify(&SecretString::from("other"), &payload, &seen, None),
-            Verdict::Failed { .. }
-        ));
+        assert!(check(&SecretString::from("other"), &payload).is_err());
         // Edit the challenge after solving, as an attacker would.
         let edited = |edit: &dyn Fn(&mut Challenge)| {
             let mut p: Payload =
@@ -175,25 +176,15 @@ mod tests {
             STANDARD.encode(serde_json::to_vec(&p).unwrap())
         };
         let expired = edited(&|c| c.parameters.expires_at = Some(1));
-        assert!(matches!(
-            verify(&secret, &expired, &seen, None),
-            Verdict::Failed { .. }
-        ));
+        assert!(check(&secret, &expired).is_err());
         let longer =
             edited(&|c| c.parameters.expires_at = c.parameters.expires_at.map(|t| t + 3600));
-        assert!(matches!(
-            verify(&secret, &longer, &seen, None),
-            Verdict::Failed { .. }
-        ));
-        // Still unused: the refusals above did not burn the genuine solution.
-        assert_eq!(verify(&secret, &payload, &seen, None), Verdict::Passed);
-        assert!(matches!(
-            verify(&secret, "%%%", &seen, None),
-            Verdict::Failed { .. }
-        ));
-        assert!(matches!(
-            verify(&secret, "e30=", &seen, None),
-            Verdict::Failed { .. }
-        ));
+        assert!(check(&secret, &longer).is_err());
+        // Genuinely signed, but already expired.
+        let past = new_challenge_expiring(&secret, cheap(), unix_now() - 60).unwrap();
+        assert!(check(&secret, &solved(&past)).is_err());
+        assert!(check(&secret, &payload).is_ok());
+        assert!(check(&secret, "%%%").is_err());
+        assert!(check(&secret, "e30=").is_err());
     }
 }

@@ -1,10 +1,15 @@
 //! Verification against a hosted provider's siteverify endpoint: Turnstile,
 //! reCAPTCHA v2/v3, hCaptcha (form posts) and Friendly Captcha v2 (JSON with
-//! an API-key header). One reqwest call, retried once only when the
-//! connection could not be made (nothing was sent); Turnstile gets the same
-//! `idempotency_key` on that retry so it does not count as a second use.
+//! an API-key header). A call whose connection could not be made (nothing
+//! was sent) is tried again at once. Turnstile is also asked once more after
+//! a 5xx, `internal-error` or a timeout, with the same `idempotency_key`, as
+//! Cloudflare asks, so the retry does not count as a second use of the
+//! token; the other providers have no such key, and a retry could earn the
+//! family a "duplicate" for a token the first call did redeem. All of it fits
+//! in `captcha.timeout`.
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -71,6 +76,9 @@ const CONFIG_CODES: &[&str] = &[
     "missing-input-secret",
     "invalid-input-secret",
     "sitekey-secret-mismatch",
+    // hCaptcha: these describe the IP we sent, not the family's token.
+    "missing-remoteip",
+    "invalid-remoteip",
     "not-using-dummy-passcode",
     "not-using-dummy-secret",
     "bad-request",
@@ -87,6 +95,35 @@ pub async fn verify(
     remote_ip: IpAddr,
     expected: &Expected<'_>,
 ) -> Verdict {
+    let start = Instant::now();
+    let deadline = start + settings.timeout;
+    if settings.provider != CaptchaProvider::Turnstile {
+        return ask(client, settings, token, remote_ip, expected, "", deadline).await;
+    }
+    // One key for both calls: Cloudflare treats the second as a retry of the
+    // first, not a second redemption of the token.
+    let key = turnstile_key(expected.post_key);
+    // The first call gets half the time, so a hung first call leaves the
+    // retry the other half.
+    let first = start + settings.timeout / 2;
+    match ask(client, settings, token, remote_ip, expected, &key, first).await {
+        Verdict::Unavailable { .. } if Instant::now() < deadline => {
+            ask(client, settings, token, remote_ip, expected, &key, deadline).await
+        }
+        verdict => verdict,
+    }
+}
+
+/// One siteverify call (two if the connection could not be made), by `deadline`.
+async fn ask(
+    client: &reqwest::Client,
+    settings: &CaptchaSettings,
+    token: &str,
+    remote_ip: IpAddr,
+    expected: &Expected<'_>,
+    idempotency_key: &str,
+    deadline: Instant,
+) -> Verdict {
     let url = settings
         .verify_url
         .as_deref()
@@ -96,10 +133,13 @@ pub async fn verify(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .unwrap_or_default();
-    let idempotency_key = turnstile_key(expected.post_key);
     let ip = remote_ip.to_string();
     let send = || {
-        let request = client.post(url).timeout(settings.timeout);
+        // At least a millisecond: reqwest reads zero as "no timeout".
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let request = client.post(url).timeout(left);
         match settings.provider {
             CaptchaProvider::Friendly => {
                 let mut body = serde_json::json!({"response": token});
@@ -117,7 +157,7 @@ pub async fn verify(
                     form.push(("sitekey", key));
                 }
                 if provider == CaptchaProvider::Turnstile {
-                    form.push(("idempotency_key", &idempotency_key));
+                    form.push(("idempotency_key", idempotency_key));
                 }
                 request.form(&form)
             }

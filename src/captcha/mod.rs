@@ -1,14 +1,17 @@
 //! CAPTCHA verification for form posts: one entry point over every provider
 //! (`[captcha]`, overridable per site in `[sites.captcha]`). Hosted providers
 //! are asked over HTTP (`hosted`); ALTCHA is checked locally (`altcha`).
-//! Every token passes at most once (`replay`).
+//! Every token passes at most once: hosted tokens are remembered in this
+//! process (`replay`; the provider itself refuses a token another instance
+//! redeemed), ALTCHA solutions in the database, shared by every instance.
+//! A repeat of the same post (same site and idempotency key) may pass again.
 
 mod altcha;
 mod hosted;
 mod replay;
 mod verdict;
 
-pub use self::altcha::{AltchaDifficulty, new_challenge};
+pub use self::altcha::{AltchaDifficulty, new_challenge, new_challenge_expiring};
 pub use hosted::{Expected, default_verify_url};
 pub use replay::SeenTokens;
 pub use verdict::Verdict;
@@ -16,8 +19,11 @@ pub use verdict::Verdict;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::config::{CaptchaProvider, CaptchaSettings};
 use crate::domain::RawSubmission;
+use crate::storage::{Spend, Store, StoreError};
 
 /// Fields CAPTCHA widgets add to a form: tokens, never anything the family wrote.
 pub const WIDGET_FIELDS: &[&str] = &[
@@ -55,66 +61,119 @@ fn token_life(provider: CaptchaProvider) -> Duration {
     }
 }
 
-/// Shared by every request: the HTTP client and the used-token memory.
+/// Shared by every request: the HTTP client, the used-token memory and the
+/// store that remembers spent ALTCHA solutions.
 pub struct Captcha {
     client: reqwest::Client,
     seen: SeenTokens,
+    store: Store,
     pub altcha: AltchaDifficulty,
 }
 
 impl Captcha {
-    pub fn new(client: reqwest::Client) -> Captcha {
+    pub fn new(client: reqwest::Client, store: Store) -> Captcha {
         Captcha {
             client,
             seen: SeenTokens::default(),
+            store,
             altcha: AltchaDifficulty::default(),
         }
     }
 
-    /// Check the post's token. `hosts` are the host names the widget may have
-    /// been solved on; `post_key` is the post's idempotency key, if any.
+    /// Check the post's token for the site `site`. `hosts` are the host names
+    /// the widget may have been solved on; `post_key` is the post's
+    /// idempotency key, if any. `Err` only when the database could not record
+    /// a spent ALTCHA solution.
     pub async fn check(
         &self,
         settings: &CaptchaSettings,
+        site: &str,
         raw: &RawSubmission,
         remote_ip: IpAddr,
         hosts: &[String],
         post_key: Option<&str>,
-    ) -> Verdict {
+    ) -> Result<Verdict, StoreError> {
         let Some(field) = token_field(settings.provider) else {
-            return Verdict::Passed;
+            return Ok(Verdict::Passed);
         };
         let token = raw.first(field).map(str::trim).unwrap_or_default();
         if token.is_empty() {
-            return Verdict::failed("missing-input-response");
+            return Ok(Verdict::failed("missing-input-response"));
         }
         if token.len() > MAX_TOKEN {
-            return Verdict::failed("token too long");
+            return Ok(Verdict::failed("token too long"));
         }
         let Some(secret) = &settings.secret else {
-            return Verdict::misconfigured("no secret configured");
+            return Ok(Verdict::misconfigured("no secret configured"));
         };
+        // Idempotency keys are stored per site, so "the same post" is the same
+        // key *on the same site*: the key alone would let one token, posted
+        // with one key to a second site, pass there unasked.
+        let tag = post_key.map(|key| post_tag(site, key));
+        let tag = tag.as_deref();
         if settings.provider == CaptchaProvider::Altcha {
-            return altcha::verify(secret, token, &self.seen, post_key);
+            return self.spend_altcha(secret, token, tag).await;
         }
         // A token that passed before is refused here, without asking the
         // provider, which would only say "duplicate" after a round trip.
-        if self.seen.used_by_another(token, post_key, Instant::now()) {
-            return Verdict::failed("token already used");
+        if self.seen.used_by_another(token, tag, Instant::now()) {
+            return Ok(Verdict::failed("token already used"));
         }
         // The same post again (double click, retry): it passed before, and
         // asking again would earn a "duplicate" from most providers.
-        if self.seen.repeat_of(token, post_key, Instant::now()) {
-            return Verdict::Passed;
+        if self.seen.repeat_of(token, tag, Instant::now()) {
+            return Ok(Verdict::Passed);
         }
-        let expected = Expected { hosts, post_key };
+        let expected = Expected {
+            hosts,
+            post_key: tag,
+        };
         let verdict = hosted::verify(&self.client, settings, token, remote_ip, &expected).await;
         let life = token_life(settings.provider);
-        if verdict == Verdict::Passed && !self.seen.first_use(token, post_key, life, Instant::now())
-        {
+        if verdict == Verdict::Passed && !self.seen.first_use(token, tag, life, Instant::now()) {
             // Two posts raced with one token: only the first counts.
-            return Verdict::failed("token already used");
+            return Ok(Verdict::failed("token already used"));
         }
-        verdict
+        Ok(verdict)
     }
+
+    /// An ALTCHA solution passes when it checks out and the database has not
+    /// seen it spent by another post (on any instance).
+    async fn spend_altcha(
+        &self,
+        secret: &secrecy::SecretString,
+        token: &str,
+        tag: Option<&str>,
+    ) -> Result<Verdict, StoreError> {
+        // Only a solution whose signature checked out is recorded, so junk
+        // cannot fill the table.
+        let solved = match altcha::check(secret, token) {
+            Ok(solved) => solved,
+            Err(verdict) => return Ok(verdict),
+        };
+        let expires_ms = i64::try_from(solved.expires_at.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let spend = self
+            .store
+            .spend_solution(
+                &hex_digest(&format!("altcha|{}", solved.nonce)),
+                tag.map(hex_digest).as_deref(),
+                expires_ms,
+                crate::storage::now_ms(),
+            )
+            .await?;
+        Ok(match spend {
+            Spend::First | Spend::Repeat => Verdict::Passed,
+            Spend::Replay => Verdict::failed("altcha challenge already used"),
+        })
+    }
+}
+
+/// The identity of one post: its site and idempotency key.
+fn post_tag(site: &str, key: &str) -> String {
+    // A separator no slug contains, so ("a", "b|c") and ("a|b", "c") differ.
+    format!("{site}\n{key}")
+}
+
+fn hex_digest(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
 }

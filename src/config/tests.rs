@@ -501,6 +501,40 @@ fn captcha_providers_need_their_keys() {
 }
 
 #[test]
+fn a_captcha_timeout_must_be_shorter_than_the_request_timeout() {
+    let _env = EnvGuard::new();
+    let keys = "provider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"";
+    let with = |server: &str, captcha: &str, site: &str| {
+        Settings::from_toml_str(&format!(
+            "[server]\n{server}\n{MINIMAL}{site}\n[captcha]\n{keys}\n{captcha}"
+        ))
+    };
+
+    let errors = errors_of(with("request_timeout = \"10s\"", "timeout = \"10s\"", ""));
+    let text = message(&errors, "captcha.timeout");
+    assert!(
+        text.contains("server.request_timeout") && text.contains("lower captcha.timeout"),
+        "{text}"
+    );
+    // A site's own provider is checked too; the global one then is unused.
+    let errors = errors_of(with(
+        "request_timeout = \"5s\"",
+        "timeout = \"1s\"",
+        "[sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
+    ));
+    assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
+    assert!(errors.get("captcha.timeout").is_none(), "{errors}");
+    // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
+    assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
+    assert!(
+        Settings::from_toml_str(&format!(
+            "[server]\nrequest_timeout = \"1s\"\n{MINIMAL}\n[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\""
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
 fn structural_mistakes_are_named_per_section() {
     let _env = EnvGuard::new();
     let toml = r#"

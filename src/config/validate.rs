@@ -18,7 +18,7 @@ use super::raw::{
 };
 use super::sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
+    RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 use super::sources::env_var_name;
 use super::{ConfigSource, Settings, operations, secrets, sites};
@@ -66,6 +66,13 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let spam = spam(raw.spam, carehq.as_ref(), &mut p);
     let rate_limit = rate_limit(&raw.rate_limit, &mut p);
     let sites = sites::sites(raw.sites, &global_captcha, &mut p);
+    if let (Some(server), Some(captcha)) = (&server, &captcha) {
+        captcha_within_request(
+            server.request_timeout,
+            &captcha_timeouts(captcha, &sites),
+            &mut p,
+        );
+    }
     let status = operations::status(&raw.status, &mut p);
     let metrics = operations::metrics(&raw.metrics, &mut p);
     let retention = operations::retention(&raw.retention, &mut p);
@@ -411,6 +418,42 @@ pub(super) fn captcha(prefix: &str, raw: RawCaptcha, p: &mut Problems) -> Option
         action,
         timeout: timeout?,
     })
+}
+
+/// Each hosted CAPTCHA's timeout with its key: the global one if any site
+/// uses it, and each site's own.
+fn captcha_timeouts(global: &CaptchaSettings, sites: &[SiteSettings]) -> Vec<(String, Duration)> {
+    let hosted = |c: &CaptchaSettings| {
+        !matches!(c.provider, CaptchaProvider::None | CaptchaProvider::Altcha)
+    };
+    let mut timeouts = Vec::new();
+    if sites.iter().any(|s| s.captcha.is_none()) && hosted(global) {
+        timeouts.push(("captcha.timeout".to_owned(), global.timeout));
+    }
+    for (i, site) in sites.iter().enumerate() {
+        if let Some(own) = site.captcha.as_ref().filter(|c| hosted(c)) {
+            timeouts.push((format!("sites[{i}].captcha.timeout"), own.timeout));
+        }
+    }
+    timeouts
+}
+
+/// A provider that hangs must be given up on (and `on_error` applied) before
+/// the request itself times out, or `on_error = "accept"` would turn into a
+/// timeout answer and the family's enquiry would be lost.
+fn captcha_within_request(request: Duration, timeouts: &[(String, Duration)], p: &mut Problems) {
+    for (key, timeout) in timeouts {
+        if *timeout >= request {
+            p.push(
+                key.clone(),
+                format!(
+                    "\"{}\" must be shorter than server.request_timeout (\"{}\"), or a provider that does not answer makes the form time out instead of following on_error; lower {key} (e.g. \"10s\") or raise server.request_timeout",
+                    format_duration(*timeout),
+                    format_duration(request),
+                ),
+            );
+        }
+    }
 }
 
 /// `[spam]`: the time token's key and window.

@@ -40,6 +40,9 @@ pub enum HttpError {
     RateLimited { retry_after_secs: u64 },
     #[error("CAPTCHA provider unavailable")]
     CaptchaUnavailable,
+    /// Not answered within `server.request_timeout`.
+    #[error("request timed out")]
+    RequestTimeout,
     /// No or wrong staff token; `configured` is false when `staff.token` is unset.
     #[error("staff token missing or wrong")]
     Unauthorized { configured: bool },
@@ -59,6 +62,7 @@ impl HttpError {
             HttpError::OriginRefused => StatusCode::FORBIDDEN,
             HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
     }
@@ -108,6 +112,10 @@ impl HttpError {
                 "Enquiry not sent",
                 "We could not check the form just now, so your enquiry has not been sent. Please try again in a few minutes, or telephone the home.".into(),
             ),
+            HttpError::RequestTimeout => (
+                "Enquiry not received in time",
+                "Your enquiry took too long to reach us, so it has not been sent. Check your internet connection and send the form again, or telephone the home.".into(),
+            ),
             HttpError::Unauthorized { configured: true } => (
                 "Staff token needed",
                 "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
@@ -127,6 +135,9 @@ impl HttpError {
             }
             HttpError::Internal(e) => error!(error = %e, "internal error; answered 500"),
             HttpError::BadRequest(e) => warn!(reason = %e, "malformed request"),
+            HttpError::RequestTimeout => {
+                warn!("request not finished within server.request_timeout; answered 408")
+            }
             _ => {}
         }
         let status = self.status();
@@ -186,6 +197,7 @@ fn error_code(status: StatusCode) -> &'static str {
         400 => "bad_request",
         401 => "unauthorized",
         404 => "not_found",
+        408 => "request_timeout",
         413 => "payload_too_large",
         403 => "origin_not_allowed",
         415 => "unsupported_media_type",

@@ -6,6 +6,7 @@ mod error;
 mod format;
 mod pages;
 mod peer;
+mod request_timeout;
 mod routes;
 mod security_headers;
 mod staff_auth;
@@ -22,7 +23,6 @@ use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         // Outermost first: a request id for every request, returned to the caller
         // and recorded on the request's span; then the trace; then panics → 500.
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, request_timeout::limit))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

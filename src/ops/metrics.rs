@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::carehq::RateLimit;
 use crate::storage::{DeliveryStatus, StatusFigures};
 
-/// Family posts, by outcome (`accepted`, and the spam defence's outcomes).
+/// Family posts, by outcome (`accepted`, and the spam defence's outcomes) and site.
 pub const SUBMISSIONS: &str = "enquiry_relay_submissions_total";
 /// Delivery attempts, by outcome (`synced`, `retry`, `failed`, …).
 pub const ATTEMPTS: &str = "enquiry_relay_delivery_attempts_total";

@@ -27,9 +27,16 @@ impl Outcome {
     }
 }
 
-/// Count one post: `enquiry_relay_submissions_total{outcome="…"}`.
-pub fn count(outcome: Outcome) {
-    metrics::counter!(crate::ops::metrics::SUBMISSIONS, "outcome" => outcome.as_str()).increment(1);
+/// Count one post: `enquiry_relay_submissions_total{outcome="…",site="…"}`.
+/// `site` is a configured slug (never what the caller typed), so the series
+/// stay few, and a flood aimed at one home's form shows as that home's.
+pub fn count(outcome: Outcome, site: &str) {
+    metrics::counter!(
+        crate::ops::metrics::SUBMISSIONS,
+        "outcome" => outcome.as_str(),
+        "site" => site.to_owned()
+    )
+    .increment(1);
 }
 
 #[cfg(test)]
@@ -86,7 +93,7 @@ mod tests {
             Outcome::RateLimited,
             Outcome::OriginRefused,
         ];
-        metrics::with_local_recorder(&capture, || all.iter().for_each(|o| count(*o)));
+        metrics::with_local_recorder(&capture, || all.iter().for_each(|o| count(*o, "home")));
         let seen = capture.0.lock().unwrap();
         let labels: Vec<&str> = seen.iter().map(|(_, l, _)| l[0].1.as_str()).collect();
         assert_eq!(
@@ -105,6 +112,7 @@ mod tests {
             seen.iter()
                 .all(|(name, l, total)| name == "enquiry_relay_submissions_total"
                     && l[0].0 == "outcome"
+                    && l[1] == ("site".to_owned(), "home".to_owned())
                     && total.load(Ordering::Relaxed) == 1)
         );
     }

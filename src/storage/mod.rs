@@ -16,6 +16,7 @@ mod intake;
 mod models;
 mod outbox;
 mod retention;
+mod spent;
 mod status;
 mod visits;
 
@@ -26,6 +27,7 @@ pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{InsertOutcome, NewEnquiry};
 pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
 pub use retention::PurgeReport;
+pub use spent::Spend;
 pub use status::{QueueFigures, StatusFigures};
 pub use visits::{NewVisit, StoredVisit, VisitInsert};
 

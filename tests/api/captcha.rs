@@ -14,7 +14,7 @@ use crate::fake_captcha::{FakeVerify, Reply};
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family};
 use crate::spam::stored;
 
-async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
+pub async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
     let options = AppOptions {
         extra_toml: captcha_toml,
         ..AppOptions::default()
@@ -22,20 +22,20 @@ async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
     TestApp::spawn(db, "http://127.0.0.1:1", &options).await
 }
 
-fn captcha(provider: &str, url: &str, more: &str) -> String {
+pub fn captcha(provider: &str, url: &str, more: &str) -> String {
     format!(
         "[captcha]\nprovider = \"{provider}\"\nsite_key = \"site-key-1\"\nsecret = \"s3cret\"\n\
          verify_url = \"{url}\"\ntimeout = \"500ms\"\n{more}\n"
     )
 }
 
-async fn post(app: &TestApp, n: usize, field: &str, token: &str) -> reqwest::Response {
+pub async fn post(app: &TestApp, n: usize, field: &str, token: &str) -> reqwest::Response {
     let mut body = family(n);
     body[field] = json!(token);
     app.post_json(SITE, &body).await
 }
 
-async fn assert_captcha_refused(response: reqwest::Response, what: &str) {
+pub async fn assert_captcha_refused(response: reqwest::Response, what: &str) {
     assert_eq!(response.status(), 422, "{what}");
     let body: Value = response.json().await.unwrap();
     assert!(
@@ -47,7 +47,7 @@ async fn assert_captcha_refused(response: reqwest::Response, what: &str) {
     );
 }
 
-const HOST: &str = "127.0.0.1";
+pub const HOST: &str = "127.0.0.1";
 
 #[tokio::test]
 async fn turnstile_passes_sends_ip_and_idempotency_key_and_a_reused_token_is_refused() {
@@ -182,6 +182,46 @@ async fn recaptcha_v2_passes_without_score_or_action() {
         post(&app, 1, "g-recaptcha-response", "v2").await.status(),
         201
     );
+    // Solved on someone else's site.
+    fake.set(Reply::Pass(json!({"hostname": "evil.example"})));
+    assert_captcha_refused(
+        post(&app, 2, "g-recaptcha-response", "v2-host").await,
+        "wrong hostname",
+    )
+    .await;
+    assert_eq!(stored(&db).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    let options = AppOptions {
+        extra_toml: captcha("turnstile", &fake.url, ""),
+        server_toml: "trusted_proxies = [\"127.0.0.1\"]".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let mut body = family(1);
+    body["cf-turnstile-response"] = json!("forwarded");
+
+    let response = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        // The client wrote the left entry itself; the proxy appended the right one.
+        .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        fake.calls()[0].fields["remoteip"],
+        "198.51.100.7",
+        "the family's address, not the proxy's (127.0.0.1) or the spoofable left entry"
+    );
     app.stop().await;
 }
 
@@ -207,8 +247,6 @@ async fn hcaptcha_sends_the_sitekey_and_maps_each_error_code() {
         "already-seen-response",
         "invalid-or-already-seen-response",
         "missing-input-response",
-        "missing-remoteip",
-        "invalid-remoteip",
     ] {
         fake.set(Reply::Fail(vec![code]));
         assert_captcha_refused(post(&app, 2, field, &format!("h-{code}")).await, code).await;
@@ -218,7 +256,11 @@ async fn hcaptcha_sends_the_sitekey_and_maps_each_error_code() {
         "invalid-input-secret",
         "sitekey-secret-mismatch",
         "not-using-dummy-passcode",
+        "not-using-dummy-secret",
         "bad-request",
+        // About the IP we sent, not the family's token: our mistake.
+        "missing-remoteip",
+        "invalid-remoteip",
     ] {
         fake.set(Reply::Fail(vec![code]));
         assert_eq!(
@@ -340,7 +382,7 @@ async fn a_site_can_override_the_global_captcha() {
     app.stop().await;
 }
 
-fn cheap() -> AltchaDifficulty {
+pub fn cheap() -> AltchaDifficulty {
     AltchaDifficulty {
         cost: 1,
         min_counter: 1,
@@ -349,7 +391,7 @@ fn cheap() -> AltchaDifficulty {
     }
 }
 
-fn solve(challenge: &altcha::Challenge) -> String {
+pub fn solve(challenge: &altcha::Challenge) -> String {
     let solution = solve_challenge(SolveChallengeOptions::new(challenge))
         .unwrap()
         .unwrap();

@@ -28,6 +28,8 @@ pub enum Reply {
     Status(u16),
     /// Never answer (longer than any test timeout).
     Hang,
+    /// Answer the next call with the first, and every later one with the second.
+    Then(Box<Reply>, Box<Reply>),
 }
 
 /// One call as received.
@@ -107,8 +109,18 @@ async fn siteverify(State(shared): State<Shared>, headers: HeaderMap, body: Byte
         api_key,
         content_type,
     });
-    let reply = shared.reply.lock().unwrap().clone();
+    let reply = {
+        let mut next = shared.reply.lock().unwrap();
+        match next.clone() {
+            Reply::Then(first, later) => {
+                *next = *later;
+                *first
+            }
+            reply => reply,
+        }
+    };
     match reply {
+        Reply::Then(..) => unreachable!("a nested Then is not supported"),
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK.into_response()

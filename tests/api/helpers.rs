@@ -526,3 +526,29 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// A second `[[sites]]` table (for `extra_toml`), routed like the first.
+pub fn another_site(slug: &str) -> String {
+    format!(
+        "\n[[sites]]\nslug = \"{slug}\"\nname = \"Another Home\"\nlocation = \"{}\"\n\
+         referrer = \"640f0f17f9b7e9ec6079fa16\"\nsales_channel = \"{}\"\n",
+        seed::DEMO_LOCATION,
+        seed::DEMO_SALES_CHANNEL
+    )
+}
+
+/// A JSON post carrying an `Idempotency-Key` header.
+pub async fn post_keyed(
+    app: &TestApp,
+    site: &str,
+    body: &serde_json::Value,
+    key: &str,
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}/forms/{site}", app.address))
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("post json")
+}

@@ -6,10 +6,10 @@ use crate::on_both_databases;
 use crate::status::{TOKEN, posted_id, with_token};
 
 /// One sample: name, labels, value.
-type Sample = (String, Vec<(String, String)>, f64);
+pub type Sample = (String, Vec<(String, String)>, f64);
 
 /// Parse Prometheus text format 0.0.4; panics naming the first bad line.
-fn parse(text: &str) -> Vec<Sample> {
+pub fn parse(text: &str) -> Vec<Sample> {
     let mut samples = Vec::new();
     for line in text.lines() {
         if line.is_empty() {

@@ -33,7 +33,7 @@ pub async fn preflight(
             response
         }
         _ => {
-            spam::count(spam::Outcome::OriginRefused);
+            spam::count(spam::Outcome::OriginRefused, &site.slug);
             HttpError::OriginRefused.into_response_for(Format::Json)
         }
     }

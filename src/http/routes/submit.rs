@@ -61,7 +61,7 @@ async fn accept(
     if let OriginCheck::Refused(origin) =
         spam::check_origin(headers, site, state.settings.server.public_url.as_deref())
     {
-        spam::count(Outcome::OriginRefused);
+        spam::count(Outcome::OriginRefused, &site.slug);
         info!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
         return Err(HttpError::OriginRefused);
     }
@@ -71,7 +71,7 @@ async fn accept(
         .limits
         .check(ip, &site.slug, std::time::Instant::now())
     {
-        spam::count(Outcome::RateLimited);
+        spam::count(Outcome::RateLimited, &site.slug);
         info!(site = %site.slug, "rate limit reached; answered 429");
         return Err(HttpError::RateLimited {
             retry_after_secs: wait.as_secs().max(1),
@@ -81,7 +81,7 @@ async fn accept(
     if let Some(outcome) = trap(state, site, headers, &raw) {
         // A bot must not learn which check caught it: the answer is a success
         // in every visible way, but nothing is stored or sent.
-        spam::count(outcome);
+        spam::count(outcome, &site.slug);
         info!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
         let decoy = uuid::Uuid::now_v7().to_string();
         let embed = raw.first(EMBED_FIELD) == Some("1");
@@ -171,7 +171,7 @@ async fn accept(
     };
     let (id, replayed) = match outcome {
         InsertOutcome::Created => {
-            spam::count(Outcome::Accepted);
+            spam::count(Outcome::Accepted, &site.slug);
             state.worker.wake();
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
             (id, false)
@@ -247,12 +247,12 @@ async fn captcha(
     let hosts = widget_hosts(state, site, headers);
     match state
         .captcha
-        .check(settings, raw, ip, &hosts, post_key)
-        .await
+        .check(settings, &site.slug, raw, ip, &hosts, post_key)
+        .await?
     {
         Verdict::Passed => Ok(Ok(("clean", false))),
         Verdict::Failed { reason } => {
-            spam::count(Outcome::CaptchaFailed);
+            spam::count(Outcome::CaptchaFailed, &site.slug);
             info!(site = %site.slug, reason = %reason, "CAPTCHA refused; answered 422");
             let mut fields = FieldErrors::default();
             fields.add(
@@ -262,7 +262,7 @@ async fn captcha(
             Ok(Err(fields))
         }
         Verdict::Unavailable { reason } => {
-            spam::count(Outcome::CaptchaUnavailable);
+            spam::count(Outcome::CaptchaUnavailable, &site.slug);
             warn!(site = %site.slug, reason = %reason, policy = ?settings.on_error, "CAPTCHA provider unavailable");
             match settings.on_error {
                 OnCaptchaError::Accept => Ok(Ok(("captcha_unverified", false))),
@@ -271,7 +271,7 @@ async fn captcha(
             }
         }
         Verdict::Misconfigured { reason } => {
-            spam::count(Outcome::CaptchaUnavailable);
+            spam::count(Outcome::CaptchaUnavailable, &site.slug);
             error!(site = %site.slug, reason = %reason, "CAPTCHA provider refused our keys; check [captcha] site_key and secret. Answered 503");
             Err(HttpError::CaptchaUnavailable)
         }

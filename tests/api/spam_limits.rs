@@ -1,0 +1,231 @@
+//! Limits and counters over HTTP: the per-site rate limit, per-field
+//! lengths, the request timeout for a body that never finishes, and a
+//! `/metrics` counter for every outcome of a form post.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::captcha::HOST;
+use crate::fake_captcha::{FakeVerify, Reply};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, another_site, family};
+use crate::metrics::{Sample, parse};
+use crate::spam::stored;
+
+#[tokio::test]
+async fn the_per_site_limit_answers_429_whatever_the_client_address() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let options = AppOptions {
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
+        server_toml: "trusted_proxies = [\"127.0.0.1\"]".into(),
+        extra_toml: another_site("quiet-home"),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let post = |site: &'static str, client_ip: &'static str, n: usize| {
+        app.http
+            .post(format!("{}/forms/{site}", app.address))
+            .header("x-forwarded-for", client_ip)
+            .json(&family(n))
+            .send()
+    };
+
+    assert_eq!(post(SITE, "198.51.100.1", 1).await.unwrap().status(), 201);
+    assert_eq!(post(SITE, "198.51.100.2", 2).await.unwrap().status(), 201);
+    // A third family, from a third address: the site's own limit is spent.
+    let refused = post(SITE, "198.51.100.3", 3).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("telephone the home"), "{body}");
+    // Another site keeps its own limit.
+    assert_eq!(
+        post("quiet-home", "198.51.100.3", 4)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(stored(&db).await.len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_over_long_field_is_named_in_a_422() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &AppOptions::default()).await;
+    let mut body = family(1);
+    body["last_name"] = json!("a".repeat(101));
+    body["care_requirements"] = json!("x".repeat(5001));
+
+    let response = app.post_json(SITE, &body).await;
+
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let said = |field: &str| {
+        body["fields"][field][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(said("last_name").contains("100 characters"), "{body}");
+    assert!(said("care_requirements").contains("5000"), "{body}");
+    assert!(body["fields"].get("first_name").is_none(), "{body}");
+    assert!(stored(&db).await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_gets_the_timeout_answer_in_words() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let options = AppOptions {
+        server_toml: "request_timeout = \"1s\"".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /forms/{SITE} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 500\r\n\r\n{{\"first_name\": \"Zo"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    // The rest of the body never comes; read until the answer is complete
+    // (or the server closes), giving up only after a generous bound.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if String::from_utf8_lossy(&answer).contains("telephone the home") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer to a stalled body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("send the form again"), "{answer}");
+    assert!(stored(&db).await.is_empty());
+    app.stop().await;
+}
+
+/// The value of `enquiry_relay_submissions_total` for this outcome and site.
+fn submissions(samples: &[Sample], outcome: &str, site: &str) -> f64 {
+    let has = |labels: &[(String, String)], k: &str, v: &str| {
+        labels.iter().any(|(lk, lv)| lk == k && lv == v)
+    };
+    samples
+        .iter()
+        .filter(|(name, labels, _)| {
+            name == "enquiry_relay_submissions_total"
+                && has(labels, "outcome", outcome)
+                && has(labels, "site", site)
+        })
+        .map(|(_, _, v)| *v)
+        .sum()
+}
+
+async fn scrape(app: &TestApp) -> Vec<Sample> {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    parse(&text)
+}
+
+/// Each outcome, tripped over HTTP on a site no other test uses (the
+/// recorder is shared by the whole test process), shows in `/metrics`.
+#[tokio::test]
+async fn every_outcome_of_a_post_is_counted_in_metrics() {
+    const PROBE: &str = "metrics-probe";
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    let options = AppOptions {
+        // Five posts reach the rate limit's count; the sixth is refused.
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"5/1h\"\n".into(),
+        extra_toml: format!(
+            "{}[sites.captcha]\nprovider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"\n\
+             verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n",
+            another_site(PROBE),
+            fake.url
+        ),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let post = |body: Value, origin: Option<&'static str>| {
+        let mut request = app
+            .http
+            .post(format!("{}/forms/{PROBE}", app.address))
+            .json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let with = |n: usize, key: &str, value: &str| {
+        let mut body = family(n);
+        body["cf-turnstile-response"] = json!(format!("tok-{n}"));
+        body[key] = json!(value);
+        body
+    };
+    let before = scrape(&app).await;
+
+    // (outcome, status): each post trips exactly one outcome, `captcha_unavailable`
+    // under on_error = accept also ends `accepted`.
+    assert_eq!(post(with(1, "x", ""), None).await.unwrap().status(), 201);
+    assert_eq!(
+        post(with(2, "website", "http://spam.example"), None)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        post(with(3, "_t", "123.forged"), None)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    fake.set(Reply::Fail(vec!["invalid-input-response"]));
+    assert_eq!(post(with(4, "x", ""), None).await.unwrap().status(), 422);
+    fake.set(Reply::Status(503));
+    assert_eq!(post(with(5, "x", ""), None).await.unwrap().status(), 201);
+    assert_eq!(post(with(6, "x", ""), None).await.unwrap().status(), 429);
+    assert_eq!(
+        post(with(7, "x", ""), Some("https://evil.example"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    let after = scrape(&app).await;
+    for (outcome, expected) in [
+        ("accepted", 2.0),
+        ("honeypot", 1.0),
+        ("time_trap", 1.0),
+        ("captcha_failed", 1.0),
+        ("captcha_unavailable", 1.0),
+        ("rate_limited", 1.0),
+        ("origin_refused", 1.0),
+    ] {
+        let delta = submissions(&after, outcome, PROBE) - submissions(&before, outcome, PROBE);
+        assert_eq!(delta, expected, "{outcome}");
+    }
+    app.stop().await;
+}
