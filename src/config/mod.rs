@@ -10,6 +10,7 @@ mod byte_size;
 mod checks;
 mod duration;
 mod error;
+mod log;
 mod operations;
 mod raw;
 mod sandbox_defaults;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
+pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
@@ -60,6 +62,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub retention: RetentionSettings,
     pub alerts: AlertSettings,
+    pub log: LogSettings,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,
 }

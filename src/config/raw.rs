@@ -28,6 +28,7 @@ pub(super) struct RawRoot {
     metrics: Option<IgnoredAny>,
     retention: Option<IgnoredAny>,
     alerts: Option<IgnoredAny>,
+    log: Option<IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -223,6 +224,7 @@ pub(super) struct RawSettings {
     pub metrics: super::operations::RawMetrics,
     pub retention: super::operations::RawRetention,
     pub alerts: super::operations::RawAlerts,
+    pub log: super::log::RawLog,
 }
 
 /// A scalar kept as text: strings as they are, numbers and booleans written

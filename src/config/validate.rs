@@ -70,6 +70,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let metrics = operations::metrics(&raw.metrics, &mut p);
     let retention = operations::retention(&raw.retention, &mut p);
     let alerts = operations::alerts(raw.alerts, &mut p);
+    let log = super::log::log(&raw.log, &mut p);
     match (
         server, database, carehq, sync, staff, captcha, spam, rate_limit,
     ) {
@@ -83,8 +84,8 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             Some(spam),
             Some(rate_limit),
         ) if p.is_empty() => {
-            let (Some(status), Some(metrics), Some(retention), Some(alerts)) =
-                (status, metrics, retention, alerts)
+            let (Some(status), Some(metrics), Some(retention), Some(alerts), Some(log)) =
+                (status, metrics, retention, alerts, log)
             else {
                 return Err(p.into_errors());
             };
@@ -102,6 +103,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 metrics,
                 retention,
                 alerts,
+                log,
                 source,
             })
         }

@@ -126,9 +126,7 @@ impl Destination {
     /// What to check when this destination fails, for the log line.
     pub fn what_to_check(self) -> &'static str {
         match self {
-            Destination::Webhook => {
-                "check alerts.webhook_url and that the receiving service is up"
-            }
+            Destination::Webhook => "check alerts.webhook_url and that the receiving service is up",
             Destination::Email => {
                 "check alerts.smtp_url (host, port, user, password, TLS) and that the mail server is up"
             }

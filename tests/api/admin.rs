@@ -266,6 +266,39 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
 }
 on_both_databases!(retention_scrubs_synced_and_spam_and_never_failed_or_held);
 
+async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        extra_toml: "[retention]\ninterval = \"200ms\"\n".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let old = posted_id(&app, 1).await;
+    app.wait_for_status(&old, "synced").await;
+    age(&db, 31).await;
+    let young = posted_id(&app, 2).await;
+    app.wait_for_status(&young, "synced").await;
+
+    // No `enquiries purge`: the server's own pass scrubs it.
+    let scrubbed = crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
+        let record = app.store.enquiry(&old).await.unwrap().unwrap();
+        record.scrubbed_at.is_some().then_some(record)
+    })
+    .await
+    .expect("the retention job scrubbed the 31-day-old synced enquiry");
+    assert!(scrubbed.payload.is_none());
+    let kept = app.store.enquiry(&young).await.unwrap().unwrap();
+    assert!(
+        kept.payload.is_some() && kept.scrubbed_at.is_none(),
+        "a young enquiry keeps its data"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_running_server_scrubs_an_aged_synced_enquiry_by_itself);
+
 #[tokio::test]
 async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();

@@ -76,6 +76,39 @@ fn check_accepts_a_valid_config_and_a_missing_file_is_an_error() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/relay.toml"));
 }
 
+#[test]
+fn check_refuses_an_unknown_log_format_naming_it_and_the_accepted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.toml");
+    let good = config_toml(
+        "sqlite://x.db",
+        "https://api.carehq.dev",
+        "127.0.0.1:0",
+        &AppOptions::default(),
+    );
+    std::fs::write(&path, format!("{good}\n[log]\nformat = \"jsn\"\n")).unwrap();
+    let output = relay(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("log.format") && stderr.contains("jsn") && stderr.contains("text, json"),
+        "{stderr}"
+    );
+
+    // The variable the logging set-up reads is checked the same way.
+    std::fs::write(&path, &good).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        .args(["check", "--config", path.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env_remove("ENQUIRY_RELAY_CONFIG")
+        .env("ENQUIRY_RELAY_LOG_FORMAT", "jsn")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ENQUIRY_RELAY_LOG_FORMAT"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_then_sync_once_delivers_what_waits() {
     let Some(db) = TestDb::new(Db::Sqlite).await else {
