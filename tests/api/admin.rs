@@ -359,6 +359,74 @@ async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
 }
 
 #[tokio::test]
+async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+
+    // The right Ids: each line shows CareHQ's name for it.
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("location {} = Upton Court", seed::DEMO_LOCATION)),
+        "{out}"
+    );
+    assert!(
+        out.contains("referrer 640f0f17f9b7e9ec6079fa16 = Care Directory"),
+        "{out}"
+    );
+
+    // A wrong secret: exit 1, and words saying which keys to check.
+    let wrong = db.dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let bad_secret = AppOptions {
+        api_secret: "not-the-secret".into(),
+        ..AppOptions::default()
+    };
+    let config = write_config(&wrong, &db.url, &sandbox.url, free_port(), &bad_secret);
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("refused the credentials") && err.contains("carehq.api_secret"),
+        "{err}"
+    );
+
+    // A sales channel given as the referrer: known to CareHQ, but the wrong kind.
+    let swapped = db.dir.path().join("swapped.toml");
+    let text = std::fs::read_to_string(write_config(
+        &wrong,
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    ))
+    .unwrap()
+    .replace(
+        r#"referrer = "640f0f17f9b7e9ec6079fa16""#,
+        r#"referrer = "6724fbc74f73a2cebf6377eb""#,
+    );
+    std::fs::write(&swapped, text).unwrap();
+    let (code, out, err) = cli(&swapped, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(
+            "referrer 6724fbc74f73a2cebf6377eb = Phone is a sales_channel group, NOT a referrer"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("carehq groups --type"),
+        "says what to do: {out}"
+    );
+}
+
+#[tokio::test]
 async fn healthcheck_exits_0_when_ready_and_1_when_not() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
