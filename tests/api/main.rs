@@ -16,4 +16,5 @@ mod metrics;
 mod processes;
 mod spam;
 mod status;
+mod visit_ops;
 mod visits;

@@ -27,7 +27,7 @@ pub async fn posted_id(app: &TestApp, n: usize) -> String {
         .to_owned()
 }
 
-async fn status(app: &TestApp) -> (u16, Value) {
+pub async fn status(app: &TestApp) -> (u16, Value) {
     let response = app
         .http
         .get(format!("{}/status", app.address))
