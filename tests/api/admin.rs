@@ -158,6 +158,45 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
 }
 on_both_databases!(admin_commands_work_beside_a_running_server);
 
+async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(2),
+        ..Faults::default()
+    });
+    let first = posted_id(&app, 1).await;
+    app.wait_for_status(&first, "failed").await;
+    let second = posted_id(&app, 2).await;
+    app.wait_for_status(&second, "failed").await;
+    assert!(sandbox.received().is_empty());
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "retry", "--failed"]).await;
+
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("2 failed"), "{out}");
+    for id in [&first, &second] {
+        let delivered = app.wait_for_status(id, "synced").await;
+        assert_eq!(delivered.attempts, 1, "a fresh schedule");
+    }
+    assert_eq!(sandbox.received().len(), 2);
+    let (_, out, _) = cli(&config, &["enquiries", "list", "--status", "failed"]).await;
+    assert!(out.contains("0 enquiries"), "{out}");
+    app.stop().await;
+}
+on_both_databases!(retry_failed_sends_every_failed_enquiry_again);
+
 async fn age(db: &TestDb, days: i64) {
     let ms = days * 24 * 60 * 60 * 1000;
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
