@@ -481,6 +481,36 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
     );
     let (code, out, _) = cli(&config, &["healthcheck"]).await;
     assert_eq!(code, 0, "{out}");
+
+    // A server configured to listen on every address is asked on loopback
+    // (this app listens on 127.0.0.1 only, so a wrong mapping would fail).
+    for (listen, asked) in [
+        (
+            format!("0.0.0.0:{port}"),
+            format!("http://127.0.0.1:{port}/readyz"),
+        ),
+        (
+            format!("[::]:{port}"),
+            format!("http://[::1]:{port}/readyz"),
+        ),
+    ] {
+        let dir = db
+            .dir
+            .path()
+            .join(listen.replace([':', '[', ']', '.'], "_"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("relay.toml");
+        std::fs::write(
+            &path,
+            crate::helpers::config_toml(&db.url, &sandbox.url, &listen, &AppOptions::default()),
+        )
+        .unwrap();
+        let (code, out, _) = cli(&path, &["healthcheck"]).await;
+        assert!(out.contains(&asked), "{listen} → {asked}: {out}");
+        if listen.starts_with("0.0.0.0") {
+            assert_eq!(code, 0, "{out}");
+        }
+    }
     let closed = format!("http://127.0.0.1:{}/readyz", free_port());
     let (code, out, _) = cli(&config, &["healthcheck", "--url", &closed]).await;
     assert_eq!(code, 1, "{out}");
