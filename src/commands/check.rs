@@ -91,7 +91,9 @@ fn report(slug: &str, key: &str, id: &str, known: &[Named], kind: Option<&str>) 
 /// Turn CareHQ's refusal of the credentials into what to do about it.
 fn explain(e: anyhow::Error) -> anyhow::Error {
     match e.downcast_ref::<CareHqError>() {
-        Some(CareHqError::Status { status, .. }) if matches!(status, 401 | 403) => e.context(
+        Some(CareHqError::Status {
+            status: 401 | 403, ..
+        }) => e.context(
             "CareHQ refused the credentials: check carehq.account_id, carehq.api_key and carehq.api_secret (and that the key may read locations and groups), then run `enquiry-relay check --remote` again",
         ),
         Some(CareHqError::Status { status: 404, .. }) => e.context(

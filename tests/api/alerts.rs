@@ -483,7 +483,12 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
     let (url, inbox) = receiver().await;
     let sink = SmtpSink::start().await;
     sink.set_up(false);
-    let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, false)).await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &both_destinations(&url, sink.port, false),
+    )
+    .await;
     sandbox.set_faults(Faults {
         status: Some(400),
         status_times: Some(1),
