@@ -7,11 +7,12 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = enquiry_relay::cli::Cli::parse();
-    enquiry_relay::telemetry::init();
+    // An invalid config is reported on stderr, before there is a log to write to.
     let settings = match enquiry_relay::commands::load_settings(&cli) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
+    enquiry_relay::telemetry::init(settings.log.format);
     // Before the runtime exists, so every runtime thread reports (see error_tracking).
     let _error_tracking = enquiry_relay::ops::error_tracking::start(&settings.sentry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

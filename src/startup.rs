@@ -121,7 +121,7 @@ impl Application {
             Arc::clone(&settings),
             shutdown.clone(),
         ));
-        let retention_task = tokio::spawn(crate::ops::retention::run_daily(
+        let retention_task = tokio::spawn(crate::ops::retention::run(
             store,
             settings.retention.clone(),
             shutdown.clone(),

@@ -6,24 +6,23 @@
 //! dsn`): error events become Sentry events, and our own info and warn lines
 //! ride along as breadcrumbs.
 
+use crate::config::LogFormat;
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, Registry};
 
-/// Install the global subscriber. `RUST_LOG` overrides the default filter;
-/// `ENQUIRY_RELAY_LOG_FORMAT=json` switches to one JSON object per line.
-pub fn init() {
+/// Install the global subscriber, writing lines in `format` (`log.format`,
+/// or `ENQUIRY_RELAY_LOG_FORMAT`, as the config resolved it). `RUST_LOG`
+/// overrides the default filter.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
-    let json =
-        std::env::var("ENQUIRY_RELAY_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let log: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if json {
-        Box::new(log.json())
-    } else {
-        Box::new(log)
+    let log: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => Box::new(log.json()),
+        LogFormat::Text => Box::new(log),
     };
     let errors = sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR);
     // Only our own lines: they are written to carry no personal data.

@@ -1,11 +1,16 @@
 //! `check [--remote]`: the config is valid (it was loaded to get here); with
-//! `--remote`, CareHQ accepts the credentials and knows every site's Ids.
+//! `--remote`, CareHQ accepts the credentials and knows every site's Ids, each
+//! of the right kind: a site's `referrer` must be a referrer group and its
+//! `sales_channel` a sales-channel group (CareHQ would refuse the swap).
 
 use std::process::ExitCode;
 
-use crate::carehq::CareHqClient;
+use crate::carehq::{CareHqClient, CareHqError};
 use crate::config::Settings;
 use crate::startup::client_settings;
+
+/// (Id, name, group_type) of a CareHQ item.
+type Named = (String, String, String);
 
 pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode> {
     println!(
@@ -21,8 +26,9 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
         "check --remote needs a real CareHQ; sandbox mode has nothing to check"
     );
     let client = CareHqClient::new(client_settings(settings, settings.server.listen))?;
-    let mut ok = true;
-    let locations = list_names(&client, "locations", &[]).await?;
+    let locations = list_names(&client, "locations", &[], &["name"])
+        .await
+        .map_err(explain)?;
     let groups = list_names(
         &client,
         "groups",
@@ -30,31 +36,30 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
             ("filters-group_type", "referrer"),
             ("filters-group_type", "sales_channel"),
         ],
+        &["name", "group_type"],
     )
-    .await?;
+    .await
+    .map_err(explain)?;
     println!(
         "CareHQ accepted the credentials ({} locations, {} referrer/sales channel groups visible)",
         locations.len(),
         groups.len()
     );
+    let mut ok = true;
     for site in &settings.sites {
-        let mut line = |kind: &str, id: &str, known: &[(String, String)]| match known
-            .iter()
-            .find(|(k, _)| k == id)
-        {
-            Some((_, name)) => println!("  {}: {kind} {id} = {name}", site.slug),
-            None => {
-                ok = false;
-                println!("  {}: {kind} {id} NOT FOUND in CareHQ", site.slug);
-            }
-        };
-        line("location", &site.location, &locations);
+        let slug = site.slug.as_str();
+        ok &= report(slug, "location", &site.location, &locations, None);
         if let Some(id) = &site.referrer {
-            line("referrer", id, &groups);
+            ok &= report(slug, "referrer", id, &groups, Some("referrer"));
         }
         if let Some(id) = &site.sales_channel {
-            line("sales_channel", id, &groups);
+            ok &= report(slug, "sales_channel", id, &groups, Some("sales_channel"));
         }
+    }
+    if !ok {
+        println!(
+            "fix the Ids above in [[sites]]: `enquiry-relay carehq locations` and `enquiry-relay carehq groups --type referrer|sales_channel` list the right ones"
+        );
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -63,13 +68,51 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
     })
 }
 
-/// Every (Id, name) of a CareHQ list, following pages.
+/// Print one site key's line; false when the Id is unknown or of another kind.
+fn report(slug: &str, key: &str, id: &str, known: &[Named], kind: Option<&str>) -> bool {
+    match known.iter().find(|(k, _, _)| k == id) {
+        Some((_, name, group_type)) if kind.is_none_or(|k| k == group_type) => {
+            println!("  {slug}: {key} {id} = {name}");
+            true
+        }
+        Some((_, name, group_type)) => {
+            println!(
+                "  {slug}: {key} {id} = {name} is a {group_type} group, NOT a {key}: CareHQ would refuse it"
+            );
+            false
+        }
+        None => {
+            println!("  {slug}: {key} {id} NOT FOUND in CareHQ");
+            false
+        }
+    }
+}
+
+/// Turn CareHQ's refusal of the credentials into what to do about it.
+fn explain(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<CareHqError>() {
+        Some(CareHqError::Status {
+            status: 401 | 403, ..
+        }) => e.context(
+            "CareHQ refused the credentials: check carehq.account_id, carehq.api_key and carehq.api_secret (and that the key may read locations and groups), then run `enquiry-relay check --remote` again",
+        ),
+        Some(CareHqError::Status { status: 404, .. }) => e.context(
+            "CareHQ does not know this address or account: check carehq.base_url and carehq.account_id",
+        ),
+        Some(CareHqError::Connect(_) | CareHqError::Timeout | CareHqError::Transport(_)) => e
+            .context("could not reach CareHQ: check carehq.base_url and the network, then try again"),
+        _ => e,
+    }
+}
+
+/// Every (Id, name, group_type) of a CareHQ list, following pages.
 async fn list_names(
     client: &CareHqClient,
     resource: &str,
     filters: &[(&str, &str)],
-) -> anyhow::Result<Vec<(String, String)>> {
-    let items = super::carehq::list(client, resource, filters, &["name"]).await?;
+    attributes: &[&str],
+) -> anyhow::Result<Vec<Named>> {
+    let items = super::carehq::list(client, resource, filters, attributes).await?;
     Ok(items
         .iter()
         .map(|item| {
@@ -79,7 +122,7 @@ async fn list_names(
                     .unwrap_or_default()
                     .to_owned()
             };
-            (text("_id"), text("name"))
+            (text("_id"), text("name"), text("group_type"))
         })
         .collect())
 }

@@ -55,7 +55,7 @@ async fn list(
         && DeliveryStatus::parse(s).is_none()
     {
         return Ok(usage(&format!(
-            "--status \"{s}\" is not a state; use pending, sending, synced, failed or held"
+            "--status \"{s}\" is not a state; use pending, sending, synced, failed, held or waiting (a home visit waiting for its enquiry)"
         )));
     }
     let since = match since.as_deref().map(parse_duration) {
@@ -78,6 +78,7 @@ async fn list(
                 e.site.clone(),
                 when(e.received_at),
                 e.status.clone(),
+                e.visit_status.clone().unwrap_or_else(|| "-".into()),
                 e.attempts.to_string(),
                 e.remote_id.clone().unwrap_or_else(|| "-".into()),
                 if e.scrubbed { "scrubbed" } else { "" }.into(),
@@ -92,6 +93,7 @@ async fn list(
                 "SITE",
                 "RECEIVED (UTC)",
                 "STATUS",
+                "VISIT",
                 "ATTEMPTS",
                 "CAREHQ ID",
                 "DATA"
@@ -149,8 +151,12 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
                 .map(|r| format!(", CareHQ Id {r}"))
                 .unwrap_or_default()
         );
-        if delivery.status == "pending" {
-            println!("  next attempt {} UTC", when(delivery.next_attempt_at));
+        match delivery.status.as_str() {
+            "pending" => println!("  next attempt {} UTC", when(delivery.next_attempt_at)),
+            "waiting" => println!(
+                "  waits for the enquiry step to be synced; it is sent right after (`enquiries retry {id}` if the enquiry failed)"
+            ),
+            _ => {}
         }
         if let Some(error) = &delivery.last_error {
             println!("  last error: {error}");
@@ -197,6 +203,14 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
         );
         return Ok(ExitCode::FAILURE);
     }
+    // Which steps (the enquiry, the home visit) are retried, to say so.
+    let failed_steps: Vec<String> = store
+        .deliveries_of(&id)
+        .await?
+        .into_iter()
+        .filter(|d| d.status == "failed")
+        .map(|d| d.step)
+        .collect();
     match store.retry_failed(&id).await? {
         0 => {
             eprintln!(
@@ -205,7 +219,10 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
             Ok(ExitCode::FAILURE)
         }
         _ => {
-            println!("enquiry {id} is pending again and will be sent now");
+            println!(
+                "enquiry {id}: {} pending again and will be sent now",
+                failed_steps.join(" and ")
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,6 +10,7 @@ mod byte_size;
 mod checks;
 mod duration;
 mod error;
+mod log;
 mod operations;
 mod raw;
 mod sandbox_defaults;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
+pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
@@ -63,6 +65,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub alerts: AlertSettings,
     pub sentry: SentrySettings,
+    pub log: LogSettings,
     /// Where the settings came from, for start-up messages and `check`.
     pub source: ConfigSource,
 }

@@ -32,6 +32,7 @@ pub(super) struct RawMetrics {
 pub(super) struct RawRetention {
     pub synced: Option<Text>,
     pub spam: Option<Text>,
+    pub interval: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]
@@ -103,6 +104,9 @@ pub struct RetentionSettings {
     pub synced: Duration,
     /// Enquiries judged spam keep their details this long.
     pub spam: Duration,
+    /// How often a running server does the pass (the first one comes a
+    /// minute after start, or after `interval` if that is shorter).
+    pub interval: Duration,
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -136,9 +140,11 @@ pub(super) fn metrics(raw: &RawMetrics, p: &mut Problems) -> Option<MetricsSetti
 pub(super) fn retention(raw: &RawRetention, p: &mut Problems) -> Option<RetentionSettings> {
     let synced = positive_duration("retention.synced", &raw.synced, 30 * DAY, p);
     let spam = positive_duration("retention.spam", &raw.spam, 7 * DAY, p);
+    let interval = positive_duration("retention.interval", &raw.interval, DAY, p);
     Some(RetentionSettings {
         synced: synced?,
         spam: spam?,
+        interval: interval?,
     })
 }
 
@@ -230,6 +236,7 @@ mod tests {
         assert!(!s.metrics.require_token);
         assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
         assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
+        assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
         assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
     }
 

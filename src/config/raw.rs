@@ -29,6 +29,7 @@ pub(super) struct RawRoot {
     retention: Option<IgnoredAny>,
     alerts: Option<IgnoredAny>,
     sentry: Option<IgnoredAny>,
+    log: Option<IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -225,6 +226,7 @@ pub(super) struct RawSettings {
     pub retention: super::operations::RawRetention,
     pub alerts: super::operations::RawAlerts,
     pub sentry: super::sentry::RawSentry,
+    pub log: super::log::RawLog,
 }
 
 /// A scalar kept as text: strings as they are, numbers and booleans written

@@ -225,6 +225,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.retention = section(&root, "retention", figment, &mut out);
     out.raw.alerts = section(&root, "alerts", figment, &mut out);
     out.raw.sentry = section(&root, "sentry", figment, &mut out);
+    out.raw.log = section(&root, "log", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {

@@ -668,7 +668,7 @@ fn the_example_file_documents_every_key() {
     // The "unknown key" message lists a section's keys; ask each section.
     let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
                  [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
-                 [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n\
+                 [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
                  [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
                  [[sites]]\n[sites.visits]\nzz = 1\n";
     let errors = errors_of(Settings::from_toml_str(probe));

@@ -78,6 +78,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let retention = operations::retention(&raw.retention, &mut p);
     let alerts = operations::alerts(raw.alerts, &mut p);
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
+    let log = super::log::log(&raw.log, &mut p);
     match (
         server, database, carehq, sync, staff, captcha, spam, rate_limit,
     ) {
@@ -91,8 +92,14 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             Some(spam),
             Some(rate_limit),
         ) if p.is_empty() => {
-            let (Some(status), Some(metrics), Some(retention), Some(alerts), Some(sentry)) =
-                (status, metrics, retention, alerts, sentry)
+            let (
+                Some(status),
+                Some(metrics),
+                Some(retention),
+                Some(alerts),
+                Some(sentry),
+                Some(log),
+            ) = (status, metrics, retention, alerts, sentry, log)
             else {
                 return Err(p.into_errors());
             };
@@ -111,6 +118,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 retention,
                 alerts,
                 sentry,
+                log,
                 source,
             })
         }

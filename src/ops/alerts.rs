@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::alert_backlog::Backlog;
 use super::notify::Notifier;
 use crate::config::Settings;
 use crate::storage::{DeliveryState, StatusFigures, Store, StoreError, now_ms};
@@ -55,12 +56,15 @@ pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationTo
             return;
         }
     };
+    let mut backlog = Backlog::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(settings.alerts.check_interval) => {}
         }
-        if let Err(e) = check_once(&store, &settings, &notifier).await {
+        // Older messages first, so a destination gets them in order.
+        backlog.retry(&notifier).await;
+        if let Err(e) = check_once(&store, &settings, &notifier, &mut backlog).await {
             warn!(error = %e, "could not check alert conditions; trying again at the next interval");
         }
     }
@@ -70,6 +74,7 @@ async fn check_once(
     store: &Store,
     settings: &Settings,
     notifier: &Notifier,
+    backlog: &mut Backlog,
 ) -> Result<(), StoreError> {
     let now = now_ms();
     let figures = store.status_figures(now).await?;
@@ -77,25 +82,51 @@ async fn check_once(
     let active = active_kinds(&figures, &delivery, settings.status.max_pending_age, now);
     for kind in KINDS {
         let is_active = active.contains(&kind);
-        // Whoever wins the insert (or delete) sends; a failed send gives the
-        // claim back so the next check tries again.
+        // Whoever wins the insert (or delete) sends. When every destination
+        // fails, the claim is given back so the next check tries again; when
+        // only some fail, the backlog retries those.
         if is_active && store.open_incident(kind, now).await? {
             let message = message(store, settings, kind, true, &figures, &delivery).await?;
-            if let Err(e) = notifier.send(&message).await {
-                warn!(kind, error = %e, "alert not delivered; retrying at the next check");
-                store.clear_incident(kind).await?;
-            } else {
-                info!(kind, "alert sent: incident");
+            match announce(notifier, backlog, kind, message).await {
+                Ok(()) => info!(kind, "alert sent: incident"),
+                Err(e) => {
+                    warn!(kind, error = %e, "alert not delivered anywhere; retrying at the next check");
+                    store.clear_incident(kind).await?;
+                }
             }
         } else if !is_active && store.clear_incident(kind).await? {
             let message = message(store, settings, kind, false, &figures, &delivery).await?;
-            if let Err(e) = notifier.send(&message).await {
-                warn!(kind, error = %e, "all-clear not delivered; retrying at the next check");
-                store.open_incident(kind, now).await?;
-            } else {
-                info!(kind, "alert sent: cleared");
+            match announce(notifier, backlog, kind, message).await {
+                Ok(()) => info!(kind, "alert sent: cleared"),
+                Err(e) => {
+                    warn!(kind, error = %e, "all-clear not delivered anywhere; retrying at the next check");
+                    store.open_incident(kind, now).await?;
+                }
             }
         }
+    }
+    Ok(())
+}
+
+/// Send to every destination. `Ok` when at least one took it (the others go
+/// to the backlog, which logs them); `Err` with every failure and what to
+/// check when none did.
+async fn announce(
+    notifier: &Notifier,
+    backlog: &mut Backlog,
+    kind: &str,
+    message: Value,
+) -> Result<(), String> {
+    let failed = notifier.send(&message).await;
+    if failed.len() == notifier.destinations().len() {
+        return Err(failed
+            .iter()
+            .map(|(d, e)| format!("{}: {e} ({})", d.as_str(), d.what_to_check()))
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    for (destination, e) in failed {
+        backlog.add(destination, kind, message.clone(), &e);
     }
     Ok(())
 }

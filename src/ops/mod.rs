@@ -2,6 +2,7 @@
 //! it tidy — alerts, Prometheus metrics, error tracking and the retention job. (`/status` lives with
 //! the routes; the admin commands in `commands`.)
 
+pub mod alert_backlog;
 pub mod alerts;
 pub mod error_tracking;
 pub mod metrics;

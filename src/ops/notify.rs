@@ -1,6 +1,7 @@
 //! Where alerts go: a webhook (the JSON message) and/or email (its title as
 //! the subject, its text and any details as the body). Built once from
-//! `[alerts]`; `send` succeeds when at least one destination took the message.
+//! `[alerts]`; each destination is sent to, and reports, on its own, so one
+//! that is down does not hide behind one that works (see `backlog`).
 
 use std::time::Duration;
 
@@ -8,7 +9,6 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
-use tracing::warn;
 
 use crate::config::AlertSettings;
 
@@ -66,37 +66,77 @@ impl Notifier {
         }))
     }
 
-    /// Send to every destination; `Err` only if none took it.
-    pub async fn send(&self, message: &Value) -> Result<(), String> {
-        let mut delivered = false;
-        let mut errors = Vec::new();
-        if let Some(url) = &self.webhook_url {
-            match self
-                .http
-                .post(url.expose_secret())
-                .json(message)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-            {
-                Ok(_) => delivered = true,
-                // Without the URL: it carries the webhook's token.
-                Err(e) => errors.push(format!("webhook: {}", e.without_url())),
+    /// The configured destinations, webhook first.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut all = Vec::new();
+        if self.webhook_url.is_some() {
+            all.push(Destination::Webhook);
+        }
+        if self.email.is_some() {
+            all.push(Destination::Email);
+        }
+        all
+    }
+
+    /// Send to one destination. An unconfigured one is an error, never a
+    /// silent success.
+    pub async fn send_to(&self, destination: Destination, message: &Value) -> Result<(), String> {
+        match destination {
+            Destination::Webhook => {
+                let Some(url) = &self.webhook_url else {
+                    return Err("no alerts.webhook_url is configured".into());
+                };
+                self.http
+                    .post(url.expose_secret())
+                    .json(message)
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map(|_| ())
+                    // Without the URL: it carries the webhook's token.
+                    .map_err(|e| e.without_url().to_string())
+            }
+            Destination::Email => match &self.email {
+                Some(email) => email.send(message).await,
+                None => Err("no alerts.smtp_url is configured".into()),
+            },
+        }
+    }
+
+    /// Send to each destination; the ones that failed, with why.
+    pub async fn send(&self, message: &Value) -> Vec<(Destination, String)> {
+        let mut failed = Vec::new();
+        for destination in self.destinations() {
+            if let Err(e) = self.send_to(destination, message).await {
+                failed.push((destination, e));
             }
         }
-        if let Some(email) = &self.email {
-            match email.send(message).await {
-                Ok(()) => delivered = true,
-                Err(e) => errors.push(format!("email: {e}")),
+        failed
+    }
+}
+
+/// One place alerts go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Webhook,
+    Email,
+}
+
+impl Destination {
+    /// What to check when this destination fails, for the log line.
+    pub fn what_to_check(self) -> &'static str {
+        match self {
+            Destination::Webhook => "check alerts.webhook_url and that the receiving service is up",
+            Destination::Email => {
+                "check alerts.smtp_url (host, port, user, password, TLS) and that the mail server is up"
             }
         }
-        if !errors.is_empty() {
-            warn!(errors = errors.join("; "), "an alert destination failed");
-        }
-        if delivered {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Destination::Webhook => "webhook",
+            Destination::Email => "email",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The retention job: scrub personal data past `[retention]`'s periods, once
-//! shortly after start and then daily. `enquiries purge` runs the same pass.
+//! shortly after start and then every `retention.interval` (daily by
+//! default). `enquiries purge` runs the same pass.
 
 use std::time::Duration;
 
@@ -9,9 +10,9 @@ use tracing::{info, warn};
 use crate::config::RetentionSettings;
 use crate::storage::{PurgeReport, Store, StoreError, now_ms};
 
-/// How long after start the first pass runs: soon, but off the start-up path.
+/// How long after start the first pass runs: soon, but off the start-up path
+/// (or sooner, when the interval itself is shorter).
 const FIRST_RUN_AFTER: Duration = Duration::from_secs(60);
-const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One retention pass with these periods, as of now.
 pub async fn purge_now(
@@ -28,16 +29,16 @@ pub async fn purge_now(
         .await
 }
 
-/// Run the pass daily until `shutdown`. Several instances may run it at once:
+/// Run the pass every `retention.interval` until `shutdown`. Several instances may run it at once:
 /// each statement only touches rows not yet scrubbed, so they do not conflict.
-pub async fn run_daily(store: Store, retention: RetentionSettings, shutdown: CancellationToken) {
-    let mut wait = FIRST_RUN_AFTER;
+pub async fn run(store: Store, retention: RetentionSettings, shutdown: CancellationToken) {
+    let mut wait = FIRST_RUN_AFTER.min(retention.interval);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        wait = EVERY;
+        wait = retention.interval;
         match purge_now(&store, &retention).await {
             Ok(report) => info!(
                 synced_scrubbed = report.synced_scrubbed,
@@ -46,7 +47,7 @@ pub async fn run_daily(store: Store, retention: RetentionSettings, shutdown: Can
                 "retention pass done"
             ),
             Err(e) => {
-                warn!(error = %e, "retention pass failed; it runs again tomorrow, or run `enquiry-relay enquiries purge`")
+                warn!(error = %e, "retention pass failed; it runs again after retention.interval, or run `enquiry-relay enquiries purge`")
             }
         }
     }

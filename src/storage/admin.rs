@@ -12,6 +12,8 @@ pub struct EnquirySummary {
     pub received_at: i64,
     /// The status of its first delivery step (the care enquiry).
     pub status: String,
+    /// The status of its home-visit step, when a visit was asked for.
+    pub visit_status: Option<String>,
     pub attempts: i64,
     pub remote_id: Option<String>,
     pub spam_verdict: String,
@@ -61,21 +63,26 @@ type SummaryRow = (
     Option<String>,
     String,
     Option<i64>,
+    Option<String>,
 );
 
 type RecordRow = (String, String, i64, Option<String>, String, Option<i64>);
 
 impl Store {
-    /// Enquiries, newest first, with the state of their care-enquiry delivery.
+    /// Enquiries, newest first, with the state of their care-enquiry and
+    /// home-visit deliveries. A status filter matches either step, so
+    /// `failed` also finds a failed visit and `waiting` a visit waiting for
+    /// its enquiry.
     pub async fn list_enquiries(
         &self,
         filter: &EnquiryFilter,
     ) -> Result<Vec<EnquirySummary>, StoreError> {
         // Optional filters as "$n IS NULL OR …" keep the SQL static (sqlx 0.9).
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT e.id, e.site, e.received_at, d.status, d.attempts, d.remote_id, e.spam_verdict, e.scrubbed_at \
+            "SELECT e.id, e.site, e.received_at, d.status, d.attempts, d.remote_id, e.spam_verdict, e.scrubbed_at, v.status \
                FROM enquiries e LEFT JOIN deliveries d ON d.enquiry_id = e.id AND d.step = 'enquiry' \
-              WHERE ($1 = '' OR d.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 \
+               LEFT JOIN deliveries v ON v.enquiry_id = e.id AND v.step = 'home_visit' \
+              WHERE ($1 = '' OR d.status = $1 OR v.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 \
               ORDER BY e.received_at DESC, e.id DESC LIMIT $4",
         )
         .bind(filter.status.as_deref().unwrap_or(""))
@@ -87,12 +94,23 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(id, site, received_at, status, attempts, remote_id, spam_verdict, scrubbed)| {
+                |(
+                    id,
+                    site,
+                    received_at,
+                    status,
+                    attempts,
+                    remote_id,
+                    spam_verdict,
+                    scrubbed,
+                    visit_status,
+                )| {
                     EnquirySummary {
                         id,
                         site,
                         received_at,
                         status: status.unwrap_or_else(|| "-".into()),
+                        visit_status,
                         attempts: attempts.unwrap_or(0),
                         remote_id,
                         spam_verdict,

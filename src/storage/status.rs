@@ -54,38 +54,51 @@ pub struct StatusFigures {
     pub total: QueueFigures,
     /// Per site slug, sorted by slug.
     pub sites: Vec<(String, QueueFigures)>,
+    /// Per delivery step (`enquiry`, `home_visit`), sorted by step.
+    pub steps: Vec<(String, QueueFigures)>,
     /// Deliveries with at least one send whose outcome is unknown.
     pub ambiguous: i64,
     /// CareHQ's hint of the most recent attempt that carried one, and when.
     pub last_hint: Option<(i64, String)>,
 }
 
-type GroupRow = (String, String, i64, Option<i64>, i64);
+type GroupRow = (String, String, String, i64, Option<i64>, i64);
+
+/// The entry for `key` in a list of named figures, added when missing.
+fn entry<'a>(list: &'a mut Vec<(String, QueueFigures)>, key: &str) -> &'a mut QueueFigures {
+    let index = match list.iter().position(|(k, _)| k == key) {
+        Some(i) => i,
+        None => {
+            list.push((key.to_owned(), QueueFigures::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[index].1
+}
 
 impl Store {
     /// Queue figures overall and per site, as of `now` (Unix ms).
     pub async fn status_figures(&self, now: i64) -> Result<StatusFigures, StoreError> {
         // One grouped pass: count, oldest waiting row and recent syncs per (site, status).
         let rows: Vec<GroupRow> = sqlx::query_as(
-            "SELECT e.site, d.status, COUNT(*), MIN(d.created_at), \
+            "SELECT e.site, d.step, d.status, COUNT(*), MIN(d.created_at), \
                     SUM(CASE WHEN d.status = 'synced' AND d.updated_at >= $1 THEN 1 ELSE 0 END) \
                FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
-              GROUP BY e.site, d.status ORDER BY e.site",
+              GROUP BY e.site, d.step, d.status ORDER BY e.site, d.step",
         )
         .bind(now - DAY_MS)
         .fetch_all(&self.reader)
         .await?;
         let mut figures = StatusFigures::default();
-        for (site, status, n, oldest, recent) in rows {
+        for (site, step, status, n, oldest, recent) in rows {
             let waiting = matches!(status.as_str(), "pending" | "sending");
-            let index = match figures.sites.iter().position(|(s, _)| *s == site) {
-                Some(i) => i,
-                None => {
-                    figures.sites.push((site, QueueFigures::default()));
-                    figures.sites.len() - 1
-                }
-            };
-            for queue in [&mut figures.total, &mut figures.sites[index].1] {
+            let StatusFigures {
+                total,
+                sites,
+                steps,
+                ..
+            } = &mut figures;
+            for queue in [total, entry(sites, &site), entry(steps, &step)] {
                 queue.add(&status, n);
                 queue.synced_last_24h += recent;
                 if waiting {
@@ -101,6 +114,7 @@ impl Store {
                 .fetch_one(&self.reader)
                 .await?;
         figures.ambiguous = ambiguous;
+        figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
         figures.last_hint = sqlx::query_as(
             "SELECT started_at, hint FROM delivery_attempts WHERE hint IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",

@@ -158,6 +158,45 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
 }
 on_both_databases!(admin_commands_work_beside_a_running_server);
 
+async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(2),
+        ..Faults::default()
+    });
+    let first = posted_id(&app, 1).await;
+    app.wait_for_status(&first, "failed").await;
+    let second = posted_id(&app, 2).await;
+    app.wait_for_status(&second, "failed").await;
+    assert!(sandbox.received().is_empty());
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "retry", "--failed"]).await;
+
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("2 failed"), "{out}");
+    for id in [&first, &second] {
+        let delivered = app.wait_for_status(id, "synced").await;
+        assert_eq!(delivered.attempts, 1, "a fresh schedule");
+    }
+    assert_eq!(sandbox.received().len(), 2);
+    let (_, out, _) = cli(&config, &["enquiries", "list", "--status", "failed"]).await;
+    assert!(out.contains("0 enquiries"), "{out}");
+    app.stop().await;
+}
+on_both_databases!(retry_failed_sends_every_failed_enquiry_again);
+
 async fn age(db: &TestDb, days: i64) {
     let ms = days * 24 * 60 * 60 * 1000;
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
@@ -266,6 +305,39 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
 }
 on_both_databases!(retention_scrubs_synced_and_spam_and_never_failed_or_held);
 
+async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        extra_toml: "[retention]\ninterval = \"200ms\"\n".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let old = posted_id(&app, 1).await;
+    app.wait_for_status(&old, "synced").await;
+    age(&db, 31).await;
+    let young = posted_id(&app, 2).await;
+    app.wait_for_status(&young, "synced").await;
+
+    // No `enquiries purge`: the server's own pass scrubs it.
+    let scrubbed = crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
+        let record = app.store.enquiry(&old).await.unwrap().unwrap();
+        record.scrubbed_at.is_some().then_some(record)
+    })
+    .await
+    .expect("the retention job scrubbed the 31-day-old synced enquiry");
+    assert!(scrubbed.payload.is_none());
+    let kept = app.store.enquiry(&young).await.unwrap().unwrap();
+    assert!(
+        kept.payload.is_some() && kept.scrubbed_at.is_none(),
+        "a young enquiry keeps its data"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_running_server_scrubs_an_aged_synced_enquiry_by_itself);
+
 #[tokio::test]
 async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
@@ -326,6 +398,74 @@ async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
 }
 
 #[tokio::test]
+async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+
+    // The right Ids: each line shows CareHQ's name for it.
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("location {} = Upton Court", seed::DEMO_LOCATION)),
+        "{out}"
+    );
+    assert!(
+        out.contains("referrer 640f0f17f9b7e9ec6079fa16 = Care Directory"),
+        "{out}"
+    );
+
+    // A wrong secret: exit 1, and words saying which keys to check.
+    let wrong = db.dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let bad_secret = AppOptions {
+        api_secret: "not-the-secret".into(),
+        ..AppOptions::default()
+    };
+    let config = write_config(&wrong, &db.url, &sandbox.url, free_port(), &bad_secret);
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("refused the credentials") && err.contains("carehq.api_secret"),
+        "{err}"
+    );
+
+    // A sales channel given as the referrer: known to CareHQ, but the wrong kind.
+    let swapped = db.dir.path().join("swapped.toml");
+    let text = std::fs::read_to_string(write_config(
+        &wrong,
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    ))
+    .unwrap()
+    .replace(
+        r#"referrer = "640f0f17f9b7e9ec6079fa16""#,
+        r#"referrer = "6724fbc74f73a2cebf6377eb""#,
+    );
+    std::fs::write(&swapped, text).unwrap();
+    let (code, out, err) = cli(&swapped, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(
+            "referrer 6724fbc74f73a2cebf6377eb = Phone is a sales_channel group, NOT a referrer"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("carehq groups --type"),
+        "says what to do: {out}"
+    );
+}
+
+#[tokio::test]
 async fn healthcheck_exits_0_when_ready_and_1_when_not() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
@@ -341,6 +481,36 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
     );
     let (code, out, _) = cli(&config, &["healthcheck"]).await;
     assert_eq!(code, 0, "{out}");
+
+    // A server configured to listen on every address is asked on loopback
+    // (this app listens on 127.0.0.1 only, so a wrong mapping would fail).
+    for (listen, asked) in [
+        (
+            format!("0.0.0.0:{port}"),
+            format!("http://127.0.0.1:{port}/readyz"),
+        ),
+        (
+            format!("[::]:{port}"),
+            format!("http://[::1]:{port}/readyz"),
+        ),
+    ] {
+        let dir = db
+            .dir
+            .path()
+            .join(listen.replace([':', '[', ']', '.'], "_"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("relay.toml");
+        std::fs::write(
+            &path,
+            crate::helpers::config_toml(&db.url, &sandbox.url, &listen, &AppOptions::default()),
+        )
+        .unwrap();
+        let (code, out, _) = cli(&path, &["healthcheck"]).await;
+        assert!(out.contains(&asked), "{listen} → {asked}: {out}");
+        if listen.starts_with("0.0.0.0") {
+            assert_eq!(code, 0, "{out}");
+        }
+    }
     let closed = format!("http://127.0.0.1:{}/readyz", free_port());
     let (code, out, _) = cli(&config, &["healthcheck", "--url", &closed]).await;
     assert_eq!(code, 1, "{out}");

@@ -1,6 +1,8 @@
-//! Alerts to a webhook receiver on loopback: one message per incident and one
-//! when it clears, also with two instances on one database.
+//! Alerts to a webhook receiver and an SMTP sink on loopback: one message per
+//! incident and one when it clears, also with two instances on one database,
+//! with both destinations at once, and with one destination down for a while.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -165,46 +167,128 @@ async fn include_details_names_the_families_to_call_back() {
 
 /// A minimal SMTP sink on loopback: accepts every message, keeps its DATA.
 async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let kept = Arc::clone(&mails);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let kept = Arc::clone(&kept);
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ready\r\n").await.unwrap();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 sink\r\n",
-                        "DATA" => {
-                            write.write_all(b"354 end with .\r\n").await.unwrap();
-                            let mut data = String::new();
-                            while let Ok(Some(l)) = lines.next_line().await {
-                                if l == "." {
-                                    break;
+    let sink = SmtpSink::start().await;
+    (sink.port, sink.mails)
+}
+
+/// The SMTP sink with a switch: while `up` is false it greets every
+/// connection with `421` (service not available) and hangs up.
+struct SmtpSink {
+    port: u16,
+    mails: Arc<Mutex<Vec<String>>>,
+    up: Arc<AtomicBool>,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+        let up = Arc::new(AtomicBool::new(true));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let kept = Arc::clone(&mails);
+        let serving = Arc::clone(&up);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let kept = Arc::clone(&kept);
+                let up = serving.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    if !up {
+                        let _ = write.write_all(b"421 sink down\r\n").await;
+                        return;
+                    }
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ready\r\n").await.unwrap();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "DATA" => {
+                                write.write_all(b"354 end with .\r\n").await.unwrap();
+                                let mut data = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    data.push_str(&l);
+                                    data.push('\n');
                                 }
-                                data.push_str(&l);
-                                data.push('\n');
+                                kept.lock().unwrap().push(data);
+                                b"250 queued\r\n"
                             }
-                            kept.lock().unwrap().push(data);
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    write.write_all(reply).await.unwrap();
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        write.write_all(reply).await.unwrap();
+                    }
+                });
+            }
+        });
+        SmtpSink { port, mails, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Wait until at least `n` mails arrived.
+    async fn wait_for(&self, n: usize) {
+        eventually(Duration::from_secs(15), || async {
+            (self.mails().len() >= n).then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} alert emails, got {:?}", self.mails()));
+    }
+}
+
+/// The text of a mail's body, undoing the transfer encoding lettre chose
+/// (quoted-printable or base64 once the text is not plain ASCII).
+fn mail_body(mail: &str) -> String {
+    let (headers, body) = mail.split_once("\n\n").unwrap_or((mail, ""));
+    let headers = headers.to_ascii_lowercase();
+    if headers.contains("content-transfer-encoding: base64") {
+        use base64::Engine as _;
+        let joined: String = body.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .expect("base64 body");
+        return String::from_utf8(bytes).expect("utf-8 body");
+    }
+    if headers.contains("content-transfer-encoding: quoted-printable") {
+        let joined = body.replace("=\n", "");
+        let mut bytes = Vec::new();
+        let mut rest = joined.as_bytes();
+        while let Some((&b, tail)) = rest.split_first() {
+            match (b, tail.get(..2)) {
+                (b'=', Some(hex)) => {
+                    let hex = std::str::from_utf8(hex).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).expect("=XX"));
+                    rest = &tail[2..];
                 }
-            });
+                _ => {
+                    bytes.push(b);
+                    rest = tail;
+                }
+            }
         }
-    });
-    (port, mails)
+        return String::from_utf8(bytes).expect("utf-8 body");
+    }
+    body.to_owned()
+}
+
+#[test]
+fn mail_body_undoes_both_transfer_encodings() {
+    let qp = "Subject: x\nContent-Transfer-Encoding: quoted-printable\n\nZo=C3=AB fam=\nily@example.com\n";
+    assert_eq!(mail_body(qp), "Zoë family@example.com\n");
+    let b64 = "Content-Transfer-Encoding: base64\n\nWm/DqyBm\nYW1pbHk=\n";
+    assert_eq!(mail_body(b64), "Zoë family");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,6 +347,173 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
         sent()[1].contains("No failed enquiries remain"),
         "{}",
         sent()[1]
+    );
+    app.stop().await;
+}
+
+/// Age the pending deliveries as if they had waited an hour longer.
+async fn age_pending_by_an_hour(db: &TestDb) {
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET created_at = created_at - 3600000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    let (url, inbox) = receiver().await;
+    let options = AppOptions {
+        retry_schedule: r#"["1h"]"#,
+        ..options(&url, false)
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let id = posted_id(&app, 1).await;
+    eventually(Duration::from_secs(10), || async {
+        let d = app.delivery(&id).await;
+        (d.status == "pending" && d.attempts == 1).then_some(())
+    })
+    .await
+    .expect("first attempt made; next one in an hour");
+    // Young: several checks pass without an alert.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(count(&inbox, "pending_age", "incident"), 0);
+
+    age_pending_by_an_hour(&db).await;
+    wait_for(&inbox, "pending_age", "incident").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "pending_age", "incident"), 1);
+    let message = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "pending_age")
+        .cloned()
+        .unwrap();
+    assert_eq!(message["waiting"]["pending"], 1, "{message}");
+    assert!(
+        message["text"].as_str().unwrap().contains("/status"),
+        "{message}"
+    );
+    assert!(!message.to_string().contains("example.com"), "{message}");
+
+    // CareHQ answers again and the row falls due: delivered, all clear once.
+    sandbox.set_faults(Faults::default());
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET next_attempt_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    app.wait_for_status(&id, "synced").await;
+    wait_for(&inbox, "pending_age", "cleared").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
+    assert_eq!(count(&inbox, "pending_age", "incident"), 1);
+    assert_eq!(count(&inbox, "failed", "incident"), 0, "nothing failed");
+    app.stop().await;
+}
+on_both_databases!(a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once);
+
+fn both_destinations(url: &str, smtp_port: u16, details: bool) -> AppOptions {
+    AppOptions {
+        extra_toml: format!(
+            "[alerts]\nwebhook_url = \"{url}\"\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\n\
+             email_from = \"Relay <relay@example.net>\"\nemail_to = [\"manager@example.net\"]\n\
+             check_interval = \"100ms\"\ninclude_details = {details}\n"
+        ),
+        ..AppOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let (url, inbox) = receiver().await;
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, true)).await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 5).await;
+    app.wait_for_status(&id, "failed").await;
+    wait_for(&inbox, "failed", "incident").await;
+    sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    assert_eq!(sink.mails().len(), 1, "one email per incident");
+    let body = mail_body(&sink.mails()[0]);
+    assert!(body.contains("Families to call back"), "{body}");
+    assert!(
+        body.contains("family5@example.com") && body.contains(&id),
+        "include_details puts the family's contact in the email:\n{body}"
+    );
+
+    app.store.retry_failed(&id).await.unwrap();
+    app.wait_for_status(&id, "synced").await;
+    wait_for(&inbox, "failed", "cleared").await;
+    sink.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+    assert_eq!(sink.mails().len(), 2);
+    assert!(
+        mail_body(&sink.mails()[1]).contains("No failed enquiries remain"),
+        "{}",
+        sink.mails()[1]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let (url, inbox) = receiver().await;
+    let sink = SmtpSink::start().await;
+    sink.set_up(false);
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &both_destinations(&url, sink.port, false),
+    )
+    .await;
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.wait_for_status(&id, "failed").await;
+    // The webhook took it, so the incident is announced; the email is owed.
+    wait_for(&inbox, "failed", "incident").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(sink.mails().is_empty());
+
+    sink.set_up(true);
+    sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sink.mails().len(), 1, "sent once, not once per check");
+    assert!(
+        sink.mails()[0].contains("could not be delivered"),
+        "{}",
+        sink.mails()[0]
+    );
+    assert_eq!(
+        count(&inbox, "failed", "incident"),
+        1,
+        "the webhook is not sent again"
     );
     app.stop().await;
 }

@@ -1,10 +1,17 @@
 //! The command line as scripts use it: exit codes and messages.
 
 use std::process::Command;
+use std::time::Duration;
 
+use enquiry_relay::sandbox::Faults;
+
+use crate::admin::cli;
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, config_toml, family, free_port,
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, config_toml, eventually, family, free_port,
+    write_config,
 };
+use crate::on_both_databases;
+use crate::status::posted_id;
 
 fn relay(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
@@ -114,6 +121,39 @@ fn check_accepts_a_valid_config_and_a_missing_file_is_an_error() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/relay.toml"));
 }
 
+#[test]
+fn check_refuses_an_unknown_log_format_naming_it_and_the_accepted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.toml");
+    let good = config_toml(
+        "sqlite://x.db",
+        "https://api.carehq.dev",
+        "127.0.0.1:0",
+        &AppOptions::default(),
+    );
+    std::fs::write(&path, format!("{good}\n[log]\nformat = \"jsn\"\n")).unwrap();
+    let output = relay(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("log.format") && stderr.contains("jsn") && stderr.contains("text, json"),
+        "{stderr}"
+    );
+
+    // The variable the logging set-up reads is checked the same way.
+    std::fs::write(&path, &good).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        .args(["check", "--config", path.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env_remove("ENQUIRY_RELAY_CONFIG")
+        .env("ENQUIRY_RELAY_LOG_FORMAT", "jsn")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ENQUIRY_RELAY_LOG_FORMAT"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_then_sync_once_delivers_what_waits() {
     let Some(db) = TestDb::new(Db::Sqlite).await else {
@@ -182,3 +222,62 @@ async fn migrate_then_sync_once_delivers_what_waits() {
     );
     assert_eq!(sandbox.received().len(), 1);
 }
+
+async fn sync_once_exits_1_while_a_failed_enquiry_remains(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    // Stored while CareHQ was unreachable, then the server stopped.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let app = TestApp::spawn(
+        &db,
+        &dead,
+        &AppOptions {
+            retry_schedule: r#"["1h"]"#,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let id = posted_id(&app, 4).await;
+    eventually(Duration::from_secs(10), || async {
+        let d = app.delivery(&id).await;
+        (d.status == "pending" && d.attempts == 1).then_some(())
+    })
+    .await
+    .expect("first attempt made");
+    app.stop().await;
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET next_attempt_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // CareHQ refuses it: a permanent failure staff must look at.
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &sandbox.url,
+        free_port(),
+        &AppOptions::default(),
+    );
+
+    let (code, out, err) = cli(&config, &["sync", "--once"]).await;
+
+    assert_eq!(code, 1, "a script must see the failure:\n{out}{err}");
+    assert!(out.contains("failed 1"), "{out}");
+
+    // Once it is delivered, the same command exits 0.
+    let (code, _, _) = cli(&config, &["enquiries", "retry", "--failed"]).await;
+    assert_eq!(code, 0);
+    let (code, out, err) = cli(&config, &["sync", "--once"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("synced 1"), "{out}");
+    assert_eq!(sandbox.received().len(), 1);
+}
+on_both_databases!(sync_once_exits_1_while_a_failed_enquiry_remains);

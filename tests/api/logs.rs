@@ -14,7 +14,16 @@ const PHONE: &str = "07700 900462";
 const SURNAME: &str = "Quintrell";
 const MESSAGE: &str = "Mum needs nursing care after her fall";
 
-async fn no_personal_data_in_the_log(json: bool) {
+/// How the log is asked for: text, or JSON through the config file or the environment.
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Text,
+    JsonFromFile,
+    JsonFromEnv,
+}
+
+async fn no_personal_data_in_the_log(format: Format) {
+    let json = format != Format::Text;
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
     let port = free_port();
@@ -23,7 +32,14 @@ async fn no_personal_data_in_the_log(json: bool) {
         &db.url,
         &sandbox.url,
         port,
-        &AppOptions::default(),
+        &AppOptions {
+            extra_toml: if format == Format::JsonFromFile {
+                "\n[log]\nformat = \"json\"\n".into()
+            } else {
+                String::new()
+            },
+            ..AppOptions::default()
+        },
     );
     let log = db.dir.path().join("relay.log");
     let out = std::fs::File::create(&log).unwrap();
@@ -36,7 +52,7 @@ async fn no_personal_data_in_the_log(json: bool) {
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out);
-    if json {
+    if format == Format::JsonFromEnv {
         command.env("ENQUIRY_RELAY_LOG_FORMAT", "json");
     } else {
         command.env_remove("ENQUIRY_RELAY_LOG_FORMAT");
@@ -113,10 +129,15 @@ async fn no_personal_data_in_the_log(json: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_text_log_holds_no_family_details() {
-    no_personal_data_in_the_log(false).await;
+    no_personal_data_in_the_log(Format::Text).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_log_holds_no_family_details() {
-    no_personal_data_in_the_log(true).await;
+    no_personal_data_in_the_log(Format::JsonFromEnv).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_format_json_in_the_config_file_gives_json_lines() {
+    no_personal_data_in_the_log(Format::JsonFromFile).await;
 }

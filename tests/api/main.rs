@@ -21,4 +21,5 @@ mod processes;
 mod spam;
 mod spam_limits;
 mod status;
+mod visit_ops;
 mod visits;

@@ -183,6 +183,14 @@ async fn metrics_can_require_the_staff_token() {
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let url = format!("{}/metrics", app.address);
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401);
+    let wrong = app
+        .http
+        .get(&url)
+        .bearer_auth(format!("{TOKEN}-not"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401, "a wrong token is refused too");
     let ok = app.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     parse(&ok.text().await.unwrap());

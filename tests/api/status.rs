@@ -27,7 +27,7 @@ pub async fn posted_id(app: &TestApp, n: usize) -> String {
         .to_owned()
 }
 
-async fn status(app: &TestApp) -> (u16, Value) {
+pub async fn status(app: &TestApp) -> (u16, Value) {
     let response = app
         .http
         .get(format!("{}/status", app.address))
@@ -222,3 +222,54 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
     app.stop().await;
 }
 on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
+
+async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    sandbox.set_faults(enquiry_relay::sandbox::Faults {
+        status: Some(400),
+        status_times: Some(1),
+        ..Default::default()
+    });
+    let refused = posted_id(&app, 1).await;
+    app.wait_for_status(&refused, "failed").await;
+    let delivered = posted_id(&app, 2).await;
+    app.wait_for_status(&delivered, "synced").await;
+    crate::admin::insert(&app, 3, true, "clean").await;
+
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "one failed: {body}");
+    assert_eq!(body["queue"]["held"], 1, "{body}");
+    assert_eq!(body["sites"][SITE]["held"], 1, "{body}");
+    assert_eq!(body["queue"]["failed"], 1, "{body}");
+    assert_eq!(body["queue"]["synced"], 1, "{body}");
+    let carehq = &body["carehq"];
+    let error = carehq["last_error"].as_str().expect("last_error");
+    assert!(
+        error.contains("400") && error.contains("Sandbox fault"),
+        "CareHQ's status and hint: {body}"
+    );
+    assert!(carehq["last_error_at"].is_string(), "{body}");
+    assert!(
+        carehq["last_hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("Clear it with")),
+        "{body}"
+    );
+    // The sandbox allows 10 requests a second and says so in its headers.
+    let rate = &body["rate_limit"];
+    assert_eq!(rate["limit"], 10, "{body}");
+    let remaining = rate["remaining"].as_i64().expect("remaining");
+    assert!((0..10).contains(&remaining), "{body}");
+    assert!(
+        rate["reset_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.contains('T')),
+        "{body}"
+    );
+    app.stop().await;
+}
+on_both_databases!(status_shows_held_carehqs_last_error_and_the_rate_limit);

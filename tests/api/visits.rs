@@ -12,7 +12,7 @@ use crate::on_both_databases;
 
 /// Visits every day 09:00–17:00 in hour slots, one visit per slot; a second
 /// site takes only in-person visits, a third books no visits.
-fn visit_options(retry_schedule: &'static str) -> AppOptions {
+pub fn visit_options(retry_schedule: &'static str) -> AppOptions {
     let days: String = [
         "monday",
         "tuesday",
@@ -39,7 +39,7 @@ fn visit_options(retry_schedule: &'static str) -> AppOptions {
 }
 
 /// A day relative to today in the home's zone, at `hour`: (form value, CareHQ form).
-fn local_slot(days_from_today: i64, hour: i8) -> (String, String) {
+pub fn local_slot(days_from_today: i64, hour: i8) -> (String, String) {
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
     let today = jiff::Timestamp::now().to_zoned(tz).date();
     let day = today
@@ -51,14 +51,14 @@ fn local_slot(days_from_today: i64, hour: i8) -> (String, String) {
     )
 }
 
-fn with_visit(n: usize, value: &str, visit_type: &str) -> serde_json::Value {
+pub fn with_visit(n: usize, value: &str, visit_type: &str) -> serde_json::Value {
     let mut body = family(n);
     body["visit_date_time"] = value.into();
     body["visit_type"] = visit_type.into();
     body
 }
 
-async fn posted_id(app: &TestApp, site: &str, body: &serde_json::Value) -> String {
+pub async fn posted_id(app: &TestApp, site: &str, body: &serde_json::Value) -> String {
     let response = app.post_json(site, body).await;
     assert_eq!(response.status(), 201);
     response.json::<serde_json::Value>().await.unwrap()["id"]
@@ -77,7 +77,12 @@ async fn step(store: &Store, enquiry_id: &str, step: &str) -> DeliveryView {
         .unwrap_or_else(|| panic!("no {step} row for {enquiry_id}"))
 }
 
-async fn wait_for_step(store: &Store, enquiry_id: &str, name: &str, status: &str) -> DeliveryView {
+pub async fn wait_for_step(
+    store: &Store,
+    enquiry_id: &str,
+    name: &str,
+    status: &str,
+) -> DeliveryView {
     eventually(Duration::from_secs(20), || async {
         let d = step(store, enquiry_id, name).await;
         (d.status == status).then_some(d)

@@ -124,6 +124,11 @@ fn body(
             "reset_at": iso(r.reset_at_ms),
         })),
         "sites": sites,
+        "steps": figures
+            .steps
+            .iter()
+            .map(|(step, q)| (step.clone(), queue(q, now)))
+            .collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -134,6 +139,7 @@ fn queue(q: &QueueFigures, now: i64) -> Value {
         "synced": q.synced,
         "failed": q.failed,
         "held": q.held,
+        "waiting": q.waiting,
         "synced_last_24h": q.synced_last_24h,
         "oldest_pending_age_seconds": q.oldest_pending_at.map(|at| (now - at).max(0) / 1000),
     })

@@ -1,0 +1,105 @@
+//! The home-visit step as staff see it: `/status` counts it per step, and
+//! `enquiries list|show|retry` show and fix a waiting or failed visit.
+
+use enquiry_relay::sandbox::Faults;
+
+use crate::admin::cli;
+use crate::helpers::{Db, SITE, TestDb, TestSandbox, free_port, write_config};
+use crate::on_both_databases;
+use crate::status::{status, with_token};
+use crate::visits::{local_slot, posted_id, visit_options, wait_for_step, with_visit};
+
+async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = with_token(visit_options(r#"["200ms"]"#), "");
+    let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
+
+    // CareHQ refuses the visit: the enquiry is synced, the visit failed.
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let visit_failed = posted_id(
+        &app,
+        SITE,
+        &with_visit(1, &local_slot(2, 15).0, "in_person"),
+    )
+    .await;
+    wait_for_step(&app.store, &visit_failed, "home_visit", "failed").await;
+    // CareHQ refuses the enquiry: its visit waits for it.
+    sandbox.set_faults(Faults {
+        status: Some(400),
+        status_times: Some(1),
+        status_path: Some("care-enquiries".into()),
+        ..Faults::default()
+    });
+    let visit_waiting =
+        posted_id(&app, SITE, &with_visit(2, &local_slot(2, 16).0, "virtual")).await;
+    wait_for_step(&app.store, &visit_waiting, "enquiry", "failed").await;
+
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "{body}");
+    let visits = &body["steps"]["home_visit"];
+    assert_eq!(visits["failed"], 1, "{body}");
+    assert_eq!(visits["waiting"], 1, "{body}");
+    assert_eq!(body["steps"]["enquiry"]["failed"], 1, "{body}");
+    assert_eq!(body["steps"]["enquiry"]["synced"], 1, "{body}");
+    assert_eq!(body["queue"]["waiting"], 1, "{body}");
+    assert_eq!(body["queue"]["failed"], 2, "{body}");
+
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, free_port(), &options);
+    let (code, out, err) = cli(&config, &["enquiries", "list", "--status", "waiting"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&visit_waiting) && !out.contains(&visit_failed) && out.contains("VISIT"),
+        "{out}"
+    );
+    let (_, out, _) = cli(&config, &["enquiries", "list", "--status", "failed"]).await;
+    assert!(
+        out.contains(&visit_waiting) && out.contains(&visit_failed),
+        "a failed visit is listed as failed too:\n{out}"
+    );
+    let (code, _, err) = cli(&config, &["enquiries", "list", "--status", "lost"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("waiting"),
+        "the usage names every state: {err}"
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "show", &visit_failed]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("(home_visit): failed") && out.contains("HTTP 400"),
+        "{out}"
+    );
+    let (_, out, _) = cli(&config, &["enquiries", "show", &visit_waiting]).await;
+    assert!(
+        out.contains("(enquiry): failed")
+            && out.contains("(home_visit): waiting")
+            && out.contains("waits for the enquiry step"),
+        "{out}"
+    );
+
+    // Retry each: the running server sends what was retried.
+    let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_failed]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("home_visit pending again"), "{out}");
+    wait_for_step(&app.store, &visit_failed, "home_visit", "synced").await;
+    let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_waiting]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": enquiry pending again"), "{out}");
+    wait_for_step(&app.store, &visit_waiting, "home_visit", "synced").await;
+    assert_eq!(sandbox.sandbox.received_visits().len(), 2);
+
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["steps"]["home_visit"]["synced"], 2, "{body}");
+    assert_eq!(body["queue"]["waiting"], 0, "{body}");
+    app.stop().await;
+}
+on_both_databases!(staff_see_and_fix_a_failed_and_a_waiting_visit_step);
