@@ -29,7 +29,14 @@ pub fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
 }
 
 pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
-    let outcome = match command.unwrap_or(Command::Serve) {
+    let command = command.unwrap_or(Command::Serve);
+    // Services (and cron's `sync`) report through the log, which error tracking
+    // sees; a person at a terminal gets one plain line. Either way, once.
+    let logged = matches!(
+        command,
+        Command::Serve | Command::Sync { .. } | Command::Sandbox { .. }
+    );
+    let outcome = match command {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Check { remote } => check::check(&settings, remote).await,
@@ -42,11 +49,14 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "enquiry-relay stopped with an error"
-            );
-            eprintln!("error: {e:#}");
+            if logged {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "enquiry-relay stopped with an error"
+                );
+            } else {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
