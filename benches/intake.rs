@@ -5,6 +5,8 @@
 //!
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench intake`
 //! Subset: `cargo bench --bench intake -- --db sqlite --latency-ms 0 --clients 16`
+//! Bot flood: `cargo bench --bench intake -- --traffic mixed --bots 64 --db sqlite`
+//! (family clients alone, then the same clients beside the bots).
 //!
 //! Everything runs on loopback: the CareHQ sandbox in this process, the
 //! service as a separate process (the binary Cargo built for this bench).
@@ -24,7 +26,7 @@ use enquiry_relay::sandbox::{Faults, Sandbox, SandboxConfig};
 use tokio_util::sync::CancellationToken;
 
 use load::LoadPlan;
-use report::{MemoryRow, Row};
+use report::{MemoryRow, MixedRow, Row};
 use service::{BenchDb, Service};
 
 /// Which scenarios to run and for how long.
@@ -56,10 +58,14 @@ struct Args {
     /// rate limits that would otherwise refuse one loopback address).
     #[arg(long, default_value = "")]
     extra_toml: String,
-    /// What the clients post: family enquiries, honeypot bots, or posts past
-    /// the per-IP rate limit (the service then keeps its default limits).
+    /// What the clients post: family enquiries, honeypot bots, posts past
+    /// the per-IP rate limit (the service then keeps its default limits), or
+    /// mixed: `--clients` families beside `--bots` honeypot bots.
     #[arg(long, value_enum, default_value = "family")]
     traffic: load::Traffic,
+    /// Bot clients flooding alongside the families (`--traffic mixed` only).
+    #[arg(long, default_value_t = 64)]
+    bots: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -99,6 +105,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         traffic: args.traffic,
     };
     let mut rows = Vec::new();
+    let mut mixed = Vec::new();
     let mut memory = Vec::new();
     for db in dbs {
         for &latency_ms in &args.latency_ms {
@@ -126,6 +133,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let client = load::client()?;
             let tick = service::ticks_per_second() as f64;
             for &clients in &args.clients {
+                if args.traffic == load::Traffic::Mixed {
+                    let tag = format!("{}-{latency_ms}-{clients}", db.name());
+                    let figures =
+                        mixed_run(&client, &service, clients, args.bots, &plan, &tag).await;
+                    mixed.push(MixedRow {
+                        db: db.name(),
+                        latency_ms,
+                        ..figures
+                    });
+                    continue;
+                }
                 let delivered_before = sandbox.request_count();
                 let cpu_before = (service.cpu_ticks()?, service::cpu_ticks("/proc/self/stat")?);
                 let started = std::time::Instant::now();
@@ -170,8 +188,57 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = sandbox_task.await;
 
     println!("Traffic: {:?}\n", args.traffic);
-    println!("{}", report::markdown(&rows, &memory));
+    if args.traffic == load::Traffic::Mixed {
+        println!("{}", report::mixed_markdown(&mixed, &memory));
+    } else {
+        println!("{}", report::markdown(&rows, &memory));
+    }
     Ok(())
+}
+
+/// The family clients alone, then the same clients while `bots` honeypot
+/// bots post as fast as they can, on the same service (database and CareHQ
+/// latency are filled in by the caller).
+async fn mixed_run(
+    client: &reqwest::Client,
+    service: &Service,
+    clients: usize,
+    bots: usize,
+    plan: &LoadPlan,
+    tag: &str,
+) -> MixedRow {
+    let families = LoadPlan {
+        traffic: load::Traffic::Family,
+        ..*plan
+    };
+    let alone = load::run(
+        client,
+        &service.form_url(),
+        clients,
+        &families,
+        &format!("a{tag}"),
+    )
+    .await;
+    let (family, bot) =
+        load::run_mixed(client, &service.form_url(), clients, bots, plan, tag).await;
+    eprintln!(
+        "   {clients:>3} families: p50 {:.2} → {:.2} ms, p99 {:.2} → {:.2} ms beside {bots} bots at {:.0} req/s",
+        report::ms(alone.percentile(0.50)),
+        report::ms(family.percentile(0.50)),
+        report::ms(alone.percentile(0.99)),
+        report::ms(family.percentile(0.99)),
+        bot.per_second(),
+    );
+    MixedRow {
+        db: "",
+        latency_ms: 0,
+        clients,
+        bots,
+        alone,
+        family,
+        bot,
+        load_avg: report::load_avg(),
+    }
 }
 
 fn parse_dbs(names: &[String]) -> anyhow::Result<Vec<service::Db>> {

@@ -1,5 +1,7 @@
 //! The load generator: N tokio tasks posting JSON enquiries over keep-alive
 //! connections, each request's latency recorded; bounded by time and count.
+//! In the mixed scenario two groups run at once (families and honeypot bots),
+//! each with its own figures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 /// How long to load the service, the most requests to send, and what to send.
+#[derive(Clone, Copy)]
 pub struct LoadPlan {
     pub measured: Duration,
     pub warmup: Duration,
@@ -24,12 +27,15 @@ pub enum Traffic {
     Honeypot,
     /// Posts past the per-IP rate limit: answered 429.
     RateLimited,
+    /// Family clients (`--clients`) and honeypot bots (`--bots`) at once:
+    /// do real enquiries keep their latency during a bot flood?
+    Mixed,
 }
 
 impl Traffic {
     fn expected(self) -> StatusCode {
         match self {
-            Traffic::Family | Traffic::Honeypot => StatusCode::CREATED,
+            Traffic::Family | Traffic::Honeypot | Traffic::Mixed => StatusCode::CREATED,
             Traffic::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -54,6 +60,14 @@ pub struct Stats {
 }
 
 impl Stats {
+    fn empty() -> Stats {
+        Stats {
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+            non_201: 0,
+        }
+    }
+
     pub fn requests(&self) -> usize {
         self.latencies.len()
     }
@@ -94,88 +108,132 @@ pub async fn run(
     plan: &LoadPlan,
     tag: &str,
 ) -> Stats {
+    let groups = [(plan.traffic, clients)];
+    let mut stats = run_groups(client, url, &groups, plan, tag).await;
+    stats.pop().unwrap_or_else(Stats::empty)
+}
+
+/// `families` clients posting enquiries while `bots` clients post honeypot
+/// bots at the same time: (the families' figures, the bots' figures).
+pub async fn run_mixed(
+    client: &reqwest::Client,
+    url: &str,
+    families: usize,
+    bots: usize,
+    plan: &LoadPlan,
+    tag: &str,
+) -> (Stats, Stats) {
+    let groups = [(Traffic::Family, families), (Traffic::Honeypot, bots)];
+    let mut stats = run_groups(client, url, &groups, plan, tag)
+        .await
+        .into_iter();
+    let family = stats.next().unwrap_or_else(Stats::empty);
+    let bot = stats.next().unwrap_or_else(Stats::empty);
+    (family, bot)
+}
+
+async fn run_groups(
+    client: &reqwest::Client,
+    url: &str,
+    groups: &[(Traffic, usize)],
+    plan: &LoadPlan,
+    tag: &str,
+) -> Vec<Stats> {
     let warm_cap = plan.max_requests.min(10_000);
     load(
         client,
         url,
-        clients,
+        groups,
         plan.warmup,
         warm_cap,
-        plan.traffic,
         &format!("w{tag}"),
     )
     .await;
-    load(
-        client,
-        url,
-        clients,
-        plan.measured,
-        plan.max_requests,
-        plan.traffic,
-        tag,
-    )
-    .await
+    load(client, url, groups, plan.measured, plan.max_requests, tag).await
 }
 
+/// One client task: post `traffic` until the time or the group's count runs out.
+async fn client_task(
+    client: reqwest::Client,
+    url: String,
+    traffic: Traffic,
+    task: usize,
+    (start, limit): (Instant, Duration),
+    (issued, max_requests): (Arc<AtomicU64>, u64),
+    tag: String,
+) -> (Vec<Duration>, u64) {
+    let mut latencies = Vec::new();
+    let mut non_201 = 0u64;
+    let mut n = 0u64;
+    while start.elapsed() < limit && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
+        let body = traffic.body(&tag, task, n);
+        n += 1;
+        let sent = Instant::now();
+        let answer = post(&client, &url, &body, traffic.expected()).await;
+        latencies.push(sent.elapsed());
+        if let Err(why) = answer {
+            // The first failure per task says enough; the count says the rest.
+            if non_201 == 0 {
+                eprintln!("   client {task}: {why}");
+            }
+            non_201 += 1;
+        }
+    }
+    (latencies, non_201)
+}
+
+/// Every group's clients at once; one `Stats` per group, in order. Each group
+/// has its own request cap, so a bot flood cannot use up the families' share.
 async fn load(
     client: &reqwest::Client,
     url: &str,
-    clients: usize,
+    groups: &[(Traffic, usize)],
     limit: Duration,
     max_requests: u64,
-    traffic: Traffic,
     tag: &str,
-) -> Stats {
-    let issued = Arc::new(AtomicU64::new(0));
+) -> Vec<Stats> {
     let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|task| {
-            let client = client.clone();
-            let url = url.to_owned();
-            let issued = Arc::clone(&issued);
-            let tag = tag.to_owned();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut non_201 = 0u64;
-                let mut n = 0u64;
-                while start.elapsed() < limit
-                    && issued.fetch_add(1, Ordering::Relaxed) < max_requests
-                {
-                    let body = traffic.body(&tag, task, n);
-                    n += 1;
-                    let sent = Instant::now();
-                    let answer = post(&client, &url, &body, traffic.expected()).await;
-                    latencies.push(sent.elapsed());
-                    if let Err(why) = answer {
-                        // The first failure per task says enough; the count says the rest.
-                        if non_201 == 0 {
-                            eprintln!("   client {task}: {why}");
-                        }
-                        non_201 += 1;
-                    }
-                }
-                (latencies, non_201)
+    let mut first_task = 0;
+    let mut spawned = Vec::new();
+    for &(traffic, clients) in groups {
+        let issued = Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = (first_task..first_task + clients)
+            .map(|task| {
+                tokio::spawn(client_task(
+                    client.clone(),
+                    url.to_owned(),
+                    traffic,
+                    task,
+                    (start, limit),
+                    (Arc::clone(&issued), max_requests),
+                    tag.to_owned(),
+                ))
             })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut non_201 = 0;
-    for task in tasks {
-        match task.await {
-            Ok((l, bad)) => {
-                latencies.extend(l);
-                non_201 += bad;
+            .collect();
+        first_task += clients;
+        spawned.push(tasks);
+    }
+    let mut all = Vec::new();
+    for tasks in spawned {
+        let mut latencies = Vec::new();
+        let mut non_201 = 0;
+        for task in tasks {
+            match task.await {
+                Ok((l, bad)) => {
+                    latencies.extend(l);
+                    non_201 += bad;
+                }
+                Err(e) => eprintln!("a load task failed: {e}"),
             }
-            Err(e) => eprintln!("a load task failed: {e}"),
         }
+        latencies.sort_unstable();
+        all.push(Stats {
+            latencies,
+            elapsed: start.elapsed(),
+            non_201,
+        });
     }
-    let elapsed = start.elapsed();
-    latencies.sort_unstable();
-    Stats {
-        latencies,
-        elapsed,
-        non_201,
-    }
+    all
 }
 
 /// Post one enquiry and read the whole answer; an error unless it is `expected`.

@@ -28,6 +28,18 @@ pub struct Row {
     pub bench_cpu: f64,
 }
 
+/// One `--traffic mixed` run: the families alone, then beside the bots.
+pub struct MixedRow {
+    pub db: &'static str,
+    pub latency_ms: u64,
+    pub clients: usize,
+    pub bots: usize,
+    pub alone: Stats,
+    pub family: Stats,
+    pub bot: Stats,
+    pub load_avg: String,
+}
+
 pub struct MemoryRow {
     pub db: &'static str,
     pub latency_ms: u64,
@@ -85,6 +97,66 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
         );
     }
     let _ = writeln!(out);
+    memory_table(&mut out, memory);
+    let _ = writeln!(out);
+    targets(&mut out, rows, memory);
+    out
+}
+
+/// The mixed runs: family latency alone and during the flood, side by side,
+/// and how fast the bots were shed meanwhile.
+pub fn mixed_markdown(rows: &[MixedRow], memory: &[MemoryRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| Database | CareHQ answers in | Family clients | Bot clients | Family alone req/s | alone p50 ms | alone p99 ms | Family during flood req/s | flood p50 ms | flood p99 ms | flood max ms | Bot req/s | non-201 (family / bot) | load avg |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} | {} / {} | {} |",
+            r.db,
+            r.latency_ms,
+            r.clients,
+            r.bots,
+            r.alone.per_second(),
+            ms(r.alone.percentile(0.50)),
+            ms(r.alone.percentile(0.99)),
+            r.family.per_second(),
+            ms(r.family.percentile(0.50)),
+            ms(r.family.percentile(0.99)),
+            ms(r.family.max()),
+            r.bot.per_second(),
+            r.alone.non_201 + r.family.non_201,
+            r.bot.non_201,
+            r.load_avg,
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Family latency during the flood:");
+    for r in rows {
+        for (label, p) in [("p50", 0.50), ("p99", 0.99)] {
+            let (a, b) = (ms(r.alone.percentile(p)), ms(r.family.percentile(p)));
+            let _ = writeln!(
+                out,
+                "- {} {} families beside {} bots, {label}: {b:.2} ms vs {a:.2} ms alone (×{:.2})",
+                r.db,
+                r.clients,
+                r.bots,
+                b / a.max(f64::EPSILON)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    memory_table(&mut out, memory);
+    out
+}
+
+fn memory_table(out: &mut String, memory: &[MemoryRow]) {
     let _ = writeln!(
         out,
         "| Database | CareHQ answers in | Idle RSS (MiB) | Peak RSS after all runs (MiB) |"
@@ -100,9 +172,6 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
             mib(m.peak_kb)
         );
     }
-    let _ = writeln!(out);
-    targets(&mut out, rows, memory);
-    out
 }
 
 fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {

@@ -163,6 +163,11 @@ impl HttpError {
                 (status, Html(page)).into_response()
             }
         };
+        // An error answer describes one moment (a full slot, a database
+        // outage): never let a browser or proxy keep it.
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let HttpError::RateLimited { retry_after_secs } = &self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

@@ -398,4 +398,36 @@ mod tests {
         );
         assert!(html.contains("<footer"));
     }
+
+    /// The input tag with `id="{name}"` in the rendered page.
+    fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
+        let at = html
+            .find(&format!("<input id=\"{name}\""))
+            .unwrap_or_else(|| panic!("no input {name}"));
+        let end = html[at..].find('>').map_or(html.len(), |e| at + e);
+        &html[at..=end]
+    }
+
+    #[test]
+    fn contact_fields_say_what_browsers_may_autofill() {
+        let html = FormPage::new(&site(""), None, &FieldErrors::default(), "k".into())
+            .render()
+            .expect("renders");
+        for (name, autocomplete, input_type) in [
+            ("first_name", "given-name", "text"),
+            ("last_name", "family-name", "text"),
+            ("email", "email", "email"),
+            ("phone", "tel", "tel"),
+        ] {
+            let tag = input_tag(&html, name);
+            assert!(
+                tag.contains(&format!("autocomplete=\"{autocomplete}\"")),
+                "{tag}"
+            );
+            assert!(tag.contains(&format!("type=\"{input_type}\"")), "{tag}");
+        }
+        // The honeypot must never be filled in by the browser for the family.
+        let honeypot = input_tag(&html, "website");
+        assert!(honeypot.contains("autocomplete=\"off\""), "{honeypot}");
+    }
 }

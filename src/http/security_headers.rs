@@ -56,7 +56,8 @@ fn form_site(path: &str) -> Option<&str> {
 
 /// The policy of a site's form, thank-you and 422 pages.
 pub fn form_policy(settings: &Settings, site: &SiteSettings) -> String {
-    let c = captcha_widget::sources(settings.captcha.provider);
+    // The site's own `[sites.captcha]` decides which widget its form loads.
+    let c = captcha_widget::sources(site.captcha(&settings.captcha).provider);
     let with = |base: &str, extra: &str| {
         if extra.is_empty() {
             base.to_owned()

@@ -159,3 +159,48 @@ fn only_the_two_local_shapes_are_accepted() {
         assert!(parse_local(bad).is_none(), "{bad}");
     }
 }
+
+#[test]
+fn several_windows_a_day_each_give_slots_from_their_own_start() {
+    let mut s = settings();
+    s.closed_dates.clear();
+    s.slot_length = Duration::from_secs(3600);
+    // Tuesday: a morning window, a short one at lunch that fits one slot,
+    // and an afternoon one starting on the half hour whose last hour does
+    // not fit (16:30–17:15).
+    s.hours[1] = vec![
+        window((9, 0), (11, 0)),
+        window((12, 0), (13, 0)),
+        window((14, 30), (17, 15)),
+    ];
+    let now = at("2026-03-23T08:00:00Z");
+    let tuesday: Vec<String> = candidate_slots(&s, now)
+        .iter()
+        .filter(|slot| slot.value().starts_with("2026-03-24"))
+        .map(|slot| slot.value())
+        .collect();
+    assert_eq!(
+        tuesday,
+        [
+            "2026-03-24T09:00",
+            "2026-03-24T10:00",
+            "2026-03-24T12:00",
+            "2026-03-24T14:30",
+            "2026-03-24T15:30",
+        ]
+    );
+    for slot in &tuesday {
+        assert!(slot_at(&s, local(slot), now).is_ok(), "{slot}");
+    }
+    let cases = [
+        ("2026-03-24T11:00", SlotProblem::OutsideHours),
+        ("2026-03-24T12:30", SlotProblem::OutsideHours),
+        ("2026-03-24T13:00", SlotProblem::OutsideHours),
+        ("2026-03-24T14:00", SlotProblem::OutsideHours),
+        ("2026-03-24T15:00", SlotProblem::NotOnBoundary),
+        ("2026-03-24T16:30", SlotProblem::OutsideHours),
+    ];
+    for (text, problem) in cases {
+        assert_eq!(slot_at(&s, local(text), now), Err(problem), "{text}");
+    }
+}

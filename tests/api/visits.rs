@@ -7,12 +7,20 @@ use std::time::Duration;
 use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
 use enquiry_relay::storage::{DeliveryView, Store, now_ms};
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family};
+use crate::helpers::{
+    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
+    http_client, write_config,
+};
 use crate::on_both_databases;
 
 /// Visits every day 09:00–17:00 in hour slots, one visit per slot; a second
 /// site takes only in-person visits, a third books no visits.
 pub fn visit_options(retry_schedule: &'static str) -> AppOptions {
+    visit_options_in("Europe/London", retry_schedule)
+}
+
+/// The same, with the first site's home in `time_zone`.
+fn visit_options_in(time_zone: &str, retry_schedule: &'static str) -> AppOptions {
     let days: String = [
         "monday",
         "tuesday",
@@ -29,7 +37,7 @@ pub fn visit_options(retry_schedule: &'static str) -> AppOptions {
     AppOptions {
         retry_schedule,
         extra_toml: format!(
-            "[sites.visits]\nenabled = true\nslot_length = \"1h\"\nnotice = \"1h\"\n{days}\n\
+            "[sites.visits]\nenabled = true\ntime_zone = \"{time_zone}\"\nslot_length = \"1h\"\nnotice = \"1h\"\n{days}\n\
              [[sites]]\nslug = \"in-person-only\"\nname = \"Lea House\"\nlocation = \"{location}\"\n\
              [sites.visits]\nenabled = true\nvisit_types = [\"in_person\"]\n{days}\n\
              [[sites]]\nslug = \"no-visits\"\nname = \"Ash Lodge\"\nlocation = \"{location}\"\n"
@@ -40,7 +48,11 @@ pub fn visit_options(retry_schedule: &'static str) -> AppOptions {
 
 /// A day relative to today in the home's zone, at `hour`: (form value, CareHQ form).
 pub fn local_slot(days_from_today: i64, hour: i8) -> (String, String) {
-    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    local_slot_in("Europe/London", days_from_today, hour)
+}
+
+fn local_slot_in(time_zone: &str, days_from_today: i64, hour: i8) -> (String, String) {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap();
     let today = jiff::Timestamp::now().to_zoned(tz).date();
     let day = today
         .checked_add(jiff::Span::new().days(days_from_today))
@@ -100,7 +112,18 @@ async fn wait_for_visits(sandbox: &TestSandbox, n: usize) -> Vec<HomeVisit> {
     .unwrap_or_else(|| panic!("expected {n} visits in the sandbox"))
 }
 
+const TOKYO: &str = "Asia/Tokyo";
+
 async fn slot_values(app: &TestApp, site: &str) -> Vec<String> {
+    slot_list(app, site, "value").await
+}
+
+/// Each slot's ISO 8601 start, with the offset in force then.
+async fn slot_starts(app: &TestApp, site: &str) -> Vec<String> {
+    slot_list(app, site, "start").await
+}
+
+async fn slot_list(app: &TestApp, site: &str, key: &str) -> Vec<String> {
     let answer: serde_json::Value = app
         .http
         .get(format!("{}/forms/{site}/visit-slots", app.address))
@@ -114,7 +137,7 @@ async fn slot_values(app: &TestApp, site: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["value"].as_str().unwrap().to_owned())
+        .map(|s| s[key].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -123,9 +146,26 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
-    let (value, carehq_time) = local_slot(1, 10);
+    // A home nine hours ahead of UTC all year: a time sent in UTC (or in the
+    // server's zone) instead of the home's wall clock cannot pass unnoticed.
+    let options = visit_options_in(TOKYO, r#"["200ms"]"#);
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (value, carehq_time) = local_slot_in(TOKYO, 1, 10);
+    let utc = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &carehq_time)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get(TOKYO).unwrap())
+        .unwrap()
+        .with_time_zone(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_ne!(utc, carehq_time, "the test tells local from UTC");
     assert!(slot_values(&app, SITE).await.contains(&value));
+    assert!(
+        slot_starts(&app, SITE)
+            .await
+            .contains(&format!("{value}:00+09:00")),
+        "slots state the home's offset"
+    );
 
     let id = posted_id(&app, SITE, &with_visit(1, &value, "virtual")).await;
 
@@ -143,7 +183,10 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
         Some(enquiries[0].id.as_str())
     );
     assert_eq!(visit_row.remote_id.as_deref(), Some(visit.id.as_str()));
-    assert_eq!(visit.date_time, carehq_time, "the home's local time");
+    assert_eq!(
+        visit.date_time, carehq_time,
+        "CareHQ gets the home's wall-clock time, not UTC ({utc})"
+    );
     assert_eq!(visit.visit_type.as_deref(), Some("virtual"));
     assert_eq!(visit.host.as_deref(), Some("manager"));
     assert!(visit.notes.contains("Respite care from 1 March"));
@@ -393,6 +436,79 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     app.stop().await;
 }
 on_both_databases!(a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once);
+
+/// The real binary is killed (SIGKILL) after the enquiry has synced and
+/// before the visit is sent: the first visit send got a 503, so the visit is
+/// pending, waiting for its retry, with nothing in flight. After a restart
+/// the visit is sent exactly once and the enquiry is not sent again.
+async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        status_times: Some(1),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let port = free_port();
+    // The retry falls due 4–6 s after the 503: long after the kill.
+    let options = visit_options(r#"["5s", "5s"]"#);
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
+    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let response = http_client()
+        .post(format!("{}/forms/{SITE}", app.address))
+        .json(&with_visit(6, &local_slot(3, 13).0, "in_person"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    eventually(Duration::from_secs(20), || async {
+        let d = step(&store, &id, "home_visit").await;
+        (d.status == "pending" && d.attempts == 1).then_some(())
+    })
+    .await
+    .expect("the visit waits for its retry after the 503");
+
+    app.signal("KILL");
+    let _ = app.wait_exit(Duration::from_secs(10)).await;
+    let at_kill = step(&store, &id, "home_visit").await;
+    assert_eq!((at_kill.status.as_str(), at_kill.attempts), ("pending", 1));
+    assert_eq!(step(&store, &id, "enquiry").await.status, "synced");
+    assert!(sandbox.sandbox.received_visits().is_empty());
+
+    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let visit_row = eventually(Duration::from_secs(30), || async {
+        let d = step(&store, &id, "home_visit").await;
+        (d.status == "synced").then_some(d)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the visit was not sent after restart:\n{}", app.log_text()));
+    // A 5xx may have created the visit, so the 503 counts as ambiguous; the
+    // send after the restart does not (no lease expired: nothing was in flight).
+    assert_eq!(
+        (visit_row.attempts, visit_row.ambiguous),
+        (2, at_kill.ambiguous),
+        "the 503, then one send after restart"
+    );
+    // Past the next poll: a second send would have shown up by now.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let visits = sandbox.sandbox.received_visits();
+    assert_eq!(visits.len(), 1, "sent exactly once");
+    let enquiries = sandbox.received();
+    assert_eq!(enquiries.len(), 1, "the enquiry was not sent again");
+    assert_eq!(visits[0].care_enquiry, enquiries[0].id);
+    assert_eq!(visit_row.remote_id.as_deref(), Some(visits[0].id.as_str()));
+    store.close().await;
+    drop(app);
+}
+on_both_databases!(sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once);
 
 async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
     use enquiry_relay::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};

@@ -1,16 +1,18 @@
 //! Open the form, send it empty, see the error summary, fill it in, land on
 //! the thank-you page, and find the enquiry in the CareHQ sandbox — with
-//! JavaScript and without. A double click makes one enquiry.
+//! JavaScript (proved to be the script's JSON path) and without.
 
-use crate::helpers::{eventually, field};
+use serde_json::json;
 
+use crate::helpers::field;
+
+use super::recorder::Recorder;
 use super::webdriver::{Browser, chromedriver_path};
 use super::{CONSENT_TEXT, HOME, setup};
-use std::time::Duration;
 
 const MESSAGE: &str = "Respite care for my mother from March.\nShe needs a ground-floor room.";
 
-async fn fill_in(browser: &Browser, n: usize) {
+pub async fn fill_in(browser: &Browser, n: usize) {
     browser.type_into("#first_name", "Zoë").await;
     browser
         .type_into("#last_name", &format!("O'Brien {n}"))
@@ -76,6 +78,25 @@ async fn expect_error_state(browser: &Browser) {
         Some("email-hint email-error")
     );
     assert!(!browser.find_all("#consent-error").await.is_empty());
+
+    // Focus goes to the summary (GOV.UK pattern: it is announced, and lists
+    // every problem); its first link leads to the first field in error.
+    let invalid = browser.find_all("form [aria-invalid=true]").await;
+    let first_invalid = match invalid.first() {
+        Some(e) => browser.attribute(e, "id").await.unwrap_or_default(),
+        None => panic!("no field is marked invalid"),
+    };
+    assert_eq!(first_invalid, "first_name");
+    assert!(
+        targets[0].ends_with(&format!("#{first_invalid}")),
+        "the first link points at the first invalid field: {targets:?}"
+    );
+    browser.click(&links[0]).await;
+    assert_eq!(
+        browser.active_id().await,
+        first_invalid,
+        "following the link puts the cursor in that field"
+    );
 }
 
 async fn full_journey(javascript: bool) {
@@ -83,10 +104,16 @@ async fn full_journey(javascript: bool) {
         return;
     };
     let s = setup("https://example-care.co.uk").await;
-    let suffix = if javascript { "js" } else { "nojs" };
+    // The browser talks to the service through a recorder, which shows
+    // whether each submission was the script's JSON or a plain form post.
+    let proxy = Recorder::start(&s.app.address).await;
+    let (suffix, encoding, stored) = match javascript {
+        true => ("js", "application/json", 201),
+        false => ("nojs", "application/x-www-form-urlencoded", 303),
+    };
     let browser = Browser::start(&driver, javascript, 1000).await;
     browser
-        .goto(&format!("{}/forms/{HOME}", s.app.address))
+        .goto(&format!("{}/forms/{HOME}", proxy.address))
         .await;
     let html = browser.find("html").await;
     let classes = browser.attribute(&html, "class").await.unwrap_or_default();
@@ -101,9 +128,29 @@ async fn full_journey(javascript: bool) {
     assert!(consent_label.contains(CONSENT_TEXT), "{consent_label}");
     browser.screenshot(&format!("form-{suffix}")).await;
 
+    if javascript {
+        // A page load (a broken script falling back to a plain post) would lose it.
+        browser
+            .execute("window.relayMarker = 'same page'; return true;")
+            .await;
+    }
     browser.click_css("button[type=submit]").await;
-    expect_error_state(&browser).await;
+    browser.find("#error-summary").await;
     browser.screenshot(&format!("errors-{suffix}")).await;
+    let posts = proxy.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].status, 422, "{posts:?}");
+    assert!(posts[0].content_type.starts_with(encoding), "{posts:?}");
+    if javascript {
+        assert_eq!(
+            browser
+                .execute("return window.relayMarker === undefined ? null : window.relayMarker;")
+                .await,
+            json!("same page"),
+            "the script showed the errors without reloading the page"
+        );
+    }
+    expect_error_state(&browser).await;
 
     fill_in(&browser, 1).await;
     browser.click_css("button[type=submit]").await;
@@ -111,6 +158,10 @@ async fn full_journey(javascript: bool) {
     let heading = browser.text(&browser.find("h1").await).await;
     assert_eq!(heading, "Thank you");
     browser.screenshot(&format!("thanks-{suffix}")).await;
+    let posts = proxy.posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[1].status, stored, "{posts:?}");
+    assert!(posts[1].content_type.starts_with(encoding), "{posts:?}");
 
     let received = s.sandbox.wait_for(1).await;
     let got = &received[0];
@@ -135,73 +186,6 @@ async fn with_javascript_errors_then_thank_you_and_delivery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_javascript_errors_then_thank_you_and_delivery() {
     full_journey(false).await;
-}
-
-async fn double_click_makes_one_enquiry(javascript: bool) {
-    let Some(driver) = chromedriver_path() else {
-        return;
-    };
-    let s = setup("https://example-care.co.uk").await;
-    let browser = Browser::start(&driver, javascript, 1000).await;
-    browser
-        .goto(&format!("{}/forms/{HOME}", s.app.address))
-        .await;
-    fill_in(&browser, 7).await;
-    let button = browser.find("button[type=submit]").await;
-    browser.double_click(&button).await;
-    browser.wait_for_url(&format!("/forms/{HOME}/thanks")).await;
-    s.sandbox.wait_for(1).await;
-    // Every stored enquiry has one delivery row: count them all.
-    let stored = eventually(Duration::from_secs(10), || async {
-        let counts = s.app.store.count_by_status().await.ok()?;
-        let total: i64 = counts.iter().map(|(_, n)| n).sum();
-        let synced = counts
-            .iter()
-            .find(|(status, _)| status.as_str() == "synced")
-            .map_or(0, |(_, n)| *n);
-        (synced == total).then_some(total)
-    })
-    .await;
-    assert_eq!(stored, Some(1), "a double click stores one enquiry");
-    assert_eq!(s.sandbox.received().len(), 1);
-    drop(browser);
-    s.app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn double_click_with_javascript_makes_one_enquiry() {
-    double_click_makes_one_enquiry(true).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn double_click_without_javascript_makes_one_enquiry() {
-    double_click_makes_one_enquiry(false).await;
-}
-
-/// 320 CSS px is also what a 640 px window shows at 200 % zoom.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fits_a_320_px_screen_without_sideways_scrolling() {
-    let Some(driver) = chromedriver_path() else {
-        return;
-    };
-    let s = setup("https://example-care.co.uk").await;
-    let browser = Browser::start(&driver, true, 320).await;
-    browser
-        .goto(&format!("{}/forms/{HOME}", s.app.address))
-        .await;
-    browser.find("#first_name").await;
-    let widths = browser
-        .execute("return [document.documentElement.scrollWidth, window.innerWidth];")
-        .await;
-    let (scroll, inner) = (widths[0].as_u64(), widths[1].as_u64());
-    assert!(inner.is_some_and(|w| w <= 340), "viewport {widths}");
-    assert!(
-        scroll <= inner,
-        "content {scroll:?} wider than viewport {inner:?}"
-    );
-    browser.full_screenshot("form-320px", 320).await;
-    drop(browser);
-    s.app.stop().await;
 }
 
 /// With the server gone, the family is told plainly and keeps what they typed.

@@ -2,9 +2,13 @@
 //! the form pages' headers, caching and page weight over plain HTTP.
 //! Screenshots go to `target/screenshots/`.
 
+mod accessibility;
+mod csp;
+mod double_click;
 mod embed;
 mod form_flow;
 mod headers;
+mod recorder;
 mod webdriver;
 
 use enquiry_relay::sandbox::seed;
@@ -46,12 +50,17 @@ pub struct Setup {
 /// The real application (SQLite; the database plays no part in what a browser
 /// sees) delivering to the CareHQ sandbox.
 pub async fn setup(allowed_origin: &str) -> Setup {
+    setup_with(allowed_origin, "").await
+}
+
+/// The same, with more TOML after the home's `[[sites]]` block.
+pub async fn setup_with(allowed_origin: &str, more_toml: &str) -> Setup {
     let db = TestDb::new(crate::helpers::Db::Sqlite)
         .await
         .expect("sqlite test db");
     let sandbox = TestSandbox::start().await;
     let options = AppOptions {
-        extra_toml: home_toml(allowed_origin),
+        extra_toml: format!("{}{more_toml}", home_toml(allowed_origin)),
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;

@@ -17,6 +17,11 @@ use crate::helpers::{eventually, free_port};
 /// One browser at a time: Chromium is heavy and CI machines are small.
 static ONE_BROWSER: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(1));
 
+/// WebDriver's code for the Tab key.
+pub const TAB: &str = "\u{E004}";
+/// WebDriver's code for the Enter key.
+pub const ENTER: &str = "\u{E007}";
+
 /// The W3C element key in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -89,6 +94,29 @@ pub struct Element(String);
 impl Browser {
     /// Headless Chromium with JavaScript on or off, at `width` × 900 CSS px.
     pub async fn start(driver_path: &Path, javascript: bool, width: u32) -> Browser {
+        Browser::launch(driver_path, javascript, width, 1, "normal").await
+    }
+
+    /// The same, but commands return without waiting for a page to load, so
+    /// a test can click again while a post is still loading.
+    pub async fn start_not_waiting(driver_path: &Path, javascript: bool, width: u32) -> Browser {
+        Browser::launch(driver_path, javascript, width, 1, "none").await
+    }
+
+    /// A desktop window of `width` CSS px drawn at `scale` device pixels per
+    /// CSS px: what browser zoom does (200 % zoom on a 1280 px wide screen is
+    /// 640 CSS px at a device pixel ratio of 2). JavaScript on.
+    pub async fn start_zoomed(driver_path: &Path, width: u32, scale: u32) -> Browser {
+        Browser::launch(driver_path, true, width, scale, "normal").await
+    }
+
+    async fn launch(
+        driver_path: &Path,
+        javascript: bool,
+        width: u32,
+        scale: u32,
+        page_load_strategy: &str,
+    ) -> Browser {
         let permit = ONE_BROWSER.acquire().await.expect("semaphore");
         let port = free_port();
         let driver = Command::new(driver_path)
@@ -126,6 +154,9 @@ impl Browser {
         if !javascript {
             args.push("--blink-settings=scriptEnabled=false".into());
         }
+        if scale != 1 {
+            args.push(format!("--force-device-scale-factor={scale}"));
+        }
         let mut chrome = json!({"args": args, "binary": "/usr/bin/chromium"});
         // Desktop windows stop at 500 px; narrower screens are emulated.
         if width < 500 {
@@ -134,6 +165,7 @@ impl Browser {
         }
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "pageLoadStrategy": page_load_strategy,
             "goog:chromeOptions": chrome,
         }}});
         let answer: Value = http
@@ -290,6 +322,21 @@ impl Browser {
                     {"type": "pointerUp", "button": 0},
                     {"type": "pointerDown", "button": 0},
                     {"type": "pointerUp", "button": 0}
+                ]
+            }]}),
+        )
+        .await;
+    }
+
+    /// Press and release one key on the focused element, e.g. [`TAB`].
+    pub async fn press_key(&self, key: &str) {
+        self.post(
+            "/actions",
+            json!({"actions": [{
+                "type": "key", "id": "keyboard",
+                "actions": [
+                    {"type": "keyDown", "value": key},
+                    {"type": "keyUp", "value": key}
                 ]
             }]}),
         )
