@@ -41,6 +41,16 @@ impl Slot {
         self.start.strftime("%A %-d %B %Y, %H:%M").to_string()
     }
 
+    /// The day alone, for grouping slots: `Monday 30 March 2026`.
+    pub fn day_label(&self) -> String {
+        self.start.strftime("%A %-d %B %Y").to_string()
+    }
+
+    /// The time alone, within its day's group: `10:00`.
+    pub fn time_label(&self) -> String {
+        self.start.strftime("%H:%M").to_string()
+    }
+
     /// Unix milliseconds, the unit storage uses.
     pub fn at_ms(&self) -> i64 {
         self.start.timestamp().as_millisecond()

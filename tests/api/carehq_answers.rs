@@ -49,9 +49,16 @@ async fn a_403_or_404_from_carehq_pauses_delivery_until_it_answers_normally(db: 
         );
         // Probes (every 300 ms) keep meeting the same answer: the enquiry is
         // not at fault, so it is neither failed nor charged an attempt.
+        // (A probe in flight shows the row as `sending`; between probes it
+        // must be back to `pending`, never `failed`.)
         tokio::time::sleep(Duration::from_millis(900)).await;
-        let waiting = app.delivery(&id).await;
-        assert_eq!(waiting.status, "pending", "{code}: {waiting:?}");
+        let waiting = eventually(Duration::from_secs(5), || async {
+            let d = app.delivery(&id).await;
+            assert_ne!(d.status, "failed", "{code}: {d:?}");
+            (d.status == "pending").then_some(d)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{code}: the row returns to pending between probes"));
         assert_eq!(waiting.attempts, 0, "{code}: {waiting:?}");
         assert!(sandbox.sandbox.request_count() >= 2, "probes were sent");
 

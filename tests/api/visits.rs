@@ -272,7 +272,18 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
     };
     let with_slots = form(SITE).await;
     assert!(with_slots.contains(r#"<select id="visit_date_time" name="visit_date_time""#));
-    assert!(with_slots.contains(&format!(r#"<option value="{}">"#, local_slot(1, 10).0)));
+    // Grouped by day, each option showing its time alone.
+    let tomorrow_10 = local_slot(1, 10).0;
+    assert!(
+        with_slots.contains(&format!(r#"<option value="{tomorrow_10}">10:00</option>"#)),
+        "{with_slots}"
+    );
+    let tomorrow = jiff::civil::Date::strptime("%Y-%m-%d", &tomorrow_10[..10]).unwrap();
+    let day_label = tomorrow.strftime("%A %-d %B %Y").to_string();
+    assert!(
+        with_slots.contains(&format!(r#"<optgroup label="{day_label}">"#)),
+        "{with_slots}"
+    );
     assert!(!form("no-visits").await.contains("visit_date_time"));
     let not_offered = app
         .http

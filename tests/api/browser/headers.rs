@@ -15,6 +15,7 @@ async fn pages_carry_security_headers_and_are_not_cached() {
         format!("/forms/{HOME}/thanks"),
         "/forms/no-such-home".to_owned(),
         "/forms/no-such-home/thanks".to_owned(),
+        "/no-such-page".to_owned(),
     ] {
         let response = s
             .app
@@ -43,6 +44,11 @@ async fn pages_carry_security_headers_and_are_not_cached() {
             "{path} ({})",
             response.status()
         );
+        if path == "/no-such-page" {
+            assert_eq!(response.status(), 404);
+            let page = response.text().await.expect("body");
+            assert!(page.contains("Check the link"), "{page}");
+        }
     }
     let form = s
         .app
@@ -205,15 +211,33 @@ slot_length = "30m"
 days_ahead = 14
 "#;
 
-/// The home again, with visit booking on: the form gains the slot `<select>`.
+/// Long visiting hours: 09:00–17:00 every day in 30-minute slots, two weeks
+/// ahead (about 240 slots): the heaviest form a home is likely to configure.
+const LONG_HOURS_TOML: &str = r#"
+[sites.visits]
+enabled = true
+monday = ["09:00-17:00"]
+tuesday = ["09:00-17:00"]
+wednesday = ["09:00-17:00"]
+thursday = ["09:00-17:00"]
+friday = ["09:00-17:00"]
+saturday = ["09:00-17:00"]
+sunday = ["09:00-17:00"]
+slot_length = "30m"
+days_ahead = 14
+"#;
+
+/// The home again, with visit booking on (the form gains the slot
+/// `<select>`): once with the example's hours, once with long hours.
 fn home_with_visits() -> String {
-    format!(
-        "{}{VISITS_TOML}",
-        super::home_toml("https://example-care.co.uk").replace(
-            &format!("slug = \"{HOME}\""),
-            "slug = \"rose-lodge-visits\""
+    let home_as = |slug: &str, visits: &str| {
+        format!(
+            "{}{visits}",
+            super::home_toml("https://example-care.co.uk")
+                .replace(&format!("slug = \"{HOME}\""), &format!("slug = \"{slug}\""))
         )
-    )
+    };
+    home_as("rose-lodge-visits", VISITS_TOML) + &home_as("rose-lodge-long-hours", LONG_HOURS_TOML)
 }
 
 /// First visit: the HTML plus every stylesheet and script it links
@@ -222,7 +246,7 @@ fn home_with_visits() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_visit_page_weight_is_under_30_kb() {
     let s = setup_with("https://example-care.co.uk", &home_with_visits()).await;
-    for site in [HOME, "rose-lodge-visits"] {
+    for site in [HOME, "rose-lodge-visits", "rose-lodge-long-hours"] {
         let html = s
             .app
             .http
@@ -235,7 +259,9 @@ async fn first_visit_page_weight_is_under_30_kb() {
             .expect("body");
         let page = String::from_utf8_lossy(&html);
         let slots = page.matches("<option value=\"20").count();
-        if site != HOME {
+        if site == "rose-lodge-long-hours" {
+            assert!(slots >= 200, "long hours offer many slots: {slots}");
+        } else if site != HOME {
             assert!(slots >= 20, "the visit form offers its slots: {slots}");
         }
         let mut total = html.len();

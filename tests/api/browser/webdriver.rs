@@ -59,7 +59,18 @@ pub struct Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Deleting the session closes Chromium; then end the driver we started.
-        delete_blocking(&self.session);
+        // On its own thread with a deadline: a chromedriver that never answers
+        // (seen once in CI, blocked past the socket's read timeout) must not
+        // hold the one-browser permit, and so every later browser test, forever.
+        let session = self.session.clone();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            delete_blocking(&session);
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(20)).is_err() {
+            eprintln!("chromedriver did not end the session within 20 s; killing it");
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
