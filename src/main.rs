@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    enquiry_relay::telemetry::init(settings.log.format);
+    enquiry_relay::telemetry::init(settings.log.format, settings.sentry.dsn.is_some());
     // Before the runtime exists, so every runtime thread reports (see error_tracking).
     let _error_tracking = enquiry_relay::ops::error_tracking::start(&settings.sentry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

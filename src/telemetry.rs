@@ -1,10 +1,11 @@
 //! Logging set-up. Personal data is never logged at info level or above; the
 //! default filter keeps sqlx's statement logs (which could carry values) off.
 //!
-//! Besides the log on stderr, two Sentry layers are always installed; they
-//! send nothing unless `ops::error_tracking::start` bound a client (`[sentry]
-//! dsn`): error events become Sentry events, and our own info and warn lines
-//! ride along as breadcrumbs.
+//! With `[sentry] dsn` set, two Sentry layers join the log on stderr (the
+//! client itself is started by `ops::error_tracking::start`): error events
+//! become Sentry events, and our own info and warn lines ride along as
+//! breadcrumbs. Without a DSN they are left out, not merely idle: the
+//! breadcrumb layer would otherwise copy every info line on the request path.
 
 use crate::config::LogFormat;
 use tracing::Level;
@@ -15,8 +16,8 @@ use tracing_subscriber::{Layer as _, Registry};
 
 /// Install the global subscriber, writing lines in `format` (`log.format`,
 /// or `ENQUIRY_RELAY_LOG_FORMAT`, as the config resolved it). `RUST_LOG`
-/// overrides the default filter.
-pub fn init(format: LogFormat) {
+/// overrides the default filter. `error_tracking`: Sentry is configured.
+pub fn init(format: LogFormat, error_tracking: bool) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
@@ -24,13 +25,15 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => Box::new(log.json()),
         LogFormat::Text => Box::new(log),
     };
-    let errors = sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR);
+    let errors = error_tracking
+        .then(|| sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR));
     // Only our own lines: they are written to carry no personal data.
-    let breadcrumbs =
+    let breadcrumbs = error_tracking.then(|| {
         sentry::integrations::tracing::BreadcrumbLayer::new().with_filter(filter_fn(|meta| {
             meta.target().starts_with("enquiry_relay")
                 && matches!(*meta.level(), Level::INFO | Level::WARN)
-        }));
+        }))
+    });
     // A second init (tests) is harmless: keep the first subscriber.
     let _ = tracing_subscriber::registry()
         .with(log.with_filter(filter))
