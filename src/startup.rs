@@ -69,7 +69,16 @@ impl Application {
         };
         let mut router = router(state);
         if let Some(sandbox) = &sandbox {
-            router = router.nest("/sandbox", sandbox.router());
+            router = router
+                .nest("/sandbox", sandbox.router())
+                // A nested router's root does not match with a trailing slash;
+                // `/sandbox/` is the address the log and README give.
+                .route(
+                    "/sandbox/",
+                    axum::routing::get(|| async {
+                        axum::response::Redirect::permanent("/sandbox")
+                    }),
+                );
         }
         Ok(Application {
             listener,

@@ -106,6 +106,17 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
     .expect("the enquiry shows up in the sandbox, woken by the commit rather than a poll");
     assert!(arrived[0].to_string().contains("sam@example.com"));
     assert!(dir.path().join("data").is_dir(), "SQLite under ./data/");
+    // The page the log points at lists it too (the address ends in a slash).
+    let page_url = app
+        .log_text()
+        .lines()
+        .find_map(|l| l.split("url=").nth(1).filter(|u| u.contains("/sandbox")))
+        .map(|u| u.trim().to_owned())
+        .expect("the log gives the sandbox page's address");
+    let page = reqwest::Client::new().get(&page_url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{page_url}");
+    let page = page.text().await.unwrap();
+    assert!(page.contains("sam@example.com"), "{page}");
 }
 
 /// Deliveries in each state, read from the database after the process exited.
