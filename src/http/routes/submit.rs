@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::captcha::{Verdict, WIDGET_FIELDS};
 use crate::config::{CaptchaProvider, OnCaptchaError, SiteSettings};
@@ -72,7 +72,9 @@ async fn accept(
         .check(ip, &site.slug, std::time::Instant::now())
     {
         spam::count(Outcome::RateLimited, &site.slug);
-        info!(site = %site.slug, "rate limit reached; answered 429");
+        // Debug, not info: every refusal is counted in metrics, and a flood
+        // must not turn into a flood of log lines (the access line remains).
+        debug!(site = %site.slug, "rate limit reached; answered 429");
         return Err(HttpError::RateLimited {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -82,7 +84,8 @@ async fn accept(
         // A bot must not learn which check caught it: the answer is a success
         // in every visible way, but nothing is stored or sent.
         spam::count(outcome, &site.slug);
-        info!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
+        // Debug, as for the rate limit: counted in metrics, and cheap in a flood.
+        debug!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
         let decoy = uuid::Uuid::now_v7().to_string();
         let embed = raw.first(EMBED_FIELD) == Some("1");
         return Ok(stored(site, format, &decoy, false, embed));
