@@ -6,19 +6,10 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
-use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, field,
-};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, field};
 use crate::on_both_databases;
 
-async fn posted_id(app: &TestApp, n: usize) -> String {
-    let response = app.post_json(SITE, &family(n)).await;
-    assert_eq!(response.status(), 201);
-    response.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use crate::helpers::posted_id;
 
 async fn a_403_or_404_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
     let Some(db) = TestDb::new(db).await else {

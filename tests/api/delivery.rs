@@ -4,17 +4,10 @@
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use enquiry_relay::storage::now_ms;
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field};
 use crate::on_both_databases;
 
-async fn posted_id(app: &TestApp, n: usize) -> String {
-    let response = app.post_json(SITE, &family(n)).await;
-    assert_eq!(response.status(), 201);
-    response.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use crate::helpers::posted_id;
 
 async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
     let Some(db) = TestDb::new(db).await else {

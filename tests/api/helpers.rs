@@ -351,6 +351,16 @@ pub fn http_client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Post `family(n)` as JSON to the test site; the new enquiry's id.
+pub async fn posted_id(app: &TestApp, n: usize) -> String {
+    let response = app.post_json(SITE, &family(n)).await;
+    assert_eq!(response.status(), 201);
+    response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A submission that passes validation; `n` makes it unique.
 pub fn family(n: usize) -> serde_json::Value {
     serde_json::json!({

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually};
 use crate::on_both_databases;
 
 pub const TOKEN: &str = "staff-token-for-tests-0123456789";
@@ -18,14 +18,7 @@ pub fn with_token(mut options: AppOptions, extra: &str) -> AppOptions {
     options
 }
 
-pub async fn posted_id(app: &TestApp, n: usize) -> String {
-    let response = app.post_json(SITE, &family(n)).await;
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+pub use crate::helpers::posted_id;
 
 pub async fn status(app: &TestApp) -> (u16, Value) {
     let response = app
