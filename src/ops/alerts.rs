@@ -142,7 +142,10 @@ async fn message(
     let q = &figures.total;
     let waiting = q.pending + q.sending + q.failed + q.held;
     let title = match (kind, opened) {
-        ("failed", true) => format!("{} enquiries could not be delivered to CareHQ", q.failed),
+        ("failed", true) => format!(
+            "{} could not be delivered to CareHQ",
+            figures.failed_in_words()
+        ),
         ("failed", false) => "No failed enquiries remain".to_owned(),
         ("paused", true) => "Delivery to CareHQ is paused".to_owned(),
         ("paused", false) => "Delivery to CareHQ has resumed".to_owned(),

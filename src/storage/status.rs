@@ -62,6 +62,32 @@ pub struct StatusFigures {
     pub last_hint: Option<(i64, String)>,
 }
 
+impl StatusFigures {
+    /// Failed deliveries in words, by step: "2 enquiries and 1 home visit".
+    pub fn failed_in_words(&self) -> String {
+        let count = |step: &str| {
+            self.steps
+                .iter()
+                .find(|(s, _)| s == step)
+                .map_or(0, |(_, q)| q.failed)
+        };
+        let plural =
+            |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let (enquiries, visits) = (count("enquiry"), count("home_visit"));
+        match (enquiries, visits) {
+            // Figures read without the per-step split: say what is known.
+            (0, 0) => plural(self.total.failed, "delivery", "deliveries"),
+            (e, 0) => plural(e, "enquiry", "enquiries"),
+            (0, v) => plural(v, "home visit", "home visits"),
+            (e, v) => format!(
+                "{} and {}",
+                plural(e, "enquiry", "enquiries"),
+                plural(v, "home visit", "home visits")
+            ),
+        }
+    }
+}
+
 type GroupRow = (String, String, String, i64, Option<i64>, i64);
 
 /// The entry for `key` in a list of named figures, added when missing.
@@ -122,5 +148,30 @@ impl Store {
         .fetch_optional(&self.reader)
         .await?;
         Ok(figures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_deliveries_are_named_by_step() {
+        let failed = |n| QueueFigures {
+            failed: n,
+            ..QueueFigures::default()
+        };
+        let mut figures = StatusFigures::default();
+        figures.total.failed = 3;
+        assert_eq!(figures.failed_in_words(), "3 deliveries");
+        figures.steps = vec![
+            ("enquiry".into(), failed(2)),
+            ("home_visit".into(), failed(1)),
+        ];
+        assert_eq!(figures.failed_in_words(), "2 enquiries and 1 home visit");
+        figures.steps = vec![("home_visit".into(), failed(2))];
+        assert_eq!(figures.failed_in_words(), "2 home visits");
+        figures.steps = vec![("enquiry".into(), failed(1))];
+        assert_eq!(figures.failed_in_words(), "1 enquiry");
     }
 }

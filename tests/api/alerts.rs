@@ -321,7 +321,7 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
     assert_eq!(sent().len(), 1, "once per incident");
     let mail = &sent()[0];
     assert!(
-        mail.contains("Subject: [enquiry-relay] 1 enquiries could not be delivered"),
+        mail.contains("Subject: [enquiry-relay] 1 enquiry could not be delivered"),
         "{mail}"
     );
     assert!(mail.contains("manager@example.net"), "{mail}");

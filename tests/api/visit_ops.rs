@@ -51,6 +51,12 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     assert_eq!(body["steps"]["enquiry"]["synced"], 1, "{body}");
     assert_eq!(body["queue"]["waiting"], 1, "{body}");
     assert_eq!(body["queue"]["failed"], 2, "{body}");
+    // The words staff read name both kinds, not "2 enquiries".
+    let problems = body["problems"].to_string();
+    assert!(
+        problems.contains("1 enquiry and 1 home visit could not be delivered"),
+        "{problems}"
+    );
 
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, free_port(), &options);
     let (code, out, err) = cli(&config, &["enquiries", "list", "--status", "waiting"]).await;

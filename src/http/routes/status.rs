@@ -77,8 +77,8 @@ pub fn degraded_because(
     }
     if thresholds.failed_is_degraded && figures.total.failed > 0 {
         problems.push(format!(
-            "{} enquiry deliveries failed and wait for staff: `enquiry-relay enquiries list --status failed`, then `enquiries show ID` and `enquiries retry ID`",
-            figures.total.failed
+            "{} could not be delivered and wait for staff: `enquiry-relay enquiries list --status failed`, then `enquiries show ID` and `enquiries retry ID`",
+            figures.failed_in_words()
         ));
     }
     problems
