@@ -32,6 +32,23 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Answer the next `/v1` request with `status`, then behave normally.
+    pub fn once(status: u16) -> Faults {
+        Faults {
+            status: Some(status),
+            status_times: Some(1),
+            ..Faults::default()
+        }
+    }
+
+    /// The same forced status, only for paths containing `part` (e.g. `"home-visits"`).
+    pub fn only_on(self, part: &str) -> Faults {
+        Faults {
+            status_path: Some(part.into()),
+            ..self
+        }
+    }
+
     /// The forced answer for a request to `path`, if any, counting down `status_times`.
     pub fn take_forced(&mut self, path: &str) -> Option<SandboxError> {
         let code = self.status?;

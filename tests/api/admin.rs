@@ -1,7 +1,7 @@
 //! The admin commands, run as the real binary against a populated database
 //! (SQLite and PostgreSQL) while the server runs on the same database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
@@ -31,6 +31,17 @@ pub async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A config for the admin commands: this test's database and CareHQ, defaults otherwise.
+pub fn default_config(db: &TestDb, carehq_url: &str) -> PathBuf {
+    write_config(
+        db.dir.path(),
+        &db.url,
+        carehq_url,
+        free_port(),
+        &AppOptions::default(),
     )
 }
 
@@ -65,23 +76,13 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
     // One refused by CareHQ (failed), one delivered, one held.
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
     app.wait_for_status(&failed, "failed").await;
     let synced = posted_id(&app, 2).await;
     app.wait_for_status(&synced, "synced").await;
     let held = insert(&app, 3, true, "clean").await;
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
+    let config = default_config(&db, &sandbox.url);
 
     let (code, out, err) = cli(&config, &["enquiries", "list"]).await;
     assert_eq!(code, 0, "{err}");
@@ -174,13 +175,7 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
     let second = posted_id(&app, 2).await;
     app.wait_for_status(&second, "failed").await;
     assert!(sandbox.received().is_empty());
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
+    let config = default_config(&db, &sandbox.url);
 
     let (code, out, err) = cli(&config, &["enquiries", "retry", "--failed"]).await;
 
@@ -215,11 +210,7 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
     };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
     app.wait_for_status(&failed, "failed").await;
     let keyed = app
@@ -242,13 +233,7 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
         .await
         .unwrap();
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
+    let config = default_config(&db, &sandbox.url);
 
     // Nothing is old enough yet.
     let (code, out, err) = cli(&config, &["enquiries", "purge"]).await;
@@ -342,18 +327,21 @@ on_both_databases!(a_running_server_scrubs_an_aged_synced_enquiry_by_itself);
 async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
+    let config = default_config(&db, &sandbox.url);
 
     let (code, out, err) = cli(&config, &["check", "--remote"]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains(seed::DEMO_LOCATION) && out.contains("Website"),
+        "{out}"
+    );
+    // Each line shows CareHQ's name for the Id.
+    assert!(
+        out.contains(&format!("location {} = Upton Court", seed::DEMO_LOCATION)),
+        "{out}"
+    );
+    assert!(
+        out.contains("referrer 640f0f17f9b7e9ec6079fa16 = Care Directory"),
         "{out}"
     );
 
@@ -401,25 +389,6 @@ async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
 async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-
-    // The right Ids: each line shows CareHQ's name for it.
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
-    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains(&format!("location {} = Upton Court", seed::DEMO_LOCATION)),
-        "{out}"
-    );
-    assert!(
-        out.contains("referrer 640f0f17f9b7e9ec6079fa16 = Care Directory"),
-        "{out}"
-    );
 
     // A wrong secret: exit 1, and words saying which keys to check.
     let wrong = db.dir.path().join("wrong");

@@ -72,11 +72,7 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
     let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false)).await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "failed").await;
     wait_for(&inbox, "failed", "incident").await;
@@ -151,11 +147,7 @@ async fn include_details_names_the_families_to_call_back() {
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
     let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 7).await;
     app.wait_for_status(&id, "failed").await;
     wait_for(&inbox, "failed", "incident").await;
@@ -304,11 +296,7 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "failed").await;
     let sent = || mails.lock().unwrap().clone();
@@ -441,11 +429,7 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     let (url, inbox) = receiver().await;
     let sink = SmtpSink::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, true)).await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 5).await;
     app.wait_for_status(&id, "failed").await;
     wait_for(&inbox, "failed", "incident").await;
@@ -489,11 +473,7 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
         &both_destinations(&url, sink.port, false),
     )
     .await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "failed").await;
     // The webhook took it, so the incident is announced; the email is owed.

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
-use crate::admin::cli;
+use crate::admin::{cli, default_config};
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, config_toml, eventually, family, free_port,
-    write_config,
 };
 use crate::on_both_databases;
 use crate::status::posted_id;
@@ -254,18 +253,8 @@ async fn sync_once_exits_1_while_a_failed_enquiry_remains(db: Db) {
         .unwrap();
     pool.close().await;
     // CareHQ refuses it: a permanent failure staff must look at.
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Faults::default()
-    });
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        free_port(),
-        &AppOptions::default(),
-    );
+    sandbox.set_faults(Faults::once(400));
+    let config = default_config(&db, &sandbox.url);
 
     let (code, out, err) = cli(&config, &["sync", "--once"]).await;
 

@@ -222,11 +222,7 @@ async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
-    sandbox.set_faults(enquiry_relay::sandbox::Faults {
-        status: Some(400),
-        status_times: Some(1),
-        ..Default::default()
-    });
+    sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
     app.wait_for_status(&refused, "failed").await;
     let delivered = posted_id(&app, 2).await;

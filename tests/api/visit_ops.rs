@@ -18,12 +18,7 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
 
     // CareHQ refuses the visit: the enquiry is synced, the visit failed.
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400).only_on("home-visits"));
     let visit_failed = posted_id(
         &app,
         SITE,
@@ -32,12 +27,7 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     .await;
     wait_for_step(&app.store, &visit_failed, "home_visit", "failed").await;
     // CareHQ refuses the enquiry: its visit waits for it.
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_times: Some(1),
-        status_path: Some("care-enquiries".into()),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let visit_waiting =
         posted_id(&app, SITE, &with_visit(2, &local_slot(2, 16).0, "virtual")).await;
     wait_for_step(&app.store, &visit_waiting, "enquiry", "failed").await;

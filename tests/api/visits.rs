@@ -393,12 +393,7 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     let sandbox = TestSandbox::start().await;
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        status_times: Some(1),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(503).only_on("home-visits"));
     let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
     let id = posted_id(
         &app,
@@ -457,12 +452,7 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
         return;
     };
     let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        status_times: Some(1),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::once(503).only_on("home-visits"));
     let port = free_port();
     // The retry falls due 4–6 s after the 503: long after the kill.
     let options = visit_options(r#"["5s", "5s"]"#);
