@@ -168,10 +168,12 @@ impl HttpError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let HttpError::RateLimited { retry_after_secs } = &self
-            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+        if let HttpError::RateLimited { retry_after_secs } = &self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            // Counted in metrics; its access line is at debug (see access_log).
+            response = super::access_log::mark_shed(response);
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -22,25 +22,16 @@ enum Format {
     JsonFromEnv,
 }
 
-async fn no_personal_data_in_the_log(format: Format) {
-    let json = format != Format::Text;
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
+/// The real binary with `options`, its log (stdout and stderr) in a file,
+/// at the default level; started and answering.
+async fn start_logged_binary(
+    db: &TestDb,
+    sandbox: &TestSandbox,
+    options: &AppOptions,
+    json_env: bool,
+) -> BinaryApp {
     let port = free_port();
-    let config = write_config(
-        db.dir.path(),
-        &db.url,
-        &sandbox.url,
-        port,
-        &AppOptions {
-            extra_toml: if format == Format::JsonFromFile {
-                "\n[log]\nformat = \"json\"\n".into()
-            } else {
-                String::new()
-            },
-            ..AppOptions::default()
-        },
-    );
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, options);
     let log = db.dir.path().join("relay.log");
     let out = std::fs::File::create(&log).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"));
@@ -52,7 +43,7 @@ async fn no_personal_data_in_the_log(format: Format) {
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out);
-    if format == Format::JsonFromEnv {
+    if json_env {
         command.env("ENQUIRY_RELAY_LOG_FORMAT", "json");
     } else {
         command.env_remove("ENQUIRY_RELAY_LOG_FORMAT");
@@ -73,6 +64,23 @@ async fn no_personal_data_in_the_log(format: Format) {
     })
     .await
     .expect("binary starts");
+    app
+}
+
+async fn no_personal_data_in_the_log(format: Format) {
+    let json = format != Format::Text;
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        extra_toml: if format == Format::JsonFromFile {
+            "\n[log]\nformat = \"json\"\n".into()
+        } else {
+            String::new()
+        },
+        ..AppOptions::default()
+    };
+    let app = start_logged_binary(&db, &sandbox, &options, format == Format::JsonFromEnv).await;
+    let client = http_client();
 
     let family = serde_json::json!({
         "first_name": "Zebedee", "last_name": SURNAME, "email": EMAIL, "phone": PHONE,
@@ -140,4 +148,60 @@ async fn the_json_log_holds_no_family_details() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_format_json_in_the_config_file_gives_json_lines() {
     no_personal_data_in_the_log(Format::JsonFromFile).await;
+}
+
+/// Posts shed as spam (a bot trap, the rate limit) are counted in metrics
+/// and leave no line at the default level, so a flood is not a log flood;
+/// a family's post keeps its access line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shed_spam_leaves_no_access_line_at_the_default_level() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"2/1h\"\n".into(),
+        ..AppOptions::default()
+    };
+    let app = start_logged_binary(&db, &sandbox, &options, false).await;
+    let client = http_client();
+    let post = |request_id: &'static str, body: serde_json::Value| {
+        client
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("X-Request-Id", request_id)
+            .json(&body)
+            .send()
+    };
+    let family = serde_json::json!({"name": "Sam Taylor", "email": "sam@example.com"});
+    let mut bot = family.clone();
+    bot["website"] = serde_json::json!("http://spam.example");
+
+    assert_eq!(
+        post("family-post-1", family.clone())
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(post("bot-post-2", bot).await.unwrap().status(), 201);
+    assert_eq!(post("limited-post-3", family).await.unwrap().status(), 429);
+    let text = eventually(Duration::from_secs(10), || async {
+        let text = app.log_text();
+        text.contains("enquiry delivered to CareHQ").then_some(text)
+    })
+    .await
+    .unwrap_or_else(|| panic!("delivery never logged:\n{}", app.log_text()));
+    app.signal("TERM");
+    let _ = app.wait_exit(Duration::from_secs(20)).await;
+
+    assert!(
+        text.lines().any(|l| l.contains("family-post-1")
+            && l.contains("finished processing request")
+            && l.contains("201")),
+        "the family's post has its access line:\n{text}"
+    );
+    for shed in ["bot-post-2", "limited-post-3"] {
+        assert!(
+            !text.contains(shed),
+            "{shed} logged at the default level:\n{text}"
+        );
+    }
 }

@@ -73,7 +73,7 @@ async fn accept(
     {
         spam::count(Outcome::RateLimited, &site.slug);
         // Debug, not info: every refusal is counted in metrics, and a flood
-        // must not turn into a flood of log lines (the access line remains).
+        // must not turn into a flood of log lines (the access line is at debug too).
         debug!(site = %site.slug, "rate limit reached; answered 429");
         return Err(HttpError::RateLimited {
             retry_after_secs: wait.as_secs().max(1),
@@ -88,7 +88,9 @@ async fn accept(
         debug!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
         let decoy = uuid::Uuid::now_v7().to_string();
         let embed = raw.first(EMBED_FIELD) == Some("1");
-        return Ok(stored(site, format, &decoy, false, embed));
+        return Ok(crate::http::access_log::mark_shed(stored(
+            site, format, &decoy, false, embed,
+        )));
     }
     let key = idempotency_key(headers, &raw)?;
     let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?

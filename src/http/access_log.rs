@@ -1,0 +1,37 @@
+//! The access line: one per request, with its status and latency, at info —
+//! except for posts shed as spam (a bot trap or the rate limit), which are
+//! already counted in metrics and are logged at debug, so that a bot flood
+//! does not become a flood of log lines that fills the disk.
+
+use std::time::Duration;
+
+use axum::response::Response;
+use tracing::Span;
+
+/// Marks a response as shed spam. It lives in the response's extensions,
+/// which never leave the process: the bot sees nothing of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Shed;
+
+/// Mark `response` as shed spam, for [`on_response`].
+pub fn mark_shed(mut response: Response) -> Response {
+    response.extensions_mut().insert(Shed);
+    response
+}
+
+/// `TraceLayer`'s response hook: the access line, inside the request's span
+/// (method, path, request id).
+pub fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: &Span) {
+    let status = response.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if response.extensions().get::<Shed>().is_some() {
+        tracing::debug!(
+            status,
+            latency_ms,
+            shed = true,
+            "finished processing request"
+        );
+    } else {
+        tracing::info!(status, latency_ms, "finished processing request");
+    }
+}
