@@ -524,6 +524,20 @@ fn a_captcha_timeout_must_be_shorter_than_the_request_timeout() {
     ));
     assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
     assert!(errors.get("captcha.timeout").is_none(), "{errors}");
+    // A broken site before it (a misspelt provider) does not shift the key
+    // onto the wrong site.
+    let errors = errors_of(with(
+        "request_timeout = \"5s\"",
+        "timeout = \"1s\"",
+        "[sites.captcha]\nprovider = \"hcaptch\"\ntimeout = \"4s\"\n\
+         [[sites]]\nslug = \"second\"\nname = \"Second\"\nlocation = \"6724fbc74f73a2cebf637701\"\n\
+         [sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
+    ));
+    assert!(
+        message(&errors, "sites[1].captcha.timeout").contains("\"5s\""),
+        "{errors}"
+    );
+    assert!(errors.get("sites[0].captcha.timeout").is_none(), "{errors}");
     // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
     assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
     assert!(

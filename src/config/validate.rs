@@ -65,11 +65,18 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let captcha = captcha("captcha", raw.captcha, &mut p);
     let spam = spam(raw.spam, carehq.as_ref(), &mut p);
     let rate_limit = rate_limit(&raw.rate_limit, &mut p);
+    // Where each slug sits in the file: a site that failed to parse is not in
+    // `sites`, so a later site's key must not take its index.
+    let slugs: Vec<Option<String>> = raw
+        .sites
+        .iter()
+        .map(|s| super::raw::text(&s.slug).map(str::to_owned))
+        .collect();
     let sites = sites::sites(raw.sites, &global_captcha, &mut p);
     if let (Some(server), Some(captcha)) = (&server, &captcha) {
         captcha_within_request(
             server.request_timeout,
-            &captcha_timeouts(captcha, &sites),
+            &captcha_timeouts(captcha, &sites, &slugs),
             &mut p,
         );
     }
@@ -429,8 +436,13 @@ pub(super) fn captcha(prefix: &str, raw: RawCaptcha, p: &mut Problems) -> Option
 }
 
 /// Each hosted CAPTCHA's timeout with its key: the global one if any site
-/// uses it, and each site's own.
-fn captcha_timeouts(global: &CaptchaSettings, sites: &[SiteSettings]) -> Vec<(String, Duration)> {
+/// uses it, and each site's own, keyed by the site's place in the file
+/// (`slugs`, in file order).
+fn captcha_timeouts(
+    global: &CaptchaSettings,
+    sites: &[SiteSettings],
+    slugs: &[Option<String>],
+) -> Vec<(String, Duration)> {
     let hosted = |c: &CaptchaSettings| {
         !matches!(c.provider, CaptchaProvider::None | CaptchaProvider::Altcha)
     };
@@ -438,8 +450,12 @@ fn captcha_timeouts(global: &CaptchaSettings, sites: &[SiteSettings]) -> Vec<(St
     if sites.iter().any(|s| s.captcha.is_none()) && hosted(global) {
         timeouts.push(("captcha.timeout".to_owned(), global.timeout));
     }
-    for (i, site) in sites.iter().enumerate() {
+    for (parsed, site) in sites.iter().enumerate() {
         if let Some(own) = site.captcha.as_ref().filter(|c| hosted(c)) {
+            let i = slugs
+                .iter()
+                .position(|slug| slug.as_deref() == Some(site.slug.as_str()))
+                .unwrap_or(parsed);
             timeouts.push((format!("sites[{i}].captcha.timeout"), own.timeout));
         }
     }
