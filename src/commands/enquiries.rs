@@ -188,8 +188,16 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
 
 async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
     if all {
-        let n = store.retry_all_failed().await?;
-        println!("{n} failed deliveries are pending again and will be sent now");
+        let retried = store.retry_all_failed().await?;
+        match retried.len() {
+            0 => println!("no failed delivery to retry"),
+            1 => println!("1 failed delivery is pending again and will be sent now:"),
+            n => println!("{n} failed deliveries are pending again and will be sent now:"),
+        }
+        // The step as `enquiries show` names it (enquiry, home_visit).
+        for (enquiry_id, step) in &retried {
+            println!("  {enquiry_id}  {step}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let Some(id) = id else {

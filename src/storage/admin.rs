@@ -158,17 +158,21 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// [`Store::retry_failed`] for every failed delivery.
-    pub async fn retry_all_failed(&self) -> Result<u64, StoreError> {
+    /// [`Store::retry_failed`] for every failed delivery. Returns the
+    /// (enquiry Id, step) of each row made pending, oldest enquiry first, so
+    /// staff can see what is being sent again.
+    pub async fn retry_all_failed(&self) -> Result<Vec<(String, String)>, StoreError> {
         let now = now_ms();
-        let done = sqlx::query(
+        let mut retried: Vec<(String, String)> = sqlx::query_as(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
-             WHERE status = 'failed'",
+             WHERE status = 'failed' RETURNING enquiry_id, step",
         )
         .bind(now)
-        .execute(&self.writer)
+        .fetch_all(&self.writer)
         .await?;
-        Ok(done.rows_affected())
+        // Enquiry Ids are UUIDv7: their order is the order they arrived in.
+        retried.sort();
+        Ok(retried)
     }
 
     /// Release an enquiry's held deliveries: pending, due now.

@@ -146,7 +146,7 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     assert_eq!(code, 1, "nothing failed to retry: {err}");
     let (code, out, _) = cli(&config, &["enquiries", "retry", "--failed"]).await;
     assert_eq!(code, 0);
-    assert!(out.starts_with("0 failed"), "{out}");
+    assert_eq!(out.trim(), "no failed delivery to retry");
 
     // Release: held → pending → delivered by the server.
     let (code, _, _) = cli(&config, &["enquiries", "release", &synced]).await;
@@ -180,7 +180,13 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
     let (code, out, err) = cli(&config, &["enquiries", "retry", "--failed"]).await;
 
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("2 failed"), "{out}");
+    assert!(out.starts_with("2 failed deliveries"), "{out}");
+    for id in [&first, &second] {
+        assert!(
+            out.contains(&format!("  {id}  enquiry")),
+            "each is named:\n{out}"
+        );
+    }
     for id in [&first, &second] {
         let delivered = app.wait_for_status(id, "synced").await;
         assert_eq!(delivered.attempts, 1, "a fresh schedule");
