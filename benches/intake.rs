@@ -6,7 +6,8 @@
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench intake`
 //! Subset: `cargo bench --bench intake -- --db sqlite --latency-ms 0 --clients 16`
 //! Bot flood: `cargo bench --bench intake -- --traffic mixed --bots 64 --db sqlite`
-//! (family clients alone, then the same clients beside the bots).
+//! (family clients alone, then the same clients beside the bots; add
+//! `--bot-rate 500,2000` to pace the bots to those totals per second).
 //!
 //! Everything runs on loopback: the CareHQ sandbox in this process, the
 //! service as a separate process (the binary Cargo built for this bench).
@@ -66,6 +67,10 @@ struct Args {
     /// Bot clients flooding alongside the families (`--traffic mixed` only).
     #[arg(long, default_value_t = 64)]
     bots: usize,
+    /// The bots' total posts per second, one mixed run per value; 0 means
+    /// as fast as they can (`--traffic mixed` only).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0])]
+    bot_rate: Vec<f64>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -134,14 +139,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let tick = service::ticks_per_second() as f64;
             for &clients in &args.clients {
                 if args.traffic == load::Traffic::Mixed {
-                    let tag = format!("{}-{latency_ms}-{clients}", db.name());
-                    let figures =
-                        mixed_run(&client, &service, clients, args.bots, &plan, &tag).await;
-                    mixed.push(MixedRow {
-                        db: db.name(),
-                        latency_ms,
-                        ..figures
-                    });
+                    for &rate in &args.bot_rate {
+                        let tag = format!("{}-{latency_ms}-{clients}-{rate}", db.name());
+                        let bots = Flood {
+                            clients: args.bots,
+                            rate: (rate > 0.0).then_some(rate),
+                        };
+                        let figures =
+                            mixed_run(&client, &service, clients, bots, &plan, &tag).await;
+                        mixed.push(MixedRow {
+                            db: db.name(),
+                            latency_ms,
+                            ..figures
+                        });
+                    }
                     continue;
                 }
                 let delivered_before = sandbox.request_count();
@@ -196,14 +207,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The family clients alone, then the same clients while `bots` honeypot
-/// bots post as fast as they can, on the same service (database and CareHQ
-/// latency are filled in by the caller).
+/// The honeypot bots of a mixed run: how many, and their total posts per
+/// second (`None`: as fast as they can).
+#[derive(Clone, Copy)]
+struct Flood {
+    clients: usize,
+    rate: Option<f64>,
+}
+
+/// The family clients alone, then the same clients while the bots post, on
+/// the same service (database and CareHQ latency are filled in by the caller).
 async fn mixed_run(
     client: &reqwest::Client,
     service: &Service,
     clients: usize,
-    bots: usize,
+    bots: Flood,
     plan: &LoadPlan,
     tag: &str,
 ) -> MixedRow {
@@ -219,21 +237,30 @@ async fn mixed_run(
         &format!("a{tag}"),
     )
     .await;
-    let (family, bot) =
-        load::run_mixed(client, &service.form_url(), clients, bots, plan, tag).await;
+    let (family, bot) = load::run_mixed(
+        client,
+        &service.form_url(),
+        (clients, bots.clients),
+        bots.rate,
+        plan,
+        tag,
+    )
+    .await;
     eprintln!(
-        "   {clients:>3} families: p50 {:.2} → {:.2} ms, p99 {:.2} → {:.2} ms beside {bots} bots at {:.0} req/s",
+        "   {clients:>3} families: p50 {:.2} → {:.2} ms, p99 {:.2} → {:.2} ms beside {} bots at {:.0} req/s",
         report::ms(alone.percentile(0.50)),
         report::ms(family.percentile(0.50)),
         report::ms(alone.percentile(0.99)),
         report::ms(family.percentile(0.99)),
+        bots.clients,
         bot.per_second(),
     );
     MixedRow {
         db: "",
         latency_ms: 0,
         clients,
-        bots,
+        bots: bots.clients,
+        bot_rate: bots.rate,
         alone,
         family,
         bot,

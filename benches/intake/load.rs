@@ -1,7 +1,8 @@
 //! The load generator: N tokio tasks posting JSON enquiries over keep-alive
 //! connections, each request's latency recorded; bounded by time and count.
 //! In the mixed scenario two groups run at once (families and honeypot bots),
-//! each with its own figures.
+//! each with its own figures; the bots either post as fast as they can or are
+//! paced to a total rate, the way a flood arrives from outside.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,22 +109,42 @@ pub async fn run(
     plan: &LoadPlan,
     tag: &str,
 ) -> Stats {
-    let groups = [(plan.traffic, clients)];
+    let groups = [Group {
+        traffic: plan.traffic,
+        clients,
+        pace: None,
+    }];
     let mut stats = run_groups(client, url, &groups, plan, tag).await;
     stats.pop().unwrap_or_else(Stats::empty)
 }
 
 /// `families` clients posting enquiries while `bots` clients post honeypot
-/// bots at the same time: (the families' figures, the bots' figures).
+/// bots at the same time, together `bot_rate` posts a second (`None`: as fast
+/// as they can): (the families' figures, the bots' figures).
 pub async fn run_mixed(
     client: &reqwest::Client,
     url: &str,
-    families: usize,
-    bots: usize,
+    (families, bots): (usize, usize),
+    bot_rate: Option<f64>,
     plan: &LoadPlan,
     tag: &str,
 ) -> (Stats, Stats) {
-    let groups = [(Traffic::Family, families), (Traffic::Honeypot, bots)];
+    // Each bot posts once per `pace`, so all of them together make the rate.
+    let pace = bot_rate
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| Duration::from_secs_f64(bots as f64 / rate));
+    let groups = [
+        Group {
+            traffic: Traffic::Family,
+            clients: families,
+            pace: None,
+        },
+        Group {
+            traffic: Traffic::Honeypot,
+            clients: bots,
+            pace,
+        },
+    ];
     let mut stats = run_groups(client, url, &groups, plan, tag)
         .await
         .into_iter();
@@ -132,10 +153,20 @@ pub async fn run_mixed(
     (family, bot)
 }
 
+/// Clients that post the same traffic; with a `pace`, each client posts at
+/// most once per `pace` (an open loop: a slow answer does not slow the flood
+/// beyond the client's own wait).
+#[derive(Clone, Copy)]
+struct Group {
+    traffic: Traffic,
+    clients: usize,
+    pace: Option<Duration>,
+}
+
 async fn run_groups(
     client: &reqwest::Client,
     url: &str,
-    groups: &[(Traffic, usize)],
+    groups: &[Group],
     plan: &LoadPlan,
     tag: &str,
 ) -> Vec<Stats> {
@@ -152,11 +183,12 @@ async fn run_groups(
     load(client, url, groups, plan.measured, plan.max_requests, tag).await
 }
 
-/// One client task: post `traffic` until the time or the group's count runs out.
+/// One client task: post `traffic` until the time or the group's count runs
+/// out; with a pace, the n-th post waits for `first + n × pace`.
 async fn client_task(
     client: reqwest::Client,
     url: String,
-    traffic: Traffic,
+    (traffic, pace): (Traffic, Option<(Duration, Duration)>),
     task: usize,
     (start, limit): (Instant, Duration),
     (issued, max_requests): (Arc<AtomicU64>, u64),
@@ -166,6 +198,13 @@ async fn client_task(
     let mut non_201 = 0u64;
     let mut n = 0u64;
     while start.elapsed() < limit && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
+        if let Some((first, every)) = pace {
+            let due = start + first + every.mul_f64(n as f64);
+            tokio::time::sleep_until(due.into()).await;
+            if start.elapsed() >= limit {
+                break;
+            }
+        }
         let body = traffic.body(&tag, task, n);
         n += 1;
         let sent = Instant::now();
@@ -187,7 +226,7 @@ async fn client_task(
 async fn load(
     client: &reqwest::Client,
     url: &str,
-    groups: &[(Traffic, usize)],
+    groups: &[Group],
     limit: Duration,
     max_requests: u64,
     tag: &str,
@@ -195,14 +234,22 @@ async fn load(
     let start = Instant::now();
     let mut first_task = 0;
     let mut spawned = Vec::new();
-    for &(traffic, clients) in groups {
+    for &Group {
+        traffic,
+        clients,
+        pace,
+    } in groups
+    {
         let issued = Arc::new(AtomicU64::new(0));
         let tasks: Vec<_> = (first_task..first_task + clients)
             .map(|task| {
+                // Paced clients start spread over one pace, not all at once.
+                let offset = (task - first_task) as f64 / clients.max(1) as f64;
+                let pace = pace.map(|every| (every.mul_f64(offset), every));
                 tokio::spawn(client_task(
                     client.clone(),
                     url.to_owned(),
-                    traffic,
+                    (traffic, pace),
                     task,
                     (start, limit),
                     (Arc::clone(&issued), max_requests),

@@ -34,6 +34,8 @@ pub struct MixedRow {
     pub latency_ms: u64,
     pub clients: usize,
     pub bots: usize,
+    /// The bots' total posts per second asked for; `None`: as fast as they can.
+    pub bot_rate: Option<f64>,
     pub alone: Stats,
     pub family: Stats,
     pub bot: Stats,
@@ -45,6 +47,11 @@ pub struct MemoryRow {
     pub latency_ms: u64,
     pub idle_kb: u64,
     pub peak_kb: u64,
+}
+
+/// "2000/s", or "flat out" for bots that post as fast as they can.
+fn rate_words(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "flat out".to_owned(), |rate| format!("{rate:.0}/s"))
 }
 
 pub fn ms(d: Duration) -> f64 {
@@ -109,20 +116,21 @@ pub fn mixed_markdown(rows: &[MixedRow], memory: &[MemoryRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Family clients | Bot clients | Family alone req/s | alone p50 ms | alone p99 ms | Family during flood req/s | flood p50 ms | flood p99 ms | flood max ms | Bot req/s | non-201 (family / bot) | load avg |"
+        "| Database | CareHQ answers in | Family clients | Bot clients | Bot rate asked | Family alone req/s | alone p50 ms | alone p99 ms | Family during flood req/s | flood p50 ms | flood p99 ms | flood max ms | Bot req/s | non-201 (family / bot) | load avg |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} | {} / {} | {} |",
+            "| {} | {} ms | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} | {} / {} | {} |",
             r.db,
             r.latency_ms,
             r.clients,
             r.bots,
+            rate_words(r.bot_rate),
             r.alone.per_second(),
             ms(r.alone.percentile(0.50)),
             ms(r.alone.percentile(0.99)),
@@ -143,10 +151,11 @@ pub fn mixed_markdown(rows: &[MixedRow], memory: &[MemoryRow]) -> String {
             let (a, b) = (ms(r.alone.percentile(p)), ms(r.family.percentile(p)));
             let _ = writeln!(
                 out,
-                "- {} {} families beside {} bots, {label}: {b:.2} ms vs {a:.2} ms alone (×{:.2})",
+                "- {} {} families beside {} bots ({}), {label}: {b:.2} ms vs {a:.2} ms alone (×{:.2})",
                 r.db,
                 r.clients,
                 r.bots,
+                rate_words(r.bot_rate),
                 b / a.max(f64::EPSILON)
             );
         }
