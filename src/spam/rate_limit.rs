@@ -1,7 +1,14 @@
-//! Per-IP and per-site token buckets, in memory. Each process keeps its own
-//! buckets: with several instances behind a balancer each allows the full
-//! rate, which is acceptable for shedding floods (the CAPTCHA and honeypot do
-//! the rest) and needs no shared store.
+//! Per-IP and per-site token buckets, in memory. The per-IP limit is checked
+//! before a post's body is read, so a flood from few addresses is shed for
+//! almost nothing. The per-site limit counts only posts about to become
+//! enquiries: a bot caught by the honeypot, the time token or the CAPTCHA
+//! spends none of it, so a flood of trapped bots from many addresses cannot
+//! use up a home's limit and turn a family away; it still caps how much a
+//! bot that beats every trap can send to CareHQ.
+//!
+//! Each process keeps its own buckets: with several instances behind a
+//! balancer each allows the full rate, which is acceptable for shedding
+//! floods and needs no shared store.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -120,6 +127,28 @@ pub struct RateLimits {
 
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// A site token taken for a post; given back when dropped unspent.
+pub struct SiteToken<'a> {
+    limits: &'a RateLimits,
+    site: String,
+    spent: bool,
+}
+
+impl SiteToken<'_> {
+    /// The post became an enquiry: the token stays taken.
+    pub fn spend(mut self) {
+        self.spent = true;
+    }
+}
+
+impl Drop for SiteToken<'_> {
+    fn drop(&mut self) {
+        if !self.spent {
+            self.limits.per_site.give_back(&self.site);
+        }
+    }
+}
+
 impl RateLimits {
     pub fn new(per_ip: Rate, per_site: Rate) -> RateLimits {
         RateLimits {
@@ -129,15 +158,40 @@ impl RateLimits {
         }
     }
 
-    /// `Err(wait)` when the post must be refused; `wait` is when to try again.
-    pub fn check(&self, ip: IpAddr, site: &str, now: Instant) -> Result<(), Duration> {
+    /// The per-IP limit, before the body is read. `Err(wait)` when the post
+    /// must be refused; `wait` is when to try again.
+    pub fn check_ip(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         self.sweep_if_due(now);
-        self.per_ip.take(&ip, now)?;
+        self.per_ip.take(&ip, now)
+    }
+
+    /// One of the site's tokens for a post about to be stored. Refused, the
+    /// post's per-IP token is given back too: the family did nothing wrong.
+    /// The token goes back to the site unless [`SiteToken::spend`] is called
+    /// (the post was a repeat, or could not be stored).
+    pub fn take_site<'a>(
+        &'a self,
+        ip: IpAddr,
+        site: &str,
+        now: Instant,
+    ) -> Result<SiteToken<'a>, Duration> {
         let site = site.to_owned();
         if let Err(wait) = self.per_site.take(&site, now) {
             self.per_ip.give_back(&ip);
             return Err(wait);
         }
+        Ok(SiteToken {
+            limits: self,
+            site,
+            spent: false,
+        })
+    }
+
+    /// Both limits at once, as a post that is stored at once would meet them.
+    #[cfg(test)]
+    fn check(&self, ip: IpAddr, site: &str, now: Instant) -> Result<(), Duration> {
+        self.check_ip(ip, now)?;
+        self.take_site(ip, site, now)?.spend();
         Ok(())
     }
 
@@ -212,6 +266,17 @@ mod tests {
         assert!(limits.check(ip("2.2.2.2"), "a", t0).is_err());
         // 2.2.2.2's own token was given back: another site still takes it.
         assert!(limits.check(ip("2.2.2.2"), "b", t0).is_ok());
+    }
+
+    #[test]
+    fn a_site_token_not_spent_goes_back_to_the_site() {
+        let limits = RateLimits::new(Rate::parse("10/1h").unwrap(), Rate::parse("1/1h").unwrap());
+        let t0 = Instant::now();
+        // A repeat or a post that could not be stored: the token returns.
+        drop(limits.take_site(ip("1.1.1.1"), "a", t0).unwrap());
+        let token = limits.take_site(ip("2.2.2.2"), "a", t0).unwrap();
+        token.spend();
+        assert!(limits.take_site(ip("3.3.3.3"), "a", t0).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::metrics::{Sample, parse};
 use crate::spam::stored;
 
 #[tokio::test]
-async fn the_per_site_limit_answers_429_whatever_the_client_address() {
+async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
         spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
@@ -31,6 +31,33 @@ async fn the_per_site_limit_answers_429_whatever_the_client_address() {
             .send()
     };
 
+    // A flood of trapped bots from many addresses spends none of the site's
+    // limit: it counts only posts about to become enquiries.
+    for n in 0..10 {
+        let mut bot = family(100 + n);
+        bot["website"] = json!("http://spam.example");
+        let answer = app
+            .http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .json(&bot)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201, "a trapped bot looks accepted");
+    }
+    // So does a post with a mistake in it.
+    let mut mistaken = family(5);
+    mistaken["email"] = json!("not an email");
+    let answer = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&mistaken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 422);
     assert_eq!(post(SITE, "198.51.100.1", 1).await.unwrap().status(), 201);
     assert_eq!(post(SITE, "198.51.100.2", 2).await.unwrap().status(), 201);
     // A third family, from a third address: the site's own limit is spent.
@@ -155,8 +182,9 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     let options = AppOptions {
-        // Five posts reach the rate limit's count; the sixth is refused.
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"5/1h\"\n".into(),
+        // Only stored posts spend the site's limit: the first and the fifth
+        // (accepted unverified) spend it, so the sixth is refused.
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"2/1h\"\n".into(),
         extra_toml: format!(
             "{}[sites.captcha]\nprovider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"\n\
              verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n",
@@ -205,6 +233,9 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
     assert_eq!(post(with(4, "x", ""), None).await.unwrap().status(), 422);
     fake.set(Reply::Status(503));
     assert_eq!(post(with(5, "x", ""), None).await.unwrap().status(), 201);
+    // A post that passes every check but the site's limit (the CAPTCHA is
+    // answered again, so this post counts only `rate_limited`).
+    fake.set(Reply::Pass(json!({"hostname": HOST})));
     assert_eq!(post(with(6, "x", ""), None).await.unwrap().status(), 429);
     assert_eq!(
         post(with(7, "x", ""), Some("https://evil.example"))

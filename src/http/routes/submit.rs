@@ -1,7 +1,8 @@
 //! `POST /forms/{site}`: validate, store durably, wake the worker, answer.
 //! No CareHQ call happens here: the family's wait never depends on CareHQ.
-//! The abuse checks run cheapest first: origin, rate limit, body, honeypot and
-//! time token, CAPTCHA, then the enquiry itself.
+//! The abuse checks run cheapest first: origin, per-IP rate limit, body,
+//! honeypot and time token, CAPTCHA, the enquiry itself, then the per-site
+//! rate limit, which only posts about to be stored spend.
 
 use askama::Template;
 use axum::Json;
@@ -66,18 +67,8 @@ async fn accept(
         return Err(HttpError::OriginRefused);
     }
     let ip = spam::client_ip(peer, headers, &state.settings.server.trusted_proxies);
-    if let Err(wait) = state
-        .spam
-        .limits
-        .check(ip, &site.slug, std::time::Instant::now())
-    {
-        spam::count(Outcome::RateLimited, &site.slug);
-        // Debug, not info: every refusal is counted in metrics, and a flood
-        // must not turn into a flood of log lines (the access line is at debug too).
-        debug!(site = %site.slug, "rate limit reached; answered 429");
-        return Err(HttpError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        });
+    if let Err(wait) = state.spam.limits.check_ip(ip, std::time::Instant::now()) {
+        return Err(rate_limited(site, wait, "per-IP"));
     }
     let raw = read_submission(headers, body, state.settings.server.body_limit).await?;
     if let Some(outcome) = trap(state, site, headers, &raw) {
@@ -137,6 +128,13 @@ async fn accept(
             return Ok(invalid(state, site, format, &raw, fields, key, token).await);
         }
     };
+    // The site's limit counts only posts about to become enquiries (see
+    // spam::rate_limit); the token goes back unless one is created.
+    let site_token = state
+        .spam
+        .limits
+        .take_site(ip, &site.slug, std::time::Instant::now())
+        .map_err(|wait| rate_limited(site, wait, "per-site"))?;
     let id = uuid::Uuid::now_v7().to_string();
     let payload = stored_payload(site, &enquiry)
         .map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))?;
@@ -176,6 +174,7 @@ async fn accept(
     };
     let (id, replayed) = match outcome {
         InsertOutcome::Created => {
+            site_token.spend();
             spam::count(Outcome::Accepted, &site.slug);
             state.worker.wake();
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
@@ -188,6 +187,16 @@ async fn accept(
     };
     let embed = raw.first(EMBED_FIELD) == Some("1");
     Ok(stored(site, format, &id, replayed, embed))
+}
+
+/// A post refused by a rate limit: counted, logged at debug (a flood must not
+/// become a flood of log lines; the access line is at debug too), answered 429.
+fn rate_limited(site: &SiteSettings, wait: std::time::Duration, limit: &str) -> HttpError {
+    spam::count(Outcome::RateLimited, &site.slug);
+    debug!(site = %site.slug, limit, "rate limit reached; answered 429");
+    HttpError::RateLimited {
+        retry_after_secs: wait.as_secs().max(1),
+    }
 }
 
 /// The enquiry as stored; with the site's consent version when the family
