@@ -42,6 +42,24 @@ impl Store {
         Ok(InsertOutcome::Created)
     }
 
+    /// The enquiry stored under `key` for `site` within the idempotency
+    /// window, if any: lets a repeat be answered as before without a write.
+    pub async fn enquiry_for_key(
+        &self,
+        site: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let found: Option<(String,)> = sqlx::query_as(
+            "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at >= $3",
+        )
+        .bind(site)
+        .bind(key)
+        .bind(now_ms() - IDEMPOTENCY_WINDOW_MS)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.map(|(id,)| id))
+    }
+
     /// The site and stored payload of an enquiry (`None` payload once scrubbed).
     pub async fn enquiry_payload(
         &self,

@@ -79,6 +79,38 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
     app.stop().await;
 }
 
+/// A family whose post was stored and who sends it again (a double click, a
+/// retry after a lost answer) hears the first answer, even when the site's
+/// limit has been spent since.
+#[tokio::test]
+async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let options = AppOptions {
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"1/1h\"\n".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let post = |key: &'static str, n: usize| {
+        app.http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("Idempotency-Key", key)
+            .json(&family(n))
+            .send()
+    };
+
+    let first = post("double-click-1", 1).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = post("double-click-1", 1).await.unwrap();
+    assert_eq!(again.status(), 201, "the site's one enquiry is this one");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    // Another enquiry is over the limit.
+    assert_eq!(post("another", 2).await.unwrap().status(), 429);
+    assert_eq!(stored(&db).await.len(), 1);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_over_long_field_is_named_in_a_422() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();

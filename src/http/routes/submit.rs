@@ -130,11 +130,25 @@ async fn accept(
     };
     // The site's limit counts only posts about to become enquiries (see
     // spam::rate_limit); the token goes back unless one is created.
-    let site_token = state
+    let site_token = match state
         .spam
         .limits
         .take_site(ip, &site.slug, std::time::Instant::now())
-        .map_err(|wait| rate_limited(site, wait, "per-site"))?;
+    {
+        Ok(token) => token,
+        Err(wait) => {
+            // A repeat of a post already stored (a double click) is answered
+            // as before, not refused: the family's enquiry was saved.
+            if let Some(key) = key.as_deref()
+                && let Some(enquiry_id) = state.store.enquiry_for_key(&site.slug, key).await?
+            {
+                info!(enquiry_id = %enquiry_id, site = %site.slug, "repeated submission (same idempotency key); answered as before");
+                let embed = raw.first(EMBED_FIELD) == Some("1");
+                return Ok(stored(site, format, &enquiry_id, true, embed));
+            }
+            return Err(rate_limited(site, wait, "per-site"));
+        }
+    };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = stored_payload(site, &enquiry)
         .map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))?;
