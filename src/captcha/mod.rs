@@ -1,23 +1,21 @@
 //! CAPTCHA verification for form posts: one entry point over every provider
 //! (`[captcha]`, overridable per site in `[sites.captcha]`). Hosted providers
 //! are asked over HTTP (`hosted`); ALTCHA is checked locally (`altcha`).
-//! Every token passes at most once: hosted tokens are remembered in this
-//! process (`replay`; the provider itself refuses a token another instance
-//! redeemed), ALTCHA solutions in the database, shared by every instance.
-//! A repeat of the same post (same site and idempotency key) may pass again.
+//! Every token passes at most once: a hosted token that passed and an
+//! ALTCHA solution are both recorded as spent in the database (digests
+//! only), shared by every instance and kept across restarts. A repeat of the
+//! same post (same site and idempotency key) may pass again.
 
 mod altcha;
 mod hosted;
-mod replay;
 mod verdict;
 
 pub use self::altcha::{AltchaDifficulty, new_challenge, new_challenge_expiring};
 pub use hosted::{Expected, default_verify_url};
-pub use replay::SeenTokens;
 pub use verdict::Verdict;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -61,11 +59,10 @@ fn token_life(provider: CaptchaProvider) -> Duration {
     }
 }
 
-/// Shared by every request: the HTTP client, the used-token memory and the
-/// store that remembers spent ALTCHA solutions.
+/// Shared by every request: the HTTP client and the store that remembers
+/// spent tokens and solutions.
 pub struct Captcha {
     client: reqwest::Client,
-    seen: SeenTokens,
     store: Store,
     pub altcha: AltchaDifficulty,
 }
@@ -74,7 +71,6 @@ impl Captcha {
     pub fn new(client: reqwest::Client, store: Store) -> Captcha {
         Captcha {
             client,
-            seen: SeenTokens::default(),
             store,
             altcha: AltchaDifficulty::default(),
         }
@@ -82,8 +78,8 @@ impl Captcha {
 
     /// Check the post's token for the site `site`. `hosts` are the host names
     /// the widget may have been solved on; `post_key` is the post's
-    /// idempotency key, if any. `Err` only when the database could not record
-    /// a spent ALTCHA solution.
+    /// idempotency key, if any. `Err` only when the database could not read
+    /// or record a spent token.
     pub async fn check(
         &self,
         settings: &CaptchaSettings,
@@ -114,27 +110,44 @@ impl Captcha {
         if settings.provider == CaptchaProvider::Altcha {
             return self.spend_altcha(secret, token, tag).await;
         }
-        // A token that passed before is refused here, without asking the
-        // provider, which would only say "duplicate" after a round trip.
-        if self.seen.used_by_another(token, tag, Instant::now()) {
-            return Ok(Verdict::failed("token already used"));
-        }
-        // The same post again (double click, retry): it passed before, and
-        // asking again would earn a "duplicate" from most providers.
-        if self.seen.repeat_of(token, tag, Instant::now()) {
-            return Ok(Verdict::Passed);
+        let digest = hex_digest(&format!("hosted|{token}"));
+        let tag_digest = tag.map(hex_digest);
+        let now = crate::storage::now_ms();
+        match self.store.solution_spent_by(&digest, now).await? {
+            // The same post again (double click, retry): it passed before, and
+            // asking again would earn a "duplicate" from most providers.
+            Some(Some(first)) if tag_digest.as_deref() == Some(first.as_str()) => {
+                return Ok(Verdict::Passed);
+            }
+            // Passed before for another post, on any instance: refused here,
+            // without asking the provider, which would only say "duplicate"
+            // after a round trip.
+            Some(_) => return Ok(Verdict::failed("token already used")),
+            None => {}
         }
         let expected = Expected {
             hosts,
             post_key: tag,
         };
         let verdict = hosted::verify(&self.client, settings, token, remote_ip, &expected).await;
-        let life = token_life(settings.provider);
-        if verdict == Verdict::Passed && !self.seen.first_use(token, tag, life, Instant::now()) {
-            // Two posts raced with one token: only the first counts.
-            return Ok(Verdict::failed("token already used"));
+        if verdict != Verdict::Passed {
+            return Ok(verdict);
         }
-        Ok(verdict)
+        let life_ms = i64::try_from(token_life(settings.provider).as_millis()).unwrap_or(i64::MAX);
+        let spend = self
+            .store
+            .spend_solution(
+                &digest,
+                tag_digest.as_deref(),
+                now.saturating_add(life_ms),
+                now,
+            )
+            .await?;
+        Ok(match spend {
+            Spend::First | Spend::Repeat => Verdict::Passed,
+            // Two posts raced with one token: only the first counts.
+            Spend::Replay => Verdict::failed("token already used"),
+        })
     }
 
     /// An ALTCHA solution passes when it checks out and the database has not

@@ -1,7 +1,8 @@
-//! Spent CAPTCHA solutions shared by every instance on one database: the
-//! first insert of a solution's digest wins, so a solution accepted by one
-//! instance cannot be replayed on another. Only digests are stored; rows
-//! are pruned once they pass the expiry they were stored with.
+//! Spent CAPTCHA tokens and ALTCHA solutions, shared by every instance on
+//! one database: the first insert of a digest wins, so a token accepted by
+//! one instance cannot be replayed on another, nor after a restart. Only
+//! digests are stored; rows are pruned once they pass the expiry they were
+//! stored with (the table's name is from when it held ALTCHA alone).
 
 use super::{Store, StoreError};
 
@@ -17,6 +18,23 @@ pub enum Spend {
 }
 
 impl Store {
+    /// Who spent `digest`, if it is spent and not yet expired: `Some(tag)`,
+    /// the tag being `None` for a post that had no idempotency key.
+    pub async fn solution_spent_by(
+        &self,
+        digest: &str,
+        now: i64,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let found: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT tag FROM spent_captcha_solutions WHERE digest = $1 AND expires_at >= $2",
+        )
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.map(|(tag,)| tag))
+    }
+
     /// Record `digest` as spent by the post `tag` until `expires_at` (Unix ms).
     pub async fn spend_solution(
         &self,

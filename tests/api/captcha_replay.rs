@@ -1,7 +1,8 @@
 //! Single use across sites and instances: a token or ALTCHA solution spent
-//! on one site is refused on another even with the same idempotency key, an
-//! ALTCHA solution spent on one instance is refused by another on the same
-//! database, and an expired (but genuinely signed) challenge is refused.
+//! on one site is refused on another even with the same idempotency key, a
+//! hosted token or ALTCHA solution spent on one instance is refused by
+//! another on the same database, and an expired (but genuinely signed)
+//! challenge is refused.
 
 use enquiry_relay::captcha::{new_challenge, new_challenge_expiring};
 use enquiry_relay::spam::unix_now;
@@ -94,6 +95,46 @@ async fn an_altcha_solution_spent_on_one_instance_is_refused_by_another(db: Db) 
     second.stop().await;
 }
 on_both_databases!(an_altcha_solution_spent_on_one_instance_is_refused_by_another);
+
+/// The fake provider passes every token, so only our own record of spent
+/// tokens (in the shared database) can refuse the replay.
+async fn a_turnstile_token_spent_on_one_instance_is_refused_by_another(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    let toml = captcha("turnstile", &fake.url, "");
+    let first = app(&db, toml.clone()).await;
+    let second = app(&db, toml).await;
+    let body = with_token(1, "cf-turnstile-response", "shared-token");
+
+    assert_eq!(post_keyed(&first, SITE, &body, "key-1").await.status(), 201);
+    let asked = fake.calls().len();
+    // The same post retried through the other instance gets the first answer.
+    let repeat = post_keyed(&second, SITE, &body, "key-1").await;
+    assert_eq!(repeat.status(), 201);
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+    // Another post with that token is a replay, whichever instance it reaches.
+    assert_captcha_refused(
+        post_keyed(&second, SITE, &body, "key-2").await,
+        "replayed on another instance",
+    )
+    .await;
+    assert_captcha_refused(
+        post(&second, 2, "cf-turnstile-response", "shared-token").await,
+        "replayed without a key",
+    )
+    .await;
+    assert_eq!(
+        fake.calls().len(),
+        asked,
+        "neither the repeat nor the replays asked the provider again"
+    );
+    assert_eq!(stored(&db).await.len(), 1);
+    first.stop().await;
+    second.stop().await;
+}
+on_both_databases!(a_turnstile_token_spent_on_one_instance_is_refused_by_another);
 
 #[tokio::test]
 async fn a_genuinely_signed_but_expired_altcha_challenge_is_refused() {
