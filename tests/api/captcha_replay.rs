@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::captcha::{HOST, app, assert_captcha_refused, captcha, cheap, post, solve};
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{Db, SITE, TestDb, another_site, family, post_keyed};
+use crate::helpers::{Db, SITE, TestApp, TestDb, another_site, family, post_keyed};
 use crate::on_both_databases;
 use crate::spam::stored;
 
@@ -65,6 +65,29 @@ async fn an_altcha_solution_and_key_spent_on_one_site_are_refused_on_another() {
     app.stop().await;
 }
 
+/// After `body` was posted with key "key-1" to another instance: the same
+/// post through `second` gets the first answer; another post with its
+/// `field` (another key, or none) is a replay.
+async fn assert_single_use_on_another_instance(
+    second: &TestApp,
+    body: &serde_json::Value,
+    field: &str,
+) {
+    let repeat = post_keyed(second, SITE, body, "key-1").await;
+    assert_eq!(repeat.status(), 201);
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+    assert_captcha_refused(
+        post_keyed(second, SITE, body, "key-2").await,
+        "replayed on another instance",
+    )
+    .await;
+    assert_captcha_refused(
+        post(second, 2, field, body[field].as_str().unwrap()).await,
+        "replayed without a key",
+    )
+    .await;
+}
+
 async fn an_altcha_solution_spent_on_one_instance_is_refused_by_another(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
@@ -75,21 +98,7 @@ async fn an_altcha_solution_spent_on_one_instance_is_refused_by_another(db: Db) 
     let body = with_token(1, "altcha", &solve(&challenge));
 
     assert_eq!(post_keyed(&first, SITE, &body, "key-1").await.status(), 201);
-    // The same post retried through the other instance gets the first answer.
-    let repeat = post_keyed(&second, SITE, &body, "key-1").await;
-    assert_eq!(repeat.status(), 201);
-    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
-    // Another post with that solution is a replay, whichever instance it reaches.
-    assert_captcha_refused(
-        post_keyed(&second, SITE, &body, "key-2").await,
-        "replayed on another instance",
-    )
-    .await;
-    assert_captcha_refused(
-        post(&second, 2, "altcha", body["altcha"].as_str().unwrap()).await,
-        "replayed without a key",
-    )
-    .await;
+    assert_single_use_on_another_instance(&second, &body, "altcha").await;
     assert_eq!(stored(&db).await.len(), 1);
     first.stop().await;
     second.stop().await;
@@ -110,21 +119,7 @@ async fn a_turnstile_token_spent_on_one_instance_is_refused_by_another(db: Db) {
 
     assert_eq!(post_keyed(&first, SITE, &body, "key-1").await.status(), 201);
     let asked = fake.calls().len();
-    // The same post retried through the other instance gets the first answer.
-    let repeat = post_keyed(&second, SITE, &body, "key-1").await;
-    assert_eq!(repeat.status(), 201);
-    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
-    // Another post with that token is a replay, whichever instance it reaches.
-    assert_captcha_refused(
-        post_keyed(&second, SITE, &body, "key-2").await,
-        "replayed on another instance",
-    )
-    .await;
-    assert_captcha_refused(
-        post(&second, 2, "cf-turnstile-response", "shared-token").await,
-        "replayed without a key",
-    )
-    .await;
+    assert_single_use_on_another_instance(&second, &body, "cf-turnstile-response").await;
     assert_eq!(
         fake.calls().len(),
         asked,

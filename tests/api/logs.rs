@@ -67,6 +67,20 @@ async fn start_logged_binary(
     app
 }
 
+/// The whole log once the delivery line has landed (it is written after
+/// CareHQ answers), with the binary stopped so nothing more is written.
+async fn log_once_delivered(app: BinaryApp) -> String {
+    let text = eventually(Duration::from_secs(10), || async {
+        let text = app.log_text();
+        text.contains("enquiry delivered to CareHQ").then_some(text)
+    })
+    .await
+    .unwrap_or_else(|| panic!("delivery never logged:\n{}", app.log_text()));
+    app.signal("TERM");
+    let _ = app.wait_exit(Duration::from_secs(20)).await;
+    text
+}
+
 async fn no_personal_data_in_the_log(format: Format) {
     let json = format != Format::Text;
     let db = TestDb::new(Db::Sqlite).await.unwrap();
@@ -107,15 +121,7 @@ async fn no_personal_data_in_the_log(format: Format) {
         .await
         .unwrap();
     assert_eq!(refused.status(), 422);
-    // The delivery is logged after CareHQ answers; give the line time to land.
-    let text = eventually(Duration::from_secs(10), || async {
-        let text = app.log_text();
-        text.contains("enquiry delivered to CareHQ").then_some(text)
-    })
-    .await
-    .unwrap_or_else(|| panic!("delivery never logged:\n{}", app.log_text()));
-    app.signal("TERM");
-    let _ = app.wait_exit(Duration::from_secs(20)).await;
+    let text = log_once_delivered(app).await;
 
     assert!(
         text.contains("req-from-the-proxy-42"),
@@ -183,14 +189,7 @@ async fn shed_spam_leaves_no_access_line_at_the_default_level() {
     );
     assert_eq!(post("bot-post-2", bot).await.unwrap().status(), 201);
     assert_eq!(post("limited-post-3", family).await.unwrap().status(), 429);
-    let text = eventually(Duration::from_secs(10), || async {
-        let text = app.log_text();
-        text.contains("enquiry delivered to CareHQ").then_some(text)
-    })
-    .await
-    .unwrap_or_else(|| panic!("delivery never logged:\n{}", app.log_text()));
-    app.signal("TERM");
-    let _ = app.wait_exit(Duration::from_secs(20)).await;
+    let text = log_once_delivered(app).await;
 
     assert!(
         text.lines().any(|l| l.contains("family-post-1")

@@ -23,11 +23,11 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
-    let post = |site: &'static str, client_ip: &'static str, n: usize| {
+    let post = |site: &'static str, client_ip: String, body: Value| {
         app.http
             .post(format!("{}/forms/{site}", app.address))
             .header("x-forwarded-for", client_ip)
-            .json(&family(n))
+            .json(&body)
             .send()
     };
 
@@ -36,28 +36,16 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
     for n in 0..10 {
         let mut bot = family(100 + n);
         bot["website"] = json!("http://spam.example");
-        let answer = app
-            .http
-            .post(format!("{}/forms/{SITE}", app.address))
-            .header("x-forwarded-for", format!("203.0.113.{n}"))
-            .json(&bot)
-            .send()
-            .await
-            .unwrap();
+        let answer = post(SITE, format!("203.0.113.{n}"), bot).await.unwrap();
         assert_eq!(answer.status(), 201, "a trapped bot looks accepted");
     }
     // So does a post with a mistake in it.
     let mut mistaken = family(5);
     mistaken["email"] = json!("not an email");
-    let answer = app
-        .http
-        .post(format!("{}/forms/{SITE}", app.address))
-        .header("x-forwarded-for", "198.51.100.9")
-        .json(&mistaken)
-        .send()
-        .await
-        .unwrap();
+    let answer = post(SITE, "198.51.100.9".into(), mistaken).await.unwrap();
     assert_eq!(answer.status(), 422);
+    let post =
+        |site: &'static str, client_ip: &str, n: usize| post(site, client_ip.into(), family(n));
     assert_eq!(post(SITE, "198.51.100.1", 1).await.unwrap().status(), 201);
     assert_eq!(post(SITE, "198.51.100.2", 2).await.unwrap().status(), 201);
     // A third family, from a third address: the site's own limit is spent.

@@ -142,9 +142,7 @@ async fn accept(
             if let Some(key) = key.as_deref()
                 && let Some(enquiry_id) = state.store.enquiry_for_key(&site.slug, key).await?
             {
-                info!(enquiry_id = %enquiry_id, site = %site.slug, "repeated submission (same idempotency key); answered as before");
-                let embed = raw.first(EMBED_FIELD) == Some("1");
-                return Ok(stored(site, format, &enquiry_id, true, embed));
+                return Ok(repeated(site, format, &raw, &enquiry_id));
             }
             return Err(rate_limited(site, wait, "per-site"));
         }
@@ -186,21 +184,29 @@ async fn accept(
         }
         _ => state.store.insert_enquiry(&new).await?,
     };
-    let (id, replayed) = match outcome {
+    match outcome {
         InsertOutcome::Created => {
             site_token.spend();
             spam::count(Outcome::Accepted, &site.slug);
             state.worker.wake();
             info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
-            (id, false)
+            let embed = raw.first(EMBED_FIELD) == Some("1");
+            Ok(stored(site, format, &id, false, embed))
         }
-        InsertOutcome::Duplicate { enquiry_id } => {
-            info!(enquiry_id = %enquiry_id, site = %site.slug, "repeated submission (same idempotency key); answered as before");
-            (enquiry_id, true)
-        }
-    };
+        InsertOutcome::Duplicate { enquiry_id } => Ok(repeated(site, format, &raw, &enquiry_id)),
+    }
+}
+
+/// A repeat of a stored post (same idempotency key): the first answer again.
+fn repeated(
+    site: &SiteSettings,
+    format: Format,
+    raw: &RawSubmission,
+    enquiry_id: &str,
+) -> Response {
+    info!(enquiry_id = %enquiry_id, site = %site.slug, "repeated submission (same idempotency key); answered as before");
     let embed = raw.first(EMBED_FIELD) == Some("1");
-    Ok(stored(site, format, &id, replayed, embed))
+    stored(site, format, enquiry_id, true, embed)
 }
 
 /// A post refused by a rate limit: counted, logged at debug (a flood must not
