@@ -1,48 +1,36 @@
 //! Alerts: one message when an incident starts and one when it clears, to a
-//! webhook and/or by email (`notify`). Incidents: an enquiry failed permanently, delivery paused, the
-//! oldest pending enquiry waited past `status.max_pending_age`. The conditions
-//! are read from the shared database; the incident table makes each message
-//! go out once however many instances run. Messages carry counts and where to
-//! look; the families' details only when `alerts.include_details` is set.
+//! webhook and/or by email (`notify`). Incidents: an enquiry failed
+//! permanently, delivery paused, the oldest pending enquiry waited past
+//! `status.max_pending_age`, an enquiry is held for a person. Each opening or
+//! clearing is claimed by one statement on the shared database that checks
+//! the condition as it writes (`storage::Incident`), so every message goes
+//! out once however many instances run, and "cleared" is never said on a
+//! reading another instance has made stale. The texts are in `alert_message`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::alert_backlog::Backlog;
+use super::alert_message::message;
 use super::notify::Notifier;
 use crate::config::Settings;
-use crate::storage::{DeliveryState, StatusFigures, Store, StoreError, now_ms};
+use crate::storage::{DeliveryState, Incident, StatusFigures, Store, StoreError, now_ms};
 
-/// The kinds of incident, as stored.
-pub const KINDS: [&str; 3] = ["failed", "paused", "pending_age"];
-
-/// Which incident kinds hold now.
-pub fn active_kinds(
-    figures: &StatusFigures,
-    delivery: &DeliveryState,
-    max_pending_age: Duration,
-    now: i64,
-) -> Vec<&'static str> {
+/// The incidents a check looks at, in the order their messages go out.
+fn incidents(max_pending_age: Duration, now: i64) -> [Incident; 4] {
     let limit = i64::try_from(max_pending_age.as_millis()).unwrap_or(i64::MAX);
-    let mut kinds = Vec::new();
-    if figures.total.failed > 0 {
-        kinds.push("failed");
-    }
-    if delivery.paused_reason.is_some() {
-        kinds.push("paused");
-    }
-    if figures
-        .total
-        .oldest_pending_at
-        .is_some_and(|at| now.saturating_sub(at) > limit)
-    {
-        kinds.push("pending_age");
-    }
-    kinds
+    [
+        Incident::Failed,
+        Incident::Paused,
+        Incident::PendingAge {
+            cutoff: now.saturating_sub(limit),
+        },
+        Incident::Held,
+    ]
 }
 
 /// Check the conditions every `alerts.check_interval` until `shutdown`.
@@ -70,38 +58,91 @@ pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationTo
     }
 }
 
+/// What one check read: the figures its messages quote. It decides nothing:
+/// by the time the check claims, another instance may have changed them.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub figures: StatusFigures,
+    pub delivery: DeliveryState,
+    pub at: i64,
+}
+
+/// An incident this check won the right to announce: opened, or cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub kind: &'static str,
+    pub opened: bool,
+    /// When the incident began (for a clear: the incident that ended).
+    pub opened_at: i64,
+}
+
+/// Read the figures the messages quote.
+pub async fn observe(store: &Store) -> Result<Observation, StoreError> {
+    let at = now_ms();
+    let figures = store.status_figures(at).await?;
+    let delivery = store.delivery_state().await?;
+    Ok(Observation {
+        figures,
+        delivery,
+        at,
+    })
+}
+
+/// Claim the incidents that open or clear now. Each claim is one statement
+/// that checks its condition as it writes (see `storage::Incident`), so only
+/// one instance wins it, and never on a stale reading.
+pub async fn claim_changes(
+    store: &Store,
+    max_pending_age: Duration,
+) -> Result<Vec<Change>, StoreError> {
+    let now = now_ms();
+    let mut changes = Vec::new();
+    for incident in incidents(max_pending_age, now) {
+        let kind = incident.kind();
+        if store.open_incident(incident, now).await? {
+            changes.push(Change {
+                kind,
+                opened: true,
+                opened_at: now,
+            });
+        } else if let Some(opened_at) = store.clear_incident(incident).await? {
+            changes.push(Change {
+                kind,
+                opened: false,
+                opened_at,
+            });
+        }
+    }
+    Ok(changes)
+}
+
 async fn check_once(
     store: &Store,
     settings: &Settings,
     notifier: &Notifier,
     backlog: &mut Backlog,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
-    let figures = store.status_figures(now).await?;
-    let delivery = store.delivery_state().await?;
-    let active = active_kinds(&figures, &delivery, settings.status.max_pending_age, now);
-    for kind in KINDS {
-        let is_active = active.contains(&kind);
-        // Whoever wins the insert (or delete) sends. When every destination
-        // fails, the claim is given back so the next check tries again; when
-        // only some fail, the backlog retries those.
-        if is_active && store.open_incident(kind, now).await? {
-            let message = message(store, settings, kind, true, &figures, &delivery).await?;
-            match announce(notifier, backlog, kind, message).await {
-                Ok(()) => info!(kind, "alert sent: incident"),
-                Err(e) => {
-                    warn!(kind, error = %e, "alert not delivered anywhere; retrying at the next check");
-                    store.clear_incident(kind).await?;
-                }
+    let changes = claim_changes(store, settings.status.max_pending_age).await?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // Read after the claims, so the counts quoted are at least as new as them.
+    let seen = observe(store).await?;
+    for change in changes {
+        let kind = change.kind;
+        let message = message(store, settings, &change, &seen).await?;
+        // When every destination fails, the claim is given back so the next
+        // check tries again; when only some fail, the backlog retries those.
+        match announce(notifier, backlog, kind, message).await {
+            Ok(()) if change.opened => info!(kind, "alert sent: incident"),
+            Ok(()) => info!(kind, "alert sent: cleared"),
+            Err(e) if change.opened => {
+                warn!(kind, error = %e, "alert not delivered anywhere; retrying at the next check");
+                store.withdraw_incident(kind).await?;
             }
-        } else if !is_active && store.clear_incident(kind).await? {
-            let message = message(store, settings, kind, false, &figures, &delivery).await?;
-            match announce(notifier, backlog, kind, message).await {
-                Ok(()) => info!(kind, "alert sent: cleared"),
-                Err(e) => {
-                    warn!(kind, error = %e, "all-clear not delivered anywhere; retrying at the next check");
-                    store.open_incident(kind, now).await?;
-                }
+            Err(e) => {
+                warn!(kind, error = %e, "all-clear not delivered anywhere; retrying at the next check");
+                store.reopen_incident(kind, change.opened_at).await?;
             }
         }
     }
@@ -129,101 +170,4 @@ async fn announce(
         backlog.add(destination, kind, message.clone(), &e);
     }
     Ok(())
-}
-
-async fn message(
-    store: &Store,
-    settings: &Settings,
-    kind: &str,
-    opened: bool,
-    figures: &StatusFigures,
-    delivery: &DeliveryState,
-) -> Result<Value, StoreError> {
-    let q = &figures.total;
-    let waiting = q.pending + q.sending + q.failed + q.held;
-    let title = match (kind, opened) {
-        ("failed", true) => format!(
-            "{} could not be delivered to CareHQ",
-            figures.failed_in_words()
-        ),
-        ("failed", false) => "No failed enquiries remain".to_owned(),
-        ("paused", true) => "Delivery to CareHQ is paused".to_owned(),
-        ("paused", false) => "Delivery to CareHQ has resumed".to_owned(),
-        (_, true) => "Enquiries are waiting longer than expected".to_owned(),
-        (_, false) => "Enquiries are flowing again".to_owned(),
-    };
-    let mut text = format!(
-        "{title}. {waiting} enquiries are waiting ({} pending, {} failed, {} held).",
-        q.pending + q.sending,
-        q.failed,
-        q.held
-    );
-    if opened {
-        text.push_str(match kind {
-            "failed" => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
-            "paused" => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
-            _ => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
-        });
-        if let Some(reason) = &delivery.paused_reason
-            && kind == "paused"
-        {
-            text.push_str(&format!(" Reason: {reason}"));
-        }
-    }
-    let mut body = json!({
-        "event": if opened { "incident" } else { "cleared" },
-        "kind": kind,
-        "title": title,
-        "text": text,
-        "waiting": {"pending": q.pending + q.sending, "failed": q.failed, "held": q.held},
-    });
-    if settings.alerts.include_details && opened && kind == "failed" {
-        body["details"] = Value::Array(details(store).await?);
-    }
-    Ok(body)
-}
-
-/// Who to call back: the families of failed enquiries (personal data).
-async fn details(store: &Store) -> Result<Vec<Value>, StoreError> {
-    let rows = store.failed_enquiries(50).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, site, payload)| {
-            let fields: Value = payload
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .unwrap_or(Value::Null);
-            json!({
-                "id": id,
-                "site": site,
-                "first_name": fields.get("first_name"),
-                "last_name": fields.get("last_name"),
-                "email": fields.get("email"),
-                "phone": fields.get("phone"),
-            })
-        })
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_condition_is_its_own_kind() {
-        let now = 10_000_000_000;
-        let mut figures = StatusFigures::default();
-        let running = DeliveryState::default();
-        let limit = Duration::from_secs(1800);
-        assert!(active_kinds(&figures, &running, limit, now).is_empty());
-        figures.total.failed = 2;
-        figures.total.oldest_pending_at = Some(now - 3_600_000);
-        let paused = DeliveryState {
-            paused_reason: Some("401".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            active_kinds(&figures, &paused, limit, now),
-            ["failed", "paused", "pending_age"]
-        );
-    }
 }

@@ -1,28 +1,128 @@
-//! Alert incidents shared by every instance: claiming the right to announce
-//! an incident (or its end) is one insert (or delete) that only one wins.
+//! Alert incidents shared by every instance. Claiming the right to announce
+//! an incident (or its end) is one insert (or delete) that only one wins, and
+//! that statement itself checks the condition: a claim never rests on figures
+//! read earlier, which another instance may have changed since.
 
 use super::{Store, StoreError};
 
-impl Store {
-    /// Record that `kind` is now an open incident. True if this call opened it.
-    pub async fn open_incident(&self, kind: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO alert_incidents (kind, opened_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(kind)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+/// A kind of incident and the condition that makes it hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incident {
+    /// A delivery is `failed`: staff must act.
+    Failed,
+    /// Delivery is paused (CareHQ refused the credentials or settings).
+    Paused,
+    /// A delivery has waited (pending or sending) since before `cutoff` (Unix ms).
+    PendingAge { cutoff: i64 },
+    /// An enquiry is held for a person to release or delete.
+    Held,
+}
+
+impl Incident {
+    /// The name stored in `alert_incidents.kind` and sent in messages.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Incident::Failed => "failed",
+            Incident::Paused => "paused",
+            Incident::PendingAge { .. } => "pending_age",
+            Incident::Held => "held",
+        }
     }
 
-    /// Close the incident of `kind`. True if this call closed it.
-    pub async fn clear_incident(&self, kind: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM alert_incidents WHERE kind = $1")
+    /// SQL true while the incident holds; `$3` is the cutoff where one is needed.
+    fn holds(self) -> &'static str {
+        match self {
+            Incident::Failed => "EXISTS (SELECT 1 FROM deliveries WHERE status = 'failed')",
+            Incident::Held => "EXISTS (SELECT 1 FROM deliveries WHERE status = 'held')",
+            Incident::PendingAge { .. } => {
+                "EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND created_at < $3)"
+            }
+            Incident::Paused => {
+                "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NOT NULL)"
+            }
+        }
+    }
+
+    /// SQL true once the incident (a row of `alert_incidents`) is over; `$2`
+    /// is the cutoff where one is needed. A pause is over only when it is
+    /// lifted *and* a send succeeded after the incident began: a pause
+    /// lifted by a probe's 400 or by a restart has not shown that CareHQ
+    /// takes the enquiries again.
+    fn ended(self) -> &'static str {
+        match self {
+            Incident::Failed => "NOT EXISTS (SELECT 1 FROM deliveries WHERE status = 'failed')",
+            Incident::Held => "NOT EXISTS (SELECT 1 FROM deliveries WHERE status = 'held')",
+            Incident::PendingAge { .. } => {
+                "NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND created_at < $2)"
+            }
+            Incident::Paused => {
+                "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NULL \
+                 AND last_success_at >= alert_incidents.opened_at)"
+            }
+        }
+    }
+
+    fn cutoff(self) -> Option<i64> {
+        match self {
+            Incident::PendingAge { cutoff } => Some(cutoff),
+            _ => None,
+        }
+    }
+}
+
+impl Store {
+    /// Open the incident if its condition holds now and it is not open yet.
+    /// True if this call opened it (and so should announce it).
+    pub async fn open_incident(&self, incident: Incident, now: i64) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO alert_incidents (kind, opened_at) SELECT $1, $2 WHERE {} ON CONFLICT DO NOTHING",
+            incident.holds()
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(incident.kind())
+            .bind(now);
+        if let Some(cutoff) = incident.cutoff() {
+            query = query.bind(cutoff);
+        }
+        Ok(query.execute(&self.writer).await?.rows_affected() == 1)
+    }
+
+    /// Close the incident if it is open and its condition has ended. Returns
+    /// when it had opened, if this call closed it (and so should announce it).
+    pub async fn clear_incident(&self, incident: Incident) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
+            "DELETE FROM alert_incidents WHERE kind = $1 AND {} RETURNING opened_at",
+            incident.ended()
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident.kind());
+        if let Some(cutoff) = incident.cutoff() {
+            query = query.bind(cutoff);
+        }
+        let row: Option<(i64,)> = query.fetch_optional(&self.writer).await?;
+        Ok(row.map(|(opened_at,)| opened_at))
+    }
+
+    /// Give back an opening whose announcement reached no destination, so the
+    /// next check claims it again.
+    pub async fn withdraw_incident(&self, kind: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM alert_incidents WHERE kind = $1")
             .bind(kind)
             .execute(&self.writer)
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
+    }
+
+    /// Give back a clearing whose announcement reached no destination: the
+    /// incident is open again with its original start.
+    pub async fn reopen_incident(&self, kind: &str, opened_at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alert_incidents (kind, opened_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(kind)
+        .bind(opened_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     /// Failed enquiries with their stored payload (personal data), oldest first.

@@ -21,6 +21,7 @@ mod status;
 mod visits;
 
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
+pub use alerts::Incident;
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};

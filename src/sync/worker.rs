@@ -23,6 +23,9 @@ pub struct Shared {
     pub(super) owner: String,
     /// Whether this process last saw delivery paused (saves a write per success).
     paused_seen: AtomicBool,
+    /// Set at start-up: if delivery is paused, probe at once instead of
+    /// waiting out the interval (the operator may have fixed the cause).
+    probe_soon: AtomicBool,
 }
 
 impl Shared {
@@ -85,6 +88,7 @@ impl SyncWorker {
             settings,
             owner,
             paused_seen: AtomicBool::new(false),
+            probe_soon: AtomicBool::new(true),
         };
         SyncWorker {
             shared: Arc::new(shared),
@@ -104,14 +108,12 @@ impl SyncWorker {
     /// Run until `shutdown` is cancelled, then give in-flight sends
     /// `sync.shutdown_grace` to finish. Unclaimed rows stay pending; a send cut
     /// off by the grace period keeps its lease and is re-sent after it expires.
+    ///
+    /// A pause found at start-up is not lifted: another instance may hold it
+    /// with good reason, and lifting it unproven told staff delivery had
+    /// resumed while CareHQ still refused the credentials. The first turn
+    /// sends a probe at once instead; only its success resumes delivery.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
-        self.handle.beat();
-        // An operator who fixed the cause of a pause restarts the service: try again.
-        match self.shared.store.resume_delivery().await {
-            Ok(true) => info!("delivery was paused; resuming at start-up to try again"),
-            Ok(false) => {}
-            Err(e) => error!(error = %e, "could not read the delivery state at start-up"),
-        }
         let mut tasks: JoinSet<Delivered> = JoinSet::new();
         loop {
             // A task that finished as the signal came can win the select below:
@@ -173,7 +175,10 @@ impl SyncWorker {
         let free = settings.concurrency.saturating_sub(tasks.len());
         let (limit, probe) = match self.probe_plan(now).await? {
             Plan::Wait(d) => return Ok(d.min(idle)),
-            Plan::Probe if tasks.is_empty() => (1, true),
+            Plan::Probe if tasks.is_empty() => {
+                self.shared.probe_soon.store(false, Ordering::Relaxed);
+                (1, true)
+            }
             Plan::Probe => return Ok(idle),
             Plan::Normal => (free, false),
         };
@@ -214,12 +219,14 @@ impl SyncWorker {
         let state = self.shared.store.delivery_state().await?;
         let Some(paused_at) = state.paused_at.filter(|_| state.paused_reason.is_some()) else {
             self.shared.set_paused_seen(false);
+            // Not paused at start-up: a later pause waits out its interval.
+            self.shared.probe_soon.store(false, Ordering::Relaxed);
             return Ok(Plan::Normal);
         };
         self.shared.set_paused_seen(true);
         let probe_at =
             paused_at + self.shared.settings.sync.pause_probe_interval.as_millis() as i64;
-        if now < probe_at {
+        if now < probe_at && !self.shared.probe_soon.load(Ordering::Relaxed) {
             return Ok(Plan::Wait(Duration::from_millis((probe_at - now) as u64)));
         }
         Ok(Plan::Probe)

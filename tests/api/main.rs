@@ -14,6 +14,7 @@ mod error_tracking;
 mod fake_captcha;
 mod health;
 mod helpers;
+mod incident_races;
 mod intake;
 mod logs;
 mod metrics;

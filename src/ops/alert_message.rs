@@ -1,0 +1,94 @@
+//! The words of an alert: what happened, how many enquiries wait, and where
+//! to look. Counts only; the families' details only when
+//! `alerts.include_details` is set, and only for failed enquiries.
+
+use serde_json::{Value, json};
+
+use super::alerts::{Change, Observation};
+use crate::config::Settings;
+use crate::storage::{Store, StoreError};
+
+pub(super) async fn message(
+    store: &Store,
+    settings: &Settings,
+    change: &Change,
+    seen: &Observation,
+) -> Result<Value, StoreError> {
+    let (kind, opened) = (change.kind, change.opened);
+    let (figures, delivery) = (&seen.figures, &seen.delivery);
+    let q = &figures.total;
+    let waiting = q.pending + q.sending + q.failed + q.held;
+    let title = match (kind, opened) {
+        ("failed", true) => format!(
+            "{} could not be delivered to CareHQ",
+            figures.failed_in_words()
+        ),
+        ("failed", false) => "No failed enquiries remain".to_owned(),
+        ("paused", true) => "Delivery to CareHQ is paused".to_owned(),
+        ("paused", false) => "Delivery to CareHQ has resumed".to_owned(),
+        ("held", true) => format!(
+            "{} held for a person to check",
+            plural(q.held, "enquiry is", "enquiries are")
+        ),
+        ("held", false) => "No held enquiries remain".to_owned(),
+        (_, true) => "Enquiries are waiting longer than expected".to_owned(),
+        (_, false) => "Enquiries are flowing again".to_owned(),
+    };
+    let mut text = format!(
+        "{title}. {} waiting ({} pending, {} failed, {} held).",
+        plural(waiting, "enquiry is", "enquiries are"),
+        q.pending + q.sending,
+        q.failed,
+        q.held
+    );
+    if opened {
+        text.push_str(match kind {
+            "failed" => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
+            "held" => " They looked doubtful (sent too fast, an old or forged form token, or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
+            "paused" => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
+            _ => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
+        });
+        if let Some(reason) = &delivery.paused_reason
+            && kind == "paused"
+        {
+            text.push_str(&format!(" Reason: {reason}"));
+        }
+    }
+    let mut body = json!({
+        "event": if opened { "incident" } else { "cleared" },
+        "kind": kind,
+        "title": title,
+        "text": text,
+        "waiting": {"pending": q.pending + q.sending, "failed": q.failed, "held": q.held},
+    });
+    if settings.alerts.include_details && opened && kind == "failed" {
+        body["details"] = Value::Array(details(store).await?);
+    }
+    Ok(body)
+}
+
+/// Who to call back: the families of failed enquiries (personal data).
+async fn details(store: &Store) -> Result<Vec<Value>, StoreError> {
+    let rows = store.failed_enquiries(50).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, site, payload)| {
+            let fields: Value = payload
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or(Value::Null);
+            json!({
+                "id": id,
+                "site": site,
+                "first_name": fields.get("first_name"),
+                "last_name": fields.get("last_name"),
+                "email": fields.get("email"),
+                "phone": fields.get("phone"),
+            })
+        })
+        .collect())
+}
+
+/// "1 enquiry is", "2 enquiries are".
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
