@@ -789,3 +789,23 @@ fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
     assert_eq!(own.on_error, OnCaptchaError::Hold);
     assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
 }
+
+#[test]
+fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
+    let s = Settings::from_toml_str(&format!(
+        "{MINIMAL}[server]\nclient_ip_header = \"Forwarded\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
+    let errors = errors_of(Settings::from_toml_str(&format!(
+        "{MINIMAL}[server]\nclient_ip_header = \"x-real-ip\"\n"
+    )));
+    let text = message(&errors, "server.client_ip_header");
+    assert!(
+        text.contains("x-forwarded-for") && text.contains("forwarded"),
+        "{text}"
+    );
+}

@@ -17,8 +17,9 @@ use super::raw::{
     RawSync, text,
 };
 use super::sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
+    OnCaptchaError, RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings,
+    SyncSettings,
 };
 use super::sources::env_var_name;
 use super::{ConfigSource, Settings, operations, secrets, sites};
@@ -143,6 +144,13 @@ fn server(raw: &RawServer, p: &mut Problems) -> Option<ServerSettings> {
         );
     }
     let trusted_proxies = trusted_proxies(raw, p);
+    let client_ip_header = choice(
+        "server.client_ip_header",
+        &raw.client_ip_header,
+        ClientIpHeader::NAMES,
+        ClientIpHeader::XForwardedFor,
+        p,
+    );
     let body_limit = byte_size("server.body_limit", &raw.body_limit, DEFAULT_BODY_LIMIT, p);
     let request_timeout =
         positive_duration("server.request_timeout", &raw.request_timeout, SECS_30, p);
@@ -154,6 +162,7 @@ fn server(raw: &RawServer, p: &mut Problems) -> Option<ServerSettings> {
     Some(ServerSettings {
         listen: listen?,
         trusted_proxies: trusted_proxies?,
+        client_ip_header: client_ip_header?,
         body_limit: body_limit?,
         request_timeout: request_timeout?,
         public_url: public_url?,

@@ -66,7 +66,13 @@ async fn accept(
         info!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
         return Err(HttpError::OriginRefused);
     }
-    let ip = spam::client_ip(peer, headers, &state.settings.server.trusted_proxies);
+    let server = &state.settings.server;
+    let ip = spam::client_ip(
+        peer,
+        headers,
+        &server.trusted_proxies,
+        server.client_ip_header,
+    );
     if let Err(wait) = state.spam.limits.check_ip(ip, std::time::Instant::now()) {
         return Err(rate_limited(site, wait, "per-IP"));
     }
