@@ -135,6 +135,7 @@ pub(super) struct RawSpam {
 pub(super) struct RawRateLimit {
     pub per_ip: Option<Text>,
     pub per_site: Option<Text>,
+    pub max_tracked_addresses: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]

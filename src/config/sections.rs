@@ -163,6 +163,8 @@ impl fmt::Debug for SpamSettings {
 pub struct RateLimitSettings {
     pub per_ip: crate::spam::Rate,
     pub per_site: crate::spam::Rate,
+    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
+    pub max_tracked_addresses: usize,
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.

@@ -809,3 +809,24 @@ fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
         "{text}"
     );
 }
+
+#[test]
+fn the_number_of_tracked_addresses_is_capped() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
+    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
+    assert_eq!(
+        Settings::from_toml_str(&toml)
+            .unwrap()
+            .rate_limit
+            .max_tracked_addresses,
+        500
+    );
+    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
+    let errors = errors_of(Settings::from_toml_str(&toml));
+    assert!(
+        errors.get("rate_limit.max_tracked_addresses").is_some(),
+        "{errors}"
+    );
+}

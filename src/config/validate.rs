@@ -44,6 +44,9 @@ const DEFAULT_MIN_SCORE: f64 = 0.5;
 const DEFAULT_PER_IP: &str = "10/10m";
 /// Far above any care home's real enquiry volume, well below a flood.
 const DEFAULT_PER_SITE: &str = "300/1h";
+/// A few MB of buckets: far more distinct addresses than post to care home
+/// forms in an hour, yet a flood from many addresses cannot exhaust memory.
+const DEFAULT_MAX_TRACKED_ADDRESSES: i64 = 100_000;
 
 const SECS_30: Duration = Duration::from_secs(30);
 
@@ -542,8 +545,18 @@ fn rate_limit(raw: &RawRateLimit, p: &mut Problems) -> Option<RateLimitSettings>
     };
     let per_ip = one("per_ip", &raw.per_ip, DEFAULT_PER_IP);
     let per_site = one("per_site", &raw.per_site, DEFAULT_PER_SITE);
+    let max_tracked_addresses = integer(
+        "rate_limit.max_tracked_addresses",
+        &raw.max_tracked_addresses,
+        DEFAULT_MAX_TRACKED_ADDRESSES,
+        100,
+        100_000_000,
+        p,
+    )
+    .and_then(|n| usize::try_from(n).ok());
     Some(RateLimitSettings {
         per_ip: per_ip?,
         per_site: per_site?,
+        max_tracked_addresses: max_tracked_addresses?,
     })
 }
