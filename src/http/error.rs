@@ -172,6 +172,11 @@ impl HttpError {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
+        }
+        if matches!(
+            self,
+            HttpError::RateLimited { .. } | HttpError::OriginRefused
+        ) {
             // Counted in metrics; its access line is at debug (see access_log).
             response = super::access_log::mark_shed(response);
         }

@@ -63,7 +63,9 @@ async fn accept(
         spam::check_origin(headers, site, state.settings.server.public_url.as_deref())
     {
         spam::count(Outcome::OriginRefused, &site.slug);
-        info!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
+        // Debug, as for the rate limit: counted in metrics, and a flood of
+        // foreign posts must not become a flood of log lines.
+        debug!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
         return Err(HttpError::OriginRefused);
     }
     let server = &state.settings.server;
