@@ -830,3 +830,17 @@ fn the_number_of_tracked_addresses_is_capped() {
         "{errors}"
     );
 }
+
+#[test]
+fn metrics_ask_for_the_token_except_in_the_built_in_sandbox() {
+    let _env = EnvGuard::new();
+    let configured = Settings::from_toml_str(MINIMAL).unwrap();
+    assert!(configured.metrics.require_token);
+    let off = format!("{MINIMAL}[metrics]\nrequire_token = false\n");
+    assert!(!Settings::from_toml_str(&off).unwrap().metrics.require_token);
+
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = load_from(None, None, &dir.path().join("enquiry-relay.toml")).unwrap();
+    assert_eq!(sandbox.source, ConfigSource::BuiltInSandbox);
+    assert!(!sandbox.metrics.require_token);
+}
