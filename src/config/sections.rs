@@ -114,7 +114,8 @@ pub struct SyncSettings {
 /// `[staff]`.
 #[derive(Clone, Debug)]
 pub struct StaffSettings {
-    /// Bearer token for `/status` and admin routes; `None` means those routes are closed.
+    /// Bearer token for `/status` and `/metrics`, 32 characters or more;
+    /// `None` means those routes are closed.
     pub token: Option<SecretString>,
 }
 

@@ -306,7 +306,7 @@ fn secrets_can_come_from_files() {
         "db",
         "postgres://relay:db-pass@db.internal/relay\n",
     );
-    let token = write(dir.path(), "token", "staff-token-value");
+    let token = write(dir.path(), "token", "staff-token-value-0123456789abcdef");
     let toml = MINIMAL.replace("api_secret = \"live-secret-value\"", "");
     env.set("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", &secret);
     env.set("ENQUIRY_RELAY_DATABASE__URL_FILE", &db);
@@ -320,7 +320,7 @@ fn secrets_can_come_from_files() {
     );
     assert_eq!(
         s.staff.token.as_ref().unwrap().expose_secret(),
-        "staff-token-value"
+        "staff-token-value-0123456789abcdef"
     );
 }
 
@@ -609,7 +609,7 @@ account_id = "0123456789abcdef01234567"
 api_key = "api-key-456"
 api_secret = "api-secret-789"
 [staff]
-token = "staff-token-abc"
+token = "staff-token-abc-0123456789abcdef0123"
 [captcha]
 provider = "turnstile"
 site_key = "public-site-key"
@@ -626,7 +626,7 @@ location = "6724fbc74f73a2cebf6377fa"
         "relay:",
         "api-key-456",
         "api-secret-789",
-        "staff-token-abc",
+        "staff-token-abc-0123456789abcdef0123",
         "captcha-secret-def",
     ] {
         assert!(!debug.contains(secret), "{secret} leaked in {debug}");
@@ -843,4 +843,29 @@ fn metrics_ask_for_the_token_except_in_the_built_in_sandbox() {
     let sandbox = load_from(None, None, &dir.path().join("enquiry-relay.toml")).unwrap();
     assert_eq!(sandbox.source, ConfigSource::BuiltInSandbox);
     assert!(!sandbox.metrics.require_token);
+}
+
+#[test]
+fn a_short_staff_token_is_refused_with_how_to_make_one() {
+    let env = EnvGuard::new();
+    let with = |token: &str| format!("{MINIMAL}[staff]\ntoken = \"{token}\"\n");
+    let errors = errors_of(Settings::from_toml_str(&with("s3cret-but-short")));
+    let text = message(&errors, "staff.token");
+    assert!(
+        text.contains("32") && text.contains("openssl rand -hex 32"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret-but-short"),
+        "the value is not echoed"
+    );
+    let long = "0123456789abcdef0123456789abcdef";
+    let s = Settings::from_toml_str(&with(long)).unwrap();
+    assert_eq!(s.staff.token.unwrap().expose_secret(), long);
+    // A token read from a file is held to the same rule.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "token", "short\n");
+    env.set("ENQUIRY_RELAY_STAFF__TOKEN_FILE", &file);
+    let errors = errors_of(Settings::from_toml_str(MINIMAL));
+    assert!(errors.get("staff.token").is_some(), "{errors}");
 }

@@ -360,8 +360,25 @@ fn retry_schedule(items: &[impl AsRef<str>], p: &mut Problems) -> Option<Vec<Dur
     ok.then_some(schedule)
 }
 
+/// Shortest staff token accepted. Wrong tokens are throttled per address,
+/// but only length makes guessing hopeless from many addresses.
+const MIN_STAFF_TOKEN_CHARS: usize = 32;
+
 fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
     let token = secrets::resolve("staff.token", raw.token, &raw.token_file, p);
+    if let Some(token) = &token {
+        let length = token.expose_secret().chars().count();
+        if length < MIN_STAFF_TOKEN_CHARS {
+            // The length only, never the value.
+            p.push(
+                "staff.token",
+                format!(
+                    "is {length} characters long; use at least {MIN_STAFF_TOKEN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
+                ),
+            );
+            return None;
+        }
+    }
     Some(StaffSettings { token })
 }
 
