@@ -869,3 +869,25 @@ fn a_short_staff_token_is_refused_with_how_to_make_one() {
     let errors = errors_of(Settings::from_toml_str(MINIMAL));
     assert!(errors.get("staff.token").is_some(), "{errors}");
 }
+
+#[test]
+fn an_in_memory_sqlite_database_is_refused() {
+    let _env = EnvGuard::new();
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite://?mode=memory",
+        "sqlite://data/relay.db?mode=memory&cache=shared",
+        "sqlite://",
+    ] {
+        let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        let text = message(&errors, "database.url");
+        assert!(
+            text.contains("sqlite://data/enquiry-relay.db"),
+            "{url}: {text}"
+        );
+    }
+    let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
+    assert!(Settings::from_toml_str(&toml).is_ok());
+}

@@ -216,6 +216,13 @@ fn database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
         );
         ok = false;
     }
+    if sqlite_in_memory(exposed) {
+        p.push(
+            "database.url",
+            format!("is an in-memory SQLite database; the relay opens two pools (a writer and readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
+        );
+        ok = false;
+    }
     let max_connections = integer(
         "database.max_connections",
         &raw.max_connections,
@@ -229,6 +236,22 @@ fn database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
         url,
         max_connections,
     })
+}
+
+/// `sqlite::memory:`, `sqlite://:memory:`, `…?mode=memory`, or no path at all
+/// (which SQLite also opens as a private temporary database), parsed as sqlx
+/// parses SQLite URLs.
+fn sqlite_in_memory(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return false;
+    };
+    let rest = rest.trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path.is_empty()
+        || path == ":memory:"
+        || query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("mode=memory"))
 }
 
 fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings> {
