@@ -42,19 +42,23 @@ pub fn require_staff(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Res
         &server.trusted_proxies,
         server.client_ip_header,
     );
-    let key = subscriber(client);
-    let now = Instant::now();
-    if let Err(wait) = state.staff_throttle.check(key, now) {
+    let check = check_token(headers, &state.settings.staff);
+    // Judged and counted under one lock, so a burst of parallel guesses
+    // learns the outcome of no more than MAX_WRONG of them.
+    let attempt = state.staff_throttle.attempt(
+        subscriber(client),
+        Instant::now(),
+        check == TokenCheck::Wrong,
+    );
+    if let Err(wait) = attempt {
         return Err(HttpError::StaffThrottled {
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    match check_token(headers, &state.settings.staff) {
+    match check {
         TokenCheck::Valid => Ok(()),
         TokenCheck::NotConfigured => Err(HttpError::Unauthorized { configured: false }),
-        TokenCheck::Missing => Err(HttpError::Unauthorized { configured: true }),
-        TokenCheck::Wrong => {
-            state.staff_throttle.failed(key, now);
+        TokenCheck::Missing | TokenCheck::Wrong => {
             Err(HttpError::Unauthorized { configured: true })
         }
     }
@@ -125,29 +129,23 @@ impl StaffThrottle {
         }
     }
 
-    /// `Err(wait)` while `key` is shut out.
-    fn check(&self, key: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// One staff request from `key`: `Err(wait)` while `key` is shut out
+    /// (whatever it sent); otherwise a `wrong` token is counted.
+    fn attempt(&self, key: IpAddr, now: Instant, wrong: bool) -> Result<(), Duration> {
         // A poisoned lock only means another request panicked mid-update; the
         // counts are still usable.
         let mut map = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(strikes) = map.get(&key).copied() else {
-            return Ok(());
-        };
-        let elapsed = now.saturating_duration_since(strikes.since);
-        if elapsed >= WINDOW {
-            map.remove(&key);
-            Ok(())
-        } else if strikes.count >= MAX_WRONG {
-            Err(WINDOW - elapsed)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Count a wrong token from `key`.
-    fn failed(&self, key: IpAddr, now: Instant) {
-        let mut map = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
         let expired = |s: &Strikes| now.saturating_duration_since(s.since) >= WINDOW;
+        if let Some(strikes) = map.get(&key).copied() {
+            if expired(&strikes) {
+                map.remove(&key);
+            } else if strikes.count >= MAX_WRONG {
+                return Err(WINDOW - now.saturating_duration_since(strikes.since));
+            }
+        }
+        if !wrong {
+            return Ok(());
+        }
         if !map.contains_key(&key) {
             let evicted = spam::make_room(&mut map, self.max_tracked, expired, |s| s.since);
             spam::count_evictions("staff_token", evicted);
@@ -156,22 +154,17 @@ impl StaffThrottle {
             since: now,
             count: 0,
         });
-        if expired(strikes) {
-            *strikes = Strikes {
-                since: now,
-                count: 0,
-            };
-        }
         strikes.count += 1;
         if strikes.count == MAX_WRONG {
             // Once per address and window; the address itself is not logged
-            // (personal data), the 429s that follow are counted by their
-            // access lines at debug.
+            // (personal data), and the 429s that follow have their access
+            // lines at debug.
             tracing::warn!(
                 wrong_tokens = MAX_WRONG,
                 "wrong staff tokens from one client address within 10 minutes; refusing its staff requests until the window passes"
             );
         }
+        Ok(())
     }
 }
 
@@ -225,18 +218,22 @@ mod tests {
         let throttle = StaffThrottle::new(100);
         let guesser: IpAddr = "198.51.100.1".parse().unwrap();
         let t0 = Instant::now();
-        for n in 0..MAX_WRONG {
-            assert!(throttle.check(guesser, t0).is_ok(), "attempt {n}");
-            throttle.failed(guesser, t0 + Duration::from_secs(u64::from(n)));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        for n in 0..u64::from(MAX_WRONG) {
+            assert!(throttle.attempt(guesser, at(n), true).is_ok(), "guess {n}");
         }
-        let wait = throttle
-            .check(guesser, t0 + Duration::from_secs(60))
-            .unwrap_err();
+        // Shut out, whatever it sends, until ten minutes after the first guess.
+        let wait = throttle.attempt(guesser, at(60), false).unwrap_err();
         assert_eq!(wait, WINDOW - Duration::from_secs(60));
-        assert!(throttle.check("198.51.100.2".parse().unwrap(), t0).is_ok());
-        assert!(throttle.check(guesser, t0 + WINDOW).is_ok());
-        // A new window starts from nothing.
-        throttle.failed(guesser, t0 + WINDOW);
-        assert!(throttle.check(guesser, t0 + WINDOW).is_ok());
+        assert!(throttle.attempt(guesser, at(60), true).is_err());
+        let other: IpAddr = "198.51.100.2".parse().unwrap();
+        assert!(throttle.attempt(other, at(60), false).is_ok());
+        // Requests without a wrong token are never counted.
+        for _ in 0..20 {
+            assert!(throttle.attempt(other, at(61), false).is_ok());
+        }
+        // The window passes: a fresh count.
+        assert!(throttle.attempt(guesser, t0 + WINDOW, true).is_ok());
+        assert!(throttle.attempt(guesser, t0 + WINDOW, false).is_ok());
     }
 }

@@ -89,7 +89,7 @@ pub(crate) fn make_room<K: Hash + Eq + Clone, V>(
         return 0;
     }
     map.retain(|_, v| !idle(v));
-    if map.len() < max {
+    if map.len() < max || map.is_empty() {
         return 0;
     }
     let batch = (max / 10).max(map.len() + 1 - max).clamp(1, map.len());
