@@ -66,6 +66,9 @@ impl Application {
                     .context("could not build the CAPTCHA client")?,
                 store.clone(),
             )),
+            staff_throttle: Arc::new(crate::http::StaffThrottle::new(
+                settings.rate_limit.max_tracked_addresses,
+            )),
         };
         let mut router = router(state);
         if let Some(sandbox) = &sandbox {

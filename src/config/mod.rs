@@ -38,9 +38,9 @@ pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
-    SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
+    OnCaptchaError, RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings,
+    StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};

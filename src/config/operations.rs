@@ -131,7 +131,10 @@ pub(super) fn status(raw: &RawStatus, p: &mut Problems) -> Option<StatusSettings
 }
 
 pub(super) fn metrics(raw: &RawMetrics, p: &mut Problems) -> Option<MetricsSettings> {
-    let require_token = boolean("metrics.require_token", &raw.require_token, false, p);
+    // On by default: the counters show each home's traffic and which defence
+    // caught what. The built-in sandbox (no config file) turns it off, so a
+    // first `cargo run` can be scraped without a token.
+    let require_token = boolean("metrics.require_token", &raw.require_token, true, p);
     Some(MetricsSettings {
         require_token: require_token?,
     })
@@ -233,7 +236,9 @@ mod tests {
         let s = Settings::from_toml_str(BASE).unwrap();
         assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
         assert!(s.status.failed_is_degraded);
-        assert!(!s.metrics.require_token);
+        // A config given as a file or text is not the built-in sandbox, even
+        // with carehq.sandbox = true: /metrics asks for the staff token.
+        assert!(s.metrics.require_token);
         assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
         assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
         assert_eq!(s.retention.interval.as_secs(), 24 * 3600);

@@ -37,6 +37,7 @@ pub(super) struct RawRoot {
 pub(super) struct RawServer {
     pub listen: Option<Text>,
     pub trusted_proxies: Option<TextList>,
+    pub client_ip_header: Option<Text>,
     pub body_limit: Option<Text>,
     pub request_timeout: Option<Text>,
     pub public_url: Option<Text>,
@@ -134,6 +135,7 @@ pub(super) struct RawSpam {
 pub(super) struct RawRateLimit {
     pub per_ip: Option<Text>,
     pub per_site: Option<Text>,
+    pub max_tracked_addresses: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]

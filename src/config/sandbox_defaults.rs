@@ -1,6 +1,6 @@
 //! The configuration used when there is no config file at all: the built-in
-//! CareHQ sandbox, SQLite under `./data/`, and one demo site, so that a bare
-//! `cargo run` shows a working form. The sandbox credentials are not written
+//! CareHQ sandbox, SQLite under `./data/`, one demo site and an open
+//! `/metrics`, so that a bare `cargo run` shows a working form. The sandbox credentials are not written
 //! here: `carehq.sandbox = true` supplies them (see `validate`), which also
 //! lets an `ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE` override work without
 //! clashing with an inline default.
@@ -19,6 +19,9 @@ url = "sqlite://data/enquiry-relay.db"
 
 [carehq]
 sandbox = true
+
+[metrics]
+require_token = false
 
 [[sites]]
 slug = "{DEMO_SLUG}"

@@ -11,13 +11,33 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
-    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    /// Proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header trusted proxies name the client in; the other is never read.
+    pub client_ip_header: ClientIpHeader,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub request_timeout: Duration,
     /// Public base URL (`https://forms.example.com`), no trailing `/`.
     pub public_url: Option<String>,
+}
+
+/// Which header trusted proxies put the client's address in. Only that one
+/// is read: were both, a client could write the one its proxy does not set
+/// and be believed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl ClientIpHeader {
+    pub(super) const NAMES: &[(&str, ClientIpHeader)] = &[
+        ("x-forwarded-for", ClientIpHeader::XForwardedFor),
+        ("forwarded", ClientIpHeader::Forwarded),
+    ];
 }
 
 /// `[database]`.
@@ -94,7 +114,8 @@ pub struct SyncSettings {
 /// `[staff]`.
 #[derive(Clone, Debug)]
 pub struct StaffSettings {
-    /// Bearer token for `/status` and admin routes; `None` means those routes are closed.
+    /// Bearer token for `/status` and `/metrics`, 32 characters or more;
+    /// `None` means those routes are closed.
     pub token: Option<SecretString>,
 }
 
@@ -143,6 +164,8 @@ impl fmt::Debug for SpamSettings {
 pub struct RateLimitSettings {
     pub per_ip: crate::spam::Rate,
     pub per_site: crate::spam::Rate,
+    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
+    pub max_tracked_addresses: usize,
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.

@@ -306,7 +306,7 @@ fn secrets_can_come_from_files() {
         "db",
         "postgres://relay:db-pass@db.internal/relay\n",
     );
-    let token = write(dir.path(), "token", "staff-token-value");
+    let token = write(dir.path(), "token", "staff-token-value-0123456789abcdef");
     let toml = MINIMAL.replace("api_secret = \"live-secret-value\"", "");
     env.set("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", &secret);
     env.set("ENQUIRY_RELAY_DATABASE__URL_FILE", &db);
@@ -320,7 +320,7 @@ fn secrets_can_come_from_files() {
     );
     assert_eq!(
         s.staff.token.as_ref().unwrap().expose_secret(),
-        "staff-token-value"
+        "staff-token-value-0123456789abcdef"
     );
 }
 
@@ -609,7 +609,7 @@ account_id = "0123456789abcdef01234567"
 api_key = "api-key-456"
 api_secret = "api-secret-789"
 [staff]
-token = "staff-token-abc"
+token = "staff-token-abc-0123456789abcdef0123"
 [captcha]
 provider = "turnstile"
 site_key = "public-site-key"
@@ -626,7 +626,7 @@ location = "6724fbc74f73a2cebf6377fa"
         "relay:",
         "api-key-456",
         "api-secret-789",
-        "staff-token-abc",
+        "staff-token-abc-0123456789abcdef0123",
         "captcha-secret-def",
     ] {
         assert!(!debug.contains(secret), "{secret} leaked in {debug}");
@@ -788,4 +788,106 @@ fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
     assert_eq!(own.site_key.as_deref(), Some("global-key"));
     assert_eq!(own.on_error, OnCaptchaError::Hold);
     assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+}
+
+#[test]
+fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
+    let s = Settings::from_toml_str(&format!(
+        "{MINIMAL}[server]\nclient_ip_header = \"Forwarded\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
+    let errors = errors_of(Settings::from_toml_str(&format!(
+        "{MINIMAL}[server]\nclient_ip_header = \"x-real-ip\"\n"
+    )));
+    let text = message(&errors, "server.client_ip_header");
+    assert!(
+        text.contains("x-forwarded-for") && text.contains("forwarded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_number_of_tracked_addresses_is_capped() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
+    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
+    assert_eq!(
+        Settings::from_toml_str(&toml)
+            .unwrap()
+            .rate_limit
+            .max_tracked_addresses,
+        500
+    );
+    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
+    let errors = errors_of(Settings::from_toml_str(&toml));
+    assert!(
+        errors.get("rate_limit.max_tracked_addresses").is_some(),
+        "{errors}"
+    );
+}
+
+#[test]
+fn metrics_ask_for_the_token_except_in_the_built_in_sandbox() {
+    let _env = EnvGuard::new();
+    let configured = Settings::from_toml_str(MINIMAL).unwrap();
+    assert!(configured.metrics.require_token);
+    let off = format!("{MINIMAL}[metrics]\nrequire_token = false\n");
+    assert!(!Settings::from_toml_str(&off).unwrap().metrics.require_token);
+
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = load_from(None, None, &dir.path().join("enquiry-relay.toml")).unwrap();
+    assert_eq!(sandbox.source, ConfigSource::BuiltInSandbox);
+    assert!(!sandbox.metrics.require_token);
+}
+
+#[test]
+fn a_short_staff_token_is_refused_with_how_to_make_one() {
+    let env = EnvGuard::new();
+    let with = |token: &str| format!("{MINIMAL}[staff]\ntoken = \"{token}\"\n");
+    let errors = errors_of(Settings::from_toml_str(&with("s3cret-but-short")));
+    let text = message(&errors, "staff.token");
+    assert!(
+        text.contains("32") && text.contains("openssl rand -hex 32"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret-but-short"),
+        "the value is not echoed"
+    );
+    let long = "0123456789abcdef0123456789abcdef";
+    let s = Settings::from_toml_str(&with(long)).unwrap();
+    assert_eq!(s.staff.token.unwrap().expose_secret(), long);
+    // A token read from a file is held to the same rule.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "token", "short\n");
+    env.set("ENQUIRY_RELAY_STAFF__TOKEN_FILE", &file);
+    let errors = errors_of(Settings::from_toml_str(MINIMAL));
+    assert!(errors.get("staff.token").is_some(), "{errors}");
+}
+
+#[test]
+fn an_in_memory_sqlite_database_is_refused() {
+    let _env = EnvGuard::new();
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite://?mode=memory",
+        "sqlite://data/relay.db?mode=memory&cache=shared",
+        "sqlite://",
+    ] {
+        let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        let text = message(&errors, "database.url");
+        assert!(
+            text.contains("sqlite://data/enquiry-relay.db"),
+            "{url}: {text}"
+        );
+    }
+    let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
+    assert!(Settings::from_toml_str(&toml).is_ok());
 }

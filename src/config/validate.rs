@@ -17,8 +17,9 @@ use super::raw::{
     RawSync, text,
 };
 use super::sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
+    OnCaptchaError, RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings,
+    SyncSettings,
 };
 use super::sources::env_var_name;
 use super::{ConfigSource, Settings, operations, secrets, sites};
@@ -43,6 +44,9 @@ const DEFAULT_MIN_SCORE: f64 = 0.5;
 const DEFAULT_PER_IP: &str = "10/10m";
 /// Far above any care home's real enquiry volume, well below a flood.
 const DEFAULT_PER_SITE: &str = "300/1h";
+/// A few MB of buckets: far more distinct addresses than post to care home
+/// forms in an hour, yet a flood from many addresses cannot exhaust memory.
+const DEFAULT_MAX_TRACKED_ADDRESSES: i64 = 100_000;
 
 const SECS_30: Duration = Duration::from_secs(30);
 
@@ -143,6 +147,13 @@ fn server(raw: &RawServer, p: &mut Problems) -> Option<ServerSettings> {
         );
     }
     let trusted_proxies = trusted_proxies(raw, p);
+    let client_ip_header = choice(
+        "server.client_ip_header",
+        &raw.client_ip_header,
+        ClientIpHeader::NAMES,
+        ClientIpHeader::XForwardedFor,
+        p,
+    );
     let body_limit = byte_size("server.body_limit", &raw.body_limit, DEFAULT_BODY_LIMIT, p);
     let request_timeout =
         positive_duration("server.request_timeout", &raw.request_timeout, SECS_30, p);
@@ -154,6 +165,7 @@ fn server(raw: &RawServer, p: &mut Problems) -> Option<ServerSettings> {
     Some(ServerSettings {
         listen: listen?,
         trusted_proxies: trusted_proxies?,
+        client_ip_header: client_ip_header?,
         body_limit: body_limit?,
         request_timeout: request_timeout?,
         public_url: public_url?,
@@ -204,6 +216,13 @@ fn database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
         );
         ok = false;
     }
+    if sqlite_in_memory(exposed) {
+        p.push(
+            "database.url",
+            format!("is an in-memory SQLite database; the relay opens two pools (a writer and readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
+        );
+        ok = false;
+    }
     let max_connections = integer(
         "database.max_connections",
         &raw.max_connections,
@@ -217,6 +236,22 @@ fn database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
         url,
         max_connections,
     })
+}
+
+/// `sqlite::memory:`, `sqlite://:memory:`, `…?mode=memory`, or no path at all
+/// (which SQLite also opens as a private temporary database), parsed as sqlx
+/// parses SQLite URLs.
+fn sqlite_in_memory(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return false;
+    };
+    let rest = rest.trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path.is_empty()
+        || path == ":memory:"
+        || query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("mode=memory"))
 }
 
 fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings> {
@@ -348,8 +383,25 @@ fn retry_schedule(items: &[impl AsRef<str>], p: &mut Problems) -> Option<Vec<Dur
     ok.then_some(schedule)
 }
 
+/// Shortest staff token accepted. Wrong tokens are throttled per address,
+/// but only length makes guessing hopeless from many addresses.
+const MIN_STAFF_TOKEN_CHARS: usize = 32;
+
 fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
     let token = secrets::resolve("staff.token", raw.token, &raw.token_file, p);
+    if let Some(token) = &token {
+        let length = token.expose_secret().chars().count();
+        if length < MIN_STAFF_TOKEN_CHARS {
+            // The length only, never the value.
+            p.push(
+                "staff.token",
+                format!(
+                    "is {length} characters long; use at least {MIN_STAFF_TOKEN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
+                ),
+            );
+            return None;
+        }
+    }
     Some(StaffSettings { token })
 }
 
@@ -533,8 +585,18 @@ fn rate_limit(raw: &RawRateLimit, p: &mut Problems) -> Option<RateLimitSettings>
     };
     let per_ip = one("per_ip", &raw.per_ip, DEFAULT_PER_IP);
     let per_site = one("per_site", &raw.per_site, DEFAULT_PER_SITE);
+    let max_tracked_addresses = integer(
+        "rate_limit.max_tracked_addresses",
+        &raw.max_tracked_addresses,
+        DEFAULT_MAX_TRACKED_ADDRESSES,
+        100,
+        100_000_000,
+        p,
+    )
+    .and_then(|n| usize::try_from(n).ok());
     Some(RateLimitSettings {
         per_ip: per_ip?,
         per_site: per_site?,
+        max_tracked_addresses: max_tracked_addresses?,
     })
 }

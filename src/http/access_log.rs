@@ -1,7 +1,7 @@
 //! The access line: one per request, with its status and latency, at info —
-//! except for posts shed as spam (a bot trap or the rate limit), which are
-//! already counted in metrics and are logged at debug, so that a bot flood
-//! does not become a flood of log lines that fills the disk.
+//! except for posts shed as spam (a bot trap, the rate limit or a foreign
+//! origin), which are already counted in metrics and are logged at debug, so
+//! that a bot flood does not become a flood of log lines that fills the disk.
 
 use std::time::Duration;
 

@@ -43,6 +43,9 @@ pub enum HttpError {
     /// Not answered within `server.request_timeout`.
     #[error("request timed out")]
     RequestTimeout,
+    /// Too many wrong staff tokens from this client address (see `staff_auth`).
+    #[error("staff requests throttled for {retry_after_secs}s")]
+    StaffThrottled { retry_after_secs: u64 },
     /// No or wrong staff token; `configured` is false when `staff.token` is unset.
     #[error("staff token missing or wrong")]
     Unauthorized { configured: bool },
@@ -60,7 +63,9 @@ impl HttpError {
             HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::OriginRefused => StatusCode::FORBIDDEN,
-            HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::RateLimited { .. } | HttpError::StaffThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -116,6 +121,13 @@ impl HttpError {
                 "Enquiry not received in time",
                 "Your enquiry took too long to reach us, so it has not been sent. Check your internet connection and send the form again, or telephone the home.".into(),
             ),
+            HttpError::StaffThrottled { retry_after_secs } => (
+                "Too many wrong staff tokens",
+                format!(
+                    "Too many wrong staff tokens were sent from this address, so its staff requests are refused for now, the right token too. Wait {} and send the staff token (staff.token in the config) again.",
+                    wait_words(*retry_after_secs)
+                ),
+            ),
             HttpError::Unauthorized { configured: true } => (
                 "Staff token needed",
                 "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
@@ -168,10 +180,18 @@ impl HttpError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let HttpError::RateLimited { retry_after_secs } = &self {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let HttpError::RateLimited { retry_after_secs }
+        | HttpError::StaffThrottled { retry_after_secs } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if matches!(
+            self,
+            HttpError::RateLimited { .. }
+                | HttpError::OriginRefused
+                | HttpError::StaffThrottled { .. }
+        ) {
             // Counted in metrics; its access line is at debug (see access_log).
             response = super::access_log::mark_shed(response);
         }

@@ -17,6 +17,7 @@ mod visit_fields;
 
 pub use error::HttpError;
 pub use format::Format;
+pub use staff_auth::StaffThrottle;
 pub use state::AppState;
 
 use axum::Router;

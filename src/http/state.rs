@@ -7,6 +7,8 @@ use crate::captcha::Captcha;
 use crate::carehq::RateLimitGate;
 use crate::config::Settings;
 use crate::spam::SpamGuard;
+
+use super::staff_auth::StaffThrottle;
 use crate::storage::Store;
 use crate::sync::WorkerHandle;
 
@@ -22,4 +24,6 @@ pub struct AppState {
     pub spam: Arc<SpamGuard>,
     /// CAPTCHA verification (HTTP client and used-token memory).
     pub captcha: Arc<Captcha>,
+    /// Wrong staff tokens per client address.
+    pub staff_throttle: Arc<StaffThrottle>,
 }

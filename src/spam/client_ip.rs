@@ -1,24 +1,35 @@
-//! Who is posting: the client IP used for rate limits and sent to CAPTCHA
-//! providers. The socket peer is the truth unless it is a proxy we trust; only
-//! then are forwarding headers read, from the right (the hop nearest us), past
-//! every trusted hop. The leftmost entry is whatever the client chose to write,
-//! so it is never believed.
+//! Who is posting: the client IP used for rate limits, the staff-token
+//! throttle and sent to CAPTCHA providers. The socket peer is the truth unless
+//! it is a proxy we trust; only then is the one forwarding header the proxy
+//! sets (`server.client_ip_header`) read, from the right (the hop nearest us),
+//! past every trusted hop. The leftmost entry is whatever the client chose to
+//! write, so it is never believed; nor is the other header, which the proxy
+//! passes through untouched, so anything in it came from the client.
 
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The client's address as far as trusted proxies vouch for it.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+use crate::config::ClientIpHeader;
+
+/// The client's address as far as trusted proxies vouch for it in `header`.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ClientIpHeader,
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
     let peer = canonical(peer);
     if !is_trusted(&peer) {
         return peer;
     }
-    // Hops in arrival order: `Forwarded` is the standard, `X-Forwarded-For` the
-    // common one; a proxy sets one or the other, so the first present wins.
-    let hops = forwarded_hops(headers).unwrap_or_else(|| x_forwarded_for_hops(headers));
+    // Hops in arrival order, from the one header the proxy writes.
+    let hops = match header {
+        ClientIpHeader::XForwardedFor => x_forwarded_for_hops(headers),
+        ClientIpHeader::Forwarded => forwarded_hops(headers),
+    };
     let mut client = peer;
     for hop in hops.iter().rev() {
         // An unparsable hop (obfuscated id, "unknown") ends the walk: we cannot
@@ -52,7 +63,7 @@ fn x_forwarded_for_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
 }
 
 /// `Forwarded: for=1.2.3.4;proto=https, for="[2001:db8::1]:4711"` → the `for=` values.
-fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     let mut hops = Vec::new();
     for value in headers.get_all("forwarded") {
         for element in value.to_str().unwrap_or("").split(',') {
@@ -64,7 +75,7 @@ fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
             hops.push(node.and_then(|n| parse_node(n.trim_matches('"'))));
         }
     }
-    (!hops.is_empty()).then_some(hops)
+    hops
 }
 
 /// An IP, possibly with a port (`1.2.3.4:80`, `[::1]:80`).
@@ -93,6 +104,9 @@ mod tests {
         h
     }
 
+    const XFF: ClientIpHeader = ClientIpHeader::XForwardedFor;
+    const FWD: ClientIpHeader = ClientIpHeader::Forwarded;
+
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|s| s.parse().unwrap()).collect()
     }
@@ -101,10 +115,13 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let h = headers("x-forwarded-for", "9.9.9.9");
         assert_eq!(
-            client_ip(ip("203.0.113.7"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("203.0.113.7"), &h, &nets(&["10.0.0.0/8"]), XFF),
             ip("203.0.113.7")
         );
-        assert_eq!(client_ip(ip("203.0.113.7"), &h, &[]), ip("203.0.113.7"));
+        assert_eq!(
+            client_ip(ip("203.0.113.7"), &h, &[], XFF),
+            ip("203.0.113.7")
+        );
     }
 
     #[test]
@@ -112,7 +129,7 @@ mod tests {
         // The client wrote "6.6.6.6" itself; the proxy appended the real address.
         let h = headers("x-forwarded-for", "6.6.6.6, 198.51.100.4, 10.0.0.3");
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("10.0.0.2"), &h, &nets(&["10.0.0.0/8"]), XFF),
             ip("198.51.100.4")
         );
     }
@@ -124,21 +141,37 @@ mod tests {
             "for=6.6.6.6, for=\"[2001:db8::1]:4711\";proto=https",
         );
         assert_eq!(
-            client_ip(ip("10.1.1.1"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("10.1.1.1"), &h, &nets(&["10.0.0.0/8"]), FWD),
             ip("2001:db8::1")
         );
         let h = headers("forwarded", "for=198.51.100.9:1234");
         assert_eq!(
-            client_ip(ip("10.1.1.1"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("10.1.1.1"), &h, &nets(&["10.0.0.0/8"]), FWD),
             ip("198.51.100.9")
         );
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read() {
+        let mut h = headers("x-forwarded-for", "198.51.100.4");
+        h.insert("forwarded", HeaderValue::from_static("for=6.6.6.6"));
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &h, &trusted, XFF),
+            ip("198.51.100.4")
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted, FWD), ip("6.6.6.6"));
+        // The configured header absent: the proxy itself is the client, even
+        // though the other header names someone.
+        let h = headers("forwarded", "for=6.6.6.6");
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted, XFF), ip("10.0.0.2"));
     }
 
     #[test]
     fn an_unreadable_hop_stops_the_walk_at_the_last_trusted_address() {
         let h = headers("x-forwarded-for", "198.51.100.4, unknown");
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("10.0.0.2"), &h, &nets(&["10.0.0.0/8"]), XFF),
             ip("10.0.0.2")
         );
     }
@@ -146,7 +179,12 @@ mod tests {
     #[test]
     fn a_trusted_proxy_without_headers_is_itself_the_client() {
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &nets(&["10.0.0.0/8"])),
+            client_ip(
+                ip("10.0.0.2"),
+                &HeaderMap::new(),
+                &nets(&["10.0.0.0/8"]),
+                XFF
+            ),
             ip("10.0.0.2")
         );
     }
@@ -155,7 +193,7 @@ mod tests {
     fn ipv4_mapped_peers_match_ipv4_networks() {
         let h = headers("x-forwarded-for", "198.51.100.4");
         assert_eq!(
-            client_ip(ip("::ffff:10.0.0.2"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("::ffff:10.0.0.2"), &h, &nets(&["10.0.0.0/8"]), XFF),
             ip("198.51.100.4")
         );
     }

@@ -16,7 +16,8 @@ pub use honeypot::tripped as honeypot_tripped;
 pub use origin::{
     OriginCheck, add_cors_headers, add_preflight_headers, check_origin, cors_allowed,
 };
-pub use rate_limit::{Rate, RateLimits};
+pub use rate_limit::{Rate, RateLimits, subscriber};
+pub(crate) use rate_limit::{count_evictions, make_room};
 pub use time_token::{TimeTokens, TokenCheck, unix_now};
 
 use crate::config::Settings;
@@ -35,7 +36,11 @@ impl SpamGuard {
                 settings.spam.min_fill_time,
                 settings.spam.max_token_age,
             ),
-            limits: RateLimits::new(settings.rate_limit.per_ip, settings.rate_limit.per_site),
+            limits: RateLimits::new(
+                settings.rate_limit.per_ip,
+                settings.rate_limit.per_site,
+                settings.rate_limit.max_tracked_addresses,
+            ),
         }
     }
 }

@@ -145,7 +145,8 @@ fn every_variable_the_deployment_sets_is_a_real_config_key() {
             let content = if secret.ends_with("DATABASE__URL") {
                 format!("sqlite://{}", dir.path().join("relay.db").display())
             } else {
-                "secret-value".to_owned()
+                // As long as the operator's would be (staff.token needs 32 or more).
+                "secret-value-0123456789abcdef0123456789abcdef".to_owned()
             };
             std::fs::write(&file, content).unwrap();
             file.display().to_string()
@@ -189,6 +190,20 @@ fn the_proxy_is_trusted_and_forwards_the_family_address() {
     );
     let caddy = read("Caddyfile");
     assert!(caddy.contains("header_up X-Forwarded-For {remote_host}"));
+    // The relay reads only X-Forwarded-For (server.client_ip_header's
+    // default); a `Forwarded` the client wrote is removed all the same, so
+    // nothing behind Caddy can be misled by it.
+    assert!(
+        logical_lines(&caddy)
+            .iter()
+            .any(|l| l.trim() == "header_up -Forwarded"),
+        "the Caddyfile strips a client-sent Forwarded header"
+    );
+    let client_ip_header = variables_set()
+        .get("ENQUIRY_RELAY_SERVER__CLIENT_IP_HEADER")
+        .cloned()
+        .unwrap_or_else(|| "x-forwarded-for".into());
+    assert_eq!(client_ip_header, "x-forwarded-for", "the header Caddy sets");
     let listen = &variables_set()["ENQUIRY_RELAY_SERVER__LISTEN"];
     let port = listen.rsplit(':').next().unwrap();
     assert!(

@@ -156,7 +156,7 @@ async fn log_format_json_in_the_config_file_gives_json_lines() {
     no_personal_data_in_the_log(Format::JsonFromFile).await;
 }
 
-/// Posts shed as spam (a bot trap, the rate limit) are counted in metrics
+/// Posts shed as spam (a bot trap, the rate limit, a foreign origin) are counted in metrics
 /// and leave no line at the default level, so a flood is not a log flood;
 /// a family's post keeps its access line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +188,22 @@ async fn shed_spam_leaves_no_access_line_at_the_default_level() {
         201
     );
     assert_eq!(post("bot-post-2", bot).await.unwrap().status(), 201);
-    assert_eq!(post("limited-post-3", family).await.unwrap().status(), 429);
+    assert_eq!(
+        post("limited-post-3", family.clone())
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    let refused = client
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("X-Request-Id", "foreign-origin-post-4")
+        .header("Origin", "https://elsewhere.example")
+        .json(&family)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
     let text = log_once_delivered(app).await;
 
     assert!(
@@ -197,7 +212,7 @@ async fn shed_spam_leaves_no_access_line_at_the_default_level() {
             && l.contains("201")),
         "the family's post has its access line:\n{text}"
     );
-    for shed in ["bot-post-2", "limited-post-3"] {
+    for shed in ["bot-post-2", "limited-post-3", "foreign-origin-post-4"] {
         assert!(
             !text.contains(shed),
             "{shed} logged at the default level:\n{text}"

@@ -95,12 +95,13 @@ async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "synced").await;
     let response = app
         .http
         .get(format!("{}/metrics", app.address))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
@@ -175,12 +176,13 @@ async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
 }
 on_both_databases!(metrics_parse_as_prometheus_text_with_the_promised_series);
 
+/// Outside sandbox mode `/metrics` asks for the staff token by default;
+/// `metrics.require_token = false` opens it (for a scraper on a private network).
 #[tokio::test]
-async fn metrics_can_require_the_staff_token() {
+async fn metrics_ask_for_the_staff_token_unless_turned_off() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = with_token(AppOptions::default(), "[metrics]\nrequire_token = true\n");
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     let url = format!("{}/metrics", app.address);
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401);
     let wrong = app
@@ -194,5 +196,13 @@ async fn metrics_can_require_the_staff_token() {
     let ok = app.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     parse(&ok.text().await.unwrap());
+    app.stop().await;
+
+    let options = with_token(AppOptions::default(), "[metrics]\nrequire_token = false\n");
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let url = format!("{}/metrics", app.address);
+    let open = app.http.get(&url).send().await.unwrap();
+    assert_eq!(open.status(), 200, "require_token = false still opens it");
+    parse(&open.text().await.unwrap());
     app.stop().await;
 }

@@ -227,6 +227,70 @@ async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
     app.stop().await;
 }
 
+/// Statuses of three posts through the trusted proxy (127.0.0.1), each with
+/// the headers `headers(n)` gives.
+async fn three_posts_through_the_proxy(
+    server_toml: &str,
+    headers: impl Fn(usize) -> [(&'static str, String); 2],
+) -> Vec<u16> {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let app = TestApp::spawn(
+        &db,
+        "http://127.0.0.1:1",
+        &options(&spam("0s", "2/1h"), server_toml, ""),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let mut request = app
+            .http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .json(&family(n));
+        for (name, value) in headers(n) {
+            request = request.header(name, value);
+        }
+        statuses.push(request.send().await.unwrap().status().as_u16());
+    }
+    app.stop().await;
+    statuses
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_header_behind_the_proxy_does_not_escape_the_per_ip_limit() {
+    // Caddy sets X-Forwarded-For to the real address; the client adds its
+    // own `Forwarded`, a new one each time, hoping to get a new bucket.
+    let statuses = three_posts_through_the_proxy("trusted_proxies = [\"127.0.0.1\"]", |n| {
+        [
+            ("x-forwarded-for", "198.51.100.7".to_owned()),
+            ("forwarded", format!("for=203.0.113.{n}")),
+        ]
+    })
+    .await;
+    assert_eq!(statuses, [201, 201, 429]);
+}
+
+#[tokio::test]
+async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
+    let server = "trusted_proxies = [\"127.0.0.1\"]\nclient_ip_header = \"forwarded\"";
+    let statuses = three_posts_through_the_proxy(server, |n| {
+        [
+            ("forwarded", "for=198.51.100.9;proto=https".to_owned()),
+            ("x-forwarded-for", format!("203.0.113.{n}")),
+        ]
+    })
+    .await;
+    assert_eq!(statuses, [201, 201, 429]);
+    // And `Forwarded` is what is read: another address there is another bucket.
+    let statuses = three_posts_through_the_proxy(server, |n| {
+        [
+            ("forwarded", format!("for=198.51.100.{n}")),
+            ("x-forwarded-for", "203.0.113.1".to_owned()),
+        ]
+    })
+    .await;
+    assert_eq!(statuses, [201, 201, 201]);
+}
+
 #[tokio::test]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();

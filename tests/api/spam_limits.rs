@@ -12,6 +12,7 @@ use crate::fake_captcha::{FakeVerify, Reply};
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, another_site, family};
 use crate::metrics::{Sample, parse};
 use crate::spam::stored;
+use crate::status::TOKEN;
 
 #[tokio::test]
 async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
@@ -185,6 +186,7 @@ async fn scrape(app: &TestApp) -> Vec<Sample> {
     let text = app
         .http
         .get(format!("{}/metrics", app.address))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap()
@@ -207,7 +209,8 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
         spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"2/1h\"\n".into(),
         extra_toml: format!(
             "{}[sites.captcha]\nprovider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"\n\
-             verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n",
+             verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n\
+             [staff]\ntoken = \"{TOKEN}\"\n",
             another_site(PROBE),
             fake.url
         ),

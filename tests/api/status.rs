@@ -262,3 +262,57 @@ async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     app.stop().await;
 }
 on_both_databases!(status_shows_held_carehqs_last_error_and_the_rate_limit);
+
+/// Guessing the staff token is made useless: after ten wrong tokens from one
+/// address, every attempt from it (a right token too) is refused with 429 for
+/// ten minutes, on `/status` and `/metrics` alike; other addresses carry on.
+async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let mut options = with_token(AppOptions::default(), "");
+    options.server_toml = "trusted_proxies = [\"127.0.0.1\"]".into();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let get = |path: &str, client: &str, token: String| {
+        app.http
+            .get(format!("{}{path}", app.address))
+            .header("x-forwarded-for", client.to_owned())
+            .bearer_auth(token)
+            .send()
+    };
+    let guesser = "198.51.100.20";
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let response = get("/status", guesser, format!("guess-{n:030}"))
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10..], [429; 10]);
+
+    for path in ["/status", "/metrics"] {
+        let refused = get(path, guesser, TOKEN.to_owned()).await.unwrap();
+        assert_eq!(refused.status(), 429, "{path}: the right token waits too");
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait > 0 && wait <= 600, "retry after {wait}s");
+        let body: Value = refused.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("wrong staff token") && message.contains("minutes"),
+            "{message}"
+        );
+    }
+    // Another address is not held up by the guesser.
+    let ok = get("/status", "198.51.100.21", TOKEN.to_owned())
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    app.stop().await;
+}
+on_both_databases!(wrong_staff_tokens_are_throttled_per_client_address);

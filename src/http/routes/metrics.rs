@@ -1,5 +1,5 @@
-//! `GET /metrics`: Prometheus text; behind the staff token when
-//! `metrics.require_token` is set.
+//! `GET /metrics`: Prometheus text; behind the staff token unless
+//! `metrics.require_token = false`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -7,13 +7,18 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::error::HttpError;
 use crate::http::format::Format;
+use crate::http::peer::PeerAddr;
 use crate::http::staff_auth::require_staff;
 use crate::http::state::AppState;
 use crate::storage::now_ms;
 
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+) -> Response {
     if state.settings.metrics.require_token
-        && let Err(e) = require_staff(&headers, &state.settings.staff)
+        && let Err(e) = require_staff(&state, peer, &headers)
     {
         return e.into_response_for(Format::Json);
     }

@@ -12,12 +12,17 @@ use crate::carehq::RateLimit;
 use crate::config::StatusSettings;
 use crate::http::error::HttpError;
 use crate::http::format::Format;
+use crate::http::peer::PeerAddr;
 use crate::http::staff_auth::require_staff;
 use crate::http::state::AppState;
 use crate::storage::{DeliveryState, QueueFigures, StatusFigures, now_ms};
 
-pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = require_staff(&headers, &state.settings.staff) {
+pub async fn status(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = require_staff(&state, peer, &headers) {
         return e.into_response_for(Format::Json);
     }
     let now = now_ms();

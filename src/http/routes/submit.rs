@@ -63,10 +63,18 @@ async fn accept(
         spam::check_origin(headers, site, state.settings.server.public_url.as_deref())
     {
         spam::count(Outcome::OriginRefused, &site.slug);
-        info!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
+        // Debug, as for the rate limit: counted in metrics, and a flood of
+        // foreign posts must not become a flood of log lines.
+        debug!(site = %site.slug, origin = %origin, "post from an origin not allowed for this site; answered 403");
         return Err(HttpError::OriginRefused);
     }
-    let ip = spam::client_ip(peer, headers, &state.settings.server.trusted_proxies);
+    let server = &state.settings.server;
+    let ip = spam::client_ip(
+        peer,
+        headers,
+        &server.trusted_proxies,
+        server.client_ip_header,
+    );
     if let Err(wait) = state.spam.limits.check_ip(ip, std::time::Instant::now()) {
         return Err(rate_limited(site, wait, "per-IP"));
     }
