@@ -15,6 +15,7 @@ mod fake_captcha;
 mod health;
 mod helpers;
 mod intake;
+mod intake_integrity;
 mod logs;
 mod metrics;
 mod processes;

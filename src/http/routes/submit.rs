@@ -84,23 +84,6 @@ async fn accept(
         )));
     }
     let key = idempotency_key(headers, &raw)?;
-    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
-    {
-        Ok(verdict) => verdict,
-        Err(fields) => {
-            let token = resend_token(state, site, &raw);
-            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
-        }
-    };
-    // A form post without a time token is let through unless the site requires
-    // one (a site's own HTML may never have fetched it): losing a family's
-    // enquiry silently is worse than a spam post staff can delete. It is marked.
-    let spam_verdict =
-        if spam_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
-            "no_time_token"
-        } else {
-            spam_verdict
-        };
     // Visit fields are checked by `visits`, not appended to the message.
     let mut ignored: Vec<String> = WIDGET_FIELDS
         .iter()
@@ -113,6 +96,22 @@ async fn accept(
         require_consent: site.form.consent_text.is_some(),
         ignored_fields: &ignored,
     };
+    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
+    {
+        Ok(verdict) => verdict,
+        Err(fields) => {
+            return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
+        }
+    };
+    // A form post without a time token is let through unless the site requires
+    // one (a site's own HTML may never have fetched it): losing a family's
+    // enquiry silently is worse than a spam post staff can delete. It is marked.
+    let spam_verdict =
+        if spam_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
+            "no_time_token"
+        } else {
+            spam_verdict
+        };
     let parsed = Enquiry::parse(&raw, &rules);
     let visit = visits::requested(&raw, site, jiff::Timestamp::now());
     let (enquiry, visit) = match (parsed, visit) {
@@ -124,8 +123,7 @@ async fn accept(
                     fields.add(field, message.as_str());
                 }
             }
-            let token = resend_token(state, site, &raw);
-            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
+            return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
         }
     };
     // The site's limit counts only posts about to become enquiries (see
@@ -177,8 +175,7 @@ async fn accept(
                 VisitInsert::SlotFull => {
                     let mut fields = FieldErrors::default();
                     fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
-                    let token = resend_token(state, site, &raw);
-                    return Ok(invalid(state, site, format, &raw, fields, key, token).await);
+                    return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
                 }
             }
         }
@@ -373,25 +370,27 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed: 
 }
 
 /// 422: JSON names each bad field; a browser gets the form again with the
-/// messages and everything it typed.
+/// messages and everything it typed, the extra answers a site's own form
+/// asked for included (see `FormPage::retyped`).
 async fn invalid(
     state: &AppState,
     site: &SiteSettings,
     format: Format,
     raw: &RawSubmission,
+    rules: &IntakeRules<'_>,
     fields: FieldErrors,
     key: Option<String>,
-    time_token: String,
 ) -> Response {
     if format == Format::Json {
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    let mut page = FormPage::new(site, Some(raw), &fields, key)
+    let extras = Enquiry::extra_inputs(raw, rules);
+    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
         .with_captcha(site.captcha(&state.settings.captcha));
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
-    page.time_token = time_token;
+    page.time_token = resend_token(state, site, raw);
     page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
     match page.render() {
         Ok(page) => {

@@ -1,0 +1,135 @@
+//! Intake integrity (issue 10): an idempotency key reused for a different
+//! enquiry is refused with 409 rather than answered as a replay, a 422 page
+//! keeps everything the family typed, and a request that times out while its
+//! enquiry is being committed is not told "not sent".
+
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, field};
+use crate::on_both_databases;
+
+async fn enquiry_count(db: &TestDb) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// The name/value pairs a browser would post from the first form in `html`:
+/// inputs (checkboxes only when checked), textareas and selected options.
+fn form_pairs(html: &str) -> Vec<(String, String)> {
+    fn attr(tag: &str, name: &str) -> Option<String> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = tag[at..].find('"')? + at;
+        Some(unescape(&tag[at..end]))
+    }
+    fn unescape(s: &str) -> String {
+        s.replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&#60;", "<")
+            .replace("&lt;", "<")
+            .replace("&#62;", ">")
+            .replace("&gt;", ">")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    }
+    let start = html.find("<form").expect("a form");
+    let end = html[start..].find("</form>").expect("form end") + start;
+    let form = &html[start..end];
+    let mut pairs = Vec::new();
+    let mut rest = form;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at..];
+        let tag_end = rest.find('>').expect("tag end");
+        let tag = &rest[..=tag_end];
+        if tag.starts_with("<input ") {
+            let checkbox = attr(tag, "type").as_deref() == Some("checkbox");
+            if let Some(name) = attr(tag, "name")
+                && (!checkbox || tag.contains(" checked"))
+            {
+                pairs.push((name, attr(tag, "value").unwrap_or_default()));
+            }
+        } else if tag.starts_with("<textarea ") {
+            let close = rest.find("</textarea>").expect("textarea end");
+            if let Some(name) = attr(tag, "name") {
+                pairs.push((name, unescape(&rest[tag_end + 1..close])));
+            }
+        } else if tag.starts_with("<select ") {
+            let close = rest.find("</select>").expect("select end");
+            let options = &rest[..close];
+            let chosen = options
+                .split("<option ")
+                .skip(1)
+                .find(|o| o.contains(" selected"))
+                .and_then(|o| attr(&format!(" {o}"), "value"))
+                .unwrap_or_default();
+            if let Some(name) = attr(tag, "name") {
+                pairs.push((name, chosen));
+            }
+        }
+        rest = &rest[1..];
+    }
+    pairs
+}
+
+async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+
+    // A site's own HTML form: one `name` box, `message`, and a field CareHQ
+    // has no place for; the email is mistyped.
+    let page = app
+        .post_form(
+            SITE,
+            &[
+                ("_k", "own-form-7"),
+                ("name", "Ann Lee"),
+                ("email", "ann@@example"),
+                ("message", "Mum needs a ground-floor room."),
+                ("preferred_contact_time", "Weekday mornings"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), 422);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Mum needs a ground-floor room."),
+        "the message is kept: {html}"
+    );
+    assert!(
+        html.contains("Weekday mornings"),
+        "the extra field is kept: {html}"
+    );
+
+    // The family corrects the email and sends the page back as it stands.
+    let mut pairs = form_pairs(&html);
+    for (name, value) in &mut pairs {
+        if name == "email" {
+            *value = "ann@example.com".into();
+        }
+    }
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let sent = app.post_form(SITE, &pairs).await;
+    assert_eq!(sent.status(), 303, "{:?}", sent.text().await);
+    let received = sandbox.wait_for(1).await;
+    assert_eq!(field(&received[0], "first_name"), Some("Ann"));
+    assert_eq!(field(&received[0], "last_name"), Some("Lee"));
+    assert_eq!(
+        field(&received[0], "care_requirements"),
+        Some("Mum needs a ground-floor room.\n\nPreferred contact time: Weekday mornings"),
+        "every answer once, none doubled"
+    );
+    assert_eq!(enquiry_count(&db).await, 1);
+    app.stop().await;
+}
+on_both_databases!(a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them);
