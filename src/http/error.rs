@@ -43,6 +43,9 @@ pub enum HttpError {
     /// Not answered within `server.request_timeout`.
     #[error("request timed out")]
     RequestTimeout,
+    /// The idempotency key was used before for a different enquiry.
+    #[error("idempotency key reused for a different enquiry")]
+    Conflict,
     /// No or wrong staff token; `configured` is false when `staff.token` is unset.
     #[error("staff token missing or wrong")]
     Unauthorized { configured: bool },
@@ -63,6 +66,7 @@ impl HttpError {
             HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            HttpError::Conflict => StatusCode::CONFLICT,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
     }
@@ -115,6 +119,10 @@ impl HttpError {
             HttpError::RequestTimeout => (
                 "Enquiry not received in time",
                 "Your enquiry took too long to reach us, so it has not been sent. Check your internet connection and send the form again, or telephone the home.".into(),
+            ),
+            HttpError::Conflict => (
+                "Form already sent",
+                "This form was already sent with different details; reload the page and send it again.".into(),
             ),
             HttpError::Unauthorized { configured: true } => (
                 "Staff token needed",
@@ -205,6 +213,7 @@ fn error_code(status: StatusCode) -> &'static str {
         401 => "unauthorized",
         404 => "not_found",
         408 => "request_timeout",
+        409 => "conflict",
         413 => "payload_too_large",
         403 => "origin_not_allowed",
         415 => "unsupported_media_type",

@@ -3,7 +3,11 @@
 //! keeps everything the family typed, and a request that times out while its
 //! enquiry is being committed is not told "not sent".
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, field};
+use serde_json::Value;
+
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field, post_keyed,
+};
 use crate::on_both_databases;
 
 async fn enquiry_count(db: &TestDb) -> i64 {
@@ -133,3 +137,99 @@ async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_dou
     app.stop().await;
 }
 on_both_databases!(a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them);
+
+/// The 409's words, as DESIGN.md gives them.
+const CONFLICT_WORDS: &str =
+    "already sent with different details; reload the page and send it again";
+
+async fn same_key_with_a_different_enquiry_is_409_and_only_the_first_is_stored(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+
+    // JSON: the same Idempotency-Key, another family.
+    let first = post_keyed(&app, SITE, &family(1), "fixed-key").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let other = post_keyed(&app, SITE, &family(2), "fixed-key").await;
+    assert_eq!(other.status(), 409, "a different enquiry is never a replay");
+    assert!(!other.headers().contains_key("idempotent-replayed"));
+    let body: Value = other.json().await.unwrap();
+    assert_eq!(body["error"], "conflict", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(CONFLICT_WORDS)),
+        "{body}"
+    );
+    // The same enquiry again is still the double click it always was.
+    let again = post_keyed(&app, SITE, &family(1), "fixed-key").await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    // HTML: a site's own form with a fixed `_k`, sent by two families.
+    let form = |first_name: &'static str| {
+        [
+            ("_k", "site-html-fixed"),
+            ("first_name", first_name),
+            ("last_name", "Taylor"),
+            ("email", "sam@example.com"),
+        ]
+    };
+    let stored = app.post_form(SITE, &form("Sam")).await;
+    assert_eq!(stored.status(), 303);
+    let refused = app.post_form(SITE, &form("Alex")).await;
+    assert_eq!(refused.status(), 409);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = refused.text().await.unwrap();
+    assert!(page.contains(CONFLICT_WORDS), "{page}");
+    assert!(page.contains("<html"), "a page, not bare text: {page}");
+    let repeat = app.post_form(SITE, &form("Sam")).await;
+    assert_eq!(repeat.status(), 303);
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+
+    assert_eq!(enquiry_count(&db).await, 2, "only each key's first enquiry");
+    let received = sandbox.wait_for(2).await;
+    let mut names: Vec<&str> = received
+        .iter()
+        .filter_map(|r| field(r, "first_name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Sam", "Zoë"]);
+    app.stop().await;
+}
+on_both_databases!(same_key_with_a_different_enquiry_is_409_and_only_the_first_is_stored);
+
+/// A 409 spends none of the site's limit: with room for two enquiries, a
+/// refused reuse of a key leaves room for the second family.
+#[tokio::test]
+async fn a_409_spends_no_site_token() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let options = AppOptions {
+        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    assert_eq!(post_keyed(&app, SITE, &family(1), "k1").await.status(), 201);
+    for _ in 0..3 {
+        assert_eq!(post_keyed(&app, SITE, &family(2), "k1").await.status(), 409);
+    }
+    assert_eq!(post_keyed(&app, SITE, &family(3), "k2").await.status(), 201);
+    // Now the limit is spent; a reuse of a stored key is still told 409, not
+    // replayed, and a repeat of the same enquiry is still answered as before.
+    assert_eq!(post_keyed(&app, SITE, &family(4), "k1").await.status(), 409);
+    let repeat = post_keyed(&app, SITE, &family(3), "k2").await;
+    assert_eq!(repeat.status(), 201);
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+    assert_eq!(enquiry_count(&db).await, 2);
+    app.stop().await;
+}

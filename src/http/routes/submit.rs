@@ -3,6 +3,11 @@
 //! The abuse checks run cheapest first: origin, per-IP rate limit, body,
 //! honeypot and time token, CAPTCHA, the enquiry itself, then the per-site
 //! rate limit, which only posts about to be stored spend.
+//!
+//! An idempotency key is stored with a fingerprint of the enquiry: the same
+//! key with the same enquiry is the first answer again (a double click), the
+//! same key with a different one is a 409 (a site's own HTML with a fixed
+//! `_k` must not lose every family after the first).
 
 use askama::Template;
 use axum::Json;
@@ -11,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tracing::{debug, error, info, warn};
 
 use crate::captcha::{Verdict, WIDGET_FIELDS};
@@ -126,8 +132,11 @@ async fn accept(
             return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
         }
     };
+    let fingerprint = fingerprint(&enquiry, visit.as_ref())
+        .map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))?;
     // The site's limit counts only posts about to become enquiries (see
-    // spam::rate_limit); the token goes back unless one is created.
+    // spam::rate_limit); the token goes back unless one is created (a repeat
+    // or a 409 spends none).
     let site_token = match state
         .spam
         .limits
@@ -136,11 +145,20 @@ async fn accept(
         Ok(token) => token,
         Err(wait) => {
             // A repeat of a post already stored (a double click) is answered
-            // as before, not refused: the family's enquiry was saved.
-            if let Some(key) = key.as_deref()
-                && let Some(enquiry_id) = state.store.enquiry_for_key(&site.slug, key).await?
-            {
-                return Ok(repeated(site, format, &raw, &enquiry_id));
+            // as before, not refused: the family's enquiry was saved. A key
+            // reused for another enquiry is told so (409), never replayed.
+            if let Some(key) = key.as_deref() {
+                match state
+                    .store
+                    .enquiry_for_key(&site.slug, key, Some(&fingerprint))
+                    .await?
+                {
+                    Some(InsertOutcome::Duplicate { enquiry_id }) => {
+                        return Ok(repeated(site, format, &raw, &enquiry_id));
+                    }
+                    Some(InsertOutcome::Conflict) => return Err(conflict(site)),
+                    Some(InsertOutcome::Created) | None => {}
+                }
             }
             return Err(rate_limited(site, wait, "per-site"));
         }
@@ -154,6 +172,7 @@ async fn accept(
         payload: &payload,
         spam_verdict,
         idempotency_key: key.as_deref(),
+        fingerprint: Some(&fingerprint),
         held,
     };
     let outcome = match (&visit, &site.visits) {
@@ -191,7 +210,39 @@ async fn accept(
             Ok(stored(site, format, &id, false, embed))
         }
         InsertOutcome::Duplicate { enquiry_id } => Ok(repeated(site, format, &raw, &enquiry_id)),
+        InsertOutcome::Conflict => Err(conflict(site)),
     }
+}
+
+/// The same idempotency key with a different enquiry: nothing stored, no
+/// site token spent, and the family told to reload (a fresh page has a fresh
+/// key) rather than shown the first family's answer.
+fn conflict(site: &SiteSettings) -> HttpError {
+    info!(site = %site.slug, "idempotency key sent again with a different enquiry; answered 409, nothing stored");
+    HttpError::Conflict
+}
+
+/// The fingerprint stored with an idempotency key: SHA-256 over the
+/// validated enquiry as JSON (fields in their fixed order, values as parsing
+/// normalised them, so the same page sent twice matches however the browser
+/// spaced it) and the visit asked for. Anti-spam fields (`_t`, a CAPTCHA
+/// token) are not in it: a retry of the same enquiry may carry new ones.
+/// The version prefix keeps old and new fingerprints apart if this changes.
+fn fingerprint(
+    enquiry: &Enquiry,
+    visit: Option<&visits::VisitChoice>,
+) -> Result<String, serde_json::Error> {
+    let mut hasher = Sha256::new();
+    hasher.update(b"enquiry-v1\n");
+    hasher.update(serde_json::to_vec(enquiry)?);
+    if let Some(visit) = visit {
+        hasher.update(format!(
+            "\nvisit\n{}\n{}",
+            visit.slot.at_ms(),
+            visit.visit_type
+        ));
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A repeat of a stored post (same idempotency key): the first answer again.
