@@ -40,9 +40,13 @@ pub enum HttpError {
     RateLimited { retry_after_secs: u64 },
     #[error("CAPTCHA provider unavailable")]
     CaptchaUnavailable,
-    /// Not answered within `server.request_timeout`.
+    /// Not answered within `server.request_timeout`, before anything was stored.
     #[error("request timed out")]
     RequestTimeout,
+    /// The enquiry was handed to the database, which did not answer within
+    /// the timeout and its grace: it may have been stored.
+    #[error("database did not confirm the enquiry in time")]
+    StoringTimedOut,
     /// The idempotency key was used before for a different enquiry.
     #[error("idempotency key reused for a different enquiry")]
     Conflict,
@@ -66,6 +70,7 @@ impl HttpError {
             HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            HttpError::StoringTimedOut => StatusCode::GATEWAY_TIMEOUT,
             HttpError::Conflict => StatusCode::CONFLICT,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
@@ -120,6 +125,10 @@ impl HttpError {
                 "Enquiry not received in time",
                 "Your enquiry took too long to reach us, so it has not been sent. Check your internet connection and send the form again, or telephone the home.".into(),
             ),
+            HttpError::StoringTimedOut => (
+                "Enquiry may have arrived",
+                "Your enquiry reached us, but we could not confirm in time that it was saved, so it may have arrived. Please telephone the home before sending it again, so they do not receive it twice.".into(),
+            ),
             HttpError::Conflict => (
                 "Form already sent",
                 "This form was already sent with different details; reload the page and send it again.".into(),
@@ -146,6 +155,9 @@ impl HttpError {
             HttpError::RequestTimeout => {
                 warn!("request not finished within server.request_timeout; answered 408")
             }
+            HttpError::StoringTimedOut => error!(
+                "database did not confirm an enquiry within server.request_timeout and its grace; answered 504 (it may be stored)"
+            ),
             _ => {}
         }
         let status = self.status();
@@ -214,6 +226,7 @@ fn error_code(status: StatusCode) -> &'static str {
         404 => "not_found",
         408 => "request_timeout",
         409 => "conflict",
+        504 => "storage_timeout",
         413 => "payload_too_large",
         403 => "origin_not_allowed",
         415 => "unsupported_media_type",

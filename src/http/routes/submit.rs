@@ -10,6 +10,7 @@
 //! `_k` must not lose every family after the first).
 
 use askama::Template;
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -26,6 +27,7 @@ use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::peer::PeerAddr;
+use crate::http::request_timeout::Storing;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
 use crate::http::visit_fields::visit_fields;
@@ -38,12 +40,22 @@ pub async fn submit(
     Path(slug): Path<String>,
     format: Format,
     PeerAddr(peer): PeerAddr,
+    storing: Option<Extension<Storing>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = accept(&state, &slug, format, peer, &headers, body)
-        .await
-        .unwrap_or_else(|e| e.into_response_for(format));
+    let storing = storing.map(|Extension(s)| s);
+    let mut response = accept(
+        &state,
+        &slug,
+        format,
+        peer,
+        &headers,
+        body,
+        storing.as_ref(),
+    )
+    .await
+    .unwrap_or_else(|e| e.into_response_for(format));
     // Every answer to an allowed cross-origin caller is readable by its script,
     // errors included, so the site's JavaScript can show them.
     if let (Some(site), Some(origin)) = (
@@ -63,6 +75,7 @@ async fn accept(
     peer: std::net::IpAddr,
     headers: &HeaderMap,
     body: Body,
+    storing: Option<&Storing>,
 ) -> Result<Response, HttpError> {
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
     if let OriginCheck::Refused(origin) =
@@ -175,6 +188,11 @@ async fn accept(
         fingerprint: Some(&fingerprint),
         held,
     };
+    // From here the outcome is the database's: the request timeout waits for
+    // it rather than answer "not sent" (see http::request_timeout).
+    if let Some(storing) = storing {
+        storing.begin();
+    }
     let outcome = match (&visit, &site.visits) {
         (Some(choice), Some(settings)) => {
             let local_time = choice.slot.carehq();
