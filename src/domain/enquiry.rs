@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::email::EmailAddress;
-use super::extra_field::{ExtraField, collect_extra_fields};
+use super::extra_field::{ExtraField, collect_extra_fields, group_extra_fields};
 use super::field_errors::FieldErrors;
 use super::free_text::FreeText;
 use super::funding_type::FundingType;
@@ -84,12 +84,7 @@ impl Enquiry {
             errors.add("consent", "Tick the consent box, then send the form again");
         }
 
-        let single_name = NameFields::of(&raw) == NameFields::Single;
-        let extra_fields = collect_extra_fields(
-            &raw,
-            |name| OWN_FIELDS.contains(&name) || (single_name && name == "name"),
-            &mut errors,
-        );
+        let extra_fields = collect_extra_fields(&raw, own_field(&raw), &mut errors);
 
         match names {
             Some((first_name, last_name)) if errors.is_empty() => Ok(Enquiry {
@@ -108,6 +103,18 @@ impl Enquiry {
         }
     }
 
+    /// The extra fields of `raw` as (name, value) pairs, exactly as `parse`
+    /// would append them (a repeated name's values joined by ", "), so a form
+    /// shown again can carry each under its own name: sent back, it becomes
+    /// the same labelled line once, never twice.
+    pub fn extra_inputs(raw: &RawSubmission, rules: &IntakeRules) -> Vec<(String, String)> {
+        let raw = visible_fields(raw, rules);
+        group_extra_fields(&raw, own_field(&raw))
+            .into_iter()
+            .map(|(name, values)| (name.to_owned(), values.join(", ")))
+            .collect()
+    }
+
     /// The message plus one "Label: value" line per extra field, as sent in
     /// CareHQ's `care_requirements`. Not limited to 5000 characters: the
     /// parts are limited one by one, and cutting the sum would drop words.
@@ -124,6 +131,13 @@ impl Enquiry {
             (Some(message), false) => Some(format!("{message}\n\n{}", lines.join("\n"))),
         }
     }
+}
+
+/// Whether `parse` reads a field itself (so it is no extra field): its own
+/// names, and `name` when the form used the single name box.
+fn own_field(raw: &RawSubmission) -> impl Fn(&str) -> bool {
+    let single_name = NameFields::of(raw) == NameFields::Single;
+    move |name| OWN_FIELDS.contains(&name) || (single_name && name == "name")
 }
 
 /// The submission without meta fields (`_k`, `_t`, …) and the site's ignored

@@ -30,26 +30,8 @@ pub(crate) fn collect_extra_fields(
     is_taken: impl Fn(&str) -> bool,
     errors: &mut FieldErrors,
 ) -> Vec<ExtraField> {
-    // One pass with an index, not a scan per name: a hostile post may carry
-    // thousands of distinct names and must not cost quadratic time.
-    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
-    let mut position: HashMap<&str, usize> = HashMap::new();
-    for (name, value) in raw.pairs() {
-        let value = value.trim();
-        if value.is_empty() || is_taken(name) {
-            continue;
-        }
-        match position.get(name.as_str()) {
-            Some(&at) => grouped[at].1.push(value),
-            None => {
-                position.insert(name, grouped.len());
-                grouped.push((name, vec![value]));
-            }
-        }
-    }
-
     let mut fields = Vec::new();
-    for (index, (name, values)) in grouped.into_iter().enumerate() {
+    for (index, (name, values)) in group_extra_fields(raw, is_taken).into_iter().enumerate() {
         if index == MAX_EXTRA_FIELDS {
             errors.add(
                 name,
@@ -70,8 +52,34 @@ pub(crate) fn collect_extra_fields(
     fields
 }
 
+/// The non-blank values of each extra field name, names in the order first
+/// posted: what [`collect_extra_fields`] labels, and what a 422 page shows again.
+pub(crate) fn group_extra_fields(
+    raw: &RawSubmission,
+    is_taken: impl Fn(&str) -> bool,
+) -> Vec<(&str, Vec<&str>)> {
+    // One pass with an index, not a scan per name: a hostile post may carry
+    // thousands of distinct names and must not cost quadratic time.
+    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for (name, value) in raw.pairs() {
+        let value = value.trim();
+        if value.is_empty() || is_taken(name) {
+            continue;
+        }
+        match position.get(name.as_str()) {
+            Some(&at) => grouped[at].1.push(value),
+            None => {
+                position.insert(name, grouped.len());
+                grouped.push((name, vec![value]));
+            }
+        }
+    }
+    grouped
+}
+
 /// `how_did_you_hear` → "How did you hear"; `rooms[]` → "Rooms".
-pub(crate) fn label_for(name: &str) -> String {
+pub fn label_for(name: &str) -> String {
     let name = name.strip_suffix("[]").unwrap_or(name);
     let spaced: String = name
         .chars()

@@ -25,7 +25,7 @@ mod tests;
 
 pub use email::EmailAddress;
 pub use enquiry::{Enquiry, IntakeRules};
-pub use extra_field::{ExtraField, MAX_EXTRA_FIELDS};
+pub use extra_field::{ExtraField, MAX_EXTRA_FIELDS, label_for};
 pub use field_errors::FieldErrors;
 pub use free_text::FreeText;
 pub use funding_type::FundingType;

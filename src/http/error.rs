@@ -40,12 +40,19 @@ pub enum HttpError {
     RateLimited { retry_after_secs: u64 },
     #[error("CAPTCHA provider unavailable")]
     CaptchaUnavailable,
-    /// Not answered within `server.request_timeout`.
+    /// Not answered within `server.request_timeout`, before anything was stored.
     #[error("request timed out")]
     RequestTimeout,
     /// Too many wrong staff tokens from this client address (see `staff_auth`).
     #[error("staff requests throttled for {retry_after_secs}s")]
     StaffThrottled { retry_after_secs: u64 },
+    /// The enquiry was handed to the database, which did not answer within
+    /// the timeout and its grace: it may have been stored.
+    #[error("database did not confirm the enquiry in time")]
+    StoringTimedOut,
+    /// The idempotency key was used before for a different enquiry.
+    #[error("idempotency key reused for a different enquiry")]
+    Conflict,
     /// No or wrong staff token; `configured` is false when `staff.token` is unset.
     #[error("staff token missing or wrong")]
     Unauthorized { configured: bool },
@@ -68,6 +75,8 @@ impl HttpError {
             }
             HttpError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            HttpError::StoringTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            HttpError::Conflict => StatusCode::CONFLICT,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         }
     }
@@ -128,6 +137,14 @@ impl HttpError {
                     wait_words(*retry_after_secs)
                 ),
             ),
+            HttpError::StoringTimedOut => (
+                "Enquiry may have arrived",
+                "Your enquiry reached us, but we could not confirm in time that it was saved, so it may have arrived. Please telephone the home before sending it again, so they do not receive it twice.".into(),
+            ),
+            HttpError::Conflict => (
+                "Form already sent",
+                "This form was already sent with different details; reload the page and send it again.".into(),
+            ),
             HttpError::Unauthorized { configured: true } => (
                 "Staff token needed",
                 "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
@@ -150,6 +167,9 @@ impl HttpError {
             HttpError::RequestTimeout => {
                 warn!("request not finished within server.request_timeout; answered 408")
             }
+            HttpError::StoringTimedOut => error!(
+                "database did not confirm an enquiry within server.request_timeout and its grace; answered 504 (it may be stored)"
+            ),
             _ => {}
         }
         let status = self.status();
@@ -225,6 +245,8 @@ fn error_code(status: StatusCode) -> &'static str {
         401 => "unauthorized",
         404 => "not_found",
         408 => "request_timeout",
+        409 => "conflict",
+        504 => "storage_timeout",
         413 => "payload_too_large",
         403 => "origin_not_allowed",
         415 => "unsupported_media_type",

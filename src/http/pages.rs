@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::captcha_widget::CaptchaWidget;
 use crate::config::{CaptchaSettings, SiteSettings};
-use crate::domain::{FieldErrors, FundingType, KNOWN_SERVICES, RawSubmission};
+use crate::domain::{FieldErrors, FundingType, KNOWN_SERVICES, RawSubmission, label_for};
 
 /// The hidden field that marks a post from the embedded form, so a 422 page
 /// and the thank-you redirect stay embedded too.
@@ -31,6 +31,9 @@ pub struct FormPage {
     pub errors: Vec<ErrorItem>,
     pub text_fields: Vec<TextField>,
     pub select_fields: Vec<SelectField>,
+    /// Answers a site's own form asked for that the hosted form has no field
+    /// for, shown again after a 422 (see [`FormPage::retyped`]).
+    pub extra_fields: Vec<ExtraInput>,
     pub consent: Option<ConsentBox>,
     pub captcha: Option<CaptchaWidget>,
     pub submit_label: String,
@@ -96,6 +99,28 @@ fn described_by(name: &str, hint: bool, error: bool) -> String {
     ids.join(" ")
 }
 
+/// One extra answer, shown as an ordinary labelled box under the name it was
+/// posted with.
+pub struct ExtraInput {
+    /// `extra-N`: a posted name may be anything, an id must not clash.
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub multiline: bool,
+    pub error: String,
+}
+
+impl ExtraInput {
+    pub fn described_by(&self) -> String {
+        if self.error.is_empty() {
+            String::new()
+        } else {
+            format!("{}-error", self.id)
+        }
+    }
+}
+
 pub struct SelectOption {
     pub value: String,
     pub label: String,
@@ -124,6 +149,28 @@ impl FormPage {
         errors: &FieldErrors,
         idempotency_key: String,
     ) -> FormPage {
+        FormPage::retyped(site, typed, errors, idempotency_key, Vec::new())
+    }
+
+    /// The form shown again after a 422 with everything the family typed,
+    /// including `extras`: (name, value) answers a site's own form asked for
+    /// that the hosted form has no field for (`Enquiry::extra_inputs`).
+    ///
+    /// They come back as visible boxes under their own names and labels, not
+    /// as hidden inputs nor folded into the message box. Hidden, a family
+    /// could neither see what is being sent nor correct an answer that is the
+    /// very problem (one too long), and the page would fail the same way each
+    /// time. Folded into the message, their words would move away from their
+    /// question and be sent as part of the message. Under their own names a
+    /// resend is parsed exactly as the first post was: each becomes its one
+    /// labelled line in `care_requirements`, never two.
+    pub fn retyped(
+        site: &SiteSettings,
+        typed: Option<&RawSubmission>,
+        errors: &FieldErrors,
+        idempotency_key: String,
+        extras: Vec<(String, String)>,
+    ) -> FormPage {
         let value = |name: &str| {
             typed
                 .and_then(|t| t.first(name))
@@ -137,6 +184,18 @@ impl FormPage {
                 .cloned()
                 .unwrap_or_default()
         };
+        // A site's own form may have called the message `message` (or sent
+        // both names, which the parser joins): the box shows all of it.
+        let message = typed.map_or_else(String::new, |t| {
+            t.pairs()
+                .iter()
+                .filter(|(n, v)| {
+                    (n == "care_requirements" || n == "message") && !v.trim().is_empty()
+                })
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        });
         let form = &site.form;
         let label = |name: &str, default: &str| form.label(name).unwrap_or(default).to_owned();
         let contact_hint = if form.shows("email") && form.shows("phone") {
@@ -182,10 +241,27 @@ impl FormPage {
                 true,
             ),
         ];
-        // A submission that used the single `name` field shows its error on first name.
+        if let Some(field) = text_fields
+            .iter_mut()
+            .find(|f| f.name == "care_requirements")
+        {
+            field.value = message;
+            if field.error.is_empty() {
+                field.error = error("message");
+            }
+        }
+        // A submission that used the single `name` field shows its error on
+        // first name; without an error, the name split as the parser splits it.
         if let Some(message) = errors.get("name").and_then(|m| m.first()) {
             text_fields[0].error = message.clone();
             text_fields[0].value = value("name");
+        } else if text_fields[0].value.is_empty() && text_fields[1].value.is_empty() {
+            let name = value("name");
+            let mut words = name.split_whitespace();
+            if let Some(first) = words.next() {
+                text_fields[0].value = first.to_owned();
+                text_fields[1].value = words.collect::<Vec<_>>().join(" ");
+            }
         }
         let chosen = |name: &str, option: &str| value(name).eq_ignore_ascii_case(option);
         let services: Vec<SelectOption> = service_choices(site)
@@ -232,8 +308,25 @@ impl FormPage {
                 error: error("funding_type"),
             },
         ];
-        text_fields.retain(|f| form.shows(f.name));
-        select_fields.retain(|f| form.shows(f.name));
+        // A field the site hides is still shown when the family answered it
+        // (a site's own form may ask it): otherwise the answer would be lost,
+        // or its error could not be corrected.
+        text_fields.retain(|f| form.shows(f.name) || !f.value.is_empty() || !f.error.is_empty());
+        select_fields.retain(|f| {
+            form.shows(f.name) || f.options.iter().any(|o| o.selected) || !f.error.is_empty()
+        });
+        let extra_fields: Vec<ExtraInput> = extras
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, value))| ExtraInput {
+                id: format!("extra-{index}"),
+                label: label_for(&name),
+                multiline: value.contains('\n') || value.chars().count() > 80,
+                error: error(&name),
+                name,
+                value,
+            })
+            .collect();
         let consent = match (&form.consent_text, &form.consent_version) {
             (Some(text), Some(version)) => Some(ConsentBox {
                 text: text.clone(),
@@ -251,18 +344,24 @@ impl FormPage {
                 .iter()
                 .map(|f| f.name)
                 .chain(select_fields.iter().map(|f| f.name))
+                .chain(extra_fields.iter().map(|f| f.id.as_str()))
                 .chain(["consent"])
                 .position(|f| f == field)
                 .unwrap_or(usize::MAX)
         };
+        // Each summary entry links to the box the family corrects.
+        let anchor = |field: &str| match field {
+            "name" => "first_name".to_owned(),
+            "message" => "care_requirements".to_owned(),
+            _ => extra_fields
+                .iter()
+                .find(|f| f.name == field)
+                .map_or_else(|| field.to_owned(), |f| f.id.clone()),
+        };
         let mut errors: Vec<ErrorItem> = errors
             .iter()
             .map(|(field, messages)| ErrorItem {
-                field: if field == "name" {
-                    "first_name".into()
-                } else {
-                    field.to_owned()
-                },
+                field: anchor(field),
                 message: messages.first().cloned().unwrap_or_default(),
             })
             .collect();
@@ -285,6 +384,7 @@ impl FormPage {
             errors,
             text_fields,
             select_fields,
+            extra_fields,
             consent,
             captcha: None,
             submit_label: label("submit", "Send enquiry"),
@@ -397,6 +497,34 @@ mod tests {
             "no consent box unless configured"
         );
         assert!(html.contains("<footer"));
+    }
+
+    #[test]
+    fn a_retyped_form_keeps_the_message_extra_answers_and_hidden_fields_answered() {
+        let site = site("hidden_fields = [\"funding_type\"]\n");
+        let typed = RawSubmission::new(vec![
+            ("name".into(), "Ann Lee".into()),
+            ("message".into(), "Garden room".into()),
+            ("funding_type".into(), "chc".into()),
+        ]);
+        let mut errors = FieldErrors::default();
+        errors.add("email", "Give email or phone");
+        errors.add("how_did_you_hear", "Too long");
+        let extras = vec![("how_did_you_hear".to_owned(), "A friend".to_owned())];
+        let page = FormPage::retyped(&site, Some(&typed), &errors, "k".into(), extras);
+        let html = page.render().expect("renders");
+        assert!(html.contains(">Garden room</textarea>"), "{html}");
+        assert!(html.contains("value=\"Ann\"") && html.contains("value=\"Lee\""));
+        assert!(html.contains("name=\"funding_type\""), "answered, so shown");
+        let tag = input_tag(&html, "extra-0");
+        assert!(tag.contains("name=\"how_did_you_hear\""), "{tag}");
+        assert!(tag.contains("value=\"A friend\""), "{tag}");
+        assert!(tag.contains("aria-describedby=\"extra-0-error\""), "{tag}");
+        assert!(html.contains("<label for=\"extra-0\">How did you hear</label>"));
+        assert!(
+            html.contains("href=\"#extra-0\""),
+            "the summary links to the box"
+        );
     }
 
     /// The input tag with `id="{name}"` in the rendered page.

@@ -14,6 +14,10 @@ use crate::storage::{DeliveryStatus, StatusFigures};
 pub const SUBMISSIONS: &str = "enquiry_relay_submissions_total";
 /// Delivery attempts, by outcome (`synced`, `retry`, `failed`, …).
 pub const ATTEMPTS: &str = "enquiry_relay_delivery_attempts_total";
+/// Requests that passed `server.request_timeout`, by `stage`: `receiving`
+/// (answered 408, nothing stored) or `storing` (the enquiry was with the
+/// database, so the answer waited for it).
+pub const REQUEST_TIMEOUTS: &str = "enquiry_relay_request_timeouts_total";
 /// Seconds each CareHQ create call took.
 pub const CAREHQ_LATENCY: &str = "enquiry_relay_carehq_request_duration_seconds";
 pub const ENQUIRIES: &str = "enquiry_relay_enquiries";

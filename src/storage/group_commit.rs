@@ -31,6 +31,7 @@ struct OwnedEnquiry {
     payload: String,
     spam_verdict: String,
     idempotency_key: Option<String>,
+    fingerprint: Option<String>,
     held: bool,
 }
 
@@ -42,6 +43,7 @@ impl OwnedEnquiry {
             payload: new.payload.to_owned(),
             spam_verdict: new.spam_verdict.to_owned(),
             idempotency_key: new.idempotency_key.map(str::to_owned),
+            fingerprint: new.fingerprint.map(str::to_owned),
             held: new.held,
         }
     }
@@ -53,6 +55,7 @@ impl OwnedEnquiry {
             payload: &self.payload,
             spam_verdict: &self.spam_verdict,
             idempotency_key: self.idempotency_key.as_deref(),
+            fingerprint: self.fingerprint.as_deref(),
             held: self.held,
         }
     }
@@ -186,14 +189,14 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
     let mut tx = pool.begin().await?;
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
-        // A repeated idempotency key or a lost lease writes nothing, so neither
-        // needs a rollback: the rest of the batch commits as usual.
+        // A repeated idempotency key (same enquiry or not) or a lost lease
+        // writes nothing, so neither needs a rollback: the rest of the batch
+        // commits as usual.
         done.push(match job {
             Job::Insert(enquiry, _) => Done::Inserted(
-                match insert_rows(&mut tx, &enquiry.borrowed(), now).await? {
-                    Some(enquiry_id) => InsertOutcome::Duplicate { enquiry_id },
-                    None => InsertOutcome::Created,
-                },
+                insert_rows(&mut tx, &enquiry.borrowed(), now)
+                    .await?
+                    .unwrap_or(InsertOutcome::Created),
             ),
             Job::Record(o, _) => Done::Recorded(
                 record_rows(
@@ -238,6 +241,7 @@ mod tests {
                     payload: "{}",
                     spam_verdict: "clean",
                     idempotency_key: key,
+                    fingerprint: None,
                     held: false,
                 };
                 let outcome = store.insert_enquiry(&new).await.unwrap();
@@ -252,6 +256,7 @@ mod tests {
                 (_, InsertOutcome::Duplicate { enquiry_id }) => {
                     duplicates_of.insert(enquiry_id);
                 }
+                (_, InsertOutcome::Conflict) => panic!("no fingerprints, no conflicts"),
             }
         }
 

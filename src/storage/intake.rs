@@ -1,5 +1,6 @@
 //! Storing a new enquiry and its outbox row in one transaction, with the
-//! submission's idempotency key.
+//! submission's idempotency key and a fingerprint of what it said, so a key
+//! sent again is answered as a repeat only when the enquiry is the same.
 
 use super::{Store, StoreError, now_ms};
 
@@ -14,15 +15,39 @@ pub struct NewEnquiry<'a> {
     pub payload: &'a str,
     pub spam_verdict: &'a str,
     pub idempotency_key: Option<&'a str>,
+    /// A digest of the validated enquiry, stored with the key: the same key
+    /// with another fingerprint is a different enquiry ([`InsertOutcome::Conflict`]).
+    /// `None` matches any (as keys stored before fingerprints do).
+    pub fingerprint: Option<&'a str>,
     /// Stored as `held`: a person must release it before it is sent.
     pub held: bool,
 }
 
-/// Whether the enquiry was stored now or had been stored before under the same key.
+/// Whether the enquiry was stored now, had been stored before under the same
+/// key, or the key was used before for a different enquiry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum InsertOutcome {
     Created,
-    Duplicate { enquiry_id: String },
+    Duplicate {
+        enquiry_id: String,
+    },
+    /// The key was stored with another enquiry's fingerprint: nothing stored.
+    Conflict,
+}
+
+/// What a stored key says about a post carrying `fingerprint`: a repeat of
+/// `enquiry_id`, or a different enquiry. A key stored without a fingerprint
+/// (before migration 0007, or by a caller without one) counts as the same:
+/// it was always answered as a repeat, and such keys expire within 24 hours.
+pub fn repeat_or_conflict(
+    enquiry_id: String,
+    stored: Option<&str>,
+    fingerprint: Option<&str>,
+) -> InsertOutcome {
+    match (stored, fingerprint) {
+        (Some(stored), Some(fingerprint)) if stored != fingerprint => InsertOutcome::Conflict,
+        _ => InsertOutcome::Duplicate { enquiry_id },
+    }
 }
 
 impl Store {
@@ -34,30 +59,33 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(enquiry_id) = insert_rows(&mut tx, new, now).await? {
+        if let Some(outcome) = insert_rows(&mut tx, new, now).await? {
             tx.rollback().await?;
-            return Ok(InsertOutcome::Duplicate { enquiry_id });
+            return Ok(outcome);
         }
         tx.commit().await?;
         Ok(InsertOutcome::Created)
     }
 
-    /// The enquiry stored under `key` for `site` within the idempotency
-    /// window, if any: lets a repeat be answered as before without a write.
+    /// What `key` for `site` says about a post with `fingerprint`, if the key
+    /// was stored within the idempotency window: lets a repeat be answered as
+    /// before (or a different enquiry refused) without a write.
     pub async fn enquiry_for_key(
         &self,
         site: &str,
         key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let found: Option<(String,)> = sqlx::query_as(
-            "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at >= $3",
+        fingerprint: Option<&str>,
+    ) -> Result<Option<InsertOutcome>, StoreError> {
+        let found: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT enquiry_id, fingerprint FROM idempotency_keys \
+             WHERE site = $1 AND key = $2 AND created_at >= $3",
         )
         .bind(site)
         .bind(key)
         .bind(now_ms() - IDEMPOTENCY_WINDOW_MS)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(found.map(|(id,)| id))
+        Ok(found.map(|(id, stored)| repeat_or_conflict(id, stored.as_deref(), fingerprint)))
     }
 
     /// The site and stored payload of an enquiry (`None` payload once scrubbed).
@@ -74,14 +102,15 @@ impl Store {
     }
 }
 
-/// The enquiry's rows inside the caller's transaction. Returns the first
-/// enquiry's id when the idempotency key was used before (nothing inserted;
-/// the caller rolls back).
+/// The enquiry's rows inside the caller's transaction. Returns what the key
+/// says when it was used before (a repeat or a conflict; nothing inserted,
+/// the caller rolls back). The key's insert wins or loses on its primary key,
+/// so two posts racing with one key never both store, whatever they say.
 pub(super) async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     new: &NewEnquiry<'_>,
     now: i64,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<InsertOutcome>, StoreError> {
     if let Some(key) = new.idempotency_key {
         // A key older than the window no longer counts: forget it first.
         sqlx::query(
@@ -93,25 +122,30 @@ pub(super) async fn insert_rows(
         .execute(&mut **tx)
         .await?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(new.site)
         .bind(key)
         .bind(new.id)
         .bind(now)
+        .bind(new.fingerprint)
         .execute(&mut **tx)
         .await?
         .rows_affected();
         if inserted == 0 {
-            let (enquiry_id,): (String,) = sqlx::query_as(
-                "SELECT enquiry_id FROM idempotency_keys WHERE site = $1 AND key = $2",
+            let (enquiry_id, stored): (String, Option<String>) = sqlx::query_as(
+                "SELECT enquiry_id, fingerprint FROM idempotency_keys WHERE site = $1 AND key = $2",
             )
             .bind(new.site)
             .bind(key)
             .fetch_one(&mut **tx)
             .await?;
-            return Ok(Some(enquiry_id));
+            return Ok(Some(repeat_or_conflict(
+                enquiry_id,
+                stored.as_deref(),
+                new.fingerprint,
+            )));
         }
     }
     sqlx::query(

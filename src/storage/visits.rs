@@ -49,9 +49,9 @@ impl Store {
     ) -> Result<VisitInsert, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(enquiry_id) = insert_rows(&mut tx, new, now).await? {
+        if let Some(outcome) = insert_rows(&mut tx, new, now).await? {
             tx.rollback().await?;
-            return Ok(VisitInsert::Stored(InsertOutcome::Duplicate { enquiry_id }));
+            return Ok(VisitInsert::Stored(outcome));
         }
         // The WHERE on the update makes a full slot return no row, atomically:
         // PostgreSQL locks the conflicting row, SQLite has one writer.

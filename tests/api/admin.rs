@@ -62,6 +62,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             payload: &payload,
             spam_verdict,
             idempotency_key: None,
+            fingerprint: None,
             held,
         })
         .await

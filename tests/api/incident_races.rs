@@ -41,6 +41,7 @@ async fn claimed_delivery(store: &Store, owner: &str) -> (String, String) {
             payload: "{}",
             spam_verdict: "clean",
             idempotency_key: None,
+            fingerprint: None,
             held: false,
         })
         .await

@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod incident_races;
 mod intake;
+mod intake_integrity;
 mod logs;
 mod metrics;
 mod processes;

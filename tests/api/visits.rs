@@ -530,6 +530,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 payload: "{}",
                 spam_verdict: "clean",
                 idempotency_key: None,
+                fingerprint: None,
                 held: false,
             };
             let visit = NewVisit {

@@ -3,14 +3,21 @@
 //! The abuse checks run cheapest first: origin, per-IP rate limit, body,
 //! honeypot and time token, CAPTCHA, the enquiry itself, then the per-site
 //! rate limit, which only posts about to be stored spend.
+//!
+//! An idempotency key is stored with a fingerprint of the enquiry: the same
+//! key with the same enquiry is the first answer again (a double click), the
+//! same key with a different one is a 409 (a site's own HTML with a fixed
+//! `_k` must not lose every family after the first).
 
 use askama::Template;
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tracing::{debug, error, info, warn};
 
 use crate::captcha::{Verdict, WIDGET_FIELDS};
@@ -20,6 +27,7 @@ use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::peer::PeerAddr;
+use crate::http::request_timeout::Storing;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
 use crate::http::visit_fields::visit_fields;
@@ -32,12 +40,22 @@ pub async fn submit(
     Path(slug): Path<String>,
     format: Format,
     PeerAddr(peer): PeerAddr,
+    storing: Option<Extension<Storing>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = accept(&state, &slug, format, peer, &headers, body)
-        .await
-        .unwrap_or_else(|e| e.into_response_for(format));
+    let storing = storing.map(|Extension(s)| s);
+    let mut response = accept(
+        &state,
+        &slug,
+        format,
+        peer,
+        &headers,
+        body,
+        storing.as_ref(),
+    )
+    .await
+    .unwrap_or_else(|e| e.into_response_for(format));
     // Every answer to an allowed cross-origin caller is readable by its script,
     // errors included, so the site's JavaScript can show them.
     if let (Some(site), Some(origin)) = (
@@ -57,6 +75,7 @@ async fn accept(
     peer: std::net::IpAddr,
     headers: &HeaderMap,
     body: Body,
+    storing: Option<&Storing>,
 ) -> Result<Response, HttpError> {
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
     if let OriginCheck::Refused(origin) =
@@ -92,23 +111,6 @@ async fn accept(
         )));
     }
     let key = idempotency_key(headers, &raw)?;
-    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
-    {
-        Ok(verdict) => verdict,
-        Err(fields) => {
-            let token = resend_token(state, site, &raw);
-            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
-        }
-    };
-    // A form post without a time token is let through unless the site requires
-    // one (a site's own HTML may never have fetched it): losing a family's
-    // enquiry silently is worse than a spam post staff can delete. It is marked.
-    let spam_verdict =
-        if spam_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
-            "no_time_token"
-        } else {
-            spam_verdict
-        };
     // Visit fields are checked by `visits`, not appended to the message.
     let mut ignored: Vec<String> = WIDGET_FIELDS
         .iter()
@@ -121,6 +123,22 @@ async fn accept(
         require_consent: site.form.consent_text.is_some(),
         ignored_fields: &ignored,
     };
+    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
+    {
+        Ok(verdict) => verdict,
+        Err(fields) => {
+            return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
+        }
+    };
+    // A form post without a time token is let through unless the site requires
+    // one (a site's own HTML may never have fetched it): losing a family's
+    // enquiry silently is worse than a spam post staff can delete. It is marked.
+    let spam_verdict =
+        if spam_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
+            "no_time_token"
+        } else {
+            spam_verdict
+        };
     let parsed = Enquiry::parse(&raw, &rules);
     let visit = visits::requested(&raw, site, jiff::Timestamp::now());
     let (enquiry, visit) = match (parsed, visit) {
@@ -132,12 +150,14 @@ async fn accept(
                     fields.add(field, message.as_str());
                 }
             }
-            let token = resend_token(state, site, &raw);
-            return Ok(invalid(state, site, format, &raw, fields, key, token).await);
+            return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
         }
     };
+    let fingerprint = fingerprint(&enquiry, visit.as_ref())
+        .map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))?;
     // The site's limit counts only posts about to become enquiries (see
-    // spam::rate_limit); the token goes back unless one is created.
+    // spam::rate_limit); the token goes back unless one is created (a repeat
+    // or a 409 spends none).
     let site_token = match state
         .spam
         .limits
@@ -146,11 +166,20 @@ async fn accept(
         Ok(token) => token,
         Err(wait) => {
             // A repeat of a post already stored (a double click) is answered
-            // as before, not refused: the family's enquiry was saved.
-            if let Some(key) = key.as_deref()
-                && let Some(enquiry_id) = state.store.enquiry_for_key(&site.slug, key).await?
-            {
-                return Ok(repeated(site, format, &raw, &enquiry_id));
+            // as before, not refused: the family's enquiry was saved. A key
+            // reused for another enquiry is told so (409), never replayed.
+            if let Some(key) = key.as_deref() {
+                match state
+                    .store
+                    .enquiry_for_key(&site.slug, key, Some(&fingerprint))
+                    .await?
+                {
+                    Some(InsertOutcome::Duplicate { enquiry_id }) => {
+                        return Ok(repeated(site, format, &raw, &enquiry_id));
+                    }
+                    Some(InsertOutcome::Conflict) => return Err(conflict(site)),
+                    Some(InsertOutcome::Created) | None => {}
+                }
             }
             return Err(rate_limited(site, wait, "per-site"));
         }
@@ -164,8 +193,14 @@ async fn accept(
         payload: &payload,
         spam_verdict,
         idempotency_key: key.as_deref(),
+        fingerprint: Some(&fingerprint),
         held,
     };
+    // From here the outcome is the database's: the request timeout waits for
+    // it rather than answer "not sent" (see http::request_timeout).
+    if let Some(storing) = storing {
+        storing.begin();
+    }
     let outcome = match (&visit, &site.visits) {
         (Some(choice), Some(settings)) => {
             let local_time = choice.slot.carehq();
@@ -185,8 +220,7 @@ async fn accept(
                 VisitInsert::SlotFull => {
                     let mut fields = FieldErrors::default();
                     fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
-                    let token = resend_token(state, site, &raw);
-                    return Ok(invalid(state, site, format, &raw, fields, key, token).await);
+                    return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
                 }
             }
         }
@@ -202,7 +236,39 @@ async fn accept(
             Ok(stored(site, format, &id, false, embed))
         }
         InsertOutcome::Duplicate { enquiry_id } => Ok(repeated(site, format, &raw, &enquiry_id)),
+        InsertOutcome::Conflict => Err(conflict(site)),
     }
+}
+
+/// The same idempotency key with a different enquiry: nothing stored, no
+/// site token spent, and the family told to reload (a fresh page has a fresh
+/// key) rather than shown the first family's answer.
+fn conflict(site: &SiteSettings) -> HttpError {
+    info!(site = %site.slug, "idempotency key sent again with a different enquiry; answered 409, nothing stored");
+    HttpError::Conflict
+}
+
+/// The fingerprint stored with an idempotency key: SHA-256 over the
+/// validated enquiry as JSON (fields in their fixed order, values as parsing
+/// normalised them, so the same page sent twice matches however the browser
+/// spaced it) and the visit asked for. Anti-spam fields (`_t`, a CAPTCHA
+/// token) are not in it: a retry of the same enquiry may carry new ones.
+/// The version prefix keeps old and new fingerprints apart if this changes.
+fn fingerprint(
+    enquiry: &Enquiry,
+    visit: Option<&visits::VisitChoice>,
+) -> Result<String, serde_json::Error> {
+    let mut hasher = Sha256::new();
+    hasher.update(b"enquiry-v1\n");
+    hasher.update(serde_json::to_vec(enquiry)?);
+    if let Some(visit) = visit {
+        hasher.update(format!(
+            "\nvisit\n{}\n{}",
+            visit.slot.at_ms(),
+            visit.visit_type
+        ));
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A repeat of a stored post (same idempotency key): the first answer again.
@@ -381,25 +447,27 @@ fn stored(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed: 
 }
 
 /// 422: JSON names each bad field; a browser gets the form again with the
-/// messages and everything it typed.
+/// messages and everything it typed, the extra answers a site's own form
+/// asked for included (see `FormPage::retyped`).
 async fn invalid(
     state: &AppState,
     site: &SiteSettings,
     format: Format,
     raw: &RawSubmission,
+    rules: &IntakeRules<'_>,
     fields: FieldErrors,
     key: Option<String>,
-    time_token: String,
 ) -> Response {
     if format == Format::Json {
         return HttpError::Validation(fields).into_response_for(format);
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    let mut page = FormPage::new(site, Some(raw), &fields, key)
+    let extras = Enquiry::extra_inputs(raw, rules);
+    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
         .with_captcha(site.captcha(&state.settings.captcha));
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
-    page.time_token = time_token;
+    page.time_token = resend_token(state, site, raw);
     page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
     match page.render() {
         Ok(page) => {
