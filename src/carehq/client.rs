@@ -45,6 +45,10 @@ pub struct Reply {
     /// The JSON body (`Null` for an empty body, e.g. 204).
     pub body: serde_json::Value,
     pub rate_limit: Option<RateLimit>,
+    /// Why the body could not be read, when the status line said success but
+    /// the rest of the answer broke off or stalled: CareHQ has the record,
+    /// only its Id is unknown.
+    pub body_lost: Option<String>,
 }
 
 impl Reply {
@@ -172,10 +176,22 @@ impl CareHqClient {
         let status = response.status().as_u16();
         let rate_limit = RateLimit::from_headers(response.headers());
         let now = crate::storage::now_ms();
-        // Reading the body can fail after CareHQ acted (broken connection): that is
-        // a transport error, ambiguous for a create.
-        let bytes = response.bytes().await?;
         self.gate.observe(rate_limit, now);
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            // The status line already says CareHQ acted: re-sending would make
+            // a duplicate. Only the body (the new record's Id) is lost.
+            Err(e) if (200..300).contains(&status) => {
+                return Ok(Reply {
+                    status,
+                    body: serde_json::Value::Null,
+                    rate_limit,
+                    body_lost: Some(CareHqError::from(e).to_string()),
+                });
+            }
+            // Otherwise a transport error: for a create, CareHQ may have acted.
+            Err(e) => return Err(e.into()),
+        };
         if (200..300).contains(&status) {
             // CareHQ's create answer is not documented; an empty or non-JSON success
             // is still a success (retrying it would duplicate the enquiry).
@@ -184,6 +200,7 @@ impl CareHqClient {
                 status,
                 body,
                 rate_limit,
+                body_lost: None,
             });
         }
         if status == 429 {

@@ -118,7 +118,7 @@ timeout = "500ms"
 
 [sync]
 retry_schedule = ["1s", "2m"]
-lease = "2s"
+lease = "6s"
 
 [captcha]
 provider = "altcha"
@@ -890,4 +890,14 @@ fn an_in_memory_sqlite_database_is_refused() {
     }
     let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
     assert!(Settings::from_toml_str(&toml).is_ok());
+}
+
+#[test]
+fn a_lease_barely_longer_than_the_timeout_is_refused() {
+    let toml = |lease: &str| format!("{MINIMAL}\n[sync]\nlease = \"{lease}\"\n");
+    // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
+    let errors = errors_of(Settings::from_toml_str(&toml("30001ms")));
+    let text = message(&errors, "sync.lease");
+    assert!(text.contains("by at least 5s"), "{text}");
+    assert!(Settings::from_toml_str(&toml("35s")).is_ok());
 }

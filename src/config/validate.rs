@@ -37,6 +37,11 @@ pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
 const DEFAULT_CONCURRENCY: i64 = 4;
 /// How much longer than `carehq.timeout` the default lease is.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How much longer than `carehq.timeout` a lease must be at least: 3 s to
+/// record the outcome after CareHQ answers, with retries if the write fails
+/// (`sync::deliver::RECORD_TIME`), and 2 s for the claim-to-send preparation.
+/// Less, and a send still in progress could be claimed again and duplicated.
+pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 
 const DEFAULT_MIN_SCORE: f64 = 0.5;
 /// A family may correct and resend a few times; a script posting every
@@ -333,14 +338,15 @@ fn sync(raw: &RawSync, carehq_timeout: Option<Duration>, p: &mut Problems) -> Op
     let default_lease = carehq_timeout.unwrap_or(SECS_30) + LEASE_MARGIN;
     let mut lease = positive_duration("sync.lease", &raw.lease, default_lease, p);
     if let (Some(l), Some(timeout)) = (lease, carehq_timeout)
-        && l <= timeout
+        && l < timeout + LEASE_MIN_MARGIN
     {
         p.push(
             "sync.lease",
             format!(
-                "\"{}\" must be longer than carehq.timeout (\"{}\"), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
+                "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
                 format_duration(l),
                 format_duration(timeout),
+                format_duration(LEASE_MIN_MARGIN),
                 format_duration(timeout + LEASE_MARGIN),
             ),
         );

@@ -142,44 +142,54 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
             }
         }
         match commit(&pool, &jobs).await {
-            Ok(done) => {
-                // A caller that gave up (request cancelled) no longer listens.
-                for (job, done) in jobs.into_iter().zip(done) {
-                    match (job, done) {
-                        (Job::Insert(_, reply), Done::Inserted(outcome)) => {
-                            let _ = reply.send(Ok(outcome));
-                        }
-                        (Job::Record(_, reply), Done::Recorded(recorded)) => {
-                            let _ = reply.send(Ok(recorded));
-                        }
-                        (Job::Insert(_, reply), Done::Recorded(_)) => {
-                            let _ = reply
-                                .send(Err(StoreError::Batch("mismatched batch answer".into())));
-                        }
-                        (Job::Record(_, reply), Done::Inserted(_)) => {
-                            let _ = reply
-                                .send(Err(StoreError::Batch("mismatched batch answer".into())));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                // Nothing of this batch was committed: intake answers 503 (the
-                // family can send again); an outcome stays leased and is re-sent
-                // when its lease ends.
-                let message = e.to_string();
+            Ok(done) => answer(jobs, done),
+            Err(e) if jobs.len() == 1 => {
                 for job in jobs {
-                    let error = StoreError::Batch(message.clone());
-                    match job {
-                        Job::Insert(_, reply) => {
-                            let _ = reply.send(Err(error));
-                        }
-                        Job::Record(_, reply) => {
-                            let _ = reply.send(Err(error));
-                        }
+                    reply_error(job, StoreError::Batch(e.to_string()));
+                }
+            }
+            // One failed statement rolls back the whole batch. Each member is
+            // then tried alone, so one bad write (or a moment's SQLITE_BUSY)
+            // cannot fail the others: an outcome that did not land would leave
+            // its row `sending`, to be sent again when its lease ends.
+            Err(_) => {
+                for job in jobs {
+                    match commit(&pool, std::slice::from_ref(&job)).await {
+                        Ok(done) => answer(vec![job], done),
+                        // Nothing of this write was committed: intake answers
+                        // 503 (the family can send again); the worker retries
+                        // an outcome within its lease.
+                        Err(e) => reply_error(job, StoreError::Batch(e.to_string())),
                     }
                 }
             }
+        }
+    }
+}
+
+/// Hand each caller its result. A caller that gave up (request cancelled) no
+/// longer listens.
+fn answer(jobs: Vec<Job>, done: Vec<Done>) {
+    for (job, done) in jobs.into_iter().zip(done) {
+        match (job, done) {
+            (Job::Insert(_, reply), Done::Inserted(outcome)) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            (Job::Record(_, reply), Done::Recorded(recorded)) => {
+                let _ = reply.send(Ok(recorded));
+            }
+            (job, _) => reply_error(job, StoreError::Batch("mismatched batch answer".into())),
+        }
+    }
+}
+
+fn reply_error(job: Job, error: StoreError) {
+    match job {
+        Job::Insert(_, reply) => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Record(_, reply) => {
+            let _ = reply.send(Err(error));
         }
     }
 }

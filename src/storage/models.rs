@@ -58,6 +58,13 @@ pub struct ClaimedDelivery {
     /// True when the row was re-claimed after a lease expired: an earlier send may
     /// have reached CareHQ.
     pub lease_expired: bool,
+    /// This claim's own token, kept in `lease_owner`: every outcome write
+    /// names it, so a write from an earlier claim of the same row (a send that
+    /// outlived its lease, even in this process) changes nothing.
+    pub lease_token: String,
+    /// When the lease ends at the latest, on this process's monotonic clock.
+    /// Taken before the claim ran, so the database's lease ends no earlier.
+    pub lease_deadline: std::time::Instant,
 }
 
 /// One delivery attempt, as recorded for staff.
@@ -79,9 +86,11 @@ pub enum Transition {
     Synced {
         remote_id: Option<String>,
     },
-    /// Back to pending until `next_attempt_at`.
+    /// Back to pending for `retry_in_ms`, counted from the outcome write's
+    /// "now" (the database's clock on PostgreSQL, so instances with skewed
+    /// clocks agree on when the row falls due).
     Retry {
-        next_attempt_at: i64,
+        retry_in_ms: i64,
         /// False for rate limits and pauses: CareHQ never judged the enquiry.
         spend_attempt: bool,
         /// The send may have reached CareHQ (timeout, broken answer).

@@ -3,44 +3,72 @@
 use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
 use super::{Backend, Store, StoreError, now_ms};
 
-/// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims atomically.
+/// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
+/// atomically. One machine, one clock: "now" is the process's.
+/// `$1` token, `$2` lease end, `$3` now, `$4` limit, then the rows to skip.
 const CLAIM_SQLITE: &str = "\
 UPDATE deliveries
    SET status = 'sending', lease_owner = $1, next_attempt_at = $2, updated_at = $3,
        ambiguous = ambiguous + CASE WHEN status = 'sending' THEN 1 ELSE 0 END
  WHERE id IN (SELECT id FROM deliveries
-               WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3
+               WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 {skip}
                ORDER BY next_attempt_at LIMIT $4)
 RETURNING id, enquiry_id, step, attempts, ambiguous";
 
 /// PostgreSQL: instances skip rows another instance is claiming right now.
+/// "Now" is the database's, so instances whose clocks differ agree on when a
+/// lease has ended. `$1` token, `$2` lease length (ms), `$3` limit, then the
+/// rows to skip.
 const CLAIM_POSTGRES: &str = "\
 UPDATE deliveries AS d
-   SET status = 'sending', lease_owner = $1, next_attempt_at = $2, updated_at = $3,
+   SET status = 'sending', lease_owner = $1,
+       next_attempt_at = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT + $2,
+       updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT,
        ambiguous = d.ambiguous + CASE WHEN d.status = 'sending' THEN 1 ELSE 0 END
   FROM (SELECT id, status AS old_status FROM deliveries
-         WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3
-         ORDER BY next_attempt_at LIMIT $4
+         WHERE status IN ('pending', 'sending')
+           AND next_attempt_at <= (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT {skip}
+         ORDER BY next_attempt_at LIMIT $3
          FOR UPDATE SKIP LOCKED) AS due
  WHERE d.id = due.id
 RETURNING d.id, d.enquiry_id, d.step, d.attempts, CASE WHEN due.old_status = 'sending' THEN 1::BIGINT ELSE 0::BIGINT END";
 
+/// The database's clock in Unix ms, for outcome writes on PostgreSQL.
+const DB_NOW_POSTGRES: &str = "SELECT (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
+
+/// `AND id NOT IN ($first, …)` for `count` rows, or nothing.
+fn skip_clause(first: usize, count: usize) -> String {
+    if count == 0 {
+        return String::new();
+    }
+    let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
+    format!("AND id NOT IN ({})", list.join(", "))
+}
+
 impl Store {
-    /// Lease up to `limit` due deliveries to `owner` until `lease_until`.
+    /// Lease up to `limit` due deliveries to `owner` for `lease`, skipping the
+    /// rows in `skip` (those this process is still sending).
     ///
     /// A row is due when it is pending and its time has come, or when it is
     /// `sending` but its lease (kept in `next_attempt_at`) has run out: its worker
     /// died mid-send. Such a re-claim counts as ambiguous, because the earlier
-    /// send may have reached CareHQ.
+    /// send may have reached CareHQ. Each call makes its own lease token, so
+    /// only this claim's outcome write can move the rows on.
     pub async fn claim_due(
         &self,
         owner: &str,
-        lease_until: i64,
+        lease: std::time::Duration,
         limit: usize,
+        skip: &[String],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let now = now_ms();
+        // Before the statement: the lease it takes ends no earlier than this.
+        let lease_deadline = std::time::Instant::now() + lease;
+        let token = format!("{owner}/{}", uuid::Uuid::now_v7().simple());
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<(String, String, String, i64, i64)> = match self.backend {
             Backend::Sqlite => {
+                let now = now_ms();
                 // SQLite's RETURNING shows new values: compare against a pre-read of
                 // which due rows were `sending` to tell expired leases apart.
                 let mut tx = self.writer.begin().await?;
@@ -50,13 +78,17 @@ impl Store {
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
-                let claimed: Vec<(String, String, String, i64, i64)> = sqlx::query_as(CLAIM_SQLITE)
-                    .bind(owner)
-                    .bind(lease_until)
+                let sql = CLAIM_SQLITE.replace("{skip}", &skip_clause(5, skip.len()));
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(token.as_str())
+                    .bind(now.saturating_add(lease_ms))
                     .bind(now)
-                    .bind(limit as i64)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                    .bind(limit);
+                for id in skip {
+                    query = query.bind(id.as_str());
+                }
+                let claimed: Vec<(String, String, String, i64, i64)> =
+                    query.fetch_all(&mut *tx).await?;
                 tx.commit().await?;
                 claimed
                     .into_iter()
@@ -67,13 +99,15 @@ impl Store {
                     .collect()
             }
             Backend::Postgres => {
-                sqlx::query_as(CLAIM_POSTGRES)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit as i64)
-                    .fetch_all(&self.writer)
-                    .await?
+                let sql = CLAIM_POSTGRES.replace("{skip}", &skip_clause(4, skip.len()));
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(token.as_str())
+                    .bind(lease_ms)
+                    .bind(limit);
+                for id in skip {
+                    query = query.bind(id.as_str());
+                }
+                query.fetch_all(&self.writer).await?
             }
         };
         Ok(rows
@@ -85,6 +119,8 @@ impl Store {
                     step,
                     attempts,
                     lease_expired: expired != 0,
+                    lease_token: token.clone(),
+                    lease_deadline,
                 },
             )
             .collect())
@@ -101,20 +137,24 @@ impl Store {
     }
 
     /// Record an attempt and move its delivery on, in one short transaction.
-    /// Returns false (and changes nothing) if `owner` no longer holds the lease.
+    /// Returns false (and changes nothing) if the claim `lease_token` no longer
+    /// holds the row.
     pub async fn record_outcome(
         &self,
         delivery_id: &str,
-        owner: &str,
+        lease_token: &str,
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
         if let Some(writer) = &self.sqlite_writer {
-            return writer.record(delivery_id, owner, attempt, transition).await;
+            return writer
+                .record(delivery_id, lease_token, attempt, transition)
+                .await;
         }
         let mut tx = self.writer.begin().await?;
+        let (now,): (i64,) = sqlx::query_as(DB_NOW_POSTGRES).fetch_one(&mut *tx).await?;
         let recorded =
-            record_rows(&mut tx, delivery_id, owner, attempt, transition, now_ms()).await?;
+            record_rows(&mut tx, delivery_id, lease_token, attempt, transition, now).await?;
         if recorded {
             tx.commit().await?;
         } else {
@@ -143,7 +183,8 @@ impl Store {
 }
 
 /// An attempt and its delivery's new state, inside the caller's transaction.
-/// Returns false, having written nothing, if `owner` no longer holds the lease.
+/// Returns false, having written nothing, if the claim `owner` (a lease
+/// token) no longer holds the row.
 pub(super) async fn record_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     delivery_id: &str,
@@ -166,7 +207,7 @@ pub(super) async fn record_rows(
             .execute(&mut **tx)
             .await?
         }
-        Transition::Retry { next_attempt_at, spend_attempt, ambiguous, error } => {
+        Transition::Retry { retry_in_ms, spend_attempt, ambiguous, error } => {
             sqlx::query(
                 "UPDATE deliveries SET status = 'pending', attempts = attempts + $1, ambiguous = ambiguous + $2, \
                  next_attempt_at = $3, lease_owner = NULL, last_error = $4, updated_at = $5 \
@@ -174,7 +215,7 @@ pub(super) async fn record_rows(
             )
             .bind(i64::from(*spend_attempt))
             .bind(i64::from(*ambiguous))
-            .bind(*next_attempt_at)
+            .bind(now.saturating_add(*retry_in_ms))
             .bind(error.as_str())
             .bind(now)
             .bind(delivery_id)

@@ -1,6 +1,6 @@
 //! Delivering one claimed outbox row and deciding what happens to it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
@@ -11,6 +11,16 @@ use super::worker::Shared;
 use crate::carehq::{CareHqError, enquiry_params};
 use crate::domain::Enquiry;
 use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
+
+/// The part of a lease kept for recording an outcome after CareHQ answers:
+/// a send starts only while `carehq.timeout` plus this much of the lease is
+/// left. (`sync.lease` must exceed `carehq.timeout` by this and 2 s more for
+/// the claim-to-send preparation: `config::LEASE_MIN_MARGIN`.)
+pub const RECORD_TIME: Duration = Duration::from_secs(3);
+/// Write retries stop this long before the lease ends: a write still running
+/// then may land after another claim took the row (it is then refused by
+/// the lease token, so nothing is overwritten).
+const RECORD_STOP_BEFORE_END: Duration = Duration::from_millis(500);
 
 /// What happened to one delivery, for the worker's bookkeeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +78,6 @@ async fn try_deliver(
     };
     // Another send may have hit the rate limit since this row was claimed.
     if let Some(wait) = shared.client.gate().wait(now_ms()) {
-        let next = now_ms() + wait.as_millis() as i64;
         let attempt = AttemptRecord {
             started_at,
             outcome: "rate_limited",
@@ -76,10 +85,29 @@ async fn try_deliver(
             ..Default::default()
         };
         let transition = Transition::Retry {
-            next_attempt_at: next,
+            retry_in_ms: millis(wait),
             spend_attempt: false,
             ambiguous: false,
             error: "waiting for CareHQ's rate limit".into(),
+        };
+        return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
+    }
+    // A send must be able to finish, and its outcome be recorded, inside the
+    // lease; otherwise another claim could send the row again meanwhile.
+    // Only a slow preparation (a database that kept us waiting) gets here.
+    if Instant::now() + shared.settings.carehq.timeout + RECORD_TIME >= row.lease_deadline {
+        warn!(delivery_id = %row.id, "too little of the lease left to send safely; sending again shortly");
+        let attempt = AttemptRecord {
+            started_at,
+            outcome: "deferred",
+            error: Some("not sent: the lease was nearly over".into()),
+            ..Default::default()
+        };
+        let transition = Transition::Retry {
+            retry_in_ms: 0,
+            spend_attempt: false,
+            ambiguous: false,
+            error: "not sent: the lease was nearly over".into(),
         };
         return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
     }
@@ -95,29 +123,38 @@ async fn try_deliver(
         Ok(reply) => {
             let remote_id = reply.id();
             let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
-            if is_visit {
-                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "home visit delivered to CareHQ");
+            let what = if is_visit { "home visit" } else { "enquiry" };
+            if let Some(lost) = &reply.body_lost {
+                warn!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status = reply.status, error = %lost, duration_ms, "CareHQ accepted the {what} but its answer broke off; recorded as delivered, CareHQ's Id unknown");
             } else {
-                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "enquiry delivered to CareHQ");
-            }
-            if probe || shared.paused_seen() {
-                resume(shared).await?;
+                info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "{what} delivered to CareHQ");
             }
             let attempt = AttemptRecord {
                 started_at,
                 duration_ms,
                 outcome: "synced",
                 http_status: Some(reply.status),
+                error: reply.body_lost.as_ref().map(|lost| {
+                    format!(
+                        "CareHQ answered {} (created) but the rest of its answer was lost ({lost}), so its Id is unknown; find the record in CareHQ by the family's name",
+                        reply.status
+                    )
+                }),
                 ..Default::default()
             };
-            record(
+            // CareHQ has it: record that first, before anything else can fail.
+            let recorded = record(
                 shared,
                 row,
                 &attempt,
                 &Transition::Synced { remote_id },
                 Delivered::Synced,
             )
-            .await
+            .await?;
+            if probe || shared.paused_seen() {
+                resume(shared).await?;
+            }
+            Ok(recorded)
         }
         Err(e) => on_error(shared, row, e, started_at, duration_ms, probe).await,
     }
@@ -205,7 +242,7 @@ async fn on_error(
                         ..base
                     };
                     let t = Transition::Retry {
-                        next_attempt_at: now + delay.as_millis() as i64,
+                        retry_in_ms: millis(delay),
                         spend_attempt: true,
                         ambiguous,
                         error: message,
@@ -227,18 +264,14 @@ async fn on_error(
             }
         }
         Disposition::RateLimited => {
-            let until = shared
-                .client
-                .gate()
-                .wait(now)
-                .map_or(now + 1_000, |w| now + w.as_millis() as i64);
-            warn!(delivery_id = %row.id, wait_ms = until - now, "CareHQ rate limit reached; waiting without spending an attempt");
+            let wait = shared.client.gate().wait(now).map_or(1_000, millis);
+            warn!(delivery_id = %row.id, wait_ms = wait, "CareHQ rate limit reached; waiting without spending an attempt");
             let attempt = AttemptRecord {
                 outcome: "rate_limited",
                 ..base
             };
             let t = Transition::Retry {
-                next_attempt_at: until,
+                retry_in_ms: wait,
                 spend_attempt: false,
                 ambiguous: false,
                 error: message,
@@ -254,7 +287,7 @@ async fn on_error(
                 ..base
             };
             let t = Transition::Retry {
-                next_attempt_at: now,
+                retry_in_ms: 0,
                 spend_attempt: false,
                 ambiguous: false,
                 error: reason,
@@ -292,6 +325,11 @@ async fn resume(shared: &Shared) -> Result<(), crate::storage::StoreError> {
     Ok(())
 }
 
+/// Record the outcome under this claim's lease token. A write that fails
+/// (a failover, the pool's acquire timeout, a lock held by another process)
+/// is tried again with backoff while the lease lasts: an outcome left
+/// unrecorded, above all a success, would have the row sent again when the
+/// lease ends. The first failure is logged here, the last by `deliver`.
 async fn record(
     shared: &Shared,
     row: &ClaimedDelivery,
@@ -300,14 +338,39 @@ async fn record(
     outcome: Delivered,
 ) -> Result<Delivered, crate::storage::StoreError> {
     metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome).increment(1);
-    if shared
-        .store
-        .record_outcome(&row.id, &shared.owner, attempt, transition)
-        .await?
-    {
-        Ok(outcome)
-    } else {
-        warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another worker owns the row");
-        Ok(Delivered::LeaseLost)
+    let mut wait = Duration::from_millis(50);
+    let mut failures = 0u32;
+    loop {
+        match shared
+            .store
+            .record_outcome(&row.id, &row.lease_token, attempt, transition)
+            .await
+        {
+            Ok(true) => return Ok(outcome),
+            Ok(false) if failures == 0 => {
+                warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another claim owns the row");
+                return Ok(Delivered::LeaseLost);
+            }
+            // An earlier try may have committed although its answer was lost.
+            Ok(false) => {
+                warn!(delivery_id = %row.id, "outcome not recorded by this try: an earlier try landed, or the lease was lost");
+                return Ok(Delivered::LeaseLost);
+            }
+            Err(e) => {
+                if Instant::now() + wait + RECORD_STOP_BEFORE_END >= row.lease_deadline {
+                    return Err(e);
+                }
+                failures += 1;
+                if failures == 1 {
+                    warn!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; trying again while the lease lasts");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+        }
     }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }

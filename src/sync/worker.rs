@@ -12,23 +12,49 @@ use tracing::{error, info, warn};
 use super::deliver::{Delivered, deliver};
 use crate::carehq::CareHqClient;
 use crate::config::Settings;
-use crate::storage::{Store, StoreError, now_ms};
+use crate::storage::{ClaimedDelivery, Store, StoreError, now_ms};
 
 /// What the worker's tasks share.
 pub struct Shared {
     pub(super) store: Store,
     pub(super) client: CareHqClient,
     pub(super) settings: Arc<Settings>,
-    /// This worker's lease owner name: unique per process and start.
+    /// This worker's name, unique per process and start; each claim's lease
+    /// token starts with it (who holds a row is readable in the database).
     pub(super) owner: String,
     /// Whether this process last saw delivery paused (saves a write per success).
     paused_seen: AtomicBool,
+    /// Rows this process is sending now: never claimed again while their
+    /// send runs, even if its lease has run out.
+    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Set at start-up: if delivery is paused, probe at once instead of
     /// waiting out the interval (the operator may have fixed the cause).
     probe_soon: AtomicBool,
 }
 
 impl Shared {
+    /// The rows this process is sending now.
+    fn in_flight(&self) -> Vec<String> {
+        self.in_flight
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Claim rows, skipping those in flight here, and mark the claimed ones
+    /// in flight.
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let lease = self.settings.sync.lease;
+        let claimed = self
+            .store
+            .claim_due(&self.owner, lease, limit, &self.in_flight())
+            .await?;
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.extend(claimed.iter().map(|row| row.id.clone()));
+        }
+        Ok(claimed)
+    }
+
     pub(super) fn paused_seen(&self) -> bool {
         self.paused_seen.load(Ordering::Relaxed)
     }
@@ -89,6 +115,7 @@ impl SyncWorker {
             owner,
             paused_seen: AtomicBool::new(false),
             probe_soon: AtomicBool::new(true),
+            in_flight: std::sync::Mutex::default(),
         };
         SyncWorker {
             shared: Arc::new(shared),
@@ -188,19 +215,14 @@ impl SyncWorker {
         if let Some(wait) = self.shared.client.gate().wait(now) {
             return Ok(wait.min(idle));
         }
-        let lease_until = now + settings.lease.as_millis() as i64;
-        let claimed = self
-            .shared
-            .store
-            .claim_due(&self.shared.owner, lease_until, limit)
-            .await?;
+        let claimed = self.shared.claim(limit).await?;
         let claimed_all = claimed.len() == limit;
         for row in claimed {
             if row.lease_expired {
                 warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
             }
             let shared = Arc::clone(&self.shared);
-            tasks.spawn(async move { deliver(&shared, row, probe).await });
+            tasks.spawn(async move { send_one(shared, row, probe).await });
         }
         if claimed_all || probe {
             // Slots are full (a finishing task wakes us) or the probe is out.
@@ -236,7 +258,6 @@ impl SyncWorker {
     /// While paused it sends a single probe and stops.
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
-        let lease = self.shared.settings.sync.lease.as_millis() as i64;
         let mut probed = false;
         loop {
             let paused = self
@@ -254,11 +275,7 @@ impl SyncWorker {
             } else {
                 self.shared.settings.sync.concurrency
             };
-            let claimed = self
-                .shared
-                .store
-                .claim_due(&self.shared.owner, now_ms() + lease, limit)
-                .await?;
+            let claimed = self.shared.claim(limit).await?;
             if claimed.is_empty() {
                 break;
             }
@@ -266,7 +283,7 @@ impl SyncWorker {
             let mut tasks = JoinSet::new();
             for row in claimed {
                 let shared = Arc::clone(&self.shared);
-                tasks.spawn(async move { deliver(&shared, row, paused).await });
+                tasks.spawn(async move { send_one(shared, row, paused).await });
             }
             while let Some(joined) = tasks.join_next().await {
                 match joined {
@@ -284,6 +301,21 @@ impl SyncWorker {
         }
         Ok(report)
     }
+}
+
+/// Deliver one claimed row; it leaves the in-flight set when the task ends,
+/// also when it is aborted at the end of the shutdown grace.
+async fn send_one(shared: Arc<Shared>, row: ClaimedDelivery, probe: bool) -> Delivered {
+    struct Landed<'a>(&'a Shared, String);
+    impl Drop for Landed<'_> {
+        fn drop(&mut self) {
+            if let Ok(mut set) = self.0.in_flight.lock() {
+                set.remove(&self.1);
+            }
+        }
+    }
+    let _landed = Landed(&shared, row.id.clone());
+    deliver(&shared, row, probe).await
 }
 
 enum Plan {

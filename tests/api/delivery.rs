@@ -389,9 +389,10 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         .unwrap();
     let give_up = now_ms() + 5_000;
     let (claimed, lease_until) = loop {
+        // Taken before the claim, so the lease ends no earlier than this.
         let lease_until = now_ms() + 3_000;
         let rows = store
-            .claim_due("crashed-worker", lease_until, 10)
+            .claim_due("crashed-worker", std::time::Duration::from_secs(3), 10, &[])
             .await
             .unwrap();
         if !rows.is_empty() {

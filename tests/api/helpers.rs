@@ -180,7 +180,7 @@ impl Default for AppOptions {
             server_toml: String::new(),
             site_toml: String::new(),
             spam_toml: LENIENT_SPAM.into(),
-            lease: "8s",
+            lease: "10s",
             shutdown_grace: "5s",
             sync_toml: String::new(),
         }

@@ -7,12 +7,15 @@
 use std::time::Duration;
 
 use enquiry_relay::ops::alerts::{Change, claim_changes, observe};
-use enquiry_relay::storage::{AttemptRecord, NewEnquiry, Store, Transition, now_ms};
+use enquiry_relay::storage::{
+    AttemptRecord, ClaimedDelivery, NewEnquiry, Store, Transition, now_ms,
+};
 
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually};
 use crate::on_both_databases;
 
 const MAX_AGE: Duration = Duration::from_secs(1800);
+const LEASE: Duration = Duration::from_secs(60);
 
 /// Two instances' stores on one fresh, migrated database.
 async fn two_instances(db: &TestDb) -> (Store, Store) {
@@ -31,8 +34,9 @@ fn kinds(changes: &[Change]) -> Vec<(&'static str, bool)> {
     changes.iter().map(|c| (c.kind, c.opened)).collect()
 }
 
-/// Store an enquiry and claim its delivery, as a worker would before sending.
-async fn claimed_delivery(store: &Store, owner: &str) -> (String, String) {
+/// Store an enquiry and claim its delivery, as a worker would before sending:
+/// the enquiry's Id and the claim's lease token.
+async fn claimed_delivery(store: &Store, owner: &str) -> (String, ClaimedDelivery) {
     let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_enquiry(&NewEnquiry {
@@ -46,12 +50,12 @@ async fn claimed_delivery(store: &Store, owner: &str) -> (String, String) {
         })
         .await
         .unwrap();
-    let claimed = store.claim_due(owner, now_ms() + 60_000, 1).await.unwrap();
+    let mut claimed = store.claim_due(owner, LEASE, 1, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "the new enquiry is due at once");
-    (id, claimed[0].id.clone())
+    (id, claimed.remove(0))
 }
 
-async fn record(store: &Store, delivery: &str, owner: &str, outcome: &'static str, t: Transition) {
+async fn record(store: &Store, row: &ClaimedDelivery, outcome: &'static str, t: Transition) {
     let attempt = AttemptRecord {
         started_at: now_ms(),
         outcome,
@@ -59,7 +63,7 @@ async fn record(store: &Store, delivery: &str, owner: &str, outcome: &'static st
     };
     assert!(
         store
-            .record_outcome(delivery, owner, &attempt, &t)
+            .record_outcome(&row.id, &row.lease_token, &attempt, &t)
             .await
             .unwrap()
     );
@@ -94,7 +98,7 @@ async fn a_pause_is_cleared_only_by_a_send_that_succeeded_after_it_began(db: Db)
     let synced = Transition::Synced {
         remote_id: Some("6724fbc74f73a2cebf6377fb".into()),
     };
-    record(&a, &delivery, "worker-a", "synced", synced).await;
+    record(&a, &delivery, "synced", synced).await;
     assert_eq!(kinds(&check(&b).await), [("paused", false)]);
     assert_eq!(kinds(&check(&a).await), []);
 }
@@ -110,7 +114,7 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
         ambiguous: false,
         error: "CareHQ refused it (400)".into(),
     };
-    record(&a, &delivery, "worker-a", "failed", failed).await;
+    record(&a, &delivery, "failed", failed).await;
 
     // A reads one failed enquiry; before A claims, staff retry it and B's
     // check sees none: B opens nothing, A must not open it either.
@@ -126,13 +130,13 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
 
     // The same failure again: one incident; B's stale read does not clear it
     // while the enquiry is still failed.
-    let claimed = a.claim_due("worker-a", now_ms() + 60_000, 1).await.unwrap();
+    let claimed = a.claim_due("worker-a", LEASE, 1, &[]).await.unwrap();
     let _read_by_b = observe(&b).await.unwrap();
     let failed = Transition::Failed {
         ambiguous: false,
         error: "CareHQ refused it (400)".into(),
     };
-    record(&a, &claimed[0].id, "worker-a", "failed", failed).await;
+    record(&a, &claimed[0], "failed", failed).await;
     assert_eq!(kinds(&check(&a).await), [("failed", true)]);
     let late = claim_changes(&b, MAX_AGE).await.unwrap();
     assert_eq!(

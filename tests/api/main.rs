@@ -17,6 +17,7 @@ mod helpers;
 mod incident_races;
 mod intake;
 mod intake_integrity;
+mod leases;
 mod logs;
 mod metrics;
 mod processes;

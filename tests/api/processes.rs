@@ -216,7 +216,7 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
     let port = free_port();
     let options = AppOptions {
         shutdown_grace: "1s",
-        lease: "6s",
+        lease: "10s",
         ..AppOptions::default()
     };
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);

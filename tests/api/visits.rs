@@ -415,7 +415,7 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     let store = Store::connect(&db.url, 2).await.unwrap();
     let claimed = eventually(Duration::from_secs(10), || async {
         let rows = store
-            .claim_due("crashed-worker", now_ms() + 1_000, 10)
+            .claim_due("crashed-worker", Duration::from_secs(1), 10, &[])
             .await
             .unwrap();
         (!rows.is_empty()).then_some(rows)

@@ -1,0 +1,155 @@
+//! Leases and outcome writes where the races live: two claims of one row at
+//! the storage level, a process's own rows in flight, and an outcome write
+//! that cannot land for a while after CareHQ has created the enquiry.
+
+use std::time::Duration;
+
+use sqlx::Connection as _;
+
+use enquiry_relay::sandbox::Faults;
+use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, NewEnquiry, Store, Transition};
+
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, posted_id};
+use crate::on_both_databases;
+
+const OWNER: &str = "worker-1";
+
+async fn store_with_one_enquiry(db: &TestDb) -> Store {
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .insert_enquiry(&NewEnquiry {
+            id: &id,
+            site: crate::helpers::SITE,
+            payload: "{}",
+            spam_verdict: "clean",
+            idempotency_key: None,
+            fingerprint: None,
+            held: false,
+        })
+        .await
+        .unwrap();
+    store
+}
+
+/// Claim the one row again and again until it is claimed (its lease ended).
+async fn claim_when_due(store: &Store, lease: Duration, skip: &[String]) -> ClaimedDelivery {
+    eventually(Duration::from_secs(10), || async {
+        let mut rows = store.claim_due(OWNER, lease, 1, skip).await.unwrap();
+        (!rows.is_empty()).then(|| rows.remove(0))
+    })
+    .await
+    .expect("the row falls due")
+}
+
+fn synced() -> Transition {
+    Transition::Synced {
+        remote_id: Some("6724fbc74f73a2cebf6377fb".into()),
+    }
+}
+
+fn attempt() -> AttemptRecord {
+    AttemptRecord {
+        outcome: "synced",
+        ..AttemptRecord::default()
+    }
+}
+
+/// The same worker (same process) claims a row whose lease ran out while its
+/// first send still ran: the first send's outcome must not be accepted, or
+/// two sends both "own" the row and the stale one decides its state.
+async fn an_outcome_from_an_earlier_claim_of_the_row_changes_nothing(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_with_one_enquiry(&db).await;
+    let first = claim_when_due(&store, Duration::ZERO, &[]).await;
+    let second = claim_when_due(&store, Duration::from_secs(60), &[]).await;
+    assert_eq!(first.id, second.id);
+    assert!(second.lease_expired, "counted as a re-claim");
+    assert_ne!(first.lease_token, second.lease_token);
+
+    let stale = store
+        .record_outcome(&first.id, &first.lease_token, &attempt(), &synced())
+        .await
+        .unwrap();
+    assert!(!stale, "the earlier claim's outcome was accepted");
+    let current = store
+        .record_outcome(&second.id, &second.lease_token, &attempt(), &synced())
+        .await
+        .unwrap();
+    assert!(current, "the current claim records its outcome");
+}
+on_both_databases!(an_outcome_from_an_earlier_claim_of_the_row_changes_nothing);
+
+/// A row this process is still sending is not claimed again by it, even once
+/// its lease has run out (the send will record its own outcome).
+async fn a_row_in_flight_here_is_skipped_even_after_its_lease_ran_out(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_with_one_enquiry(&db).await;
+    // A lease of zero has run out at once: the row is due throughout.
+    let first = claim_when_due(&store, Duration::ZERO, &[]).await;
+    let skip = [first.id.clone()];
+    let skipped = store
+        .claim_due(OWNER, Duration::from_secs(60), 10, &skip)
+        .await
+        .unwrap();
+    assert!(
+        skipped.is_empty(),
+        "claimed a row in flight: {:?}",
+        skipped.len()
+    );
+    // Another process (which does not have it in flight) can take it over.
+    let other = claim_when_due(&store, Duration::from_secs(60), &[]).await;
+    assert_eq!(other.id, first.id);
+}
+on_both_databases!(a_row_in_flight_here_is_skipped_even_after_its_lease_ran_out);
+
+/// CareHQ creates the enquiry, then the outcome write cannot land for longer
+/// than SQLite's busy timeout (a CLI process or a long retention pass holds
+/// the write lock). The worker retries the write within its lease: the row
+/// ends synced and CareHQ has one record, not a second one sent when the
+/// lease ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    // The send takes a moment, so the lock below is taken while it runs.
+    sandbox.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    });
+    let options = AppOptions {
+        lease: "40s",
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let id = posted_id(&app, 1).await;
+    eventually(Duration::from_secs(10), || async {
+        (sandbox.sandbox.request_count() > 0).then_some(())
+    })
+    .await
+    .expect("the send starts");
+
+    sqlx::any::install_default_drivers();
+    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    // CareHQ has the enquiry while the lock is held.
+    sandbox.wait_for(1).await;
+    // Longer than the writer's busy timeout (10 s): the first outcome write
+    // fails. How much longer does not matter; the lease (40 s) covers it.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    lock.close().await.unwrap();
+
+    let delivered = app.wait_for_status(&id, "synced").await;
+    assert_eq!(delivered.ambiguous, 0, "{delivered:?}");
+    assert_eq!(sandbox.received().len(), 1, "sent once");
+    app.stop().await;
+}
