@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::alerts::{Change, Observation};
 use crate::config::Settings;
-use crate::storage::{Store, StoreError};
+use crate::storage::{QueueFigures, StatusFigures, Store, StoreError};
 
 pub(super) async fn message(
     store: &Store,
@@ -20,15 +20,17 @@ pub(super) async fn message(
     let waiting = q.pending + q.sending + q.failed + q.held;
     let title = match (kind, opened) {
         ("failed", true) => format!(
-            "{} could not be delivered to CareHQ",
-            figures.failed_in_words()
+            "{} could not be delivered to CareHQ ({})",
+            figures.failed_in_words(),
+            sites_with(figures, |q| q.failed)
         ),
         ("failed", false) => "No failed enquiries remain".to_owned(),
         ("paused", true) => "Delivery to CareHQ is paused".to_owned(),
         ("paused", false) => "Delivery to CareHQ has resumed".to_owned(),
         ("held", true) => format!(
-            "{} held for a person to check",
-            plural(q.held, "enquiry is", "enquiries are")
+            "{} held for a person to check ({})",
+            plural(q.held, "enquiry is", "enquiries are"),
+            sites_with(figures, |q| q.held)
         ),
         ("held", false) => "No held enquiries remain".to_owned(),
         (_, true) => "Enquiries are waiting longer than expected".to_owned(),
@@ -91,4 +93,20 @@ async fn details(store: &Store) -> Result<Vec<Value>, StoreError> {
 /// "1 enquiry is", "2 enquiries are".
 fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "site upton-court", "sites upton-court, quiet-home": where the count is not zero.
+fn sites_with(figures: &StatusFigures, count: impl Fn(&QueueFigures) -> i64) -> String {
+    let names: Vec<&str> = figures
+        .sites
+        .iter()
+        .filter(|(_, q)| count(q) > 0)
+        .map(|(slug, _)| slug.as_str())
+        .collect();
+    match names.len() {
+        // Resolved between the claim and this reading.
+        0 => "none now".to_owned(),
+        1 => format!("site {}", names[0]),
+        _ => format!("sites {}", names.join(", ")),
+    }
 }

@@ -31,6 +31,7 @@ impl Store {
                     .map_err(|e| open_error(&url, e))?;
                 Ok(Store {
                     sqlite_writer: Some(SqliteWriter::start(writer.clone())),
+                    touching: Default::default(),
                     writer,
                     reader,
                     backend,
@@ -48,6 +49,7 @@ impl Store {
                     reader: pool,
                     backend,
                     sqlite_writer: None,
+                    touching: Default::default(),
                 })
             }
         }

@@ -9,6 +9,8 @@ pub struct DeliveryState {
     pub paused_reason: Option<String>,
     pub paused_status: Option<i64>,
     pub paused_at: Option<i64>,
+    /// The delivery whose answer caused the pause; probes try others first.
+    pub paused_delivery_id: Option<String>,
     pub last_success_at: Option<i64>,
     pub last_error_at: Option<i64>,
     pub last_error: Option<String>,
@@ -18,6 +20,7 @@ type StateRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<i64>,
     Option<i64>,
     Option<String>,
@@ -26,33 +29,44 @@ type StateRow = (
 impl Store {
     pub async fn delivery_state(&self) -> Result<DeliveryState, StoreError> {
         let row: StateRow = sqlx::query_as(
-            "SELECT paused_reason, paused_status, paused_at, last_success_at, last_error_at, last_error \
+            "SELECT paused_reason, paused_status, paused_at, paused_delivery_id, last_success_at, last_error_at, last_error \
              FROM delivery_state WHERE id = 1",
         )
         .fetch_one(&self.reader)
         .await?;
-        let (paused_reason, paused_status, paused_at, last_success_at, last_error_at, last_error) =
-            row;
+        let (
+            paused_reason,
+            paused_status,
+            paused_at,
+            paused_delivery_id,
+            last_success_at,
+            last_error_at,
+            last_error,
+        ) = row;
         Ok(DeliveryState {
             paused_reason,
             paused_status,
             paused_at,
+            paused_delivery_id,
             last_success_at,
             last_error_at,
             last_error,
         })
     }
 
-    /// Pause delivery for every instance until [`Store::resume_delivery`].
+    /// Pause delivery for every instance until [`Store::resume_delivery`];
+    /// `delivery_id` is the row whose answer caused it.
     pub async fn pause_delivery(
         &self,
         reason: &str,
         http_status: Option<u16>,
+        delivery_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE delivery_state SET paused_reason = $1, paused_status = $2, paused_at = $3 WHERE id = 1")
+        sqlx::query("UPDATE delivery_state SET paused_reason = $1, paused_status = $2, paused_at = $3, paused_delivery_id = $4 WHERE id = 1")
             .bind(reason)
             .bind(http_status.map(i64::from))
             .bind(now_ms())
+            .bind(delivery_id)
             .execute(&self.writer)
             .await?;
         Ok(())
@@ -72,7 +86,8 @@ impl Store {
     /// Clear a pause. Returns true if delivery had been paused.
     pub async fn resume_delivery(&self) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE delivery_state SET paused_reason = NULL, paused_status = NULL, paused_at = NULL \
+            "UPDATE delivery_state SET paused_reason = NULL, paused_status = NULL, paused_at = NULL, \
+             paused_delivery_id = NULL \
              WHERE id = 1 AND paused_reason IS NOT NULL",
         )
         .execute(&self.writer)

@@ -20,3 +20,17 @@ pub enum StoreError {
     #[error("stored data is not in the expected form: {0}")]
     Corrupt(String),
 }
+
+impl StoreError {
+    /// SQLite's write lock is held elsewhere (SQLITE_BUSY / SQLITE_LOCKED,
+    /// after the busy timeout): trying again at once only waits again.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"))
+                    || e.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+}

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::intake::{InsertOutcome, NewEnquiry, insert_rows};
 use super::models::{AttemptRecord, Transition};
 use super::outbox::record_rows;
+use super::readiness::TOUCH;
 use super::{StoreError, now_ms};
 
 /// Most writes made in one transaction.
@@ -75,12 +76,16 @@ enum Job {
         oneshot::Sender<Result<InsertOutcome, StoreError>>,
     ),
     Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
+    /// A write that changes nothing, committed like the others: proves the
+    /// writer task runs and the database takes writes (readiness).
+    Touch(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// What one write came to.
 enum Done {
     Inserted(InsertOutcome),
     Recorded(bool),
+    Touched,
 }
 
 /// The handle the store writes through; the task ends when every handle is dropped.
@@ -123,6 +128,13 @@ impl SqliteWriter {
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
+    /// Commit a write that changes nothing; returns once it has committed.
+    pub(super) async fn touch(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Touch(reply)).await?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
     async fn send(&self, job: Job) -> Result<(), StoreError> {
         self.jobs.send(job).await.map_err(|_| stopped())
     }
@@ -143,7 +155,10 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
         }
         match commit(&pool, &jobs).await {
             Ok(done) => answer(jobs, done),
-            Err(e) if jobs.len() == 1 => {
+            // Alone already, or the write lock is held elsewhere (each retry
+            // would only wait out the busy timeout again): every caller hears
+            // the error and retries on its own terms.
+            Err(e) if jobs.len() == 1 || e.is_busy() => {
                 for job in jobs {
                     reply_error(job, StoreError::Batch(e.to_string()));
                 }
@@ -178,6 +193,9 @@ fn answer(jobs: Vec<Job>, done: Vec<Done>) {
             (Job::Record(_, reply), Done::Recorded(recorded)) => {
                 let _ = reply.send(Ok(recorded));
             }
+            (Job::Touch(reply), Done::Touched) => {
+                let _ = reply.send(Ok(()));
+            }
             (job, _) => reply_error(job, StoreError::Batch("mismatched batch answer".into())),
         }
     }
@@ -189,6 +207,9 @@ fn reply_error(job: Job, error: StoreError) {
             let _ = reply.send(Err(error));
         }
         Job::Record(_, reply) => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Touch(reply) => {
             let _ = reply.send(Err(error));
         }
     }
@@ -208,6 +229,10 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                     .await?
                     .unwrap_or(InsertOutcome::Created),
             ),
+            Job::Touch(_) => {
+                sqlx::query(TOUCH).execute(&mut *tx).await?;
+                Done::Touched
+            }
             Job::Record(o, _) => Done::Recorded(
                 record_rows(
                     &mut tx,

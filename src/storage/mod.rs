@@ -15,6 +15,7 @@ mod inspect;
 mod intake;
 mod models;
 mod outbox;
+mod readiness;
 mod retention;
 mod spent;
 mod status;
@@ -53,6 +54,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite only: makes concurrent intake and outcome writes in shared transactions.
     sqlite_writer: Option<group_commit::SqliteWriter>,
+    /// Held while a readiness write runs (`check_writes`).
+    touching: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {

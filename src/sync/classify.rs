@@ -15,6 +15,10 @@ pub enum Disposition {
     Pause { reason: String },
     /// CareHQ refused this enquiry's data: staff must look at it.
     Fail,
+    /// 404: something this row refers to (its site's location or group Id,
+    /// or, for a home visit, its care enquiry) is not in CareHQ. Only this
+    /// row fails; other sites and accounts keep being delivered.
+    NotFound,
 }
 
 pub fn classify(error: &CareHqError) -> Disposition {
@@ -37,11 +41,7 @@ pub fn classify(error: &CareHqError) -> Disposition {
                          'Home visits > Create' for visit requests); check any IP restriction on the key."
                     .into(),
             },
-            404 => Disposition::Pause {
-                reason: "CareHQ answered 404 (not found). Check carehq.base_url and each site's location, \
-                         referrer and sales_channel Ids (`enquiry-relay check --remote`)."
-                    .into(),
-            },
+            404 => Disposition::NotFound,
             300..=399 => Disposition::Pause {
                 reason: format!("CareHQ redirected the request ({status}). Check carehq.base_url (https, no path)."),
             },
@@ -92,7 +92,8 @@ mod tests {
         assert_eq!(classify(&status(429)), Disposition::RateLimited);
         assert_eq!(classify(&status(400)), Disposition::Fail);
         assert_eq!(classify(&status(422)), Disposition::Fail);
-        for s in [401, 403, 404, 302] {
+        assert_eq!(classify(&status(404)), Disposition::NotFound);
+        for s in [401, 403, 302] {
             assert!(
                 matches!(classify(&status(s)), Disposition::Pause { .. }),
                 "{s}"

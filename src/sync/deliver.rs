@@ -1,5 +1,6 @@
 //! Delivering one claimed outbox row and deciding what happens to it.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
@@ -7,7 +8,7 @@ use tracing::{error, info, warn};
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
 use super::visit_step::{VISIT_STEP, prepare_visit};
-use super::worker::Shared;
+use super::worker::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqError, enquiry_params};
 use crate::domain::Enquiry;
 use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
@@ -38,9 +39,19 @@ pub enum Delivered {
 /// once; the row stays leased and falls due again when the lease ends.
 pub async fn deliver(shared: &Shared, row: ClaimedDelivery, probe: bool) -> Delivered {
     match try_deliver(shared, &row, probe).await {
-        Ok(outcome) => outcome,
+        Ok(outcome) => {
+            shared.record_failures.store(0, Ordering::Relaxed);
+            outcome
+        }
         Err(e) => {
             error!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; the row will be retried when its lease ends");
+            let failures = shared.record_failures.fetch_add(1, Ordering::Relaxed) + 1;
+            if failures == STOP_CLAIMING_AFTER {
+                error!(
+                    failures,
+                    "outcome writes keep failing; claiming no more deliveries until the database takes writes again"
+                );
+            }
             Delivered::LeaseLost
         }
     }
@@ -223,9 +234,9 @@ async fn on_error(
         match disposition {
             // CareHQ judged the request itself: whatever caused the pause is gone.
             Disposition::Fail => resume(shared).await?,
-            // No verdict on the pause (CareHQ down or busy): probe again after the
-            // interval, not at once.
-            Disposition::Retry { .. } | Disposition::RateLimited => {
+            // No verdict on the pause (CareHQ down or busy, or this row's own
+            // Ids unknown): probe again after the interval, not at once.
+            Disposition::Retry { .. } | Disposition::RateLimited | Disposition::NotFound => {
                 shared.store.restart_pause_clock().await?
             }
             Disposition::Pause { .. } => {}
@@ -280,7 +291,12 @@ async fn on_error(
         }
         Disposition::Pause { reason } => {
             error!(delivery_id = %row.id, http_status, reason = %reason, "CareHQ delivery paused");
-            shared.store.pause_delivery(&reason, http_status).await?;
+            // The row is named, so probes try other rows first: a key without
+            // "Home visits > Create" refuses visits but may take enquiries.
+            shared
+                .store
+                .pause_delivery(&reason, http_status, Some(&row.id))
+                .await?;
             shared.set_paused_seen(true);
             let attempt = AttemptRecord {
                 outcome: "paused",
@@ -293,6 +309,23 @@ async fn on_error(
                 error: reason,
             };
             record(shared, row, &attempt, &t, Delivered::Deferred).await
+        }
+        Disposition::NotFound => {
+            let site = match shared.store.enquiry_payload(&row.enquiry_id).await? {
+                Some((site, _)) => site,
+                None => "(unknown)".to_owned(),
+            };
+            let reason = not_found_reason(&row.step, &site, &message);
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, site = %site, http_status, "CareHQ does not know an Id this delivery refers to (404); marked failed for staff, other deliveries go on");
+            let attempt = AttemptRecord {
+                outcome: "failed",
+                ..base
+            };
+            let t = Transition::Failed {
+                ambiguous: false,
+                error: reason,
+            };
+            record(shared, row, &attempt, &t, Delivered::Failed).await
         }
         Disposition::Fail => {
             // The hint can quote what the family typed: only field names at warn level.
@@ -314,6 +347,22 @@ async fn on_error(
             };
             record(shared, row, &attempt, &t, Delivered::Failed).await
         }
+    }
+}
+
+/// What staff are told about a 404, by step: what is missing and what to do.
+fn not_found_reason(step: &str, site: &str, carehq_said: &str) -> String {
+    if step == VISIT_STEP {
+        format!(
+            "{carehq_said}. CareHQ no longer has this visit's care enquiry or site `{site}`'s location: \
+             staff may have deleted the enquiry in CareHQ (as spam?). If the family is real, book the visit in CareHQ by hand"
+        )
+    } else {
+        format!(
+            "{carehq_said}. CareHQ does not know site `{site}`'s location, referrer or sales_channel Id (deleted in CareHQ?) \
+             or carehq.base_url is wrong. Check with `enquiry-relay check --remote`, fix the config, then \
+             `enquiry-relay enquiries retry --failed`"
+        )
     }
 }
 

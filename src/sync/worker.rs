@@ -24,6 +24,10 @@ pub struct Shared {
     pub(super) owner: String,
     /// Whether this process last saw delivery paused (saves a write per success).
     paused_seen: AtomicBool,
+    /// Outcome writes that failed in a row (reset by one that lands). Past
+    /// `STOP_CLAIMING_AFTER`, nothing more is claimed until a test write
+    /// commits: a send whose outcome cannot be recorded is sent again later.
+    pub(super) record_failures: std::sync::atomic::AtomicU32,
     /// Rows this process is sending now: never claimed again while their
     /// send runs, even if its lease has run out.
     in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -44,10 +48,33 @@ impl Shared {
     /// Claim rows, skipping those in flight here, and mark the claimed ones
     /// in flight.
     async fn claim(&self, limit: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim_skipping(limit, None).await
+    }
+
+    /// One row for a pause probe: another than the row that caused the pause
+    /// when one is due, else that one (it may be the only row waiting).
+    async fn claim_probe(
+        &self,
+        caused_pause: Option<&str>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let claimed = self.claim_skipping(1, caused_pause).await?;
+        if claimed.is_empty() && caused_pause.is_some() {
+            return self.claim(1).await;
+        }
+        Ok(claimed)
+    }
+
+    async fn claim_skipping(
+        &self,
+        limit: usize,
+        also_skip: Option<&str>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let lease = self.settings.sync.lease;
+        let mut skip = self.in_flight();
+        skip.extend(also_skip.map(str::to_owned));
         let claimed = self
             .store
-            .claim_due(&self.owner, lease, limit, &self.in_flight())
+            .claim_due(&self.owner, lease, limit, &skip)
             .await?;
         if let Ok(mut set) = self.in_flight.lock() {
             set.extend(claimed.iter().map(|row| row.id.clone()));
@@ -101,6 +128,9 @@ pub struct SyncWorker {
     handle: WorkerHandle,
 }
 
+/// Outcome writes failing in a row before the worker stops claiming.
+pub(super) const STOP_CLAIMING_AFTER: u32 = 3;
+
 /// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
 /// long poll interval.
 const MAX_IDLE: Duration = Duration::from_secs(30);
@@ -116,6 +146,7 @@ impl SyncWorker {
             paused_seen: AtomicBool::new(false),
             probe_soon: AtomicBool::new(true),
             in_flight: std::sync::Mutex::default(),
+            record_failures: std::sync::atomic::AtomicU32::new(0),
         };
         SyncWorker {
             shared: Arc::new(shared),
@@ -198,16 +229,19 @@ impl SyncWorker {
         }
         let settings = &self.shared.settings.sync;
         let idle = settings.poll_interval.min(MAX_IDLE);
+        if !self.writes_work().await {
+            return Ok(Duration::from_secs(1));
+        }
         let now = now_ms();
         let free = settings.concurrency.saturating_sub(tasks.len());
         let (limit, probe) = match self.probe_plan(now).await? {
             Plan::Wait(d) => return Ok(d.min(idle)),
-            Plan::Probe if tasks.is_empty() => {
+            Plan::Probe(caused_pause) if tasks.is_empty() => {
                 self.shared.probe_soon.store(false, Ordering::Relaxed);
-                (1, true)
+                (1, Some(caused_pause))
             }
-            Plan::Probe => return Ok(idle),
-            Plan::Normal => (free, false),
+            Plan::Probe(_) => return Ok(idle),
+            Plan::Normal => (free, None),
         };
         if limit == 0 {
             return Ok(idle);
@@ -215,8 +249,12 @@ impl SyncWorker {
         if let Some(wait) = self.shared.client.gate().wait(now) {
             return Ok(wait.min(idle));
         }
-        let claimed = self.shared.claim(limit).await?;
+        let claimed = match &probe {
+            Some(caused_pause) => self.shared.claim_probe(caused_pause.as_deref()).await?,
+            None => self.shared.claim(limit).await?,
+        };
         let claimed_all = claimed.len() == limit;
+        let probe = probe.is_some();
         for row in claimed {
             if row.lease_expired {
                 warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
@@ -235,6 +273,25 @@ impl SyncWorker {
         })
     }
 
+    /// After outcome writes failed repeatedly, claim nothing until a test
+    /// write commits.
+    async fn writes_work(&self) -> bool {
+        let failures = self.shared.record_failures.load(Ordering::Relaxed);
+        if failures < STOP_CLAIMING_AFTER {
+            return true;
+        }
+        let test = tokio::time::timeout(Duration::from_secs(5), self.shared.store.check_writes());
+        match test.await {
+            Ok(Ok(())) => {
+                info!("the database takes writes again; claiming deliveries again");
+                self.shared.record_failures.store(0, Ordering::Relaxed);
+                true
+            }
+            // Logged once, when the count crossed the line (`deliver`).
+            _ => false,
+        }
+    }
+
     /// While delivery is paused, one row is sent as a probe every
     /// `sync.pause_probe_interval`; its answer decides whether to resume.
     async fn probe_plan(&self, now: i64) -> Result<Plan, StoreError> {
@@ -251,7 +308,7 @@ impl SyncWorker {
         if now < probe_at && !self.shared.probe_soon.load(Ordering::Relaxed) {
             return Ok(Plan::Wait(Duration::from_millis((probe_at - now) as u64)));
         }
-        Ok(Plan::Probe)
+        Ok(Plan::Probe(state.paused_delivery_id))
     }
 
     /// One pass for `sync --once`: send everything due now, then return.
@@ -260,13 +317,8 @@ impl SyncWorker {
         let mut report = DrainReport::default();
         let mut probed = false;
         loop {
-            let paused = self
-                .shared
-                .store
-                .delivery_state()
-                .await?
-                .paused_reason
-                .is_some();
+            let state = self.shared.store.delivery_state().await?;
+            let paused = state.paused_reason.is_some();
             if paused && probed {
                 break;
             }
@@ -275,7 +327,12 @@ impl SyncWorker {
             } else {
                 self.shared.settings.sync.concurrency
             };
-            let claimed = self.shared.claim(limit).await?;
+            let claimed = if paused {
+                let caused_pause = state.paused_delivery_id.as_deref();
+                self.shared.claim_probe(caused_pause).await?
+            } else {
+                self.shared.claim(limit).await?
+            };
             if claimed.is_empty() {
                 break;
             }
@@ -320,7 +377,9 @@ async fn send_one(shared: Arc<Shared>, row: ClaimedDelivery, probe: bool) -> Del
 
 enum Plan {
     Normal,
-    Probe,
+    /// Send one row as a probe, another than this one (it caused the pause)
+    /// when another is due.
+    Probe(Option<String>),
     Wait(Duration),
 }
 

@@ -1,27 +1,26 @@
-//! What the worker makes of CareHQ's other answers, end to end: 403 and 404
-//! pause delivery, a success whose body breaks off is synced once, and each
-//! attempt records how long it took.
+//! What the worker makes of CareHQ's other answers, end to end: a 403
+//! pauses delivery, a 404 fails only its own delivery, a success whose body
+//! breaks off is synced once, and each attempt records how long it took.
 
 use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, field};
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, eventually, family, field,
+};
 use crate::on_both_databases;
 
 use crate::helpers::posted_id;
 
-async fn a_403_or_404_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
+async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
     let sandbox = TestSandbox::start().await;
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
-    for (n, (code, cause)) in [(403, "permission"), (404, "carehq.base_url")]
-        .into_iter()
-        .enumerate()
-    {
+    for (n, (code, cause)) in [(403, "permission")].into_iter().enumerate() {
         sandbox.set_faults(Faults {
             status: Some(code),
             ..Faults::default()
@@ -58,10 +57,59 @@ async fn a_403_or_404_from_carehq_pauses_delivery_until_it_answers_normally(db: 
         let resumed = app.store.delivery_state().await.unwrap();
         assert!(resumed.paused_reason.is_none(), "{code}: {resumed:?}");
     }
-    assert_eq!(sandbox.received().len(), 2);
+    assert_eq!(sandbox.received().len(), 1);
     app.stop().await;
 }
-on_both_databases!(a_403_or_404_from_carehq_pauses_delivery_until_it_answers_normally);
+on_both_databases!(a_403_from_carehq_pauses_delivery_until_it_answers_normally);
+
+/// A 404 (a location Id deleted in CareHQ, a visit whose enquiry staff
+/// deleted) is about that delivery: it fails with what to check, naming the
+/// site, and delivery to every other site goes on. (It used to pause all
+/// delivery, and the pause probe picked that same row again and again.)
+async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        extra_toml: another_site("quiet-home"),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults::once(404));
+    let refused = posted_id(&app, 1).await;
+    let failed = app.wait_for_status(&refused, "failed").await;
+    let reason = failed.last_error.unwrap_or_default();
+    assert!(reason.contains(SITE), "names the site: {reason}");
+    assert!(
+        reason.contains("check --remote"),
+        "says what to do: {reason}"
+    );
+    assert!(
+        app.store
+            .delivery_state()
+            .await
+            .unwrap()
+            .paused_reason
+            .is_none()
+    );
+
+    let response = app
+        .http
+        .post(format!("{}/forms/quiet-home", app.address))
+        .json(&family(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let other = body["id"].as_str().unwrap().to_owned();
+    app.wait_for_status(&other, "synced").await;
+    assert_eq!(sandbox.received().len(), 1, "only the other site's enquiry");
+    assert_eq!(app.delivery(&refused).await.status, "failed");
+    app.stop().await;
+}
+on_both_databases!(a_404_fails_only_that_delivery_and_pauses_nothing);
 
 /// CareHQ answers 200 and the body then breaks off: the status line proves
 /// CareHQ created the enquiry, so it is synced (CareHQ's Id unknown, said to

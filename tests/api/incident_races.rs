@@ -79,7 +79,7 @@ async fn a_pause_is_cleared_only_by_a_send_that_succeeded_after_it_began(db: Db)
     // decided on that reading); before A claims, B's send is refused (401),
     // B pauses delivery and announces the incident.
     let _read_by_a = observe(&a).await.unwrap();
-    b.pause_delivery("CareHQ refused the credentials (401)", Some(401))
+    b.pause_delivery("CareHQ refused the credentials (401)", Some(401), None)
         .await
         .unwrap();
     assert_eq!(kinds(&check(&b).await), [("paused", true)]);
@@ -156,7 +156,7 @@ async fn an_instance_starting_up_keeps_another_instances_pause(db: Db) {
         return;
     };
     let (a, _) = two_instances(&db).await;
-    a.pause_delivery("CareHQ refused the credentials (401)", Some(401))
+    a.pause_delivery("CareHQ refused the credentials (401)", Some(401), None)
         .await
         .unwrap();
     let sandbox = TestSandbox::start().await;

@@ -1,6 +1,7 @@
 //! Leases and outcome writes where the races live: two claims of one row at
 //! the storage level, a process's own rows in flight, and an outcome write
-//! that cannot land for a while after CareHQ has created the enquiry.
+//! that cannot land for a while after CareHQ has created the enquiry (and
+//! `/readyz` meanwhile).
 
 use std::time::Duration;
 
@@ -142,6 +143,12 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
         .unwrap();
     // CareHQ has the enquiry while the lock is held.
     sandbox.wait_for(1).await;
+    // Reads still work, but the service cannot store anything: not ready.
+    let readyz = format!("{}/readyz", app.address);
+    let answer = app.http.get(&readyz).send().await.unwrap();
+    assert_eq!(answer.status(), 503, "ready while writes cannot commit");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["writes"], "failing", "{body}");
     // Longer than the writer's busy timeout (10 s): the first outcome write
     // fails. How much longer does not matter; the lease (40 s) covers it.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -151,5 +158,7 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     let delivered = app.wait_for_status(&id, "synced").await;
     assert_eq!(delivered.ambiguous, 0, "{delivered:?}");
     assert_eq!(sandbox.received().len(), 1, "sent once");
+    let answer = app.http.get(&readyz).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "ready again once writes commit");
     app.stop().await;
 }

@@ -386,6 +386,47 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
 }
 on_both_databases!(a_400_on_the_visit_fails_only_the_visit);
 
+/// A key without "Home visits > Create" refuses the visit (403) and pauses
+/// delivery; the pause probe then tries another row first, so a family who
+/// asked no visit still reaches CareHQ. (The probe used to pick the row that
+/// caused the pause, again and again, and nothing else was sent.)
+async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        status: Some(403),
+        status_path: Some("home-visits".into()),
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let with_a_visit = posted_id(
+        &app,
+        SITE,
+        &with_visit(4, &local_slot(2, 15).0, "in_person"),
+    )
+    .await;
+    wait_for_step(&app.store, &with_a_visit, "enquiry", "synced").await;
+    eventually(Duration::from_secs(10), || async {
+        let state = app.store.delivery_state().await.unwrap();
+        (state.paused_status == Some(403)).then_some(())
+    })
+    .await
+    .expect("the visit's 403 pauses delivery");
+
+    let plain = posted_id(&app, SITE, &crate::helpers::family(5)).await;
+    wait_for_step(&app.store, &plain, "enquiry", "synced").await;
+    assert_eq!(sandbox.received().len(), 2);
+    let visit_row = step(&app.store, &with_a_visit, "home_visit").await;
+    assert_ne!(
+        visit_row.status, "failed",
+        "a 403 never fails a row: {visit_row:?}"
+    );
+    app.stop().await;
+}
+on_both_databases!(the_pause_probe_tries_another_row_than_the_one_that_caused_it);
+
 async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;

@@ -1,4 +1,7 @@
-//! `/healthz` (the process runs) and `/readyz` (database answers, worker alive).
+//! `/healthz` (the process runs) and `/readyz` (the database answers reads
+//! and takes writes, the worker is alive). Writes are checked too: a service
+//! whose reads work but whose writes fail (writer task gone, database locked,
+//! disk full) answers every family 503 and must be taken out of rotation.
 
 use std::time::Duration;
 
@@ -20,11 +23,26 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
         Ok(Ok(()))
     );
+    let writes =
+        match tokio::time::timeout(Duration::from_secs(2), state.store.check_writes()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(
+                "a write did not commit within 2 s (the database is locked or too slow)".to_owned(),
+            ),
+        };
     let worker = state.worker.is_alive(state.worker_max_silence);
-    if !(database && worker) {
-        warn!(database, worker, "not ready");
+    let ready = database && worker && writes.is_none();
+    if !ready {
+        // The cause stays in the log: this route is public.
+        warn!(
+            database,
+            worker,
+            writes = writes.as_deref().unwrap_or("ok"),
+            "not ready"
+        );
     }
-    let status = if database && worker {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -32,8 +50,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let word = |ok: bool| if ok { "ok" } else { "failing" };
     (
         status,
-        Json(
-            json!({"status": word(database && worker), "database": word(database), "worker": word(worker)}),
-        ),
+        Json(json!({
+            "status": word(ready),
+            "database": word(database),
+            "writes": word(writes.is_none()),
+            "worker": word(worker),
+        })),
     )
 }
