@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::carehq::{CareHqClient, ClientSettings};
 use crate::config::Settings;
@@ -206,6 +206,9 @@ fn announce(settings: &Settings, local_addr: SocketAddr, sandbox: bool) {
         format!("http://{}", SocketAddr::new(ip, local_addr.port()))
     });
     info!(listen = %local_addr, sites = settings.sites.len(), sandbox, "enquiry-relay is running");
+    for warning in settings.warnings() {
+        warn!("{warning}");
+    }
     for site in &settings.sites {
         info!(site = %site.slug, url = %format!("{base}/forms/{}", site.slug), "enquiry form");
     }

@@ -62,6 +62,9 @@ mod tests {
             visit_type: "virtual".into(),
             enquiry_status: Some("synced".into()),
             enquiry_remote_id: Some("a".repeat(24)),
+            site: "upton-court".into(),
+            slot_at: 1_774_861_200_000,
+            slot_freed: false,
         }
     }
 

@@ -18,6 +18,10 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
         settings.sites.len(),
         settings.source
     );
+    // Valid but risky settings: said here so they are seen before deploying.
+    for warning in settings.warnings() {
+        println!("warning: {warning}");
+    }
     if !remote {
         return Ok(ExitCode::SUCCESS);
     }

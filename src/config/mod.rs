@@ -105,6 +105,26 @@ impl Settings {
         build(sources::text_layer(toml), ConfigSource::Inline)
     }
 
+    /// Settings that are valid but risky, in words for the operator: `check`
+    /// prints them and `serve` logs them at start-up. They do not stop
+    /// start-up (see each for why).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        // Honoured, not raised: the orchestrator's kill deadline (compose
+        // `stop_grace_period`, Kubernetes `terminationGracePeriodSeconds`)
+        // is the real limit, and waiting past it only trades a clean exit
+        // for a SIGKILL mid-send, with the same duplicate.
+        if self.sync.shutdown_grace < self.carehq.timeout {
+            warnings.push(format!(
+                "sync.shutdown_grace (\"{}\") is shorter than carehq.timeout (\"{}\"): a send still running at shutdown is cut off, and as CareHQ may still create it, its re-send after sync.lease can duplicate the enquiry. Set sync.shutdown_grace to at least \"{}\" (and your orchestrator's stop timeout, e.g. compose stop_grace_period, a little longer)",
+                format_duration(self.sync.shutdown_grace),
+                format_duration(self.carehq.timeout),
+                format_duration(self.carehq.timeout + validate::SHUTDOWN_MARGIN),
+            ));
+        }
+        warnings
+    }
+
     /// True when deliveries go to the built-in CareHQ sandbox.
     pub fn sandbox_mode(&self) -> bool {
         self.carehq.sandbox

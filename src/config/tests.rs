@@ -81,7 +81,9 @@ fn defaults_fill_every_unset_key() {
     assert_eq!(s.sync.poll_interval, Duration::from_secs(30));
     assert_eq!(s.sync.concurrency, 4);
     assert_eq!(s.sync.lease, Duration::from_secs(60));
-    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
+    // A send started just before shutdown may take all of carehq.timeout;
+    // the margin leaves time to record its outcome.
+    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(35));
     assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
     assert!(s.staff.token.is_none());
     assert_eq!(s.captcha.provider, CaptchaProvider::None);
@@ -260,8 +262,9 @@ fn environment_overrides_the_file() {
 
     let s = Settings::from_toml_str(MINIMAL).unwrap();
     assert_eq!(s.carehq.timeout, Duration::from_secs(5));
-    // The lease default follows the overridden timeout.
+    // The lease and shutdown grace defaults follow the overridden timeout.
     assert_eq!(s.sync.lease, Duration::from_secs(35));
+    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
     assert_eq!(
         s.sync.retry_schedule,
         [Duration::from_secs(1), Duration::from_secs(5)]
@@ -666,6 +669,7 @@ fn the_example_file_loads_once_credentials_are_set() {
         ["https://example-care.co.uk"]
     );
     assert_eq!(s.server.body_limit, 65_536);
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
 
     // As shipped, the only problems are the credentials left for the operator.
     let errors = errors_of(Settings::from_toml_str(EXAMPLE));
@@ -900,4 +904,29 @@ fn a_lease_barely_longer_than_the_timeout_is_refused() {
     let text = message(&errors, "sync.lease");
     assert!(text.contains("by at least 5s"), "{text}");
     assert!(Settings::from_toml_str(&toml("35s")).is_ok());
+}
+
+#[test]
+fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused() {
+    let _env = EnvGuard::new();
+    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let longer = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"2m\"\n");
+    let s = Settings::from_toml_str(&longer).unwrap();
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+
+    let short = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"10s\"\n");
+    let s = Settings::from_toml_str(&short).unwrap();
+    // Honoured: the orchestrator's kill deadline may be what it is.
+    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("sync.shutdown_grace")
+            && warnings[0].contains("carehq.timeout")
+            && warnings[0].contains("duplicate")
+            && warnings[0].contains("at least \"35s\""),
+        "{}",
+        warnings[0]
+    );
 }

@@ -42,6 +42,12 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// (`sync::deliver::RECORD_TIME`), and 2 s for the claim-to-send preparation.
 /// Less, and a send still in progress could be claimed again and duplicated.
 pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
+/// How much longer than `carehq.timeout` shutdown waits for sends in flight:
+/// a send started just before the signal may take the whole timeout, and its
+/// outcome still has to be written. Cutting a send off early risks a
+/// duplicate (CareHQ finishes creating after we have gone; the row is sent
+/// again after its lease).
+pub(super) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
 const DEFAULT_MIN_SCORE: f64 = 0.5;
 /// A family may correct and resend a few times; a script posting every
@@ -355,7 +361,7 @@ fn sync(raw: &RawSync, carehq_timeout: Option<Duration>, p: &mut Problems) -> Op
     let shutdown_grace = duration(
         "sync.shutdown_grace",
         &raw.shutdown_grace,
-        Duration::from_secs(10),
+        carehq_timeout.unwrap_or(SECS_30) + SHUTDOWN_MARGIN,
         p,
     );
     let pause_probe_interval = positive_duration(

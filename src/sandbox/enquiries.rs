@@ -2,15 +2,15 @@
 //! refused so our typos surface), records the pairs exactly as received and
 //! answers with the created object.
 
+use axum::Extension;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::Sandbox;
 use super::error::SandboxError;
-use super::faults::broken_response;
+use super::faults::answer_created;
 use super::gate::Params;
 use super::params::{Checker, not_one_of};
 use super::records::{ReceivedEnquiry, carehq_date_time};
@@ -70,7 +70,7 @@ pub async fn create(
 ) -> Result<Response, SandboxError> {
     let object = validate(&params)?;
     let now = OffsetDateTime::now_utc();
-    let (id, drop_answer) = {
+    let (id, after) = {
         let mut state = sandbox.state();
         let id = state.new_id(now.unix_timestamp());
         state.enquiries.push(ReceivedEnquiry {
@@ -78,7 +78,7 @@ pub async fn create(
             fields: params,
             received_at: now,
         });
-        (id, state.faults.drop_after_create)
+        (id, state.faults.take_after_create())
     };
     tracing::info!(enquiry_id = %id, "sandbox: care enquiry created");
 
@@ -88,11 +88,7 @@ pub async fn create(
     body.insert("created".into(), json!(created));
     body.insert("modified".into(), json!(created));
     body.extend(object);
-    let body = Value::Object(body);
-    if drop_answer {
-        return Ok(broken_response(&body));
-    }
-    Ok(Json(body).into_response())
+    Ok(answer_created(after, Value::Object(body)).await)
 }
 
 /// Checks the parameters and returns the enquiry's fields as CareHQ would show them.

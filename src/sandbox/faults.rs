@@ -1,6 +1,6 @@
-//! Injected faults: forced statuses, latency, rate limiting and a response that
-//! breaks after CareHQ created the record. Tests and developers switch them with
-//! `Sandbox::set_faults` or `PUT /_sandbox/faults`.
+//! Injected faults: forced statuses, latency, rate limiting, and answers that
+//! come late, break or never come after CareHQ created the record. Tests and
+//! developers switch them with `Sandbox::set_faults` or `PUT /_sandbox/faults`.
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -19,10 +19,22 @@ pub struct Faults {
     /// Force `status` only on requests whose path contains this (e.g.
     /// `"home-visits"`); others pass and do not count towards `status_times`.
     pub status_path: Option<String>,
-    /// Sleep this long before answering any `/v1` request.
+    /// Sleep this long before handling any `/v1` request (nothing is created
+    /// until it has passed: a send cut off meanwhile leaves no record).
     pub latency_ms: u64,
     /// Create the record, then break the response body mid-way.
     pub drop_after_create: bool,
+    /// Create the record, then wait this long before answering. A real server
+    /// finishes creating after a client gave up (its timeout, its shutdown), so
+    /// the re-send of such a send is a duplicate; this shows it.
+    pub answer_delay_ms: u64,
+    /// Create the record, then close the connection without any answer, not
+    /// even a status line: the client cannot tell that it was created.
+    pub close_after_create: bool,
+    /// Apply the after-create faults (`answer_delay_ms`, `close_after_create`,
+    /// `drop_after_create`) to the next N creates only, then clear them
+    /// (None = until cleared). Lets a test fault one send and not its re-send.
+    pub after_create_times: Option<u32>,
     /// Answer 429 with `Remaining: 0` and `Reset` one second ahead.
     pub rate_limited: bool,
     /// With `rate_limited`: how far ahead `Reset` is, in milliseconds, instead
@@ -79,6 +91,31 @@ impl Faults {
         Some(forced_error(code))
     }
 
+    /// What to do with the answer to a create that has just been recorded,
+    /// counting down `after_create_times`.
+    pub fn take_after_create(&mut self) -> AfterCreate {
+        let after = AfterCreate {
+            delay: (self.answer_delay_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.answer_delay_ms)),
+            close: self.close_after_create,
+            break_body: self.drop_after_create,
+        };
+        if after == AfterCreate::default() {
+            return after;
+        }
+        match self.after_create_times {
+            Some(n) if n <= 1 => {
+                self.answer_delay_ms = 0;
+                self.close_after_create = false;
+                self.drop_after_create = false;
+                self.after_create_times = None;
+            }
+            Some(n) => self.after_create_times = Some(n - 1),
+            None => {}
+        }
+        after
+    }
+
     /// Seconds from now to the `Reset` a forced 429 carries.
     pub fn rate_limit_reset_in(&self) -> f64 {
         self.rate_limit_reset_ms.unwrap_or(1_000) as f64 / 1_000.0
@@ -109,6 +146,43 @@ fn forced_error(code: u16) -> SandboxError {
             status.as_u16()
         ),
     }
+}
+
+/// The after-create faults of one create (see [`Faults::take_after_create`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AfterCreate {
+    pub delay: Option<std::time::Duration>,
+    pub close: bool,
+    pub break_body: bool,
+}
+
+/// The answer to a create whose record (`object`) now exists, as the faults say.
+pub async fn answer_created(after: AfterCreate, object: serde_json::Value) -> Response {
+    if let Some(delay) = after.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if after.close {
+        return closed_connection();
+    }
+    if after.break_body {
+        return broken_response(&object);
+    }
+    axum::Json(object).into_response()
+}
+
+/// A response whose body fails before its first byte. hyper only buffers the
+/// status line and headers until the first body frame is ready; a body that
+/// fails at once ends the connection with nothing written, so the client
+/// sees the connection close with no answer at all (unlike
+/// [`broken_response`], whose 200 reaches the client first).
+fn closed_connection() -> Response {
+    let failure = futures_util::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "sandbox fault: close_after_create closed the connection",
+        ))
+    });
+    (StatusCode::OK, Body::from_stream(failure)).into_response()
 }
 
 /// A 200 whose body starts like the created object and then fails, so the
@@ -182,6 +256,34 @@ mod tests {
         assert!(faults.take_forced("/v1/home-visits").is_some());
         assert!(faults.take_forced("/v1/home-visits").is_none());
         assert_eq!(faults, Faults::default());
+    }
+
+    #[test]
+    fn after_create_faults_with_times_apply_that_many_times_then_clear() {
+        let mut faults = Faults {
+            answer_delay_ms: 1_500,
+            close_after_create: true,
+            after_create_times: Some(2),
+            ..Faults::default()
+        };
+        let expected = AfterCreate {
+            delay: Some(std::time::Duration::from_millis(1_500)),
+            close: true,
+            break_body: false,
+        };
+        assert_eq!(faults.take_after_create(), expected);
+        assert_eq!(faults.take_after_create(), expected);
+        assert_eq!(faults.take_after_create(), AfterCreate::default());
+        assert_eq!(faults, Faults::default());
+
+        // Without a count they stay.
+        let mut faults = Faults {
+            drop_after_create: true,
+            ..Faults::default()
+        };
+        for _ in 0..3 {
+            assert!(faults.take_after_create().break_body);
+        }
     }
 
     #[test]

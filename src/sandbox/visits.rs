@@ -2,14 +2,14 @@
 //! pending, cancel and complete. A visit belongs to an enquiry the sandbox created.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Sandbox;
 use super::error::SandboxError;
-use super::faults::broken_response;
+use super::faults::answer_created;
 use super::gate::Params;
 use super::params::{Checker, LIST_PARAMS, ListQuery};
 use super::records::{HomeVisit, VisitStatus, carehq_date_time, parse_carehq_date_time};
@@ -61,7 +61,7 @@ pub async fn create(
     Extension(Params(params)): Extension<Params>,
 ) -> Result<Response, SandboxError> {
     let now = OffsetDateTime::now_utc();
-    let (visit, drop_answer) = {
+    let (visit, after) = {
         let mut state = sandbox.state();
         let mut check = Checker::new(&params);
         check.reject_unknown(CREATE_PARAMS);
@@ -110,14 +110,10 @@ pub async fn create(
             confirmation_emailed: !suppress_email,
         };
         state.visits.push(visit.clone());
-        (visit, state.faults.drop_after_create)
+        (visit, state.faults.take_after_create())
     };
     tracing::info!(visit_id = %visit.id, "sandbox: home visit created");
-    let body = Value::Object(visit.api_object());
-    if drop_answer {
-        return Ok(broken_response(&body));
-    }
-    Ok(Json(body).into_response())
+    Ok(answer_created(after, Value::Object(visit.api_object())).await)
 }
 
 pub async fn list(

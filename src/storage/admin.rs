@@ -144,11 +144,13 @@ impl Store {
 
     /// Make an enquiry's failed deliveries pending again, due now. The attempt
     /// counter starts again from zero so the whole retry schedule applies; the
-    /// attempts already made stay recorded. Returns how many rows changed.
+    /// attempts already made stay recorded. `pending_since` restarts too: the
+    /// row's wait for CareHQ begins now, whenever it first arrived. Returns
+    /// how many rows changed.
     pub async fn retry_failed(&self, enquiry_id: &str) -> Result<u64, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
              WHERE enquiry_id = $2 AND status = 'failed'",
         )
         .bind(now)
@@ -164,7 +166,7 @@ impl Store {
     pub async fn retry_all_failed(&self) -> Result<Vec<(String, String)>, StoreError> {
         let now = now_ms();
         let mut retried: Vec<(String, String)> = sqlx::query_as(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
              WHERE status = 'failed' RETURNING enquiry_id, step",
         )
         .bind(now)
@@ -179,7 +181,7 @@ impl Store {
     pub async fn release_held(&self, enquiry_id: &str) -> Result<u64, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \
              WHERE enquiry_id = $2 AND status = 'held'",
         )
         .bind(now)

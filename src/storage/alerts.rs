@@ -12,7 +12,8 @@ pub enum Incident {
     Failed,
     /// Delivery is paused (CareHQ refused the credentials or settings).
     Paused,
-    /// A delivery has waited (pending or sending) since before `cutoff` (Unix ms).
+    /// A delivery has waited (pending or sending) since before `cutoff` (Unix
+    /// ms), counted from when it last became pending (`pending_since`).
     PendingAge { cutoff: i64 },
     /// An enquiry is held for a person to release or delete.
     Held,
@@ -35,7 +36,7 @@ impl Incident {
             Incident::Failed => "EXISTS (SELECT 1 FROM deliveries WHERE status = 'failed')",
             Incident::Held => "EXISTS (SELECT 1 FROM deliveries WHERE status = 'held')",
             Incident::PendingAge { .. } => {
-                "EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND created_at < $3)"
+                "EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND COALESCE(pending_since, created_at) < $3)"
             }
             Incident::Paused => {
                 "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NOT NULL)"
@@ -53,7 +54,7 @@ impl Incident {
             Incident::Failed => "NOT EXISTS (SELECT 1 FROM deliveries WHERE status = 'failed')",
             Incident::Held => "NOT EXISTS (SELECT 1 FROM deliveries WHERE status = 'held')",
             Incident::PendingAge { .. } => {
-                "NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND created_at < $2)"
+                "NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND COALESCE(pending_since, created_at) < $2)"
             }
             Incident::Paused => {
                 "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NULL \

@@ -158,14 +158,17 @@ pub(super) async fn insert_rows(
     .bind(new.spam_verdict)
     .execute(&mut **tx)
     .await?;
+    // A held row is not waiting to be sent until a person releases it, so
+    // its pending_since is set then, not now.
     sqlx::query(
-        "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, 'enquiry', $3, $4, $4, $4)",
+        "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
+         VALUES ($1, $2, 'enquiry', $3, $4, $4, $4, $5)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(new.id)
     .bind(if new.held { "held" } else { "pending" })
     .bind(now)
+    .bind((!new.held).then_some(now))
     .execute(&mut **tx)
     .await?;
     Ok(None)

@@ -267,7 +267,7 @@ pub(super) async fn record_rows(
             // Later steps (a home visit) wait for the enquiry: release them in
             // this transaction, so a crash cannot leave them waiting forever.
             sqlx::query(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \
                  WHERE status = 'waiting' AND enquiry_id IN \
                  (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry')",
             )
@@ -277,6 +277,9 @@ pub(super) async fn record_rows(
             .await?;
         }
         Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
+            if matches!(transition, Transition::Failed { .. }) {
+                super::visits::free_slot_of_waiting_visit(tx, delivery_id, now).await?;
+            }
             sqlx::query(
                 "UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1",
             )

@@ -1,10 +1,20 @@
 //! Retention: scrubbing personal data once it is no longer needed, keeping
 //! the audit record (ids, site, times, outcome, CareHQ id).
+//!
+//! The pass works in chunks of [`PURGE_CHUNK`] rows, each its own short
+//! transaction. On SQLite every write (intake, delivery outcomes) shares one
+//! writer connection; one transaction over a large first pass would hold it
+//! for as long as the whole pass takes, and intake would answer 503 meanwhile.
 
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys are only consulted for 24 h; older ones are deleted.
 const IDEMPOTENCY_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Rows scrubbed (or keys deleted) per transaction: small enough that a
+/// chunk holds the writer for milliseconds, large enough that a pass over a
+/// year of enquiries is a few hundred statements.
+pub const PURGE_CHUNK: usize = 500;
 
 /// What one purge did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -14,73 +24,134 @@ pub struct PurgeReport {
     pub idempotency_keys_deleted: u64,
 }
 
-/// Scrub one set of enquiries and the CareHQ answers of their attempts (a hint
-/// or `arg_errors` can quote what the family wrote). `$1` now, `$2` cut-off.
-/// Only enquiries whose every delivery is synced qualify: failed and held
-/// ones wait for staff, pending ones still need their details.
-const SCRUB_SYNCED_ATTEMPTS: &str = "\
-UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL
- WHERE (hint IS NOT NULL OR arg_errors IS NOT NULL)
-   AND delivery_id IN (SELECT d.id FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id
-                        WHERE e.payload IS NOT NULL AND e.spam_verdict = 'clean' AND e.received_at < $1
-                          AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.enquiry_id = e.id AND o.status <> 'synced'))";
+/// Scrub up to `$3` enquiries received before `$1` (`$2` now) and return
+/// their ids. Only enquiries whose every delivery is synced qualify: failed
+/// and held ones wait for staff, pending ones still need their details.
+/// The write comes first, so on SQLite the chunk takes the write lock at
+/// once (a read first could meet SQLITE_BUSY on upgrading, beside a CLI
+/// process). `payload IS NOT NULL` outside the subquery is re-checked by
+/// PostgreSQL after waiting for a row lock, so two instances purging at once
+/// do not both scrub (and count) the same row.
 const SCRUB_SYNCED: &str = "\
 UPDATE enquiries SET payload = NULL, scrubbed_at = $2
- WHERE payload IS NOT NULL AND spam_verdict = 'clean' AND received_at < $1
-   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = enquiries.id)
-   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = enquiries.id AND d.status <> 'synced')";
+ WHERE payload IS NOT NULL AND id IN (
+   SELECT e.id FROM enquiries e
+    WHERE e.payload IS NOT NULL AND e.spam_verdict = 'clean' AND e.received_at < $1
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id)
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status <> 'synced')
+    ORDER BY e.received_at LIMIT $3)
+RETURNING id";
 /// Spam: anything not `clean`, unless a delivery is failed, held or still waiting.
-const SCRUB_SPAM_ATTEMPTS: &str = "\
-UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL
- WHERE (hint IS NOT NULL OR arg_errors IS NOT NULL)
-   AND delivery_id IN (SELECT d.id FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id
-                        WHERE e.payload IS NOT NULL AND e.spam_verdict <> 'clean' AND e.received_at < $1
-                          AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.enquiry_id = e.id AND o.status <> 'synced'))";
 const SCRUB_SPAM: &str = "\
 UPDATE enquiries SET payload = NULL, scrubbed_at = $2
- WHERE payload IS NOT NULL AND spam_verdict <> 'clean' AND received_at < $1
-   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = enquiries.id AND d.status <> 'synced')";
+ WHERE payload IS NOT NULL AND id IN (
+   SELECT e.id FROM enquiries e
+    WHERE e.payload IS NOT NULL AND e.spam_verdict <> 'clean' AND e.received_at < $1
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status <> 'synced')
+    ORDER BY e.received_at LIMIT $3)
+RETURNING id";
+/// Stale idempotency keys, `$2` at a time.
+const DELETE_KEYS: &str = "\
+DELETE FROM idempotency_keys WHERE (site, key) IN (
+  SELECT site, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)";
 
 impl Store {
     /// Scrub synced enquiries received before `synced_before` and spam
-    /// received before `spam_before` (Unix ms); delete stale idempotency keys.
+    /// received before `spam_before` (Unix ms); delete stale idempotency
+    /// keys. Chunks of [`PURGE_CHUNK`] rows, each committed on its own.
     pub async fn purge(
         &self,
         synced_before: i64,
         spam_before: i64,
     ) -> Result<PurgeReport, StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(SCRUB_SYNCED_ATTEMPTS)
-            .bind(synced_before)
-            .execute(&mut *tx)
-            .await?;
-        let synced = sqlx::query(SCRUB_SYNCED)
-            .bind(synced_before)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(SCRUB_SPAM_ATTEMPTS)
-            .bind(spam_before)
-            .execute(&mut *tx)
-            .await?;
-        let spam = sqlx::query(SCRUB_SPAM)
-            .bind(spam_before)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(now - IDEMPOTENCY_KEEP_MS)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
+        self.purge_in_chunks(synced_before, spam_before, PURGE_CHUNK)
+            .await
+    }
+
+    /// [`Store::purge`] with another chunk size.
+    pub async fn purge_in_chunks(
+        &self,
+        synced_before: i64,
+        spam_before: i64,
+        chunk: usize,
+    ) -> Result<PurgeReport, StoreError> {
+        let chunk = chunk.max(1);
+        let synced_scrubbed = self.scrub_all(SCRUB_SYNCED, synced_before, chunk).await?;
+        let spam_scrubbed = self.scrub_all(SCRUB_SPAM, spam_before, chunk).await?;
+        let mut idempotency_keys_deleted = 0;
+        loop {
+            let deleted = sqlx::query(DELETE_KEYS)
+                .bind(now_ms() - IDEMPOTENCY_KEEP_MS)
+                .bind(chunk as i64)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            idempotency_keys_deleted += deleted;
+            if deleted < chunk as u64 {
+                break;
+            }
+            // Let intake and outcome writes queued for the writer go first.
+            tokio::task::yield_now().await;
+        }
         Ok(PurgeReport {
-            synced_scrubbed: synced,
-            spam_scrubbed: spam,
-            idempotency_keys_deleted: keys,
+            synced_scrubbed,
+            spam_scrubbed,
+            idempotency_keys_deleted,
         })
+    }
+
+    /// Run `scrub` chunk after chunk until a chunk comes back short.
+    async fn scrub_all(
+        &self,
+        scrub: &'static str,
+        before: i64,
+        chunk: usize,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let scrubbed = self.scrub_chunk(scrub, before, chunk).await?;
+            total += scrubbed;
+            if scrubbed < chunk as u64 {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// One chunk in one transaction: the enquiries' payloads, then the CareHQ
+    /// answers of their attempts (a hint or `arg_errors` can quote what the
+    /// family wrote). Returns how many enquiries were scrubbed.
+    async fn scrub_chunk(
+        &self,
+        scrub: &'static str,
+        before: i64,
+        chunk: usize,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let ids: Vec<(String,)> = sqlx::query_as(scrub)
+            .bind(before)
+            .bind(now_ms())
+            .bind(chunk as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        if !ids.is_empty() {
+            // One placeholder per id; the ids are bound, never spliced in.
+            let list = (1..=ids.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL \
+                 WHERE (hint IS NOT NULL OR arg_errors IS NOT NULL) \
+                   AND delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id IN ({list}))"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id,) in &ids {
+                query = query.bind(id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
 }

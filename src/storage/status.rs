@@ -18,7 +18,9 @@ pub struct QueueFigures {
     pub waiting: i64,
     /// Deliveries that reached `synced` in the 24 h before `now`.
     pub synced_last_24h: i64,
-    /// When the oldest delivery still waiting (pending or sending) was created.
+    /// Since when the longest-waiting delivery (pending or sending) has
+    /// waited: when it last became pending, not when it was created, so a
+    /// staff retry or release of an old row starts its wait afresh.
     pub oldest_pending_at: Option<i64>,
 }
 
@@ -58,6 +60,8 @@ pub struct StatusFigures {
     pub steps: Vec<(String, QueueFigures)>,
     /// Deliveries with at least one send whose outcome is unknown.
     pub ambiguous: i64,
+    /// Home visits waiting for an enquiry step that failed (their slot given back).
+    pub visits_waiting_on_failed: i64,
     /// CareHQ's hint of the most recent attempt that carried one, and when.
     pub last_hint: Option<(i64, String)>,
 }
@@ -107,7 +111,7 @@ impl Store {
     pub async fn status_figures(&self, now: i64) -> Result<StatusFigures, StoreError> {
         // One grouped pass: count, oldest waiting row and recent syncs per (site, status).
         let rows: Vec<GroupRow> = sqlx::query_as(
-            "SELECT e.site, d.step, d.status, COUNT(*), MIN(d.created_at), \
+            "SELECT e.site, d.step, d.status, COUNT(*), MIN(COALESCE(d.pending_since, d.created_at)), \
                     SUM(CASE WHEN d.status = 'synced' AND d.updated_at >= $1 THEN 1 ELSE 0 END) \
                FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
               GROUP BY e.site, d.step, d.status ORDER BY e.site, d.step",
@@ -140,6 +144,14 @@ impl Store {
                 .fetch_one(&self.reader)
                 .await?;
         figures.ambiguous = ambiguous;
+        let (stuck,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries w WHERE w.step = 'home_visit' AND w.status = 'waiting' \
+             AND EXISTS (SELECT 1 FROM deliveries e WHERE e.enquiry_id = w.enquiry_id \
+                          AND e.step = 'enquiry' AND e.status = 'failed')",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        figures.visits_waiting_on_failed = stuck;
         figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
         figures.last_hint = sqlx::query_as(
             "SELECT started_at, hint FROM delivery_attempts WHERE hint IS NOT NULL \

@@ -1,6 +1,9 @@
 //! Visit requests: stored with their enquiry in one transaction (slot
 //! capacity taken in the same transaction), read back by the worker, and the
-//! slot counts the booking pages need.
+//! slot counts the booking pages need. A visit waiting for an enquiry that
+//! failed gives its place back (families can book the time again); if the
+//! enquiry is synced after all, the visit takes a place again before it is
+//! sent, if one is left.
 
 use super::intake::{NewEnquiry, insert_rows};
 use super::{InsertOutcome, Store, StoreError, now_ms};
@@ -34,10 +37,66 @@ pub struct StoredVisit {
     pub enquiry_status: Option<String>,
     /// CareHQ's `_id` of the enquiry, once synced.
     pub enquiry_remote_id: Option<String>,
+    /// The site slug and the slot's start (Unix ms).
+    pub site: String,
+    pub slot_at: i64,
+    /// The visit gave its place in the slot back when its enquiry failed.
+    pub slot_freed: bool,
 }
 
-/// local_time, time_zone, visit_type, enquiry status, enquiry remote id.
-type VisitRow = (String, String, String, Option<String>, Option<String>);
+/// local_time, time_zone, visit_type, enquiry status, enquiry remote id,
+/// site, slot_at, slot_freed_at.
+type VisitRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+);
+
+/// Take one place in a slot, unless it already holds `$3`. The WHERE on the
+/// update makes a full slot return no row, atomically: PostgreSQL locks the
+/// conflicting row, SQLite has one writer.
+const TAKE_PLACE: &str = "INSERT INTO visit_slots (site, slot_at, taken) VALUES ($1, $2, 1) \
+     ON CONFLICT (site, slot_at) DO UPDATE SET taken = visit_slots.taken + 1 \
+     WHERE visit_slots.taken < $3 RETURNING taken";
+
+/// In the caller's transaction, when the delivery `delivery_id` becomes
+/// failed: if it is an enquiry step whose visit waits for it, give the
+/// visit's place in its slot back and note when. A failed enquiry may wait
+/// for staff for days; meanwhile the time the family chose should not look
+/// booked to other families.
+pub(super) async fn free_slot_of_waiting_visit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    delivery_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    // The visit requests concerned: this delivery's enquiry, its visit step
+    // waiting, its place not given back yet.
+    const CONCERNED: &str = "SELECT v.enquiry_id FROM visit_requests v \
+         JOIN deliveries e ON e.enquiry_id = v.enquiry_id AND e.step = 'enquiry' \
+         JOIN deliveries w ON w.enquiry_id = v.enquiry_id AND w.step = 'home_visit' AND w.status = 'waiting' \
+         WHERE e.id = $1 AND v.slot_freed_at IS NULL";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE visit_slots SET taken = taken - 1 WHERE taken > 0 AND EXISTS \
+         (SELECT 1 FROM visit_requests r WHERE r.site = visit_slots.site AND r.slot_at = visit_slots.slot_at \
+          AND r.enquiry_id IN ({CONCERNED}))"
+    )))
+    .bind(delivery_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE visit_requests SET slot_freed_at = $2 WHERE enquiry_id IN ({CONCERNED})"
+    )))
+    .bind(delivery_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 impl Store {
     /// Insert the enquiry, its delivery row, the visit request and its
@@ -53,18 +112,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(VisitInsert::Stored(outcome));
         }
-        // The WHERE on the update makes a full slot return no row, atomically:
-        // PostgreSQL locks the conflicting row, SQLite has one writer.
-        let taken: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO visit_slots (site, slot_at, taken) VALUES ($1, $2, 1) \
-             ON CONFLICT (site, slot_at) DO UPDATE SET taken = visit_slots.taken + 1 \
-             WHERE visit_slots.taken < $3 RETURNING taken",
-        )
-        .bind(new.site)
-        .bind(visit.slot_at)
-        .bind(i64::from(visit.capacity))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let taken: Option<(i64,)> = sqlx::query_as(TAKE_PLACE)
+            .bind(new.site)
+            .bind(visit.slot_at)
+            .bind(i64::from(visit.capacity))
+            .fetch_optional(&mut *tx)
+            .await?;
         if taken.is_none() {
             tx.rollback().await?;
             return Ok(VisitInsert::SlotFull);
@@ -115,7 +168,7 @@ impl Store {
     /// The visit requested with an enquiry, and where its enquiry step stands.
     pub async fn visit_request(&self, enquiry_id: &str) -> Result<Option<StoredVisit>, StoreError> {
         let row: Option<VisitRow> = sqlx::query_as(
-            "SELECT v.local_time, v.time_zone, v.visit_type, d.status, d.remote_id \
+            "SELECT v.local_time, v.time_zone, v.visit_type, d.status, d.remote_id, v.site, v.slot_at, v.slot_freed_at \
              FROM visit_requests v \
              LEFT JOIN deliveries d ON d.enquiry_id = v.enquiry_id AND d.step = 'enquiry' \
              WHERE v.enquiry_id = $1",
@@ -124,13 +177,55 @@ impl Store {
         .fetch_optional(&self.reader)
         .await?;
         Ok(row.map(
-            |(local_time, time_zone, visit_type, enquiry_status, enquiry_remote_id)| StoredVisit {
+            |(
                 local_time,
                 time_zone,
                 visit_type,
                 enquiry_status,
                 enquiry_remote_id,
+                site,
+                slot_at,
+                slot_freed_at,
+            )| StoredVisit {
+                local_time,
+                time_zone,
+                visit_type,
+                enquiry_status,
+                enquiry_remote_id,
+                site,
+                slot_at,
+                slot_freed: slot_freed_at.is_some(),
             },
         ))
+    }
+}
+
+impl Store {
+    /// Take a place again for a visit that gave its place back (its enquiry
+    /// failed, then was synced after all). False, changing nothing, when the
+    /// slot is full: another family has the time now.
+    pub async fn retake_visit_slot(
+        &self,
+        visit: &StoredVisit,
+        enquiry_id: &str,
+        capacity: u32,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let taken: Option<(i64,)> = sqlx::query_as(TAKE_PLACE)
+            .bind(&visit.site)
+            .bind(visit.slot_at)
+            .bind(i64::from(capacity))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE visit_requests SET slot_freed_at = NULL WHERE enquiry_id = $1")
+            .bind(enquiry_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -1,11 +1,14 @@
 //! The `home_visit` outbox step: what it needs before it can be sent. It runs
 //! only after its enquiry is synced (the row waits until then), and links the
-//! visit to the enquiry's CareHQ Id.
+//! visit to the enquiry's CareHQ Id. An enquiry can sync late (CareHQ down,
+//! staff retrying a failed one days later): a visit whose time has passed is
+//! not booked, and one that gave its place back while its enquiry was failed
+//! takes a place again first, or is not booked if the slot is full.
 
 use super::worker::Shared;
 use crate::carehq::visit_params;
 use crate::domain::Enquiry;
-use crate::storage::{ClaimedDelivery, StoreError};
+use crate::storage::{ClaimedDelivery, StoreError, now_ms};
 
 /// The `deliveries.step` of a home visit.
 pub const VISIT_STEP: &str = "home_visit";
@@ -32,6 +35,14 @@ pub(super) async fn prepare_visit(
                 .into(),
         ));
     };
+    // Booking a time already gone would send the family a confirmation for
+    // it; a person must agree another time with them.
+    if visit.slot_at <= now_ms() {
+        return Ok(Err(format!(
+            "the chosen time has passed; call the family to agree another time (they asked for {} {}) and book it in CareHQ by hand",
+            visit.local_time, visit.time_zone
+        )));
+    }
     let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
         return Ok(Err("the enquiry row is missing".into()));
     };
@@ -40,6 +51,21 @@ pub(super) async fn prepare_visit(
             "site `{site_slug}` is no longer in the config; add it back, then retry this visit"
         )));
     };
+    if visit.slot_freed {
+        // The site's current capacity; a site that no longer books visits
+        // sets no limit (the family was promised this time when it asked).
+        let capacity = site.visits.as_ref().map_or(u32::MAX, |v| v.capacity);
+        if !shared
+            .store
+            .retake_visit_slot(&visit, &row.enquiry_id, capacity)
+            .await?
+        {
+            return Ok(Err(format!(
+                "the chosen time ({} {}) was booked by other families while the enquiry could not be delivered; call the family to agree another time",
+                visit.local_time, visit.time_zone
+            )));
+        }
+    }
     // The family's message becomes the visit's notes; once scrubbed, a short line.
     let message = payload
         .and_then(|p| serde_json::from_str::<Enquiry>(&p).ok())

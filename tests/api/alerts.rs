@@ -342,10 +342,13 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
 /// Age the pending deliveries as if they had waited an hour longer.
 async fn age_pending_by_an_hour(db: &TestDb) {
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    sqlx::query("UPDATE deliveries SET created_at = created_at - 3600000")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE deliveries SET created_at = created_at - 3600000, \
+         pending_since = pending_since - 3600000",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
 }
 

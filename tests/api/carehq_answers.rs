@@ -1,10 +1,13 @@
 //! What the worker makes of CareHQ's other answers, end to end: a 403
 //! pauses delivery, a 404 fails only its own delivery, a success whose body
-//! breaks off is synced once, and each attempt records how long it took.
+//! breaks off is synced once, a send CareHQ created but answered too late
+//! (or never) makes the documented at-least-once duplicate, and each attempt
+//! records how long it took.
 
 use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
+use enquiry_relay::storage::now_ms;
 
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, eventually, family, field,
@@ -167,3 +170,68 @@ async fn each_attempt_records_how_long_the_send_took(db: Db) {
     app.stop().await;
 }
 on_both_databases!(each_attempt_records_how_long_the_send_took);
+
+/// CareHQ creates the enquiry but its answer is lost (`faults`, once): the
+/// row is retried as ambiguous and, as documented (at least once), CareHQ
+/// then holds two records of it.
+async fn a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
+    db: Db,
+    faults: Faults,
+) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        after_create_times: Some(1),
+        ..faults
+    });
+    let options = AppOptions {
+        carehq_timeout: "1s",
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+
+    let id = posted_id(&app, 1).await;
+    let delivered = app.wait_for_status(&id, "synced").await;
+    assert_eq!(delivered.ambiguous, 1, "{delivered:?}");
+    let attempts = app.store.attempts_of(&delivered.id).await.unwrap();
+    let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["ambiguous", "synced"], "{attempts:?}");
+    let received = sandbox.received();
+    assert_eq!(received.len(), 2, "the cut-off send was created too");
+    assert!(
+        received
+            .iter()
+            .all(|r| field(r, "email") == Some("family1@example.com"))
+    );
+    // Staff can see it: /status counts deliveries with an ambiguous send.
+    let figures = app.store.status_figures(now_ms()).await.unwrap();
+    assert_eq!(figures.ambiguous, 1, "{figures:?}");
+    app.stop().await;
+}
+
+async fn an_answer_later_than_carehq_timeout_is_retried_as_ambiguous_and_duplicates(db: Db) {
+    a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
+        db,
+        Faults {
+            // Longer than carehq.timeout (1 s): the client gives up first.
+            answer_delay_ms: 3_000,
+            ..Faults::default()
+        },
+    )
+    .await;
+}
+on_both_databases!(an_answer_later_than_carehq_timeout_is_retried_as_ambiguous_and_duplicates);
+
+async fn a_connection_closed_after_create_is_retried_as_ambiguous_and_duplicates(db: Db) {
+    a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
+        db,
+        Faults {
+            close_after_create: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+}
+on_both_databases!(a_connection_closed_after_create_is_retried_as_ambiguous_and_duplicates);

@@ -211,3 +211,69 @@ fn the_proxy_is_trusted_and_forwards_the_family_address() {
         "Caddy sends to the port the relay listens on"
     );
 }
+
+/// The `stop_grace_period` of the relay service in docker-compose.yml.
+fn compose_stop_grace_period() -> Option<std::time::Duration> {
+    let compose = read("docker-compose.yml");
+    let (mut in_services, mut service) = (false, None);
+    for line in compose.lines() {
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        match line.len() - line.trim_start().len() {
+            0 => {
+                in_services = text == "services:";
+                service = None;
+            }
+            2 if in_services => service = text.strip_suffix(':'),
+            4 if service == Some("relay") => {
+                if let Some(value) = text.strip_prefix("stop_grace_period:") {
+                    return enquiry_relay::config::parse_duration(value.trim().trim_matches('"'))
+                        .ok();
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Docker sends SIGTERM, waits `stop_grace_period` (10 s unless set), then
+/// SIGKILLs. A send cut off by that kill may have reached CareHQ and is sent
+/// again: a duplicate. So compose must wait longer than the relay's own
+/// shutdown grace, which waits for a send as long as `carehq.timeout`.
+#[test]
+fn compose_waits_longer_than_the_relay_shutdown_grace_before_killing_it() {
+    let vars = variables_set();
+    let mut toml = format!(
+        "[carehq]\naccount_id = \"{}\"\napi_key = \"k\"\napi_secret = \"s\"\n",
+        seed::ACCOUNT_ID
+    );
+    if let Some(timeout) = vars.get("ENQUIRY_RELAY_CAREHQ__TIMEOUT") {
+        toml.push_str(&format!("timeout = \"{timeout}\"\n"));
+    }
+    if let Some(grace) = vars.get("ENQUIRY_RELAY_SYNC__SHUTDOWN_GRACE") {
+        toml.push_str(&format!("[sync]\nshutdown_grace = \"{grace}\"\n"));
+    }
+    toml.push_str(&format!(
+        "[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"{}\"\n",
+        seed::DEMO_LOCATION
+    ));
+    let settings = enquiry_relay::config::Settings::from_toml_str(&toml).unwrap();
+    assert!(
+        settings.sync.shutdown_grace >= settings.carehq.timeout,
+        "the default grace waits for a send as long as carehq.timeout: {:?} < {:?}",
+        settings.sync.shutdown_grace,
+        settings.carehq.timeout
+    );
+    let period = compose_stop_grace_period()
+        .expect("docker-compose.yml sets stop_grace_period on the relay service");
+    // Room to stop the HTTP server, record the last outcomes and exit.
+    let room = std::time::Duration::from_secs(5);
+    assert!(
+        period >= settings.sync.shutdown_grace + room,
+        "stop_grace_period {period:?} must be at least sync.shutdown_grace {:?} + {room:?}",
+        settings.sync.shutdown_grace
+    );
+}

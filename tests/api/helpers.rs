@@ -160,9 +160,12 @@ pub struct AppOptions {
     /// The `[spam]` and `[rate_limit]` sections; by default lenient, so tests
     /// about other things are neither rate limited nor "too fast".
     pub spam_toml: String,
-    /// `sync.lease` and `sync.shutdown_grace`.
+    /// `sync.lease` and `sync.shutdown_grace` (empty: the default, which
+    /// follows `carehq.timeout`).
     pub lease: &'static str,
     pub shutdown_grace: &'static str,
+    /// `carehq.timeout`.
+    pub carehq_timeout: &'static str,
     /// Lines added to `[sync]` (e.g. `concurrency = 1`).
     pub sync_toml: String,
 }
@@ -182,6 +185,7 @@ impl Default for AppOptions {
             spam_toml: LENIENT_SPAM.into(),
             lease: "10s",
             shutdown_grace: "5s",
+            carehq_timeout: "5s",
             sync_toml: String::new(),
         }
     }
@@ -203,14 +207,14 @@ base_url = "{carehq_url}"
 account_id = "{account}"
 api_key = "{key}"
 api_secret = "{secret}"
-timeout = "5s"
+timeout = "{timeout}"
 
 [sync]
 retry_schedule = {schedule}
 poll_interval = "1s"
 pause_probe_interval = "300ms"
 lease = "{lease}"
-shutdown_grace = "{grace}"
+{grace}
 {sync_extra}
 
 {spam}
@@ -239,7 +243,12 @@ funding_type = "not_sure"
         site_extra = options.site_toml,
         spam = options.spam_toml,
         lease = options.lease,
-        grace = options.shutdown_grace,
+        grace = if options.shutdown_grace.is_empty() {
+            String::new()
+        } else {
+            format!("shutdown_grace = \"{}\"", options.shutdown_grace)
+        },
+        timeout = options.carehq_timeout,
         sync_extra = options.sync_toml,
     )
 }

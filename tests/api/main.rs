@@ -21,6 +21,7 @@ mod leases;
 mod logs;
 mod metrics;
 mod processes;
+mod retention;
 mod spam;
 mod spam_limits;
 mod status;

@@ -276,6 +276,50 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
 }
 crate::on_both_databases!(a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart);
 
+/// SIGTERM while CareHQ (which has already created the enquiry) takes 11 s to
+/// answer, with `sync.shutdown_grace` left at its default. The default waits
+/// as long as `carehq.timeout` (12 s here) and a little more, so the answer is
+/// recorded and nothing is sent twice; the old fixed 10 s cut it off, and the
+/// re-send after the lease made a second record in CareHQ.
+async fn sigterm_mid_send_waits_for_the_answer_with_the_default_grace(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        answer_delay_ms: 11_000,
+        after_create_times: Some(1),
+        ..Faults::default()
+    });
+    let port = free_port();
+    let options = AppOptions {
+        carehq_timeout: "12s",
+        lease: "20s",
+        shutdown_grace: "",
+        ..AppOptions::default()
+    };
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
+    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let response = http_client()
+        .post(format!("{}/forms/{SITE}", app.address))
+        .json(&family(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // CareHQ has the record; its answer is still 11 s away.
+    sandbox.wait_for(1).await;
+
+    app.signal("TERM");
+    let status = app.wait_exit(Duration::from_secs(30)).await;
+    assert!(status.success(), "clean exit: {status:?}");
+    let counts = statuses(&db).await;
+    assert_eq!(counts["synced"], 1, "the answer was waited for: {counts:?}");
+    assert_eq!(counts["sending"], 0, "no send cut off: {counts:?}");
+    assert_eq!(sandbox.received().len(), 1, "no duplicate");
+}
+crate::on_both_databases!(sigterm_mid_send_waits_for_the_answer_with_the_default_grace);
+
 async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;

@@ -195,10 +195,13 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
 
     // Age it past the 30-minute default, as if it had waited since then.
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    sqlx::query("UPDATE deliveries SET created_at = created_at - 3600000")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE deliveries SET created_at = created_at - 3600000, \
+         pending_since = pending_since - 3600000",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
@@ -316,3 +319,110 @@ async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
     app.stop().await;
 }
 on_both_databases!(wrong_staff_tokens_are_throttled_per_client_address);
+
+async fn held_enquiries_are_a_problem_in_status(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    crate::admin::insert(&app, 1, true, "clean").await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "{body}");
+    let problems = body["problems"].to_string();
+    assert!(
+        problems.contains("1 enquiry is held for a person to check")
+            && problems.contains("enquiries release"),
+        "{problems}"
+    );
+    app.stop().await;
+}
+on_both_databases!(held_enquiries_are_a_problem_in_status);
+
+/// Move every stored time `ms` into the past, as if all this happened then.
+async fn age_everything(db: &TestDb, ms: i64) {
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for sql in [
+        "UPDATE deliveries SET created_at = created_at - $1, updated_at = updated_at - $1",
+        "UPDATE enquiries SET received_at = received_at - $1",
+    ] {
+        sqlx::query(sql).bind(ms).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_alarm(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        retry_schedule: r#"["1h"]"#,
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
+    let refused = posted_id(&app, 1).await;
+    app.wait_for_status(&refused, "failed").await;
+    let held = crate::admin::insert(&app, 2, true, "clean").await;
+    // Both arrived two hours ago.
+    age_everything(&db, 2 * 60 * 60 * 1000).await;
+
+    // CareHQ is down (and slow) now: what staff send again waits, pending.
+    sandbox.set_faults(enquiry_relay::sandbox::Faults {
+        status: Some(503),
+        latency_ms: 50,
+        ..Default::default()
+    });
+    assert_eq!(app.store.retry_failed(&refused).await.unwrap(), 1);
+    assert_eq!(app.store.release_held(&held).await.unwrap(), 1);
+    for id in [&refused, &held] {
+        eventually(Duration::from_secs(10), || async {
+            let d = app.delivery(id).await;
+            (d.status == "pending" && d.attempts == 1).then_some(())
+        })
+        .await
+        .expect("sent once more, then pending for an hour");
+    }
+
+    let (code, body) = status(&app).await;
+    assert_eq!(body["queue"]["pending"], 2, "{body}");
+    let age = body["queue"]["oldest_pending_age_seconds"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        age < 600,
+        "counted from the retry and the release, not from arrival 2 h ago: {body}"
+    );
+    assert_eq!(code, 200, "{body}");
+    let now = enquiry_relay::storage::now_ms();
+    let cutoff = now - 30 * 60 * 1000;
+    assert!(
+        !app.store
+            .open_incident(enquiry_relay::storage::Incident::PendingAge { cutoff }, now)
+            .await
+            .unwrap(),
+        "no pending_age alert"
+    );
+
+    // A retryable failure does not restart the clock: the row never stopped
+    // waiting. (The 50 ms latency puts the outcome's time after the start.)
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for id in [&refused, &held] {
+        let delivery = app.delivery(id).await;
+        let attempts = app.store.attempts_of(&delivery.id).await.unwrap();
+        let started = attempts.last().unwrap().started_at;
+        let (since,): (i64,) = sqlx::query_as("SELECT pending_since FROM deliveries WHERE id = $1")
+            .bind(&delivery.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(
+            since <= started,
+            "pending since the retry ({since}), not since the 503 after {started}"
+        );
+    }
+    pool.close().await;
+    app.stop().await;
+}
+on_both_databases!(a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_alarm);

@@ -7,7 +7,7 @@ use crate::admin::cli;
 use crate::helpers::{Db, SITE, TestDb, TestSandbox, free_port, write_config};
 use crate::on_both_databases;
 use crate::status::{status, with_token};
-use crate::visits::{local_slot, posted_id, visit_options, wait_for_step, with_visit};
+use crate::visits::{local_slot, posted_id, slot_values, visit_options, wait_for_step, with_visit};
 
 async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     let Some(db) = TestDb::new(db).await else {
@@ -99,3 +99,47 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     app.stop().await;
 }
 on_both_databases!(staff_see_and_fix_a_failed_and_a_waiting_visit_step);
+
+async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = with_token(visit_options(r#"["200ms"]"#), "");
+    let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
+    let slot = local_slot(2, 15).0;
+
+    sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
+    let first = posted_id(&app, SITE, &with_visit(1, &slot, "in_person")).await;
+    wait_for_step(&app.store, &first, "enquiry", "failed").await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "{body}");
+    let problems = body["problems"].to_string();
+    assert!(
+        problems.contains("1 home visit waits for an enquiry that could not be delivered"),
+        "{problems}"
+    );
+
+    // The slot (one place) is offered again, and another family takes it.
+    assert!(
+        slot_values(&app, SITE).await.contains(&slot),
+        "the failed enquiry's slot is free again"
+    );
+    let second = posted_id(&app, SITE, &with_visit(2, &slot, "in_person")).await;
+    wait_for_step(&app.store, &second, "home_visit", "synced").await;
+
+    // Staff send the first enquiry again: it goes, but its visit cannot have
+    // the slot back, so staff are told to call the family.
+    assert_eq!(app.store.retry_failed(&first).await.unwrap(), 1);
+    wait_for_step(&app.store, &first, "enquiry", "synced").await;
+    let visit = wait_for_step(&app.store, &first, "home_visit", "failed").await;
+    let error = visit.last_error.unwrap_or_default();
+    assert!(error.contains("call the family"), "{error}");
+    assert_eq!(
+        sandbox.sandbox.received_visits().len(),
+        1,
+        "no double booking"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot);

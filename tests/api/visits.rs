@@ -114,7 +114,7 @@ async fn wait_for_visits(sandbox: &TestSandbox, n: usize) -> Vec<HomeVisit> {
 
 const TOKYO: &str = "Asia/Tokyo";
 
-async fn slot_values(app: &TestApp, site: &str) -> Vec<String> {
+pub async fn slot_values(app: &TestApp, site: &str) -> Vec<String> {
     slot_list(app, site, "value").await
 }
 
@@ -601,3 +601,45 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
     store.close().await;
 }
 on_both_databases!(concurrent_bookings_never_overfill_a_slot);
+
+async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
+    let id = posted_id(
+        &app,
+        SITE,
+        &with_visit(1, &local_slot(2, 15).0, "in_person"),
+    )
+    .await;
+    wait_for_step(&app.store, &id, "enquiry", "failed").await;
+
+    // Days go by before staff retry the enquiry: the chosen slot is now past.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE visit_requests SET slot_at = $1 WHERE enquiry_id = $2")
+        .bind(now_ms() - 60 * 60 * 1000)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(app.store.retry_failed(&id).await.unwrap(), 1);
+
+    wait_for_step(&app.store, &id, "enquiry", "synced").await;
+    let visit = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    let error = visit.last_error.unwrap_or_default();
+    assert!(
+        error.contains("the chosen time has passed; call the family"),
+        "{error}"
+    );
+    assert_eq!(sandbox.received().len(), 1, "the enquiry itself went");
+    assert!(
+        sandbox.sandbox.received_visits().is_empty(),
+        "no visit booked in the past"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent);

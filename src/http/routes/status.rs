@@ -86,6 +86,31 @@ pub fn degraded_because(
             figures.failed_in_words()
         ));
     }
+    // A consequence of a failed enquiry, so it follows the same switch; said
+    // on its own because the family asked for a time that is no longer held.
+    if thresholds.failed_is_degraded && figures.visits_waiting_on_failed > 0 {
+        let n = figures.visits_waiting_on_failed;
+        let (visits, enquiries) = if n == 1 {
+            ("1 home visit waits".to_owned(), "an enquiry")
+        } else {
+            (format!("{n} home visits wait"), "enquiries")
+        };
+        problems.push(format!(
+            "{visits} for {enquiries} that could not be delivered, and the chosen times are offered to other families again: retry the enquiry (`enquiry-relay enquiries list --status waiting`, then `enquiries retry ID`) or call the family"
+        ));
+    }
+    // Held enquiries are never sent until a person looks, whatever else holds.
+    if figures.total.held > 0 {
+        let n = figures.total.held;
+        let held = if n == 1 {
+            "1 enquiry is held".to_owned()
+        } else {
+            format!("{n} enquiries are held")
+        };
+        problems.push(format!(
+            "{held} for a person to check (the spam checks could not clear them) and will not be sent until released: `enquiry-relay enquiries list --status held`, then `enquiries show ID` and `enquiries release ID` for each real family"
+        ));
+    }
     problems
 }
 
@@ -200,6 +225,22 @@ mod tests {
             ..thresholds()
         };
         assert!(degraded_because(&failed, &running, &lenient, now).is_empty());
+
+        let mut held = StatusFigures::default();
+        held.total.held = 2;
+        let why = degraded_because(&held, &running, &lenient, now);
+        assert!(why[0].starts_with("2 enquiries are held"), "{why:?}");
+
+        let stuck = StatusFigures {
+            visits_waiting_on_failed: 1,
+            ..StatusFigures::default()
+        };
+        let why = degraded_because(&stuck, &running, &thresholds(), now);
+        assert!(
+            why[0].starts_with("1 home visit waits for an enquiry"),
+            "{why:?}"
+        );
+        assert!(degraded_because(&stuck, &running, &lenient, now).is_empty());
 
         let paused = DeliveryState {
             paused_reason: Some("CareHQ refused the API key".into()),

@@ -214,3 +214,50 @@ async fn latency_holds_the_answer_after_the_request_is_counted() {
     assert!(!pending.is_finished());
     pending.abort();
 }
+
+#[tokio::test]
+async fn close_after_create_creates_then_closes_with_no_answer_at_all() {
+    let running = start().await;
+    running.sandbox.set_faults(Faults {
+        close_after_create: true,
+        after_create_times: Some(1),
+        ..Faults::default()
+    });
+    let sent = running
+        .signed(Method::PUT, "care-enquiries", &valid_enquiry())
+        .send()
+        .await;
+    // No status line: the client gets an error, not a 200 with a bad body.
+    let error = sent.expect_err("no answer");
+    assert!(!error.is_timeout() && !error.is_connect(), "{error:?}");
+    assert_eq!(
+        running.sandbox.received_enquiries().len(),
+        1,
+        "created all the same"
+    );
+
+    // Only once: the next create is answered.
+    let (status, _) = running
+        .call(Method::PUT, "care-enquiries", &valid_enquiry())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(running.sandbox.received_enquiries().len(), 2);
+    assert_eq!(running.sandbox.faults(), Faults::default());
+}
+
+#[tokio::test]
+async fn answer_delay_creates_first_so_a_client_that_gives_up_still_made_the_record() {
+    let running = start().await;
+    running.sandbox.set_faults(Faults {
+        answer_delay_ms: 60_000,
+        ..Faults::default()
+    });
+    let sent = running
+        .signed(Method::PUT, "care-enquiries", &valid_enquiry())
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|e| e.is_timeout()), "the client gave up");
+    // Unlike `latency_ms`, the record exists although no answer came.
+    assert_eq!(running.sandbox.received_enquiries().len(), 1);
+}
