@@ -10,6 +10,7 @@ mod peer;
 mod request_timeout;
 mod routes;
 mod security_headers;
+mod site_slug;
 mod staff_auth;
 mod state;
 mod submission_body;

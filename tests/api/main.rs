@@ -19,6 +19,7 @@ mod intake;
 mod intake_integrity;
 mod logs;
 mod metrics;
+mod odd_addresses;
 mod processes;
 mod spam;
 mod spam_limits;
