@@ -14,6 +14,8 @@ mod site_slug;
 mod staff_auth;
 mod state;
 mod submission_body;
+#[cfg(test)]
+mod submission_props;
 mod visit_fields;
 
 pub use error::HttpError;
