@@ -84,7 +84,7 @@ impl Enquiry {
             errors.add("consent", "Tick the consent box, then send the form again");
         }
 
-        let extra_fields = collect_extra_fields(&raw, own_field(&raw), &mut errors);
+        let extra_fields = collect_extra_fields(&extra_answers(&raw), &mut errors);
 
         match names {
             Some((first_name, last_name)) if errors.is_empty() => Ok(Enquiry {
@@ -108,8 +108,8 @@ impl Enquiry {
     /// shown again can carry each under its own name: sent back, it becomes
     /// the same labelled line once, never twice.
     pub fn extra_inputs(raw: &RawSubmission, rules: &IntakeRules) -> Vec<(String, String)> {
-        let raw = visible_fields(raw, rules);
-        group_extra_fields(&raw, own_field(&raw))
+        let raw = extra_answers(&visible_fields(raw, rules));
+        group_extra_fields(&raw)
             .into_iter()
             .map(|(name, values)| (name.to_owned(), values.join(", ")))
             .collect()
@@ -138,6 +138,35 @@ impl Enquiry {
 fn own_field(raw: &RawSubmission) -> impl Fn(&str) -> bool {
     let single_name = NameFields::of(raw) == NameFields::Single;
     move |name| OWN_FIELDS.contains(&name) || (single_name && name == "name")
+}
+
+/// The answers the enquiry's own fields do not hold, to be appended as
+/// labelled lines: every other field, and a second, different answer to one
+/// of its own fields (two `phone` boxes, a `consent` checkbox whose value is
+/// not a yes or no). The enquiry takes the first answer to each of its own
+/// fields; without this the rest would vanish without a word.
+fn extra_answers(raw: &RawSubmission) -> RawSubmission {
+    let own = own_field(raw);
+    RawSubmission::new(
+        raw.pairs()
+            .iter()
+            .filter(|(name, value)| !(own(name) && held_by_enquiry(raw, name, value.trim())))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Whether `parse` keeps `value` (trimmed) of its own field `name` itself.
+fn held_by_enquiry(raw: &RawSubmission, name: &str, value: &str) -> bool {
+    match name {
+        // Every answer to the message is kept (see `parse_message`).
+        "care_requirements" | "message" => true,
+        // An unrecognised value leaves `consent` false: keep its words.
+        "consent" => raw.first(name) == Some(value) && parse_yes_no(value).is_some(),
+        // Blank is "not given"; the first answer is the field's value, and
+        // the same answer again (a field posted twice) says nothing new.
+        _ => value.is_empty() || raw.first(name) == Some(value),
+    }
 }
 
 /// The submission without meta fields (`_k`, `_t`, …) and the site's ignored

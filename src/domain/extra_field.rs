@@ -22,16 +22,15 @@ pub struct ExtraField {
     pub value: FreeText,
 }
 
-/// The extra fields of `raw` in the order first posted, skipping the names
-/// `is_taken` claims. Repeated names (checkbox groups, multi-selects) become
+/// The extra fields of `raw` (the answers the enquiry's own fields do not
+/// hold) in the order first posted. Repeated names (checkbox groups, multi-selects) become
 /// one field with the values joined by ", ".
 pub(crate) fn collect_extra_fields(
     raw: &RawSubmission,
-    is_taken: impl Fn(&str) -> bool,
     errors: &mut FieldErrors,
 ) -> Vec<ExtraField> {
     let mut fields = Vec::new();
-    for (index, (name, values)) in group_extra_fields(raw, is_taken).into_iter().enumerate() {
+    for (index, (name, values)) in group_extra_fields(raw).into_iter().enumerate() {
         if index == MAX_EXTRA_FIELDS {
             errors.add(
                 name,
@@ -54,17 +53,14 @@ pub(crate) fn collect_extra_fields(
 
 /// The non-blank values of each extra field name, names in the order first
 /// posted: what [`collect_extra_fields`] labels, and what a 422 page shows again.
-pub(crate) fn group_extra_fields(
-    raw: &RawSubmission,
-    is_taken: impl Fn(&str) -> bool,
-) -> Vec<(&str, Vec<&str>)> {
+pub(crate) fn group_extra_fields(raw: &RawSubmission) -> Vec<(&str, Vec<&str>)> {
     // One pass with an index, not a scan per name: a hostile post may carry
     // thousands of distinct names and must not cost quadratic time.
     let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut position: HashMap<&str, usize> = HashMap::new();
     for (name, value) in raw.pairs() {
         let value = value.trim();
-        if value.is_empty() || is_taken(name) {
+        if value.is_empty() {
             continue;
         }
         match position.get(name.as_str()) {

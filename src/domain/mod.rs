@@ -33,3 +33,6 @@ pub use person_name::PersonName;
 pub use phone::PhoneNumber;
 pub use service::{KNOWN_SERVICES, Service};
 pub use submission::RawSubmission;
+// For the property test of the intake (`http::submission_props`).
+#[cfg(test)]
+pub(crate) use yes_no::parse_yes_no;

@@ -10,9 +10,12 @@ mod peer;
 mod request_timeout;
 mod routes;
 mod security_headers;
+mod site_slug;
 mod staff_auth;
 mod state;
 mod submission_body;
+#[cfg(test)]
+mod submission_props;
 mod visit_fields;
 
 pub use error::HttpError;

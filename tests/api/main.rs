@@ -20,6 +20,7 @@ mod intake_integrity;
 mod leases;
 mod logs;
 mod metrics;
+mod odd_addresses;
 mod processes;
 mod retention;
 mod spam;

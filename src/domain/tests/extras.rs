@@ -103,3 +103,61 @@ fn a_json_body_parses_like_a_form() {
     assert_eq!(enquiry.enquiring_for_self, Some(false));
     assert_eq!(enquiry.extra_fields[0].value.as_str(), "Garden, Music");
 }
+
+/// Caught by the property test in `http::submission_props`: the enquiry takes
+/// the first answer to each of its own fields, and a second, different one
+/// (a form with two `phone` boxes) used to vanish. It is appended instead.
+#[test]
+fn a_second_different_answer_to_an_own_field_is_appended() {
+    let enquiry = parse(&[
+        ("name", "Ann Lee"),
+        ("phone", "01632 960001"),
+        ("phone", "07700 900123"),
+        ("email", "ann@example.com"),
+        ("email", "ann@example.com"),
+        ("email", " "),
+    ])
+    .unwrap();
+    assert_eq!(enquiry.phone.as_ref().unwrap().as_str(), "01632 960001");
+    let got: Vec<(&str, &str)> = enquiry
+        .extra_fields
+        .iter()
+        .map(|f| (f.label.as_str(), f.value.as_str()))
+        .collect();
+    // The repeated email says nothing new, the blank one nothing at all.
+    assert_eq!(got, [("Phone", "07700 900123")]);
+    assert_eq!(
+        enquiry.care_requirements_text().as_deref(),
+        Some("Phone: 07700 900123")
+    );
+}
+
+#[test]
+fn a_consent_value_that_is_neither_yes_nor_no_keeps_its_words() {
+    let enquiry = parse(&[("name", "Ann Lee"), CONTACT, ("consent", "I agree")]).unwrap();
+    assert!(!enquiry.consent);
+    assert_eq!(
+        enquiry.care_requirements_text().as_deref(),
+        Some("Consent: I agree")
+    );
+    let ticked = parse(&[("name", "Ann Lee"), CONTACT, ("consent", "yes")]).unwrap();
+    assert!(ticked.consent);
+    assert_eq!(ticked.care_requirements_text(), None);
+}
+
+#[test]
+fn extra_inputs_carry_a_second_answer_under_its_own_name() {
+    let raw = raw(&[
+        ("first_name", "Ann"),
+        ("first_name", "Anne"),
+        ("last_name", "Lee"),
+        ("room", "Single"),
+    ]);
+    assert_eq!(
+        Enquiry::extra_inputs(&raw, &IntakeRules::default()),
+        [
+            ("first_name".to_owned(), "Anne".to_owned()),
+            ("room".to_owned(), "Single".to_owned())
+        ]
+    );
+}

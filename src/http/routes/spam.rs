@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -14,13 +14,14 @@ use crate::captcha::new_challenge;
 use crate::config::CaptchaProvider;
 use crate::http::error::HttpError;
 use crate::http::format::Format;
+use crate::http::site_slug::SiteSlug;
 use crate::http::state::AppState;
 use crate::spam;
 
 /// `OPTIONS /forms/{site}`: 204 with CORS headers for an allowed origin, 403 otherwise.
 pub async fn preflight(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SiteSlug(slug): SiteSlug,
     headers: HeaderMap,
 ) -> Response {
     let Some(site) = state.settings.site(&slug) else {
@@ -42,7 +43,7 @@ pub async fn preflight(
 /// `GET /forms/{site}/token`: a fresh `_t` for a form the site renders itself.
 pub async fn time_token(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SiteSlug(slug): SiteSlug,
     headers: HeaderMap,
 ) -> Response {
     let Some(site) = state.settings.site(&slug) else {

@@ -13,7 +13,7 @@ use askama::Template;
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
@@ -28,6 +28,7 @@ use crate::http::format::Format;
 use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::peer::PeerAddr;
 use crate::http::request_timeout::Storing;
+use crate::http::site_slug::SiteSlug;
 use crate::http::state::AppState;
 use crate::http::submission_body::read_submission;
 use crate::http::visit_fields::visit_fields;
@@ -37,7 +38,7 @@ use crate::visits;
 
 pub async fn submit(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SiteSlug(slug): SiteSlug,
     format: Format,
     PeerAddr(peer): PeerAddr,
     storing: Option<Extension<Storing>>,

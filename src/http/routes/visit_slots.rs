@@ -2,18 +2,19 @@
 //! with their own form. 404 when the site does not book visits online.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::http::error::HttpError;
 use crate::http::format::Format;
+use crate::http::site_slug::SiteSlug;
 use crate::http::state::AppState;
 use crate::visits::open_slots;
 use crate::visits::request::type_label;
 
-pub async fn visit_slots(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+pub async fn visit_slots(State(state): State<AppState>, SiteSlug(slug): SiteSlug) -> Response {
     answer(&state, &slug)
         .await
         .unwrap_or_else(|e| e.into_response_for(Format::Json))
