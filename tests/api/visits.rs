@@ -416,12 +416,21 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
     .expect("the visit's 403 pauses delivery");
 
     let plain = posted_id(&app, SITE, &crate::helpers::family(5)).await;
-    wait_for_step(&app.store, &plain, "enquiry", "synced").await;
+    let plain_row = wait_for_step(&app.store, &plain, "enquiry", "synced").await;
     assert_eq!(sandbox.received().len(), 2);
     let visit_row = step(&app.store, &with_a_visit, "home_visit").await;
     assert_ne!(
         visit_row.status, "failed",
         "a 403 never fails a row: {visit_row:?}"
+    );
+    // The first probe went to the plain enquiry: the refused visit was tried
+    // again only after it (once delivery had resumed), never before.
+    let sent = app.store.attempts_of(&plain_row.id).await.unwrap();
+    let probed_at = sent.last().map(|a| a.started_at).unwrap_or_default();
+    let visit_tries = app.store.attempts_of(&visit_row.id).await.unwrap();
+    assert!(
+        visit_tries.iter().skip(1).all(|a| a.started_at > probed_at),
+        "the probe tried the refused visit first: {visit_tries:?} then {sent:?}"
     );
     app.stop().await;
 }
