@@ -20,6 +20,7 @@ mod intake_integrity;
 mod logs;
 mod metrics;
 mod processes;
+mod quarantine;
 mod spam;
 mod spam_limits;
 mod status;
