@@ -366,3 +366,52 @@ async fn a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token
     );
 }
 on_both_databases!(a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token_age);
+
+/// `retention.held`: a held enquiry nobody released is scrubbed once it is
+/// older than that (default 30 days), and leaves the held count.
+async fn a_held_enquiry_nobody_releases_is_purged_after_retention_held(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
+    let old = post_form(&app, &with_token_field(complete(1), token(KEY, 0))).await;
+    assert_thanked(&old, "held");
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE enquiries SET received_at = received_at - $1")
+        .bind(31_i64 * 24 * 3600 * 1000)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let young = post_form(&app, &with_token_field(complete(2), token(KEY, 0))).await;
+    assert_thanked(&young, "held");
+    assert_eq!(queue(&app).await["held"], 2);
+
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        "http://127.0.0.1:1",
+        free_port(),
+        &AppOptions::default(),
+    );
+    let (code, out, err) = cli(&config, &["enquiries", "purge"]).await;
+
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 held"), "{out}");
+    assert_eq!(queue(&app).await["held"], 1, "the young one waits on");
+    let listed = app
+        .store
+        .list_enquiries(&enquiry_relay::storage::EnquiryFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let purged = listed.iter().find(|e| e.scrubbed).expect("one scrubbed");
+    assert_eq!(purged.status, "expired");
+    let record = app.store.enquiry(&purged.id).await.unwrap().unwrap();
+    assert!(record.payload.is_none(), "personal data removed");
+    assert_eq!(record.spam_verdict, "too_fast", "the audit record stays");
+    app.stop().await;
+}
+on_both_databases!(a_held_enquiry_nobody_releases_is_purged_after_retention_held);
