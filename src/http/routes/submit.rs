@@ -524,11 +524,11 @@ async fn invalid(
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let extras = Enquiry::extra_inputs(raw, rules);
-    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
-        .with_captcha(site.captcha(&state.settings.captcha));
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
-    page.time_token = resend_token(state, site, raw);
+    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
+        .with_captcha(site.captcha(&state.settings.captcha))
+        .with_time_token(resend_token(state, site, raw), &state.spam.tokens);
     page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
     match page.render() {
         Ok(page) => {
