@@ -64,7 +64,7 @@ pub enum Command {
 pub enum EnquiriesCommand {
     /// A table of enquiries, newest first.
     List {
-        /// pending | sending | synced | failed | held
+        /// pending | sending | synced | failed | held | waiting | expired
         #[arg(long)]
         status: Option<String>,
         /// Site slug.

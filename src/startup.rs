@@ -36,6 +36,13 @@ impl Application {
     /// Open the database (and migrate it), bind the listener, wire the worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
+        let token_keys = store
+            .time_token_keys(
+                settings.spam.token_secret.as_ref(),
+                &settings.spam.initial_key,
+            )
+            .await
+            .context("could not read or store the time-token key (table time_token_keys)")?;
         crate::ops::metrics::init();
         let listener = TcpListener::bind(settings.server.listen)
             .await
@@ -59,7 +66,7 @@ impl Application {
             worker: worker.handle(),
             worker_max_silence: SyncWorker::max_silence(&settings),
             rate_limit: Arc::clone(client.gate()),
-            spam: Arc::new(crate::spam::SpamGuard::new(&settings)),
+            spam: Arc::new(crate::spam::SpamGuard::new(&settings, &token_keys)),
             captcha: Arc::new(crate::captcha::Captcha::new(
                 reqwest::Client::builder()
                     .build()

@@ -1,8 +1,10 @@
 /* enquiry-relay hosted form: progressive enhancement only. Without this file
    the form posts normally (303 to thank-you, or 422 with messages). With it:
    JSON submit, inline errors, one submission per click-storm, a clear message
-   when the network fails (nothing typed is lost), and in embed mode the page
-   height is posted to the parent frame. ES5 on purpose: old phones. */
+   when the network fails (nothing typed is lost), a fresh time token `_t`
+   when the page has been open long (so a form left open overnight is not
+   held as stale), and in embed mode the page height is posted to the parent
+   frame. ES5 on purpose: old phones. */
 (function () {
   'use strict';
   var doc = document;
@@ -36,6 +38,7 @@
     var button = form.querySelector('button[type=submit]');
     var status = doc.getElementById('form-status');
     var sending = false;
+    var token = timeToken(form);
 
     form.addEventListener('submit', function (event) {
       event.preventDefault();
@@ -43,6 +46,10 @@
       sending = true;
       button.disabled = true;
       say('Sending your enquiry…', false);
+      token.fresh(send);
+    });
+
+    function send() {
       var data = {};
       var pairs = new FormData(form);
       pairs.forEach(function (value, name) {
@@ -82,7 +89,7 @@
         say('We could not reach the server, so your enquiry has not been sent yet. ' +
           'Check your internet connection and press the button again: everything you typed is still here.', true);
       });
-    });
+    }
 
     function done() {
       sending = false;
@@ -170,5 +177,75 @@
         if (hint) { invalid[k].setAttribute('aria-describedby', hint.id); } else { invalid[k].removeAttribute('aria-describedby'); }
       }
     }
+  }
+
+  /* The time token `_t` is "<issued unix seconds>.<signature>". One older
+     than the server's max_token_age holds the enquiry for a person, so a
+     page left open long fetches a new one: when the tab is shown again,
+     now and then while open, and before sending. A new token younger than
+     min_fill_time would be held as too fast, so a send waits out the rest.
+     Ages are measured on the server's clock (the page says what it was),
+     since the browser's may be wrong. */
+  function timeToken(form) {
+    var input = form.querySelector('input[name=_t]');
+    var url = form.getAttribute('data-token-url');
+    var refreshAfter = Number(form.getAttribute('data-token-refresh')) || 0;
+    var minFill = Number(form.getAttribute('data-token-min-fill')) || 0;
+    var serverNow = Number(form.getAttribute('data-token-now')) || 0;
+    var offset = Date.now() / 1000 - serverNow;
+    var renewed = false;
+    var fetching = null;
+
+    function issued() {
+      var head = String(input && input.value || '').split('.')[0];
+      return /^[0-9]+$/.test(head) ? Number(head) : 0;
+    }
+    function age() { return Date.now() / 1000 - offset - issued(); }
+    var on = !!(input && url && refreshAfter && serverNow);
+
+    // `done(true)` once a new token is in the form, `done(false)` if none came.
+    function renew(done) {
+      if (fetching) { fetching.push(done); return; }
+      fetching = [done];
+      var finish = function (ok) {
+        var waiting = fetching;
+        fetching = null;
+        for (var i = 0; i < waiting.length; i++) { waiting[i](ok); }
+      };
+      fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' }, cache: 'no-store' })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (!body || typeof body.token !== 'string') { finish(false); return; }
+          input.value = body.token;
+          // The new token was issued just now on the server's clock.
+          offset = Date.now() / 1000 - issued();
+          renewed = true;
+          finish(true);
+        }, function () { finish(false); });
+    }
+
+    function renewIfOld() {
+      if (on && age() >= refreshAfter) { renew(function () {}); }
+    }
+    if (on) {
+      doc.addEventListener('visibilitychange', function () {
+        if (doc.visibilityState === 'visible') { renewIfOld(); }
+      });
+      window.setInterval(renewIfOld, 10 * 60 * 1000);
+    }
+
+    return {
+      // Call `then` once the form carries a token that will be neither
+      // stale nor too fast; with the old one if no new one can be had (held
+      // for a person is better than not sent).
+      fresh: function (then) {
+        var wait = function () {
+          var left = renewed ? (minFill - age()) * 1000 : 0;
+          if (left > 0) { window.setTimeout(then, left + 250); } else { then(); }
+        };
+        if (!on || age() < refreshAfter) { wait(); return; }
+        renew(wait);
+      }
+    };
   }
 })();

@@ -29,8 +29,11 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
         EnquiriesCommand::Purge => {
             let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
             println!(
-                "scrubbed {} synced and {} spam enquiries; deleted {} idempotency keys older than 24 h",
-                report.synced_scrubbed, report.spam_scrubbed, report.idempotency_keys_deleted
+                "scrubbed {} synced and {} spam enquiries; expired {} held enquiries nobody released within retention.held; deleted {} idempotency keys older than 24 h",
+                report.synced_scrubbed,
+                report.spam_scrubbed,
+                report.held_expired,
+                report.idempotency_keys_deleted
             );
             ExitCode::SUCCESS
         }
@@ -55,7 +58,7 @@ async fn list(
         && DeliveryStatus::parse(s).is_none()
     {
         return Ok(usage(&format!(
-            "--status \"{s}\" is not a state; use pending, sending, synced, failed, held or waiting (a home visit waiting for its enquiry)"
+            "--status \"{s}\" is not a state; use pending, sending, synced, failed, held, waiting (a home visit waiting for its enquiry) or expired (held past retention.held, never sent)"
         )));
     }
     let since = match since.as_deref().map(parse_duration) {

@@ -32,6 +32,7 @@ pub(super) struct RawMetrics {
 pub(super) struct RawRetention {
     pub synced: Option<Text>,
     pub spam: Option<Text>,
+    pub held: Option<Text>,
     pub interval: Option<Text>,
 }
 
@@ -97,13 +98,17 @@ pub struct MetricsSettings {
     pub require_token: bool,
 }
 
-/// `[retention]`: when personal data is scrubbed (failed and held never are).
+/// `[retention]`: when personal data is scrubbed (failed enquiries never are).
 #[derive(Clone, Debug)]
 pub struct RetentionSettings {
     /// Synced enquiries keep their details this long after they arrived.
     pub synced: Duration,
     /// Enquiries judged spam keep their details this long.
     pub spam: Duration,
+    /// A held enquiry nobody released or deleted keeps its details this
+    /// long after it arrived; then they are scrubbed and its delivery is
+    /// `expired` (never sent).
+    pub held: Duration,
     /// How often a running server does the pass (the first one comes a
     /// minute after start, or after `interval` if that is shorter).
     pub interval: Duration,
@@ -143,10 +148,12 @@ pub(super) fn metrics(raw: &RawMetrics, p: &mut Problems) -> Option<MetricsSetti
 pub(super) fn retention(raw: &RawRetention, p: &mut Problems) -> Option<RetentionSettings> {
     let synced = positive_duration("retention.synced", &raw.synced, 30 * DAY, p);
     let spam = positive_duration("retention.spam", &raw.spam, 7 * DAY, p);
+    let held = positive_duration("retention.held", &raw.held, 30 * DAY, p);
     let interval = positive_duration("retention.interval", &raw.interval, DAY, p);
     Some(RetentionSettings {
         synced: synced?,
         spam: spam?,
+        held: held?,
         interval: interval?,
     })
 }
@@ -241,6 +248,7 @@ mod tests {
         assert!(s.metrics.require_token);
         assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
         assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
+        assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
         assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
         assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
     }

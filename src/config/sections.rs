@@ -140,11 +140,16 @@ pub struct CaptchaSettings {
 /// `[spam]`: the time token forms carry.
 #[derive(Clone)]
 pub struct SpamSettings {
-    /// HMAC key of the time token; derived from `carehq.api_secret` when unset.
-    pub token_secret: SecretString,
-    /// Posts sooner than this after the form was served are treated as bots.
+    /// `spam.token_secret`: the time token's HMAC key when set. The key in
+    /// use is the one stored in the database (see `storage::time_token_keys`);
+    /// a configured one that differs replaces it there.
+    pub token_secret: Option<SecretString>,
+    /// The key a database without one starts with when `token_secret` is
+    /// unset: derived from `carehq.api_secret`, as before keys were stored.
+    pub initial_key: SecretString,
+    /// Posts sooner than this after the form was served are held as `too_fast`.
     pub min_fill_time: std::time::Duration,
-    /// Tokens older than this are treated as bots.
+    /// Tokens older than this are held as `stale_time_token`.
     pub max_token_age: std::time::Duration,
 }
 
@@ -152,7 +157,11 @@ pub struct SpamSettings {
 impl fmt::Debug for SpamSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpamSettings")
-            .field("token_secret", &"[redacted]")
+            .field(
+                "token_secret",
+                &self.token_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("initial_key", &"[redacted]")
             .field("min_fill_time", &self.min_fill_time)
             .field("max_token_age", &self.max_token_age)
             .finish()

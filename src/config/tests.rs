@@ -719,8 +719,9 @@ fn spam_defaults_and_a_derived_token_key() {
     let s = Settings::from_toml_str(MINIMAL).unwrap();
     assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
     assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
+    assert!(s.spam.token_secret.is_none());
     assert_eq!(
-        s.spam.token_secret.expose_secret(),
+        s.spam.initial_key.expose_secret(),
         crate::spam::TimeTokens::derive_key(&s.carehq.api_secret).expose_secret()
     );
     assert_eq!(
@@ -737,7 +738,7 @@ fn spam_defaults_and_a_derived_token_key() {
     assert!(site.captcha.is_none());
     assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
     assert_eq!(s.captcha.timeout, Duration::from_secs(10));
-    assert!(!format!("{:?}", s.spam).contains(s.spam.token_secret.expose_secret()));
+    assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
 }
 
 #[test]

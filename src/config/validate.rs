@@ -577,11 +577,13 @@ fn spam(raw: RawSpam, carehq: Option<&CareHqSettings>, p: &mut Problems) -> Opti
         );
         return None;
     }
-    // Unset: derived from the CareHQ secret, which every instance shares. When
-    // [carehq] itself is broken its problem is already reported.
-    let token_secret = own.or_else(|| carehq.map(|c| TimeTokens::derive_key(&c.api_secret)))?;
+    // A database without a key starts with one derived from the CareHQ
+    // secret, which every instance shares. When [carehq] itself is broken its
+    // problem is already reported.
+    let initial_key = carehq.map(|c| TimeTokens::derive_key(&c.api_secret))?;
     Some(SpamSettings {
-        token_secret,
+        token_secret: own,
+        initial_key,
         min_fill_time: min_fill_time?,
         max_token_age: max_token_age?,
     })

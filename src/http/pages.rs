@@ -23,6 +23,10 @@ pub struct FormPage {
     pub idempotency_key: String,
     /// Signed render time (`_t`); filled by the spam defence, empty until then.
     pub time_token: String,
+    /// What the script needs to keep `_t` fresh on a page left open (see
+    /// [`FormPage::with_time_token`]); zero until then, which switches the
+    /// refresh off.
+    pub token_clock: TokenClock,
     /// Name of the visually hidden honeypot input.
     pub honeypot_field: String,
     /// `?embed=1`: no page chrome, height posted to the parent frame.
@@ -40,6 +44,17 @@ pub struct FormPage {
     /// The visit booking block (`http::visit_fields`), already rendered; empty
     /// when the site does not book visits.
     pub visit_fields: String,
+}
+
+/// Seconds, for the form's `data-token-*` attributes (read by `form.js`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokenClock {
+    /// The server's Unix time when the page was rendered.
+    pub now: u64,
+    /// Fetch a new `_t` once the one carried is this old.
+    pub refresh_after: u64,
+    /// `spam.min_fill_time`.
+    pub min_fill: u64,
 }
 
 /// The consent statement the site configured, as a required checkbox.
@@ -377,6 +392,7 @@ impl FormPage {
             thanks_url: String::new(),
             idempotency_key,
             time_token: String::new(),
+            token_clock: TokenClock::default(),
             honeypot_field: site.honeypot_field.clone(),
             visit_fields: String::new(),
             embed: false,
@@ -396,6 +412,22 @@ impl FormPage {
     /// Render for an `<iframe>` (no chrome; posts its height to the parent).
     pub fn embedded(mut self, site: &SiteSettings, embed: bool) -> FormPage {
         self.set_embed(site, embed);
+        self
+    }
+
+    /// Carry `token` as `_t`, with what the script needs to replace it
+    /// before it goes stale: the server's clock now (the browser's may be
+    /// wrong), when to fetch a new one and how long a new one must wait
+    /// before it is sent (or it would be held as too fast).
+    pub fn with_time_token(mut self, token: String, tokens: &crate::spam::TimeTokens) -> FormPage {
+        self.time_token = token;
+        self.token_clock = TokenClock {
+            now: crate::spam::unix_now(),
+            // Half the token's life: a page open that long gets a new one
+            // well before the old one would be held as stale.
+            refresh_after: (tokens.max_age.as_secs() / 2).max(1),
+            min_fill: tokens.min_fill_time.as_secs(),
+        };
         self
     }
 

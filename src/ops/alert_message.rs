@@ -46,7 +46,7 @@ pub(super) async fn message(
     if opened {
         text.push_str(match kind {
             "failed" => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
-            "held" => " They looked doubtful (sent too fast, an old or forged form token, or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
+            "held" => " They looked doubtful (sent too fast, an old, forged or future-dated form token, a page that would not say where it came from (Origin: null), or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
             "paused" => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
             _ => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
         });

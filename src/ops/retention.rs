@@ -25,6 +25,7 @@ pub async fn purge_now(
         .purge(
             now.saturating_sub(ms(retention.synced)),
             now.saturating_sub(ms(retention.spam)),
+            now.saturating_sub(ms(retention.held)),
         )
         .await
 }
@@ -43,6 +44,7 @@ pub async fn run(store: Store, retention: RetentionSettings, shutdown: Cancellat
             Ok(report) => info!(
                 synced_scrubbed = report.synced_scrubbed,
                 spam_scrubbed = report.spam_scrubbed,
+                held_expired = report.held_expired,
                 idempotency_keys_deleted = report.idempotency_keys_deleted,
                 "retention pass done"
             ),

@@ -1,12 +1,27 @@
 //! Counters for every outcome of a form post, emitted through the `metrics`
 //! facade (the `/metrics` endpoint renders whatever recorder is installed).
+//!
+//! A post can count more than one outcome: what it tripped (`honeypot`,
+//! `time_trap`, `null_origin`, `captcha_unavailable`) and what became of it
+//! (`accepted` = stored, `held` = stored for a person to release, `dropped`
+//! = answered as success and nothing stored). The names that existed before
+//! quarantine keep their meaning as "what it tripped".
 
 /// How a form post ended, as far as abuse defence is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Stored (to be sent, or held).
     Accepted,
+    /// Stored as `held`: not sent until a person releases it.
+    Held,
+    /// Answered as success, nothing stored (a filled honeypot only).
+    Dropped,
     Honeypot,
+    /// The time token was missing where required, too fast, stale, forged
+    /// or from the future: the post is held (it used to be dropped).
     TimeTrap,
+    /// `Origin: null`: the post is held.
+    NullOrigin,
     CaptchaFailed,
     CaptchaUnavailable,
     RateLimited,
@@ -17,8 +32,11 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
+            Outcome::Held => "held",
+            Outcome::Dropped => "dropped",
             Outcome::Honeypot => "honeypot",
             Outcome::TimeTrap => "time_trap",
+            Outcome::NullOrigin => "null_origin",
             Outcome::CaptchaFailed => "captcha_failed",
             Outcome::CaptchaUnavailable => "captcha_unavailable",
             Outcome::RateLimited => "rate_limited",
@@ -86,8 +104,11 @@ mod tests {
         let capture = Capture::default();
         let all = [
             Outcome::Accepted,
+            Outcome::Held,
+            Outcome::Dropped,
             Outcome::Honeypot,
             Outcome::TimeTrap,
+            Outcome::NullOrigin,
             Outcome::CaptchaFailed,
             Outcome::CaptchaUnavailable,
             Outcome::RateLimited,
@@ -100,8 +121,11 @@ mod tests {
             labels,
             [
                 "accepted",
+                "held",
+                "dropped",
                 "honeypot",
                 "time_trap",
+                "null_origin",
                 "captcha_failed",
                 "captcha_unavailable",
                 "rate_limited",

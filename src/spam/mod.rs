@@ -21,6 +21,7 @@ pub(crate) use rate_limit::{count_evictions, make_room};
 pub use time_token::{TimeTokens, TokenCheck, unix_now};
 
 use crate::config::Settings;
+use crate::storage::TokenKeys;
 
 /// The per-process state of the defences, built once from the settings.
 pub struct SpamGuard {
@@ -29,13 +30,20 @@ pub struct SpamGuard {
 }
 
 impl SpamGuard {
-    pub fn new(settings: &Settings) -> SpamGuard {
+    /// `keys` are the time-token keys stored in the database
+    /// (`Store::time_token_keys`).
+    pub fn new(settings: &Settings, keys: &TokenKeys) -> SpamGuard {
+        let mut tokens = TimeTokens::new(
+            &keys.key,
+            settings.spam.min_fill_time,
+            settings.spam.max_token_age,
+        );
+        if let Some((previous, replaced_at_ms)) = &keys.previous {
+            let replaced_at = u64::try_from(*replaced_at_ms / 1000).unwrap_or(0);
+            tokens = tokens.with_previous(previous, replaced_at);
+        }
         SpamGuard {
-            tokens: TimeTokens::new(
-                &settings.spam.token_secret,
-                settings.spam.min_fill_time,
-                settings.spam.max_token_age,
-            ),
+            tokens,
             limits: RateLimits::new(
                 settings.rate_limit.per_ip,
                 settings.rate_limit.per_site,

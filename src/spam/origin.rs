@@ -3,6 +3,9 @@
 //! a site's `allowed_origins` may post its form. A request with neither header
 //! is a program (curl, a server-side integration), which the browser-only
 //! attack this stops (another website posting in the family's name) cannot be.
+//! `Origin: null` (a sandboxed iframe, a `file:` page, a redirect across
+//! origins) cannot be judged either way: the intake holds such a post for a
+//! person (`null_origin`) rather than refuse a family or send it unchecked.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use reqwest::Url;
@@ -12,8 +15,10 @@ use crate::config::SiteSettings;
 /// What the request's headers say about where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OriginCheck {
-    /// No origin given (or `null`, which privacy features send and we cannot judge).
+    /// No origin given: a program, not a browser.
     Absent,
+    /// `Origin: null`: a browser that will not say where the page came from.
+    Null,
     /// Our own origin or one the site lists; carries the origin for CORS.
     Allowed(String),
     Refused(String),
@@ -31,6 +36,13 @@ pub fn check_origin(
     site: &SiteSettings,
     public_url: Option<&str>,
 ) -> OriginCheck {
+    if headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| o.trim() == "null")
+    {
+        return OriginCheck::Null;
+    }
     let Some(origin) = request_origin(headers) else {
         return OriginCheck::Absent;
     };
@@ -165,13 +177,20 @@ mod tests {
     }
 
     #[test]
-    fn no_origin_or_null_is_absent() {
+    fn no_origin_is_absent_and_null_is_told_apart() {
         assert_eq!(
             check_origin(&HeaderMap::new(), &site(), None),
             OriginCheck::Absent
         );
         let h = with(&[(header::ORIGIN, "null")]);
-        assert_eq!(check_origin(&h, &site(), None), OriginCheck::Absent);
+        assert_eq!(check_origin(&h, &site(), None), OriginCheck::Null);
+        // A Referer does not stand in for a null Origin: the browser chose
+        // not to say, and the Referer is no more telling.
+        let h = with(&[
+            (header::ORIGIN, "null"),
+            (header::REFERER, "https://example-care.co.uk/contact"),
+        ]);
+        assert_eq!(check_origin(&h, &site(), None), OriginCheck::Null);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod readiness;
 mod retention;
 mod spent;
 mod status;
+mod token_keys;
 mod visits;
 
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
@@ -31,6 +32,7 @@ pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
 pub use retention::PurgeReport;
 pub use spent::Spend;
 pub use status::{QueueFigures, StatusFigures};
+pub use token_keys::TokenKeys;
 pub use visits::{NewVisit, StoredVisit, VisitInsert};
 
 use sqlx::AnyPool;

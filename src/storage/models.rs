@@ -17,16 +17,21 @@ pub enum DeliveryStatus {
     /// A later step (a home visit) waiting for its enquiry to be synced; it
     /// becomes pending in the same transaction that records the enquiry synced.
     Waiting,
+    /// Held (or waiting on a held enquiry) longer than `retention.held` with
+    /// nobody releasing it: the personal data is scrubbed and it is never
+    /// sent. Final, like `synced`.
+    Expired,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 6] = [
+    pub const ALL: [DeliveryStatus; 7] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Sending,
         DeliveryStatus::Synced,
         DeliveryStatus::Failed,
         DeliveryStatus::Held,
         DeliveryStatus::Waiting,
+        DeliveryStatus::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl DeliveryStatus {
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Held => "held",
             DeliveryStatus::Waiting => "waiting",
+            DeliveryStatus::Expired => "expired",
         }
     }
 

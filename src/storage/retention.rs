@@ -1,5 +1,7 @@
 //! Retention: scrubbing personal data once it is no longer needed, keeping
-//! the audit record (ids, site, times, outcome, CareHQ id).
+//! the audit record (ids, site, times, outcome, CareHQ id). Held enquiries
+//! nobody released within `retention.held` are scrubbed the same way, and
+//! their deliveries become `expired`: never sent, out of the held count.
 //!
 //! The pass works in chunks of [`PURGE_CHUNK`] rows, each its own short
 //! transaction. On SQLite every write (intake, delivery outcomes) shares one
@@ -21,6 +23,8 @@ pub const PURGE_CHUNK: usize = 500;
 pub struct PurgeReport {
     pub synced_scrubbed: u64,
     pub spam_scrubbed: u64,
+    /// Held enquiries past `retention.held`, scrubbed and expired.
+    pub held_expired: u64,
     pub idempotency_keys_deleted: u64,
 }
 
@@ -55,16 +59,39 @@ const DELETE_KEYS: &str = "\
 DELETE FROM idempotency_keys WHERE (site, key) IN (
   SELECT site, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)";
 
+/// Held past the cut-off `$1` (by arrival): the enquiry's held step and a
+/// visit waiting on it become `expired` (`$2` now). One statement, so a
+/// release racing with it either wins (the row is pending, untouched here)
+/// or finds nothing held.
+const EXPIRE_HELD: &str = "\
+UPDATE deliveries SET status = 'expired', updated_at = $2, next_attempt_at = $2
+ WHERE status IN ('held', 'waiting')
+   AND enquiry_id IN (SELECT e.id FROM enquiries e JOIN deliveries h ON h.enquiry_id = e.id
+                       WHERE h.status = 'held' AND e.received_at < $1)";
+/// Expired (held past `$1`) enquiries, `$3` at a time (`$2` now); their
+/// attempts' CareHQ answers are cleared by `scrub_chunk` like the others'
+/// (none should exist for a row never sent, but the scrub does not rely on it).
+const SCRUB_EXPIRED: &str = "\
+UPDATE enquiries SET payload = NULL, scrubbed_at = $2
+ WHERE payload IS NOT NULL AND id IN (
+   SELECT e.id FROM enquiries e
+    WHERE e.payload IS NOT NULL AND e.received_at < $1
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'expired')
+    ORDER BY e.received_at LIMIT $3)
+RETURNING id";
+
 impl Store {
-    /// Scrub synced enquiries received before `synced_before` and spam
-    /// received before `spam_before` (Unix ms); delete stale idempotency
-    /// keys. Chunks of [`PURGE_CHUNK`] rows, each committed on its own.
+    /// Scrub synced enquiries received before `synced_before`, spam
+    /// received before `spam_before` and held enquiries received before
+    /// `held_before` (Unix ms); delete stale idempotency keys. Chunks of
+    /// [`PURGE_CHUNK`] rows, each committed on its own.
     pub async fn purge(
         &self,
         synced_before: i64,
         spam_before: i64,
+        held_before: i64,
     ) -> Result<PurgeReport, StoreError> {
-        self.purge_in_chunks(synced_before, spam_before, PURGE_CHUNK)
+        self.purge_in_chunks(synced_before, spam_before, held_before, PURGE_CHUNK)
             .await
     }
 
@@ -73,11 +100,21 @@ impl Store {
         &self,
         synced_before: i64,
         spam_before: i64,
+        held_before: i64,
         chunk: usize,
     ) -> Result<PurgeReport, StoreError> {
         let chunk = chunk.max(1);
         let synced_scrubbed = self.scrub_all(SCRUB_SYNCED, synced_before, chunk).await?;
         let spam_scrubbed = self.scrub_all(SCRUB_SPAM, spam_before, chunk).await?;
+        // One statement: a release racing with it either wins or finds
+        // nothing held. Held rows are few (a person or the retention pass
+        // deals with them), so it needs no chunks of its own.
+        sqlx::query(EXPIRE_HELD)
+            .bind(held_before)
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?;
+        let held_expired = self.scrub_all(SCRUB_EXPIRED, held_before, chunk).await?;
         let mut idempotency_keys_deleted = 0;
         loop {
             let deleted = sqlx::query(DELETE_KEYS)
@@ -96,6 +133,7 @@ impl Store {
         Ok(PurgeReport {
             synced_scrubbed,
             spam_scrubbed,
+            held_expired,
             idempotency_keys_deleted,
         })
     }

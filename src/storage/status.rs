@@ -16,6 +16,8 @@ pub struct QueueFigures {
     pub held: i64,
     /// Follow-up steps (home visits) waiting for their enquiry to be synced.
     pub waiting: i64,
+    /// Held past `retention.held` with nobody releasing them: scrubbed, never sent.
+    pub expired: i64,
     /// Deliveries that reached `synced` in the 24 h before `now`.
     pub synced_last_24h: i64,
     /// Since when the longest-waiting delivery (pending or sending) has
@@ -33,6 +35,7 @@ impl QueueFigures {
             Some(DeliveryStatus::Failed) => self.failed += n,
             Some(DeliveryStatus::Held) => self.held += n,
             Some(DeliveryStatus::Waiting) => self.waiting += n,
+            Some(DeliveryStatus::Expired) => self.expired += n,
             None => {}
         }
     }
@@ -46,6 +49,7 @@ impl QueueFigures {
             DeliveryStatus::Failed => self.failed,
             DeliveryStatus::Held => self.held,
             DeliveryStatus::Waiting => self.waiting,
+            DeliveryStatus::Expired => self.expired,
         }
     }
 }

@@ -211,7 +211,10 @@ async fn age(db: &TestDb, days: i64) {
     pool.close().await;
 }
 
-async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
+/// Synced after `retention.synced`, spam after `retention.spam`, held after
+/// `retention.held` (scrubbed and expired: before quarantine this test
+/// asserted held enquiries were never scrubbed); failed never.
+async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
@@ -266,16 +269,24 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
             .is_some()
     );
 
-    // Forty days on: the synced one goes too; failed and held keep everything.
+    // Forty days on: the synced one goes too, and the held one nobody
+    // released (retention.held, 30 days); the failed one keeps everything.
     age(&db, 30).await;
     let (_, out, _) = cli(&config, &["enquiries", "purge"]).await;
     assert!(out.contains("scrubbed 1 synced and 0 spam"), "{out}");
+    assert!(out.contains("expired 1 held"), "{out}");
+    let expired = store.enquiry(&held).await.unwrap().unwrap();
+    assert!(expired.payload.is_none() && expired.scrubbed_at.is_some());
+    assert_eq!(
+        store.deliveries_of(&held).await.unwrap()[0].status,
+        "expired"
+    );
     let scrubbed = store.enquiry(&synced).await.unwrap().unwrap();
     assert!(scrubbed.payload.is_none());
     let delivery = &store.deliveries_of(&synced).await.unwrap()[0];
     assert_eq!(delivery.status, "synced", "the audit record stays");
     assert!(delivery.remote_id.is_some());
-    for kept in [&failed, &held] {
+    for kept in [&failed] {
         let record = store.enquiry(kept).await.unwrap().unwrap();
         assert!(
             record.payload.is_some() && record.scrubbed_at.is_none(),
@@ -295,7 +306,7 @@ async fn retention_scrubs_synced_and_spam_and_never_failed_or_held(db: Db) {
     );
     store.close().await;
 }
-on_both_databases!(retention_scrubs_synced_and_spam_and_never_failed_or_held);
+on_both_databases!(retention_scrubs_synced_spam_and_held_and_never_failed);
 
 async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
     let Some(db) = TestDb::new(db).await else {

@@ -22,6 +22,7 @@ mod logs;
 mod metrics;
 mod odd_addresses;
 mod processes;
+mod quarantine;
 mod retention;
 mod spam;
 mod spam_limits;

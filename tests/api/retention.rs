@@ -94,7 +94,7 @@ async fn a_pass_over_more_rows_than_one_chunk_scrubs_them_all_and_counts_them(db
 
     let now = now_ms();
     let report = store
-        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS)
+        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
         .await
         .unwrap();
     assert_eq!(report.synced_scrubbed, 1_050, "{report:?}");
@@ -123,7 +123,7 @@ async fn a_pass_over_more_rows_than_one_chunk_scrubs_them_all_and_counts_them(db
     }
     // Nothing left to do: a second pass finds nothing.
     let again = store
-        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS)
+        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
         .await
         .unwrap();
     assert_eq!(
@@ -161,7 +161,9 @@ async fn each_chunk_of_a_pass_is_committed_before_the_next_on_postgres() {
     let purging = store.clone();
     let pass = tokio::spawn(async move {
         let now = now_ms();
-        purging.purge(now - 30 * DAY_MS, now - 7 * DAY_MS).await
+        purging
+            .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
+            .await
     });
     let committed = eventually(Duration::from_secs(15), || async {
         let n = count(

@@ -235,8 +235,11 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
     };
     let before = scrape(&app).await;
 
-    // (outcome, status): each post trips exactly one outcome, `captcha_unavailable`
-    // under on_error = accept also ends `accepted`.
+    // (outcome, status): each post trips one defence; what became of it is
+    // counted too: `accepted` (stored), `held` (stored for a person: the
+    // forged token, which before quarantine was dropped), `dropped` (the
+    // honeypot). `captcha_unavailable` under on_error = accept also ends
+    // `accepted`. The held post spends none of the site's limit.
     assert_eq!(post(with(1, "x", ""), None).await.unwrap().status(), 201);
     assert_eq!(
         post(with(2, "website", "http://spam.example"), None)
@@ -270,7 +273,9 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
 
     let after = scrape(&app).await;
     for (outcome, expected) in [
-        ("accepted", 2.0),
+        ("accepted", 3.0),
+        ("held", 1.0),
+        ("dropped", 1.0),
         ("honeypot", 1.0),
         ("time_trap", 1.0),
         ("captcha_failed", 1.0),

@@ -57,10 +57,11 @@ pub async fn show_form(
     // A fresh idempotency key per page view: a double click sends the same one twice.
     let key = uuid::Uuid::now_v7().simple().to_string();
     let no_errors = FieldErrors::default();
+    let token = state.spam.tokens.issue(&site.slug, crate::spam::unix_now());
     let mut page = FormPage::new(site, None, &no_errors, key)
         .embedded(site, embed)
-        .with_captcha(site.captcha(&state.settings.captcha));
-    page.time_token = state.spam.tokens.issue(&site.slug, crate::spam::unix_now());
+        .with_captcha(site.captcha(&state.settings.captcha))
+        .with_time_token(token, &state.spam.tokens);
     page.visit_fields = visit_fields(&state.store, site, None, &no_errors).await;
     render(page.render())
 }

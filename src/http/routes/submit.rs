@@ -1,8 +1,16 @@
 //! `POST /forms/{site}`: validate, store durably, wake the worker, answer.
 //! No CareHQ call happens here: the family's wait never depends on CareHQ.
 //! The abuse checks run cheapest first: origin, per-IP rate limit, body,
-//! honeypot and time token, CAPTCHA, the enquiry itself, then the per-site
-//! rate limit, which only posts about to be stored spend.
+//! honeypot, CAPTCHA, the enquiry itself, then the per-site rate limit,
+//! which only posts about to be sent spend.
+//!
+//! Only a filled honeypot drops a post (answered as success, nothing
+//! stored): nobody but a program fills a field nobody can see. Every other
+//! doubt (a time token too fast, stale, forged or from the future, a missing
+//! one where the site requires it, `Origin: null`) is judged *after* the
+//! enquiry is validated, so a slip of the Enter key gets its field errors,
+//! and a valid post is stored `held` with its `spam_verdict` naming the
+//! doubt, for a person to release (DESIGN.md "No silent drop, refined").
 //!
 //! An idempotency key is stored with a fingerprint of the enquiry: the same
 //! key with the same enquiry is the first answer again (a double click), the
@@ -79,9 +87,8 @@ async fn accept(
     storing: Option<&Storing>,
 ) -> Result<Response, HttpError> {
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
-    if let OriginCheck::Refused(origin) =
-        spam::check_origin(headers, site, state.settings.server.public_url.as_deref())
-    {
+    let origin = spam::check_origin(headers, site, state.settings.server.public_url.as_deref());
+    if let OriginCheck::Refused(origin) = &origin {
         spam::count(Outcome::OriginRefused, &site.slug);
         // Debug, as for the rate limit: counted in metrics, and a flood of
         // foreign posts must not become a flood of log lines.
@@ -99,18 +106,21 @@ async fn accept(
         return Err(rate_limited(site, wait, "per-IP"));
     }
     let raw = read_submission(headers, body, state.settings.server.body_limit).await?;
-    if let Some(outcome) = trap(state, site, headers, &raw) {
+    if spam::honeypot_tripped(&raw, &site.honeypot_field) {
         // A bot must not learn which check caught it: the answer is a success
         // in every visible way, but nothing is stored or sent.
-        spam::count(outcome, &site.slug);
+        spam::count(Outcome::Honeypot, &site.slug);
+        spam::count(Outcome::Dropped, &site.slug);
         // Debug, as for the rate limit: counted in metrics, and cheap in a flood.
-        debug!(site = %site.slug, outcome = outcome.as_str(), "bot trap tripped; answered as success, nothing stored");
+        debug!(site = %site.slug, outcome = Outcome::Honeypot.as_str(), "honeypot filled; answered as success, nothing stored");
         let decoy = uuid::Uuid::now_v7().to_string();
         let embed = raw.first(EMBED_FIELD) == Some("1");
         return Ok(crate::http::access_log::mark_shed(stored(
             site, format, &decoy, false, embed,
         )));
     }
+    // Judged now, acted on only once the enquiry proves valid.
+    let doubt = doubt(state, site, headers, &raw, &origin);
     let key = idempotency_key(headers, &raw)?;
     // Visit fields are checked by `visits`, not appended to the message.
     let mut ignored: Vec<String> = WIDGET_FIELDS
@@ -124,22 +134,28 @@ async fn accept(
         require_consent: site.form.consent_text.is_some(),
         ignored_fields: &ignored,
     };
-    let (spam_verdict, held) = match captcha(state, site, headers, &raw, ip, key.as_deref()).await?
-    {
-        Ok(verdict) => verdict,
-        Err(fields) => {
-            return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
-        }
-    };
+    let (captcha_verdict, captcha_held) =
+        match captcha(state, site, headers, &raw, ip, key.as_deref()).await? {
+            Ok(verdict) => verdict,
+            Err(fields) => {
+                return Ok(invalid(state, site, format, &raw, &rules, fields, key).await);
+            }
+        };
     // A form post without a time token is let through unless the site requires
     // one (a site's own HTML may never have fetched it): losing a family's
     // enquiry silently is worse than a spam post staff can delete. It is marked.
-    let spam_verdict =
-        if spam_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
+    let captcha_verdict =
+        if captcha_verdict == "clean" && raw.first("_t").is_none() && !posted_json(headers) {
             "no_time_token"
         } else {
-            spam_verdict
+            captcha_verdict
         };
+    // The time token's or origin's doubt names the verdict ahead of the
+    // CAPTCHA's: it is the reason the enquiry waits for a person.
+    let (spam_verdict, held) = match doubt {
+        Some(doubt) => (doubt.verdict, true),
+        None => (captcha_verdict, captcha_held),
+    };
     let parsed = Enquiry::parse(&raw, &rules);
     let visit = visits::requested(&raw, site, jiff::Timestamp::now());
     let (enquiry, visit) = match (parsed, visit) {
@@ -156,34 +172,39 @@ async fn accept(
     };
     let fingerprint = fingerprint(&enquiry, visit.as_ref())
         .map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))?;
-    // The site's limit counts only posts about to become enquiries (see
-    // spam::rate_limit); the token goes back unless one is created (a repeat
-    // or a 409 spends none).
-    let site_token = match state
-        .spam
-        .limits
-        .take_site(ip, &site.slug, std::time::Instant::now())
-    {
-        Ok(token) => token,
-        Err(wait) => {
-            // A repeat of a post already stored (a double click) is answered
-            // as before, not refused: the family's enquiry was saved. A key
-            // reused for another enquiry is told so (409), never replayed.
-            if let Some(key) = key.as_deref() {
-                match state
-                    .store
-                    .enquiry_for_key(&site.slug, key, Some(&fingerprint))
-                    .await?
-                {
-                    Some(InsertOutcome::Duplicate { enquiry_id }) => {
-                        return Ok(repeated(site, format, &raw, &enquiry_id));
+    // The site's limit counts only posts about to become enquiries that are
+    // sent (see spam::rate_limit); the token goes back unless one is created
+    // (a repeat or a 409 spends none). A held post spends none: it reaches
+    // CareHQ only if a person releases it, and a flood of doubtful posts
+    // must not use up the limit and turn a family away.
+    let site_token = match held {
+        true => None,
+        false => match state
+            .spam
+            .limits
+            .take_site(ip, &site.slug, std::time::Instant::now())
+        {
+            Ok(token) => Some(token),
+            Err(wait) => {
+                // A repeat of a post already stored (a double click) is answered
+                // as before, not refused: the family's enquiry was saved. A key
+                // reused for another enquiry is told so (409), never replayed.
+                if let Some(key) = key.as_deref() {
+                    match state
+                        .store
+                        .enquiry_for_key(&site.slug, key, Some(&fingerprint))
+                        .await?
+                    {
+                        Some(InsertOutcome::Duplicate { enquiry_id }) => {
+                            return Ok(repeated(site, format, &raw, &enquiry_id));
+                        }
+                        Some(InsertOutcome::Conflict) => return Err(conflict(site)),
+                        Some(InsertOutcome::Created) | None => {}
                     }
-                    Some(InsertOutcome::Conflict) => return Err(conflict(site)),
-                    Some(InsertOutcome::Created) | None => {}
                 }
+                return Err(rate_limited(site, wait, "per-site"));
             }
-            return Err(rate_limited(site, wait, "per-site"));
-        }
+        },
     };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = stored_payload(site, &enquiry)
@@ -229,10 +250,21 @@ async fn accept(
     };
     match outcome {
         InsertOutcome::Created => {
-            site_token.spend();
+            if let Some(token) = site_token {
+                token.spend();
+            }
             spam::count(Outcome::Accepted, &site.slug);
-            state.worker.wake();
-            info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
+            if let Some(doubt) = doubt {
+                spam::count(doubt.outcome, &site.slug);
+            }
+            if held {
+                spam::count(Outcome::Held, &site.slug);
+                // No personal data: the verdict and ids say what staff need.
+                info!(enquiry_id = %id, site = %site.slug, spam_verdict, "enquiry received and held: not sent until someone runs `enquiry-relay enquiries release ID`");
+            } else {
+                state.worker.wake();
+                info!(enquiry_id = %id, site = %site.slug, "enquiry received and stored");
+            }
             let embed = raw.first(EMBED_FIELD) == Some("1");
             Ok(stored(site, format, &id, false, embed))
         }
@@ -308,28 +340,48 @@ fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<String, serd
     serde_json::to_string(&value)
 }
 
-/// The bot trap that caught this post, if any: a filled honeypot, or a time
-/// token that is missing (form posts, unless the site opts out), forged, too
-/// fast or too old. JSON posts without `_t` come from integrations that may
-/// never have fetched one, so only a token they do send is judged.
-fn trap(
+/// Why a valid post is held rather than sent: its `spam_verdict` and the
+/// counter it trips.
+#[derive(Clone, Copy, Debug)]
+struct Doubt {
+    verdict: &'static str,
+    outcome: Outcome,
+}
+
+/// The doubt about this post, if any, first one found: its time token
+/// (too fast, stale, forged, from the future; or missing on a form post to a
+/// site that requires one), then `Origin: null`. JSON posts without `_t`
+/// come from integrations that may never have fetched one, so only a token
+/// they do send is judged.
+fn doubt(
     state: &AppState,
     site: &SiteSettings,
     headers: &HeaderMap,
     raw: &RawSubmission,
-) -> Option<Outcome> {
-    if spam::honeypot_tripped(raw, &site.honeypot_field) {
-        return Some(Outcome::Honeypot);
-    }
-    let is_json = posted_json(headers);
-    match raw.first("_t") {
-        Some(token) => {
-            let check = state.spam.tokens.check(&site.slug, token, spam::unix_now());
-            (check != TokenCheck::Fresh).then_some(Outcome::TimeTrap)
+    origin: &OriginCheck,
+) -> Option<Doubt> {
+    let time_trap = |verdict| Doubt {
+        verdict,
+        outcome: Outcome::TimeTrap,
+    };
+    let token = match raw.first("_t") {
+        Some(token) => state
+            .spam
+            .tokens
+            .check(&site.slug, token, spam::unix_now())
+            .verdict()
+            .map(time_trap),
+        None if site.require_time_token && !posted_json(headers) => {
+            Some(time_trap("no_time_token"))
         }
-        None if site.require_time_token && !is_json => Some(Outcome::TimeTrap),
         None => None,
-    }
+    };
+    token.or_else(|| {
+        (*origin == OriginCheck::Null).then_some(Doubt {
+            verdict: "null_origin",
+            outcome: Outcome::NullOrigin,
+        })
+    })
 }
 
 fn posted_json(headers: &HeaderMap) -> bool {
@@ -416,11 +468,20 @@ fn strip_port(host: &str) -> &str {
         .map_or(host, |(h, _)| h)
 }
 
-/// The `_t` a re-shown form carries: the one posted, else a fresh one.
+/// The `_t` a re-shown form carries: the one posted while it is in (or
+/// before) its window, else a fresh one, so correcting a form left open
+/// overnight does not hold the corrected post as stale.
 fn resend_token(state: &AppState, site: &SiteSettings, raw: &RawSubmission) -> String {
+    let now = spam::unix_now();
     raw.first("_t")
+        .filter(|token| {
+            matches!(
+                state.spam.tokens.check(&site.slug, token, now),
+                TokenCheck::Fresh | TokenCheck::TooFast
+            )
+        })
         .map(str::to_owned)
-        .unwrap_or_else(|| state.spam.tokens.issue(&site.slug, spam::unix_now()))
+        .unwrap_or_else(|| state.spam.tokens.issue(&site.slug, now))
 }
 
 /// The success answer: 201 JSON, or 303 to the thank-you page.
@@ -464,11 +525,11 @@ async fn invalid(
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let extras = Enquiry::extra_inputs(raw, rules);
-    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
-        .with_captcha(site.captcha(&state.settings.captcha));
     // The form comes back with the token it was sent with: the family's time
     // on the page runs on, so correcting a field is never "too fast".
-    page.time_token = resend_token(state, site, raw);
+    let mut page = FormPage::retyped(site, Some(raw), &fields, key, extras)
+        .with_captcha(site.captcha(&state.settings.captcha))
+        .with_time_token(resend_token(state, site, raw), &state.spam.tokens);
     page.visit_fields = visit_fields(&state.store, site, Some(raw), &fields).await;
     match page.render() {
         Ok(page) => {

@@ -9,6 +9,7 @@ mod embed;
 mod form_flow;
 mod headers;
 mod recorder;
+mod token_refresh;
 mod webdriver;
 
 use enquiry_relay::sandbox::seed;
