@@ -571,3 +571,22 @@ pub async fn post_keyed(
         .await
         .expect("post json")
 }
+
+/// Store one bare enquiry (payload `{}`) with its pending delivery, as intake
+/// would, for storage-level tests that claim and record by hand. Its Id.
+pub async fn insert_bare_enquiry(store: &Store) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .insert_enquiry(&enquiry_relay::storage::NewEnquiry {
+            id: &id,
+            site: SITE,
+            payload: "{}",
+            spam_verdict: "clean",
+            idempotency_key: None,
+            fingerprint: None,
+            held: false,
+        })
+        .await
+        .expect("store an enquiry");
+    id
+}

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use enquiry_relay::ops::alerts::{Change, claim_changes, observe};
-use enquiry_relay::storage::{
-    AttemptRecord, ClaimedDelivery, NewEnquiry, Store, Transition, now_ms,
-};
+use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, Store, Transition, now_ms};
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually};
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry,
+};
 use crate::on_both_databases;
 
 const MAX_AGE: Duration = Duration::from_secs(1800);
@@ -37,19 +37,7 @@ fn kinds(changes: &[Change]) -> Vec<(&'static str, bool)> {
 /// Store an enquiry and claim its delivery, as a worker would before sending:
 /// the enquiry's Id and the claim's lease token.
 async fn claimed_delivery(store: &Store, owner: &str) -> (String, ClaimedDelivery) {
-    let id = uuid::Uuid::now_v7().to_string();
-    store
-        .insert_enquiry(&NewEnquiry {
-            id: &id,
-            site: crate::helpers::SITE,
-            payload: "{}",
-            spam_verdict: "clean",
-            idempotency_key: None,
-            fingerprint: None,
-            held: false,
-        })
-        .await
-        .unwrap();
+    let id = insert_bare_enquiry(store).await;
     let mut claimed = store.claim_due(owner, LEASE, 1, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "the new enquiry is due at once");
     (id, claimed.remove(0))

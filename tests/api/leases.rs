@@ -8,9 +8,11 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, NewEnquiry, Store, Transition};
+use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, Store, Transition};
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, posted_id};
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry, posted_id,
+};
 use crate::on_both_databases;
 
 const OWNER: &str = "worker-1";
@@ -18,19 +20,7 @@ const OWNER: &str = "worker-1";
 async fn store_with_one_enquiry(db: &TestDb) -> Store {
     let store = Store::connect(&db.url, 2).await.unwrap();
     store.migrate().await.unwrap();
-    let id = uuid::Uuid::now_v7().to_string();
-    store
-        .insert_enquiry(&NewEnquiry {
-            id: &id,
-            site: crate::helpers::SITE,
-            payload: "{}",
-            spam_verdict: "clean",
-            idempotency_key: None,
-            fingerprint: None,
-            held: false,
-        })
-        .await
-        .unwrap();
+    insert_bare_enquiry(&store).await;
     store
 }
 
