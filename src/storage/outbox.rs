@@ -260,7 +260,13 @@ pub(super) async fn record_rows(
     .await?;
     match transition {
         Transition::Synced { .. } => {
-            sqlx::query("UPDATE delivery_state SET last_success_at = $1 WHERE id = 1")
+            // CareHQ took a send: whatever paused delivery (credentials,
+            // permissions) is over. Lifted in the same transaction as the
+            // success, so no reader sees the row synced and delivery paused.
+            sqlx::query(
+                "UPDATE delivery_state SET last_success_at = $1, paused_reason = NULL, \
+                 paused_status = NULL, paused_at = NULL, paused_delivery_id = NULL WHERE id = 1",
+            )
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;

@@ -162,8 +162,10 @@ async fn try_deliver(
                 Delivered::Synced,
             )
             .await?;
-            if probe || shared.paused_seen() {
-                resume(shared).await?;
+            // Recording the success lifted any pause (same transaction).
+            if (probe || shared.paused_seen()) && recorded == Delivered::Synced {
+                info!("CareHQ answered normally again; delivery resumed");
+                shared.set_paused_seen(false);
             }
             Ok(recorded)
         }
