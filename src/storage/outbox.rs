@@ -267,9 +267,9 @@ pub(super) async fn record_rows(
                 "UPDATE delivery_state SET last_success_at = $1, paused_reason = NULL, \
                  paused_status = NULL, paused_at = NULL, paused_delivery_id = NULL WHERE id = 1",
             )
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
             // Later steps (a home visit) wait for the enquiry: release them in
             // this transaction, so a crash cannot leave them waiting forever.
             sqlx::query(
