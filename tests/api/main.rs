@@ -12,6 +12,7 @@ mod delivery;
 mod deploy;
 mod error_tracking;
 mod fake_captcha;
+mod fault_rounds;
 mod health;
 mod helpers;
 mod incident_races;
