@@ -11,5 +11,5 @@ mod visit_params;
 pub use client::{CareHqClient, ClientSettings, Reply};
 pub use enquiry_params::enquiry_params;
 pub use error::CareHqError;
-pub use rate_limit::{RateLimit, RateLimitGate};
+pub use rate_limit::{Permit, RateLimit, RateLimitGate};
 pub use visit_params::visit_params;

@@ -1,11 +1,14 @@
 //! CareHQ's rate-limit headers and the gate that keeps us inside them.
 //!
 //! CareHQ sends `X-CareHQ-RateLimit-{Limit,Remaining,Reset}` (per second,
-//! remaining in the window, Unix time of the reset). The gate remembers the last
-//! values so the worker sends nothing while `Remaining` is 0 until `Reset`, and
-//! a 429 closes it until the reset.
+//! remaining in the window, Unix time of the reset). Concurrent sends share
+//! one budget: the gate hands out a permit per send from the last known
+//! `Remaining`, counting down as sends start (the answers to sends already in
+//! flight report a `Remaining` that does not yet count the others), and hands
+//! out none once it reaches 0 until `Reset`. Before any answer has told us the
+//! budget, sends go one at a time. A 429 closes the gate until the reset.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -53,24 +56,164 @@ pub struct RateLimitGate {
 struct GateState {
     last: Option<RateLimit>,
     closed_until_ms: i64,
+    budget: Budget,
+    /// Permits handed out and not yet dropped.
+    in_flight: u32,
+}
+
+/// What the gate knows of the current window.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum Budget {
+    /// No answer read yet: one send at a time until an answer tells us.
+    #[default]
+    Unknown,
+    /// CareHQ answered without rate-limit headers: nothing to pace by but
+    /// `sync.concurrency` (and a 429's pause).
+    Unpaced,
+    /// The window of the newest reading and the sends it still allows.
+    Window {
+        reset_at_ms: i64,
+        limit: u32,
+        left: u32,
+    },
+}
+
+/// The right to send one request in the current window. Dropped unspent (the
+/// row was not sent after all), it gives its place in the window back.
+#[derive(Debug)]
+pub struct Permit {
+    gate: Arc<RateLimitGate>,
+    /// The window it was taken from (`None` outside a known window).
+    window: Option<i64>,
+    spent: bool,
+}
+
+impl Permit {
+    /// The request is going out: its place in the window is used up.
+    pub fn spend(&mut self) {
+        self.spent = true;
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if let (false, Some(taken_from)) = (self.spent, self.window)
+            && let Budget::Window {
+                reset_at_ms,
+                limit,
+                left,
+            } = &mut state.budget
+            && *reset_at_ms == taken_from
+        {
+            *left = (*left + 1).min(*limit);
+        }
+    }
 }
 
 /// How long to hold off after a 429 that carried no usable reset time.
 const DEFAULT_429_PAUSE_MS: i64 = 1_000;
 /// Never trust a reset further away than this (clock skew, bad header).
 const MAX_WAIT_MS: i64 = 60_000;
+/// A window counts as reset this long after its `Reset`, not at once: our
+/// clock and CareHQ's differ a little, and a send that CareHQ counted in the
+/// old window must not be sent again from the new window's budget. The
+/// budget is per window, not per millisecond, so the margin costs no rate.
+const RESET_MARGIN_MS: i64 = 25;
+/// CareHQ's windows are one second long (the limit is per second, §3.1).
+const WINDOW_MS: i64 = 1_000;
 
 impl RateLimitGate {
+    /// Take one permit to send now, or learn how long to wait for one.
+    pub fn try_acquire(self: &Arc<Self>, now_ms: i64) -> Result<Permit, Duration> {
+        let mut state = self.lock();
+        if state.closed_until_ms > now_ms {
+            return Err(millis(state.closed_until_ms - now_ms));
+        }
+        roll_over(&mut state.budget, now_ms);
+        let in_flight = state.in_flight;
+        let window = match &mut state.budget {
+            Budget::Unknown if in_flight > 0 => {
+                // The answer in flight tells us the budget and wakes the worker.
+                return Err(Duration::from_millis(UNKNOWN_POLL_MS));
+            }
+            Budget::Unknown | Budget::Unpaced => None,
+            Budget::Window {
+                reset_at_ms, left, ..
+            } => {
+                if *left == 0 {
+                    return Err(millis(
+                        clamp_reset(*reset_at_ms + RESET_MARGIN_MS, now_ms) - now_ms,
+                    ));
+                }
+                *left -= 1;
+                Some(*reset_at_ms)
+            }
+        };
+        state.in_flight += 1;
+        Ok(Permit {
+            gate: Arc::clone(self),
+            window,
+            spent: false,
+        })
+    }
+
+    /// Up to `n` permits; `Err` with the wait when not even one is free.
+    pub fn acquire_up_to(self: &Arc<Self>, n: usize, now_ms: i64) -> Result<Vec<Permit>, Duration> {
+        let mut permits = Vec::with_capacity(n);
+        while permits.len() < n {
+            match self.try_acquire(now_ms) {
+                Ok(permit) => permits.push(permit),
+                Err(wait) if permits.is_empty() => return Err(wait),
+                Err(_) => break,
+            }
+        }
+        Ok(permits)
+    }
+
     /// Remember the headers of an answer.
     pub fn observe(&self, reading: Option<RateLimit>, now_ms: i64) {
-        let Some(reading) = reading else { return };
         let mut state = self.lock();
-        state.last = Some(reading);
-        if reading.remaining == 0 {
-            state.closed_until_ms = state
-                .closed_until_ms
-                .max(clamp_reset(reading.reset_at_ms, now_ms));
+        let Some(reading) = reading else {
+            if state.budget == Budget::Unknown {
+                state.budget = Budget::Unpaced;
+            }
+            return;
+        };
+        if state
+            .last
+            .is_none_or(|last| last.reset_at_ms <= reading.reset_at_ms)
+        {
+            state.last = Some(reading);
         }
+        roll_over(&mut state.budget, now_ms);
+        let in_flight = state.in_flight;
+        state.budget = match state.budget {
+            Budget::Window {
+                reset_at_ms,
+                limit,
+                left,
+            } if reset_at_ms == reading.reset_at_ms => Budget::Window {
+                reset_at_ms,
+                limit,
+                // Our count already takes off every send we started; CareHQ's
+                // is lower only if someone else spends the same key's budget.
+                left: left.min(reading.remaining),
+            },
+            // An answer from a window already over: it says nothing of this one.
+            Budget::Window { reset_at_ms, .. } if reading.reset_at_ms < reset_at_ms => state.budget,
+            // The first reading, or a window we had not rolled over to (the
+            // clocks differ): CareHQ may not have counted the other sends in
+            // flight yet, so they are taken off.
+            _ => Budget::Window {
+                reset_at_ms: reading.reset_at_ms,
+                limit: reading.limit,
+                left: reading
+                    .remaining
+                    .saturating_sub(in_flight.saturating_sub(1)),
+            },
+        };
     }
 
     /// A 429: close the gate until the reset (or a short default).
@@ -83,15 +226,38 @@ impl RateLimitGate {
         if reading.is_some() {
             state.last = reading;
         }
+        if let Budget::Window { left, .. } = &mut state.budget {
+            *left = 0;
+        }
         state.closed_until_ms = state.closed_until_ms.max(until);
         state.closed_until_ms
     }
 
-    /// How long to wait before the next send, if at all.
+    /// How long until a permit could be free, if the gate knows: while it is
+    /// closed by a 429, or the window's budget is spent.
     pub fn wait(&self, now_ms: i64) -> Option<Duration> {
+        let mut state = self.lock();
+        if state.closed_until_ms > now_ms {
+            return Some(millis(state.closed_until_ms - now_ms));
+        }
+        roll_over(&mut state.budget, now_ms);
+        match state.budget {
+            Budget::Window {
+                reset_at_ms,
+                left: 0,
+                ..
+            } => Some(millis(
+                clamp_reset(reset_at_ms + RESET_MARGIN_MS, now_ms) - now_ms,
+            )),
+            _ => None,
+        }
+    }
+
+    /// How long a 429 keeps the gate closed (permits already taken stay good
+    /// otherwise).
+    pub fn closed_for(&self, now_ms: i64) -> Option<Duration> {
         let state = self.lock();
-        (state.closed_until_ms > now_ms)
-            .then(|| Duration::from_millis((state.closed_until_ms - now_ms) as u64))
+        (state.closed_until_ms > now_ms).then(|| millis(state.closed_until_ms - now_ms))
     }
 
     /// The last reading, for status pages.
@@ -106,6 +272,30 @@ impl RateLimitGate {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// While the budget is unknown and one send is out, look again this often
+/// (its answer normally wakes the worker first).
+const UNKNOWN_POLL_MS: u64 = 50;
+
+/// Past its reset (and the margin) a window starts afresh with the full
+/// limit: CareHQ's windows follow each other a second apart.
+fn roll_over(budget: &mut Budget, now_ms: i64) {
+    if let Budget::Window {
+        reset_at_ms,
+        limit,
+        left,
+    } = budget
+        && now_ms >= *reset_at_ms + RESET_MARGIN_MS
+    {
+        let passed = (now_ms - *reset_at_ms - RESET_MARGIN_MS) / WINDOW_MS + 1;
+        *reset_at_ms += passed * WINDOW_MS;
+        *left = *limit;
+    }
+}
+
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(0) as u64)
 }
 
 fn clamp_reset(reset_at_ms: i64, now_ms: i64) -> i64 {
@@ -150,7 +340,7 @@ mod tests {
 
     #[test]
     fn gate_closes_at_zero_remaining_until_reset() {
-        let gate = RateLimitGate::default();
+        let gate = Arc::new(RateLimitGate::default());
         gate.observe(
             RateLimit::from_headers(&headers("10", "4", "1000.5")),
             1_000_000,
@@ -160,8 +350,69 @@ mod tests {
             RateLimit::from_headers(&headers("10", "0", "1000.5")),
             1_000_000,
         );
-        assert_eq!(gate.wait(1_000_000), Some(Duration::from_millis(500)));
-        assert_eq!(gate.wait(1_000_500), None);
+        let wait = Duration::from_millis(500 + RESET_MARGIN_MS as u64);
+        assert_eq!(gate.wait(1_000_000), Some(wait));
+        assert_eq!(gate.try_acquire(1_000_000).err(), Some(wait));
+        assert_eq!(gate.wait(1_000_500 + RESET_MARGIN_MS), None);
+        assert!(gate.try_acquire(1_000_500 + RESET_MARGIN_MS).is_ok());
+    }
+
+    #[test]
+    fn one_send_at_a_time_until_the_budget_is_known() {
+        let gate = Arc::new(RateLimitGate::default());
+        let first = gate.acquire_up_to(8, 1_000_000).unwrap();
+        assert_eq!(first.len(), 1, "nothing known yet: one send");
+        assert!(gate.try_acquire(1_000_000).is_err());
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "9", "1000.5")),
+            1_000_000,
+        );
+        drop(first);
+        let more = gate.acquire_up_to(20, 1_000_000).unwrap();
+        assert_eq!(more.len(), 9, "the nine CareHQ said were left");
+    }
+
+    #[test]
+    fn concurrent_sends_share_the_window_and_unspent_permits_come_back() {
+        let gate = Arc::new(RateLimitGate::default());
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "6", "1000.5")),
+            1_000_000,
+        );
+        let mut out = gate.acquire_up_to(4, 1_000_000).unwrap();
+        assert_eq!(out.len(), 4);
+        for permit in &mut out[..3] {
+            permit.spend();
+        }
+        // Answers to earlier sends report more than is left: ours counts the
+        // sends still in flight, CareHQ's does not yet.
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "5", "1000.5")),
+            1_000_100,
+        );
+        drop(out);
+        // Six, less three spent; the fourth permit was given back.
+        let rest = gate.acquire_up_to(10, 1_000_100).unwrap();
+        assert_eq!(rest.len(), 3);
+        assert!(gate.try_acquire(1_000_100).is_err());
+        drop(rest);
+        // Dropped unspent, they are free again.
+        assert_eq!(gate.acquire_up_to(10, 1_000_100).unwrap().len(), 3);
+        // A late answer from the old window changes nothing in the new one.
+        let next = 1_000_500 + RESET_MARGIN_MS;
+        let fresh = gate.acquire_up_to(4, next).unwrap();
+        gate.observe(RateLimit::from_headers(&headers("10", "0", "1000.5")), next);
+        assert_eq!(fresh.len(), 4);
+        assert_eq!(gate.acquire_up_to(10, next).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn answers_without_headers_lift_the_one_at_a_time_rule() {
+        let gate = Arc::new(RateLimitGate::default());
+        let first = gate.try_acquire(5_000).unwrap();
+        gate.observe(None, 5_000);
+        drop(first);
+        assert_eq!(gate.acquire_up_to(8, 5_000).unwrap().len(), 8);
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub async fn gate(State(sandbox): State<Sandbox>, request: Request, next: Next) 
         }
     };
 
+    if matches!(refusal, Some(SandboxError::TooManyRequests)) {
+        sandbox.state().too_many_requests_count += 1;
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let mut response = match refusal {

@@ -163,6 +163,11 @@ impl Sandbox {
         self.state().request_count
     }
 
+    /// `/v1` requests answered 429 (the real limit or the forced fault).
+    pub fn too_many_requests_count(&self) -> u64 {
+        self.state().too_many_requests_count
+    }
+
     /// Back to a freshly seeded sandbox: records, nonces, faults and counters cleared.
     pub fn reset(&self) {
         *self.state() = State::new();

@@ -17,6 +17,8 @@ pub struct State {
     pub faults: Faults,
     pub rate: RateWindow,
     pub request_count: u64,
+    /// `/v1` answers that were 429, forced or real: what pacing tests count.
+    pub too_many_requests_count: u64,
     ids: IdMaker,
 }
 
@@ -29,6 +31,7 @@ impl State {
             faults: Faults::default(),
             rate: RateWindow::default(),
             request_count: 0,
+            too_many_requests_count: 0,
             ids: IdMaker::new(),
         }
     }

@@ -9,7 +9,7 @@ use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
 use super::visit_step::{VISIT_STEP, prepare_visit};
 use super::worker::{STOP_CLAIMING_AFTER, Shared};
-use crate::carehq::{CareHqError, enquiry_params};
+use crate::carehq::{CareHqError, Permit, enquiry_params};
 use crate::domain::Enquiry;
 use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
 
@@ -37,8 +37,13 @@ pub enum Delivered {
 
 /// Send one claimed delivery and record the outcome. Errors are logged here,
 /// once; the row stays leased and falls due again when the lease ends.
-pub async fn deliver(shared: &Shared, row: ClaimedDelivery, probe: bool) -> Delivered {
-    match try_deliver(shared, &row, probe).await {
+pub async fn deliver(
+    shared: &Shared,
+    row: ClaimedDelivery,
+    probe: bool,
+    permit: Permit,
+) -> Delivered {
+    match try_deliver(shared, &row, probe, permit).await {
         Ok(outcome) => {
             shared.record_failures.store(0, Ordering::Relaxed);
             outcome
@@ -61,6 +66,7 @@ async fn try_deliver(
     shared: &Shared,
     row: &ClaimedDelivery,
     probe: bool,
+    mut permit: Permit,
 ) -> Result<Delivered, crate::storage::StoreError> {
     let started_at = now_ms();
     let clock = Instant::now();
@@ -87,8 +93,10 @@ async fn try_deliver(
             return record(shared, row, &attempt, &transition, Delivered::Failed).await;
         }
     };
-    // Another send may have hit the rate limit since this row was claimed.
-    if let Some(wait) = shared.client.gate().wait(now_ms()) {
+    // Another send may have met a 429 since this row was claimed. (The
+    // permit holds this send's place in the window; an unspent one is given
+    // back when it drops.)
+    if let Some(wait) = shared.client.gate().closed_for(now_ms()) {
         let attempt = AttemptRecord {
             started_at,
             outcome: "rate_limited",
@@ -123,11 +131,15 @@ async fn try_deliver(
         return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
     }
 
+    permit.spend();
     let result = if is_visit {
         shared.client.create_home_visit(&params).await
     } else {
         shared.client.create_care_enquiry(&params).await
     };
+    // The answer is read (its headers are in the gate): this send no longer
+    // counts as in flight.
+    drop(permit);
     let duration_ms = clock.elapsed().as_millis() as i64;
     metrics::histogram!(crate::ops::metrics::CAREHQ_LATENCY).record(clock.elapsed().as_secs_f64());
     match result {

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::deliver::{Delivered, deliver};
-use crate::carehq::CareHqClient;
+use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
 use crate::storage::{ClaimedDelivery, Store, StoreError, now_ms};
 
@@ -246,21 +246,33 @@ impl SyncWorker {
         if limit == 0 {
             return Ok(idle);
         }
-        if let Some(wait) = self.shared.client.gate().wait(now) {
-            return Ok(wait.min(idle));
-        }
+        // One permit per send: concurrent sends share CareHQ's budget, so
+        // no more rows are claimed than the window still allows.
+        let mut permits = match self.shared.client.gate().acquire_up_to(limit, now) {
+            Ok(permits) => permits,
+            Err(wait) => return Ok(wait.min(idle)),
+        };
         let claimed = match &probe {
             Some(caused_pause) => self.shared.claim_probe(caused_pause.as_deref()).await?,
-            None => self.shared.claim(limit).await?,
+            None => self.shared.claim(permits.len()).await?,
         };
-        let claimed_all = claimed.len() == limit;
+        let claimed_all = claimed.len() == permits.len();
+        let paced = permits.len() < limit;
+        // Permits beyond the rows claimed drop here, unspent, and go back.
+        permits.truncate(claimed.len());
         let probe = probe.is_some();
-        for row in claimed {
+        for (row, permit) in claimed.into_iter().zip(permits) {
             if row.lease_expired {
                 warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
             }
             let shared = Arc::clone(&self.shared);
-            tasks.spawn(async move { send_one(shared, row, probe).await });
+            tasks.spawn(async move { send_one(shared, row, probe, permit).await });
+        }
+        if claimed_all && paced && !probe {
+            // More is due than the window allows: look again when it resets
+            // (or when a finishing task wakes us).
+            let wait = self.shared.client.gate().wait(now_ms());
+            return Ok(wait.map_or(idle, |w| w.min(idle)));
         }
         if claimed_all || probe {
             // Slots are full (a finishing task wakes us) or the probe is out.
@@ -327,20 +339,28 @@ impl SyncWorker {
             } else {
                 self.shared.settings.sync.concurrency
             };
+            // Sends share CareHQ's budget as in the loop: wait for a permit.
+            let mut permits = loop {
+                match self.shared.client.gate().acquire_up_to(limit, now_ms()) {
+                    Ok(permits) => break permits,
+                    Err(wait) => tokio::time::sleep(wait.min(MAX_IDLE)).await,
+                }
+            };
             let claimed = if paused {
                 let caused_pause = state.paused_delivery_id.as_deref();
                 self.shared.claim_probe(caused_pause).await?
             } else {
-                self.shared.claim(limit).await?
+                self.shared.claim(permits.len()).await?
             };
             if claimed.is_empty() {
                 break;
             }
             probed |= paused;
+            permits.truncate(claimed.len());
             let mut tasks = JoinSet::new();
-            for row in claimed {
+            for (row, permit) in claimed.into_iter().zip(permits) {
                 let shared = Arc::clone(&self.shared);
-                tasks.spawn(async move { send_one(shared, row, paused).await });
+                tasks.spawn(async move { send_one(shared, row, paused, permit).await });
             }
             while let Some(joined) = tasks.join_next().await {
                 match joined {
@@ -362,7 +382,12 @@ impl SyncWorker {
 
 /// Deliver one claimed row; it leaves the in-flight set when the task ends,
 /// also when it is aborted at the end of the shutdown grace.
-async fn send_one(shared: Arc<Shared>, row: ClaimedDelivery, probe: bool) -> Delivered {
+async fn send_one(
+    shared: Arc<Shared>,
+    row: ClaimedDelivery,
+    probe: bool,
+    permit: Permit,
+) -> Delivered {
     struct Landed<'a>(&'a Shared, String);
     impl Drop for Landed<'_> {
         fn drop(&mut self) {
@@ -372,7 +397,7 @@ async fn send_one(shared: Arc<Shared>, row: ClaimedDelivery, probe: bool) -> Del
         }
     }
     let _landed = Landed(&shared, row.id.clone());
-    deliver(&shared, row, probe).await
+    deliver(&shared, row, probe, permit).await
 }
 
 enum Plan {

@@ -22,6 +22,7 @@ mod leases;
 mod logs;
 mod metrics;
 mod odd_addresses;
+mod pacing;
 mod processes;
 mod quarantine;
 mod retention;

@@ -1,0 +1,157 @@
+//! Drain benchmark (issue 11 item 10): a backlog of enquiries delivered to a
+//! CareHQ sandbox limited to CareHQ's 10 requests a second, by the real
+//! release binary with its default `sync.concurrency` (4, or `--concurrency`).
+//! Reports the rate achieved against the rate allowed, and CareHQ's 429s.
+//!
+//! Run: `cargo bench --bench drain` (`-- --help` for the flags).
+//!
+//! The enquiries are posted as fast as intake takes them (well under a
+//! second for 200), so nearly all of them wait in the outbox while the
+//! worker drains at the limit. The rate achieved is counted over the whole
+//! one-second windows between the first and the last create (the first and
+//! last windows are partial by nature); the overall rate is reported too.
+
+// The service module is shared with the intake bench, which uses more of it.
+#[allow(dead_code)]
+#[path = "intake/service.rs"]
+mod service;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use enquiry_relay::sandbox::{Sandbox, SandboxConfig};
+use tokio_util::sync::CancellationToken;
+
+use service::{BenchDb, Db, Service};
+
+#[derive(Parser, Debug)]
+#[command(about = "Backlog drain benchmark for enquiry-relay")]
+struct Args {
+    /// Enquiries in the backlog.
+    #[arg(long, default_value_t = 200)]
+    enquiries: usize,
+    /// The sandbox's limit, requests per second (CareHQ's is 10).
+    #[arg(long, default_value_t = 10)]
+    limit: u32,
+    /// `sync.concurrency` of the service (0: the service's default).
+    #[arg(long, default_value_t = 0)]
+    concurrency: usize,
+    /// Drains to run, each on a fresh SQLite database.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let carehq_url = format!("http://{}", listener.local_addr()?);
+    let sandbox = Sandbox::new(SandboxConfig {
+        rate_limit_per_second: args.limit,
+        ..Default::default()
+    });
+    let stop = CancellationToken::new();
+    let serving = sandbox.clone();
+    let token = stop.clone();
+    let sandbox_task = tokio::spawn(async move {
+        enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
+    });
+    let extra = if args.concurrency > 0 {
+        format!("[sync]\nconcurrency = {}\n", args.concurrency)
+    } else {
+        String::new()
+    };
+
+    println!(
+        "| Run | Enquiries | Limit /s | Whole windows | Creates in them | Rate achieved / allowed | Overall /s | 429s | CareHQ requests |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in 1..=args.runs {
+        sandbox.reset();
+        let Some(db) = BenchDb::create(Db::Sqlite).await? else {
+            anyhow::bail!("SQLite is always available");
+        };
+        let service = Service::start(&db, &carehq_url, &extra, true).await?;
+        let client = reqwest::Client::new();
+        let posted = Instant::now();
+        let mut posts = tokio::task::JoinSet::new();
+        // Eight posting tasks: a backlog in well under a second.
+        for task in 0..8 {
+            let (client, url, n) = (client.clone(), service.form_url(), args.enquiries);
+            posts.spawn(async move {
+                for i in (task..n).step_by(8) {
+                    let body = serde_json::json!({
+                        "first_name": "Drain",
+                        "last_name": format!("Family {i}"),
+                        "email": format!("drain-{run}-{i}@example.com"),
+                        "phone": "01632 960123",
+                        "care_requirements": "Residential care",
+                    });
+                    let response = client.post(&url).json(&body).send().await?;
+                    anyhow::ensure!(
+                        response.status() == 201,
+                        "intake answered {}",
+                        response.status()
+                    );
+                }
+                Ok(())
+            });
+        }
+        while let Some(done) = posts.join_next().await {
+            done??;
+        }
+        eprintln!(
+            "run {run}: {} enquiries posted in {:.2} s",
+            args.enquiries,
+            posted.elapsed().as_secs_f64()
+        );
+        let deadline = Instant::now() + Duration::from_secs(args.enquiries as u64 * 2 + 60);
+        while sandbox.received_enquiries().len() < args.enquiries {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the drain did not finish in time"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let times: Vec<f64> = sandbox
+            .received_enquiries()
+            .iter()
+            .map(|r| r.received_at.unix_timestamp_nanos() as f64 / 1e9)
+            .collect();
+        let mut per_window: BTreeMap<i64, usize> = BTreeMap::new();
+        for t in &times {
+            *per_window.entry(t.floor() as i64).or_default() += 1;
+        }
+        let first = times.iter().copied().fold(f64::INFINITY, f64::min);
+        let last = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (first_w, last_w) = (first.floor() as i64, last.floor() as i64);
+        let whole = (last_w - first_w - 1).max(0);
+        let in_whole: usize = per_window.range(first_w + 1..last_w).map(|(_, n)| n).sum();
+        let achieved = in_whole as f64 / (whole.max(1) as f64 * f64::from(args.limit));
+        println!(
+            "| {run} | {} | {} | {whole} | {in_whole} | {:.1} % | {:.2} | {} | {} |",
+            args.enquiries,
+            args.limit,
+            achieved * 100.0,
+            (times.len() - 1) as f64 / (last - first).max(f64::EPSILON),
+            sandbox.too_many_requests_count(),
+            sandbox.request_count(),
+        );
+        service.stop().await?;
+        db.drop_database().await;
+    }
+    stop.cancel();
+    let _ = sandbox_task.await;
+    Ok(())
+}
