@@ -40,6 +40,14 @@ struct Args {
     /// Drains to run, each on a fresh SQLite database.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// After the drains: enquiries posted one at a time, below the limit,
+    /// to time each from its acknowledgement to its record in CareHQ
+    /// (0: skip).
+    #[arg(long, default_value_t = 50)]
+    trickle: usize,
+    /// Gap between the trickle's posts, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    trickle_gap_ms: u64,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -151,7 +159,94 @@ async fn run(args: Args) -> anyhow::Result<()> {
         service.stop().await?;
         db.drop_database().await;
     }
+    if args.trickle > 0 {
+        sandbox.reset();
+        let Some(db) = BenchDb::create(Db::Sqlite).await? else {
+            anyhow::bail!("SQLite is always available");
+        };
+        let service = Service::start(&db, &carehq_url, &extra, true).await?;
+        let delays = trickle(&sandbox, &service, args.trickle, args.trickle_gap_ms).await?;
+        println!();
+        println!(
+            "| Enquiries | Gap ms | Ack → record in CareHQ: p50 ms | p99 ms | max ms | min ms |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            delays.len(),
+            args.trickle_gap_ms,
+            percentile(&delays, 0.50),
+            percentile(&delays, 0.99),
+            delays.last().copied().unwrap_or_default(),
+            delays.first().copied().unwrap_or_default(),
+        );
+        service.stop().await?;
+        db.drop_database().await;
+    }
     stop.cancel();
     let _ = sandbox_task.await;
     Ok(())
+}
+
+/// Post `n` enquiries one at a time, `gap_ms` apart, and return for each the
+/// milliseconds from the moment its 201 was read to the moment the sandbox
+/// recorded it, sorted. Negative when the worker's send, woken by the
+/// commit, reached CareHQ before the answer reached the client.
+async fn trickle(
+    sandbox: &Sandbox,
+    service: &Service,
+    n: usize,
+    gap_ms: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let client = reqwest::Client::new();
+    let mut acked = BTreeMap::new();
+    for i in 0..n {
+        let email = format!("trickle-{i}@example.com");
+        let body = serde_json::json!({
+            "first_name": "Trickle",
+            "last_name": format!("Family {i}"),
+            "email": email,
+            "phone": "01632 960123",
+            "care_requirements": "Residential care",
+        });
+        let response = client.post(service.form_url()).json(&body).send().await?;
+        let status = response.status();
+        response.bytes().await?;
+        let at = time::OffsetDateTime::now_utc();
+        anyhow::ensure!(status == 201, "intake answered {status}");
+        acked.insert(email, at);
+        tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sandbox.received_enquiries().len() < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the trickle was not delivered in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut delays: Vec<f64> = sandbox
+        .received_enquiries()
+        .iter()
+        .filter_map(|r| {
+            let at = acked.get(r.field("email")?)?;
+            Some((r.received_at - *at).as_seconds_f64() * 1000.0)
+        })
+        .collect();
+    anyhow::ensure!(
+        delays.len() == n,
+        "{} of {n} trickle enquiries matched",
+        delays.len()
+    );
+    delays.sort_by(f64::total_cmp);
+    Ok(delays)
+}
+
+/// The value below which `q` of the sorted `values` fall.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }

@@ -140,6 +140,8 @@ impl Application {
             Arc::clone(&settings),
             shutdown.clone(),
         ));
+        let checkpoint_task =
+            tokio::spawn(crate::ops::checkpoint::run(store.clone(), shutdown.clone()));
         let retention_task = tokio::spawn(crate::ops::retention::run(
             store,
             settings.retention.clone(),
@@ -157,6 +159,9 @@ impl Application {
         worker_task.await.context("the sync worker task failed")?;
         retention_task.await.context("the retention task failed")?;
         alerts_task.await.context("the alerts task failed")?;
+        checkpoint_task
+            .await
+            .context("the WAL checkpoint task failed")?;
         info!("stopped");
         served
     }

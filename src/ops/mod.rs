@@ -1,10 +1,11 @@
 //! Operations: what the people running enquiry-relay use to watch it and keep
-//! it tidy — alerts, Prometheus metrics, error tracking and the retention job. (`/status` lives with
+//! it tidy — alerts, Prometheus metrics, error tracking, the retention job and SQLite's WAL checkpoint. (`/status` lives with
 //! the routes; the admin commands in `commands`.)
 
 pub mod alert_backlog;
 mod alert_message;
 pub mod alerts;
+pub mod checkpoint;
 pub mod error_tracking;
 pub mod metrics;
 pub mod notify;

@@ -7,6 +7,7 @@
 
 mod admin;
 mod alerts;
+mod checkpoint;
 mod connect;
 mod delivery_state;
 mod error;
@@ -24,6 +25,7 @@ mod visits;
 
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
 pub use alerts::Incident;
+pub use checkpoint::CheckpointReport;
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
