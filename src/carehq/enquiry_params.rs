@@ -1,13 +1,13 @@
 //! The `PUT care-enquiries` parameters for an enquiry from a site
 //! (DESIGN.md "What is sent to CareHQ").
 
-use crate::config::SiteSettings;
+use super::routing::SiteRouting;
 use crate::domain::Enquiry;
 
 /// The pairs to sign and send: the site's routing Ids, `untrusted_source`, the
 /// family's fields, and the site's defaults where the family gave none.
 /// Booleans go as `true`/`false`.
-pub fn enquiry_params(enquiry: &Enquiry, site: &SiteSettings) -> Vec<(String, String)> {
+pub fn enquiry_params(enquiry: &Enquiry, site: &SiteRouting) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = Vec::with_capacity(14);
     let mut push = |key: &str, value: &str| params.push((key.to_owned(), value.to_owned()));
     push("location", &site.location);
@@ -33,20 +33,20 @@ pub fn enquiry_params(enquiry: &Enquiry, site: &SiteSettings) -> Vec<(String, St
         .service
         .as_ref()
         .map(|s| s.as_str().to_owned())
-        .or_else(|| site.defaults.service.clone());
+        .or_else(|| site.default_service.clone());
     if let Some(service) = service {
         push("service", &service);
     }
     let funding = enquiry
         .funding_type
         .map(|f| f.as_str().to_owned())
-        .or_else(|| site.defaults.funding_type.clone());
+        .or_else(|| site.default_funding_type.clone());
     if let Some(funding) = funding {
         push("funding_type", &funding);
     }
     if let Some(for_self) = enquiry
         .enquiring_for_self
-        .or(site.defaults.enquiring_for_self)
+        .or(site.default_enquiring_for_self)
     {
         push("enquiring_for_self", bool_str(for_self));
     }

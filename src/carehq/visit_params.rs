@@ -1,7 +1,7 @@
 //! The `PUT home-visits` parameters for a stored visit request
 //! (carehq-api.md §6; names as the sandbox accepts them).
 
-use crate::config::SiteSettings;
+use super::routing::SiteRouting;
 use crate::storage::StoredVisit;
 
 /// Host role used when the site's visit settings are gone from the config.
@@ -12,16 +12,13 @@ const FALLBACK_HOST: &str = "manager";
 pub fn visit_params(
     visit: &StoredVisit,
     care_enquiry: &str,
-    site: &SiteSettings,
+    site: &SiteRouting,
     family_message: Option<&str>,
 ) -> Vec<(String, String)> {
-    let host = site
-        .visits
-        .as_ref()
-        .map_or(FALLBACK_HOST, |v| v.host.as_str());
+    let host = site.visit_host.as_deref().unwrap_or(FALLBACK_HOST);
     let notes = match family_message.map(str::trim).filter(|m| !m.is_empty()) {
         Some(message) => message.to_owned(),
-        None => format!("Visit booked on the {} website form.", site.name),
+        None => format!("Visit booked on the {} website form.", site.site_name),
     };
     let mut params = vec![
         ("care_enquiry".to_owned(), care_enquiry.to_owned()),
@@ -30,11 +27,7 @@ pub fn visit_params(
         ("visit_type".to_owned(), visit.visit_type.clone()),
         ("notes".to_owned(), notes),
     ];
-    if site
-        .visits
-        .as_ref()
-        .is_some_and(|v| v.suppress_confirmation_email)
-    {
+    if site.suppress_visit_email {
         params.push(("suppress_email".to_owned(), "true".to_owned()));
     }
     params
@@ -43,16 +36,15 @@ pub fn visit_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
 
-    fn site(visits: &str) -> SiteSettings {
-        let _env = EnvGuard::new();
-        let toml = format!(
-            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Upton Court\"\n\
-             location = \"6724fbc74f73a2cebf6377fa\"\n[sites.visits]\n{visits}"
-        );
-        Settings::from_toml_str(&toml).unwrap().sites.remove(0)
+    fn site(visit_host: Option<&str>, suppress_visit_email: bool) -> SiteRouting {
+        SiteRouting {
+            site_name: "Upton Court".into(),
+            location: "6724fbc74f73a2cebf6377fa".into(),
+            visit_host: visit_host.map(str::to_owned),
+            suppress_visit_email,
+            ..SiteRouting::default()
+        }
     }
 
     fn visit() -> StoredVisit {
@@ -70,7 +62,7 @@ mod tests {
 
     #[test]
     fn the_visit_is_linked_timed_hosted_and_noted() {
-        let site = site("enabled = true\nmonday = [\"10:00-12:00\"]\nhost = \"deputy_manager\"\n");
+        let site = site(Some("deputy_manager"), false);
         let params = visit_params(&visit(), "abc", &site, Some("  Respite care  "));
         let expected: Vec<(String, String)> = [
             ("care_enquiry", "abc"),
@@ -87,16 +79,15 @@ mod tests {
 
     #[test]
     fn suppression_is_sent_when_configured_and_a_missing_message_gets_a_line() {
-        let site = site(
-            "enabled = true\nmonday = [\"10:00-12:00\"]\nsuppress_confirmation_email = true\n",
-        );
+        let site = site(Some("manager"), true);
         let params = visit_params(&visit(), "abc", &site, None);
         assert!(params.contains(&("suppress_email".to_owned(), "true".to_owned())));
         assert!(params.contains(&(
             "notes".to_owned(),
             "Visit booked on the Upton Court website form.".to_owned()
         )));
-        let quiet = visit_params(&visit(), "abc", &self::site("enabled = false\n"), None);
+        // Visit settings gone from the config: the fallback host, no suppression.
+        let quiet = visit_params(&visit(), "abc", &self::site(None, false), None);
         assert!(!quiet.iter().any(|(k, _)| k == "suppress_email"));
         assert!(quiet.contains(&("host".to_owned(), "manager".to_owned())));
     }

@@ -12,6 +12,7 @@ mod routes;
 mod security_headers;
 mod site_slug;
 mod staff_auth;
+mod staff_throttle;
 mod state;
 mod submission_body;
 #[cfg(test)]
@@ -20,7 +21,7 @@ mod visit_fields;
 
 pub use error::HttpError;
 pub use format::Format;
-pub use staff_auth::StaffThrottle;
+pub use staff_throttle::StaffThrottle;
 pub use state::AppState;
 
 use axum::Router;

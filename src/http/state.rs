@@ -8,7 +8,7 @@ use crate::carehq::RateLimitGate;
 use crate::config::Settings;
 use crate::spam::SpamGuard;
 
-use super::staff_auth::StaffThrottle;
+use super::staff_throttle::StaffThrottle;
 use crate::storage::Store;
 use crate::sync::WorkerHandle;
 

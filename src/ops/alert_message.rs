@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::alerts::{Change, Observation};
+use super::alert_change::{Change, Observation};
 use crate::config::Settings;
 use crate::storage::{QueueFigures, StatusFigures, Store, StoreError};
 

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::alert_backlog::Backlog;
+pub use super::alert_change::{Change, Observation};
 use super::alert_message::message;
 use super::notify::Notifier;
 use crate::config::Settings;
-use crate::storage::{DeliveryState, Incident, StatusFigures, Store, StoreError, now_ms};
+use crate::storage::{Incident, Store, StoreError, now_ms};
 
 /// The incidents a check looks at, in the order their messages go out.
 fn incidents(max_pending_age: Duration, now: i64) -> [Incident; 4] {
@@ -56,24 +57,6 @@ pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationTo
             warn!(error = %e, "could not check alert conditions; trying again at the next interval");
         }
     }
-}
-
-/// What one check read: the figures its messages quote. It decides nothing:
-/// by the time the check claims, another instance may have changed them.
-#[derive(Debug, Clone)]
-pub struct Observation {
-    pub figures: StatusFigures,
-    pub delivery: DeliveryState,
-    pub at: i64,
-}
-
-/// An incident this check won the right to announce: opened, or cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
-    pub kind: &'static str,
-    pub opened: bool,
-    /// When the incident began (for a clear: the incident that ended).
-    pub opened_at: i64,
 }
 
 /// Read the figures the messages quote.

@@ -3,6 +3,7 @@
 //! the routes; the admin commands in `commands`.)
 
 pub mod alert_backlog;
+mod alert_change;
 mod alert_message;
 pub mod alerts;
 pub mod checkpoint;

@@ -7,8 +7,9 @@ use tracing::{error, info, warn};
 
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
+use super::routing::site_routing;
+use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use super::visit_step::{VISIT_STEP, prepare_visit};
-use super::worker::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqError, Permit, enquiry_params};
 use crate::domain::Enquiry;
 use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
@@ -212,7 +213,7 @@ async fn prepare(
                 .into(),
         ));
     };
-    Ok(Ok(enquiry_params(&enquiry, site)))
+    Ok(Ok(enquiry_params(&enquiry, &site_routing(site))))
 }
 
 async fn on_error(

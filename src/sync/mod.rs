@@ -7,6 +7,8 @@
 mod backoff;
 mod classify;
 mod deliver;
+mod routing;
+mod shared;
 mod visit_step;
 mod worker;
 

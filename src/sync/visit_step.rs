@@ -5,7 +5,8 @@
 //! not booked, and one that gave its place back while its enquiry was failed
 //! takes a place again first, or is not booked if the slot is full.
 
-use super::worker::Shared;
+use super::routing::site_routing;
+use super::shared::Shared;
 use crate::carehq::visit_params;
 use crate::domain::Enquiry;
 use crate::storage::{ClaimedDelivery, StoreError, now_ms};
@@ -73,7 +74,7 @@ pub(super) async fn prepare_visit(
     Ok(Ok(visit_params(
         &visit,
         &care_enquiry,
-        site,
+        &site_routing(site),
         message.as_deref(),
     )))
 }

@@ -1,7 +1,7 @@
 //! The worker loop: when to claim, how many at once, and shutting down cleanly.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -10,85 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::deliver::{Delivered, deliver};
+use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
 use crate::storage::{ClaimedDelivery, Store, StoreError, now_ms};
-
-/// What the worker's tasks share.
-pub struct Shared {
-    pub(super) store: Store,
-    pub(super) client: CareHqClient,
-    pub(super) settings: Arc<Settings>,
-    /// This worker's name, unique per process and start; each claim's lease
-    /// token starts with it (who holds a row is readable in the database).
-    pub(super) owner: String,
-    /// Whether this process last saw delivery paused (saves a write per success).
-    paused_seen: AtomicBool,
-    /// Outcome writes that failed in a row (reset by one that lands). Past
-    /// `STOP_CLAIMING_AFTER`, nothing more is claimed until a test write
-    /// commits: a send whose outcome cannot be recorded is sent again later.
-    pub(super) record_failures: std::sync::atomic::AtomicU32,
-    /// Rows this process is sending now: never claimed again while their
-    /// send runs, even if its lease has run out.
-    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// Set at start-up: if delivery is paused, probe at once instead of
-    /// waiting out the interval (the operator may have fixed the cause).
-    probe_soon: AtomicBool,
-}
-
-impl Shared {
-    /// The rows this process is sending now.
-    fn in_flight(&self) -> Vec<String> {
-        self.in_flight
-            .lock()
-            .map(|set| set.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Claim rows, skipping those in flight here, and mark the claimed ones
-    /// in flight.
-    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claim_skipping(limit, None).await
-    }
-
-    /// One row for a pause probe: another than the row that caused the pause
-    /// when one is due, else that one (it may be the only row waiting).
-    async fn claim_probe(
-        &self,
-        caused_pause: Option<&str>,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let claimed = self.claim_skipping(1, caused_pause).await?;
-        if claimed.is_empty() && caused_pause.is_some() {
-            return self.claim(1).await;
-        }
-        Ok(claimed)
-    }
-
-    async fn claim_skipping(
-        &self,
-        limit: usize,
-        also_skip: Option<&str>,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let lease = self.settings.sync.lease;
-        let mut skip = self.in_flight();
-        skip.extend(also_skip.map(str::to_owned));
-        let claimed = self
-            .store
-            .claim_due(&self.owner, lease, limit, &skip)
-            .await?;
-        if let Ok(mut set) = self.in_flight.lock() {
-            set.extend(claimed.iter().map(|row| row.id.clone()));
-        }
-        Ok(claimed)
-    }
-
-    pub(super) fn paused_seen(&self) -> bool {
-        self.paused_seen.load(Ordering::Relaxed)
-    }
-    pub(super) fn set_paused_seen(&self, paused: bool) {
-        self.paused_seen.store(paused, Ordering::Relaxed);
-    }
-}
 
 /// How the rest of the service talks to the running worker. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -128,28 +53,14 @@ pub struct SyncWorker {
     handle: WorkerHandle,
 }
 
-/// Outcome writes failing in a row before the worker stops claiming.
-pub(super) const STOP_CLAIMING_AFTER: u32 = 3;
-
 /// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
 /// long poll interval.
 const MAX_IDLE: Duration = Duration::from_secs(30);
 
 impl SyncWorker {
     pub fn new(store: Store, client: CareHqClient, settings: Arc<Settings>) -> SyncWorker {
-        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        let shared = Shared {
-            store,
-            client,
-            settings,
-            owner,
-            paused_seen: AtomicBool::new(false),
-            probe_soon: AtomicBool::new(true),
-            in_flight: std::sync::Mutex::default(),
-            record_failures: std::sync::atomic::AtomicU32::new(0),
-        };
         SyncWorker {
-            shared: Arc::new(shared),
+            shared: Arc::new(Shared::new(store, client, settings)),
             handle: WorkerHandle::default(),
         }
     }
@@ -391,9 +302,7 @@ async fn send_one(
     struct Landed<'a>(&'a Shared, String);
     impl Drop for Landed<'_> {
         fn drop(&mut self) {
-            if let Ok(mut set) = self.0.in_flight.lock() {
-                set.remove(&self.1);
-            }
+            self.0.landed(&self.1);
         }
     }
     let _landed = Landed(&shared, row.id.clone());
