@@ -9,6 +9,7 @@ mod honeypot;
 mod origin;
 mod rate_limit;
 mod time_token;
+mod verdict;
 
 pub use client_ip::client_ip;
 pub use counters::{Outcome, count};
@@ -16,9 +17,10 @@ pub use honeypot::tripped as honeypot_tripped;
 pub use origin::{
     OriginCheck, add_cors_headers, add_preflight_headers, check_origin, cors_allowed,
 };
-pub use rate_limit::{Rate, RateLimits, subscriber};
+pub use rate_limit::{Rate, RateLimits, SiteToken, subscriber};
 pub(crate) use rate_limit::{count_evictions, make_room};
 pub use time_token::{TimeTokens, TokenCheck, unix_now};
+pub use verdict::SpamVerdict;
 
 use crate::config::Settings;
 use crate::storage::TokenKeys;

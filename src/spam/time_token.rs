@@ -18,6 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::verdict::SpamVerdict;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Tokens issued this far ahead of our clock are put down to clock skew
@@ -38,13 +40,13 @@ pub enum TokenCheck {
 impl TokenCheck {
     /// The `spam_verdict` an enquiry carrying such a token is stored with
     /// (held for a person); `None` for a fresh token.
-    pub fn verdict(self) -> Option<&'static str> {
+    pub fn verdict(self) -> Option<SpamVerdict> {
         match self {
             TokenCheck::Fresh => None,
-            TokenCheck::TooFast => Some("too_fast"),
-            TokenCheck::TooOld => Some("stale_time_token"),
-            TokenCheck::Forged => Some("forged_time_token"),
-            TokenCheck::FromFuture => Some("future_time_token"),
+            TokenCheck::TooFast => Some(SpamVerdict::TooFast),
+            TokenCheck::TooOld => Some(SpamVerdict::StaleTimeToken),
+            TokenCheck::Forged => Some(SpamVerdict::ForgedTimeToken),
+            TokenCheck::FromFuture => Some(SpamVerdict::FutureTimeToken),
         }
     }
 }
@@ -240,10 +242,11 @@ mod tests {
     #[test]
     fn every_doubt_has_its_verdict() {
         assert_eq!(TokenCheck::Fresh.verdict(), None);
-        assert_eq!(TokenCheck::TooFast.verdict(), Some("too_fast"));
-        assert_eq!(TokenCheck::TooOld.verdict(), Some("stale_time_token"));
-        assert_eq!(TokenCheck::Forged.verdict(), Some("forged_time_token"));
-        assert_eq!(TokenCheck::FromFuture.verdict(), Some("future_time_token"));
+        let text = |check: TokenCheck| check.verdict().map(SpamVerdict::as_str);
+        assert_eq!(text(TokenCheck::TooFast), Some("too_fast"));
+        assert_eq!(text(TokenCheck::TooOld), Some("stale_time_token"));
+        assert_eq!(text(TokenCheck::Forged), Some("forged_time_token"));
+        assert_eq!(text(TokenCheck::FromFuture), Some("future_time_token"));
     }
 
     #[test]
