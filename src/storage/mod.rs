@@ -30,7 +30,9 @@ pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{InsertOutcome, NewEnquiry};
-pub use models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
+pub use models::{
+    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Step, Transition,
+};
 pub use retention::PurgeReport;
 pub use spent::Spend;
 pub use status::{QueueFigures, StatusFigures};

@@ -53,12 +53,75 @@ impl DeliveryStatus {
     }
 }
 
+/// Which CareHQ call an outbox row makes; stored as text in `deliveries.step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `PUT care-enquiries`: the enquiry itself.
+    Enquiry,
+    /// `PUT home-visits`: the visit asked for with it, once the enquiry is in.
+    HomeVisit,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Enquiry => "enquiry",
+            Step::HomeVisit => "home_visit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        [Step::Enquiry, Step::HomeVisit]
+            .into_iter()
+            .find(|step| step.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one attempt ended: the text of `delivery_attempts.outcome` and of the
+/// attempts metric's `outcome` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Synced,
+    /// Failed, to be tried again.
+    Retry,
+    /// Failed in a way that may have reached CareHQ (a timeout, a broken
+    /// answer), to be tried again.
+    Ambiguous,
+    Failed,
+    /// Not sent, or refused with a 429: CareHQ's rate limit.
+    RateLimited,
+    /// CareHQ refused our credentials or access: delivery paused.
+    Paused,
+    /// Not sent: too little of the lease was left.
+    Deferred,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Synced => "synced",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Ambiguous => "ambiguous",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::RateLimited => "rate_limited",
+            AttemptOutcome::Paused => "paused",
+            AttemptOutcome::Deferred => "deferred",
+        }
+    }
+}
+
 /// A delivery a worker has leased, with what it needs to send it.
 #[derive(Clone)]
 pub struct ClaimedDelivery {
     pub id: String,
     pub enquiry_id: String,
-    pub step: String,
+    pub step: Step,
     /// Attempts already spent before this one.
     pub attempts: i64,
     /// True when the row was re-claimed after a lease expired: an earlier send may
@@ -78,6 +141,7 @@ pub struct ClaimedDelivery {
 pub struct AttemptRecord {
     pub started_at: i64,
     pub duration_ms: i64,
+    /// An [`AttemptOutcome`]'s text (`AttemptOutcome::as_str`).
     pub outcome: &'static str,
     pub http_status: Option<u16>,
     pub hint: Option<String>,

@@ -1,6 +1,6 @@
 //! The outbox: claiming due deliveries with a lease and recording outcomes.
 
-use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Transition};
+use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Step, Transition};
 use super::{Backend, Store, StoreError, now_ms};
 
 /// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
@@ -116,7 +116,9 @@ impl Store {
                 |(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
                     id,
                     enquiry_id,
-                    step,
+                    // Only these two are ever written; anything else is sent
+                    // as an enquiry, as it was before the step was typed.
+                    step: Step::parse(&step).unwrap_or(Step::Enquiry),
                     attempts,
                     lease_expired: expired != 0,
                     lease_token: token.clone(),

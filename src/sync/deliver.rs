@@ -9,10 +9,10 @@ use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
 use super::routing::site_routing;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
-use super::visit_step::{VISIT_STEP, prepare_visit};
+use super::visit_step::prepare_visit;
 use crate::carehq::{CareHqError, Permit, enquiry_params};
 use crate::domain::Enquiry;
-use crate::storage::{AttemptRecord, ClaimedDelivery, Transition, now_ms};
+use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Step, Transition, now_ms};
 
 /// The part of a lease kept for recording an outcome after CareHQ answers:
 /// a send starts only while `carehq.timeout` plus this much of the lease is
@@ -71,11 +71,9 @@ async fn try_deliver(
 ) -> Result<Delivered, crate::storage::StoreError> {
     let started_at = now_ms();
     let clock = Instant::now();
-    let is_visit = row.step == VISIT_STEP;
-    let prepared = if is_visit {
-        prepare_visit(shared, row).await?
-    } else {
-        prepare(shared, row).await?
+    let prepared = match row.step {
+        Step::HomeVisit => prepare_visit(shared, row).await?,
+        Step::Enquiry => prepare(shared, row).await?,
     };
     let params = match prepared {
         Ok(params) => params,
@@ -83,7 +81,7 @@ async fn try_deliver(
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, problem = %problem, "delivery failed before sending");
             let attempt = AttemptRecord {
                 started_at,
-                outcome: "failed",
+                outcome: AttemptOutcome::Failed.as_str(),
                 error: Some(problem.clone()),
                 ..Default::default()
             };
@@ -100,7 +98,7 @@ async fn try_deliver(
     if let Some(wait) = shared.client.gate().closed_for(now_ms()) {
         let attempt = AttemptRecord {
             started_at,
-            outcome: "rate_limited",
+            outcome: AttemptOutcome::RateLimited.as_str(),
             error: Some("held back by CareHQ's rate limit".into()),
             ..Default::default()
         };
@@ -119,7 +117,7 @@ async fn try_deliver(
         warn!(delivery_id = %row.id, "too little of the lease left to send safely; sending again shortly");
         let attempt = AttemptRecord {
             started_at,
-            outcome: "deferred",
+            outcome: AttemptOutcome::Deferred.as_str(),
             error: Some("not sent: the lease was nearly over".into()),
             ..Default::default()
         };
@@ -133,10 +131,9 @@ async fn try_deliver(
     }
 
     permit.spend();
-    let result = if is_visit {
-        shared.client.create_home_visit(&params).await
-    } else {
-        shared.client.create_care_enquiry(&params).await
+    let result = match row.step {
+        Step::HomeVisit => shared.client.create_home_visit(&params).await,
+        Step::Enquiry => shared.client.create_care_enquiry(&params).await,
     };
     // The answer is read (its headers are in the gate): this send no longer
     // counts as in flight.
@@ -147,7 +144,10 @@ async fn try_deliver(
         Ok(reply) => {
             let remote_id = reply.id();
             let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
-            let what = if is_visit { "home visit" } else { "enquiry" };
+            let what = match row.step {
+                Step::HomeVisit => "home visit",
+                Step::Enquiry => "enquiry",
+            };
             if let Some(lost) = &reply.body_lost {
                 warn!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status = reply.status, error = %lost, duration_ms, "CareHQ accepted the {what} but its answer broke off; recorded as delivered, CareHQ's Id unknown");
             } else {
@@ -156,7 +156,7 @@ async fn try_deliver(
             let attempt = AttemptRecord {
                 started_at,
                 duration_ms,
-                outcome: "synced",
+                outcome: AttemptOutcome::Synced.as_str(),
                 http_status: Some(reply.status),
                 error: reply.body_lost.as_ref().map(|lost| {
                     format!(
@@ -241,6 +241,7 @@ async fn on_error(
         hint,
         arg_errors,
         error: Some(message.clone()),
+        // Set by each arm below.
         outcome: "",
     };
     let now = now_ms();
@@ -264,7 +265,11 @@ async fn on_error(
                 Some(delay) => {
                     warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "CareHQ delivery will be retried");
                     let attempt = AttemptRecord {
-                        outcome: if ambiguous { "ambiguous" } else { "retry" },
+                        outcome: match ambiguous {
+                            true => AttemptOutcome::Ambiguous,
+                            false => AttemptOutcome::Retry,
+                        }
+                        .as_str(),
                         ..base
                     };
                     let t = Transition::Retry {
@@ -278,7 +283,7 @@ async fn on_error(
                 None => {
                     error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %summary, "retry schedule spent; enquiry marked failed for staff");
                     let attempt = AttemptRecord {
-                        outcome: "failed",
+                        outcome: AttemptOutcome::Failed.as_str(),
                         ..base
                     };
                     let t = Transition::Failed {
@@ -293,7 +298,7 @@ async fn on_error(
             let wait = shared.client.gate().wait(now).map_or(1_000, millis);
             warn!(delivery_id = %row.id, wait_ms = wait, "CareHQ rate limit reached; waiting without spending an attempt");
             let attempt = AttemptRecord {
-                outcome: "rate_limited",
+                outcome: AttemptOutcome::RateLimited.as_str(),
                 ..base
             };
             let t = Transition::Retry {
@@ -314,7 +319,7 @@ async fn on_error(
                 .await?;
             shared.set_paused_seen(true);
             let attempt = AttemptRecord {
-                outcome: "paused",
+                outcome: AttemptOutcome::Paused.as_str(),
                 ..base
             };
             let t = Transition::Retry {
@@ -330,10 +335,10 @@ async fn on_error(
                 Some((site, _)) => site,
                 None => "(unknown)".to_owned(),
             };
-            let reason = not_found_reason(&row.step, &site, &message);
+            let reason = not_found_reason(row.step, &site, &message);
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, site = %site, http_status, "CareHQ does not know an Id this delivery refers to (404); marked failed for staff, other deliveries go on");
             let attempt = AttemptRecord {
-                outcome: "failed",
+                outcome: AttemptOutcome::Failed.as_str(),
                 ..base
             };
             let t = Transition::Failed {
@@ -353,7 +358,7 @@ async fn on_error(
             };
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, http_status, fields = ?fields, "CareHQ refused this delivery; marked failed for staff");
             let attempt = AttemptRecord {
-                outcome: "failed",
+                outcome: AttemptOutcome::Failed.as_str(),
                 ..base
             };
             let t = Transition::Failed {
@@ -366,18 +371,17 @@ async fn on_error(
 }
 
 /// What staff are told about a 404, by step: what is missing and what to do.
-fn not_found_reason(step: &str, site: &str, carehq_said: &str) -> String {
-    if step == VISIT_STEP {
-        format!(
+fn not_found_reason(step: Step, site: &str, carehq_said: &str) -> String {
+    match step {
+        Step::HomeVisit => format!(
             "{carehq_said}. CareHQ no longer has this visit's care enquiry or site `{site}`'s location: \
              staff may have deleted the enquiry in CareHQ (as spam?). If the family is real, book the visit in CareHQ by hand"
-        )
-    } else {
-        format!(
+        ),
+        Step::Enquiry => format!(
             "{carehq_said}. CareHQ does not know site `{site}`'s location, referrer or sales_channel Id (deleted in CareHQ?) \
              or carehq.base_url is wrong. Check with `enquiry-relay check --remote`, fix the config, then \
              `enquiry-relay enquiries retry --failed`"
-        )
+        ),
     }
 }
 

@@ -14,5 +14,4 @@ mod worker;
 
 pub use backoff::retry_delay;
 pub use classify::{Disposition, classify};
-pub use visit_step::VISIT_STEP;
 pub use worker::{DrainReport, SyncWorker, WorkerHandle};

@@ -11,9 +11,6 @@ use crate::carehq::visit_params;
 use crate::domain::Enquiry;
 use crate::storage::{ClaimedDelivery, StoreError, now_ms};
 
-/// The `deliveries.step` of a home visit.
-pub const VISIT_STEP: &str = "home_visit";
-
 /// CareHQ's parameters for the visit. The inner `Err` is a permanent problem
 /// with this row: a message for staff, free of personal data.
 pub(super) async fn prepare_visit(

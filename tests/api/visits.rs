@@ -473,7 +473,7 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     .await
     .expect("the visit falls due");
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].step, "home_visit");
+    assert_eq!(claimed[0].step.as_str(), "home_visit");
     store.close().await;
 
     let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
