@@ -36,6 +36,7 @@ pub fn visit_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::DeliveryStatus;
 
     fn site(visit_host: Option<&str>, suppress_visit_email: bool) -> SiteRouting {
         SiteRouting {
@@ -52,7 +53,7 @@ mod tests {
             local_time: "2026-03-30 10:00:00".into(),
             time_zone: "Europe/London".into(),
             visit_type: "virtual".into(),
-            enquiry_status: Some("synced".into()),
+            enquiry_status: Some(DeliveryStatus::Synced),
             enquiry_remote_id: Some("a".repeat(24)),
             site: "upton-court".into(),
             slot_at: 1_774_861_200_000,

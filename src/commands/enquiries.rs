@@ -154,9 +154,11 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
                 .map(|r| format!(", CareHQ Id {r}"))
                 .unwrap_or_default()
         );
-        match delivery.status.as_str() {
-            "pending" => println!("  next attempt {} UTC", when(delivery.next_attempt_at)),
-            "waiting" => println!(
+        match delivery.status {
+            DeliveryStatus::Pending => {
+                println!("  next attempt {} UTC", when(delivery.next_attempt_at))
+            }
+            DeliveryStatus::Waiting => println!(
                 "  waits for the enquiry step to be synced; it is sent right after (`enquiries retry {id}` if the enquiry failed)"
             ),
             _ => {}
@@ -215,12 +217,12 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
         return Ok(ExitCode::FAILURE);
     }
     // Which steps (the enquiry, the home visit) are retried, to say so.
-    let failed_steps: Vec<String> = store
+    let failed_steps: Vec<&str> = store
         .deliveries_of(&id)
         .await?
         .into_iter()
-        .filter(|d| d.status == "failed")
-        .map(|d| d.step)
+        .filter(|d| d.status == DeliveryStatus::Failed)
+        .map(|d| d.step.as_str())
         .collect();
     match store.retry_failed(&id).await? {
         0 => {

@@ -1,5 +1,6 @@
 //! Reading deliveries and their attempts back, for staff views and tests.
 
+use super::models::{DeliveryStatus, Step};
 use super::{Store, StoreError};
 
 /// A delivery as staff see it.
@@ -7,8 +8,8 @@ use super::{Store, StoreError};
 pub struct DeliveryView {
     pub id: String,
     pub enquiry_id: String,
-    pub step: String,
-    pub status: String,
+    pub step: Step,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub ambiguous: i64,
     pub next_attempt_at: i64,
@@ -59,8 +60,7 @@ impl Store {
         .bind(enquiry_id)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
                 |(
                     id,
@@ -72,19 +72,22 @@ impl Store {
                     next_attempt_at,
                     remote_id,
                     last_error,
-                )| DeliveryView {
-                    id,
-                    enquiry_id,
-                    step,
-                    status,
-                    attempts,
-                    ambiguous,
-                    next_attempt_at,
-                    remote_id,
-                    last_error,
+                )| {
+                    Ok(DeliveryView {
+                        id,
+                        enquiry_id,
+                        step: Step::parse(&step).ok_or_else(|| corrupt("step", &step))?,
+                        status: DeliveryStatus::parse(&status)
+                            .ok_or_else(|| corrupt("status", &status))?,
+                        attempts,
+                        ambiguous,
+                        next_attempt_at,
+                        remote_id,
+                        last_error,
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     /// Every attempt of a delivery, oldest first.
@@ -113,4 +116,8 @@ impl Store {
             )
             .collect())
     }
+}
+
+fn corrupt(column: &str, text: &str) -> StoreError {
+    StoreError::Corrupt(format!("deliveries.{column} is `{text}`"))
 }

@@ -6,6 +6,7 @@
 //! sent, if one is left.
 
 use super::intake::{NewEnquiry, insert_rows};
+use super::models::DeliveryStatus;
 use super::{InsertOutcome, Store, StoreError, now_ms};
 
 /// The visit part of a submission.
@@ -34,7 +35,7 @@ pub struct StoredVisit {
     pub time_zone: String,
     pub visit_type: String,
     /// Status of the enquiry step (`synced` before a visit is sent).
-    pub enquiry_status: Option<String>,
+    pub enquiry_status: Option<DeliveryStatus>,
     /// CareHQ's `_id` of the enquiry, once synced.
     pub enquiry_remote_id: Option<String>,
     /// The site slug and the slot's start (Unix ms).
@@ -190,7 +191,9 @@ impl Store {
                 local_time,
                 time_zone,
                 visit_type,
-                enquiry_status,
+                // Only the statuses we write are stored; anything else reads
+                // as a missing enquiry step (the visit is not sent).
+                enquiry_status: enquiry_status.as_deref().and_then(DeliveryStatus::parse),
                 enquiry_remote_id,
                 site,
                 slot_at,

@@ -9,7 +9,7 @@ use super::routing::site_routing;
 use super::shared::Shared;
 use crate::carehq::visit_params;
 use crate::domain::Enquiry;
-use crate::storage::{ClaimedDelivery, StoreError, now_ms};
+use crate::storage::{ClaimedDelivery, DeliveryStatus, StoreError, now_ms};
 
 /// CareHQ's parameters for the visit. The inner `Err` is a permanent problem
 /// with this row: a message for staff, free of personal data.
@@ -20,10 +20,12 @@ pub(super) async fn prepare_visit(
     let Some(visit) = shared.store.visit_request(&row.enquiry_id).await? else {
         return Ok(Err("the visit request row is missing".into()));
     };
-    if visit.enquiry_status.as_deref() != Some("synced") {
+    if visit.enquiry_status != Some(DeliveryStatus::Synced) {
         return Ok(Err(format!(
             "the enquiry is not in CareHQ yet (its step is {}); retry the visit once the enquiry is synced",
-            visit.enquiry_status.as_deref().unwrap_or("missing")
+            visit
+                .enquiry_status
+                .map_or("missing", DeliveryStatus::as_str)
         )));
     }
     let Some(care_enquiry) = visit.enquiry_remote_id.clone() else {

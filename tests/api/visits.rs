@@ -305,13 +305,13 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
     );
     // The hosted form always posts its type select: without a time, no visit is booked.
     let no_visit = posted_id(&app, SITE, &with_visit(9, "", "in_person")).await;
-    let steps: Vec<String> = app
+    let steps: Vec<&str> = app
         .store
         .deliveries_of(&no_visit)
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.step)
+        .map(|d| d.step.as_str())
         .collect();
     assert_eq!(steps, ["enquiry"]);
     app.stop().await;
