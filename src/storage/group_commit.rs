@@ -289,7 +289,7 @@ mod tests {
             match task.await.unwrap() {
                 (id, InsertOutcome::Created) => assert!(created.insert(id)),
                 (_, InsertOutcome::Duplicate { enquiry_id }) => {
-                    duplicates_of.insert(enquiry_id);
+                    duplicates_of.insert(enquiry_id.as_str().to_owned());
                 }
                 (_, InsertOutcome::Conflict) => panic!("no fingerprints, no conflicts"),
             }

@@ -2,6 +2,7 @@
 //! submission's idempotency key and a fingerprint of what it said, so a key
 //! sent again is answered as a repeat only when the enquiry is the same.
 
+use super::models::EnquiryId;
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -29,7 +30,7 @@ pub struct NewEnquiry<'a> {
 pub enum InsertOutcome {
     Created,
     Duplicate {
-        enquiry_id: String,
+        enquiry_id: EnquiryId,
     },
     /// The key was stored with another enquiry's fingerprint: nothing stored.
     Conflict,
@@ -46,7 +47,9 @@ pub fn repeat_or_conflict(
 ) -> InsertOutcome {
     match (stored, fingerprint) {
         (Some(stored), Some(fingerprint)) if stored != fingerprint => InsertOutcome::Conflict,
-        _ => InsertOutcome::Duplicate { enquiry_id },
+        _ => InsertOutcome::Duplicate {
+            enquiry_id: EnquiryId::from_stored(enquiry_id),
+        },
     }
 }
 

@@ -31,7 +31,7 @@ pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{InsertOutcome, NewEnquiry};
 pub use models::{
-    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, Step, Transition,
+    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
 };
 pub use retention::PurgeReport;
 pub use spent::Spend;

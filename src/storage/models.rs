@@ -66,6 +66,33 @@ impl PartialEq<&str> for DeliveryStatus {
     }
 }
 
+/// The Id of a stored enquiry: a UUID v7 made at intake (time-ordered, so
+/// Ids sort by arrival), kept as the text `enquiries.id` stores.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EnquiryId(String);
+
+impl EnquiryId {
+    /// A new Id, for an enquiry about to be stored.
+    pub fn generate() -> EnquiryId {
+        EnquiryId(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// An Id read back from the database, as stored.
+    pub fn from_stored(text: String) -> EnquiryId {
+        EnquiryId(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for EnquiryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Which CareHQ call an outbox row makes; stored as text in `deliveries.step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -146,7 +173,7 @@ impl AttemptOutcome {
 #[derive(Clone)]
 pub struct ClaimedDelivery {
     pub id: String,
-    pub enquiry_id: String,
+    pub enquiry_id: EnquiryId,
     pub step: Step,
     /// Attempts already spent before this one.
     pub attempts: i64,

@@ -1,6 +1,6 @@
 //! The outbox: claiming due deliveries with a lease and recording outcomes.
 
-use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Step, Transition};
+use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition};
 use super::{Backend, Store, StoreError, now_ms};
 
 /// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
@@ -115,7 +115,7 @@ impl Store {
             .map(
                 |(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
                     id,
-                    enquiry_id,
+                    enquiry_id: EnquiryId::from_stored(enquiry_id),
                     // Only these two are ever written; anything else is sent
                     // as an enquiry, as it was before the step was typed.
                     step: Step::parse(&step).unwrap_or(Step::Enquiry),

@@ -192,7 +192,11 @@ async fn prepare(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<Result<Vec<(String, String)>, String>, crate::storage::StoreError> {
-    let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
+    let Some((site_slug, payload)) = shared
+        .store
+        .enquiry_payload(row.enquiry_id.as_str())
+        .await?
+    else {
         return Ok(Err("the enquiry row is missing".into()));
     };
     let Some(payload) = payload else {
@@ -331,7 +335,11 @@ async fn on_error(
             record(shared, row, &attempt, &t, Delivered::Deferred).await
         }
         Disposition::NotFound => {
-            let site = match shared.store.enquiry_payload(&row.enquiry_id).await? {
+            let site = match shared
+                .store
+                .enquiry_payload(row.enquiry_id.as_str())
+                .await?
+            {
                 Some((site, _)) => site,
                 None => "(unknown)".to_owned(),
             };

@@ -17,7 +17,7 @@ pub(super) async fn prepare_visit(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<Result<Vec<(String, String)>, String>, StoreError> {
-    let Some(visit) = shared.store.visit_request(&row.enquiry_id).await? else {
+    let Some(visit) = shared.store.visit_request(row.enquiry_id.as_str()).await? else {
         return Ok(Err("the visit request row is missing".into()));
     };
     if visit.enquiry_status != Some(DeliveryStatus::Synced) {
@@ -43,7 +43,11 @@ pub(super) async fn prepare_visit(
             visit.local_time, visit.time_zone
         )));
     }
-    let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
+    let Some((site_slug, payload)) = shared
+        .store
+        .enquiry_payload(row.enquiry_id.as_str())
+        .await?
+    else {
         return Ok(Err("the enquiry row is missing".into()));
     };
     let Some(site) = shared.settings.site(&site_slug) else {
@@ -57,7 +61,7 @@ pub(super) async fn prepare_visit(
         let capacity = site.visits.as_ref().map_or(u32::MAX, |v| v.capacity);
         if !shared
             .store
-            .retake_visit_slot(&visit, &row.enquiry_id, capacity)
+            .retake_visit_slot(&visit, row.enquiry_id.as_str(), capacity)
             .await?
         {
             return Ok(Err(format!(

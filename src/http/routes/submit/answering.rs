@@ -20,6 +20,7 @@ use crate::http::format::Format;
 use crate::http::pages::{EMBED_FIELD, FormPage};
 use crate::http::visit_fields::visit_fields;
 use crate::spam::TokenCheck;
+use crate::storage::EnquiryId;
 
 /// A filled honeypot: a bot must not learn which check caught it, so the
 /// answer is a success in every visible way, but nothing is stored or sent.
@@ -30,13 +31,13 @@ pub(super) fn decoy(site: &SiteSettings, format: Format, raw: &RawSubmission) ->
 }
 
 /// The answer for a stored enquiry (`replayed` for a repeat).
-pub(super) fn stored(post: &Post<'_>, id: &str, replayed: bool) -> Response {
+pub(super) fn stored(post: &Post<'_>, id: &EnquiryId, replayed: bool) -> Response {
     let embed = post.raw.first(EMBED_FIELD) == Some("1");
-    success(post.site, post.format, id, replayed, embed)
+    success(post.site, post.format, id.as_str(), replayed, embed)
 }
 
 /// A repeat of a stored post (same idempotency key): the first answer again.
-pub(super) fn repeated(post: &Post<'_>, enquiry_id: &str) -> Response {
+pub(super) fn repeated(post: &Post<'_>, enquiry_id: &EnquiryId) -> Response {
     info!(enquiry_id = %enquiry_id, site = %post.site.slug, "repeated submission (same idempotency key); answered as before");
     stored(post, enquiry_id, true)
 }

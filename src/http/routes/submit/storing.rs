@@ -16,7 +16,7 @@ use crate::domain::{Enquiry, FieldErrors};
 use crate::http::error::HttpError;
 use crate::http::request_timeout::Storing;
 use crate::spam::{self, Outcome, SiteToken};
-use crate::storage::{InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
+use crate::storage::{EnquiryId, InsertOutcome, NewEnquiry, NewVisit, VisitInsert};
 use crate::visits::{self, VisitChoice};
 
 pub(super) async fn store(
@@ -33,10 +33,10 @@ pub(super) async fn store(
         Ok(token) => token,
         Err(answer) => return Ok(answer),
     };
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = EnquiryId::generate();
     let payload = stored_payload(site, enquiry)?;
     let new = NewEnquiry {
-        id: &id,
+        id: id.as_str(),
         site: &site.slug,
         payload: &payload,
         spam_verdict: screened.verdict.as_str(),
@@ -144,7 +144,12 @@ async fn insert(
 
 /// A new enquiry landed: spend the site's token, count it, and wake the
 /// worker unless it is held for a person.
-fn created(post: &Post<'_>, site_token: Option<SiteToken<'_>>, screened: &Screened, id: &str) {
+fn created(
+    post: &Post<'_>,
+    site_token: Option<SiteToken<'_>>,
+    screened: &Screened,
+    id: &EnquiryId,
+) {
     let site = post.site;
     if let Some(token) = site_token {
         token.spend();
