@@ -48,6 +48,14 @@ fn options(url: &str, details: bool) -> AppOptions {
     }
 }
 
+/// `checks` alert checks of a quiet app, as the loop would make while an
+/// incident lasts (or after it cleared).
+async fn check_alerts_times(app: &TestApp, checks: usize) {
+    for _ in 0..checks {
+        app.check_alerts().await;
+    }
+}
+
 fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
     inbox
         .lock()
@@ -71,13 +79,15 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     };
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false).quiet()).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    assert_eq!(app.delivery(&id).await.status, "failed");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
     // Several more checks run while the incident lasts; none repeats it.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     let message = inbox.lock().unwrap()[0].clone();
     assert_eq!(message["waiting"]["failed"], 1);
@@ -92,9 +102,11 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     assert!(message.get("details").is_none());
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "failed", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    assert_eq!(app.delivery(&id).await.status, "synced");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     app.stop().await;
@@ -146,11 +158,12 @@ async fn include_details_names_the_families_to_call_back() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true).quiet()).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 7).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
     let message = inbox.lock().unwrap()[0].clone();
     assert_eq!(message["details"][0]["id"], id.as_str());
     assert_eq!(message["details"][0]["email"], "family7@example.com");
@@ -229,15 +242,6 @@ impl SmtpSink {
     fn mails(&self) -> Vec<String> {
         self.mails.lock().unwrap().clone()
     }
-
-    /// Wait until at least `n` mails arrived.
-    async fn wait_for(&self, n: usize) {
-        eventually(Duration::from_secs(15), || async {
-            (self.mails().len() >= n).then_some(())
-        })
-        .await
-        .unwrap_or_else(|| panic!("expected {n} alert emails, got {:?}", self.mails()));
-    }
 }
 
 /// The text of a mail's body, undoing the transfer encoding lettre chose
@@ -294,18 +298,16 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
              email_to = [\"manager@example.net\"]\ncheck_interval = \"100ms\"\n"
         ),
         ..AppOptions::default()
-    };
+    }
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
     let sent = || mails.lock().unwrap().clone();
-    eventually(Duration::from_secs(15), || async {
-        (!sent().is_empty()).then_some(())
-    })
-    .await
-    .expect("an alert email arrives");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(sent().len(), 1, "an alert email arrives");
+    check_alerts_times(&app, 3).await;
     assert_eq!(sent().len(), 1, "once per incident");
     let mail = &sent()[0];
     assert!(
@@ -323,13 +325,10 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
     );
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    eventually(Duration::from_secs(15), || async {
-        (sent().len() >= 2).then_some(())
-    })
-    .await
-    .expect("an all-clear email arrives");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    app.check_alerts().await;
+    assert_eq!(sent().len(), 2, "an all-clear email arrives");
+    check_alerts_times(&app, 3).await;
     assert_eq!(sent().len(), 2);
     assert!(
         sent()[1].contains("No failed enquiries remain"),
@@ -365,22 +364,25 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
     let options = AppOptions {
         retry_schedule: r#"["1h"]"#,
         ..options(&url, false)
-    };
+    }
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(&app, 1).await;
-    eventually(Duration::from_secs(10), || async {
-        let d = app.delivery(&id).await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
-    })
-    .await
-    .expect("first attempt made; next one in an hour");
+    assert_eq!(app.drain_to_rest().await.retrying, 1);
+    let d = app.delivery(&id).await;
+    assert_eq!(
+        (d.status.as_str(), d.attempts),
+        ("pending", 1),
+        "first attempt made; next one in an hour"
+    );
     // Young: several checks pass without an alert.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "incident"), 0);
 
     age_pending_by_an_hour(&db).await;
-    wait_for(&inbox, "pending_age", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "pending_age", "incident"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "incident"), 1);
     let message = inbox
         .lock()
@@ -404,9 +406,11 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
         .await
         .unwrap();
     pool.close().await;
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "pending_age", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    assert_eq!(app.delivery(&id).await.status, "synced");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
     assert_eq!(count(&inbox, "pending_age", "incident"), 1);
     assert_eq!(count(&inbox, "failed", "incident"), 0, "nothing failed");
@@ -423,6 +427,7 @@ fn both_destinations(url: &str, smtp_port: u16, details: bool) -> AppOptions {
         ),
         ..AppOptions::default()
     }
+    .quiet()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,10 +439,11 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, true)).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 5).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
-    sink.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    assert_eq!(sink.mails().len(), 1, "one email per incident");
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     assert_eq!(sink.mails().len(), 1, "one email per incident");
     let body = mail_body(&sink.mails()[0]);
@@ -448,10 +454,11 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     );
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "failed", "cleared").await;
-    sink.wait_for(2).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    assert_eq!(sink.mails().len(), 2);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
     assert_eq!(inbox.lock().unwrap().len(), 2);
     assert_eq!(sink.mails().len(), 2);
@@ -478,15 +485,22 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
     .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    assert_eq!(app.delivery(&id).await.status, "failed");
     // The webhook took it, so the incident is announced; the email is owed.
-    wait_for(&inbox, "failed", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    check_alerts_times(&app, 3).await;
     assert!(sink.mails().is_empty());
 
     sink.set_up(true);
-    sink.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(
+        sink.mails().len(),
+        1,
+        "the owed email goes out at the next check"
+    );
+    check_alerts_times(&app, 3).await;
     assert_eq!(sink.mails().len(), 1, "sent once, not once per check");
     assert!(
         sink.mails()[0].contains("could not be delivered"),

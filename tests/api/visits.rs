@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
 use enquiry_relay::storage::{DeliveryView, Store, now_ms};
+use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
@@ -444,19 +445,25 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
+    let quiet = visit_options(r#"["2s", "2s"]"#).quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
     let id = posted_id(
         &app,
         SITE,
         &with_visit(5, &local_slot(3, 11).0, "in_person"),
     )
     .await;
-    let pending = eventually(Duration::from_secs(20), || async {
-        let d = step(&app.store, &id, "home_visit").await;
-        (d.status == "pending" && d.attempts == 1).then_some(d)
-    })
-    .await
-    .expect("the visit is pending after its first attempt");
+    // The enquiry, then its visit (which meets the 503); nothing else is due.
+    let mut drained = DrainReport::default();
+    while drained.synced + drained.retrying < 2 {
+        let report = app.drain().await;
+        assert_ne!(report, DrainReport::default(), "stalled at {drained:?}");
+        drained.synced += report.synced;
+        drained.retrying += report.retrying;
+    }
+    assert_eq!(app.drain().await, DrainReport::default());
+    let pending = step(&app.store, &id, "home_visit").await;
+    assert_eq!(pending.status, "pending", "{pending:?}");
     assert_eq!(pending.attempts, 1);
     assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
     app.stop().await;
@@ -476,13 +483,23 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     assert_eq!(claimed[0].step, "home_visit");
     store.close().await;
 
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
+    // Drained until the crashed worker's lease (1 s) runs out and the visit
+    // is sent; then a second drain, with every pending row due, claims nothing.
+    let report = eventually(Duration::from_secs(10), || async {
+        let report = app.drain().await;
+        (report != DrainReport::default()).then_some(report)
+    })
+    .await
+    .expect("the visit is claimed again once the lease ends");
+    assert_eq!(report.synced, 1, "{report:?}");
+    app.make_pending_due().await;
+    assert_eq!(app.drain().await, DrainReport::default());
+    let visit_row = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
     assert!(visit_row.ambiguous >= 1, "the lost send is counted");
-    let visits = wait_for_visits(&sandbox, 1).await;
-    // Give a duplicate send the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sandbox.sandbox.received_visits().len(), 1, "sent once");
+    let visits = sandbox.sandbox.received_visits();
+    assert_eq!(visits.len(), 1, "sent once");
     assert_eq!(
         sandbox.received().len(),
         1,
