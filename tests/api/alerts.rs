@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +12,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use enquiry_relay::sandbox::Faults;
+use enquiry_relay::sync::DrainReport;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -63,14 +63,6 @@ fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
         .iter()
         .filter(|m| m["kind"] == kind && m["event"] == event)
         .count()
-}
-
-async fn wait_for(inbox: &Inbox, kind: &str, event: &str) {
-    eventually(Duration::from_secs(15), || async {
-        (count(inbox, kind, event) > 0).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("no {kind} {event} alert: {:?}", inbox.lock().unwrap()));
 }
 
 async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
@@ -122,12 +114,27 @@ async fn two_instances_send_each_alert_once(db: Db) {
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..options(&url, true)
-    };
+    }
+    .quiet();
     let first = TestApp::spawn(&db, &sandbox.url, &wrong).await;
     let second = TestApp::spawn(&db, &sandbox.url, &wrong).await;
     posted_id(&first, 1).await;
-    wait_for(&inbox, "paused", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    first.drain().await;
+    assert!(
+        first
+            .store
+            .delivery_state()
+            .await
+            .unwrap()
+            .paused_reason
+            .is_some(),
+        "a 401 pauses delivery"
+    );
+    // Both instances check at the same moment, several times over: the
+    // incident is announced once.
+    for _ in 0..4 {
+        tokio::join!(first.check_alerts(), second.check_alerts());
+    }
     assert_eq!(
         count(&inbox, "paused", "incident"),
         1,
@@ -143,11 +150,26 @@ async fn two_instances_send_each_alert_once(db: Db) {
     second.stop().await;
 
     // Fixed credentials: the restarted instances deliver, the pause clears once.
-    let first = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
-    let second = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
-    wait_for(&inbox, "paused", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let fixed = options(&url, true).quiet();
+    let first = TestApp::spawn(&db, &sandbox.url, &fixed).await;
+    let second = TestApp::spawn(&db, &sandbox.url, &fixed).await;
+    assert_eq!(first.drain().await.synced, 1, "the probe delivers");
+    assert_eq!(second.drain().await, DrainReport::default());
+    assert!(
+        first
+            .store
+            .delivery_state()
+            .await
+            .unwrap()
+            .paused_reason
+            .is_none(),
+        "delivery resumed"
+    );
+    for _ in 0..4 {
+        tokio::join!(first.check_alerts(), second.check_alerts());
+    }
     assert_eq!(count(&inbox, "paused", "cleared"), 1);
+    assert_eq!(count(&inbox, "paused", "incident"), 1);
     first.stop().await;
     second.stop().await;
 }
