@@ -343,6 +343,23 @@ impl TestApp {
         report
     }
 
+    /// Drain until a drain claims nothing (a delivery's next step may only
+    /// be claimed by the next pass); what all of them did together.
+    pub async fn drain_all(&self) -> DrainReport {
+        let mut total = DrainReport::default();
+        for _ in 0..20 {
+            let report = self.drain().await;
+            if report == DrainReport::default() {
+                return total;
+            }
+            total.synced += report.synced;
+            total.retrying += report.retrying;
+            total.failed += report.failed;
+            total.deferred += report.deferred;
+        }
+        panic!("still claiming after 20 drains: {total:?}");
+    }
+
     /// Make every pending delivery due now (its retry delay has "passed").
     pub async fn make_pending_due(&self) {
         let pool = sqlx::AnyPool::connect(&self.db_url)

@@ -330,12 +330,10 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
         status_path: Some("home-visits".into()),
         ..Faults::default()
     });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(r#"["200ms", "300ms", "400ms"]"#),
-    )
-    .await;
+    // Retries an hour apart: after each 503 nothing is due until the test
+    // makes it so.
+    let options = visit_options(r#"["1h", "1h", "1h"]"#).quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(
         &app,
         SITE,
@@ -343,7 +341,20 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
     )
     .await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let first = app.drain_all().await;
+    assert_eq!((first.synced, first.retrying), (1, 1), "{first:?}");
+    for _ in 0..2 {
+        assert_eq!(step(&app.store, &id, "home_visit").await.status, "pending");
+        app.make_pending_due().await;
+        let again = app.drain_all().await;
+        assert_eq!(
+            again.synced + again.retrying,
+            1,
+            "only the visit: {again:?}"
+        );
+    }
+    let visit_row = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
     assert_eq!(visit_row.attempts, 3, "two 503s, then the visit");
     let enquiry_row = step(&app.store, &id, "enquiry").await;
     assert_eq!(
@@ -351,7 +362,7 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
         ("synced", 1)
     );
     assert_eq!(sandbox.received().len(), 1);
-    assert_eq!(wait_for_visits(&sandbox, 1).await.len(), 1);
+    assert_eq!(sandbox.sandbox.received_visits().len(), 1);
     app.stop().await;
 }
 on_both_databases!(an_outage_between_the_steps_delays_only_the_visit);
@@ -633,7 +644,7 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#).quiet()).await;
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let id = posted_id(
         &app,
@@ -641,7 +652,8 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         &with_visit(1, &local_slot(2, 15).0, "in_person"),
     )
     .await;
-    wait_for_step(&app.store, &id, "enquiry", "failed").await;
+    assert_eq!(app.drain_all().await.failed, 1);
+    assert_eq!(step(&app.store, &id, "enquiry").await.status, "failed");
 
     // Days go by before staff retry the enquiry: the chosen slot is now past.
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
@@ -654,8 +666,11 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
     pool.close().await;
     assert_eq!(app.store.retry_failed(&id).await.unwrap(), 1);
 
-    wait_for_step(&app.store, &id, "enquiry", "synced").await;
-    let visit = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    let report = app.drain_all().await;
+    assert_eq!((report.synced, report.failed), (1, 1), "{report:?}");
+    assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
+    let visit = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit.status, "failed", "{visit:?}");
     let error = visit.last_error.unwrap_or_default();
     assert!(
         error.contains("the chosen time has passed; call the family"),
