@@ -12,6 +12,7 @@ mod duration;
 mod error;
 mod log;
 mod operations;
+mod rate;
 mod raw;
 mod sandbox_defaults;
 mod secrets;
@@ -36,6 +37,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
+pub use rate::Rate;
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,

@@ -171,8 +171,8 @@ impl fmt::Debug for SpamSettings {
 /// `[rate_limit]`: token buckets per client IP and per site.
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimitSettings {
-    pub per_ip: crate::spam::Rate,
-    pub per_site: crate::spam::Rate,
+    pub per_ip: super::rate::Rate,
+    pub per_site: super::rate::Rate,
     /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
     pub max_tracked_addresses: usize,
 }

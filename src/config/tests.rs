@@ -722,16 +722,10 @@ fn spam_defaults_and_a_derived_token_key() {
     assert!(s.spam.token_secret.is_none());
     assert_eq!(
         s.spam.initial_key.expose_secret(),
-        crate::spam::TimeTokens::derive_key(&s.carehq.api_secret).expose_secret()
+        super::secrets::derive_time_token_key(&s.carehq.api_secret).expose_secret()
     );
-    assert_eq!(
-        s.rate_limit.per_ip,
-        crate::spam::Rate::parse("10/10m").unwrap()
-    );
-    assert_eq!(
-        s.rate_limit.per_site,
-        crate::spam::Rate::parse("300/1h").unwrap()
-    );
+    assert_eq!(s.rate_limit.per_ip, super::Rate::parse("10/10m").unwrap());
+    assert_eq!(s.rate_limit.per_site, super::Rate::parse("300/1h").unwrap());
     let site = s.site("upton-court").unwrap();
     assert_eq!(site.honeypot_field, "website");
     assert!(!site.require_time_token);

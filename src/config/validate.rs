@@ -12,6 +12,7 @@ use super::checks::{
 };
 use super::duration::{format_duration, parse_duration};
 use super::error::{ConfigErrors, Problems};
+use super::rate::Rate;
 use super::raw::{
     RawCaptcha, RawCareHq, RawDatabase, RawRateLimit, RawServer, RawSettings, RawSpam, RawStaff,
     RawSync, text,
@@ -24,7 +25,6 @@ use super::sections::{
 use super::sources::env_var_name;
 use super::{ConfigSource, Settings, operations, secrets, sites};
 use crate::sandbox::seed;
-use crate::spam::{Rate, TimeTokens};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -580,7 +580,7 @@ fn spam(raw: RawSpam, carehq: Option<&CareHqSettings>, p: &mut Problems) -> Opti
     // A database without a key starts with one derived from the CareHQ
     // secret, which every instance shares. When [carehq] itself is broken its
     // problem is already reported.
-    let initial_key = carehq.map(|c| TimeTokens::derive_key(&c.api_secret))?;
+    let initial_key = carehq.map(|c| secrets::derive_time_token_key(&c.api_secret))?;
     Some(SpamSettings {
         token_secret: own,
         initial_key,
