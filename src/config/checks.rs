@@ -9,7 +9,7 @@ use reqwest::Url;
 use super::byte_size::parse_byte_size;
 use super::duration::{format_duration, parse_duration};
 use super::error::Problems;
-use super::raw::{Text, text};
+use super::text::{Text, text};
 
 /// A duration, or `default` when unset; `None` after recording a problem.
 pub(super) fn duration(

@@ -7,9 +7,9 @@
 use serde::Deserialize;
 
 use super::checks::choice;
+use super::env_names::LOG_FORMAT_ENV;
 use super::error::Problems;
-use super::raw::Text;
-use super::sources::LOG_FORMAT_ENV;
+use super::text::Text;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,8 +7,10 @@
 //! lists every problem, each naming its key and what is expected.
 
 mod byte_size;
+mod captcha;
 mod checks;
 mod duration;
+mod env_names;
 mod error;
 mod log;
 mod operations;
@@ -21,6 +23,7 @@ mod sentry;
 mod site_form;
 mod sites;
 mod sources;
+mod text;
 mod validate;
 mod visits;
 
@@ -34,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
@@ -46,7 +50,6 @@ pub use sections::{
 };
 pub use sentry::SentrySettings;
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};
-pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use visits::{VisitSettings, VisitWindow};
 

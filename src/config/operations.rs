@@ -11,8 +11,8 @@ use secrecy::SecretString;
 
 use super::checks::{boolean, positive_duration};
 use super::error::Problems;
-use super::raw::{SecretText, Text};
 use super::secrets;
+use super::text::{SecretText, Text, TextList, text};
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +44,7 @@ pub(super) struct RawAlerts {
     pub smtp_url: Option<SecretText>,
     pub smtp_url_file: Option<Text>,
     pub email_from: Option<Text>,
-    pub email_to: Option<super::raw::TextList>,
+    pub email_to: Option<TextList>,
     pub include_details: Option<Text>,
     pub check_interval: Option<Text>,
 }
@@ -183,7 +183,7 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
         }
     };
     let smtp_url = secrets::resolve("alerts.smtp_url", raw.smtp_url, &raw.smtp_url_file, p);
-    let email_from = super::raw::text(&raw.email_from).map(str::to_owned);
+    let email_from = text(&raw.email_from).map(str::to_owned);
     let email_to: Vec<String> = raw.email_to.map(|l| l.0).unwrap_or_default();
     let mut email_ok = true;
     let addresses = email_from

@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::env_names::env_var_name;
 use super::error::Problems;
-use super::raw::{SecretText, Text, text};
-use super::sources::env_var_name;
+use super::text::{SecretText, Text, text};
 
 /// Resolves `key` from its inline value or its `_file` companion.
 /// Blank inline values count as unset; both set is a problem, because which

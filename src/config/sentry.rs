@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::Problems;
-use super::raw::{SecretText, Text, text};
 use super::secrets;
+use super::text::{SecretText, Text, text};
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,7 +2,8 @@
 //! its version, which optional fields the form leaves out, and field labels.
 
 use super::error::Problems;
-use super::raw::{RawSite, RawSiteLabels, text};
+use super::raw::{RawSite, RawSiteLabels};
+use super::text::text;
 
 /// Fields a site may leave off its hosted form (names, email-or-phone and
 /// consent are what every enquiry needs, so they cannot be hidden together).

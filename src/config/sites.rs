@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use super::checks::{boolean, carehq_id, http_url, origin};
 use super::error::Problems;
-use super::raw::{RawCaptcha, RawSite, RawSiteDefaults, text};
+use super::raw::{RawCaptcha, RawSite, RawSiteDefaults};
 use super::sections::{SiteDefaults, SiteSettings};
-use super::validate;
+use super::text::text;
 use crate::domain::FundingType;
 
 const DEFAULT_HONEYPOT: &str = "website";
@@ -162,7 +162,9 @@ fn one_site(
     );
     let captcha = match raw.captcha {
         None => Some(None),
-        Some(own) => validate::captcha(&key("captcha"), own.over(global_captcha), p).map(Some),
+        Some(own) => {
+            super::captcha::captcha(&key("captcha"), own.over(global_captcha), p).map(Some)
+        }
     };
     let visits = super::visits::visits(i, &raw.visits, p);
     Some(SiteSettings {

@@ -10,24 +10,15 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::DeserializeOwned;
 
+use super::env_names::{CONFIG_ENV, ENV_PREFIX, LOG_FORMAT_ENV, env_var_name};
 use super::error::{ConfigError, ConfigErrors, Problems};
 use super::raw::{RawRoot, RawSettings, RawSite};
 use super::{ConfigSource, sandbox_defaults};
-
-/// Prefix of every environment override.
-pub const ENV_PREFIX: &str = "ENQUIRY_RELAY_";
-/// Names the config file; never read as a key.
-pub const CONFIG_ENV: &str = "ENQUIRY_RELAY_CONFIG";
-/// Read when neither `--config` nor `$ENQUIRY_RELAY_CONFIG` is given.
-pub const DEFAULT_FILE: &str = "enquiry-relay.toml";
 
 /// `ENQUIRY_RELAY_*` variables that are not config keys. Any other variable
 /// with the prefix is read as a key, and refused as unknown if it is not one,
 /// so a typo in a deployment's environment is named rather than ignored.
 const NOT_KEYS: &[&str] = &[CONFIG_ENV, LOG_FORMAT_ENV];
-
-/// Read by the logging set-up before the config is loaded.
-pub const LOG_FORMAT_ENV: &str = "ENQUIRY_RELAY_LOG_FORMAT";
 
 /// Name given to the environment layer, to tell its values apart.
 const ENV_LAYER: &str = "ENQUIRY_RELAY_* environment variables";
@@ -42,14 +33,6 @@ const STRUCTURED_KEYS: &[&str] = &[
     "services",
     "sites",
 ];
-
-/// `carehq.api_secret` → `ENQUIRY_RELAY_CAREHQ__API_SECRET`.
-pub fn env_var_name(key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}",
-        key.replace('.', "__").to_ascii_uppercase()
-    )
-}
 
 /// `--config`, else `$ENQUIRY_RELAY_CONFIG`, else `default_file` if it
 /// exists, else the built-in sandbox. A path that was asked for by name but
@@ -392,18 +375,6 @@ mod tests {
         assert_eq!(
             one_line(toml_error),
             "TOML parse error at line 1, column 8; invalid table header; expected `.`, `]`"
-        );
-    }
-
-    #[test]
-    fn env_var_names_join_sections_with_double_underscores() {
-        assert_eq!(
-            env_var_name("carehq.api_secret"),
-            "ENQUIRY_RELAY_CAREHQ__API_SECRET"
-        );
-        assert_eq!(
-            env_var_name("staff.token_file"),
-            "ENQUIRY_RELAY_STAFF__TOKEN_FILE"
         );
     }
 

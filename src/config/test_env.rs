@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::sources::ENV_PREFIX;
+use super::env_names::ENV_PREFIX;
 
 static LOCK: Mutex<()> = Mutex::new(());
 

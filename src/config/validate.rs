@@ -7,23 +7,20 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::checks::{
-    base_url, boolean, byte_size, choice, duration, http_url, integer, positive_duration,
-};
+use super::checks::{base_url, boolean, byte_size, choice, duration, integer, positive_duration};
 use super::duration::{format_duration, parse_duration};
+use super::env_names::env_var_name;
 use super::error::{ConfigErrors, Problems};
 use super::rate::Rate;
 use super::raw::{
-    RawCaptcha, RawCareHq, RawDatabase, RawRateLimit, RawServer, RawSettings, RawSpam, RawStaff,
-    RawSync, text,
+    RawCareHq, RawDatabase, RawRateLimit, RawServer, RawSettings, RawSpam, RawStaff, RawSync,
 };
 use super::sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
-    OnCaptchaError, RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings,
-    SyncSettings,
+    RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
 };
-use super::sources::env_var_name;
-use super::{ConfigSource, Settings, operations, secrets, sites};
+use super::text::text;
+use super::{ConfigSource, Settings, captcha, operations, secrets, sites};
 use crate::sandbox::seed;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -49,7 +46,6 @@ pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 /// again after its lease).
 pub(super) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
-const DEFAULT_MIN_SCORE: f64 = 0.5;
 /// A family may correct and resend a few times; a script posting every
 /// minute is not a family.
 const DEFAULT_PER_IP: &str = "10/10m";
@@ -77,7 +73,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let sync = sync(&raw.sync, carehq_timeout, &mut p);
     let staff = staff(raw.staff, &mut p);
     let global_captcha = raw.captcha.clone();
-    let captcha = captcha("captcha", raw.captcha, &mut p);
+    let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
     let spam = spam(raw.spam, carehq.as_ref(), &mut p);
     let rate_limit = rate_limit(&raw.rate_limit, &mut p);
     // Where each slug sits in the file: a site that failed to parse is not in
@@ -85,7 +81,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let slugs: Vec<Option<String>> = raw
         .sites
         .iter()
-        .map(|s| super::raw::text(&s.slug).map(str::to_owned))
+        .map(|s| text(&s.slug).map(str::to_owned))
         .collect();
     let sites = sites::sites(raw.sites, &global_captcha, &mut p);
     if let (Some(server), Some(captcha)) = (&server, &captcha) {
@@ -417,88 +413,6 @@ fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
     Some(StaffSettings { token })
 }
 
-/// `[captcha]`, or a site's merged `[sites.captcha]` (keys then start with `prefix`).
-pub(super) fn captcha(prefix: &str, raw: RawCaptcha, p: &mut Problems) -> Option<CaptchaSettings> {
-    let key = |name: &str| format!("{prefix}.{name}");
-    let provider = choice(
-        &key("provider"),
-        &raw.provider,
-        CaptchaProvider::NAMES,
-        CaptchaProvider::None,
-        p,
-    );
-    let on_error = choice(
-        &key("on_error"),
-        &raw.on_error,
-        OnCaptchaError::NAMES,
-        OnCaptchaError::Accept,
-        p,
-    );
-    let secret = secrets::resolve(&key("secret"), raw.secret, &raw.secret_file, p);
-    let site_key = text(&raw.site_key).map(str::to_owned);
-    let verify_url = match text(&raw.verify_url) {
-        None => Some(None),
-        Some(v) => http_url(
-            &key("verify_url"),
-            v,
-            "https://challenges.cloudflare.com/turnstile/v0/siteverify",
-            p,
-        )
-        .map(|_| Some(v.to_owned())),
-    };
-    if let Some(provider) = provider.filter(|p| *p != CaptchaProvider::None) {
-        let name = provider.as_str();
-        if secret.is_none() {
-            let what = if provider == CaptchaProvider::Altcha {
-                "the HMAC key ALTCHA challenges are signed with: any long random string"
-            } else {
-                "the secret key from the provider's dashboard"
-            };
-            p.push(
-                key("secret"),
-                format!(
-                    "required when captcha.provider is \"{name}\" ({what}); {}",
-                    secrets::how_to_set(&key("secret"))
-                ),
-            );
-        }
-        if site_key.is_none() && provider != CaptchaProvider::Altcha {
-            p.push(
-                key("site_key"),
-                format!(
-                    "required when captcha.provider is \"{name}\"; copy the site key from the provider's dashboard (or set {})",
-                    env_var_name(&key("site_key"))
-                ),
-            );
-        }
-    }
-    let min_score = match text(&raw.min_score) {
-        None => Some(DEFAULT_MIN_SCORE),
-        Some(v) => match v.parse::<f64>() {
-            Ok(score) if (0.0..=1.0).contains(&score) => Some(score),
-            _ => {
-                p.push(
-                    key("min_score"),
-                    format!("\"{v}\" is not a score; give a number from 0.0 to 1.0 (Google suggests 0.5)"),
-                );
-                None
-            }
-        },
-    };
-    let action = text(&raw.action).map(str::to_owned);
-    let timeout = positive_duration(&key("timeout"), &raw.timeout, Duration::from_secs(10), p);
-    Some(CaptchaSettings {
-        provider: provider?,
-        site_key,
-        secret,
-        verify_url: verify_url?,
-        on_error: on_error?,
-        min_score: min_score?,
-        action,
-        timeout: timeout?,
-    })
-}
-
 /// Each hosted CAPTCHA's timeout with its key: the global one if any site
 /// uses it, and each site's own, keyed by the site's place in the file
 /// (`slugs`, in file order).
@@ -591,7 +505,7 @@ fn spam(raw: RawSpam, carehq: Option<&CareHqSettings>, p: &mut Problems) -> Opti
 
 /// `[rate_limit]`: "N/duration" per client IP and per site.
 fn rate_limit(raw: &RawRateLimit, p: &mut Problems) -> Option<RateLimitSettings> {
-    let mut one = |name: &str, value: &Option<super::raw::Text>, default: &str| {
+    let mut one = |name: &str, value: &Option<super::text::Text>, default: &str| {
         let text = text(value).unwrap_or(default);
         Rate::parse(text)
             .map_err(|e| p.push(format!("rate_limit.{name}"), e))

@@ -10,7 +10,8 @@ use jiff::tz::TimeZone;
 use super::checks::{boolean, duration, integer};
 use super::duration::format_duration;
 use super::error::Problems;
-use super::raw::{RawVisits, TextList, text};
+use super::raw::RawVisits;
+use super::text::{TextList, text};
 
 /// CareHQ's host roles (carehq-api.md §6).
 pub const VISIT_HOSTS: &[&str] = &[
