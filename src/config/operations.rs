@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use lettre::message::Mailbox;
 use serde::Deserialize;
 
 use secrecy::SecretString;
@@ -50,7 +51,7 @@ pub(super) struct RawAlerts {
 }
 
 /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AlertSettings {
     /// POSTed a JSON message per incident and per all-clear. Secret: chat
     /// webhooks carry their token in the URL.
@@ -58,28 +59,13 @@ pub struct AlertSettings {
     /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
     /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
     pub smtp_url: Option<SecretString>,
-    pub email_from: Option<String>,
-    pub email_to: Vec<String>,
+    /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
+    pub email_from: Option<Mailbox>,
+    pub email_to: Vec<Mailbox>,
     /// Put the families' names and contact details in the message.
     pub include_details: bool,
     /// How often the conditions are checked.
     pub check_interval: Duration,
-}
-
-impl std::fmt::Debug for AlertSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertSettings")
-            .field(
-                "webhook_url",
-                &self.webhook_url.as_ref().map(|_| "[redacted]"),
-            )
-            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
-            .field("email_from", &self.email_from)
-            .field("email_to", &self.email_to)
-            .field("include_details", &self.include_details)
-            .field("check_interval", &self.check_interval)
-            .finish()
-    }
 }
 
 /// `[status]`: what makes `GET /status` answer 503 (degraded).
@@ -183,28 +169,25 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
         }
     };
     let smtp_url = secrets::resolve("alerts.smtp_url", raw.smtp_url, &raw.smtp_url_file, p);
-    let email_from = text(&raw.email_from).map(str::to_owned);
-    let email_to: Vec<String> = raw.email_to.map(|l| l.0).unwrap_or_default();
     let mut email_ok = true;
-    let addresses = email_from
-        .iter()
-        .map(|v| ("alerts.email_from".to_owned(), v))
-        .chain(
-            email_to
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("alerts.email_to[{i}]"), v)),
-        );
-    for (key, value) in addresses {
-        if value.parse::<lettre::message::Mailbox>().is_err() {
+    let mut mailbox = |key: String, value: &str| {
+        let parsed = value.parse::<Mailbox>().ok();
+        if parsed.is_none() {
             p.push(
                 key,
                 format!("\"{value}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\""),
             );
             email_ok = false;
         }
-    }
-    if smtp_url.is_some() && (email_from.is_none() || email_to.is_empty()) {
+        parsed
+    };
+    let from_text = text(&raw.email_from);
+    let to_texts = raw.email_to.map(|l| l.0).unwrap_or_default();
+    let email_from = from_text.and_then(|v| mailbox("alerts.email_from".into(), v));
+    let email_to: Vec<Mailbox> = (to_texts.iter().enumerate())
+        .filter_map(|(i, v)| mailbox(format!("alerts.email_to[{i}]"), v))
+        .collect();
+    if smtp_url.is_some() && (from_text.is_none() || to_texts.is_empty()) {
         p.push(
             "alerts.smtp_url",
             "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",

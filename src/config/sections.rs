@@ -138,7 +138,7 @@ pub struct CaptchaSettings {
 }
 
 /// `[spam]`: the time token forms carry.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SpamSettings {
     /// `spam.token_secret`: the time token's HMAC key when set. The key in
     /// use is the one stored in the database (see `storage::time_token_keys`);
@@ -153,21 +153,6 @@ pub struct SpamSettings {
     pub max_token_age: std::time::Duration,
 }
 
-/// Hand-written so the token key never reaches a log.
-impl fmt::Debug for SpamSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpamSettings")
-            .field(
-                "token_secret",
-                &self.token_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("initial_key", &"[redacted]")
-            .field("min_fill_time", &self.min_fill_time)
-            .field("max_token_age", &self.max_token_age)
-            .finish()
-    }
-}
-
 /// `[rate_limit]`: token buckets per client IP and per site.
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimitSettings {
@@ -178,8 +163,7 @@ pub struct RateLimitSettings {
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CaptchaProvider {
     #[default]
     None,
@@ -210,8 +194,7 @@ impl CaptchaProvider {
 }
 
 /// What to do with a submission when the CAPTCHA provider cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnCaptchaError {
     /// Store and deliver it as usual.
     #[default]

@@ -18,21 +18,12 @@ pub(super) struct RawSentry {
 }
 
 /// `[sentry]`: error tracking, off unless `dsn` is set.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SentrySettings {
     /// The project's DSN. Secret: it carries the project's key.
     pub dsn: Option<SecretString>,
     /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
     pub environment: Option<String>,
-}
-
-impl std::fmt::Debug for SentrySettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SentrySettings")
-            .field("dsn", &self.dsn.as_ref().map(|_| "[redacted]"))
-            .field("environment", &self.environment)
-            .finish()
-    }
 }
 
 pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings> {
