@@ -43,16 +43,14 @@ pub fn visit_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::settings_from;
 
     fn site(visits: &str) -> SiteSettings {
-        let _env = EnvGuard::new();
         let toml = format!(
             "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Upton Court\"\n\
              location = \"6724fbc74f73a2cebf6377fa\"\n[sites.visits]\n{visits}"
         );
-        Settings::from_toml_str(&toml).unwrap().sites.remove(0)
+        settings_from(&toml).unwrap().sites.remove(0)
     }
 
     fn visit() -> StoredVisit {

@@ -64,45 +64,47 @@ pub(super) fn log(raw: &RawLog, p: &mut Problems) -> Option<LogSettings> {
 mod tests {
     use super::LogFormat;
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
 
     #[test]
     fn text_by_default_and_json_when_asked() {
-        let _env = EnvGuard::new();
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.log.format, LogFormat::Text);
-        let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"JSON\"\n")).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json);
+        jail(|_| {
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.log.format, LogFormat::Text);
+            let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"JSON\"\n")).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json);
+        });
     }
 
     #[test]
     fn an_unknown_format_is_refused_naming_it_and_the_accepted_values() {
-        let env = EnvGuard::new();
-        let errors = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"jsn\"\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            errors.contains("log.format")
-                && errors.contains("\"jsn\"")
-                && errors.contains("text, json"),
-            "{errors}"
-        );
+        jail(|jail| {
+            let errors = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"jsn\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                errors.contains("log.format")
+                    && errors.contains("\"jsn\"")
+                    && errors.contains("text, json"),
+                "{errors}"
+            );
 
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "jsn");
-        let errors = Settings::from_toml_str(BASE).unwrap_err().to_string();
-        assert!(
-            errors.contains("ENQUIRY_RELAY_LOG_FORMAT") && errors.contains("text, json"),
-            "{errors}"
-        );
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "json");
-        let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"text\"\n")).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json, "the variable wins");
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "jsn");
+            let errors = Settings::from_toml_str(BASE).unwrap_err().to_string();
+            assert!(
+                errors.contains("ENQUIRY_RELAY_LOG_FORMAT") && errors.contains("text, json"),
+                "{errors}"
+            );
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "json");
+            let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"text\"\n")).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json, "the variable wins");
 
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "");
-        env.set("ENQUIRY_RELAY_LOG__FORMAT", "json");
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json);
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "");
+            jail.set_env("ENQUIRY_RELAY_LOG__FORMAT", "json");
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json);
+        });
     }
 }

@@ -216,50 +216,53 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
 #[cfg(test)]
 mod tests {
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
 
     #[test]
     fn defaults_match_the_documented_ones() {
-        let _env = EnvGuard::new();
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
-        assert!(s.status.failed_is_degraded);
-        // A config given as a file or text is not the built-in sandbox, even
-        // with carehq.sandbox = true: /metrics asks for the staff token.
-        assert!(s.metrics.require_token);
-        assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
-        assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
-        assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
-        assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
-        assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
+        jail(|_| {
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
+            assert!(s.status.failed_is_degraded);
+            // A config given as a file or text is not the built-in sandbox, even
+            // with carehq.sandbox = true: /metrics asks for the staff token.
+            assert!(s.metrics.require_token);
+            assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
+            assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
+            assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
+            assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
+            assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
+        });
     }
 
     #[test]
     fn alert_secrets_stay_out_of_debug_and_errors() {
-        let _env = EnvGuard::new();
-        let toml = format!(
-            "{BASE}[alerts]\nwebhook_url = \"https://hooks.example.com/T0/hunter2\"\n\
+        jail(|_| {
+            let toml = format!(
+                "{BASE}[alerts]\nwebhook_url = \"https://hooks.example.com/T0/hunter2\"\n\
              smtp_url = \"smtps://u:pa55word@smtp.example.com:465\"\n\
              email_from = \"Relay <relay@example.com>\"\nemail_to = \"a@example.com, b@example.com\"\n"
-        );
-        let s = Settings::from_toml_str(&toml).unwrap();
-        assert_eq!(s.alerts.email_to.len(), 2);
-        let debug = format!("{s:?}");
-        assert!(
-            !debug.contains("hunter2") && !debug.contains("pa55word"),
-            "{debug}"
-        );
+            );
+            let s = Settings::from_toml_str(&toml).unwrap();
+            assert_eq!(s.alerts.email_to.len(), 2);
+            let debug = format!("{s:?}");
+            assert!(
+                !debug.contains("hunter2") && !debug.contains("pa55word"),
+                "{debug}"
+            );
 
-        let bad =
-            format!("{BASE}[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"\n");
-        let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
-        assert!(!errors.contains("hunter2"), "{errors}");
-        assert!(errors.contains("alerts.webhook_url"), "{errors}");
-        assert!(
-            errors.contains("alerts.email_from"),
-            "smtp needs addresses: {errors}"
-        );
+            let bad = format!(
+                "{BASE}[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"\n"
+            );
+            let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
+            assert!(!errors.contains("hunter2"), "{errors}");
+            assert!(errors.contains("alerts.webhook_url"), "{errors}");
+            assert!(
+                errors.contains("alerts.email_from"),
+                "smtp needs addresses: {errors}"
+            );
+        });
     }
 }

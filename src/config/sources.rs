@@ -110,6 +110,10 @@ impl Provider for EnvLayer {
             let Some(rest) = strip_prefix_ignore_case(name, ENV_PREFIX) else {
                 continue;
             };
+            // Blank means unset (`FOO=` in a compose file), as for every key.
+            if value.trim().is_empty() {
+                continue;
+            }
             if NOT_KEYS.iter().any(|n| name.eq_ignore_ascii_case(n)) {
                 continue;
             }
