@@ -12,6 +12,7 @@ mod checks;
 mod duration;
 mod env_names;
 mod error;
+mod fields;
 mod log;
 mod operations;
 mod rate;

@@ -12,30 +12,9 @@ use secrecy::SecretString;
 
 use super::checks::{boolean, positive_duration};
 use super::error::Problems;
+use super::fields;
 use super::secrets;
 use super::text::{SecretText, Text, TextList, text};
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStatus {
-    pub max_pending_age: Option<Text>,
-    pub failed_is_degraded: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMetrics {
-    pub require_token: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRetention {
-    pub synced: Option<Text>,
-    pub spam: Option<Text>,
-    pub held: Option<Text>,
-    pub interval: Option<Text>,
-}
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,80 +48,79 @@ pub struct AlertSettings {
 }
 
 /// `[status]`: what makes `GET /status` answer 503 (degraded).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StatusSettings {
     /// Degraded when the oldest pending enquiry has waited longer than this.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub max_pending_age: Duration,
     /// Degraded while any enquiry is failed (waiting for staff).
+    #[serde(deserialize_with = "fields::boolean")]
     pub failed_is_degraded: bool,
 }
 
+impl Default for StatusSettings {
+    fn default() -> Self {
+        Self {
+            max_pending_age: Duration::from_secs(30 * 60),
+            failed_is_degraded: true,
+        }
+    }
+}
+
 /// `[metrics]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
-    /// `/metrics` asks for the staff token, like `/status`.
+    /// `/metrics` asks for the staff token, like `/status`. On by default:
+    /// the counters show each home's traffic and which defence caught what.
+    /// The built-in sandbox (no config file) turns it off, so a first
+    /// `cargo run` can be scraped without a token.
+    #[serde(deserialize_with = "fields::boolean")]
     pub require_token: bool,
 }
 
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            require_token: true,
+        }
+    }
+}
+
 /// `[retention]`: when personal data is scrubbed (failed enquiries never are).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RetentionSettings {
     /// Synced enquiries keep their details this long after they arrived.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub synced: Duration,
     /// Enquiries judged spam keep their details this long.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub spam: Duration,
     /// A held enquiry nobody released or deleted keeps its details this
     /// long after it arrived; then they are scrubbed and its delivery is
     /// `expired` (never sent).
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub held: Duration,
     /// How often a running server does the pass (the first one comes a
     /// minute after start, or after `interval` if that is shorter).
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub interval: Duration,
 }
 
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            synced: 30 * DAY,
+            spam: 7 * DAY,
+            held: 30 * DAY,
+            interval: DAY,
+        }
+    }
+}
+
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-pub(super) fn status(raw: &RawStatus, p: &mut Problems) -> Option<StatusSettings> {
-    let max_pending_age = positive_duration(
-        "status.max_pending_age",
-        &raw.max_pending_age,
-        Duration::from_secs(30 * 60),
-        p,
-    );
-    let failed_is_degraded = boolean(
-        "status.failed_is_degraded",
-        &raw.failed_is_degraded,
-        true,
-        p,
-    );
-    Some(StatusSettings {
-        max_pending_age: max_pending_age?,
-        failed_is_degraded: failed_is_degraded?,
-    })
-}
-
-pub(super) fn metrics(raw: &RawMetrics, p: &mut Problems) -> Option<MetricsSettings> {
-    // On by default: the counters show each home's traffic and which defence
-    // caught what. The built-in sandbox (no config file) turns it off, so a
-    // first `cargo run` can be scraped without a token.
-    let require_token = boolean("metrics.require_token", &raw.require_token, true, p);
-    Some(MetricsSettings {
-        require_token: require_token?,
-    })
-}
-
-pub(super) fn retention(raw: &RawRetention, p: &mut Problems) -> Option<RetentionSettings> {
-    let synced = positive_duration("retention.synced", &raw.synced, 30 * DAY, p);
-    let spam = positive_duration("retention.spam", &raw.spam, 7 * DAY, p);
-    let held = positive_duration("retention.held", &raw.held, 30 * DAY, p);
-    let interval = positive_duration("retention.interval", &raw.interval, DAY, p);
-    Some(RetentionSettings {
-        synced: synced?,
-        spam: spam?,
-        held: held?,
-        interval: interval?,
-    })
-}
 
 pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> {
     let webhook_url = secrets::resolve(
@@ -234,6 +212,34 @@ mod tests {
             assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
             assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
             assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
+        });
+    }
+
+    #[test]
+    fn every_bad_key_of_a_typed_section_is_named_with_its_source() {
+        jail(|jail| {
+            jail.set_env("ENQUIRY_RELAY_RETENTION__HELD", "30");
+            let toml = format!(
+                "{BASE}[retention]\nsynced = \"0s\"\nspam = \"soon\"\nkeep = 1\n\
+                 [status]\nfailed_is_degraded = \"sometimes\"\nmax_pending_age = \"\"\n"
+            );
+            let errors = Settings::from_toml_str(&toml).unwrap_err();
+            let message = |key: &str| match errors.get(key) {
+                Some(e) => e.message.clone(),
+                None => panic!("no error for {key}: {errors}"),
+            };
+            assert!(message("retention.synced").contains("longer than zero"));
+            assert!(message("retention.spam").contains("\"soon\" is not a duration"));
+            assert!(message("retention.keep").contains("unknown key"));
+            let held = message("retention.held");
+            assert!(
+                held.contains("add one") && held.contains("(set by ENQUIRY_RELAY_RETENTION__HELD)"),
+                "{held}"
+            );
+            assert!(message("status.failed_is_degraded").contains("expected true or false"));
+            // Blank is unset: the default applies.
+            assert!(errors.get("status.max_pending_age").is_none(), "{errors}");
+            assert_eq!(errors.0.len(), 5, "{errors}");
         });
     }
 

@@ -207,9 +207,9 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
     out.raw.spam = section(&root, "spam", figment, &mut out);
     out.raw.rate_limit = section(&root, "rate_limit", figment, &mut out);
-    out.raw.status = section(&root, "status", figment, &mut out);
-    out.raw.metrics = section(&root, "metrics", figment, &mut out);
-    out.raw.retention = section(&root, "retention", figment, &mut out);
+    out.raw.status = typed(&root, "status", figment, &mut out);
+    out.raw.metrics = typed(&root, "metrics", figment, &mut out);
+    out.raw.retention = typed(&root, "retention", figment, &mut out);
     out.raw.alerts = section(&root, "alerts", figment, &mut out);
     out.raw.sentry = section(&root, "sentry", figment, &mut out);
     out.raw.log = section(&root, "log", figment, &mut out);
@@ -263,6 +263,60 @@ fn section<T: DeserializeOwned + Default>(
         out.unreadable.push(name.to_owned());
         T::default()
     })
+}
+
+/// A typed section: each key serde refuses is reported, taken out and the
+/// rest read again, so one run names every bad key. Blank strings count as
+/// unset, as for the environment.
+fn typed<T: DeserializeOwned + Default>(
+    root: &Dict,
+    name: &str,
+    figment: &Figment,
+    out: &mut Extracted,
+) -> T {
+    let mut dict = match root.get(name) {
+        None => return T::default(),
+        Some(Value::Dict(_, dict)) => dict.clone(),
+        Some(_) => return section(root, name, figment, out),
+    };
+    dict.retain(|_, v| !matches!(v, Value::String(_, s) if s.trim().is_empty()));
+    loop {
+        let error = match Value::from(dict.clone()).deserialize::<T>() {
+            Ok(value) => return value,
+            Err(error) => error,
+        };
+        let paths: Vec<Vec<String>> = error.clone().into_iter().map(|e| bad_path(&e)).collect();
+        out.problems
+            .extend(ConfigErrors(convert(error, name, figment)));
+        if !paths.iter().any(|path| remove(&mut dict, path)) {
+            out.unreadable.push(name.to_owned());
+            return T::default();
+        }
+    }
+}
+
+/// The path of the key an error is about (an unknown key names itself).
+fn bad_path(error: &figment::Error) -> Vec<String> {
+    let mut path = error.path.clone();
+    if let figment::error::Kind::UnknownField(field, _) = &error.kind
+        && path.last() != Some(field)
+    {
+        path.push(field.clone());
+    }
+    path
+}
+
+/// Takes the key at `path` out of `dict`; a list goes as a whole.
+fn remove(dict: &mut Dict, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [leaf] => dict.remove(leaf).is_some(),
+        [head, rest @ ..] => match dict.get_mut(head) {
+            Some(Value::Dict(_, inner)) => remove(inner, rest),
+            Some(_) => dict.remove(head).is_some(),
+            None => false,
+        },
+    }
 }
 
 /// figment's errors in our words, keyed by the config key they concern.
@@ -343,6 +397,10 @@ fn kind_of(actual: &figment::error::Actual) -> &'static str {
 fn join_key(prefix: &str, path: &[String]) -> String {
     let mut key = prefix.to_owned();
     for part in path {
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            key.push_str(&format!("[{part}]"));
+            continue;
+        }
         if !key.is_empty() {
             key.push('.');
         }

@@ -91,9 +91,6 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             &mut p,
         );
     }
-    let status = operations::status(&raw.status, &mut p);
-    let metrics = operations::metrics(&raw.metrics, &mut p);
-    let retention = operations::retention(&raw.retention, &mut p);
     let alerts = operations::alerts(raw.alerts, &mut p);
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
     let log = super::log::log(&raw.log, &mut p);
@@ -110,15 +107,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             Some(spam),
             Some(rate_limit),
         ) if p.is_empty() => {
-            let (
-                Some(status),
-                Some(metrics),
-                Some(retention),
-                Some(alerts),
-                Some(sentry),
-                Some(log),
-            ) = (status, metrics, retention, alerts, sentry, log)
-            else {
+            let (Some(alerts), Some(sentry), Some(log)) = (alerts, sentry, log) else {
                 return Err(p.into_errors());
             };
             Ok(Settings {
@@ -131,9 +120,9 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 spam,
                 rate_limit,
                 sites,
-                status,
-                metrics,
-                retention,
+                status: raw.status,
+                metrics: raw.metrics,
+                retention: raw.retention,
                 alerts,
                 sentry,
                 log,
