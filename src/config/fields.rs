@@ -2,6 +2,8 @@
 //! `timeout = 30` can be told to add a unit) and refuses with a message that
 //! says what to write. `sources::lenient` names the key and where it was set.
 
+use std::fmt::Display;
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, Error};
@@ -36,4 +38,35 @@ pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error>
             text.trim()
         ))),
     }
+}
+
+/// Any `FromStr` type, whose error says what to write.
+pub(super) fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    Text::deserialize(d)?
+        .0
+        .trim()
+        .parse()
+        .map_err(D::Error::custom)
+}
+
+/// A whole number from `MIN` to `MAX`.
+pub(super) fn whole<'de, D, T, const MIN: i64, const MAX: i64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let text = Text::deserialize(d)?.0;
+    let text = text.trim();
+    (text.parse::<i64>().ok())
+        .filter(|n| (MIN..=MAX).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "\"{text}\" is out of range; expected a whole number from {MIN} to {MAX}"
+            ))
+        })
 }

@@ -42,12 +42,12 @@ pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
-pub use rate::Rate;
+pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
-    OnCaptchaError, RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings,
-    StaffSettings, SyncSettings,
+    OnCaptchaError, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
+    SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};

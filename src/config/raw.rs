@@ -131,14 +131,6 @@ pub(super) struct RawSpam {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawRateLimit {
-    pub per_ip: Option<Text>,
-    pub per_site: Option<Text>,
-    pub max_tracked_addresses: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
     pub slug: Option<Text>,
     pub name: Option<Text>,
@@ -220,7 +212,7 @@ pub(super) struct RawSettings {
     pub staff: RawStaff,
     pub captcha: RawCaptcha,
     pub spam: RawSpam,
-    pub rate_limit: RawRateLimit,
+    pub rate_limit: super::rate::RateLimitSettings,
     pub sites: Vec<RawSite>,
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,

@@ -153,15 +153,6 @@ pub struct SpamSettings {
     pub max_token_age: std::time::Duration,
 }
 
-/// `[rate_limit]`: token buckets per client IP and per site.
-#[derive(Clone, Copy, Debug)]
-pub struct RateLimitSettings {
-    pub per_ip: super::rate::Rate,
-    pub per_site: super::rate::Rate,
-    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
-    pub max_tracked_addresses: usize,
-}
-
 /// Which CAPTCHA the forms use; written in lower case in the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CaptchaProvider {

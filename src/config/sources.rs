@@ -206,7 +206,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.staff = section(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
     out.raw.spam = section(&root, "spam", figment, &mut out);
-    out.raw.rate_limit = section(&root, "rate_limit", figment, &mut out);
+    out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
     out.raw.status = typed(&root, "status", figment, &mut out);
     out.raw.metrics = typed(&root, "metrics", figment, &mut out);
     out.raw.retention = typed(&root, "retention", figment, &mut out);

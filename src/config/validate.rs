@@ -11,13 +11,10 @@ use super::checks::{base_url, boolean, byte_size, choice, duration, integer, pos
 use super::duration::{format_duration, parse_duration};
 use super::env_names::env_var_name;
 use super::error::{ConfigErrors, Problems};
-use super::rate::Rate;
-use super::raw::{
-    RawCareHq, RawDatabase, RawRateLimit, RawServer, RawSettings, RawSpam, RawStaff, RawSync,
-};
+use super::raw::{RawCareHq, RawDatabase, RawServer, RawSettings, RawSpam, RawStaff, RawSync};
 use super::sections::{
     CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
-    RateLimitSettings, ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
+    ServerSettings, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 use super::text::text;
 use super::{ConfigSource, Settings, captcha, operations, secrets, sites};
@@ -46,15 +43,6 @@ pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 /// again after its lease).
 pub(super) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
-/// A family may correct and resend a few times; a script posting every
-/// minute is not a family.
-const DEFAULT_PER_IP: &str = "10/10m";
-/// Far above any care home's real enquiry volume, well below a flood.
-const DEFAULT_PER_SITE: &str = "300/1h";
-/// A few MB of buckets: far more distinct addresses than post to care home
-/// forms in an hour, yet a flood from many addresses cannot exhaust memory.
-const DEFAULT_MAX_TRACKED_ADDRESSES: i64 = 100_000;
-
 const SECS_30: Duration = Duration::from_secs(30);
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
@@ -75,7 +63,6 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
     let spam = spam(raw.spam, carehq.as_ref(), &mut p);
-    let rate_limit = rate_limit(&raw.rate_limit, &mut p);
     // Where each slug sits in the file: a site that failed to parse is not in
     // `sites`, so a later site's key must not take its index.
     let slugs: Vec<Option<String>> = raw
@@ -94,9 +81,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let alerts = operations::alerts(raw.alerts, &mut p);
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
     let log = super::log::log(&raw.log, &mut p);
-    match (
-        server, database, carehq, sync, staff, captcha, spam, rate_limit,
-    ) {
+    match (server, database, carehq, sync, staff, captcha, spam) {
         (
             Some(server),
             Some(database),
@@ -105,7 +90,6 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             Some(staff),
             Some(captcha),
             Some(spam),
-            Some(rate_limit),
         ) if p.is_empty() => {
             let (Some(alerts), Some(sentry), Some(log)) = (alerts, sentry, log) else {
                 return Err(p.into_errors());
@@ -118,7 +102,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 staff,
                 captcha,
                 spam,
-                rate_limit,
+                rate_limit: raw.rate_limit,
                 sites,
                 status: raw.status,
                 metrics: raw.metrics,
@@ -489,31 +473,5 @@ fn spam(raw: RawSpam, carehq: Option<&CareHqSettings>, p: &mut Problems) -> Opti
         initial_key,
         min_fill_time: min_fill_time?,
         max_token_age: max_token_age?,
-    })
-}
-
-/// `[rate_limit]`: "N/duration" per client IP and per site.
-fn rate_limit(raw: &RawRateLimit, p: &mut Problems) -> Option<RateLimitSettings> {
-    let mut one = |name: &str, value: &Option<super::text::Text>, default: &str| {
-        let text = text(value).unwrap_or(default);
-        Rate::parse(text)
-            .map_err(|e| p.push(format!("rate_limit.{name}"), e))
-            .ok()
-    };
-    let per_ip = one("per_ip", &raw.per_ip, DEFAULT_PER_IP);
-    let per_site = one("per_site", &raw.per_site, DEFAULT_PER_SITE);
-    let max_tracked_addresses = integer(
-        "rate_limit.max_tracked_addresses",
-        &raw.max_tracked_addresses,
-        DEFAULT_MAX_TRACKED_ADDRESSES,
-        100,
-        100_000_000,
-        p,
-    )
-    .and_then(|n| usize::try_from(n).ok());
-    Some(RateLimitSettings {
-        per_ip: per_ip?,
-        per_site: per_site?,
-        max_tracked_addresses: max_tracked_addresses?,
     })
 }
