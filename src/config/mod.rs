@@ -9,10 +9,13 @@
 mod byte_size;
 mod captcha;
 mod checks;
+mod delivery;
 mod duration;
 mod env_names;
 mod error;
+mod extract;
 mod fields;
+mod guards;
 mod log;
 mod operations;
 mod rate;
@@ -21,6 +24,7 @@ mod sandbox_defaults;
 mod secrets;
 mod sections;
 mod sentry;
+mod server;
 mod site_form;
 mod sites;
 mod sources;
@@ -37,6 +41,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use delivery::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
@@ -50,8 +55,8 @@ pub use sections::{
     SyncSettings,
 };
 pub use sentry::SentrySettings;
+pub use server::DEFAULT_DATABASE_URL;
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};
-pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use visits::{VisitSettings, VisitWindow};
 
 /// The whole configuration, checked.
@@ -125,7 +130,7 @@ impl Settings {
                 "sync.shutdown_grace (\"{}\") is shorter than carehq.timeout (\"{}\"): a send still running at shutdown is cut off, and as CareHQ may still create it, its re-send after sync.lease can duplicate the enquiry. Set sync.shutdown_grace to at least \"{}\" (and your orchestrator's stop timeout, e.g. compose stop_grace_period, a little longer)",
                 format_duration(self.sync.shutdown_grace),
                 format_duration(self.carehq.timeout),
-                format_duration(self.carehq.timeout + validate::SHUTDOWN_MARGIN),
+                format_duration(self.carehq.timeout + delivery::SHUTDOWN_MARGIN),
             ));
         }
         warnings
@@ -159,11 +164,11 @@ fn load_from(
 
 fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let figment = sources::with_env(base);
-    let sources::Extracted {
+    let extract::Extracted {
         raw,
         problems,
         unreadable,
-    } = sources::extract(&figment)?;
+    } = extract::extract(&figment)?;
     let structural = problems.into_errors();
     match validate::settings(raw, source) {
         Ok(settings) if structural.0.is_empty() => Ok(settings),
@@ -176,7 +181,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
                 annotated(errors, &figment)
                     .0
                     .into_iter()
-                    .filter(|e| !sources::under_unreadable(&unreadable, &e.key)),
+                    .filter(|e| !extract::under_unreadable(&unreadable, &e.key)),
             );
             Err(all)
         }
@@ -185,7 +190,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
 
 fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
     for error in &mut errors.0 {
-        sources::annotate_origin(error, figment);
+        extract::annotate_origin(error, figment);
     }
     errors
 }
