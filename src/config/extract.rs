@@ -45,7 +45,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     if let Err(e) = figment.extract::<RawRoot>() {
         out.problems.extend(ConfigErrors(convert(e, "", figment)));
     }
-    out.raw.server = section(&root, "server", figment, &mut out);
+    out.raw.server = typed(&root, "server", figment, &mut out);
     out.raw.database = section(&root, "database", figment, &mut out);
     out.raw.carehq = section(&root, "carehq", figment, &mut out);
     out.raw.sync = section(&root, "sync", figment, &mut out);
@@ -58,7 +58,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.retention = typed(&root, "retention", figment, &mut out);
     out.raw.alerts = section(&root, "alerts", figment, &mut out);
     out.raw.sentry = section(&root, "sentry", figment, &mut out);
-    out.raw.log = section(&root, "log", figment, &mut out);
+    out.raw.log = typed(&root, "log", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {
@@ -132,6 +132,7 @@ fn typed<T: DeserializeOwned + Default>(
             Err(error) => error,
         };
         let paths: Vec<Vec<String>> = error.clone().into_iter().map(|e| bad_path(&e)).collect();
+        (out.raw.bad_keys).extend(paths.iter().map(|path| join_key(name, path)));
         out.problems
             .extend(ConfigErrors(convert(error, name, figment)));
         if !paths.iter().any(|path| remove(&mut dict, path)) {

@@ -9,6 +9,7 @@
 mod byte_size;
 mod captcha;
 mod checks;
+mod database;
 mod delivery;
 mod duration;
 mod env_names;
@@ -41,6 +42,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use database::DEFAULT_DATABASE_URL;
 pub use delivery::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
@@ -50,12 +52,11 @@ pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSe
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
-    OnCaptchaError, ServerSettings, SiteDefaults, SiteSettings, SpamSettings, StaffSettings,
-    SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
+    SiteDefaults, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
-pub use server::DEFAULT_DATABASE_URL;
+pub use server::{ClientIpHeader, ServerSettings};
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};
 pub use visits::{VisitSettings, VisitWindow};
 

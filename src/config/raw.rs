@@ -33,17 +33,6 @@ pub(super) struct RawRoot {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawServer {
-    pub listen: Option<Text>,
-    pub trusted_proxies: Option<TextList>,
-    pub client_ip_header: Option<Text>,
-    pub body_limit: Option<Text>,
-    pub request_timeout: Option<Text>,
-    pub public_url: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawDatabase {
     pub url: Option<SecretText>,
     pub url_file: Option<Text>,
@@ -205,7 +194,9 @@ pub(super) struct RawSiteDefaults {
 /// Every section, as extracted.
 #[derive(Default)]
 pub(super) struct RawSettings {
-    pub server: RawServer,
+    /// Keys of typed sections that were refused (they hold their defaults).
+    pub bad_keys: Vec<String>,
+    pub server: super::server::ServerSettings,
     pub database: RawDatabase,
     pub carehq: RawCareHq,
     pub sync: RawSync,
@@ -219,5 +210,5 @@ pub(super) struct RawSettings {
     pub retention: super::operations::RetentionSettings,
     pub alerts: super::operations::RawAlerts,
     pub sentry: super::sentry::RawSentry,
-    pub log: super::log::RawLog,
+    pub log: super::log::LogSettings,
 }

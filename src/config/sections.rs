@@ -2,43 +2,9 @@
 //! here have already been validated: consumers never re-check them.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-
-/// `[server]`: the HTTP listener.
-#[derive(Clone, Debug)]
-pub struct ServerSettings {
-    pub listen: SocketAddr,
-    /// Proxies whose forwarding header is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The one header trusted proxies name the client in; the other is never read.
-    pub client_ip_header: ClientIpHeader,
-    /// Largest request body accepted, in bytes.
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-    /// Public base URL (`https://forms.example.com`), no trailing `/`.
-    pub public_url: Option<String>,
-}
-
-/// Which header trusted proxies put the client's address in. Only that one
-/// is read: were both, a client could write the one its proxy does not set
-/// and be believed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientIpHeader {
-    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
-    XForwardedFor,
-    /// `Forwarded` (RFC 7239).
-    Forwarded,
-}
-
-impl ClientIpHeader {
-    pub(super) const NAMES: &[(&str, ClientIpHeader)] = &[
-        ("x-forwarded-for", ClientIpHeader::XForwardedFor),
-        ("forwarded", ClientIpHeader::Forwarded),
-    ];
-}
 
 /// `[database]`.
 #[derive(Clone)]

@@ -5,19 +5,18 @@
 use std::time::Duration;
 
 use super::checks::positive_duration;
+use super::database::database;
 use super::delivery::{SECS_30, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::guards::{spam, staff};
 use super::raw::RawSettings;
 use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings};
-use super::server::{database, server};
 use super::text::text;
 use super::{ConfigSource, Settings, captcha, operations, sites};
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
-    let server = server(&raw.server, &mut p);
     let database = database(raw.database, &mut p);
     // The lease is checked against the timeout even when another [carehq]
     // key has a problem; the timeout's own problems are reported by `carehq`.
@@ -41,31 +40,26 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         .map(|s| text(&s.slug).map(str::to_owned))
         .collect();
     let sites = sites::sites(raw.sites, &global_captcha, &mut p);
-    if let (Some(server), Some(captcha)) = (&server, &captcha) {
+    let request_timeout_ok = !raw.bad_keys.iter().any(|k| k == "server.request_timeout");
+    if let (true, Some(captcha)) = (request_timeout_ok, &captcha) {
         captcha_within_request(
-            server.request_timeout,
+            raw.server.request_timeout,
             &captcha_timeouts(captcha, &sites, &slugs),
             &mut p,
         );
     }
     let alerts = operations::alerts(raw.alerts, &mut p);
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
-    let log = super::log::log(&raw.log, &mut p);
-    match (server, database, carehq, sync, staff, captcha, spam) {
-        (
-            Some(server),
-            Some(database),
-            Some(carehq),
-            Some(sync),
-            Some(staff),
-            Some(captcha),
-            Some(spam),
-        ) if p.is_empty() => {
+    let log = super::log::log(raw.log, &mut p);
+    match (database, carehq, sync, staff, captcha, spam) {
+        (Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha), Some(spam))
+            if p.is_empty() =>
+        {
             let (Some(alerts), Some(sentry), Some(log)) = (alerts, sentry, log) else {
                 return Err(p.into_errors());
             };
             Ok(Settings {
-                server,
+                server: raw.server,
                 database,
                 carehq,
                 sync,
