@@ -26,6 +26,7 @@ mod secrets;
 mod sections;
 mod sentry;
 mod server;
+mod site_defaults;
 mod site_form;
 mod sites;
 mod sources;
