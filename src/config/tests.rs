@@ -960,3 +960,72 @@ fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused(
         );
     });
 }
+
+/// The files of `src/config/` import each other without cycles: an edge per
+/// `super::x` or `super::{x, …}` outside `#[cfg(test)]` code. Run with
+/// `cargo test --lib config::tests::config_files_import_each_other_without_cycles`.
+#[test]
+fn config_files_import_each_other_without_cycles() {
+    use std::collections::BTreeMap;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config");
+    let mut code = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if name != "mod" && path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            code.insert(name, text.split("#[cfg(test)]").next().unwrap().to_owned());
+        }
+    }
+    let idents = |s: &str| -> Vec<String> {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| code.contains_key(*w))
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, text) in &code {
+        let mut to = Vec::new();
+        for rest in text.split("super::").skip(1) {
+            let used = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or_default(),
+                None => rest
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap(),
+            };
+            to.extend(idents(used).into_iter().filter(|m| m != name));
+        }
+        edges.insert(name.clone(), to);
+    }
+    // Depth-first search; a file met again on the current path closes a cycle.
+    fn visit(
+        at: &str,
+        edges: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) {
+        if let Some(start) = path.iter().position(|p| p == at) {
+            panic!("import cycle: {} -> {at}", path[start..].join(" -> "));
+        }
+        if done.iter().any(|d| d == at) {
+            return;
+        }
+        path.push(at.to_owned());
+        for next in &edges[at] {
+            visit(next, edges, path, done);
+        }
+        path.pop();
+        done.push(at.to_owned());
+    }
+    let mut done = Vec::new();
+    for name in edges.keys() {
+        visit(name, &edges, &mut Vec::new(), &mut done);
+    }
+    assert!(
+        done.len() > 20,
+        "only {} files read from {}",
+        done.len(),
+        dir.display()
+    );
+}
