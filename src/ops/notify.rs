@@ -35,16 +35,9 @@ impl Notifier {
                     .map_err(|e| format!("alerts.smtp_url is not usable: {e}"))?
                     .timeout(Some(Duration::from_secs(20)))
                     .build();
-                let parse = |s: &str| {
-                    s.parse::<Mailbox>()
-                        .map_err(|e| format!("bad alert address: {e}"))
-                };
-                let from = parse(settings.email_from.as_deref().unwrap_or_default())?;
-                let to = settings
-                    .email_to
-                    .iter()
-                    .map(|a| parse(a))
-                    .collect::<Result<_, _>>()?;
+                // Settings guarantee both once smtp_url is set.
+                let from = (settings.email_from.clone()).ok_or("alerts.email_from is not set")?;
+                let to = settings.email_to.clone();
                 Some(Email {
                     transport,
                     from,
