@@ -16,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ops;
+pub mod outgoing;
 pub mod sandbox;
 pub mod spam;
 pub mod startup;

@@ -30,6 +30,9 @@ pub struct Application {
     settings: Arc<Settings>,
     /// For the daily retention job.
     store: Store,
+    /// Whether `run_until_stopped` runs the sync worker and alert loops (off
+    /// for tests that drive them one step at a time).
+    background: bool,
 }
 
 impl Application {
@@ -99,7 +102,29 @@ impl Application {
             sandbox,
             settings,
             store,
+            background: true,
         })
+    }
+
+    /// Serve HTTP without the sync worker and alert loops: deliveries and
+    /// alert checks then happen only when the caller drives them, through
+    /// `sync_worker().drain_once()` and `alert_checker()`. The WAL checkpoint
+    /// and retention loops still run. For tests.
+    pub fn without_background_loops(mut self) -> Application {
+        self.background = false;
+        self
+    }
+
+    /// The sync worker this service runs (a clone sharing its state), for one
+    /// drain at a time.
+    pub fn sync_worker(&self) -> SyncWorker {
+        self.worker.clone()
+    }
+
+    /// An alert checker on this service's database and settings; `None` when
+    /// no alert destination is configured.
+    pub fn alert_checker(&self) -> Option<crate::ops::alerts::AlertChecker> {
+        crate::ops::alerts::AlertChecker::new(self.store.clone(), Arc::clone(&self.settings))
     }
 
     pub fn port(&self) -> u16 {
@@ -132,14 +157,21 @@ impl Application {
             sandbox,
             settings,
             store,
+            background,
         } = self;
         announce(&settings, local_addr, sandbox.is_some());
-        let worker_task: JoinHandle<()> = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
-        let alerts_task = tokio::spawn(crate::ops::alerts::run(
-            store.clone(),
-            Arc::clone(&settings),
-            shutdown.clone(),
-        ));
+        let (worker_task, alerts_task): (JoinHandle<()>, JoinHandle<()>) = if background {
+            (
+                tokio::spawn(worker.run_until_stopped(shutdown.clone())),
+                tokio::spawn(crate::ops::alerts::run(
+                    store.clone(),
+                    Arc::clone(&settings),
+                    shutdown.clone(),
+                )),
+            )
+        } else {
+            (tokio::spawn(async {}), tokio::spawn(async {}))
+        };
         let checkpoint_task =
             tokio::spawn(crate::ops::checkpoint::run(store.clone(), shutdown.clone()));
         let retention_task = tokio::spawn(crate::ops::retention::run(

@@ -1,15 +1,20 @@
-//! The CareHQ HTTP client: signs each request (v2.0), sends it once, parses the
+//! The CareHQ HTTP client: signs each request (v2.0), sends it, parses the
 //! answer and its rate-limit headers.
 //!
-//! No retry happens here on purpose: `PUT care-enquiries` is not idempotent, so
-//! a blind retry after a timeout could create a second enquiry. Retries belong to
-//! the outbox, where each attempt is recorded.
+//! Only `GET`s are retried here (a few times, on transport failures and 5xx).
+//! `PUT care-enquiries` and `PUT home-visits` are sent once: they are not
+//! idempotent, so a blind retry after a timeout could create a second
+//! enquiry. Their retries belong to the outbox, where each attempt is recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use reqwest::header::HeaderValue;
+use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::outgoing::RetrySafeMethods;
 
 use super::error::CareHqError;
 use super::rate_limit::{RateLimit, RateLimitGate};
@@ -64,9 +69,63 @@ impl Reply {
 /// Talks to one CareHQ account. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct CareHqClient {
-    http: reqwest::Client,
+    /// Sends once: creates (`PUT`) and anything else not known to be safe.
+    once: ClientWithMiddleware,
+    /// Retries: only `GET`s go through it.
+    retrying: ClientWithMiddleware,
     settings: Arc<ClientSettings>,
     gate: Arc<RateLimitGate>,
+}
+
+/// What a request is signed over; the signing middleware signs each try
+/// afresh (a retry needs its own timestamp and nonce: CareHQ refuses a
+/// nonce it has seen).
+#[derive(Clone)]
+struct Signable {
+    method: Method,
+    path: String,
+    canonical: String,
+}
+
+/// Adds the v2.0 signature headers to every try of a request.
+struct Sign {
+    settings: Arc<ClientSettings>,
+}
+
+#[async_trait::async_trait]
+impl Middleware for Sign {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let signable = extensions
+            .get::<Signable>()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("a CareHQ request without what it is signed over"))?;
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+        let nonce = signing::new_nonce()
+            .map_err(|e| anyhow::anyhow!("no randomness for the nonce: {e}"))?;
+        let message = signing::string_to_sign(
+            &timestamp,
+            &nonce,
+            signable.method.as_str(),
+            &signable.path,
+            &signable.canonical,
+        );
+        let signature = signing::signature(self.settings.api_secret.expose_secret(), &message);
+        let headers = req.headers_mut();
+        for (name, value) in [
+            ("x-carehq-timestamp", timestamp),
+            ("x-carehq-nonce", nonce),
+            ("x-carehq-signature", signature),
+        ] {
+            let value = HeaderValue::from_str(&value).map_err(anyhow::Error::from)?;
+            headers.insert(name, value);
+        }
+        next.run(req, extensions).await
+    }
 }
 
 impl CareHqClient {
@@ -80,9 +139,28 @@ impl CareHqClient {
             .user_agent(concat!("enquiry-relay/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CareHqError::Prepare(e.to_string()))?;
+        let settings = Arc::new(settings);
+        let sign = || Sign {
+            settings: Arc::clone(&settings),
+        };
+        // `PUT care-enquiries` / `PUT home-visits` go through `once`, never
+        // through the retry middleware: a retry after a timeout or 5xx could
+        // duplicate the record. Their retries stay in the outbox (`sync`).
+        let once = reqwest_middleware::ClientBuilder::new(http.clone())
+            .with(sign())
+            .build();
+        // `GET`s (locations, groups, `check --remote`) change nothing and are
+        // retried; `RetrySafeMethods` would pass anything else through once
+        // even if it were sent here. Signing comes after the retry, so each
+        // try is signed with a fresh nonce.
+        let retrying = reqwest_middleware::ClientBuilder::new(http)
+            .with(RetrySafeMethods::new(&[Method::GET]))
+            .with(sign())
+            .build();
         Ok(CareHqClient {
-            http,
-            settings: Arc::new(settings),
+            once,
+            retrying,
+            settings,
             gate: Arc::default(),
         })
     }
@@ -130,24 +208,22 @@ impl CareHqClient {
         params: &[(String, String)],
     ) -> Result<Reply, CareHqError> {
         let path = signing::signed_path(resource);
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-        let nonce = signing::new_nonce()
-            .map_err(|e| CareHqError::Prepare(format!("no randomness for the nonce: {e}")))?;
-        let message = signing::string_to_sign(
-            &timestamp,
-            &nonce,
-            method.as_str(),
-            &path,
-            &signing::canonical_string(params),
-        );
-        let signature = signing::signature(self.settings.api_secret.expose_secret(), &message);
+        let signable = Signable {
+            method: method.clone(),
+            path: path.clone(),
+            canonical: signing::canonical_string(params),
+        };
         let encoded = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params)
             .finish();
         let url = format!("{}{}", self.settings.base_url.trim_end_matches('/'), path);
 
-        let mut request = self
-            .http
+        let http = if method == Method::GET {
+            &self.retrying
+        } else {
+            &self.once
+        };
+        let mut request = http
             .request(
                 method.clone(),
                 if method == Method::GET && !encoded.is_empty() {
@@ -158,11 +234,9 @@ impl CareHqClient {
             )
             .header("X-CareHQ-AccountId", &self.settings.account_id)
             .header("X-CareHQ-APIKey", self.settings.api_key.expose_secret())
-            .header("X-CareHQ-Timestamp", timestamp)
-            .header("X-CareHQ-Nonce", nonce)
             .header("X-CareHQ-Signature-Version", signing::SIGNATURE_VERSION)
-            .header("X-CareHQ-Signature", signature)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, "application/json")
+            .with_extension(signable);
         if method != Method::GET && !params.is_empty() {
             request = request
                 .header(

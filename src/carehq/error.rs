@@ -55,6 +55,16 @@ impl CareHqError {
     }
 }
 
+impl From<reqwest_middleware::Error> for CareHqError {
+    fn from(e: reqwest_middleware::Error) -> Self {
+        match e {
+            reqwest_middleware::Error::Reqwest(e) => e.into(),
+            // Only the signing middleware makes these, before anything is sent.
+            reqwest_middleware::Error::Middleware(e) => CareHqError::Prepare(format!("{e:#}")),
+        }
+    }
+}
+
 impl From<reqwest::Error> for CareHqError {
     fn from(e: reqwest::Error) -> Self {
         // Keep the message free of the URL's query (GET parameters) and of bodies.

@@ -75,6 +75,10 @@ enum Budget {
         reset_at_ms: i64,
         limit: u32,
         left: u32,
+        /// Permits of earlier windows still held when this one began, which
+        /// `left` was charged for (see `roll_over`): given back one by one
+        /// as they turn out to have counted in their own window.
+        carried: u32,
     },
 }
 
@@ -104,10 +108,17 @@ impl Drop for Permit {
                 reset_at_ms,
                 limit,
                 left,
+                carried,
             } = &mut state.budget
-            && *reset_at_ms == taken_from
         {
-            *left = (*left + 1).min(*limit);
+            if *reset_at_ms == taken_from {
+                *left = (*left + 1).min(*limit);
+            } else if taken_from < *reset_at_ms && *carried > 0 {
+                // Taken in an earlier window, never sent: the slot this
+                // window kept for it is free.
+                *carried -= 1;
+                *left = (*left + 1).min(*limit);
+            }
         }
     }
 }
@@ -131,8 +142,8 @@ impl RateLimitGate {
         if state.closed_until_ms > now_ms {
             return Err(millis(state.closed_until_ms - now_ms));
         }
-        roll_over(&mut state.budget, now_ms);
         let in_flight = state.in_flight;
+        roll_over(&mut state.budget, in_flight, now_ms);
         let window = match &mut state.budget {
             Budget::Unknown if in_flight > 0 => {
                 // The answer in flight tells us the budget and wakes the worker.
@@ -187,22 +198,39 @@ impl RateLimitGate {
         {
             state.last = Some(reading);
         }
-        roll_over(&mut state.budget, now_ms);
         let in_flight = state.in_flight;
+        roll_over(&mut state.budget, in_flight, now_ms);
         state.budget = match state.budget {
             Budget::Window {
                 reset_at_ms,
                 limit,
                 left,
+                carried,
             } if reset_at_ms == reading.reset_at_ms => Budget::Window {
                 reset_at_ms,
                 limit,
                 // Our count already takes off every send we started; CareHQ's
                 // is lower only if someone else spends the same key's budget.
                 left: left.min(reading.remaining),
+                carried,
             },
-            // An answer from a window already over: it says nothing of this one.
-            Budget::Window { reset_at_ms, .. } if reading.reset_at_ms < reset_at_ms => state.budget,
+            // An answer from a window already over: CareHQ counted that send
+            // there, so if this window kept a slot for it, the slot is free.
+            Budget::Window {
+                reset_at_ms,
+                limit,
+                left,
+                carried,
+            } if reading.reset_at_ms < reset_at_ms => Budget::Window {
+                reset_at_ms,
+                limit,
+                left: if carried > 0 {
+                    (left + 1).min(limit)
+                } else {
+                    left
+                },
+                carried: carried.saturating_sub(1),
+            },
             // The first reading, or a window we had not rolled over to (the
             // clocks differ): CareHQ may not have counted the other sends in
             // flight yet, so they are taken off.
@@ -212,6 +240,7 @@ impl RateLimitGate {
                 left: reading
                     .remaining
                     .saturating_sub(in_flight.saturating_sub(1)),
+                carried: 0,
             },
         };
     }
@@ -240,7 +269,8 @@ impl RateLimitGate {
         if state.closed_until_ms > now_ms {
             return Some(millis(state.closed_until_ms - now_ms));
         }
-        roll_over(&mut state.budget, now_ms);
+        let in_flight = state.in_flight;
+        roll_over(&mut state.budget, in_flight, now_ms);
         match state.budget {
             Budget::Window {
                 reset_at_ms,
@@ -278,19 +308,26 @@ impl RateLimitGate {
 /// (its answer normally wakes the worker first).
 const UNKNOWN_POLL_MS: u64 = 50;
 
-/// Past its reset (and the margin) a window starts afresh with the full
-/// limit: CareHQ's windows follow each other a second apart.
-fn roll_over(budget: &mut Budget, now_ms: i64) {
+/// Past its reset (and the margin) a window starts afresh: CareHQ's windows
+/// follow each other a second apart. Less the permits still held
+/// (`in_flight`, all taken in earlier windows): a send that left in the old
+/// window may reach CareHQ in the new one on a busy machine, and a permit
+/// taken but not yet sent certainly will; counting them in both windows drew
+/// a second 429 per drain under load. Their slots come back as answers show
+/// CareHQ counted them in the old window (`observe`, `Permit::drop`).
+fn roll_over(budget: &mut Budget, in_flight: u32, now_ms: i64) {
     if let Budget::Window {
         reset_at_ms,
         limit,
         left,
+        carried,
     } = budget
         && now_ms >= *reset_at_ms + RESET_MARGIN_MS
     {
         let passed = (now_ms - *reset_at_ms - RESET_MARGIN_MS) / WINDOW_MS + 1;
         *reset_at_ms += passed * WINDOW_MS;
-        *left = *limit;
+        *carried = in_flight.min(*limit);
+        *left = *limit - *carried;
     }
 }
 
@@ -404,6 +441,38 @@ mod tests {
         gate.observe(RateLimit::from_headers(&headers("10", "0", "1000.5")), next);
         assert_eq!(fresh.len(), 4);
         assert_eq!(gate.acquire_up_to(10, next).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn sends_in_flight_across_a_reset_are_not_counted_twice() {
+        let gate = Arc::new(RateLimitGate::default());
+        gate.observe(
+            RateLimit::from_headers(&headers("10", "10", "1000.5")),
+            1_000_000,
+        );
+        let mut old = gate.acquire_up_to(3, 1_000_400).unwrap();
+        old[0].spend();
+        old[1].spend();
+        // The window resets with two sends on the wire and one about to go:
+        // CareHQ may count any of them in the new window.
+        let next = 1_000_500 + RESET_MARGIN_MS;
+        let fresh = gate.acquire_up_to(20, next).unwrap();
+        assert_eq!(fresh.len(), 7, "ten, less the three still held");
+        assert!(gate.try_acquire(next).is_err());
+        // The first answer says CareHQ counted it in the old window: its slot
+        // in the new one is free again.
+        gate.observe(RateLimit::from_headers(&headers("10", "8", "1000.5")), next);
+        drop(old.remove(0));
+        let one = gate.try_acquire(next).expect("the first send's slot");
+        // The permit never sent gives its slot back too.
+        drop(old.pop());
+        let two = gate.try_acquire(next).expect("the unsent permit's slot");
+        assert!(gate.try_acquire(next).is_err());
+        // The second answer was counted in the new window: nothing to give back.
+        gate.observe(RateLimit::from_headers(&headers("10", "0", "1001.5")), next);
+        drop(old);
+        assert!(gate.try_acquire(next).is_err());
+        drop((fresh, one, two));
     }
 
     #[test]

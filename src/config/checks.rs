@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::byte_size::parse_byte_size;
 use super::duration::{format_duration, parse_duration};
 use super::error::Problems;
-use super::raw::{Text, text};
+use super::text::{Text, text};
 
 /// A duration, or `default` when unset; `None` after recording a problem.
 pub(super) fn duration(
@@ -46,32 +45,6 @@ pub(super) fn positive_duration(
         return None;
     }
     Some(parsed)
-}
-
-/// A byte size (`65536`, `"64KiB"`), or `default`; zero is refused.
-pub(super) fn byte_size(
-    key: &str,
-    value: &Option<Text>,
-    default: usize,
-    problems: &mut Problems,
-) -> Option<usize> {
-    let Some(v) = text(value) else {
-        return Some(default);
-    };
-    match parse_byte_size(v) {
-        Ok(0) => {
-            problems.push(
-                key,
-                format!("must be more than zero bytes; the default is {default}"),
-            );
-            None
-        }
-        Ok(size) => Some(size),
-        Err(e) => {
-            problems.push(key, e.to_string());
-            None
-        }
-    }
 }
 
 /// A whole number within `min..=max`, or `default`.
@@ -335,8 +308,6 @@ mod tests {
             duration("k", &t("0s"), Duration::from_secs(1), &mut p),
             Some(Duration::ZERO)
         );
-        assert_eq!(byte_size("k", &t("0"), 10, &mut p), None);
-        assert_eq!(byte_size("k", &t("1KiB"), 10, &mut p), Some(1024));
-        assert_eq!(p.into_errors().0.len(), 4);
+        assert_eq!(p.into_errors().0.len(), 3);
     }
 }

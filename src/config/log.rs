@@ -4,105 +4,107 @@
 //! instead of silently giving text, so a log shipper expecting JSON is not
 //! fed lines it cannot parse.
 
+use std::str::FromStr;
+
 use serde::Deserialize;
 
-use super::checks::choice;
+use super::env_names::LOG_FORMAT_ENV;
 use super::error::Problems;
-use super::raw::Text;
-use super::sources::LOG_FORMAT_ENV;
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawLog {
-    pub format: Option<Text>,
-}
+use super::fields;
 
 /// How each log line is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
+    #[default]
     Text,
     /// One JSON object per line.
     Json,
 }
 
-impl LogFormat {
-    const NAMES: &'static [(&'static str, LogFormat)] =
-        &[("text", LogFormat::Text), ("json", LogFormat::Json)];
+/// Either name, in any case.
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<LogFormat, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!(
+                "\"{}\" is not allowed; expected one of: text, json",
+                text.trim()
+            )),
+        }
+    }
 }
 
 /// `[log]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
+    #[serde(deserialize_with = "fields::parsed")]
     pub format: LogFormat,
 }
 
-pub(super) fn log(raw: &RawLog, p: &mut Problems) -> Option<LogSettings> {
-    let from_env = std::env::var(LOG_FORMAT_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    let format = match from_env {
-        Some(v) => choice(
-            LOG_FORMAT_ENV,
-            &Some(Text(v)),
-            LogFormat::NAMES,
-            LogFormat::Text,
-            p,
-        ),
-        None => choice(
-            "log.format",
-            &raw.format,
-            LogFormat::NAMES,
-            LogFormat::Text,
-            p,
-        ),
-    };
-    Some(LogSettings { format: format? })
+/// `ENQUIRY_RELAY_LOG_FORMAT`, when set, over `[log] format`.
+pub(super) fn log(mut settings: LogSettings, p: &mut Problems) -> Option<LogSettings> {
+    let from_env = std::env::var(LOG_FORMAT_ENV).ok();
+    if let Some(value) = from_env.filter(|v| !v.trim().is_empty()) {
+        match value.parse() {
+            Ok(format) => settings.format = format,
+            Err(e) => {
+                p.push(LOG_FORMAT_ENV, e);
+                return None;
+            }
+        }
+    }
+    Some(settings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::LogFormat;
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
 
     #[test]
     fn text_by_default_and_json_when_asked() {
-        let _env = EnvGuard::new();
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.log.format, LogFormat::Text);
-        let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"JSON\"\n")).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json);
+        jail(|_| {
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.log.format, LogFormat::Text);
+            let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"JSON\"\n")).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json);
+        });
     }
 
     #[test]
     fn an_unknown_format_is_refused_naming_it_and_the_accepted_values() {
-        let env = EnvGuard::new();
-        let errors = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"jsn\"\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            errors.contains("log.format")
-                && errors.contains("\"jsn\"")
-                && errors.contains("text, json"),
-            "{errors}"
-        );
+        jail(|jail| {
+            let errors = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"jsn\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                errors.contains("log.format")
+                    && errors.contains("\"jsn\"")
+                    && errors.contains("text, json"),
+                "{errors}"
+            );
 
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "jsn");
-        let errors = Settings::from_toml_str(BASE).unwrap_err().to_string();
-        assert!(
-            errors.contains("ENQUIRY_RELAY_LOG_FORMAT") && errors.contains("text, json"),
-            "{errors}"
-        );
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "json");
-        let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"text\"\n")).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json, "the variable wins");
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "jsn");
+            let errors = Settings::from_toml_str(BASE).unwrap_err().to_string();
+            assert!(
+                errors.contains("ENQUIRY_RELAY_LOG_FORMAT") && errors.contains("text, json"),
+                "{errors}"
+            );
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "json");
+            let s = Settings::from_toml_str(&format!("{BASE}[log]\nformat = \"text\"\n")).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json, "the variable wins");
 
-        env.set("ENQUIRY_RELAY_LOG_FORMAT", "");
-        env.set("ENQUIRY_RELAY_LOG__FORMAT", "json");
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.log.format, LogFormat::Json);
+            jail.set_env("ENQUIRY_RELAY_LOG_FORMAT", "");
+            jail.set_env("ENQUIRY_RELAY_LOG__FORMAT", "json");
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.log.format, LogFormat::Json);
+        });
     }
 }

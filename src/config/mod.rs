@@ -7,19 +7,30 @@
 //! lists every problem, each naming its key and what is expected.
 
 mod byte_size;
+mod captcha;
 mod checks;
+mod database;
+mod delivery;
 mod duration;
+mod env_names;
 mod error;
+mod extract;
+mod fields;
+mod guards;
 mod log;
 mod operations;
+mod rate;
 mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
 mod sentry;
+mod server;
+mod site_defaults;
 mod site_form;
 mod sites;
 mod sources;
+mod text;
 mod validate;
 mod visits;
 
@@ -32,20 +43,22 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use database::DEFAULT_DATABASE_URL;
+pub use delivery::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
+pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, ClientIpHeader, DatabaseSettings,
-    OnCaptchaError, RateLimitSettings, ServerSettings, SiteDefaults, SiteSettings, SpamSettings,
-    StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
+    SiteDefaults, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
+pub use server::{ClientIpHeader, ServerSettings};
 pub use site_form::{OPTIONAL_FIELDS, SiteForm};
-pub use sources::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
-pub use validate::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DEFAULT_RETRY_SCHEDULE};
 pub use visits::{VisitSettings, VisitWindow};
 
 /// The whole configuration, checked.
@@ -119,7 +132,7 @@ impl Settings {
                 "sync.shutdown_grace (\"{}\") is shorter than carehq.timeout (\"{}\"): a send still running at shutdown is cut off, and as CareHQ may still create it, its re-send after sync.lease can duplicate the enquiry. Set sync.shutdown_grace to at least \"{}\" (and your orchestrator's stop timeout, e.g. compose stop_grace_period, a little longer)",
                 format_duration(self.sync.shutdown_grace),
                 format_duration(self.carehq.timeout),
-                format_duration(self.carehq.timeout + validate::SHUTDOWN_MARGIN),
+                format_duration(self.carehq.timeout + delivery::SHUTDOWN_MARGIN),
             ));
         }
         warnings
@@ -153,11 +166,11 @@ fn load_from(
 
 fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let figment = sources::with_env(base);
-    let sources::Extracted {
+    let extract::Extracted {
         raw,
         problems,
         unreadable,
-    } = sources::extract(&figment)?;
+    } = extract::extract(&figment)?;
     let structural = problems.into_errors();
     match validate::settings(raw, source) {
         Ok(settings) if structural.0.is_empty() => Ok(settings),
@@ -170,7 +183,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
                 annotated(errors, &figment)
                     .0
                     .into_iter()
-                    .filter(|e| !sources::under_unreadable(&unreadable, &e.key)),
+                    .filter(|e| !extract::under_unreadable(&unreadable, &e.key)),
             );
             Err(all)
         }
@@ -179,7 +192,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
 
 fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
     for error in &mut errors.0 {
-        sources::annotate_origin(error, figment);
+        extract::annotate_origin(error, figment);
     }
     errors
 }

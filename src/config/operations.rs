@@ -5,36 +5,16 @@
 
 use std::time::Duration;
 
+use lettre::message::Mailbox;
 use serde::Deserialize;
 
 use secrecy::SecretString;
 
 use super::checks::{boolean, positive_duration};
 use super::error::Problems;
-use super::raw::{SecretText, Text};
+use super::fields;
 use super::secrets;
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStatus {
-    pub max_pending_age: Option<Text>,
-    pub failed_is_degraded: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMetrics {
-    pub require_token: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRetention {
-    pub synced: Option<Text>,
-    pub spam: Option<Text>,
-    pub held: Option<Text>,
-    pub interval: Option<Text>,
-}
+use super::text::{SecretText, Text, TextList, text};
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,13 +24,13 @@ pub(super) struct RawAlerts {
     pub smtp_url: Option<SecretText>,
     pub smtp_url_file: Option<Text>,
     pub email_from: Option<Text>,
-    pub email_to: Option<super::raw::TextList>,
+    pub email_to: Option<TextList>,
     pub include_details: Option<Text>,
     pub check_interval: Option<Text>,
 }
 
 /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AlertSettings {
     /// POSTed a JSON message per incident and per all-clear. Secret: chat
     /// webhooks carry their token in the URL.
@@ -58,105 +38,89 @@ pub struct AlertSettings {
     /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
     /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
     pub smtp_url: Option<SecretString>,
-    pub email_from: Option<String>,
-    pub email_to: Vec<String>,
+    /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
+    pub email_from: Option<Mailbox>,
+    pub email_to: Vec<Mailbox>,
     /// Put the families' names and contact details in the message.
     pub include_details: bool,
     /// How often the conditions are checked.
     pub check_interval: Duration,
 }
 
-impl std::fmt::Debug for AlertSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertSettings")
-            .field(
-                "webhook_url",
-                &self.webhook_url.as_ref().map(|_| "[redacted]"),
-            )
-            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
-            .field("email_from", &self.email_from)
-            .field("email_to", &self.email_to)
-            .field("include_details", &self.include_details)
-            .field("check_interval", &self.check_interval)
-            .finish()
-    }
-}
-
 /// `[status]`: what makes `GET /status` answer 503 (degraded).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StatusSettings {
     /// Degraded when the oldest pending enquiry has waited longer than this.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub max_pending_age: Duration,
     /// Degraded while any enquiry is failed (waiting for staff).
+    #[serde(deserialize_with = "fields::boolean")]
     pub failed_is_degraded: bool,
 }
 
+impl Default for StatusSettings {
+    fn default() -> Self {
+        Self {
+            max_pending_age: Duration::from_secs(30 * 60),
+            failed_is_degraded: true,
+        }
+    }
+}
+
 /// `[metrics]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
-    /// `/metrics` asks for the staff token, like `/status`.
+    /// `/metrics` asks for the staff token, like `/status`. On by default:
+    /// the counters show each home's traffic and which defence caught what.
+    /// The built-in sandbox (no config file) turns it off, so a first
+    /// `cargo run` can be scraped without a token.
+    #[serde(deserialize_with = "fields::boolean")]
     pub require_token: bool,
 }
 
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            require_token: true,
+        }
+    }
+}
+
 /// `[retention]`: when personal data is scrubbed (failed enquiries never are).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RetentionSettings {
     /// Synced enquiries keep their details this long after they arrived.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub synced: Duration,
     /// Enquiries judged spam keep their details this long.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub spam: Duration,
     /// A held enquiry nobody released or deleted keeps its details this
     /// long after it arrived; then they are scrubbed and its delivery is
     /// `expired` (never sent).
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub held: Duration,
     /// How often a running server does the pass (the first one comes a
     /// minute after start, or after `interval` if that is shorter).
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub interval: Duration,
 }
 
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            synced: 30 * DAY,
+            spam: 7 * DAY,
+            held: 30 * DAY,
+            interval: DAY,
+        }
+    }
+}
+
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-pub(super) fn status(raw: &RawStatus, p: &mut Problems) -> Option<StatusSettings> {
-    let max_pending_age = positive_duration(
-        "status.max_pending_age",
-        &raw.max_pending_age,
-        Duration::from_secs(30 * 60),
-        p,
-    );
-    let failed_is_degraded = boolean(
-        "status.failed_is_degraded",
-        &raw.failed_is_degraded,
-        true,
-        p,
-    );
-    Some(StatusSettings {
-        max_pending_age: max_pending_age?,
-        failed_is_degraded: failed_is_degraded?,
-    })
-}
-
-pub(super) fn metrics(raw: &RawMetrics, p: &mut Problems) -> Option<MetricsSettings> {
-    // On by default: the counters show each home's traffic and which defence
-    // caught what. The built-in sandbox (no config file) turns it off, so a
-    // first `cargo run` can be scraped without a token.
-    let require_token = boolean("metrics.require_token", &raw.require_token, true, p);
-    Some(MetricsSettings {
-        require_token: require_token?,
-    })
-}
-
-pub(super) fn retention(raw: &RawRetention, p: &mut Problems) -> Option<RetentionSettings> {
-    let synced = positive_duration("retention.synced", &raw.synced, 30 * DAY, p);
-    let spam = positive_duration("retention.spam", &raw.spam, 7 * DAY, p);
-    let held = positive_duration("retention.held", &raw.held, 30 * DAY, p);
-    let interval = positive_duration("retention.interval", &raw.interval, DAY, p);
-    Some(RetentionSettings {
-        synced: synced?,
-        spam: spam?,
-        held: held?,
-        interval: interval?,
-    })
-}
 
 pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> {
     let webhook_url = secrets::resolve(
@@ -183,28 +147,25 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
         }
     };
     let smtp_url = secrets::resolve("alerts.smtp_url", raw.smtp_url, &raw.smtp_url_file, p);
-    let email_from = super::raw::text(&raw.email_from).map(str::to_owned);
-    let email_to: Vec<String> = raw.email_to.map(|l| l.0).unwrap_or_default();
     let mut email_ok = true;
-    let addresses = email_from
-        .iter()
-        .map(|v| ("alerts.email_from".to_owned(), v))
-        .chain(
-            email_to
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("alerts.email_to[{i}]"), v)),
-        );
-    for (key, value) in addresses {
-        if value.parse::<lettre::message::Mailbox>().is_err() {
+    let mut mailbox = |key: String, value: &str| {
+        let parsed = value.parse::<Mailbox>().ok();
+        if parsed.is_none() {
             p.push(
                 key,
                 format!("\"{value}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\""),
             );
             email_ok = false;
         }
-    }
-    if smtp_url.is_some() && (email_from.is_none() || email_to.is_empty()) {
+        parsed
+    };
+    let from_text = text(&raw.email_from);
+    let to_texts = raw.email_to.map(|l| l.0).unwrap_or_default();
+    let email_from = from_text.and_then(|v| mailbox("alerts.email_from".into(), v));
+    let email_to: Vec<Mailbox> = (to_texts.iter().enumerate())
+        .filter_map(|(i, v)| mailbox(format!("alerts.email_to[{i}]"), v))
+        .collect();
+    if smtp_url.is_some() && (from_text.is_none() || to_texts.is_empty()) {
         p.push(
             "alerts.smtp_url",
             "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
@@ -233,50 +194,81 @@ pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> 
 #[cfg(test)]
 mod tests {
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
 
     #[test]
     fn defaults_match_the_documented_ones() {
-        let _env = EnvGuard::new();
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
-        assert!(s.status.failed_is_degraded);
-        // A config given as a file or text is not the built-in sandbox, even
-        // with carehq.sandbox = true: /metrics asks for the staff token.
-        assert!(s.metrics.require_token);
-        assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
-        assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
-        assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
-        assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
-        assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
+        jail(|_| {
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
+            assert!(s.status.failed_is_degraded);
+            // A config given as a file or text is not the built-in sandbox, even
+            // with carehq.sandbox = true: /metrics asks for the staff token.
+            assert!(s.metrics.require_token);
+            assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
+            assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
+            assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
+            assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
+            assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
+        });
+    }
+
+    #[test]
+    fn every_bad_key_of_a_typed_section_is_named_with_its_source() {
+        jail(|jail| {
+            jail.set_env("ENQUIRY_RELAY_RETENTION__HELD", "30");
+            let toml = format!(
+                "{BASE}[retention]\nsynced = \"0s\"\nspam = \"soon\"\nkeep = 1\n\
+                 [status]\nfailed_is_degraded = \"sometimes\"\nmax_pending_age = \"\"\n"
+            );
+            let errors = Settings::from_toml_str(&toml).unwrap_err();
+            let message = |key: &str| match errors.get(key) {
+                Some(e) => e.message.clone(),
+                None => panic!("no error for {key}: {errors}"),
+            };
+            assert!(message("retention.synced").contains("longer than zero"));
+            assert!(message("retention.spam").contains("\"soon\" is not a duration"));
+            assert!(message("retention.keep").contains("unknown key"));
+            let held = message("retention.held");
+            assert!(
+                held.contains("add one") && held.contains("(set by ENQUIRY_RELAY_RETENTION__HELD)"),
+                "{held}"
+            );
+            assert!(message("status.failed_is_degraded").contains("expected true or false"));
+            // Blank is unset: the default applies.
+            assert!(errors.get("status.max_pending_age").is_none(), "{errors}");
+            assert_eq!(errors.0.len(), 5, "{errors}");
+        });
     }
 
     #[test]
     fn alert_secrets_stay_out_of_debug_and_errors() {
-        let _env = EnvGuard::new();
-        let toml = format!(
-            "{BASE}[alerts]\nwebhook_url = \"https://hooks.example.com/T0/hunter2\"\n\
+        jail(|_| {
+            let toml = format!(
+                "{BASE}[alerts]\nwebhook_url = \"https://hooks.example.com/T0/hunter2\"\n\
              smtp_url = \"smtps://u:pa55word@smtp.example.com:465\"\n\
              email_from = \"Relay <relay@example.com>\"\nemail_to = \"a@example.com, b@example.com\"\n"
-        );
-        let s = Settings::from_toml_str(&toml).unwrap();
-        assert_eq!(s.alerts.email_to.len(), 2);
-        let debug = format!("{s:?}");
-        assert!(
-            !debug.contains("hunter2") && !debug.contains("pa55word"),
-            "{debug}"
-        );
+            );
+            let s = Settings::from_toml_str(&toml).unwrap();
+            assert_eq!(s.alerts.email_to.len(), 2);
+            let debug = format!("{s:?}");
+            assert!(
+                !debug.contains("hunter2") && !debug.contains("pa55word"),
+                "{debug}"
+            );
 
-        let bad =
-            format!("{BASE}[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"\n");
-        let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
-        assert!(!errors.contains("hunter2"), "{errors}");
-        assert!(errors.contains("alerts.webhook_url"), "{errors}");
-        assert!(
-            errors.contains("alerts.email_from"),
-            "smtp needs addresses: {errors}"
-        );
+            let bad = format!(
+                "{BASE}[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"\n"
+            );
+            let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
+            assert!(!errors.contains("hunter2"), "{errors}");
+            assert!(errors.contains("alerts.webhook_url"), "{errors}");
+            assert!(
+                errors.contains("alerts.email_from"),
+                "smtp needs addresses: {errors}"
+            );
+        });
     }
 }

@@ -5,9 +5,12 @@ use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::env_names::env_var_name;
 use super::error::Problems;
-use super::raw::{SecretText, Text, text};
-use super::sources::env_var_name;
+use super::text::{SecretText, Text, text};
 
 /// Resolves `key` from its inline value or its `_file` companion.
 /// Blank inline values count as unset; both set is a problem, because which
@@ -81,6 +84,18 @@ pub(super) fn how_to_set(key: &str) -> String {
     )
 }
 
+/// The time token key a database without one starts with when
+/// `spam.token_secret` is unset: derived from the CareHQ secret, as every key
+/// was before keys were stored, so forms open across the upgrade stay valid.
+/// Once stored it no longer follows the CareHQ secret.
+pub fn derive_time_token_key(carehq_api_secret: &SecretString) -> SecretString {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(carehq_api_secret.expose_secret().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"enquiry-relay time token v1");
+    SecretString::from(hex::encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +156,17 @@ mod tests {
         let blank = Some(SecretText(SecretString::from("  ")));
         assert!(resolve("carehq.api_key", blank, &None, &mut problems).is_none());
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn the_derived_token_key_is_stable_and_follows_the_carehq_secret() {
+        let a = derive_time_token_key(&SecretString::from("a"));
+        let b = derive_time_token_key(&SecretString::from("b"));
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        // Pinned: databases created before keys were stored rely on it.
+        assert_eq!(
+            a.expose_secret(),
+            "a1138b8cba5602102a745e0957f69ba3bad631611a91d966c8a242c3204d8728"
+        );
     }
 }

@@ -2,43 +2,9 @@
 //! here have already been validated: consumers never re-check them.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-
-/// `[server]`: the HTTP listener.
-#[derive(Clone, Debug)]
-pub struct ServerSettings {
-    pub listen: SocketAddr,
-    /// Proxies whose forwarding header is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The one header trusted proxies name the client in; the other is never read.
-    pub client_ip_header: ClientIpHeader,
-    /// Largest request body accepted, in bytes.
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-    /// Public base URL (`https://forms.example.com`), no trailing `/`.
-    pub public_url: Option<String>,
-}
-
-/// Which header trusted proxies put the client's address in. Only that one
-/// is read: were both, a client could write the one its proxy does not set
-/// and be believed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientIpHeader {
-    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
-    XForwardedFor,
-    /// `Forwarded` (RFC 7239).
-    Forwarded,
-}
-
-impl ClientIpHeader {
-    pub(super) const NAMES: &[(&str, ClientIpHeader)] = &[
-        ("x-forwarded-for", ClientIpHeader::XForwardedFor),
-        ("forwarded", ClientIpHeader::Forwarded),
-    ];
-}
 
 /// `[database]`.
 #[derive(Clone)]
@@ -138,7 +104,7 @@ pub struct CaptchaSettings {
 }
 
 /// `[spam]`: the time token forms carry.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SpamSettings {
     /// `spam.token_secret`: the time token's HMAC key when set. The key in
     /// use is the one stored in the database (see `storage::time_token_keys`);
@@ -153,33 +119,8 @@ pub struct SpamSettings {
     pub max_token_age: std::time::Duration,
 }
 
-/// Hand-written so the token key never reaches a log.
-impl fmt::Debug for SpamSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpamSettings")
-            .field(
-                "token_secret",
-                &self.token_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("initial_key", &"[redacted]")
-            .field("min_fill_time", &self.min_fill_time)
-            .field("max_token_age", &self.max_token_age)
-            .finish()
-    }
-}
-
-/// `[rate_limit]`: token buckets per client IP and per site.
-#[derive(Clone, Copy, Debug)]
-pub struct RateLimitSettings {
-    pub per_ip: crate::spam::Rate,
-    pub per_site: crate::spam::Rate,
-    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
-    pub max_tracked_addresses: usize,
-}
-
 /// Which CAPTCHA the forms use; written in lower case in the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CaptchaProvider {
     #[default]
     None,
@@ -210,8 +151,7 @@ impl CaptchaProvider {
 }
 
 /// What to do with a submission when the CAPTCHA provider cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnCaptchaError {
     /// Store and deliver it as usual.
     #[default]

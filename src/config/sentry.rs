@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::Problems;
-use super::raw::{SecretText, Text, text};
 use super::secrets;
+use super::text::{SecretText, Text, text};
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,21 +18,12 @@ pub(super) struct RawSentry {
 }
 
 /// `[sentry]`: error tracking, off unless `dsn` is set.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SentrySettings {
     /// The project's DSN. Secret: it carries the project's key.
     pub dsn: Option<SecretString>,
     /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
     pub environment: Option<String>,
-}
-
-impl std::fmt::Debug for SentrySettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SentrySettings")
-            .field("dsn", &self.dsn.as_ref().map(|_| "[redacted]"))
-            .field("environment", &self.environment)
-            .finish()
-    }
 }
 
 pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings> {
@@ -58,31 +49,33 @@ pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings>
 #[cfg(test)]
 mod tests {
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
 
     #[test]
     fn off_by_default() {
-        let _env = EnvGuard::new();
-        let s = Settings::from_toml_str(BASE).unwrap();
-        assert!(s.sentry.dsn.is_none());
+        jail(|_| {
+            let s = Settings::from_toml_str(BASE).unwrap();
+            assert!(s.sentry.dsn.is_none());
+        });
     }
 
     #[test]
     fn the_dsn_is_checked_and_never_shown() {
-        let _env = EnvGuard::new();
-        let good = format!(
-            "{BASE}[sentry]\ndsn = \"https://hunter2key@o1.ingest.sentry.io/42\"\nenvironment = \"staging\"\n"
-        );
-        let s = Settings::from_toml_str(&good).unwrap();
-        assert!(s.sentry.dsn.is_some());
-        assert_eq!(s.sentry.environment.as_deref(), Some("staging"));
-        assert!(!format!("{s:?}").contains("hunter2key"));
+        jail(|_| {
+            let good = format!(
+                "{BASE}[sentry]\ndsn = \"https://hunter2key@o1.ingest.sentry.io/42\"\nenvironment = \"staging\"\n"
+            );
+            let s = Settings::from_toml_str(&good).unwrap();
+            assert!(s.sentry.dsn.is_some());
+            assert_eq!(s.sentry.environment.as_deref(), Some("staging"));
+            assert!(!format!("{s:?}").contains("hunter2key"));
 
-        let bad = format!("{BASE}[sentry]\ndsn = \"hunter2key-not-a-dsn\"\n");
-        let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
-        assert!(errors.contains("sentry.dsn"), "{errors}");
-        assert!(!errors.contains("hunter2key"), "{errors}");
+            let bad = format!("{BASE}[sentry]\ndsn = \"hunter2key-not-a-dsn\"\n");
+            let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
+            assert!(errors.contains("sentry.dsn"), "{errors}");
+            assert!(!errors.contains("hunter2key"), "{errors}");
+        });
     }
 }

@@ -2,7 +2,8 @@
 //! its version, which optional fields the form leaves out, and field labels.
 
 use super::error::Problems;
-use super::raw::{RawSite, RawSiteLabels, text};
+use super::raw::{RawSite, RawSiteLabels};
+use super::text::text;
 
 /// Fields a site may leave off its hosted form (names, email-or-phone and
 /// consent are what every enquiry needs, so they cannot be hidden together).
@@ -122,7 +123,7 @@ fn labels(raw: &RawSiteLabels) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::jail;
 
     fn load(site_keys: &str) -> Result<Settings, String> {
         let toml = format!(
@@ -134,31 +135,34 @@ mod tests {
 
     #[test]
     fn form_settings_are_read() {
-        let _env = EnvGuard::new();
-        let settings = load(
+        jail(|_| {
+            let settings = load(
             "intro = \"Hello\"\nconsent_text = \"I agree\"\nconsent_version = \"v2\"\n\
              hidden_fields = [\"funding_type\", \"phone\"]\n[sites.labels]\nphone = \"Telephone\"\n",
         )
         .expect("valid");
-        let form = &settings.sites[0].form;
-        assert_eq!(form.intro.as_deref(), Some("Hello"));
-        assert_eq!(form.consent_text.as_deref(), Some("I agree"));
-        assert_eq!(form.consent_version.as_deref(), Some("v2"));
-        assert!(!form.shows("funding_type") && !form.shows("phone") && form.shows("email"));
-        assert_eq!(form.label("phone"), Some("Telephone"));
-        assert_eq!(form.label("email"), None);
+            let form = &settings.sites[0].form;
+            assert_eq!(form.intro.as_deref(), Some("Hello"));
+            assert_eq!(form.consent_text.as_deref(), Some("I agree"));
+            assert_eq!(form.consent_version.as_deref(), Some("v2"));
+            assert!(!form.shows("funding_type") && !form.shows("phone") && form.shows("email"));
+            assert_eq!(form.label("phone"), Some("Telephone"));
+            assert_eq!(form.label("email"), None);
+        });
     }
 
     #[test]
     fn consent_needs_a_version_and_contact_fields_cannot_all_go() {
-        let _env = EnvGuard::new();
-        let errors =
-            load("consent_text = \"I agree\"\nhidden_fields = [\"email\", \"phone\", \"name\"]\n")
-                .expect_err("invalid");
-        assert!(errors.contains("sites[0].consent_version"), "{errors}");
-        assert!(errors.contains("sites[0].hidden_fields[2]"), "{errors}");
-        assert!(errors.contains("hides both email and phone"), "{errors}");
-        let errors = load("consent_version = \"v1\"\n").expect_err("invalid");
-        assert!(errors.contains("sites[0].consent_text"), "{errors}");
+        jail(|_| {
+            let errors = load(
+                "consent_text = \"I agree\"\nhidden_fields = [\"email\", \"phone\", \"name\"]\n",
+            )
+            .expect_err("invalid");
+            assert!(errors.contains("sites[0].consent_version"), "{errors}");
+            assert!(errors.contains("sites[0].hidden_fields[2]"), "{errors}");
+            assert!(errors.contains("hides both email and phone"), "{errors}");
+            let errors = load("consent_version = \"v1\"\n").expect_err("invalid");
+            assert!(errors.contains("sites[0].consent_text"), "{errors}");
+        });
     }
 }

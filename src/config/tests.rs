@@ -1,13 +1,13 @@
 //! Tests of the whole load path: file or text, environment, `_file` secrets,
 //! validation, defaults, redaction and the shipped example file. Every test
-//! holds `EnvGuard`, because settings read the process environment.
+//! runs in a `figment::Jail`, because settings read the process environment.
 
 use std::path::Path;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::test_env::EnvGuard;
+use super::test_env::jail;
 use super::*;
 use crate::sandbox::seed;
 
@@ -48,62 +48,63 @@ fn write(dir: &Path, name: &str, contents: &str) -> std::path::PathBuf {
 
 #[test]
 fn defaults_fill_every_unset_key() {
-    let _env = EnvGuard::new();
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
+    jail(|_| {
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
 
-    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
-    assert!(s.server.trusted_proxies.is_empty());
-    assert_eq!(s.server.body_limit, 65_536);
-    assert_eq!(s.server.request_timeout, Duration::from_secs(30));
-    assert_eq!(s.server.public_url, None);
-    assert_eq!(
-        s.database.url.expose_secret(),
-        "sqlite://data/enquiry-relay.db"
-    );
-    assert_eq!(s.database.max_connections, 8);
-    assert!(!s.sandbox_mode());
-    assert_eq!(s.carehq.base_url, "https://api.carehq.dev");
-    assert_eq!(s.carehq.account_id, "0123456789abcdef01234567");
-    assert_eq!(s.carehq.api_secret.expose_secret(), "live-secret-value");
-    assert_eq!(s.carehq.timeout, Duration::from_secs(30));
-    let schedule: Vec<u64> = s
-        .sync
-        .retry_schedule
-        .iter()
-        .map(Duration::as_secs)
-        .collect();
-    assert_eq!(
-        schedule,
-        [
-            10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400
-        ]
-    );
-    assert_eq!(s.sync.poll_interval, Duration::from_secs(30));
-    assert_eq!(s.sync.concurrency, 4);
-    assert_eq!(s.sync.lease, Duration::from_secs(60));
-    // A send started just before shutdown may take all of carehq.timeout;
-    // the margin leaves time to record its outcome.
-    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(35));
-    assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
-    assert!(s.staff.token.is_none());
-    assert_eq!(s.captcha.provider, CaptchaProvider::None);
-    assert_eq!(s.captcha.on_error, OnCaptchaError::Accept);
-    assert!(s.captcha.secret.is_none() && s.captcha.site_key.is_none());
-    assert_eq!(s.source, ConfigSource::Inline);
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert!(s.server.trusted_proxies.is_empty());
+        assert_eq!(s.server.body_limit, 65_536);
+        assert_eq!(s.server.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.server.public_url, None);
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "sqlite://data/enquiry-relay.db"
+        );
+        assert_eq!(s.database.max_connections, 8);
+        assert!(!s.sandbox_mode());
+        assert_eq!(s.carehq.base_url, "https://api.carehq.dev");
+        assert_eq!(s.carehq.account_id, "0123456789abcdef01234567");
+        assert_eq!(s.carehq.api_secret.expose_secret(), "live-secret-value");
+        assert_eq!(s.carehq.timeout, Duration::from_secs(30));
+        let schedule: Vec<u64> = s
+            .sync
+            .retry_schedule
+            .iter()
+            .map(Duration::as_secs)
+            .collect();
+        assert_eq!(
+            schedule,
+            [
+                10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400
+            ]
+        );
+        assert_eq!(s.sync.poll_interval, Duration::from_secs(30));
+        assert_eq!(s.sync.concurrency, 4);
+        assert_eq!(s.sync.lease, Duration::from_secs(60));
+        // A send started just before shutdown may take all of carehq.timeout;
+        // the margin leaves time to record its outcome.
+        assert_eq!(s.sync.shutdown_grace, Duration::from_secs(35));
+        assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
+        assert!(s.staff.token.is_none());
+        assert_eq!(s.captcha.provider, CaptchaProvider::None);
+        assert_eq!(s.captcha.on_error, OnCaptchaError::Accept);
+        assert!(s.captcha.secret.is_none() && s.captcha.site_key.is_none());
+        assert_eq!(s.source, ConfigSource::Inline);
 
-    let site = s.site("upton-court").unwrap();
-    assert_eq!(site.name, "Upton Court");
-    assert!(site.untrusted_source);
-    assert!(site.allowed_origins.is_empty() && site.services.is_empty());
-    assert_eq!(site.referrer, None);
-    assert_eq!(site.defaults.funding_type, None);
-    assert!(s.site("nope").is_none());
+        let site = s.site("upton-court").unwrap();
+        assert_eq!(site.name, "Upton Court");
+        assert!(site.untrusted_source);
+        assert!(site.allowed_origins.is_empty() && site.services.is_empty());
+        assert_eq!(site.referrer, None);
+        assert_eq!(site.defaults.funding_type, None);
+        assert!(s.site("nope").is_none());
+    });
 }
 
 #[test]
 fn values_are_parsed_and_normalised() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [server]
 listen = "0.0.0.0:9000"
 trusted_proxies = ["10.1.2.3/8", "172.18.0.2", "::1"]
@@ -139,40 +140,41 @@ untrusted_source = false
 service = "nursing_home"
 enquiring_for_self = true
 "#;
-    let s = Settings::from_toml_str(toml).unwrap();
-    let proxies: Vec<String> = s
-        .server
-        .trusted_proxies
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
-    assert_eq!(s.server.body_limit, 1_048_576);
-    assert_eq!(
-        s.server.public_url.as_deref(),
-        Some("https://forms.example.com")
-    );
-    assert!(s.database.is_postgres());
-    assert_eq!(s.carehq.base_url, "http://127.0.0.1:4000");
-    assert_eq!(
-        s.sync.retry_schedule,
-        [Duration::from_secs(1), Duration::from_secs(120)]
-    );
-    assert_eq!(s.captcha.provider, CaptchaProvider::Altcha);
-    assert_eq!(s.captcha.on_error, OnCaptchaError::Hold);
-    let site = &s.sites[0];
-    assert_eq!(site.location, "6724fbc74f73a2cebf6377fa");
-    assert_eq!(site.referrer.as_deref(), Some("640f0f17f9b7e9ec6079fa16"));
-    assert_eq!(site.allowed_origins, ["https://example-care.co.uk"]);
-    assert!(!site.untrusted_source);
-    assert_eq!(site.defaults.service.as_deref(), Some("nursing_home"));
-    assert_eq!(site.defaults.enquiring_for_self, Some(true));
+        let s = Settings::from_toml_str(toml).unwrap();
+        let proxies: Vec<String> = s
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
+        assert_eq!(s.server.body_limit, 1_048_576);
+        assert_eq!(
+            s.server.public_url.as_deref(),
+            Some("https://forms.example.com")
+        );
+        assert!(s.database.is_postgres());
+        assert_eq!(s.carehq.base_url, "http://127.0.0.1:4000");
+        assert_eq!(
+            s.sync.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(120)]
+        );
+        assert_eq!(s.captcha.provider, CaptchaProvider::Altcha);
+        assert_eq!(s.captcha.on_error, OnCaptchaError::Hold);
+        let site = &s.sites[0];
+        assert_eq!(site.location, "6724fbc74f73a2cebf6377fa");
+        assert_eq!(site.referrer.as_deref(), Some("640f0f17f9b7e9ec6079fa16"));
+        assert_eq!(site.allowed_origins, ["https://example-care.co.uk"]);
+        assert!(!site.untrusted_source);
+        assert_eq!(site.defaults.service.as_deref(), Some("nursing_home"));
+        assert_eq!(site.defaults.enquiring_for_self, Some(true));
+    });
 }
 
 #[test]
 fn sandbox_mode_needs_no_credentials_and_uses_the_seed() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [carehq]
 sandbox = true
 [[sites]]
@@ -180,198 +182,206 @@ slug = "demo"
 name = "Demo"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-    let s = Settings::from_toml_str(toml).unwrap();
-    assert!(s.sandbox_mode());
-    assert_eq!(s.carehq.account_id, seed::ACCOUNT_ID);
-    assert_eq!(s.carehq.api_key.expose_secret(), seed::API_KEY);
-    assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
+        let s = Settings::from_toml_str(toml).unwrap();
+        assert!(s.sandbox_mode());
+        assert_eq!(s.carehq.account_id, seed::ACCOUNT_ID);
+        assert_eq!(s.carehq.api_key.expose_secret(), seed::API_KEY);
+        assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
+    });
 }
 
 #[test]
 fn built_in_sandbox_defaults_apply_when_there_is_no_file() {
-    let env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let absent = dir.path().join("enquiry-relay.toml");
-    let s = load_from(None, None, &absent).unwrap();
-    assert_eq!(s.source, ConfigSource::BuiltInSandbox);
-    assert!(s.sandbox_mode());
-    assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
-    assert_eq!(
-        s.database.url.expose_secret(),
-        "sqlite://data/enquiry-relay.db"
-    );
-    assert_eq!(s.sites.len(), 1);
-    let demo = s.site(DEMO_SLUG).unwrap();
-    assert_eq!(demo.name, "Demo Care Home");
-    assert_eq!(demo.location, seed::DEMO_LOCATION);
-    assert_eq!(
-        demo.sales_channel.as_deref(),
-        Some(seed::DEMO_SALES_CHANNEL)
-    );
-    assert_eq!(demo.defaults.service.as_deref(), Some("residential_home"));
-    assert_eq!(demo.defaults.funding_type.as_deref(), Some("not_sure"));
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("enquiry-relay.toml");
+        let s = load_from(None, None, &absent).unwrap();
+        assert_eq!(s.source, ConfigSource::BuiltInSandbox);
+        assert!(s.sandbox_mode());
+        assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "sqlite://data/enquiry-relay.db"
+        );
+        assert_eq!(s.sites.len(), 1);
+        let demo = s.site(DEMO_SLUG).unwrap();
+        assert_eq!(demo.name, "Demo Care Home");
+        assert_eq!(demo.location, seed::DEMO_LOCATION);
+        assert_eq!(
+            demo.sales_channel.as_deref(),
+            Some(seed::DEMO_SALES_CHANNEL)
+        );
+        assert_eq!(demo.defaults.service.as_deref(), Some("residential_home"));
+        assert_eq!(demo.defaults.funding_type.as_deref(), Some("not_sure"));
 
-    // The environment still applies on top of the built-in defaults.
-    env.set("ENQUIRY_RELAY_SERVER__LISTEN", "0.0.0.0:8081");
-    let s = load_from(None, None, &absent).unwrap();
-    assert_eq!(s.server.listen.to_string(), "0.0.0.0:8081");
-    assert!(s.sandbox_mode());
+        // The environment still applies on top of the built-in defaults.
+        jail.set_env("ENQUIRY_RELAY_SERVER__LISTEN", "0.0.0.0:8081");
+        let s = load_from(None, None, &absent).unwrap();
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8081");
+        assert!(s.sandbox_mode());
+    });
 }
 
 #[test]
 fn load_reads_the_file_named_by_the_flag_or_the_variable() {
-    let env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "relay.toml", MINIMAL);
-    let absent = dir.path().join("enquiry-relay.toml");
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "relay.toml", MINIMAL);
+        let absent = dir.path().join("enquiry-relay.toml");
 
-    let s = load_from(Some(&file), None, &absent).unwrap();
-    assert_eq!(s.source, ConfigSource::File(file.clone()));
-    assert!(!s.sandbox_mode());
+        let s = load_from(Some(&file), None, &absent).unwrap();
+        assert_eq!(s.source, ConfigSource::File(file.clone()));
+        assert!(!s.sandbox_mode());
 
-    env.set(CONFIG_ENV, &file);
-    let s = Settings::load(None).unwrap();
-    assert_eq!(s.source, ConfigSource::File(file.clone()));
+        jail.set_env(CONFIG_ENV, file.display());
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.source, ConfigSource::File(file.clone()));
 
-    env.set(CONFIG_ENV, dir.path().join("missing.toml"));
-    let errors = errors_of(Settings::load(None));
-    assert!(
-        message(&errors, CONFIG_ENV).contains("missing.toml"),
-        "{errors}"
-    );
+        jail.set_env(CONFIG_ENV, dir.path().join("missing.toml").display());
+        let errors = errors_of(Settings::load(None));
+        assert!(
+            message(&errors, CONFIG_ENV).contains("missing.toml"),
+            "{errors}"
+        );
+    });
 }
 
 #[test]
 fn environment_overrides_the_file() {
-    let env = EnvGuard::new();
-    env.set("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "5s");
-    env.set("ENQUIRY_RELAY_SYNC__RETRY_SCHEDULE", "1s, 5s");
-    env.set(
-        "ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES",
-        "[\"10.0.0.0/8\", \"192.168.0.0/16\"]",
-    );
-    // Digits only: must stay a string with its leading zeros, not become 1.
-    env.set(
-        "ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID",
-        "000000000000000000000001",
-    );
-    env.set("ENQUIRY_RELAY_CAREHQ__API_KEY", "12345");
-    env.set("ENQUIRY_RELAY_SYNC__CONCURRENCY", "8");
-    // Names the file, never a key: must not be refused as unknown.
-    env.set(CONFIG_ENV, "/does/not/matter.toml");
+    jail(|jail| {
+        jail.set_env("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "5s");
+        jail.set_env("ENQUIRY_RELAY_SYNC__RETRY_SCHEDULE", "1s, 5s");
+        jail.set_env(
+            "ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\", \"192.168.0.0/16\"]",
+        );
+        // Digits only: must stay a string with its leading zeros, not become 1.
+        jail.set_env(
+            "ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID",
+            "000000000000000000000001",
+        );
+        jail.set_env("ENQUIRY_RELAY_CAREHQ__API_KEY", "12345");
+        jail.set_env("ENQUIRY_RELAY_SYNC__CONCURRENCY", "8");
+        // Names the file, never a key: must not be refused as unknown.
+        jail.set_env(CONFIG_ENV, "/does/not/matter.toml");
 
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
-    assert_eq!(s.carehq.timeout, Duration::from_secs(5));
-    // The lease and shutdown grace defaults follow the overridden timeout.
-    assert_eq!(s.sync.lease, Duration::from_secs(35));
-    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
-    assert_eq!(
-        s.sync.retry_schedule,
-        [Duration::from_secs(1), Duration::from_secs(5)]
-    );
-    assert_eq!(s.server.trusted_proxies.len(), 2);
-    assert_eq!(s.carehq.account_id, "000000000000000000000001");
-    assert_eq!(s.carehq.api_key.expose_secret(), "12345");
-    assert_eq!(s.sync.concurrency, 8);
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
+        assert_eq!(s.carehq.timeout, Duration::from_secs(5));
+        // The lease and shutdown grace defaults follow the overridden timeout.
+        assert_eq!(s.sync.lease, Duration::from_secs(35));
+        assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(
+            s.sync.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(5)]
+        );
+        assert_eq!(s.server.trusted_proxies.len(), 2);
+        assert_eq!(s.carehq.account_id, "000000000000000000000001");
+        assert_eq!(s.carehq.api_key.expose_secret(), "12345");
+        assert_eq!(s.sync.concurrency, 8);
+    });
 }
 
 #[test]
 fn a_bad_environment_value_names_its_variable() {
-    let env = EnvGuard::new();
-    env.set("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "30");
-    env.set("ENQUIRY_RELAY_SYNC__POLL_INTERVALL", "30s");
-    let errors = errors_of(Settings::from_toml_str(MINIMAL));
-    let timeout = message(&errors, "carehq.timeout");
-    assert!(timeout.contains("add one, e.g. \"30s\""), "{timeout}");
-    assert!(
-        timeout.contains("(set by ENQUIRY_RELAY_CAREHQ__TIMEOUT)"),
-        "{timeout}"
-    );
-    let typo = message(&errors, "sync.poll_intervall");
-    assert!(
-        typo.contains("unknown key") && typo.contains("poll_interval"),
-        "{typo}"
-    );
-    assert!(
-        typo.contains("(set by ENQUIRY_RELAY_SYNC__POLL_INTERVALL)"),
-        "{typo}"
-    );
-    assert_eq!(errors.0.len(), 2, "{errors}");
+    jail(|jail| {
+        jail.set_env("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "30");
+        jail.set_env("ENQUIRY_RELAY_SYNC__POLL_INTERVALL", "30s");
+        let errors = errors_of(Settings::from_toml_str(MINIMAL));
+        let timeout = message(&errors, "carehq.timeout");
+        assert!(timeout.contains("add one, e.g. \"30s\""), "{timeout}");
+        assert!(
+            timeout.contains("(set by ENQUIRY_RELAY_CAREHQ__TIMEOUT)"),
+            "{timeout}"
+        );
+        let typo = message(&errors, "sync.poll_intervall");
+        assert!(
+            typo.contains("unknown key") && typo.contains("poll_interval"),
+            "{typo}"
+        );
+        assert!(
+            typo.contains("(set by ENQUIRY_RELAY_SYNC__POLL_INTERVALL)"),
+            "{typo}"
+        );
+        assert_eq!(errors.0.len(), 2, "{errors}");
+    });
 }
 
 #[test]
 fn secrets_can_come_from_files() {
-    let env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let secret = write(dir.path(), "api_secret", "from-docker-secret\n");
-    let db = write(
-        dir.path(),
-        "db",
-        "postgres://relay:db-pass@db.internal/relay\n",
-    );
-    let token = write(dir.path(), "token", "staff-token-value-0123456789abcdef");
-    let toml = MINIMAL.replace("api_secret = \"live-secret-value\"", "");
-    env.set("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", &secret);
-    env.set("ENQUIRY_RELAY_DATABASE__URL_FILE", &db);
-    env.set("ENQUIRY_RELAY_STAFF__TOKEN_FILE", &token);
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(dir.path(), "api_secret", "from-docker-secret\n");
+        let db = write(
+            dir.path(),
+            "db",
+            "postgres://relay:db-pass@db.internal/relay\n",
+        );
+        let token = write(dir.path(), "token", "staff-token-value-0123456789abcdef");
+        let toml = MINIMAL.replace("api_secret = \"live-secret-value\"", "");
+        jail.set_env("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", secret.display());
+        jail.set_env("ENQUIRY_RELAY_DATABASE__URL_FILE", db.display());
+        jail.set_env("ENQUIRY_RELAY_STAFF__TOKEN_FILE", token.display());
 
-    let s = Settings::from_toml_str(&toml).unwrap();
-    assert_eq!(s.carehq.api_secret.expose_secret(), "from-docker-secret");
-    assert_eq!(
-        s.database.url.expose_secret(),
-        "postgres://relay:db-pass@db.internal/relay"
-    );
-    assert_eq!(
-        s.staff.token.as_ref().unwrap().expose_secret(),
-        "staff-token-value-0123456789abcdef"
-    );
+        let s = Settings::from_toml_str(&toml).unwrap();
+        assert_eq!(s.carehq.api_secret.expose_secret(), "from-docker-secret");
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "postgres://relay:db-pass@db.internal/relay"
+        );
+        assert_eq!(
+            s.staff.token.as_ref().unwrap().expose_secret(),
+            "staff-token-value-0123456789abcdef"
+        );
+    });
 }
 
 #[test]
 fn a_secret_and_its_file_together_are_refused() {
-    let env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let secret = write(dir.path(), "api_secret", "other");
-    env.set("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", &secret);
-    let errors = errors_of(Settings::from_toml_str(MINIMAL));
-    let both = message(&errors, "carehq.api_secret");
-    assert!(
-        both.contains("both carehq.api_secret and carehq.api_secret_file"),
-        "{both}"
-    );
-    assert!(!errors.to_string().contains("live-secret-value"));
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(dir.path(), "api_secret", "other");
+        jail.set_env("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", secret.display());
+        let errors = errors_of(Settings::from_toml_str(MINIMAL));
+        let both = message(&errors, "carehq.api_secret");
+        assert!(
+            both.contains("both carehq.api_secret and carehq.api_secret_file"),
+            "{both}"
+        );
+        assert!(!errors.to_string().contains("live-secret-value"));
+    });
 }
 
 #[test]
 fn missing_credentials_say_how_to_provide_them() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [[sites]]
 slug = "upton-court"
 name = "Upton Court"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-    let errors = errors_of(Settings::from_toml_str(toml));
-    assert_eq!(errors.0.len(), 3, "{errors}");
-    let account = message(&errors, "carehq.account_id");
-    assert!(
-        account.contains("ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID"),
-        "{account}"
-    );
-    let secret = message(&errors, "carehq.api_secret");
-    assert!(
-        secret.contains("ENQUIRY_RELAY_CAREHQ__API_SECRET"),
-        "{secret}"
-    );
-    assert!(secret.contains("carehq.api_secret_file"), "{secret}");
-    assert!(secret.contains("carehq.sandbox = true"), "{secret}");
-    assert!(message(&errors, "carehq.api_key").contains("ENQUIRY_RELAY_CAREHQ__API_KEY_FILE"));
+        let errors = errors_of(Settings::from_toml_str(toml));
+        assert_eq!(errors.0.len(), 3, "{errors}");
+        let account = message(&errors, "carehq.account_id");
+        assert!(
+            account.contains("ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID"),
+            "{account}"
+        );
+        let secret = message(&errors, "carehq.api_secret");
+        assert!(
+            secret.contains("ENQUIRY_RELAY_CAREHQ__API_SECRET"),
+            "{secret}"
+        );
+        assert!(secret.contains("carehq.api_secret_file"), "{secret}");
+        assert!(secret.contains("carehq.sandbox = true"), "{secret}");
+        assert!(message(&errors, "carehq.api_key").contains("ENQUIRY_RELAY_CAREHQ__API_KEY_FILE"));
+    });
 }
 
 #[test]
 fn every_validation_problem_is_reported_together() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [server]
 listen = "localhost"
 trusted_proxies = ["10.0.0.0/33"]
@@ -424,137 +434,143 @@ location = "6724fbc74f73a2cebf6377fb"
 [sites.defaults]
 service = "residential_home"
 "#;
-    let errors = errors_of(Settings::from_toml_str(toml));
-    let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-    for key in [
-        "server.listen",
-        "server.trusted_proxies[0]",
-        "server.body_limit",
-        "server.request_timeout",
-        "server.public_url",
-        "database.url",
-        "database.max_connections",
-        "carehq.base_url",
-        "carehq.account_id",
-        "carehq.api_key",
-        "carehq.api_secret",
-        "sync.retry_schedule[1]",
-        "sync.poll_interval",
-        "sync.concurrency",
-        "sync.lease",
-        "captcha.verify_url",
-        "captcha.on_error",
-        "sites[0].slug",
-        "sites[0].name",
-        "sites[0].location",
-        "sites[0].referrer",
-        "sites[0].sales_channel",
-        "sites[0].allowed_origins[0]",
-        "sites[0].redirect_url",
-        "sites[0].untrusted_source",
-        "sites[0].services[0]",
-        "sites[0].defaults.funding_type",
-        "sites[0].defaults.enquiring_for_self",
-        "sites[2].slug",
-    ] {
-        assert!(keys.contains(&key), "no error for {key}; got:\n{errors}");
-    }
-    // The provider itself is valid, so its missing keys are reported too.
-    assert!(
-        keys.contains(&"captcha.secret") && keys.contains(&"captcha.site_key"),
-        "{errors}"
-    );
+        let errors = errors_of(Settings::from_toml_str(toml));
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        for key in [
+            "server.listen",
+            "server.trusted_proxies[0]",
+            "server.body_limit",
+            "server.request_timeout",
+            "server.public_url",
+            "database.url",
+            "database.max_connections",
+            "carehq.base_url",
+            "carehq.account_id",
+            "carehq.api_key",
+            "carehq.api_secret",
+            "sync.retry_schedule[1]",
+            "sync.poll_interval",
+            "sync.concurrency",
+            "sync.lease",
+            "captcha.verify_url",
+            "captcha.on_error",
+            "sites[0].slug",
+            "sites[0].name",
+            "sites[0].location",
+            "sites[0].referrer",
+            "sites[0].sales_channel",
+            "sites[0].allowed_origins[0]",
+            "sites[0].redirect_url",
+            "sites[0].untrusted_source",
+            "sites[0].services[0]",
+            "sites[0].defaults.funding_type",
+            "sites[0].defaults.enquiring_for_self",
+            "sites[2].slug",
+        ] {
+            assert!(keys.contains(&key), "no error for {key}; got:\n{errors}");
+        }
+        // The provider itself is valid, so its missing keys are reported too.
+        assert!(
+            keys.contains(&"captcha.secret") && keys.contains(&"captcha.site_key"),
+            "{errors}"
+        );
 
-    assert_eq!(
-        message(&errors, "sites[0].location"),
-        "\"abc\" is not a CareHQ Id; expected 24 hexadecimal characters (copy it from `enquiry-relay carehq locations`)"
-    );
-    assert!(message(&errors, "sites[0].slug").contains("e.g. \"upton-court\""));
-    assert!(
-        message(&errors, "sites[2].slug")
-            .contains("duplicate slug \"dup\" (also used by sites[1])")
-    );
-    assert!(message(&errors, "sync.retry_schedule[1]").contains("has no unit"));
-    assert!(message(&errors, "sync.lease").contains("longer than carehq.timeout"));
-    assert!(message(&errors, "sync.concurrency").contains("from 1 to 64"));
-    assert!(message(&errors, "sites[0].defaults.funding_type").contains("local_authority_top_up"));
-    // The database URL's password is never echoed, only its scheme.
-    let db = message(&errors, "database.url");
-    assert!(db.contains("\"mysql\"") && !db.contains("hunter2"), "{db}");
-    assert!(!errors.to_string().contains("hunter2"));
-    // One line per problem.
-    assert_eq!(errors.to_string().lines().count(), errors.0.len());
+        assert_eq!(
+            message(&errors, "sites[0].location"),
+            "\"abc\" is not a CareHQ Id; expected 24 hexadecimal characters (copy it from `enquiry-relay carehq locations`)"
+        );
+        assert!(message(&errors, "sites[0].slug").contains("e.g. \"upton-court\""));
+        assert!(
+            message(&errors, "sites[2].slug")
+                .contains("duplicate slug \"dup\" (also used by sites[1])")
+        );
+        assert!(message(&errors, "sync.retry_schedule[1]").contains("has no unit"));
+        assert!(message(&errors, "sync.lease").contains("longer than carehq.timeout"));
+        assert!(message(&errors, "sync.concurrency").contains("from 1 to 64"));
+        assert!(
+            message(&errors, "sites[0].defaults.funding_type").contains("local_authority_top_up")
+        );
+        // The database URL's password is never echoed, only its scheme.
+        let db = message(&errors, "database.url");
+        assert!(db.contains("\"mysql\"") && !db.contains("hunter2"), "{db}");
+        assert!(!errors.to_string().contains("hunter2"));
+        // One line per problem.
+        assert_eq!(errors.to_string().lines().count(), errors.0.len());
+    });
 }
 
 #[test]
 fn captcha_providers_need_their_keys() {
-    let _env = EnvGuard::new();
-    let with = |captcha: &str| Settings::from_toml_str(&format!("{MINIMAL}\n[captcha]\n{captcha}"));
+    jail(|_| {
+        let with =
+            |captcha: &str| Settings::from_toml_str(&format!("{MINIMAL}\n[captcha]\n{captcha}"));
 
-    let errors = errors_of(with("provider = \"hcaptcha\""));
-    assert!(message(&errors, "captcha.secret").contains("ENQUIRY_RELAY_CAPTCHA__SECRET"));
-    assert!(message(&errors, "captcha.site_key").contains("\"hcaptcha\""));
+        let errors = errors_of(with("provider = \"hcaptcha\""));
+        assert!(message(&errors, "captcha.secret").contains("ENQUIRY_RELAY_CAPTCHA__SECRET"));
+        assert!(message(&errors, "captcha.site_key").contains("\"hcaptcha\""));
 
-    let errors = errors_of(with("provider = \"altcha\""));
-    assert!(message(&errors, "captcha.secret").contains("HMAC key"));
-    assert!(errors.get("captcha.site_key").is_none(), "{errors}");
+        let errors = errors_of(with("provider = \"altcha\""));
+        assert!(message(&errors, "captcha.secret").contains("HMAC key"));
+        assert!(errors.get("captcha.site_key").is_none(), "{errors}");
 
-    let s = with("provider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\nsecret = \"1x0000000000000000000000000000000AA\"").unwrap();
-    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+        let s = with("provider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\nsecret = \"1x0000000000000000000000000000000AA\"").unwrap();
+        assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+    });
 }
 
 #[test]
 fn a_captcha_timeout_must_be_shorter_than_the_request_timeout() {
-    let _env = EnvGuard::new();
-    let keys = "provider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"";
-    let with = |server: &str, captcha: &str, site: &str| {
-        Settings::from_toml_str(&format!(
-            "[server]\n{server}\n{MINIMAL}{site}\n[captcha]\n{keys}\n{captcha}"
-        ))
-    };
+    jail(|_| {
+        let keys = "provider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"";
+        let with = |server: &str, captcha: &str, site: &str| {
+            Settings::from_toml_str(&format!(
+                "[server]\n{server}\n{MINIMAL}{site}\n[captcha]\n{keys}\n{captcha}"
+            ))
+        };
 
-    let errors = errors_of(with("request_timeout = \"10s\"", "timeout = \"10s\"", ""));
-    let text = message(&errors, "captcha.timeout");
-    assert!(
-        text.contains("server.request_timeout") && text.contains("lower captcha.timeout"),
-        "{text}"
-    );
-    // A site's own provider is checked too; the global one then is unused.
-    let errors = errors_of(with(
-        "request_timeout = \"5s\"",
-        "timeout = \"1s\"",
-        "[sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
-    ));
-    assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
-    assert!(errors.get("captcha.timeout").is_none(), "{errors}");
-    // A broken site before it (a misspelt provider) does not shift the key
-    // onto the wrong site.
-    let errors = errors_of(with(
-        "request_timeout = \"5s\"",
-        "timeout = \"1s\"",
-        "[sites.captcha]\nprovider = \"hcaptch\"\ntimeout = \"4s\"\n\
+        let errors = errors_of(with("request_timeout = \"10s\"", "timeout = \"10s\"", ""));
+        let text = message(&errors, "captcha.timeout");
+        assert!(
+            text.contains("server.request_timeout") && text.contains("lower captcha.timeout"),
+            "{text}"
+        );
+        // A site's own provider is checked too; the global one then is unused.
+        let errors = errors_of(with(
+            "request_timeout = \"5s\"",
+            "timeout = \"1s\"",
+            "[sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
+        ));
+        assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
+        assert!(errors.get("captcha.timeout").is_none(), "{errors}");
+        // A broken site before it (a misspelt provider) does not shift the key
+        // onto the wrong site.
+        let errors = errors_of(with(
+            "request_timeout = \"5s\"",
+            "timeout = \"1s\"",
+            "[sites.captcha]\nprovider = \"hcaptch\"\ntimeout = \"4s\"\n\
          [[sites]]\nslug = \"second\"\nname = \"Second\"\nlocation = \"6724fbc74f73a2cebf637701\"\n\
          [sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
-    ));
-    assert!(
-        message(&errors, "sites[1].captcha.timeout").contains("\"5s\""),
-        "{errors}"
-    );
-    assert!(errors.get("sites[0].captcha.timeout").is_none(), "{errors}");
-    // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
-    assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
-    assert!(
+        ));
+        assert!(
+            message(&errors, "sites[1].captcha.timeout").contains("\"5s\""),
+            "{errors}"
+        );
+        assert!(errors.get("sites[0].captcha.timeout").is_none(), "{errors}");
+        // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
+        assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
+        assert!(
         Settings::from_toml_str(&format!(
             "[server]\nrequest_timeout = \"1s\"\n{MINIMAL}\n[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\""
         ))
         .is_ok()
     );
+    });
 }
 
 #[test]
 fn structural_mistakes_are_named_per_section() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [server]
 listn = "127.0.0.1:8080"
 [carehq]
@@ -567,44 +583,47 @@ url = "sqlite://x.db"
 slug = "a"
 nmae = "A"
 "#;
-    let errors = errors_of(Settings::from_toml_str(toml));
-    assert!(message(&errors, "server.listn").contains("expected one of: listen,"));
-    assert!(message(&errors, "carehq.api_sekret").contains("api_secret"));
-    assert!(
-        message(&errors, "sync.retry_schedule").contains("found a table"),
-        "{errors}"
-    );
-    assert!(message(&errors, "databse").contains("unknown key"));
-    assert!(message(&errors, "sites[0].nmae").contains("unknown key"));
-    // Unreadable parts are not also blamed for keys they lack (the account Id
-    // and the site's name may well be there, after the typo).
-    assert_eq!(errors.0.len(), 5, "{errors}");
+        let errors = errors_of(Settings::from_toml_str(toml));
+        assert!(message(&errors, "server.listn").contains("expected one of: listen,"));
+        assert!(message(&errors, "carehq.api_sekret").contains("api_secret"));
+        assert!(
+            message(&errors, "sync.retry_schedule").contains("found a table"),
+            "{errors}"
+        );
+        assert!(message(&errors, "databse").contains("unknown key"));
+        assert!(message(&errors, "sites[0].nmae").contains("unknown key"));
+        // Unreadable parts are not also blamed for keys they lack (the account Id
+        // and the site's name may well be there, after the typo).
+        assert_eq!(errors.0.len(), 5, "{errors}");
+    });
 }
 
 #[test]
 fn at_least_one_site_is_required() {
-    let _env = EnvGuard::new();
-    let toml = "[carehq]\nsandbox = true\n";
-    let errors = errors_of(Settings::from_toml_str(toml));
-    assert!(message(&errors, "sites").contains("add at least one [[sites]] block"));
+    jail(|_| {
+        let toml = "[carehq]\nsandbox = true\n";
+        let errors = errors_of(Settings::from_toml_str(toml));
+        assert!(message(&errors, "sites").contains("add at least one [[sites]] block"));
+    });
 }
 
 #[test]
 fn a_toml_syntax_error_names_the_file() {
-    let _env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "broken.toml", "[server\nlisten = 1");
-    let errors = errors_of(load_from(Some(&file), None, &dir.path().join("x")));
-    assert_eq!(errors.0.len(), 1, "{errors}");
-    assert!(errors.0[0].key.contains("broken.toml"), "{errors}");
-    assert!(errors.0[0].message.contains("line 1"), "{errors}");
-    assert_eq!(errors.to_string().lines().count(), 1, "{errors}");
+    jail(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "broken.toml", "[server\nlisten = 1");
+        let errors = errors_of(load_from(Some(&file), None, &dir.path().join("x")));
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        assert!(errors.0[0].key.contains("broken.toml"), "{errors}");
+        assert!(errors.0[0].message.contains("line 1"), "{errors}");
+        assert_eq!(errors.to_string().lines().count(), 1, "{errors}");
+    });
 }
 
 #[test]
 fn debug_output_hides_every_secret_and_the_database_password() {
-    let _env = EnvGuard::new();
-    let toml = r#"
+    jail(|_| {
+        let toml = r#"
 [database]
 url = "postgres://relay:db-password-123@db.internal:5432/relay"
 [carehq]
@@ -622,21 +641,22 @@ slug = "a"
 name = "A"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-    let s = Settings::from_toml_str(toml).unwrap();
-    let debug = format!("{s:?}");
-    for secret in [
-        "db-password-123",
-        "relay:",
-        "api-key-456",
-        "api-secret-789",
-        "staff-token-abc-0123456789abcdef0123",
-        "captcha-secret-def",
-    ] {
-        assert!(!debug.contains(secret), "{secret} leaked in {debug}");
-    }
-    assert!(debug.contains("postgres://db.internal:5432/…"), "{debug}");
-    assert!(debug.contains("public-site-key"));
-    assert_eq!(s.database.redacted_url(), "postgres://db.internal:5432/…");
+        let s = Settings::from_toml_str(toml).unwrap();
+        let debug = format!("{s:?}");
+        for secret in [
+            "db-password-123",
+            "relay:",
+            "api-key-456",
+            "api-secret-789",
+            "staff-token-abc-0123456789abcdef0123",
+            "captcha-secret-def",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+        }
+        assert!(debug.contains("postgres://db.internal:5432/…"), "{debug}");
+        assert!(debug.contains("public-site-key"));
+        assert_eq!(s.database.redacted_url(), "postgres://db.internal:5432/…");
+    });
 }
 
 /// The example with its blank credentials filled in, as an operator would.
@@ -655,279 +675,288 @@ fn example_with_credentials() -> String {
 
 #[test]
 fn the_example_file_loads_once_credentials_are_set() {
-    let _env = EnvGuard::new();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "enquiry-relay.toml",
-        &example_with_credentials(),
-    );
-    let s = Settings::load(Some(&file)).unwrap();
-    assert_eq!(s.carehq.api_key.expose_secret(), "example-key");
-    assert_eq!(
-        s.site("upton-court").unwrap().allowed_origins,
-        ["https://example-care.co.uk"]
-    );
-    assert_eq!(s.server.body_limit, 65_536);
-    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    jail(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "enquiry-relay.toml",
+            &example_with_credentials(),
+        );
+        let s = Settings::load(Some(&file)).unwrap();
+        assert_eq!(s.carehq.api_key.expose_secret(), "example-key");
+        assert_eq!(
+            s.site("upton-court").unwrap().allowed_origins,
+            ["https://example-care.co.uk"]
+        );
+        assert_eq!(s.server.body_limit, 65_536);
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
 
-    // As shipped, the only problems are the credentials left for the operator.
-    let errors = errors_of(Settings::from_toml_str(EXAMPLE));
-    let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(
-        keys,
-        ["carehq.account_id", "carehq.api_key", "carehq.api_secret"]
-    );
+        // As shipped, the only problems are the credentials left for the operator.
+        let errors = errors_of(Settings::from_toml_str(EXAMPLE));
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["carehq.account_id", "carehq.api_key", "carehq.api_secret"]
+        );
+    });
 }
 
 #[test]
 fn the_example_file_documents_every_key() {
-    let _env = EnvGuard::new();
-    // The "unknown key" message lists a section's keys; ask each section.
-    let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
+    jail(|_| {
+        // The "unknown key" message lists a section's keys; ask each section.
+        let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
                  [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
                  [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
                  [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
                  [[sites]]\n[sites.visits]\nzz = 1\n";
-    let errors = errors_of(Settings::from_toml_str(probe));
-    let mut checked = 0;
-    for error in &errors.0 {
-        let Some((_, list)) = error.message.split_once("expected one of: ") else {
-            continue;
-        };
-        for key in list.trim_end_matches(')').split(", ") {
-            let documented = EXAMPLE
-                .lines()
-                .map(|l| l.trim_start_matches('#').trim_start())
-                .any(|l| {
-                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[sites.{key}]"))
-                });
-            assert!(
-                documented,
-                "{key} ({}) is not in the example file",
-                error.key
-            );
-            checked += 1;
+        let errors = errors_of(Settings::from_toml_str(probe));
+        let mut checked = 0;
+        for error in &errors.0 {
+            let Some((_, list)) = error.message.split_once("expected one of: ") else {
+                continue;
+            };
+            for key in list.trim_end_matches(')').split(", ") {
+                let documented = EXAMPLE
+                    .lines()
+                    .map(|l| l.trim_start_matches('#').trim_start())
+                    .any(|l| {
+                        l.starts_with(&format!("{key} ="))
+                            || l.starts_with(&format!("[sites.{key}]"))
+                    });
+                assert!(
+                    documented,
+                    "{key} ({}) is not in the example file",
+                    error.key
+                );
+                checked += 1;
+            }
         }
-    }
-    assert!(checked > 40, "only {checked} keys found:\n{errors}");
+        assert!(checked > 40, "only {checked} keys found:\n{errors}");
+    });
 }
 
 #[test]
 fn spam_defaults_and_a_derived_token_key() {
-    let _env = EnvGuard::new();
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
-    assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
-    assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
-    assert!(s.spam.token_secret.is_none());
-    assert_eq!(
-        s.spam.initial_key.expose_secret(),
-        crate::spam::TimeTokens::derive_key(&s.carehq.api_secret).expose_secret()
-    );
-    assert_eq!(
-        s.rate_limit.per_ip,
-        crate::spam::Rate::parse("10/10m").unwrap()
-    );
-    assert_eq!(
-        s.rate_limit.per_site,
-        crate::spam::Rate::parse("300/1h").unwrap()
-    );
-    let site = s.site("upton-court").unwrap();
-    assert_eq!(site.honeypot_field, "website");
-    assert!(!site.require_time_token);
-    assert!(site.captcha.is_none());
-    assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
-    assert_eq!(s.captcha.timeout, Duration::from_secs(10));
-    assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
+    jail(|_| {
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
+        assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
+        assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
+        assert!(s.spam.token_secret.is_none());
+        assert_eq!(
+            s.spam.initial_key.expose_secret(),
+            super::secrets::derive_time_token_key(&s.carehq.api_secret).expose_secret()
+        );
+        assert_eq!(s.rate_limit.per_ip, super::Rate::parse("10/10m").unwrap());
+        assert_eq!(s.rate_limit.per_site, super::Rate::parse("300/1h").unwrap());
+        let site = s.site("upton-court").unwrap();
+        assert_eq!(site.honeypot_field, "website");
+        assert!(!site.require_time_token);
+        assert!(site.captcha.is_none());
+        assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
+        assert_eq!(s.captcha.timeout, Duration::from_secs(10));
+        assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
+    });
 }
 
 #[test]
 fn spam_mistakes_name_their_keys() {
-    let _env = EnvGuard::new();
-    let toml = format!(
-        "{MINIMAL}honeypot_field = \"email\"\n[sites.captcha]\nmin_score = 2\n\
+    jail(|_| {
+        let toml = format!(
+            "{MINIMAL}honeypot_field = \"email\"\n[sites.captcha]\nmin_score = 2\n\
          [spam]\nmin_fill_time = \"2d\"\nmax_token_age = \"1d\"\n\
          [rate_limit]\nper_ip = \"ten per minute\"\nper_site = \"0/1h\"\n"
-    );
-    let errors = errors_of(Settings::from_toml_str(&toml));
-    assert!(message(&errors, "spam.max_token_age").contains("longer than spam.min_fill_time"));
-    assert!(message(&errors, "rate_limit.per_ip").contains("\"10/10m\""));
-    assert!(message(&errors, "rate_limit.per_site").contains("above 0"));
-    assert!(
-        message(&errors, "sites[0].honeypot_field").contains("not a field the form already has")
-    );
-    assert!(message(&errors, "sites[0].captcha.min_score").contains("0.0 to 1.0"));
+        );
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        assert!(message(&errors, "spam.max_token_age").contains("longer than spam.min_fill_time"));
+        assert!(message(&errors, "rate_limit.per_ip").contains("\"10/10m\""));
+        assert!(message(&errors, "rate_limit.per_site").contains("above 0"));
+        assert!(
+            message(&errors, "sites[0].honeypot_field")
+                .contains("not a field the form already has")
+        );
+        assert!(message(&errors, "sites[0].captcha.min_score").contains("0.0 to 1.0"));
+    });
 }
 
 #[test]
 fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
-    let _env = EnvGuard::new();
-    let toml = format!(
-        "{MINIMAL}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n\
+    jail(|_| {
+        let toml = format!(
+            "{MINIMAL}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n\
          [captcha]\nprovider = \"turnstile\"\nsite_key = \"global-key\"\nsecret_file = \"/nonexistent\"\non_error = \"hold\"\n"
-    );
-    // The global secret_file does not exist: reported for [captcha] only,
-    // because the site gave its own secret and so takes neither global one.
-    let errors = errors_of(Settings::from_toml_str(&toml));
-    assert!(
-        errors.get("captcha.secret_file").is_some() || errors.get("captcha.secret").is_some(),
-        "{errors}"
-    );
-    assert!(
-        errors
-            .0
-            .iter()
-            .all(|e| !e.key.starts_with("sites[0].captcha")),
-        "{errors}"
-    );
+        );
+        // The global secret_file does not exist: reported for [captcha] only,
+        // because the site gave its own secret and so takes neither global one.
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        assert!(
+            errors.get("captcha.secret_file").is_some() || errors.get("captcha.secret").is_some(),
+            "{errors}"
+        );
+        assert!(
+            errors
+                .0
+                .iter()
+                .all(|e| !e.key.starts_with("sites[0].captcha")),
+            "{errors}"
+        );
 
-    let toml = toml.replace(
-        "secret_file = \"/nonexistent\"",
-        "secret = \"global-secret\"",
-    );
-    let s = Settings::from_toml_str(&toml).unwrap();
-    let site = s.site("upton-court").unwrap();
-    let own = site.captcha(&s.captcha);
-    assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
-    assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
-    assert_eq!(own.site_key.as_deref(), Some("global-key"));
-    assert_eq!(own.on_error, OnCaptchaError::Hold);
-    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+        let toml = toml.replace(
+            "secret_file = \"/nonexistent\"",
+            "secret = \"global-secret\"",
+        );
+        let s = Settings::from_toml_str(&toml).unwrap();
+        let site = s.site("upton-court").unwrap();
+        let own = site.captcha(&s.captcha);
+        assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
+        assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
+        assert_eq!(own.site_key.as_deref(), Some("global-key"));
+        assert_eq!(own.on_error, OnCaptchaError::Hold);
+        assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+    });
 }
 
 #[test]
 fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
-    let _env = EnvGuard::new();
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
-    assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
-    let s = Settings::from_toml_str(&format!(
-        "{MINIMAL}[server]\nclient_ip_header = \"Forwarded\"\n"
-    ))
-    .unwrap();
-    assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
-    let errors = errors_of(Settings::from_toml_str(&format!(
-        "{MINIMAL}[server]\nclient_ip_header = \"x-real-ip\"\n"
-    )));
-    let text = message(&errors, "server.client_ip_header");
-    assert!(
-        text.contains("x-forwarded-for") && text.contains("forwarded"),
-        "{text}"
-    );
+    jail(|_| {
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
+        assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
+        let s = Settings::from_toml_str(&format!(
+            "{MINIMAL}[server]\nclient_ip_header = \"Forwarded\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
+        let errors = errors_of(Settings::from_toml_str(&format!(
+            "{MINIMAL}[server]\nclient_ip_header = \"x-real-ip\"\n"
+        )));
+        let text = message(&errors, "server.client_ip_header");
+        assert!(
+            text.contains("x-forwarded-for") && text.contains("forwarded"),
+            "{text}"
+        );
+    });
 }
 
 #[test]
 fn the_number_of_tracked_addresses_is_capped() {
-    let _env = EnvGuard::new();
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
-    assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
-    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
-    assert_eq!(
-        Settings::from_toml_str(&toml)
-            .unwrap()
-            .rate_limit
-            .max_tracked_addresses,
-        500
-    );
-    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
-    let errors = errors_of(Settings::from_toml_str(&toml));
-    assert!(
-        errors.get("rate_limit.max_tracked_addresses").is_some(),
-        "{errors}"
-    );
+    jail(|_| {
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
+        assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
+        let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
+        assert_eq!(
+            Settings::from_toml_str(&toml)
+                .unwrap()
+                .rate_limit
+                .max_tracked_addresses,
+            500
+        );
+        let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        assert!(
+            errors.get("rate_limit.max_tracked_addresses").is_some(),
+            "{errors}"
+        );
+    });
 }
 
 #[test]
 fn metrics_ask_for_the_token_except_in_the_built_in_sandbox() {
-    let _env = EnvGuard::new();
-    let configured = Settings::from_toml_str(MINIMAL).unwrap();
-    assert!(configured.metrics.require_token);
-    let off = format!("{MINIMAL}[metrics]\nrequire_token = false\n");
-    assert!(!Settings::from_toml_str(&off).unwrap().metrics.require_token);
+    jail(|_| {
+        let configured = Settings::from_toml_str(MINIMAL).unwrap();
+        assert!(configured.metrics.require_token);
+        let off = format!("{MINIMAL}[metrics]\nrequire_token = false\n");
+        assert!(!Settings::from_toml_str(&off).unwrap().metrics.require_token);
 
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = load_from(None, None, &dir.path().join("enquiry-relay.toml")).unwrap();
-    assert_eq!(sandbox.source, ConfigSource::BuiltInSandbox);
-    assert!(!sandbox.metrics.require_token);
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = load_from(None, None, &dir.path().join("enquiry-relay.toml")).unwrap();
+        assert_eq!(sandbox.source, ConfigSource::BuiltInSandbox);
+        assert!(!sandbox.metrics.require_token);
+    });
 }
 
 #[test]
 fn a_short_staff_token_is_refused_with_how_to_make_one() {
-    let env = EnvGuard::new();
-    let with = |token: &str| format!("{MINIMAL}[staff]\ntoken = \"{token}\"\n");
-    let errors = errors_of(Settings::from_toml_str(&with("s3cret-but-short")));
-    let text = message(&errors, "staff.token");
-    assert!(
-        text.contains("32") && text.contains("openssl rand -hex 32"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("s3cret-but-short"),
-        "the value is not echoed"
-    );
-    let long = "0123456789abcdef0123456789abcdef";
-    let s = Settings::from_toml_str(&with(long)).unwrap();
-    assert_eq!(s.staff.token.unwrap().expose_secret(), long);
-    // A token read from a file is held to the same rule.
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "token", "short\n");
-    env.set("ENQUIRY_RELAY_STAFF__TOKEN_FILE", &file);
-    let errors = errors_of(Settings::from_toml_str(MINIMAL));
-    assert!(errors.get("staff.token").is_some(), "{errors}");
+    jail(|jail| {
+        let with = |token: &str| format!("{MINIMAL}[staff]\ntoken = \"{token}\"\n");
+        let errors = errors_of(Settings::from_toml_str(&with("s3cret-but-short")));
+        let text = message(&errors, "staff.token");
+        assert!(
+            text.contains("32") && text.contains("openssl rand -hex 32"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("s3cret-but-short"),
+            "the value is not echoed"
+        );
+        let long = "0123456789abcdef0123456789abcdef";
+        let s = Settings::from_toml_str(&with(long)).unwrap();
+        assert_eq!(s.staff.token.unwrap().expose_secret(), long);
+        // A token read from a file is held to the same rule.
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "token", "short\n");
+        jail.set_env("ENQUIRY_RELAY_STAFF__TOKEN_FILE", file.display());
+        let errors = errors_of(Settings::from_toml_str(MINIMAL));
+        assert!(errors.get("staff.token").is_some(), "{errors}");
+    });
 }
 
 #[test]
 fn an_in_memory_sqlite_database_is_refused() {
-    let _env = EnvGuard::new();
-    for url in [
-        "sqlite::memory:",
-        "sqlite://:memory:",
-        "sqlite://?mode=memory",
-        "sqlite://data/relay.db?mode=memory&cache=shared",
-        "sqlite://",
-    ] {
-        let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
-        let errors = errors_of(Settings::from_toml_str(&toml));
-        let text = message(&errors, "database.url");
-        assert!(
-            text.contains("sqlite://data/enquiry-relay.db"),
-            "{url}: {text}"
-        );
-    }
-    let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
-    assert!(Settings::from_toml_str(&toml).is_ok());
+    jail(|_| {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://data/relay.db?mode=memory&cache=shared",
+            "sqlite://",
+        ] {
+            let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
+            let errors = errors_of(Settings::from_toml_str(&toml));
+            let text = message(&errors, "database.url");
+            assert!(
+                text.contains("sqlite://data/enquiry-relay.db"),
+                "{url}: {text}"
+            );
+        }
+        let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
+        assert!(Settings::from_toml_str(&toml).is_ok());
+    });
 }
 
 #[test]
 fn a_lease_barely_longer_than_the_timeout_is_refused() {
-    let toml = |lease: &str| format!("{MINIMAL}\n[sync]\nlease = \"{lease}\"\n");
-    // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
-    let errors = errors_of(Settings::from_toml_str(&toml("30001ms")));
-    let text = message(&errors, "sync.lease");
-    assert!(text.contains("by at least 5s"), "{text}");
-    assert!(Settings::from_toml_str(&toml("35s")).is_ok());
+    jail(|_| {
+        let toml = |lease: &str| format!("{MINIMAL}\n[sync]\nlease = \"{lease}\"\n");
+        // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
+        let errors = errors_of(Settings::from_toml_str(&toml("30001ms")));
+        let text = message(&errors, "sync.lease");
+        assert!(text.contains("by at least 5s"), "{text}");
+        assert!(Settings::from_toml_str(&toml("35s")).is_ok());
+    });
 }
 
 #[test]
 fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused() {
-    let _env = EnvGuard::new();
-    let s = Settings::from_toml_str(MINIMAL).unwrap();
-    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
-    let longer = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"2m\"\n");
-    let s = Settings::from_toml_str(&longer).unwrap();
-    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    jail(|_| {
+        let s = Settings::from_toml_str(MINIMAL).unwrap();
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+        let longer = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"2m\"\n");
+        let s = Settings::from_toml_str(&longer).unwrap();
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
 
-    let short = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"10s\"\n");
-    let s = Settings::from_toml_str(&short).unwrap();
-    // Honoured: the orchestrator's kill deadline may be what it is.
-    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
-    let warnings = s.warnings();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].contains("sync.shutdown_grace")
-            && warnings[0].contains("carehq.timeout")
-            && warnings[0].contains("duplicate")
-            && warnings[0].contains("at least \"35s\""),
-        "{}",
-        warnings[0]
-    );
+        let short = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"10s\"\n");
+        let s = Settings::from_toml_str(&short).unwrap();
+        // Honoured: the orchestrator's kill deadline may be what it is.
+        assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
+        let warnings = s.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("sync.shutdown_grace")
+                && warnings[0].contains("carehq.timeout")
+                && warnings[0].contains("duplicate")
+                && warnings[0].contains("at least \"35s\""),
+            "{}",
+            warnings[0]
+        );
+    });
 }

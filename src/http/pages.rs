@@ -472,16 +472,14 @@ fn service_choices(site: &SiteSettings) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::settings_from;
 
     fn site(extra: &str) -> SiteSettings {
-        let _env = EnvGuard::new();
         let toml = format!(
             "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Ash House\"\n\
              location = \"6724fbc74f73a2cebf6377fa\"\n{extra}"
         );
-        Settings::from_toml_str(&toml).expect("valid").sites[0].clone()
+        settings_from(&toml).expect("valid").sites[0].clone()
     }
 
     #[test]

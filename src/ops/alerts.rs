@@ -37,25 +37,60 @@ fn incidents(max_pending_age: Duration, now: i64) -> [Incident; 4] {
 /// Check the conditions every `alerts.check_interval` until `shutdown`.
 /// Does nothing when no alert destination is configured.
 pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationToken) {
-    let notifier = match Notifier::new(&settings.alerts) {
-        Ok(Some(notifier)) => notifier,
-        Ok(None) => return,
-        Err(e) => {
-            warn!(error = %e, "alerts are off");
-            return;
-        }
+    let Some(mut checker) = AlertChecker::new(store, Arc::clone(&settings)) else {
+        return;
     };
-    let mut backlog = Backlog::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(settings.alerts.check_interval) => {}
         }
-        // Older messages first, so a destination gets them in order.
-        backlog.retry(&notifier).await;
-        if let Err(e) = check_once(&store, &settings, &notifier, &mut backlog).await {
+        if let Err(e) = checker.check().await {
             warn!(error = %e, "could not check alert conditions; trying again at the next interval");
         }
+    }
+}
+
+/// One alert check at a time: what the loop in `run` does every interval,
+/// also callable on its own (tests drive it one check at a time).
+pub struct AlertChecker {
+    store: Store,
+    settings: Arc<Settings>,
+    notifier: Notifier,
+    backlog: Backlog,
+}
+
+impl AlertChecker {
+    /// `None` when no alert destination is configured or it is unusable
+    /// (alerts are off; the reason is logged).
+    pub fn new(store: Store, settings: Arc<Settings>) -> Option<AlertChecker> {
+        let notifier = match Notifier::new(&settings.alerts) {
+            Ok(Some(notifier)) => notifier,
+            Ok(None) => return None,
+            Err(e) => {
+                warn!(error = %e, "alerts are off");
+                return None;
+            }
+        };
+        Some(AlertChecker {
+            store,
+            settings,
+            notifier,
+            backlog: Backlog::default(),
+        })
+    }
+
+    /// Retry what the backlog owes (older messages first, so a destination
+    /// gets them in order), then claim and announce what opened or cleared.
+    pub async fn check(&mut self) -> Result<(), StoreError> {
+        self.backlog.retry(&self.notifier).await;
+        check_once(
+            &self.store,
+            &self.settings,
+            &self.notifier,
+            &mut self.backlog,
+        )
+        .await
     }
 }
 

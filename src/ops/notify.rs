@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::config::AlertSettings;
 
 pub struct Notifier {
-    http: reqwest::Client,
+    http: reqwest_middleware::ClientWithMiddleware,
     webhook_url: Option<SecretString>,
     email: Option<Email>,
 }
@@ -35,16 +35,9 @@ impl Notifier {
                     .map_err(|e| format!("alerts.smtp_url is not usable: {e}"))?
                     .timeout(Some(Duration::from_secs(20)))
                     .build();
-                let parse = |s: &str| {
-                    s.parse::<Mailbox>()
-                        .map_err(|e| format!("bad alert address: {e}"))
-                };
-                let from = parse(settings.email_from.as_deref().unwrap_or_default())?;
-                let to = settings
-                    .email_to
-                    .iter()
-                    .map(|a| parse(a))
-                    .collect::<Result<_, _>>()?;
+                // Settings guarantee both once smtp_url is set.
+                let from = (settings.email_from.clone()).ok_or("alerts.email_from is not set")?;
+                let to = settings.email_to.clone();
                 Some(Email {
                     transport,
                     from,
@@ -59,6 +52,15 @@ impl Notifier {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("could not build an HTTP client: {e}"))?;
+        // The webhook's POST is retried on a 5xx or a broken connection: a
+        // repeated alert is harmless, one lost to a blip is not. (This client
+        // sends nothing else; CareHQ's creates are never retried, see
+        // `carehq::client`.)
+        let http = reqwest_middleware::ClientBuilder::new(http)
+            .with(crate::outgoing::RetrySafeMethods::new(&[
+                reqwest::Method::POST,
+            ]))
+            .build();
         Ok(Some(Notifier {
             http,
             webhook_url: settings.webhook_url.clone(),
@@ -86,14 +88,20 @@ impl Notifier {
                 let Some(url) = &self.webhook_url else {
                     return Err("no alerts.webhook_url is configured".into());
                 };
-                self.http
+                // Without the URL in errors: it carries the webhook's token.
+                let response = self
+                    .http
                     .post(url.expose_secret())
                     .json(message)
                     .send()
                     .await
-                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| match e {
+                        reqwest_middleware::Error::Reqwest(e) => e.without_url().to_string(),
+                        other => other.to_string(),
+                    })?;
+                response
+                    .error_for_status()
                     .map(|_| ())
-                    // Without the URL: it carries the webhook's token.
                     .map_err(|e| e.without_url().to_string())
             }
             Destination::Email => match &self.email {

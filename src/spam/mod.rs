@@ -17,7 +17,7 @@ pub use honeypot::tripped as honeypot_tripped;
 pub use origin::{
     OriginCheck, add_cors_headers, add_preflight_headers, check_origin, cors_allowed,
 };
-pub use rate_limit::{Rate, RateLimits, SiteToken, subscriber};
+pub use rate_limit::{RateLimits, SiteToken, subscriber};
 pub(crate) use rate_limit::{count_evictions, make_room};
 pub use time_token::{TimeTokens, TokenCheck, unix_now};
 pub use verdict::SpamVerdict;

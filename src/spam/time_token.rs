@@ -95,17 +95,6 @@ impl TimeTokens {
         self
     }
 
-    /// The key a database without one starts with when `spam.token_secret`
-    /// is unset: derived from the CareHQ secret, as every key was before keys
-    /// were stored, so forms open across the upgrade stay valid. Once stored
-    /// it no longer follows the CareHQ secret.
-    pub fn derive_key(carehq_api_secret: &SecretString) -> SecretString {
-        SecretString::from(hex::encode(hmac(
-            carehq_api_secret.expose_secret().as_bytes(),
-            b"enquiry-relay time token v1",
-        )))
-    }
-
     /// A token for `site` issued at `now` (Unix seconds).
     pub fn issue(&self, site: &str, now: u64) -> String {
         format!("{now}.{}", hex::encode(self.signature(site, now)))
@@ -255,16 +244,5 @@ mod tests {
         let (time, mac) = t.split_once('.').unwrap();
         assert_eq!(time, "1000");
         assert_eq!(mac.len(), 64);
-    }
-
-    #[test]
-    fn the_derived_key_depends_on_the_carehq_secret() {
-        let a = TimeTokens::derive_key(&SecretString::from("a"));
-        let b = TimeTokens::derive_key(&SecretString::from("b"));
-        assert_ne!(a.expose_secret(), b.expose_secret());
-        assert_eq!(
-            a.expose_secret(),
-            TimeTokens::derive_key(&SecretString::from("a")).expose_secret()
-        );
     }
 }

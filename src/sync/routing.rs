@@ -25,16 +25,14 @@ pub(super) fn site_routing(site: &SiteSettings) -> SiteRouting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::EnvGuard;
+    use crate::config::test_env::settings_from;
 
     fn site(extra: &str) -> SiteSettings {
-        let _env = EnvGuard::new();
         let toml = format!(
             "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"Upton Court\"\n\
              location = \"6724fbc74f73a2cebf6377fa\"\n{extra}"
         );
-        Settings::from_toml_str(&toml).unwrap().sites.remove(0)
+        settings_from(&toml).unwrap().sites.remove(0)
     }
 
     #[test]

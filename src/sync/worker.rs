@@ -48,6 +48,8 @@ pub struct DrainReport {
     pub deferred: u64,
 }
 
+/// Clones share one worker's state (its name, in-flight set, rate budget).
+#[derive(Clone)]
 pub struct SyncWorker {
     shared: Arc<Shared>,
     handle: WorkerHandle,

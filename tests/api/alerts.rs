@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +12,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use enquiry_relay::sandbox::Faults;
+use enquiry_relay::sync::DrainReport;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -48,6 +48,14 @@ fn options(url: &str, details: bool) -> AppOptions {
     }
 }
 
+/// `checks` alert checks of a quiet app, as the loop would make while an
+/// incident lasts (or after it cleared).
+async fn check_alerts_times(app: &TestApp, checks: usize) {
+    for _ in 0..checks {
+        app.check_alerts().await;
+    }
+}
+
 fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
     inbox
         .lock()
@@ -57,27 +65,21 @@ fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
         .count()
 }
 
-async fn wait_for(inbox: &Inbox, kind: &str, event: &str) {
-    eventually(Duration::from_secs(15), || async {
-        (count(inbox, kind, event) > 0).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("no {kind} {event} alert: {:?}", inbox.lock().unwrap()));
-}
-
 async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false).quiet()).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    assert_eq!(app.delivery(&id).await.status, "failed");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
     // Several more checks run while the incident lasts; none repeats it.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     let message = inbox.lock().unwrap()[0].clone();
     assert_eq!(message["waiting"]["failed"], 1);
@@ -92,9 +94,11 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     assert!(message.get("details").is_none());
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "failed", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    assert_eq!(app.delivery(&id).await.status, "synced");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     app.stop().await;
@@ -110,12 +114,27 @@ async fn two_instances_send_each_alert_once(db: Db) {
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..options(&url, true)
-    };
+    }
+    .quiet();
     let first = TestApp::spawn(&db, &sandbox.url, &wrong).await;
     let second = TestApp::spawn(&db, &sandbox.url, &wrong).await;
     posted_id(&first, 1).await;
-    wait_for(&inbox, "paused", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    first.drain().await;
+    assert!(
+        first
+            .store
+            .delivery_state()
+            .await
+            .unwrap()
+            .paused_reason
+            .is_some(),
+        "a 401 pauses delivery"
+    );
+    // Both instances check at the same moment, several times over: the
+    // incident is announced once.
+    for _ in 0..4 {
+        tokio::join!(first.check_alerts(), second.check_alerts());
+    }
     assert_eq!(
         count(&inbox, "paused", "incident"),
         1,
@@ -131,11 +150,26 @@ async fn two_instances_send_each_alert_once(db: Db) {
     second.stop().await;
 
     // Fixed credentials: the restarted instances deliver, the pause clears once.
-    let first = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
-    let second = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
-    wait_for(&inbox, "paused", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let fixed = options(&url, true).quiet();
+    let first = TestApp::spawn(&db, &sandbox.url, &fixed).await;
+    let second = TestApp::spawn(&db, &sandbox.url, &fixed).await;
+    assert_eq!(first.drain().await.synced, 1, "the probe delivers");
+    assert_eq!(second.drain().await, DrainReport::default());
+    assert!(
+        first
+            .store
+            .delivery_state()
+            .await
+            .unwrap()
+            .paused_reason
+            .is_none(),
+        "delivery resumed"
+    );
+    for _ in 0..4 {
+        tokio::join!(first.check_alerts(), second.check_alerts());
+    }
     assert_eq!(count(&inbox, "paused", "cleared"), 1);
+    assert_eq!(count(&inbox, "paused", "incident"), 1);
     first.stop().await;
     second.stop().await;
 }
@@ -146,11 +180,12 @@ async fn include_details_names_the_families_to_call_back() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true).quiet()).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 7).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
     let message = inbox.lock().unwrap()[0].clone();
     assert_eq!(message["details"][0]["id"], id.as_str());
     assert_eq!(message["details"][0]["email"], "family7@example.com");
@@ -229,15 +264,6 @@ impl SmtpSink {
     fn mails(&self) -> Vec<String> {
         self.mails.lock().unwrap().clone()
     }
-
-    /// Wait until at least `n` mails arrived.
-    async fn wait_for(&self, n: usize) {
-        eventually(Duration::from_secs(15), || async {
-            (self.mails().len() >= n).then_some(())
-        })
-        .await
-        .unwrap_or_else(|| panic!("expected {n} alert emails, got {:?}", self.mails()));
-    }
 }
 
 /// The text of a mail's body, undoing the transfer encoding lettre chose
@@ -294,18 +320,16 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
              email_to = [\"manager@example.net\"]\ncheck_interval = \"100ms\"\n"
         ),
         ..AppOptions::default()
-    };
+    }
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
     let sent = || mails.lock().unwrap().clone();
-    eventually(Duration::from_secs(15), || async {
-        (!sent().is_empty()).then_some(())
-    })
-    .await
-    .expect("an alert email arrives");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(sent().len(), 1, "an alert email arrives");
+    check_alerts_times(&app, 3).await;
     assert_eq!(sent().len(), 1, "once per incident");
     let mail = &sent()[0];
     assert!(
@@ -323,13 +347,10 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
     );
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    eventually(Duration::from_secs(15), || async {
-        (sent().len() >= 2).then_some(())
-    })
-    .await
-    .expect("an all-clear email arrives");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    app.check_alerts().await;
+    assert_eq!(sent().len(), 2, "an all-clear email arrives");
+    check_alerts_times(&app, 3).await;
     assert_eq!(sent().len(), 2);
     assert!(
         sent()[1].contains("No failed enquiries remain"),
@@ -365,22 +386,25 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
     let options = AppOptions {
         retry_schedule: r#"["1h"]"#,
         ..options(&url, false)
-    };
+    }
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(&app, 1).await;
-    eventually(Duration::from_secs(10), || async {
-        let d = app.delivery(&id).await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
-    })
-    .await
-    .expect("first attempt made; next one in an hour");
+    assert_eq!(app.drain_to_rest().await.retrying, 1);
+    let d = app.delivery(&id).await;
+    assert_eq!(
+        (d.status.as_str(), d.attempts),
+        ("pending", 1),
+        "first attempt made; next one in an hour"
+    );
     // Young: several checks pass without an alert.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "incident"), 0);
 
     age_pending_by_an_hour(&db).await;
-    wait_for(&inbox, "pending_age", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "pending_age", "incident"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "incident"), 1);
     let message = inbox
         .lock()
@@ -404,9 +428,11 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
         .await
         .unwrap();
     pool.close().await;
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "pending_age", "cleared").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    assert_eq!(app.delivery(&id).await.status, "synced");
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
     assert_eq!(count(&inbox, "pending_age", "incident"), 1);
     assert_eq!(count(&inbox, "failed", "incident"), 0, "nothing failed");
@@ -423,6 +449,7 @@ fn both_destinations(url: &str, smtp_port: u16, details: bool) -> AppOptions {
         ),
         ..AppOptions::default()
     }
+    .quiet()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,10 +461,11 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, true)).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 5).await;
-    app.wait_for_status(&id, "failed").await;
-    wait_for(&inbox, "failed", "incident").await;
-    sink.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    assert_eq!(sink.mails().len(), 1, "one email per incident");
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     assert_eq!(sink.mails().len(), 1, "one email per incident");
     let body = mail_body(&sink.mails()[0]);
@@ -448,10 +476,11 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     );
 
     app.store.retry_failed(&id).await.unwrap();
-    app.wait_for_status(&id, "synced").await;
-    wait_for(&inbox, "failed", "cleared").await;
-    sink.wait_for(2).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "cleared"), 1);
+    assert_eq!(sink.mails().len(), 2);
+    check_alerts_times(&app, 3).await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
     assert_eq!(inbox.lock().unwrap().len(), 2);
     assert_eq!(sink.mails().len(), 2);
@@ -478,15 +507,22 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
     .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    assert_eq!(app.delivery(&id).await.status, "failed");
     // The webhook took it, so the incident is announced; the email is owed.
-    wait_for(&inbox, "failed", "incident").await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(count(&inbox, "failed", "incident"), 1);
+    check_alerts_times(&app, 3).await;
     assert!(sink.mails().is_empty());
 
     sink.set_up(true);
-    sink.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.check_alerts().await;
+    assert_eq!(
+        sink.mails().len(),
+        1,
+        "the owed email goes out at the next check"
+    );
+    check_alerts_times(&app, 3).await;
     assert_eq!(sink.mails().len(), 1, "sent once, not once per check");
     assert!(
         sink.mails()[0].contains("could not be delivered"),

@@ -4,13 +4,11 @@
 //! (or never) makes the documented at-least-once duplicate, and each attempt
 //! records how long it took.
 
-use std::time::Duration;
-
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, eventually, family, field,
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
 };
 use crate::on_both_databases;
 
@@ -21,7 +19,7 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
 
     for (n, (code, cause)) in [(403, "permission")].into_iter().enumerate() {
         sandbox.set_faults(Faults {
@@ -29,34 +27,37 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
             ..Faults::default()
         });
         let id = posted_id(&app, n).await;
-        let state = eventually(Duration::from_secs(10), || async {
-            let s = app.store.delivery_state().await.unwrap();
-            (s.paused_status == Some(i64::from(code))).then_some(s)
-        })
-        .await
-        .unwrap_or_else(|| panic!("a {code} pauses delivery"));
+        app.drain().await;
+        let state = app.store.delivery_state().await.unwrap();
+        assert_eq!(
+            state.paused_status,
+            Some(i64::from(code)),
+            "a {code} pauses delivery: {state:?}"
+        );
         let reason = state.paused_reason.unwrap_or_default();
         assert!(
             reason.contains(cause),
             "{code}: says what to check: {reason}"
         );
-        // Probes (every 300 ms) keep meeting the same answer: the enquiry is
-        // not at fault, so it is neither failed nor charged an attempt.
-        // (A probe in flight shows the row as `sending`; between probes it
-        // must be back to `pending`, never `failed`.)
-        tokio::time::sleep(Duration::from_millis(900)).await;
-        let waiting = eventually(Duration::from_secs(5), || async {
-            let d = app.delivery(&id).await;
-            assert_ne!(d.status, "failed", "{code}: {d:?}");
-            (d.status == "pending").then_some(d)
-        })
-        .await
-        .unwrap_or_else(|| panic!("{code}: the row returns to pending between probes"));
-        assert_eq!(waiting.attempts, 0, "{code}: {waiting:?}");
-        assert!(sandbox.sandbox.request_count() >= 2, "probes were sent");
+        // Probes (one per drain while paused) keep meeting the same answer:
+        // the enquiry is not at fault, so it is neither failed nor charged an
+        // attempt; between probes it is back to `pending`, never `failed`.
+        for _ in 0..2 {
+            let report = app.drain().await;
+            assert_eq!((report.synced, report.failed), (0, 0), "{code}: {report:?}");
+            let waiting = app.delivery(&id).await;
+            assert_eq!(waiting.status, "pending", "{code}: {waiting:?}");
+            assert_eq!(waiting.attempts, 0, "{code}: {waiting:?}");
+        }
+        assert!(sandbox.sandbox.request_count() >= 3, "probes were sent");
 
         sandbox.set_faults(Faults::default());
-        app.wait_for_status(&id, "synced").await;
+        assert_eq!(
+            app.drain_to_rest().await.synced,
+            1,
+            "{code}: the probe resumes"
+        );
+        assert_eq!(app.delivery(&id).await.status, "synced");
         let resumed = app.store.delivery_state().await.unwrap();
         assert!(resumed.paused_reason.is_none(), "{code}: {resumed:?}");
     }

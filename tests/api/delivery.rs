@@ -4,6 +4,8 @@
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use enquiry_relay::storage::now_ms;
 
+use enquiry_relay::sync::DrainReport;
+
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field};
 use crate::on_both_databases;
 
@@ -19,11 +21,27 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
         status_times: Some(2),
         ..Faults::default()
     });
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    // Retries an hour apart: a drain right after a 503 finds nothing due
+    // (the test then makes the row due instead of waiting).
+    let options = AppOptions {
+        retry_schedule: r#"["1h", "1h", "1h"]"#,
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
 
     let id = posted_id(&app, 1).await;
 
-    let delivery = app.wait_for_status(&id, "synced").await;
+    // Each 503 puts the row back on the schedule: not due again at once (a
+    // second drain claims nothing) until its delay has passed.
+    for _ in 0..2 {
+        assert_eq!(app.drain_to_rest().await.retrying, 1);
+        assert_eq!(app.delivery(&id).await.status, "pending");
+        app.make_pending_due().await;
+    }
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    let delivery = app.delivery(&id).await;
+    assert_eq!(delivery.status, "synced");
     assert_eq!(delivery.attempts, 3, "two 503s, then success");
     assert_eq!(
         delivery.ambiguous, 2,
@@ -58,14 +76,21 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
     });
     // Two retries: three attempts in all, then the row is failed for staff.
     let options = AppOptions {
-        retry_schedule: r#"["100ms", "100ms"]"#,
+        retry_schedule: r#"["1h", "1h"]"#,
         ..AppOptions::default()
-    };
+    }
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
 
     let id = posted_id(&app, 1).await;
 
-    let failed = app.wait_for_status(&id, "failed").await;
+    for _ in 0..2 {
+        assert_eq!(app.drain_to_rest().await.retrying, 1);
+        app.make_pending_due().await;
+    }
+    assert_eq!(app.drain_to_rest().await.failed, 1);
+    let failed = app.delivery(&id).await;
+    assert_eq!(failed.status, "failed");
     assert_eq!(failed.attempts, 3, "the first send and two retries");
     assert_eq!(failed.ambiguous, 3, "each 503 may have created the record");
     assert!(
@@ -89,8 +114,10 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
         ],
         "every attempt is kept"
     );
-    // Kept, not deleted, and not sent again: a failed row waits for a person.
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // Kept, not deleted, and not sent again: a failed row waits for a person
+    // (even with every pending row due, a drain claims nothing).
+    app.make_pending_due().await;
+    assert_eq!(app.drain().await, DrainReport::default());
     let enquiry = app.store.enquiry(&id).await.unwrap().expect("enquiry kept");
     assert!(enquiry.payload.is_some(), "its data is kept for staff");
     assert_eq!(app.store.deliveries_of(&id).await.unwrap().len(), 1);
@@ -304,34 +331,31 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
         api_secret: "not-the-secret".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &wrong).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &wrong.quiet()).await;
 
     let first = posted_id(&app, 1).await;
     let second = posted_id(&app, 2).await;
-    let state = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
-        let s = app.store.delivery_state().await.unwrap();
-        s.paused_reason.is_some().then_some(s)
-    })
-    .await
-    .expect("delivery pauses");
+    let report = app.drain().await;
+    assert_eq!((report.synced, report.failed), (0, 0), "{report:?}");
+    let state = app.store.delivery_state().await.unwrap();
+    assert!(state.paused_reason.is_some(), "delivery pauses: {state:?}");
     assert_eq!(state.paused_status, Some(401));
     assert!(
         state.paused_reason.unwrap().contains("api_secret"),
         "the cause says what to check"
     );
     // Probes keep failing, but nothing is failed and no attempt is spent.
-    // A probe holds its row as "sending" for a moment, so each row is read
-    // until it is seen back at "pending" between two probes.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    for id in [&first, &second] {
-        let d = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+    // While paused, each drain sends one probe and stops.
+    for _ in 0..3 {
+        let requests = sandbox.sandbox.request_count();
+        let report = app.drain().await;
+        assert_eq!((report.synced, report.failed), (0, 0), "{report:?}");
+        assert_eq!(sandbox.sandbox.request_count(), requests + 1, "one probe");
+        for id in [&first, &second] {
             let d = app.delivery(id).await;
-            assert_ne!(d.status, "failed", "a 401 never fails a row: {d:?}");
-            (d.status == "pending").then_some(d)
-        })
-        .await
-        .expect("the row is pending between probes");
-        assert_eq!(d.attempts, 0, "{d:?}");
+            assert_eq!(d.status, "pending", "a 401 never fails a row: {d:?}");
+            assert_eq!(d.attempts, 0, "{d:?}");
+        }
     }
     app.stop().await;
 

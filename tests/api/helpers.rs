@@ -9,9 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use enquiry_relay::config::Settings;
+use enquiry_relay::ops::alerts::AlertChecker;
 use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, seed};
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
+use enquiry_relay::sync::{DrainReport, SyncWorker};
 use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
 
@@ -168,6 +170,9 @@ pub struct AppOptions {
     pub carehq_timeout: &'static str,
     /// Lines added to `[sync]` (e.g. `concurrency = 1`).
     pub sync_toml: String,
+    /// No background sync worker or alert loop: the test drives them one
+    /// step at a time with `TestApp::drain` and `TestApp::check_alerts`.
+    pub quiet: bool,
 }
 
 /// Spam settings that let every other test's posts through.
@@ -187,6 +192,17 @@ impl Default for AppOptions {
             shutdown_grace: "5s",
             carehq_timeout: "5s",
             sync_toml: String::new(),
+            quiet: false,
+        }
+    }
+}
+
+impl AppOptions {
+    /// These options without the background loops (see `quiet`).
+    pub fn quiet(self) -> AppOptions {
+        AppOptions {
+            quiet: true,
+            ..self
         }
     }
 }
@@ -260,6 +276,15 @@ pub struct TestApp {
     pub http: reqwest::Client,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    db_url: String,
+    /// Set for a quiet app: the worker and alert checker the test drives.
+    steps: Option<Steps>,
+}
+
+/// What a quiet app's test drives by hand.
+struct Steps {
+    worker: SyncWorker,
+    alerts: Option<tokio::sync::Mutex<AlertChecker>>,
 }
 
 impl TestApp {
@@ -270,7 +295,14 @@ impl TestApp {
         let store = Store::connect(&db.url, 2)
             .await
             .expect("open test database");
-        let app = Application::build(settings).await.expect("build app");
+        let mut app = Application::build(settings).await.expect("build app");
+        let steps = options.quiet.then(|| Steps {
+            worker: app.sync_worker(),
+            alerts: app.alert_checker().map(tokio::sync::Mutex::new),
+        });
+        if options.quiet {
+            app = app.without_background_loops();
+        }
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
@@ -280,7 +312,79 @@ impl TestApp {
             http: http_client(),
             stop,
             task,
+            db_url: db.url.clone(),
+            steps,
         }
+    }
+
+    fn steps(&self) -> &Steps {
+        self.steps
+            .as_ref()
+            .expect("only a quiet app (AppOptions::quiet) is driven by hand")
+    }
+
+    /// One drain pass of a quiet app's worker: sends everything due now.
+    pub async fn drain(&self) -> DrainReport {
+        self.steps()
+            .worker
+            .drain_once()
+            .await
+            .expect("drain the outbox")
+    }
+
+    /// Drain, and then prove nothing more is due: a second drain claims nothing.
+    pub async fn drain_to_rest(&self) -> DrainReport {
+        let report = self.drain().await;
+        assert_eq!(
+            self.drain().await,
+            DrainReport::default(),
+            "a second drain found more to send"
+        );
+        report
+    }
+
+    /// Drain until a drain claims nothing (a delivery's next step may only
+    /// be claimed by the next pass); what all of them did together.
+    pub async fn drain_all(&self) -> DrainReport {
+        let mut total = DrainReport::default();
+        for _ in 0..20 {
+            let report = self.drain().await;
+            if report == DrainReport::default() {
+                return total;
+            }
+            total.synced += report.synced;
+            total.retrying += report.retrying;
+            total.failed += report.failed;
+            total.deferred += report.deferred;
+        }
+        panic!("still claiming after 20 drains: {total:?}");
+    }
+
+    /// Make every pending delivery due now (its retry delay has "passed").
+    pub async fn make_pending_due(&self) {
+        let pool = sqlx::AnyPool::connect(&self.db_url)
+            .await
+            .expect("open test database");
+        sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'")
+            .execute(&pool)
+            .await
+            .expect("make pending deliveries due");
+        pool.close().await;
+    }
+
+    /// One alert check of a quiet app, as the alert loop makes every interval.
+    pub async fn check_alerts(&self) {
+        let alerts = self
+            .steps()
+            .alerts
+            .as_ref()
+            .expect("the app has an alert destination configured");
+        alerts
+            .lock()
+            .await
+            .check()
+            .await
+            .expect("check alert conditions");
     }
 
     /// A browser-like form post, carrying a time token fetched first.

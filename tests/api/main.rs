@@ -22,6 +22,7 @@ mod leases;
 mod logs;
 mod metrics;
 mod odd_addresses;
+mod outgoing_retries;
 mod pacing;
 mod processes;
 mod quarantine;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
 use enquiry_relay::storage::{DeliveryView, Store, now_ms};
+use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
@@ -329,12 +330,10 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
         status_path: Some("home-visits".into()),
         ..Faults::default()
     });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(r#"["200ms", "300ms", "400ms"]"#),
-    )
-    .await;
+    // Retries an hour apart: after each 503 nothing is due until the test
+    // makes it so.
+    let options = visit_options(r#"["1h", "1h", "1h"]"#).quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(
         &app,
         SITE,
@@ -342,7 +341,20 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
     )
     .await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let first = app.drain_all().await;
+    assert_eq!((first.synced, first.retrying), (1, 1), "{first:?}");
+    for _ in 0..2 {
+        assert_eq!(step(&app.store, &id, "home_visit").await.status, "pending");
+        app.make_pending_due().await;
+        let again = app.drain_all().await;
+        assert_eq!(
+            again.synced + again.retrying,
+            1,
+            "only the visit: {again:?}"
+        );
+    }
+    let visit_row = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
     assert_eq!(visit_row.attempts, 3, "two 503s, then the visit");
     let enquiry_row = step(&app.store, &id, "enquiry").await;
     assert_eq!(
@@ -350,7 +362,7 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
         ("synced", 1)
     );
     assert_eq!(sandbox.received().len(), 1);
-    assert_eq!(wait_for_visits(&sandbox, 1).await.len(), 1);
+    assert_eq!(sandbox.sandbox.received_visits().len(), 1);
     app.stop().await;
 }
 on_both_databases!(an_outage_between_the_steps_delays_only_the_visit);
@@ -444,19 +456,25 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
+    let quiet = visit_options(r#"["2s", "2s"]"#).quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
     let id = posted_id(
         &app,
         SITE,
         &with_visit(5, &local_slot(3, 11).0, "in_person"),
     )
     .await;
-    let pending = eventually(Duration::from_secs(20), || async {
-        let d = step(&app.store, &id, "home_visit").await;
-        (d.status == "pending" && d.attempts == 1).then_some(d)
-    })
-    .await
-    .expect("the visit is pending after its first attempt");
+    // The enquiry, then its visit (which meets the 503); nothing else is due.
+    let mut drained = DrainReport::default();
+    while drained.synced + drained.retrying < 2 {
+        let report = app.drain().await;
+        assert_ne!(report, DrainReport::default(), "stalled at {drained:?}");
+        drained.synced += report.synced;
+        drained.retrying += report.retrying;
+    }
+    assert_eq!(app.drain().await, DrainReport::default());
+    let pending = step(&app.store, &id, "home_visit").await;
+    assert_eq!(pending.status, "pending", "{pending:?}");
     assert_eq!(pending.attempts, 1);
     assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
     app.stop().await;
@@ -476,13 +494,23 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     assert_eq!(claimed[0].step.as_str(), "home_visit");
     store.close().await;
 
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["2s", "2s"]"#)).await;
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
+    // Drained until the crashed worker's lease (1 s) runs out and the visit
+    // is sent; then a second drain, with every pending row due, claims nothing.
+    let report = eventually(Duration::from_secs(10), || async {
+        let report = app.drain().await;
+        (report != DrainReport::default()).then_some(report)
+    })
+    .await
+    .expect("the visit is claimed again once the lease ends");
+    assert_eq!(report.synced, 1, "{report:?}");
+    app.make_pending_due().await;
+    assert_eq!(app.drain().await, DrainReport::default());
+    let visit_row = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
     assert!(visit_row.ambiguous >= 1, "the lost send is counted");
-    let visits = wait_for_visits(&sandbox, 1).await;
-    // Give a duplicate send the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sandbox.sandbox.received_visits().len(), 1, "sent once");
+    let visits = sandbox.sandbox.received_visits();
+    assert_eq!(visits.len(), 1, "sent once");
     assert_eq!(
         sandbox.received().len(),
         1,
@@ -616,7 +644,7 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#).quiet()).await;
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let id = posted_id(
         &app,
@@ -624,7 +652,8 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         &with_visit(1, &local_slot(2, 15).0, "in_person"),
     )
     .await;
-    wait_for_step(&app.store, &id, "enquiry", "failed").await;
+    assert_eq!(app.drain_all().await.failed, 1);
+    assert_eq!(step(&app.store, &id, "enquiry").await.status, "failed");
 
     // Days go by before staff retry the enquiry: the chosen slot is now past.
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
@@ -637,8 +666,11 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
     pool.close().await;
     assert_eq!(app.store.retry_failed(&id).await.unwrap(), 1);
 
-    wait_for_step(&app.store, &id, "enquiry", "synced").await;
-    let visit = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    let report = app.drain_all().await;
+    assert_eq!((report.synced, report.failed), (1, 1), "{report:?}");
+    assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
+    let visit = step(&app.store, &id, "home_visit").await;
+    assert_eq!(visit.status, "failed", "{visit:?}");
     let error = visit.last_error.unwrap_or_default();
     assert!(
         error.contains("the chosen time has passed; call the family"),

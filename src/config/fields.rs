@@ -1,0 +1,162 @@
+//! serde field parsers for typed sections: each reads any scalar as text (so
+//! `timeout = 30` can be told to add a unit) and refuses with a message that
+//! says what to write. `sources::lenient` names the key and where it was set.
+
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+
+use super::byte_size::parse_byte_size;
+use super::checks;
+use super::duration::parse_duration;
+use super::error::Problems;
+use super::text::Text;
+
+/// `"30s"`, `"15m"`: a whole number and a unit.
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&Text::deserialize(d)?.0).map_err(D::Error::custom)
+}
+
+/// As `duration`; zero is refused (a zero interval would spin, a zero timeout fail every call).
+pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    match duration(d)? {
+        zero if zero.is_zero() => Err(D::Error::custom(
+            "must be longer than zero; leave it out for the default",
+        )),
+        positive => Ok(positive),
+    }
+}
+
+/// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
+/// write environment variables).
+pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(D::Error::custom(format!(
+            "\"{}\" is not a boolean; expected true or false",
+            text.trim()
+        ))),
+    }
+}
+
+/// Any `FromStr` type, whose error says what to write.
+pub(super) fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    Text::deserialize(d)?
+        .0
+        .trim()
+        .parse()
+        .map_err(D::Error::custom)
+}
+
+/// A whole number from `MIN` to `MAX`.
+pub(super) fn whole<'de, D, T, const MIN: i64, const MAX: i64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let text = Text::deserialize(d)?.0;
+    let text = text.trim();
+    (text.parse::<i64>().ok())
+        .filter(|n| (MIN..=MAX).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "\"{text}\" is out of range; expected a whole number from {MIN} to {MAX}"
+            ))
+        })
+}
+
+/// `IP:port`.
+pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    text.trim().parse().map_err(|_| {
+        D::Error::custom(format!(
+            "\"{}\" is not an address; expected IP:port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+            text.trim()
+        ))
+    })
+}
+
+/// A byte count or a size with a unit (`"64KiB"`); zero is refused.
+pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match parse_byte_size(&Text::deserialize(d)?.0).map_err(D::Error::custom)? {
+        0 => Err(D::Error::custom("must be more than zero bytes")),
+        size => Ok(size),
+    }
+}
+
+/// An http(s) base URL, kept without its trailing `/`.
+pub(super) fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    let mut p = Problems::default();
+    match checks::base_url("", text.trim(), "https://forms.example.com", &mut p) {
+        Some(url) => Ok(Some(url)),
+        None => Err(D::Error::custom(p.into_errors().0.remove(0).message)),
+    }
+}
+
+/// CIDRs, or single addresses taken as one-host networks.
+pub(super) fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    struct Net(ipnet::IpNet);
+    impl FromStr for Net {
+        type Err = String;
+        fn from_str(text: &str) -> Result<Net, String> {
+            (text.parse::<ipnet::IpNet>().map(|net| net.trunc()))
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(Net)
+                .map_err(|_| format!("\"{text}\" is not an IP address or CIDR; expected e.g. \"10.0.0.0/8\" or \"172.18.0.2\""))
+        }
+    }
+    let nets: Vec<Net> = list(d)?;
+    Ok(nets.into_iter().map(|n| n.0).collect())
+}
+
+/// A list, or one comma-separated string (the easy way to give a list in an
+/// environment variable), of `FromStr` items.
+pub(super) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    struct Item<T>(T);
+    impl<'de, T: FromStr<Err: Display>> Deserialize<'de> for Item<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            parsed(d).map(Item)
+        }
+    }
+    struct List<T>(PhantomData<T>);
+    impl<'de, T: FromStr<Err: Display>> Visitor<'de> for List<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of strings, or one comma-separated string")
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Vec<T>, E> {
+            let items = v.split(',').map(str::trim).filter(|s| !s.is_empty());
+            (items.enumerate())
+                .map(|(i, s)| {
+                    s.parse()
+                        .map_err(|e| E::custom(format!("item {}: {e}", i + 1)))
+                })
+                .collect()
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Item(item)) = seq.next_element::<Item<T>>()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    d.deserialize_any(List(PhantomData))
+}

@@ -1,0 +1,109 @@
+//! `[server]`: the HTTP listener.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::fields;
+
+/// `[server]`: the HTTP listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    #[serde(deserialize_with = "fields::listen")]
+    pub listen: SocketAddr,
+    /// Proxies whose forwarding header is believed.
+    #[serde(deserialize_with = "fields::nets")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header trusted proxies name the client in; the other is never read.
+    #[serde(deserialize_with = "fields::parsed")]
+    pub client_ip_header: ClientIpHeader,
+    /// Largest request body accepted, in bytes.
+    #[serde(deserialize_with = "fields::byte_size")]
+    pub body_limit: usize,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    pub request_timeout: Duration,
+    /// Public base URL (`https://forms.example.com`), no trailing `/`.
+    #[serde(deserialize_with = "fields::public_url")]
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trusted_proxies: Vec::new(),
+            client_ip_header: ClientIpHeader::XForwardedFor,
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            public_url: None,
+        }
+    }
+}
+
+/// Which header trusted proxies put the client's address in. Only that one
+/// is read: were both, a client could write the one its proxy does not set
+/// and be believed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+/// Either name, in any case.
+impl FromStr for ClientIpHeader {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!(
+                "\"{text}\" is not allowed; expected one of: x-forwarded-for, forwarded"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ClientIpHeader;
+    use crate::config::test_env::settings_from;
+
+    const BASE: &str = "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n";
+
+    #[test]
+    fn server_keys_are_typed_and_each_bad_one_is_named() {
+        let toml =
+            format!("{BASE}[server]\nbody_limit = \"1KiB\"\nclient_ip_header = \"FORWARDED\"\n");
+        let s = settings_from(&toml).unwrap();
+        assert_eq!(s.server.body_limit, 1024);
+        assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
+        let toml = format!(
+            "{BASE}[server]\nbody_limit = 0\nlisten = \"localhost\"\ntrusted_proxies = \"10.0.0.0/8, nope\"\n"
+        );
+        let errors = settings_from(&toml).unwrap_err();
+        let message = |key: &str| {
+            errors
+                .get(key)
+                .map(|e| e.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            message("server.body_limit").contains("more than zero"),
+            "{errors}"
+        );
+        assert!(
+            message("server.listen").contains("\"localhost\" is not an address"),
+            "{errors}"
+        );
+        assert!(
+            message("server.trusted_proxies").contains("item 2: \"nope\""),
+            "{errors}"
+        );
+        assert_eq!(errors.0.len(), 3, "{errors}");
+    }
+}
