@@ -242,7 +242,7 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("service", "care_home")], "service"),
             (&[("genders", "male"), ("genders", "other")], "genders"),
-            (&[("dementia", "1")], "dementia"),
+            (&[("dementia", "yes")], "dementia"),
             (&[("email", "zoe@example")], "email"),
             (&[("referrer", "6724fbc74f73a2cebf6377ea")], "referrer"),
             (

@@ -7,13 +7,29 @@ use serde_json::{Map, Value, json};
 use super::error::SandboxError;
 use super::gate::Params;
 use super::params::{Checker, LIST_PARAMS, ListQuery};
+use super::records::parse_carehq_date_time;
 use super::seed;
 use super::state::is_carehq_id;
 
 /// When the seeded records were "created" in CareHQ (fixed, so answers are stable).
 const SEEDED_AT: &str = "2024-11-01 09:00:00";
 
-const LOCATION_ATTRIBUTES: &[&str] = &["_id", "archived", "created", "modified", "name"];
+const LOCATION_ATTRIBUTES: &[&str] =
+    &["_id", "archived", "created", "modified", "name", "services"];
+
+/// Services each seeded location offers (values from `enquiries::SERVICES`).
+fn location_services(id: &str) -> &'static [&'static str] {
+    if id == seed::DEMO_LOCATION {
+        &[
+            "residential_home",
+            "nursing_home",
+            "dementia_care",
+            "respite_care",
+        ]
+    } else {
+        &["residential_home", "respite_care"]
+    }
+}
 const GROUP_ATTRIBUTES: &[&str] = &[
     "_id",
     "archived",
@@ -36,10 +52,18 @@ pub async fn locations(
             object(json!({
                 "_id": id, "name": name, "archived": false,
                 "created": SEEDED_AT, "modified": SEEDED_AT,
+                "services": location_services(id),
             }))
         })
         .collect();
-    list(&params, LOCATION_ATTRIBUTES, &[], items)
+    // `filters-services`: the Gravity Forms plugin's call (carehq-api.md §5.2, §7).
+    list(
+        &params,
+        LOCATION_ATTRIBUTES,
+        &["filters-services"],
+        false,
+        items,
+    )
 }
 
 pub async fn groups(
@@ -55,22 +79,43 @@ pub async fn groups(
             }))
         })
         .collect();
-    list(&params, GROUP_ATTRIBUTES, &["filters-group_type"], items)
+    // The groups page lists modified_after/before and a case-insensitive text
+    // search whose name is cut off (`filters-q`, inferred; matched on name).
+    list(
+        &params,
+        GROUP_ATTRIBUTES,
+        &["filters-group_type"],
+        true,
+        items,
+    )
 }
 
-/// Applies the common filters (archived, ids) and `extra_filters` (attribute
-/// equals one of the values), then pages and projects the result.
+/// Applies the common filters (archived, ids), `extra_filters` (attribute
+/// equals, or as a list contains, one of the values) and, with `modified_and_q`,
+/// `filters-modified_after`/`_before` and `filters-q` (on name); then sorts,
+/// pages and projects the result.
 fn list(
     params: &[(String, String)],
     attributes: &[&str],
     extra_filters: &[&str],
+    modified_and_q: bool,
     items: Vec<Map<String, Value>>,
 ) -> Result<Json<Value>, SandboxError> {
     let mut check = Checker::new(params);
+    let optional: &[&str] = if modified_and_q {
+        &[
+            "filters-modified_after",
+            "filters-modified_before",
+            "filters-q",
+        ]
+    } else {
+        &[]
+    };
     let known: Vec<&str> = [
         LIST_PARAMS,
         &["filters-archived", "filters-ids"],
         extra_filters,
+        optional,
     ]
     .concat();
     check.reject_unknown(&known);
@@ -98,6 +143,26 @@ fn list(
         .iter()
         .map(|name| (*name, check.many(name)))
         .collect();
+    let mut modified = Vec::new();
+    for (name, after) in [
+        ("filters-modified_after", true),
+        ("filters-modified_before", false),
+    ] {
+        let Some(value) = check.one(name) else {
+            continue;
+        };
+        match parse_carehq_date_time(value) {
+            Some(at) => modified.push((at, after)),
+            None => check.error(
+                name,
+                "Not a valid date and time; send YYYY-MM-DD HH:MM:SS, e.g. 2025-03-01 14:30:00.",
+            ),
+        }
+    }
+    let q = check
+        .one("filters-q")
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
     check.finish()?;
 
     let kept = items
@@ -108,9 +173,26 @@ fn list(
             extra.iter().all(|(filter, values)| {
                 let attribute = filter.trim_start_matches("filters-");
                 values.is_empty()
-                    || values
-                        .iter()
-                        .any(|v| item.get(attribute) == Some(&json!(v)))
+                    || values.iter().any(|v| match item.get(attribute) {
+                        Some(Value::Array(list)) => list.contains(&json!(v)),
+                        other => other == Some(&json!(v)),
+                    })
+            })
+        })
+        .filter(|item| {
+            let at = item
+                .get("modified")
+                .and_then(Value::as_str)
+                .and_then(parse_carehq_date_time);
+            modified.iter().all(|(bound, after)| {
+                at.is_some_and(|at| if *after { at > *bound } else { at < *bound })
+            })
+        })
+        .filter(|item| {
+            q.as_ref().is_none_or(|q| {
+                item.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| name.to_lowercase().contains(q.as_str()))
             })
         })
         .collect();

@@ -89,15 +89,19 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// CareHQ-style booleans: exactly `true` or `false`.
+    /// Booleans as CareHQ's official clients send them (an assumption: the API
+    /// does not document it): `true`/`false` (JS, Ruby), `True`/`False`
+    /// (Python), `1`/`0` and empty for false (PHP's form encoding).
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
         match self.one(name)? {
-            "true" => Some(true),
-            "false" => Some(false),
+            "true" | "True" | "1" => Some(true),
+            "false" | "False" | "0" | "" => Some(false),
             other => {
                 self.error(
                     name,
-                    format!("'{other}' is not a boolean; send true or false."),
+                    format!(
+                        "'{other}' is not a boolean; send true or false (True/False, 1/0 and an empty value for false are accepted too)."
+                    ),
                 );
                 None
             }
@@ -139,14 +143,16 @@ pub fn not_one_of(value: &str, allowed: &[&str]) -> String {
     )
 }
 
-/// A list call's `attributes`, `page` and `per_page` (carehq-api.md §5.1).
+/// A list call's `attributes`, `page`, `per_page` and `sort` (carehq-api.md §5.1).
 pub struct ListQuery {
     pub attributes: Vec<String>,
     pub page: usize,
     pub per_page: usize,
+    /// (attribute, descending), most significant first; empty keeps the natural order.
+    pub sort: Vec<(String, bool)>,
 }
 
-pub const LIST_PARAMS: &[&str] = &["attributes", "page", "per_page"];
+pub const LIST_PARAMS: &[&str] = &["attributes", "page", "per_page", "sort"];
 const DEFAULT_PER_PAGE: usize = 10;
 const MAX_PER_PAGE: usize = 100;
 
@@ -170,15 +176,50 @@ impl ListQuery {
         let page = number(checker, "page", 1, usize::MAX).unwrap_or(1);
         let per_page =
             number(checker, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
+        let mut sort = Vec::new();
+        // A list: repeated keys, as the clients send lists (a comma-separated value too).
+        for value in checker.many("sort") {
+            for field in value.split(',').map(str::trim) {
+                let (name, descending) = match field.strip_prefix('-') {
+                    Some(name) => (name, true),
+                    None => (field, false),
+                };
+                if known_attributes.contains(&name) {
+                    sort.push((name.to_owned(), descending));
+                } else {
+                    checker.error(
+                        "sort",
+                        format!(
+                            "Cannot sort by '{field}'; use one of: {} (prefix - for descending).",
+                            known_attributes.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         ListQuery {
             attributes,
             page,
             per_page,
+            sort,
         }
     }
 
-    /// The page's items, each reduced to the asked attributes, in CareHQ's envelope.
-    pub fn envelope(&self, items: Vec<Map<String, Value>>) -> Value {
+    /// The page's items, sorted as asked, each reduced to the asked attributes,
+    /// in CareHQ's envelope.
+    pub fn envelope(&self, mut items: Vec<Map<String, Value>>) -> Value {
+        if !self.sort.is_empty() {
+            items.sort_by(|a, b| {
+                self.sort
+                    .iter()
+                    .map(|(name, descending)| {
+                        let order = compare(a.get(name), b.get(name));
+                        if *descending { order.reverse() } else { order }
+                    })
+                    .find(|order| order.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
         let item_count = items.len();
         let page_count = item_count.div_ceil(self.per_page);
         let page: Vec<Value> = items
@@ -201,6 +242,28 @@ impl ListQuery {
             .iter()
             .map(|name| (name.clone(), item.get(name).cloned().unwrap_or(Value::Null)))
             .collect()
+    }
+}
+
+/// Nulls (and missing) first, then booleans, numbers and strings in their own order.
+fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    fn rank(v: Option<&Value>) -> u8 {
+        match v {
+            None | Some(Value::Null) => 0,
+            Some(Value::Bool(_)) => 1,
+            Some(Value::Number(_)) => 2,
+            Some(Value::String(_)) => 3,
+            Some(_) => 4,
+        }
+    }
+    match (a, b) {
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
     }
 }
 
@@ -235,7 +298,7 @@ mod tests {
 
     #[test]
     fn collects_every_problem_at_once() {
-        let p = params(&[("a", "x"), ("a", "y"), ("flag", "True"), ("typo", "1")]);
+        let p = params(&[("a", "x"), ("a", "y"), ("flag", "yes"), ("typo", "1")]);
         let mut c = Checker::new(&p);
         c.reject_unknown(&["a", "flag", "need"]);
         assert_eq!(c.one("a"), None);
@@ -271,6 +334,61 @@ mod tests {
             page["items"],
             json!([{"_id": "2", "name": "n"}, {"_id": "3", "name": "n"}])
         );
+    }
+
+    #[test]
+    fn booleans_take_every_official_client_spelling() {
+        for (value, expected) in [
+            ("true", true),
+            ("True", true),
+            ("1", true),
+            ("false", false),
+            ("False", false),
+            ("0", false),
+            ("", false),
+        ] {
+            let p = params(&[("flag", value)]);
+            let mut c = Checker::new(&p);
+            assert_eq!(c.boolean("flag"), Some(expected), "{value:?}");
+            assert!(!c.has_errors());
+        }
+        for value in ["yes", "TRUE", "on", " true", "2"] {
+            let p = params(&[("flag", value)]);
+            let mut c = Checker::new(&p);
+            assert_eq!(c.boolean("flag"), None, "{value:?}");
+            assert!(c.has_errors());
+        }
+    }
+
+    #[test]
+    fn sort_orders_by_fields_with_minus_for_descending() {
+        let p = params(&[("sort", "-b"), ("sort", "a")]);
+        let mut c = Checker::new(&p);
+        let q = ListQuery::read(&mut c, &["_id", "a", "b"]);
+        assert!(!c.has_errors());
+        let items: Vec<Map<String, Value>> = [(1, "x", "1"), (2, "y", "1"), (3, "x", "2")]
+            .iter()
+            .map(|(id, a, b)| {
+                let mut m = Map::new();
+                m.insert("_id".into(), json!(id));
+                m.insert("a".into(), json!(a));
+                m.insert("b".into(), json!(b));
+                m
+            })
+            .collect();
+        let page = q.envelope(items);
+        let ids: Vec<&Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["_id"])
+            .collect();
+        assert_eq!(ids, [&json!(3), &json!(1), &json!(2)]);
+
+        let p = params(&[("sort", "-nope")]);
+        let mut c = Checker::new(&p);
+        ListQuery::read(&mut c, &["_id"]);
+        assert!(c.has_errors());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
 use serde_json::Value;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use super::Sandbox;
 use super::error::SandboxError;
@@ -38,7 +38,32 @@ const CREATE_PARAMS: &[&str] = &[
     "service_user_contact",
     "suppress_email",
 ];
-const UPDATE_PARAMS: &[&str] = &["date_time", "host", "visit_type", "notes"];
+/// The document lists assigned_to, date_time, host, notes and suppress_email;
+/// visit_type is kept from before (the sandbox applied it already).
+const UPDATE_PARAMS: &[&str] = &[
+    "assigned_to",
+    "date_time",
+    "host",
+    "visit_type",
+    "notes",
+    "suppress_email",
+];
+/// The list filters the home-visits document lists, beside the list parameters.
+const LIST_FILTERS: &[&str] = &[
+    "filters-anonymized",
+    "filters-assigned_to",
+    "filters-cancelled",
+    "filters-care_enquiry",
+    "filters-completed",
+    "filters-end_date",
+    "filters-ids",
+    "filters-location",
+    "filters-modified_after",
+    "filters-modified_before",
+    "filters-q",
+    "filters-start_date",
+    "filters-visit_type",
+];
 const ATTRIBUTES: &[&str] = &[
     "_id",
     "anonymized",
@@ -121,24 +146,152 @@ pub async fn list(
     Extension(Params(params)): Extension<Params>,
 ) -> Result<Json<Value>, SandboxError> {
     let mut check = Checker::new(&params);
-    check.reject_unknown(&[LIST_PARAMS, &["filters-care_enquiry"]].concat());
+    check.reject_unknown(&[LIST_PARAMS, LIST_FILTERS].concat());
     let query = ListQuery::read(&mut check, ATTRIBUTES);
-    let enquiries = check.many("filters-care_enquiry");
-    if enquiries.iter().any(|id| !is_carehq_id(id)) {
-        check.error(
-            "filters-care_enquiry",
-            "Each value must be a care enquiry Id (24 lowercase hex characters).",
-        );
-    }
+    let filter = VisitFilter::read(&mut check);
     check.finish()?;
     let items = sandbox
         .state()
         .visits
         .iter()
-        .filter(|v| enquiries.is_empty() || enquiries.contains(&v.care_enquiry.as_str()))
+        .filter(|v| filter.keeps(v))
         .map(HomeVisit::api_object)
         .collect();
     Ok(Json(query.envelope(items)))
+}
+
+/// `GET /v1/home-visits` filters; every one given must hold.
+struct VisitFilter<'a> {
+    anonymized: Option<bool>,
+    cancelled: Option<bool>,
+    completed: Option<bool>,
+    assigned_to: Vec<&'a str>,
+    care_enquiry: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    location: Vec<&'a str>,
+    start_date: Option<Date>,
+    end_date: Option<Date>,
+    modified_after: Option<PrimitiveDateTime>,
+    modified_before: Option<PrimitiveDateTime>,
+    q: Option<String>,
+    visit_type: Option<&'a str>,
+}
+
+impl<'a> VisitFilter<'a> {
+    fn read(check: &mut Checker<'a>) -> VisitFilter<'a> {
+        VisitFilter {
+            anonymized: yes_no(check, "filters-anonymized"),
+            cancelled: yes_no(check, "filters-cancelled"),
+            completed: yes_no(check, "filters-completed"),
+            assigned_to: ids(check, "filters-assigned_to", "user"),
+            care_enquiry: ids(check, "filters-care_enquiry", "care enquiry"),
+            ids: ids(check, "filters-ids", "home visit"),
+            location: ids(check, "filters-location", "location"),
+            start_date: date(check, "filters-start_date"),
+            end_date: date(check, "filters-end_date"),
+            modified_after: modified(check, "filters-modified_after"),
+            modified_before: modified(check, "filters-modified_before"),
+            q: check
+                .one("filters-q")
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_lowercase),
+            visit_type: check.enumerated("filters-visit_type", VISIT_TYPES),
+        }
+    }
+
+    fn keeps(&self, visit: &HomeVisit) -> bool {
+        let flag = |wanted: Option<bool>, value: &Option<String>| {
+            wanted.is_none_or(|w| w == value.is_some())
+        };
+        let listed = |list: &[&str], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.contains(&v))
+        };
+        let day = parse_carehq_date_time(&visit.date_time).map(|d| d.date());
+        let modified = parse_carehq_date_time(&visit.modified);
+        flag(self.anonymized, &visit.anonymized)
+            && flag(self.cancelled, &visit.cancelled)
+            && flag(self.completed, &visit.completed)
+            && listed(&self.assigned_to, visit.assigned_to.as_deref())
+            && listed(&self.care_enquiry, Some(&visit.care_enquiry))
+            && listed(&self.ids, Some(&visit.id))
+            && listed(&self.location, Some(&visit.location))
+            && self
+                .start_date
+                .is_none_or(|start| day.is_some_and(|d| d >= start))
+            && self
+                .end_date
+                .is_none_or(|end| day.is_some_and(|d| d <= end))
+            && self
+                .modified_after
+                .is_none_or(|after| modified.is_some_and(|m| m > after))
+            && self
+                .modified_before
+                .is_none_or(|before| modified.is_some_and(|m| m < before))
+            && self
+                .q
+                .as_ref()
+                .is_none_or(|q| visit.notes.to_lowercase().contains(q.as_str()))
+            && self
+                .visit_type
+                .is_none_or(|t| visit.visit_type.as_deref() == Some(t))
+    }
+}
+
+/// `yes` or `no` (the document's own example sends `filters-cancelled=no`).
+fn yes_no(check: &mut Checker<'_>, name: &str) -> Option<bool> {
+    match check.one(name)? {
+        "yes" => Some(true),
+        "no" => Some(false),
+        other => {
+            check.error(
+                name,
+                format!("'{other}' is not valid; send yes or no (leave it out for both)."),
+            );
+            None
+        }
+    }
+}
+
+/// A list of Ids (repeat the parameter for several).
+fn ids<'a>(check: &mut Checker<'a>, name: &str, what: &str) -> Vec<&'a str> {
+    let values = check.many(name);
+    if values.iter().any(|id| !is_carehq_id(id)) {
+        check.error(
+            name,
+            format!(
+                "Each value must be a {what} Id (24 lowercase hex characters); repeat the parameter for several."
+            ),
+        );
+    }
+    values
+}
+
+fn date(check: &mut Checker<'_>, name: &str) -> Option<Date> {
+    let value = check.one(name)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match Date::parse(value, format) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            check.error(
+                name,
+                "Not a valid date; send YYYY-MM-DD, e.g. 2025-03-01 (inclusive).",
+            );
+            None
+        }
+    }
+}
+
+fn modified(check: &mut Checker<'_>, name: &str) -> Option<PrimitiveDateTime> {
+    let value = check.one(name)?;
+    let parsed = parse_carehq_date_time(value);
+    if parsed.is_none() {
+        check.error(
+            name,
+            "Not a valid date and time; send YYYY-MM-DD HH:MM:SS, e.g. 2025-03-01 14:30:00.",
+        );
+    }
+    parsed
 }
 
 pub async fn retrieve(
@@ -174,8 +327,17 @@ pub async fn update(
             let host = check.enumerated("host", HOSTS);
             let visit_type = check.enumerated("visit_type", VISIT_TYPES);
             let notes = check.one("notes");
+            let assigned_to = check.id("assigned_to");
+            let suppress_email = check.boolean("suppress_email").unwrap_or(false);
             if check.has_errors() {
                 return Ok(());
+            }
+            if let Some(v) = assigned_to {
+                visit.assigned_to = Some(v.to_owned());
+            }
+            if date_time.is_some() {
+                // CareHQ emails the new time unless suppressed (home-visits document).
+                visit.confirmation_emailed = !suppress_email;
             }
             if let Some(v) = date_time {
                 visit.date_time = v;

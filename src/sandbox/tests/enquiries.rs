@@ -143,3 +143,52 @@ async fn unknown_endpoints_and_methods_answer_json_hints() {
     let (status, body) = running.call(Method::GET, "care-enquiries", &[]).await;
     assert_eq!(status, 405, "{body}");
 }
+
+/// Each spelling the official clients send (Python `True`/`False`, PHP `1`/`0`
+/// and empty, JS/Ruby `true`/`false`), on every boolean field.
+#[tokio::test]
+async fn booleans_accept_every_official_client_spelling() {
+    let running = start().await;
+    let spellings = [
+        ("true", true),
+        ("True", true),
+        ("1", true),
+        ("false", false),
+        ("False", false),
+        ("0", false),
+        ("", false),
+    ];
+    for field in [
+        "untrusted_source",
+        "enquiring_for_self",
+        "dementia",
+        "dementia_challenging_behaviour",
+        "dementia_prone_to_wander",
+    ] {
+        for (value, expected) in spellings {
+            let mut params = valid_enquiry();
+            params.retain(|(k, _)| *k != field);
+            params.push((field, value));
+            let (status, body) = running.call(Method::PUT, "care-enquiries", &params).await;
+            assert_eq!(status, 200, "{field}={value:?}: {body}");
+            assert_eq!(body[field], json!(expected), "{field}={value:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn other_boolean_spellings_are_refused_with_the_accepted_ones() {
+    let running = start().await;
+    for value in ["yes", "TRUE", "on", "2", " true"] {
+        let mut params = valid_enquiry();
+        params.retain(|(k, _)| *k != "untrusted_source");
+        params.push(("untrusted_source", value));
+        let (status, body) = running.call(Method::PUT, "care-enquiries", &params).await;
+        assert_eq!(status, 400, "{value:?}: {body}");
+        let message = body["arg_errors"]["untrusted_source"][0].as_str().unwrap();
+        for accepted in ["true or false", "True/False", "1/0", "empty"] {
+            assert!(message.contains(accepted), "{message}");
+        }
+    }
+    assert!(running.sandbox.received_enquiries().is_empty());
+}
