@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
 use super::raw::{RawRoot, RawSettings, RawSite};
+use super::secrets;
 use super::sources::ENV_LAYER;
 
 /// The raw sections plus the structural problems met while reading them.
@@ -46,7 +47,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         out.problems.extend(ConfigErrors(convert(e, "", figment)));
     }
     out.raw.server = typed(&root, "server", figment, &mut out);
-    out.raw.database = section(&root, "database", figment, &mut out);
+    out.raw.database = typed(&root, "database", figment, &mut out);
     out.raw.carehq = section(&root, "carehq", figment, &mut out);
     out.raw.sync = section(&root, "sync", figment, &mut out);
     out.raw.staff = section(&root, "staff", figment, &mut out);
@@ -126,6 +127,12 @@ fn typed<T: DeserializeOwned + Default>(
         Some(_) => return section(root, name, figment, out),
     };
     dict.retain(|_, v| !matches!(v, Value::String(_, s) if s.trim().is_empty()));
+    let mut files = Problems::default();
+    secrets::inline_files(name, &mut dict, &mut files);
+    for mut error in files.into_errors().0 {
+        annotate_origin(&mut error, figment);
+        out.problems.extend(ConfigErrors(vec![error]));
+    }
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
             Ok(value) => return value,

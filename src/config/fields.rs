@@ -9,6 +9,7 @@ use std::time::Duration;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
+use secrecy::SecretString;
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 use super::byte_size::parse_byte_size;
@@ -30,6 +31,11 @@ pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Durat
         )),
         positive => Ok(positive),
     }
+}
+
+/// A secret, numbers included; it goes straight into a `SecretString`.
+pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    Ok(SecretString::from(Text::deserialize(d)?.0))
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools

@@ -33,14 +33,6 @@ pub(super) struct RawRoot {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawDatabase {
-    pub url: Option<SecretText>,
-    pub url_file: Option<Text>,
-    pub max_connections: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawCareHq {
     pub sandbox: Option<Text>,
     pub base_url: Option<Text>,
@@ -197,7 +189,7 @@ pub(super) struct RawSettings {
     /// Keys of typed sections that were refused (they hold their defaults).
     pub bad_keys: Vec<String>,
     pub server: super::server::ServerSettings,
-    pub database: RawDatabase,
+    pub database: super::sections::DatabaseSettings,
     pub carehq: RawCareHq,
     pub sync: RawSync,
     pub staff: RawStaff,

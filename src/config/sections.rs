@@ -5,13 +5,28 @@ use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::fields;
 
 /// `[database]`.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
+    #[serde(deserialize_with = "fields::secret")]
     pub url: SecretString,
+    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
     pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(super::DEFAULT_DATABASE_URL),
+            max_connections: 8,
+        }
+    }
 }
 
 impl DatabaseSettings {
