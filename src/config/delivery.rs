@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::checks::{base_url, boolean, duration, integer, positive_duration};
-use super::duration::{format_duration, parse_duration};
+use serde::Deserialize;
+
+use super::checks::{base_url, boolean, positive_duration};
+use super::duration::parse_duration;
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::raw::{RawCareHq, RawSync};
+use super::fields;
+use super::raw::RawCareHq;
 use super::secrets;
 use super::sections::{CareHqSettings, SyncSettings};
 use super::text::text;
@@ -25,9 +28,8 @@ pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
 pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
     "10s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "24h",
 ];
-const DEFAULT_CONCURRENCY: i64 = 4;
 /// How much longer than `carehq.timeout` the default lease is.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How much longer than `carehq.timeout` a lease must be at least: 3 s to
 /// record the outcome after CareHQ answers, with retries if the write fails
 /// (`sync::deliver::RECORD_TIME`), and 2 s for the claim-to-send preparation.
@@ -88,82 +90,47 @@ pub(super) fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings>
     })
 }
 
-pub(super) fn sync(
-    raw: &RawSync,
-    carehq_timeout: Option<Duration>,
-    p: &mut Problems,
-) -> Option<SyncSettings> {
-    let retry_schedule = match &raw.retry_schedule {
-        Some(list) if list.0.iter().all(|s| s.is_empty()) => {
-            p.push(
-                "sync.retry_schedule",
-                "is empty; give at least one delay, e.g. [\"10s\", \"1m\", \"5m\"] (each entry is one more retry)",
-            );
-            None
-        }
-        Some(list) => retry_schedule(&list.0, p),
-        None => retry_schedule(DEFAULT_RETRY_SCHEDULE, p),
-    };
-    let poll_interval = positive_duration("sync.poll_interval", &raw.poll_interval, SECS_30, p);
-    let concurrency = integer(
-        "sync.concurrency",
-        &raw.concurrency,
-        DEFAULT_CONCURRENCY,
-        1,
-        64,
-        p,
-    )
-    .and_then(|n| usize::try_from(n).ok());
-    let default_lease = carehq_timeout.unwrap_or(SECS_30) + LEASE_MARGIN;
-    let mut lease = positive_duration("sync.lease", &raw.lease, default_lease, p);
-    if let (Some(l), Some(timeout)) = (lease, carehq_timeout)
-        && l < timeout + LEASE_MIN_MARGIN
-    {
-        p.push(
-            "sync.lease",
-            format!(
-                "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
-                format_duration(l),
-                format_duration(timeout),
-                format_duration(LEASE_MIN_MARGIN),
-                format_duration(timeout + LEASE_MARGIN),
-            ),
-        );
-        lease = None;
-    }
-    let shutdown_grace = duration(
-        "sync.shutdown_grace",
-        &raw.shutdown_grace,
-        carehq_timeout.unwrap_or(SECS_30) + SHUTDOWN_MARGIN,
-        p,
-    );
-    let pause_probe_interval = positive_duration(
-        "sync.pause_probe_interval",
-        &raw.pause_probe_interval,
-        Duration::from_secs(300),
-        p,
-    );
-    Some(SyncSettings {
-        retry_schedule: retry_schedule?,
-        poll_interval: poll_interval?,
-        concurrency: concurrency?,
-        lease: lease?,
-        shutdown_grace: shutdown_grace?,
-        pause_probe_interval: pause_probe_interval?,
-    })
+/// `[sync]` as written; `lease` and `shutdown_grace` default from `carehq.timeout`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct SyncKeys {
+    #[serde(deserialize_with = "fields::retry_schedule")]
+    retry_schedule: Vec<Duration>,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    poll_interval: Duration,
+    #[serde(deserialize_with = "fields::whole::<_, _, 1, 64>")]
+    concurrency: usize,
+    #[serde(deserialize_with = "fields::some_positive_duration")]
+    lease: Option<Duration>,
+    #[serde(deserialize_with = "fields::some_duration")]
+    shutdown_grace: Option<Duration>,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    pause_probe_interval: Duration,
 }
 
-fn retry_schedule(items: &[impl AsRef<str>], p: &mut Problems) -> Option<Vec<Duration>> {
-    let mut schedule = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
-        match parse_duration(item.as_ref()) {
-            Ok(delay) => schedule.push(delay),
-            Err(e) => {
-                p.push(format!("sync.retry_schedule[{i}]"), e.to_string());
-                ok = false;
-            }
+impl Default for SyncKeys {
+    fn default() -> Self {
+        Self {
+            retry_schedule: (DEFAULT_RETRY_SCHEDULE.iter())
+                .map(|d| parse_duration(d).expect("the default schedule parses"))
+                .collect(),
+            poll_interval: SECS_30,
+            concurrency: 4,
+            lease: None,
+            shutdown_grace: None,
+            pause_probe_interval: Duration::from_secs(300),
         }
     }
-    ok.then_some(schedule)
+}
+
+pub(super) fn sync(keys: SyncKeys, carehq_timeout: Option<Duration>) -> SyncSettings {
+    let timeout = carehq_timeout.unwrap_or(SECS_30);
+    SyncSettings {
+        retry_schedule: keys.retry_schedule,
+        poll_interval: keys.poll_interval,
+        concurrency: keys.concurrency,
+        lease: keys.lease.unwrap_or(timeout + LEASE_MARGIN),
+        shutdown_grace: keys.shutdown_grace.unwrap_or(timeout + SHUTDOWN_MARGIN),
+        pause_probe_interval: keys.pause_probe_interval,
+    }
 }

@@ -49,7 +49,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.server = typed(&root, "server", figment, &mut out);
     out.raw.database = typed(&root, "database", figment, &mut out);
     out.raw.carehq = section(&root, "carehq", figment, &mut out);
-    out.raw.sync = section(&root, "sync", figment, &mut out);
+    out.raw.sync = typed(&root, "sync", figment, &mut out);
     out.raw.staff = section(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
     out.raw.spam = section(&root, "spam", figment, &mut out);

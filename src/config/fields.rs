@@ -38,6 +38,35 @@ pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D:
     Ok(SecretString::from(Text::deserialize(d)?.0))
 }
 
+/// As `duration`, for a key whose default depends on another.
+pub(super) fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// As `positive_duration`, for a key whose default depends on another.
+pub(super) fn some_positive_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    positive_duration(d).map(Some)
+}
+
+/// Delays, at least one (each is one more retry).
+pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    struct Delay(Duration);
+    impl FromStr for Delay {
+        type Err = super::duration::DurationError;
+        fn from_str(text: &str) -> Result<Delay, Self::Err> {
+            parse_duration(text).map(Delay)
+        }
+    }
+    match list::<_, Delay>(d)? {
+        delays if delays.is_empty() => Err(D::Error::custom(
+            "is empty; give at least one delay, e.g. [\"10s\", \"1m\", \"5m\"] (each entry is one more retry)",
+        )),
+        delays => Ok(delays.into_iter().map(|d| d.0).collect()),
+    }
+}
+
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
 /// write environment variables).
 pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {

@@ -46,17 +46,6 @@ pub(super) struct RawCareHq {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSync {
-    pub retry_schedule: Option<TextList>,
-    pub poll_interval: Option<Text>,
-    pub concurrency: Option<Text>,
-    pub lease: Option<Text>,
-    pub shutdown_grace: Option<Text>,
-    pub pause_probe_interval: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawStaff {
     pub token: Option<SecretText>,
     pub token_file: Option<Text>,
@@ -191,7 +180,7 @@ pub(super) struct RawSettings {
     pub server: super::server::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: RawCareHq,
-    pub sync: RawSync,
+    pub sync: super::delivery::SyncKeys,
     pub staff: RawStaff,
     pub captcha: RawCaptcha,
     pub spam: RawSpam,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::checks::positive_duration;
 use super::database::database;
-use super::delivery::{SECS_30, carehq, sync};
+use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, SECS_30, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::guards::{spam, staff};
@@ -27,7 +27,8 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         &mut Problems::default(),
     );
     let carehq = carehq(raw.carehq, &mut p);
-    let sync = sync(&raw.sync, carehq_timeout, &mut p);
+    let sync = Some(sync(raw.sync, carehq_timeout))
+        .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
     let staff = staff(raw.staff, &mut p);
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
@@ -124,4 +125,23 @@ fn captcha_within_request(request: Duration, timeouts: &[(String, Duration)], p:
             );
         }
     }
+}
+
+/// A lease that ends while CareHQ may still be answering lets another pass
+/// claim the row and send it again.
+fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Problems) -> bool {
+    let Some(timeout) = timeout.filter(|t| lease < *t + LEASE_MIN_MARGIN) else {
+        return true;
+    };
+    p.push(
+        "sync.lease",
+        format!(
+            "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
+            format_duration(lease),
+            format_duration(timeout),
+            format_duration(LEASE_MIN_MARGIN),
+            format_duration(timeout + LEASE_MARGIN),
+        ),
+    );
+    false
 }
