@@ -50,7 +50,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.database = typed(&root, "database", figment, &mut out);
     out.raw.carehq = section(&root, "carehq", figment, &mut out);
     out.raw.sync = typed(&root, "sync", figment, &mut out);
-    out.raw.staff = section(&root, "staff", figment, &mut out);
+    out.raw.staff = typed(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
     out.raw.spam = section(&root, "spam", figment, &mut out);
     out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
@@ -58,7 +58,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.metrics = typed(&root, "metrics", figment, &mut out);
     out.raw.retention = typed(&root, "retention", figment, &mut out);
     out.raw.alerts = section(&root, "alerts", figment, &mut out);
-    out.raw.sentry = section(&root, "sentry", figment, &mut out);
+    out.raw.sentry = typed(&root, "sentry", figment, &mut out);
     out.raw.log = typed(&root, "log", figment, &mut out);
     match root.get("sites") {
         None => {}

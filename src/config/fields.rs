@@ -67,6 +67,22 @@ pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Dura
     }
 }
 
+/// As `secret`, for a secret that may be left out.
+pub(super) fn some_secret<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    secret(d).map(Some)
+}
+
+/// As `parsed`, for a key that may be left out.
+pub(super) fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    parsed(d).map(Some)
+}
+
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
 /// write environment variables).
 pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {

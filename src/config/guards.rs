@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use super::checks::{duration, positive_duration};
 use super::duration::format_duration;
 use super::error::Problems;
-use super::raw::{RawSpam, RawStaff};
+use super::raw::RawSpam;
 use super::secrets;
 use super::sections::{CareHqSettings, SpamSettings, StaffSettings};
 
@@ -15,9 +15,8 @@ use super::sections::{CareHqSettings, SpamSettings, StaffSettings};
 /// but only length makes guessing hopeless from many addresses.
 const MIN_STAFF_TOKEN_CHARS: usize = 32;
 
-pub(super) fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
-    let token = secrets::resolve("staff.token", raw.token, &raw.token_file, p);
-    if let Some(token) = &token {
+pub(super) fn staff(staff: StaffSettings, p: &mut Problems) -> Option<StaffSettings> {
+    if let Some(token) = &staff.token {
         let length = token.expose_secret().chars().count();
         if length < MIN_STAFF_TOKEN_CHARS {
             // The length only, never the value.
@@ -30,7 +29,7 @@ pub(super) fn staff(raw: RawStaff, p: &mut Problems) -> Option<StaffSettings> {
             return None;
         }
     }
-    Some(StaffSettings { token })
+    Some(staff)
 }
 
 /// `[spam]`: the time token's key and window.

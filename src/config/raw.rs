@@ -44,13 +44,6 @@ pub(super) struct RawCareHq {
     pub timeout: Option<Text>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStaff {
-    pub token: Option<SecretText>,
-    pub token_file: Option<Text>,
-}
-
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCaptcha {
@@ -181,7 +174,7 @@ pub(super) struct RawSettings {
     pub database: super::sections::DatabaseSettings,
     pub carehq: RawCareHq,
     pub sync: super::delivery::SyncKeys,
-    pub staff: RawStaff,
+    pub staff: super::sections::StaffSettings,
     pub captcha: RawCaptcha,
     pub spam: RawSpam,
     pub rate_limit: super::rate::RateLimitSettings,
@@ -190,6 +183,6 @@ pub(super) struct RawSettings {
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
     pub alerts: super::operations::RawAlerts,
-    pub sentry: super::sentry::RawSentry,
+    pub sentry: super::sentry::SentrySettings,
     pub log: super::log::LogSettings,
 }

@@ -93,10 +93,12 @@ pub struct SyncSettings {
 }
 
 /// `[staff]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StaffSettings {
     /// Bearer token for `/status` and `/metrics`, 32 characters or more;
     /// `None` means those routes are closed.
+    #[serde(deserialize_with = "fields::some_secret")]
     pub token: Option<SecretString>,
 }
 

@@ -1,36 +1,28 @@
 //! The `[sentry]` section: where errors, panics and permanently failed
-//! deliveries are reported (optional). Raw form, checks and typed settings
-//! together, like the operations sections.
+//! deliveries are reported (optional).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::Problems;
-use super::secrets;
-use super::text::{SecretText, Text, text};
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSentry {
-    pub dsn: Option<SecretText>,
-    pub dsn_file: Option<Text>,
-    pub environment: Option<Text>,
-}
+use super::fields;
 
 /// `[sentry]`: error tracking, off unless `dsn` is set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SentrySettings {
     /// The project's DSN. Secret: it carries the project's key.
+    #[serde(deserialize_with = "fields::some_secret")]
     pub dsn: Option<SecretString>,
     /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
+    #[serde(deserialize_with = "fields::some")]
     pub environment: Option<String>,
 }
 
-pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings> {
-    let dsn = secrets::resolve("sentry.dsn", raw.dsn, &raw.dsn_file, p);
+pub(super) fn sentry(settings: SentrySettings, p: &mut Problems) -> Option<SentrySettings> {
     // Parsed here so a typo stops start-up instead of silently reporting nothing;
     // the message never echoes the value.
-    if let Some(dsn) = &dsn
+    if let Some(dsn) = &settings.dsn
         && dsn.expose_secret().parse::<sentry::types::Dsn>().is_err()
     {
         p.push(
@@ -40,10 +32,7 @@ pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings>
         );
         return None;
     }
-    Some(SentrySettings {
-        dsn,
-        environment: text(&raw.environment).map(str::to_owned),
-    })
+    Some(settings)
 }
 
 #[cfg(test)]
