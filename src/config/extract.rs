@@ -57,7 +57,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.status = typed(&root, "status", figment, &mut out);
     out.raw.metrics = typed(&root, "metrics", figment, &mut out);
     out.raw.retention = typed(&root, "retention", figment, &mut out);
-    out.raw.alerts = section(&root, "alerts", figment, &mut out);
+    out.raw.alerts = typed(&root, "alerts", figment, &mut out);
     out.raw.sentry = typed(&root, "sentry", figment, &mut out);
     out.raw.log = typed(&root, "log", figment, &mut out);
     match root.get("sites") {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
-use secrecy::SecretString;
+use lettre::message::Mailbox;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 use super::byte_size::parse_byte_size;
@@ -81,6 +82,41 @@ where
     T: FromStr<Err: Display>,
 {
     parsed(d).map(Some)
+}
+
+/// An http(s) URL kept secret (chat webhooks carry their token in it); the
+/// message never echoes it.
+pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let url = secret(d)?;
+    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
+    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+        true => Ok(Some(url)),
+        false => Err(D::Error::custom(
+            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
+        )),
+    }
+}
+
+/// An email address, display name allowed.
+struct Email(Mailbox);
+
+impl FromStr for Email {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Email, String> {
+        text.parse().map(Email).map_err(|_| {
+            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
+        })
+    }
+}
+
+pub(super) fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+    parsed(d).map(|Email(m)| Some(m))
+}
+
+pub(super) fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
+    Ok(list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools

@@ -182,7 +182,7 @@ pub(super) struct RawSettings {
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
-    pub alerts: super::operations::RawAlerts,
+    pub alerts: super::operations::AlertSettings,
     pub sentry: super::sentry::SentrySettings,
     pub log: super::log::LogSettings,
 }

@@ -16,7 +16,13 @@ use super::text::{SecretText, Text, text};
 
 /// Secret keys of the typed sections, each of which may instead be given as
 /// `<key>_file`.
-const SECRET_KEYS: &[&str] = &["database.url", "staff.token", "sentry.dsn"];
+const SECRET_KEYS: &[&str] = &[
+    "database.url",
+    "staff.token",
+    "sentry.dsn",
+    "alerts.webhook_url",
+    "alerts.smtp_url",
+];
 
 /// In a typed section's table, replaces each `<secret>_file` with the file's
 /// contents under `<secret>`, so the section reads a plain `SecretString`.

@@ -10,10 +10,11 @@ use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, SECS_30, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::guards::{spam, staff};
+use super::operations::AlertSettings;
 use super::raw::RawSettings;
 use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings};
 use super::text::text;
-use super::{ConfigSource, Settings, captcha, operations, sites};
+use super::{ConfigSource, Settings, captcha, sites};
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
@@ -49,7 +50,8 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             &mut p,
         );
     }
-    let alerts = operations::alerts(raw.alerts, &mut p);
+    let email_refused = raw.bad_keys.iter().any(|k| k.starts_with("alerts.email_"));
+    let alerts = Some(raw.alerts).filter(|a| email_refused || alerts_have_addresses(a, &mut p));
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
     let log = super::log::log(raw.log, &mut p);
     match (database, carehq, sync, staff, captcha, spam) {
@@ -144,4 +146,17 @@ fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Pr
         ),
     );
     false
+}
+
+/// Email alerts need someone to be from and someone to go to.
+fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) -> bool {
+    let missing = alerts.email_from.is_none() || alerts.email_to.is_empty();
+    if alerts.smtp_url.is_some() && missing {
+        p.push(
+            "alerts.smtp_url",
+            "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
+        );
+        return false;
+    }
+    true
 }
