@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use super::error::Problems;
 use super::sections::DatabaseSettings;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
+use super::sections::DEFAULT_DATABASE_URL;
 
 pub(super) fn database(settings: DatabaseSettings, p: &mut Problems) -> Option<DatabaseSettings> {
     let exposed = settings.url.expose_secret();

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
-use super::raw::{RawRoot, RawSettings, RawSite};
+use super::raw::{RawCaptcha, RawCareHq, RawRoot, RawSite, RawSpam};
 use super::secrets;
 use super::sources::ENV_LAYER;
 
@@ -19,6 +19,28 @@ pub(super) struct Extracted {
     /// Key prefixes (`carehq`, `sites[1]`) whose content could not be read:
     /// they hold defaults, so validation problems under them are not real.
     pub unreadable: Vec<String>,
+}
+
+/// Every section, as extracted.
+#[derive(Default)]
+pub(super) struct RawSettings {
+    /// Keys of typed sections that were refused (they hold their defaults).
+    pub bad_keys: Vec<String>,
+    pub server: super::server::ServerSettings,
+    pub database: super::sections::DatabaseSettings,
+    pub carehq: RawCareHq,
+    pub sync: super::delivery::SyncKeys,
+    pub staff: super::sections::StaffSettings,
+    pub captcha: RawCaptcha,
+    pub spam: RawSpam,
+    pub rate_limit: super::rate::RateLimitSettings,
+    pub sites: Vec<RawSite>,
+    pub status: super::operations::StatusSettings,
+    pub metrics: super::operations::MetricsSettings,
+    pub retention: super::operations::RetentionSettings,
+    pub alerts: super::operations::AlertSettings,
+    pub sentry: super::sentry::SentrySettings,
+    pub log: super::log::LogSettings,
 }
 
 /// True when a validation problem about `key` concerns a part that could not

@@ -164,25 +164,3 @@ pub(super) struct RawSiteDefaults {
     pub funding_type: Option<Text>,
     pub enquiring_for_self: Option<Text>,
 }
-
-/// Every section, as extracted.
-#[derive(Default)]
-pub(super) struct RawSettings {
-    /// Keys of typed sections that were refused (they hold their defaults).
-    pub bad_keys: Vec<String>,
-    pub server: super::server::ServerSettings,
-    pub database: super::sections::DatabaseSettings,
-    pub carehq: RawCareHq,
-    pub sync: super::delivery::SyncKeys,
-    pub staff: super::sections::StaffSettings,
-    pub captcha: RawCaptcha,
-    pub spam: RawSpam,
-    pub rate_limit: super::rate::RateLimitSettings,
-    pub sites: Vec<RawSite>,
-    pub status: super::operations::StatusSettings,
-    pub metrics: super::operations::MetricsSettings,
-    pub retention: super::operations::RetentionSettings,
-    pub alerts: super::operations::AlertSettings,
-    pub sentry: super::sentry::SentrySettings,
-    pub log: super::log::LogSettings,
-}

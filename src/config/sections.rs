@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 use super::fields;
 
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
+
 /// `[database]`.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,7 +25,7 @@ pub struct DatabaseSettings {
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
-            url: SecretString::from(super::DEFAULT_DATABASE_URL),
+            url: SecretString::from(DEFAULT_DATABASE_URL),
             max_connections: 8,
         }
     }
