@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
-use super::raw::{RawCaptcha, RawCareHq, RawRoot, RawSite, RawSpam};
+use super::raw::{RawCaptcha, RawCareHq, RawRoot, RawSite};
 use super::secrets;
 use super::sources::ENV_LAYER;
 
@@ -32,7 +32,7 @@ pub(super) struct RawSettings {
     pub sync: super::delivery::SyncKeys,
     pub staff: super::sections::StaffSettings,
     pub captcha: RawCaptcha,
-    pub spam: RawSpam,
+    pub spam: super::sections::SpamSettings,
     pub rate_limit: super::rate::RateLimitSettings,
     pub sites: Vec<RawSite>,
     pub status: super::operations::StatusSettings,
@@ -74,7 +74,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.sync = typed(&root, "sync", figment, &mut out);
     out.raw.staff = typed(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
-    out.raw.spam = section(&root, "spam", figment, &mut out);
+    out.raw.spam = typed(&root, "spam", figment, &mut out);
     out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
     out.raw.status = typed(&root, "status", figment, &mut out);
     out.raw.metrics = typed(&root, "metrics", figment, &mut out);

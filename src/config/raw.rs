@@ -85,15 +85,6 @@ impl RawCaptcha {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSpam {
-    pub token_secret: Option<SecretText>,
-    pub token_secret_file: Option<Text>,
-    pub min_fill_time: Option<Text>,
-    pub max_token_age: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
     pub slug: Option<Text>,
     pub name: Option<Text>,

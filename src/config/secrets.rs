@@ -22,6 +22,7 @@ const SECRET_KEYS: &[&str] = &[
     "sentry.dsn",
     "alerts.webhook_url",
     "alerts.smtp_url",
+    "spam.token_secret",
 ];
 
 /// In a typed section's table, replaces each `<secret>_file` with the file's

@@ -123,19 +123,40 @@ pub struct CaptchaSettings {
 }
 
 /// `[spam]`: the time token forms carry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SpamSettings {
     /// `spam.token_secret`: the time token's HMAC key when set. The key in
     /// use is the one stored in the database (see `storage::time_token_keys`);
     /// a configured one that differs replaces it there.
+    #[serde(deserialize_with = "fields::some_secret")]
     pub token_secret: Option<SecretString>,
     /// The key a database without one starts with when `token_secret` is
     /// unset: derived from `carehq.api_secret`, as before keys were stored.
+    #[serde(skip, default = "no_key")]
     pub initial_key: SecretString,
     /// Posts sooner than this after the form was served are held as `too_fast`.
-    pub min_fill_time: std::time::Duration,
+    #[serde(deserialize_with = "fields::duration")]
+    pub min_fill_time: Duration,
     /// Tokens older than this are held as `stale_time_token`.
-    pub max_token_age: std::time::Duration,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    pub max_token_age: Duration,
+}
+
+impl Default for SpamSettings {
+    fn default() -> Self {
+        Self {
+            token_secret: None,
+            initial_key: no_key(),
+            min_fill_time: Duration::from_secs(3),
+            max_token_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Until `validate` derives it from the CareHQ secret.
+fn no_key() -> SecretString {
+    SecretString::from("")
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.

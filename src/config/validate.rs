@@ -10,9 +10,10 @@ use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, SECS_30, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
-use super::guards::{spam, staff};
+use super::guards::staff;
 use super::operations::AlertSettings;
-use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings};
+use super::secrets;
+use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings, SpamSettings};
 use super::text::text;
 use super::{ConfigSource, Settings, captcha, sites};
 
@@ -33,7 +34,15 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let staff = staff(raw.staff, &mut p);
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
-    let spam = spam(raw.spam, carehq.as_ref(), &mut p);
+    let spam_refused = raw.bad_keys.iter().any(|k| k.starts_with("spam."));
+    let spam_ok = spam_refused || fill_time_within_token_age(&raw.spam, &mut p);
+    // A database without a key starts with one derived from the CareHQ
+    // secret, which every instance shares. When [carehq] itself is broken its
+    // problem is already reported.
+    let spam = (carehq.as_ref().filter(|_| spam_ok)).map(|c| SpamSettings {
+        initial_key: secrets::derive_time_token_key(&c.api_secret),
+        ..raw.spam
+    });
     // Where each slug sits in the file: a site that failed to parse is not in
     // `sites`, so a later site's key must not take its index.
     let slugs: Vec<Option<String>> = raw
@@ -159,4 +168,20 @@ fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) -> bool {
         return false;
     }
     true
+}
+
+/// A post must be able to come after `min_fill_time` and before its token expires.
+fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) -> bool {
+    if spam.min_fill_time < spam.max_token_age {
+        return true;
+    }
+    p.push(
+        "spam.max_token_age",
+        format!(
+            "\"{}\" must be longer than spam.min_fill_time (\"{}\"), or no post could ever pass",
+            format_duration(spam.max_token_age),
+            format_duration(spam.min_fill_time)
+        ),
+    );
+    false
 }
