@@ -2,19 +2,15 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
-
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::checks::{base_url, boolean, positive_duration};
 use super::duration::parse_duration;
 use super::env_names::env_var_name;
 use super::error::Problems;
 use super::fields;
-use super::raw::RawCareHq;
 use super::secrets;
 use super::sections::{CareHqSettings, SyncSettings};
-use super::text::text;
 use crate::sandbox::seed;
 
 pub(super) const SECS_30: Duration = Duration::from_secs(30);
@@ -24,7 +20,6 @@ pub(super) const SECS_30: Duration = Duration::from_secs(30);
 /// duplicate (CareHQ finishes creating after we have gone; the row is sent
 /// again after its lease).
 pub(super) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
-pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
 pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
     "10s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "24h",
 ];
@@ -36,30 +31,31 @@ pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// Less, and a send still in progress could be claimed again and duplicated.
 pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 
-pub(super) fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings> {
-    let sandbox = boolean("carehq.sandbox", &raw.sandbox, false, p);
-    let base_url = base_url(
-        "carehq.base_url",
-        text(&raw.base_url).unwrap_or(DEFAULT_CAREHQ_BASE_URL),
-        "https://api.carehq.co.uk",
-        p,
-    );
-    let timeout = positive_duration("carehq.timeout", &raw.timeout, SECS_30, p);
-    let api_key = secrets::resolve("carehq.api_key", raw.api_key, &raw.api_key_file, p);
-    let api_secret = secrets::resolve("carehq.api_secret", raw.api_secret, &raw.api_secret_file, p);
-    let account_id = text(&raw.account_id).map(str::to_owned);
-    // In sandbox mode the seed credentials stand in for whatever is unset;
-    // outside it, a missing credential would only surface as a 401 at the
-    // first delivery, so it stops start-up here instead.
-    let sandbox_mode = sandbox == Some(true);
-    let account_id = account_id.or_else(|| sandbox_mode.then(|| seed::ACCOUNT_ID.to_owned()));
-    let api_key = api_key.or_else(|| sandbox_mode.then(|| SecretString::from(seed::API_KEY)));
-    let api_secret =
-        api_secret.or_else(|| sandbox_mode.then(|| SecretString::from(seed::API_SECRET)));
-    if sandbox.is_some() && !sandbox_mode {
+/// In sandbox mode the seed credentials stand in for whatever is unset;
+/// outside it, a missing credential would only surface as a 401 at the first
+/// delivery, so it stops start-up here instead. `refused`: a key of the
+/// section had a problem (a misspelt credential, or the sandbox switch), so
+/// unset ones are not also blamed.
+pub(super) fn carehq(
+    mut c: CareHqSettings,
+    refused: bool,
+    p: &mut Problems,
+) -> Option<CareHqSettings> {
+    let unset = |s: &SecretString| s.expose_secret().is_empty();
+    if c.sandbox {
+        if c.account_id.is_empty() {
+            c.account_id = seed::ACCOUNT_ID.to_owned();
+        }
+        if unset(&c.api_key) {
+            c.api_key = SecretString::from(seed::API_KEY);
+        }
+        if unset(&c.api_secret) {
+            c.api_secret = SecretString::from(seed::API_SECRET);
+        }
+    } else if !refused {
         let sandbox_hint =
             "; or set carehq.sandbox = true to try the relay against the built-in sandbox";
-        if account_id.is_none() {
+        if c.account_id.is_empty() {
             p.push(
                 "carehq.account_id",
                 format!(
@@ -69,10 +65,10 @@ pub(super) fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings>
             );
         }
         for (key, value) in [
-            ("carehq.api_key", &api_key),
-            ("carehq.api_secret", &api_secret),
+            ("carehq.api_key", &c.api_key),
+            ("carehq.api_secret", &c.api_secret),
         ] {
-            if value.is_none() {
+            if unset(value) {
                 p.push(
                     key,
                     format!("not set; {}{sandbox_hint}", secrets::how_to_set(key)),
@@ -80,14 +76,8 @@ pub(super) fn carehq(raw: RawCareHq, p: &mut Problems) -> Option<CareHqSettings>
             }
         }
     }
-    Some(CareHqSettings {
-        sandbox: sandbox?,
-        base_url: base_url?,
-        account_id: account_id?,
-        api_key: api_key?,
-        api_secret: api_secret?,
-        timeout: timeout?,
-    })
+    let complete = !(c.account_id.is_empty() || unset(&c.api_key) || unset(&c.api_secret));
+    complete.then_some(c)
 }
 
 /// `[sync]` as written; `lease` and `shutdown_grace` default from `carehq.timeout`.

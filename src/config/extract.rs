@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
-use super::raw::{RawCaptcha, RawCareHq, RawRoot, RawSite};
+use super::raw::{RawCaptcha, RawRoot, RawSite};
 use super::secrets;
 use super::sources::ENV_LAYER;
 
@@ -28,7 +28,7 @@ pub(super) struct RawSettings {
     pub bad_keys: Vec<String>,
     pub server: super::server::ServerSettings,
     pub database: super::sections::DatabaseSettings,
-    pub carehq: RawCareHq,
+    pub carehq: super::sections::CareHqSettings,
     pub sync: super::delivery::SyncKeys,
     pub staff: super::sections::StaffSettings,
     pub captcha: RawCaptcha,
@@ -70,7 +70,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     }
     out.raw.server = typed(&root, "server", figment, &mut out);
     out.raw.database = typed(&root, "database", figment, &mut out);
-    out.raw.carehq = section(&root, "carehq", figment, &mut out);
+    out.raw.carehq = typed(&root, "carehq", figment, &mut out);
     out.raw.sync = typed(&root, "sync", figment, &mut out);
     out.raw.staff = typed(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);

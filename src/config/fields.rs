@@ -185,12 +185,19 @@ pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Err
 
 /// An http(s) base URL, kept without its trailing `/`.
 pub(super) fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    base_url(d, "https://forms.example.com").map(Some)
+}
+
+/// As `public_url`, for CareHQ's API.
+pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    base_url(d, "https://api.carehq.co.uk")
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
     let text = Text::deserialize(d)?.0;
     let mut p = Problems::default();
-    match checks::base_url("", text.trim(), "https://forms.example.com", &mut p) {
-        Some(url) => Ok(Some(url)),
-        None => Err(D::Error::custom(p.into_errors().0.remove(0).message)),
-    }
+    checks::base_url("", text.trim(), example, &mut p)
+        .ok_or_else(|| D::Error::custom(p.into_errors().0.remove(0).message))
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

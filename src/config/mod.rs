@@ -43,7 +43,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
-pub use delivery::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_RETRY_SCHEDULE};
+pub use delivery::DEFAULT_RETRY_SCHEDULE;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
@@ -52,8 +52,9 @@ pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSe
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DEFAULT_DATABASE_URL, DatabaseSettings,
-    OnCaptchaError, SiteDefaults, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DEFAULT_CAREHQ_BASE_URL,
+    DEFAULT_DATABASE_URL, DatabaseSettings, OnCaptchaError, SiteDefaults, SiteSettings,
+    SpamSettings, StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use server::{ClientIpHeader, ServerSettings};

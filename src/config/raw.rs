@@ -31,19 +31,6 @@ pub(super) struct RawRoot {
     log: Option<IgnoredAny>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCareHq {
-    pub sandbox: Option<Text>,
-    pub base_url: Option<Text>,
-    pub account_id: Option<Text>,
-    pub api_key: Option<SecretText>,
-    pub api_key_file: Option<Text>,
-    pub api_secret: Option<SecretText>,
-    pub api_secret_file: Option<Text>,
-    pub timeout: Option<Text>,
-}
-
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCaptcha {

@@ -23,6 +23,8 @@ const SECRET_KEYS: &[&str] = &[
     "alerts.webhook_url",
     "alerts.smtp_url",
     "spam.token_secret",
+    "carehq.api_key",
+    "carehq.api_secret",
 ];
 
 /// In a typed section's table, replaces each `<secret>_file` with the file's

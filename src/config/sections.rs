@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::fields;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
+pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
 
 /// `[database]`.
 #[derive(Clone, Deserialize)]
@@ -67,17 +68,38 @@ pub(super) fn redact_url(url: &str) -> String {
     }
 }
 
-/// `[carehq]`: the CareHQ account deliveries go to.
-#[derive(Clone, Debug)]
+/// `[carehq]`: the CareHQ account deliveries go to. Read with empty
+/// credentials for unset ones, which `validate` fills or refuses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CareHqSettings {
     /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
+    #[serde(deserialize_with = "fields::boolean")]
     pub sandbox: bool,
     /// Without a trailing `/`; the client appends `/v1/…`.
+    #[serde(deserialize_with = "fields::carehq_url")]
     pub base_url: String,
+    #[serde(deserialize_with = "fields::parsed")]
     pub account_id: String,
+    #[serde(deserialize_with = "fields::secret")]
     pub api_key: SecretString,
+    #[serde(deserialize_with = "fields::secret")]
     pub api_secret: SecretString,
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub timeout: Duration,
+}
+
+impl Default for CareHqSettings {
+    fn default() -> Self {
+        Self {
+            sandbox: false,
+            base_url: DEFAULT_CAREHQ_BASE_URL.to_owned(),
+            account_id: String::new(),
+            api_key: no_key(),
+            api_secret: no_key(),
+            timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `[sync]`: the delivery worker.

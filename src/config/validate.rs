@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use super::checks::positive_duration;
 use super::database::database;
-use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, SECS_30, carehq, sync};
+use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
@@ -20,22 +19,20 @@ use super::{ConfigSource, Settings, captcha, sites};
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
     let database = database(raw.database, &mut p);
+    let refused = |prefix: &str| raw.bad_keys.iter().any(|k| k.starts_with(prefix));
     // The lease is checked against the timeout even when another [carehq]
-    // key has a problem; the timeout's own problems are reported by `carehq`.
-    let carehq_timeout = positive_duration(
-        "carehq.timeout",
-        &raw.carehq.timeout,
-        SECS_30,
-        &mut Problems::default(),
-    );
-    let carehq = carehq(raw.carehq, &mut p);
+    // key has a problem, but not against a timeout that was refused.
+    let carehq_timeout = Some(raw.carehq.timeout).filter(|_| !refused("carehq.timeout"));
+    // An unknown key may be a misspelt credential: the unset ones are then not blamed.
+    let credential_refused = (raw.bad_keys.iter())
+        .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
+    let carehq = carehq(raw.carehq, credential_refused, &mut p);
     let sync = Some(sync(raw.sync, carehq_timeout))
         .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
     let staff = staff(raw.staff, &mut p);
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
-    let spam_refused = raw.bad_keys.iter().any(|k| k.starts_with("spam."));
-    let spam_ok = spam_refused || fill_time_within_token_age(&raw.spam, &mut p);
+    let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
     // A database without a key starts with one derived from the CareHQ
     // secret, which every instance shares. When [carehq] itself is broken its
     // problem is already reported.
@@ -59,8 +56,8 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             &mut p,
         );
     }
-    let email_refused = raw.bad_keys.iter().any(|k| k.starts_with("alerts.email_"));
-    let alerts = Some(raw.alerts).filter(|a| email_refused || alerts_have_addresses(a, &mut p));
+    let alerts =
+        Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
     let sentry = super::sentry::sentry(raw.sentry, &mut p);
     let log = super::log::log(raw.log, &mut p);
     match (database, carehq, sync, staff, captcha, spam) {
