@@ -16,7 +16,6 @@ mod env_names;
 mod error;
 mod extract;
 mod fields;
-mod guards;
 mod log;
 mod operations;
 mod rate;

@@ -122,7 +122,7 @@ pub struct SyncSettings {
 pub struct StaffSettings {
     /// Bearer token for `/status` and `/metrics`, 32 characters or more;
     /// `None` means those routes are closed.
-    #[serde(deserialize_with = "fields::some_secret")]
+    #[serde(deserialize_with = "fields::staff_token")]
     pub token: Option<SecretString>,
 }
 

@@ -1,10 +1,9 @@
 //! The `[sentry]` section: where errors, panics and permanently failed
 //! deliveries are reported (optional).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::error::Problems;
 use super::fields;
 
 /// `[sentry]`: error tracking, off unless `dsn` is set.
@@ -12,27 +11,11 @@ use super::fields;
 #[serde(deny_unknown_fields, default)]
 pub struct SentrySettings {
     /// The project's DSN. Secret: it carries the project's key.
-    #[serde(deserialize_with = "fields::some_secret")]
+    #[serde(deserialize_with = "fields::sentry_dsn")]
     pub dsn: Option<SecretString>,
     /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
     #[serde(deserialize_with = "fields::some")]
     pub environment: Option<String>,
-}
-
-pub(super) fn sentry(settings: SentrySettings, p: &mut Problems) -> Option<SentrySettings> {
-    // Parsed here so a typo stops start-up instead of silently reporting nothing;
-    // the message never echoes the value.
-    if let Some(dsn) = &settings.dsn
-        && dsn.expose_secret().parse::<sentry::types::Dsn>().is_err()
-    {
-        p.push(
-            "sentry.dsn",
-            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's \
-             Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
-        );
-        return None;
-    }
-    Some(settings)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
-use super::guards::staff;
 use super::operations::AlertSettings;
 use super::secrets;
 use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings, SpamSettings};
@@ -29,7 +28,6 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let carehq = carehq(raw.carehq, credential_refused, &mut p);
     let sync = Some(sync(raw.sync, carehq_timeout))
         .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
-    let staff = staff(raw.staff, &mut p);
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
     let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
@@ -58,13 +56,10 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     }
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
-    let sentry = super::sentry::sentry(raw.sentry, &mut p);
     let log = super::log::log(raw.log, &mut p);
-    match (database, carehq, sync, staff, captcha, spam) {
-        (Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha), Some(spam))
-            if p.is_empty() =>
-        {
-            let (Some(alerts), Some(sentry), Some(log)) = (alerts, sentry, log) else {
+    match (database, carehq, sync, captcha, spam) {
+        (Some(database), Some(carehq), Some(sync), Some(captcha), Some(spam)) if p.is_empty() => {
+            let (Some(alerts), Some(log)) = (alerts, log) else {
                 return Err(p.into_errors());
             };
             Ok(Settings {
@@ -72,7 +67,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 database,
                 carehq,
                 sync,
-                staff,
+                staff: raw.staff,
                 captcha,
                 spam,
                 rate_limit: raw.rate_limit,
@@ -81,7 +76,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 metrics: raw.metrics,
                 retention: raw.retention,
                 alerts,
-                sentry,
+                sentry: raw.sentry,
                 log,
                 source,
             })
