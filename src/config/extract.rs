@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
-use super::raw::{RawRoot, RawSettings, RawSite};
+use super::raw::{RawCaptcha, RawRoot, RawSite};
+use super::secrets;
 use super::sources::ENV_LAYER;
 
 /// The raw sections plus the structural problems met while reading them.
@@ -18,6 +19,28 @@ pub(super) struct Extracted {
     /// Key prefixes (`carehq`, `sites[1]`) whose content could not be read:
     /// they hold defaults, so validation problems under them are not real.
     pub unreadable: Vec<String>,
+}
+
+/// Every section, as extracted.
+#[derive(Default)]
+pub(super) struct RawSettings {
+    /// Keys of typed sections that were refused (they hold their defaults).
+    pub bad_keys: Vec<String>,
+    pub server: super::server::ServerSettings,
+    pub database: super::sections::DatabaseSettings,
+    pub carehq: super::sections::CareHqSettings,
+    pub sync: super::delivery::SyncKeys,
+    pub staff: super::sections::StaffSettings,
+    pub captcha: RawCaptcha,
+    pub spam: super::sections::SpamSettings,
+    pub rate_limit: super::rate::RateLimitSettings,
+    pub sites: Vec<RawSite>,
+    pub status: super::operations::StatusSettings,
+    pub metrics: super::operations::MetricsSettings,
+    pub retention: super::operations::RetentionSettings,
+    pub alerts: super::operations::AlertSettings,
+    pub sentry: super::sentry::SentrySettings,
+    pub log: super::log::LogSettings,
 }
 
 /// True when a validation problem about `key` concerns a part that could not
@@ -46,18 +69,18 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         out.problems.extend(ConfigErrors(convert(e, "", figment)));
     }
     out.raw.server = typed(&root, "server", figment, &mut out);
-    out.raw.database = section(&root, "database", figment, &mut out);
-    out.raw.carehq = section(&root, "carehq", figment, &mut out);
-    out.raw.sync = section(&root, "sync", figment, &mut out);
-    out.raw.staff = section(&root, "staff", figment, &mut out);
+    out.raw.database = typed(&root, "database", figment, &mut out);
+    out.raw.carehq = typed(&root, "carehq", figment, &mut out);
+    out.raw.sync = typed(&root, "sync", figment, &mut out);
+    out.raw.staff = typed(&root, "staff", figment, &mut out);
     out.raw.captcha = section(&root, "captcha", figment, &mut out);
-    out.raw.spam = section(&root, "spam", figment, &mut out);
+    out.raw.spam = typed(&root, "spam", figment, &mut out);
     out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
     out.raw.status = typed(&root, "status", figment, &mut out);
     out.raw.metrics = typed(&root, "metrics", figment, &mut out);
     out.raw.retention = typed(&root, "retention", figment, &mut out);
-    out.raw.alerts = section(&root, "alerts", figment, &mut out);
-    out.raw.sentry = section(&root, "sentry", figment, &mut out);
+    out.raw.alerts = typed(&root, "alerts", figment, &mut out);
+    out.raw.sentry = typed(&root, "sentry", figment, &mut out);
     out.raw.log = typed(&root, "log", figment, &mut out);
     match root.get("sites") {
         None => {}
@@ -126,6 +149,12 @@ fn typed<T: DeserializeOwned + Default>(
         Some(_) => return section(root, name, figment, out),
     };
     dict.retain(|_, v| !matches!(v, Value::String(_, s) if s.trim().is_empty()));
+    let mut files = Problems::default();
+    secrets::inline_files(name, &mut dict, &mut files);
+    for mut error in files.into_errors().0 {
+        annotate_origin(&mut error, figment);
+        out.problems.extend(ConfigErrors(vec![error]));
+    }
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
             Ok(value) => return value,

@@ -9,6 +9,8 @@ use std::time::Duration;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
+use lettre::message::Mailbox;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 use super::byte_size::parse_byte_size;
@@ -30,6 +32,120 @@ pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Durat
         )),
         positive => Ok(positive),
     }
+}
+
+/// A secret, numbers included; it goes straight into a `SecretString`.
+pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    Ok(SecretString::from(Text::deserialize(d)?.0))
+}
+
+/// As `duration`, for a key whose default depends on another.
+pub(super) fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// As `positive_duration`, for a key whose default depends on another.
+pub(super) fn some_positive_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    positive_duration(d).map(Some)
+}
+
+/// Delays, at least one (each is one more retry).
+pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    struct Delay(Duration);
+    impl FromStr for Delay {
+        type Err = super::duration::DurationError;
+        fn from_str(text: &str) -> Result<Delay, Self::Err> {
+            parse_duration(text).map(Delay)
+        }
+    }
+    match list::<_, Delay>(d)? {
+        delays if delays.is_empty() => Err(D::Error::custom(
+            "is empty; give at least one delay, e.g. [\"10s\", \"1m\", \"5m\"] (each entry is one more retry)",
+        )),
+        delays => Ok(delays.into_iter().map(|d| d.0).collect()),
+    }
+}
+
+/// As `secret`, for a secret that may be left out.
+pub(super) fn some_secret<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    secret(d).map(Some)
+}
+
+/// As `parsed`, for a key that may be left out.
+pub(super) fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    parsed(d).map(Some)
+}
+
+/// A staff token, long enough that guessing it from many addresses is
+/// hopeless (wrong tokens are throttled per address). Only its length is shown.
+pub(super) fn staff_token<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    const MIN_CHARS: usize = 32;
+    let token = secret(d)?;
+    match token.expose_secret().chars().count() {
+        n if n < MIN_CHARS => Err(D::Error::custom(format!(
+            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
+        ))),
+        _ => Ok(Some(token)),
+    }
+}
+
+/// A Sentry DSN, checked so a typo stops start-up instead of silently
+/// reporting nothing; never echoed.
+pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let dsn = secret(d)?;
+    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
+        Ok(_) => Ok(Some(dsn)),
+        Err(_) => Err(D::Error::custom(
+            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
+        )),
+    }
+}
+
+/// An http(s) URL kept secret (chat webhooks carry their token in it); the
+/// message never echoes it.
+pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let url = secret(d)?;
+    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
+    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+        true => Ok(Some(url)),
+        false => Err(D::Error::custom(
+            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
+        )),
+    }
+}
+
+/// An email address, display name allowed.
+struct Email(Mailbox);
+
+impl FromStr for Email {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Email, String> {
+        text.parse().map(Email).map_err(|_| {
+            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
+        })
+    }
+}
+
+pub(super) fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+    parsed(d).map(|Email(m)| Some(m))
+}
+
+pub(super) fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
+    Ok(list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
@@ -98,12 +214,19 @@ pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Err
 
 /// An http(s) base URL, kept without its trailing `/`.
 pub(super) fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    base_url(d, "https://forms.example.com").map(Some)
+}
+
+/// As `public_url`, for CareHQ's API.
+pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    base_url(d, "https://api.carehq.co.uk")
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
     let text = Text::deserialize(d)?.0;
     let mut p = Problems::default();
-    match checks::base_url("", text.trim(), "https://forms.example.com", &mut p) {
-        Some(url) => Ok(Some(url)),
-        None => Err(D::Error::custom(p.into_errors().0.remove(0).message)),
-    }
+    checks::base_url("", text.trim(), example, &mut p)
+        .ok_or_else(|| D::Error::custom(p.into_errors().0.remove(0).message))
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

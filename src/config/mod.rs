@@ -16,7 +16,6 @@ mod env_names;
 mod error;
 mod extract;
 mod fields;
-mod guards;
 mod log;
 mod operations;
 mod rate;
@@ -43,8 +42,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
-pub use database::DEFAULT_DATABASE_URL;
-pub use delivery::{DEFAULT_CAREHQ_BASE_URL, DEFAULT_RETRY_SCHEDULE};
+pub use delivery::DEFAULT_RETRY_SCHEDULE;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
@@ -53,8 +51,9 @@ pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSe
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DatabaseSettings, OnCaptchaError,
-    SiteDefaults, SiteSettings, SpamSettings, StaffSettings, SyncSettings,
+    CaptchaProvider, CaptchaSettings, CareHqSettings, DEFAULT_CAREHQ_BASE_URL,
+    DEFAULT_DATABASE_URL, DatabaseSettings, OnCaptchaError, SiteDefaults, SiteSettings,
+    SpamSettings, StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use server::{ClientIpHeader, ServerSettings};

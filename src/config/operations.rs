@@ -10,41 +10,44 @@ use serde::Deserialize;
 
 use secrecy::SecretString;
 
-use super::checks::{boolean, positive_duration};
-use super::error::Problems;
 use super::fields;
-use super::secrets;
-use super::text::{SecretText, Text, TextList, text};
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAlerts {
-    pub webhook_url: Option<SecretText>,
-    pub webhook_url_file: Option<Text>,
-    pub smtp_url: Option<SecretText>,
-    pub smtp_url_file: Option<Text>,
-    pub email_from: Option<Text>,
-    pub email_to: Option<TextList>,
-    pub include_details: Option<Text>,
-    pub check_interval: Option<Text>,
-}
 
 /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
     /// POSTed a JSON message per incident and per all-clear. Secret: chat
     /// webhooks carry their token in the URL.
+    #[serde(deserialize_with = "fields::secret_http_url")]
     pub webhook_url: Option<SecretString>,
     /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
     /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
+    #[serde(deserialize_with = "fields::some_secret")]
     pub smtp_url: Option<SecretString>,
     /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
+    #[serde(deserialize_with = "fields::mailbox")]
     pub email_from: Option<Mailbox>,
+    #[serde(deserialize_with = "fields::mailboxes")]
     pub email_to: Vec<Mailbox>,
     /// Put the families' names and contact details in the message.
+    #[serde(deserialize_with = "fields::boolean")]
     pub include_details: bool,
     /// How often the conditions are checked.
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub check_interval: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            smtp_url: None,
+            email_from: None,
+            email_to: Vec::new(),
+            include_details: false,
+            check_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// `[status]`: what makes `GET /status` answer 503 (degraded).
@@ -121,75 +124,6 @@ impl Default for RetentionSettings {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-pub(super) fn alerts(raw: RawAlerts, p: &mut Problems) -> Option<AlertSettings> {
-    let webhook_url = secrets::resolve(
-        "alerts.webhook_url",
-        raw.webhook_url,
-        &raw.webhook_url_file,
-        p,
-    );
-    // Checked here rather than with `http_url`, whose message would echo the secret.
-    let url_ok = match &webhook_url {
-        None => Some(()),
-        Some(url) => {
-            let url = secrecy::ExposeSecret::expose_secret(url);
-            let parsed = reqwest::Url::parse(url).ok();
-            if parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
-                Some(())
-            } else {
-                p.push(
-                    "alerts.webhook_url",
-                    "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
-                );
-                None
-            }
-        }
-    };
-    let smtp_url = secrets::resolve("alerts.smtp_url", raw.smtp_url, &raw.smtp_url_file, p);
-    let mut email_ok = true;
-    let mut mailbox = |key: String, value: &str| {
-        let parsed = value.parse::<Mailbox>().ok();
-        if parsed.is_none() {
-            p.push(
-                key,
-                format!("\"{value}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\""),
-            );
-            email_ok = false;
-        }
-        parsed
-    };
-    let from_text = text(&raw.email_from);
-    let to_texts = raw.email_to.map(|l| l.0).unwrap_or_default();
-    let email_from = from_text.and_then(|v| mailbox("alerts.email_from".into(), v));
-    let email_to: Vec<Mailbox> = (to_texts.iter().enumerate())
-        .filter_map(|(i, v)| mailbox(format!("alerts.email_to[{i}]"), v))
-        .collect();
-    if smtp_url.is_some() && (from_text.is_none() || to_texts.is_empty()) {
-        p.push(
-            "alerts.smtp_url",
-            "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
-        );
-        email_ok = false;
-    }
-    let include_details = boolean("alerts.include_details", &raw.include_details, false, p);
-    let check_interval = positive_duration(
-        "alerts.check_interval",
-        &raw.check_interval,
-        Duration::from_secs(60),
-        p,
-    );
-    url_ok?;
-    email_ok.then_some(())?;
-    Some(AlertSettings {
-        webhook_url,
-        smtp_url,
-        email_from,
-        email_to,
-        include_details: include_details?,
-        check_interval: check_interval?,
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -31,45 +31,6 @@ pub(super) struct RawRoot {
     log: Option<IgnoredAny>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDatabase {
-    pub url: Option<SecretText>,
-    pub url_file: Option<Text>,
-    pub max_connections: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCareHq {
-    pub sandbox: Option<Text>,
-    pub base_url: Option<Text>,
-    pub account_id: Option<Text>,
-    pub api_key: Option<SecretText>,
-    pub api_key_file: Option<Text>,
-    pub api_secret: Option<SecretText>,
-    pub api_secret_file: Option<Text>,
-    pub timeout: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSync {
-    pub retry_schedule: Option<TextList>,
-    pub poll_interval: Option<Text>,
-    pub concurrency: Option<Text>,
-    pub lease: Option<Text>,
-    pub shutdown_grace: Option<Text>,
-    pub pause_probe_interval: Option<Text>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStaff {
-    pub token: Option<SecretText>,
-    pub token_file: Option<Text>,
-}
-
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCaptcha {
@@ -107,15 +68,6 @@ impl RawCaptcha {
             timeout: self.timeout.or_else(|| base.timeout.clone()),
         }
     }
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSpam {
-    pub token_secret: Option<SecretText>,
-    pub token_secret_file: Option<Text>,
-    pub min_fill_time: Option<Text>,
-    pub max_token_age: Option<Text>,
 }
 
 #[derive(Default, Deserialize)]
@@ -189,26 +141,4 @@ pub(super) struct RawSiteDefaults {
     pub service: Option<Text>,
     pub funding_type: Option<Text>,
     pub enquiring_for_self: Option<Text>,
-}
-
-/// Every section, as extracted.
-#[derive(Default)]
-pub(super) struct RawSettings {
-    /// Keys of typed sections that were refused (they hold their defaults).
-    pub bad_keys: Vec<String>,
-    pub server: super::server::ServerSettings,
-    pub database: RawDatabase,
-    pub carehq: RawCareHq,
-    pub sync: RawSync,
-    pub staff: RawStaff,
-    pub captcha: RawCaptcha,
-    pub spam: RawSpam,
-    pub rate_limit: super::rate::RateLimitSettings,
-    pub sites: Vec<RawSite>,
-    pub status: super::operations::StatusSettings,
-    pub metrics: super::operations::MetricsSettings,
-    pub retention: super::operations::RetentionSettings,
-    pub alerts: super::operations::RawAlerts,
-    pub sentry: super::sentry::RawSentry,
-    pub log: super::log::LogSettings,
 }

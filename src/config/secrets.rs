@@ -8,9 +8,59 @@ use secrecy::{ExposeSecret, SecretString};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use figment::value::{Dict, Value};
+
 use super::env_names::env_var_name;
 use super::error::Problems;
 use super::text::{SecretText, Text, text};
+
+/// Secret keys of the typed sections, each of which may instead be given as
+/// `<key>_file`.
+const SECRET_KEYS: &[&str] = &[
+    "database.url",
+    "staff.token",
+    "sentry.dsn",
+    "alerts.webhook_url",
+    "alerts.smtp_url",
+    "spam.token_secret",
+    "carehq.api_key",
+    "carehq.api_secret",
+];
+
+/// In a typed section's table, replaces each `<secret>_file` with the file's
+/// contents under `<secret>`, so the section reads a plain `SecretString`.
+/// Problems are keyed as `resolve`'s; both set drops both.
+pub(super) fn inline_files(section: &str, dict: &mut Dict, problems: &mut Problems) {
+    let keys = SECRET_KEYS
+        .iter()
+        .filter_map(|k| k.strip_prefix(section)?.strip_prefix('.'));
+    for key in keys {
+        let full = format!("{section}.{key}");
+        let Some(file) = dict.remove(&format!("{key}_file")) else {
+            continue;
+        };
+        if dict.remove(key).is_some() {
+            problems.push(&full, both_set(&full));
+        } else if let Value::String(_, path) = file {
+            let secret = read_secret_file(&format!("{full}_file"), Path::new(&path), problems);
+            if let Some(secret) = secret {
+                dict.insert(
+                    key.to_owned(),
+                    Value::from(secret.expose_secret().to_owned()),
+                );
+            }
+        } else {
+            problems.push(
+                format!("{full}_file"),
+                "expected the path of a file holding the secret",
+            );
+        }
+    }
+}
+
+fn both_set(key: &str) -> String {
+    format!("both {key} and {key}_file are set; keep one (the file is meant for Docker secrets)")
+}
 
 /// Resolves `key` from its inline value or its `_file` companion.
 /// Blank inline values count as unset; both set is a problem, because which
@@ -28,12 +78,7 @@ pub(super) fn resolve(
     let file_key = format!("{key}_file");
     match (inline, text(file)) {
         (Some(_), Some(_)) => {
-            problems.push(
-                key,
-                format!(
-                    "both {key} and {file_key} are set; keep one (the file is meant for Docker secrets)"
-                ),
-            );
+            problems.push(key, both_set(key));
             None
         }
         (Some(value), None) => Some(value),

@@ -5,13 +5,31 @@ use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::fields;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
+pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
 
 /// `[database]`.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
+    #[serde(deserialize_with = "fields::secret")]
     pub url: SecretString,
+    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
     pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(DEFAULT_DATABASE_URL),
+            max_connections: 8,
+        }
+    }
 }
 
 impl DatabaseSettings {
@@ -50,17 +68,38 @@ pub(super) fn redact_url(url: &str) -> String {
     }
 }
 
-/// `[carehq]`: the CareHQ account deliveries go to.
-#[derive(Clone, Debug)]
+/// `[carehq]`: the CareHQ account deliveries go to. Read with empty
+/// credentials for unset ones, which `validate` fills or refuses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CareHqSettings {
     /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
+    #[serde(deserialize_with = "fields::boolean")]
     pub sandbox: bool,
     /// Without a trailing `/`; the client appends `/v1/…`.
+    #[serde(deserialize_with = "fields::carehq_url")]
     pub base_url: String,
+    #[serde(deserialize_with = "fields::parsed")]
     pub account_id: String,
+    #[serde(deserialize_with = "fields::secret")]
     pub api_key: SecretString,
+    #[serde(deserialize_with = "fields::secret")]
     pub api_secret: SecretString,
+    #[serde(deserialize_with = "fields::positive_duration")]
     pub timeout: Duration,
+}
+
+impl Default for CareHqSettings {
+    fn default() -> Self {
+        Self {
+            sandbox: false,
+            base_url: DEFAULT_CAREHQ_BASE_URL.to_owned(),
+            account_id: String::new(),
+            api_key: no_key(),
+            api_secret: no_key(),
+            timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `[sync]`: the delivery worker.
@@ -78,10 +117,12 @@ pub struct SyncSettings {
 }
 
 /// `[staff]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StaffSettings {
     /// Bearer token for `/status` and `/metrics`, 32 characters or more;
     /// `None` means those routes are closed.
+    #[serde(deserialize_with = "fields::staff_token")]
     pub token: Option<SecretString>,
 }
 
@@ -104,19 +145,40 @@ pub struct CaptchaSettings {
 }
 
 /// `[spam]`: the time token forms carry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SpamSettings {
     /// `spam.token_secret`: the time token's HMAC key when set. The key in
     /// use is the one stored in the database (see `storage::time_token_keys`);
     /// a configured one that differs replaces it there.
+    #[serde(deserialize_with = "fields::some_secret")]
     pub token_secret: Option<SecretString>,
     /// The key a database without one starts with when `token_secret` is
     /// unset: derived from `carehq.api_secret`, as before keys were stored.
+    #[serde(skip, default = "no_key")]
     pub initial_key: SecretString,
     /// Posts sooner than this after the form was served are held as `too_fast`.
-    pub min_fill_time: std::time::Duration,
+    #[serde(deserialize_with = "fields::duration")]
+    pub min_fill_time: Duration,
     /// Tokens older than this are held as `stale_time_token`.
-    pub max_token_age: std::time::Duration,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    pub max_token_age: Duration,
+}
+
+impl Default for SpamSettings {
+    fn default() -> Self {
+        Self {
+            token_secret: None,
+            initial_key: no_key(),
+            min_fill_time: Duration::from_secs(3),
+            max_token_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Until `validate` derives it from the CareHQ secret.
+fn no_key() -> SecretString {
+    SecretString::from("")
 }
 
 /// Which CAPTCHA the forms use; written in lower case in the file.

@@ -1,49 +1,21 @@
 //! The `[sentry]` section: where errors, panics and permanently failed
-//! deliveries are reported (optional). Raw form, checks and typed settings
-//! together, like the operations sections.
+//! deliveries are reported (optional).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::error::Problems;
-use super::secrets;
-use super::text::{SecretText, Text, text};
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSentry {
-    pub dsn: Option<SecretText>,
-    pub dsn_file: Option<Text>,
-    pub environment: Option<Text>,
-}
+use super::fields;
 
 /// `[sentry]`: error tracking, off unless `dsn` is set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SentrySettings {
     /// The project's DSN. Secret: it carries the project's key.
+    #[serde(deserialize_with = "fields::sentry_dsn")]
     pub dsn: Option<SecretString>,
     /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
+    #[serde(deserialize_with = "fields::some")]
     pub environment: Option<String>,
-}
-
-pub(super) fn sentry(raw: RawSentry, p: &mut Problems) -> Option<SentrySettings> {
-    let dsn = secrets::resolve("sentry.dsn", raw.dsn, &raw.dsn_file, p);
-    // Parsed here so a typo stops start-up instead of silently reporting nothing;
-    // the message never echoes the value.
-    if let Some(dsn) = &dsn
-        && dsn.expose_secret().parse::<sentry::types::Dsn>().is_err()
-    {
-        p.push(
-            "sentry.dsn",
-            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's \
-             Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
-        );
-        return None;
-    }
-    Some(SentrySettings {
-        dsn,
-        environment: text(&raw.environment).map(str::to_owned),
-    })
 }
 
 #[cfg(test)]

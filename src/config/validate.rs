@@ -4,34 +4,40 @@
 
 use std::time::Duration;
 
-use super::checks::positive_duration;
 use super::database::database;
-use super::delivery::{SECS_30, carehq, sync};
+use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
 use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
-use super::guards::{spam, staff};
-use super::raw::RawSettings;
-use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings};
+use super::extract::RawSettings;
+use super::operations::AlertSettings;
+use super::secrets;
+use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings, SpamSettings};
 use super::text::text;
-use super::{ConfigSource, Settings, captcha, operations, sites};
+use super::{ConfigSource, Settings, captcha, sites};
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
     let database = database(raw.database, &mut p);
+    let refused = |prefix: &str| raw.bad_keys.iter().any(|k| k.starts_with(prefix));
     // The lease is checked against the timeout even when another [carehq]
-    // key has a problem; the timeout's own problems are reported by `carehq`.
-    let carehq_timeout = positive_duration(
-        "carehq.timeout",
-        &raw.carehq.timeout,
-        SECS_30,
-        &mut Problems::default(),
-    );
-    let carehq = carehq(raw.carehq, &mut p);
-    let sync = sync(&raw.sync, carehq_timeout, &mut p);
-    let staff = staff(raw.staff, &mut p);
+    // key has a problem, but not against a timeout that was refused.
+    let carehq_timeout = Some(raw.carehq.timeout).filter(|_| !refused("carehq.timeout"));
+    // An unknown key may be a misspelt credential: the unset ones are then not blamed.
+    let credential_refused = (raw.bad_keys.iter())
+        .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
+    let carehq = carehq(raw.carehq, credential_refused, &mut p);
+    let sync = Some(sync(raw.sync, carehq_timeout))
+        .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
     let global_captcha = raw.captcha.clone();
     let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
-    let spam = spam(raw.spam, carehq.as_ref(), &mut p);
+    let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
+    // A database without a key starts with one derived from the CareHQ
+    // secret, which every instance shares. When [carehq] itself is broken its
+    // problem is already reported.
+    let spam = (carehq.as_ref().filter(|_| spam_ok)).map(|c| SpamSettings {
+        initial_key: secrets::derive_time_token_key(&c.api_secret),
+        ..raw.spam
+    });
     // Where each slug sits in the file: a site that failed to parse is not in
     // `sites`, so a later site's key must not take its index.
     let slugs: Vec<Option<String>> = raw
@@ -48,14 +54,12 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             &mut p,
         );
     }
-    let alerts = operations::alerts(raw.alerts, &mut p);
-    let sentry = super::sentry::sentry(raw.sentry, &mut p);
+    let alerts =
+        Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
     let log = super::log::log(raw.log, &mut p);
-    match (database, carehq, sync, staff, captcha, spam) {
-        (Some(database), Some(carehq), Some(sync), Some(staff), Some(captcha), Some(spam))
-            if p.is_empty() =>
-        {
-            let (Some(alerts), Some(sentry), Some(log)) = (alerts, sentry, log) else {
+    match (database, carehq, sync, captcha, spam) {
+        (Some(database), Some(carehq), Some(sync), Some(captcha), Some(spam)) if p.is_empty() => {
+            let (Some(alerts), Some(log)) = (alerts, log) else {
                 return Err(p.into_errors());
             };
             Ok(Settings {
@@ -63,7 +67,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 database,
                 carehq,
                 sync,
-                staff,
+                staff: raw.staff,
                 captcha,
                 spam,
                 rate_limit: raw.rate_limit,
@@ -72,7 +76,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 metrics: raw.metrics,
                 retention: raw.retention,
                 alerts,
-                sentry,
+                sentry: raw.sentry,
                 log,
                 source,
             })
@@ -124,4 +128,52 @@ fn captcha_within_request(request: Duration, timeouts: &[(String, Duration)], p:
             );
         }
     }
+}
+
+/// A lease that ends while CareHQ may still be answering lets another pass
+/// claim the row and send it again.
+fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Problems) -> bool {
+    let Some(timeout) = timeout.filter(|t| lease < *t + LEASE_MIN_MARGIN) else {
+        return true;
+    };
+    p.push(
+        "sync.lease",
+        format!(
+            "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
+            format_duration(lease),
+            format_duration(timeout),
+            format_duration(LEASE_MIN_MARGIN),
+            format_duration(timeout + LEASE_MARGIN),
+        ),
+    );
+    false
+}
+
+/// Email alerts need someone to be from and someone to go to.
+fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) -> bool {
+    let missing = alerts.email_from.is_none() || alerts.email_to.is_empty();
+    if alerts.smtp_url.is_some() && missing {
+        p.push(
+            "alerts.smtp_url",
+            "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
+        );
+        return false;
+    }
+    true
+}
+
+/// A post must be able to come after `min_fill_time` and before its token expires.
+fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) -> bool {
+    if spam.min_fill_time < spam.max_token_age {
+        return true;
+    }
+    p.push(
+        "spam.max_token_age",
+        format!(
+            "\"{}\" must be longer than spam.min_fill_time (\"{}\"), or no post could ever pass",
+            format_duration(spam.max_token_age),
+            format_duration(spam.min_fill_time)
+        ),
+    );
+    false
 }
