@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use enquiry_relay::sandbox::{Sandbox, SandboxConfig};
-use tokio_util::sync::CancellationToken;
 
 use service::{BenchDb, Db, Service};
 
@@ -55,26 +54,16 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(args))
+    service::runtime()?.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let carehq_url = format!("http://{}", listener.local_addr()?);
-    let sandbox = Sandbox::new(SandboxConfig {
+    let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
         rate_limit_per_second: args.limit,
         ..Default::default()
-    });
-    let stop = CancellationToken::new();
-    let serving = sandbox.clone();
-    let token = stop.clone();
-    let sandbox_task = tokio::spawn(async move {
-        enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
-    });
+    })
+    .await?;
+    let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
     let extra = if args.concurrency > 0 {
         format!("[sync]\nconcurrency = {}\n", args.concurrency)
     } else {
@@ -165,7 +154,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("SQLite is always available");
         };
         let service = Service::start(&db, &carehq_url, &extra, true).await?;
-        let delays = trickle(&sandbox, &service, args.trickle, args.trickle_gap_ms).await?;
+        let delays = trickle(sandbox, &service, args.trickle, args.trickle_gap_ms).await?;
         println!();
         println!(
             "| Enquiries | Gap ms | Ack → record in CareHQ: p50 ms | p99 ms | max ms | min ms |"
@@ -183,8 +172,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         service.stop().await?;
         db.drop_database().await;
     }
-    stop.cancel();
-    let _ = sandbox_task.await;
+    bench_sandbox.stop().await;
     Ok(())
 }
 

@@ -23,8 +23,7 @@ mod service;
 use std::time::Duration;
 
 use clap::Parser;
-use enquiry_relay::sandbox::{Faults, Sandbox, SandboxConfig};
-use tokio_util::sync::CancellationToken;
+use enquiry_relay::sandbox::{Faults, SandboxConfig};
 
 use load::LoadPlan;
 use report::{MemoryRow, MixedRow, Row};
@@ -78,30 +77,19 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // Two workers: the machine has two cores, shared with the service.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(args))
+    service::runtime()?.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let dbs = parse_dbs(&args.db)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let carehq_url = format!("http://{}", listener.local_addr()?);
     // The sandbox's own limit (10/s by default) would throttle delivery and
     // change what the worker does; the benchmark is about intake.
-    let sandbox = Sandbox::new(SandboxConfig {
+    let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
         rate_limit_per_second: 100_000,
         ..Default::default()
-    });
-    let stop = CancellationToken::new();
-    let serving = sandbox.clone();
-    let token = stop.clone();
-    let sandbox_task = tokio::spawn(async move {
-        enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
-    });
+    })
+    .await?;
+    let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
 
     let plan = LoadPlan {
         measured: Duration::from_secs(args.seconds),
@@ -195,8 +183,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             bench_db.drop_database().await;
         }
     }
-    stop.cancel();
-    let _ = sandbox_task.await;
+    bench_sandbox.stop().await;
 
     println!("Traffic: {:?}\n", args.traffic);
     if args.traffic == load::Traffic::Mixed {

@@ -303,3 +303,46 @@ fn free_port() -> anyhow::Result<u16> {
         .local_addr()?
         .port())
 }
+
+/// The runtime every benchmark runs on: two workers, because the machine
+/// has two cores, shared with the service.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// The CareHQ sandbox, served in the benchmark's process on a free loopback
+/// port until [`BenchSandbox::stop`].
+pub struct BenchSandbox {
+    pub sandbox: enquiry_relay::sandbox::Sandbox,
+    /// What the service's `carehq.base_url` is set to.
+    pub url: String,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl BenchSandbox {
+    pub async fn start(config: enquiry_relay::sandbox::SandboxConfig) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let sandbox = enquiry_relay::sandbox::Sandbox::new(config);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (serving, token) = (sandbox.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
+        });
+        Ok(BenchSandbox {
+            sandbox,
+            url,
+            stop,
+            task,
+        })
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}

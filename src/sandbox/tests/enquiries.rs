@@ -149,15 +149,7 @@ async fn unknown_endpoints_and_methods_answer_json_hints() {
 #[tokio::test]
 async fn booleans_accept_every_official_client_spelling() {
     let running = start().await;
-    let spellings = [
-        ("true", true),
-        ("True", true),
-        ("1", true),
-        ("false", false),
-        ("False", false),
-        ("0", false),
-        ("", false),
-    ];
+    let spellings = super::OFFICIAL_BOOLEANS;
     for field in [
         "untrusted_source",
         "enquiring_for_self",

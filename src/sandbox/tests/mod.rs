@@ -18,6 +18,19 @@ use tokio::sync::oneshot;
 use super::{Sandbox, SandboxConfig, seed, serve};
 use crate::carehq::signing;
 
+/// Every way CareHQ's official clients write a boolean (Python
+/// `True`/`False`, PHP `1`/`0` and empty, JS/Ruby `true`/`false`), with the
+/// value the sandbox must read.
+pub const OFFICIAL_BOOLEANS: [(&str, bool); 7] = [
+    ("true", true),
+    ("True", true),
+    ("1", true),
+    ("false", false),
+    ("False", false),
+    ("0", false),
+    ("", false),
+];
+
 /// A sandbox served on loopback, stopped when dropped.
 pub struct Running {
     pub sandbox: Sandbox,

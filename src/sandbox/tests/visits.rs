@@ -200,15 +200,7 @@ async fn book_with(running: &Running, params: &[(&str, &str)]) -> (u16, Value) {
 async fn suppress_email_takes_every_official_client_spelling() {
     let running = start().await;
     let enquiry = running.create_enquiry().await;
-    let spellings = [
-        ("true", true),
-        ("True", true),
-        ("1", true),
-        ("false", false),
-        ("False", false),
-        ("0", false),
-        ("", false),
-    ];
+    let spellings = super::OFFICIAL_BOOLEANS;
     for (value, suppressed) in spellings {
         let (status, body) = book_with(
             &running,
