@@ -11,9 +11,9 @@
 //! one-second windows between the first and the last create (the first and
 //! last windows are partial by nature); the overall rate is reported too.
 
-// The service module is shared with the intake bench, which uses more of it.
+// Shared with the intake and fault benches; each uses part of it.
 #[allow(dead_code)]
-#[path = "intake/service.rs"]
+#[path = "shared/service.rs"]
 mod service;
 
 use std::collections::BTreeMap;
@@ -76,7 +76,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in 1..=args.runs {
         sandbox.reset();
-        let Some(db) = BenchDb::create(Db::Sqlite).await? else {
+        let Some(db) = BenchDb::create(Db::Sqlite, "drain").await? else {
             anyhow::bail!("SQLite is always available");
         };
         let service = Service::start(&db, &carehq_url, &extra, true).await?;
@@ -150,7 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.trickle > 0 {
         sandbox.reset();
-        let Some(db) = BenchDb::create(Db::Sqlite).await? else {
+        let Some(db) = BenchDb::create(Db::Sqlite, "drain").await? else {
             anyhow::bail!("SQLite is always available");
         };
         let service = Service::start(&db, &carehq_url, &extra, true).await?;

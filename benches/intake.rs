@@ -12,12 +12,14 @@
 //! Everything runs on loopback: the CareHQ sandbox in this process, the
 //! service as a separate process (the binary Cargo built for this bench).
 
-// A bench's root is its own crate root: its modules live in benches/intake/.
+// A bench's root is its own crate root: its modules live in benches/intake/,
+// and what the three benches share in benches/shared/ (each uses part of it).
 #[path = "intake/load.rs"]
 mod load;
 #[path = "intake/report.rs"]
 mod report;
-#[path = "intake/service.rs"]
+#[allow(dead_code)]
+#[path = "shared/service.rs"]
 mod service;
 
 use std::time::Duration;
@@ -102,7 +104,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut memory = Vec::new();
     for db in dbs {
         for &latency_ms in &args.latency_ms {
-            let Some(bench_db) = BenchDb::create(db).await? else {
+            let Some(bench_db) = BenchDb::create(db, "intake").await? else {
                 continue;
             };
             sandbox.reset();
@@ -178,8 +180,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 idle_kb,
                 peak_kb: service.memory_kb("VmHWM")?,
             });
-            let log = service.stop().await?;
-            eprintln!("   service stopped; its log was {log} bytes");
+            let stopped = service.stop().await?;
+            if !stopped.status.success() {
+                eprintln!("   the service exited with {}", stopped.status);
+            }
+            eprintln!(
+                "   service stopped; its log was {} bytes",
+                stopped.log_bytes
+            );
             bench_db.drop_database().await;
         }
     }

@@ -16,18 +16,24 @@
 //! with (seed, round), so a failing round can be replayed with the same plan.
 //! The verdict never depends on timing: only the checks above decide it.
 
+// The database, process and sandbox handling the intake and drain benches
+// use too (relative to this file, whoever includes it).
+#[allow(dead_code)]
+#[path = "../shared/service.rs"]
+mod service;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use enquiry_relay::sandbox::{Faults, Sandbox, SandboxConfig, seed};
+use enquiry_relay::sandbox::{Faults, SandboxConfig, seed};
 use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
 
-const SITE: &str = "upton-court";
+pub use service::Db;
+use service::{BenchDb, BenchSandbox, SITE, Service, free_port};
+
 /// Short, so that a created-then-delayed answer times out quickly.
 const CAREHQ_TIMEOUT: &str = "1s";
 /// The shortest lease the config accepts (timeout + 5 s): a killed send's
@@ -44,21 +50,6 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 /// Retries enough that no fault of a round can exhaust them: each round
 /// faults at most 2 × 3 creates, and latency stays below the timeout.
 const RETRY_SCHEDULE: &str = r#"["100ms", "100ms", "100ms", "100ms", "100ms", "200ms", "200ms", "200ms", "200ms", "200ms", "300ms", "300ms", "300ms", "300ms", "300ms", "500ms", "500ms", "500ms", "500ms", "500ms"]"#;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-impl Db {
-    pub fn name(self) -> &'static str {
-        match self {
-            Db::Sqlite => "SQLite",
-            Db::Postgres => "PostgreSQL",
-        }
-    }
-}
 
 /// What rounds saw, summed with [`Tally::add`].
 #[derive(Clone, Debug, Default)]
@@ -226,24 +217,21 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     let phases = plan(&mut rng);
     let tag = format!("seed {seed} round {round} ({})", db.name());
 
-    let database = RoundDb::create(db).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let carehq_url = format!("http://{}", listener.local_addr()?);
+    let Some(database) = BenchDb::create(db, "faults").await? else {
+        bail!("PostgreSQL rounds need TEST_DATABASE_URL");
+    };
     // CareHQ's own 10/s limit would only slow the rounds down with 429s,
     // which hold sends without changing what is checked here.
-    let sandbox = Sandbox::new(SandboxConfig {
+    let bench_sandbox = BenchSandbox::start(SandboxConfig {
         rate_limit_per_second: 100_000,
         ..Default::default()
-    });
-    let stop_sandbox = CancellationToken::new();
-    let serving = sandbox.clone();
-    let token = stop_sandbox.clone();
-    let sandbox_task = tokio::spawn(async move {
-        enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
-    });
+    })
+    .await?;
+    let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
 
     let port = free_port()?;
     let config = database.dir.path().join("enquiry-relay.toml");
+    let log = |start: usize| database.dir.path().join(format!("relay-{start}.log"));
     std::fs::write(&config, config_toml(&database.url, &carehq_url, port))?;
     let posts = Arc::new(Mutex::new(Vec::<Post>::new()));
     let mut tally = Tally {
@@ -252,7 +240,7 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     };
 
     for (n, phase) in phases.iter().enumerate() {
-        let service = Service::start(&config, port, database.dir.path(), n).await?;
+        let service = Service::launch(&config, port, &log(n)).await?;
         let stop_posting = CancellationToken::new();
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
@@ -279,7 +267,7 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
         tokio::time::sleep(Duration::from_millis(phase.signal_after_ms)).await;
         service.signal(phase.signal)?;
         // SIGTERM waits for sends in flight (shutdown grace: timeout + 5 s).
-        let status = service.wait_exit(Duration::from_secs(30)).await?;
+        let status = service.wait_exit(Duration::from_secs(30)).await?.status;
         if phase.signal == "TERM" {
             tally.terms += 1;
             if !status.success() {
@@ -297,9 +285,9 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     // The last start: no faults, everything is sent (a row a killed process
     // was sending is due again when its lease ends).
     sandbox.set_faults(Faults::default());
-    let service = Service::start(&config, port, database.dir.path(), phases.len()).await?;
+    let service = Service::launch(&config, port, &log(phases.len())).await?;
     let settled = settle(&database.url).await?;
-    let status = service.stop().await?;
+    let status = service.stop().await?.status;
     if !settled {
         tally.problems.push(format!(
             "{tag}: rows still pending or sending {} s after the last start",
@@ -314,8 +302,7 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     let posts = std::mem::take(&mut *posts.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
     let received = sandbox.received_enquiries();
     tally.carehq_requests = sandbox.request_count();
-    stop_sandbox.cancel();
-    let _ = sandbox_task.await;
+    bench_sandbox.stop().await;
 
     check(&tag, &posts, &rows, &received, &mut tally);
     tally.seconds = started.elapsed().as_secs_f64();
@@ -564,181 +551,4 @@ funding_type = "not_sure"
         location = seed::DEMO_LOCATION,
         channel = seed::DEMO_SALES_CHANNEL,
     )
-}
-
-/// A round's database: a SQLite file in a temp dir (which also holds the
-/// config and logs), or a fresh PostgreSQL database on `TEST_DATABASE_URL`.
-struct RoundDb {
-    url: String,
-    dir: tempfile::TempDir,
-    /// (admin URL, name) of the PostgreSQL database created for the round.
-    pg: Option<(String, String)>,
-}
-
-impl RoundDb {
-    async fn create(db: Db) -> anyhow::Result<RoundDb> {
-        let dir = tempfile::Builder::new().prefix("fault-round-").tempdir()?;
-        match db {
-            Db::Sqlite => Ok(RoundDb {
-                url: format!("sqlite://{}", dir.path().join("relay.db").display()),
-                dir,
-                pg: None,
-            }),
-            Db::Postgres => {
-                let admin = std::env::var("TEST_DATABASE_URL")
-                    .context("PostgreSQL rounds need TEST_DATABASE_URL")?;
-                sqlx::any::install_default_drivers();
-                let mut conn = sqlx::AnyConnection::connect(&admin)
-                    .await
-                    .context("TEST_DATABASE_URL must point at a running PostgreSQL")?;
-                // The relay_test_ prefix lets .ci/run sweep it if a run is interrupted.
-                let name = format!("relay_test_faults_{}", uuid::Uuid::now_v7().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .context("creating the round's database")?;
-                let _ = conn.close().await;
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
-                Ok(RoundDb {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    pg: Some((admin, name)),
-                })
-            }
-        }
-    }
-
-    /// Keep the temp dir (and the PostgreSQL database) for a look at a failure.
-    fn keep(self) -> PathBuf {
-        if let Some((_, name)) = &self.pg {
-            eprintln!("PostgreSQL database {name} kept");
-        }
-        self.dir.keep()
-    }
-
-    async fn drop_database(self) {
-        let Some((admin, name)) = &self.pg else {
-            return;
-        };
-        let Ok(mut conn) = sqlx::AnyConnection::connect(admin).await else {
-            eprintln!("could not reconnect to drop {name}; drop it by hand");
-            return;
-        };
-        let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-        if let Err(e) = dropped {
-            eprintln!("could not drop {name}: {e}");
-        }
-        let _ = conn.close().await;
-    }
-}
-
-/// The running `enquiry-relay serve` process (the binary Cargo built for
-/// this bench or test).
-struct Service {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Service {
-    /// Start the binary, logging to `dir/relay-<start>.log`; wait for /healthz.
-    async fn start(config: &Path, port: u16, dir: &Path, start: usize) -> anyhow::Result<Service> {
-        let log = dir.join(format!("relay-{start}.log"));
-        let out = std::fs::File::create(&log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .context("starting the enquiry-relay binary")?;
-        let mut service = Service {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
-        let url = format!("{}/healthz", service.address);
-        let begun = Instant::now();
-        while begun.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = service.child.try_wait()? {
-                bail!(
-                    "the service exited ({status}); log:\n{}",
-                    service.log_text()
-                );
-            }
-            if let Ok(r) = client.get(&url).send().await
-                && r.status().is_success()
-            {
-                return Ok(service);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        bail!(
-            "the service never became healthy; log:\n{}",
-            service.log_text()
-        )
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()?;
-        if !status.success() {
-            bail!("kill -{signal} failed");
-        }
-        Ok(())
-    }
-
-    async fn wait_exit(mut self, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        let begun = Instant::now();
-        while begun.elapsed() < limit {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        bail!(
-            "the service did not exit within {limit:?}; log:\n{}",
-            self.log_text()
-        )
-    }
-
-    async fn stop(self) -> anyhow::Result<std::process::ExitStatus> {
-        self.signal("TERM")?;
-        self.wait_exit(Duration::from_secs(30)).await
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A port that was free a moment ago (the binary binds it itself; every
-/// restart of a round reuses it, so clients can find it).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

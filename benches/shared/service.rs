@@ -1,8 +1,10 @@
-//! The service under test: a database for it (a SQLite file in a temp dir, or
-//! a fresh PostgreSQL database), its config file, and the real release binary
-//! as a child process, with its resident memory read from /proc.
+//! What every benchmark runs against, shared by intake, drain and faults: a
+//! database (a SQLite file in a temp dir, or a fresh PostgreSQL database),
+//! the real release binary as a child process (its health wait, signals,
+//! memory and CPU read from /proc), and the CareHQ sandbox served in the
+//! benchmark's own process.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,9 +38,13 @@ pub struct BenchDb {
 }
 
 impl BenchDb {
-    /// `None`, with a note, when PostgreSQL is wanted and TEST_DATABASE_URL is unset.
-    pub async fn create(db: Db) -> anyhow::Result<Option<BenchDb>> {
-        let dir = tempfile::tempdir()?;
+    /// `None`, with a note, when PostgreSQL is wanted and TEST_DATABASE_URL
+    /// is unset. `purpose` names the temp dir and the database, so one left
+    /// behind says which benchmark made it.
+    pub async fn create(db: Db, purpose: &str) -> anyhow::Result<Option<BenchDb>> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{purpose}-"))
+            .tempdir()?;
         match db {
             // A file on disk: the service always opens SQLite with WAL and
             // synchronous=FULL, so this is the fully durable configuration.
@@ -60,7 +66,7 @@ impl BenchDb {
                     .await
                     .context("TEST_DATABASE_URL must point at a running PostgreSQL")?;
                 // The relay_test_ prefix lets .ci/run sweep it if a run is interrupted.
-                let name = format!("relay_test_bench_{}", uuid::Uuid::now_v7().simple());
+                let name = format!("relay_test_{purpose}_{}", uuid::Uuid::now_v7().simple());
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
@@ -76,6 +82,14 @@ impl BenchDb {
                 }))
             }
         }
+    }
+
+    /// Keep the temp dir (and the PostgreSQL database) for a look at a failure.
+    pub fn keep(self) -> PathBuf {
+        if let Some((_, name)) = &self.pg {
+            eprintln!("PostgreSQL database {name} kept");
+        }
+        self.dir.keep()
     }
 
     /// Drop the PostgreSQL database (best effort; the temp dir goes on drop).
@@ -153,12 +167,19 @@ funding_type = "not_sure"
 /// The running `enquiry-relay serve` process.
 pub struct Service {
     child: Child,
-    address: String,
+    pub address: String,
     log: PathBuf,
 }
 
+/// How a stopped service ended.
+pub struct Stopped {
+    pub status: std::process::ExitStatus,
+    pub log_bytes: u64,
+}
+
 impl Service {
-    /// Write the config, start the binary, wait (at most 30 s) for /healthz.
+    /// Write the intake/drain config into the database's dir, start the
+    /// binary, wait for /healthz.
     pub async fn start(
         db: &BenchDb,
         carehq_url: &str,
@@ -171,11 +192,16 @@ impl Service {
             &config,
             config_toml(&db.url, carehq_url, port, extra, lift_limits),
         )?;
-        let log = db.dir.path().join("relay.log");
-        let out = std::fs::File::create(&log)?;
+        Service::launch(&config, port, &db.dir.path().join("relay.log")).await
+    }
+
+    /// Start the binary with `config` (which listens on `port`), logging to
+    /// `log`; wait (at most 60 s) for /healthz.
+    pub async fn launch(config: &Path, port: u16, log: &Path) -> anyhow::Result<Service> {
+        let out = std::fs::File::create(log)?;
         let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .arg("serve")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -186,7 +212,7 @@ impl Service {
         let mut service = Service {
             child,
             address: format!("http://127.0.0.1:{port}"),
-            log,
+            log: log.to_owned(),
         };
         service.wait_healthy().await?;
         Ok(service)
@@ -198,7 +224,7 @@ impl Service {
             .build()?;
         let url = format!("{}/healthz", self.address);
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
+        while start.elapsed() < Duration::from_secs(60) {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the service exited ({status}); log:\n{}", self.log_text());
             }
@@ -207,7 +233,7 @@ impl Service {
             {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         bail!(
             "the service never became healthy; log:\n{}",
@@ -239,23 +265,38 @@ impl Service {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGTERM, then wait (at most 15 s) for a clean exit; the log's size.
-    pub async fn stop(mut self) -> anyhow::Result<u64> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
+    /// `kill -<signal>` (TERM, KILL).
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(15) {
-            if let Some(status) = self.child.try_wait()? {
-                if !status.success() {
-                    eprintln!("   the service exited with {status}");
-                }
-                return Ok(std::fs::metadata(&self.log).map_or(0, |m| m.len()));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} failed");
         }
-        bail!("the service did not stop within 15 s of SIGTERM")
+        Ok(())
+    }
+
+    /// Wait for the process to exit (after a signal) and how it ended.
+    pub async fn wait_exit(mut self, limit: Duration) -> anyhow::Result<Stopped> {
+        let begun = Instant::now();
+        while begun.elapsed() < limit {
+            if let Some(status) = self.child.try_wait()? {
+                let log_bytes = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+                return Ok(Stopped { status, log_bytes });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        bail!(
+            "the service did not exit within {limit:?}; log:\n{}",
+            self.log_text()
+        )
+    }
+
+    /// SIGTERM, then wait (at most 30 s: shutdown waits for sends in flight).
+    pub async fn stop(self) -> anyhow::Result<Stopped> {
+        self.signal("TERM")?;
+        self.wait_exit(Duration::from_secs(30)).await
     }
 }
 
@@ -297,8 +338,9 @@ pub fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
-/// A port that was free a moment ago (the binary binds it itself).
-fn free_port() -> anyhow::Result<u16> {
+/// A port that was free a moment ago (the binary binds it itself; a fault
+/// round's restarts reuse it, so its clients find every start).
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
