@@ -602,6 +602,25 @@ impl BinaryApp {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// SIGTERM, then wait for the exit: a graceful stop finishes (or cuts
+    /// off) every send in flight, so once this returns the process sends
+    /// nothing more. Tests prove "sent once" by this, not by sleeping past a
+    /// poll. The log stays readable.
+    pub async fn stop(&mut self) {
+        self.signal("TERM");
+        let child = &mut self.child;
+        let exited = eventually(Duration::from_secs(60), || {
+            let status = child.try_wait().expect("try_wait");
+            async move { status }
+        })
+        .await;
+        assert!(
+            exited.is_some(),
+            "binary did not stop; log:\n{}",
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for BinaryApp {
@@ -681,11 +700,11 @@ pub async fn post_keyed(
 pub async fn insert_bare_enquiry(store: &Store) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     store
-        .insert_enquiry(&enquiry_relay::storage::NewEnquiry {
-            id: &id,
-            site: SITE,
-            payload: "{}",
-            spam_verdict: "clean",
+        .insert_enquiry(enquiry_relay::storage::NewEnquiry {
+            id: enquiry_relay::storage::EnquiryId::from_stored(id.clone()),
+            site: SITE.into(),
+            payload: "{}".into(),
+            spam_verdict: "clean".into(),
             idempotency_key: None,
             fingerprint: None,
             held: false,

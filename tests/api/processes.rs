@@ -252,7 +252,7 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
     );
 
     sandbox.set_faults(Faults::default());
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let mut app = BinaryApp::start(&config, port, db.dir.path()).await;
     sandbox.wait_for(1).await;
     let synced = eventually(Duration::from_secs(10), || async {
         let counts = statuses(&db).await;
@@ -261,7 +261,7 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
     .await
     .expect("recorded as synced");
     assert_eq!(synced["sending"] + synced["pending"], 0, "{synced:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stop().await;
     assert_eq!(sandbox.received().len(), 1, "sent once after the restart");
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
         .await
@@ -431,8 +431,8 @@ async fn two_processes_on_one_postgres_database_send_every_enquiry_exactly_once(
         .unwrap()
         .replace("640f0f17f9b7e9ec6079fa16", B_REFERRER);
     std::fs::write(&config_b, b_toml).unwrap();
-    let a = BinaryApp::start(&config_a, port_a, db.dir.path()).await;
-    let b = BinaryApp::start(&config_b, port_b, db.dir.path()).await;
+    let mut a = BinaryApp::start(&config_a, port_a, db.dir.path()).await;
+    let mut b = BinaryApp::start(&config_b, port_b, db.dir.path()).await;
 
     let client = http_client();
     let total = 40;
@@ -447,7 +447,8 @@ async fn two_processes_on_one_postgres_database_send_every_enquiry_exactly_once(
     }
 
     sandbox.wait_for(total).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    a.stop().await;
+    b.stop().await;
     let received = sandbox.received();
     assert_eq!(received.len(), total, "no enquiry sent twice");
     let emails: HashSet<&str> = received.iter().filter_map(|r| field(r, "email")).collect();
