@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::alert_change::{Change, Observation};
 use crate::config::Settings;
-use crate::storage::{QueueFigures, StatusFigures, Store, StoreError};
+use crate::storage::{IncidentKind, QueueFigures, StatusFigures, Store, StoreError};
 
 pub(super) async fn message(
     store: &Store,
@@ -19,22 +19,22 @@ pub(super) async fn message(
     let q = &figures.total;
     let waiting = q.pending + q.sending + q.failed + q.held;
     let title = match (kind, opened) {
-        ("failed", true) => format!(
+        (IncidentKind::Failed, true) => format!(
             "{} could not be delivered to CareHQ ({})",
             figures.failed_in_words(),
             sites_with(figures, |q| q.failed)
         ),
-        ("failed", false) => "No failed enquiries remain".to_owned(),
-        ("paused", true) => "Delivery to CareHQ is paused".to_owned(),
-        ("paused", false) => "Delivery to CareHQ has resumed".to_owned(),
-        ("held", true) => format!(
+        (IncidentKind::Failed, false) => "No failed enquiries remain".to_owned(),
+        (IncidentKind::Paused, true) => "Delivery to CareHQ is paused".to_owned(),
+        (IncidentKind::Paused, false) => "Delivery to CareHQ has resumed".to_owned(),
+        (IncidentKind::Held, true) => format!(
             "{} held for a person to check ({})",
             plural(q.held, "enquiry is", "enquiries are"),
             sites_with(figures, |q| q.held)
         ),
-        ("held", false) => "No held enquiries remain".to_owned(),
-        (_, true) => "Enquiries are waiting longer than expected".to_owned(),
-        (_, false) => "Enquiries are flowing again".to_owned(),
+        (IncidentKind::Held, false) => "No held enquiries remain".to_owned(),
+        (IncidentKind::PendingAge, true) => "Enquiries are waiting longer than expected".to_owned(),
+        (IncidentKind::PendingAge, false) => "Enquiries are flowing again".to_owned(),
     };
     let mut text = format!(
         "{title}. {} waiting ({} pending, {} failed, {} held).",
@@ -45,25 +45,25 @@ pub(super) async fn message(
     );
     if opened {
         text.push_str(match kind {
-            "failed" => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
-            "held" => " They looked doubtful (sent too fast, an old, forged or future-dated form token, a page that would not say where it came from (Origin: null), or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
-            "paused" => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
-            _ => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
+            IncidentKind::Failed => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
+            IncidentKind::Held => " They looked doubtful (sent too fast, an old, forged or future-dated form token, a page that would not say where it came from (Origin: null), or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
+            IncidentKind::Paused => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
+            IncidentKind::PendingAge => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
         });
         if let Some(reason) = &delivery.paused_reason
-            && kind == "paused"
+            && kind == IncidentKind::Paused
         {
             text.push_str(&format!(" Reason: {reason}"));
         }
     }
     let mut body = json!({
         "event": if opened { "incident" } else { "cleared" },
-        "kind": kind,
+        "kind": kind.as_str(),
         "title": title,
         "text": text,
         "waiting": {"pending": q.pending + q.sending, "failed": q.failed, "held": q.held},
     });
-    if settings.alerts.include_details && opened && kind == "failed" {
+    if settings.alerts.include_details && opened && kind == IncidentKind::Failed {
         body["details"] = Value::Array(details(store).await?);
     }
     Ok(body)

@@ -151,15 +151,15 @@ async fn check_once(
         let message = message(store, settings, &change, &seen).await?;
         // When every destination fails, the claim is given back so the next
         // check tries again; when only some fail, the backlog retries those.
-        match announce(notifier, backlog, kind, message).await {
-            Ok(()) if change.opened => info!(kind, "alert sent: incident"),
-            Ok(()) => info!(kind, "alert sent: cleared"),
+        match announce(notifier, backlog, kind.as_str(), message).await {
+            Ok(()) if change.opened => info!(kind = kind.as_str(), "alert sent: incident"),
+            Ok(()) => info!(kind = kind.as_str(), "alert sent: cleared"),
             Err(e) if change.opened => {
-                warn!(kind, error = %e, "alert not delivered anywhere; retrying at the next check");
+                warn!(kind = kind.as_str(), error = %e, "alert not delivered anywhere; retrying at the next check");
                 store.withdraw_incident(kind).await?;
             }
             Err(e) => {
-                warn!(kind, error = %e, "all-clear not delivered anywhere; retrying at the next check");
+                warn!(kind = kind.as_str(), error = %e, "all-clear not delivered anywhere; retrying at the next check");
                 store.reopen_incident(kind, change.opened_at).await?;
             }
         }

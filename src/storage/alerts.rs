@@ -19,14 +19,35 @@ pub enum Incident {
     Held,
 }
 
-impl Incident {
+/// An incident's kind without its condition: what `alert_incidents.kind`
+/// stores and alert messages name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentKind {
+    Failed,
+    Paused,
+    PendingAge,
+    Held,
+}
+
+impl IncidentKind {
     /// The name stored in `alert_incidents.kind` and sent in messages.
-    pub fn kind(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Incident::Failed => "failed",
-            Incident::Paused => "paused",
-            Incident::PendingAge { .. } => "pending_age",
-            Incident::Held => "held",
+            IncidentKind::Failed => "failed",
+            IncidentKind::Paused => "paused",
+            IncidentKind::PendingAge => "pending_age",
+            IncidentKind::Held => "held",
+        }
+    }
+}
+
+impl Incident {
+    pub fn kind(self) -> IncidentKind {
+        match self {
+            Incident::Failed => IncidentKind::Failed,
+            Incident::Paused => IncidentKind::Paused,
+            Incident::PendingAge { .. } => IncidentKind::PendingAge,
+            Incident::Held => IncidentKind::Held,
         }
     }
 
@@ -80,7 +101,7 @@ impl Store {
             incident.holds()
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(incident.kind())
+            .bind(incident.kind().as_str())
             .bind(now);
         if let Some(cutoff) = incident.cutoff() {
             query = query.bind(cutoff);
@@ -95,7 +116,7 @@ impl Store {
             "DELETE FROM alert_incidents WHERE kind = $1 AND {} RETURNING opened_at",
             incident.ended()
         );
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident.kind());
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident.kind().as_str());
         if let Some(cutoff) = incident.cutoff() {
             query = query.bind(cutoff);
         }
@@ -105,9 +126,9 @@ impl Store {
 
     /// Give back an opening whose announcement reached no destination, so the
     /// next check claims it again.
-    pub async fn withdraw_incident(&self, kind: &str) -> Result<(), StoreError> {
+    pub async fn withdraw_incident(&self, kind: IncidentKind) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM alert_incidents WHERE kind = $1")
-            .bind(kind)
+            .bind(kind.as_str())
             .execute(&self.writer)
             .await?;
         Ok(())
@@ -115,11 +136,15 @@ impl Store {
 
     /// Give back a clearing whose announcement reached no destination: the
     /// incident is open again with its original start.
-    pub async fn reopen_incident(&self, kind: &str, opened_at: i64) -> Result<(), StoreError> {
+    pub async fn reopen_incident(
+        &self,
+        kind: IncidentKind,
+        opened_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO alert_incidents (kind, opened_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(opened_at)
         .execute(&self.writer)
         .await?;

@@ -25,43 +25,6 @@ const MAX_BATCH: usize = 64;
 /// Writes that may wait for the writer before callers wait to queue.
 const QUEUE_DEPTH: usize = 1024;
 
-/// A `NewEnquiry` that can cross to the writer task.
-struct OwnedEnquiry {
-    id: String,
-    site: String,
-    payload: String,
-    spam_verdict: String,
-    idempotency_key: Option<String>,
-    fingerprint: Option<String>,
-    held: bool,
-}
-
-impl OwnedEnquiry {
-    fn of(new: &NewEnquiry<'_>) -> OwnedEnquiry {
-        OwnedEnquiry {
-            id: new.id.to_owned(),
-            site: new.site.to_owned(),
-            payload: new.payload.to_owned(),
-            spam_verdict: new.spam_verdict.to_owned(),
-            idempotency_key: new.idempotency_key.map(str::to_owned),
-            fingerprint: new.fingerprint.map(str::to_owned),
-            held: new.held,
-        }
-    }
-
-    fn borrowed(&self) -> NewEnquiry<'_> {
-        NewEnquiry {
-            id: &self.id,
-            site: &self.site,
-            payload: &self.payload,
-            spam_verdict: &self.spam_verdict,
-            idempotency_key: self.idempotency_key.as_deref(),
-            fingerprint: self.fingerprint.as_deref(),
-            held: self.held,
-        }
-    }
-}
-
 /// A delivery outcome that can cross to the writer task.
 struct OwnedOutcome {
     delivery_id: String,
@@ -72,7 +35,7 @@ struct OwnedOutcome {
 
 enum Job {
     Insert(
-        OwnedEnquiry,
+        NewEnquiry,
         oneshot::Sender<Result<InsertOutcome, StoreError>>,
     ),
     Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
@@ -103,9 +66,9 @@ impl SqliteWriter {
     }
 
     /// Store one enquiry; returns once its transaction has committed.
-    pub(super) async fn insert(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
+    pub(super) async fn insert(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Insert(OwnedEnquiry::of(new), reply)).await?;
+        self.send(Job::Insert(new, reply)).await?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -225,7 +188,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
         // commits as usual.
         done.push(match job {
             Job::Insert(enquiry, _) => Done::Inserted(
-                insert_rows(&mut tx, &enquiry.borrowed(), now)
+                insert_rows(&mut tx, enquiry, now)
                     .await?
                     .unwrap_or(InsertOutcome::Created),
             ),
@@ -254,7 +217,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::{InsertOutcome, NewEnquiry, Store};
+    use super::super::{EnquiryId, InsertOutcome, NewEnquiry, Store};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_enquiries_are_all_stored_and_a_shared_key_stores_one() {
@@ -271,15 +234,15 @@ mod tests {
                 // Every fifth post repeats one key, as double clicks would.
                 let key = (n % 5 == 0).then_some("double-click");
                 let new = NewEnquiry {
-                    id: &id,
-                    site: "upton-court",
-                    payload: "{}",
-                    spam_verdict: "clean",
-                    idempotency_key: key,
+                    id: EnquiryId::from_stored(id.clone()),
+                    site: "upton-court".into(),
+                    payload: "{}".into(),
+                    spam_verdict: "clean".into(),
+                    idempotency_key: key.map(str::to_owned),
                     fingerprint: None,
                     held: false,
                 };
-                let outcome = store.insert_enquiry(&new).await.unwrap();
+                let outcome = store.insert_enquiry(new).await.unwrap();
                 (id.clone(), outcome)
             }));
         }

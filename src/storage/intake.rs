@@ -9,17 +9,18 @@ use super::{Store, StoreError, now_ms};
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A validated enquiry ready to store.
-pub struct NewEnquiry<'a> {
-    pub id: &'a str,
-    pub site: &'a str,
+/// Owned, so the SQLite group-commit writer can take it across to its task.
+pub struct NewEnquiry {
+    pub id: EnquiryId,
+    pub site: String,
     /// The validated enquiry as JSON.
-    pub payload: &'a str,
-    pub spam_verdict: &'a str,
-    pub idempotency_key: Option<&'a str>,
+    pub payload: String,
+    pub spam_verdict: String,
+    pub idempotency_key: Option<String>,
     /// A digest of the validated enquiry, stored with the key: the same key
     /// with another fingerprint is a different enquiry ([`InsertOutcome::Conflict`]).
     /// `None` matches any (as keys stored before fingerprints do).
-    pub fingerprint: Option<&'a str>,
+    pub fingerprint: Option<String>,
     /// Stored as `held`: a person must release it before it is sent.
     pub held: bool,
 }
@@ -56,13 +57,13 @@ pub fn repeat_or_conflict(
 impl Store {
     /// Insert the enquiry and its delivery row in one transaction. Nothing is
     /// acknowledged to the family before this commits.
-    pub async fn insert_enquiry(&self, new: &NewEnquiry<'_>) -> Result<InsertOutcome, StoreError> {
+    pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         if let Some(writer) = &self.sqlite_writer {
             return writer.insert(new).await;
         }
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(outcome) = insert_rows(&mut tx, new, now).await? {
+        if let Some(outcome) = insert_rows(&mut tx, &new, now).await? {
             tx.rollback().await?;
             return Ok(outcome);
         }
@@ -111,15 +112,15 @@ impl Store {
 /// so two posts racing with one key never both store, whatever they say.
 pub(super) async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    new: &NewEnquiry<'_>,
+    new: &NewEnquiry,
     now: i64,
 ) -> Result<Option<InsertOutcome>, StoreError> {
-    if let Some(key) = new.idempotency_key {
+    if let Some(key) = new.idempotency_key.as_deref() {
         // A key older than the window no longer counts: forget it first.
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE site = $1 AND key = $2 AND created_at < $3",
         )
-        .bind(new.site)
+        .bind(new.site.as_str())
         .bind(key)
         .bind(now - IDEMPOTENCY_WINDOW_MS)
         .execute(&mut **tx)
@@ -128,11 +129,11 @@ pub(super) async fn insert_rows(
             "INSERT INTO idempotency_keys (site, key, enquiry_id, created_at, fingerprint) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
-        .bind(new.site)
+        .bind(new.site.as_str())
         .bind(key)
-        .bind(new.id)
+        .bind(new.id.as_str())
         .bind(now)
-        .bind(new.fingerprint)
+        .bind(new.fingerprint.as_deref())
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -140,25 +141,25 @@ pub(super) async fn insert_rows(
             let (enquiry_id, stored): (String, Option<String>) = sqlx::query_as(
                 "SELECT enquiry_id, fingerprint FROM idempotency_keys WHERE site = $1 AND key = $2",
             )
-            .bind(new.site)
+            .bind(new.site.as_str())
             .bind(key)
             .fetch_one(&mut **tx)
             .await?;
             return Ok(Some(repeat_or_conflict(
                 enquiry_id,
                 stored.as_deref(),
-                new.fingerprint,
+                new.fingerprint.as_deref(),
             )));
         }
     }
     sqlx::query(
         "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(new.id)
-    .bind(new.site)
+    .bind(new.id.as_str())
+    .bind(new.site.as_str())
     .bind(now)
-    .bind(new.payload)
-    .bind(new.spam_verdict)
+    .bind(new.payload.as_str())
+    .bind(new.spam_verdict.as_str())
     .execute(&mut **tx)
     .await?;
     // A held row is not waiting to be sent until a person releases it, so
@@ -168,7 +169,7 @@ pub(super) async fn insert_rows(
          VALUES ($1, $2, 'enquiry', $3, $4, $4, $4, $5)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(new.id)
+    .bind(new.id.as_str())
     .bind(if new.held { "held" } else { "pending" })
     .bind(now)
     .bind((!new.held).then_some(now))

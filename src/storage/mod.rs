@@ -24,7 +24,7 @@ mod token_keys;
 mod visits;
 
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
-pub use alerts::Incident;
+pub use alerts::{Incident, IncidentKind};
 pub use checkpoint::CheckpointReport;
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;

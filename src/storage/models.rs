@@ -190,17 +190,32 @@ pub struct ClaimedDelivery {
 }
 
 /// One delivery attempt, as recorded for staff.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AttemptRecord {
     pub started_at: i64,
     pub duration_ms: i64,
-    /// An [`AttemptOutcome`]'s text (`AttemptOutcome::as_str`).
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     pub http_status: Option<u16>,
     pub hint: Option<String>,
     /// CareHQ's `arg_errors`, as JSON text.
     pub arg_errors: Option<String>,
     pub error: Option<String>,
+}
+
+impl AttemptRecord {
+    /// An attempt that ended as `outcome` without CareHQ's answer (not sent,
+    /// or failed before sending); the other fields say nothing yet.
+    pub fn new(outcome: AttemptOutcome, started_at: i64) -> AttemptRecord {
+        AttemptRecord {
+            started_at,
+            duration_ms: 0,
+            outcome,
+            http_status: None,
+            hint: None,
+            arg_errors: None,
+            error: None,
+        }
+    }
 }
 
 /// What the outcome of an attempt does to its delivery.

@@ -253,7 +253,7 @@ pub(super) async fn record_rows(
     .bind(delivery_id)
     .bind(attempt.started_at)
     .bind(attempt.duration_ms)
-    .bind(attempt.outcome)
+    .bind(attempt.outcome.as_str())
     .bind(attempt.http_status.map(i64::from))
     .bind(attempt.hint.as_deref())
     .bind(attempt.arg_errors.as_deref())

@@ -104,7 +104,7 @@ impl Store {
     /// `waiting` delivery row in one transaction, taking one place in the slot.
     pub async fn insert_enquiry_with_visit(
         &self,
-        new: &NewEnquiry<'_>,
+        new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
         let now = now_ms();
@@ -114,7 +114,7 @@ impl Store {
             return Ok(VisitInsert::Stored(outcome));
         }
         let taken: Option<(i64,)> = sqlx::query_as(TAKE_PLACE)
-            .bind(new.site)
+            .bind(new.site.as_str())
             .bind(visit.slot_at)
             .bind(i64::from(visit.capacity))
             .fetch_optional(&mut *tx)
@@ -127,8 +127,8 @@ impl Store {
             "INSERT INTO visit_requests (enquiry_id, site, slot_at, local_time, time_zone, visit_type, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(new.id)
-        .bind(new.site)
+        .bind(new.id.as_str())
+        .bind(new.site.as_str())
         .bind(visit.slot_at)
         .bind(visit.local_time)
         .bind(visit.time_zone)
@@ -141,7 +141,7 @@ impl Store {
              VALUES ($1, $2, 'home_visit', 'waiting', $3, $3, $3)",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(new.id)
+        .bind(new.id.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;

@@ -80,10 +80,8 @@ async fn try_deliver(
         Err(problem) => {
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, problem = %problem, "delivery failed before sending");
             let attempt = AttemptRecord {
-                started_at,
-                outcome: AttemptOutcome::Failed.as_str(),
                 error: Some(problem.clone()),
-                ..Default::default()
+                ..AttemptRecord::new(AttemptOutcome::Failed, started_at)
             };
             let transition = Transition::Failed {
                 ambiguous: false,
@@ -97,10 +95,8 @@ async fn try_deliver(
     // back when it drops.)
     if let Some(wait) = shared.client.gate().closed_for(now_ms()) {
         let attempt = AttemptRecord {
-            started_at,
-            outcome: AttemptOutcome::RateLimited.as_str(),
             error: Some("held back by CareHQ's rate limit".into()),
-            ..Default::default()
+            ..AttemptRecord::new(AttemptOutcome::RateLimited, started_at)
         };
         let transition = Transition::Retry {
             retry_in_ms: millis(wait),
@@ -116,10 +112,8 @@ async fn try_deliver(
     if Instant::now() + shared.settings.carehq.timeout + RECORD_TIME >= row.lease_deadline {
         warn!(delivery_id = %row.id, "too little of the lease left to send safely; sending again shortly");
         let attempt = AttemptRecord {
-            started_at,
-            outcome: AttemptOutcome::Deferred.as_str(),
             error: Some("not sent: the lease was nearly over".into()),
-            ..Default::default()
+            ..AttemptRecord::new(AttemptOutcome::Deferred, started_at)
         };
         let transition = Transition::Retry {
             retry_in_ms: 0,
@@ -154,9 +148,7 @@ async fn try_deliver(
                 info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, carehq_id, duration_ms, "{what} delivered to CareHQ");
             }
             let attempt = AttemptRecord {
-                started_at,
                 duration_ms,
-                outcome: AttemptOutcome::Synced.as_str(),
                 http_status: Some(reply.status),
                 error: reply.body_lost.as_ref().map(|lost| {
                     format!(
@@ -164,7 +156,7 @@ async fn try_deliver(
                         reply.status
                     )
                 }),
-                ..Default::default()
+                ..AttemptRecord::new(AttemptOutcome::Synced, started_at)
             };
             // CareHQ has it: record that first, before anything else can fail.
             let recorded = record(
@@ -238,15 +230,14 @@ async fn on_error(
     let message = e.to_string();
     // Logged instead of `message`, which may quote the family through the hint.
     let summary = e.summary();
-    let base = AttemptRecord {
+    let base = |outcome| AttemptRecord {
         started_at,
         duration_ms,
+        outcome,
         http_status,
-        hint,
-        arg_errors,
+        hint: hint.clone(),
+        arg_errors: arg_errors.clone(),
         error: Some(message.clone()),
-        // Set by each arm below.
-        outcome: "",
     };
     let now = now_ms();
     let disposition = classify(&e);
@@ -268,14 +259,10 @@ async fn on_error(
             match retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random()) {
                 Some(delay) => {
                     warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "CareHQ delivery will be retried");
-                    let attempt = AttemptRecord {
-                        outcome: match ambiguous {
-                            true => AttemptOutcome::Ambiguous,
-                            false => AttemptOutcome::Retry,
-                        }
-                        .as_str(),
-                        ..base
-                    };
+                    let attempt = base(match ambiguous {
+                        true => AttemptOutcome::Ambiguous,
+                        false => AttemptOutcome::Retry,
+                    });
                     let t = Transition::Retry {
                         retry_in_ms: millis(delay),
                         spend_attempt: true,
@@ -286,10 +273,7 @@ async fn on_error(
                 }
                 None => {
                     error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %summary, "retry schedule spent; enquiry marked failed for staff");
-                    let attempt = AttemptRecord {
-                        outcome: AttemptOutcome::Failed.as_str(),
-                        ..base
-                    };
+                    let attempt = base(AttemptOutcome::Failed);
                     let t = Transition::Failed {
                         ambiguous,
                         error: format!("gave up after {spent} attempts: {message}"),
@@ -301,10 +285,7 @@ async fn on_error(
         Disposition::RateLimited => {
             let wait = shared.client.gate().wait(now).map_or(1_000, millis);
             warn!(delivery_id = %row.id, wait_ms = wait, "CareHQ rate limit reached; waiting without spending an attempt");
-            let attempt = AttemptRecord {
-                outcome: AttemptOutcome::RateLimited.as_str(),
-                ..base
-            };
+            let attempt = base(AttemptOutcome::RateLimited);
             let t = Transition::Retry {
                 retry_in_ms: wait,
                 spend_attempt: false,
@@ -322,10 +303,7 @@ async fn on_error(
                 .pause_delivery(&reason, http_status, Some(&row.id))
                 .await?;
             shared.set_paused_seen(true);
-            let attempt = AttemptRecord {
-                outcome: AttemptOutcome::Paused.as_str(),
-                ..base
-            };
+            let attempt = base(AttemptOutcome::Paused);
             let t = Transition::Retry {
                 retry_in_ms: 0,
                 spend_attempt: false,
@@ -345,10 +323,7 @@ async fn on_error(
             };
             let reason = not_found_reason(row.step, &site, &message);
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, site = %site, http_status, "CareHQ does not know an Id this delivery refers to (404); marked failed for staff, other deliveries go on");
-            let attempt = AttemptRecord {
-                outcome: AttemptOutcome::Failed.as_str(),
-                ..base
-            };
+            let attempt = base(AttemptOutcome::Failed);
             let t = Transition::Failed {
                 ambiguous: false,
                 error: reason,
@@ -365,10 +340,7 @@ async fn on_error(
                 _ => Vec::new(),
             };
             error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, step = %row.step, http_status, fields = ?fields, "CareHQ refused this delivery; marked failed for staff");
-            let attempt = AttemptRecord {
-                outcome: AttemptOutcome::Failed.as_str(),
-                ..base
-            };
+            let attempt = base(AttemptOutcome::Failed);
             let t = Transition::Failed {
                 ambiguous: false,
                 error: message,
@@ -413,7 +385,8 @@ async fn record(
     transition: &Transition,
     outcome: Delivered,
 ) -> Result<Delivered, crate::storage::StoreError> {
-    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome).increment(1);
+    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome.as_str())
+        .increment(1);
     let mut wait = Duration::from_millis(50);
     let mut failures = 0u32;
     loop {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::{Faults, seed};
-use enquiry_relay::storage::NewEnquiry;
+use enquiry_relay::storage::{EnquiryId, NewEnquiry};
 
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, free_port, write_config,
@@ -56,11 +56,11 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
     };
     let payload = serde_json::to_string(&Enquiry::parse(&raw, &rules).unwrap()).unwrap();
     app.store
-        .insert_enquiry(&NewEnquiry {
-            id: &id,
-            site: SITE,
-            payload: &payload,
-            spam_verdict,
+        .insert_enquiry(NewEnquiry {
+            id: EnquiryId::from_stored(id.clone()),
+            site: SITE.into(),
+            payload,
+            spam_verdict: spam_verdict.into(),
             idempotency_key: None,
             fingerprint: None,
             held,

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use enquiry_relay::ops::alerts::{Change, claim_changes, observe};
-use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, Store, Transition, now_ms};
+use enquiry_relay::storage::{
+    AttemptOutcome, AttemptRecord, ClaimedDelivery, Store, Transition, now_ms,
+};
 
 use crate::helpers::{
     AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry,
@@ -31,7 +33,10 @@ async fn check(store: &Store) -> Vec<Change> {
 }
 
 fn kinds(changes: &[Change]) -> Vec<(&'static str, bool)> {
-    changes.iter().map(|c| (c.kind, c.opened)).collect()
+    changes
+        .iter()
+        .map(|c| (c.kind.as_str(), c.opened))
+        .collect()
 }
 
 /// Store an enquiry and claim its delivery, as a worker would before sending:
@@ -43,12 +48,8 @@ async fn claimed_delivery(store: &Store, owner: &str) -> (String, ClaimedDeliver
     (id, claimed.remove(0))
 }
 
-async fn record(store: &Store, row: &ClaimedDelivery, outcome: &'static str, t: Transition) {
-    let attempt = AttemptRecord {
-        started_at: now_ms(),
-        outcome,
-        ..AttemptRecord::default()
-    };
+async fn record(store: &Store, row: &ClaimedDelivery, outcome: AttemptOutcome, t: Transition) {
+    let attempt = AttemptRecord::new(outcome, now_ms());
     assert!(
         store
             .record_outcome(&row.id, &row.lease_token, &attempt, &t)
@@ -86,7 +87,7 @@ async fn a_pause_is_cleared_only_by_a_send_that_succeeded_after_it_began(db: Db)
     let synced = Transition::Synced {
         remote_id: Some("6724fbc74f73a2cebf6377fb".into()),
     };
-    record(&a, &delivery, "synced", synced).await;
+    record(&a, &delivery, AttemptOutcome::Synced, synced).await;
     assert_eq!(kinds(&check(&b).await), [("paused", false)]);
     assert_eq!(kinds(&check(&a).await), []);
 }
@@ -102,7 +103,7 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
         ambiguous: false,
         error: "CareHQ refused it (400)".into(),
     };
-    record(&a, &delivery, "failed", failed).await;
+    record(&a, &delivery, AttemptOutcome::Failed, failed).await;
 
     // A reads one failed enquiry; before A claims, staff retry it and B's
     // check sees none: B opens nothing, A must not open it either.
@@ -124,7 +125,7 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
         ambiguous: false,
         error: "CareHQ refused it (400)".into(),
     };
-    record(&a, &claimed[0], "failed", failed).await;
+    record(&a, &claimed[0], AttemptOutcome::Failed, failed).await;
     assert_eq!(kinds(&check(&a).await), [("failed", true)]);
     let late = claim_changes(&b, MAX_AGE).await.unwrap();
     assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{AttemptRecord, ClaimedDelivery, Store, Transition};
+use enquiry_relay::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Store, Transition};
 
 use crate::helpers::{
     AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry, posted_id,
@@ -41,10 +41,7 @@ fn synced() -> Transition {
 }
 
 fn attempt() -> AttemptRecord {
-    AttemptRecord {
-        outcome: "synced",
-        ..AttemptRecord::default()
-    }
+    AttemptRecord::new(AttemptOutcome::Synced, 0)
 }
 
 /// The same worker (same process) claims a row whose lease ran out while its

@@ -36,12 +36,12 @@ pub(super) async fn store(
     let id = EnquiryId::generate();
     let payload = stored_payload(site, enquiry)?;
     let new = NewEnquiry {
-        id: id.as_str(),
-        site: &site.slug,
-        payload: &payload,
-        spam_verdict: screened.verdict.as_str(),
-        idempotency_key: post.key,
-        fingerprint: Some(&fingerprint),
+        id: id.clone(),
+        site: site.slug.clone(),
+        payload,
+        spam_verdict: screened.verdict.as_str().to_owned(),
+        idempotency_key: post.key.map(str::to_owned),
+        fingerprint: Some(fingerprint),
         held: screened.held,
     };
     // From here the outcome is the database's: the request timeout waits for
@@ -49,7 +49,7 @@ pub(super) async fn store(
     if let Some(storing) = storing {
         storing.begin();
     }
-    let Some(outcome) = insert(post, &new, visit).await? else {
+    let Some(outcome) = insert(post, new, visit).await? else {
         let mut fields = FieldErrors::default();
         fields.add(visits::VISIT_DATE_TIME, visits::request::SLOT_FULL);
         return Ok(answering::invalid(post, fields).await);
@@ -119,7 +119,7 @@ async fn site_token<'a>(
 /// was asked for. `None` when the visit's slot filled up meanwhile.
 async fn insert(
     post: &Post<'_>,
-    new: &NewEnquiry<'_>,
+    new: NewEnquiry,
     visit: Option<&VisitChoice>,
 ) -> Result<Option<InsertOutcome>, HttpError> {
     let store = &post.state.store;
@@ -135,7 +135,7 @@ async fn insert(
         capacity: settings.capacity,
     };
     Ok(
-        match store.insert_enquiry_with_visit(new, &new_visit).await? {
+        match store.insert_enquiry_with_visit(&new, &new_visit).await? {
             VisitInsert::Stored(outcome) => Some(outcome),
             VisitInsert::SlotFull => None,
         },
