@@ -19,6 +19,10 @@ pub struct Faults {
     /// Force `status` only on requests whose path contains this (e.g.
     /// `"home-visits"`); others pass and do not count towards `status_times`.
     pub status_path: Option<String>,
+    /// The forced answer's hint instead of the sandbox's own. CareHQ's hints
+    /// can quote what was sent (a refused email address, say): tests use this
+    /// to check that such text is kept only where retention clears it.
+    pub status_hint: Option<String>,
     /// Sleep this long before handling any `/v1` request (nothing is created
     /// until it has passed: a send cut off meanwhile leaves no record).
     pub latency_ms: u64,
@@ -64,6 +68,8 @@ impl Faults {
     /// The forced answer for a request to `path`, if any, counting down `status_times`.
     pub fn take_forced(&mut self, path: &str) -> Option<SandboxError> {
         let code = self.status?;
+        // Taken before the countdown below may clear it with the status.
+        let hint = self.status_hint.clone();
         if self
             .status_path
             .as_deref()
@@ -76,6 +82,7 @@ impl Faults {
                 self.status = None;
                 self.status_times = None;
                 self.status_path = None;
+                self.status_hint = None;
                 return None;
             }
             Some(n) => {
@@ -84,11 +91,12 @@ impl Faults {
                     self.status = None;
                     self.status_times = None;
                     self.status_path = None;
+                    self.status_hint = None;
                 }
             }
             None => {}
         }
-        Some(forced_error(code))
+        Some(forced_error(code, hint))
     }
 
     /// What to do with the answer to a create that has just been recorded,
@@ -132,7 +140,7 @@ impl Faults {
     }
 }
 
-fn forced_error(code: u16) -> SandboxError {
+fn forced_error(code: u16, hint: Option<String>) -> SandboxError {
     // `problem` keeps the control route from storing other codes; one set in
     // code through `set_faults` falls back to 500 rather than a fake success.
     let status = StatusCode::from_u16(code)
@@ -141,10 +149,10 @@ fn forced_error(code: u16) -> SandboxError {
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     SandboxError::Forced {
         status,
-        hint: format!(
+        hint: hint.unwrap_or_else(|| format!(
             "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT _sandbox/faults and body {{}}.",
             status.as_u16()
-        ),
+        )),
     }
 }
 

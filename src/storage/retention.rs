@@ -115,6 +115,15 @@ impl Store {
             .execute(&self.writer)
             .await?;
         let held_expired = self.scrub_all(SCRUB_EXPIRED, held_before, chunk).await?;
+        // The service's last error is a copy of one delivery's: it goes with
+        // the synced ones (a newer error replaces it before then anyway).
+        sqlx::query(
+            "UPDATE delivery_state SET last_error = NULL \
+             WHERE last_error IS NOT NULL AND last_error_at < $1",
+        )
+        .bind(synced_before)
+        .execute(&self.writer)
+        .await?;
         let mut idempotency_keys_deleted = 0;
         loop {
             let deleted = sqlx::query(DELETE_KEYS)
@@ -158,7 +167,7 @@ impl Store {
 
     /// One chunk in one transaction: the enquiries' payloads, then the CareHQ
     /// answers of their attempts (a hint or `arg_errors` can quote what the
-    /// family wrote). Returns how many enquiries were scrubbed.
+    /// family wrote) and the error texts of their attempts and deliveries. Returns how many enquiries were scrubbed.
     async fn scrub_chunk(
         &self,
         scrub: &'static str,
@@ -178,16 +187,24 @@ impl Store {
                 .map(|n| format!("${n}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!(
-                "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL \
-                 WHERE (hint IS NOT NULL OR arg_errors IS NOT NULL) \
+            // Error texts too: ours no longer quote CareHQ's hint, but rows
+            // written before that did. Outcome and HTTP status stay as the record.
+            let attempts = format!(
+                "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
+                 WHERE (hint IS NOT NULL OR arg_errors IS NOT NULL OR error IS NOT NULL) \
                    AND delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id IN ({list}))"
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id,) in &ids {
-                query = query.bind(id);
+            let deliveries = format!(
+                "UPDATE deliveries SET last_error = NULL \
+                 WHERE last_error IS NOT NULL AND enquiry_id IN ({list})"
+            );
+            for sql in [attempts, deliveries] {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id,) in &ids {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
             }
-            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)

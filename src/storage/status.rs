@@ -66,7 +66,9 @@ pub struct StatusFigures {
     pub ambiguous: i64,
     /// Home visits waiting for an enquiry step that failed (their slot given back).
     pub visits_waiting_on_failed: i64,
-    /// CareHQ's hint of the most recent attempt that carried one, and when.
+    /// When CareHQ last gave a hint, and the enquiry it was about. The hint
+    /// itself is not here: it can quote what the family typed, so it is
+    /// shown only by `enquiries show` (and cleared by retention).
     pub last_hint: Option<(i64, String)>,
 }
 
@@ -158,8 +160,9 @@ impl Store {
         figures.visits_waiting_on_failed = stuck;
         figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
         figures.last_hint = sqlx::query_as(
-            "SELECT started_at, hint FROM delivery_attempts WHERE hint IS NOT NULL \
-             ORDER BY started_at DESC LIMIT 1",
+            "SELECT a.started_at, d.enquiry_id FROM delivery_attempts a \
+             JOIN deliveries d ON d.id = a.delivery_id WHERE a.hint IS NOT NULL \
+             ORDER BY a.started_at DESC LIMIT 1",
         )
         .fetch_optional(&self.reader)
         .await?;

@@ -227,9 +227,11 @@ async fn on_error(
         _ => (None, None),
     };
     let http_status = e.http_status();
-    let message = e.to_string();
-    // Logged instead of `message`, which may quote the family through the hint.
-    let summary = e.summary();
+    // Without CareHQ's hint, which can quote what the family typed: this text
+    // is logged and kept beyond retention (the delivery's and the service's
+    // last error, `/status`); the hint stays in the attempt's `hint` column,
+    // which the retention scrub clears.
+    let message = e.summary();
     let base = |outcome| AttemptRecord {
         started_at,
         duration_ms,
@@ -258,7 +260,7 @@ async fn on_error(
             let spent = row.attempts + 1;
             match retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random()) {
                 Some(delay) => {
-                    warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "CareHQ delivery will be retried");
+                    warn!(delivery_id = %row.id, attempt = spent, http_status, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %message, "CareHQ delivery will be retried");
                     let attempt = base(match ambiguous {
                         true => AttemptOutcome::Ambiguous,
                         false => AttemptOutcome::Retry,
@@ -272,7 +274,7 @@ async fn on_error(
                     record(shared, row, &attempt, &t, Delivered::Retrying).await
                 }
                 None => {
-                    error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %summary, "retry schedule spent; enquiry marked failed for staff");
+                    error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %message, "retry schedule spent; enquiry marked failed for staff");
                     let attempt = base(AttemptOutcome::Failed);
                     let t = Transition::Failed {
                         ambiguous,

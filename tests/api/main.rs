@@ -8,6 +8,7 @@ mod captcha_outage;
 mod captcha_replay;
 mod carehq_answers;
 mod cli;
+mod data_protection;
 mod delivery;
 mod deploy;
 mod error_tracking;

@@ -1,6 +1,7 @@
 //! `GET /status`: the staff view of the queue, for people and uptime monitors.
 //! 200 when healthy, 503 when degraded (thresholds in `[status]`), 401 without
-//! the staff token. No personal data: only counts, times, ids and CareHQ's words.
+//! the staff token. No personal data: only counts, times, ids and our own
+//! summaries of CareHQ's answers (its hints can quote the family).
 
 use axum::Json;
 use axum::extract::State;
@@ -139,7 +140,11 @@ fn body(
             "last_success_at": delivery.last_success_at.map(iso),
             "last_error_at": delivery.last_error_at.map(iso),
             "last_error": delivery.last_error,
-            "last_hint": figures.last_hint.as_ref().map(|(_, hint)| hint),
+            // Where to read CareHQ's last hint, not the hint: it can quote
+            // what the family typed, and monitors keep what /status says.
+            "last_hint": figures.last_hint.as_ref().map(|(_, enquiry_id)| format!(
+                "CareHQ explained its answer; read it with `enquiry-relay enquiries show {enquiry_id}` (not shown here: it can quote what the family wrote)"
+            )),
             "last_hint_at": figures.last_hint.as_ref().map(|(at, _)| iso(*at)),
         },
         "paused": {

@@ -1,0 +1,103 @@
+//! Personal data is kept only where retention clears it (issue 18): CareHQ's
+//! answers can quote what the family typed, so they live in the attempt's
+//! `hint`, never in error texts, `/status` or anything retention leaves.
+
+use enquiry_relay::sandbox::Faults;
+use enquiry_relay::storage::now_ms;
+use sqlx::Row;
+
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, family};
+use crate::on_both_databases;
+use crate::status::{status, with_token};
+
+/// Every `table.column` of the database whose text contains `needle`.
+async fn columns_holding(url: &str, needle: &str) -> Vec<String> {
+    let pool = sqlx::AnyPool::connect(url)
+        .await
+        .expect("open the database");
+    let columns_sql = if url.starts_with("sqlite") {
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table'"
+    } else {
+        "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+         WHERE table_schema = 'public'"
+    };
+    let columns = sqlx::query(columns_sql)
+        .fetch_all(&pool)
+        .await
+        .expect("list the columns");
+    let mut holding = Vec::new();
+    for row in columns {
+        let (table, column): (String, String) = (row.get(0), row.get(1));
+        // Names come from the database's own catalogue, quoted as identifiers.
+        let sql =
+            format!("SELECT COUNT(*) FROM \"{table}\" WHERE CAST(\"{column}\" AS TEXT) LIKE $1");
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(format!("%{needle}%"))
+            .fetch_one(&pool)
+            .await
+            .expect("scan a column");
+        if n > 0 {
+            holding.push(format!("{table}.{column}"));
+        }
+    }
+    pool.close().await;
+    holding.sort();
+    holding
+}
+
+/// A 500 whose hint quotes the family's address (as a validation hint might):
+/// `/status` never shows it, it is kept only in the attempt's hint (and the
+/// stored enquiry), and once the synced enquiry is past retention no column
+/// of any table holds it.
+async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let options = with_token(AppOptions::default().quiet(), "");
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let email = "family7@example.com";
+    sandbox.set_faults(Faults {
+        status_hint: Some(format!("temporary problem storing {email}")),
+        ..Faults::once(500)
+    });
+    let posted = app.post_json(crate::helpers::SITE, &family(7)).await;
+    assert_eq!(posted.status(), 201);
+    assert_eq!(app.drain().await.retrying, 1, "the 500 is retried");
+
+    let (_, body) = status(&app).await;
+    let shown = body.to_string();
+    assert!(!shown.contains(email), "/status quotes the family: {body}");
+    let last_error = body["carehq"]["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("500"), "{body}");
+    assert!(
+        body["carehq"]["last_hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("enquiries show")),
+        "says where CareHQ's words are: {body}"
+    );
+    assert_eq!(
+        columns_holding(&db.url, email).await,
+        ["delivery_attempts.hint", "enquiries.payload"],
+        "only the enquiry and CareHQ's hint hold the address before retention"
+    );
+
+    app.make_pending_due().await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    let later = now_ms() + 1_000;
+    let report = app.store.purge(later, later, later).await.unwrap();
+    assert_eq!(report.synced_scrubbed, 1, "{report:?}");
+    assert_eq!(
+        columns_holding(&db.url, email).await,
+        Vec::<String>::new(),
+        "retention leaves no copy of the address"
+    );
+    assert_eq!(
+        columns_holding(&db.url, "temporary problem storing").await,
+        Vec::<String>::new(),
+        "nor of CareHQ's words"
+    );
+    app.stop().await;
+}
+on_both_databases!(carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention);
