@@ -1,7 +1,8 @@
 //! `check [--remote]`: the config is valid (it was loaded to get here); with
 //! `--remote`, CareHQ accepts the credentials and knows every site's Ids, each
 //! of the right kind: a site's `referrer` must be a referrer group and its
-//! `sales_channel` a sales-channel group (CareHQ would refuse the swap).
+//! `sales_channel` a sales-channel group (CareHQ would refuse the swap); and
+//! a warning when the key can read care enquiries, which it should not.
 
 use std::process::ExitCode;
 
@@ -49,6 +50,7 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
         locations.len(),
         groups.len()
     );
+    println!("{}", read_access(&client).await);
     let mut ok = true;
     for site in &settings.sites {
         let slug = site.slug.as_str();
@@ -70,6 +72,31 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether the key can read care enquiries, in words. It should not: a
+/// website's key only creates them, and one that can read exposes every
+/// family's enquiry if it leaks. A warning, not a failure: delivery works.
+async fn read_access(client: &CareHqClient) -> String {
+    let probe = [
+        ("attributes".to_owned(), "_id".to_owned()),
+        ("per_page".to_owned(), "1".to_owned()),
+    ];
+    match client.get("care-enquiries", &probe).await {
+        Ok(_) => "warning: this API key can READ care enquiries (GET care-enquiries answered 200). \
+                  CareHQ's guidance: \"your API key only needs to be able to create care enquiries, not read them. \
+                  Giving the API key permission to read care enquiries would expose data for all care enquiries \
+                  if the key was compromised.\" Give the key only Care enquiries > Create, Groups > Read and \
+                  Locations > Read (and Home visits > Create when visits are on): Accounts > API keys in CareHQ"
+            .to_owned(),
+        Err(CareHqError::Status { status: 403, .. }) => {
+            "the API key cannot read care enquiries, as CareHQ advises".to_owned()
+        }
+        Err(e) => format!(
+            "could not tell whether the API key can read care enquiries ({}); it should not: see Accounts > API keys in CareHQ",
+            e.summary()
+        ),
+    }
 }
 
 /// Print one site key's line; false when the Id is unknown or of another kind.

@@ -1,12 +1,18 @@
-//! `GET /v1/locations` and `GET /v1/groups` over the seeded records, with
-//! CareHQ's list conventions: `attributes`, `filters-*`, paging (§5).
+//! `GET /v1/locations` and `GET /v1/groups` over the seeded records, and
+//! `GET /v1/care-enquiries` over those received (only for a key allowed to
+//! read them), with CareHQ's list conventions: `attributes`, `filters-*`,
+//! paging (§5).
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{Map, Value, json};
 
+use super::Sandbox;
 use super::error::SandboxError;
 use super::gate::Params;
 use super::params::{Checker, LIST_PARAMS, ListQuery};
+use super::records::carehq_date_time;
 use super::records::parse_carehq_date_time;
 use super::seed;
 use super::state::is_carehq_id;
@@ -64,6 +70,31 @@ pub async fn locations(
         false,
         items,
     )
+}
+
+/// What a listed care enquiry shows: its Id and times (the sandbox keeps the
+/// form pairs, not CareHQ's record, so no other attribute is offered).
+const ENQUIRY_ATTRIBUTES: &[&str] = &["_id", "created", "modified"];
+
+/// Care enquiries are personal data: a website's key should not read them
+/// (CareHQ's guidance), so the sandbox's key may not unless configured to.
+pub async fn care_enquiries(
+    State(sandbox): State<Sandbox>,
+    Extension(Params(params)): Extension<Params>,
+) -> Result<Json<Value>, SandboxError> {
+    if !sandbox.config().key_can_read_enquiries {
+        return Err(SandboxError::Forced {
+            status: StatusCode::FORBIDDEN,
+            hint: "This API key does not have permission to read care enquiries (Care enquiries > Read).".into(),
+        });
+    }
+    let items = (sandbox.received_enquiries().iter())
+        .map(|e| {
+            let at = carehq_date_time(e.received_at);
+            object(json!({ "_id": e.id, "created": at, "modified": at }))
+        })
+        .collect();
+    list(&params, ENQUIRY_ATTRIBUTES, &[], false, items)
 }
 
 pub async fn groups(

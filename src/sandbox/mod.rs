@@ -49,6 +49,9 @@ pub struct SandboxConfig {
     pub timestamp_window: Duration,
     /// Requests allowed per fixed one-second window (0 refuses everything).
     pub rate_limit_per_second: u32,
+    /// The key may read care enquiries (`GET care-enquiries`). Off, as CareHQ
+    /// advises for a website's key: `check --remote` warns when it is on.
+    pub key_can_read_enquiries: bool,
 }
 
 impl Default for SandboxConfig {
@@ -59,6 +62,7 @@ impl Default for SandboxConfig {
             api_secret: seed::API_SECRET.to_owned(),
             timestamp_window: Duration::from_secs(300),
             rate_limit_per_second: 10,
+            key_can_read_enquiries: false,
         }
     }
 }
@@ -73,6 +77,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("api_secret", &"[redacted]")
             .field("timestamp_window", &self.timestamp_window)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("key_can_read_enquiries", &self.key_can_read_enquiries)
             .finish()
     }
 }
@@ -110,7 +115,10 @@ impl Sandbox {
     /// Every route, state applied: nest it anywhere or serve it at the root.
     pub fn router(&self) -> Router {
         let v1 = Router::new()
-            .route("/care-enquiries", put(enquiries::create))
+            .route(
+                "/care-enquiries",
+                put(enquiries::create).get(listings::care_enquiries),
+            )
             .route("/locations", get(listings::locations))
             .route("/groups", get(listings::groups))
             .route("/home-visits", put(visits::create).get(visits::list))

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
-use enquiry_relay::sandbox::{Faults, seed};
+use enquiry_relay::sandbox::{Faults, SandboxConfig, seed};
 use enquiry_relay::storage::{EnquiryId, NewEnquiry};
 
 use crate::helpers::{
@@ -362,6 +362,10 @@ async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
         out.contains("referrer 640f0f17f9b7e9ec6079fa16 = Care Directory"),
         "{out}"
     );
+    assert!(
+        out.contains("cannot read care enquiries") && !out.contains("warning"),
+        "the sandbox's key may not read enquiries: {out}"
+    );
 
     let (code, out, err) = cli(&config, &["carehq", "locations"]).await;
     assert_eq!(code, 0, "{err}");
@@ -401,6 +405,27 @@ async fn carehq_lookups_and_check_remote_ask_the_sandbox() {
     let (code, out, _) = cli(&config, &["check", "--remote"]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NOT FOUND"), "{out}");
+}
+
+/// A key that can read care enquiries passes, with a warning quoting CareHQ's
+/// own advice (issue 18): a leaked key would expose every family's enquiry.
+#[tokio::test]
+async fn check_remote_warns_when_the_key_can_read_care_enquiries() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start_with(SandboxConfig {
+        key_can_read_enquiries: true,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let config = default_config(&db, &sandbox.url);
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 0, "a warning, not a failure: {out}{err}");
+    assert!(
+        out.contains("warning: this API key can READ care enquiries")
+            && out.contains("only needs to be able to create care enquiries, not read them")
+            && out.contains("Care enquiries > Create, Groups > Read and Locations > Read"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
