@@ -117,6 +117,12 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
     println!("site      {}", enquiry.site);
     println!("received  {} UTC", when(enquiry.received_at));
     println!("spam      {}", enquiry.spam_verdict);
+    if let Some(consent) = &enquiry.consent {
+        println!(
+            "consent   version {}, wording SHA-256 {}",
+            consent.version, consent.sha256
+        );
+    }
     match (&enquiry.payload, enquiry.scrubbed_at) {
         (Some(payload), _) => {
             println!("\nfields");

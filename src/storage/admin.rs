@@ -39,6 +39,8 @@ pub struct EnquiryRecord {
     pub payload: Option<String>,
     pub spam_verdict: String,
     pub scrubbed_at: Option<i64>,
+    /// The consent wording agreed to; kept after the payload is scrubbed.
+    pub consent: Option<super::ConsentRecord>,
 }
 
 impl std::fmt::Debug for EnquiryRecord {
@@ -50,6 +52,7 @@ impl std::fmt::Debug for EnquiryRecord {
             .field("payload", &self.payload.as_ref().map(|_| "[redacted]"))
             .field("spam_verdict", &self.spam_verdict)
             .field("scrubbed_at", &self.scrubbed_at)
+            .field("consent", &self.consent)
             .finish()
     }
 }
@@ -66,7 +69,16 @@ type SummaryRow = (
     Option<String>,
 );
 
-type RecordRow = (String, String, i64, Option<String>, String, Option<i64>);
+type RecordRow = (
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// Enquiries, newest first, with the state of their care-enquiry and
@@ -125,19 +137,25 @@ impl Store {
     pub async fn enquiry(&self, id: &str) -> Result<Option<EnquiryRecord>, StoreError> {
         let row: Option<RecordRow> =
             sqlx::query_as(
-                "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at FROM enquiries WHERE id = $1",
+                "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at, consent_version, consent_sha256 \
+                 FROM enquiries WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
         Ok(row.map(
-            |(id, site, received_at, payload, spam_verdict, scrubbed_at)| EnquiryRecord {
-                id,
-                site,
-                received_at,
-                payload,
-                spam_verdict,
-                scrubbed_at,
+            |(id, site, received_at, payload, spam_verdict, scrubbed_at, version, sha256)| {
+                EnquiryRecord {
+                    id,
+                    site,
+                    received_at,
+                    payload,
+                    spam_verdict,
+                    scrubbed_at,
+                    consent: version
+                        .zip(sha256)
+                        .map(|(version, sha256)| super::ConsentRecord { version, sha256 }),
+                }
             },
         ))
     }

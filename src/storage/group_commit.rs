@@ -241,6 +241,7 @@ mod tests {
                     idempotency_key: key.map(str::to_owned),
                     fingerprint: None,
                     held: false,
+                    consent: None,
                 };
                 let outcome = store.insert_enquiry(new).await.unwrap();
                 (id.clone(), outcome)

@@ -23,6 +23,19 @@ pub struct NewEnquiry {
     pub fingerprint: Option<String>,
     /// Stored as `held`: a person must release it before it is sent.
     pub held: bool,
+    /// The consent statement the family ticked, when the site has one.
+    pub consent: Option<ConsentRecord>,
+}
+
+/// Which consent wording was agreed to: kept beside the enquiry (not only in
+/// its payload) so it outlives the retention scrub. Neither is personal data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// The site's `consent_version`.
+    pub version: String,
+    /// SHA-256 of the wording shown, hex: proves which text it was even if
+    /// the version was not changed with it.
+    pub sha256: String,
 }
 
 /// Whether the enquiry was stored now, had been stored before under the same
@@ -153,13 +166,16 @@ pub(super) async fn insert_rows(
         }
     }
     sqlx::query(
-        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(new.id.as_str())
     .bind(new.site.as_str())
     .bind(now)
     .bind(new.payload.as_str())
     .bind(new.spam_verdict.as_str())
+    .bind(new.consent.as_ref().map(|c| c.version.as_str()))
+    .bind(new.consent.as_ref().map(|c| c.sha256.as_str()))
     .execute(&mut **tx)
     .await?;
     // A held row is not waiting to be sent until a person releases it, so

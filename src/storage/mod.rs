@@ -29,7 +29,7 @@ pub use checkpoint::CheckpointReport;
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
-pub use intake::{InsertOutcome, NewEnquiry};
+pub use intake::{ConsentRecord, InsertOutcome, NewEnquiry};
 pub use models::{
     AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
 };

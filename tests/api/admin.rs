@@ -64,6 +64,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             idempotency_key: None,
             fingerprint: None,
             held,
+            consent: None,
         })
         .await
         .unwrap();

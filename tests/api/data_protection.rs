@@ -6,7 +6,10 @@ use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 use sqlx::Row;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, family};
+use crate::admin::cli;
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestDb, TestSandbox, family, free_port, write_config,
+};
 use crate::on_both_databases;
 use crate::status::{status, with_token};
 
@@ -101,3 +104,55 @@ async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(d
     app.stop().await;
 }
 on_both_databases!(carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention);
+
+/// A family who ticked the site's consent statement: the enquiry records
+/// which wording (version and SHA-256 of the text), `enquiries show` prints
+/// it, and it stays after retention scrubs the enquiry's personal data.
+async fn the_consent_agreed_to_is_recorded_and_outlives_the_scrub(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let wording = "I agree that Upton Court may contact me about this enquiry.";
+    let options = AppOptions {
+        site_toml: format!("consent_text = \"{wording}\"\nconsent_version = \"2026-11\""),
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let mut body = family(3);
+    body["consent"] = "yes".into();
+    let posted = app.post_json(crate::helpers::SITE, &body).await;
+    assert_eq!(posted.status(), 201);
+    let answer: serde_json::Value = posted.json().await.unwrap();
+    let id = answer["id"].as_str().expect("the enquiry's id").to_owned();
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(wording.as_bytes()));
+
+    let config = write_config(db.dir.path(), &db.url, &sandbox.url, free_port(), &options);
+    let (code, out, err) = cli(&config, &["enquiries", "show", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "consent   version 2026-11, wording SHA-256 {sha256}"
+        )),
+        "{out}"
+    );
+
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    let later = now_ms() + 1_000;
+    app.store.purge(later, later, later).await.unwrap();
+    let record = app
+        .store
+        .enquiry(&id)
+        .await
+        .unwrap()
+        .expect("the record stays");
+    assert!(record.payload.is_none(), "the personal data is scrubbed");
+    let consent = record.consent.expect("the consent record stays");
+    assert_eq!(
+        (consent.version.as_str(), consent.sha256.as_str()),
+        ("2026-11", &*sha256)
+    );
+    app.stop().await;
+}
+on_both_databases!(the_consent_agreed_to_is_recorded_and_outlives_the_scrub);

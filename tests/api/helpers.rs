@@ -708,6 +708,7 @@ pub async fn insert_bare_enquiry(store: &Store) -> String {
             idempotency_key: None,
             fingerprint: None,
             held: false,
+            consent: None,
         })
         .await
         .expect("store an enquiry");

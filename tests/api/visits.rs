@@ -610,6 +610,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 idempotency_key: None,
                 fingerprint: None,
                 held: false,
+                consent: None,
             };
             let visit = NewVisit {
                 slot_at,

@@ -10,6 +10,7 @@ use crate::captcha::WIDGET_FIELDS;
 use crate::config::SiteSettings;
 use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission};
 use crate::http::error::HttpError;
+use crate::storage::ConsentRecord;
 use crate::visits::{self, VisitChoice};
 
 /// `Idempotency-Key` header, else the `_k` form field: 1–128 visible ASCII characters.
@@ -111,4 +112,20 @@ pub(super) fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<S
         serde_json::to_string(&value)
     };
     encode().map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))
+}
+
+/// The consent the family gave, when the site shows a statement and it was
+/// ticked: its version and the SHA-256 of the wording as shown.
+pub(super) fn consent_record(site: &SiteSettings, enquiry: &Enquiry) -> Option<ConsentRecord> {
+    let (Some(text), Some(version), true) = (
+        &site.form.consent_text,
+        &site.form.consent_version,
+        enquiry.consent,
+    ) else {
+        return None;
+    };
+    Some(ConsentRecord {
+        version: version.clone(),
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    })
 }

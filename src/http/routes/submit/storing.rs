@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::Post;
 use super::answering::{self, conflict, rate_limited, repeated};
-use super::intake::{fingerprint, stored_payload};
+use super::intake::{consent_record, fingerprint, stored_payload};
 use super::screening::Screened;
 use crate::domain::{Enquiry, FieldErrors};
 use crate::http::error::HttpError;
@@ -43,6 +43,7 @@ pub(super) async fn store(
         idempotency_key: post.key.map(str::to_owned),
         fingerprint: Some(fingerprint),
         held: screened.held,
+        consent: consent_record(site, enquiry),
     };
     // From here the outcome is the database's: the request timeout waits for
     // it rather than answer "not sent" (see http::request_timeout).
