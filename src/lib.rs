@@ -17,6 +17,7 @@ pub mod domain;
 pub mod http;
 pub mod ops;
 pub mod outgoing;
+pub mod partners;
 pub mod sandbox;
 pub mod spam;
 pub mod startup;

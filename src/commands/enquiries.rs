@@ -146,6 +146,22 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => println!("\nfields    (none stored)"),
     }
+    let events = store.partner_events_of(id).await?;
+    if !events.is_empty() {
+        println!("\npartner events");
+    }
+    for event in events {
+        println!(
+            "  {} UTC  {} {}{}",
+            when(event.sent_at),
+            event.partner,
+            event.event_name,
+            event
+                .action
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        );
+    }
     for delivery in store.deliveries_of(id).await? {
         println!(
             "\ndelivery {} ({}): {}, {} attempt(s), {} ambiguous{}",

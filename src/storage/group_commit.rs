@@ -242,6 +242,7 @@ mod tests {
                     fingerprint: None,
                     held: false,
                     consent: None,
+                    partner_event: None,
                 };
                 let outcome = store.insert_enquiry(new).await.unwrap();
                 (id.clone(), outcome)

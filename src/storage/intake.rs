@@ -3,6 +3,7 @@
 //! sent again is answered as a repeat only when the enquiry is the same.
 
 use super::models::EnquiryId;
+use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -25,6 +26,9 @@ pub struct NewEnquiry {
     pub held: bool,
     /// The consent statement the family ticked, when the site has one.
     pub consent: Option<ConsentRecord>,
+    /// The partner event this enquiry comes from (an enrollment webhook): a
+    /// repeat of it is answered as a repeat, for as long as the row is kept.
+    pub partner_event: Option<PartnerEventKey>,
 }
 
 /// Which consent wording was agreed to: kept beside the enquiry (not only in
@@ -164,6 +168,11 @@ pub(super) async fn insert_rows(
                 new.fingerprint.as_deref(),
             )));
         }
+    }
+    if let Some(key) = &new.partner_event
+        && let Some(repeat) = claim_enrollment(tx, key, &new.site, &new.id, now).await?
+    {
+        return Ok(Some(repeat));
     }
     sqlx::query(
         "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256) \

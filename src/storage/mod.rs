@@ -16,6 +16,7 @@ mod inspect;
 mod intake;
 mod models;
 mod outbox;
+mod partner_events;
 mod readiness;
 mod retention;
 mod spent;
@@ -33,6 +34,7 @@ pub use intake::{ConsentRecord, InsertOutcome, NewEnquiry};
 pub use models::{
     AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
 };
+pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use retention::PurgeReport;
 pub use spent::Spend;
 pub use status::{QueueFigures, StatusFigures};

@@ -65,6 +65,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             fingerprint: None,
             held,
             consent: None,
+            partner_event: None,
         })
         .await
         .unwrap();

@@ -709,6 +709,7 @@ pub async fn insert_bare_enquiry(store: &Store) -> String {
             fingerprint: None,
             held: false,
             consent: None,
+            partner_event: None,
         })
         .await
         .expect("store an enquiry");

@@ -25,6 +25,7 @@ mod metrics;
 mod odd_addresses;
 mod outgoing_retries;
 mod pacing;
+mod partners;
 mod processes;
 mod quarantine;
 mod retention;

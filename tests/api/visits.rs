@@ -611,6 +611,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 fingerprint: None,
                 held: false,
                 consent: None,
+                partner_event: None,
             };
             let visit = NewVisit {
                 slot_at,

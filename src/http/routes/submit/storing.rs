@@ -44,6 +44,7 @@ pub(super) async fn store(
         fingerprint: Some(fingerprint),
         held: screened.held,
         consent: consent_record(site, enquiry),
+        partner_event: None,
     };
     // From here the outcome is the database's: the request timeout waits for
     // it rather than answer "not sent" (see http::request_timeout).

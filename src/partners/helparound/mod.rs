@@ -1,0 +1,11 @@
+//! HelpAround (seed document 004): a patient enrollment platform that posts
+//! an enrollment (`HelpAround.Patient.CompleteEnrollment`) and user actions
+//! (`HelpAround.Patient.UserAction.ViewedTracker`) to a partner CRM.
+//! `payload` reads exactly the fields the document lists; `mapping` turns an
+//! enrollment into the submission a form would have posted.
+
+mod mapping;
+mod payload;
+
+pub use mapping::{EventKey, PartnerSubmission, submission};
+pub use payload::{Action, Consent, Enrollment, Patient, Refusal, parse_action, parse_enrollment};

@@ -1,0 +1,166 @@
+//! Partners' webhook events (migration 0014): an enrollment is stored with
+//! its enquiry, in the same transaction, and a repeat of it loses on the
+//! event's unique key there, so concurrent repeats store one enquiry; a user
+//! action is recorded against the enrollment's enquiry.
+
+use super::intake::InsertOutcome;
+use super::models::EnquiryId;
+use super::{Store, StoreError, now_ms};
+
+/// One partner event's identity, as the partner documents it (site apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerEventKey {
+    /// `helparound`.
+    pub partner: String,
+    pub program_id: String,
+    /// The partner's id of the patient (pseudonymous; erased with them).
+    pub patient_id: String,
+    pub event_name: String,
+    pub sent_at_ms: i64,
+}
+
+/// What recording a user action came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Recorded against this enrollment's enquiry (or recorded before: a repeat).
+    Recorded { enquiry_id: EnquiryId },
+    /// No enrollment of this patient for this site.
+    UnknownPatient,
+}
+
+/// A partner event of an enquiry, for `enquiries show` and the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerEventView {
+    pub partner: String,
+    pub event_name: String,
+    pub sent_at: i64,
+    pub received_at: i64,
+    /// A user action's `key=value`; `None` for the enrollment itself.
+    pub action: Option<String>,
+}
+
+const INSERT: &str = "\
+INSERT INTO partner_events (id, partner, site, program_id, patient_id, event_name, sent_at, enquiry_id, action, received_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+
+const EXISTING: &str = "\
+SELECT enquiry_id FROM partner_events \
+ WHERE partner = $1 AND site = $2 AND program_id = $3 AND patient_id = $4 AND event_name = $5 AND sent_at = $6";
+
+/// The enrollment's row inside the enquiry's transaction. `Some(Duplicate)`
+/// (nothing written) when the event was stored before.
+pub(super) async fn claim_enrollment(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &PartnerEventKey,
+    site: &str,
+    enquiry_id: &EnquiryId,
+    now: i64,
+) -> Result<Option<InsertOutcome>, StoreError> {
+    let inserted = sqlx::query(INSERT)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(key.partner.as_str())
+        .bind(site)
+        .bind(key.program_id.as_str())
+        .bind(key.patient_id.as_str())
+        .bind(key.event_name.as_str())
+        .bind(key.sent_at_ms)
+        .bind(enquiry_id.as_str())
+        .bind(None::<&str>)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let (stored,): (String,) = bind_key(sqlx::query_as(EXISTING), key, site)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some(InsertOutcome::Duplicate {
+        enquiry_id: EnquiryId::from_stored(stored),
+    }))
+}
+
+fn bind_key<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    key: &'q PartnerEventKey,
+    site: &'q str,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    query
+        .bind(key.partner.as_str())
+        .bind(site)
+        .bind(key.program_id.as_str())
+        .bind(key.patient_id.as_str())
+        .bind(key.event_name.as_str())
+        .bind(key.sent_at_ms)
+}
+
+impl Store {
+    /// Record a user action against the patient's enrollment on `site`
+    /// (its latest, if they enrolled more than once). A repeat of the same
+    /// event is answered the same and stored once.
+    pub async fn record_partner_action(
+        &self,
+        site: &str,
+        key: &PartnerEventKey,
+        enrollment_event: &str,
+        action: &str,
+    ) -> Result<ActionOutcome, StoreError> {
+        let enrolled: Option<(String,)> = sqlx::query_as(
+            "SELECT enquiry_id FROM partner_events \
+             WHERE partner = $1 AND site = $2 AND patient_id = $3 AND event_name = $4 \
+             ORDER BY sent_at DESC LIMIT 1",
+        )
+        .bind(key.partner.as_str())
+        .bind(site)
+        .bind(key.patient_id.as_str())
+        .bind(enrollment_event)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some((enquiry_id,)) = enrolled else {
+            return Ok(ActionOutcome::UnknownPatient);
+        };
+        sqlx::query(INSERT)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(key.partner.as_str())
+            .bind(site)
+            .bind(key.program_id.as_str())
+            .bind(key.patient_id.as_str())
+            .bind(key.event_name.as_str())
+            .bind(key.sent_at_ms)
+            .bind(enquiry_id.as_str())
+            .bind(action)
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?;
+        Ok(ActionOutcome::Recorded {
+            enquiry_id: EnquiryId::from_stored(enquiry_id),
+        })
+    }
+
+    /// The partner events of one enquiry, oldest first.
+    pub async fn partner_events_of(
+        &self,
+        enquiry_id: &str,
+    ) -> Result<Vec<PartnerEventView>, StoreError> {
+        let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT partner, event_name, sent_at, received_at, action FROM partner_events \
+             WHERE enquiry_id = $1 ORDER BY sent_at, received_at",
+        )
+        .bind(enquiry_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(partner, event_name, sent_at, received_at, action)| PartnerEventView {
+                    partner,
+                    event_name,
+                    sent_at,
+                    received_at,
+                    action,
+                },
+            )
+            .collect())
+    }
+}
