@@ -170,9 +170,9 @@ pub(super) async fn insert_rows(
         }
     }
     if let Some(key) = &new.partner_event
-        && let Some(repeat) = claim_enrollment(tx, key, &new.site, &new.id, now).await?
+        && let Some(enquiry_id) = claim_enrollment(tx, key, &new.site, &new.id, now).await?
     {
-        return Ok(Some(repeat));
+        return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
     }
     sqlx::query(
         "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256) \

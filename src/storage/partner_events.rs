@@ -3,7 +3,6 @@
 //! event's unique key there, so concurrent repeats store one enquiry; a user
 //! action is recorded against the enrollment's enquiry.
 
-use super::intake::InsertOutcome;
 use super::models::EnquiryId;
 use super::{Store, StoreError, now_ms};
 
@@ -47,15 +46,15 @@ const EXISTING: &str = "\
 SELECT enquiry_id FROM partner_events \
  WHERE partner = $1 AND site = $2 AND program_id = $3 AND patient_id = $4 AND event_name = $5 AND sent_at = $6";
 
-/// The enrollment's row inside the enquiry's transaction. `Some(Duplicate)`
-/// (nothing written) when the event was stored before.
+/// The enrollment's row inside the enquiry's transaction. `Some` with the
+/// enquiry stored before (nothing written) when the event is a repeat.
 pub(super) async fn claim_enrollment(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     key: &PartnerEventKey,
     site: &str,
     enquiry_id: &EnquiryId,
     now: i64,
-) -> Result<Option<InsertOutcome>, StoreError> {
+) -> Result<Option<EnquiryId>, StoreError> {
     let inserted = sqlx::query(INSERT)
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(key.partner.as_str())
@@ -76,9 +75,7 @@ pub(super) async fn claim_enrollment(
     let (stored,): (String,) = bind_key(sqlx::query_as(EXISTING), key, site)
         .fetch_one(&mut **tx)
         .await?;
-    Ok(Some(InsertOutcome::Duplicate {
-        enquiry_id: EnquiryId::from_stored(stored),
-    }))
+    Ok(Some(EnquiryId::from_stored(stored)))
 }
 
 fn bind_key<'q, O>(
