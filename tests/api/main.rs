@@ -30,6 +30,7 @@ mod quarantine;
 mod retention;
 mod spam;
 mod spam_limits;
+mod staff;
 mod staff_sessions;
 mod status;
 mod visit_ops;
