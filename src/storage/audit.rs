@@ -10,6 +10,8 @@ pub enum AuditAction {
     Retry,
     Release,
     Delete,
+    /// Fields CareHQ refused, corrected, then sent again.
+    Edit,
 }
 
 impl AuditAction {
@@ -18,6 +20,7 @@ impl AuditAction {
             AuditAction::Retry => "retry",
             AuditAction::Release => "release",
             AuditAction::Delete => "delete",
+            AuditAction::Edit => "edit",
         }
     }
 }

@@ -40,7 +40,7 @@ pub use models::{
 };
 pub use retention::PurgeReport;
 pub use spent::Spend;
-pub use staff_actions::DeleteOutcome;
+pub use staff_actions::{Correction, DeleteOutcome, EditOutcome};
 pub use staff_list::{EnquiryState, StaffFilter, StaffRow};
 pub use staff_sessions::{NewStaffSession, StaffSession};
 pub use status::{QueueFigures, StatusFigures};

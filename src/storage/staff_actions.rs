@@ -1,5 +1,6 @@
 //! What staff do to an enquiry from the console: retry its failed steps,
-//! release its held ones, delete it. Each change and its audit record are
+//! release its held ones, correct the fields CareHQ refused and send it
+//! again, delete it. Each change and its audit record are
 //! one transaction (see `audit`).
 
 use super::audit::{self, Actor, AuditAction};
@@ -14,7 +15,91 @@ pub enum DeleteOutcome {
     NotFound,
 }
 
+/// How an edit went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditOutcome {
+    /// Stored, the original kept; these steps are pending again.
+    Edited { steps: Vec<String> },
+    /// The enquiry changed since the page was read (another edit, a
+    /// retry, a delete) or has no failed step now: nothing was changed.
+    Stale,
+}
+
+/// An edit: the stored enquiry the page showed, and the corrected one.
+pub struct Correction<'a> {
+    pub read: &'a str,
+    pub corrected: &'a str,
+    /// Which fields changed (names only: the audit record outlives the data).
+    pub fields: &'a [String],
+}
+
 impl Store {
+    /// Store a corrected enquiry and send its failed steps again, audited.
+    /// The first payload is kept in `original_payload` (a second edit keeps
+    /// the family's own, not the first correction). Only applies while the
+    /// stored enquiry is still the one `correction.read` names.
+    pub async fn staff_edit(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+        correction: &Correction<'_>,
+    ) -> Result<EditOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1 \
+             WHERE id = $2 AND payload = $3",
+        )
+        .bind(correction.corrected)
+        .bind(enquiry_id)
+        .bind(correction.read)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(EditOutcome::Stale);
+        }
+        let mut steps: Vec<(String,)> = sqlx::query_as(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
+             WHERE enquiry_id = $2 AND status = 'failed' RETURNING step",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if steps.is_empty() {
+            tx.rollback().await?;
+            return Ok(EditOutcome::Stale);
+        }
+        steps.sort();
+        let steps: Vec<String> = steps.into_iter().map(|(s,)| s).collect();
+        let detail = format!(
+            "fields corrected: {}; steps sent again: {}",
+            correction.fields.join(", "),
+            steps.join(", ")
+        );
+        audit::record(
+            &mut tx,
+            enquiry_id,
+            actor,
+            AuditAction::Edit,
+            Some(&detail),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(EditOutcome::Edited { steps })
+    }
+
+    /// What the family first wrote, for an enquiry staff corrected.
+    pub async fn original_payload(&self, enquiry_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT original_payload FROM enquiries WHERE id = $1")
+                .bind(enquiry_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.and_then(|(p,)| p))
+    }
+
     /// [`Store::retry_failed`], audited. The steps made pending again, in
     /// step order; empty (and nothing recorded) when none had failed.
     pub async fn staff_retry(
@@ -87,7 +172,7 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         // The write first: on SQLite it takes the write lock at once.
         let done = sqlx::query(
-            "UPDATE enquiries SET payload = NULL, scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
+            "UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
         )
         .bind(now)
         .bind(enquiry_id)

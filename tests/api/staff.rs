@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use enquiry_relay::sandbox::Faults;
+use enquiry_relay::sandbox::{Faults, RefusedValue};
 use enquiry_relay::spam::{TimeTokens, unix_now};
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
@@ -20,7 +20,7 @@ const TIME_KEY: &str = "staff-console-time-token-key";
 
 /// A quiet app with the staff token, and a known time-token key so a test
 /// can post a form "too fast" and have it held.
-async fn spawn(db: &TestDb, sandbox: &TestSandbox) -> TestApp {
+pub async fn spawn(db: &TestDb, sandbox: &TestSandbox) -> TestApp {
     spawn_with(db, sandbox, AppOptions::default()).await
 }
 
@@ -146,7 +146,7 @@ async fn failed_enquiry(app: &TestApp, sandbox: &TestSandbox, n: usize) -> Strin
 }
 
 /// A complete form posted the moment its page was issued: held as too fast.
-async fn held_enquiry(app: &TestApp, n: usize) -> String {
+pub async fn held_enquiry(app: &TestApp, n: usize) -> String {
     let issued = unix_now();
     let token = TimeTokens::new(&SecretString::from(TIME_KEY), Duration::ZERO, Duration::MAX)
         .issue(SITE, issued);
@@ -651,3 +651,86 @@ async fn the_overview_counts_per_home_charts_30_days_and_names_the_problems(db: 
     app.stop().await;
 }
 on_both_databases!(the_overview_counts_per_home_charts_30_days_and_names_the_problems);
+
+async fn a_refused_field_is_corrected_and_arrives_corrected_with_the_original_kept(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = spawn(&db, &sandbox).await;
+    // CareHQ refuses an address our own checks let through.
+    sandbox.set_faults(Faults {
+        refuse_value: Some(RefusedValue {
+            field: "email".into(),
+            value: "family1@example.com".into(),
+        }),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.drain_all().await;
+    assert_eq!(app.delivery(&id).await.status, "failed");
+    let staff = Staff::sign_in(&app).await;
+    let page = format!("/staff/enquiries/{id}");
+    let html = staff.page(&page).await;
+    assert!(html.contains("Correct what CareHQ refused"), "{html}");
+    assert!(html.contains("name=\"field_email\""), "{html}");
+    assert!(
+        !html.contains("name=\"field_first_name\""),
+        "only the refused field: {html}"
+    );
+    assert!(
+        html.contains("Why CareHQ refused it: CareHQ does not accept this value"),
+        "{html}"
+    );
+
+    let other = staff
+        .act(
+            &page,
+            &format!("{page}/edit"),
+            &[("field_first_name", "Someone")],
+        )
+        .await;
+    assert_eq!(other.status(), 400, "a field CareHQ did not name");
+    let invalid = staff
+        .act(
+            &page,
+            &format!("{page}/edit"),
+            &[("field_email", "no at sign")],
+        )
+        .await;
+    assert_eq!(invalid.status(), 400, "checked as the form checks it");
+    assert_eq!(app.delivery(&id).await.status, "failed", "nothing changed");
+
+    let done = staff
+        .act(
+            &page,
+            &format!("{page}/edit"),
+            &[("field_email", "family1@example.org")],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], format!("{page}?done=edited"));
+    app.drain_all().await;
+    assert_eq!(app.delivery(&id).await.status, "synced");
+    let arrived = sandbox.received();
+    assert_eq!(arrived.len(), 1);
+    assert_eq!(field(&arrived[0], "email"), Some("family1@example.org"));
+    assert_eq!(field(&arrived[0], "first_name"), Some("Zoë"));
+
+    let original = app.store.original_payload(&id).await.unwrap().unwrap();
+    assert!(original.contains("family1@example.com"), "original kept");
+    let audit = app.store.audit_of(&id).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, "edit");
+    let detail = audit[0].detail.as_deref().unwrap();
+    assert_eq!(detail, "fields corrected: email; steps sent again: enquiry");
+    let html = staff.page(&page).await;
+    assert!(html.contains("What the family first wrote"), "{html}");
+    assert!(html.contains("family1@example.com"), "{html}");
+    assert!(
+        !html.contains("Correct what CareHQ refused"),
+        "sent: {html}"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_refused_field_is_corrected_and_arrives_corrected_with_the_original_kept);

@@ -37,7 +37,7 @@ pub struct BulkForm {
 }
 
 /// Signed in and carrying this session's CSRF token; what was posted.
-async fn authorised<T>(
+pub(super) async fn authorised<T>(
     state: &AppState,
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,

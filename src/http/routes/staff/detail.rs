@@ -68,13 +68,24 @@ pub async fn show(
             "Sent again: the failed steps are waiting for their next attempt, due now."
         }
         Some("released") => "Released: it is waiting for its next attempt, due now.",
+        Some("edited") => {
+            "Corrected and sent again: the failed steps are waiting for their next attempt, due now."
+        }
         Some("deleted") => "Deleted: its details are removed and it will not be sent.",
         Some("nothing") => {
             "Nothing to do: it was no longer failed or held (someone else may have acted)."
         }
         _ => "",
     };
+    let edit_fields =
+        super::edit::editable_fields(&state.store, &id, enquiry.payload.as_deref()).await?;
+    let originals = match state.store.original_payload(&id).await? {
+        Some(original) => corrected_fields(&original, enquiry.payload.as_deref()),
+        None => Vec::new(),
+    };
     let page = DetailPage {
+        edit_fields,
+        originals,
         nav: Nav {
             csrf: signed_in.session.csrf_token,
             label: signed_in.session.label,
@@ -156,6 +167,15 @@ async fn step_view(store: &Store, delivery: &DeliveryView) -> Result<StepView, S
         last_error: delivery.last_error.clone().unwrap_or_default(),
         attempts,
     })
+}
+
+/// (label, original text) of each answer that differs from the current one.
+fn corrected_fields(original: &str, current: Option<&str>) -> Vec<(String, String)> {
+    let now = family_wrote(current);
+    family_wrote(Some(original))
+        .into_iter()
+        .filter(|field| !now.contains(field))
+        .collect()
 }
 
 /// The stored enquiry's answers as (label, text), in the order stored.

@@ -4,6 +4,7 @@
 
 mod actions;
 mod detail;
+mod edit;
 mod error;
 mod export;
 mod filter;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/enquiries/{id}/retry", post(actions::retry))
         .route("/staff/enquiries/{id}/release", post(actions::release))
         .route("/staff/enquiries/{id}/delete", post(actions::delete))
+        .route("/staff/enquiries/{id}/edit", post(edit::edit))
         .route("/staff/export.csv", get(export::export))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use super::edit::EditField;
 use super::filter::FilterQuery;
 
 /// What every signed-in page's header needs: the sign-out form's CSRF token.
@@ -106,6 +107,10 @@ pub struct DetailPage {
     pub can_retry: bool,
     pub can_release: bool,
     pub can_delete: bool,
+    /// The fields CareHQ refused that staff may correct; empty: no edit form.
+    pub edit_fields: Vec<EditField>,
+    /// (label, what the family first wrote) of each field staff corrected.
+    pub originals: Vec<(String, String)>,
     pub notice: String,
 }
 

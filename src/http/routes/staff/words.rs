@@ -81,6 +81,9 @@ pub fn field_name(parameter: &str) -> String {
         "dob" => "Date of birth".into(),
         "funding_type" => "Funding".into(),
         "service" => "Type of care".into(),
+        "consent" => "Agreed to the home's consent statement".into(),
+        "enquiring_for_self" => "Enquiring for themselves".into(),
+        "extra_fields" => "Other answers".into(),
         "location" => {
             "The home's CareHQ location (a setting of the service, not an answer of the family)"
                 .into()
