@@ -20,6 +20,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const DAYS: i64 = 30;
 const CHART_HEIGHT: i64 = 100;
 const BAR_STEP: i64 = 10;
+/// Room above the bars for the scale's label.
+const CHART_TOP: i64 = 12;
 
 pub async fn overview(
     State(state): State<AppState>,
@@ -122,7 +124,7 @@ fn chart(counts: &[i64], first_day: i64) -> Chart {
             };
             Bar {
                 x: i as i64 * BAR_STEP + 1,
-                y: CHART_HEIGHT - height,
+                y: CHART_TOP + CHART_HEIGHT - height,
                 height,
                 day: day_label(first_day + i as i64 * DAY_MS),
                 count,
@@ -141,7 +143,7 @@ fn chart(counts: &[i64], first_day: i64) -> Chart {
         .unwrap_or_default();
     Chart {
         width: counts.len() as i64 * BAR_STEP + 2,
-        height: CHART_HEIGHT,
+        height: CHART_TOP + CHART_HEIGHT,
         bars,
         max,
         summary: format!(
@@ -170,7 +172,7 @@ mod tests {
         let chart = chart(&[0, 2, 4], 0);
         let heights: Vec<i64> = chart.bars.iter().map(|b| b.height).collect();
         assert_eq!(heights, [0, 50, 100]);
-        assert_eq!(chart.bars[2].y, 0);
+        assert_eq!(chart.bars[2].y, CHART_TOP);
         assert!(
             chart.summary.starts_with(
                 "6 enquiries in the last 3 days; the busiest day was 1970-01-03 with 4."
