@@ -200,12 +200,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL \
+            "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
              WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
         )
         .bind(enquiry_id)
         .execute(&mut *tx)
         .await?;
+        // As retention does: an error text could quote what the family wrote.
+        sqlx::query("UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1")
+            .bind(enquiry_id)
+            .execute(&mut *tx)
+            .await?;
         audit::record(&mut tx, enquiry_id, actor, AuditAction::Delete, None, now).await?;
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted)
