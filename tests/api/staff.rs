@@ -496,6 +496,14 @@ async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
         (audit[0].action.as_str(), audit[0].reason.as_deref()),
         ("delete", Some("spam"))
     );
+    let config = crate::admin::default_config(&db, &sandbox.url);
+    let (code, shown, _) = crate::admin::cli(&config, &["enquiries", "show", &id]).await;
+    assert_eq!(code, 0);
+    assert!(shown.contains("audit (staff console)"), "{shown}");
+    assert!(
+        shown.contains("delete  by staff token  reason: spam"),
+        "{shown}"
+    );
     let html = staff.page(&page).await;
     assert!(html.contains("<td>spam</td>"), "{html}");
     assert!(!html.contains("Ann"), "no personal data left: {html}");
