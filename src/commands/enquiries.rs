@@ -210,6 +210,23 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let audit = store.audit_of(id).await?;
+    if !audit.is_empty() {
+        println!("\naudit (staff console)");
+        for entry in audit {
+            println!(
+                "  - {} UTC  {}  by {}{}{}",
+                when(entry.at),
+                entry.action,
+                entry.actor,
+                entry
+                    .reason
+                    .map(|r| format!("  reason: {r}"))
+                    .unwrap_or_default(),
+                entry.detail.map(|d| format!("  ({d})")).unwrap_or_default()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -62,6 +62,20 @@ pub static JS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+/// The staff console's own styles, kept out of the families' form.
+pub static STAFF_CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "staff.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/staff.css"),
+    )
+});
+
+/// For staff templates: `{{ crate::http::assets::staff_css_href() }}`.
+pub fn staff_css_href() -> String {
+    STAFF_CSS.href()
+}
+
 /// For templates: `{{ crate::http::assets::css_href() }}`.
 pub fn css_href() -> String {
     CSS.href()
@@ -75,7 +89,7 @@ pub fn js_href() -> String {
 /// `GET /static/{file}`: a fingerprinted name is immutable; a plain name is
 /// revalidated with its ETag.
 pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    for asset in [&*CSS, &*JS] {
+    for asset in [&*CSS, &*JS, &*STAFF_CSS] {
         let cache = if file == asset.fingerprinted {
             "public, max-age=31536000, immutable"
         } else if file == asset.name {
@@ -108,7 +122,7 @@ pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        "Not found. Static files are form.css and form.js under /static/.",
+        "Not found. Static files are form.css, form.js and staff.css under /static/.",
     )
         .into_response()
 }

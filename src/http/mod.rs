@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(routes::status::status))
         .route("/metrics", get(routes::metrics::metrics))
         .route("/static/{file}", get(assets::serve))
+        .merge(routes::staff::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -68,6 +68,10 @@ pub async fn create(
     State(sandbox): State<Sandbox>,
     Extension(Params(params)): Extension<Params>,
 ) -> Result<Response, SandboxError> {
+    let refusal = sandbox.state().faults.refusal(&params);
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
     let object = validate(&params)?;
     let now = OffsetDateTime::now_utc();
     let (id, after) = {

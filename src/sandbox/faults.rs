@@ -45,6 +45,18 @@ pub struct Faults {
     /// of one second (a test can then tell "waited for Reset" from "waited a
     /// fixed second").
     pub rate_limit_reset_ms: Option<u64>,
+    /// Refuse care enquiries whose `field` is exactly `value` (any case) with
+    /// a 400 and `arg_errors` naming the field, as CareHQ refuses values our
+    /// own validation lets through. Until cleared: a corrected value passes.
+    pub refuse_value: Option<RefusedValue>,
+}
+
+/// A parameter value the sandbox refuses (see [`Faults::refuse_value`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedValue {
+    pub field: String,
+    pub value: String,
 }
 
 impl Faults {
@@ -122,6 +134,22 @@ impl Faults {
             None => {}
         }
         after
+    }
+
+    /// The 400 a create with a refused value gets, if it has one.
+    pub fn refusal(&self, params: &[(String, String)]) -> Option<SandboxError> {
+        let refused = self.refuse_value.as_ref()?;
+        params
+            .iter()
+            .any(|(k, v)| *k == refused.field && v.eq_ignore_ascii_case(&refused.value))
+            .then(|| {
+                let mut arg_errors = super::error::ArgErrors::new();
+                arg_errors.insert(
+                    refused.field.clone(),
+                    vec!["CareHQ does not accept this value; send another.".into()],
+                );
+                SandboxError::invalid(arg_errors)
+            })
     }
 
     /// Seconds from now to the `Reset` a forced 429 carries.

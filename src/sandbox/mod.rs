@@ -33,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, put};
 
-pub use faults::Faults;
+pub use faults::{Faults, RefusedValue};
 pub use records::{HomeVisit, ReceivedEnquiry, VisitStatus};
 
 use state::State;

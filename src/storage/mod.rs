@@ -7,6 +7,7 @@
 
 mod admin;
 mod alerts;
+mod audit;
 mod checkpoint;
 mod connect;
 mod delivery_state;
@@ -20,12 +21,16 @@ mod partner_events;
 mod readiness;
 mod retention;
 mod spent;
+mod staff_actions;
+mod staff_list;
+mod staff_sessions;
 mod status;
 mod token_keys;
 mod visits;
 
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
 pub use alerts::{Incident, IncidentKind};
+pub use audit::{Actor, AuditAction, AuditEntry};
 pub use checkpoint::CheckpointReport;
 pub use delivery_state::DeliveryState;
 pub use error::StoreError;
@@ -37,6 +42,9 @@ pub use models::{
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use retention::PurgeReport;
 pub use spent::Spend;
+pub use staff_actions::{Correction, DeleteOutcome, EditOutcome};
+pub use staff_list::{EnquiryState, StaffFilter, StaffRow};
+pub use staff_sessions::{NewStaffSession, StaffSession};
 pub use status::{QueueFigures, StatusFigures};
 pub use token_keys::TokenKeys;
 pub use visits::{NewVisit, StoredVisit, VisitInsert};

@@ -31,6 +31,8 @@ mod quarantine;
 mod retention;
 mod spam;
 mod spam_limits;
+mod staff;
+mod staff_sessions;
 mod status;
 mod visit_ops;
 mod visits;

@@ -4,6 +4,7 @@ pub mod forms;
 pub mod health;
 pub mod metrics;
 pub mod spam;
+pub mod staff;
 pub mod status;
 pub mod submit;
 pub mod visit_slots;

@@ -140,8 +140,17 @@ async fn unknown_endpoints_and_methods_answer_json_hints() {
         body["hint"].as_str().unwrap().contains("/v1/care-homes"),
         "{body}"
     );
+    // Listing enquiries needs "Care enquiries > Read", which the sandbox's
+    // key lacks unless configured (dca627b): a 403 with that hint.
     let (status, body) = running.call(Method::GET, "care-enquiries", &[]).await;
-    assert_eq!(status, 405, "{body}");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Care enquiries > Read"),
+        "{body}"
+    );
 }
 
 /// Each spelling the official clients send (Python `True`/`False`, PHP `1`/`0`

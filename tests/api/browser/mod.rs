@@ -9,6 +9,7 @@ mod embed;
 mod form_flow;
 mod headers;
 mod recorder;
+mod staff_console;
 mod token_refresh;
 mod webdriver;
 

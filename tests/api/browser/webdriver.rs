@@ -310,6 +310,24 @@ impl Browser {
         .await;
     }
 
+    /// Empty an input or textarea.
+    pub async fn clear(&self, css: &str) {
+        let element = self.find(css).await;
+        self.post(&format!("/element/{}/clear", element.0), json!({}))
+            .await;
+    }
+
+    /// The current page's cookie `name` (HttpOnly ones too), if set.
+    pub async fn cookie(&self, name: &str) -> Option<Value> {
+        let all = self.get("/cookie").await;
+        all.as_array()?.iter().find(|c| c["name"] == name).cloned()
+    }
+
+    /// Set a cookie on the current page's site, as a copied cookie would be.
+    pub async fn add_cookie(&self, cookie: Value) {
+        self.post("/cookie", json!({ "cookie": cookie })).await;
+    }
+
     pub async fn click(&self, element: &Element) {
         self.post(&format!("/element/{}/click", element.0), json!({}))
             .await;

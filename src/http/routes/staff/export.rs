@@ -1,0 +1,113 @@
+//! `GET /staff/export.csv?…`: the list's current filter as CSV, every
+//! matching enquiry (not one page), newest first.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::StaffError;
+use super::filter::FilterQuery;
+use super::list::contact_of;
+use super::session;
+use super::words::{state_name, when};
+use crate::http::state::AppState;
+use crate::storage::StaffRow;
+
+/// Rows read per query while exporting.
+const CHUNK: i64 = 500;
+
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Response, StaffError> {
+    session::signed_in(&state, &headers).await?;
+    let Query(query) = query.map_err(|_| {
+        StaffError::BadRequest("The export's address is not understood; open Enquiries, filter, and use its download link.".into())
+    })?;
+    let filter = query.to_filter()?;
+    let mut csv = String::from(
+        "id,home,received_utc,state,next_attempt_utc,first_name,last_name,email,phone\r\n",
+    );
+    let mut offset = 0;
+    loop {
+        let rows = state.store.staff_enquiries(&filter, CHUNK, offset).await?;
+        for row in &rows {
+            csv.push_str(&line(row));
+        }
+        if (rows.len() as i64) < CHUNK {
+            break;
+        }
+        offset += CHUNK;
+    }
+    let mut response = csv.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"enquiries.csv\""),
+    );
+    Ok(response)
+}
+
+fn line(row: &StaffRow) -> String {
+    let fields: serde_json::Value = row
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let text = |key: &str| {
+        fields
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let contact = contact_of(row.payload.as_deref());
+    let cells = [
+        row.id.clone(),
+        row.site.clone(),
+        when(row.received_at),
+        state_name(row.state).to_owned(),
+        row.next_attempt_at.map(when).unwrap_or_default(),
+        text("first_name"),
+        text("last_name"),
+        contact.email,
+        contact.phone,
+    ];
+    let mut out = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
+    out.push_str("\r\n");
+    out
+}
+
+/// One CSV cell: quoted when it must be, and a leading `= + - @` defused
+/// (a spreadsheet would run it as a formula).
+fn cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_are_quoted_and_formulas_defused() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("O'Brien, Zoë"), "\"O'Brien, Zoë\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

@@ -1,0 +1,135 @@
+//! The list's filter as it travels: the query string of `/staff/enquiries`
+//! and `/staff/export.csv`, the hidden fields of "retry all", and the
+//! storage filter it stands for. Dates are whole UTC days.
+
+use serde::Deserialize;
+
+use super::error::StaffError;
+use crate::storage::{EnquiryState, StaffFilter};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// `?state=&site=&from=&to=&q=&page=`; every field optional, empty = any.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct FilterQuery {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub site: String,
+    /// First day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub from: String,
+    /// Last day (included), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub page: Option<u32>,
+}
+
+impl FilterQuery {
+    /// The storage filter; a bad value is named with what to type instead.
+    pub fn to_filter(&self) -> Result<StaffFilter, StaffError> {
+        let state = match self.state.trim() {
+            "" => None,
+            text => Some(EnquiryState::parse(text).ok_or_else(|| {
+                StaffError::BadRequest(format!(
+                    "\"{text}\" is not a state; choose Sent, Waiting, Failed or Held in the list's filter."
+                ))
+            })?),
+        };
+        let from = day(&self.from, "From")?;
+        let until = day(&self.to, "To")?.map(|start| start + DAY_MS);
+        Ok(StaffFilter {
+            state,
+            site: Some(self.site.trim().to_owned()).filter(|s| !s.is_empty()),
+            from,
+            until,
+            search: Some(self.q.trim().to_owned()).filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// The query string of this filter (without the page), for links.
+    pub fn query_string(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("state", &self.state),
+            ("site", &self.site),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+        ] {
+            if !value.trim().is_empty() {
+                out.append_pair(key, value.trim());
+            }
+        }
+        out.finish()
+    }
+
+    pub fn page(&self) -> u32 {
+        self.page.unwrap_or(1).max(1)
+    }
+}
+
+/// `YYYY-MM-DD` → the day's first Unix ms (UTC); empty → none.
+fn day(text: &str, label: &str) -> Result<Option<i64>, StaffError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text, format).map_err(|_| {
+        StaffError::BadRequest(format!(
+            "{label} \"{text}\" is not a date; use the date picker or type it as YYYY-MM-DD, e.g. 2026-03-01."
+        ))
+    })?;
+    let start = date.midnight().assume_utc().unix_timestamp() * 1000;
+    Ok(Some(start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_whole_utc_days_and_the_last_is_included() {
+        let query = FilterQuery {
+            from: "1970-01-02".into(),
+            to: "1970-01-02".into(),
+            state: "failed".into(),
+            ..FilterQuery::default()
+        };
+        let filter = query.to_filter().unwrap();
+        assert_eq!(filter.from, Some(DAY_MS));
+        assert_eq!(filter.until, Some(2 * DAY_MS));
+        assert_eq!(filter.state, Some(EnquiryState::Failed));
+        assert!(
+            FilterQuery {
+                from: "02/01/1970".into(),
+                ..FilterQuery::default()
+            }
+            .to_filter()
+            .is_err()
+        );
+        assert!(
+            FilterQuery {
+                state: "lost".into(),
+                ..FilterQuery::default()
+            }
+            .to_filter()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn links_carry_only_what_is_set() {
+        let query = FilterQuery {
+            state: "held".into(),
+            q: "o'brien".into(),
+            page: Some(3),
+            ..FilterQuery::default()
+        };
+        assert_eq!(query.query_string(), "state=held&q=o%27brien");
+    }
+}

@@ -1,0 +1,95 @@
+//! The audit trail: one row per thing staff did to an enquiry (retry,
+//! release, delete, edit), written in the same transaction as the change, so
+//! there is never a change without its record or a record without its change.
+
+use super::{Store, StoreError};
+
+/// What staff did, as stored in `audit_log.action`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    Retry,
+    Release,
+    Delete,
+    /// Fields CareHQ refused, corrected, then sent again.
+    Edit,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Retry => "retry",
+            AuditAction::Release => "release",
+            AuditAction::Delete => "delete",
+            AuditAction::Edit => "edit",
+        }
+    }
+}
+
+/// Who did it and why, for every audited change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor<'a> {
+    /// The session's label (the staff token's name).
+    pub label: &'a str,
+    /// The staff member's own words; required for a delete.
+    pub reason: Option<&'a str>,
+}
+
+/// One row of the trail.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+}
+
+type AuditRow = (i64, String, String, Option<String>, Option<String>);
+
+/// Add a row inside the caller's transaction.
+pub(super) async fn record(
+    conn: &mut sqlx::AnyConnection,
+    enquiry_id: &str,
+    actor: &Actor<'_>,
+    action: AuditAction,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, enquiry_id, actor, at, action, reason, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(enquiry_id)
+    .bind(actor.label)
+    .bind(at)
+    .bind(action.as_str())
+    .bind(actor.reason)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The trail of one enquiry, oldest first.
+    pub async fn audit_of(&self, enquiry_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT at, actor, action, reason, detail FROM audit_log \
+             WHERE enquiry_id = $1 ORDER BY at, id",
+        )
+        .bind(enquiry_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, action, reason, detail)| AuditEntry {
+                at,
+                actor,
+                action,
+                reason,
+                detail,
+            })
+            .collect())
+    }
+}

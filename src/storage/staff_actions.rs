@@ -1,0 +1,218 @@
+//! What staff do to an enquiry from the console: retry its failed steps,
+//! release its held ones, correct the fields CareHQ refused and send it
+//! again, delete it. Each change and its audit record are
+//! one transaction (see `audit`).
+
+use super::audit::{self, Actor, AuditAction};
+use super::{Store, StoreError, now_ms};
+
+/// How a delete went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// A worker is sending it right now; deleting it could not stop that send.
+    BeingSent,
+    NotFound,
+}
+
+/// How an edit went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditOutcome {
+    /// Stored, the original kept; these steps are pending again.
+    Edited { steps: Vec<String> },
+    /// The enquiry changed since the page was read (another edit, a
+    /// retry, a delete) or has no failed step now: nothing was changed.
+    Stale,
+}
+
+/// An edit: the stored enquiry the page showed, and the corrected one.
+pub struct Correction<'a> {
+    pub read: &'a str,
+    pub corrected: &'a str,
+    /// Which fields changed (names only: the audit record outlives the data).
+    pub fields: &'a [String],
+}
+
+impl Store {
+    /// Store a corrected enquiry and send its failed steps again, audited.
+    /// The first payload is kept in `original_payload` (a second edit keeps
+    /// the family's own, not the first correction). Only applies while the
+    /// stored enquiry is still the one `correction.read` names.
+    pub async fn staff_edit(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+        correction: &Correction<'_>,
+    ) -> Result<EditOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1 \
+             WHERE id = $2 AND payload = $3",
+        )
+        .bind(correction.corrected)
+        .bind(enquiry_id)
+        .bind(correction.read)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(EditOutcome::Stale);
+        }
+        let mut steps: Vec<(String,)> = sqlx::query_as(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
+             WHERE enquiry_id = $2 AND status = 'failed' RETURNING step",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if steps.is_empty() {
+            tx.rollback().await?;
+            return Ok(EditOutcome::Stale);
+        }
+        steps.sort();
+        let steps: Vec<String> = steps.into_iter().map(|(s,)| s).collect();
+        let detail = format!(
+            "fields corrected: {}; steps sent again: {}",
+            correction.fields.join(", "),
+            steps.join(", ")
+        );
+        audit::record(
+            &mut tx,
+            enquiry_id,
+            actor,
+            AuditAction::Edit,
+            Some(&detail),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(EditOutcome::Edited { steps })
+    }
+
+    /// What the family first wrote, for an enquiry staff corrected.
+    pub async fn original_payload(&self, enquiry_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT original_payload FROM enquiries WHERE id = $1")
+                .bind(enquiry_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.and_then(|(p,)| p))
+    }
+
+    /// [`Store::retry_failed`], audited. The steps made pending again, in
+    /// step order; empty (and nothing recorded) when none had failed.
+    pub async fn staff_retry(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let mut steps: Vec<(String,)> = sqlx::query_as(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
+             WHERE enquiry_id = $2 AND status = 'failed' RETURNING step",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        steps.sort();
+        let steps: Vec<String> = steps.into_iter().map(|(s,)| s).collect();
+        if !steps.is_empty() {
+            let detail = format!("steps: {}", steps.join(", "));
+            audit::record(
+                &mut tx,
+                enquiry_id,
+                actor,
+                AuditAction::Retry,
+                Some(&detail),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(steps)
+    }
+
+    /// [`Store::release_held`], audited. True when something was held.
+    pub async fn staff_release(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \
+             WHERE enquiry_id = $2 AND status = 'held'",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        let released = done.rows_affected() > 0;
+        if released {
+            audit::record(&mut tx, enquiry_id, actor, AuditAction::Release, None, now).await?;
+        }
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    /// Delete an enquiry (spam, a test, a duplicate): its personal data is
+    /// scrubbed as retention would, CareHQ's answers with it, and every step
+    /// not yet sent becomes `expired`, never sent. Ids, times and the audit
+    /// record stay, so staff can still see that it existed and who deleted it.
+    pub async fn staff_delete(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        // The write first: on SQLite it takes the write lock at once.
+        let done = sqlx::query(
+            "UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(DeleteOutcome::NotFound);
+        }
+        let (sending,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 AND status = 'sending'",
+        )
+        .bind(enquiry_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if sending > 0 {
+            tx.rollback().await?;
+            return Ok(DeleteOutcome::BeingSent);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
+             WHERE enquiry_id = $2 AND status IN ('pending', 'failed', 'held', 'waiting')",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
+             WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
+        )
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        // As retention does: an error text could quote what the family wrote.
+        sqlx::query("UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1")
+            .bind(enquiry_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, enquiry_id, actor, AuditAction::Delete, None, now).await?;
+        tx.commit().await?;
+        Ok(DeleteOutcome::Deleted)
+    }
+}

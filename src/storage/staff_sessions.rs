@@ -1,0 +1,99 @@
+//! Staff console sessions: created at sign-in, looked up on every `/staff`
+//! request, revoked at sign-out. The store only ever sees the SHA-256 of a
+//! session token (made and hashed by the HTTP layer), never the token.
+
+use super::{Store, StoreError};
+
+/// A live session, as a request needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffSession {
+    /// Every POST form of the session carries it.
+    pub csrf_token: String,
+    /// Who signed in, for the audit trail.
+    pub label: String,
+    pub expires_at: i64,
+}
+
+/// The CSRF token is a secret of the session: never in logs.
+impl std::fmt::Debug for StaffSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffSession")
+            .field("csrf_token", &"[redacted]")
+            .field("label", &self.label)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What [`Store::create_staff_session`] stores.
+pub struct NewStaffSession<'a> {
+    pub token_sha256: &'a str,
+    pub csrf_token: &'a str,
+    pub label: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Store a new session. Sessions that ended before `created_at` (expired
+    /// or revoked) are deleted in the same transaction, so the table holds
+    /// only what could still be presented, without a sweeper of its own.
+    pub async fn create_staff_session(&self, new: &NewStaffSession<'_>) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM staff_sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO staff_sessions (token_sha256, csrf_token, label, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new.token_sha256)
+        .bind(new.csrf_token)
+        .bind(new.label)
+        .bind(new.created_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session whose token hashes to `token_sha256`, if it is neither
+    /// revoked nor expired at `now`.
+    pub async fn staff_session(
+        &self,
+        token_sha256: &str,
+        now: i64,
+    ) -> Result<Option<StaffSession>, StoreError> {
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT csrf_token, label, expires_at FROM staff_sessions \
+             WHERE token_sha256 = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_sha256)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|(csrf_token, label, expires_at)| StaffSession {
+            csrf_token,
+            label,
+            expires_at,
+        }))
+    }
+
+    /// End a session on every instance at once. True when a live session ended.
+    pub async fn revoke_staff_session(
+        &self,
+        token_sha256: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE staff_sessions SET revoked_at = $2 WHERE token_sha256 = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_sha256)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
