@@ -156,10 +156,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             when(event.sent_at),
             event.partner,
             event.event_name,
-            event
-                .action
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default()
+            event.action.map(|a| format!(" ({a})")).unwrap_or_default()
         );
     }
     for delivery in store.deliveries_of(id).await? {
