@@ -1,5 +1,5 @@
 //! The audit trail: one row per thing staff did to an enquiry (retry,
-//! release, delete, edit), written in the same transaction as the change, so
+//! release, delete, edit, erase), written in the same transaction as the change, so
 //! there is never a change without its record or a record without its change.
 
 use super::{Store, StoreError};
@@ -12,6 +12,8 @@ pub enum AuditAction {
     Delete,
     /// Fields CareHQ refused, corrected, then sent again.
     Edit,
+    /// The person's data removed on their request (`enquiries erase`).
+    Erase,
 }
 
 impl AuditAction {
@@ -21,6 +23,7 @@ impl AuditAction {
             AuditAction::Release => "release",
             AuditAction::Delete => "delete",
             AuditAction::Edit => "edit",
+            AuditAction::Erase => "erase",
         }
     }
 }

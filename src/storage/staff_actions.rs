@@ -4,16 +4,8 @@
 //! one transaction (see `audit`).
 
 use super::audit::{self, Actor, AuditAction};
+use super::erasure::DeleteOutcome;
 use super::{Store, StoreError, now_ms};
-
-/// How a delete went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    /// A worker is sending it right now; deleting it could not stop that send.
-    BeingSent,
-    NotFound,
-}
 
 /// How an edit went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,51 +160,7 @@ impl Store {
         enquiry_id: &str,
         actor: &Actor<'_>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        // The write first: on SQLite it takes the write lock at once.
-        let done = sqlx::query(
-            "UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
-        )
-        .bind(now)
-        .bind(enquiry_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(DeleteOutcome::NotFound);
-        }
-        let (sending,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 AND status = 'sending'",
-        )
-        .bind(enquiry_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if sending > 0 {
-            tx.rollback().await?;
-            return Ok(DeleteOutcome::BeingSent);
-        }
-        sqlx::query(
-            "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
-             WHERE enquiry_id = $2 AND status IN ('pending', 'failed', 'held', 'waiting')",
-        )
-        .bind(now)
-        .bind(enquiry_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
-             WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
-        )
-        .bind(enquiry_id)
-        .execute(&mut *tx)
-        .await?;
-        // As retention does: an error text could quote what the family wrote.
-        sqlx::query("UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1")
-            .bind(enquiry_id)
-            .execute(&mut *tx)
-            .await?;
-        audit::record(&mut tx, enquiry_id, actor, AuditAction::Delete, None, now).await?;
-        tx.commit().await?;
-        Ok(DeleteOutcome::Deleted)
+        self.scrub_audited(enquiry_id, actor, AuditAction::Delete)
+            .await
     }
 }

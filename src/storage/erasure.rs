@@ -1,0 +1,131 @@
+//! Removing an enquiry's personal data for good, as a console delete or an
+//! erasure request (`enquiries erase`) does, and finding a person's
+//! enquiries for erasure or a subject access request (`enquiries export`).
+//! What stays is an anonymous tombstone: ids, site, times, the steps'
+//! outcomes and HTTP statuses, the consent record, and the audit trail.
+
+use super::audit::{self, Actor, AuditAction};
+use super::{Store, StoreError, now_ms};
+
+/// How a delete or an erasure went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// A worker is sending it right now; deleting it could not stop that send.
+    BeingSent,
+    NotFound,
+}
+
+/// An enquiry whose personal data is still stored, for matching a person.
+/// Personal data: no `Debug`.
+pub struct StoredPayload {
+    pub id: String,
+    pub site: String,
+    pub received_at: i64,
+    pub payload: String,
+    /// What the family first wrote, when staff corrected it.
+    pub original_payload: Option<String>,
+}
+
+/// Statements run on the enquiry `$1` after its payload is gone: CareHQ's
+/// answers and our error texts (they can quote the family), the steps not
+/// yet sent (they can no longer be), the partner's events (they name the
+/// patient by the partner's id).
+const SCRUB_REST: &[&str] = &[
+    "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
+     WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
+    "UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1",
+    "DELETE FROM partner_events WHERE enquiry_id = $1",
+];
+
+impl Store {
+    /// Erase an enquiry on the person's request: [`Store::staff_delete`]'s
+    /// scrub, plus the staff's own words about it in earlier audit records
+    /// (a reason may name the family), with an `erase` record of its own.
+    pub async fn erase_enquiry(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        self.scrub_audited(enquiry_id, actor, AuditAction::Erase)
+            .await
+    }
+
+    /// One transaction: scrub the enquiry, audit it as `action`. Refused
+    /// (nothing changed) while one of its steps is being sent.
+    pub(super) async fn scrub_audited(
+        &self,
+        enquiry_id: &str,
+        actor: &Actor<'_>,
+        action: AuditAction,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        // The write first: on SQLite it takes the write lock at once.
+        let done = sqlx::query(
+            "UPDATE enquiries SET payload = NULL, original_payload = NULL, \
+             scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(DeleteOutcome::NotFound);
+        }
+        let (sending,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 AND status = 'sending'",
+        )
+        .bind(enquiry_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if sending > 0 {
+            tx.rollback().await?;
+            return Ok(DeleteOutcome::BeingSent);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
+             WHERE enquiry_id = $2 AND status IN ('pending', 'failed', 'held', 'waiting')",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut *tx)
+        .await?;
+        for &sql in SCRUB_REST {
+            sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
+        }
+        if action == AuditAction::Erase {
+            sqlx::query("UPDATE audit_log SET reason = NULL WHERE enquiry_id = $1")
+                .bind(enquiry_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::record(&mut tx, enquiry_id, actor, action, None, now).await?;
+        tx.commit().await?;
+        Ok(DeleteOutcome::Deleted)
+    }
+
+    /// Every enquiry whose personal data is still stored, oldest first: the
+    /// command line matches a person against them (the stored enquiry is
+    /// JSON, so matching reads it, not SQL).
+    pub async fn stored_payloads(&self) -> Result<Vec<StoredPayload>, StoreError> {
+        let rows: Vec<(String, String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, site, received_at, payload, original_payload FROM enquiries \
+             WHERE payload IS NOT NULL ORDER BY received_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, site, received_at, payload, original_payload)| StoredPayload {
+                    id,
+                    site,
+                    received_at,
+                    payload,
+                    original_payload,
+                },
+            )
+            .collect())
+    }
+}
