@@ -8,9 +8,30 @@ use serde::de::DeserializeOwned;
 
 use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
-use super::raw::{RawCaptcha, RawRoot, RawSite};
 use super::secrets;
+use super::sites::SiteKeys;
 use super::sources::ENV_LAYER;
+
+/// The sections there are: any other top-level key is refused by name, so
+/// a misspelt section is not silently ignored. Each section is read on its
+/// own, so a mistake in one does not hide mistakes in another.
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "carehq",
+    "sync",
+    "staff",
+    "captcha",
+    "spam",
+    "rate_limit",
+    "sites",
+    "status",
+    "metrics",
+    "retention",
+    "alerts",
+    "sentry",
+    "log",
+];
 
 /// The raw sections plus the structural problems met while reading them.
 pub(super) struct Extracted {
@@ -24,17 +45,20 @@ pub(super) struct Extracted {
 /// Every section, as extracted.
 #[derive(Default)]
 pub(super) struct RawSettings {
-    /// Keys of typed sections that were refused (they hold their defaults).
+    /// Keys that were refused (they hold their defaults).
     pub bad_keys: Vec<String>,
+    /// Of those, the unknown ones (each may be a misspelt required key).
+    pub unknown_keys: Vec<String>,
     pub server: super::server::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
     pub sync: super::delivery::SyncKeys,
     pub staff: super::sections::StaffSettings,
-    pub captcha: RawCaptcha,
+    pub captcha: super::captcha::CaptchaSettings,
     pub spam: super::sections::SpamSettings,
     pub rate_limit: super::rate::RateLimitSettings,
-    pub sites: Vec<RawSite>,
+    /// Each readable site with its place in the file.
+    pub sites: Vec<(usize, SiteKeys)>,
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
@@ -65,15 +89,19 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         problems: Problems::default(),
         unreadable: Vec::new(),
     };
-    if let Err(e) = figment.extract::<RawRoot>() {
-        out.problems.extend(ConfigErrors(convert(e, "", figment)));
+    for name in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+        let expected = SECTIONS.join(", ");
+        let message = format!("unknown key; check the spelling (expected one of: {expected})");
+        let mut error = ConfigError::new(name, message);
+        annotate_origin(&mut error, figment);
+        out.problems.extend(ConfigErrors(vec![error]));
     }
     out.raw.server = typed(&root, "server", figment, &mut out);
     out.raw.database = typed(&root, "database", figment, &mut out);
     out.raw.carehq = typed(&root, "carehq", figment, &mut out);
     out.raw.sync = typed(&root, "sync", figment, &mut out);
     out.raw.staff = typed(&root, "staff", figment, &mut out);
-    out.raw.captcha = section(&root, "captcha", figment, &mut out);
+    out.raw.captcha = typed(&root, "captcha", figment, &mut out);
     out.raw.spam = typed(&root, "spam", figment, &mut out);
     out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
     out.raw.status = typed(&root, "status", figment, &mut out);
@@ -85,15 +113,23 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {
+            let global_captcha = super::captcha::global_table(&root);
             for (i, item) in items.iter().enumerate() {
-                match item.deserialize::<RawSite>() {
-                    Ok(site) => out.raw.sites.push(site),
-                    Err(e) => {
-                        let prefix = format!("sites[{i}]");
-                        out.problems
-                            .extend(ConfigErrors(convert(e, &prefix, figment)));
-                        out.unreadable.push(prefix);
-                    }
+                let prefix = format!("sites[{i}]");
+                let Value::Dict(_, mut site) = item.clone() else {
+                    out.problems.push(
+                        &prefix,
+                        "expected a [[sites]] table of keys, not a single value",
+                    );
+                    out.unreadable.push(prefix);
+                    continue;
+                };
+                if let Some(Value::Dict(_, own)) = site.get("captcha") {
+                    let merged = super::captcha::over(own, &global_captcha);
+                    site.insert("captcha".to_owned(), Value::from(merged));
+                }
+                if let Some(keys) = read(site, &prefix, figment, &mut out) {
+                    out.raw.sites.push((i, keys));
                 }
             }
         }
@@ -134,39 +170,67 @@ fn section<T: DeserializeOwned + Default>(
     })
 }
 
-/// A typed section: each key serde refuses is reported, taken out and the
-/// rest read again, so one run names every bad key. Blank strings count as
-/// unset, as for the environment.
+/// A typed section, or `T::default()` when it is not there or unreadable.
 fn typed<T: DeserializeOwned + Default>(
     root: &Dict,
     name: &str,
     figment: &Figment,
     out: &mut Extracted,
 ) -> T {
-    let mut dict = match root.get(name) {
-        None => return T::default(),
-        Some(Value::Dict(_, dict)) => dict.clone(),
-        Some(_) => return section(root, name, figment, out),
-    };
-    dict.retain(|_, v| !matches!(v, Value::String(_, s) if s.trim().is_empty()));
+    match root.get(name) {
+        None => T::default(),
+        Some(Value::Dict(_, dict)) => read(dict.clone(), name, figment, out).unwrap_or_default(),
+        Some(_) => section(root, name, figment, out),
+    }
+}
+
+/// One table (a section, or a site, keys starting with `prefix`): each key
+/// serde refuses is reported, taken out and the rest read again, so one run
+/// names every bad key. Blank strings count as unset, as for the environment.
+/// `None` when nothing could be read (`prefix` is then unreadable).
+fn read<T: DeserializeOwned>(
+    mut dict: Dict,
+    prefix: &str,
+    figment: &Figment,
+    out: &mut Extracted,
+) -> Option<T> {
+    drop_blanks(&mut dict);
     let mut files = Problems::default();
-    secrets::inline_files(name, &mut dict, &mut files);
+    secrets::inline_files(prefix, &mut dict, &mut files);
     for mut error in files.into_errors().0 {
         annotate_origin(&mut error, figment);
         out.problems.extend(ConfigErrors(vec![error]));
     }
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
-            Ok(value) => return value,
+            Ok(value) => return Some(value),
             Err(error) => error,
         };
-        let paths: Vec<Vec<String>> = error.clone().into_iter().map(|e| bad_path(&e)).collect();
-        (out.raw.bad_keys).extend(paths.iter().map(|path| join_key(name, path)));
+        let mut removed = false;
+        for e in error.clone() {
+            let path = bad_path(&e);
+            let key = join_key(prefix, &path);
+            if matches!(e.kind, figment::error::Kind::UnknownField(..)) {
+                out.raw.unknown_keys.push(key.clone());
+            }
+            out.raw.bad_keys.push(key);
+            removed |= remove(&mut dict, &path);
+        }
         out.problems
-            .extend(ConfigErrors(convert(error, name, figment)));
-        if !paths.iter().any(|path| remove(&mut dict, path)) {
-            out.unreadable.push(name.to_owned());
-            return T::default();
+            .extend(ConfigErrors(convert(error, prefix, figment)));
+        if !removed {
+            out.unreadable.push(prefix.to_owned());
+            return None;
+        }
+    }
+}
+
+/// Blank strings, at any depth, are unset.
+fn drop_blanks(dict: &mut Dict) {
+    dict.retain(|_, v| !matches!(v, Value::String(_, s) if s.trim().is_empty()));
+    for value in dict.values_mut() {
+        if let Value::Dict(_, inner) = value {
+            drop_blanks(inner);
         }
     }
 }

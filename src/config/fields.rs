@@ -13,11 +13,12 @@ use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
+use reqwest::Url;
+
 use super::byte_size::parse_byte_size;
-use super::checks;
 use super::duration::parse_duration;
-use super::error::Problems;
 use super::text::Text;
+use crate::domain::CareHqId;
 
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -39,16 +40,21 @@ pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D:
     Ok(SecretString::from(Text::deserialize(d)?.0))
 }
 
-/// As `duration`, for a key whose default depends on another.
-pub(super) fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
+/// `Some` of another parser, for a key that may be left out or whose
+/// default depends on another.
+macro_rules! some {
+    ($($name:ident = $parser:ident: $t:ty),* $(,)?) => {$(
+        pub(super) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$t>, D::Error> {
+            $parser(d).map(Some)
+        }
+    )*};
 }
 
-/// As `positive_duration`, for a key whose default depends on another.
-pub(super) fn some_positive_duration<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
-    positive_duration(d).map(Some)
+some! {
+    some_duration = duration: Duration,
+    some_positive_duration = positive_duration: Duration,
+    some_secret = secret: SecretString,
+    some_boolean = boolean: bool,
 }
 
 /// Delays, at least one (each is one more retry).
@@ -66,13 +72,6 @@ pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Dura
         )),
         delays => Ok(delays.into_iter().map(|d| d.0).collect()),
     }
-}
-
-/// As `secret`, for a secret that may be left out.
-pub(super) fn some_secret<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    secret(d).map(Some)
 }
 
 /// As `parsed`, for a key that may be left out.
@@ -224,9 +223,87 @@ pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::E
 
 fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
     let text = Text::deserialize(d)?.0;
-    let mut p = Problems::default();
-    checks::base_url("", text.trim(), example, &mut p)
-        .ok_or_else(|| D::Error::custom(p.into_errors().0.remove(0).message))
+    let text = text.trim();
+    let url = checked_url(text, example).map_err(D::Error::custom)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(D::Error::custom(format!(
+            "\"{text}\" has a query or fragment; expected a plain base URL such as \"{example}\""
+        )));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// An absolute `http(s)://` URL with a host, without user name or password.
+fn checked_url(text: &str, example: &str) -> Result<Url, String> {
+    Url::parse(text)
+        .ok()
+        .filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+        })
+        .ok_or_else(|| {
+            format!("\"{text}\" is not an absolute http(s) URL; expected e.g. \"{example}\"")
+        })
+}
+
+fn http_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<Option<String>, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    let text = text.trim();
+    checked_url(text, example).map_err(D::Error::custom)?;
+    Ok(Some(text.to_owned()))
+}
+
+/// Where a site sends the family after a form post.
+pub(super) fn redirect_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    http_url(d, "https://example-care.co.uk/thank-you")
+}
+
+/// A CAPTCHA provider's verification endpoint.
+pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    http_url(
+        d,
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    )
+}
+
+/// A CareHQ Id; the message names the command that lists the valid ones.
+fn carehq_id<'de, D: Deserializer<'de>>(d: D, lookup: &str) -> Result<Option<CareHqId>, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    (text.trim().parse().map(Some)).map_err(|e: String| {
+        D::Error::custom(format!("{e} (copy it from `enquiry-relay {lookup}`)"))
+    })
+}
+
+pub(super) fn location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq locations")
+}
+
+pub(super) fn referrer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq groups --type referrer")
+}
+
+pub(super) fn sales_channel<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq groups --type sales_channel")
+}
+
+/// One of `all` by its name in any case, for `FromStr` of a config enum.
+pub(super) fn one_of<T: Copy>(
+    text: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, String> {
+    let found = all
+        .iter()
+        .find(|v| name(**v).eq_ignore_ascii_case(text.trim()));
+    found.copied().ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        format!(
+            "\"{text}\" is not allowed; expected one of: {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

@@ -8,7 +8,6 @@
 
 mod byte_size;
 mod captcha;
-mod checks;
 mod database;
 mod delivery;
 mod duration;
@@ -19,13 +18,11 @@ mod fields;
 mod log;
 mod operations;
 mod rate;
-mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
 mod sentry;
 mod server;
-mod site_defaults;
 mod site_form;
 mod sites;
 mod sources;
@@ -42,6 +39,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
@@ -51,13 +49,13 @@ pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSe
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DEFAULT_CAREHQ_BASE_URL,
-    DEFAULT_DATABASE_URL, DatabaseSettings, OnCaptchaError, SiteDefaults, SiteSettings,
-    SpamSettings, StaffSettings, SyncSettings,
+    CareHqSettings, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DatabaseSettings, SpamSettings,
+    StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use server::{ClientIpHeader, ServerSettings};
-pub use site_form::{OPTIONAL_FIELDS, SiteForm};
+pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
+pub use sites::SiteSettings;
 pub use visits::{VisitSettings, VisitWindow};
 
 /// The whole configuration, checked.

@@ -960,3 +960,51 @@ fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused(
         );
     });
 }
+
+#[test]
+fn secret_files_lose_one_newline_and_unusable_ones_are_named() {
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let altcha = |keys: &str| format!("{MINIMAL}[captcha]\nprovider = \"altcha\"\n{keys}\n");
+        let from_file = |name: &str, contents: &str| {
+            let path = write(dir.path(), name, contents);
+            format!("secret_file = \"{}\"", path.display())
+        };
+        // Editors and `echo` add one newline; a second one is the secret's.
+        let s = Settings::from_toml_str(&altcha(&from_file("two", "s3cret\n\n"))).unwrap();
+        assert_eq!(s.captcha.secret.unwrap().expose_secret(), "s3cret\n");
+        let s = Settings::from_toml_str(&altcha(&from_file("crlf", "s3cret\r\n"))).unwrap();
+        assert_eq!(s.captcha.secret.unwrap().expose_secret(), "s3cret");
+        // A site's own [sites.captcha] reads its _file too.
+        let site = format!(
+            "{MINIMAL}[sites.captcha]\nprovider = \"altcha\"\n{}\n",
+            from_file("site", "site-key\n")
+        );
+        let s = Settings::from_toml_str(&site).unwrap();
+        let own = s.sites[0].captcha.as_ref().unwrap();
+        assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-key");
+
+        let errors = errors_of(Settings::from_toml_str(&altcha(
+            "secret_file = \"/nonexistent/relay-secret\"",
+        )));
+        let missing = message(&errors, "captcha.secret_file");
+        assert!(missing.contains("/nonexistent/relay-secret"), "{missing}");
+        let errors = errors_of(Settings::from_toml_str(&altcha(&from_file("empty", "\n"))));
+        assert!(message(&errors, "captcha.secret_file").contains("is empty"));
+        // Blank inline is unset: the provider then asks for its secret.
+        let errors = errors_of(Settings::from_toml_str(&altcha("secret = \"  \"")));
+        assert!(message(&errors, "captcha.secret").contains("required"));
+
+        // Both given: refused, and neither value is echoed.
+        let token = write(dir.path(), "token", "from-file-0123456789abcdef0123456789");
+        jail.set_env("ENQUIRY_RELAY_STAFF__TOKEN_FILE", token.display());
+        let toml = format!("{MINIMAL}[staff]\ntoken = \"inline-0123456789abcdef0123456789\"\n");
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        assert!(message(&errors, "staff.token").contains("staff.token_file"));
+        let text = errors.to_string();
+        assert!(
+            !text.contains("inline-") && !text.contains("from-file"),
+            "{text}"
+        );
+    });
+}
