@@ -6,32 +6,16 @@ use figment::Figment;
 use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
-use super::env_names::env_var_name;
 use super::error::{ConfigError, ConfigErrors, Problems};
+use super::figment_errors::{annotate_origin, convert, join_key};
 use super::secrets;
 use super::sites::SiteKeys;
-use super::sources::ENV_LAYER;
 
 /// The sections there are: any other top-level key is refused by name, so
 /// a misspelt section is not silently ignored. Each section is read on its
 /// own, so a mistake in one does not hide mistakes in another.
-const SECTIONS: &[&str] = &[
-    "server",
-    "database",
-    "carehq",
-    "sync",
-    "staff",
-    "captcha",
-    "spam",
-    "rate_limit",
-    "sites",
-    "status",
-    "metrics",
-    "retention",
-    "alerts",
-    "sentry",
-    "log",
-];
+const SECTIONS: &str = "server database carehq sync staff captcha spam rate_limit sites \
+                        status metrics retention alerts sentry log";
 
 /// The raw sections plus the structural problems met while reading them.
 pub(super) struct Extracted {
@@ -89,8 +73,9 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         problems: Problems::default(),
         unreadable: Vec::new(),
     };
-    for name in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
-        let expected = SECTIONS.join(", ");
+    let sections: Vec<&str> = SECTIONS.split_whitespace().collect();
+    for name in root.keys().filter(|k| !sections.contains(&k.as_str())) {
+        let expected = sections.join(", ");
         let message = format!("unknown key; check the spelling (expected one of: {expected})");
         let mut error = ConfigError::new(name, message);
         annotate_origin(&mut error, figment);
@@ -144,32 +129,6 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     Ok(out)
 }
 
-fn section<T: DeserializeOwned + Default>(
-    root: &Dict,
-    name: &str,
-    figment: &Figment,
-    out: &mut Extracted,
-) -> T {
-    let Some(value) = root.get(name) else {
-        return T::default();
-    };
-    let result = if matches!(value, Value::Dict(..)) {
-        value
-            .deserialize::<T>()
-            .map_err(|e| ConfigErrors(convert(e, name, figment)))
-    } else {
-        Err(ConfigErrors::single(
-            name,
-            format!("expected a [{name}] table of keys, not a single value"),
-        ))
-    };
-    result.unwrap_or_else(|errors| {
-        out.problems.extend(errors);
-        out.unreadable.push(name.to_owned());
-        T::default()
-    })
-}
-
 /// A typed section, or `T::default()` when it is not there or unreadable.
 fn typed<T: DeserializeOwned + Default>(
     root: &Dict,
@@ -180,7 +139,12 @@ fn typed<T: DeserializeOwned + Default>(
     match root.get(name) {
         None => T::default(),
         Some(Value::Dict(_, dict)) => read(dict.clone(), name, figment, out).unwrap_or_default(),
-        Some(_) => section(root, name, figment, out),
+        Some(_) => {
+            let message = format!("expected a [{name}] table of keys, not a single value");
+            out.problems.push(name, message);
+            out.unreadable.push(name.to_owned());
+            T::default()
+        }
     }
 }
 
@@ -256,127 +220,5 @@ fn remove(dict: &mut Dict, path: &[String]) -> bool {
             Some(_) => dict.remove(head).is_some(),
             None => false,
         },
-    }
-}
-
-/// figment's errors in our words, keyed by the config key they concern.
-fn convert(error: figment::Error, prefix: &str, figment: &Figment) -> Vec<ConfigError> {
-    error
-        .into_iter()
-        .map(|e| {
-            let mut key = join_key(prefix, &e.path);
-            let message = match &e.kind {
-                figment::error::Kind::UnknownField(field, expected) => {
-                    // Nested errors already end with the field; top-level ones do not.
-                    if e.path.last().is_none_or(|last| last != field) {
-                        key = join_key(&key, std::slice::from_ref(field));
-                    }
-                    format!(
-                        "unknown key; check the spelling (expected one of: {})",
-                        expected.join(", ")
-                    )
-                }
-                figment::error::Kind::InvalidType(actual, expected) => {
-                    // `actual` is only the kind of value (map, sequence): the
-                    // scalar types read everything else as text, so no value,
-                    // secret or not, is echoed here.
-                    format!("found {}, expected {expected}", kind_of(actual))
-                }
-                other if key.is_empty() => {
-                    // Reading or parsing the file itself failed.
-                    key = e
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| m.source.as_ref())
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "config".into());
-                    format!(
-                        "{}; fix the file and try again",
-                        one_line(&other.to_string())
-                    )
-                }
-                other => one_line(&other.to_string()),
-            };
-            let mut error = ConfigError::new(key, message);
-            annotate_origin(&mut error, figment);
-            error
-        })
-        .collect()
-}
-
-/// The TOML parser's message without its source snippet, on one line, since
-/// `ConfigErrors` prints one line per problem.
-fn one_line(message: &str) -> String {
-    let is_snippet = |line: &str| {
-        let line = line.trim_start();
-        line.starts_with('|')
-            || line
-                .split_once(" |")
-                .is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
-    };
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !is_snippet(line))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn kind_of(actual: &figment::error::Actual) -> &'static str {
-    use figment::error::Actual;
-    match actual {
-        Actual::Map => "a table",
-        Actual::Seq => "a list",
-        Actual::Bool(_) => "a boolean",
-        Actual::Str(_) | Actual::Char(_) => "a string",
-        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
-        _ => "a value of another type",
-    }
-}
-
-fn join_key(prefix: &str, path: &[String]) -> String {
-    let mut key = prefix.to_owned();
-    for part in path {
-        if part.bytes().all(|b| b.is_ascii_digit()) {
-            key.push_str(&format!("[{part}]"));
-            continue;
-        }
-        if !key.is_empty() {
-            key.push('.');
-        }
-        key.push_str(part);
-    }
-    key
-}
-
-/// Adds "(from ENQUIRY_RELAY_…)" when the value came from the environment:
-/// an override nobody remembers setting is a classic source of confusion.
-pub(super) fn annotate_origin(error: &mut ConfigError, figment: &Figment) {
-    // `sites[1].location` → `sites`; `sync.retry_schedule[2]` → `sync.retry_schedule`.
-    let lookup = error.key.split('[').next().unwrap_or_default();
-    if lookup.is_empty() {
-        return;
-    }
-    let from_env = figment
-        .find_metadata(lookup)
-        .is_some_and(|m| m.name == ENV_LAYER);
-    if from_env {
-        error
-            .message
-            .push_str(&format!(" (set by {})", env_var_name(lookup)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parser_messages_are_flattened_to_one_line() {
-        let toml_error = "TOML parse error at line 1, column 8\n  |\n1 | [server\n  |        ^\ninvalid table header\nexpected `.`, `]`\n";
-        assert_eq!(
-            one_line(toml_error),
-            "TOML parse error at line 1, column 8; invalid table header; expected `.`, `]`"
-        );
     }
 }

@@ -3,17 +3,14 @@
 //! says what to write. `sources::lenient` names the key and where it was set.
 
 use std::fmt::Display;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use std::marker::PhantomData;
-use std::net::SocketAddr;
-
-use lettre::message::Mailbox;
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
-
 use reqwest::Url;
+use secrecy::SecretString;
+use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 use super::byte_size::parse_byte_size;
 use super::duration::parse_duration;
@@ -81,70 +78,6 @@ where
     T: FromStr<Err: Display>,
 {
     parsed(d).map(Some)
-}
-
-/// A staff token, long enough that guessing it from many addresses is
-/// hopeless (wrong tokens are throttled per address). Only its length is shown.
-pub(super) fn staff_token<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    const MIN_CHARS: usize = 32;
-    let token = secret(d)?;
-    match token.expose_secret().chars().count() {
-        n if n < MIN_CHARS => Err(D::Error::custom(format!(
-            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
-        ))),
-        _ => Ok(Some(token)),
-    }
-}
-
-/// A Sentry DSN, checked so a typo stops start-up instead of silently
-/// reporting nothing; never echoed.
-pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let dsn = secret(d)?;
-    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
-        Ok(_) => Ok(Some(dsn)),
-        Err(_) => Err(D::Error::custom(
-            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
-        )),
-    }
-}
-
-/// An http(s) URL kept secret (chat webhooks carry their token in it); the
-/// message never echoes it.
-pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let url = secret(d)?;
-    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
-    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
-        true => Ok(Some(url)),
-        false => Err(D::Error::custom(
-            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
-        )),
-    }
-}
-
-/// An email address, display name allowed.
-struct Email(Mailbox);
-
-impl FromStr for Email {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Email, String> {
-        text.parse().map(Email).map_err(|_| {
-            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
-        })
-    }
-}
-
-pub(super) fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
-    parsed(d).map(|Email(m)| Some(m))
-}
-
-pub(super) fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
-    Ok(list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools

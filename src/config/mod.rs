@@ -15,6 +15,7 @@ mod env_names;
 mod error;
 mod extract;
 mod fields;
+mod figment_errors;
 mod log;
 mod operations;
 mod rate;
@@ -28,6 +29,7 @@ mod sites;
 mod sources;
 mod text;
 mod validate;
+mod visit_values;
 mod visits;
 
 #[cfg(test)]
@@ -56,7 +58,8 @@ pub use sentry::SentrySettings;
 pub use server::{ClientIpHeader, ServerSettings};
 pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
 pub use sites::SiteSettings;
-pub use visits::{VisitSettings, VisitWindow};
+pub use visit_values::VisitWindow;
+pub use visits::VisitSettings;
 
 /// The whole configuration, checked.
 #[derive(Clone, Debug)]
@@ -189,7 +192,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
 
 fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
     for error in &mut errors.0 {
-        extract::annotate_origin(error, figment);
+        figment_errors::annotate_origin(error, figment);
     }
     errors
 }

@@ -10,8 +10,11 @@ use sha2::Sha256;
 
 use figment::value::{Dict, Value};
 
+use serde::de::{Deserializer, Error};
+
 use super::env_names::env_var_name;
 use super::error::Problems;
+use super::fields;
 
 /// Secret keys of the typed sections, each of which may instead be given as
 /// `<key>_file`.
@@ -128,6 +131,50 @@ pub fn derive_time_token_key(carehq_api_secret: &SecretString) -> SecretString {
         .expect("HMAC takes keys of any length");
     mac.update(b"enquiry-relay time token v1");
     SecretString::from(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A staff token, long enough that guessing it from many addresses is
+/// hopeless (wrong tokens are throttled per address). Only its length is shown.
+pub(super) fn staff_token<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    const MIN_CHARS: usize = 32;
+    let token = fields::secret(d)?;
+    match token.expose_secret().chars().count() {
+        n if n < MIN_CHARS => Err(D::Error::custom(format!(
+            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
+        ))),
+        _ => Ok(Some(token)),
+    }
+}
+
+/// A Sentry DSN, checked so a typo stops start-up instead of silently
+/// reporting nothing; never echoed.
+pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let dsn = fields::secret(d)?;
+    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
+        Ok(_) => Ok(Some(dsn)),
+        Err(_) => Err(D::Error::custom(
+            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
+        )),
+    }
+}
+
+/// An http(s) URL kept secret (chat webhooks carry their token in it); the
+/// message never echoes it.
+pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let url = fields::secret(d)?;
+    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
+    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+        true => Ok(Some(url)),
+        false => Err(D::Error::custom(
+            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::fields;
+use super::secrets;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
 pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
@@ -122,7 +123,7 @@ pub struct SyncSettings {
 pub struct StaffSettings {
     /// Bearer token for `/status` and `/metrics`, 32 characters or more;
     /// `None` means those routes are closed.
-    #[serde(deserialize_with = "fields::staff_token")]
+    #[serde(deserialize_with = "secrets::staff_token")]
     pub token: Option<SecretString>,
 }
 

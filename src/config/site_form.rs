@@ -188,6 +188,39 @@ fn funding_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
     }
 }
 
+/// Fields the form uses itself: a honeypot with one of these names would trap families.
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "service",
+    "funding_type",
+    "enquiring_for_self",
+    "consent",
+];
+
+/// The honeypot's field name.
+pub(super) struct FieldName(pub String);
+
+impl FromStr for FieldName {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        let valid = name.len() <= 64
+            && !name.starts_with('_')
+            && !FORM_FIELDS.contains(&name)
+            && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        match valid {
+            true => Ok(Self(name.to_owned())),
+            false => Err(format!(
+                "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::Settings;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::captcha::{self, CaptchaSettings};
 use super::error::Problems;
 use super::fields;
-use super::site_form::{FormKeys, LabelKeys, Service, SiteDefaults, SiteForm};
+use super::site_form::{FieldName, FormKeys, LabelKeys, Service, SiteDefaults, SiteForm};
 use super::visits::{VisitKeys, VisitSettings};
 use crate::domain::{CareHqId, Origin};
 
@@ -178,9 +178,8 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
             );
         }
     }
-    let services_ok = !Refused::any(refused.bad, &key("services"));
     if let Some(service) = &raw.defaults.service
-        && services_ok
+        && !Refused::any(refused.bad, &key("services"))
         && !services.is_empty()
         && !services.contains(service)
     {
@@ -268,39 +267,6 @@ fn suggest_slug(text: &str) -> String {
         "my-care-home".to_owned()
     } else {
         trimmed
-    }
-}
-
-/// Fields the form uses itself: a honeypot with one of these names would trap families.
-const FORM_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "care_requirements",
-    "service",
-    "funding_type",
-    "enquiring_for_self",
-    "consent",
-];
-
-/// The honeypot's field name.
-struct FieldName(String);
-
-impl FromStr for FieldName {
-    type Err = String;
-    fn from_str(name: &str) -> Result<Self, String> {
-        let valid = name.len() <= 64
-            && !name.starts_with('_')
-            && !FORM_FIELDS.contains(&name)
-            && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        match valid {
-            true => Ok(Self(name.to_owned())),
-            false => Err(format!(
-                "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
-            )),
-        }
     }
 }
 
