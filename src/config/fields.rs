@@ -227,9 +227,8 @@ pub(super) fn one_of<T: Copy>(
     all: &[T],
     name: fn(T) -> &'static str,
 ) -> Result<T, String> {
-    let found = all
-        .iter()
-        .find(|v| name(**v).eq_ignore_ascii_case(text.trim()));
+    let text = text.trim();
+    let found = all.iter().find(|v| name(**v).eq_ignore_ascii_case(text));
     found.copied().ok_or_else(|| {
         let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
         format!(
