@@ -75,6 +75,8 @@ fn score<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     let own_secret = own.contains_key("secret") || own.contains_key("secret_file");
     let mut merged = global.clone();
+    // A global key that is not one is named once, for [captcha] only.
+    merged.retain(|key, _| KEYS.contains(&key.as_str()));
     if own_secret {
         merged.remove("secret");
         merged.remove("secret_file");
@@ -82,6 +84,19 @@ pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
 }
+
+/// The keys of a captcha table, `secret_file` included.
+const KEYS: &[&str] = &[
+    "provider",
+    "site_key",
+    "secret",
+    "secret_file",
+    "verify_url",
+    "on_error",
+    "min_score",
+    "action",
+    "timeout",
+];
 
 /// The `[captcha]` table as written, to lay a site's own over.
 pub(super) fn global_table(root: &Dict) -> Dict {
@@ -214,5 +229,23 @@ mod tests {
             error,
             "\"ignore\" is not allowed; expected one of: accept, hold, reject"
         );
+    }
+
+    #[test]
+    fn the_merged_keys_are_the_fields() {
+        let mut dict = Dict::new();
+        dict.insert("zz".into(), Value::from("x"));
+        let error = Value::from(dict)
+            .deserialize::<CaptchaSettings>()
+            .unwrap_err();
+        let figment::error::Kind::UnknownField(_, expected) = &error.kind else {
+            panic!("{error}");
+        };
+        let keys: Vec<&str> = KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "secret_file")
+            .collect();
+        assert_eq!(expected.to_vec(), keys);
     }
 }

@@ -970,3 +970,13 @@ fn secret_files_lose_one_newline_and_unusable_ones_are_named() {
         );
     });
 }
+
+#[test]
+fn a_global_captcha_mistake_is_named_once() {
+    let toml = format!(
+        "{MINIMAL}[sites.captcha]\nprovider = \"altcha\"\nsecret = \"s\"\n[captcha]\nzz = 1\n"
+    );
+    let errors = errors_of(settings_from(&toml));
+    assert_keys(&errors, "captcha.zz");
+    assert!(errors.get("sites[0].captcha.zz").is_none(), "{errors}");
+}
