@@ -1,6 +1,7 @@
-//! serde field parsers for typed sections: each reads any scalar as text (so
-//! `timeout = 30` can be told to add a unit) and refuses with a message that
-//! says what to write. `sources::lenient` names the key and where it was set.
+//! serde field parsers for the typed sections and sites: each reads any
+//! scalar as text (so `timeout = 30` can be told to add a unit) and refuses
+//! with a message that says what to write; `extract` adds the key and where
+//! it was set.
 
 use std::fmt::Display;
 use std::marker::PhantomData;

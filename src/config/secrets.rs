@@ -1,5 +1,7 @@
 //! Secrets given inline or through a `<key>_file` (Docker/Kubernetes secrets
-//! are mounted as files, so the value never sits in the environment).
+//! are mounted as files, so the value never sits in the environment), the
+//! parsers of secret values (checked without echoing them), and the derived
+//! time token key.
 
 use std::path::Path;
 

@@ -183,9 +183,10 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
         && !services.is_empty()
         && !services.contains(service)
     {
+        let listed = services.join(", ");
         p.push(
-                key("defaults.service"),
-            format!("\"{service}\" is not among this site's services ({}); add it there or pick one of them", services.join(", ")),
+            key("defaults.service"),
+            format!("\"{service}\" is not among this site's services ({listed}); add it there or pick one of them"),
         );
     }
     let form = FormKeys {

@@ -160,7 +160,7 @@ enquiring_for_self = true
         .server
         .trusted_proxies
         .iter()
-        .map(|n| n.to_string())
+        .map(ToString::to_string)
         .collect();
     assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
     assert_eq!(s.server.body_limit, 1_048_576);
@@ -806,22 +806,12 @@ fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
 
 #[test]
 fn the_number_of_tracked_addresses_is_capped() {
-    let s = settings_from(MINIMAL).unwrap();
-    assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
-    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
-    assert_eq!(
-        settings_from(&toml)
-            .unwrap()
-            .rate_limit
-            .max_tracked_addresses,
-        500
-    );
-    let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
-    let errors = errors_of(settings_from(&toml));
-    assert!(
-        errors.get("rate_limit.max_tracked_addresses").is_some(),
-        "{errors}"
-    );
+    let with = |keys: &str| settings_from(&format!("{MINIMAL}[rate_limit]\n{keys}\n"));
+    let tracked = |keys: &str| with(keys).unwrap().rate_limit.max_tracked_addresses;
+    assert_eq!(tracked(""), 100_000);
+    assert_eq!(tracked("max_tracked_addresses = 500"), 500);
+    let errors = errors_of(with("max_tracked_addresses = 0"));
+    assert_keys(&errors, "rate_limit.max_tracked_addresses");
 }
 
 #[test]

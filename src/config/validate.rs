@@ -1,5 +1,5 @@
-//! Turns the raw sections into typed `Settings`: defaults filled in, values
-//! parsed, cross-key rules checked. Every problem is recorded and the load
+//! Turns the extracted sections into `Settings`: defaults that depend on
+//! other keys filled in, cross-key rules checked. Every problem is recorded and the load
 //! fails once at the end, so one run lists everything to fix.
 
 use std::time::Duration;
