@@ -113,13 +113,7 @@ pub(super) struct Host(pub &'static str);
 impl FromStr for Host {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match VISIT_HOSTS.iter().find(|h| **h == text) {
-            Some(host) => Ok(Self(host)),
-            None => Err(format!(
-                "\"{text}\" is not a CareHQ host role; expected one of: {}",
-                VISIT_HOSTS.join(", ")
-            )),
-        }
+        listed(text, VISIT_HOSTS, "host role").map(Self)
     }
 }
 
@@ -129,12 +123,15 @@ pub(super) struct VisitType(pub &'static str);
 impl FromStr for VisitType {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match VISIT_TYPES.iter().find(|t| **t == text) {
-            Some(t) => Ok(Self(t)),
-            None => Err(format!(
-                "\"{text}\" is not a CareHQ visit type; expected one of: {}",
-                VISIT_TYPES.join(", ")
-            )),
-        }
+        listed(text, VISIT_TYPES, "visit type").map(Self)
     }
+}
+
+/// `text` as one of CareHQ's values in `list` (exactly: CareHQ refuses others).
+fn listed(text: &str, list: &'static [&'static str], what: &str) -> Result<&'static str, String> {
+    let found = list.iter().copied().find(|v| *v == text);
+    found.ok_or_else(|| {
+        let expected = list.join(", ");
+        format!("\"{text}\" is not a CareHQ {what}; expected one of: {expected}")
+    })
 }
