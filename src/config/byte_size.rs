@@ -63,29 +63,18 @@ mod tests {
 
     #[test]
     fn refuses_malformed_sizes() {
-        assert_eq!(
-            parse_byte_size("KiB"),
-            Err(ByteSizeError::Invalid("KiB".into()))
-        );
-        assert_eq!(
-            parse_byte_size("-1"),
-            Err(ByteSizeError::Invalid("-1".into()))
-        );
-        assert_eq!(
-            parse_byte_size("1.5MiB"),
-            Err(ByteSizeError::Invalid("1.5MiB".into()))
-        );
-        assert_eq!(
-            parse_byte_size("64 kilobytes"),
-            Err(ByteSizeError::UnknownUnit("64 kilobytes".into()))
-        );
-        assert_eq!(
-            parse_byte_size("5TB"),
-            Err(ByteSizeError::UnknownUnit("5TB".into()))
-        );
-        assert_eq!(
-            parse_byte_size("99999999999999999999"),
-            Err(ByteSizeError::TooLarge("99999999999999999999".into()))
-        );
+        use ByteSizeError::{Invalid, TooLarge, UnknownUnit};
+        type Case = (&'static str, fn(String) -> ByteSizeError);
+        let cases: [Case; 6] = [
+            ("KiB", Invalid),
+            ("-1", Invalid),
+            ("1.5MiB", Invalid),
+            ("64 kilobytes", UnknownUnit),
+            ("5TB", UnknownUnit),
+            ("99999999999999999999", TooLarge),
+        ];
+        for (text, error) in cases {
+            assert_eq!(parse_byte_size(text), Err(error(text.into())), "{text}");
+        }
     }
 }

@@ -1,96 +1,251 @@
-//! `[captcha]` and a site's `[sites.captcha]` (merged over it): provider,
-//! keys, what to do when the provider cannot be reached.
+//! `[captcha]` and a site's `[sites.captcha]` (read merged over it, key by
+//! key): the provider, its keys, and what to do when it cannot be reached.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use super::checks::{choice, http_url, positive_duration};
+use figment::value::{Dict, Value};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::{Deserializer, Error};
+
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::raw::RawCaptcha;
+use super::fields::{self, one_of};
 use super::secrets;
-use super::sections::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
-use super::text::text;
+use super::text::Text;
 
-const DEFAULT_MIN_SCORE: f64 = 0.5;
+/// `[captcha]`, or a site's merged `[sites.captcha]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptchaSettings {
+    #[serde(deserialize_with = "fields::parsed")]
+    pub provider: CaptchaProvider,
+    #[serde(deserialize_with = "fields::some")]
+    pub site_key: Option<String>,
+    /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
+    #[serde(deserialize_with = "fields::some_secret")]
+    pub secret: Option<SecretString>,
+    /// Overrides the provider's verification endpoint (tests point it at a fake).
+    #[serde(deserialize_with = "fields::verify_url")]
+    pub verify_url: Option<String>,
+    #[serde(deserialize_with = "fields::parsed")]
+    pub on_error: OnCaptchaError,
+    /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
+    #[serde(deserialize_with = "score")]
+    pub min_score: f64,
+    /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
+    #[serde(deserialize_with = "fields::some")]
+    pub action: Option<String>,
+    /// How long to wait for the provider's verdict.
+    #[serde(deserialize_with = "fields::positive_duration")]
+    pub timeout: Duration,
+}
 
-/// `[captcha]`, or a site's merged `[sites.captcha]` (keys then start with `prefix`).
-pub(super) fn captcha(prefix: &str, raw: RawCaptcha, p: &mut Problems) -> Option<CaptchaSettings> {
-    let key = |name: &str| format!("{prefix}.{name}");
-    let provider = choice(
-        &key("provider"),
-        &raw.provider,
-        CaptchaProvider::NAMES,
-        CaptchaProvider::None,
-        p,
-    );
-    let on_error = choice(
-        &key("on_error"),
-        &raw.on_error,
-        OnCaptchaError::NAMES,
-        OnCaptchaError::Accept,
-        p,
-    );
-    let secret = secrets::resolve(&key("secret"), raw.secret, &raw.secret_file, p);
-    let site_key = text(&raw.site_key).map(str::to_owned);
-    let verify_url = match text(&raw.verify_url) {
-        None => Some(None),
-        Some(v) => http_url(
-            &key("verify_url"),
-            v,
-            "https://challenges.cloudflare.com/turnstile/v0/siteverify",
-            p,
-        )
-        .map(|_| Some(v.to_owned())),
-    };
-    if let Some(provider) = provider.filter(|p| *p != CaptchaProvider::None) {
-        let name = provider.as_str();
-        if secret.is_none() {
-            let what = if provider == CaptchaProvider::Altcha {
-                "the HMAC key ALTCHA challenges are signed with: any long random string"
-            } else {
-                "the secret key from the provider's dashboard"
-            };
-            p.push(
-                key("secret"),
-                format!(
-                    "required when captcha.provider is \"{name}\" ({what}); {}",
-                    secrets::how_to_set(&key("secret"))
-                ),
-            );
-        }
-        if site_key.is_none() && provider != CaptchaProvider::Altcha {
-            p.push(
-                key("site_key"),
-                format!(
-                    "required when captcha.provider is \"{name}\"; copy the site key from the provider's dashboard (or set {})",
-                    env_var_name(&key("site_key"))
-                ),
-            );
+impl Default for CaptchaSettings {
+    fn default() -> Self {
+        Self {
+            provider: CaptchaProvider::None,
+            site_key: None,
+            secret: None,
+            verify_url: None,
+            on_error: OnCaptchaError::Accept,
+            min_score: 0.5,
+            action: None,
+            timeout: Duration::from_secs(10),
         }
     }
-    let min_score = match text(&raw.min_score) {
-        None => Some(DEFAULT_MIN_SCORE),
-        Some(v) => match v.parse::<f64>() {
-            Ok(score) if (0.0..=1.0).contains(&score) => Some(score),
-            _ => {
-                p.push(
-                    key("min_score"),
-                    format!("\"{v}\" is not a score; give a number from 0.0 to 1.0 (Google suggests 0.5)"),
-                );
-                None
-            }
-        },
-    };
-    let action = text(&raw.action).map(str::to_owned);
-    let timeout = positive_duration(&key("timeout"), &raw.timeout, Duration::from_secs(10), p);
-    Some(CaptchaSettings {
-        provider: provider?,
-        site_key,
-        secret,
-        verify_url: verify_url?,
-        on_error: on_error?,
-        min_score: min_score?,
-        action,
-        timeout: timeout?,
-    })
+}
+
+fn score<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    let text = text.trim();
+    (text.parse::<f64>().ok())
+        .filter(|score| (0.0..=1.0).contains(score))
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "\"{text}\" is not a score; give a number from 0.0 to 1.0 (Google suggests 0.5)"
+            ))
+        })
+}
+
+/// A site's `[sites.captcha]` table over `[captcha]`'s, key by key. The
+/// secret and its `_file` move as a pair, so a site giving one does not end
+/// up with both.
+pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
+    let own_secret = own.contains_key("secret") || own.contains_key("secret_file");
+    let mut merged = global.clone();
+    // A global key that is not one is named once, for [captcha] only.
+    merged.retain(|key, _| KEYS.contains(&key.as_str()));
+    if own_secret {
+        merged.remove("secret");
+        merged.remove("secret_file");
+    }
+    merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
+}
+
+/// The keys of a captcha table, `secret_file` included.
+const KEYS: &[&str] = &[
+    "provider",
+    "site_key",
+    "secret",
+    "secret_file",
+    "verify_url",
+    "on_error",
+    "min_score",
+    "action",
+    "timeout",
+];
+
+/// The `[captcha]` table as written, to lay a site's own over.
+pub(super) fn global_table(root: &Dict) -> Dict {
+    match root.get("captcha") {
+        Some(Value::Dict(_, dict)) => dict.clone(),
+        _ => Dict::new(),
+    }
+}
+
+/// The keys a provider cannot work without (keys start with `prefix`).
+pub(super) fn required_keys(prefix: &str, c: &CaptchaSettings, p: &mut Problems) {
+    let key = |name: &str| format!("{prefix}.{name}");
+    let name = c.provider.as_str();
+    if c.provider == CaptchaProvider::None {
+        return;
+    }
+    if c.secret.is_none() {
+        let what = if c.provider == CaptchaProvider::Altcha {
+            "the HMAC key ALTCHA challenges are signed with: any long random string"
+        } else {
+            "the secret key from the provider's dashboard"
+        };
+        p.push(
+            key("secret"),
+            format!(
+                "required when captcha.provider is \"{name}\" ({what}); {}",
+                secrets::how_to_set(&key("secret"))
+            ),
+        );
+    }
+    if c.site_key.is_none() && c.provider != CaptchaProvider::Altcha {
+        p.push(
+            key("site_key"),
+            format!(
+                "required when captcha.provider is \"{name}\"; copy the site key from the provider's dashboard (or set {})",
+                env_var_name(&key("site_key"))
+            ),
+        );
+    }
+}
+
+/// Which CAPTCHA the forms use; written in lower case in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CaptchaProvider {
+    #[default]
+    None,
+    Turnstile,
+    Recaptcha,
+    Hcaptcha,
+    Friendly,
+    Altcha,
+}
+
+impl CaptchaProvider {
+    const ALL: [Self; 6] = [
+        Self::None,
+        Self::Turnstile,
+        Self::Recaptcha,
+        Self::Hcaptcha,
+        Self::Friendly,
+        Self::Altcha,
+    ];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Turnstile => "turnstile",
+            Self::Recaptcha => "recaptcha",
+            Self::Hcaptcha => "hcaptcha",
+            Self::Friendly => "friendly",
+            Self::Altcha => "altcha",
+        }
+    }
+}
+
+impl FromStr for CaptchaProvider {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        one_of(text, &Self::ALL, Self::as_str)
+    }
+}
+
+/// What to do with a submission when the CAPTCHA provider cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnCaptchaError {
+    /// Store and deliver it as usual.
+    #[default]
+    Accept,
+    /// Store it as `held` for a person to release.
+    Hold,
+    /// Refuse it and ask the family to try again.
+    Reject,
+}
+
+impl OnCaptchaError {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Hold => "hold",
+            Self::Reject => "reject",
+        }
+    }
+}
+
+impl FromStr for OnCaptchaError {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        one_of(
+            text,
+            &[Self::Accept, Self::Hold, Self::Reject],
+            Self::as_str,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_in_any_case() {
+        for provider in CaptchaProvider::ALL {
+            let upper = provider.as_str().to_ascii_uppercase();
+            assert_eq!(upper.parse::<CaptchaProvider>(), Ok(provider));
+        }
+        assert_eq!("HOLD".parse::<OnCaptchaError>(), Ok(OnCaptchaError::Hold));
+        let error = "ignore".parse::<OnCaptchaError>().unwrap_err();
+        assert_eq!(
+            error,
+            "\"ignore\" is not allowed; expected one of: accept, hold, reject"
+        );
+    }
+
+    #[test]
+    fn the_merged_keys_are_the_fields() {
+        let mut dict = Dict::new();
+        dict.insert("zz".into(), Value::from("x"));
+        let error = Value::from(dict)
+            .deserialize::<CaptchaSettings>()
+            .unwrap_err();
+        let figment::error::Kind::UnknownField(_, expected) = &error.kind else {
+            panic!("{error}");
+        };
+        let keys: Vec<&str> = KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "secret_file")
+            .collect();
+        assert_eq!(expected.to_vec(), keys);
+    }
 }

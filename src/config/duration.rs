@@ -88,13 +88,21 @@ mod tests {
 
     #[test]
     fn parses_every_unit() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration(" 10 s "), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for (text, millis) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("15m", 900_000),
+            ("2h", 7_200_000),
+            ("1d", 86_400_000),
+            (" 10 s ", 10_000),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
     }
 
     #[test]
@@ -106,36 +114,23 @@ mod tests {
 
     #[test]
     fn refuses_malformed_values() {
+        use DurationError::{Invalid, TooLong, UnknownUnit};
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert_eq!(parse_duration("s"), Err(DurationError::Invalid("s".into())));
-        assert_eq!(
-            parse_duration("-5s"),
-            Err(DurationError::Invalid("-5s".into()))
-        );
-        assert_eq!(
-            parse_duration("1.5s"),
-            Err(DurationError::Invalid("1.5s".into()))
-        );
-        assert_eq!(
-            parse_duration("5 minutes"),
-            Err(DurationError::UnknownUnit("5 minutes".into()))
-        );
-        assert_eq!(
-            parse_duration("5S"),
-            Err(DurationError::UnknownUnit("5S".into()))
-        );
-        assert_eq!(
-            parse_duration("1h30m"),
-            Err(DurationError::UnknownUnit("1h30m".into()))
-        );
-        assert_eq!(
-            parse_duration("99999999999999999999d"),
-            Err(DurationError::TooLong("99999999999999999999d".into()))
-        );
-        assert_eq!(
-            parse_duration("5000d"),
-            Err(DurationError::TooLong("5000d".into()))
-        );
+        type Case = (&'static str, fn(String) -> DurationError);
+        let cases: [Case; 9] = [
+            ("s", Invalid),
+            ("-5s", Invalid),
+            ("1.5s", Invalid),
+            ("5 minutes", UnknownUnit),
+            ("5S", UnknownUnit),
+            ("1h30m", UnknownUnit),
+            ("99999999999999999999d", TooLong),
+            ("5000d", TooLong),
+            ("30", DurationError::NoUnit),
+        ];
+        for (text, error) in cases {
+            assert_eq!(parse_duration(text), Err(error(text.into())), "{text}");
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl Problems {
         self.0.extend(errors.0);
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -1,23 +1,22 @@
-//! serde field parsers for typed sections: each reads any scalar as text (so
-//! `timeout = 30` can be told to add a unit) and refuses with a message that
-//! says what to write. `sources::lenient` names the key and where it was set.
+//! serde field parsers for the typed sections and sites: each reads any
+//! scalar as text (so `timeout = 30` can be told to add a unit) and refuses
+//! with a message that says what to write; `extract` adds the key and where
+//! it was set.
 
 use std::fmt::Display;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use std::marker::PhantomData;
-use std::net::SocketAddr;
-
-use lettre::message::Mailbox;
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Url;
+use secrecy::SecretString;
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 use super::byte_size::parse_byte_size;
-use super::checks;
 use super::duration::parse_duration;
-use super::error::Problems;
 use super::text::Text;
+use crate::domain::CareHqId;
 
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -39,16 +38,21 @@ pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D:
     Ok(SecretString::from(Text::deserialize(d)?.0))
 }
 
-/// As `duration`, for a key whose default depends on another.
-pub(super) fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
+/// `Some` of another parser, for a key that may be left out or whose
+/// default depends on another.
+macro_rules! some {
+    ($($name:ident = $parser:ident: $t:ty),* $(,)?) => {$(
+        pub(super) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$t>, D::Error> {
+            $parser(d).map(Some)
+        }
+    )*};
 }
 
-/// As `positive_duration`, for a key whose default depends on another.
-pub(super) fn some_positive_duration<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
-    positive_duration(d).map(Some)
+some! {
+    some_duration = duration: Duration,
+    some_positive_duration = positive_duration: Duration,
+    some_secret = secret: SecretString,
+    some_boolean = boolean: bool,
 }
 
 /// Delays, at least one (each is one more retry).
@@ -68,13 +72,6 @@ pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Dura
     }
 }
 
-/// As `secret`, for a secret that may be left out.
-pub(super) fn some_secret<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    secret(d).map(Some)
-}
-
 /// As `parsed`, for a key that may be left out.
 pub(super) fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
@@ -82,70 +79,6 @@ where
     T: FromStr<Err: Display>,
 {
     parsed(d).map(Some)
-}
-
-/// A staff token, long enough that guessing it from many addresses is
-/// hopeless (wrong tokens are throttled per address). Only its length is shown.
-pub(super) fn staff_token<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    const MIN_CHARS: usize = 32;
-    let token = secret(d)?;
-    match token.expose_secret().chars().count() {
-        n if n < MIN_CHARS => Err(D::Error::custom(format!(
-            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
-        ))),
-        _ => Ok(Some(token)),
-    }
-}
-
-/// A Sentry DSN, checked so a typo stops start-up instead of silently
-/// reporting nothing; never echoed.
-pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let dsn = secret(d)?;
-    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
-        Ok(_) => Ok(Some(dsn)),
-        Err(_) => Err(D::Error::custom(
-            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
-        )),
-    }
-}
-
-/// An http(s) URL kept secret (chat webhooks carry their token in it); the
-/// message never echoes it.
-pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let url = secret(d)?;
-    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
-    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
-        true => Ok(Some(url)),
-        false => Err(D::Error::custom(
-            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
-        )),
-    }
-}
-
-/// An email address, display name allowed.
-struct Email(Mailbox);
-
-impl FromStr for Email {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Email, String> {
-        text.parse().map(Email).map_err(|_| {
-            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
-        })
-    }
-}
-
-pub(super) fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
-    parsed(d).map(|Email(m)| Some(m))
-}
-
-pub(super) fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
-    Ok(list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
@@ -224,9 +157,86 @@ pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::E
 
 fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
     let text = Text::deserialize(d)?.0;
-    let mut p = Problems::default();
-    checks::base_url("", text.trim(), example, &mut p)
-        .ok_or_else(|| D::Error::custom(p.into_errors().0.remove(0).message))
+    let text = text.trim();
+    let url = checked_url(text, example).map_err(D::Error::custom)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(D::Error::custom(format!(
+            "\"{text}\" has a query or fragment; expected a plain base URL such as \"{example}\""
+        )));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// An absolute `http(s)://` URL with a host, without user name or password.
+fn checked_url(text: &str, example: &str) -> Result<Url, String> {
+    Url::parse(text)
+        .ok()
+        .filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+        })
+        .ok_or_else(|| {
+            format!("\"{text}\" is not an absolute http(s) URL; expected e.g. \"{example}\"")
+        })
+}
+
+fn http_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<Option<String>, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    let text = text.trim();
+    checked_url(text, example).map_err(D::Error::custom)?;
+    Ok(Some(text.to_owned()))
+}
+
+/// Where a site sends the family after a form post.
+pub(super) fn redirect_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    http_url(d, "https://example-care.co.uk/thank-you")
+}
+
+/// A CAPTCHA provider's verification endpoint.
+pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    http_url(
+        d,
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    )
+}
+
+/// A CareHQ Id; the message names the command that lists the valid ones.
+fn carehq_id<'de, D: Deserializer<'de>>(d: D, lookup: &str) -> Result<Option<CareHqId>, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    (text.trim().parse().map(Some)).map_err(|e: String| {
+        D::Error::custom(format!("{e} (copy it from `enquiry-relay {lookup}`)"))
+    })
+}
+
+pub(super) fn location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq locations")
+}
+
+pub(super) fn referrer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq groups --type referrer")
+}
+
+pub(super) fn sales_channel<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+    carehq_id(d, "carehq groups --type sales_channel")
+}
+
+/// One of `all` by its name in any case, for `FromStr` of a config enum.
+pub(super) fn one_of<T: Copy>(
+    text: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, String> {
+    let text = text.trim();
+    let found = all.iter().find(|v| name(**v).eq_ignore_ascii_case(text));
+    found.copied().ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        format!(
+            "\"{text}\" is not allowed; expected one of: {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

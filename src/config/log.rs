@@ -26,14 +26,11 @@ pub enum LogFormat {
 impl FromStr for LogFormat {
     type Err = String;
     fn from_str(text: &str) -> Result<LogFormat, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(format!(
-                "\"{}\" is not allowed; expected one of: text, json",
-                text.trim()
-            )),
-        }
+        let name = |f: LogFormat| match f {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        fields::one_of(text, &[LogFormat::Text, LogFormat::Json], name)
     }
 }
 

@@ -8,7 +8,6 @@
 
 mod byte_size;
 mod captcha;
-mod checks;
 mod database;
 mod delivery;
 mod duration;
@@ -16,21 +15,21 @@ mod env_names;
 mod error;
 mod extract;
 mod fields;
+mod figment_errors;
 mod log;
 mod operations;
 mod rate;
-mod raw;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
 mod sentry;
 mod server;
-mod site_defaults;
 mod site_form;
 mod sites;
 mod sources;
 mod text;
 mod validate;
+mod visit_values;
 mod visits;
 
 #[cfg(test)]
@@ -42,6 +41,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
+pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
@@ -51,14 +51,15 @@ pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSe
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CaptchaProvider, CaptchaSettings, CareHqSettings, DEFAULT_CAREHQ_BASE_URL,
-    DEFAULT_DATABASE_URL, DatabaseSettings, OnCaptchaError, SiteDefaults, SiteSettings,
-    SpamSettings, StaffSettings, SyncSettings,
+    CareHqSettings, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DatabaseSettings, SpamSettings,
+    StaffSettings, SyncSettings,
 };
 pub use sentry::SentrySettings;
 pub use server::{ClientIpHeader, ServerSettings};
-pub use site_form::{OPTIONAL_FIELDS, SiteForm};
-pub use visits::{VisitSettings, VisitWindow};
+pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
+pub use sites::SiteSettings;
+pub use visit_values::VisitWindow;
+pub use visits::VisitSettings;
 
 /// The whole configuration, checked.
 #[derive(Clone, Debug)]
@@ -191,7 +192,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
 
 fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
     for error in &mut errors.0 {
-        extract::annotate_origin(error, figment);
+        figment_errors::annotate_origin(error, figment);
     }
     errors
 }

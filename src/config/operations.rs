@@ -3,6 +3,7 @@
 //! data is kept). Raw form, checks and typed settings live together here so the
 //! shared loader files only gain one line per section.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use secrecy::SecretString;
 
 use super::fields;
+use super::secrets;
 
 /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
 #[derive(Clone, Debug, Deserialize)]
@@ -18,16 +20,16 @@ use super::fields;
 pub struct AlertSettings {
     /// POSTed a JSON message per incident and per all-clear. Secret: chat
     /// webhooks carry their token in the URL.
-    #[serde(deserialize_with = "fields::secret_http_url")]
+    #[serde(deserialize_with = "secrets::secret_http_url")]
     pub webhook_url: Option<SecretString>,
     /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
     /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
     #[serde(deserialize_with = "fields::some_secret")]
     pub smtp_url: Option<SecretString>,
     /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
-    #[serde(deserialize_with = "fields::mailbox")]
+    #[serde(deserialize_with = "mailbox")]
     pub email_from: Option<Mailbox>,
-    #[serde(deserialize_with = "fields::mailboxes")]
+    #[serde(deserialize_with = "mailboxes")]
     pub email_to: Vec<Mailbox>,
     /// Put the families' names and contact details in the message.
     #[serde(deserialize_with = "fields::boolean")]
@@ -124,6 +126,26 @@ impl Default for RetentionSettings {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// An email address, display name allowed.
+struct Email(Mailbox);
+
+impl FromStr for Email {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Email, String> {
+        text.parse().map(Email).map_err(|_| {
+            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
+        })
+    }
+}
+
+fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+    fields::parsed(d).map(|Email(m)| Some(m))
+}
+
+fn mailboxes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
+    Ok(fields::list(d)?.into_iter().map(|Email(m)| m).collect())
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! Secrets given inline or through a `<key>_file` (Docker/Kubernetes secrets
-//! are mounted as files, so the value never sits in the environment).
+//! are mounted as files, so the value never sits in the environment), the
+//! parsers of secret values (checked without echoing them), and the derived
+//! time token key.
 
 use std::path::Path;
 
@@ -10,9 +12,11 @@ use sha2::Sha256;
 
 use figment::value::{Dict, Value};
 
+use serde::de::{Deserializer, Error};
+
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::text::{SecretText, Text, text};
+use super::fields;
 
 /// Secret keys of the typed sections, each of which may instead be given as
 /// `<key>_file`.
@@ -25,27 +29,46 @@ const SECRET_KEYS: &[&str] = &[
     "spam.token_secret",
     "carehq.api_key",
     "carehq.api_secret",
+    "captcha.secret",
 ];
 
-/// In a typed section's table, replaces each `<secret>_file` with the file's
-/// contents under `<secret>`, so the section reads a plain `SecretString`.
-/// Problems are keyed as `resolve`'s; both set drops both.
-pub(super) fn inline_files(section: &str, dict: &mut Dict, problems: &mut Problems) {
-    let keys = SECRET_KEYS
-        .iter()
-        .filter_map(|k| k.strip_prefix(section)?.strip_prefix('.'));
+/// Secret keys of a `[[sites]]` table, relative to it.
+const SITE_SECRET_KEYS: &[&str] = &["captcha.secret"];
+
+/// In a section's (or a site's) table, keys starting with `prefix`,
+/// replaces each `<secret>_file` with the file's contents under `<secret>`,
+/// so the table reads a plain `SecretString`. Both set drops both: which one
+/// wins would be a guess.
+pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problems) {
+    let keys: Vec<&str> = match prefix.starts_with("sites[") {
+        true => SITE_SECRET_KEYS.to_vec(),
+        false => (SECRET_KEYS.iter())
+            .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix('.'))
+            .collect(),
+    };
     for key in keys {
-        let full = format!("{section}.{key}");
-        let Some(file) = dict.remove(&format!("{key}_file")) else {
+        let (table, leaf) = match key.split_once('.') {
+            Some((table, leaf)) => match dict.get_mut(table) {
+                Some(Value::Dict(_, inner)) => (inner, leaf),
+                _ => continue,
+            },
+            None => (&mut *dict, key),
+        };
+        let full = format!("{prefix}.{key}");
+        let Some(file) = table.remove(&format!("{leaf}_file")) else {
             continue;
         };
-        if dict.remove(key).is_some() {
-            problems.push(&full, both_set(&full));
+        if table.remove(leaf).is_some() {
+            problems.push(
+                &full,
+                format!("both {full} and {full}_file are set; keep one (the file is meant for Docker secrets)"),
+            );
         } else if let Value::String(_, path) = file {
-            let secret = read_secret_file(&format!("{full}_file"), Path::new(&path), problems);
-            if let Some(secret) = secret {
-                dict.insert(
-                    key.to_owned(),
+            if let Some(secret) =
+                read_secret_file(&format!("{full}_file"), Path::new(&path), problems)
+            {
+                table.insert(
+                    leaf.to_owned(),
                     Value::from(secret.expose_secret().to_owned()),
                 );
             }
@@ -55,35 +78,6 @@ pub(super) fn inline_files(section: &str, dict: &mut Dict, problems: &mut Proble
                 "expected the path of a file holding the secret",
             );
         }
-    }
-}
-
-fn both_set(key: &str) -> String {
-    format!("both {key} and {key}_file are set; keep one (the file is meant for Docker secrets)")
-}
-
-/// Resolves `key` from its inline value or its `_file` companion.
-/// Blank inline values count as unset; both set is a problem, because which
-/// one wins would be a guess. A problem is recorded and `None` returned when
-/// the file cannot be used.
-pub(super) fn resolve(
-    key: &str,
-    inline: Option<SecretText>,
-    file: &Option<Text>,
-    problems: &mut Problems,
-) -> Option<SecretString> {
-    let inline = inline
-        .map(|s| s.0)
-        .filter(|s| !s.expose_secret().trim().is_empty());
-    let file_key = format!("{key}_file");
-    match (inline, text(file)) {
-        (Some(_), Some(_)) => {
-            problems.push(key, both_set(key));
-            None
-        }
-        (Some(value), None) => Some(value),
-        (None, Some(path)) => read_secret_file(&file_key, Path::new(path), problems),
-        (None, None) => None,
     }
 }
 
@@ -141,67 +135,53 @@ pub fn derive_time_token_key(carehq_api_secret: &SecretString) -> SecretString {
     SecretString::from(hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A staff token, long enough that guessing it from many addresses is
+/// hopeless (wrong tokens are throttled per address). Only its length is shown.
+pub(super) fn staff_token<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    const MIN_CHARS: usize = 32;
+    let token = fields::secret(d)?;
+    match token.expose_secret().chars().count() {
+        n if n < MIN_CHARS => Err(D::Error::custom(format!(
+            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
+        ))),
+        _ => Ok(Some(token)),
+    }
+}
+
+/// A Sentry DSN, checked so a typo stops start-up instead of silently
+/// reporting nothing; never echoed.
+pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let dsn = fields::secret(d)?;
+    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
+        Ok(_) => Ok(Some(dsn)),
+        Err(_) => Err(D::Error::custom(
+            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
+        )),
+    }
+}
+
+/// An http(s) URL kept secret (chat webhooks carry their token in it); the
+/// message never echoes it.
+pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let url = fields::secret(d)?;
+    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
+    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+        true => Ok(Some(url)),
+        false => Err(D::Error::custom(
+            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn file_with(contents: &str) -> tempfile::NamedTempFile {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), contents).unwrap();
-        file
-    }
-
-    fn path_text(file: &tempfile::NamedTempFile) -> Option<Text> {
-        Some(Text(file.path().to_string_lossy().into_owned()))
-    }
-
-    #[test]
-    fn reads_a_file_and_strips_one_trailing_newline() {
-        let file = file_with("s3cret\n\n");
-        let mut problems = Problems::default();
-        let secret = resolve("carehq.api_secret", None, &path_text(&file), &mut problems).unwrap();
-        assert_eq!(secret.expose_secret(), "s3cret\n");
-        assert!(problems.is_empty());
-
-        let file = file_with("s3cret\r\n");
-        let secret = resolve("carehq.api_secret", None, &path_text(&file), &mut problems).unwrap();
-        assert_eq!(secret.expose_secret(), "s3cret");
-    }
-
-    #[test]
-    fn both_inline_and_file_is_a_problem() {
-        let file = file_with("from-file");
-        let mut problems = Problems::default();
-        let inline = Some(SecretText(SecretString::from("inline")));
-        let got = resolve("staff.token", inline, &path_text(&file), &mut problems);
-        assert!(got.is_none());
-        let errors = problems.into_errors();
-        let error = errors.get("staff.token").unwrap();
-        assert!(error.message.contains("staff.token_file"), "{error}");
-        assert!(!error.message.contains("inline") && !error.message.contains("from-file"));
-    }
-
-    #[test]
-    fn a_missing_or_empty_file_is_named() {
-        let mut problems = Problems::default();
-        let missing = Some(Text("/nonexistent/relay-secret".into()));
-        assert!(resolve("captcha.secret", None, &missing, &mut problems).is_none());
-        let empty = file_with("\n");
-        assert!(resolve("captcha.secret", None, &path_text(&empty), &mut problems).is_none());
-        let errors = problems.into_errors();
-        assert_eq!(errors.0.len(), 2);
-        assert!(errors.0[0].message.contains("/nonexistent/relay-secret"));
-        assert_eq!(errors.0[1].key, "captcha.secret_file");
-        assert!(errors.0[1].message.contains("is empty"));
-    }
-
-    #[test]
-    fn blank_inline_counts_as_unset() {
-        let mut problems = Problems::default();
-        let blank = Some(SecretText(SecretString::from("  ")));
-        assert!(resolve("carehq.api_key", blank, &None, &mut problems).is_none());
-        assert!(problems.is_empty());
-    }
 
     #[test]
     fn the_derived_token_key_is_stable_and_follows_the_carehq_secret() {

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::fields;
+use super::secrets;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
 pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
@@ -122,26 +123,8 @@ pub struct SyncSettings {
 pub struct StaffSettings {
     /// Bearer token for `/status` and `/metrics`, 32 characters or more;
     /// `None` means those routes are closed.
-    #[serde(deserialize_with = "fields::staff_token")]
+    #[serde(deserialize_with = "secrets::staff_token")]
     pub token: Option<SecretString>,
-}
-
-/// `[captcha]`.
-#[derive(Clone, Debug)]
-pub struct CaptchaSettings {
-    pub provider: CaptchaProvider,
-    pub site_key: Option<String>,
-    /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
-    pub secret: Option<SecretString>,
-    /// Overrides the provider's verification endpoint (tests point it at a fake).
-    pub verify_url: Option<String>,
-    pub on_error: OnCaptchaError,
-    /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
-    pub min_score: f64,
-    /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
-    pub action: Option<String>,
-    /// How long to wait for the provider's verdict.
-    pub timeout: std::time::Duration,
 }
 
 /// `[spam]`: the time token forms carry.
@@ -181,100 +164,6 @@ fn no_key() -> SecretString {
     SecretString::from("")
 }
 
-/// Which CAPTCHA the forms use; written in lower case in the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CaptchaProvider {
-    #[default]
-    None,
-    Turnstile,
-    Recaptcha,
-    Hcaptcha,
-    Friendly,
-    Altcha,
-}
-
-impl CaptchaProvider {
-    pub(super) const NAMES: &[(&str, CaptchaProvider)] = &[
-        ("none", CaptchaProvider::None),
-        ("turnstile", CaptchaProvider::Turnstile),
-        ("recaptcha", CaptchaProvider::Recaptcha),
-        ("hcaptcha", CaptchaProvider::Hcaptcha),
-        ("friendly", CaptchaProvider::Friendly),
-        ("altcha", CaptchaProvider::Altcha),
-    ];
-
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, p)| *p == self)
-            .map_or("none", |(name, _)| name)
-    }
-}
-
-/// What to do with a submission when the CAPTCHA provider cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnCaptchaError {
-    /// Store and deliver it as usual.
-    #[default]
-    Accept,
-    /// Store it as `held` for a person to release.
-    Hold,
-    /// Refuse it and ask the family to try again.
-    Reject,
-}
-
-impl OnCaptchaError {
-    pub(super) const NAMES: &[(&str, OnCaptchaError)] = &[
-        ("accept", OnCaptchaError::Accept),
-        ("hold", OnCaptchaError::Hold),
-        ("reject", OnCaptchaError::Reject),
-    ];
-}
-
-/// One `[[sites]]` entry: a form and where its enquiries go in CareHQ.
-#[derive(Clone, Debug)]
-pub struct SiteSettings {
-    pub slug: String,
-    pub name: String,
-    /// CareHQ location Id, 24 lower-case hex characters.
-    pub location: String,
-    pub referrer: Option<String>,
-    pub sales_channel: Option<String>,
-    /// Origins (`scheme://host[:port]`) of websites allowed to post this form.
-    pub allowed_origins: Vec<String>,
-    pub redirect_url: Option<String>,
-    pub untrusted_source: bool,
-    /// CareHQ service values offered on the form; empty means the built-in list.
-    pub services: Vec<String>,
-    pub defaults: SiteDefaults,
-    /// How the hosted form looks: intro, consent, hidden fields, labels.
-    pub form: super::site_form::SiteForm,
-    /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
-    pub visits: Option<super::visits::VisitSettings>,
-    /// Name of the hidden field only bots fill in.
-    pub honeypot_field: String,
-    /// Form posts (not JSON) without a `_t` time token are treated as bots.
-    pub require_time_token: bool,
-    /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
-    pub captcha: Option<CaptchaSettings>,
-}
-
-impl SiteSettings {
-    /// The CAPTCHA settings this site's posts are checked with.
-    pub fn captcha<'a>(&'a self, global: &'a CaptchaSettings) -> &'a CaptchaSettings {
-        self.captcha.as_ref().unwrap_or(global)
-    }
-}
-
-/// `[sites.defaults]`: values sent when the family gave none.
-#[derive(Clone, Debug, Default)]
-pub struct SiteDefaults {
-    pub service: Option<String>,
-    pub funding_type: Option<String>,
-    pub enquiring_for_self: Option<bool>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,12 +177,5 @@ mod tests {
         assert_eq!(redact_url("postgresql://u:p@db/x"), "postgresql://db/…");
         assert_eq!(redact_url("sqlite::memory:"), "sqlite:…");
         assert_eq!(redact_url("not a url p@ss"), "[unparsable URL, hidden]");
-    }
-
-    #[test]
-    fn captcha_provider_names_round_trip() {
-        for (name, provider) in CaptchaProvider::NAMES {
-            assert_eq!(provider.as_str(), *name);
-        }
     }
 }

@@ -58,13 +58,11 @@ pub enum ClientIpHeader {
 impl FromStr for ClientIpHeader {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Ok(Self::XForwardedFor),
-            "forwarded" => Ok(Self::Forwarded),
-            _ => Err(format!(
-                "\"{text}\" is not allowed; expected one of: x-forwarded-for, forwarded"
-            )),
-        }
+        let name = |h: ClientIpHeader| match h {
+            ClientIpHeader::XForwardedFor => "x-forwarded-for",
+            ClientIpHeader::Forwarded => "forwarded",
+        };
+        fields::one_of(text, &[Self::XForwardedFor, Self::Forwarded], name)
     }
 }
 

@@ -1,10 +1,14 @@
-//! Checks a site's hosted-form settings: intro text, the consent statement and
-//! its version, which optional fields the form leaves out, and field labels.
+//! A site's hosted-form settings (intro text, the consent statement and its
+//! version, which optional fields the form leaves out, field labels) and its
+//! `[sites.defaults]`, the values sent when the family gave none.
+
+use std::str::FromStr;
+
+use serde::Deserialize;
 
 use super::error::Problems;
-use super::raw::{RawSite, RawSiteLabels};
-use super::text::text;
-
+use super::fields;
+use crate::domain::FundingType;
 /// Fields a site may leave off its hosted form (names, email-or-phone and
 /// consent are what every enquiry needs, so they cannot be hidden together).
 pub const OPTIONAL_FIELDS: &[&str] = &[
@@ -44,46 +48,68 @@ impl SiteForm {
     }
 }
 
-pub(super) fn site_form(i: usize, raw: &RawSite, p: &mut Problems) -> Option<SiteForm> {
+/// The form's keys of one `[[sites]]` table, as written.
+pub(super) struct FormKeys {
+    pub intro: Option<String>,
+    pub consent_text: Option<String>,
+    pub consent_version: Option<String>,
+    /// Checked here, item by item, so a bad one does not hide the others.
+    pub hidden_fields: Vec<String>,
+    pub labels: LabelKeys,
+}
+
+/// `[sites.labels]`: wording for the hosted form's fields.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct LabelKeys {
+    #[serde(deserialize_with = "fields::some")]
+    first_name: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    last_name: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    email: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    phone: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    care_requirements: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    enquiring_for_self: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    service: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    funding_type: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    submit: Option<String>,
+}
+
+/// The consent wording and its version go together, and the home must be
+/// left a way to reply.
+pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<SiteForm> {
     let key = |field: &str| format!("sites[{i}].{field}");
-    let consent_text = text(&raw.consent_text).map(str::to_owned);
-    let consent_version = text(&raw.consent_version).map(str::to_owned);
-    let mut ok = true;
-    if consent_text.is_some() && consent_version.is_none() {
-        p.push(
+    let before = p.len();
+    match (&raw.consent_text, &raw.consent_version) {
+        (Some(_), None) => p.push(
             key("consent_version"),
             "missing; set a version for the consent wording (e.g. \"2026-11\") so each enquiry records which wording the family agreed to",
-        );
-        ok = false;
-    }
-    if consent_text.is_none() && consent_version.is_some() {
-        p.push(
+        ),
+        (None, Some(_)) => p.push(
             key("consent_text"),
             "missing; consent_version is set but there is no consent_text to show; set both or neither",
-        );
-        ok = false;
+        ),
+        _ => {}
     }
     let mut hidden_fields: Vec<String> = Vec::new();
-    for (j, field) in raw
-        .hidden_fields
-        .as_ref()
-        .map(|l| l.0.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let field = field.trim();
-        if !OPTIONAL_FIELDS.contains(&field) {
+    for (j, field) in raw.hidden_fields.into_iter().enumerate() {
+        if !OPTIONAL_FIELDS.contains(&field.as_str()) {
             p.push(
-                format!("sites[{i}].hidden_fields[{j}]"),
+                key(&format!("hidden_fields[{j}]")),
                 format!(
                     "\"{field}\" cannot be hidden; expected one of: {}",
                     OPTIONAL_FIELDS.join(", ")
                 ),
             );
-            ok = false;
-        } else if !hidden_fields.iter().any(|f| f == field) {
-            hidden_fields.push(field.to_owned());
+        } else if !hidden_fields.contains(&field) {
+            hidden_fields.push(field);
         }
     }
     if hidden_fields.iter().any(|f| f == "email") && hidden_fields.iter().any(|f| f == "phone") {
@@ -91,33 +117,108 @@ pub(super) fn site_form(i: usize, raw: &RawSite, p: &mut Problems) -> Option<Sit
             key("hidden_fields"),
             "hides both email and phone, so the home could not reply; keep at least one",
         );
-        ok = false;
     }
+    let l = raw.labels;
+    let labels = [
+        ("first_name", l.first_name),
+        ("last_name", l.last_name),
+        ("email", l.email),
+        ("phone", l.phone),
+        ("care_requirements", l.care_requirements),
+        ("enquiring_for_self", l.enquiring_for_self),
+        ("service", l.service),
+        ("funding_type", l.funding_type),
+        ("submit", l.submit),
+    ];
     let form = SiteForm {
-        intro: text(&raw.intro).map(str::to_owned),
-        consent_text,
-        consent_version,
+        intro: raw.intro,
+        consent_text: raw.consent_text,
+        consent_version: raw.consent_version,
         hidden_fields,
-        labels: labels(&raw.labels),
+        labels: (labels.into_iter())
+            .filter_map(|(field, label)| Some((field.to_owned(), label?)))
+            .collect(),
     };
-    ok.then_some(form)
+    (p.len() == before).then_some(form)
 }
 
-fn labels(raw: &RawSiteLabels) -> Vec<(String, String)> {
-    [
-        ("first_name", &raw.first_name),
-        ("last_name", &raw.last_name),
-        ("email", &raw.email),
-        ("phone", &raw.phone),
-        ("care_requirements", &raw.care_requirements),
-        ("enquiring_for_self", &raw.enquiring_for_self),
-        ("service", &raw.service),
-        ("funding_type", &raw.funding_type),
-        ("submit", &raw.submit),
-    ]
-    .into_iter()
-    .filter_map(|(field, value)| text(value).map(|v| (field.to_owned(), v.to_owned())))
-    .collect()
+/// `[sites.defaults]`: values sent when the family gave none.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteDefaults {
+    #[serde(deserialize_with = "service")]
+    pub service: Option<String>,
+    #[serde(deserialize_with = "funding_type")]
+    pub funding_type: Option<String>,
+    #[serde(deserialize_with = "fields::some_boolean")]
+    pub enquiring_for_self: Option<bool>,
+}
+
+/// A CareHQ service value looks like `residential_home`; catching
+/// "Residential Home" here beats a 400 from CareHQ on every enquiry.
+pub(super) struct Service(pub String);
+
+impl FromStr for Service {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        let valid = (1..=64).contains(&value.len())
+            && (value.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        match valid {
+            true => Ok(Self(value.to_owned())),
+            false => Err(format!(
+                "\"{value}\" is not a CareHQ service value; use lower case and underscores, e.g. \"residential_home\""
+            )),
+        }
+    }
+}
+
+fn service<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    fields::parsed(d).map(|Service(s)| Some(s))
+}
+
+/// One of CareHQ's funding types, exactly as CareHQ writes it.
+fn funding_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: String = fields::parsed(d)?;
+    match FundingType::ALL.iter().any(|f| f.as_str() == value) {
+        true => Ok(Some(value)),
+        false => Err(serde::de::Error::custom(format!(
+            "\"{value}\" is not a CareHQ funding type; expected one of: {}",
+            FundingType::ALL.map(FundingType::as_str).join(", ")
+        ))),
+    }
+}
+
+/// Fields the form uses itself: a honeypot with one of these names would trap families.
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "service",
+    "funding_type",
+    "enquiring_for_self",
+    "consent",
+];
+
+/// The honeypot's field name.
+pub(super) struct FieldName(pub String);
+
+impl FromStr for FieldName {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        let valid = name.len() <= 64
+            && !name.starts_with('_')
+            && !FORM_FIELDS.contains(&name)
+            && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        match valid {
+            true => Ok(Self(name.to_owned())),
+            false => Err(format!(
+                "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,48 +1,121 @@
-//! Checks `[[sites]]`: each site's slug, CareHQ Ids, origins, redirect and
-//! defaults, plus the rules across sites (at least one, unique slugs).
+//! `[[sites]]`: each site's keys as written (read by `extract`, one site at a
+//! time), and the rules over them: required keys, defaults among the site's
+//! services, at least one site, unique slugs.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
-use super::checks::{boolean, carehq_id, http_url, origin};
+use serde::Deserialize;
+
+use super::captcha::{self, CaptchaSettings};
 use super::error::Problems;
-use super::raw::{RawCaptcha, RawSite};
-use super::sections::SiteSettings;
-use super::site_defaults::{defaults, services};
-use super::text::text;
+use super::fields;
+use super::site_form::{FieldName, FormKeys, LabelKeys, Service, SiteDefaults, SiteForm};
+use super::visits::{VisitKeys, VisitSettings};
+use crate::domain::{CareHqId, Origin};
 
-const DEFAULT_HONEYPOT: &str = "website";
-
-/// Fields the form uses itself: a honeypot with one of these names would trap families.
-const FORM_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "care_requirements",
-    "service",
-    "funding_type",
-    "enquiring_for_self",
-    "consent",
-];
-
-fn valid_field_name(name: &str) -> bool {
-    name.len() <= 64
-        && !name.starts_with('_')
-        && !FORM_FIELDS.contains(&name)
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// One `[[sites]]` entry: a form and where its enquiries go in CareHQ.
+#[derive(Clone, Debug)]
+pub struct SiteSettings {
+    pub slug: String,
+    pub name: String,
+    /// CareHQ location Id, 24 lower-case hex characters.
+    pub location: CareHqId,
+    pub referrer: Option<CareHqId>,
+    pub sales_channel: Option<CareHqId>,
+    /// Origins (`scheme://host[:port]`) of websites allowed to post this form.
+    pub allowed_origins: Vec<Origin>,
+    pub redirect_url: Option<String>,
+    pub untrusted_source: bool,
+    /// CareHQ service values offered on the form; empty means the built-in list.
+    pub services: Vec<String>,
+    pub defaults: SiteDefaults,
+    /// How the hosted form looks: intro, consent, hidden fields, labels.
+    pub form: SiteForm,
+    /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
+    pub visits: Option<VisitSettings>,
+    /// Name of the hidden field only bots fill in.
+    pub honeypot_field: String,
+    /// Form posts (not JSON) without a `_t` time token are treated as bots.
+    pub require_time_token: bool,
+    /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
+    pub captcha: Option<CaptchaSettings>,
 }
 
-/// Longest slug; it appears in URLs (`/forms/{slug}`).
-const MAX_SLUG: usize = 64;
+impl SiteSettings {
+    /// The CAPTCHA settings this site's posts are checked with.
+    pub fn captcha<'a>(&'a self, global: &'a CaptchaSettings) -> &'a CaptchaSettings {
+        self.captcha.as_ref().unwrap_or(global)
+    }
+}
 
+/// One `[[sites]]` table as written; `sites` checks what serde cannot.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct SiteKeys {
+    #[serde(deserialize_with = "fields::some")]
+    slug: Option<Slug>,
+    #[serde(deserialize_with = "fields::some")]
+    name: Option<String>,
+    #[serde(deserialize_with = "fields::location")]
+    location: Option<CareHqId>,
+    #[serde(deserialize_with = "fields::referrer")]
+    referrer: Option<CareHqId>,
+    #[serde(deserialize_with = "fields::sales_channel")]
+    sales_channel: Option<CareHqId>,
+    #[serde(deserialize_with = "fields::list")]
+    allowed_origins: Vec<Origin>,
+    #[serde(deserialize_with = "fields::redirect_url")]
+    redirect_url: Option<String>,
+    #[serde(deserialize_with = "fields::some_boolean")]
+    untrusted_source: Option<bool>,
+    #[serde(deserialize_with = "fields::list")]
+    services: Vec<Service>,
+    defaults: SiteDefaults,
+    #[serde(deserialize_with = "fields::some")]
+    honeypot_field: Option<FieldName>,
+    #[serde(deserialize_with = "fields::boolean")]
+    require_time_token: bool,
+    captcha: Option<CaptchaSettings>,
+    visits: VisitKeys,
+    #[serde(deserialize_with = "fields::some")]
+    intro: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    consent_text: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    consent_version: Option<String>,
+    #[serde(deserialize_with = "fields::list")]
+    hidden_fields: Vec<String>,
+    labels: LabelKeys,
+}
+
+impl SiteKeys {
+    pub(super) fn slug(&self) -> Option<&str> {
+        self.slug.as_ref().map(|s| s.0.as_str())
+    }
+}
+
+/// What `extract` found out about one site's keys.
+pub(super) struct Refused<'a> {
+    /// Keys whose value serde refused (they hold defaults).
+    pub bad: &'a [String],
+    /// Unknown keys: each may be a misspelt required one.
+    pub unknown: &'a [String],
+}
+
+impl Refused<'_> {
+    fn any(list: &[String], prefix: &str) -> bool {
+        list.iter().any(|k| k.starts_with(prefix))
+    }
+}
+
+/// Checks every site (`(place in the file, keys)`) and returns the good ones
+/// with their place, so later rules key their problems to the right site.
 pub(super) fn sites(
-    raw: Vec<RawSite>,
-    global_captcha: &RawCaptcha,
+    raw: Vec<(usize, SiteKeys)>,
+    refused: &Refused,
     p: &mut Problems,
-) -> Vec<SiteSettings> {
+) -> Vec<(usize, SiteSettings)> {
     if raw.is_empty() {
         p.push(
             "sites",
@@ -52,172 +125,132 @@ pub(super) fn sites(
     }
     let mut first_use: HashMap<String, usize> = HashMap::new();
     let mut sites = Vec::with_capacity(raw.len());
-    for (i, site) in raw.into_iter().enumerate() {
-        let key = |field: &str| format!("sites[{i}].{field}");
-        if let Some(slug) = text(&site.slug) {
-            if let Some(first) = first_use.get(slug) {
-                p.push(
-                    key("slug"),
+    for (i, site) in raw {
+        if let Some(slug) = site.slug() {
+            match first_use.get(slug) {
+                Some(first) => p.push(
+                    format!("sites[{i}].slug"),
                     format!("duplicate slug \"{slug}\" (also used by sites[{first}]); give each site its own slug"),
-                );
-            } else {
-                first_use.insert(slug.to_owned(), i);
+                ),
+                None => {
+                    first_use.insert(slug.to_owned(), i);
+                }
             }
         }
-        if let Some(site) = one_site(i, site, global_captcha, p) {
-            sites.push(site);
+        if let Some(site) = one_site(i, site, refused, p) {
+            sites.push((i, site));
         }
     }
     sites
 }
 
-fn one_site(
-    i: usize,
-    raw: RawSite,
-    global_captcha: &RawCaptcha,
-    p: &mut Problems,
-) -> Option<SiteSettings> {
+fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Option<SiteSettings> {
     let key = |field: &str| format!("sites[{i}].{field}");
-    let slug = match text(&raw.slug) {
-        None => {
-            p.push(
-                key("slug"),
-                "missing; set a short name for the form's URL, e.g. \"upton-court\"",
-            );
-            None
-        }
-        Some(s) if valid_slug(s) => Some(s.to_owned()),
-        Some(s) => {
-            p.push(
-                key("slug"),
-                format!(
-                    "\"{s}\" is not a valid slug; use 1 to {MAX_SLUG} lower-case letters, digits and hyphens, e.g. \"{}\"",
-                    suggest_slug(s)
-                ),
-            );
-            None
+    let before = p.len();
+    // A misspelt key may be the missing one: only the misspelling is named.
+    let misspelt = Refused::any(refused.unknown, &key(""));
+    let mut required = |field: &str, set: bool, hint: &str| {
+        if !set && !misspelt && !Refused::any(refused.bad, &key(field)) {
+            p.push(key(field), format!("missing; {hint}"));
         }
     };
-    let form = super::site_form::site_form(i, &raw, p);
-    let name = text(&raw.name).map(str::to_owned);
-    if name.is_none() {
+    required(
+        "slug",
+        raw.slug.is_some(),
+        "set a short name for the form's URL, e.g. \"upton-court\"",
+    );
+    required(
+        "name",
+        raw.name.is_some(),
+        "set the home's name as families should see it, e.g. \"Upton Court\"",
+    );
+    required(
+        "location",
+        raw.location.is_some(),
+        "set the CareHQ location Id of this home (copy it from `enquiry-relay carehq locations`)",
+    );
+    let services: Vec<String> = raw.services.into_iter().map(|s| s.0).collect();
+    for (j, service) in services.iter().enumerate() {
+        if services[..j].contains(service) {
+            p.push(
+                key(&format!("services[{j}]")),
+                format!("\"{service}\" is listed twice; list each service once"),
+            );
+        }
+    }
+    if let Some(service) = &raw.defaults.service
+        && !Refused::any(refused.bad, &key("services"))
+        && !services.is_empty()
+        && !services.contains(service)
+    {
+        let listed = services.join(", ");
         p.push(
-            key("name"),
-            "missing; set the home's name as families should see it, e.g. \"Upton Court\"",
+            key("defaults.service"),
+            format!("\"{service}\" is not among this site's services ({listed}); add it there or pick one of them"),
         );
     }
-    let location = match text(&raw.location) {
-        Some(v) => carehq_id(&key("location"), v, "carehq locations", p),
-        None => {
-            p.push(
-                key("location"),
-                "missing; set the CareHQ location Id of this home (copy it from `enquiry-relay carehq locations`)",
-            );
-            None
+    let form = FormKeys {
+        intro: raw.intro,
+        consent_text: raw.consent_text,
+        consent_version: raw.consent_version,
+        hidden_fields: raw.hidden_fields,
+        labels: raw.labels,
+    };
+    let form = super::site_form::site_form(i, form, p);
+    let visits = super::visits::visits(i, raw.visits, refused.bad, p);
+    if let Some(captcha) = &raw.captcha {
+        captcha::required_keys(&key("captcha"), captcha, p);
+    }
+    let mut allowed_origins: Vec<Origin> = Vec::with_capacity(raw.allowed_origins.len());
+    for origin in raw.allowed_origins {
+        // Two spellings of one origin are harmless: the copy is dropped.
+        if !allowed_origins.contains(&origin) {
+            allowed_origins.push(origin);
         }
-    };
-    let referrer = optional_id(
-        &key("referrer"),
-        text(&raw.referrer),
-        "carehq groups --type referrer",
-        p,
-    );
-    let sales_channel = optional_id(
-        &key("sales_channel"),
-        text(&raw.sales_channel),
-        "carehq groups --type sales_channel",
-        p,
-    );
-    let allowed_origins =
-        allowed_origins(i, raw.allowed_origins.map(|l| l.0).unwrap_or_default(), p);
-    let redirect_url = match text(&raw.redirect_url) {
-        None => Some(None),
-        Some(v) => http_url(
-            &key("redirect_url"),
-            v,
-            "https://example-care.co.uk/thank-you",
-            p,
-        )
-        .map(|_| Some(v.to_owned())),
-    };
-    let untrusted_source = boolean(&key("untrusted_source"), &raw.untrusted_source, true, p);
-    let services = services(i, raw.services.map(|l| l.0).unwrap_or_default(), p);
-    let defaults = defaults(i, &raw.defaults, services.as_deref().unwrap_or_default(), p);
-    let honeypot_field = match text(&raw.honeypot_field) {
-        None => Some(DEFAULT_HONEYPOT.to_owned()),
-        Some(v) if valid_field_name(v) => Some(v.to_owned()),
-        Some(v) => {
-            p.push(
-                key("honeypot_field"),
-                format!("\"{v}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""),
-            );
-            None
-        }
-    };
-    let require_time_token = boolean(
-        &key("require_time_token"),
-        &raw.require_time_token,
-        false,
-        p,
-    );
-    let captcha = match raw.captcha {
-        None => Some(None),
-        Some(own) => {
-            super::captcha::captcha(&key("captcha"), own.over(global_captcha), p).map(Some)
-        }
-    };
-    let visits = super::visits::visits(i, &raw.visits, p);
+    }
+    if p.len() > before || Refused::any(refused.bad, &key("")) {
+        return None;
+    }
     Some(SiteSettings {
-        slug: slug?,
-        name: name?,
-        location: location?,
-        referrer: referrer?,
-        sales_channel: sales_channel?,
-        allowed_origins: allowed_origins?,
-        redirect_url: redirect_url?,
-        untrusted_source: untrusted_source?,
-        services: services?,
-        defaults: defaults?,
-        honeypot_field: honeypot_field?,
-        require_time_token: require_time_token?,
-        captcha: captcha?,
-        visits: visits?,
+        slug: raw.slug?.0,
+        name: raw.name?,
+        location: raw.location?,
+        referrer: raw.referrer,
+        sales_channel: raw.sales_channel,
+        allowed_origins,
+        redirect_url: raw.redirect_url,
+        untrusted_source: raw.untrusted_source.unwrap_or(true),
+        services,
+        defaults: raw.defaults,
         form: form?,
+        visits: visits?,
+        honeypot_field: raw
+            .honeypot_field
+            .map_or_else(|| "website".to_owned(), |f| f.0),
+        require_time_token: raw.require_time_token,
+        captcha: raw.captcha,
     })
 }
 
-/// Normalised origins, duplicates dropped (two spellings of one origin are harmless).
-fn allowed_origins(i: usize, items: Vec<String>, p: &mut Problems) -> Option<Vec<String>> {
-    let mut origins: Vec<String> = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for (j, item) in items.iter().enumerate() {
-        match origin(&format!("sites[{i}].allowed_origins[{j}]"), item, p) {
-            Some(o) if !origins.contains(&o) => origins.push(o),
-            Some(_) => {}
-            None => ok = false,
+/// Longest slug; it appears in URLs (`/forms/{slug}`).
+const MAX_SLUG: usize = 64;
+
+/// A site's slug: lower-case letters, digits and hyphens.
+struct Slug(String);
+
+impl FromStr for Slug {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let valid = (1..=MAX_SLUG).contains(&text.len())
+            && (text.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        match valid {
+            true => Ok(Self(text.to_owned())),
+            false => Err(format!(
+                "\"{text}\" is not a valid slug; use 1 to {MAX_SLUG} lower-case letters, digits and hyphens, e.g. \"{}\"",
+                suggest_slug(text)
+            )),
         }
     }
-    ok.then_some(origins)
-}
-
-/// `Some(None)` when unset, `Some(Some(id))` when valid, `None` after a problem.
-fn optional_id(
-    key: &str,
-    value: Option<&str>,
-    lookup: &str,
-    p: &mut Problems,
-) -> Option<Option<String>> {
-    match value {
-        None => Some(None),
-        Some(v) => carehq_id(key, v, lookup, p).map(Some),
-    }
-}
-
-fn valid_slug(slug: &str) -> bool {
-    (1..=MAX_SLUG).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// "Upton Court!" → "upton-court": what the operator most likely meant.
@@ -244,10 +277,10 @@ mod tests {
 
     #[test]
     fn slugs_are_checked_and_a_fix_is_suggested() {
-        assert!(valid_slug("upton-court-2"));
-        assert!(!valid_slug("Upton"));
-        assert!(!valid_slug(""));
-        assert!(!valid_slug(&"a".repeat(65)));
+        assert!("upton-court-2".parse::<Slug>().is_ok());
+        for bad in ["Upton", "", &"a".repeat(65)] {
+            assert!(bad.parse::<Slug>().is_err(), "{bad}");
+        }
         assert_eq!(suggest_slug("Upton Court!"), "upton-court");
         assert_eq!(suggest_slug("!!"), "my-care-home");
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::test_env::jail;
+use super::test_env::{jail, settings_from};
 use super::*;
 use crate::sandbox::seed;
 
@@ -40,6 +40,24 @@ fn message<'a>(errors: &'a ConfigErrors, key: &str) -> &'a str {
     }
 }
 
+/// The problem for each key contains its fragment.
+fn assert_messages(errors: &ConfigErrors, wanted: &[(&str, &str)]) {
+    for (key, fragment) in wanted {
+        let text = message(errors, key);
+        assert!(text.contains(fragment), "{key}: {text}\n{errors}");
+    }
+}
+
+/// Every key (separated by whitespace) has a problem.
+fn assert_keys(errors: &ConfigErrors, keys: &str) {
+    for key in keys.split_whitespace() {
+        assert!(
+            errors.get(key).is_some(),
+            "no error for {key}; got:\n{errors}"
+        );
+    }
+}
+
 fn write(dir: &Path, name: &str, contents: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
@@ -48,63 +66,60 @@ fn write(dir: &Path, name: &str, contents: &str) -> std::path::PathBuf {
 
 #[test]
 fn defaults_fill_every_unset_key() {
-    jail(|_| {
-        let s = Settings::from_toml_str(MINIMAL).unwrap();
+    let s = settings_from(MINIMAL).unwrap();
 
-        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
-        assert!(s.server.trusted_proxies.is_empty());
-        assert_eq!(s.server.body_limit, 65_536);
-        assert_eq!(s.server.request_timeout, Duration::from_secs(30));
-        assert_eq!(s.server.public_url, None);
-        assert_eq!(
-            s.database.url.expose_secret(),
-            "sqlite://data/enquiry-relay.db"
-        );
-        assert_eq!(s.database.max_connections, 8);
-        assert!(!s.sandbox_mode());
-        assert_eq!(s.carehq.base_url, "https://api.carehq.dev");
-        assert_eq!(s.carehq.account_id, "0123456789abcdef01234567");
-        assert_eq!(s.carehq.api_secret.expose_secret(), "live-secret-value");
-        assert_eq!(s.carehq.timeout, Duration::from_secs(30));
-        let schedule: Vec<u64> = s
-            .sync
-            .retry_schedule
-            .iter()
-            .map(Duration::as_secs)
-            .collect();
-        assert_eq!(
-            schedule,
-            [
-                10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400
-            ]
-        );
-        assert_eq!(s.sync.poll_interval, Duration::from_secs(30));
-        assert_eq!(s.sync.concurrency, 4);
-        assert_eq!(s.sync.lease, Duration::from_secs(60));
-        // A send started just before shutdown may take all of carehq.timeout;
-        // the margin leaves time to record its outcome.
-        assert_eq!(s.sync.shutdown_grace, Duration::from_secs(35));
-        assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
-        assert!(s.staff.token.is_none());
-        assert_eq!(s.captcha.provider, CaptchaProvider::None);
-        assert_eq!(s.captcha.on_error, OnCaptchaError::Accept);
-        assert!(s.captcha.secret.is_none() && s.captcha.site_key.is_none());
-        assert_eq!(s.source, ConfigSource::Inline);
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+    assert!(s.server.trusted_proxies.is_empty());
+    assert_eq!(s.server.body_limit, 65_536);
+    assert_eq!(s.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(s.server.public_url, None);
+    assert_eq!(
+        s.database.url.expose_secret(),
+        "sqlite://data/enquiry-relay.db"
+    );
+    assert_eq!(s.database.max_connections, 8);
+    assert!(!s.sandbox_mode());
+    assert_eq!(s.carehq.base_url, "https://api.carehq.dev");
+    assert_eq!(s.carehq.account_id, "0123456789abcdef01234567");
+    assert_eq!(s.carehq.api_secret.expose_secret(), "live-secret-value");
+    assert_eq!(s.carehq.timeout, Duration::from_secs(30));
+    let schedule: Vec<u64> = s
+        .sync
+        .retry_schedule
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(
+        schedule,
+        [
+            10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400
+        ]
+    );
+    assert_eq!(s.sync.poll_interval, Duration::from_secs(30));
+    assert_eq!(s.sync.concurrency, 4);
+    assert_eq!(s.sync.lease, Duration::from_secs(60));
+    // A send started just before shutdown may take all of carehq.timeout;
+    // the margin leaves time to record its outcome.
+    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(35));
+    assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
+    assert!(s.staff.token.is_none());
+    assert_eq!(s.captcha.provider, CaptchaProvider::None);
+    assert_eq!(s.captcha.on_error, OnCaptchaError::Accept);
+    assert!(s.captcha.secret.is_none() && s.captcha.site_key.is_none());
+    assert_eq!(s.source, ConfigSource::Inline);
 
-        let site = s.site("upton-court").unwrap();
-        assert_eq!(site.name, "Upton Court");
-        assert!(site.untrusted_source);
-        assert!(site.allowed_origins.is_empty() && site.services.is_empty());
-        assert_eq!(site.referrer, None);
-        assert_eq!(site.defaults.funding_type, None);
-        assert!(s.site("nope").is_none());
-    });
+    let site = s.site("upton-court").unwrap();
+    assert_eq!(site.name, "Upton Court");
+    assert!(site.untrusted_source);
+    assert!(site.allowed_origins.is_empty() && site.services.is_empty());
+    assert_eq!(site.referrer, None);
+    assert_eq!(site.defaults.funding_type, None);
+    assert!(s.site("nope").is_none());
 }
 
 #[test]
 fn values_are_parsed_and_normalised() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [server]
 listen = "0.0.0.0:9000"
 trusted_proxies = ["10.1.2.3/8", "172.18.0.2", "::1"]
@@ -140,41 +155,39 @@ untrusted_source = false
 service = "nursing_home"
 enquiring_for_self = true
 "#;
-        let s = Settings::from_toml_str(toml).unwrap();
-        let proxies: Vec<String> = s
-            .server
-            .trusted_proxies
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
-        assert_eq!(s.server.body_limit, 1_048_576);
-        assert_eq!(
-            s.server.public_url.as_deref(),
-            Some("https://forms.example.com")
-        );
-        assert!(s.database.is_postgres());
-        assert_eq!(s.carehq.base_url, "http://127.0.0.1:4000");
-        assert_eq!(
-            s.sync.retry_schedule,
-            [Duration::from_secs(1), Duration::from_secs(120)]
-        );
-        assert_eq!(s.captcha.provider, CaptchaProvider::Altcha);
-        assert_eq!(s.captcha.on_error, OnCaptchaError::Hold);
-        let site = &s.sites[0];
-        assert_eq!(site.location, "6724fbc74f73a2cebf6377fa");
-        assert_eq!(site.referrer.as_deref(), Some("640f0f17f9b7e9ec6079fa16"));
-        assert_eq!(site.allowed_origins, ["https://example-care.co.uk"]);
-        assert!(!site.untrusted_source);
-        assert_eq!(site.defaults.service.as_deref(), Some("nursing_home"));
-        assert_eq!(site.defaults.enquiring_for_self, Some(true));
-    });
+    let s = settings_from(toml).unwrap();
+    let proxies: Vec<String> = s
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
+    assert_eq!(s.server.body_limit, 1_048_576);
+    assert_eq!(
+        s.server.public_url.as_deref(),
+        Some("https://forms.example.com")
+    );
+    assert!(s.database.is_postgres());
+    assert_eq!(s.carehq.base_url, "http://127.0.0.1:4000");
+    assert_eq!(
+        s.sync.retry_schedule,
+        [Duration::from_secs(1), Duration::from_secs(120)]
+    );
+    assert_eq!(s.captcha.provider, CaptchaProvider::Altcha);
+    assert_eq!(s.captcha.on_error, OnCaptchaError::Hold);
+    let site = &s.sites[0];
+    assert_eq!(site.location, "6724fbc74f73a2cebf6377fa");
+    assert_eq!(site.referrer.as_deref(), Some("640f0f17f9b7e9ec6079fa16"));
+    assert_eq!(site.allowed_origins, ["https://example-care.co.uk"]);
+    assert!(!site.untrusted_source);
+    assert_eq!(site.defaults.service.as_deref(), Some("nursing_home"));
+    assert_eq!(site.defaults.enquiring_for_self, Some(true));
 }
 
 #[test]
 fn sandbox_mode_needs_no_credentials_and_uses_the_seed() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [carehq]
 sandbox = true
 [[sites]]
@@ -182,12 +195,11 @@ slug = "demo"
 name = "Demo"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-        let s = Settings::from_toml_str(toml).unwrap();
-        assert!(s.sandbox_mode());
-        assert_eq!(s.carehq.account_id, seed::ACCOUNT_ID);
-        assert_eq!(s.carehq.api_key.expose_secret(), seed::API_KEY);
-        assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
-    });
+    let s = settings_from(toml).unwrap();
+    assert!(s.sandbox_mode());
+    assert_eq!(s.carehq.account_id, seed::ACCOUNT_ID);
+    assert_eq!(s.carehq.api_key.expose_secret(), seed::API_KEY);
+    assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
 }
 
 #[test]
@@ -287,20 +299,18 @@ fn a_bad_environment_value_names_its_variable() {
         jail.set_env("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "30");
         jail.set_env("ENQUIRY_RELAY_SYNC__POLL_INTERVALL", "30s");
         let errors = errors_of(Settings::from_toml_str(MINIMAL));
-        let timeout = message(&errors, "carehq.timeout");
-        assert!(timeout.contains("add one, e.g. \"30s\""), "{timeout}");
-        assert!(
-            timeout.contains("(set by ENQUIRY_RELAY_CAREHQ__TIMEOUT)"),
-            "{timeout}"
-        );
-        let typo = message(&errors, "sync.poll_intervall");
-        assert!(
-            typo.contains("unknown key") && typo.contains("poll_interval"),
-            "{typo}"
-        );
-        assert!(
-            typo.contains("(set by ENQUIRY_RELAY_SYNC__POLL_INTERVALL)"),
-            "{typo}"
+        assert_messages(
+            &errors,
+            &[
+                ("carehq.timeout", "add one, e.g. \"30s\""),
+                ("carehq.timeout", "(set by ENQUIRY_RELAY_CAREHQ__TIMEOUT)"),
+                ("sync.poll_intervall", "unknown key"),
+                ("sync.poll_intervall", "poll_interval"),
+                (
+                    "sync.poll_intervall",
+                    "(set by ENQUIRY_RELAY_SYNC__POLL_INTERVALL)",
+                ),
+            ],
         );
         assert_eq!(errors.0.len(), 2, "{errors}");
     });
@@ -353,35 +363,29 @@ fn a_secret_and_its_file_together_are_refused() {
 
 #[test]
 fn missing_credentials_say_how_to_provide_them() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [[sites]]
 slug = "upton-court"
 name = "Upton Court"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-        let errors = errors_of(Settings::from_toml_str(toml));
-        assert_eq!(errors.0.len(), 3, "{errors}");
-        let account = message(&errors, "carehq.account_id");
-        assert!(
-            account.contains("ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID"),
-            "{account}"
-        );
-        let secret = message(&errors, "carehq.api_secret");
-        assert!(
-            secret.contains("ENQUIRY_RELAY_CAREHQ__API_SECRET"),
-            "{secret}"
-        );
-        assert!(secret.contains("carehq.api_secret_file"), "{secret}");
-        assert!(secret.contains("carehq.sandbox = true"), "{secret}");
-        assert!(message(&errors, "carehq.api_key").contains("ENQUIRY_RELAY_CAREHQ__API_KEY_FILE"));
-    });
+    let errors = errors_of(settings_from(toml));
+    assert_eq!(errors.0.len(), 3, "{errors}");
+    assert_messages(
+        &errors,
+        &[
+            ("carehq.account_id", "ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID"),
+            ("carehq.api_secret", "ENQUIRY_RELAY_CAREHQ__API_SECRET"),
+            ("carehq.api_secret", "carehq.api_secret_file"),
+            ("carehq.api_secret", "carehq.sandbox = true"),
+            ("carehq.api_key", "ENQUIRY_RELAY_CAREHQ__API_KEY_FILE"),
+        ],
+    );
 }
 
 #[test]
 fn every_validation_problem_is_reported_together() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [server]
 listen = "localhost"
 trusted_proxies = ["10.0.0.0/33"]
@@ -434,143 +438,117 @@ location = "6724fbc74f73a2cebf6377fb"
 [sites.defaults]
 service = "residential_home"
 "#;
-        let errors = errors_of(Settings::from_toml_str(toml));
-        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-        for key in [
-            "server.listen",
-            "server.trusted_proxies[0]",
-            "server.body_limit",
-            "server.request_timeout",
-            "server.public_url",
-            "database.url",
-            "database.max_connections",
-            "carehq.base_url",
-            "carehq.account_id",
-            "carehq.api_key",
-            "carehq.api_secret",
-            "sync.retry_schedule[1]",
-            "sync.poll_interval",
-            "sync.concurrency",
-            "sync.lease",
-            "captcha.verify_url",
-            "captcha.on_error",
-            "sites[0].slug",
-            "sites[0].name",
-            "sites[0].location",
-            "sites[0].referrer",
-            "sites[0].sales_channel",
-            "sites[0].allowed_origins[0]",
-            "sites[0].redirect_url",
-            "sites[0].untrusted_source",
-            "sites[0].services[0]",
-            "sites[0].defaults.funding_type",
-            "sites[0].defaults.enquiring_for_self",
-            "sites[2].slug",
-        ] {
-            assert!(keys.contains(&key), "no error for {key}; got:\n{errors}");
-        }
-        // The provider itself is valid, so its missing keys are reported too.
-        assert!(
-            keys.contains(&"captcha.secret") && keys.contains(&"captcha.site_key"),
-            "{errors}"
-        );
-
-        assert_eq!(
-            message(&errors, "sites[0].location"),
-            "\"abc\" is not a CareHQ Id; expected 24 hexadecimal characters (copy it from `enquiry-relay carehq locations`)"
-        );
-        assert!(message(&errors, "sites[0].slug").contains("e.g. \"upton-court\""));
-        assert!(
-            message(&errors, "sites[2].slug")
-                .contains("duplicate slug \"dup\" (also used by sites[1])")
-        );
-        assert!(message(&errors, "sync.retry_schedule[1]").contains("has no unit"));
-        assert!(message(&errors, "sync.lease").contains("longer than carehq.timeout"));
-        assert!(message(&errors, "sync.concurrency").contains("from 1 to 64"));
-        assert!(
-            message(&errors, "sites[0].defaults.funding_type").contains("local_authority_top_up")
-        );
-        // The database URL's password is never echoed, only its scheme.
-        let db = message(&errors, "database.url");
-        assert!(db.contains("\"mysql\"") && !db.contains("hunter2"), "{db}");
-        assert!(!errors.to_string().contains("hunter2"));
-        // One line per problem.
-        assert_eq!(errors.to_string().lines().count(), errors.0.len());
-    });
+    let errors = errors_of(settings_from(toml));
+    assert_keys(
+        &errors,
+        "server.listen server.trusted_proxies[0] server.body_limit server.request_timeout \
+         server.public_url database.url database.max_connections carehq.base_url \
+         carehq.account_id carehq.api_key carehq.api_secret sync.retry_schedule[1] \
+         sync.poll_interval sync.concurrency sync.lease captcha.verify_url captcha.on_error \
+         sites[0].slug sites[0].name sites[0].location sites[0].referrer sites[0].sales_channel \
+         sites[0].allowed_origins[0] sites[0].redirect_url sites[0].untrusted_source \
+         sites[0].services[0] sites[0].defaults.funding_type \
+         sites[0].defaults.enquiring_for_self sites[2].slug",
+    );
+    // The provider itself is valid, so its missing keys are reported too.
+    assert_keys(&errors, "captcha.secret captcha.site_key");
+    assert_eq!(
+        message(&errors, "sites[0].location"),
+        "\"abc\" is not a CareHQ Id; expected 24 hexadecimal characters (copy it from `enquiry-relay carehq locations`)"
+    );
+    assert_messages(
+        &errors,
+        &[
+            ("sites[0].slug", "e.g. \"upton-court\""),
+            (
+                "sites[2].slug",
+                "duplicate slug \"dup\" (also used by sites[1])",
+            ),
+            ("sync.retry_schedule[1]", "has no unit"),
+            ("sync.lease", "longer than carehq.timeout"),
+            ("sync.concurrency", "from 1 to 64"),
+            ("sites[0].defaults.funding_type", "local_authority_top_up"),
+        ],
+    );
+    // The database URL's password is never echoed, only its scheme.
+    let db = message(&errors, "database.url");
+    assert!(db.contains("\"mysql\"") && !db.contains("hunter2"), "{db}");
+    assert!(!errors.to_string().contains("hunter2"));
+    // One line per problem.
+    assert_eq!(errors.to_string().lines().count(), errors.0.len());
 }
 
 #[test]
 fn captcha_providers_need_their_keys() {
-    jail(|_| {
-        let with =
-            |captcha: &str| Settings::from_toml_str(&format!("{MINIMAL}\n[captcha]\n{captcha}"));
+    let with = |captcha: &str| settings_from(&format!("{MINIMAL}\n[captcha]\n{captcha}"));
 
-        let errors = errors_of(with("provider = \"hcaptcha\""));
-        assert!(message(&errors, "captcha.secret").contains("ENQUIRY_RELAY_CAPTCHA__SECRET"));
-        assert!(message(&errors, "captcha.site_key").contains("\"hcaptcha\""));
+    let errors = errors_of(with("provider = \"hcaptcha\""));
+    assert_messages(
+        &errors,
+        &[
+            ("captcha.secret", "ENQUIRY_RELAY_CAPTCHA__SECRET"),
+            ("captcha.site_key", "\"hcaptcha\""),
+        ],
+    );
 
-        let errors = errors_of(with("provider = \"altcha\""));
-        assert!(message(&errors, "captcha.secret").contains("HMAC key"));
-        assert!(errors.get("captcha.site_key").is_none(), "{errors}");
+    let errors = errors_of(with("provider = \"altcha\""));
+    assert!(message(&errors, "captcha.secret").contains("HMAC key"));
+    assert!(errors.get("captcha.site_key").is_none(), "{errors}");
 
-        let s = with("provider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\nsecret = \"1x0000000000000000000000000000000AA\"").unwrap();
-        assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
-    });
+    let s = with("provider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\nsecret = \"1x0000000000000000000000000000000AA\"").unwrap();
+    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
 }
 
 #[test]
 fn a_captcha_timeout_must_be_shorter_than_the_request_timeout() {
-    jail(|_| {
-        let keys = "provider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"";
-        let with = |server: &str, captcha: &str, site: &str| {
-            Settings::from_toml_str(&format!(
-                "[server]\n{server}\n{MINIMAL}{site}\n[captcha]\n{keys}\n{captcha}"
-            ))
-        };
-
-        let errors = errors_of(with("request_timeout = \"10s\"", "timeout = \"10s\"", ""));
-        let text = message(&errors, "captcha.timeout");
-        assert!(
-            text.contains("server.request_timeout") && text.contains("lower captcha.timeout"),
-            "{text}"
-        );
-        // A site's own provider is checked too; the global one then is unused.
-        let errors = errors_of(with(
-            "request_timeout = \"5s\"",
-            "timeout = \"1s\"",
-            "[sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
-        ));
-        assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
-        assert!(errors.get("captcha.timeout").is_none(), "{errors}");
-        // A broken site before it (a misspelt provider) does not shift the key
-        // onto the wrong site.
-        let errors = errors_of(with(
-            "request_timeout = \"5s\"",
-            "timeout = \"1s\"",
-            "[sites.captcha]\nprovider = \"hcaptch\"\ntimeout = \"4s\"\n\
-         [[sites]]\nslug = \"second\"\nname = \"Second\"\nlocation = \"6724fbc74f73a2cebf637701\"\n\
-         [sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
-        ));
-        assert!(
-            message(&errors, "sites[1].captcha.timeout").contains("\"5s\""),
-            "{errors}"
-        );
-        assert!(errors.get("sites[0].captcha.timeout").is_none(), "{errors}");
-        // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
-        assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
-        assert!(
-        Settings::from_toml_str(&format!(
-            "[server]\nrequest_timeout = \"1s\"\n{MINIMAL}\n[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\""
+    let keys = "provider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"";
+    let with = |server: &str, captcha: &str, site: &str| {
+        settings_from(&format!(
+            "[server]\n{server}\n{MINIMAL}{site}\n[captcha]\n{keys}\n{captcha}"
         ))
-        .is_ok()
+    };
+
+    let errors = errors_of(with("request_timeout = \"10s\"", "timeout = \"10s\"", ""));
+    let text = message(&errors, "captcha.timeout");
+    assert!(
+        text.contains("server.request_timeout") && text.contains("lower captcha.timeout"),
+        "{text}"
     );
-    });
+    // A site's own provider is checked too; the global one then is unused.
+    let errors = errors_of(with(
+        "request_timeout = \"5s\"",
+        "timeout = \"1s\"",
+        "[sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
+    ));
+    assert!(message(&errors, "sites[0].captcha.timeout").contains("\"5s\""));
+    assert!(errors.get("captcha.timeout").is_none(), "{errors}");
+    // A broken site before it (a misspelt provider) does not shift the key
+    // onto the wrong site.
+    let errors = errors_of(with(
+        "request_timeout = \"5s\"",
+        "timeout = \"1s\"",
+        "[sites.captcha]\nprovider = \"hcaptch\"\ntimeout = \"4s\"\n\
+     [[sites]]\nslug = \"second\"\nname = \"Second\"\nlocation = \"6724fbc74f73a2cebf637701\"\n\
+     [sites.captcha]\nprovider = \"hcaptcha\"\ntimeout = \"6s\"",
+    ));
+    assert!(
+        message(&errors, "sites[1].captcha.timeout").contains("\"5s\""),
+        "{errors}"
+    );
+    assert!(errors.get("sites[0].captcha.timeout").is_none(), "{errors}");
+    // Shorter is fine; ALTCHA makes no call, so its timeout does not matter.
+    assert!(with("request_timeout = \"10s\"", "timeout = \"9s\"", "").is_ok());
+    assert!(
+    settings_from(&format!(
+        "[server]\nrequest_timeout = \"1s\"\n{MINIMAL}\n[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\""
+    ))
+    .is_ok()
+);
 }
 
 #[test]
 fn structural_mistakes_are_named_per_section() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [server]
 listn = "127.0.0.1:8080"
 [carehq]
@@ -583,28 +561,27 @@ url = "sqlite://x.db"
 slug = "a"
 nmae = "A"
 "#;
-        let errors = errors_of(Settings::from_toml_str(toml));
-        assert!(message(&errors, "server.listn").contains("expected one of: listen,"));
-        assert!(message(&errors, "carehq.api_sekret").contains("api_secret"));
-        assert!(
-            message(&errors, "sync.retry_schedule").contains("found a table"),
-            "{errors}"
-        );
-        assert!(message(&errors, "databse").contains("unknown key"));
-        assert!(message(&errors, "sites[0].nmae").contains("unknown key"));
-        // Unreadable parts are not also blamed for keys they lack (the account Id
-        // and the site's name may well be there, after the typo).
-        assert_eq!(errors.0.len(), 5, "{errors}");
-    });
+    let errors = errors_of(settings_from(toml));
+    assert_messages(
+        &errors,
+        &[
+            ("server.listn", "expected one of: listen,"),
+            ("carehq.api_sekret", "api_secret"),
+            ("sync.retry_schedule", "found a table"),
+            ("databse", "unknown key"),
+            ("sites[0].nmae", "unknown key"),
+        ],
+    );
+    // Unreadable parts are not also blamed for keys they lack (the account Id
+    // and the site's name may well be there, after the typo).
+    assert_eq!(errors.0.len(), 5, "{errors}");
 }
 
 #[test]
 fn at_least_one_site_is_required() {
-    jail(|_| {
-        let toml = "[carehq]\nsandbox = true\n";
-        let errors = errors_of(Settings::from_toml_str(toml));
-        assert!(message(&errors, "sites").contains("add at least one [[sites]] block"));
-    });
+    let toml = "[carehq]\nsandbox = true\n";
+    let errors = errors_of(settings_from(toml));
+    assert!(message(&errors, "sites").contains("add at least one [[sites]] block"));
 }
 
 #[test]
@@ -622,8 +599,7 @@ fn a_toml_syntax_error_names_the_file() {
 
 #[test]
 fn debug_output_hides_every_secret_and_the_database_password() {
-    jail(|_| {
-        let toml = r#"
+    let toml = r#"
 [database]
 url = "postgres://relay:db-password-123@db.internal:5432/relay"
 [carehq]
@@ -641,22 +617,21 @@ slug = "a"
 name = "A"
 location = "6724fbc74f73a2cebf6377fa"
 "#;
-        let s = Settings::from_toml_str(toml).unwrap();
-        let debug = format!("{s:?}");
-        for secret in [
-            "db-password-123",
-            "relay:",
-            "api-key-456",
-            "api-secret-789",
-            "staff-token-abc-0123456789abcdef0123",
-            "captcha-secret-def",
-        ] {
-            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
-        }
-        assert!(debug.contains("postgres://db.internal:5432/…"), "{debug}");
-        assert!(debug.contains("public-site-key"));
-        assert_eq!(s.database.redacted_url(), "postgres://db.internal:5432/…");
-    });
+    let s = settings_from(toml).unwrap();
+    let debug = format!("{s:?}");
+    for secret in [
+        "db-password-123",
+        "relay:",
+        "api-key-456",
+        "api-secret-789",
+        "staff-token-abc-0123456789abcdef0123",
+        "captcha-secret-def",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+    }
+    assert!(debug.contains("postgres://db.internal:5432/…"), "{debug}");
+    assert!(debug.contains("public-site-key"));
+    assert_eq!(s.database.redacted_url(), "postgres://db.internal:5432/…");
 }
 
 /// The example with its blank credentials filled in, as an operator would.
@@ -703,160 +678,140 @@ fn the_example_file_loads_once_credentials_are_set() {
 
 #[test]
 fn the_example_file_documents_every_key() {
-    jail(|_| {
-        // The "unknown key" message lists a section's keys; ask each section.
-        let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
-                 [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
-                 [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
-                 [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
-                 [[sites]]\n[sites.visits]\nzz = 1\n";
-        let errors = errors_of(Settings::from_toml_str(probe));
-        let mut checked = 0;
-        for error in &errors.0 {
-            let Some((_, list)) = error.message.split_once("expected one of: ") else {
-                continue;
-            };
-            for key in list.trim_end_matches(')').split(", ") {
-                let documented = EXAMPLE
-                    .lines()
-                    .map(|l| l.trim_start_matches('#').trim_start())
-                    .any(|l| {
-                        l.starts_with(&format!("{key} ="))
-                            || l.starts_with(&format!("[sites.{key}]"))
-                    });
-                assert!(
-                    documented,
-                    "{key} ({}) is not in the example file",
-                    error.key
-                );
-                checked += 1;
-            }
+    // The "unknown key" message lists a section's keys; ask each section.
+    let probe = "[server]\nzz = 1\n[database]\nzz = 1\n[carehq]\nzz = 1\n[sync]\nzz = 1\n\
+             [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
+             [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
+             [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
+             [[sites]]\n[sites.visits]\nzz = 1\n";
+    let errors = errors_of(settings_from(probe));
+    let mut checked = 0;
+    for error in &errors.0 {
+        let Some((_, list)) = error.message.split_once("expected one of: ") else {
+            continue;
+        };
+        for key in list.trim_end_matches(')').split(", ") {
+            let documented = EXAMPLE
+                .lines()
+                .map(|l| l.trim_start_matches('#').trim_start())
+                .any(|l| {
+                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[sites.{key}]"))
+                });
+            assert!(
+                documented,
+                "{key} ({}) is not in the example file",
+                error.key
+            );
+            checked += 1;
         }
-        assert!(checked > 40, "only {checked} keys found:\n{errors}");
-    });
+    }
+    assert!(checked > 40, "only {checked} keys found:\n{errors}");
 }
 
 #[test]
 fn spam_defaults_and_a_derived_token_key() {
-    jail(|_| {
-        let s = Settings::from_toml_str(MINIMAL).unwrap();
-        assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
-        assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
-        assert!(s.spam.token_secret.is_none());
-        assert_eq!(
-            s.spam.initial_key.expose_secret(),
-            super::secrets::derive_time_token_key(&s.carehq.api_secret).expose_secret()
-        );
-        assert_eq!(s.rate_limit.per_ip, super::Rate::parse("10/10m").unwrap());
-        assert_eq!(s.rate_limit.per_site, super::Rate::parse("300/1h").unwrap());
-        let site = s.site("upton-court").unwrap();
-        assert_eq!(site.honeypot_field, "website");
-        assert!(!site.require_time_token);
-        assert!(site.captcha.is_none());
-        assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
-        assert_eq!(s.captcha.timeout, Duration::from_secs(10));
-        assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
-    });
+    let s = settings_from(MINIMAL).unwrap();
+    assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
+    assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
+    assert!(s.spam.token_secret.is_none());
+    assert_eq!(
+        s.spam.initial_key.expose_secret(),
+        super::secrets::derive_time_token_key(&s.carehq.api_secret).expose_secret()
+    );
+    assert_eq!(s.rate_limit.per_ip, super::Rate::parse("10/10m").unwrap());
+    assert_eq!(s.rate_limit.per_site, super::Rate::parse("300/1h").unwrap());
+    let site = s.site("upton-court").unwrap();
+    assert_eq!(site.honeypot_field, "website");
+    assert!(!site.require_time_token);
+    assert!(site.captcha.is_none());
+    assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
+    assert_eq!(s.captcha.timeout, Duration::from_secs(10));
+    assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
 }
 
 #[test]
 fn spam_mistakes_name_their_keys() {
-    jail(|_| {
-        let toml = format!(
-            "{MINIMAL}honeypot_field = \"email\"\n[sites.captcha]\nmin_score = 2\n\
-         [spam]\nmin_fill_time = \"2d\"\nmax_token_age = \"1d\"\n\
-         [rate_limit]\nper_ip = \"ten per minute\"\nper_site = \"0/1h\"\n"
-        );
-        let errors = errors_of(Settings::from_toml_str(&toml));
-        assert!(message(&errors, "spam.max_token_age").contains("longer than spam.min_fill_time"));
-        assert!(message(&errors, "rate_limit.per_ip").contains("\"10/10m\""));
-        assert!(message(&errors, "rate_limit.per_site").contains("above 0"));
-        assert!(
-            message(&errors, "sites[0].honeypot_field")
-                .contains("not a field the form already has")
-        );
-        assert!(message(&errors, "sites[0].captcha.min_score").contains("0.0 to 1.0"));
-    });
+    let toml = format!(
+        "{MINIMAL}honeypot_field = \"email\"\n[sites.captcha]\nmin_score = 2\n\
+     [spam]\nmin_fill_time = \"2d\"\nmax_token_age = \"1d\"\n\
+     [rate_limit]\nper_ip = \"ten per minute\"\nper_site = \"0/1h\"\n"
+    );
+    let errors = errors_of(settings_from(&toml));
+    assert_messages(
+        &errors,
+        &[
+            ("spam.max_token_age", "longer than spam.min_fill_time"),
+            ("rate_limit.per_ip", "\"10/10m\""),
+            ("rate_limit.per_site", "above 0"),
+            (
+                "sites[0].honeypot_field",
+                "not a field the form already has",
+            ),
+            ("sites[0].captcha.min_score", "0.0 to 1.0"),
+        ],
+    );
 }
 
 #[test]
 fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
-    jail(|_| {
-        let toml = format!(
-            "{MINIMAL}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n\
-         [captcha]\nprovider = \"turnstile\"\nsite_key = \"global-key\"\nsecret_file = \"/nonexistent\"\non_error = \"hold\"\n"
-        );
-        // The global secret_file does not exist: reported for [captcha] only,
-        // because the site gave its own secret and so takes neither global one.
-        let errors = errors_of(Settings::from_toml_str(&toml));
-        assert!(
-            errors.get("captcha.secret_file").is_some() || errors.get("captcha.secret").is_some(),
-            "{errors}"
-        );
-        assert!(
-            errors
-                .0
-                .iter()
-                .all(|e| !e.key.starts_with("sites[0].captcha")),
-            "{errors}"
-        );
+    let toml = format!(
+        "{MINIMAL}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n\
+     [captcha]\nprovider = \"turnstile\"\nsite_key = \"global-key\"\nsecret_file = \"/nonexistent\"\non_error = \"hold\"\n"
+    );
+    // The global secret_file does not exist: reported for [captcha] only,
+    // because the site gave its own secret and so takes neither global one.
+    let errors = errors_of(settings_from(&toml));
+    assert!(
+        errors.get("captcha.secret_file").is_some() || errors.get("captcha.secret").is_some(),
+        "{errors}"
+    );
+    assert!(
+        errors
+            .0
+            .iter()
+            .all(|e| !e.key.starts_with("sites[0].captcha")),
+        "{errors}"
+    );
 
-        let toml = toml.replace(
-            "secret_file = \"/nonexistent\"",
-            "secret = \"global-secret\"",
-        );
-        let s = Settings::from_toml_str(&toml).unwrap();
-        let site = s.site("upton-court").unwrap();
-        let own = site.captcha(&s.captcha);
-        assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
-        assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
-        assert_eq!(own.site_key.as_deref(), Some("global-key"));
-        assert_eq!(own.on_error, OnCaptchaError::Hold);
-        assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
-    });
+    let toml = toml.replace(
+        "secret_file = \"/nonexistent\"",
+        "secret = \"global-secret\"",
+    );
+    let s = settings_from(&toml).unwrap();
+    let site = s.site("upton-court").unwrap();
+    let own = site.captcha(&s.captcha);
+    assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
+    assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
+    assert_eq!(own.site_key.as_deref(), Some("global-key"));
+    assert_eq!(own.on_error, OnCaptchaError::Hold);
+    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
 }
 
 #[test]
 fn the_client_ip_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
-    jail(|_| {
-        let s = Settings::from_toml_str(MINIMAL).unwrap();
-        assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
-        let s = Settings::from_toml_str(&format!(
-            "{MINIMAL}[server]\nclient_ip_header = \"Forwarded\"\n"
-        ))
-        .unwrap();
-        assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
-        let errors = errors_of(Settings::from_toml_str(&format!(
-            "{MINIMAL}[server]\nclient_ip_header = \"x-real-ip\"\n"
-        )));
-        let text = message(&errors, "server.client_ip_header");
-        assert!(
-            text.contains("x-forwarded-for") && text.contains("forwarded"),
-            "{text}"
-        );
-    });
+    let with = |header: &str| settings_from(&format!("{MINIMAL}[server]\n{header}\n"));
+    for (header, expected) in [
+        ("", ClientIpHeader::XForwardedFor),
+        (
+            "client_ip_header = \"Forwarded\"",
+            ClientIpHeader::Forwarded,
+        ),
+    ] {
+        assert_eq!(with(header).unwrap().server.client_ip_header, expected);
+    }
+    let errors = errors_of(with("client_ip_header = \"x-real-ip\""));
+    let key = "server.client_ip_header";
+    assert_messages(&errors, &[(key, "x-forwarded-for"), (key, "forwarded")]);
 }
 
 #[test]
 fn the_number_of_tracked_addresses_is_capped() {
-    jail(|_| {
-        let s = Settings::from_toml_str(MINIMAL).unwrap();
-        assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
-        let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 500\n");
-        assert_eq!(
-            Settings::from_toml_str(&toml)
-                .unwrap()
-                .rate_limit
-                .max_tracked_addresses,
-            500
-        );
-        let toml = format!("{MINIMAL}[rate_limit]\nmax_tracked_addresses = 0\n");
-        let errors = errors_of(Settings::from_toml_str(&toml));
-        assert!(
-            errors.get("rate_limit.max_tracked_addresses").is_some(),
-            "{errors}"
-        );
-    });
+    let with = |keys: &str| settings_from(&format!("{MINIMAL}[rate_limit]\n{keys}\n"));
+    let tracked = |keys: &str| with(keys).unwrap().rate_limit.max_tracked_addresses;
+    assert_eq!(tracked(""), 100_000);
+    assert_eq!(tracked("max_tracked_addresses = 500"), 500);
+    let errors = errors_of(with("max_tracked_addresses = 0"));
+    assert_keys(&errors, "rate_limit.max_tracked_addresses");
 }
 
 #[test]
@@ -879,11 +834,14 @@ fn a_short_staff_token_is_refused_with_how_to_make_one() {
     jail(|jail| {
         let with = |token: &str| format!("{MINIMAL}[staff]\ntoken = \"{token}\"\n");
         let errors = errors_of(Settings::from_toml_str(&with("s3cret-but-short")));
-        let text = message(&errors, "staff.token");
-        assert!(
-            text.contains("32") && text.contains("openssl rand -hex 32"),
-            "{text}"
+        assert_messages(
+            &errors,
+            &[
+                ("staff.token", "32"),
+                ("staff.token", "openssl rand -hex 32"),
+            ],
         );
+        let text = message(&errors, "staff.token");
         assert!(
             !text.contains("s3cret-but-short"),
             "the value is not echoed"
@@ -902,61 +860,113 @@ fn a_short_staff_token_is_refused_with_how_to_make_one() {
 
 #[test]
 fn an_in_memory_sqlite_database_is_refused() {
-    jail(|_| {
-        for url in [
-            "sqlite::memory:",
-            "sqlite://:memory:",
-            "sqlite://?mode=memory",
-            "sqlite://data/relay.db?mode=memory&cache=shared",
-            "sqlite://",
-        ] {
-            let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
-            let errors = errors_of(Settings::from_toml_str(&toml));
-            let text = message(&errors, "database.url");
-            assert!(
-                text.contains("sqlite://data/enquiry-relay.db"),
-                "{url}: {text}"
-            );
-        }
-        let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
-        assert!(Settings::from_toml_str(&toml).is_ok());
-    });
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite://?mode=memory",
+        "sqlite://data/relay.db?mode=memory&cache=shared",
+        "sqlite://",
+    ] {
+        let toml = format!("{MINIMAL}[database]\nurl = \"{url}\"\n");
+        let errors = errors_of(settings_from(&toml));
+        let text = message(&errors, "database.url");
+        assert!(
+            text.contains("sqlite://data/enquiry-relay.db"),
+            "{url}: {text}"
+        );
+    }
+    let toml = format!("{MINIMAL}[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n");
+    assert!(settings_from(&toml).is_ok());
 }
 
 #[test]
 fn a_lease_barely_longer_than_the_timeout_is_refused() {
-    jail(|_| {
-        let toml = |lease: &str| format!("{MINIMAL}\n[sync]\nlease = \"{lease}\"\n");
-        // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
-        let errors = errors_of(Settings::from_toml_str(&toml("30001ms")));
-        let text = message(&errors, "sync.lease");
-        assert!(text.contains("by at least 5s"), "{text}");
-        assert!(Settings::from_toml_str(&toml("35s")).is_ok());
-    });
+    let toml = |lease: &str| format!("{MINIMAL}\n[sync]\nlease = \"{lease}\"\n");
+    // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
+    let errors = errors_of(settings_from(&toml("30001ms")));
+    let text = message(&errors, "sync.lease");
+    assert!(text.contains("by at least 5s"), "{text}");
+    assert!(settings_from(&toml("35s")).is_ok());
 }
 
 #[test]
 fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused() {
-    jail(|_| {
-        let s = Settings::from_toml_str(MINIMAL).unwrap();
-        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
-        let longer = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"2m\"\n");
-        let s = Settings::from_toml_str(&longer).unwrap();
-        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let s = settings_from(MINIMAL).unwrap();
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let longer = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"2m\"\n");
+    let s = settings_from(&longer).unwrap();
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
 
-        let short = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"10s\"\n");
-        let s = Settings::from_toml_str(&short).unwrap();
-        // Honoured: the orchestrator's kill deadline may be what it is.
-        assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
-        let warnings = s.warnings();
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let short = format!("{MINIMAL}\n[sync]\nshutdown_grace = \"10s\"\n");
+    let s = settings_from(&short).unwrap();
+    // Honoured: the orchestrator's kill deadline may be what it is.
+    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("sync.shutdown_grace")
+            && warnings[0].contains("carehq.timeout")
+            && warnings[0].contains("duplicate")
+            && warnings[0].contains("at least \"35s\""),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn secret_files_lose_one_newline_and_unusable_ones_are_named() {
+    jail(|jail| {
+        let dir = tempfile::tempdir().unwrap();
+        let altcha = |keys: &str| format!("{MINIMAL}[captcha]\nprovider = \"altcha\"\n{keys}\n");
+        let from_file = |name: &str, contents: &str| {
+            let path = write(dir.path(), name, contents);
+            format!("secret_file = \"{}\"", path.display())
+        };
+        // Editors and `echo` add one newline; a second one is the secret's.
+        let s = Settings::from_toml_str(&altcha(&from_file("two", "s3cret\n\n"))).unwrap();
+        assert_eq!(s.captcha.secret.unwrap().expose_secret(), "s3cret\n");
+        let s = Settings::from_toml_str(&altcha(&from_file("crlf", "s3cret\r\n"))).unwrap();
+        assert_eq!(s.captcha.secret.unwrap().expose_secret(), "s3cret");
+        // A site's own [sites.captcha] reads its _file too.
+        let site = format!(
+            "{MINIMAL}[sites.captcha]\nprovider = \"altcha\"\n{}\n",
+            from_file("site", "site-key\n")
+        );
+        let s = Settings::from_toml_str(&site).unwrap();
+        let own = s.sites[0].captcha.as_ref().unwrap();
+        assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-key");
+
+        let errors = errors_of(Settings::from_toml_str(&altcha(
+            "secret_file = \"/nonexistent/relay-secret\"",
+        )));
+        let missing = message(&errors, "captcha.secret_file");
+        assert!(missing.contains("/nonexistent/relay-secret"), "{missing}");
+        let errors = errors_of(Settings::from_toml_str(&altcha(&from_file("empty", "\n"))));
+        assert!(message(&errors, "captcha.secret_file").contains("is empty"));
+        // Blank inline is unset: the provider then asks for its secret.
+        let errors = errors_of(Settings::from_toml_str(&altcha("secret = \"  \"")));
+        assert!(message(&errors, "captcha.secret").contains("required"));
+
+        // Both given: refused, and neither value is echoed.
+        let token = write(dir.path(), "token", "from-file-0123456789abcdef0123456789");
+        jail.set_env("ENQUIRY_RELAY_STAFF__TOKEN_FILE", token.display());
+        let toml = format!("{MINIMAL}[staff]\ntoken = \"inline-0123456789abcdef0123456789\"\n");
+        let errors = errors_of(Settings::from_toml_str(&toml));
+        assert!(message(&errors, "staff.token").contains("staff.token_file"));
+        let text = errors.to_string();
         assert!(
-            warnings[0].contains("sync.shutdown_grace")
-                && warnings[0].contains("carehq.timeout")
-                && warnings[0].contains("duplicate")
-                && warnings[0].contains("at least \"35s\""),
-            "{}",
-            warnings[0]
+            !text.contains("inline-") && !text.contains("from-file"),
+            "{text}"
         );
     });
+}
+
+#[test]
+fn a_global_captcha_mistake_is_named_once() {
+    let toml = format!(
+        "{MINIMAL}[sites.captcha]\nprovider = \"altcha\"\nsecret = \"s\"\n[captcha]\nzz = 1\n"
+    );
+    let errors = errors_of(settings_from(&toml));
+    assert_keys(&errors, "captcha.zz");
+    assert!(errors.get("sites[0].captcha.zz").is_none(), "{errors}");
 }

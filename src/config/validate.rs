@@ -1,9 +1,10 @@
-//! Turns the raw sections into typed `Settings`: defaults filled in, values
-//! parsed, cross-key rules checked. Every problem is recorded and the load
+//! Turns the extracted sections into `Settings`: defaults that depend on
+//! other keys filled in, cross-key rules checked. Every problem is recorded and the load
 //! fails once at the end, so one run lists everything to fix.
 
 use std::time::Duration;
 
+use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
 use super::duration::format_duration;
@@ -11,9 +12,9 @@ use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
 use super::operations::AlertSettings;
 use super::secrets;
-use super::sections::{CaptchaProvider, CaptchaSettings, SiteSettings, SpamSettings};
-use super::text::text;
-use super::{ConfigSource, Settings, captcha, sites};
+use super::sections::SpamSettings;
+use super::sites::{self, Refused, SiteSettings};
+use super::{ConfigSource, Settings};
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
@@ -28,8 +29,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let carehq = carehq(raw.carehq, credential_refused, &mut p);
     let sync = Some(sync(raw.sync, carehq_timeout))
         .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
-    let global_captcha = raw.captcha.clone();
-    let captcha = captcha::captcha("captcha", raw.captcha, &mut p);
+    captcha::required_keys("captcha", &raw.captcha, &mut p);
     let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
     // A database without a key starts with one derived from the CareHQ
     // secret, which every instance shares. When [carehq] itself is broken its
@@ -38,27 +38,25 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         initial_key: secrets::derive_time_token_key(&c.api_secret),
         ..raw.spam
     });
-    // Where each slug sits in the file: a site that failed to parse is not in
-    // `sites`, so a later site's key must not take its index.
-    let slugs: Vec<Option<String>> = raw
-        .sites
-        .iter()
-        .map(|s| text(&s.slug).map(str::to_owned))
-        .collect();
-    let sites = sites::sites(raw.sites, &global_captcha, &mut p);
-    let request_timeout_ok = !raw.bad_keys.iter().any(|k| k == "server.request_timeout");
-    if let (true, Some(captcha)) = (request_timeout_ok, &captcha) {
+    let refused_keys = Refused {
+        bad: &raw.bad_keys,
+        unknown: &raw.unknown_keys,
+    };
+    let sites = sites::sites(raw.sites, &refused_keys, &mut p);
+    // Not against a timeout that was refused (it holds its default).
+    if !refused("server.request_timeout") && !refused("captcha.") {
         captcha_within_request(
             raw.server.request_timeout,
-            &captcha_timeouts(captcha, &sites, &slugs),
+            &captcha_timeouts(&raw.captcha, &sites),
             &mut p,
         );
     }
+    let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
     let log = super::log::log(raw.log, &mut p);
-    match (database, carehq, sync, captcha, spam) {
-        (Some(database), Some(carehq), Some(sync), Some(captcha), Some(spam)) if p.is_empty() => {
+    match (database, carehq, sync, spam) {
+        (Some(database), Some(carehq), Some(sync), Some(spam)) if p.is_empty() => {
             let (Some(alerts), Some(log)) = (alerts, log) else {
                 return Err(p.into_errors());
             };
@@ -68,7 +66,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 carehq,
                 sync,
                 staff: raw.staff,
-                captcha,
+                captcha: raw.captcha,
                 spam,
                 rate_limit: raw.rate_limit,
                 sites,
@@ -86,26 +84,20 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
 }
 
 /// Each hosted CAPTCHA's timeout with its key: the global one if any site
-/// uses it, and each site's own, keyed by the site's place in the file
-/// (`slugs`, in file order).
+/// uses it, and each site's own (keyed by the site's place in the file).
 fn captcha_timeouts(
     global: &CaptchaSettings,
-    sites: &[SiteSettings],
-    slugs: &[Option<String>],
+    sites: &[(usize, SiteSettings)],
 ) -> Vec<(String, Duration)> {
     let hosted = |c: &CaptchaSettings| {
         !matches!(c.provider, CaptchaProvider::None | CaptchaProvider::Altcha)
     };
     let mut timeouts = Vec::new();
-    if sites.iter().any(|s| s.captcha.is_none()) && hosted(global) {
+    if sites.iter().any(|(_, s)| s.captcha.is_none()) && hosted(global) {
         timeouts.push(("captcha.timeout".to_owned(), global.timeout));
     }
-    for (parsed, site) in sites.iter().enumerate() {
+    for (i, site) in sites {
         if let Some(own) = site.captcha.as_ref().filter(|c| hosted(c)) {
-            let i = slugs
-                .iter()
-                .position(|slug| slug.as_deref() == Some(site.slug.as_str()))
-                .unwrap_or(parsed);
             timeouts.push((format!("sites[{i}].captcha.timeout"), own.timeout));
         }
     }

@@ -6,28 +6,13 @@ use std::time::Duration;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde::de::{Deserializer, Error};
 
-use super::checks::{boolean, duration, integer};
 use super::duration::format_duration;
 use super::error::Problems;
-use super::raw::RawVisits;
-use super::text::{TextList, text};
-
-/// CareHQ's host roles (carehq-api.md §6).
-pub const VISIT_HOSTS: &[&str] = &[
-    "manager",
-    "deputy_manager",
-    "administrator",
-    "receptionist",
-    "senior_carer",
-    "carer",
-    "customer_relations_adviser",
-    "nurse",
-    "other",
-];
-
-/// CareHQ's visit types.
-pub const VISIT_TYPES: &[&str] = &["in_person", "virtual"];
+use super::fields;
+use super::visit_values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone};
 
 const WEEKDAYS: [&str; 7] = [
     "monday",
@@ -38,13 +23,6 @@ const WEEKDAYS: [&str; 7] = [
     "saturday",
     "sunday",
 ];
-
-/// One visiting window of a day, in the home's local time; `start < end`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VisitWindow {
-    pub start: Time,
-    pub end: Time,
-}
 
 /// A site's checked visit settings (only present when `enabled = true`).
 #[derive(Clone, Debug)]
@@ -70,150 +48,164 @@ pub struct VisitSettings {
     pub capacity: u32,
 }
 
-/// `Some(None)` when visits are disabled (the keys are still checked),
-/// `Some(Some(_))` when enabled and valid, `None` after a problem.
-pub(super) fn visits(i: usize, raw: &RawVisits, p: &mut Problems) -> Option<Option<VisitSettings>> {
-    let key = |field: &str| format!("sites[{i}].visits.{field}");
-    let enabled = boolean(&key("enabled"), &raw.enabled, false, p);
-    let zone_name = text(&raw.time_zone).unwrap_or("Europe/London").to_owned();
-    let time_zone = match TimeZone::get(&zone_name) {
-        Ok(tz) => Some(tz),
-        Err(_) => {
-            p.push(
-                key("time_zone"),
-                format!("\"{zone_name}\" is not a known time zone; use an IANA name such as \"Europe/London\""),
-            );
-            None
-        }
-    };
-    let slot_length = slot_length(&key("slot_length"), raw, p);
-    let days = [
-        &raw.monday,
-        &raw.tuesday,
-        &raw.wednesday,
-        &raw.thursday,
-        &raw.friday,
-        &raw.saturday,
-        &raw.sunday,
-    ];
-    let mut hours: [Vec<VisitWindow>; 7] = Default::default();
-    let mut hours_ok = true;
-    for (d, value) in days.into_iter().enumerate() {
-        match day_windows(&key(WEEKDAYS[d]), value.as_ref(), slot_length, p) {
-            Some(windows) => hours[d] = windows,
-            None => hours_ok = false,
+/// `[sites.visits]` as written; `visits` checks the rules across keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct VisitKeys {
+    #[serde(deserialize_with = "fields::boolean")]
+    enabled: bool,
+    #[serde(deserialize_with = "fields::parsed")]
+    time_zone: Zone,
+    #[serde(deserialize_with = "fields::list")]
+    monday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    tuesday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    wednesday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    thursday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    friday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    saturday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "fields::list")]
+    sunday: Vec<VisitWindow>,
+    #[serde(deserialize_with = "slot_length")]
+    slot_length: Duration,
+    #[serde(deserialize_with = "fields::whole::<_, _, 0, 366>")]
+    days_ahead: u32,
+    #[serde(deserialize_with = "fields::list")]
+    closed_dates: Vec<ClosedDate>,
+    #[serde(deserialize_with = "fields::duration")]
+    notice: Duration,
+    #[serde(deserialize_with = "fields::parsed")]
+    host: Host,
+    #[serde(deserialize_with = "fields::list")]
+    visit_types: Vec<VisitType>,
+    #[serde(deserialize_with = "fields::boolean")]
+    suppress_confirmation_email: bool,
+    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
+    capacity: u32,
+}
+
+impl Default for VisitKeys {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            time_zone: Zone::london(),
+            monday: Vec::new(),
+            tuesday: Vec::new(),
+            wednesday: Vec::new(),
+            thursday: Vec::new(),
+            friday: Vec::new(),
+            saturday: Vec::new(),
+            sunday: Vec::new(),
+            slot_length: Duration::from_secs(30 * 60),
+            days_ahead: 14,
+            closed_dates: Vec::new(),
+            notice: Duration::from_secs(24 * 3600),
+            host: Host("manager"),
+            visit_types: VISIT_TYPES.iter().map(|t| VisitType(t)).collect(),
+            suppress_confirmation_email: false,
+            capacity: 1,
         }
     }
-    let days_ahead = integer(&key("days_ahead"), &raw.days_ahead, 14, 0, 366, p);
-    let closed_dates = closed_dates(&key("closed_dates"), raw.closed_dates.as_ref(), p);
-    let notice = duration(
-        &key("notice"),
-        &raw.notice,
-        Duration::from_secs(24 * 3600),
-        p,
-    );
-    let host = match text(&raw.host).unwrap_or("manager") {
-        h if VISIT_HOSTS.contains(&h) => Some(h.to_owned()),
-        h => {
-            p.push(
-                key("host"),
-                format!(
-                    "\"{h}\" is not a CareHQ host role; expected one of: {}",
-                    VISIT_HOSTS.join(", ")
-                ),
-            );
-            None
-        }
-    };
-    let visit_types = visit_types(&key("visit_types"), raw.visit_types.as_ref(), p);
-    let suppress = boolean(
-        &key("suppress_confirmation_email"),
-        &raw.suppress_confirmation_email,
-        false,
-        p,
-    );
-    let capacity = integer(&key("capacity"), &raw.capacity, 1, 1, 1000, p);
-    let enabled = enabled?;
-    if enabled && hours_ok && hours.iter().all(Vec::is_empty) {
+}
+
+/// `Some(None)` when visits are disabled (the keys are still checked),
+/// `Some(Some(_))` when enabled and valid, `None` after a problem. `bad`:
+/// keys serde refused, whose defaults must not be blamed.
+pub(super) fn visits(
+    i: usize,
+    raw: VisitKeys,
+    bad: &[String],
+    p: &mut Problems,
+) -> Option<Option<VisitSettings>> {
+    let key = |field: &str| format!("sites[{i}].visits.{field}");
+    let refused = |field: &str| bad.iter().any(|k| k.starts_with(&key(field)));
+    let before = p.len();
+    let days = [
+        raw.monday,
+        raw.tuesday,
+        raw.wednesday,
+        raw.thursday,
+        raw.friday,
+        raw.saturday,
+        raw.sunday,
+    ];
+    let slot = Some(raw.slot_length).filter(|_| !refused("slot_length"));
+    let mut hours: [Vec<VisitWindow>; 7] = Default::default();
+    for (d, windows) in days.into_iter().enumerate() {
+        hours[d] = day_windows(&key(WEEKDAYS[d]), windows, slot, p);
+    }
+    let days_refused = WEEKDAYS.iter().any(|day| refused(day));
+    if raw.enabled && !days_refused && hours.iter().all(Vec::is_empty) {
         p.push(
             key("monday"),
             "visits are enabled but no visiting hours are set; give at least one weekday, e.g. monday = [\"10:00-12:00\", \"14:00-16:00\"]",
         );
+    }
+    let mut visit_types: Vec<String> = Vec::new();
+    for VisitType(t) in raw.visit_types {
+        if !visit_types.iter().any(|seen| seen == t) {
+            visit_types.push(t.to_owned());
+        }
+    }
+    if visit_types.is_empty() && !refused("visit_types") {
+        p.push(
+            key("visit_types"),
+            "no visit type is allowed; list at least one of: in_person, virtual",
+        );
+    }
+    if p.len() > before {
         return None;
     }
-    let settings = VisitSettings {
-        time_zone_name: zone_name,
-        time_zone: time_zone?,
-        hours: hours_ok.then_some(hours)?,
-        slot_length: slot_length?,
-        days_ahead: u32::try_from(days_ahead?).ok()?,
-        closed_dates: closed_dates?,
-        notice: notice?,
-        host: host?,
-        visit_types: visit_types?,
-        suppress_confirmation_email: suppress?,
-        capacity: u32::try_from(capacity?).ok()?,
-    };
-    Some(enabled.then_some(settings))
+    Some(raw.enabled.then(|| VisitSettings {
+        time_zone_name: raw.time_zone.name,
+        time_zone: raw.time_zone.zone,
+        hours,
+        slot_length: raw.slot_length,
+        days_ahead: raw.days_ahead,
+        closed_dates: raw.closed_dates.into_iter().map(|d| d.0).collect(),
+        notice: raw.notice,
+        host: raw.host.0.to_owned(),
+        visit_types,
+        suppress_confirmation_email: raw.suppress_confirmation_email,
+        capacity: raw.capacity,
+    }))
 }
 
 /// Whole minutes from 5 minutes to 8 hours.
-fn slot_length(key: &str, raw: &RawVisits, p: &mut Problems) -> Option<Duration> {
-    let length = duration(key, &raw.slot_length, Duration::from_secs(30 * 60), p)?;
+fn slot_length<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let length = fields::duration(d)?;
     let secs = length.as_secs();
     if length.subsec_nanos() != 0 || secs % 60 != 0 || !(5 * 60..=8 * 3600).contains(&secs) {
-        p.push(
-            key,
-            format!(
-                "\"{}\" cannot be a visit slot; use whole minutes from \"5m\" to \"8h\", e.g. \"30m\"",
-                format_duration(length)
-            ),
-        );
-        return None;
+        return Err(D::Error::custom(format!(
+            "\"{}\" cannot be a visit slot; use whole minutes from \"5m\" to \"8h\", e.g. \"30m\"",
+            format_duration(length)
+        )));
     }
-    Some(length)
+    Ok(length)
 }
 
-/// `["10:00-12:00", "14:00-16:00"]`: sorted, not overlapping, each long enough
-/// for one slot.
+/// One day's windows, sorted; each must hold a slot and none may overlap.
 fn day_windows(
     key: &str,
-    value: Option<&TextList>,
+    mut windows: Vec<VisitWindow>,
     slot: Option<Duration>,
     p: &mut Problems,
-) -> Option<Vec<VisitWindow>> {
-    let mut windows = Vec::new();
-    let mut ok = true;
-    for (j, item) in value
-        .map(|l| l.0.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let item_key = format!("{key}[{j}]");
-        let Some(window) = parse_window(item) else {
+) -> Vec<VisitWindow> {
+    for (j, window) in windows.iter().enumerate() {
+        let minutes = minutes_of(window.end) - minutes_of(window.start);
+        if let Some(slot) = slot.filter(|slot| (minutes as u64) * 60 < slot.as_secs()) {
             p.push(
-                item_key,
-                format!("\"{item}\" is not a visiting window; write HH:MM-HH:MM with the start first, e.g. \"14:00-16:00\""),
+                format!("{key}[{j}]"),
+                format!(
+                    "\"{window}\" is shorter than one slot ({}); lengthen it or shorten slot_length",
+                    format_duration(slot)
+                ),
             );
-            ok = false;
-            continue;
-        };
-        if let Some(slot) = slot {
-            let minutes = minutes_of(window.end) - minutes_of(window.start);
-            if (minutes as u64) * 60 < slot.as_secs() {
-                p.push(
-                    item_key,
-                    format!(
-                        "\"{item}\" is shorter than one slot ({}); lengthen it or shorten slot_length",
-                        format_duration(slot)
-                    ),
-                );
-                ok = false;
-                continue;
-            }
         }
-        windows.push(window);
     }
     windows.sort_by_key(|w| w.start);
     if windows.windows(2).any(|pair| pair[1].start < pair[0].end) {
@@ -221,81 +213,12 @@ fn day_windows(
             key,
             "two visiting windows overlap; list each stretch of time once, e.g. [\"10:00-12:00\", \"14:00-16:00\"]",
         );
-        ok = false;
     }
-    ok.then_some(windows)
-}
-
-fn parse_window(text: &str) -> Option<VisitWindow> {
-    let (start, end) = text.split_once('-')?;
-    let start = parse_hh_mm(start.trim())?;
-    let end = parse_hh_mm(end.trim())?;
-    (start < end).then_some(VisitWindow { start, end })
-}
-
-fn parse_hh_mm(text: &str) -> Option<Time> {
-    let (h, m) = text.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+    windows
 }
 
 fn minutes_of(time: Time) -> i32 {
     i32::from(time.hour()) * 60 + i32::from(time.minute())
-}
-
-fn closed_dates(key: &str, value: Option<&TextList>, p: &mut Problems) -> Option<Vec<Date>> {
-    let mut dates = Vec::new();
-    let mut ok = true;
-    for (j, item) in value
-        .map(|l| l.0.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        match item.parse::<Date>() {
-            Ok(date) if item.len() == 10 => dates.push(date),
-            _ => {
-                p.push(
-                    format!("{key}[{j}]"),
-                    format!("\"{item}\" is not a date; write YYYY-MM-DD, e.g. \"2026-12-25\""),
-                );
-                ok = false;
-            }
-        }
-    }
-    ok.then_some(dates)
-}
-
-fn visit_types(key: &str, value: Option<&TextList>, p: &mut Problems) -> Option<Vec<String>> {
-    let Some(list) = value else {
-        return Some(VISIT_TYPES.iter().map(|t| (*t).to_owned()).collect());
-    };
-    let mut types: Vec<String> = Vec::new();
-    let mut ok = true;
-    for (j, item) in list.0.iter().enumerate() {
-        if !VISIT_TYPES.contains(&item.as_str()) {
-            p.push(
-                format!("{key}[{j}]"),
-                format!(
-                    "\"{item}\" is not a CareHQ visit type; expected one of: {}",
-                    VISIT_TYPES.join(", ")
-                ),
-            );
-            ok = false;
-        } else if !types.contains(item) {
-            types.push(item.clone());
-        }
-    }
-    if ok && types.is_empty() {
-        p.push(
-            key,
-            "no visit type is allowed; list at least one of: in_person, virtual",
-        );
-        ok = false;
-    }
-    ok.then_some(types)
 }
 
 #[cfg(test)]
@@ -354,23 +277,26 @@ mod tests {
 
     #[test]
     fn windows_are_read_sorted_and_checked() {
+        let parse = |texts: &[&str]| -> Vec<VisitWindow> {
+            texts.iter().map(|t| t.parse().expect(t)).collect()
+        };
+        let slot = Some(Duration::from_secs(1800));
         let mut p = Problems::default();
-        let list = TextList(vec!["14:00-16:00".into(), "10:00 - 12:00".into()]);
-        let windows = day_windows("k", Some(&list), Some(Duration::from_secs(1800)), &mut p)
-            .expect("valid windows");
+        let windows = day_windows("k", parse(&["14:00-16:00", "10:00 - 12:00"]), slot, &mut p);
+        assert!(p.is_empty());
         assert_eq!(windows[0].start, Time::constant(10, 0, 0, 0));
         assert_eq!(windows[1].end, Time::constant(16, 0, 0, 0));
 
-        for bad in ["16:00-14:00", "10-12", "25:00-26:00", "10:00-10:15"] {
-            let mut p = Problems::default();
-            let list = TextList(vec![bad.into()]);
-            assert!(
-                day_windows("k", Some(&list), Some(Duration::from_secs(1800)), &mut p).is_none(),
-                "{bad}"
-            );
+        for bad in ["16:00-14:00", "10-12", "25:00-26:00"] {
+            let error = bad.parse::<VisitWindow>().unwrap_err();
+            assert!(error.contains("is not a visiting window"), "{bad}: {error}");
         }
-        let mut p = Problems::default();
-        let overlapping = TextList(vec!["10:00-12:00".into(), "11:00-13:00".into()]);
-        assert!(day_windows("k", Some(&overlapping), None, &mut p).is_none());
+        day_windows("k", parse(&["10:00-10:15"]), slot, &mut p);
+        assert_eq!(p.len(), 1, "shorter than one slot");
+        day_windows("k", parse(&["10:00-12:00", "11:00-13:00"]), None, &mut p);
+        let errors = p.into_errors();
+        assert_eq!(errors.0.len(), 2, "overlap: {errors}");
+        assert_eq!(errors.0[0].key, "k[0]");
+        assert!(errors.0[1].message.contains("overlap"), "{errors}");
     }
 }

@@ -7,6 +7,7 @@
 //! have a `Debug` that redacts it; `Display`/`as_str` give the real value for
 //! sending to CareHQ.
 
+mod carehq_id;
 mod email;
 mod enquiry;
 mod extra_field;
@@ -14,6 +15,7 @@ mod field_errors;
 mod free_text;
 mod funding_type;
 mod names;
+mod origin;
 mod person_name;
 mod phone;
 mod service;
@@ -23,12 +25,14 @@ mod yes_no;
 #[cfg(test)]
 mod tests;
 
+pub use carehq_id::CareHqId;
 pub use email::EmailAddress;
 pub use enquiry::{Enquiry, IntakeRules};
 pub use extra_field::{ExtraField, MAX_EXTRA_FIELDS, label_for};
 pub use field_errors::FieldErrors;
 pub use free_text::FreeText;
 pub use funding_type::FundingType;
+pub use origin::Origin;
 pub use person_name::PersonName;
 pub use phone::PhoneNumber;
 pub use service::{KNOWN_SERVICES, Service};

@@ -7,9 +7,9 @@ use crate::config::SiteSettings;
 pub(super) fn site_routing(site: &SiteSettings) -> SiteRouting {
     SiteRouting {
         site_name: site.name.clone(),
-        location: site.location.clone(),
-        referrer: site.referrer.clone(),
-        sales_channel: site.sales_channel.clone(),
+        location: site.location.to_string(),
+        referrer: site.referrer.as_ref().map(ToString::to_string),
+        sales_channel: site.sales_channel.as_ref().map(ToString::to_string),
         untrusted_source: site.untrusted_source,
         default_service: site.defaults.service.clone(),
         default_funding_type: site.defaults.funding_type.clone(),
