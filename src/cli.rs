@@ -92,6 +92,32 @@ pub enum EnquiriesCommand {
     Release { id: String },
     /// Scrub personal data past the [retention] periods now.
     Purge,
+    /// Erase a person's data on their request: lists the matches unless --yes.
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["id", "email", "phone"])))]
+    Erase {
+        /// One enquiry, by its Id.
+        id: Option<String>,
+        /// Every enquiry that mentions this email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Every enquiry that mentions this phone number.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Erase them (without it, only list what would be erased).
+        #[arg(long)]
+        yes: bool,
+        /// Recorded in the audit trail (default "erasure request").
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Everything stored about a person, as JSON (a subject access request).
+    #[command(group(clap::ArgGroup::new("who").required(true).multiple(true).args(["email", "phone"])))]
+    Export {
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
-//! `enquiries list|show|retry|release|purge`: staff fix what is stuck without
+//! `enquiries list|show|retry|release|purge` (and `erase|export`, in
+//! `erasure`): staff fix what is stuck without
 //! touching the database. Each works on the configured database, beside a
 //! running server: changes are single statements the worker picks up on its
 //! next poll. Exit 1 when the enquiry is not found or there was nothing to do
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use super::erasure;
 use super::table::{render, when};
 use crate::cli::EnquiriesCommand;
 use crate::config::{Settings, parse_duration};
@@ -26,6 +28,28 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
         EnquiriesCommand::Show { id } => show(&store, &id).await?,
         EnquiriesCommand::Retry { id, failed } => retry(&store, id, failed).await?,
         EnquiriesCommand::Release { id } => release(&store, &id).await?,
+        EnquiriesCommand::Erase {
+            id,
+            email,
+            phone,
+            yes,
+            reason,
+        } => {
+            let request = erasure::Request {
+                id: id.as_deref(),
+                email: email.as_deref(),
+                phone: phone.as_deref(),
+            };
+            erasure::erase(&store, &request, yes, reason.as_deref()).await?
+        }
+        EnquiriesCommand::Export { email, phone } => {
+            let request = erasure::Request {
+                id: None,
+                email: email.as_deref(),
+                phone: phone.as_deref(),
+            };
+            erasure::export(&store, &request).await?
+        }
         EnquiriesCommand::Purge => {
             let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
             println!(

@@ -4,7 +4,9 @@
 mod carehq;
 mod check;
 mod enquiries;
+mod erasure;
 mod healthcheck;
+mod person;
 mod serve;
 mod sync_once;
 mod table;

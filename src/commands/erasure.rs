@@ -1,0 +1,172 @@
+//! `enquiries erase` and `enquiries export`: a person's right to erasure
+//! and of access. Erase lists what it would remove unless `--yes`, removes
+//! the personal data of each matching enquiry (an anonymous tombstone and
+//! an audit record stay) and reminds staff that CareHQ's copy is erased in
+//! CareHQ. Export prints everything stored about the person as JSON.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::person::Person;
+use super::table::when;
+use crate::storage::{Actor, DeleteOutcome, Store, StoredPayload, now_ms};
+
+/// Who the audit trail says erased it.
+const ACTOR: &str = "command line";
+
+/// Which enquiries a request is about.
+pub struct Request<'a> {
+    pub id: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+}
+
+pub async fn erase(
+    store: &Store,
+    request: &Request<'_>,
+    yes: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let matches = match matching(store, request).await? {
+        Ok(matches) => matches,
+        Err(problem) => return Ok(usage(&problem)),
+    };
+    if matches.is_empty() {
+        println!(
+            "no stored enquiry matches; nothing to erase (enquiries already scrubbed hold no personal data)"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let remote = remote_ids(store, &matches).await?;
+    if !yes {
+        println!("would erase {} enquiry(ies):", matches.len());
+        for m in &matches {
+            println!(
+                "  {}  {}  received {} UTC",
+                m.id,
+                m.site,
+                when(m.received_at)
+            );
+        }
+        println!("nothing changed yet: run again with --yes to erase them");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let actor = Actor {
+        label: ACTOR,
+        reason: Some(reason.unwrap_or("erasure request")),
+    };
+    let (mut erased, mut busy) = (0, Vec::new());
+    for m in &matches {
+        match store.erase_enquiry(&m.id, &actor).await? {
+            DeleteOutcome::Deleted => erased += 1,
+            DeleteOutcome::BeingSent => busy.push(m.id.as_str()),
+            DeleteOutcome::NotFound => {}
+        }
+    }
+    println!(
+        "erased {erased} enquiry(ies): their personal data is gone from every table; an anonymous record (ids, times, outcomes) and the audit entry remain"
+    );
+    if !remote.is_empty() {
+        println!(
+            "CareHQ keeps its own copy: erase these care enquiries in CareHQ too: {}",
+            remote.join(", ")
+        );
+    }
+    if !busy.is_empty() {
+        println!(
+            "not erased, being sent to CareHQ right now (run erase again in a minute): {}",
+            busy.join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn export(store: &Store, request: &Request<'_>) -> anyhow::Result<ExitCode> {
+    let matches = match matching(store, request).await? {
+        Ok(matches) => matches,
+        Err(problem) => return Ok(usage(&problem)),
+    };
+    let mut enquiries = Vec::with_capacity(matches.len());
+    for m in &matches {
+        enquiries.push(one(store, m).await?);
+    }
+    let report = json!({
+        "exported_at": when(now_ms()) + " UTC",
+        "enquiries": enquiries,
+        "note": "What this service stores about the person. CareHQ (and any other destination) keeps its own copy of each delivered enquiry: ask the care provider's CareHQ administrator for that.",
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything stored about one enquiry.
+async fn one(store: &Store, m: &StoredPayload) -> anyhow::Result<Value> {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::from(text));
+    let consent = store.enquiry(&m.id).await?.and_then(|e| e.consent);
+    let mut deliveries = Vec::new();
+    for d in store.deliveries_of(&m.id).await? {
+        deliveries.push(json!({
+            "step": d.step.as_str(),
+            "status": d.status.as_str(),
+            "attempts": store.attempts_of(&d.id).await?,
+            "carehq_id": d.remote_id,
+            "last_error": d.last_error,
+        }));
+    }
+    let partner_events: Vec<Value> = (store.partner_events_of(&m.id).await?.into_iter())
+        .map(|e| json!({"partner": e.partner, "event": e.event_name, "sent_at": when(e.sent_at), "action": e.action}))
+        .collect();
+    Ok(json!({
+        "id": m.id,
+        "site": m.site,
+        "received_at": when(m.received_at) + " UTC",
+        "fields": parse(&m.payload),
+        "as_first_written": m.original_payload.as_deref().map(parse),
+        "consent": consent.map(|c| json!({"version": c.version, "wording_sha256": c.sha256})),
+        "deliveries": deliveries,
+        "partner_events": partner_events,
+        "audit": store.audit_of(&m.id).await?,
+    }))
+}
+
+/// The stored enquiries the request names, or what to give instead.
+async fn matching(
+    store: &Store,
+    request: &Request<'_>,
+) -> anyhow::Result<Result<Vec<StoredPayload>, String>> {
+    let stored = store.stored_payloads().await?;
+    if let Some(id) = request.id {
+        return Ok(Ok(stored.into_iter().filter(|s| s.id == id).collect()));
+    }
+    let person = match Person::new(request.email, request.phone) {
+        Ok(person) => person,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    Ok(Ok(stored
+        .into_iter()
+        .filter(|s| {
+            person.in_payload(&s.payload)
+                || s.original_payload
+                    .as_deref()
+                    .is_some_and(|p| person.in_payload(p))
+        })
+        .collect()))
+}
+
+/// CareHQ's ids of the matched enquiries' delivered steps.
+async fn remote_ids(store: &Store, matches: &[StoredPayload]) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for m in matches {
+        for d in store.deliveries_of(&m.id).await? {
+            ids.extend(d.remote_id.map(|r| format!("{r} ({})", d.step.as_str())));
+        }
+    }
+    Ok(ids)
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::from(2)
+}
