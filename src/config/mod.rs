@@ -18,6 +18,7 @@ mod fields;
 mod figment_errors;
 mod log;
 mod operations;
+mod partners;
 mod rate;
 mod sandbox_defaults;
 mod secrets;
@@ -48,6 +49,7 @@ pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use log::{LogFormat, LogSettings};
 pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
+pub use partners::{PartnerAuth, SitePartners};
 pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{

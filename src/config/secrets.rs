@@ -33,7 +33,11 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Secret keys of a `[[sites]]` table, relative to it.
-const SITE_SECRET_KEYS: &[&str] = &["captcha.secret"];
+const SITE_SECRET_KEYS: &[&str] = &[
+    "captcha.secret",
+    "partners.helparound.token",
+    "partners.helparound.signing_secret",
+];
 
 /// In a section's (or a site's) table, keys starting with `prefix`,
 /// replaces each `<secret>_file` with the file's contents under `<secret>`,
@@ -47,12 +51,10 @@ pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problem
             .collect(),
     };
     for key in keys {
-        let (table, leaf) = match key.split_once('.') {
-            Some((table, leaf)) => match dict.get_mut(table) {
-                Some(Value::Dict(_, inner)) => (inner, leaf),
-                _ => continue,
-            },
-            None => (&mut *dict, key),
+        // The table holding the key, however deep (`partners.helparound.token`).
+        let (path, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+        let Some(table) = table_at(dict, path) else {
+            continue;
         };
         let full = format!("{prefix}.{key}");
         let Some(file) = table.remove(&format!("{leaf}_file")) else {
@@ -78,6 +80,18 @@ pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problem
                 "expected the path of a file holding the secret",
             );
         }
+    }
+}
+
+/// The table at a dotted `path` inside `dict` (`""` is `dict` itself).
+fn table_at<'a>(dict: &'a mut Dict, path: &str) -> Option<&'a mut Dict> {
+    if path.is_empty() {
+        return Some(dict);
+    }
+    let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+    match dict.get_mut(head) {
+        Some(Value::Dict(_, inner)) => table_at(inner, rest),
+        _ => None,
     }
 }
 

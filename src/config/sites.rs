@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::captcha::{self, CaptchaSettings};
 use super::error::Problems;
 use super::fields;
+use super::partners::SitePartners;
 use super::site_form::{FieldName, FormKeys, LabelKeys, Service, SiteDefaults, SiteForm};
 use super::visits::{VisitKeys, VisitSettings};
 use crate::domain::{CareHqId, Origin};
@@ -40,6 +41,8 @@ pub struct SiteSettings {
     pub require_time_token: bool,
     /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
     pub captcha: Option<CaptchaSettings>,
+    /// `[sites.partners.*]`: partners that may post this site's enquiries.
+    pub partners: SitePartners,
 }
 
 impl SiteSettings {
@@ -87,6 +90,7 @@ pub(super) struct SiteKeys {
     #[serde(deserialize_with = "fields::list")]
     hidden_fields: Vec<String>,
     labels: LabelKeys,
+    partners: SitePartners,
 }
 
 impl SiteKeys {
@@ -201,6 +205,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
     if let Some(captcha) = &raw.captcha {
         captcha::required_keys(&key("captcha"), captcha, p);
     }
+    super::partners::check(&format!("sites[{i}]"), &raw.partners, p);
     let mut allowed_origins: Vec<Origin> = Vec::with_capacity(raw.allowed_origins.len());
     for origin in raw.allowed_origins {
         // Two spellings of one origin are harmless: the copy is dropped.
@@ -229,6 +234,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
             .map_or_else(|| "website".to_owned(), |f| f.0),
         require_time_token: raw.require_time_token,
         captcha: raw.captcha,
+        partners: raw.partners,
     })
 }
 

@@ -683,7 +683,7 @@ fn the_example_file_documents_every_key() {
              [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
              [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
              [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
-             [[sites]]\n[sites.visits]\nzz = 1\n";
+             [[sites]]\n[sites.visits]\nzz = 1\n[[sites]]\n[sites.partners.helparound]\nzz = 1\n";
     let errors = errors_of(settings_from(probe));
     let mut checked = 0;
     for error in &errors.0 {

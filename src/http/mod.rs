@@ -26,7 +26,7 @@ pub use state::AppState;
 
 use axum::Router;
 use axum::http::{HeaderName, Request};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -53,6 +53,14 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(routes::status::status))
         .route("/metrics", get(routes::metrics::metrics))
         .route("/static/{file}", get(assets::serve))
+        .route(
+            "/partners/helparound/{site}/user-enrollment",
+            post(routes::partners::enrollment),
+        )
+        .route(
+            "/partners/helparound/{site}/user-action",
+            post(routes::partners::action),
+        )
         .merge(routes::staff::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(

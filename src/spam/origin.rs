@@ -139,6 +139,7 @@ mod tests {
             captcha: None,
             visits: None,
             form: Default::default(),
+            partners: Default::default(),
         }
     }
 

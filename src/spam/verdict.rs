@@ -18,6 +18,9 @@ pub enum SpamVerdict {
     NullOrigin,
     /// The CAPTCHA provider could not be reached.
     CaptchaUnverified,
+    /// Not a form post: an authenticated partner's webhook (HelpAround),
+    /// which the form's spam defence does not screen. Kept as long as clean.
+    Partner,
 }
 
 impl SpamVerdict {
@@ -31,6 +34,7 @@ impl SpamVerdict {
             SpamVerdict::FutureTimeToken => "future_time_token",
             SpamVerdict::NullOrigin => "null_origin",
             SpamVerdict::CaptchaUnverified => "captcha_unverified",
+            SpamVerdict::Partner => "partner",
         }
     }
 }

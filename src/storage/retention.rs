@@ -40,17 +40,17 @@ const SCRUB_SYNCED: &str = "\
 UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
  WHERE payload IS NOT NULL AND id IN (
    SELECT e.id FROM enquiries e
-    WHERE e.payload IS NOT NULL AND e.spam_verdict = 'clean' AND e.received_at < $1
+    WHERE e.payload IS NOT NULL AND e.spam_verdict IN ('clean', 'partner') AND e.received_at < $1
       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id)
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status <> 'synced')
     ORDER BY e.received_at LIMIT $3)
 RETURNING id";
-/// Spam: anything not `clean`, unless a delivery is failed, held or still waiting.
+/// Spam: anything not `clean` (or `partner`: an authenticated webhook), unless a delivery is failed, held or still waiting.
 const SCRUB_SPAM: &str = "\
 UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
  WHERE payload IS NOT NULL AND id IN (
    SELECT e.id FROM enquiries e
-    WHERE e.payload IS NOT NULL AND e.spam_verdict <> 'clean' AND e.received_at < $1
+    WHERE e.payload IS NOT NULL AND e.spam_verdict NOT IN ('clean', 'partner') AND e.received_at < $1
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status <> 'synced')
     ORDER BY e.received_at LIMIT $3)
 RETURNING id";

@@ -136,3 +136,261 @@ async fn a_user_action_is_recorded_once_against_the_latest_enrollment(db: Db) {
     );
 }
 on_both_databases!(a_user_action_is_recorded_once_against_the_latest_enrollment);
+
+// --- The webhooks over HTTP, as HelpAround would send them. ---
+
+use enquiry_relay::partners::webhook_auth::sign;
+use enquiry_relay::sandbox::Faults;
+use serde_json::Value;
+
+use crate::helpers::{AppOptions, TestApp, TestSandbox, field};
+
+const EXAMPLE: &str = include_str!("../../src/partners/helparound/examples/enrollment.json");
+const ACTION: &str = include_str!("../../src/partners/helparound/examples/user_action.json");
+const TOKEN: &str = "helparound-token-for-tests-0123456789";
+/// The Standard Webhooks specification's example secret.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn bearer_options() -> AppOptions {
+    AppOptions {
+        site_toml: format!("[sites.partners.helparound]\ntoken = \"{TOKEN}\""),
+        retry_schedule: r#"["1h"]"#,
+        ..AppOptions::default()
+    }
+    .quiet()
+}
+
+fn url(app: &TestApp, route: &str) -> String {
+    format!("{}/partners/helparound/{SITE}/{route}", app.address)
+}
+
+async fn post(app: &TestApp, route: &str, body: &str) -> (u16, Value) {
+    let answer = (app.http.post(url(app, route)))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enquiring(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
+    // CareHQ is down when it arrives: the answer is still 200 (stored).
+    sandbox.set_faults(Faults::once(503));
+    let (status, body) = post(&app, "user-enrollment", EXAMPLE).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(
+        body["data"]["supportProgramId"],
+        "78ef982b-00ea-39c2-a875-f549c40e92ad"
+    );
+    assert_eq!(body["data"]["patientId"], "ha61236024160af");
+    let id = body["data"]["externalId"]
+        .as_str()
+        .expect("our enquiry id")
+        .to_owned();
+    assert_eq!(app.drain().await.retrying, 1, "CareHQ was down");
+    app.make_pending_due().await;
+    assert_eq!(app.drain_to_rest().await.synced, 1, "delivered later");
+
+    let received = sandbox.received();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!(field(sent, "first_name"), Some("test"));
+    assert_eq!(field(sent, "last_name"), Some("(caregiver of John Doe)"));
+    assert_eq!(field(sent, "email"), Some("test@gmail.com"));
+    let text = field(sent, "care_requirements").unwrap_or_default();
+    for line in [
+        "Patient: John Doe",
+        "Caregiver relationship: Parent",
+        "Best time to call: Morning",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("ds43") && !text.contains("85219935"),
+        "insurance or signature sent:\n{text}"
+    );
+
+    // The same event again: the same answer, nothing new stored.
+    let (status, again) = post(&app, "user-enrollment", EXAMPLE).await;
+    assert_eq!(
+        (status, again["data"]["externalId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    assert_eq!(app.drain().await, Default::default(), "nothing new to send");
+
+    // The user action (patient beside event) is recorded against it.
+    let (status, body) = post(&app, "user-action", ACTION).await;
+    assert_eq!(
+        (status, body["data"]["externalId"].as_str()),
+        (200, Some(id.as_str())),
+        "{body}"
+    );
+    let events = app.store.partner_events_of(&id).await.unwrap();
+    assert_eq!(
+        events.last().and_then(|e| e.action.as_deref()),
+        Some("userAction=viewedTracker")
+    );
+    app.stop().await;
+}
+on_both_databases!(the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enquiring);
+
+async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_false_is_held(
+    db: Db,
+) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
+    let refused_phi = EXAMPLE.replacen(
+        "\"name\": \"sharePHI\",\n          \"value\": true",
+        "\"name\": \"sharePHI\",\n          \"value\": false",
+        1,
+    );
+    assert_ne!(refused_phi, EXAMPLE);
+    let posts = (0..10).map(|_| post(&app, "user-enrollment", &refused_phi));
+    let answers = futures_util::future::join_all(posts).await;
+    let ids: std::collections::HashSet<String> = (answers.iter())
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body}");
+            body["data"]["externalId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one enquiry for ten posts");
+    let id = ids.into_iter().next().unwrap();
+    let held = app.delivery(&id).await;
+    assert_eq!(held.status, "held", "sharePHI refused: a person decides");
+    assert_eq!(app.drain().await, Default::default(), "nothing is sent");
+    app.stop().await;
+}
+on_both_databases!(
+    ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_false_is_held
+);
+
+#[tokio::test]
+async fn bad_input_and_bad_credentials_get_the_partners_shapes() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
+
+    let missing = r#"{"event": {"sendDate": "2021-08-23T08:45:24.000Z", "eventName": "HelpAround.Patient.CompleteEnrollment",
+        "patient": {"id": "ha1", "phoneNumber": "+12027953213"}}}"#;
+    let (status, body) = post(&app, "user-enrollment", missing).await;
+    assert_eq!(status, 400);
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("event.supportProgramId") && message.contains("event.patient.firstName"),
+        "{body}"
+    );
+    assert_eq!(body["data"]["patientId"], "ha1");
+    let (status, body) = post(
+        &app,
+        "user-action",
+        ACTION.replace("ha61236024160af", "ha-unknown").as_str(),
+    )
+    .await;
+    assert_eq!(status, 400, "an action for a patient never enrolled");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("enrollment"),
+        "{body}"
+    );
+
+    let wrong = |path: String, token: &'static str| {
+        let http = app.http.clone();
+        async move {
+            let answer = http
+                .post(path)
+                .bearer_auth(token)
+                .body(EXAMPLE)
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = wrong(url(&app, "user-enrollment"), "not-the-token").await;
+    assert_eq!(status, 401);
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("unauthorized"),
+        "{body}"
+    );
+    // An unknown site answers exactly as a wrong token: nothing to probe.
+    let (status, unknown) = wrong(
+        format!(
+            "{}/partners/helparound/no-such-home/user-enrollment",
+            app.address
+        ),
+        TOKEN,
+    )
+    .await;
+    assert_eq!((status, &unknown), (401, &body));
+    assert!(sandbox.received().is_empty() && app.drain().await == Default::default());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        site_toml: format!("[sites.partners.helparound]\nsigning_secret = \"{SECRET}\""),
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let key =
+        enquiry_relay::partners::webhook_auth::signing_key(&SECRET.to_owned().into()).unwrap();
+    let now = enquiry_relay::storage::now_ms() / 1000;
+    let send = |body: String, timestamp: i64, signed_body: String| {
+        let http = app.http.clone();
+        let signature = sign(&key, "msg_1", timestamp, signed_body.as_bytes());
+        let to = url(&app, "user-enrollment");
+        async move {
+            let answer = http
+                .post(to)
+                .header("webhook-id", "msg_1")
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    // The body exactly as signed (its own spacing), then re-serialised JSON
+    // (same data, other bytes), then an old signature.
+    let (status, body) = send(EXAMPLE.into(), now, EXAMPLE.into()).await;
+    assert_eq!(status, 200, "{body}");
+    let compact = serde_json::to_string(&serde_json::from_str::<Value>(EXAMPLE).unwrap()).unwrap();
+    let (status, _) = send(compact, now, EXAMPLE.into()).await;
+    assert_eq!(status, 401, "the signature is over the bytes as sent");
+    let (status, body) = send(EXAMPLE.into(), now - 301, EXAMPLE.into()).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("5 minutes"),
+        "{body}"
+    );
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 pub mod forms;
 pub mod health;
 pub mod metrics;
+pub mod partners;
 pub mod spam;
 pub mod staff;
 pub mod status;

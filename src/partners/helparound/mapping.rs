@@ -99,7 +99,7 @@ pub fn submission(enrollment: &Enrollment) -> PartnerSubmission {
         );
     }
     add(
-        "helparound",
+        "HelpAround",
         Some(format!(
             "enrollment sent {} (support programme {}, patient {})",
             utc(enrollment.sent_at),

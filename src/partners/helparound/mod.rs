@@ -8,4 +8,7 @@ mod mapping;
 mod payload;
 
 pub use mapping::{EventKey, PartnerSubmission, submission};
-pub use payload::{Action, Consent, Enrollment, Patient, Refusal, parse_action, parse_enrollment};
+pub use payload::{
+    ACTION_EVENT_PREFIX, Action, Consent, ENROLLMENT_EVENT, Enrollment, Patient, Refusal,
+    parse_action, parse_enrollment,
+};

@@ -1,0 +1,118 @@
+//! `[sites.partners.helparound]`: a partner platform allowed to post this
+//! site's enquiries by webhook, and how it proves it is the partner: a bearer
+//! `token` (or `token_file`), or a Standard Webhooks `signing_secret` (or
+//! `signing_secret_file`, `whsec_…`). Exactly one of the two.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::error::Problems;
+use super::fields;
+
+/// A site's partners; `None` for a partner the site does not take.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SitePartners {
+    pub helparound: Option<PartnerAuth>,
+}
+
+/// How one partner authenticates its webhooks.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PartnerAuth {
+    /// `Authorization: Bearer <token>`.
+    #[serde(deserialize_with = "fields::some_secret")]
+    pub token: Option<SecretString>,
+    /// The Standard Webhooks secret (`whsec_` and base64).
+    #[serde(deserialize_with = "fields::some_secret")]
+    pub signing_secret: Option<SecretString>,
+}
+
+/// Exactly one way in per partner, and a secret that can be used.
+pub(super) fn check(prefix: &str, partners: &SitePartners, p: &mut Problems) {
+    let Some(auth) = &partners.helparound else {
+        return;
+    };
+    let key = format!("{prefix}.partners.helparound");
+    match (&auth.token, &auth.signing_secret) {
+        (None, None) => p.push(
+            &key,
+            format!("needs token_file (the bearer token agreed with HelpAround) or signing_secret_file (a Standard Webhooks whsec_… secret); set one, e.g. {key}.token_file = \"/run/secrets/helparound_token\""),
+        ),
+        (Some(_), Some(_)) => p.push(
+            &key,
+            "has both token and signing_secret; keep the one agreed with HelpAround",
+        ),
+        (Some(token), None) => {
+            if secrecy::ExposeSecret::expose_secret(token).chars().count() < 32 {
+                p.push(
+                    format!("{key}.token"),
+                    "is shorter than 32 characters (value hidden: it is a secret); use a long random token, e.g. the output of `openssl rand -hex 32`",
+                );
+            }
+        }
+        (None, Some(secret)) => {
+            if crate::partners::webhook_auth::signing_key(secret).is_none() {
+                p.push(
+                    format!("{key}.signing_secret"),
+                    "is not a Standard Webhooks secret (value hidden: it is a secret); expected whsec_ followed by base64, as the partner's dashboard shows it",
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use crate::config::test_env::settings_from;
+
+    fn with(partner: &str) -> String {
+        format!(
+            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\n\
+             location = \"6724fbc74f73a2cebf6377fa\"\n[sites.partners.helparound]\n{partner}"
+        )
+    }
+
+    fn problem(partner: &str, key: &str) -> String {
+        let errors = settings_from(&with(partner)).expect_err("refused");
+        match errors.get(key) {
+            Some(e) => e.message.clone(),
+            None => panic!("no problem for {key}:\n{errors}"),
+        }
+    }
+
+    #[test]
+    fn a_partner_takes_one_long_token_or_one_signing_secret() {
+        let key = "sites[0].partners.helparound";
+        assert!(problem("", key).contains("token_file"));
+        let both = "token = \"0123456789abcdef0123456789abcdef\"\nsigning_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
+        assert!(problem(both, key).contains("both"));
+        let short = problem("token = \"short-secret\"", &format!("{key}.token"));
+        assert!(short.contains("32 characters") && !short.contains("short-secret"));
+        let bad = problem(
+            "signing_secret = \"not base64!\"",
+            &format!("{key}.signing_secret"),
+        );
+        assert!(bad.contains("whsec_") && !bad.contains("not base64"));
+        let ok = settings_from(&with(
+            "signing_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+        ))
+        .unwrap();
+        assert!(ok.sites[0].partners.helparound.is_some());
+    }
+
+    #[test]
+    fn a_partner_token_can_come_from_a_file() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "0123456789abcdef0123456789abcdef\n").unwrap();
+        let toml = with(&format!("token_file = \"{}\"", file.path().display()));
+        let settings = settings_from(&toml).unwrap();
+        let auth = settings.sites[0].partners.helparound.as_ref().unwrap();
+        assert_eq!(
+            auth.token.as_ref().map(|t| t.expose_secret()),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+    }
+}
