@@ -7,8 +7,18 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::pages::ErrorPage;
 use crate::storage::StoreError;
+
+/// The page every error answers with. Here rather than in `pages`, so the
+/// error type depends on no other file of the console (every one uses it).
+#[derive(Template)]
+#[template(path = "staff/error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    /// Offer the sign-in link (signed out, or a refused form).
+    sign_in: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {

@@ -14,15 +14,6 @@ pub struct Nav {
 }
 
 #[derive(Template)]
-#[template(path = "staff/error.html")]
-pub struct ErrorPage<'a> {
-    pub title: &'a str,
-    pub message: &'a str,
-    /// Offer the sign-in link (signed out, or a refused form).
-    pub sign_in: bool,
-}
-
-#[derive(Template)]
 #[template(path = "staff/login.html")]
 pub struct LoginPage {
     pub csrf: String,
