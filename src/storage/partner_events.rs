@@ -55,20 +55,7 @@ pub(super) async fn claim_enrollment(
     enquiry_id: &EnquiryId,
     now: i64,
 ) -> Result<Option<EnquiryId>, StoreError> {
-    let inserted = sqlx::query(INSERT)
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(key.partner.as_str())
-        .bind(site)
-        .bind(key.program_id.as_str())
-        .bind(key.patient_id.as_str())
-        .bind(key.event_name.as_str())
-        .bind(key.sent_at_ms)
-        .bind(enquiry_id.as_str())
-        .bind(None::<&str>)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let inserted = insert(&mut **tx, key, site, enquiry_id.as_str(), None, now).await?;
     if inserted == 1 {
         return Ok(None);
     }
@@ -76,6 +63,31 @@ pub(super) async fn claim_enrollment(
         .fetch_one(&mut **tx)
         .await?;
     Ok(Some(EnquiryId::from_stored(stored)))
+}
+
+/// One event's row; 0 rows when the event is there already (a repeat).
+async fn insert<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    key: &PartnerEventKey,
+    site: &str,
+    enquiry_id: &str,
+    action: Option<&str>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(INSERT)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(key.partner.as_str())
+        .bind(site)
+        .bind(key.program_id.as_str())
+        .bind(key.patient_id.as_str())
+        .bind(key.event_name.as_str())
+        .bind(key.sent_at_ms)
+        .bind(enquiry_id)
+        .bind(action)
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected())
 }
 
 fn bind_key<'q, O>(
@@ -117,19 +129,7 @@ impl Store {
         let Some((enquiry_id,)) = enrolled else {
             return Ok(ActionOutcome::UnknownPatient);
         };
-        sqlx::query(INSERT)
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(key.partner.as_str())
-            .bind(site)
-            .bind(key.program_id.as_str())
-            .bind(key.patient_id.as_str())
-            .bind(key.event_name.as_str())
-            .bind(key.sent_at_ms)
-            .bind(enquiry_id.as_str())
-            .bind(action)
-            .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
+        insert(&self.writer, key, site, &enquiry_id, Some(action), now_ms()).await?;
         Ok(ActionOutcome::Recorded {
             enquiry_id: EnquiryId::from_stored(enquiry_id),
         })
