@@ -181,7 +181,8 @@ async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enqu
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
+    let options = crate::status::with_token(bearer_options(), "");
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     // CareHQ is down when it arrives: the answer is still 200 (stored).
     sandbox.set_faults(Faults::once(503));
     let (status, body) = post(&app, "user-enrollment", EXAMPLE).await;
@@ -238,6 +239,15 @@ async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enqu
     assert_eq!(
         events.last().and_then(|e| e.action.as_deref()),
         Some("userAction=viewedTracker")
+    );
+    // Staff see both in the console.
+    let staff = crate::staff::Staff::sign_in(&app).await;
+    let page = staff.page(&format!("/staff/enquiries/{id}")).await;
+    assert!(
+        page.contains("HelpAround.Patient.CompleteEnrollment")
+            && page
+                .contains("HelpAround.Patient.UserAction.ViewedTracker (userAction=viewedTracker)"),
+        "{page}"
     );
     app.stop().await;
 }

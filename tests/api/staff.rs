@@ -39,7 +39,7 @@ async fn spawn_with(db: &TestDb, sandbox: &TestSandbox, options: AppOptions) -> 
 }
 
 /// A signed-in browser, as far as HTTP goes: its session cookie.
-struct Staff {
+pub struct Staff {
     address: String,
     http: reqwest::Client,
     cookie: String,
@@ -90,7 +90,7 @@ async fn post_login(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 impl Staff {
-    async fn sign_in(app: &TestApp) -> Staff {
+    pub async fn sign_in(app: &TestApp) -> Staff {
         let response = post_login(app, TOKEN).await;
         assert_eq!(response.status(), 303);
         assert_eq!(response.headers()["location"], "/staff");
@@ -111,7 +111,7 @@ impl Staff {
             .unwrap()
     }
 
-    async fn page(&self, path: &str) -> String {
+    pub async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.text().await.unwrap()

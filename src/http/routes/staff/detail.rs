@@ -56,6 +56,17 @@ pub async fn show(
             detail: a.detail.unwrap_or_default(),
         })
         .collect();
+    let partner_events = (state.store.partner_events_of(&id).await?.into_iter())
+        .map(|e| match e.action {
+            Some(action) => format!("{}: {} ({action})", when(e.sent_at), e.event_name),
+            None => format!(
+                "{}: {} (received {})",
+                when(e.sent_at),
+                e.event_name,
+                when(e.received_at)
+            ),
+        })
+        .collect();
     let overall = overall_state(&deliveries);
     let next = deliveries
         .iter()
@@ -107,6 +118,7 @@ pub async fn show(
         },
         steps,
         audit,
+        partner_events,
         can_retry: has(DeliveryStatus::Failed),
         can_release: has(DeliveryStatus::Held),
         can_delete: enquiry.payload.is_some() && !has(DeliveryStatus::Sending),

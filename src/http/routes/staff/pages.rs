@@ -95,6 +95,8 @@ pub struct DetailPage {
     pub scrubbed: String,
     pub steps: Vec<StepView>,
     pub audit: Vec<AuditLine>,
+    /// What a partner sent about it (an enrollment, then user actions), in words.
+    pub partner_events: Vec<String>,
     pub can_retry: bool,
     pub can_release: bool,
     pub can_delete: bool,
