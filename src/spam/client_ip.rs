@@ -20,8 +20,8 @@ pub fn client_ip(
     trusted: &[IpNet],
     header: ClientIpHeader,
 ) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
-    let peer = canonical(peer);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
@@ -35,20 +35,12 @@ pub fn client_ip(
         // An unparsable hop (obfuscated id, "unknown") ends the walk: we cannot
         // say who sent it, so the last trusted-proxy-vouched address stands.
         let Some(ip) = hop else { break };
-        client = canonical(*ip);
+        client = ip.to_canonical();
         if !is_trusted(&client) {
             break;
         }
     }
     client
-}
-
-/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`, a dual-stack socket's view) as plain IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
 }
 
 fn x_forwarded_for_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {

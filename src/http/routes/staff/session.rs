@@ -82,6 +82,8 @@ pub fn over_https(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> bool {
     {
         return true;
     }
+    // A dual-stack socket reports an IPv4 proxy as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let trusted = server.trusted_proxies.iter().any(|net| net.contains(&peer));
     trusted
         && headers
