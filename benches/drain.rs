@@ -13,7 +13,7 @@
 
 // Shared with the intake and fault benches; each uses part of it.
 #[allow(dead_code)]
-#[path = "shared/service.rs"]
+#[path = "common/service.rs"]
 mod service;
 
 use std::collections::BTreeMap;

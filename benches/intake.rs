@@ -13,13 +13,13 @@
 //! service as a separate process (the binary Cargo built for this bench).
 
 // A bench's root is its own crate root: its modules live in benches/intake/,
-// and what the three benches share in benches/shared/ (each uses part of it).
+// and what the three benches share in benches/common/ (each uses part of it).
 #[path = "intake/load.rs"]
 mod load;
 #[path = "intake/report.rs"]
 mod report;
 #[allow(dead_code)]
-#[path = "shared/service.rs"]
+#[path = "common/service.rs"]
 mod service;
 
 use std::time::Duration;

@@ -19,7 +19,7 @@
 // The database, process and sandbox handling the intake and drain benches
 // use too (relative to this file, whoever includes it).
 #[allow(dead_code)]
-#[path = "../shared/service.rs"]
+#[path = "../common/service.rs"]
 mod service;
 
 use std::collections::HashMap;

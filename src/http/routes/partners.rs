@@ -231,8 +231,13 @@ async fn store(
         InsertOutcome::Created if submission.held => (id, "held"),
         InsertOutcome::Created => (id, "stored"),
         InsertOutcome::Duplicate { enquiry_id } => (enquiry_id, "repeat"),
-        // No idempotency key is sent, so no fingerprint can differ.
-        InsertOutcome::Conflict => (id, "repeat"),
+        // Only an idempotency key can conflict, and none is sent: never
+        // answer with an id that was not stored.
+        InsertOutcome::Conflict => {
+            return Err(StoreError::Corrupt(
+                "a partner enrollment met an idempotency-key conflict".into(),
+            ));
+        }
     })
 }
 
