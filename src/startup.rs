@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::carehq::{CareHqClient, ClientSettings};
-use crate::config::Settings;
+use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
 use crate::storage::Store;
@@ -59,16 +59,19 @@ impl Application {
         let sandbox = settings
             .sandbox_mode()
             .then(|| Sandbox::new(SandboxConfig::default()));
-        let client = CareHqClient::new(client_settings(&settings, local_addr))
-            .context("could not build the CareHQ client")?;
+        let clients =
+            carehq_clients(&settings, local_addr).context("could not build the CareHQ client")?;
+        let rate_limits = (clients.iter())
+            .map(|(account, client)| (account.clone(), Arc::clone(client.gate())))
+            .collect();
         let settings = Arc::new(settings);
-        let worker = SyncWorker::new(store.clone(), client.clone(), Arc::clone(&settings));
+        let worker = SyncWorker::new(store.clone(), clients, Arc::clone(&settings));
         let state = AppState {
             settings: Arc::clone(&settings),
             store: store.clone(),
             worker: worker.handle(),
             worker_max_silence: SyncWorker::max_silence(&settings),
-            rate_limit: Arc::clone(client.gate()),
+            rate_limits,
             spam: Arc::new(crate::spam::SpamGuard::new(&settings, &token_keys)),
             captcha: Arc::new(crate::captcha::Captcha::new(
                 reqwest::Client::builder()
@@ -215,10 +218,15 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// CareHQ client settings; in sandbox mode they point at the in-process sandbox.
-pub fn client_settings(settings: &Settings, local_addr: SocketAddr) -> ClientSettings {
-    let carehq = &settings.carehq;
-    if settings.sandbox_mode() {
+/// CareHQ client settings of one account; in sandbox mode the default
+/// account points at the in-process sandbox.
+pub fn client_settings(
+    settings: &Settings,
+    account: &AccountSettings,
+    local_addr: SocketAddr,
+) -> ClientSettings {
+    let timeout = settings.carehq.timeout;
+    if settings.sandbox_mode() && account.name == DEFAULT_ACCOUNT {
         let ip = match local_addr.ip() {
             ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             ip => ip,
@@ -228,16 +236,29 @@ pub fn client_settings(settings: &Settings, local_addr: SocketAddr) -> ClientSet
             account_id: seed::ACCOUNT_ID.into(),
             api_key: SecretString::from(seed::API_KEY),
             api_secret: SecretString::from(seed::API_SECRET),
-            timeout: carehq.timeout,
+            timeout,
         };
     }
     ClientSettings {
-        base_url: carehq.base_url.clone(),
-        account_id: carehq.account_id.clone(),
-        api_key: carehq.api_key.clone(),
-        api_secret: carehq.api_secret.clone(),
-        timeout: carehq.timeout,
+        base_url: account.base_url.clone(),
+        account_id: account.account_id.clone(),
+        api_key: account.api_key.clone(),
+        api_secret: account.api_secret.clone(),
+        timeout,
     }
+}
+
+/// One CareHQ client per configured account, by name, the default first.
+pub fn carehq_clients(
+    settings: &Settings,
+    local_addr: SocketAddr,
+) -> Result<Vec<(String, CareHqClient)>, crate::carehq::CareHqError> {
+    (settings.accounts.iter())
+        .map(|account| {
+            let client = CareHqClient::new(client_settings(settings, account, local_addr))?;
+            Ok((account.name.clone(), client))
+        })
+        .collect()
 }
 
 fn announce(settings: &Settings, local_addr: SocketAddr, sandbox: bool) {

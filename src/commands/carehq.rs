@@ -16,7 +16,10 @@ pub async fn run(settings: &Settings, action: CarehqCommand) -> anyhow::Result<E
         !settings.sandbox_mode(),
         "this asks a real CareHQ account: set carehq.base_url, account_id, api_key and api_secret (sandbox mode has none)"
     );
-    let client = CareHqClient::new(client_settings(settings, settings.server.listen))?;
+    // The default account; `--account` for the others is still to come.
+    let account = (settings.accounts.first())
+        .ok_or_else(|| anyhow::anyhow!("no CareHQ account is configured ([carehq])"))?;
+    let client = CareHqClient::new(client_settings(settings, account, settings.server.listen))?;
     match action {
         CarehqCommand::Locations { toml } => {
             let items = list(&client, "locations", &[], &["name"]).await?;

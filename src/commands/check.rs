@@ -30,7 +30,10 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
         !settings.sandbox_mode(),
         "check --remote needs a real CareHQ; sandbox mode has nothing to check"
     );
-    let client = CareHqClient::new(client_settings(settings, settings.server.listen))?;
+    // The default account; `--account` for the others is still to come.
+    let account = (settings.accounts.first())
+        .ok_or_else(|| anyhow::anyhow!("no CareHQ account is configured ([carehq])"))?;
+    let client = CareHqClient::new(client_settings(settings, account, settings.server.listen))?;
     let locations = list_names(&client, "locations", &[], &["name"])
         .await
         .map_err(explain)?;

@@ -3,9 +3,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::carehq::CareHqClient;
 use crate::config::Settings;
-use crate::startup::{client_settings, open_store};
+use crate::startup::{carehq_clients, open_store};
 use crate::storage::DeliveryStatus;
 use crate::sync::SyncWorker;
 
@@ -15,8 +14,8 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
         "sync --once needs a real CareHQ: the built-in sandbox only runs inside `serve`"
     );
     let store = open_store(&settings).await?;
-    let client = CareHqClient::new(client_settings(&settings, settings.server.listen))?;
-    let worker = SyncWorker::new(store.clone(), client, Arc::new(settings));
+    let clients = carehq_clients(&settings, settings.server.listen)?;
+    let worker = SyncWorker::new(store.clone(), clients, Arc::new(settings));
     let report = worker.drain_once().await?;
     let counts = store.count_by_status().await?;
     let count = |s: DeliveryStatus| {

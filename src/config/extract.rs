@@ -14,7 +14,7 @@ use super::sites::SiteKeys;
 /// The sections there are: any other top-level key is refused by name, so
 /// a misspelt section is not silently ignored. Each section is read on its
 /// own, so a mistake in one does not hide mistakes in another.
-const SECTIONS: &str = "server database carehq sync staff captcha spam rate_limit sites \
+const SECTIONS: &str = "server database carehq accounts sync staff captcha spam rate_limit sites \
                         status metrics retention alerts sentry log";
 
 /// The raw sections plus the structural problems met while reading them.
@@ -36,6 +36,8 @@ pub(super) struct RawSettings {
     pub server: super::server::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
+    /// Each readable `[[accounts]]` entry with its place in the file.
+    pub accounts: Vec<(usize, super::accounts::AccountKeys)>,
     pub sync: super::delivery::SyncKeys,
     pub staff: super::sections::StaffSettings,
     pub captcha: super::captcha::CaptchaSettings,
@@ -95,6 +97,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.alerts = typed(&root, "alerts", figment, &mut out);
     out.raw.sentry = typed(&root, "sentry", figment, &mut out);
     out.raw.log = typed(&root, "log", figment, &mut out);
+    out.raw.accounts = accounts(&root, figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {
@@ -127,6 +130,42 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         }
     }
     Ok(out)
+}
+
+/// Each readable `[[accounts]]` table with its place in the file.
+fn accounts(
+    root: &Dict,
+    figment: &Figment,
+    out: &mut Extracted,
+) -> Vec<(usize, super::accounts::AccountKeys)> {
+    let items = match root.get("accounts") {
+        None => return Vec::new(),
+        Some(Value::Array(_, items)) => items,
+        Some(_) => {
+            out.problems.push(
+                "accounts",
+                "expected a list of [[accounts]] tables; write each account as its own [[accounts]] block",
+            );
+            out.unreadable.push("accounts".into());
+            return Vec::new();
+        }
+    };
+    let mut read_ones = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("accounts[{i}]");
+        let Value::Dict(_, table) = item else {
+            out.problems.push(
+                &prefix,
+                "expected an [[accounts]] table of keys, not a single value",
+            );
+            out.unreadable.push(prefix);
+            continue;
+        };
+        if let Some(keys) = read(table.clone(), &prefix, figment, out) {
+            read_ones.push((i, keys));
+        }
+    }
+    read_ones
 }
 
 /// A typed section, or `T::default()` when it is not there or unreadable.

@@ -53,6 +53,7 @@ some! {
     some_positive_duration = positive_duration: Duration,
     some_secret = secret: SecretString,
     some_boolean = boolean: bool,
+    some_carehq_url = carehq_url: String,
 }
 
 /// Delays, at least one (each is one more retry).

@@ -6,6 +6,7 @@
 //! must meet. `Settings::load` either returns settings that are safe to use or
 //! lists every problem, each naming its key and what is expected.
 
+mod accounts;
 mod byte_size;
 mod captcha;
 mod database;
@@ -41,6 +42,7 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use accounts::{AccountSettings, DEFAULT_ACCOUNT};
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
@@ -69,6 +71,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub carehq: CareHqSettings,
+    /// Every CareHQ account, `[carehq]` (named `default`) first, then `[[accounts]]`.
+    pub accounts: Vec<AccountSettings>,
     pub sync: SyncSettings,
     pub staff: StaffSettings,
     pub captcha: CaptchaSettings,
@@ -143,6 +147,11 @@ impl Settings {
     /// True when deliveries go to the built-in CareHQ sandbox.
     pub fn sandbox_mode(&self) -> bool {
         self.carehq.sandbox
+    }
+
+    /// The account with this name.
+    pub fn account(&self, name: &str) -> Option<&AccountSettings> {
+        self.accounts.iter().find(|account| account.name == name)
     }
 
     /// The site with this slug.

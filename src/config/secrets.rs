@@ -39,14 +39,18 @@ const SITE_SECRET_KEYS: &[&str] = &[
     "partners.helparound.signing_secret",
 ];
 
+/// Secret keys of an `[[accounts]]` table, relative to it.
+const ACCOUNT_SECRET_KEYS: &[&str] = &["api_key", "api_secret", "staff_token"];
+
 /// In a section's (or a site's) table, keys starting with `prefix`,
 /// replaces each `<secret>_file` with the file's contents under `<secret>`,
 /// so the table reads a plain `SecretString`. Both set drops both: which one
 /// wins would be a guess.
 pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problems) {
-    let keys: Vec<&str> = match prefix.starts_with("sites[") {
-        true => SITE_SECRET_KEYS.to_vec(),
-        false => (SECRET_KEYS.iter())
+    let keys: Vec<&str> = match prefix {
+        _ if prefix.starts_with("sites[") => SITE_SECRET_KEYS.to_vec(),
+        _ if prefix.starts_with("accounts[") => ACCOUNT_SECRET_KEYS.to_vec(),
+        _ => (SECRET_KEYS.iter())
             .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix('.'))
             .collect(),
     };

@@ -20,6 +20,8 @@ use crate::domain::{CareHqId, Origin};
 pub struct SiteSettings {
     pub slug: String,
     pub name: String,
+    /// The CareHQ account its enquiries and visits go to (`default`: `[carehq]`).
+    pub account: String,
     /// CareHQ location Id, 24 lower-case hex characters.
     pub location: CareHqId,
     pub referrer: Option<CareHqId>,
@@ -60,6 +62,8 @@ pub(super) struct SiteKeys {
     slug: Option<Slug>,
     #[serde(deserialize_with = "fields::some")]
     name: Option<String>,
+    #[serde(deserialize_with = "fields::some")]
+    account: Option<String>,
     #[serde(deserialize_with = "fields::location")]
     location: Option<CareHqId>,
     #[serde(deserialize_with = "fields::referrer")]
@@ -219,6 +223,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
     Some(SiteSettings {
         slug: raw.slug?.0,
         name: raw.name?,
+        account: (raw.account).unwrap_or_else(|| super::accounts::DEFAULT_ACCOUNT.to_owned()),
         location: raw.location?,
         referrer: raw.referrer,
         sales_channel: raw.sales_channel,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::accounts::AccountSettings;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
@@ -26,6 +27,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     // An unknown key may be a misspelt credential: the unset ones are then not blamed.
     let credential_refused = (raw.bad_keys.iter())
         .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
+    let carehq_base_url = raw.carehq.base_url.clone();
     let carehq = carehq(raw.carehq, credential_refused, &mut p);
     let sync = Some(sync(raw.sync, carehq_timeout))
         .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
@@ -51,6 +53,16 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             &mut p,
         );
     }
+    let site_accounts: Vec<(usize, &str)> = (sites.iter())
+        .map(|(i, site)| (*i, site.account.as_str()))
+        .collect();
+    let named = super::accounts::accounts(
+        raw.accounts,
+        &site_accounts,
+        (&carehq_base_url, raw.staff.token.as_ref()),
+        &raw.bad_keys,
+        &mut p,
+    );
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
@@ -60,10 +72,14 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
             let (Some(alerts), Some(log)) = (alerts, log) else {
                 return Err(p.into_errors());
             };
+            let accounts = std::iter::once(AccountSettings::from_carehq(&carehq))
+                .chain(named)
+                .collect();
             Ok(Settings {
                 server: raw.server,
                 database,
                 carehq,
+                accounts,
                 sync,
                 staff: raw.staff,
                 captcha: raw.captcha,

@@ -19,7 +19,8 @@ pub struct AppState {
     pub worker: WorkerHandle,
     /// How long the worker may go quiet before `/readyz` reports it dead.
     pub worker_max_silence: Duration,
-    pub rate_limit: Arc<RateLimitGate>,
+    /// Each CareHQ account's rate-limit gate, by name, the default first.
+    pub rate_limits: Vec<(String, Arc<RateLimitGate>)>,
     /// Time tokens and rate-limit buckets for form posts.
     pub spam: Arc<SpamGuard>,
     /// CAPTCHA verification (HTTP client and used-token memory).

@@ -15,7 +15,17 @@ pub(super) async fn message(
     seen: &Observation,
 ) -> Result<Value, StoreError> {
     let (kind, opened) = (change.kind, change.opened);
-    let (figures, delivery) = (&seen.figures, &seen.delivery);
+    let figures = &seen.figures;
+    let account = change.account.as_deref();
+    // The paused account's state (its reason), for a pause.
+    let paused = (seen.deliveries.iter())
+        .find(|(name, _)| Some(name.as_str()) == account)
+        .map(|(_, state)| state);
+    // Named when the deployment has more than one account.
+    let of_account = match account {
+        Some(name) if seen.deliveries.len() > 1 => format!(" for account {name}"),
+        _ => String::new(),
+    };
     let q = &figures.total;
     let waiting = q.pending + q.sending + q.failed + q.held;
     let title = match (kind, opened) {
@@ -25,8 +35,8 @@ pub(super) async fn message(
             sites_with(figures, |q| q.failed)
         ),
         (IncidentKind::Failed, false) => "No failed enquiries remain".to_owned(),
-        (IncidentKind::Paused, true) => "Delivery to CareHQ is paused".to_owned(),
-        (IncidentKind::Paused, false) => "Delivery to CareHQ has resumed".to_owned(),
+        (IncidentKind::Paused, true) => format!("Delivery to CareHQ is paused{of_account}"),
+        (IncidentKind::Paused, false) => format!("Delivery to CareHQ has resumed{of_account}"),
         (IncidentKind::Held, true) => format!(
             "{} held for a person to check ({})",
             plural(q.held, "enquiry is", "enquiries are"),
@@ -47,10 +57,11 @@ pub(super) async fn message(
         text.push_str(match kind {
             IncidentKind::Failed => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
             IncidentKind::Held => " They looked doubtful (sent too fast, an old, forged or future-dated form token, a page that would not say where it came from (Origin: null), or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
+            IncidentKind::Paused if !of_account.is_empty() => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check this account's account_id, api_key, api_secret and base_url in the config (`enquiry-relay check --remote`); other accounts' homes are not held up.",
             IncidentKind::Paused => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
             IncidentKind::PendingAge => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
         });
-        if let Some(reason) = &delivery.paused_reason
+        if let Some(reason) = paused.and_then(|state| state.paused_reason.as_ref())
             && kind == IncidentKind::Paused
         {
             text.push_str(&format!(" Reason: {reason}"));
@@ -63,6 +74,9 @@ pub(super) async fn message(
         "text": text,
         "waiting": {"pending": q.pending + q.sending, "failed": q.failed, "held": q.held},
     });
+    if let Some(account) = account {
+        body["account"] = Value::from(account);
+    }
     if settings.alerts.include_details && opened && kind == IncidentKind::Failed {
         body["details"] = Value::Array(details(store).await?);
     }

@@ -21,17 +21,22 @@ use super::notify::Notifier;
 use crate::config::Settings;
 use crate::storage::{Incident, Store, StoreError, now_ms};
 
-/// The incidents a check looks at, in the order their messages go out.
-fn incidents(max_pending_age: Duration, now: i64) -> [Incident; 4] {
+/// The incidents a check looks at, in the order their messages go out: a
+/// pause per CareHQ account.
+fn incidents<'a>(max_pending_age: Duration, now: i64, accounts: &[&'a str]) -> Vec<Incident<'a>> {
     let limit = i64::try_from(max_pending_age.as_millis()).unwrap_or(i64::MAX);
-    [
-        Incident::Failed,
-        Incident::Paused,
-        Incident::PendingAge {
-            cutoff: now.saturating_sub(limit),
-        },
-        Incident::Held,
-    ]
+    let mut all = vec![Incident::Failed];
+    all.extend(accounts.iter().map(|&account| Incident::Paused { account }));
+    all.push(Incident::PendingAge {
+        cutoff: now.saturating_sub(limit),
+    });
+    all.push(Incident::Held);
+    all
+}
+
+/// The names of the configured CareHQ accounts, the default first.
+pub fn account_names(settings: &Settings) -> Vec<&str> {
+    settings.accounts.iter().map(|a| a.name.as_str()).collect()
 }
 
 /// Check the conditions every `alerts.check_interval` until `shutdown`.
@@ -95,13 +100,13 @@ impl AlertChecker {
 }
 
 /// Read the figures the messages quote.
-pub async fn observe(store: &Store) -> Result<Observation, StoreError> {
+pub async fn observe(store: &Store, accounts: &[&str]) -> Result<Observation, StoreError> {
     let at = now_ms();
     let figures = store.status_figures(at).await?;
-    let delivery = store.delivery_state().await?;
+    let deliveries = store.delivery_states(accounts).await?;
     Ok(Observation {
         figures,
-        delivery,
+        deliveries,
         at,
     })
 }
@@ -112,23 +117,25 @@ pub async fn observe(store: &Store) -> Result<Observation, StoreError> {
 pub async fn claim_changes(
     store: &Store,
     max_pending_age: Duration,
+    accounts: &[&str],
 ) -> Result<Vec<Change>, StoreError> {
     let now = now_ms();
     let mut changes = Vec::new();
-    for incident in incidents(max_pending_age, now) {
-        let kind = incident.kind();
+    for incident in incidents(max_pending_age, now, accounts) {
+        let change = |opened, opened_at| Change {
+            kind: incident.kind(),
+            account: match incident {
+                Incident::Paused { account } => Some(account.to_owned()),
+                _ => None,
+            },
+            key: incident.key(),
+            opened,
+            opened_at,
+        };
         if store.open_incident(incident, now).await? {
-            changes.push(Change {
-                kind,
-                opened: true,
-                opened_at: now,
-            });
+            changes.push(change(true, now));
         } else if let Some(opened_at) = store.clear_incident(incident).await? {
-            changes.push(Change {
-                kind,
-                opened: false,
-                opened_at,
-            });
+            changes.push(change(false, opened_at));
         }
     }
     Ok(changes)
@@ -140,27 +147,29 @@ async fn check_once(
     notifier: &Notifier,
     backlog: &mut Backlog,
 ) -> Result<(), StoreError> {
-    let changes = claim_changes(store, settings.status.max_pending_age).await?;
+    let accounts = account_names(settings);
+    let changes = claim_changes(store, settings.status.max_pending_age, &accounts).await?;
     if changes.is_empty() {
         return Ok(());
     }
     // Read after the claims, so the counts quoted are at least as new as them.
-    let seen = observe(store).await?;
+    let seen = observe(store, &accounts).await?;
     for change in changes {
         let kind = change.kind;
         let message = message(store, settings, &change, &seen).await?;
         // When every destination fails, the claim is given back so the next
         // check tries again; when only some fail, the backlog retries those.
+        let key = change.key.as_str();
         match announce(notifier, backlog, kind.as_str(), message).await {
-            Ok(()) if change.opened => info!(kind = kind.as_str(), "alert sent: incident"),
-            Ok(()) => info!(kind = kind.as_str(), "alert sent: cleared"),
+            Ok(()) if change.opened => info!(kind = key, "alert sent: incident"),
+            Ok(()) => info!(kind = key, "alert sent: cleared"),
             Err(e) if change.opened => {
-                warn!(kind = kind.as_str(), error = %e, "alert not delivered anywhere; retrying at the next check");
-                store.withdraw_incident(kind).await?;
+                warn!(kind = key, error = %e, "alert not delivered anywhere; retrying at the next check");
+                store.withdraw_incident(key).await?;
             }
             Err(e) => {
-                warn!(kind = kind.as_str(), error = %e, "all-clear not delivered anywhere; retrying at the next check");
-                store.reopen_incident(kind, change.opened_at).await?;
+                warn!(kind = key, error = %e, "all-clear not delivered anywhere; retrying at the next check");
+                store.reopen_incident(key, change.opened_at).await?;
             }
         }
     }

@@ -126,6 +126,7 @@ mod tests {
         SiteSettings {
             slug: "upton".into(),
             name: "Upton".into(),
+            account: "default".into(),
             location: "6724fbc74f73a2cebf6377fa".parse().unwrap(),
             referrer: None,
             sales_channel: None,

@@ -7,11 +7,12 @@ use super::{Store, StoreError};
 
 /// A kind of incident and the condition that makes it hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Incident {
+pub enum Incident<'a> {
     /// A delivery is `failed`: staff must act.
     Failed,
-    /// Delivery is paused (CareHQ refused the credentials or settings).
-    Paused,
+    /// Delivery to this CareHQ account is paused (CareHQ refused its
+    /// credentials or settings). One incident per account.
+    Paused { account: &'a str },
     /// A delivery has waited (pending or sending) since before `cutoff` (Unix
     /// ms), counted from when it last became pending (`pending_since`).
     PendingAge { cutoff: i64 },
@@ -41,11 +42,27 @@ impl IncidentKind {
     }
 }
 
-impl Incident {
+/// A value an incident's condition binds after its own: `$3` when opening,
+/// `$2` when clearing.
+enum Param<'a> {
+    Cutoff(i64),
+    Account(&'a str),
+}
+
+impl<'a> Incident<'a> {
+    /// What `alert_incidents.kind` holds for it: the kind's name, and for a
+    /// pause the account's (`paused:marshall-care`).
+    pub fn key(self) -> String {
+        match self {
+            Incident::Paused { account } => format!("paused:{account}"),
+            other => other.kind().as_str().to_owned(),
+        }
+    }
+
     pub fn kind(self) -> IncidentKind {
         match self {
             Incident::Failed => IncidentKind::Failed,
-            Incident::Paused => IncidentKind::Paused,
+            Incident::Paused { .. } => IncidentKind::Paused,
             Incident::PendingAge { .. } => IncidentKind::PendingAge,
             Incident::Held => IncidentKind::Held,
         }
@@ -59,8 +76,8 @@ impl Incident {
             Incident::PendingAge { .. } => {
                 "EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND COALESCE(pending_since, created_at) < $3)"
             }
-            Incident::Paused => {
-                "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NOT NULL)"
+            Incident::Paused { .. } => {
+                "EXISTS (SELECT 1 FROM account_delivery_state WHERE account = $3 AND paused_reason IS NOT NULL)"
             }
         }
     }
@@ -77,17 +94,18 @@ impl Incident {
             Incident::PendingAge { .. } => {
                 "NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND COALESCE(pending_since, created_at) < $2)"
             }
-            Incident::Paused => {
-                "EXISTS (SELECT 1 FROM delivery_state WHERE id = 1 AND paused_reason IS NULL \
+            Incident::Paused { .. } => {
+                "EXISTS (SELECT 1 FROM account_delivery_state WHERE account = $2 AND paused_reason IS NULL \
                  AND last_success_at >= alert_incidents.opened_at)"
             }
         }
     }
 
-    fn cutoff(self) -> Option<i64> {
+    fn param(self) -> Option<Param<'a>> {
         match self {
-            Incident::PendingAge { cutoff } => Some(cutoff),
-            _ => None,
+            Incident::PendingAge { cutoff } => Some(Param::Cutoff(cutoff)),
+            Incident::Paused { account } => Some(Param::Account(account)),
+            Incident::Failed | Incident::Held => None,
         }
     }
 }
@@ -95,30 +113,38 @@ impl Incident {
 impl Store {
     /// Open the incident if its condition holds now and it is not open yet.
     /// True if this call opened it (and so should announce it).
-    pub async fn open_incident(&self, incident: Incident, now: i64) -> Result<bool, StoreError> {
+    pub async fn open_incident(
+        &self,
+        incident: Incident<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO alert_incidents (kind, opened_at) SELECT $1, $2 WHERE {} ON CONFLICT DO NOTHING",
             incident.holds()
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(incident.kind().as_str())
+            .bind(incident.key())
             .bind(now);
-        if let Some(cutoff) = incident.cutoff() {
-            query = query.bind(cutoff);
+        match incident.param() {
+            Some(Param::Cutoff(cutoff)) => query = query.bind(cutoff),
+            Some(Param::Account(account)) => query = query.bind(account),
+            None => {}
         }
         Ok(query.execute(&self.writer).await?.rows_affected() == 1)
     }
 
     /// Close the incident if it is open and its condition has ended. Returns
     /// when it had opened, if this call closed it (and so should announce it).
-    pub async fn clear_incident(&self, incident: Incident) -> Result<Option<i64>, StoreError> {
+    pub async fn clear_incident(&self, incident: Incident<'_>) -> Result<Option<i64>, StoreError> {
         let sql = format!(
             "DELETE FROM alert_incidents WHERE kind = $1 AND {} RETURNING opened_at",
             incident.ended()
         );
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident.kind().as_str());
-        if let Some(cutoff) = incident.cutoff() {
-            query = query.bind(cutoff);
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident.key());
+        match incident.param() {
+            Some(Param::Cutoff(cutoff)) => query = query.bind(cutoff),
+            Some(Param::Account(account)) => query = query.bind(account),
+            None => {}
         }
         let row: Option<(i64,)> = query.fetch_optional(&self.writer).await?;
         Ok(row.map(|(opened_at,)| opened_at))
@@ -126,9 +152,10 @@ impl Store {
 
     /// Give back an opening whose announcement reached no destination, so the
     /// next check claims it again.
-    pub async fn withdraw_incident(&self, kind: IncidentKind) -> Result<(), StoreError> {
+    /// `key` is the incident's [`Incident::key`].
+    pub async fn withdraw_incident(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM alert_incidents WHERE kind = $1")
-            .bind(kind.as_str())
+            .bind(key)
             .execute(&self.writer)
             .await?;
         Ok(())
@@ -136,15 +163,11 @@ impl Store {
 
     /// Give back a clearing whose announcement reached no destination: the
     /// incident is open again with its original start.
-    pub async fn reopen_incident(
-        &self,
-        kind: IncidentKind,
-        opened_at: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn reopen_incident(&self, key: &str, opened_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO alert_incidents (kind, opened_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
-        .bind(kind.as_str())
+        .bind(key)
         .bind(opened_at)
         .execute(&self.writer)
         .await?;

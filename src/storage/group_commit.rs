@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::intake::{InsertOutcome, NewEnquiry, insert_rows};
 use super::models::{AttemptRecord, Transition};
-use super::outbox::record_rows;
+use super::outbox::{Lease, record_rows};
 use super::readiness::TOUCH;
 use super::{StoreError, now_ms};
 
@@ -29,6 +29,7 @@ const QUEUE_DEPTH: usize = 1024;
 struct OwnedOutcome {
     delivery_id: String,
     owner: String,
+    account: String,
     attempt: AttemptRecord,
     transition: Transition,
 }
@@ -75,14 +76,14 @@ impl SqliteWriter {
     /// Record a delivery outcome; false if the lease was lost (nothing written).
     pub(super) async fn record(
         &self,
-        delivery_id: &str,
-        owner: &str,
+        lease: Lease<'_>,
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
         let outcome = OwnedOutcome {
-            delivery_id: delivery_id.to_owned(),
-            owner: owner.to_owned(),
+            delivery_id: lease.delivery_id.to_owned(),
+            owner: lease.token.to_owned(),
+            account: lease.account.to_owned(),
             attempt: attempt.clone(),
             transition: transition.clone(),
         };
@@ -199,8 +200,11 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
             Job::Record(o, _) => Done::Recorded(
                 record_rows(
                     &mut tx,
-                    &o.delivery_id,
-                    &o.owner,
+                    Lease {
+                        delivery_id: &o.delivery_id,
+                        token: &o.owner,
+                        account: &o.account,
+                    },
                     &o.attempt,
                     &o.transition,
                     now,

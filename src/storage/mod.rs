@@ -39,7 +39,8 @@ pub use error::StoreError;
 pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{ConsentRecord, InsertOutcome, NewEnquiry};
 pub use models::{
-    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
+    AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, EnquiryId,
+    SiteFilter, Step, Transition,
 };
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use retention::PurgeReport;

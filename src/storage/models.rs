@@ -187,6 +187,62 @@ pub struct ClaimedDelivery {
     /// When the lease ends at the latest, on this process's monotonic clock.
     /// Taken before the claim ran, so the database's lease ends no earlier.
     pub lease_deadline: std::time::Instant,
+    /// The CareHQ account it was claimed for (its outcome updates that
+    /// account's delivery state).
+    pub account: String,
+}
+
+/// Which due rows a claim may take: those of one CareHQ account's sites.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimScope<'a> {
+    pub account: &'a str,
+    pub sites: SiteFilter<'a>,
+}
+
+/// The sites whose rows a claim takes, by the enquiry's site slug.
+#[derive(Clone, Copy, Debug)]
+pub enum SiteFilter<'a> {
+    /// These sites only (an `[[accounts]]` entry's).
+    Only(&'a [String]),
+    /// Every site but these (the default account's: it also takes rows of
+    /// sites no longer in the config, which then fail with a message saying so).
+    AllBut(&'a [String]),
+}
+
+impl ClaimScope<'_> {
+    /// Every row: one account, as before accounts existed.
+    pub const ALL: ClaimScope<'static> = ClaimScope {
+        account: "default",
+        sites: SiteFilter::AllBut(&[]),
+    };
+
+    /// `AND enquiry_id IN (…)` (or `NOT IN`) with placeholders from `$first`,
+    /// or nothing; its values, in order, are `self.site_values()`.
+    pub(super) fn clause(&self, first: usize) -> String {
+        let (op, sites) = match self.sites {
+            SiteFilter::Only(sites) => ("IN", sites),
+            SiteFilter::AllBut(sites) => ("NOT IN", sites),
+        };
+        if sites.is_empty() {
+            return match self.sites {
+                SiteFilter::Only(_) => "AND 1 = 0".to_owned(),
+                SiteFilter::AllBut(_) => String::new(),
+            };
+        }
+        let list: Vec<String> = (first..first + sites.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        format!(
+            "AND enquiry_id {op} (SELECT id FROM enquiries WHERE site IN ({}))",
+            list.join(", ")
+        )
+    }
+
+    pub(super) fn site_values(&self) -> &[String] {
+        match self.sites {
+            SiteFilter::Only(sites) | SiteFilter::AllBut(sites) => sites,
+        }
+    }
 }
 
 /// One delivery attempt, as recorded for staff.

@@ -1,24 +1,27 @@
 //! The outbox: claiming due deliveries with a lease and recording outcomes.
 
-use super::models::{AttemptRecord, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition};
+use super::models::{
+    AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
+};
 use super::{Backend, Store, StoreError, now_ms};
 
 /// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
 /// atomically. One machine, one clock: "now" is the process's.
-/// `$1` token, `$2` lease end, `$3` now, `$4` limit, then the rows to skip.
+/// `$1` token, `$2` lease end, `$3` now, `$4` limit, then the rows to skip,
+/// then the scope's sites.
 const CLAIM_SQLITE: &str = "\
 UPDATE deliveries
    SET status = 'sending', lease_owner = $1, next_attempt_at = $2, updated_at = $3,
        ambiguous = ambiguous + CASE WHEN status = 'sending' THEN 1 ELSE 0 END
  WHERE id IN (SELECT id FROM deliveries
-               WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 {skip}
+               WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 {skip} {scope}
                ORDER BY next_attempt_at LIMIT $4)
 RETURNING id, enquiry_id, step, attempts, ambiguous";
 
 /// PostgreSQL: instances skip rows another instance is claiming right now.
 /// "Now" is the database's, so instances whose clocks differ agree on when a
 /// lease has ended. `$1` token, `$2` lease length (ms), `$3` limit, then the
-/// rows to skip.
+/// rows to skip, then the scope's sites.
 const CLAIM_POSTGRES: &str = "\
 UPDATE deliveries AS d
    SET status = 'sending', lease_owner = $1,
@@ -27,7 +30,7 @@ UPDATE deliveries AS d
        ambiguous = d.ambiguous + CASE WHEN d.status = 'sending' THEN 1 ELSE 0 END
   FROM (SELECT id, status AS old_status FROM deliveries
          WHERE status IN ('pending', 'sending')
-           AND next_attempt_at <= (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT {skip}
+           AND next_attempt_at <= (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT {skip} {scope}
          ORDER BY next_attempt_at LIMIT $3
          FOR UPDATE SKIP LOCKED) AS due
  WHERE d.id = due.id
@@ -46,8 +49,8 @@ fn skip_clause(first: usize, count: usize) -> String {
 }
 
 impl Store {
-    /// Lease up to `limit` due deliveries to `owner` for `lease`, skipping the
-    /// rows in `skip` (those this process is still sending).
+    /// Lease up to `limit` due deliveries of `scope` to `owner` for `lease`,
+    /// skipping the rows in `skip` (those this process is still sending).
     ///
     /// A row is due when it is pending and its time has come, or when it is
     /// `sending` but its lease (kept in `next_attempt_at`) has run out: its worker
@@ -60,6 +63,7 @@ impl Store {
         lease: std::time::Duration,
         limit: usize,
         skip: &[String],
+        scope: ClaimScope<'_>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         // Before the statement: the lease it takes ends no earlier than this.
         let lease_deadline = std::time::Instant::now() + lease;
@@ -78,14 +82,16 @@ impl Store {
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
-                let sql = CLAIM_SQLITE.replace("{skip}", &skip_clause(5, skip.len()));
+                let sql = CLAIM_SQLITE
+                    .replace("{skip}", &skip_clause(5, skip.len()))
+                    .replace("{scope}", &scope.clause(5 + skip.len()));
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(token.as_str())
                     .bind(now.saturating_add(lease_ms))
                     .bind(now)
                     .bind(limit);
-                for id in skip {
-                    query = query.bind(id.as_str());
+                for value in skip.iter().chain(scope.site_values()) {
+                    query = query.bind(value.as_str());
                 }
                 let claimed: Vec<(String, String, String, i64, i64)> =
                     query.fetch_all(&mut *tx).await?;
@@ -99,13 +105,15 @@ impl Store {
                     .collect()
             }
             Backend::Postgres => {
-                let sql = CLAIM_POSTGRES.replace("{skip}", &skip_clause(4, skip.len()));
+                let sql = CLAIM_POSTGRES
+                    .replace("{skip}", &skip_clause(4, skip.len()))
+                    .replace("{scope}", &scope.clause(4 + skip.len()));
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(token.as_str())
                     .bind(lease_ms)
                     .bind(limit);
-                for id in skip {
-                    query = query.bind(id.as_str());
+                for value in skip.iter().chain(scope.site_values()) {
+                    query = query.bind(value.as_str());
                 }
                 query.fetch_all(&self.writer).await?
             }
@@ -123,18 +131,24 @@ impl Store {
                     lease_expired: expired != 0,
                     lease_token: token.clone(),
                     lease_deadline,
+                    account: scope.account.to_owned(),
                 },
             )
             .collect())
     }
 
-    /// When the next delivery falls due (a pending row's time, or a lease's end).
-    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let (next,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'sending')",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+    /// When the next delivery of `scope` falls due (a pending row's time, or
+    /// a lease's end).
+    pub async fn next_due_at(&self, scope: ClaimScope<'_>) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'sending') {}",
+            scope.clause(1)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for site in scope.site_values() {
+            query = query.bind(site.as_str());
+        }
+        let (next,): (Option<i64>,) = query.fetch_one(&self.reader).await?;
         Ok(next)
     }
 
@@ -143,20 +157,21 @@ impl Store {
     /// holds the row.
     pub async fn record_outcome(
         &self,
-        delivery_id: &str,
-        lease_token: &str,
+        row: &ClaimedDelivery,
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
+        let lease = Lease {
+            delivery_id: &row.id,
+            token: &row.lease_token,
+            account: &row.account,
+        };
         if let Some(writer) = &self.sqlite_writer {
-            return writer
-                .record(delivery_id, lease_token, attempt, transition)
-                .await;
+            return writer.record(lease, attempt, transition).await;
         }
         let mut tx = self.writer.begin().await?;
         let (now,): (i64,) = sqlx::query_as(DB_NOW_POSTGRES).fetch_one(&mut *tx).await?;
-        let recorded =
-            record_rows(&mut tx, delivery_id, lease_token, attempt, transition, now).await?;
+        let recorded = record_rows(&mut tx, lease, attempt, transition, now).await?;
         if recorded {
             tx.commit().await?;
         } else {
@@ -184,17 +199,30 @@ impl Store {
     }
 }
 
+/// Which claim an outcome is for: the row, the claim's lease token and the
+/// account it was claimed for.
+#[derive(Clone, Copy)]
+pub(super) struct Lease<'a> {
+    pub delivery_id: &'a str,
+    pub token: &'a str,
+    pub account: &'a str,
+}
+
 /// An attempt and its delivery's new state, inside the caller's transaction.
-/// Returns false, having written nothing, if the claim `owner` (a lease
-/// token) no longer holds the row.
+/// Returns false, having written nothing, if the claim's lease token no
+/// longer holds the row.
 pub(super) async fn record_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    delivery_id: &str,
-    owner: &str,
+    lease: Lease<'_>,
     attempt: &AttemptRecord,
     transition: &Transition,
     now: i64,
 ) -> Result<bool, StoreError> {
+    let Lease {
+        delivery_id,
+        token: owner,
+        account,
+    } = lease;
     let updated = match transition {
         Transition::Synced { remote_id } => {
             sqlx::query(
@@ -265,13 +293,11 @@ pub(super) async fn record_rows(
             // CareHQ took a send: whatever paused delivery (credentials,
             // permissions) is over. Lifted in the same transaction as the
             // success, so no reader sees the row synced and delivery paused.
-            sqlx::query(
-                "UPDATE delivery_state SET last_success_at = $1, paused_reason = NULL, \
-                 paused_status = NULL, paused_at = NULL, paused_delivery_id = NULL WHERE id = 1",
-            )
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query(super::delivery_state::RECORD_SUCCESS)
+                .bind(account)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
             // Later steps (a home visit) wait for the enquiry: release them in
             // this transaction, so a crash cannot leave them waiting forever.
             sqlx::query(
@@ -288,13 +314,12 @@ pub(super) async fn record_rows(
             if matches!(transition, Transition::Failed { .. }) {
                 super::visits::free_slot_of_waiting_visit(tx, delivery_id, now).await?;
             }
-            sqlx::query(
-                "UPDATE delivery_state SET last_error_at = $1, last_error = $2 WHERE id = 1",
-            )
-            .bind(now)
-            .bind(error.as_str())
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query(super::delivery_state::RECORD_ERROR)
+                .bind(account)
+                .bind(now)
+                .bind(error.as_str())
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(true)

@@ -4,8 +4,10 @@
 
 use super::{Store, StoreError};
 
-/// A write that changes nothing but takes the write lock and commits.
-pub(super) const TOUCH: &str = "UPDATE delivery_state SET id = 1 WHERE id = 1";
+/// A write that changes nothing but takes the write lock and commits (the
+/// `default` account's row is made by the migration and never deleted).
+pub(super) const TOUCH: &str =
+    "UPDATE account_delivery_state SET account = account WHERE account = 'default'";
 
 impl Store {
     /// Commit a write that changes nothing, through the same path intake

@@ -115,10 +115,10 @@ impl Store {
             .execute(&self.writer)
             .await?;
         let held_expired = self.scrub_all(SCRUB_EXPIRED, held_before, chunk).await?;
-        // The service's last error is a copy of one delivery's: it goes with
+        // An account's last error is a copy of one delivery's: it goes with
         // the synced ones (a newer error replaces it before then anyway).
         sqlx::query(
-            "UPDATE delivery_state SET last_error = NULL \
+            "UPDATE account_delivery_state SET last_error = NULL \
              WHERE last_error IS NOT NULL AND last_error_at < $1",
         )
         .bind(synced_before)

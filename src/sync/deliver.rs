@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
+use super::lane::Lane;
 use super::routing::site_routing;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use super::visit_step::prepare_visit;
@@ -40,11 +41,12 @@ pub enum Delivered {
 /// once; the row stays leased and falls due again when the lease ends.
 pub async fn deliver(
     shared: &Shared,
+    lane: &Lane,
     row: ClaimedDelivery,
     probe: bool,
     permit: Permit,
 ) -> Delivered {
-    match try_deliver(shared, &row, probe, permit).await {
+    match try_deliver(shared, lane, &row, probe, permit).await {
         Ok(outcome) => {
             shared.record_failures.store(0, Ordering::Relaxed);
             outcome
@@ -65,6 +67,7 @@ pub async fn deliver(
 
 async fn try_deliver(
     shared: &Shared,
+    lane: &Lane,
     row: &ClaimedDelivery,
     probe: bool,
     mut permit: Permit,
@@ -93,7 +96,7 @@ async fn try_deliver(
     // Another send may have met a 429 since this row was claimed. (The
     // permit holds this send's place in the window; an unspent one is given
     // back when it drops.)
-    if let Some(wait) = shared.client.gate().closed_for(now_ms()) {
+    if let Some(wait) = lane.client.gate().closed_for(now_ms()) {
         let attempt = AttemptRecord {
             error: Some("held back by CareHQ's rate limit".into()),
             ..AttemptRecord::new(AttemptOutcome::RateLimited, started_at)
@@ -126,8 +129,8 @@ async fn try_deliver(
 
     permit.spend();
     let result = match row.step {
-        Step::HomeVisit => shared.client.create_home_visit(&params).await,
-        Step::Enquiry => shared.client.create_care_enquiry(&params).await,
+        Step::HomeVisit => lane.client.create_home_visit(&params).await,
+        Step::Enquiry => lane.client.create_care_enquiry(&params).await,
     };
     // The answer is read (its headers are in the gate): this send no longer
     // counts as in flight.
@@ -168,13 +171,13 @@ async fn try_deliver(
             )
             .await?;
             // Recording the success lifted any pause (same transaction).
-            if (probe || shared.paused_seen()) && recorded == Delivered::Synced {
-                info!("CareHQ answered normally again; delivery resumed");
-                shared.set_paused_seen(false);
+            if (probe || lane.paused_seen()) && recorded == Delivered::Synced {
+                info!(account = %lane.account, "CareHQ answered normally again; delivery resumed");
+                lane.set_paused_seen(false);
             }
             Ok(recorded)
         }
-        Err(e) => on_error(shared, row, e, started_at, duration_ms, probe).await,
+        Err(e) => on_error(shared, lane, row, e, (started_at, duration_ms), probe).await,
     }
 }
 
@@ -212,14 +215,16 @@ async fn prepare(
     Ok(Ok(enquiry_params(&enquiry, &site_routing(site))))
 }
 
+/// `timing`: when the send started (Unix ms) and how long it took (ms).
 async fn on_error(
     shared: &Shared,
+    lane: &Lane,
     row: &ClaimedDelivery,
     e: CareHqError,
-    started_at: i64,
-    duration_ms: i64,
+    timing: (i64, i64),
     probe: bool,
 ) -> Result<Delivered, crate::storage::StoreError> {
+    let (started_at, duration_ms) = timing;
     let (hint, arg_errors) = match &e {
         CareHqError::Status {
             hint, arg_errors, ..
@@ -246,11 +251,11 @@ async fn on_error(
     if probe {
         match disposition {
             // CareHQ judged the request itself: whatever caused the pause is gone.
-            Disposition::Fail => resume(shared).await?,
+            Disposition::Fail => resume(shared, lane).await?,
             // No verdict on the pause (CareHQ down or busy, or this row's own
             // Ids unknown): probe again after the interval, not at once.
             Disposition::Retry { .. } | Disposition::RateLimited | Disposition::NotFound => {
-                shared.store.restart_pause_clock().await?
+                shared.store.restart_pause_clock(&lane.account).await?
             }
             Disposition::Pause { .. } => {}
         }
@@ -285,7 +290,7 @@ async fn on_error(
             }
         }
         Disposition::RateLimited => {
-            let wait = shared.client.gate().wait(now).map_or(1_000, millis);
+            let wait = lane.client.gate().wait(now).map_or(1_000, millis);
             warn!(delivery_id = %row.id, wait_ms = wait, "CareHQ rate limit reached; waiting without spending an attempt");
             let attempt = base(AttemptOutcome::RateLimited);
             let t = Transition::Retry {
@@ -297,14 +302,14 @@ async fn on_error(
             record(shared, row, &attempt, &t, Delivered::Deferred).await
         }
         Disposition::Pause { reason } => {
-            error!(delivery_id = %row.id, http_status, reason = %reason, "CareHQ delivery paused");
+            error!(delivery_id = %row.id, account = %lane.account, http_status, reason = %reason, "CareHQ delivery paused for this account");
             // The row is named, so probes try other rows first: a key without
             // "Home visits > Create" refuses visits but may take enquiries.
             shared
                 .store
-                .pause_delivery(&reason, http_status, Some(&row.id))
+                .pause_delivery(&lane.account, &reason, http_status, Some(&row.id))
                 .await?;
-            shared.set_paused_seen(true);
+            lane.set_paused_seen(true);
             let attempt = base(AttemptOutcome::Paused);
             let t = Transition::Retry {
                 retry_in_ms: 0,
@@ -367,11 +372,11 @@ fn not_found_reason(step: Step, site: &str, carehq_said: &str) -> String {
     }
 }
 
-async fn resume(shared: &Shared) -> Result<(), crate::storage::StoreError> {
-    if shared.store.resume_delivery().await? {
-        info!("CareHQ answered normally again; delivery resumed");
+async fn resume(shared: &Shared, lane: &Lane) -> Result<(), crate::storage::StoreError> {
+    if shared.store.resume_delivery(&lane.account).await? {
+        info!(account = %lane.account, "CareHQ answered normally again; delivery resumed");
     }
-    shared.set_paused_seen(false);
+    lane.set_paused_seen(false);
     Ok(())
 }
 
@@ -392,11 +397,7 @@ async fn record(
     let mut wait = Duration::from_millis(50);
     let mut failures = 0u32;
     loop {
-        match shared
-            .store
-            .record_outcome(&row.id, &row.lease_token, attempt, transition)
-            .await
-        {
+        match shared.store.record_outcome(row, attempt, transition).await {
             Ok(true) => return Ok(outcome),
             Ok(false) if failures == 0 => {
                 warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another claim owns the row");

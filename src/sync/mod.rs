@@ -7,6 +7,7 @@
 mod backoff;
 mod classify;
 mod deliver;
+mod lane;
 mod routing;
 mod shared;
 mod visit_step;
@@ -14,4 +15,5 @@ mod worker;
 
 pub use backoff::retry_delay;
 pub use classify::{Disposition, classify};
+pub use lane::Lane;
 pub use worker::{DrainReport, SyncWorker, WorkerHandle};

@@ -1,7 +1,7 @@
 //! The worker loop: when to claim, how many at once, and shutting down cleanly.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::deliver::{Delivered, deliver};
+use super::lane::Lane;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
@@ -53,6 +54,8 @@ pub struct DrainReport {
 pub struct SyncWorker {
     shared: Arc<Shared>,
     handle: WorkerHandle,
+    /// Which lane a dispatch starts with; turns every dispatch.
+    turn: Arc<AtomicUsize>,
 }
 
 /// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
@@ -60,10 +63,17 @@ pub struct SyncWorker {
 const MAX_IDLE: Duration = Duration::from_secs(30);
 
 impl SyncWorker {
-    pub fn new(store: Store, client: CareHqClient, settings: Arc<Settings>) -> SyncWorker {
+    /// `clients`: one per configured account, by name, the default first.
+    pub fn new(
+        store: Store,
+        clients: Vec<(String, CareHqClient)>,
+        settings: Arc<Settings>,
+    ) -> SyncWorker {
+        let lanes = Lane::all(clients, &settings);
         SyncWorker {
-            shared: Arc::new(Shared::new(store, client, settings)),
+            shared: Arc::new(Shared::new(store, lanes, settings)),
             handle: WorkerHandle::default(),
+            turn: Arc::default(),
         }
     }
 
@@ -135,22 +145,46 @@ impl SyncWorker {
         }
     }
 
-    /// Claim what is due into free task slots; return how long to sleep.
+    /// Claim what is due into free task slots, lane by lane (the first lane
+    /// turns each time, so one account's backlog cannot keep another's
+    /// waiting); return how long to sleep.
     async fn dispatch(&self, tasks: &mut JoinSet<Delivered>) -> Result<Duration, StoreError> {
         while let Some(joined) = tasks.try_join_next() {
             log_join(joined);
         }
-        let settings = &self.shared.settings.sync;
-        let idle = settings.poll_interval.min(MAX_IDLE);
+        let idle = self.shared.settings.sync.poll_interval.min(MAX_IDLE);
         if !self.writes_work().await {
             return Ok(Duration::from_secs(1));
         }
+        let lanes = self.shared.lanes.len();
+        let first = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.max(1);
+        let mut sleep = idle;
+        for n in 0..lanes {
+            let wait = self.dispatch_lane((first + n) % lanes, tasks, idle).await?;
+            sleep = sleep.min(wait);
+        }
+        Ok(sleep)
+    }
+
+    /// One lane's share of a dispatch: claim, spawn, and how long it may sleep.
+    async fn dispatch_lane(
+        &self,
+        index: usize,
+        tasks: &mut JoinSet<Delivered>,
+        idle: Duration,
+    ) -> Result<Duration, StoreError> {
+        let lane = &self.shared.lanes[index];
         let now = now_ms();
-        let free = settings.concurrency.saturating_sub(tasks.len());
-        let (limit, probe) = match self.probe_plan(now).await? {
+        let free = self
+            .shared
+            .settings
+            .sync
+            .concurrency
+            .saturating_sub(tasks.len());
+        let (limit, probe) = match self.probe_plan(lane, now).await? {
             Plan::Wait(d) => return Ok(d.min(idle)),
-            Plan::Probe(caused_pause) if tasks.is_empty() => {
-                self.shared.probe_soon.store(false, Ordering::Relaxed);
+            Plan::Probe(caused_pause) if lane.sending() == 0 && free > 0 => {
+                lane.probe_soon.store(false, Ordering::Relaxed);
                 (1, Some(caused_pause))
             }
             Plan::Probe(_) => return Ok(idle),
@@ -159,15 +193,19 @@ impl SyncWorker {
         if limit == 0 {
             return Ok(idle);
         }
-        // One permit per send: concurrent sends share CareHQ's budget, so
-        // no more rows are claimed than the window still allows.
-        let mut permits = match self.shared.client.gate().acquire_up_to(limit, now) {
+        // One permit per send: concurrent sends share the account's CareHQ
+        // budget, so no more rows are claimed than the window still allows.
+        let mut permits = match lane.client.gate().acquire_up_to(limit, now) {
             Ok(permits) => permits,
             Err(wait) => return Ok(wait.min(idle)),
         };
         let claimed = match &probe {
-            Some(caused_pause) => self.shared.claim_probe(caused_pause.as_deref()).await?,
-            None => self.shared.claim(permits.len()).await?,
+            Some(caused_pause) => {
+                self.shared
+                    .claim_probe(lane, caused_pause.as_deref())
+                    .await?
+            }
+            None => self.shared.claim(lane, permits.len()).await?,
         };
         let claimed_all = claimed.len() == permits.len();
         let paced = permits.len() < limit;
@@ -179,19 +217,19 @@ impl SyncWorker {
                 warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
             }
             let shared = Arc::clone(&self.shared);
-            tasks.spawn(async move { send_one(shared, row, probe, permit).await });
+            tasks.spawn(async move { send_one(shared, index, row, probe, permit).await });
         }
         if claimed_all && paced && !probe {
             // More is due than the window allows: look again when it resets
             // (or when a finishing task wakes us).
-            let wait = self.shared.client.gate().wait(now_ms());
+            let wait = lane.client.gate().wait(now_ms());
             return Ok(wait.map_or(idle, |w| w.min(idle)));
         }
         if claimed_all || probe {
             // Slots are full (a finishing task wakes us) or the probe is out.
             return Ok(idle);
         }
-        Ok(match self.shared.store.next_due_at().await? {
+        Ok(match self.shared.store.next_due_at(lane.scope()).await? {
             Some(at) if at > now => Duration::from_millis((at - now) as u64).min(idle),
             Some(_) => Duration::from_millis(50).min(idle),
             None => idle,
@@ -217,33 +255,41 @@ impl SyncWorker {
         }
     }
 
-    /// While delivery is paused, one row is sent as a probe every
+    /// While an account is paused, one of its rows is sent as a probe every
     /// `sync.pause_probe_interval`; its answer decides whether to resume.
-    async fn probe_plan(&self, now: i64) -> Result<Plan, StoreError> {
-        let state = self.shared.store.delivery_state().await?;
-        let Some(paused_at) = state.paused_at.filter(|_| state.paused_reason.is_some()) else {
-            self.shared.set_paused_seen(false);
+    async fn probe_plan(&self, lane: &Lane, now: i64) -> Result<Plan, StoreError> {
+        let state = self.shared.store.delivery_state(&lane.account).await?;
+        let Some(paused_at) = state.paused_at.filter(|_| state.is_paused()) else {
+            lane.set_paused_seen(false);
             // Not paused at start-up: a later pause waits out its interval.
-            self.shared.probe_soon.store(false, Ordering::Relaxed);
+            lane.probe_soon.store(false, Ordering::Relaxed);
             return Ok(Plan::Normal);
         };
-        self.shared.set_paused_seen(true);
+        lane.set_paused_seen(true);
         let probe_at =
             paused_at + self.shared.settings.sync.pause_probe_interval.as_millis() as i64;
-        if now < probe_at && !self.shared.probe_soon.load(Ordering::Relaxed) {
+        if now < probe_at && !lane.probe_soon.load(Ordering::Relaxed) {
             return Ok(Plan::Wait(Duration::from_millis((probe_at - now) as u64)));
         }
         Ok(Plan::Probe(state.paused_delivery_id))
     }
 
     /// One pass for `sync --once`: send everything due now, then return.
-    /// While paused it sends a single probe and stops.
+    /// While an account is paused it sends a single probe for it.
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
+        for index in 0..self.shared.lanes.len() {
+            self.drain_lane(index, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn drain_lane(&self, index: usize, report: &mut DrainReport) -> Result<(), StoreError> {
+        let lane = &self.shared.lanes[index];
         let mut probed = false;
         loop {
-            let state = self.shared.store.delivery_state().await?;
-            let paused = state.paused_reason.is_some();
+            let state = self.shared.store.delivery_state(&lane.account).await?;
+            let paused = state.is_paused();
             if paused && probed {
                 break;
             }
@@ -254,16 +300,16 @@ impl SyncWorker {
             };
             // Sends share CareHQ's budget as in the loop: wait for a permit.
             let mut permits = loop {
-                match self.shared.client.gate().acquire_up_to(limit, now_ms()) {
+                match lane.client.gate().acquire_up_to(limit, now_ms()) {
                     Ok(permits) => break permits,
                     Err(wait) => tokio::time::sleep(wait.min(MAX_IDLE)).await,
                 }
             };
             let claimed = if paused {
                 let caused_pause = state.paused_delivery_id.as_deref();
-                self.shared.claim_probe(caused_pause).await?
+                self.shared.claim_probe(lane, caused_pause).await?
             } else {
-                self.shared.claim(permits.len()).await?
+                self.shared.claim(lane, permits.len()).await?
             };
             if claimed.is_empty() {
                 break;
@@ -273,23 +319,27 @@ impl SyncWorker {
             let mut tasks = JoinSet::new();
             for (row, permit) in claimed.into_iter().zip(permits) {
                 let shared = Arc::clone(&self.shared);
-                tasks.spawn(async move { send_one(shared, row, paused, permit).await });
+                tasks.spawn(async move { send_one(shared, index, row, paused, permit).await });
             }
+            let mut deferred = false;
             while let Some(joined) = tasks.join_next().await {
                 match joined {
                     Ok(Delivered::Synced) => report.synced += 1,
                     Ok(Delivered::Retrying) => report.retrying += 1,
                     Ok(Delivered::Failed) => report.failed += 1,
-                    Ok(Delivered::Deferred | Delivered::LeaseLost) => report.deferred += 1,
+                    Ok(Delivered::Deferred | Delivered::LeaseLost) => {
+                        report.deferred += 1;
+                        deferred = true;
+                    }
                     Err(e) => log_join(Err(e)),
                 }
             }
-            if report.deferred > 0 {
+            if deferred {
                 // Rate-limited or paused rows would come straight back: stop here.
                 break;
             }
         }
-        Ok(report)
+        Ok(())
     }
 }
 
@@ -297,18 +347,26 @@ impl SyncWorker {
 /// also when it is aborted at the end of the shutdown grace.
 async fn send_one(
     shared: Arc<Shared>,
+    lane: usize,
     row: ClaimedDelivery,
     probe: bool,
     permit: Permit,
 ) -> Delivered {
-    struct Landed<'a>(&'a Shared, String);
+    struct Landed<'a>(&'a Shared, &'a Lane, String);
     impl Drop for Landed<'_> {
         fn drop(&mut self) {
-            self.0.landed(&self.1);
+            self.0.landed(&self.2);
+            self.1.ended();
         }
     }
-    let _landed = Landed(&shared, row.id.clone());
-    deliver(&shared, row, probe, permit).await
+    let Some(lane) = shared.lanes.get(lane) else {
+        // Lanes are fixed when the worker is built; an index is always one of them.
+        shared.landed(&row.id);
+        return Delivered::LeaseLost;
+    };
+    lane.started();
+    let _landed = Landed(&shared, lane, row.id.clone());
+    deliver(&shared, lane, row, probe, permit).await
 }
 
 enum Plan {

@@ -18,10 +18,10 @@ use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
-type Inbox = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Inbox = Arc<Mutex<Vec<Value>>>;
 
 /// A webhook receiver: its URL and what it received.
-async fn receiver() -> (String, Inbox) {
+pub(crate) async fn receiver() -> (String, Inbox) {
     let inbox: Inbox = Arc::default();
     let app = axum::Router::new()
         .route(
@@ -123,7 +123,7 @@ async fn two_instances_send_each_alert_once(db: Db) {
     assert!(
         first
             .store
-            .delivery_state()
+            .delivery_state("default")
             .await
             .unwrap()
             .paused_reason
@@ -158,7 +158,7 @@ async fn two_instances_send_each_alert_once(db: Db) {
     assert!(
         first
             .store
-            .delivery_state()
+            .delivery_state("default")
             .await
             .unwrap()
             .paused_reason

@@ -28,7 +28,7 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
         });
         let id = posted_id(&app, n).await;
         app.drain().await;
-        let state = app.store.delivery_state().await.unwrap();
+        let state = app.store.delivery_state("default").await.unwrap();
         assert_eq!(
             state.paused_status,
             Some(i64::from(code)),
@@ -58,7 +58,7 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
             "{code}: the probe resumes"
         );
         assert_eq!(app.delivery(&id).await.status, "synced");
-        let resumed = app.store.delivery_state().await.unwrap();
+        let resumed = app.store.delivery_state("default").await.unwrap();
         assert!(resumed.paused_reason.is_none(), "{code}: {resumed:?}");
     }
     assert_eq!(sandbox.received().len(), 1);
@@ -91,7 +91,7 @@ async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
     );
     assert!(
         app.store
-            .delivery_state()
+            .delivery_state("default")
             .await
             .unwrap()
             .paused_reason

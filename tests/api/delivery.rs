@@ -2,7 +2,7 @@
 //! and crashed leases.
 
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
-use enquiry_relay::storage::now_ms;
+use enquiry_relay::storage::{ClaimScope, now_ms};
 
 use enquiry_relay::sync::DrainReport;
 
@@ -337,7 +337,7 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
     let second = posted_id(&app, 2).await;
     let report = app.drain().await;
     assert_eq!((report.synced, report.failed), (0, 0), "{report:?}");
-    let state = app.store.delivery_state().await.unwrap();
+    let state = app.store.delivery_state("default").await.unwrap();
     assert!(state.paused_reason.is_some(), "delivery pauses: {state:?}");
     assert_eq!(state.paused_status, Some(401));
     assert!(
@@ -364,7 +364,7 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
     app.wait_for_status(&second, "synced").await;
     assert!(
         app.store
-            .delivery_state()
+            .delivery_state("default")
             .await
             .unwrap()
             .paused_reason
@@ -416,7 +416,13 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         // Taken before the claim, so the lease ends no earlier than this.
         let lease_until = now_ms() + 3_000;
         let rows = store
-            .claim_due("crashed-worker", std::time::Duration::from_secs(3), 10, &[])
+            .claim_due(
+                "crashed-worker",
+                std::time::Duration::from_secs(3),
+                10,
+                &[],
+                ClaimScope::ALL,
+            )
             .await
             .unwrap();
         if !rows.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use enquiry_relay::ops::alerts::{Change, claim_changes, observe};
 use enquiry_relay::storage::{
-    AttemptOutcome, AttemptRecord, ClaimedDelivery, Store, Transition, now_ms,
+    AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, Store, Transition, now_ms,
 };
 
 use crate::helpers::{
@@ -29,7 +29,7 @@ async fn two_instances(db: &TestDb) -> (Store, Store) {
 
 /// One instance's whole alert check: read, then claim.
 async fn check(store: &Store) -> Vec<Change> {
-    claim_changes(store, MAX_AGE).await.unwrap()
+    claim_changes(store, MAX_AGE, &["default"]).await.unwrap()
 }
 
 fn kinds(changes: &[Change]) -> Vec<(&'static str, bool)> {
@@ -43,19 +43,17 @@ fn kinds(changes: &[Change]) -> Vec<(&'static str, bool)> {
 /// the enquiry's Id and the claim's lease token.
 async fn claimed_delivery(store: &Store, owner: &str) -> (String, ClaimedDelivery) {
     let id = insert_bare_enquiry(store).await;
-    let mut claimed = store.claim_due(owner, LEASE, 1, &[]).await.unwrap();
+    let mut claimed = store
+        .claim_due(owner, LEASE, 1, &[], ClaimScope::ALL)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "the new enquiry is due at once");
     (id, claimed.remove(0))
 }
 
 async fn record(store: &Store, row: &ClaimedDelivery, outcome: AttemptOutcome, t: Transition) {
     let attempt = AttemptRecord::new(outcome, now_ms());
-    assert!(
-        store
-            .record_outcome(&row.id, &row.lease_token, &attempt, &t)
-            .await
-            .unwrap()
-    );
+    assert!(store.record_outcome(row, &attempt, &t).await.unwrap());
 }
 
 async fn a_pause_is_cleared_only_by_a_send_that_succeeded_after_it_began(db: Db) {
@@ -67,18 +65,23 @@ async fn a_pause_is_cleared_only_by_a_send_that_succeeded_after_it_began(db: Db)
     // A's check reads the state while delivery still runs (the old check
     // decided on that reading); before A claims, B's send is refused (401),
     // B pauses delivery and announces the incident.
-    let _read_by_a = observe(&a).await.unwrap();
-    b.pause_delivery("CareHQ refused the credentials (401)", Some(401), None)
-        .await
-        .unwrap();
+    let _read_by_a = observe(&a, &["default"]).await.unwrap();
+    b.pause_delivery(
+        "default",
+        "CareHQ refused the credentials (401)",
+        Some(401),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(kinds(&check(&b).await), [("paused", true)]);
     // A's claim from its earlier read must not call the incident over.
-    let late = claim_changes(&a, MAX_AGE).await.unwrap();
+    let late = claim_changes(&a, MAX_AGE, &["default"]).await.unwrap();
     assert_eq!(kinds(&late), [], "A announced a pause as cleared: {late:?}");
 
     // A pause lifted without any send succeeding (an instance starting up, a
     // probe's 400) proves nothing about the credentials: no all-clear.
-    b.resume_delivery().await.unwrap();
+    b.resume_delivery("default").await.unwrap();
     assert_eq!(kinds(&check(&a).await), []);
     assert_eq!(kinds(&check(&b).await), []);
 
@@ -107,10 +110,10 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
 
     // A reads one failed enquiry; before A claims, staff retry it and B's
     // check sees none: B opens nothing, A must not open it either.
-    let _read_by_a = observe(&a).await.unwrap();
+    let _read_by_a = observe(&a, &["default"]).await.unwrap();
     assert_eq!(a.retry_failed(&enquiry).await.unwrap(), 1);
     assert_eq!(kinds(&check(&b).await), []);
-    let late = claim_changes(&a, MAX_AGE).await.unwrap();
+    let late = claim_changes(&a, MAX_AGE, &["default"]).await.unwrap();
     assert_eq!(
         kinds(&late),
         [],
@@ -119,15 +122,18 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
 
     // The same failure again: one incident; B's stale read does not clear it
     // while the enquiry is still failed.
-    let claimed = a.claim_due("worker-a", LEASE, 1, &[]).await.unwrap();
-    let _read_by_b = observe(&b).await.unwrap();
+    let claimed = a
+        .claim_due("worker-a", LEASE, 1, &[], ClaimScope::ALL)
+        .await
+        .unwrap();
+    let _read_by_b = observe(&b, &["default"]).await.unwrap();
     let failed = Transition::Failed {
         ambiguous: false,
         error: "CareHQ refused it (400)".into(),
     };
     record(&a, &claimed[0], AttemptOutcome::Failed, failed).await;
     assert_eq!(kinds(&check(&a).await), [("failed", true)]);
-    let late = claim_changes(&b, MAX_AGE).await.unwrap();
+    let late = claim_changes(&b, MAX_AGE, &["default"]).await.unwrap();
     assert_eq!(
         kinds(&late),
         [],
@@ -145,9 +151,14 @@ async fn an_instance_starting_up_keeps_another_instances_pause(db: Db) {
         return;
     };
     let (a, _) = two_instances(&db).await;
-    a.pause_delivery("CareHQ refused the credentials (401)", Some(401), None)
-        .await
-        .unwrap();
+    a.pause_delivery(
+        "default",
+        "CareHQ refused the credentials (401)",
+        Some(401),
+        None,
+    )
+    .await
+    .unwrap();
     let sandbox = TestSandbox::start().await;
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
@@ -167,7 +178,7 @@ async fn an_instance_starting_up_keeps_another_instances_pause(db: Db) {
     .await
     .expect("the second instance gets ready");
     second.stop().await;
-    let state = a.delivery_state().await.unwrap();
+    let state = a.delivery_state("default").await.unwrap();
     assert!(state.paused_reason.is_some(), "{state:?}");
 }
 on_both_databases!(an_instance_starting_up_keeps_another_instances_pause);

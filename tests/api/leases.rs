@@ -8,7 +8,9 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Store, Transition};
+use enquiry_relay::storage::{
+    AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, Store, Transition,
+};
 
 use crate::helpers::{
     AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry, posted_id,
@@ -27,7 +29,10 @@ async fn store_with_one_enquiry(db: &TestDb) -> Store {
 /// Claim the one row again and again until it is claimed (its lease ended).
 async fn claim_when_due(store: &Store, lease: Duration, skip: &[String]) -> ClaimedDelivery {
     eventually(Duration::from_secs(10), || async {
-        let mut rows = store.claim_due(OWNER, lease, 1, skip).await.unwrap();
+        let mut rows = store
+            .claim_due(OWNER, lease, 1, skip, ClaimScope::ALL)
+            .await
+            .unwrap();
         (!rows.is_empty()).then(|| rows.remove(0))
     })
     .await
@@ -59,12 +64,12 @@ async fn an_outcome_from_an_earlier_claim_of_the_row_changes_nothing(db: Db) {
     assert_ne!(first.lease_token, second.lease_token);
 
     let stale = store
-        .record_outcome(&first.id, &first.lease_token, &attempt(), &synced())
+        .record_outcome(&first, &attempt(), &synced())
         .await
         .unwrap();
     assert!(!stale, "the earlier claim's outcome was accepted");
     let current = store
-        .record_outcome(&second.id, &second.lease_token, &attempt(), &synced())
+        .record_outcome(&second, &attempt(), &synced())
         .await
         .unwrap();
     assert!(current, "the current claim records its outcome");
@@ -82,7 +87,7 @@ async fn a_row_in_flight_here_is_skipped_even_after_its_lease_ran_out(db: Db) {
     let first = claim_when_due(&store, Duration::ZERO, &[]).await;
     let skip = [first.id.clone()];
     let skipped = store
-        .claim_due(OWNER, Duration::from_secs(60), 10, &skip)
+        .claim_due(OWNER, Duration::from_secs(60), 10, &skip, ClaimScope::ALL)
         .await
         .unwrap();
     assert!(

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per feature (linking once is faster).
 
+mod accounts;
 mod admin;
 mod alerts;
 mod browser;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
-use enquiry_relay::storage::{DeliveryView, Store, now_ms};
+use enquiry_relay::storage::{ClaimScope, DeliveryView, Store, now_ms};
 use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
@@ -421,7 +421,7 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
     .await;
     wait_for_step(&app.store, &with_a_visit, "enquiry", "synced").await;
     eventually(Duration::from_secs(10), || async {
-        let state = app.store.delivery_state().await.unwrap();
+        let state = app.store.delivery_state("default").await.unwrap();
         (state.paused_status == Some(403)).then_some(())
     })
     .await
@@ -483,7 +483,13 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     let store = Store::connect(&db.url, 2).await.unwrap();
     let claimed = eventually(Duration::from_secs(10), || async {
         let rows = store
-            .claim_due("crashed-worker", Duration::from_secs(1), 10, &[])
+            .claim_due(
+                "crashed-worker",
+                Duration::from_secs(1),
+                10,
+                &[],
+                ClaimScope::ALL,
+            )
             .await
             .unwrap();
         (!rows.is_empty()).then_some(rows)

@@ -27,11 +27,14 @@ pub async fn metrics(
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let paused = match state.store.delivery_state().await {
-        Ok(delivery) => delivery.paused_reason.is_some(),
+    // Paused when any account is (the per-account figures are on /status).
+    let accounts = crate::ops::alerts::account_names(&state.settings);
+    let paused = match state.store.delivery_states(&accounts).await {
+        Ok(deliveries) => deliveries.iter().any(|(_, delivery)| delivery.is_paused()),
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let text = crate::ops::metrics::render(&figures, paused, state.rate_limit.last(), now);
+    let default_rate_limit = state.rate_limits.first().and_then(|(_, gate)| gate.last());
+    let text = crate::ops::metrics::render(&figures, paused, default_rate_limit, now);
     (
         [(
             header::CONTENT_TYPE,

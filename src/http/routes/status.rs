@@ -31,11 +31,12 @@ pub async fn status(
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let delivery = match state.store.delivery_state().await {
-        Ok(delivery) => delivery,
+    let accounts = crate::ops::alerts::account_names(&state.settings);
+    let deliveries = match state.store.delivery_states(&accounts).await {
+        Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let problems = degraded_because(&figures, &delivery, &state.settings.status, now);
+    let problems = degraded_because(&figures, &deliveries, &state.settings.status, now);
     let code = if problems.is_empty() {
         StatusCode::OK
     } else {
@@ -47,29 +48,47 @@ pub async fn status(
         .iter()
         .map(|s| s.slug.as_str())
         .collect();
-    let body = body(
-        &figures,
-        &delivery,
-        state.rate_limit.last(),
-        &problems,
-        &configured,
-        now,
-    );
+    let mut body = body(&figures, &deliveries, &problems, &configured, now);
+    let rate_limit = |account: &str| {
+        (state.rate_limits.iter())
+            .find(|(name, _)| name == account)
+            .and_then(|(_, gate)| gate.last())
+    };
+    body["rate_limit"] = rate_limit_json(rate_limit(crate::config::DEFAULT_ACCOUNT));
+    if let Some(Value::Object(accounts)) = body.get_mut("accounts") {
+        for (name, account) in accounts.iter_mut() {
+            account["rate_limit"] = rate_limit_json(rate_limit(name));
+            account["sites"] = (state.settings.sites.iter())
+                .filter(|site| site.account == *name)
+                .map(|site| Value::from(site.slug.as_str()))
+                .collect();
+        }
+    }
     (code, Json(body)).into_response()
 }
 
 /// Why the service counts as degraded; empty when it is healthy.
+/// `deliveries`: each CareHQ account's state, the default first.
 pub fn degraded_because(
     figures: &StatusFigures,
-    delivery: &DeliveryState,
+    deliveries: &[(String, DeliveryState)],
     thresholds: &StatusSettings,
     now: i64,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(reason) = &delivery.paused_reason {
-        problems.push(format!(
-            "delivery to CareHQ is paused: {reason}. Fix the CareHQ settings; delivery resumes by itself once CareHQ accepts them"
-        ));
+    for (account, delivery) in deliveries {
+        let Some(reason) = &delivery.paused_reason else {
+            continue;
+        };
+        problems.push(match deliveries.len() {
+            1 => format!(
+                "delivery to CareHQ is paused: {reason}. Fix the CareHQ settings; delivery resumes by itself once CareHQ accepts them"
+            ),
+            _ => format!(
+                "delivery to CareHQ account {account} is paused: {reason}. Fix {}; its homes' enquiries are kept and sent once CareHQ accepts them, and other accounts' homes are not held up",
+                settings_of(account)
+            ),
+        });
     }
     if let Some(oldest) = figures.total.oldest_pending_at {
         let age = now.saturating_sub(oldest);
@@ -115,14 +134,61 @@ pub fn degraded_because(
     problems
 }
 
+/// Where an account's credentials are set, for a message.
+fn settings_of(account: &str) -> String {
+    match account {
+        crate::config::DEFAULT_ACCOUNT => "the [carehq] settings".to_owned(),
+        name => format!("the settings of [[accounts]] name = \"{name}\""),
+    }
+}
+
+fn rate_limit_json(rate_limit: Option<RateLimit>) -> Value {
+    rate_limit.map_or(Value::Null, |r| {
+        json!({
+            "limit": r.limit,
+            "remaining": r.remaining,
+            "reset_at": iso(r.reset_at_ms),
+        })
+    })
+}
+
+/// What `/status` says of one account's delivery.
+fn paused_json(delivery: &DeliveryState) -> Value {
+    json!({
+        "paused": delivery.paused_reason.is_some(),
+        "reason": delivery.paused_reason,
+        "http_status": delivery.paused_status,
+        "since": delivery.paused_at.map(iso),
+    })
+}
+
+/// The top level keeps the one-account shape (`carehq`, `paused`,
+/// `rate_limit`: the default account's; `paused` is any account's pause, so
+/// a monitor watching it misses none); `accounts` has each account apart.
 fn body(
     figures: &StatusFigures,
-    delivery: &DeliveryState,
-    rate_limit: Option<RateLimit>,
+    deliveries: &[(String, DeliveryState)],
     problems: &[String],
     configured_sites: &[&str],
     now: i64,
 ) -> Value {
+    let none = DeliveryState::default();
+    let delivery = deliveries.first().map_or(&none, |(_, state)| state);
+    let paused = (deliveries.iter())
+        .map(|(_, state)| state)
+        .find(|state| state.is_paused())
+        .unwrap_or(delivery);
+    let accounts: serde_json::Map<String, Value> = (deliveries.iter())
+        .map(|(name, state)| {
+            let account = json!({
+                "paused": paused_json(state),
+                "last_success_at": state.last_success_at.map(iso),
+                "last_error_at": state.last_error_at.map(iso),
+                "last_error": state.last_error,
+            });
+            (name.clone(), account)
+        })
+        .collect();
     let mut sites = serde_json::Map::new();
     for slug in configured_sites {
         sites.insert((*slug).to_owned(), queue(&QueueFigures::default(), now));
@@ -147,17 +213,9 @@ fn body(
             )),
             "last_hint_at": figures.last_hint.as_ref().map(|(at, _)| iso(*at)),
         },
-        "paused": {
-            "paused": delivery.paused_reason.is_some(),
-            "reason": delivery.paused_reason,
-            "http_status": delivery.paused_status,
-            "since": delivery.paused_at.map(iso),
-        },
-        "rate_limit": rate_limit.map(|r| json!({
-            "limit": r.limit,
-            "remaining": r.remaining,
-            "reset_at": iso(r.reset_at_ms),
-        })),
+        "paused": paused_json(paused),
+        "rate_limit": Value::Null,
+        "accounts": accounts,
         "sites": sites,
         "steps": figures
             .steps
@@ -207,7 +265,7 @@ mod tests {
     fn each_condition_degrades_on_its_own() {
         let now = 10_000_000_000;
         let healthy = StatusFigures::default();
-        let running = DeliveryState::default();
+        let running = vec![("default".to_owned(), DeliveryState::default())];
         assert!(degraded_because(&healthy, &running, &thresholds(), now).is_empty());
 
         let mut old = StatusFigures::default();
@@ -251,8 +309,21 @@ mod tests {
             paused_reason: Some("CareHQ refused the API key".into()),
             ..Default::default()
         };
-        let why = degraded_because(&healthy, &paused, &thresholds(), now);
+        let one = vec![("default".to_owned(), paused.clone())];
+        let why = degraded_because(&healthy, &one, &thresholds(), now);
         assert!(why[0].contains("paused"), "{why:?}");
+        // With more accounts, the paused one is named, and only it.
+        let two = vec![
+            ("default".to_owned(), DeliveryState::default()),
+            ("marshall-care".to_owned(), paused),
+        ];
+        let why = degraded_because(&healthy, &two, &thresholds(), now);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(
+            why[0].starts_with("delivery to CareHQ account marshall-care is paused"),
+            "{why:?}"
+        );
+        assert!(why[0].contains("name = \"marshall-care\""), "{why:?}");
     }
 
     #[test]

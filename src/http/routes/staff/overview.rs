@@ -34,7 +34,8 @@ pub async fn overview(
     let first_day = today - (DAYS - 1) * DAY_MS;
     let rows = state.store.staff_states_since(first_day).await?;
     let figures = state.store.status_figures(now).await?;
-    let delivery = state.store.delivery_state().await?;
+    let accounts = crate::ops::alerts::account_names(&state.settings);
+    let deliveries = state.store.delivery_states(&accounts).await?;
 
     let mut homes: Vec<(String, String)> = state
         .settings
@@ -101,7 +102,7 @@ pub async fn overview(
         },
         homes,
         chart: chart(&per_day, first_day),
-        problems: problems::in_words(&figures, &delivery, &state.settings.status, now),
+        problems: problems::in_words(&figures, &deliveries, &state.settings.status, now),
     };
     let html = page
         .render()

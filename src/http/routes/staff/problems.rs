@@ -8,20 +8,25 @@ use super::words::when;
 use crate::config::{StatusSettings, format_duration};
 use crate::storage::{DeliveryState, StatusFigures};
 
+/// `deliveries`: each CareHQ account's state, the default first.
 pub fn in_words(
     figures: &StatusFigures,
-    delivery: &DeliveryState,
+    deliveries: &[(String, DeliveryState)],
     thresholds: &StatusSettings,
     now: i64,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    if delivery.paused_reason.is_some() {
+    for (account, delivery) in deliveries.iter().filter(|(_, d)| d.is_paused()) {
         let since = delivery
             .paused_at
             .map(|at| format!(" at {}", when(at)))
             .unwrap_or_default();
+        let whose = match deliveries.len() {
+            1 => String::new(),
+            _ => format!(" of account {account}"),
+        };
         problems.push(format!(
-            "CareHQ refused the credentials{since}; nothing is being sent; enquiries are kept. Ask whoever runs this service to fix the CareHQ settings: sending resumes by itself once CareHQ accepts them."
+            "CareHQ refused the credentials{whose}{since}; nothing is being sent to it; enquiries are kept. Ask whoever runs this service to fix the CareHQ settings: sending resumes by itself once CareHQ accepts them."
         ));
     }
     if let Some(oldest) = figures.total.oldest_pending_at {
@@ -71,6 +76,10 @@ fn capitalised(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn one(state: DeliveryState) -> Vec<(String, DeliveryState)> {
+        vec![("default".to_owned(), state)]
+    }
+
     fn thresholds() -> StatusSettings {
         StatusSettings {
             max_pending_age: Duration::from_secs(30 * 60),
@@ -85,16 +94,16 @@ mod tests {
             paused_at: Some(9 * 60 * 60 * 1000 + 14 * 60 * 1000),
             ..DeliveryState::default()
         };
-        let words = in_words(&StatusFigures::default(), &paused, &thresholds(), 0);
+        let words = in_words(&StatusFigures::default(), &one(paused), &thresholds(), 0);
         assert_eq!(words.len(), 1);
         assert!(
-            words[0].starts_with("CareHQ refused the credentials at 1970-01-01 09:14 UTC; nothing is being sent; enquiries are kept."),
+            words[0].starts_with("CareHQ refused the credentials at 1970-01-01 09:14 UTC; nothing is being sent to it; enquiries are kept."),
             "{words:?}"
         );
         assert!(
             in_words(
                 &StatusFigures::default(),
-                &DeliveryState::default(),
+                &one(DeliveryState::default()),
                 &thresholds(),
                 0
             )
@@ -107,7 +116,7 @@ mod tests {
         let mut figures = StatusFigures::default();
         figures.total.held = 1;
         figures.total.failed = 2;
-        let words = in_words(&figures, &DeliveryState::default(), &thresholds(), 0);
+        let words = in_words(&figures, &one(DeliveryState::default()), &thresholds(), 0);
         assert!(
             words[0].starts_with("2 deliveries could not be delivered"),
             "{words:?}"
