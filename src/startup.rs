@@ -17,7 +17,7 @@ use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
 use crate::storage::Store;
-use crate::sync::SyncWorker;
+use crate::sync::{FallbackMailer, SyncWorker};
 
 /// A built, bound, not yet running service.
 pub struct Application {
@@ -65,7 +65,8 @@ impl Application {
             .map(|(account, client)| (account.clone(), Arc::clone(client.gate())))
             .collect();
         let settings = Arc::new(settings);
-        let worker = SyncWorker::new(store.clone(), clients, Arc::clone(&settings));
+        let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
+        let worker = SyncWorker::new(store.clone(), clients, mailer, Arc::clone(&settings));
         let state = AppState {
             settings: Arc::clone(&settings),
             store: store.clone(),

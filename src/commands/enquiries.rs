@@ -204,6 +204,9 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             DeliveryStatus::Waiting => println!(
                 "  waits for the enquiry step to be synced; it is sent right after (`enquiries retry {id}` if the enquiry failed)"
             ),
+            DeliveryStatus::Synced if delivery.step == "fallback_email" => println!(
+                "  sent by email to the home's fallback_email: CareHQ had not received it within sync.fallback_after"
+            ),
             _ => {}
         }
         if let Some(error) = &delivery.last_error {

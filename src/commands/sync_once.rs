@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::startup::{carehq_clients, open_store};
 use crate::storage::DeliveryStatus;
-use crate::sync::SyncWorker;
+use crate::sync::{FallbackMailer, SyncWorker};
 
 pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
@@ -15,7 +15,8 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     );
     let store = open_store(&settings).await?;
     let clients = carehq_clients(&settings, settings.server.listen)?;
-    let worker = SyncWorker::new(store.clone(), clients, Arc::new(settings));
+    let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
+    let worker = SyncWorker::new(store.clone(), clients, mailer, Arc::new(settings));
     let report = worker.drain_once().await?;
     let counts = store.count_by_status().await?;
     let count = |s: DeliveryStatus| {

@@ -96,6 +96,8 @@ pub(super) struct SyncKeys {
     shutdown_grace: Option<Duration>,
     #[serde(deserialize_with = "fields::positive_duration")]
     pause_probe_interval: Duration,
+    #[serde(deserialize_with = "fields::positive_duration")]
+    fallback_after: Duration,
 }
 
 impl Default for SyncKeys {
@@ -109,6 +111,7 @@ impl Default for SyncKeys {
             lease: None,
             shutdown_grace: None,
             pause_probe_interval: Duration::from_secs(300),
+            fallback_after: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -122,5 +125,6 @@ pub(super) fn sync(keys: SyncKeys, carehq_timeout: Option<Duration>) -> SyncSett
         lease: keys.lease.unwrap_or(timeout + LEASE_MARGIN),
         shutdown_grace: keys.shutdown_grace.unwrap_or(timeout + SHUTDOWN_MARGIN),
         pause_probe_interval: keys.pause_probe_interval,
+        fallback_after: keys.fallback_after,
     }
 }

@@ -139,7 +139,7 @@ impl FromStr for Email {
     }
 }
 
-fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+pub(super) fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
     fields::parsed(d).map(|Email(m)| Some(m))
 }
 

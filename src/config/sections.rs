@@ -115,6 +115,9 @@ pub struct SyncSettings {
     pub shutdown_grace: Duration,
     /// While delivery is paused (401/403/404), how often to try again.
     pub pause_probe_interval: Duration,
+    /// An enquiry not in CareHQ this long after it arrived is emailed to its
+    /// site's `fallback_email` (once).
+    pub fallback_after: Duration,
 }
 
 /// `[staff]`.

@@ -22,6 +22,8 @@ pub struct SiteSettings {
     pub name: String,
     /// The CareHQ account its enquiries and visits go to (`default`: `[carehq]`).
     pub account: String,
+    /// Who is emailed an enquiry not in CareHQ within `sync.fallback_after`.
+    pub fallback_email: Option<lettre::message::Mailbox>,
     /// CareHQ location Id, 24 lower-case hex characters.
     pub location: CareHqId,
     pub referrer: Option<CareHqId>,
@@ -64,6 +66,8 @@ pub(super) struct SiteKeys {
     name: Option<String>,
     #[serde(deserialize_with = "fields::some")]
     account: Option<String>,
+    #[serde(deserialize_with = "super::operations::mailbox")]
+    fallback_email: Option<lettre::message::Mailbox>,
     #[serde(deserialize_with = "fields::location")]
     location: Option<CareHqId>,
     #[serde(deserialize_with = "fields::referrer")]
@@ -224,6 +228,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
         slug: raw.slug?.0,
         name: raw.name?,
         account: (raw.account).unwrap_or_else(|| super::accounts::DEFAULT_ACCOUNT.to_owned()),
+        fallback_email: raw.fallback_email,
         location: raw.location?,
         referrer: raw.referrer,
         sales_channel: raw.sales_channel,

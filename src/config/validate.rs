@@ -63,6 +63,9 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         &raw.bad_keys,
         &mut p,
     );
+    if !refused("alerts.") {
+        fallback_can_be_sent(&sites, &raw.alerts, &mut p);
+    }
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
@@ -155,6 +158,23 @@ fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Pr
         ),
     );
     false
+}
+
+/// A site's fallback email goes out over the alerts' SMTP server, from
+/// their sender.
+fn fallback_can_be_sent(sites: &[(usize, SiteSettings)], alerts: &AlertSettings, p: &mut Problems) {
+    if alerts.smtp_url.is_some() && alerts.email_from.is_some() {
+        return;
+    }
+    for (i, _) in sites
+        .iter()
+        .filter(|(_, site)| site.fallback_email.is_some())
+    {
+        p.push(
+            format!("sites[{i}].fallback_email"),
+            "is sent over alerts.smtp_url from alerts.email_from; set both (e.g. smtp_url = \"smtps://user:password@mail.example.com:465\", email_from = \"Enquiry relay <relay@example.com>\"), or remove fallback_email",
+        );
+    }
 }
 
 /// Email alerts need someone to be from and someone to go to.

@@ -127,6 +127,7 @@ mod tests {
             slug: "upton".into(),
             name: "Upton".into(),
             account: "default".into(),
+            fallback_email: None,
             location: "6724fbc74f73a2cebf6377fa".parse().unwrap(),
             referrer: None,
             sales_channel: None,

@@ -13,6 +13,7 @@ mod connect;
 mod delivery_state;
 mod erasure;
 mod error;
+mod fallback;
 mod group_commit;
 mod inspect;
 mod intake;

@@ -93,27 +93,35 @@ impl std::fmt::Display for EnquiryId {
     }
 }
 
-/// Which CareHQ call an outbox row makes; stored as text in `deliveries.step`.
+/// What an outbox row sends, and where; stored as text in `deliveries.step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// `PUT care-enquiries`: the enquiry itself.
     Enquiry,
     /// `PUT home-visits`: the visit asked for with it, once the enquiry is in.
     HomeVisit,
+    /// The enquiry emailed to the site's `fallback_email`, made only when it
+    /// is not in CareHQ within `sync.fallback_after`.
+    FallbackEmail,
 }
 
 impl Step {
+    pub const ALL: [Step; 3] = [Step::Enquiry, Step::HomeVisit, Step::FallbackEmail];
+    /// The steps a CareHQ account's lane sends.
+    pub const CAREHQ: &'static [&'static str] = &["enquiry", "home_visit"];
+    /// The steps the fallback email lane sends.
+    pub const EMAIL: &'static [&'static str] = &["fallback_email"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Enquiry => "enquiry",
             Step::HomeVisit => "home_visit",
+            Step::FallbackEmail => "fallback_email",
         }
     }
 
     pub fn parse(s: &str) -> Option<Step> {
-        [Step::Enquiry, Step::HomeVisit]
-            .into_iter()
-            .find(|step| step.as_str() == s)
+        Step::ALL.into_iter().find(|step| step.as_str() == s)
     }
 }
 
@@ -195,7 +203,11 @@ pub struct ClaimedDelivery {
 /// Which due rows a claim may take: those of one CareHQ account's sites.
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimScope<'a> {
+    /// The lane's name: a CareHQ account, or `(fallback email)`. Outcomes
+    /// update its row of `account_delivery_state`.
     pub account: &'a str,
+    /// The steps it sends (`Step::CAREHQ`, `Step::EMAIL`).
+    pub steps: &'a [&'a str],
     pub sites: SiteFilter<'a>,
 }
 
@@ -210,15 +222,28 @@ pub enum SiteFilter<'a> {
 }
 
 impl ClaimScope<'_> {
-    /// Every row: one account, as before accounts existed.
+    /// Every CareHQ row: one account, as before accounts existed.
     pub const ALL: ClaimScope<'static> = ClaimScope {
         account: "default",
+        steps: Step::CAREHQ,
         sites: SiteFilter::AllBut(&[]),
     };
 
-    /// `AND enquiry_id IN (…)` (or `NOT IN`) with placeholders from `$first`,
-    /// or nothing; its values, in order, are `self.site_values()`.
+    /// `AND step IN (…) AND enquiry_id IN (…)` (or `NOT IN`) with
+    /// placeholders from `$first`; its values, in order, are `self.values()`.
     pub(super) fn clause(&self, first: usize) -> String {
+        let steps: Vec<String> = (first..first + self.steps.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        let steps = format!("AND step IN ({})", steps.join(", "));
+        format!("{steps} {}", self.site_clause(first + self.steps.len()))
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &str> {
+        (self.steps.iter().copied()).chain(self.site_values().iter().map(String::as_str))
+    }
+
+    fn site_clause(&self, first: usize) -> String {
         let (op, sites) = match self.sites {
             SiteFilter::Only(sites) => ("IN", sites),
             SiteFilter::AllBut(sites) => ("NOT IN", sites),
@@ -238,7 +263,7 @@ impl ClaimScope<'_> {
         )
     }
 
-    pub(super) fn site_values(&self) -> &[String] {
+    fn site_values(&self) -> &[String] {
         match self.sites {
             SiteFilter::Only(sites) | SiteFilter::AllBut(sites) => sites,
         }

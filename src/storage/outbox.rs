@@ -90,8 +90,8 @@ impl Store {
                     .bind(now.saturating_add(lease_ms))
                     .bind(now)
                     .bind(limit);
-                for value in skip.iter().chain(scope.site_values()) {
-                    query = query.bind(value.as_str());
+                for value in skip.iter().map(String::as_str).chain(scope.values()) {
+                    query = query.bind(value);
                 }
                 let claimed: Vec<(String, String, String, i64, i64)> =
                     query.fetch_all(&mut *tx).await?;
@@ -112,8 +112,8 @@ impl Store {
                     .bind(token.as_str())
                     .bind(lease_ms)
                     .bind(limit);
-                for value in skip.iter().chain(scope.site_values()) {
-                    query = query.bind(value.as_str());
+                for value in skip.iter().map(String::as_str).chain(scope.values()) {
+                    query = query.bind(value);
                 }
                 query.fetch_all(&self.writer).await?
             }
@@ -124,8 +124,9 @@ impl Store {
                 |(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
                     id,
                     enquiry_id: EnquiryId::from_stored(enquiry_id),
-                    // Only these two are ever written; anything else is sent
-                    // as an enquiry, as it was before the step was typed.
+                    // The claim named the steps it takes, so this parses; were
+                    // it not, the row is sent as an enquiry, as before steps
+                    // were typed.
                     step: Step::parse(&step).unwrap_or(Step::Enquiry),
                     attempts,
                     lease_expired: expired != 0,
@@ -145,8 +146,8 @@ impl Store {
             scope.clause(1)
         );
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-        for site in scope.site_values() {
-            query = query.bind(site.as_str());
+        for value in scope.values() {
+            query = query.bind(value);
         }
         let (next,): (Option<i64>,) = query.fetch_one(&self.reader).await?;
         Ok(next)

@@ -83,17 +83,20 @@ impl StatusFigures {
         };
         let plural =
             |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let (enquiries, visits) = (count("enquiry"), count("home_visit"));
-        match (enquiries, visits) {
+        let parts: Vec<String> = [
+            (count("enquiry"), "enquiry", "enquiries"),
+            (count("home_visit"), "home visit", "home visits"),
+            (count("fallback_email"), "fallback email", "fallback emails"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| plural(n, one, many))
+        .collect();
+        match parts.as_slice() {
             // Figures read without the per-step split: say what is known.
-            (0, 0) => plural(self.total.failed, "delivery", "deliveries"),
-            (e, 0) => plural(e, "enquiry", "enquiries"),
-            (0, v) => plural(v, "home visit", "home visits"),
-            (e, v) => format!(
-                "{} and {}",
-                plural(e, "enquiry", "enquiries"),
-                plural(v, "home visit", "home visits")
-            ),
+            [] => plural(self.total.failed, "delivery", "deliveries"),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
         }
     }
 }

@@ -1,41 +1,20 @@
 //! Delivering one claimed outbox row and deciding what happens to it.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{error, info, warn};
 
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
-use super::lane::Lane;
+use super::lane::{Lane, Sender};
+use super::outcome::{Delivered, RECORD_TIME, millis, record};
 use super::routing::site_routing;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use super::visit_step::prepare_visit;
-use crate::carehq::{CareHqError, Permit, enquiry_params};
+use crate::carehq::{CareHqClient, CareHqError, Permit, enquiry_params};
 use crate::domain::Enquiry;
 use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Step, Transition, now_ms};
-
-/// The part of a lease kept for recording an outcome after CareHQ answers:
-/// a send starts only while `carehq.timeout` plus this much of the lease is
-/// left. (`sync.lease` must exceed `carehq.timeout` by this and 2 s more for
-/// the claim-to-send preparation: `config::LEASE_MIN_MARGIN`.)
-pub const RECORD_TIME: Duration = Duration::from_secs(3);
-/// Write retries stop this long before the lease ends: a write still running
-/// then may land after another claim took the row (it is then refused by
-/// the lease token, so nothing is overwritten).
-const RECORD_STOP_BEFORE_END: Duration = Duration::from_millis(500);
-
-/// What happened to one delivery, for the worker's bookkeeping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivered {
-    Synced,
-    Retrying,
-    Failed,
-    /// Not sent: rate limit or pause. No attempt spent.
-    Deferred,
-    /// Our lease was taken over (we ran past it); the other worker owns the row.
-    LeaseLost,
-}
 
 /// Send one claimed delivery and record the outcome. Errors are logged here,
 /// once; the row stays leased and falls due again when the lease ends.
@@ -46,7 +25,11 @@ pub async fn deliver(
     probe: bool,
     permit: Permit,
 ) -> Delivered {
-    match try_deliver(shared, lane, &row, probe, permit).await {
+    let sent = match &lane.sender {
+        Sender::CareHq(client) => try_deliver(shared, (lane, client), &row, probe, permit).await,
+        Sender::Email(mailer) => super::fallback_email::send(shared, mailer, &row).await,
+    };
+    match sent {
         Ok(outcome) => {
             shared.record_failures.store(0, Ordering::Relaxed);
             outcome
@@ -67,7 +50,7 @@ pub async fn deliver(
 
 async fn try_deliver(
     shared: &Shared,
-    lane: &Lane,
+    (lane, client): (&Lane, &CareHqClient),
     row: &ClaimedDelivery,
     probe: bool,
     mut permit: Permit,
@@ -77,6 +60,8 @@ async fn try_deliver(
     let prepared = match row.step {
         Step::HomeVisit => prepare_visit(shared, row).await?,
         Step::Enquiry => prepare(shared, row).await?,
+        // Claimed only by the email lane (its claim names its steps).
+        Step::FallbackEmail => Err("a fallback email reached a CareHQ lane".to_owned()),
     };
     let params = match prepared {
         Ok(params) => params,
@@ -96,7 +81,7 @@ async fn try_deliver(
     // Another send may have met a 429 since this row was claimed. (The
     // permit holds this send's place in the window; an unspent one is given
     // back when it drops.)
-    if let Some(wait) = lane.client.gate().closed_for(now_ms()) {
+    if let Some(wait) = lane.gate.closed_for(now_ms()) {
         let attempt = AttemptRecord {
             error: Some("held back by CareHQ's rate limit".into()),
             ..AttemptRecord::new(AttemptOutcome::RateLimited, started_at)
@@ -129,8 +114,8 @@ async fn try_deliver(
 
     permit.spend();
     let result = match row.step {
-        Step::HomeVisit => lane.client.create_home_visit(&params).await,
-        Step::Enquiry => lane.client.create_care_enquiry(&params).await,
+        Step::HomeVisit => client.create_home_visit(&params).await,
+        Step::Enquiry | Step::FallbackEmail => client.create_care_enquiry(&params).await,
     };
     // The answer is read (its headers are in the gate): this send no longer
     // counts as in flight.
@@ -143,7 +128,7 @@ async fn try_deliver(
             let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
             let what = match row.step {
                 Step::HomeVisit => "home visit",
-                Step::Enquiry => "enquiry",
+                Step::Enquiry | Step::FallbackEmail => "enquiry",
             };
             if let Some(lost) = &reply.body_lost {
                 warn!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status = reply.status, error = %lost, duration_ms, "CareHQ accepted the {what} but its answer broke off; recorded as delivered, CareHQ's Id unknown");
@@ -290,7 +275,7 @@ async fn on_error(
             }
         }
         Disposition::RateLimited => {
-            let wait = lane.client.gate().wait(now).map_or(1_000, millis);
+            let wait = lane.gate.wait(now).map_or(1_000, millis);
             warn!(delivery_id = %row.id, wait_ms = wait, "CareHQ rate limit reached; waiting without spending an attempt");
             let attempt = base(AttemptOutcome::RateLimited);
             let t = Transition::Retry {
@@ -364,7 +349,7 @@ fn not_found_reason(step: Step, site: &str, carehq_said: &str) -> String {
             "{carehq_said}. CareHQ no longer has this visit's care enquiry or site `{site}`'s location: \
              staff may have deleted the enquiry in CareHQ (as spam?). If the family is real, book the visit in CareHQ by hand"
         ),
-        Step::Enquiry => format!(
+        Step::Enquiry | Step::FallbackEmail => format!(
             "{carehq_said}. CareHQ does not know site `{site}`'s location, referrer or sales_channel Id (deleted in CareHQ?) \
              or carehq.base_url is wrong. Check with `enquiry-relay check --remote`, fix the config, then \
              `enquiry-relay enquiries retry --failed`"
@@ -378,51 +363,4 @@ async fn resume(shared: &Shared, lane: &Lane) -> Result<(), crate::storage::Stor
     }
     lane.set_paused_seen(false);
     Ok(())
-}
-
-/// Record the outcome under this claim's lease token. A write that fails
-/// (a failover, the pool's acquire timeout, a lock held by another process)
-/// is tried again with backoff while the lease lasts: an outcome left
-/// unrecorded, above all a success, would have the row sent again when the
-/// lease ends. The first failure is logged here, the last by `deliver`.
-async fn record(
-    shared: &Shared,
-    row: &ClaimedDelivery,
-    attempt: &AttemptRecord,
-    transition: &Transition,
-    outcome: Delivered,
-) -> Result<Delivered, crate::storage::StoreError> {
-    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome.as_str())
-        .increment(1);
-    let mut wait = Duration::from_millis(50);
-    let mut failures = 0u32;
-    loop {
-        match shared.store.record_outcome(row, attempt, transition).await {
-            Ok(true) => return Ok(outcome),
-            Ok(false) if failures == 0 => {
-                warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another claim owns the row");
-                return Ok(Delivered::LeaseLost);
-            }
-            // An earlier try may have committed although its answer was lost.
-            Ok(false) => {
-                warn!(delivery_id = %row.id, "outcome not recorded by this try: an earlier try landed, or the lease was lost");
-                return Ok(Delivered::LeaseLost);
-            }
-            Err(e) => {
-                if Instant::now() + wait + RECORD_STOP_BEFORE_END >= row.lease_deadline {
-                    return Err(e);
-                }
-                failures += 1;
-                if failures == 1 {
-                    warn!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; trying again while the lease lasts");
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }

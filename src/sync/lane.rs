@@ -1,17 +1,36 @@
-//! One CareHQ account as the worker sees it: its client (credentials and
-//! rate-limit gate), which rows it claims, and what this process last saw of
-//! its pause. Accounts are independent: a 401 for one pauses that lane only,
-//! and one account's rate limit never holds back another's sends.
+//! One destination as the worker sees it: a CareHQ account (its client,
+//! credentials and rate-limit gate) or the fallback email; which rows it
+//! claims, and what this process last saw of its pause. Lanes are
+//! independent: a 401 for one account pauses that lane only, and one
+//! account's rate limit never holds back another's sends. A further kind of
+//! destination is one more `Sender` and the module that sends it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::carehq::CareHqClient;
+use super::mailer::FallbackMailer;
+use crate::carehq::{CareHqClient, RateLimitGate};
 use crate::config::{DEFAULT_ACCOUNT, Settings};
-use crate::storage::{ClaimScope, SiteFilter};
+use crate::storage::{ClaimScope, SiteFilter, Step};
+
+/// The name of the fallback email's lane: not a possible account name
+/// (those are lower-case letters, digits and hyphens), so its row of
+/// `account_delivery_state` is its own.
+pub const FALLBACK_LANE: &str = "(fallback email)";
+
+/// What a lane sends with.
+pub(super) enum Sender {
+    CareHq(CareHqClient),
+    Email(FallbackMailer),
+}
 
 pub struct Lane {
     pub(super) account: String,
-    pub(super) client: CareHqClient,
+    pub(super) sender: Sender,
+    /// Paces the lane's sends: CareHQ's rate-limit headers for an account;
+    /// for email, `sync.concurrency` alone.
+    pub(super) gate: Arc<RateLimitGate>,
+    steps: &'static [&'static str],
     /// A named account's own sites; for the default account, the other
     /// accounts' sites, which it leaves alone (it takes every other row,
     /// sites no longer configured included, so those fail with a message).
@@ -28,9 +47,14 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// The lanes for `clients` (one per configured account, by name).
-    pub fn all(clients: Vec<(String, CareHqClient)>, settings: &Settings) -> Vec<Lane> {
-        clients
+    /// The lanes for `clients` (one per configured account, by name), and
+    /// the fallback email's when a mailer is given.
+    pub fn all(
+        clients: Vec<(String, CareHqClient)>,
+        mailer: Option<FallbackMailer>,
+        settings: &Settings,
+    ) -> Vec<Lane> {
+        let mut lanes: Vec<Lane> = clients
             .into_iter()
             .map(|(account, client)| {
                 let takes_the_rest = account == DEFAULT_ACCOUNT;
@@ -38,23 +62,61 @@ impl Lane {
                     .filter(|site| (site.account == account) != takes_the_rest)
                     .map(|site| site.slug.clone())
                     .collect();
-                Lane {
+                let gate = Arc::clone(client.gate());
+                Lane::new(
                     account,
-                    client,
+                    Sender::CareHq(client),
+                    gate,
+                    Step::CAREHQ,
                     sites,
                     takes_the_rest,
-                    paused_seen: AtomicBool::new(false),
-                    probe_soon: AtomicBool::new(true),
-                    in_flight: AtomicUsize::new(0),
-                }
+                )
             })
-            .collect()
+            .collect();
+        if let Some(mailer) = mailer {
+            // No rate-limit headers to pace by: as a CareHQ answer without them.
+            let gate = Arc::new(RateLimitGate::default());
+            gate.observe(None, 0);
+            let all_sites = Vec::new();
+            let lane = Lane::new(
+                FALLBACK_LANE.to_owned(),
+                Sender::Email(mailer),
+                gate,
+                Step::EMAIL,
+                all_sites,
+                true,
+            );
+            lanes.push(lane);
+        }
+        lanes
+    }
+
+    fn new(
+        account: String,
+        sender: Sender,
+        gate: Arc<RateLimitGate>,
+        steps: &'static [&'static str],
+        sites: Vec<String>,
+        takes_the_rest: bool,
+    ) -> Lane {
+        Lane {
+            account,
+            sender,
+            gate,
+            steps,
+            sites,
+            takes_the_rest,
+            paused_seen: AtomicBool::new(false),
+            probe_soon: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
+        }
     }
 
     /// The rows this lane claims.
     pub(super) fn scope(&self) -> ClaimScope<'_> {
         ClaimScope {
             account: &self.account,
+            steps: self.steps,
             sites: match self.takes_the_rest {
                 true => SiteFilter::AllBut(&self.sites),
                 false => SiteFilter::Only(&self.sites),

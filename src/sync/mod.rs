@@ -7,7 +7,10 @@
 mod backoff;
 mod classify;
 mod deliver;
+mod fallback_email;
 mod lane;
+mod mailer;
+mod outcome;
 mod routing;
 mod shared;
 mod visit_step;
@@ -15,5 +18,6 @@ mod worker;
 
 pub use backoff::retry_delay;
 pub use classify::{Disposition, classify};
-pub use lane::Lane;
+pub use lane::{FALLBACK_LANE, Lane};
+pub use mailer::FallbackMailer;
 pub use worker::{DrainReport, SyncWorker, WorkerHandle};

@@ -9,8 +9,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::deliver::{Delivered, deliver};
-use super::lane::Lane;
+use super::deliver::deliver;
+use super::lane::{FALLBACK_LANE, Lane};
+use super::mailer::FallbackMailer;
+use super::outcome::Delivered;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
@@ -56,6 +58,8 @@ pub struct SyncWorker {
     handle: WorkerHandle,
     /// Which lane a dispatch starts with; turns every dispatch.
     turn: Arc<AtomicUsize>,
+    /// When the loop last looked for enquiries due a fallback email.
+    fallbacks_checked_ms: Arc<AtomicI64>,
 }
 
 /// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
@@ -64,16 +68,19 @@ const MAX_IDLE: Duration = Duration::from_secs(30);
 
 impl SyncWorker {
     /// `clients`: one per configured account, by name, the default first.
+    /// `mailer`: the fallback email's, when a site has `fallback_email`.
     pub fn new(
         store: Store,
         clients: Vec<(String, CareHqClient)>,
+        mailer: Option<FallbackMailer>,
         settings: Arc<Settings>,
     ) -> SyncWorker {
-        let lanes = Lane::all(clients, &settings);
+        let lanes = Lane::all(clients, mailer, &settings);
         SyncWorker {
             shared: Arc::new(Shared::new(store, lanes, settings)),
             handle: WorkerHandle::default(),
             turn: Arc::default(),
+            fallbacks_checked_ms: Arc::default(),
         }
     }
 
@@ -156,6 +163,7 @@ impl SyncWorker {
         if !self.writes_work().await {
             return Ok(Duration::from_secs(1));
         }
+        self.open_fallbacks(false).await?;
         let lanes = self.shared.lanes.len();
         let first = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.max(1);
         let mut sleep = idle;
@@ -195,7 +203,7 @@ impl SyncWorker {
         }
         // One permit per send: concurrent sends share the account's CareHQ
         // budget, so no more rows are claimed than the window still allows.
-        let mut permits = match lane.client.gate().acquire_up_to(limit, now) {
+        let mut permits = match lane.gate.acquire_up_to(limit, now) {
             Ok(permits) => permits,
             Err(wait) => return Ok(wait.min(idle)),
         };
@@ -222,7 +230,7 @@ impl SyncWorker {
         if claimed_all && paced && !probe {
             // More is due than the window allows: look again when it resets
             // (or when a finishing task wakes us).
-            let wait = lane.client.gate().wait(now_ms());
+            let wait = lane.gate.wait(now_ms());
             return Ok(wait.map_or(idle, |w| w.min(idle)));
         }
         if claimed_all || probe {
@@ -234,6 +242,43 @@ impl SyncWorker {
             Some(_) => Duration::from_millis(50).min(idle),
             None => idle,
         })
+    }
+
+    /// Make the fallback email steps of enquiries that have waited
+    /// `sync.fallback_after` without reaching CareHQ. In the loop at most
+    /// once a second (dispatches come after every commit); `always` for a
+    /// drain pass.
+    async fn open_fallbacks(&self, always: bool) -> Result<(), StoreError> {
+        if !self
+            .shared
+            .lanes
+            .iter()
+            .any(|lane| lane.account == FALLBACK_LANE)
+        {
+            return Ok(());
+        }
+        let now = now_ms();
+        let last = self.fallbacks_checked_ms.load(Ordering::Relaxed);
+        if !always && now - last < 1_000 {
+            return Ok(());
+        }
+        self.fallbacks_checked_ms.store(now, Ordering::Relaxed);
+        let settings = &self.shared.settings;
+        let sites: Vec<String> = (settings.sites.iter())
+            .filter(|site| site.fallback_email.is_some())
+            .map(|site| site.slug.clone())
+            .collect();
+        let waited = i64::try_from(settings.sync.fallback_after.as_millis()).unwrap_or(i64::MAX);
+        let made = (self.shared.store)
+            .open_fallback_steps(&sites, now.saturating_sub(waited))
+            .await?;
+        if made > 0 {
+            info!(
+                made,
+                "enquiries not in CareHQ within sync.fallback_after are emailed to their homes' fallback_email"
+            );
+        }
+        Ok(())
     }
 
     /// After outcome writes failed repeatedly, claim nothing until a test
@@ -278,6 +323,7 @@ impl SyncWorker {
     /// While an account is paused it sends a single probe for it.
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
+        self.open_fallbacks(true).await?;
         for index in 0..self.shared.lanes.len() {
             self.drain_lane(index, &mut report).await?;
         }
@@ -300,7 +346,7 @@ impl SyncWorker {
             };
             // Sends share CareHQ's budget as in the loop: wait for a permit.
             let mut permits = loop {
-                match lane.client.gate().acquire_up_to(limit, now_ms()) {
+                match lane.gate.acquire_up_to(limit, now_ms()) {
                     Ok(permits) => break permits,
                     Err(wait) => tokio::time::sleep(wait.min(MAX_IDLE)).await,
                 }

@@ -193,21 +193,21 @@ async fn include_details_names_the_families_to_call_back() {
 }
 
 /// A minimal SMTP sink on loopback: accepts every message, keeps its DATA.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
     let sink = SmtpSink::start().await;
     (sink.port, sink.mails)
 }
 
 /// The SMTP sink with a switch: while `up` is false it greets every
 /// connection with `421` (service not available) and hangs up.
-struct SmtpSink {
-    port: u16,
+pub(crate) struct SmtpSink {
+    pub(crate) port: u16,
     mails: Arc<Mutex<Vec<String>>>,
     up: Arc<AtomicBool>,
 }
 
 impl SmtpSink {
-    async fn start() -> SmtpSink {
+    pub(crate) async fn start() -> SmtpSink {
         let mails: Arc<Mutex<Vec<String>>> = Arc::default();
         let up = Arc::new(AtomicBool::new(true));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -257,18 +257,18 @@ impl SmtpSink {
         SmtpSink { port, mails, up }
     }
 
-    fn set_up(&self, up: bool) {
+    pub(crate) fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::SeqCst);
     }
 
-    fn mails(&self) -> Vec<String> {
+    pub(crate) fn mails(&self) -> Vec<String> {
         self.mails.lock().unwrap().clone()
     }
 }
 
 /// The text of a mail's body, undoing the transfer encoding lettre chose
 /// (quoted-printable or base64 once the text is not plain ASCII).
-fn mail_body(mail: &str) -> String {
+pub(crate) fn mail_body(mail: &str) -> String {
     let (headers, body) = mail.split_once("\n\n").unwrap_or((mail, ""));
     let headers = headers.to_ascii_lowercase();
     if headers.contains("content-transfer-encoding: base64") {

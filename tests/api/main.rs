@@ -14,6 +14,7 @@ mod delivery;
 mod deploy;
 mod error_tracking;
 mod fake_captcha;
+mod fallback_email;
 mod fault_rounds;
 mod health;
 mod helpers;

@@ -41,6 +41,7 @@ pub fn step_name(step: Step) -> &'static str {
     match step {
         Step::Enquiry => "Care enquiry to CareHQ",
         Step::HomeVisit => "Home visit to CareHQ",
+        Step::FallbackEmail => "Email to the home (CareHQ was late)",
     }
 }
 

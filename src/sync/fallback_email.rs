@@ -1,0 +1,251 @@
+//! The human fallback: an enquiry not in CareHQ within `sync.fallback_after`
+//! is emailed to its site's `fallback_email` (over `alerts.smtp_url`, from
+//! `alerts.email_from`), so a family is not left waiting while a CRM is
+//! down. The email is its own outbox step (`fallback_email`, made by
+//! `storage::fallback`): retried when the mail server is down, once per
+//! enquiry, and delivery to CareHQ carries on beside it.
+
+use std::time::{Duration, Instant};
+
+use lettre::{AsyncTransport, Message};
+use tracing::{error, info, warn};
+
+use super::backoff::{retry_delay, unit_random};
+use super::mailer::FallbackMailer;
+use super::outcome::{Delivered, RECORD_TIME, millis, record};
+use super::shared::Shared;
+use crate::config::{SiteSettings, format_duration};
+use crate::domain::Enquiry;
+use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, StoreError, Transition};
+
+/// Send one claimed fallback email and record the outcome.
+pub(super) async fn send(
+    shared: &Shared,
+    mailer: &FallbackMailer,
+    row: &ClaimedDelivery,
+) -> Result<Delivered, StoreError> {
+    let started_at = crate::storage::now_ms();
+    let clock = Instant::now();
+    let message = match compose(shared, mailer, row).await? {
+        Ok(message) => message,
+        Err(problem) => {
+            error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, problem = %problem, "fallback email not sent");
+            let attempt = AttemptRecord {
+                error: Some(problem.clone()),
+                ..AttemptRecord::new(AttemptOutcome::Failed, started_at)
+            };
+            let failed = Transition::Failed {
+                ambiguous: false,
+                error: problem,
+            };
+            return record(shared, row, &attempt, &failed, Delivered::Failed).await;
+        }
+    };
+    if Instant::now() + mailer.timeout() + RECORD_TIME >= row.lease_deadline {
+        let attempt = AttemptRecord {
+            error: Some("not sent: the lease was nearly over".into()),
+            ..AttemptRecord::new(AttemptOutcome::Deferred, started_at)
+        };
+        let again = Transition::Retry {
+            retry_in_ms: 0,
+            spend_attempt: false,
+            ambiguous: false,
+            error: "not sent: the lease was nearly over".into(),
+        };
+        return record(shared, row, &attempt, &again, Delivered::Deferred).await;
+    }
+    let sent = mailer.transport().send(message).await;
+    let duration_ms = clock.elapsed().as_millis() as i64;
+    let base = |outcome| AttemptRecord {
+        duration_ms,
+        ..AttemptRecord::new(outcome, started_at)
+    };
+    let e = match sent {
+        Ok(_) => {
+            info!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, duration_ms, "enquiry sent by email to its home's fallback_email");
+            let synced = Transition::Synced { remote_id: None };
+            return record(
+                shared,
+                row,
+                &base(AttemptOutcome::Synced),
+                &synced,
+                Delivered::Synced,
+            )
+            .await;
+        }
+        Err(e) => e,
+    };
+    // The server's answer can quote the address: kept where retention
+    // clears it (the attempt's hint), never logged.
+    let detail = Some(e.to_string());
+    if e.is_permanent() {
+        let summary = "the mail server refused the fallback email for good (a 5xx answer); check the site's fallback_email and alerts.email_from, then `enquiry-relay enquiries retry ID`".to_owned();
+        error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, "the mail server refused the fallback email; marked failed for staff");
+        let attempt = AttemptRecord {
+            hint: detail,
+            error: Some(summary.clone()),
+            ..base(AttemptOutcome::Failed)
+        };
+        let failed = Transition::Failed {
+            ambiguous: false,
+            error: summary,
+        };
+        return record(shared, row, &attempt, &failed, Delivered::Failed).await;
+    }
+    // A timeout may come after the server took the message: counted as
+    // ambiguous, as for CareHQ, and the email may then arrive twice.
+    let ambiguous = e.is_timeout();
+    let summary = match ambiguous {
+        true => "the mail server did not answer in time (the email may have gone)".to_owned(),
+        false => "the mail server could not be reached or asked to try later".to_owned(),
+    };
+    let spent = row.attempts + 1;
+    let Some(delay) = retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random())
+    else {
+        error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, "fallback email retries spent; marked failed for staff");
+        let attempt = AttemptRecord {
+            hint: detail,
+            error: Some(summary.clone()),
+            ..base(AttemptOutcome::Failed)
+        };
+        let failed = Transition::Failed {
+            ambiguous,
+            error: format!("gave up after {spent} attempts: {summary}"),
+        };
+        return record(shared, row, &attempt, &failed, Delivered::Failed).await;
+    };
+    warn!(delivery_id = %row.id, attempt = spent, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "fallback email will be retried");
+    let outcome = match ambiguous {
+        true => AttemptOutcome::Ambiguous,
+        false => AttemptOutcome::Retry,
+    };
+    let attempt = AttemptRecord {
+        hint: detail,
+        error: Some(summary.clone()),
+        ..base(outcome)
+    };
+    let again = Transition::Retry {
+        retry_in_ms: millis(delay),
+        spend_attempt: true,
+        ambiguous,
+        error: summary,
+    };
+    record(shared, row, &attempt, &again, Delivered::Retrying).await
+}
+
+/// The email for this row's enquiry. The inner `Err` is a permanent problem
+/// with the row: a message for staff, free of personal data.
+async fn compose(
+    shared: &Shared,
+    mailer: &FallbackMailer,
+    row: &ClaimedDelivery,
+) -> Result<Result<Message, String>, StoreError> {
+    let id = row.enquiry_id.as_str();
+    let Some((slug, payload)) = shared.store.enquiry_payload(id).await? else {
+        return Ok(Err("the enquiry row is missing".into()));
+    };
+    let Some(payload) = payload else {
+        return Ok(Err(
+            "the enquiry's personal data was already scrubbed; there is nothing to email".into(),
+        ));
+    };
+    let Some(site) = shared.settings.site(&slug) else {
+        return Ok(Err(format!(
+            "site `{slug}` is no longer in the config; add it back, then retry this email"
+        )));
+    };
+    let Some(to) = site.fallback_email.clone() else {
+        return Ok(Err(format!(
+            "site `{slug}` no longer has a fallback_email; nothing was sent"
+        )));
+    };
+    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
+        return Ok(Err(
+            "the stored enquiry no longer passes validation; it needs a person to look at it"
+                .into(),
+        ));
+    };
+    let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
+    let text = body(
+        site,
+        &enquiry,
+        id,
+        received_at,
+        shared.settings.sync.fallback_after,
+    );
+    let subject = format!(
+        "Enquiry for {}: {} {} is waiting for a reply",
+        site.name, enquiry.first_name, enquiry.last_name
+    );
+    let message = Message::builder()
+        .from(mailer.from().clone())
+        .to(to)
+        .subject(subject)
+        .body(text);
+    Ok(message.map_err(|_| "the fallback email could not be built".to_owned()))
+}
+
+/// Plain text: what the family wrote, when, and not to enter it twice.
+fn body(
+    site: &SiteSettings,
+    enquiry: &Enquiry,
+    id: &str,
+    received_at: i64,
+    waited: Duration,
+) -> String {
+    let mut text = format!(
+        "A family sent an enquiry about {} at {}, and it has not reached CareHQ within {}.\n\
+         Please reply to them. CareHQ will still receive this enquiry once it can: do not enter it \
+         in CareHQ by hand, or it will be there twice.\n\n",
+        site.name,
+        when(received_at),
+        format_duration(waited),
+    );
+    let mut line = |label: &str, value: &str| text.push_str(&format!("{label}: {value}\n"));
+    line(
+        "Name",
+        &format!("{} {}", enquiry.first_name, enquiry.last_name),
+    );
+    if let Some(email) = &enquiry.email {
+        line("Email", email.as_str());
+    }
+    if let Some(phone) = &enquiry.phone {
+        line("Phone", phone.as_str());
+    }
+    if let Some(for_self) = enquiry.enquiring_for_self {
+        line(
+            "Care is for",
+            if for_self {
+                "themselves"
+            } else {
+                "someone else"
+            },
+        );
+    }
+    if let Some(service) = &enquiry.service {
+        line("Service", service.as_str());
+    }
+    if let Some(funding) = &enquiry.funding_type {
+        line("Funding", funding.as_str());
+    }
+    for extra in &enquiry.extra_fields {
+        line(&extra.label, extra.value.as_str());
+    }
+    if let Some(message) = &enquiry.care_requirements {
+        text.push_str(&format!("\nTheir message:\n{}\n", message.as_str()));
+    }
+    text.push_str(&format!(
+        "\nEnquiry {id}, received {}. Staff can follow it with `enquiry-relay enquiries show {id}`.\n",
+        when(received_at)
+    ));
+    text
+}
+
+/// Unix ms as "2026-12-02 09:14 UTC".
+fn when(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -1,0 +1,79 @@
+//! Recording a delivery's outcome under its lease, whatever the lane sent
+//! (CareHQ or email): the write retried while the lease lasts, and what the
+//! worker's bookkeeping is told.
+
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+
+use super::shared::Shared;
+use crate::storage::{AttemptRecord, ClaimedDelivery, StoreError, Transition};
+
+/// The part of a lease kept for recording an outcome after CareHQ answers:
+/// a send starts only while `carehq.timeout` plus this much of the lease is
+/// left. (`sync.lease` must exceed `carehq.timeout` by this and 2 s more for
+/// the claim-to-send preparation: `config::LEASE_MIN_MARGIN`.)
+pub const RECORD_TIME: Duration = Duration::from_secs(3);
+/// Write retries stop this long before the lease ends: a write still running
+/// then may land after another claim took the row (it is then refused by
+/// the lease token, so nothing is overwritten).
+const RECORD_STOP_BEFORE_END: Duration = Duration::from_millis(500);
+
+/// What happened to one delivery, for the worker's bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Synced,
+    Retrying,
+    Failed,
+    /// Not sent: rate limit or pause. No attempt spent.
+    Deferred,
+    /// Our lease was taken over (we ran past it); the other worker owns the row.
+    LeaseLost,
+}
+
+/// Record the outcome under this claim's lease token. A write that fails
+/// (a failover, the pool's acquire timeout, a lock held by another process)
+/// is tried again with backoff while the lease lasts: an outcome left
+/// unrecorded, above all a success, would have the row sent again when the
+/// lease ends. The first failure is logged here, the last by `deliver`.
+pub(super) async fn record(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    attempt: &AttemptRecord,
+    transition: &Transition,
+    outcome: Delivered,
+) -> Result<Delivered, StoreError> {
+    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome.as_str())
+        .increment(1);
+    let mut wait = Duration::from_millis(50);
+    let mut failures = 0u32;
+    loop {
+        match shared.store.record_outcome(row, attempt, transition).await {
+            Ok(true) => return Ok(outcome),
+            Ok(false) if failures == 0 => {
+                warn!(delivery_id = %row.id, "lease lost before the outcome was recorded; another claim owns the row");
+                return Ok(Delivered::LeaseLost);
+            }
+            // An earlier try may have committed although its answer was lost.
+            Ok(false) => {
+                warn!(delivery_id = %row.id, "outcome not recorded by this try: an earlier try landed, or the lease was lost");
+                return Ok(Delivered::LeaseLost);
+            }
+            Err(e) => {
+                if Instant::now() + wait + RECORD_STOP_BEFORE_END >= row.lease_deadline {
+                    return Err(e);
+                }
+                failures += 1;
+                if failures == 1 {
+                    warn!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; trying again while the lease lasts");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+pub(super) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}

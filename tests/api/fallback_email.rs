@@ -1,0 +1,164 @@
+//! The human fallback: CareHQ down past `sync.fallback_after` → the enquiry
+//! is emailed once to the home's `fallback_email` at a real SMTP listener on
+//! loopback, then delivered to CareHQ once it is back; with the mail server
+//! down too, the email is retried, not lost. "Past fallback_after" is made
+//! by moving the enquiry's arrival back, not by waiting.
+
+use enquiry_relay::sandbox::Faults;
+
+use crate::admin::{cli, default_config};
+use crate::alerts::{SmtpSink, mail_body};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
+use crate::on_both_databases;
+
+fn with_fallback(smtp_port: u16) -> AppOptions {
+    AppOptions {
+        // One retry an hour away: nothing falls due by itself during the test.
+        retry_schedule: r#"["1h"]"#,
+        sync_toml: "fallback_after = \"2s\"".into(),
+        site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
+        extra_toml: format!(
+            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\n\
+             email_from = \"Relay <relay@example.net>\"\nemail_to = \"ops@example.net\"\n"
+        ),
+        ..AppOptions::default()
+    }
+    .quiet()
+}
+
+/// The enquiry arrived `minutes` earlier than it did.
+async fn arrived_earlier(db: &TestDb, id: &str, minutes: i64) {
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE enquiries SET received_at = received_at - $1 WHERE id = $2")
+        .bind(minutes * 60_000)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+async fn step_status(app: &TestApp, id: &str, step: &str) -> Option<String> {
+    let deliveries = app.store.deliveries_of(id).await.unwrap();
+    (deliveries.iter())
+        .find(|d| d.step == step)
+        .map(|d| d.status.as_str().to_owned())
+}
+
+async fn carehq_down_past_fallback_after_emails_the_home_once(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.drain().await;
+    assert_eq!(
+        step_status(&app, &id, "enquiry").await.as_deref(),
+        Some("pending")
+    );
+    assert_eq!(
+        step_status(&app, &id, "fallback_email").await,
+        None,
+        "not yet due"
+    );
+    assert!(sink.mails().is_empty());
+
+    arrived_earlier(&db, &id, 5).await;
+    let report = app.drain().await;
+    assert_eq!(report.synced, 1, "the email went: {report:?}");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("manager@upton.example"), "{}", mails[0]);
+    let body = mail_body(&mails[0]);
+    for wanted in [
+        "Zoë O'Brien 1",
+        "family1@example.com",
+        "Respite care from 1 March",
+        "do not enter it",
+    ] {
+        assert!(body.contains(wanted), "{wanted:?} missing from:\n{body}");
+    }
+    assert_eq!(
+        step_status(&app, &id, "fallback_email").await.as_deref(),
+        Some("synced")
+    );
+
+    // A second pass sends nothing more; CareHQ back: delivered once.
+    assert_eq!(app.drain().await.synced, 0);
+    sandbox.set_faults(Faults::default());
+    app.make_pending_due().await;
+    assert_eq!(app.drain_to_rest().await.synced, 1);
+    assert_eq!(sandbox.received().len(), 1);
+    assert_eq!(sink.mails().len(), 1, "never emailed twice");
+    assert_eq!(
+        step_status(&app, &id, "enquiry").await.as_deref(),
+        Some("synced")
+    );
+
+    // Staff see both.
+    let config = default_config(&db, &sandbox.url);
+    let (code, shown, _) = cli(&config, &["enquiries", "show", &id]).await;
+    assert_eq!(code, 0);
+    assert!(shown.contains("(enquiry): synced"), "{shown}");
+    assert!(shown.contains("(fallback_email): synced"), "{shown}");
+    assert!(shown.contains("sent by email"), "{shown}");
+    app.stop().await;
+}
+on_both_databases!(carehq_down_past_fallback_after_emails_the_home_once);
+
+async fn with_the_mail_server_down_too_the_email_is_retried(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    sink.set_up(false);
+    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 2).await;
+    arrived_earlier(&db, &id, 5).await;
+    let report = app.drain().await;
+    assert_eq!(report.synced, 0, "{report:?}");
+    assert_eq!(
+        step_status(&app, &id, "fallback_email").await.as_deref(),
+        Some("pending")
+    );
+    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let email = deliveries
+        .iter()
+        .find(|d| d.step == "fallback_email")
+        .unwrap();
+    assert_eq!(email.attempts, 1, "the refused try is counted");
+
+    sink.set_up(true);
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(sink.mails().len(), 1);
+    assert_eq!(
+        step_status(&app, &id, "fallback_email").await.as_deref(),
+        Some("synced")
+    );
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(sink.mails().len(), 1, "sent once");
+    app.stop().await;
+}
+on_both_databases!(with_the_mail_server_down_too_the_email_is_retried);
+
+#[tokio::test]
+async fn a_fallback_email_needs_the_smtp_settings() {
+    let toml = "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\n\
+                location = \"6724fbc74f73a2cebf6377fa\"\nfallback_email = \"m@example.com\"\n";
+    let errors = enquiry_relay::config::Settings::from_toml_str(toml).unwrap_err();
+    let message = &errors.get("sites[0].fallback_email").unwrap().message;
+    assert!(message.contains("alerts.smtp_url"), "{message}");
+}
