@@ -30,6 +30,9 @@ pub enum Command {
         /// Also call CareHQ: credentials, and every site's location and group Ids.
         #[arg(long)]
         remote: bool,
+        /// With --remote: only this CareHQ account (default: every account, each labelled).
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// Deliver what is due now, then exit (for cron). Exits 1 if failed enquiries remain.
     Sync {
@@ -44,6 +47,9 @@ pub enum Command {
     },
     /// Look things up in CareHQ (to fill in [[sites]]).
     Carehq {
+        /// Only this CareHQ account (default: every account, each labelled).
+        #[arg(long, global = true, value_name = "NAME")]
+        account: Option<String>,
         #[command(subcommand)]
         action: CarehqCommand,
     },
@@ -137,4 +143,13 @@ pub enum CarehqCommand {
         #[arg(long)]
         toml: bool,
     },
+}
+
+impl CarehqCommand {
+    /// Whether TOML to paste was asked for instead of a table.
+    pub fn toml(&self) -> bool {
+        match self {
+            CarehqCommand::Locations { toml } | CarehqCommand::Groups { toml, .. } => *toml,
+        }
+    }
 }

@@ -5,28 +5,61 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use super::accounts::{keys_of, selected};
 use super::table::render;
 use crate::carehq::CareHqClient;
 use crate::cli::CarehqCommand;
-use crate::config::Settings;
+use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::startup::client_settings;
 
-pub async fn run(settings: &Settings, action: CarehqCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    settings: &Settings,
+    account: Option<&str>,
+    action: CarehqCommand,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         !settings.sandbox_mode(),
         "this asks a real CareHQ account: set carehq.base_url, account_id, api_key and api_secret (sandbox mode has none)"
     );
-    // The default account; `--account` for the others is still to come.
-    let account = (settings.accounts.first())
-        .ok_or_else(|| anyhow::anyhow!("no CareHQ account is configured ([carehq])"))?;
-    let client = CareHqClient::new(client_settings(settings, account, settings.server.listen))?;
+    let accounts = selected(settings, account)?;
+    let labelled = accounts.len() > 1;
+    for account in accounts {
+        if labelled {
+            match action.toml() {
+                true => println!("# account {}", account.name),
+                false => println!("account {}:", account.name),
+            }
+        }
+        let client = CareHqClient::new(client_settings(settings, account, settings.server.listen))?;
+        list_one(&client, account, &action).await.map_err(|e| {
+            e.context(format!(
+                "CareHQ did not list them for account {}: check {}",
+                account.name,
+                keys_of(account)
+            ))
+        })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One account's locations or groups, as a table or TOML.
+async fn list_one(
+    client: &CareHqClient,
+    account: &AccountSettings,
+    action: &CarehqCommand,
+) -> anyhow::Result<()> {
     match action {
         CarehqCommand::Locations { toml } => {
-            let items = list(&client, "locations", &[], &["name"]).await?;
-            if toml {
+            let items = list(client, "locations", &[], &["name"]).await?;
+            if *toml {
+                // Sites of a further account name it.
+                let account_line = match account.name.as_str() {
+                    DEFAULT_ACCOUNT => String::new(),
+                    name => format!("account = \"{name}\"\n"),
+                };
                 for item in &items {
                     println!(
-                        "[[sites]]\nslug = \"{}\"\nname = {}\nlocation = \"{}\"\n",
+                        "[[sites]]\nslug = \"{}\"\nname = {}\nlocation = \"{}\"\n{account_line}",
                         slug(text(item, "name")),
                         quoted(text(item, "name")),
                         text(item, "_id")
@@ -47,8 +80,8 @@ pub async fn run(settings: &Settings, action: CarehqCommand) -> anyhow::Result<E
             };
             let filters: Vec<(&str, &str)> =
                 types.iter().map(|t| ("filters-group_type", *t)).collect();
-            let items = list(&client, "groups", &filters, &["name", "group_type"]).await?;
-            if toml {
+            let items = list(client, "groups", &filters, &["name", "group_type"]).await?;
+            if *toml {
                 for item in &items {
                     println!(
                         "{} = \"{}\"  # {}",
@@ -72,7 +105,7 @@ pub async fn run(settings: &Settings, action: CarehqCommand) -> anyhow::Result<E
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn text<'a>(item: &'a Value, key: &str) -> &'a str {

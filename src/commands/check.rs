@@ -6,14 +6,19 @@
 
 use std::process::ExitCode;
 
+use super::accounts::{keys_of, selected};
 use crate::carehq::{CareHqClient, CareHqError};
-use crate::config::Settings;
+use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::startup::client_settings;
 
 /// (Id, name, group_type) of a CareHQ item.
 type Named = (String, String, String);
 
-pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode> {
+pub async fn check(
+    settings: &Settings,
+    remote: bool,
+    account: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     println!(
         "config OK: {} site(s), source {:?}",
         settings.sites.len(),
@@ -30,10 +35,41 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
         !settings.sandbox_mode(),
         "check --remote needs a real CareHQ; sandbox mode has nothing to check"
     );
-    // The default account; `--account` for the others is still to come.
-    let account = (settings.accounts.first())
-        .ok_or_else(|| anyhow::anyhow!("no CareHQ account is configured ([carehq])"))?;
+    let accounts = selected(settings, account)?;
+    if let [only] = accounts.as_slice()
+        && settings.accounts.len() == 1
+    {
+        // One account: its refusal is the command's error, as it always was.
+        return Ok(exit(check_account(settings, only).await?));
+    }
+    // Several: each is checked and labelled; one refusing its credentials
+    // does not hide what the others say.
+    let mut ok = true;
+    for account in accounts {
+        println!("account {}:", account.name);
+        match check_account(settings, account).await {
+            Ok(good) => ok &= good,
+            Err(e) => {
+                println!("  {e:#}");
+                ok = false;
+            }
+        }
+    }
+    Ok(exit(ok))
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// One account's credentials and its sites' Ids; false when an Id is wrong.
+async fn check_account(settings: &Settings, account: &AccountSettings) -> anyhow::Result<bool> {
     let client = CareHqClient::new(client_settings(settings, account, settings.server.listen))?;
+    let explain = |e| explain(e, account);
     let locations = list_names(&client, "locations", &[], &["name"])
         .await
         .map_err(explain)?;
@@ -55,7 +91,7 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
     );
     println!("{}", read_access(&client).await);
     let mut ok = true;
-    for site in &settings.sites {
+    for site in settings.sites.iter().filter(|s| s.account == account.name) {
         let slug = site.slug.as_str();
         ok &= report(slug, "location", &site.location, &locations, None);
         if let Some(id) = &site.referrer {
@@ -70,11 +106,7 @@ pub async fn check(settings: &Settings, remote: bool) -> anyhow::Result<ExitCode
             "fix the Ids above in [[sites]]: `enquiry-relay carehq locations` and `enquiry-relay carehq groups --type referrer|sales_channel` list the right ones"
         );
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(ok)
 }
 
 /// Whether the key can read care enquiries, in words. It should not: a
@@ -123,18 +155,27 @@ fn report(slug: &str, key: &str, id: &str, known: &[Named], kind: Option<&str>) 
 }
 
 /// Turn CareHQ's refusal of the credentials into what to do about it.
-fn explain(e: anyhow::Error) -> anyhow::Error {
+fn explain(e: anyhow::Error, account: &AccountSettings) -> anyhow::Error {
+    let (keys, base_url) = match account.name.as_str() {
+        DEFAULT_ACCOUNT => (keys_of(account), "carehq.base_url".to_owned()),
+        name => (
+            keys_of(account),
+            format!("the base_url of the [[accounts]] entry named \"{name}\""),
+        ),
+    };
     match e.downcast_ref::<CareHqError>() {
         Some(CareHqError::Status {
             status: 401 | 403, ..
-        }) => e.context(
-            "CareHQ refused the credentials: check carehq.account_id, carehq.api_key and carehq.api_secret (and that the key may read locations and groups), then run `enquiry-relay check --remote` again",
-        ),
-        Some(CareHqError::Status { status: 404, .. }) => e.context(
-            "CareHQ does not know this address or account: check carehq.base_url and carehq.account_id",
-        ),
+        }) => e.context(format!(
+            "CareHQ refused the credentials: check {keys} (and that the key may read locations and groups), then run `enquiry-relay check --remote` again"
+        )),
+        Some(CareHqError::Status { status: 404, .. }) => e.context(format!(
+            "CareHQ does not know this address or account: check {base_url} and the account Id"
+        )),
         Some(CareHqError::Connect(_) | CareHqError::Timeout | CareHqError::Transport(_)) => e
-            .context("could not reach CareHQ: check carehq.base_url and the network, then try again"),
+            .context(format!(
+                "could not reach CareHQ: check {base_url} and the network, then try again"
+            )),
         _ => e,
     }
 }

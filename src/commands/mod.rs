@@ -1,6 +1,7 @@
 //! What each subcommand does. Exit codes: 0 done, 1 failed at run time,
 //! 2 invalid config or usage.
 
+mod accounts;
 mod carehq;
 mod check;
 mod enquiries;
@@ -41,11 +42,15 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     let outcome = match command {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => migrate(&settings).await,
-        Command::Check { remote } => check::check(&settings, remote).await,
+        Command::Check { remote, account } => {
+            check::check(&settings, remote, account.as_deref()).await
+        }
         Command::Sync { once: _ } => sync_once::sync_once(settings).await,
         Command::Sandbox { listen } => serve::sandbox(listen).await,
         Command::Enquiries { action } => enquiries::run(&settings, action).await,
-        Command::Carehq { action } => carehq::run(&settings, action).await,
+        Command::Carehq { account, action } => {
+            carehq::run(&settings, account.as_deref(), action).await
+        }
         Command::Healthcheck { url } => healthcheck::healthcheck(&settings, url).await,
     };
     match outcome {
@@ -59,7 +64,10 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             } else {
                 eprintln!("error: {e:#}");
             }
-            ExitCode::FAILURE
+            match e.downcast_ref::<accounts::UsageError>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

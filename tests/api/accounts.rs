@@ -6,9 +6,11 @@
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use serde_json::Value;
 
+use crate::admin::cli;
 use crate::alerts::{Inbox, receiver};
 use crate::helpers::{
-    AppOptions, Db, TestApp, TestDb, TestSandbox, another_site, family, field, posted_id,
+    AppOptions, Db, TestApp, TestDb, TestSandbox, another_site, family, field, free_port,
+    posted_id, write_config,
 };
 use crate::on_both_databases;
 use crate::status::{TOKEN, status};
@@ -191,4 +193,54 @@ async fn account_mistakes_are_named_by_key() {
     ));
     let message = &reserved.get("accounts[0].name").unwrap().message;
     assert!(message.contains("[carehq]"), "{message}");
+}
+
+/// `check --remote` and `carehq locations` ask each account, labelled; one
+/// account's refusal is reported without hiding the other's answer.
+#[tokio::test]
+async fn check_remote_and_lookups_ask_each_account() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let a = TestSandbox::start().await;
+    let b = second_sandbox().await;
+    let (hook, _inbox) = receiver().await;
+    let options = two_accounts(&hook, &b);
+    let config = write_config(db.dir.path(), &db.url, &a.url, free_port(), &options);
+
+    let (code, out, err) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("account default:"), "{out}");
+    assert!(out.contains(&format!("account {OTHER_ACCOUNT}:")), "{out}");
+    assert!(out.contains(&format!("{OTHER_SITE}: location")), "{out}");
+
+    a.set_faults(Faults {
+        status: Some(401),
+        ..Faults::default()
+    });
+    let (code, out, _) = cli(&config, &["check", "--remote"]).await;
+    assert_eq!(code, 1, "{out}");
+    let (default, other) = out
+        .split_once(&format!("account {OTHER_ACCOUNT}:"))
+        .unwrap();
+    assert!(
+        default.contains("CareHQ refused the credentials: check carehq.account_id"),
+        "{out}"
+    );
+    assert!(other.contains("CareHQ accepted the credentials"), "{out}");
+
+    let (code, out, err) = cli(
+        &config,
+        &["carehq", "--account", OTHER_ACCOUNT, "locations", "--toml"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("account = \"{OTHER_ACCOUNT}\"")),
+        "{out}"
+    );
+    let (code, _, err) = cli(&config, &["check", "--remote", "--account", "nobody"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no CareHQ account is named \"nobody\""),
+        "{err}"
+    );
 }
