@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +59,23 @@ impl Application {
         let sandbox = settings
             .sandbox_mode()
             .then(|| Sandbox::new(SandboxConfig::default()));
+        // Each further account has a sandbox of its own, checking its own
+        // credentials, as each provider has its own CareHQ account.
+        let account_sandboxes: Vec<(String, Sandbox)> = match settings.sandbox_mode() {
+            false => Vec::new(),
+            true => (settings.accounts.iter())
+                .filter(|account| account.name != DEFAULT_ACCOUNT)
+                .map(|account| {
+                    let config = SandboxConfig {
+                        account_id: account.account_id.clone(),
+                        api_key: account.api_key.expose_secret().to_owned(),
+                        api_secret: account.api_secret.expose_secret().to_owned(),
+                        ..SandboxConfig::default()
+                    };
+                    (account.name.clone(), Sandbox::new(config))
+                })
+                .collect(),
+        };
         let clients =
             carehq_clients(&settings, local_addr).context("could not build the CareHQ client")?;
         let rate_limits = (clients.iter())
@@ -96,6 +113,9 @@ impl Application {
                         axum::response::Redirect::permanent("/sandbox")
                     }),
                 );
+        }
+        for (name, sandbox) in &account_sandboxes {
+            router = router.nest(&account_sandbox_path(name), sandbox.router());
         }
         Ok(Application {
             listener,
@@ -219,24 +239,40 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// CareHQ client settings of one account; in sandbox mode the default
-/// account points at the in-process sandbox.
+/// Where a further account's in-process sandbox is served in sandbox mode.
+pub fn account_sandbox_path(account: &str) -> String {
+    format!("/sandbox-accounts/{account}")
+}
+
+/// CareHQ client settings of one account; in sandbox mode every account
+/// points at its in-process sandbox (`[carehq]` at `/sandbox`, with the seed
+/// credentials; a further account at `/sandbox-accounts/NAME`, with its own).
 pub fn client_settings(
     settings: &Settings,
     account: &AccountSettings,
     local_addr: SocketAddr,
 ) -> ClientSettings {
     let timeout = settings.carehq.timeout;
-    if settings.sandbox_mode() && account.name == DEFAULT_ACCOUNT {
+    if settings.sandbox_mode() {
         let ip = match local_addr.ip() {
             ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             ip => ip,
         };
+        let here = SocketAddr::new(ip, local_addr.port());
+        if account.name == DEFAULT_ACCOUNT {
+            return ClientSettings {
+                base_url: format!("http://{here}/sandbox"),
+                account_id: seed::ACCOUNT_ID.into(),
+                api_key: SecretString::from(seed::API_KEY),
+                api_secret: SecretString::from(seed::API_SECRET),
+                timeout,
+            };
+        }
         return ClientSettings {
-            base_url: format!("http://{}/sandbox", SocketAddr::new(ip, local_addr.port())),
-            account_id: seed::ACCOUNT_ID.into(),
-            api_key: SecretString::from(seed::API_KEY),
-            api_secret: SecretString::from(seed::API_SECRET),
+            base_url: format!("http://{here}{}", account_sandbox_path(&account.name)),
+            account_id: account.account_id.clone(),
+            api_key: account.api_key.clone(),
+            api_secret: account.api_secret.clone(),
             timeout,
         };
     }
@@ -280,5 +316,13 @@ fn announce(settings: &Settings, local_addr: SocketAddr, sandbox: bool) {
     }
     if sandbox {
         info!(url = %format!("{base}/sandbox/"), "sandbox mode: enquiries go to the built-in CareHQ sandbox; watch them arrive here");
+        for account in settings
+            .accounts
+            .iter()
+            .filter(|a| a.name != DEFAULT_ACCOUNT)
+        {
+            let path = account_sandbox_path(&account.name);
+            info!(account = %account.name, url = %format!("{base}{path}"), "sandbox mode: this account's homes' enquiries arrive here");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The configuration used when there is no config file at all: the built-in
-//! CareHQ sandbox, SQLite under `./data/`, one demo site and an open
-//! `/metrics`, so that a bare `cargo run` shows a working form. The sandbox credentials are not written
+//! CareHQ sandbox, SQLite under `./data/`, two demo sites of two demo CareHQ
+//! accounts (an agency's two providers, each served by its own in-process
+//! sandbox) and an open `/metrics`, so that a bare `cargo run` shows a
+//! working form. The sandbox credentials are not written
 //! here: `carehq.sandbox = true` supplies them (see `validate`), which also
 //! lets an `ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE` override work without
 //! clashing with an inline default.
@@ -42,8 +44,26 @@ thursday = ["10:00-12:00", "14:00-16:00"]
 friday = ["10:00-12:00", "14:00-16:00"]
 saturday = ["14:00-16:00"]
 notice = "2h"
+
+[[accounts]]
+name = "{partner}"
+account_id = "{partner_id}"
+api_key = "{partner_key}"
+api_secret = "{partner_secret}"
+
+[[sites]]
+slug = "{partner_slug}"
+name = "Lark Rise House"
+location = "{partner_location}"
+account = "{partner}"
 "#,
         location = seed::DEMO_LOCATION,
         sales_channel = seed::DEMO_SALES_CHANNEL,
+        partner = seed::PARTNER_ACCOUNT,
+        partner_id = seed::PARTNER_ACCOUNT_ID,
+        partner_key = seed::PARTNER_API_KEY,
+        partner_secret = seed::PARTNER_API_SECRET,
+        partner_slug = seed::PARTNER_SLUG,
+        partner_location = seed::PARTNER_LOCATION,
     )
 }

@@ -215,7 +215,10 @@ fn built_in_sandbox_defaults_apply_when_there_is_no_file() {
             s.database.url.expose_secret(),
             "sqlite://data/enquiry-relay.db"
         );
-        assert_eq!(s.sites.len(), 1);
+        assert_eq!(s.sites.len(), 2, "two demo homes of two demo accounts");
+        assert_eq!(s.accounts.len(), 2);
+        let partner = s.site(seed::PARTNER_SLUG).unwrap();
+        assert_eq!(partner.account, seed::PARTNER_ACCOUNT);
         let demo = s.site(DEMO_SLUG).unwrap();
         assert_eq!(demo.name, "Demo Care Home");
         assert_eq!(demo.location, seed::DEMO_LOCATION);

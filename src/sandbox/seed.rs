@@ -25,6 +25,17 @@ pub const GROUPS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The second demo account: sandbox mode shows an agency delivering for two
+/// care providers, each with its own CareHQ account (and its own sandbox).
+pub const PARTNER_ACCOUNT: &str = "demo-partner";
+pub const PARTNER_ACCOUNT_ID: &str = "000000000000000000000002";
+pub const PARTNER_API_KEY: &str = "sandbox-partner-key";
+/// Not a secret: sandbox only.
+pub const PARTNER_API_SECRET: &str = "sandbox-partner-secret";
+/// The second demo site, the partner account's home.
+pub const PARTNER_SLUG: &str = "lark-rise";
+pub const PARTNER_LOCATION: &str = "6724fbc74f73a2cebf6377fb";
+
 /// The location and sales channel the built-in demo site uses.
 pub const DEMO_LOCATION: &str = "6724fbc74f73a2cebf6377fa";
 pub const DEMO_SALES_CHANNEL: &str = "6724fbc74f73a2cebf6377ea";

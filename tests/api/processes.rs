@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use enquiry_relay::sandbox::Faults;
+use enquiry_relay::sandbox::{Faults, seed};
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestDb, TestSandbox, eventually, family, field, free_port,
@@ -119,6 +119,40 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
     assert_eq!(page.status(), 200, "{page_url}");
     let page = page.text().await.unwrap();
     assert!(page.contains("sam@example.com"), "{page}");
+
+    // The second demo home belongs to the second demo account: its enquiry
+    // reaches that account's own sandbox, and only that one.
+    let response = client
+        .post(format!("{}/forms/{}", app.address, seed::PARTNER_SLUG))
+        .json(&serde_json::json!({"first_name": "Ali", "last_name": "Khan", "email": "ali@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let partner = format!(
+        "{}/sandbox-accounts/{}/_sandbox/enquiries",
+        app.address,
+        seed::PARTNER_ACCOUNT
+    );
+    let arrived = eventually(Duration::from_secs(20), || async {
+        let list: serde_json::Value = client.get(&partner).send().await.ok()?.json().await.ok()?;
+        list.as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await
+    .expect("the partner home's enquiry reaches the partner account's sandbox");
+    assert!(arrived[0].to_string().contains("ali@example.com"));
+    let default: serde_json::Value = client
+        .get(format!("{}/sandbox/_sandbox/enquiries", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !default.to_string().contains("ali@example.com"),
+        "{default}"
+    );
 }
 
 /// Deliveries in each state, read from the database after the process exited.
