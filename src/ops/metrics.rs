@@ -14,6 +14,8 @@ use crate::storage::{DeliveryStatus, StatusFigures};
 pub const SUBMISSIONS: &str = "enquiry_relay_submissions_total";
 /// Delivery attempts, by outcome (`synced`, `retry`, `failed`, …).
 pub const ATTEMPTS: &str = "enquiry_relay_delivery_attempts_total";
+/// Delivery outcome writes the database refused and the worker tried again.
+pub const OUTCOME_WRITE_RETRIES: &str = "enquiry_relay_outcome_write_retries_total";
 /// Requests that passed `server.request_timeout`, by `stage`: `receiving`
 /// (answered 408, nothing stored) or `storing` (the enquiry was with the
 /// database, so the answer waited for it).

@@ -2,6 +2,7 @@
 //! (CareHQ or email): the write retried while the lease lasts, and what the
 //! worker's bookkeeping is told.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tracing::warn;
@@ -64,6 +65,8 @@ pub(super) async fn record(
                     return Err(e);
                 }
                 failures += 1;
+                shared.outcome_write_retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(crate::ops::metrics::OUTCOME_WRITE_RETRIES).increment(1);
                 if failures == 1 {
                     warn!(delivery_id = %row.id, error = %e, "could not record the delivery outcome; trying again while the lease lasts");
                 }

@@ -3,7 +3,7 @@
 //! `deliver` and `visit_step` all depend on it and not on each other.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use super::lane::Lane;
@@ -23,6 +23,9 @@ pub struct Shared {
     /// `STOP_CLAIMING_AFTER`, nothing more is claimed until a test write
     /// commits: a send whose outcome cannot be recorded is sent again later.
     pub(super) record_failures: AtomicU32,
+    /// Outcome writes that failed and were tried again, ever (for operators
+    /// in `/metrics`, and for tests waiting until a write has been refused).
+    pub(super) outcome_write_retries: AtomicU64,
     /// Rows this process is sending now: never claimed again while their
     /// send runs, even if its lease has run out.
     in_flight: Mutex<HashSet<String>>,
@@ -41,6 +44,7 @@ impl Shared {
             owner,
             in_flight: Mutex::default(),
             record_failures: AtomicU32::new(0),
+            outcome_write_retries: AtomicU64::new(0),
         }
     }
 

@@ -88,6 +88,12 @@ impl SyncWorker {
         self.handle.clone()
     }
 
+    /// Outcome writes this worker tried again after the database refused
+    /// them (a held lock, a failover), since it started.
+    pub fn outcome_write_retries(&self) -> u64 {
+        self.shared.outcome_write_retries.load(Ordering::Relaxed)
+    }
+
     /// How long the loop may stay silent before readiness reports it dead.
     pub fn max_silence(settings: &Settings) -> Duration {
         settings.sync.poll_interval.min(MAX_IDLE) * 2 + Duration::from_secs(10)

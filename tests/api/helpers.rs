@@ -279,6 +279,8 @@ pub struct TestApp {
     db_url: String,
     /// Set for a quiet app: the worker and alert checker the test drives.
     steps: Option<Steps>,
+    /// The app's worker (a clone sharing its state), for what it counts.
+    worker: SyncWorker,
 }
 
 /// What a quiet app's test drives by hand.
@@ -296,6 +298,7 @@ impl TestApp {
             .await
             .expect("open test database");
         let mut app = Application::build(settings).await.expect("build app");
+        let worker = app.sync_worker();
         let steps = options.quiet.then(|| Steps {
             worker: app.sync_worker(),
             alerts: app.alert_checker().map(tokio::sync::Mutex::new),
@@ -314,7 +317,14 @@ impl TestApp {
             task,
             db_url: db.url.clone(),
             steps,
+            worker,
         }
+    }
+
+    /// Outcome writes the app's worker tried again after the database
+    /// refused them.
+    pub fn outcome_write_retries(&self) -> u64 {
+        self.worker.outcome_write_retries()
     }
 
     fn steps(&self) -> &Steps {

@@ -141,9 +141,13 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     assert_eq!(answer.status(), 503, "ready while writes cannot commit");
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["writes"], "failing", "{body}");
-    // Longer than the writer's busy timeout (10 s): the first outcome write
-    // fails. How much longer does not matter; the lease (40 s) covers it.
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    // Held until the first outcome write has failed (after the writer's
+    // busy timeout, 10 s) and is being tried again; the lease (40 s) covers it.
+    eventually(Duration::from_secs(30), || async {
+        (app.outcome_write_retries() > 0).then_some(())
+    })
+    .await
+    .expect("the outcome write fails while the lock is held");
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     lock.close().await.unwrap();
 
