@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site};
 use crate::on_both_databases;
+use crate::staff::Staff;
 use crate::status::TOKEN;
 
 /// The staff token of account `marshall-care` (its home: `marshall-home`).
@@ -158,6 +159,123 @@ async fn account_tokens_alone_open_status(db: Db) {
     let body: Value = serde_json::from_str(&text).unwrap();
     let message = body["message"].as_str().unwrap();
     assert!(message.starts_with("Send a staff token"), "{message}");
+    // The console opens to the account's token as well.
+    let staff = Staff::sign_in_with(&app, OTHER_TOKEN).await;
+    let html = staff.page("/staff").await;
+    assert!(html.contains("Another Home"), "{html}");
+    assert!(!html.contains("Upton Court"), "{html}");
     app.stop().await;
 }
 on_both_databases!(account_tokens_alone_open_status);
+
+async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let a = TestSandbox::start().await;
+    let b = second_sandbox().await;
+    let app = TestApp::spawn(&db, &a.url, &two_accounts(&b, true)).await;
+    // One failed enquiry in each account: CareHQ refuses each once.
+    let theirs = post_to(&app, SITE, 1).await;
+    let ours = post_to(&app, OTHER_SITE, 2).await;
+    a.set_faults(Faults::once(400));
+    b.set_faults(Faults::once(400));
+    app.drain_all().await;
+    assert_eq!(app.delivery(&theirs).await.status, "failed");
+    assert_eq!(app.delivery(&ours).await.status, "failed");
+
+    let staff = Staff::sign_in_with(&app, OTHER_TOKEN).await;
+    let overview = staff.page("/staff").await;
+    assert!(overview.contains("Another Home"), "{overview}");
+    assert!(!overview.contains("Upton Court"), "{overview}");
+    assert!(
+        overview.contains("staff token (account marshall-care)"),
+        "{overview}"
+    );
+
+    // The list and its searches show its own home's enquiry only, and the
+    // filter offers only its own home.
+    let list = staff.page("/staff/enquiries").await;
+    assert!(list.contains(&ours), "{list}");
+    assert!(!list.contains(&theirs), "{list}");
+    assert!(!list.contains("family1@example.com"), "{list}");
+    assert!(!list.contains(SITE), "{list}");
+    for query in [format!("site={SITE}"), "q=family1".to_owned()] {
+        let html = staff.page(&format!("/staff/enquiries?{query}")).await;
+        assert!(!html.contains(&theirs), "{query}: {html}");
+        assert!(html.contains("No enquiries match"), "{query}: {html}");
+    }
+
+    // The other account's enquiry is not found, as a missing one is not.
+    let hidden = staff.get(&format!("/staff/enquiries/{theirs}")).await;
+    assert_eq!(hidden.status(), 404);
+    let hidden = hidden.text().await.unwrap();
+    let missing = staff
+        .get("/staff/enquiries/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+        .await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(hidden, missing.text().await.unwrap());
+    assert!(!hidden.contains("family1@example.com"), "{hidden}");
+    assert!(
+        staff
+            .page(&format!("/staff/enquiries/{ours}"))
+            .await
+            .contains("family2@example.com")
+    );
+
+    // The export has its own home's enquiry only.
+    let csv = staff.get("/staff/export.csv").await.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "header and its own enquiry: {csv}");
+    assert!(
+        lines[1].starts_with(&format!("{ours},{OTHER_SITE},")),
+        "{csv}"
+    );
+
+    // Acting on the other account's enquiry is refused and changes nothing:
+    // retry, release, delete and "retry all".
+    let own_page = format!("/staff/enquiries/{ours}");
+    for action in ["retry", "release", "delete"] {
+        let refused = staff
+            .act(
+                &own_page,
+                &format!("/staff/enquiries/{theirs}/{action}"),
+                &[("reason", "spam")],
+            )
+            .await;
+        assert_eq!(refused.status(), 404, "{action}");
+    }
+    let bulk = staff
+        .act("/staff/enquiries", "/staff/enquiries/retry", &[])
+        .await;
+    assert_eq!(bulk.status(), 303);
+    assert_eq!(
+        bulk.headers()["location"],
+        "/staff/enquiries?retried=1",
+        "its own failed enquiry only"
+    );
+    assert_eq!(app.delivery(&theirs).await.status, "failed");
+    assert!(app.store.audit_of(&theirs).await.unwrap().is_empty());
+    assert!(
+        app.store
+            .enquiry(&theirs)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
+    assert_eq!(app.delivery(&ours).await.status, "pending");
+    let audit = app.store.audit_of(&ours).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "staff token (account marshall-care)");
+
+    // The global token still sees both.
+    let everyone = Staff::sign_in(&app).await;
+    let list = everyone.page("/staff/enquiries").await;
+    assert!(list.contains(&ours) && list.contains(&theirs), "{list}");
+    let html = everyone.page(&format!("/staff/enquiries/{theirs}")).await;
+    assert!(html.contains("family1@example.com"), "{html}");
+    app.stop().await;
+}
+on_both_databases!(an_accounts_staff_see_and_act_on_its_homes_enquiries_only);
