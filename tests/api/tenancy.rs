@@ -7,6 +7,7 @@ use enquiry_relay::sandbox::Faults;
 use serde_json::Value;
 
 use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
+use crate::admin::cli;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site};
 use crate::on_both_databases;
 use crate::staff::Staff;
@@ -279,3 +280,60 @@ async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
     app.stop().await;
 }
 on_both_databases!(an_accounts_staff_see_and_act_on_its_homes_enquiries_only);
+
+/// `enquiries list|export --account NAME`: that account's homes only; an
+/// unknown name is refused, naming the accounts there are.
+async fn the_cli_lists_and_exports_one_accounts_enquiries(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let a = TestSandbox::start().await;
+    let b = second_sandbox().await;
+    let options = two_accounts(&b, true);
+    let app = TestApp::spawn(&db, &a.url, &options).await;
+    let theirs = post_to(&app, SITE, 1).await;
+    let ours = post_to(&app, OTHER_SITE, 2).await;
+    let config = crate::helpers::write_config(
+        db.dir.path(),
+        &db.url,
+        &a.url,
+        crate::helpers::free_port(),
+        &options,
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "list", "--account", OTHER_ACCOUNT]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&ours), "{out}");
+    assert!(!out.contains(&theirs), "{out}");
+    assert!(out.contains("1 enquiries"), "{out}");
+    let (code, out, err) = cli(&config, &["enquiries", "list", "--account", "default"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&theirs) && !out.contains(&ours), "{out}");
+
+    // The same person wrote to both homes: the export keeps to the account.
+    let (code, out, err) = cli(
+        &config,
+        &[
+            "enquiries",
+            "export",
+            "--phone",
+            "01632 960123",
+            "--account",
+            OTHER_ACCOUNT,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = (report["enquiries"].as_array().unwrap().iter())
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ours.as_str()]);
+
+    let (code, _, err) = cli(&config, &["enquiries", "list", "--account", "nobody"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no account is named"), "{err}");
+    assert!(err.contains(&format!("default, {OTHER_ACCOUNT}")), "{err}");
+    app.stop().await;
+}
+on_both_databases!(the_cli_lists_and_exports_one_accounts_enquiries);
