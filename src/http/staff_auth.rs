@@ -65,6 +65,14 @@ impl StaffScope {
         }
     }
 
+    /// The CareHQ accounts in view: every one (the default first), or its own.
+    pub fn account_names<'a>(&'a self, settings: &'a Settings) -> Vec<&'a str> {
+        match self.account() {
+            None => crate::ops::alerts::account_names(settings),
+            Some(name) => vec![name],
+        }
+    }
+
     /// The site slugs this scope is limited to; `None` for every site.
     pub fn sites(&self) -> Option<&[String]> {
         match self {

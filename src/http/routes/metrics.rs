@@ -33,10 +33,7 @@ pub async fn metrics(
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
     // Paused when any account in view is (the per-account figures are on /status).
-    let accounts = match scope.account() {
-        None => crate::ops::alerts::account_names(&state.settings),
-        Some(name) => vec![name],
-    };
+    let accounts = scope.account_names(&state.settings);
     let paused = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries.iter().any(|(_, delivery)| delivery.is_paused()),
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),

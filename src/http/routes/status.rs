@@ -35,10 +35,7 @@ pub async fn status(
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let accounts = match scope.account() {
-        None => crate::ops::alerts::account_names(&state.settings),
-        Some(name) => vec![name],
-    };
+    let accounts = scope.account_names(&state.settings);
     let deliveries = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),

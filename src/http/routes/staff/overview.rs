@@ -39,10 +39,7 @@ pub async fn overview(
         .staff_states_since(first_day, scope.sites())
         .await?;
     let figures = state.store.status_figures_of(now, scope.sites()).await?;
-    let accounts = match scope.account() {
-        None => crate::ops::alerts::account_names(&state.settings),
-        Some(name) => vec![name],
-    };
+    let accounts = scope.account_names(&state.settings);
     let deliveries = state.store.delivery_states(&accounts).await?;
 
     let mut homes: Vec<(String, String)> = (state.settings.sites.iter())
