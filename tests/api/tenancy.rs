@@ -234,9 +234,9 @@ async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
     );
 
     // Acting on the other account's enquiry is refused and changes nothing:
-    // retry, release, delete and "retry all".
+    // retry, release, delete, a correction and "retry all".
     let own_page = format!("/staff/enquiries/{ours}");
-    for action in ["retry", "release", "delete"] {
+    for action in ["retry", "release", "delete", "edit"] {
         let refused = staff
             .act(
                 &own_page,
