@@ -76,6 +76,9 @@ pub enum EnquiriesCommand {
         /// Site slug.
         #[arg(long)]
         site: Option<String>,
+        /// Only this CareHQ account's homes (`default` is [carehq]'s).
+        #[arg(long)]
+        account: Option<String>,
         /// Only those received within this long, e.g. 7d, 12h.
         #[arg(long)]
         since: Option<String>,
@@ -123,6 +126,9 @@ pub enum EnquiriesCommand {
         email: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// Only enquiries of this CareHQ account's homes (`default` is [carehq]'s).
+        #[arg(long)]
+        account: Option<String>,
     },
 }
 

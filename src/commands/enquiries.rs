@@ -22,9 +22,13 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
         EnquiriesCommand::List {
             status,
             site,
+            account,
             since,
             limit,
-        } => list(&store, status, site, since, limit).await?,
+        } => match account_sites(settings, account.as_deref()) {
+            Ok(sites) => list(&store, status, site, sites, since, limit).await?,
+            Err(problem) => usage(&problem),
+        },
         EnquiriesCommand::Show { id } => show(&store, &id).await?,
         EnquiriesCommand::Retry { id, failed } => retry(&store, id, failed).await?,
         EnquiriesCommand::Release { id } => release(&store, &id).await?,
@@ -42,14 +46,21 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
             };
             erasure::erase(&store, &request, yes, reason.as_deref()).await?
         }
-        EnquiriesCommand::Export { email, phone } => {
-            let request = erasure::Request {
-                id: None,
-                email: email.as_deref(),
-                phone: phone.as_deref(),
-            };
-            erasure::export(&store, &request).await?
-        }
+        EnquiriesCommand::Export {
+            email,
+            phone,
+            account,
+        } => match account_sites(settings, account.as_deref()) {
+            Ok(sites) => {
+                let request = erasure::Request {
+                    id: None,
+                    email: email.as_deref(),
+                    phone: phone.as_deref(),
+                };
+                erasure::export(&store, &request, sites.as_deref()).await?
+            }
+            Err(problem) => usage(&problem),
+        },
         EnquiriesCommand::Purge => {
             let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
             println!(
@@ -66,6 +77,24 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
     Ok(code)
 }
 
+/// The site slugs of `--account NAME` (`None` without it: every site), or
+/// what to type instead, naming the accounts there are.
+fn account_sites(
+    settings: &Settings,
+    account: Option<&str>,
+) -> Result<Option<Vec<String>>, String> {
+    let Some(name) = account else {
+        return Ok(None);
+    };
+    super::accounts::selected(settings, Some(name)).map_err(|e| e.to_string())?;
+    Ok(Some(
+        (settings.sites.iter())
+            .filter(|s| s.account == name)
+            .map(|s| s.slug.clone())
+            .collect(),
+    ))
+}
+
 fn usage(message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::from(2)
@@ -75,6 +104,7 @@ async fn list(
     store: &Store,
     status: Option<String>,
     site: Option<String>,
+    sites: Option<Vec<String>>,
     since: Option<String>,
     limit: i64,
 ) -> anyhow::Result<ExitCode> {
@@ -95,6 +125,7 @@ async fn list(
         site,
         since,
         limit: limit.max(1),
+        sites,
     };
     let rows = store.list_enquiries(&filter).await?;
     let cells: Vec<Vec<String>> = rows

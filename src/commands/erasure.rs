@@ -83,11 +83,19 @@ pub async fn erase(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn export(store: &Store, request: &Request<'_>) -> anyhow::Result<ExitCode> {
-    let matches = match matching(store, request).await? {
+/// `sites`: only enquiries of these (`--account`'s); `None` for every site.
+pub async fn export(
+    store: &Store,
+    request: &Request<'_>,
+    sites: Option<&[String]>,
+) -> anyhow::Result<ExitCode> {
+    let mut matches = match matching(store, request).await? {
         Ok(matches) => matches,
         Err(problem) => return Ok(usage(&problem)),
     };
+    if let Some(sites) = sites {
+        matches.retain(|m| sites.contains(&m.site));
+    }
     let mut enquiries = Vec::with_capacity(matches.len());
     for m in &matches {
         enquiries.push(one(store, m).await?);

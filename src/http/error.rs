@@ -53,7 +53,8 @@ pub enum HttpError {
     /// The idempotency key was used before for a different enquiry.
     #[error("idempotency key reused for a different enquiry")]
     Conflict,
-    /// No or wrong staff token; `configured` is false when `staff.token` is unset.
+    /// No or wrong staff token; `configured` is false when no staff token
+    /// (global or an account's) is set.
     #[error("staff token missing or wrong")]
     Unauthorized { configured: bool },
 }
@@ -147,11 +148,11 @@ impl HttpError {
             ),
             HttpError::Unauthorized { configured: true } => (
                 "Staff token needed",
-                "Send the staff token (staff.token in the config) as \"Authorization: Bearer <token>\".".into(),
+                "Send a staff token (staff.token in the config, or an [[accounts]] entry's staff_token for that account's homes) as \"Authorization: Bearer <token>\".".into(),
             ),
             HttpError::Unauthorized { configured: false } => (
                 "Staff access is closed",
-                "No staff token is configured. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN) and restart, then send it as \"Authorization: Bearer <token>\".".into(),
+                "No staff token is configured. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN; or an [[accounts]] entry's staff_token, which sees that account's homes only) and restart, then send it as \"Authorization: Bearer <token>\".".into(),
             ),
         }
     }

@@ -1,6 +1,9 @@
 //! The staff token guard of `/status` (and `/metrics` unless
-//! `metrics.require_token = false`): `Authorization: Bearer <staff.token>`,
-//! compared in constant time.
+//! `metrics.require_token = false`): `Authorization: Bearer <token>`, where
+//! the token is the global `staff.token` (sees every site) or an
+//! `[[accounts]]` entry's `staff_token` (sees that account's sites only:
+//! [`StaffScope`]). The presented token is compared in constant time with
+//! every configured one, all of them every time.
 //!
 //! Wrong tokens are throttled per client address (the same address the rate
 //! limits use, an IPv6 client by its /64; see `staff_throttle`): after ten wrong
@@ -16,17 +19,95 @@ use std::time::Instant;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use secrecy::ExposeSecret as _;
-use subtle::ConstantTimeEq as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
 
 use super::error::HttpError;
 use super::state::AppState;
-use crate::config::StaffSettings;
+use crate::config::Settings;
 use crate::spam::{self, subscriber};
 
-/// `Ok` when the request carries the configured staff token and its address
-/// is not shut out for sending wrong ones.
-pub fn require_staff(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Result<(), HttpError> {
+/// What a staff token lets its holder see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaffScope {
+    /// The global `staff.token`: every site, configured or not.
+    All,
+    /// An account's `staff_token`: that account's sites only.
+    Account { name: String, sites: Vec<String> },
+}
+
+impl StaffScope {
+    /// The scope of the global token (`account: None`) or of an account's,
+    /// as the settings now stand; `None` when that token is no longer
+    /// configured (a session signed in with it then ends).
+    pub fn of(settings: &Settings, account: Option<&str>) -> Option<StaffScope> {
+        match account {
+            None => settings.staff.token.as_ref().map(|_| StaffScope::All),
+            Some(name) => {
+                let account = (settings.accounts.iter())
+                    .find(|a| a.name == name && a.staff_token.is_some())?;
+                Some(StaffScope::Account {
+                    name: account.name.clone(),
+                    sites: (settings.sites.iter())
+                        .filter(|s| s.account == account.name)
+                        .map(|s| s.slug.clone())
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// The account this scope is limited to; `None` for everything.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            StaffScope::All => None,
+            StaffScope::Account { name, .. } => Some(name),
+        }
+    }
+
+    /// The CareHQ accounts in view: every one (the default first), or its own.
+    pub fn account_names<'a>(&'a self, settings: &'a Settings) -> Vec<&'a str> {
+        match self.account() {
+            None => crate::ops::alerts::account_names(settings),
+            Some(name) => vec![name],
+        }
+    }
+
+    /// The site slugs this scope is limited to; `None` for every site.
+    pub fn sites(&self) -> Option<&[String]> {
+        match self {
+            StaffScope::All => None,
+            StaffScope::Account { sites, .. } => Some(sites),
+        }
+    }
+
+    /// Whether the scope sees enquiries of site `slug`.
+    pub fn sees(&self, slug: &str) -> bool {
+        self.sites()
+            .is_none_or(|sites| sites.iter().any(|s| s == slug))
+    }
+}
+
+/// Whether any staff token is configured (global or an account's): without
+/// one, `/status` and the console are closed.
+pub fn staff_configured(settings: &Settings) -> bool {
+    !tokens(settings).is_empty()
+}
+
+/// The scope of `presented` when it is one of the configured staff tokens.
+pub fn scope_for_token(settings: &Settings, presented: &str) -> Option<StaffScope> {
+    let tokens = tokens(settings);
+    let account = match_token(&tokens, presented)?;
+    StaffScope::of(settings, account)
+}
+
+/// `Ok` with the token's scope when the request carries a configured staff
+/// token and its address is not shut out for sending wrong ones.
+pub fn require_staff(
+    state: &AppState,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<StaffScope, HttpError> {
     let server = &state.settings.server;
     let client = spam::client_ip(
         peer,
@@ -34,7 +115,8 @@ pub fn require_staff(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Res
         &server.trusted_proxies,
         server.client_ip_header,
     );
-    let check = check_token(headers, &state.settings.staff);
+    let tokens = tokens(&state.settings);
+    let check = check_token(headers, &tokens);
     // Judged and counted under one lock, so a burst of parallel guesses
     // learns the outcome of no more than MAX_WRONG of them.
     let attempt = state.staff_throttle.attempt(
@@ -48,7 +130,8 @@ pub fn require_staff(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Res
         });
     }
     match check {
-        TokenCheck::Valid => Ok(()),
+        TokenCheck::Valid(account) => StaffScope::of(&state.settings, account)
+            .ok_or(HttpError::Unauthorized { configured: true }),
         TokenCheck::NotConfigured => Err(HttpError::Unauthorized { configured: false }),
         TokenCheck::Missing | TokenCheck::Wrong => {
             Err(HttpError::Unauthorized { configured: true })
@@ -56,22 +139,57 @@ pub fn require_staff(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Res
     }
 }
 
+/// Every configured staff token: `None` for the global one, else its account.
+fn tokens(settings: &Settings) -> Vec<(Option<&str>, &SecretString)> {
+    let global = (settings.staff.token.iter()).map(|token| (None, token));
+    let accounts = (settings.accounts.iter())
+        .filter_map(|a| a.staff_token.as_ref().map(|t| (Some(a.name.as_str()), t)));
+    global.chain(accounts).collect()
+}
+
+/// Which of `tokens` `presented` is (`Some(None)`: the global one). Every
+/// token is compared, whichever matches, so the time taken does not say
+/// which one matched or how far a guess got. ct_eq on slices of different
+/// lengths is false without comparing bytes: the length is not secret, the
+/// content is.
+fn match_token<'a>(
+    tokens: &[(Option<&'a str>, &SecretString)],
+    presented: &str,
+) -> Option<Option<&'a str>> {
+    if presented.is_empty() {
+        return None;
+    }
+    // 1 + the index of the token that matched; 0 for none.
+    let mut which: u32 = 0;
+    for (i, (_, token)) in tokens.iter().enumerate() {
+        let hit = presented.as_bytes().ct_eq(token.expose_secret().as_bytes());
+        let index = u32::try_from(i).map_or(u32::MAX, |i| i.saturating_add(1));
+        which.conditional_assign(&index, hit);
+    }
+    let index = usize::try_from(which).ok()?.checked_sub(1)?;
+    tokens.get(index).map(|(account, _)| *account)
+}
+
 /// What a request's `Authorization` header amounts to.
 #[derive(Debug, PartialEq, Eq)]
-enum TokenCheck {
-    Valid,
+enum TokenCheck<'a> {
+    /// A configured token: the global one (`None`) or that account's.
+    Valid(Option<&'a str>),
     /// No staff token is configured: nothing can pass, nothing is guessed.
     NotConfigured,
     /// No bearer token sent.
     Missing,
-    /// A bearer token that is not the staff token: a guess, counted.
+    /// A bearer token that is no staff token: a guess, counted.
     Wrong,
 }
 
-fn check_token(headers: &HeaderMap, staff: &StaffSettings) -> TokenCheck {
-    let Some(token) = &staff.token else {
+fn check_token<'a>(
+    headers: &HeaderMap,
+    tokens: &[(Option<&'a str>, &SecretString)],
+) -> TokenCheck<'a> {
+    if tokens.is_empty() {
         return TokenCheck::NotConfigured;
-    };
+    }
     let presented = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -84,16 +202,9 @@ fn check_token(headers: &HeaderMap, staff: &StaffSettings) -> TokenCheck {
     if presented.is_empty() {
         return TokenCheck::Missing;
     }
-    // ct_eq on slices of different lengths is false without comparing bytes:
-    // the length is not secret, the content is.
-    let matches: bool = presented
-        .as_bytes()
-        .ct_eq(token.expose_secret().as_bytes())
-        .into();
-    if matches {
-        TokenCheck::Valid
-    } else {
-        TokenCheck::Wrong
+    match match_token(tokens, presented) {
+        Some(account) => TokenCheck::Valid(account),
+        None => TokenCheck::Wrong,
     }
 }
 
@@ -101,13 +212,6 @@ fn check_token(headers: &HeaderMap, staff: &StaffSettings) -> TokenCheck {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use secrecy::SecretString;
-
-    fn staff(token: Option<&str>) -> StaffSettings {
-        StaffSettings {
-            token: token.map(SecretString::from),
-        }
-    }
 
     fn bearer(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -117,10 +221,11 @@ mod tests {
 
     #[test]
     fn only_the_exact_token_passes() {
-        let s = staff(Some("s3cret-token"));
+        let token = SecretString::from("s3cret-token");
+        let s = [(None, &token)];
         assert_eq!(
             check_token(&bearer("Bearer s3cret-token"), &s),
-            TokenCheck::Valid
+            TokenCheck::Valid(None)
         );
         assert_eq!(
             check_token(&bearer("Bearer s3cret-tokem"), &s),
@@ -135,9 +240,30 @@ mod tests {
     }
 
     #[test]
+    fn each_token_is_told_apart_by_its_account() {
+        let (global, a, b) = (
+            SecretString::from("global-token"),
+            SecretString::from("account-a-token"),
+            SecretString::from("account-b-token"),
+        );
+        let all = [(None, &global), (Some("a"), &a), (Some("b"), &b)];
+        assert_eq!(match_token(&all, "global-token"), Some(None));
+        assert_eq!(match_token(&all, "account-a-token"), Some(Some("a")));
+        assert_eq!(match_token(&all, "account-b-token"), Some(Some("b")));
+        assert_eq!(match_token(&all, "account-c-token"), None);
+        assert_eq!(match_token(&all, ""), None);
+        // Only account tokens, no global one: they still pass.
+        let accounts_only = [(Some("b"), &b)];
+        assert_eq!(
+            check_token(&bearer("Bearer account-b-token"), &accounts_only),
+            TokenCheck::Valid(Some("b"))
+        );
+    }
+
+    #[test]
     fn without_a_configured_token_nothing_passes() {
         assert_eq!(
-            check_token(&bearer("Bearer x"), &staff(None)),
+            check_token(&bearer("Bearer x"), &[]),
             TokenCheck::NotConfigured
         );
     }

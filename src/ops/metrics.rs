@@ -2,6 +2,8 @@
 //! process, so it is installed once, lazily); counters and the CareHQ latency
 //! histogram are recorded where things happen, and the queue gauges are read
 //! from the database on each scrape so every instance reports the shared truth.
+//! An account's staff token sees its own sites' series only
+//! ([`render_for_sites`]).
 
 use std::sync::OnceLock;
 
@@ -76,9 +78,110 @@ pub fn render(figures: &StatusFigures, paused: bool, rate: Option<RateLimit>, no
     let mut text = handle.render();
     // Described here (not on the recorder) so the text says what each gauge is
     // even when another recorder is global.
-    text.insert_str(
-        0,
-        "# enquiry-relay metrics: gauges are read from the shared database at scrape time\n",
-    );
+    text.insert_str(0, HEADER);
     text
+}
+
+const HEADER: &str =
+    "# enquiry-relay metrics: gauges are read from the shared database at scrape time\n";
+
+/// The metrics an account's staff token sees: series labelled with another
+/// site left out, and the queue gauges from `figures` (its sites' only).
+/// Those gauges are written as text, not set on the recorder, which holds
+/// the whole deployment's figures for every other scrape.
+pub fn render_for_sites(
+    sites: &[String],
+    figures: &StatusFigures,
+    paused: bool,
+    rate: Option<RateLimit>,
+    now: i64,
+) -> String {
+    let handle = handle();
+    handle.run_upkeep();
+    let own = [ENQUIRIES, OLDEST_PENDING, PAUSED, RATE_LIMIT_REMAINING];
+    let mut text = String::from(HEADER);
+    for line in handle.render().lines() {
+        if line.is_empty() || line.starts_with(HEADER.trim_end()) {
+            continue;
+        }
+        let name = match line.strip_prefix("# ") {
+            // `# TYPE name kind`, `# HELP name text`
+            Some(comment) => comment.split_whitespace().nth(1).unwrap_or_default(),
+            None => line.split(['{', ' ']).next().unwrap_or_default(),
+        };
+        if own.contains(&name) || !site_label_within(line, sites) {
+            continue;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&format!("# TYPE {ENQUIRIES} gauge\n"));
+    for status in DeliveryStatus::ALL {
+        text.push_str(&format!(
+            "{ENQUIRIES}{{state=\"{}\"}} {}\n",
+            status.as_str(),
+            figures.total.count(status)
+        ));
+    }
+    let age = figures
+        .total
+        .oldest_pending_at
+        .map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0);
+    text.push_str(&format!(
+        "# TYPE {OLDEST_PENDING} gauge\n{OLDEST_PENDING} {age}\n"
+    ));
+    text.push_str(&format!(
+        "# TYPE {PAUSED} gauge\n{PAUSED} {}\n",
+        u8::from(paused)
+    ));
+    if let Some(rate) = rate {
+        text.push_str(&format!(
+            "# TYPE {RATE_LIMIT_REMAINING} gauge\n{RATE_LIMIT_REMAINING} {}\n",
+            rate.remaining
+        ));
+    }
+    text
+}
+
+/// False when a sample line carries a `site` label naming none of `sites`.
+fn site_label_within(line: &str, sites: &[String]) -> bool {
+    let Some(labels) = line
+        .split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+    else {
+        return true;
+    };
+    // Site slugs are lower-case letters, digits and hyphens: no quote or
+    // comma inside a value to split wrongly on.
+    (labels.0.split(','))
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| key.trim() == "site")
+        .all(|(_, value)| {
+            let value = value.trim().trim_matches('"');
+            sites.iter().any(|s| s == value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site_label_within;
+
+    #[test]
+    fn only_series_of_the_scopes_sites_are_kept() {
+        let sites = vec!["lark-rise".to_owned()];
+        let line = |site: &str| {
+            format!("enquiry_relay_submissions_total{{outcome=\"accepted\",site=\"{site}\"}} 3")
+        };
+        assert!(site_label_within(&line("lark-rise"), &sites));
+        assert!(!site_label_within(&line("upton-court"), &sites));
+        assert!(site_label_within(
+            "enquiry_relay_delivery_attempts_total{outcome=\"synced\"} 1",
+            &sites
+        ));
+        assert!(site_label_within(
+            "enquiry_relay_oldest_pending_age_seconds 0",
+            &sites
+        ));
+        assert!(!site_label_within(&line("upton-court"), &[]));
+    }
 }

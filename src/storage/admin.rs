@@ -28,6 +28,8 @@ pub struct EnquiryFilter {
     /// Received at or after this time (Unix ms).
     pub since: Option<i64>,
     pub limit: i64,
+    /// Only enquiries of these sites (`--account`'s); `None` for every site.
+    pub sites: Option<Vec<String>>,
 }
 
 /// An enquiry's stored row, for `enquiries show`. The payload is personal data.
@@ -89,20 +91,25 @@ impl Store {
         &self,
         filter: &EnquiryFilter,
     ) -> Result<Vec<EnquirySummary>, StoreError> {
-        // Optional filters as "$n IS NULL OR …" keep the SQL static (sqlx 0.9).
-        let rows: Vec<SummaryRow> = sqlx::query_as(
+        // Optional filters as "$n = '' OR …"; only the site list is spliced
+        // in, as placeholders ($5 on), never as values.
+        let sql = format!(
             "SELECT e.id, e.site, e.received_at, d.status, d.attempts, d.remote_id, e.spam_verdict, e.scrubbed_at, v.status \
                FROM enquiries e LEFT JOIN deliveries d ON d.enquiry_id = e.id AND d.step = 'enquiry' \
                LEFT JOIN deliveries v ON v.enquiry_id = e.id AND v.step = 'home_visit' \
-              WHERE ($1 = '' OR d.status = $1 OR v.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 \
+              WHERE ($1 = '' OR d.status = $1 OR v.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 {} \
               ORDER BY e.received_at DESC, e.id DESC LIMIT $4",
-        )
-        .bind(filter.status.as_deref().unwrap_or(""))
-        .bind(filter.site.as_deref().unwrap_or(""))
-        .bind(filter.since.unwrap_or(0))
-        .bind(filter.limit)
-        .fetch_all(&self.reader)
-        .await?;
+            super::status::sites_clause("e.site", filter.sites.as_deref(), 5)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(filter.status.as_deref().unwrap_or(""))
+            .bind(filter.site.as_deref().unwrap_or(""))
+            .bind(filter.since.unwrap_or(0))
+            .bind(filter.limit);
+        for site in filter.sites.iter().flatten() {
+            query = query.bind(site);
+        }
+        let rows: Vec<SummaryRow> = query.fetch_all(&self.reader).await?;
         Ok(rows
             .into_iter()
             .map(

@@ -2,6 +2,7 @@
 //! its delivery steps), filters by state, home and date, search by name,
 //! email or phone, pages; and the rows behind the overview. Read-only.
 
+use super::status::sites_clause;
 use super::{Backend, Store, StoreError};
 
 /// An enquiry's state as staff see it, over all its delivery steps: a
@@ -65,6 +66,9 @@ pub struct StaffFilter {
     pub until: Option<i64>,
     /// Part of a name, email address or phone number.
     pub search: Option<String>,
+    /// Only enquiries of these sites (an account's staff token's); `None`
+    /// for every site. Applies on top of `site`.
+    pub sites: Option<Vec<String>>,
 }
 
 /// One line of the list. Names and contact details are personal data: they
@@ -107,11 +111,13 @@ impl Store {
              WHERE ($1 = '' OR state = $1) AND ($2 = '' OR site = $2) \
                AND received_at >= $3 AND received_at < $4 \
                AND ($5 = '' OR haystack LIKE $5 ESCAPE '\\' OR REPLACE(haystack, ' ', '') LIKE $6 ESCAPE '\\') \
+               {sites} \
              ORDER BY received_at DESC, id DESC LIMIT $7 OFFSET $8",
             search = searchable(self.backend),
+            sites = sites_clause("site", filter.sites.as_deref(), 9),
         );
         let (like, compact) = patterns(filter.search.as_deref());
-        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(filter.state.map_or("", EnquiryState::as_str))
             .bind(filter.site.as_deref().unwrap_or(""))
             .bind(filter.from.unwrap_or(0))
@@ -119,9 +125,11 @@ impl Store {
             .bind(like)
             .bind(compact)
             .bind(limit.max(0))
-            .bind(offset.max(0))
-            .fetch_all(&self.reader)
-            .await?;
+            .bind(offset.max(0));
+        for site in filter.sites.iter().flatten() {
+            query = query.bind(site);
+        }
+        let rows: Vec<Row> = query.fetch_all(&self.reader).await?;
         rows.into_iter()
             .map(|(id, site, received_at, state, next_attempt_at, payload)| {
                 Ok(StaffRow {
@@ -138,18 +146,22 @@ impl Store {
     }
 
     /// Site, arrival and state of every enquiry received at or after `since`
-    /// (Unix ms): what the overview counts and charts.
+    /// (Unix ms), of `sites` only (every site for `None`): what the overview
+    /// counts and charts.
     pub async fn staff_states_since(
         &self,
         since: i64,
+        sites: Option<&[String]>,
     ) -> Result<Vec<(String, i64, EnquiryState)>, StoreError> {
         let sql = format!(
-            "SELECT e.site, e.received_at, {STATE} FROM enquiries e WHERE e.received_at >= $1"
+            "SELECT e.site, e.received_at, {STATE} FROM enquiries e WHERE e.received_at >= $1 {}",
+            sites_clause("e.site", sites, 2)
         );
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(since)
-            .fetch_all(&self.reader)
-            .await?;
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(since);
+        for site in sites.unwrap_or_default() {
+            query = query.bind(site);
+        }
+        let rows: Vec<(String, i64, String)> = query.fetch_all(&self.reader).await?;
         rows.into_iter()
             .map(|(site, at, state)| {
                 let state = EnquiryState::parse(&state)

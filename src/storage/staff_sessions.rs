@@ -11,6 +11,9 @@ pub struct StaffSession {
     pub csrf_token: String,
     /// Who signed in, for the audit trail.
     pub label: String,
+    /// The account whose staff token signed in (it sees that account's homes
+    /// only); `None` for the global `staff.token`.
+    pub account: Option<String>,
     pub expires_at: i64,
 }
 
@@ -20,6 +23,7 @@ impl std::fmt::Debug for StaffSession {
         f.debug_struct("StaffSession")
             .field("csrf_token", &"[redacted]")
             .field("label", &self.label)
+            .field("account", &self.account)
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -30,6 +34,8 @@ pub struct NewStaffSession<'a> {
     pub token_sha256: &'a str,
     pub csrf_token: &'a str,
     pub label: &'a str,
+    /// See [`StaffSession::account`].
+    pub account: Option<&'a str>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -45,12 +51,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO staff_sessions (token_sha256, csrf_token, label, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO staff_sessions (token_sha256, csrf_token, label, account, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new.token_sha256)
         .bind(new.csrf_token)
         .bind(new.label)
+        .bind(new.account)
         .bind(new.created_at)
         .bind(new.expires_at)
         .execute(&mut *tx)
@@ -66,19 +73,22 @@ impl Store {
         token_sha256: &str,
         now: i64,
     ) -> Result<Option<StaffSession>, StoreError> {
-        let row: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT csrf_token, label, expires_at FROM staff_sessions \
+        let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT csrf_token, label, account, expires_at FROM staff_sessions \
              WHERE token_sha256 = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(token_sha256)
         .bind(now)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.map(|(csrf_token, label, expires_at)| StaffSession {
-            csrf_token,
-            label,
-            expires_at,
-        }))
+        Ok(
+            row.map(|(csrf_token, label, account, expires_at)| StaffSession {
+                csrf_token,
+                label,
+                account,
+                expires_at,
+            }),
+        )
     }
 
     /// End a session on every instance at once. True when a live session ended.

@@ -115,19 +115,49 @@ fn entry<'a>(list: &'a mut Vec<(String, QueueFigures)>, key: &str) -> &'a mut Qu
     &mut list[index].1
 }
 
+/// `AND {column} IN ($first, …)` limiting a query to `sites`; nothing for
+/// every site (`None`). An empty list matches nothing: an account without
+/// sites sees none, not all. Its values are bound in order after the others.
+pub(super) fn sites_clause(column: &str, sites: Option<&[String]>, first: usize) -> String {
+    match sites {
+        None => String::new(),
+        Some([]) => "AND 1 = 0".to_owned(),
+        Some(sites) => {
+            let list: Vec<String> = (first..first + sites.len())
+                .map(|n| format!("${n}"))
+                .collect();
+            format!("AND {column} IN ({})", list.join(", "))
+        }
+    }
+}
+
 impl Store {
     /// Queue figures overall and per site, as of `now` (Unix ms).
     pub async fn status_figures(&self, now: i64) -> Result<StatusFigures, StoreError> {
+        self.status_figures_of(now, None).await
+    }
+
+    /// [`Store::status_figures`] over the enquiries of `sites` only (every
+    /// site for `None`): what an account's staff token sees.
+    pub async fn status_figures_of(
+        &self,
+        now: i64,
+        sites: Option<&[String]>,
+    ) -> Result<StatusFigures, StoreError> {
+        let only = sites.unwrap_or_default();
         // One grouped pass: count, oldest waiting row and recent syncs per (site, status).
-        let rows: Vec<GroupRow> = sqlx::query_as(
+        let sql = format!(
             "SELECT e.site, d.step, d.status, COUNT(*), MIN(COALESCE(d.pending_since, d.created_at)), \
                     SUM(CASE WHEN d.status = 'synced' AND d.updated_at >= $1 THEN 1 ELSE 0 END) \
-               FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+               FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id WHERE 1 = 1 {} \
               GROUP BY e.site, d.step, d.status ORDER BY e.site, d.step",
-        )
-        .bind(now - DAY_MS)
-        .fetch_all(&self.reader)
-        .await?;
+            sites_clause("e.site", sites, 2)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now - DAY_MS);
+        for site in only {
+            query = query.bind(site);
+        }
+        let rows: Vec<GroupRow> = query.fetch_all(&self.reader).await?;
         let mut figures = StatusFigures::default();
         for (site, step, status, n, oldest, recent) in rows {
             let waiting = matches!(status.as_str(), "pending" | "sending");
@@ -148,27 +178,43 @@ impl Store {
                 }
             }
         }
-        let (ambiguous,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE ambiguous > 0")
-                .fetch_one(&self.reader)
-                .await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+             WHERE d.ambiguous > 0 {}",
+            sites_clause("e.site", sites, 1)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for site in only {
+            query = query.bind(site);
+        }
+        let (ambiguous,): (i64,) = query.fetch_one(&self.reader).await?;
         figures.ambiguous = ambiguous;
-        let (stuck,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries w WHERE w.step = 'home_visit' AND w.status = 'waiting' \
-             AND EXISTS (SELECT 1 FROM deliveries e WHERE e.enquiry_id = w.enquiry_id \
-                          AND e.step = 'enquiry' AND e.status = 'failed')",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM deliveries w JOIN enquiries e ON e.id = w.enquiry_id \
+             WHERE w.step = 'home_visit' AND w.status = 'waiting' {} \
+             AND EXISTS (SELECT 1 FROM deliveries f WHERE f.enquiry_id = w.enquiry_id \
+                          AND f.step = 'enquiry' AND f.status = 'failed')",
+            sites_clause("e.site", sites, 1)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for site in only {
+            query = query.bind(site);
+        }
+        let (stuck,): (i64,) = query.fetch_one(&self.reader).await?;
         figures.visits_waiting_on_failed = stuck;
         figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
-        figures.last_hint = sqlx::query_as(
+        let sql = format!(
             "SELECT a.started_at, d.enquiry_id FROM delivery_attempts a \
-             JOIN deliveries d ON d.id = a.delivery_id WHERE a.hint IS NOT NULL \
+             JOIN deliveries d ON d.id = a.delivery_id JOIN enquiries e ON e.id = d.enquiry_id \
+             WHERE a.hint IS NOT NULL {} \
              ORDER BY a.started_at DESC LIMIT 1",
-        )
-        .fetch_optional(&self.reader)
-        .await?;
+            sites_clause("e.site", sites, 1)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for site in only {
+            query = query.bind(site);
+        }
+        figures.last_hint = query.fetch_optional(&self.reader).await?;
         Ok(figures)
     }
 }

@@ -15,12 +15,12 @@ use crate::helpers::{
 use crate::on_both_databases;
 use crate::status::{TOKEN, status};
 
-const OTHER_SITE: &str = "marshall-home";
-const OTHER_ACCOUNT: &str = "marshall-care";
+pub const OTHER_SITE: &str = "marshall-home";
+pub const OTHER_ACCOUNT: &str = "marshall-care";
 
 /// Account B's sandbox: its own account Id and signing credentials, so a
 /// send signed with account A's key would be refused.
-async fn second_sandbox() -> TestSandbox {
+pub async fn second_sandbox() -> TestSandbox {
     TestSandbox::start_with(SandboxConfig {
         account_id: "0000000000000000000000b2".into(),
         api_key: "marshall-key".into(),
@@ -46,7 +46,7 @@ fn two_accounts(hook: &str, b: &TestSandbox) -> AppOptions {
     .quiet()
 }
 
-async fn post_to(app: &TestApp, site: &str, n: usize) -> String {
+pub async fn post_to(app: &TestApp, site: &str, n: usize) -> String {
     let response = app.post_json(site, &family(n)).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();

@@ -36,5 +36,6 @@ mod spam_limits;
 mod staff;
 mod staff_sessions;
 mod status;
+mod tenancy;
 mod visit_ops;
 mod visits;

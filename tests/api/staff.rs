@@ -91,7 +91,12 @@ async fn post_login(app: &TestApp, token: &str) -> reqwest::Response {
 
 impl Staff {
     pub async fn sign_in(app: &TestApp) -> Staff {
-        let response = post_login(app, TOKEN).await;
+        Staff::sign_in_with(app, TOKEN).await
+    }
+
+    /// Signed in with `token`: the global one or an account's.
+    pub async fn sign_in_with(app: &TestApp, token: &str) -> Staff {
+        let response = post_login(app, token).await;
         assert_eq!(response.status(), 303);
         assert_eq!(response.headers()["location"], "/staff");
         let (cookie, _) = set_cookie(&response, "staff_session").expect("session cookie");
@@ -102,7 +107,7 @@ impl Staff {
         }
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.address))
             .header("cookie", &self.cookie)
@@ -128,7 +133,7 @@ impl Staff {
     }
 
     /// POST with this session's CSRF token, read from `page` first.
-    async fn act(&self, page: &str, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn act(&self, page: &str, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         let csrf = csrf_in(&self.page(page).await);
         let mut pairs = pairs.to_vec();
         pairs.push(("csrf", &csrf));

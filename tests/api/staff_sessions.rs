@@ -16,6 +16,7 @@ async fn staff_sessions_end_at_their_expiry_or_revocation(db: Db) {
         token_sha256: hash,
         csrf_token: "csrf",
         label: "staff token",
+        account: None,
         created_at: 1_000,
         expires_at,
     };

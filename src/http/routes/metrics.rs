@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text; behind the staff token unless
-//! `metrics.require_token = false`.
+//! `metrics.require_token = false`. An account's staff token sees its own
+//! sites' series and figures only.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::http::error::HttpError;
 use crate::http::format::Format;
 use crate::http::peer::PeerAddr;
-use crate::http::staff_auth::require_staff;
+use crate::http::staff_auth::{StaffScope, require_staff};
 use crate::http::state::AppState;
 use crate::storage::now_ms;
 
@@ -17,24 +18,36 @@ pub async fn metrics(
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
 ) -> Response {
-    if state.settings.metrics.require_token
-        && let Err(e) = require_staff(&state, peer, &headers)
-    {
-        return e.into_response_for(Format::Json);
-    }
+    // Without the token requirement, /metrics is the whole deployment's.
+    let scope = if state.settings.metrics.require_token {
+        match require_staff(&state, peer, &headers) {
+            Ok(scope) => scope,
+            Err(e) => return e.into_response_for(Format::Json),
+        }
+    } else {
+        StaffScope::All
+    };
     let now = now_ms();
-    let figures = match state.store.status_figures(now).await {
+    let figures = match state.store.status_figures_of(now, scope.sites()).await {
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    // Paused when any account is (the per-account figures are on /status).
-    let accounts = crate::ops::alerts::account_names(&state.settings);
+    // Paused when any account in view is (the per-account figures are on /status).
+    let accounts = scope.account_names(&state.settings);
     let paused = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries.iter().any(|(_, delivery)| delivery.is_paused()),
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let default_rate_limit = state.rate_limits.first().and_then(|(_, gate)| gate.last());
-    let text = crate::ops::metrics::render(&figures, paused, default_rate_limit, now);
+    let own = scope.account().unwrap_or(crate::config::DEFAULT_ACCOUNT);
+    let rate_limit = (state.rate_limits.iter())
+        .find(|(name, _)| name == own)
+        .and_then(|(_, gate)| gate.last());
+    let text = match scope.sites() {
+        None => crate::ops::metrics::render(&figures, paused, rate_limit, now),
+        Some(sites) => {
+            crate::ops::metrics::render_for_sites(sites, &figures, paused, rate_limit, now)
+        }
+    };
     (
         [(
             header::CONTENT_TYPE,

@@ -1,7 +1,8 @@
 //! `GET /status`: the staff view of the queue, for people and uptime monitors.
 //! 200 when healthy, 503 when degraded (thresholds in `[status]`), 401 without
 //! the staff token. No personal data: only counts, times, ids and our own
-//! summaries of CareHQ's answers (its hints can quote the family).
+//! summaries of CareHQ's answers (its hints can quote the family). An
+//! account's staff token sees that account and its homes only.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,15 +24,18 @@ pub async fn status(
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = require_staff(&state, peer, &headers) {
-        return e.into_response_for(Format::Json);
-    }
+    let scope = match require_staff(&state, peer, &headers) {
+        Ok(scope) => scope,
+        Err(e) => return e.into_response_for(Format::Json),
+    };
     let now = now_ms();
-    let figures = match state.store.status_figures(now).await {
+    // An account's token sees its own homes and account only: figures,
+    // problems and names of others never reach its body.
+    let figures = match state.store.status_figures_of(now, scope.sites()).await {
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let accounts = crate::ops::alerts::account_names(&state.settings);
+    let accounts = scope.account_names(&state.settings);
     let deliveries = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
@@ -42,10 +46,8 @@ pub async fn status(
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let configured: Vec<&str> = state
-        .settings
-        .sites
-        .iter()
+    let configured: Vec<&str> = (state.settings.sites.iter())
+        .filter(|s| scope.sees(&s.slug))
         .map(|s| s.slug.as_str())
         .collect();
     let mut body = body(&figures, &deliveries, &problems, &configured, now);
@@ -54,7 +56,8 @@ pub async fn status(
             .find(|(name, _)| name == account)
             .and_then(|(_, gate)| gate.last())
     };
-    body["rate_limit"] = rate_limit_json(rate_limit(crate::config::DEFAULT_ACCOUNT));
+    let own = scope.account().unwrap_or(crate::config::DEFAULT_ACCOUNT);
+    body["rate_limit"] = rate_limit_json(rate_limit(own));
     if let Some(Value::Object(accounts)) = body.get_mut("accounts") {
         for (name, account) in accounts.iter_mut() {
             account["rate_limit"] = rate_limit_json(rate_limit(name));
@@ -163,7 +166,7 @@ fn paused_json(delivery: &DeliveryState) -> Value {
 }
 
 /// The top level keeps the one-account shape (`carehq`, `paused`,
-/// `rate_limit`: the default account's; `paused` is any account's pause, so
+/// `rate_limit`: the default account's, or for an account's token its own; `paused` is any account's pause, so
 /// a monitor watching it misses none); `accounts` has each account apart.
 fn body(
     figures: &StatusFigures,

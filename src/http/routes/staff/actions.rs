@@ -1,7 +1,8 @@
 //! `POST /staff/enquiries/{id}/retry|release|delete` and
 //! `POST /staff/enquiries/retry` (every failed enquiry the list's filter
 //! shows): the CLI's actions, each checked against the session's CSRF
-//! token and recorded in the audit trail with who did it and why.
+//! token and recorded in the audit trail with who did it and why. An
+//! account's staff act on its homes' enquiries only.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -57,12 +58,13 @@ fn back(id: &str, done: &str) -> Response {
     Redirect::to(&format!("/staff/enquiries/{id}?done={done}")).into_response()
 }
 
-async fn known(state: &AppState, id: &str) -> Result<(), StaffError> {
+/// `Ok` when the enquiry exists and the session may see it; another
+/// account's enquiry gets the answer of a missing one, and is not touched.
+async fn known(state: &AppState, signed_in: &SignedIn, id: &str) -> Result<(), StaffError> {
+    const NOT_FOUND: &str = "There is no enquiry with this Id, so nothing was changed. Open Enquiries from the menu to find it.";
     match state.store.enquiry(id).await? {
-        Some(_) => Ok(()),
-        None => Err(StaffError::NotFound(
-            "There is no enquiry with this Id, so nothing was changed. Open Enquiries from the menu to find it.".into(),
-        )),
+        Some(enquiry) => signed_in.may_see(&enquiry.site, NOT_FOUND),
+        None => Err(StaffError::NotFound(NOT_FOUND.into())),
     }
 }
 
@@ -73,7 +75,7 @@ pub async fn retry(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, _) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    known(&state, &id).await?;
+    known(&state, &signed_in, &id).await?;
     let actor = Actor {
         label: &signed_in.session.label,
         reason: None,
@@ -97,7 +99,7 @@ pub async fn release(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, _) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    known(&state, &id).await?;
+    known(&state, &signed_in, &id).await?;
     let actor = Actor {
         label: &signed_in.session.label,
         reason: None,
@@ -114,6 +116,7 @@ pub async fn delete(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, form) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
+    known(&state, &signed_in, &id).await?;
     let reason = form.reason.trim();
     if reason.is_empty() {
         return Err(StaffError::BadRequest(
@@ -132,7 +135,11 @@ pub async fn delete(
         DeleteOutcome::BeingSent => Err(StaffError::BadRequest(
             "The enquiry is being sent to CareHQ at this moment, so it cannot be deleted now. Wait a minute, reload its page and delete it then.".into(),
         )),
-        DeleteOutcome::NotFound => known(&state, &id).await.map(|()| back(&id, "nothing")),
+        DeleteOutcome::NotFound => {
+            known(&state, &signed_in, &id)
+                .await
+                .map(|()| back(&id, "nothing"))
+        }
     }
 }
 
@@ -142,7 +149,7 @@ pub async fn retry_matching(
     form: Result<Form<BulkForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, form) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    let mut filter = form.filter.to_filter()?;
+    let mut filter = form.filter.to_filter_within(&signed_in.scope)?;
     let actor = Actor {
         label: &signed_in.session.label,
         reason: Some("retry of every failed enquiry the list showed"),

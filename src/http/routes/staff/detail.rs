@@ -33,11 +33,13 @@ pub async fn show(
     query: Result<Query<DetailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, StaffError> {
     let signed_in = session::signed_in(&state, &headers).await?;
+    const NOT_FOUND: &str =
+        "There is no enquiry with this Id. Open Enquiries from the menu to find it.";
     let Some(enquiry) = state.store.enquiry(&id).await? else {
-        return Err(StaffError::NotFound(
-            "There is no enquiry with this Id. Open Enquiries from the menu to find it.".into(),
-        ));
+        return Err(StaffError::NotFound(NOT_FOUND.into()));
     };
+    // Another account's enquiry is answered as a missing one.
+    signed_in.may_see(&enquiry.site, NOT_FOUND)?;
     let deliveries = state.store.deliveries_of(&id).await?;
     let mut steps = Vec::new();
     for delivery in &deliveries {

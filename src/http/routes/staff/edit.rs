@@ -111,11 +111,12 @@ pub async fn edit(
             .map_or("", |(_, v)| v.as_str())
     })
     .await?;
+    const NOT_FOUND: &str = "There is no enquiry with this Id, so nothing was changed.";
     let Some(enquiry) = state.store.enquiry(&id).await? else {
-        return Err(StaffError::NotFound(
-            "There is no enquiry with this Id, so nothing was changed.".into(),
-        ));
+        return Err(StaffError::NotFound(NOT_FOUND.into()));
     };
+    // Another account's enquiry is answered as a missing one.
+    signed_in.may_see(&enquiry.site, NOT_FOUND)?;
     let Some(read) = enquiry.payload else {
         return Err(StaffError::BadRequest(
             "This enquiry's details were removed, so there is nothing to correct.".into(),

@@ -22,7 +22,7 @@ struct ErrorPage<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
-    /// No `staff.token` is configured: nobody can sign in.
+    /// No staff token (global or an account's) is configured: nobody can sign in.
     #[error("staff console closed: no staff token configured")]
     Closed,
     /// A page without a live session: off to the sign-in page.
@@ -77,7 +77,7 @@ impl StaffError {
         match self {
             StaffError::Closed => (
                 "The staff console is closed",
-                "No staff token is configured, so nobody can sign in. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN) in the service's configuration and restart it.".into(),
+                "No staff token is configured, so nobody can sign in. Set staff.token (or staff.token_file, or ENQUIRY_RELAY_STAFF__TOKEN; or an [[accounts]] entry's staff_token, for that account's homes only) in the service's configuration and restart it.".into(),
             ),
             StaffError::SignedOut | StaffError::SignedOutPost => (
                 "Please sign in",

@@ -1,5 +1,6 @@
 //! `GET /staff/export.csv?…`: the list's current filter as CSV, every
-//! matching enquiry (not one page), newest first.
+//! matching enquiry (not one page), newest first; of the session's homes
+//! only, for an account's staff token.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -22,11 +23,11 @@ pub async fn export(
     headers: HeaderMap,
     query: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Response, StaffError> {
-    session::signed_in(&state, &headers).await?;
+    let signed_in = session::signed_in(&state, &headers).await?;
     let Query(query) = query.map_err(|_| {
         StaffError::BadRequest("The export's address is not understood; open Enquiries, filter, and use its download link.".into())
     })?;
-    let filter = query.to_filter()?;
+    let filter = query.to_filter_within(&signed_in.scope)?;
     let mut csv = String::from(
         "id,home,received_utc,state,next_attempt_utc,first_name,last_name,email,phone\r\n",
     );

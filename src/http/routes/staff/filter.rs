@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::error::StaffError;
+use crate::http::staff_auth::StaffScope;
 use crate::storage::{EnquiryState, StaffFilter};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -47,6 +48,16 @@ impl FilterQuery {
             from,
             until,
             search: Some(self.q.trim().to_owned()).filter(|s| !s.is_empty()),
+            sites: None,
+        })
+    }
+
+    /// [`FilterQuery::to_filter`] limited to what `scope` sees: an account's
+    /// staff see its homes' enquiries only, whatever the address asks for.
+    pub fn to_filter_within(&self, scope: &StaffScope) -> Result<StaffFilter, StaffError> {
+        Ok(StaffFilter {
+            sites: scope.sites().map(<[String]>::to_vec),
+            ..self.to_filter()?
         })
     }
 

@@ -13,6 +13,7 @@ use super::filter::FilterQuery;
 use super::pages::{Choice, ListPage, ListRow, Nav};
 use super::session;
 use super::words::{state_name, state_words, when};
+use crate::http::staff_auth::StaffScope;
 use crate::http::state::AppState;
 use crate::storage::{EnquiryState, StaffRow};
 
@@ -37,7 +38,7 @@ pub async fn list(
                 .into(),
         )
     })?;
-    let filter = query.to_filter()?;
+    let filter = query.to_filter_within(&signed_in.scope)?;
     let page = query.page();
     let offset = i64::from(page - 1) * PAGE_SIZE;
     // One more than a page: tells whether there is a next page.
@@ -58,7 +59,7 @@ pub async fn list(
             label: signed_in.session.label,
         },
         states: state_choices(&query.state),
-        sites: site_choices(&state, &query.site),
+        sites: site_choices(&state, &signed_in.scope, &query.site),
         rows: rows.iter().map(list_row).collect(),
         page,
         previous: if page > 1 {
@@ -96,13 +97,15 @@ fn state_choices(selected: &str) -> Vec<Choice> {
     choices
 }
 
-fn site_choices(state: &AppState, selected: &str) -> Vec<Choice> {
+/// The homes to filter by: those the session sees.
+fn site_choices(state: &AppState, scope: &StaffScope, selected: &str) -> Vec<Choice> {
     let mut choices = vec![Choice {
         value: String::new(),
         label: "Any".into(),
         selected: selected.is_empty(),
     }];
-    choices.extend(state.settings.sites.iter().map(|s| Choice {
+    let sites = (state.settings.sites.iter()).filter(|s| scope.sees(&s.slug));
+    choices.extend(sites.map(|s| Choice {
         value: s.slug.clone(),
         label: s.name.clone(),
         selected: selected == s.slug,

@@ -1,5 +1,6 @@
 //! `GET/POST /staff/login`, `POST /staff/logout`: signing in with the staff
-//! token and out again. Wrong tokens count towards the same per-address
+//! token (the global one, or an account's: the session then sees that
+//! account's homes only) and out again. Wrong tokens count towards the same per-address
 //! throttle as `/status`'s bearer tokens; an empty form is not a guess.
 
 use std::time::Instant;
@@ -16,9 +17,10 @@ use serde::Deserialize;
 use super::error::StaffError;
 use super::pages::LoginPage;
 use super::session::{
-    self, GLOBAL_LABEL, LOGIN_COOKIE, SESSION_COOKIE, SESSION_LIFETIME_MS, check_csrf, over_https,
+    self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_LIFETIME_MS, check_csrf, over_https,
 };
 use crate::http::peer::PeerAddr;
+use crate::http::staff_auth::scope_for_token;
 use crate::http::state::AppState;
 use crate::spam::{self, subscriber};
 use crate::storage::{NewStaffSession, StaffSession, now_ms};
@@ -56,7 +58,7 @@ pub async fn show(
     headers: HeaderMap,
     query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, StaffError> {
-    if state.settings.staff.token.is_none() {
+    if !session::staff_configured(&state.settings) {
         return Err(StaffError::Closed);
     }
     if session::signed_in(&state, &headers).await.is_ok() {
@@ -75,7 +77,7 @@ pub async fn submit(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
-    if state.settings.staff.token.is_none() {
+    if !session::staff_configured(&state.settings) {
         return Err(StaffError::Closed);
     }
     let Form(form) = form.map_err(|_| StaffError::Csrf)?;
@@ -86,12 +88,14 @@ pub async fn submit(
         &StaffSession {
             csrf_token: expected.to_owned(),
             label: String::new(),
+            account: None,
             expires_at: 0,
         },
         Some(&form.csrf),
     )?;
     let presented = form.token.trim();
-    let right = session::token_matches(&state, presented);
+    let scope = scope_for_token(&state.settings, presented);
+    let right = scope.is_some();
     let server = &state.settings.server;
     let client = spam::client_ip(
         peer,
@@ -108,11 +112,11 @@ pub async fn submit(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    if !right {
+    let Some(scope) = scope else {
         let error = if presented.is_empty() {
             "Enter the staff token."
         } else {
-            "That is not the staff token. Check it (it is staff.token in the service's configuration) and try again."
+            "That is not the staff token. Check it (it is staff.token in the service's configuration, or your account's staff_token) and try again."
         };
         return login_page(
             &state,
@@ -122,7 +126,8 @@ pub async fn submit(
             Some(error),
             None,
         );
-    }
+    };
+    let label = session::label_of(&scope);
     let token = session::random_token()?;
     let csrf = session::random_token()?;
     let now = now_ms();
@@ -131,12 +136,13 @@ pub async fn submit(
         .create_staff_session(&NewStaffSession {
             token_sha256: &session::hash_token(token.expose_secret()),
             csrf_token: csrf.expose_secret(),
-            label: GLOBAL_LABEL,
+            label: &label,
+            account: scope.account(),
             created_at: now,
             expires_at: now + SESSION_LIFETIME_MS,
         })
         .await?;
-    tracing::info!(label = GLOBAL_LABEL, "staff console: signed in");
+    tracing::info!(label = %label, "staff console: signed in");
     let secure = over_https(&state, peer, &headers);
     let mut response = Redirect::to("/staff").into_response();
     append_cookie(

@@ -2,7 +2,8 @@
 //! failed and held; enquiries per day for 30 days as an SVG bar chart drawn
 //! here (no script; bars outlined, counts in each bar's title, a sentence
 //! and a table beside it, so it reads without colour or sight); and the
-//! problems `/status` reports, in words.
+//! problems `/status` reports, in words. An account's staff token sees its
+//! own homes only.
 
 use askama::Template;
 use axum::extract::State;
@@ -32,15 +33,17 @@ pub async fn overview(
     // Whole UTC days: "today" began at midnight UTC, the 30 days with it.
     let today = now - now.rem_euclid(DAY_MS);
     let first_day = today - (DAYS - 1) * DAY_MS;
-    let rows = state.store.staff_states_since(first_day).await?;
-    let figures = state.store.status_figures(now).await?;
-    let accounts = crate::ops::alerts::account_names(&state.settings);
+    // An account's staff see its homes, its figures and its problems only.
+    let scope = &signed_in.scope;
+    let rows = (state.store)
+        .staff_states_since(first_day, scope.sites())
+        .await?;
+    let figures = state.store.status_figures_of(now, scope.sites()).await?;
+    let accounts = scope.account_names(&state.settings);
     let deliveries = state.store.delivery_states(&accounts).await?;
 
-    let mut homes: Vec<(String, String)> = state
-        .settings
-        .sites
-        .iter()
+    let mut homes: Vec<(String, String)> = (state.settings.sites.iter())
+        .filter(|s| scope.sees(&s.slug))
         .map(|s| (s.slug.clone(), s.name.clone()))
         .collect();
     // Homes no longer configured still show while they have enquiries.

@@ -1,18 +1,22 @@
 //! Staff sessions on the HTTP side: the random session token in the cookie
 //! (`HttpOnly; SameSite=Strict; Path=/staff`, `Secure` over https), its
 //! SHA-256 (all the database keeps), the CSRF check of every POST, and the
-//! signed-in guard that every `/staff` handler starts with.
+//! signed-in guard that every `/staff` handler starts with. A session
+//! carries the scope of the token it signed in with ([`StaffScope`]): an
+//! account's token sees that account's homes only.
 
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use base64::Engine as _;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::error::StaffError;
+use crate::http::staff_auth::StaffScope;
+pub use crate::http::staff_auth::staff_configured;
 use crate::http::state::AppState;
 use crate::storage::{StaffSession, now_ms};
 
@@ -23,15 +27,38 @@ pub const LOGIN_COOKIE: &str = "staff_login";
 /// How long a sign-in lasts. A fixed working day rather than a setting: long
 /// enough for a shift, short enough that a forgotten browser signs itself out.
 pub const SESSION_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
-/// The label sessions of the global `staff.token` carry in the audit trail.
-/// Per-account tokens (the accounts issue) will carry their account's name.
+/// The label sessions of the global `staff.token` carry in the audit trail;
+/// an account's token's sessions carry its name too ([`label_of`]).
 pub const GLOBAL_LABEL: &str = "staff token";
 
-/// A signed-in request: the session and the hash it is stored under.
+/// A signed-in request: the session, the hash it is stored under, and what
+/// it may see.
 #[derive(Debug)]
 pub struct SignedIn {
     pub session: StaffSession,
     pub token_sha256: String,
+    pub scope: StaffScope,
+}
+
+impl SignedIn {
+    /// `Ok` when the session may see enquiries of `site`; otherwise the
+    /// answer for an enquiry that does not exist, so another account's
+    /// staff cannot even tell that it does.
+    pub fn may_see(&self, site: &str, not_found: &str) -> Result<(), StaffError> {
+        if self.scope.sees(site) {
+            Ok(())
+        } else {
+            Err(StaffError::NotFound(not_found.to_owned()))
+        }
+    }
+}
+
+/// Who signed in, for the audit trail and the page's header.
+pub fn label_of(scope: &StaffScope) -> String {
+    match scope.account() {
+        None => GLOBAL_LABEL.to_owned(),
+        Some(account) => format!("{GLOBAL_LABEL} (account {account})"),
+    }
 }
 
 /// 32 random bytes, URL-safe base64: a session token or a CSRF token.
@@ -93,9 +120,10 @@ pub fn over_https(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> bool {
 }
 
 /// The live session this request's cookie names. The console is closed
-/// altogether while no staff token is configured.
+/// altogether while no staff token is configured. A session whose token is
+/// no longer configured (the account removed, or its token) has ended.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, StaffError> {
-    if state.settings.staff.token.is_none() {
+    if !staff_configured(&state.settings) {
         return Err(StaffError::Closed);
     }
     let token = cookie(headers, SESSION_COOKIE).ok_or(StaffError::SignedOut)?;
@@ -105,9 +133,12 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn
         .staff_session(&token_sha256, now_ms())
         .await?
         .ok_or(StaffError::SignedOut)?;
+    let scope =
+        StaffScope::of(&state.settings, session.account.as_deref()).ok_or(StaffError::SignedOut)?;
     Ok(SignedIn {
         session,
         token_sha256,
+        scope,
     })
 }
 
@@ -124,19 +155,11 @@ pub fn check_csrf(session: &StaffSession, posted: Option<&str>) -> Result<(), St
     Ok(())
 }
 
-/// `Ok` when `presented` is the configured staff token (constant time).
-pub fn token_matches(state: &AppState, presented: &str) -> bool {
-    let Some(token) = &state.settings.staff.token else {
-        return false;
-    };
-    !presented.is_empty()
-        && bool::from(presented.as_bytes().ct_eq(token.expose_secret().as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use secrecy::ExposeSecret as _;
 
     #[test]
     fn the_cookie_is_found_among_others() {
@@ -174,6 +197,7 @@ mod tests {
         let session = StaffSession {
             csrf_token: "right".into(),
             label: GLOBAL_LABEL.into(),
+            account: None,
             expires_at: 0,
         };
         assert!(check_csrf(&session, Some("right")).is_ok());
