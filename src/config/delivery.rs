@@ -27,7 +27,7 @@ pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
 pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How much longer than `carehq.timeout` a lease must be at least: 3 s to
 /// record the outcome after CareHQ answers, with retries if the write fails
-/// (`sync::deliver::RECORD_TIME`), and 2 s for the claim-to-send preparation.
+/// (`sync::outcome::RECORD_TIME`), and 2 s for the claim-to-send preparation.
 /// Less, and a send still in progress could be claimed again and duplicated.
 pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 

@@ -8,7 +8,7 @@ use tracing::{error, info, warn};
 use super::backoff::{retry_delay, unit_random};
 use super::classify::{Disposition, classify};
 use super::lane::{Lane, Sender};
-use super::outcome::{Delivered, RECORD_TIME, millis, record};
+use super::outcome::{Delivered, millis, record, unless_lease_fits};
 use super::routing::site_routing;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use super::visit_step::prepare_visit;
@@ -94,22 +94,9 @@ async fn try_deliver(
         };
         return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
     }
-    // A send must be able to finish, and its outcome be recorded, inside the
-    // lease; otherwise another claim could send the row again meanwhile.
-    // Only a slow preparation (a database that kept us waiting) gets here.
-    if Instant::now() + shared.settings.carehq.timeout + RECORD_TIME >= row.lease_deadline {
-        warn!(delivery_id = %row.id, "too little of the lease left to send safely; sending again shortly");
-        let attempt = AttemptRecord {
-            error: Some("not sent: the lease was nearly over".into()),
-            ..AttemptRecord::new(AttemptOutcome::Deferred, started_at)
-        };
-        let transition = Transition::Retry {
-            retry_in_ms: 0,
-            spend_attempt: false,
-            ambiguous: false,
-            error: "not sent: the lease was nearly over".into(),
-        };
-        return record(shared, row, &attempt, &transition, Delivered::Deferred).await;
+    let timeout = shared.settings.carehq.timeout;
+    if let Some(deferred) = unless_lease_fits(shared, row, timeout, started_at).await {
+        return deferred;
     }
 
     permit.spend();

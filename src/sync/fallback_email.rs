@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use super::backoff::{retry_delay, unit_random};
 use super::mailer::FallbackMailer;
-use super::outcome::{Delivered, RECORD_TIME, millis, record};
+use super::outcome::{Delivered, millis, record, unless_lease_fits};
 use super::shared::Shared;
 use crate::config::{SiteSettings, format_duration};
 use crate::domain::Enquiry;
@@ -41,18 +41,8 @@ pub(super) async fn send(
             return record(shared, row, &attempt, &failed, Delivered::Failed).await;
         }
     };
-    if Instant::now() + mailer.timeout() + RECORD_TIME >= row.lease_deadline {
-        let attempt = AttemptRecord {
-            error: Some("not sent: the lease was nearly over".into()),
-            ..AttemptRecord::new(AttemptOutcome::Deferred, started_at)
-        };
-        let again = Transition::Retry {
-            retry_in_ms: 0,
-            spend_attempt: false,
-            ambiguous: false,
-            error: "not sent: the lease was nearly over".into(),
-        };
-        return record(shared, row, &attempt, &again, Delivered::Deferred).await;
+    if let Some(deferred) = unless_lease_fits(shared, row, mailer.timeout(), started_at).await {
+        return deferred;
     }
     let sent = mailer.transport().send(message).await;
     let duration_ms = clock.elapsed().as_millis() as i64;

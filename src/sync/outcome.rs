@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::shared::Shared;
-use crate::storage::{AttemptRecord, ClaimedDelivery, StoreError, Transition};
+use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, StoreError, Transition};
 
 /// The part of a lease kept for recording an outcome after CareHQ answers:
 /// a send starts only while `carehq.timeout` plus this much of the lease is
@@ -30,6 +30,34 @@ pub enum Delivered {
     Deferred,
     /// Our lease was taken over (we ran past it); the other worker owns the row.
     LeaseLost,
+}
+
+/// A send must be able to finish, and its outcome be recorded, inside the
+/// lease; otherwise another claim could send the row again meanwhile. When
+/// a send of up to `timeout` would not fit any more (only a slow
+/// preparation, a database that kept us waiting, gets here), the row is put
+/// back, due at once, without spending an attempt: `Some` of that outcome.
+pub(super) async fn unless_lease_fits(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    timeout: Duration,
+    started_at: i64,
+) -> Option<Result<Delivered, StoreError>> {
+    if Instant::now() + timeout + RECORD_TIME < row.lease_deadline {
+        return None;
+    }
+    warn!(delivery_id = %row.id, "too little of the lease left to send safely; sending again shortly");
+    let attempt = AttemptRecord {
+        error: Some("not sent: the lease was nearly over".into()),
+        ..AttemptRecord::new(AttemptOutcome::Deferred, started_at)
+    };
+    let transition = Transition::Retry {
+        retry_in_ms: 0,
+        spend_attempt: false,
+        ambiguous: false,
+        error: "not sent: the lease was nearly over".into(),
+    };
+    Some(record(shared, row, &attempt, &transition, Delivered::Deferred).await)
 }
 
 /// Record the outcome under this claim's lease token. A write that fails
