@@ -40,7 +40,7 @@ pub(super) struct RawSettings {
     pub staff: super::sections::StaffSettings,
     pub captcha: super::captcha::CaptchaSettings,
     pub spam: super::sections::SpamSettings,
-    pub rate_limit: super::rate::RateLimitSettings,
+    pub rate_limit: super::sections::RateLimitSettings,
     /// Each readable site with its place in the file.
     pub sites: Vec<(usize, SiteKeys)>,
     pub status: super::operations::StatusSettings,

@@ -13,10 +13,9 @@ use reqwest::Url;
 use secrecy::SecretString;
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
-use super::byte_size::parse_byte_size;
-use super::duration::parse_duration;
 use super::text::Text;
 use crate::domain::CareHqId;
+use crate::values::{DurationError, parse_byte_size, parse_duration};
 
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -59,7 +58,7 @@ some! {
 pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     struct Delay(Duration);
     impl FromStr for Delay {
-        type Err = super::duration::DurationError;
+        type Err = DurationError;
         fn from_str(text: &str) -> Result<Delay, Self::Err> {
             parse_duration(text).map(Delay)
         }

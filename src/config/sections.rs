@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::fields;
 use super::secrets;
+use crate::values::Rate;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
 pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
@@ -155,6 +156,35 @@ impl Default for SpamSettings {
             initial_key: no_key(),
             min_fill_time: Duration::from_secs(3),
             max_token_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// `[rate_limit]`: token buckets per client IP and per site.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    #[serde(deserialize_with = "fields::parsed")]
+    pub per_ip: Rate,
+    #[serde(deserialize_with = "fields::parsed")]
+    pub per_site: Rate,
+    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
+    #[serde(deserialize_with = "fields::whole::<_, _, 100, 100_000_000>")]
+    pub max_tracked_addresses: usize,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            // A family may correct and resend a few times; a script posting
+            // every minute is not a family.
+            per_ip: Rate::every(10, 600),
+            // Far above any care home's real enquiry volume, well below a flood.
+            per_site: Rate::every(300, 3600),
+            // A few MB of buckets: far more distinct addresses than post to
+            // care home forms in an hour, yet a flood from many addresses
+            // cannot exhaust memory.
+            max_tracked_addresses: 100_000,
         }
     }
 }

@@ -718,8 +718,14 @@ fn spam_defaults_and_a_derived_token_key() {
         s.spam.initial_key.expose_secret(),
         super::secrets::derive_time_token_key(&s.carehq.api_secret).expose_secret()
     );
-    assert_eq!(s.rate_limit.per_ip, super::Rate::parse("10/10m").unwrap());
-    assert_eq!(s.rate_limit.per_site, super::Rate::parse("300/1h").unwrap());
+    assert_eq!(
+        s.rate_limit.per_ip,
+        crate::values::Rate::parse("10/10m").unwrap()
+    );
+    assert_eq!(
+        s.rate_limit.per_site,
+        crate::values::Rate::parse("300/1h").unwrap()
+    );
     let site = s.site("upton-court").unwrap();
     assert_eq!(site.honeypot_field, "website");
     assert!(!site.require_time_token);

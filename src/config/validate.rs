@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
-use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
 use super::operations::AlertSettings;
@@ -15,6 +14,7 @@ use super::secrets;
 use super::sections::SpamSettings;
 use super::sites::{self, Refused, SiteSettings};
 use super::{ConfigSource, Settings};
+use crate::values::format_duration;
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();

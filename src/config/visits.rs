@@ -9,10 +9,9 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
-use super::duration::format_duration;
 use super::error::Problems;
 use super::fields;
-use super::visit_values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone};
+use crate::values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone, format_duration};
 
 const WEEKDAYS: [&str; 7] = [
     "monday",
