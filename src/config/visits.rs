@@ -223,56 +223,6 @@ fn minutes_of(time: Time) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::jail;
-
-    const SITE: &str = "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n";
-
-    #[test]
-    fn a_visits_section_loads_with_defaults_for_what_is_left_out() {
-        jail(|_| {
-            let toml =
-                format!("{SITE}[sites.visits]\nenabled = true\nmonday = [\"10:00-12:00\"]\n");
-            let settings = Settings::from_toml_str(&toml).unwrap();
-            let visits = settings.site("a").unwrap().visits.clone().unwrap();
-            assert_eq!(visits.time_zone_name, "Europe/London");
-            assert_eq!(visits.slot_length, Duration::from_secs(1800));
-            assert_eq!(visits.days_ahead, 14);
-            assert_eq!(visits.notice, Duration::from_secs(86_400));
-            assert_eq!(visits.host, "manager");
-            assert_eq!(visits.visit_types, ["in_person", "virtual"]);
-            assert_eq!(visits.capacity, 1);
-            assert_eq!(visits.hours[0].len(), 1);
-            assert!(visits.hours[1].is_empty());
-
-            let off = Settings::from_toml_str(SITE).unwrap();
-            assert!(off.site("a").unwrap().visits.is_none());
-        });
-    }
-
-    #[test]
-    fn every_bad_visit_key_is_named() {
-        jail(|_| {
-            let toml = format!(
-                "{SITE}[sites.visits]\nenabled = true\ntime_zone = \"Mars/Olympus\"\nmonday = [\"9-5\"]\n\
-             slot_length = \"7s\"\nclosed_dates = [\"25/12/2026\"]\nhost = \"matron\"\n\
-             visit_types = [\"phone\"]\ncapacity = 0\n"
-            );
-            let errors = Settings::from_toml_str(&toml).unwrap_err();
-            let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-            for key in [
-                "sites[0].visits.time_zone",
-                "sites[0].visits.monday[0]",
-                "sites[0].visits.slot_length",
-                "sites[0].visits.closed_dates[0]",
-                "sites[0].visits.host",
-                "sites[0].visits.visit_types[0]",
-                "sites[0].visits.capacity",
-            ] {
-                assert!(keys.contains(&key), "{key} not in {keys:?}");
-            }
-        });
-    }
 
     #[test]
     fn windows_are_read_sorted_and_checked() {
