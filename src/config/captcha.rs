@@ -1,7 +1,6 @@
 //! `[captcha]` and a site's `[sites.captcha]` (read merged over it, key by
 //! key): the provider, its keys, and what to do when it cannot be reached.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use figment::value::{Dict, Value};
@@ -11,9 +10,8 @@ use serde::de::{Deserializer, Error};
 
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::fields::{self, one_of};
+use super::fields;
 use super::secrets;
-use super::text::Text;
 
 /// `[captcha]`, or a site's merged `[sites.captcha]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -58,7 +56,7 @@ impl Default for CaptchaSettings {
 }
 
 fn score<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = fields::text(d)?;
     let text = text.trim();
     (text.parse::<f64>().ok())
         .filter(|score| (0.0..=1.0).contains(score))
@@ -138,78 +136,31 @@ pub(super) fn required_keys(prefix: &str, c: &CaptchaSettings, p: &mut Problems)
     }
 }
 
-/// Which CAPTCHA the forms use; written in lower case in the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CaptchaProvider {
-    #[default]
-    None,
-    Turnstile,
-    Recaptcha,
-    Hcaptcha,
-    Friendly,
-    Altcha,
-}
-
-impl CaptchaProvider {
-    const ALL: [Self; 6] = [
-        Self::None,
-        Self::Turnstile,
-        Self::Recaptcha,
-        Self::Hcaptcha,
-        Self::Friendly,
-        Self::Altcha,
-    ];
-
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Turnstile => "turnstile",
-            Self::Recaptcha => "recaptcha",
-            Self::Hcaptcha => "hcaptcha",
-            Self::Friendly => "friendly",
-            Self::Altcha => "altcha",
-        }
+fields::named! {
+    /// Which CAPTCHA the forms use; written in lower case in the file.
+    #[derive(Default)]
+    pub enum CaptchaProvider {
+        #[default]
+        None = "none",
+        Turnstile = "turnstile",
+        Recaptcha = "recaptcha",
+        Hcaptcha = "hcaptcha",
+        Friendly = "friendly",
+        Altcha = "altcha",
     }
 }
 
-impl FromStr for CaptchaProvider {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        one_of(text, &Self::ALL, Self::as_str)
-    }
-}
-
-/// What to do with a submission when the CAPTCHA provider cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnCaptchaError {
-    /// Store and deliver it as usual.
-    #[default]
-    Accept,
-    /// Store it as `held` for a person to release.
-    Hold,
-    /// Refuse it and ask the family to try again.
-    Reject,
-}
-
-impl OnCaptchaError {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Hold => "hold",
-            Self::Reject => "reject",
-        }
-    }
-}
-
-impl FromStr for OnCaptchaError {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        one_of(
-            text,
-            &[Self::Accept, Self::Hold, Self::Reject],
-            Self::as_str,
-        )
+fields::named! {
+    /// What to do with a submission when the CAPTCHA provider cannot be reached.
+    #[derive(Default)]
+    pub enum OnCaptchaError {
+        /// Store and deliver it as usual.
+        #[default]
+        Accept = "accept",
+        /// Store it as `held` for a person to release.
+        Hold = "hold",
+        /// Refuse it and ask the family to try again.
+        Reject = "reject",
     }
 }
 
@@ -219,7 +170,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_in_any_case() {
-        for provider in CaptchaProvider::ALL {
+        for &provider in CaptchaProvider::ALL {
             let upper = provider.as_str().to_ascii_uppercase();
             assert_eq!(upper.parse::<CaptchaProvider>(), Ok(provider));
         }

@@ -11,15 +11,60 @@ use std::time::Duration;
 
 use reqwest::Url;
 use secrecy::SecretString;
-use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Unexpected, Visitor};
 
-use super::text::Text;
 use crate::domain::CareHqId;
 use crate::values::{DurationError, parse_byte_size, parse_duration};
 
+/// A scalar as text: strings as they are, numbers and booleans written out.
+/// `timeout = 30` thus reaches the duration parser, which can say "add a
+/// unit", rather than failing in serde with "expected a string".
+pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use serde_json::Value;
+    match Value::deserialize(d)? {
+        Value::String(text) => Ok(text),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) => Ok(n
+            .as_f64()
+            .filter(|_| n.is_f64())
+            .map_or(n.to_string(), |f| f.to_string())),
+        Value::Array(_) => Err(D::Error::invalid_type(Unexpected::Seq, &"a string")),
+        Value::Object(_) | Value::Null => Err(D::Error::invalid_type(Unexpected::Map, &"a string")),
+    }
+}
+
+/// A config enum written by one of its names, in any case: each name is
+/// given once, for reading, for `as_str` and for the message listing them.
+macro_rules! named {
+    ($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[$attr:meta])* $variant:ident = $text:literal,)+
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$attr])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &[Self] = &[$(Self::$variant),+];
+
+            /// The name used in the config file.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                super::fields::one_of(text, Self::ALL, Self::as_str)
+            }
+        }
+    };
+}
+pub(super) use named;
+
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&Text::deserialize(d)?.0).map_err(D::Error::custom)
+    parse_duration(&text(d)?).map_err(D::Error::custom)
 }
 
 /// As `duration`; zero is refused (a zero interval would spin, a zero timeout fail every call).
@@ -34,7 +79,7 @@ pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Durat
 
 /// A secret, numbers included; it goes straight into a `SecretString`.
 pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-    Ok(SecretString::from(Text::deserialize(d)?.0))
+    Ok(SecretString::from(text(d)?))
 }
 
 /// `Some` of another parser, for a key that may be left out or whose
@@ -83,7 +128,7 @@ where
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
 /// write environment variables).
 pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
@@ -100,11 +145,7 @@ where
     D: Deserializer<'de>,
     T: FromStr<Err: Display>,
 {
-    Text::deserialize(d)?
-        .0
-        .trim()
-        .parse()
-        .map_err(D::Error::custom)
+    text(d)?.trim().parse().map_err(D::Error::custom)
 }
 
 /// A whole number from `MIN` to `MAX`.
@@ -113,7 +154,7 @@ where
     D: Deserializer<'de>,
     T: TryFrom<i64>,
 {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     (text.parse::<i64>().ok())
         .filter(|n| (MIN..=MAX).contains(n))
@@ -127,7 +168,7 @@ where
 
 /// `IP:port`.
 pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     text.trim().parse().map_err(|_| {
         D::Error::custom(format!(
             "\"{}\" is not an address; expected IP:port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
@@ -138,7 +179,7 @@ pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::E
 
 /// A byte count or a size with a unit (`"64KiB"`); zero is refused.
 pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    match parse_byte_size(&Text::deserialize(d)?.0).map_err(D::Error::custom)? {
+    match parse_byte_size(&text(d)?).map_err(D::Error::custom)? {
         0 => Err(D::Error::custom("must be more than zero bytes")),
         size => Ok(size),
     }
@@ -155,7 +196,7 @@ pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::E
 }
 
 fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     let url = checked_url(text, example).map_err(D::Error::custom)?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -182,7 +223,7 @@ fn checked_url(text: &str, example: &str) -> Result<Url, String> {
 }
 
 fn http_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<Option<String>, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     checked_url(text, example).map_err(D::Error::custom)?;
     Ok(Some(text.to_owned()))
@@ -203,7 +244,7 @@ pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
 
 /// A CareHQ Id; the message names the command that lists the valid ones.
 fn carehq_id<'de, D: Deserializer<'de>>(d: D, lookup: &str) -> Result<Option<CareHqId>, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     (text.trim().parse().map(Some)).map_err(|e: String| {
         D::Error::custom(format!("{e} (copy it from `enquiry-relay {lookup}`)"))
     })

@@ -4,33 +4,21 @@
 //! instead of silently giving text, so a log shipper expecting JSON is not
 //! fed lines it cannot parse.
 
-use std::str::FromStr;
-
 use serde::Deserialize;
 
 use super::env_names::LOG_FORMAT_ENV;
 use super::error::Problems;
 use super::fields;
 
-/// How each log line is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Either name, in any case.
-impl FromStr for LogFormat {
-    type Err = String;
-    fn from_str(text: &str) -> Result<LogFormat, String> {
-        let name = |f: LogFormat| match f {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
-        fields::one_of(text, &[LogFormat::Text, LogFormat::Json], name)
+fields::named! {
+    /// How each log line is written.
+    #[derive(Default)]
+    pub enum LogFormat {
+        /// Human-readable lines.
+        #[default]
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
     }
 }
 

@@ -25,7 +25,6 @@ mod server;
 mod site_form;
 mod sites;
 mod sources;
-mod text;
 mod validate;
 mod visits;
 

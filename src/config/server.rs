@@ -1,7 +1,6 @@
 //! `[server]`: the HTTP listener.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -43,25 +42,14 @@ impl Default for ServerSettings {
     }
 }
 
-/// Which header trusted proxies put the client's address in. Only that one
-/// is read: were both, a client could write the one its proxy does not set
-/// and be believed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientIpHeader {
-    /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
-    XForwardedFor,
-    /// `Forwarded` (RFC 7239).
-    Forwarded,
-}
-
-/// Either name, in any case.
-impl FromStr for ClientIpHeader {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let name = |h: ClientIpHeader| match h {
-            ClientIpHeader::XForwardedFor => "x-forwarded-for",
-            ClientIpHeader::Forwarded => "forwarded",
-        };
-        fields::one_of(text, &[Self::XForwardedFor, Self::Forwarded], name)
+fields::named! {
+    /// Which header trusted proxies put the client's address in. Only that one
+    /// is read: were both, a client could write the one its proxy does not set
+    /// and be believed.
+    pub enum ClientIpHeader {
+        /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
+        XForwardedFor = "x-forwarded-for",
+        /// `Forwarded` (RFC 7239).
+        Forwarded = "forwarded",
     }
 }
