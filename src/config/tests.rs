@@ -4,13 +4,13 @@
 //! Problems are checked from one table (`PROBLEMS`), a row per configuration.
 
 use std::path::Path;
-use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
 use super::test_env::jail;
 use super::*;
 use crate::sandbox::seed;
+use crate::values::Rate;
 
 /// Smallest valid non-sandbox configuration; rows and tests append to its site.
 const MINIMAL: &str = r#"
@@ -283,99 +283,48 @@ fn configurations_near_the_limits_load() {
     }
 }
 
+/// Asserts each `value => "its Debug rendering"` (so `"30s"` for a
+/// duration, `"\"x\""` for a string), naming the value that differs.
+macro_rules! values {
+    ($($value:expr => $debug:expr),+ $(,)?) => {$(
+        assert_eq!(format!("{:?}", $value), $debug, "{}", stringify!($value));
+    )+};
+}
+
 #[test]
 fn defaults_fill_every_unset_key() {
     let s = ok("");
-    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
-    assert!(s.server.trusted_proxies.is_empty() && s.server.public_url.is_none());
-    assert_eq!(
-        (s.server.body_limit, s.server.request_timeout),
-        (65_536, Duration::from_secs(30))
-    );
-    assert_eq!(
-        s.database.url.expose_secret(),
-        "sqlite://data/enquiry-relay.db"
-    );
-    assert_eq!(s.database.max_connections, 8);
-    assert!(!s.sandbox_mode());
-    assert_eq!(s.carehq.base_url, "https://api.carehq.dev");
-    assert_eq!(s.carehq.account_id, "0123456789abcdef01234567");
-    assert_eq!(s.carehq.api_secret.expose_secret(), "live-secret-value");
-    assert_eq!(s.carehq.timeout, Duration::from_secs(30));
-    let schedule: Vec<u64> = s
-        .sync
-        .retry_schedule
-        .iter()
-        .map(Duration::as_secs)
-        .collect();
-    assert_eq!(
-        schedule,
-        [
-            10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400
-        ]
-    );
-    assert_eq!(
-        (s.sync.poll_interval, s.sync.concurrency),
-        (Duration::from_secs(30), 4)
-    );
-    // A send started just before shutdown may take all of carehq.timeout;
-    // the margin leaves time to record its outcome.
-    let secs = |d: Duration| d.as_secs();
-    assert_eq!((secs(s.sync.lease), secs(s.sync.shutdown_grace)), (60, 35));
-    assert_eq!(s.sync.pause_probe_interval, Duration::from_secs(300));
-    assert!(s.staff.token.is_none());
-    assert_eq!(
-        (s.captcha.provider, s.captcha.on_error),
-        (CaptchaProvider::None, OnCaptchaError::Accept)
-    );
-    assert!(s.captcha.secret.is_none() && s.captcha.site_key.is_none());
-    assert!((s.captcha.min_score - 0.5).abs() < f64::EPSILON);
-    assert_eq!(s.captcha.timeout, Duration::from_secs(10));
-    assert_eq!(s.source, ConfigSource::Inline);
-    assert_eq!(s.spam.min_fill_time, Duration::from_secs(3));
-    assert_eq!(s.spam.max_token_age, Duration::from_secs(24 * 3600));
-    assert!(s.spam.token_secret.is_none());
+    let (server, sync, captcha, site) = (&s.server, &s.sync, &s.captcha, &s.sites[0]);
+    let retention = &s.retention;
+    values! {
+        (server.listen, &server.trusted_proxies, server.body_limit) => "(127.0.0.1:8080, [], 65536)",
+        (server.request_timeout, &server.public_url, server.client_ip_header) => "(30s, None, XForwardedFor)",
+        (s.database.url.expose_secret(), s.database.max_connections) => r#"("sqlite://data/enquiry-relay.db", 8)"#,
+        (s.sandbox_mode(), &s.carehq.base_url, &s.carehq.account_id) => r#"(false, "https://api.carehq.dev", "0123456789abcdef01234567")"#,
+        (s.carehq.api_secret.expose_secret(), s.carehq.timeout) => r#"("live-secret-value", 30s)"#,
+        sync.retry_schedule => "[10s, 60s, 300s, 900s, 1800s, 3600s, 7200s, 14400s, 28800s, 43200s, 86400s]",
+        (sync.poll_interval, sync.concurrency, sync.pause_probe_interval) => "(30s, 4, 300s)",
+        // A send started just before shutdown may take all of carehq.timeout;
+        // the margin leaves time to record its outcome.
+        (sync.lease, sync.shutdown_grace) => "(60s, 35s)",
+        (s.staff.token.is_none(), captcha.provider, captcha.on_error) => "(true, None, Accept)",
+        (captcha.secret.is_none(), &captcha.site_key, captcha.min_score, captcha.timeout) => "(true, None, 0.5, 10s)",
+        (&s.source, s.spam.min_fill_time, s.spam.max_token_age, s.spam.token_secret.is_none()) => "(Inline, 3s, 86400s, true)",
+        (s.rate_limit.per_ip, s.rate_limit.per_site) => format!("({:?}, {:?})", Rate::parse("10/10m").unwrap(), Rate::parse("300/1h").unwrap()),
+        s.rate_limit.max_tracked_addresses => "100000",
+        (s.status.max_pending_age, s.status.failed_is_degraded) => "(1800s, true)",
+        (retention.synced, retention.spam, retention.held, retention.interval) => "(2592000s, 604800s, 2592000s, 86400s)",
+        (s.alerts.webhook_url.is_none(), s.alerts.smtp_url.is_none(), s.sentry.dsn.is_none(), s.log.format) => "(true, true, true, Text)",
+        // A config given as a file or text is not the built-in sandbox, even
+        // with carehq.sandbox = true: /metrics asks for the staff token.
+        (s.metrics.require_token, ok(SANDBOX).metrics.require_token, s.warnings()) => "(true, true, [])",
+        (&site.name, site.untrusted_source, &site.allowed_origins, &site.services) => r#"("Upton Court", true, [], [])"#,
+        (&site.referrer, &site.defaults.funding_type, &site.honeypot_field) => r#"(None, None, "website")"#,
+        (site.require_time_token, site.captcha.is_none(), site.visits.is_none(), s.site("nope").is_none()) => "(false, true, true, true)",
+    }
     let derived = super::secrets::derive_time_token_key(&s.carehq.api_secret);
     assert_eq!(s.spam.initial_key.expose_secret(), derived.expose_secret());
     assert!(!format!("{:?}", s.spam).contains(s.spam.initial_key.expose_secret()));
-    assert_eq!(
-        s.rate_limit.per_ip,
-        crate::values::Rate::parse("10/10m").unwrap()
-    );
-    assert_eq!(
-        s.rate_limit.per_site,
-        crate::values::Rate::parse("300/1h").unwrap()
-    );
-    assert_eq!(s.rate_limit.max_tracked_addresses, 100_000);
-    assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
-    assert_eq!(secs(s.status.max_pending_age), 30 * 60);
-    assert!(s.status.failed_is_degraded);
-    // A config given as a file or text is not the built-in sandbox, even
-    // with carehq.sandbox = true: /metrics asks for the staff token.
-    assert!(s.metrics.require_token && ok(SANDBOX).metrics.require_token);
-    let r = &s.retention;
-    assert_eq!(
-        [r.synced, r.spam, r.held, r.interval].map(secs),
-        [30, 7, 30, 1].map(|d| d * 86_400)
-    );
-    assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
-    assert!(s.sentry.dsn.is_none());
-    assert_eq!(s.log.format, LogFormat::Text);
-    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
-
-    let site = s.site("upton-court").unwrap();
-    assert_eq!(site.name, "Upton Court");
-    assert!(site.untrusted_source && site.allowed_origins.is_empty() && site.services.is_empty());
-    assert_eq!(
-        (
-            site.referrer.as_deref(),
-            site.defaults.funding_type.as_deref()
-        ),
-        (None, None)
-    );
-    assert_eq!(site.honeypot_field, "website");
-    assert!(!site.require_time_token && site.captcha.is_none() && site.visits.is_none());
-    assert!(s.site("nope").is_none());
 }
 
 #[test]
@@ -419,52 +368,29 @@ service = "nursing_home"
 enquiring_for_self = true
 "#;
     let s = ok(toml);
-    let proxies: Vec<String> = s
-        .server
+    let (server, site) = (&s.server, &s.sites[0]);
+    let proxies: Vec<String> = server
         .trusted_proxies
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(proxies, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"]);
-    assert_eq!(s.server.body_limit, 1_048_576);
-    assert_eq!(
-        ok("[server]\nbody_limit = \"1KiB\"\n").server.body_limit,
-        1024
-    );
-    assert_eq!(
-        s.server.public_url.as_deref(),
-        Some("https://forms.example.com")
-    );
-    assert_eq!(s.server.client_ip_header, ClientIpHeader::Forwarded);
-    assert!(s.database.is_postgres());
-    assert_eq!(s.carehq.base_url, "http://127.0.0.1:4000");
-    assert_eq!(
-        s.sync.retry_schedule,
-        [Duration::from_secs(1), Duration::from_secs(120)]
-    );
-    assert_eq!(
-        (s.captcha.provider, s.captcha.on_error),
-        (CaptchaProvider::Altcha, OnCaptchaError::Hold)
-    );
-    assert_eq!(s.rate_limit.max_tracked_addresses, 500);
-    assert!(!s.metrics.require_token);
-    assert_eq!(s.log.format, LogFormat::Json);
-    let site = &s.sites[0];
-    assert_eq!(site.location, "6724fbc74f73a2cebf6377fa");
-    assert_eq!(site.referrer.as_deref(), Some("640f0f17f9b7e9ec6079fa16"));
+    let turnstile = "[captcha]\nprovider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\n\
+                     secret = \"1x0000000000000000000000000000000AA\"\n";
+    values! {
+        (server.listen, proxies, server.body_limit) => r#"(0.0.0.0:9000, ["10.0.0.0/8", "172.18.0.2/32", "::1/128"], 1048576)"#,
+        ok("[server]\nbody_limit = \"1KiB\"\n").server.body_limit => "1024",
+        (&server.public_url, server.client_ip_header) => r#"(Some("https://forms.example.com"), Forwarded)"#,
+        (s.database.is_postgres(), &s.carehq.base_url, &s.sync.retry_schedule) => r#"(true, "http://127.0.0.1:4000", [1s, 120s])"#,
+        (s.captcha.provider, s.captcha.on_error, s.rate_limit.max_tracked_addresses) => "(Altcha, Hold, 500)",
+        (s.metrics.require_token, s.log.format) => "(false, Json)",
+        (site.location.as_str(), site.referrer.as_deref()) => r#"("6724fbc74f73a2cebf6377fa", Some("640f0f17f9b7e9ec6079fa16"))"#,
+        (site.untrusted_source, &site.defaults.service, site.defaults.enquiring_for_self) => r#"(false, Some("nursing_home"), Some(true))"#,
+        // Sandbox mode needs no credentials and uses the seed.
+        (s.sandbox_mode(), &s.carehq.account_id, s.carehq.api_key.expose_secret(), s.carehq.api_secret.expose_secret())
+            => format!("(true, {:?}, {:?}, {:?})", seed::ACCOUNT_ID, seed::API_KEY, seed::API_SECRET),
+        ok(turnstile).captcha.provider => "Turnstile",
+    }
     assert_eq!(site.allowed_origins, ["https://example-care.co.uk"]);
-    assert!(!site.untrusted_source);
-    assert_eq!(site.defaults.service.as_deref(), Some("nursing_home"));
-    assert_eq!(site.defaults.enquiring_for_self, Some(true));
-    // Sandbox mode needs no credentials and uses the seed.
-    assert!(s.sandbox_mode());
-    assert_eq!(s.carehq.account_id, seed::ACCOUNT_ID);
-    assert_eq!(s.carehq.api_key.expose_secret(), seed::API_KEY);
-    assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
-    let turnstile = ok(
-        "[captcha]\nprovider = \"turnstile\"\nsite_key = \"1x00000000000000000000AA\"\nsecret = \"1x0000000000000000000000000000000AA\"\n",
-    );
-    assert_eq!(turnstile.captcha.provider, CaptchaProvider::Turnstile);
 }
 
 #[test]
@@ -473,159 +399,126 @@ fn the_built_in_sandbox_applies_when_there_is_no_file_and_named_files_are_read()
         let dir = tempfile::tempdir().unwrap();
         let absent = dir.path().join("enquiry-relay.toml");
         let s = load_from(None, None, &absent).unwrap();
-        assert_eq!(s.source, ConfigSource::BuiltInSandbox);
-        assert!(s.sandbox_mode() && !s.metrics.require_token);
-        assert_eq!(s.carehq.api_secret.expose_secret(), seed::API_SECRET);
-        assert_eq!(
-            s.database.url.expose_secret(),
-            "sqlite://data/enquiry-relay.db"
-        );
-        assert_eq!(s.sites.len(), 1);
         let demo = s.site(DEMO_SLUG).unwrap();
-        assert_eq!(
-            (demo.name.as_str(), demo.location.as_str()),
-            ("Demo Care Home", seed::DEMO_LOCATION)
-        );
-        assert_eq!(
-            demo.sales_channel.as_deref(),
-            Some(seed::DEMO_SALES_CHANNEL)
-        );
-        assert_eq!(demo.defaults.service.as_deref(), Some("residential_home"));
-        assert_eq!(demo.defaults.funding_type.as_deref(), Some("not_sure"));
+        values! {
+            (&s.source, s.sandbox_mode(), s.metrics.require_token, s.sites.len()) => "(BuiltInSandbox, true, false, 1)",
+            (s.carehq.api_secret.expose_secret(), s.database.url.expose_secret())
+                => format!("({:?}, \"sqlite://data/enquiry-relay.db\")", seed::API_SECRET),
+            (&demo.name, demo.location.as_str(), &demo.sales_channel.as_deref())
+                => format!("(\"Demo Care Home\", {:?}, Some({:?}))", seed::DEMO_LOCATION, seed::DEMO_SALES_CHANNEL),
+            (&demo.defaults.service, &demo.defaults.funding_type) => r#"(Some("residential_home"), Some("not_sure"))"#,
+        }
         // The environment still applies on top of the built-in defaults.
         jail.set_env("ENQUIRY_RELAY_SERVER__LISTEN", "0.0.0.0:8081");
         let s = load_from(None, None, &absent).unwrap();
-        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8081");
-        assert!(s.sandbox_mode());
+        values! { (s.server.listen, s.sandbox_mode()) => "(0.0.0.0:8081, true)" }
 
         let file = dir.path().join("relay.toml");
         std::fs::write(&file, MINIMAL).unwrap();
         let s = load_from(Some(&file), None, &absent).unwrap();
-        assert_eq!(s.source, ConfigSource::File(file.clone()));
-        assert!(!s.sandbox_mode() && s.metrics.require_token);
+        let from_file = format!("{:?}", ConfigSource::File(file.clone()));
+        values! { (&s.source, s.sandbox_mode(), s.metrics.require_token) => format!("({from_file}, false, true)") }
         jail.set_env(CONFIG_ENV, file.display());
-        assert_eq!(
-            Settings::load(None).unwrap().source,
-            ConfigSource::File(file)
-        );
+        values! { Settings::load(None).unwrap().source => from_file }
         jail.set_env(CONFIG_ENV, dir.path().join("missing.toml").display());
         let errors = Settings::load(None).unwrap_err();
+        let missing = errors.get(CONFIG_ENV).map(|e| e.message.as_str());
         assert!(
-            errors
-                .get(CONFIG_ENV)
-                .unwrap()
-                .message
-                .contains("missing.toml"),
+            missing.unwrap_or_default().contains("missing.toml"),
             "{errors}"
         );
         // A TOML syntax error names the file, on one line.
         let broken = dir.path().join("broken.toml");
         std::fs::write(&broken, "[server\nlisten = 1").unwrap();
         let errors = load_from(Some(&broken), None, &absent).unwrap_err();
-        assert_eq!(
-            (errors.0.len(), errors.to_string().lines().count()),
-            (1, 1),
-            "{errors}"
-        );
+        let (key, message) = (&errors.0[0].key, &errors.0[0].message);
+        values! { (errors.0.len(), errors.to_string().lines().count()) => "(1, 1)" }
         assert!(
-            errors.0[0].key.contains("broken.toml") && errors.0[0].message.contains("line 1"),
+            key.contains("broken.toml") && message.contains("line 1"),
             "{errors}"
         );
     });
 }
 
+#[rustfmt::skip]
+const ENV: &[(&str, &str)] = &[
+    ("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "5s"),
+    ("ENQUIRY_RELAY_SYNC__RETRY_SCHEDULE", "1s, 5s"),
+    ("ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.168.0.0/16\"]"),
+    // Digits only: must stay a string with its leading zeros, not become 1.
+    ("ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID", "000000000000000000000001"),
+    ("ENQUIRY_RELAY_CAREHQ__API_KEY", "12345"),
+    ("ENQUIRY_RELAY_SYNC__CONCURRENCY", "8"),
+    // Names the file, never a key: must not be refused as unknown.
+    (CONFIG_ENV, "/does/not/matter.toml"),
+    // Blank is unset; the [log] key may be set like any other.
+    ("ENQUIRY_RELAY_LOG_FORMAT", ""),
+    ("ENQUIRY_RELAY_LOG__FORMAT", "json"),
+];
+
 #[test]
 fn environment_overrides_the_file() {
-    let env = [
-        ("ENQUIRY_RELAY_CAREHQ__TIMEOUT", "5s"),
-        ("ENQUIRY_RELAY_SYNC__RETRY_SCHEDULE", "1s, 5s"),
-        (
-            "ENQUIRY_RELAY_SERVER__TRUSTED_PROXIES",
-            "[\"10.0.0.0/8\", \"192.168.0.0/16\"]",
-        ),
-        // Digits only: must stay a string with its leading zeros, not become 1.
-        (
-            "ENQUIRY_RELAY_CAREHQ__ACCOUNT_ID",
-            "000000000000000000000001",
-        ),
-        ("ENQUIRY_RELAY_CAREHQ__API_KEY", "12345"),
-        ("ENQUIRY_RELAY_SYNC__CONCURRENCY", "8"),
-        // Names the file, never a key: must not be refused as unknown.
-        (CONFIG_ENV, "/does/not/matter.toml"),
-        // Blank is unset; the [log] key may be set like any other.
-        ("ENQUIRY_RELAY_LOG_FORMAT", ""),
-        ("ENQUIRY_RELAY_LOG__FORMAT", "json"),
-    ];
-    let s = load("", &env).unwrap();
-    assert_eq!(s.carehq.timeout, Duration::from_secs(5));
-    // The lease and shutdown grace defaults follow the overridden timeout.
-    assert_eq!(
-        (s.sync.lease, s.sync.shutdown_grace),
-        (Duration::from_secs(35), Duration::from_secs(10))
-    );
-    assert_eq!(
-        s.sync.retry_schedule,
-        [Duration::from_secs(1), Duration::from_secs(5)]
-    );
-    assert_eq!(s.server.trusted_proxies.len(), 2);
-    assert_eq!(s.carehq.account_id, "000000000000000000000001");
-    assert_eq!(s.carehq.api_key.expose_secret(), "12345");
-    assert_eq!((s.sync.concurrency, s.log.format), (8, LogFormat::Json));
+    let s = load("", ENV).unwrap();
+    let sync = &s.sync;
+    values! {
+        // The lease and shutdown grace defaults follow the overridden timeout.
+        (s.carehq.timeout, sync.lease, sync.shutdown_grace, &sync.retry_schedule) => "(5s, 35s, 10s, [1s, 5s])",
+        (s.server.trusted_proxies.len(), &s.carehq.account_id) => r#"(2, "000000000000000000000001")"#,
+        (s.carehq.api_key.expose_secret(), sync.concurrency, s.log.format) => r#"("12345", 8, Json)"#,
+    }
     // ENQUIRY_RELAY_LOG_FORMAT, read before the config existed, wins over [log].
     let s = load(
         "[log]\nformat = \"text\"\n",
         &[("ENQUIRY_RELAY_LOG_FORMAT", "json")],
-    )
-    .unwrap();
-    assert_eq!(s.log.format, LogFormat::Json, "the variable wins");
+    );
+    values! { s.unwrap().log.format => "Json" }
 }
+
+#[rustfmt::skip]
+const SECRET_FILES: &[(&str, &str)] = &[
+    ("file:api_secret", "from-docker-secret\n"),
+    ("file:db", "postgres://relay:db-pass@db.internal/relay\n"),
+    ("file:token", "staff-token-value-0123456789abcdef"),
+    // Editors and `echo` add one newline; a second one is the secret's.
+    ("file:two", "s3cret\n\n"),
+    ("file:crlf", "s3cret\r\n"),
+    ("file:site", "site-key\n"),
+    ("file:partner", "0123456789abcdef0123456789abcdef\n"),
+    ("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", "api_secret"),
+    ("ENQUIRY_RELAY_DATABASE__URL_FILE", "db"),
+    ("ENQUIRY_RELAY_STAFF__TOKEN_FILE", "token"),
+];
 
 #[test]
 fn secrets_can_come_from_files_losing_one_newline() {
-    let env = [
-        ("file:api_secret", "from-docker-secret\n"),
-        ("file:db", "postgres://relay:db-pass@db.internal/relay\n"),
-        ("file:token", "staff-token-value-0123456789abcdef"),
-        // Editors and `echo` add one newline; a second one is the secret's.
-        ("file:two", "s3cret\n\n"),
-        ("file:crlf", "s3cret\r\n"),
-        ("file:site", "site-key\n"),
-        ("file:partner", "0123456789abcdef0123456789abcdef\n"),
-        ("ENQUIRY_RELAY_CAREHQ__API_SECRET_FILE", "api_secret"),
-        ("ENQUIRY_RELAY_DATABASE__URL_FILE", "db"),
-        ("ENQUIRY_RELAY_STAFF__TOKEN_FILE", "token"),
-    ];
-    let toml = format!(
-        "{}[captcha]\nprovider = \"altcha\"\nsecret_file = \"two\"\n",
-        MINIMAL.replace("api_secret = \"live-secret-value\"", "")
-    );
+    let carehq = MINIMAL.replace("api_secret = \"live-secret-value\"", "");
     // A site's own [sites.captcha] and partner read their _file too.
-    let site = "[sites.captcha]\nprovider = \"altcha\"\nsecret_file = \"site\"\n\
-                [sites.partners.helparound]\ntoken_file = \"partner\"\n";
-    let s = load(&format!("#full\n{toml}[[sites]]\nslug = \"b\"\nname = \"B\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n{site}"), &env).unwrap();
-    assert_eq!(s.carehq.api_secret.expose_secret(), "from-docker-secret");
-    assert_eq!(
-        s.database.url.expose_secret(),
-        "postgres://relay:db-pass@db.internal/relay"
+    let toml = format!(
+        "#full\n{carehq}[captcha]\nprovider = \"altcha\"\nsecret_file = \"two\"\n[[sites]]\nslug = \"b\"\n\
+         name = \"B\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n[sites.captcha]\nprovider = \"altcha\"\n\
+         secret_file = \"site\"\n{HELPAROUND}token_file = \"partner\"\n"
     );
-    assert_eq!(
-        s.staff.token.unwrap().expose_secret(),
-        "staff-token-value-0123456789abcdef"
-    );
-    assert_eq!(s.captcha.secret.unwrap().expose_secret(), "s3cret\n");
-    let own = s.sites[1].captcha.as_ref().unwrap();
-    assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-key");
-    let partner = s.sites[1].partners.helparound.as_ref().unwrap();
-    assert_eq!(
-        partner.token.as_ref().map(|t| t.expose_secret()),
-        Some(LONG_TOKEN)
-    );
+    let s = load(&toml, SECRET_FILES).unwrap();
+    let own = s.sites[1].captcha.as_ref().and_then(|c| c.secret.as_ref());
+    let partner = s.sites[1]
+        .partners
+        .helparound
+        .as_ref()
+        .and_then(|p| p.token.as_ref());
     let crlf = load(
         "[captcha]\nprovider = \"altcha\"\nsecret_file = \"crlf\"\n",
-        &env[4..5],
+        &SECRET_FILES[4..5],
     )
     .unwrap();
-    assert_eq!(crlf.captcha.secret.unwrap().expose_secret(), "s3cret");
+    let shown =
+        |secret: Option<&secrecy::SecretString>| secret.map(|s| s.expose_secret().to_owned());
+    values! {
+        (s.carehq.api_secret.expose_secret(), s.database.url.expose_secret())
+            => r#"("from-docker-secret", "postgres://relay:db-pass@db.internal/relay")"#,
+        shown(s.staff.token.as_ref()) => r#"Some("staff-token-value-0123456789abcdef")"#,
+        (shown(s.captcha.secret.as_ref()), shown(crlf.captcha.secret.as_ref())) => r#"(Some("s3cret\n"), Some("s3cret"))"#,
+        (shown(own), shown(partner)) => format!("(Some(\"site-key\"), Some({LONG_TOKEN:?}))"),
+    }
 }
 
 #[test]
@@ -671,28 +564,13 @@ location = "6724fbc74f73a2cebf6377fa"
     ] {
         assert!(!debug.contains(secret), "{secret} leaked in {debug}");
     }
-    assert!(
-        debug.contains("postgres://db.internal:5432/…") && debug.contains("public-site-key"),
-        "{debug}"
-    );
-    assert_eq!(s.database.redacted_url(), "postgres://db.internal:5432/…");
-    assert_eq!(s.alerts.email_to.len(), 2);
-    assert!(s.sentry.dsn.is_some());
-    assert_eq!(s.sentry.environment.as_deref(), Some("staging"));
-}
-
-#[test]
-fn a_site_captcha_table_overrides_the_global_one_key_by_key() {
-    let s = ok(
-        "[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n[captcha]\nprovider = \"turnstile\"\n\
-                site_key = \"global-key\"\nsecret = \"global-secret\"\non_error = \"hold\"\n",
-    );
-    let own = s.site("upton-court").unwrap().captcha(&s.captcha);
-    assert_eq!(own.provider, CaptchaProvider::Hcaptcha);
-    assert_eq!(own.secret.as_ref().unwrap().expose_secret(), "site-secret");
-    assert_eq!(own.site_key.as_deref(), Some("global-key"));
-    assert_eq!(own.on_error, OnCaptchaError::Hold);
-    assert_eq!(s.captcha.provider, CaptchaProvider::Turnstile);
+    for shown in ["postgres://db.internal:5432/…", "public-site-key"] {
+        assert!(debug.contains(shown), "{shown} not in {debug}");
+    }
+    values! {
+        s.database.redacted_url() => r#""postgres://db.internal:5432/…""#,
+        (s.alerts.email_to.len(), s.sentry.dsn.is_some(), &s.sentry.environment) => r#"(2, true, Some("staging"))"#,
+    }
 }
 
 #[test]
@@ -702,47 +580,44 @@ fn site_tables_are_read() {
          hidden_fields = [\"funding_type\", \"phone\"]\n[sites.labels]\nphone = \"Telephone\"\n\
          {HELPAROUND}{WHSEC}\n[sites.visits]\nenabled = true\nmonday = [\"10:00-12:00\"]\n"
     ));
-    let site = &s.sites[0];
-    let form = &site.form;
-    assert_eq!(form.intro.as_deref(), Some("Hello"));
-    assert_eq!(form.consent_text.as_deref(), Some("I agree"));
-    assert_eq!(form.consent_version.as_deref(), Some("v2"));
-    assert!(!form.shows("funding_type") && !form.shows("phone") && form.shows("email"));
-    assert_eq!(
-        (form.label("phone"), form.label("email")),
-        (Some("Telephone"), None)
-    );
-    assert!(site.partners.helparound.is_some());
-    // Visits take defaults for what is left out.
+    let (site, form) = (&s.sites[0], &s.sites[0].form);
     let visits = site.visits.clone().unwrap();
-    assert_eq!(visits.time_zone_name, "Europe/London");
-    assert_eq!(
-        (visits.slot_length, visits.notice),
-        (Duration::from_secs(1800), Duration::from_secs(86_400))
-    );
-    assert_eq!(
-        (visits.days_ahead, visits.capacity, visits.host.as_str()),
-        (14, 1, "manager")
-    );
-    assert_eq!(visits.visit_types, ["in_person", "virtual"]);
-    assert!(visits.hours[0].len() == 1 && visits.hours[1].is_empty());
+    let hours = visits.hours.map(|day| day.len());
+    let shows = ["funding_type", "phone", "email"].map(|f| form.shows(f));
+    values! {
+        (&form.intro, &form.consent_text, &form.consent_version) => r#"(Some("Hello"), Some("I agree"), Some("v2"))"#,
+        (shows, form.label("phone"), form.label("email")) => r#"([false, false, true], Some("Telephone"), None)"#,
+        site.partners.helparound.is_some() => "true",
+        // Visits take defaults for what is left out.
+        (&visits.time_zone_name, visits.slot_length, visits.notice) => r#"("Europe/London", 1800s, 86400s)"#,
+        (visits.days_ahead, visits.capacity, &visits.host, &visits.visit_types)
+            => r#"(14, 1, "manager", ["in_person", "virtual"])"#,
+        hours => "[1, 0, 0, 0, 0, 0, 0]",
+    }
 }
 
 #[test]
-fn a_long_staff_token_is_kept() {
-    let s = ok(&format!("[staff]\ntoken = \"{LONG_TOKEN}\"\n"));
-    assert_eq!(s.staff.token.unwrap().expose_secret(), LONG_TOKEN);
+fn a_site_captcha_table_overrides_the_global_one_key_by_key_and_a_long_token_is_kept() {
+    let s = ok(&format!(
+        "[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n[captcha]\n\
+         provider = \"turnstile\"\nsite_key = \"global-key\"\nsecret = \"global-secret\"\n\
+         on_error = \"hold\"\n[staff]\ntoken = \"{LONG_TOKEN}\"\n"
+    ));
+    let own = s.site("upton-court").unwrap().captcha(&s.captcha);
+    let secret = own.secret.as_ref().map(|s| s.expose_secret());
+    values! {
+        (own.provider, secret, &own.site_key, own.on_error) => r#"(Hcaptcha, Some("site-secret"), Some("global-key"), Hold)"#,
+        (s.captcha.provider, s.staff.token.as_ref().map(|t| t.expose_secret())) => format!("(Turnstile, Some({LONG_TOKEN:?}))"),
+    }
 }
 
 #[test]
 fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused() {
-    let s = ok("[sync]\nshutdown_grace = \"2m\"\n");
-    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    values! { ok("[sync]\nshutdown_grace = \"2m\"\n").warnings() => "[]" }
     let s = ok("[sync]\nshutdown_grace = \"10s\"\n");
     // Honoured: the orchestrator's kill deadline may be what it is.
-    assert_eq!(s.sync.shutdown_grace, Duration::from_secs(10));
     let warnings = s.warnings();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    values! { (s.sync.shutdown_grace, warnings.len()) => "(10s, 1)" }
     for part in [
         "sync.shutdown_grace",
         "carehq.timeout",
