@@ -33,7 +33,7 @@ pub(super) struct RawSettings {
     pub bad_keys: Vec<String>,
     /// Of those, the unknown ones (each may be a misspelt required key).
     pub unknown_keys: Vec<String>,
-    pub server: super::server::ServerSettings,
+    pub server: super::sections::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
     pub sync: super::delivery::SyncKeys,
@@ -47,8 +47,8 @@ pub(super) struct RawSettings {
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
     pub alerts: super::operations::AlertSettings,
-    pub sentry: super::sentry::SentrySettings,
-    pub log: super::log::LogSettings,
+    pub sentry: super::operations::SentrySettings,
+    pub log: super::operations::LogSettings,
 }
 
 /// True when a validation problem about `key` concerns a part that could not

@@ -11,56 +11,11 @@ use std::time::Duration;
 
 use reqwest::Url;
 use secrecy::SecretString;
-use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Unexpected, Visitor};
+use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
+pub(super) use super::text::{named, text};
 use crate::domain::CareHqId;
 use crate::values::{DurationError, parse_byte_size, parse_duration};
-
-/// A scalar as text: strings as they are, numbers and booleans written out.
-/// `timeout = 30` thus reaches the duration parser, which can say "add a
-/// unit", rather than failing in serde with "expected a string".
-pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    use serde_json::Value;
-    match Value::deserialize(d)? {
-        Value::String(text) => Ok(text),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Number(n) => Ok(n
-            .as_f64()
-            .filter(|_| n.is_f64())
-            .map_or(n.to_string(), |f| f.to_string())),
-        Value::Array(_) => Err(D::Error::invalid_type(Unexpected::Seq, &"a string")),
-        Value::Object(_) | Value::Null => Err(D::Error::invalid_type(Unexpected::Map, &"a string")),
-    }
-}
-
-/// A config enum written by one of its names, in any case: each name is
-/// given once, for reading, for `as_str` and for the message listing them.
-macro_rules! named {
-    ($(#[$meta:meta])* pub enum $name:ident {
-        $($(#[$attr:meta])* $variant:ident = $text:literal,)+
-    }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name { $($(#[$attr])* $variant,)+ }
-
-        impl $name {
-            pub const ALL: &[Self] = &[$(Self::$variant),+];
-
-            /// The name used in the config file.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text,)+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
-                super::fields::one_of(text, Self::ALL, Self::as_str)
-            }
-        }
-    };
-}
-pub(super) use named;
 
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -260,23 +215,6 @@ pub(super) fn referrer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqI
 
 pub(super) fn sales_channel<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
     carehq_id(d, "carehq groups --type sales_channel")
-}
-
-/// One of `all` by its name in any case, for `FromStr` of a config enum.
-pub(super) fn one_of<T: Copy>(
-    text: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-) -> Result<T, String> {
-    let text = text.trim();
-    let found = all.iter().find(|v| name(**v).eq_ignore_ascii_case(text));
-    found.copied().ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
-        format!(
-            "\"{text}\" is not allowed; expected one of: {}",
-            names.join(", ")
-        )
-    })
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

@@ -14,17 +14,15 @@ mod error;
 mod extract;
 mod fields;
 mod figment_errors;
-mod log;
 mod operations;
 mod partners;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
-mod sentry;
-mod server;
 mod site_form;
 mod sites;
 mod sources;
+mod text;
 mod validate;
 mod visits;
 
@@ -42,16 +40,16 @@ pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
-pub use log::{LogFormat, LogSettings};
-pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
+pub use operations::{
+    AlertSettings, LogFormat, LogSettings, MetricsSettings, RetentionSettings, SentrySettings,
+    StatusSettings,
+};
 pub use partners::{PartnerAuth, SitePartners};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CareHqSettings, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DatabaseSettings,
-    RateLimitSettings, SpamSettings, StaffSettings, SyncSettings,
+    CareHqSettings, ClientIpHeader, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL,
+    DatabaseSettings, RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
 };
-pub use sentry::SentrySettings;
-pub use server::{ClientIpHeader, ServerSettings};
 pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
 pub use sites::SiteSettings;
 pub use visits::VisitSettings;

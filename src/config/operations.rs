@@ -1,6 +1,8 @@
-//! The operations sections: `[status]` (when `/status` reports degraded),
-//! `[metrics]` (who may scrape `/metrics`) and `[retention]` (how long personal
-//! data is kept). Raw form, checks and typed settings live together here so the
+//! The operations sections: `[alerts]` (who is told when enquiries stop
+//! flowing), `[status]` (when `/status` reports degraded), `[metrics]` (who may
+//! scrape `/metrics`), `[retention]` (how long personal data is kept),
+//! `[sentry]` (where errors are reported, optional) and `[log]` (how log lines
+//! are written). Typed settings and their checks live together here so the
 //! shared loader files only gain one line per section.
 
 use std::str::FromStr;
@@ -11,6 +13,8 @@ use serde::Deserialize;
 
 use secrecy::SecretString;
 
+use super::env_names::LOG_FORMAT_ENV;
+use super::error::Problems;
 use super::fields;
 use super::secrets;
 
@@ -145,4 +149,54 @@ fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D:
 
 fn mailboxes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
     Ok(fields::list(d)?.into_iter().map(|Email(m)| m).collect())
+}
+
+/// `[sentry]`: error tracking, off unless `dsn` is set.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentrySettings {
+    /// The project's DSN. Secret: it carries the project's key.
+    #[serde(deserialize_with = "secrets::sentry_dsn")]
+    pub dsn: Option<SecretString>,
+    /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
+    #[serde(deserialize_with = "fields::some")]
+    pub environment: Option<String>,
+}
+
+fields::named! {
+    /// How each log line is written.
+    #[derive(Default)]
+    pub enum LogFormat {
+        /// Human-readable lines.
+        #[default]
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    #[serde(deserialize_with = "fields::parsed")]
+    pub format: LogFormat,
+}
+
+/// `ENQUIRY_RELAY_LOG_FORMAT` (read before the config existed, and still
+/// honoured), when set, over `[log] format`. An unknown value stops `check`
+/// and start-up instead of silently giving text, so a log shipper expecting
+/// JSON is not fed lines it cannot parse.
+pub(super) fn log(mut settings: LogSettings, p: &mut Problems) -> Option<LogSettings> {
+    let from_env = std::env::var(LOG_FORMAT_ENV).ok();
+    if let Some(value) = from_env.filter(|v| !v.trim().is_empty()) {
+        match value.parse() {
+            Ok(format) => settings.format = format,
+            Err(e) => {
+                p.push(LOG_FORMAT_ENV, e);
+                return None;
+            }
+        }
+    }
+    Some(settings)
 }

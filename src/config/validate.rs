@@ -54,7 +54,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
-    let log = super::log::log(raw.log, &mut p);
+    let log = super::operations::log(raw.log, &mut p);
     match (database, carehq, sync, spam) {
         (Some(database), Some(carehq), Some(sync), Some(spam)) if p.is_empty() => {
             let (Some(alerts), Some(log)) = (alerts, log) else {
