@@ -241,19 +241,3 @@ impl Default for RateLimitSettings {
 fn no_key() -> SecretString {
     SecretString::from("")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_url_keeps_scheme_and_host_only() {
-        assert_eq!(
-            redact_url("postgres://relay:hunter2@db.internal:5432/relay?sslmode=require"),
-            "postgres://db.internal:5432/…"
-        );
-        assert_eq!(redact_url("postgresql://u:p@db/x"), "postgresql://db/…");
-        assert_eq!(redact_url("sqlite::memory:"), "sqlite:…");
-        assert_eq!(redact_url("not a url p@ss"), "[unparsable URL, hidden]");
-    }
-}

@@ -687,3 +687,59 @@ fn the_example_file_documents_every_key() {
     }
     assert!(checked > 40, "only {checked} keys found:\n{errors}");
 }
+
+#[test]
+fn messages_variable_names_redacted_urls_and_the_derived_key_are_as_documented() {
+    let two = ConfigErrors(vec![
+        ConfigError::new("sites[0].slug", "bad slug"),
+        ConfigError::new("sync.concurrency", "out of range"),
+    ]);
+    let parser = "TOML parse error at line 1, column 8\n  |\n1 | [server\n  |        ^\n\
+                  invalid table header\nexpected `.`, `]`\n";
+    let redact = super::sections::redact_url;
+    let key = |secret: &str| {
+        let key = super::secrets::derive_time_token_key(&secret.into());
+        key.expose_secret().to_owned()
+    };
+    values! {
+        // One line per problem.
+        two.to_string() => r#""sites[0].slug: bad slug\nsync.concurrency: out of range""#,
+        (env_var_name("carehq.api_secret"), env_var_name("staff.token_file"))
+            => r#"("ENQUIRY_RELAY_CAREHQ__API_SECRET", "ENQUIRY_RELAY_STAFF__TOKEN_FILE")"#,
+        super::figment_errors::one_line(parser)
+            => r#""TOML parse error at line 1, column 8; invalid table header; expected `.`, `]`""#,
+        redact("postgres://relay:hunter2@db.internal:5432/relay?sslmode=require") => r#""postgres://db.internal:5432/…""#,
+        (redact("postgresql://u:p@db/x"), redact("sqlite::memory:")) => r#"("postgresql://db/…", "sqlite:…")"#,
+        redact("not a url p@ss") => r#""[unparsable URL, hidden]""#,
+        // Pinned: databases created before keys were stored rely on it.
+        key("a") => r#""a1138b8cba5602102a745e0957f69ba3bad631611a91d966c8a242c3204d8728""#,
+        key("a") == key("b") => "false",
+    }
+}
+
+#[test]
+fn locate_prefers_the_flag_then_the_variable_then_the_default_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let [flag, env, default, missing] =
+        ["flag.toml", "env.toml", "enquiry-relay.toml", "nope.toml"].map(|f| dir.path().join(f));
+    for path in [&flag, &env, &default] {
+        std::fs::write(path, "").unwrap();
+    }
+    let locate = |flag: Option<&PathBuf>, env: Option<&PathBuf>| {
+        super::sources::locate(flag.map(PathBuf::as_path), env.cloned(), &default)
+    };
+    let file = |path: &PathBuf| Ok(ConfigSource::File(path.clone()));
+    assert_eq!(locate(Some(&flag), Some(&env)), file(&flag));
+    assert_eq!(locate(None, Some(&env)), file(&env));
+    assert_eq!(locate(None, None), file(&default));
+    // A file asked for by name that does not exist is an error naming it.
+    let errors = locate(Some(&missing), None).unwrap_err();
+    assert_eq!(errors.0[0].key, "--config");
+    assert!(errors.0[0].message.contains(&missing.display().to_string()));
+    assert_eq!(
+        locate(None, Some(&missing)).unwrap_err().0[0].key,
+        CONFIG_ENV
+    );
+    std::fs::remove_file(&default).unwrap();
+    assert_eq!(locate(None, None), Ok(ConfigSource::BuiltInSandbox));
+}
