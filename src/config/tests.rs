@@ -189,27 +189,11 @@ const PROBLEMS: &[Row] = &[
 
 /// Every section's mistakes at once (`PROBLEMS`' fourth row).
 const EVERYTHING_WRONG: &str = r#"#full
-[server]
-listen = "localhost"
-trusted_proxies = ["10.0.0.0/33"]
-body_limit = "64 kilobytes"
-request_timeout = "soon"
-public_url = "forms.example.com"
-[database]
-url = "mysql://root:hunter2@db/relay"
-max_connections = 0
-[carehq]
-base_url = "ftp://api.carehq.dev"
-timeout = "40s"
-[sync]
-retry_schedule = ["10s", "5"]
-poll_interval = "0s"
-concurrency = 65
-lease = "40s"
-[captcha]
-provider = "turnstile"
-verify_url = "not a url"
-on_error = "ignore"
+server = { listen = "localhost", trusted_proxies = ["10.0.0.0/33"], body_limit = "64 kilobytes", request_timeout = "soon", public_url = "forms.example.com" }
+database = { url = "mysql://root:hunter2@db/relay", max_connections = 0 }
+carehq = { base_url = "ftp://api.carehq.dev", timeout = "40s" }
+sync = { retry_schedule = ["10s", "5"], poll_interval = "0s", concurrency = 65, lease = "40s" }
+captcha = { provider = "turnstile", verify_url = "not a url", on_error = "ignore" }
 [[sites]]
 slug = "Upton Court"
 name = ""
@@ -220,9 +204,7 @@ allowed_origins = ["https://example-care.co.uk/contact"]
 redirect_url = "/thank-you"
 untrusted_source = "sometimes"
 services = ["Residential Home"]
-[sites.defaults]
-funding_type = "nhs"
-enquiring_for_self = "perhaps"
+defaults = { funding_type = "nhs", enquiring_for_self = "perhaps" }
 [[sites]]
 slug = "dup"
 name = "One"
@@ -231,8 +213,7 @@ location = "6724fbc74f73a2cebf6377fa"
 slug = "dup"
 name = "Two"
 location = "6724fbc74f73a2cebf6377fb"
-[sites.defaults]
-service = "residential_home"
+defaults = { service = "residential_home" }
 "#;
 
 #[test]
@@ -330,31 +311,14 @@ fn defaults_fill_every_unset_key() {
 #[test]
 fn values_are_parsed_and_normalised() {
     let toml = r#"#full
-[server]
-listen = "0.0.0.0:9000"
-trusted_proxies = ["10.1.2.3/8", "172.18.0.2", "::1"]
-body_limit = 1048576
-public_url = "https://forms.example.com/"
-client_ip_header = "FORWARDED"
-[database]
-url = "postgres://relay:pw@db/relay"
-[carehq]
-sandbox = true
-base_url = "http://127.0.0.1:4000/"
-timeout = "500ms"
-[sync]
-retry_schedule = ["1s", "2m"]
-lease = "6s"
-[captcha]
-provider = "altcha"
-secret = "hmac-key"
-on_error = "hold"
-[rate_limit]
-max_tracked_addresses = 500
-[metrics]
-require_token = false
-[log]
-format = "JSON"
+server = { listen = "0.0.0.0:9000", trusted_proxies = ["10.1.2.3/8", "172.18.0.2", "::1"], body_limit = 1048576, public_url = "https://forms.example.com/", client_ip_header = "FORWARDED" }
+database = { url = "postgres://relay:pw@db/relay" }
+carehq = { sandbox = true, base_url = "http://127.0.0.1:4000/", timeout = "500ms" }
+sync = { retry_schedule = ["1s", "2m"], lease = "6s" }
+captcha = { provider = "altcha", secret = "hmac-key", on_error = "hold" }
+rate_limit = { max_tracked_addresses = 500 }
+metrics = { require_token = false }
+log = { format = "JSON" }
 [[sites]]
 slug = "a"
 name = "A"
@@ -363,9 +327,7 @@ referrer = "640F0F17F9B7E9EC6079FA16"
 allowed_origins = ["https://Example-Care.co.uk", "https://example-care.co.uk:443"]
 services = ["residential_home", "nursing_home"]
 untrusted_source = false
-[sites.defaults]
-service = "nursing_home"
-enquiring_for_self = true
+defaults = { service = "nursing_home", enquiring_for_self = true }
 "#;
     let s = ok(toml);
     let (server, site) = (&s.server, &s.sites[0]);
@@ -524,26 +486,16 @@ fn secrets_can_come_from_files_losing_one_newline() {
 #[test]
 fn debug_output_hides_every_secret_and_the_database_password() {
     let toml = r#"#full
-[database]
-url = "postgres://relay:db-password-123@db.internal:5432/relay"
-[carehq]
-account_id = "0123456789abcdef01234567"
-api_key = "api-key-456"
-api_secret = "api-secret-789"
-[staff]
-token = "staff-token-abc-0123456789abcdef0123"
-[captcha]
-provider = "turnstile"
-site_key = "public-site-key"
-secret = "captcha-secret-def"
+database = { url = "postgres://relay:db-password-123@db.internal:5432/relay" }
+carehq = { account_id = "0123456789abcdef01234567", api_key = "api-key-456", api_secret = "api-secret-789" }
+staff = { token = "staff-token-abc-0123456789abcdef0123" }
+captcha = { provider = "turnstile", site_key = "public-site-key", secret = "captcha-secret-def" }
+sentry = { dsn = "https://hunter2key@o1.ingest.sentry.io/42", environment = "staging" }
 [alerts]
 webhook_url = "https://hooks.example.com/T0/hunter2"
 smtp_url = "smtps://u:pa55word@smtp.example.com:465"
 email_from = "Relay <relay@example.com>"
 email_to = "a@example.com, b@example.com"
-[sentry]
-dsn = "https://hunter2key@o1.ingest.sentry.io/42"
-environment = "staging"
 [[sites]]
 slug = "a"
 name = "A"
