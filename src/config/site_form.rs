@@ -58,28 +58,38 @@ pub(super) struct FormKeys {
     pub labels: LabelKeys,
 }
 
-/// `[sites.labels]`: wording for the hosted form's fields.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct LabelKeys {
-    #[serde(deserialize_with = "fields::some")]
-    first_name: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    last_name: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    email: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    phone: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    care_requirements: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    enquiring_for_self: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    service: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    funding_type: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    submit: Option<String>,
+/// Fields whose wording `[sites.labels]` may replace.
+const LABELLED: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "enquiring_for_self",
+    "service",
+    "funding_type",
+    "submit",
+];
+
+/// `[sites.labels]`: field name → wording; a name not in `LABELLED` is
+/// refused as an unknown key, as in any other table.
+#[derive(Default)]
+pub(super) struct LabelKeys(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for LabelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Label(String);
+        impl<'de> Deserialize<'de> for Label {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                fields::parsed(d).map(Label)
+            }
+        }
+        let table = std::collections::BTreeMap::<String, Label>::deserialize(d)?;
+        match table.keys().find(|k| !LABELLED.contains(&k.as_str())) {
+            Some(unknown) => Err(serde::de::Error::unknown_field(unknown, LABELLED)),
+            None => Ok(Self(table.into_iter().map(|(k, v)| (k, v.0)).collect())),
+        }
+    }
 }
 
 /// The consent wording and its version go together, and the home must be
@@ -118,26 +128,12 @@ pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<Sit
             "hides both email and phone, so the home could not reply; keep at least one",
         );
     }
-    let l = raw.labels;
-    let labels = [
-        ("first_name", l.first_name),
-        ("last_name", l.last_name),
-        ("email", l.email),
-        ("phone", l.phone),
-        ("care_requirements", l.care_requirements),
-        ("enquiring_for_self", l.enquiring_for_self),
-        ("service", l.service),
-        ("funding_type", l.funding_type),
-        ("submit", l.submit),
-    ];
     let form = SiteForm {
         intro: raw.intro,
         consent_text: raw.consent_text,
         consent_version: raw.consent_version,
         hidden_fields,
-        labels: (labels.into_iter())
-            .filter_map(|(field, label)| Some((field.to_owned(), label?)))
-            .collect(),
+        labels: raw.labels.0,
     };
     (p.len() == before).then_some(form)
 }

@@ -180,6 +180,7 @@ const PROBLEMS: &[Row] = &[
         ("?", "sites[0].consent_version sites[0].hidden_fields[2]"),
         ("sites[0].hidden_fields", "hides both email and phone")]),
     ("consent_version = \"v1\"", &[], &[("?", "sites[0].consent_text")]),
+    ("[sites.labels]\nphon = \"Telephone\"", &[], &[("sites[0].labels.phon", "unknown key"), ("sites[0].labels.phon", "first_name, last_name")]),
     ("[sites.visits]\nenabled = true\ntime_zone = \"Mars/Olympus\"\nmonday = [\"9-5\"]\nslot_length = \"7s\"\n\
       closed_dates = [\"25/12/2026\"]\nhost = \"matron\"\nvisit_types = [\"phone\"]\ncapacity = 0", &[], &[
         ("?", "sites[0].visits.time_zone sites[0].visits.monday[0] sites[0].visits.slot_length \
