@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use figment::value::{Dict, Value};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
 use super::env_names::env_var_name;
@@ -13,45 +12,23 @@ use super::error::Problems;
 use super::fields;
 use super::secrets;
 
-/// `[captcha]`, or a site's merged `[sites.captcha]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaptchaSettings {
-    #[serde(deserialize_with = "fields::parsed")]
-    pub provider: CaptchaProvider,
-    #[serde(deserialize_with = "fields::some")]
-    pub site_key: Option<String>,
-    /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub secret: Option<SecretString>,
-    /// Overrides the provider's verification endpoint (tests point it at a fake).
-    #[serde(deserialize_with = "fields::verify_url")]
-    pub verify_url: Option<String>,
-    #[serde(deserialize_with = "fields::parsed")]
-    pub on_error: OnCaptchaError,
-    /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
-    #[serde(deserialize_with = "score")]
-    pub min_score: f64,
-    /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
-    #[serde(deserialize_with = "fields::some")]
-    pub action: Option<String>,
-    /// How long to wait for the provider's verdict.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub timeout: Duration,
-}
-
-impl Default for CaptchaSettings {
-    fn default() -> Self {
-        Self {
-            provider: CaptchaProvider::None,
-            site_key: None,
-            secret: None,
-            verify_url: None,
-            on_error: OnCaptchaError::Accept,
-            min_score: 0.5,
-            action: None,
-            timeout: Duration::from_secs(10),
-        }
+fields::section! {
+    /// `[captcha]`, or a site's merged `[sites.captcha]`.
+    #[derive(Clone, Debug)]
+    pub struct CaptchaSettings {
+        pub provider: CaptchaProvider ["fields::parsed"] = CaptchaProvider::None,
+        pub site_key: Option<String> ["fields::some"] = None,
+        /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
+        pub secret: Option<SecretString> ["fields::some_secret"] = None,
+        /// Overrides the provider's verification endpoint (tests point it at a fake).
+        pub verify_url: Option<String> ["fields::verify_url"] = None,
+        pub on_error: OnCaptchaError ["fields::parsed"] = OnCaptchaError::Accept,
+        /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
+        pub min_score: f64 ["score"] = 0.5,
+        /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
+        pub action: Option<String> ["fields::some"] = None,
+        /// How long to wait for the provider's verdict.
+        pub timeout: Duration ["fields::positive_duration"] = Duration::from_secs(10),
     }
 }
 

@@ -13,7 +13,7 @@ use reqwest::Url;
 use secrecy::SecretString;
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
-pub(super) use super::text::{named, text};
+pub(super) use super::text::{named, section, text};
 use crate::domain::CareHqId;
 use crate::values::{DurationError, parse_byte_size, parse_duration};
 

@@ -9,7 +9,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use serde::Deserialize;
 
 use secrecy::SecretString;
 
@@ -18,114 +17,64 @@ use super::error::Problems;
 use super::fields;
 use super::secrets;
 
-/// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertSettings {
-    /// POSTed a JSON message per incident and per all-clear. Secret: chat
-    /// webhooks carry their token in the URL.
-    #[serde(deserialize_with = "secrets::secret_http_url")]
-    pub webhook_url: Option<SecretString>,
-    /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
-    /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub smtp_url: Option<SecretString>,
-    /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
-    #[serde(deserialize_with = "mailbox")]
-    pub email_from: Option<Mailbox>,
-    #[serde(deserialize_with = "mailboxes")]
-    pub email_to: Vec<Mailbox>,
-    /// Put the families' names and contact details in the message.
-    #[serde(deserialize_with = "fields::boolean")]
-    pub include_details: bool,
-    /// How often the conditions are checked.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub check_interval: Duration,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        Self {
-            webhook_url: None,
-            smtp_url: None,
-            email_from: None,
-            email_to: Vec::new(),
-            include_details: false,
-            check_interval: Duration::from_secs(60),
-        }
+fields::section! {
+    /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
+    #[derive(Clone, Debug)]
+    pub struct AlertSettings {
+        /// POSTed a JSON message per incident and per all-clear. Secret: chat
+        /// webhooks carry their token in the URL.
+        pub webhook_url: Option<SecretString> ["secrets::secret_http_url"] = None,
+        /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
+        /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
+        pub smtp_url: Option<SecretString> ["fields::some_secret"] = None,
+        /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
+        pub email_from: Option<Mailbox> ["mailbox"] = None,
+        pub email_to: Vec<Mailbox> ["mailboxes"] = Vec::new(),
+        /// Put the families' names and contact details in the message.
+        pub include_details: bool ["fields::boolean"] = false,
+        /// How often the conditions are checked.
+        pub check_interval: Duration ["fields::positive_duration"] = Duration::from_secs(60),
     }
 }
 
-/// `[status]`: what makes `GET /status` answer 503 (degraded).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StatusSettings {
-    /// Degraded when the oldest pending enquiry has waited longer than this.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub max_pending_age: Duration,
-    /// Degraded while any enquiry is failed (waiting for staff).
-    #[serde(deserialize_with = "fields::boolean")]
-    pub failed_is_degraded: bool,
-}
-
-impl Default for StatusSettings {
-    fn default() -> Self {
-        Self {
-            max_pending_age: Duration::from_secs(30 * 60),
-            failed_is_degraded: true,
-        }
+fields::section! {
+    /// `[status]`: what makes `GET /status` answer 503 (degraded).
+    #[derive(Clone, Debug)]
+    pub struct StatusSettings {
+        /// Degraded when the oldest pending enquiry has waited longer than this.
+        pub max_pending_age: Duration ["fields::positive_duration"] = Duration::from_secs(30 * 60),
+        /// Degraded while any enquiry is failed (waiting for staff).
+        pub failed_is_degraded: bool ["fields::boolean"] = true,
     }
 }
 
-/// `[metrics]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsSettings {
-    /// `/metrics` asks for the staff token, like `/status`. On by default:
-    /// the counters show each home's traffic and which defence caught what.
-    /// The built-in sandbox (no config file) turns it off, so a first
-    /// `cargo run` can be scraped without a token.
-    #[serde(deserialize_with = "fields::boolean")]
-    pub require_token: bool,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        Self {
-            require_token: true,
-        }
+fields::section! {
+    /// `[metrics]`.
+    #[derive(Clone, Debug)]
+    pub struct MetricsSettings {
+        /// `/metrics` asks for the staff token, like `/status`. On by default:
+        /// the counters show each home's traffic and which defence caught what.
+        /// The built-in sandbox (no config file) turns it off, so a first
+        /// `cargo run` can be scraped without a token.
+        pub require_token: bool ["fields::boolean"] = true,
     }
 }
 
-/// `[retention]`: when personal data is scrubbed (failed enquiries never are).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionSettings {
-    /// Synced enquiries keep their details this long after they arrived.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub synced: Duration,
-    /// Enquiries judged spam keep their details this long.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub spam: Duration,
-    /// A held enquiry nobody released or deleted keeps its details this
-    /// long after it arrived; then they are scrubbed and its delivery is
-    /// `expired` (never sent).
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub held: Duration,
-    /// How often a running server does the pass (the first one comes a
-    /// minute after start, or after `interval` if that is shorter).
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub interval: Duration,
-}
-
-impl Default for RetentionSettings {
-    fn default() -> Self {
-        Self {
-            synced: 30 * DAY,
-            spam: 7 * DAY,
-            held: 30 * DAY,
-            interval: DAY,
-        }
+fields::section! {
+    /// `[retention]`: when personal data is scrubbed (failed enquiries never are).
+    #[derive(Clone, Debug)]
+    pub struct RetentionSettings {
+        /// Synced enquiries keep their details this long after they arrived.
+        pub synced: Duration ["fields::positive_duration"] = 30 * DAY,
+        /// Enquiries judged spam keep their details this long.
+        pub spam: Duration ["fields::positive_duration"] = 7 * DAY,
+        /// A held enquiry nobody released or deleted keeps its details this
+        /// long after it arrived; then they are scrubbed and its delivery is
+        /// `expired` (never sent).
+        pub held: Duration ["fields::positive_duration"] = 30 * DAY,
+        /// How often a running server does the pass (the first one comes a
+        /// minute after start, or after `interval` if that is shorter).
+        pub interval: Duration ["fields::positive_duration"] = DAY,
     }
 }
 
@@ -151,16 +100,15 @@ fn mailboxes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::
     Ok(fields::list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
-/// `[sentry]`: error tracking, off unless `dsn` is set.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SentrySettings {
-    /// The project's DSN. Secret: it carries the project's key.
-    #[serde(deserialize_with = "secrets::sentry_dsn")]
-    pub dsn: Option<SecretString>,
-    /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
-    #[serde(deserialize_with = "fields::some")]
-    pub environment: Option<String>,
+fields::section! {
+    /// `[sentry]`: error tracking, off unless `dsn` is set.
+    #[derive(Clone, Debug)]
+    pub struct SentrySettings {
+        /// The project's DSN. Secret: it carries the project's key.
+        pub dsn: Option<SecretString> ["secrets::sentry_dsn"] = None,
+        /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
+        pub environment: Option<String> ["fields::some"] = None,
+    }
 }
 
 fields::named! {
@@ -175,12 +123,12 @@ fields::named! {
     }
 }
 
-/// `[log]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSettings {
-    #[serde(deserialize_with = "fields::parsed")]
-    pub format: LogFormat,
+fields::section! {
+    /// `[log]`.
+    #[derive(Clone, Debug)]
+    pub struct LogSettings {
+        pub format: LogFormat ["fields::parsed"] = Default::default(),
+    }
 }
 
 /// `ENQUIRY_RELAY_LOG_FORMAT` (read before the config existed, and still

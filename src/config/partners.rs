@@ -16,16 +16,15 @@ pub struct SitePartners {
     pub helparound: Option<PartnerAuth>,
 }
 
-/// How one partner authenticates its webhooks.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PartnerAuth {
-    /// `Authorization: Bearer <token>`.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub token: Option<SecretString>,
-    /// The Standard Webhooks secret (`whsec_` and base64).
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub signing_secret: Option<SecretString>,
+fields::section! {
+    /// How one partner authenticates its webhooks.
+    #[derive(Clone, Debug)]
+    pub struct PartnerAuth {
+        /// `Authorization: Bearer <token>`.
+        pub token: Option<SecretString> ["fields::some_secret"] = None,
+        /// The Standard Webhooks secret (`whsec_` and base64).
+        pub signing_secret: Option<SecretString> ["fields::some_secret"] = None,
+    }
 }
 
 /// Exactly one way in per partner, and a secret that can be used.

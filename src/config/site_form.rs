@@ -138,16 +138,14 @@ pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<Sit
     (p.len() == before).then_some(form)
 }
 
-/// `[sites.defaults]`: values sent when the family gave none.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SiteDefaults {
-    #[serde(deserialize_with = "service")]
-    pub service: Option<String>,
-    #[serde(deserialize_with = "funding_type")]
-    pub funding_type: Option<String>,
-    #[serde(deserialize_with = "fields::some_boolean")]
-    pub enquiring_for_self: Option<bool>,
+fields::section! {
+    /// `[sites.defaults]`: values sent when the family gave none.
+    #[derive(Clone, Debug)]
+    pub struct SiteDefaults {
+        pub service: Option<String> ["service"] = None,
+        pub funding_type: Option<String> ["funding_type"] = None,
+        pub enquiring_for_self: Option<bool> ["fields::some_boolean"] = None,
+    }
 }
 
 /// A CareHQ service value looks like `residential_home`; catching

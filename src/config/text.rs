@@ -1,6 +1,7 @@
-//! The two ways a config value is first read: any scalar as text (so every
-//! value reaches a check of our own, which can say what to write), and a
-//! config enum by one of its names.
+//! How config tables and values are first read: a table as one list of keys
+//! (each with its parser and default), any scalar as text (so every value
+//! reaches a check of our own, which can say what to write), and a config
+//! enum by one of its names.
 
 use serde::de::{Deserialize, Deserializer, Error, Unexpected};
 
@@ -20,6 +21,29 @@ pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
         Value::Object(_) | Value::Null => Err(D::Error::invalid_type(Unexpected::Map, &"a string")),
     }
 }
+
+/// A table of keys, each written once with its parser and its default:
+/// `pub key: Type ["parser"] = default,`. Unknown keys are refused and unset
+/// ones keep their default, as in every table of the file.
+macro_rules! section {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident {
+        $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty [$parser:literal] = $default:expr,)+
+    }) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        $vis struct $name {
+            $($(#[$doc])* #[serde(deserialize_with = $parser)] $fvis $field: $ty,)+
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { $($field: $default,)+ }
+            }
+        }
+    };
+}
+pub(crate) use section;
 
 /// A config enum written by one of its names, in any case: each name is
 /// given once, for reading, for `as_str` and for the message listing them.

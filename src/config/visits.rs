@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
 use super::error::Problems;
@@ -47,67 +46,26 @@ pub struct VisitSettings {
     pub capacity: u32,
 }
 
-/// `[sites.visits]` as written; `visits` checks the rules across keys.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct VisitKeys {
-    #[serde(deserialize_with = "fields::boolean")]
-    enabled: bool,
-    #[serde(deserialize_with = "fields::parsed")]
-    time_zone: Zone,
-    #[serde(deserialize_with = "fields::list")]
-    monday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    tuesday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    wednesday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    thursday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    friday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    saturday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    sunday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "slot_length")]
-    slot_length: Duration,
-    #[serde(deserialize_with = "fields::whole::<_, _, 0, 366>")]
-    days_ahead: u32,
-    #[serde(deserialize_with = "fields::list")]
-    closed_dates: Vec<ClosedDate>,
-    #[serde(deserialize_with = "fields::duration")]
-    notice: Duration,
-    #[serde(deserialize_with = "fields::parsed")]
-    host: Host,
-    #[serde(deserialize_with = "fields::list")]
-    visit_types: Vec<VisitType>,
-    #[serde(deserialize_with = "fields::boolean")]
-    suppress_confirmation_email: bool,
-    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
-    capacity: u32,
-}
-
-impl Default for VisitKeys {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            time_zone: Zone::london(),
-            monday: Vec::new(),
-            tuesday: Vec::new(),
-            wednesday: Vec::new(),
-            thursday: Vec::new(),
-            friday: Vec::new(),
-            saturday: Vec::new(),
-            sunday: Vec::new(),
-            slot_length: Duration::from_secs(30 * 60),
-            days_ahead: 14,
-            closed_dates: Vec::new(),
-            notice: Duration::from_secs(24 * 3600),
-            host: Host("manager"),
-            visit_types: VISIT_TYPES.iter().map(|t| VisitType(t)).collect(),
-            suppress_confirmation_email: false,
-            capacity: 1,
-        }
+fields::section! {
+    /// `[sites.visits]` as written; `visits` checks the rules across keys.
+    pub(super) struct VisitKeys {
+        enabled: bool ["fields::boolean"] = false,
+        time_zone: Zone ["fields::parsed"] = Zone::london(),
+        monday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        tuesday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        wednesday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        thursday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        friday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        saturday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        sunday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        slot_length: Duration ["slot_length"] = Duration::from_secs(30 * 60),
+        days_ahead: u32 ["fields::whole::<_, _, 0, 366>"] = 14,
+        closed_dates: Vec<ClosedDate> ["fields::list"] = Vec::new(),
+        notice: Duration ["fields::duration"] = Duration::from_secs(24 * 3600),
+        host: Host ["fields::parsed"] = Host("manager"),
+        visit_types: Vec<VisitType> ["fields::list"] = VISIT_TYPES.iter().map(|t| VisitType(t)).collect(),
+        suppress_confirmation_email: bool ["fields::boolean"] = false,
+        capacity: u32 ["fields::whole::<_, _, 1, 1000>"] = 1,
     }
 }
 
