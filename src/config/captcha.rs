@@ -51,7 +51,8 @@ pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     let own_secret = own.contains_key("secret") || own.contains_key("secret_file");
     let mut merged = global.clone();
     // A global key that is not one is named once, for [captcha] only.
-    merged.retain(|key, _| KEYS.contains(&key.as_str()));
+    let known = |key: &str| key == "secret_file" || CaptchaSettings::KEYS.contains(&key);
+    merged.retain(|key, _| known(key));
     if own_secret {
         merged.remove("secret");
         merged.remove("secret_file");
@@ -59,19 +60,6 @@ pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
 }
-
-/// The keys of a captcha table, `secret_file` included.
-const KEYS: &[&str] = &[
-    "provider",
-    "site_key",
-    "secret",
-    "secret_file",
-    "verify_url",
-    "on_error",
-    "min_score",
-    "action",
-    "timeout",
-];
 
 /// The `[captcha]` table as written, to lay a site's own over.
 pub(super) fn global_table(root: &Dict) -> Dict {
@@ -169,11 +157,6 @@ mod tests {
         let figment::error::Kind::UnknownField(_, expected) = &error.kind else {
             panic!("{error}");
         };
-        let keys: Vec<&str> = KEYS
-            .iter()
-            .copied()
-            .filter(|k| *k != "secret_file")
-            .collect();
-        assert_eq!(expected.to_vec(), keys);
+        assert_eq!(expected.to_vec(), CaptchaSettings::KEYS);
     }
 }

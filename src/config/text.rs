@@ -41,6 +41,12 @@ macro_rules! section {
                 Self { $($field: $default,)+ }
             }
         }
+
+        impl $name {
+            /// The table's keys, for the loader to lay one table over another.
+            #[allow(dead_code)] // read for `[sites.captcha]` only, so far
+            pub const KEYS: &[&str] = &[$(stringify!($field)),+];
+        }
     };
 }
 pub(crate) use section;
