@@ -18,7 +18,8 @@ pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
             .filter(|_| n.is_f64())
             .map_or(n.to_string(), |f| f.to_string())),
         Value::Array(_) => Err(D::Error::invalid_type(Unexpected::Seq, &"a string")),
-        Value::Object(_) | Value::Null => Err(D::Error::invalid_type(Unexpected::Map, &"a string")),
+        Value::Object(_) => Err(D::Error::invalid_type(Unexpected::Map, &"a string")),
+        Value::Null => Err(D::Error::invalid_type(Unexpected::Unit, &"a string")),
     }
 }
 
