@@ -134,6 +134,9 @@ const PROBLEMS: &[Row] = &[
     ("[server]\nclient_ip_header = \"x-real-ip\"", &[], &[
         ("server.client_ip_header", "x-forwarded-for"), ("server.client_ip_header", "forwarded")]),
     ("[rate_limit]\nmax_tracked_addresses = 0", &[], &[("?", "rate_limit.max_tracked_addresses")]),
+    // Every scalar is read as text, so a number still reaches the duration check; a table does not.
+    ("[server]\nrequest_timeout = 30\nlisten = { ip = \"127.0.0.1\" }", &[], &[
+        ("server.request_timeout", "\"30\" has no unit"), ("server.listen", "found a table, expected a string")]),
     ("[staff]\ntoken = \"s3cret-but-short\"", &[], &[
         ("staff.token", "32"), ("staff.token", "openssl rand -hex 32"), ("-", "s3cret-but-short")]),
     // A token read from a file is held to the same rule.
@@ -257,6 +260,7 @@ fn configurations_near_the_limits_load() {
     for toml in [
         "[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n",
         "[sync]\nlease = \"35s\"\n",
+        "[captcha]\nmin_score = 0.7\n[database]\nmax_connections = 16\n",
         &format!("{turnstile}timeout = \"9s\"\n[server]\nrequest_timeout = \"10s\"\n"),
         // ALTCHA makes no call, so its timeout does not matter.
         "[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\"\n[server]\nrequest_timeout = \"1s\"\n",
