@@ -24,4 +24,5 @@ pub mod startup;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
+pub mod values;
 pub mod visits;

@@ -12,9 +12,10 @@ use serde_json::Value;
 use super::erasure;
 use super::table::{render, when};
 use crate::cli::EnquiriesCommand;
-use crate::config::{Settings, parse_duration};
+use crate::config::Settings;
 use crate::startup::open_store;
 use crate::storage::{DeliveryStatus, EnquiryFilter, Store, now_ms};
+use crate::values::parse_duration;
 
 pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;

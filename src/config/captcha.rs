@@ -1,64 +1,39 @@
 //! `[captcha]` and a site's `[sites.captcha]` (read merged over it, key by
 //! key): the provider, its keys, and what to do when it cannot be reached.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use figment::value::{Dict, Value};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::fields::{self, one_of};
+use super::fields;
 use super::secrets;
-use super::text::Text;
 
-/// `[captcha]`, or a site's merged `[sites.captcha]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaptchaSettings {
-    #[serde(deserialize_with = "fields::parsed")]
-    pub provider: CaptchaProvider,
-    #[serde(deserialize_with = "fields::some")]
-    pub site_key: Option<String>,
-    /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub secret: Option<SecretString>,
-    /// Overrides the provider's verification endpoint (tests point it at a fake).
-    #[serde(deserialize_with = "fields::verify_url")]
-    pub verify_url: Option<String>,
-    #[serde(deserialize_with = "fields::parsed")]
-    pub on_error: OnCaptchaError,
-    /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
-    #[serde(deserialize_with = "score")]
-    pub min_score: f64,
-    /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
-    #[serde(deserialize_with = "fields::some")]
-    pub action: Option<String>,
-    /// How long to wait for the provider's verdict.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub timeout: Duration,
-}
-
-impl Default for CaptchaSettings {
-    fn default() -> Self {
-        Self {
-            provider: CaptchaProvider::None,
-            site_key: None,
-            secret: None,
-            verify_url: None,
-            on_error: OnCaptchaError::Accept,
-            min_score: 0.5,
-            action: None,
-            timeout: Duration::from_secs(10),
-        }
+fields::section! {
+    /// `[captcha]`, or a site's merged `[sites.captcha]`.
+    #[derive(Clone, Debug)]
+    pub struct CaptchaSettings {
+        pub provider: CaptchaProvider ["fields::parsed"] = CaptchaProvider::None,
+        pub site_key: Option<String> ["fields::some"] = None,
+        /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
+        pub secret: Option<SecretString> ["fields::some_secret"] = None,
+        /// Overrides the provider's verification endpoint (tests point it at a fake).
+        pub verify_url: Option<String> ["fields::verify_url"] = None,
+        pub on_error: OnCaptchaError ["fields::parsed"] = OnCaptchaError::Accept,
+        /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
+        pub min_score: f64 ["score"] = 0.5,
+        /// The action the widget must report (reCAPTCHA v3, Turnstile); `None` skips the check.
+        pub action: Option<String> ["fields::some"] = None,
+        /// How long to wait for the provider's verdict.
+        pub timeout: Duration ["fields::positive_duration"] = Duration::from_secs(10),
     }
 }
 
 fn score<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = fields::text(d)?;
     let text = text.trim();
     (text.parse::<f64>().ok())
         .filter(|score| (0.0..=1.0).contains(score))
@@ -76,7 +51,8 @@ pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     let own_secret = own.contains_key("secret") || own.contains_key("secret_file");
     let mut merged = global.clone();
     // A global key that is not one is named once, for [captcha] only.
-    merged.retain(|key, _| KEYS.contains(&key.as_str()));
+    let known = |key: &str| key == "secret_file" || CaptchaSettings::KEYS.contains(&key);
+    merged.retain(|key, _| known(key));
     if own_secret {
         merged.remove("secret");
         merged.remove("secret_file");
@@ -84,19 +60,6 @@ pub(super) fn over(own: &Dict, global: &Dict) -> Dict {
     merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
 }
-
-/// The keys of a captcha table, `secret_file` included.
-const KEYS: &[&str] = &[
-    "provider",
-    "site_key",
-    "secret",
-    "secret_file",
-    "verify_url",
-    "on_error",
-    "min_score",
-    "action",
-    "timeout",
-];
 
 /// The `[captcha]` table as written, to lay a site's own over.
 pub(super) fn global_table(root: &Dict) -> Dict {
@@ -138,78 +101,31 @@ pub(super) fn required_keys(prefix: &str, c: &CaptchaSettings, p: &mut Problems)
     }
 }
 
-/// Which CAPTCHA the forms use; written in lower case in the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CaptchaProvider {
-    #[default]
-    None,
-    Turnstile,
-    Recaptcha,
-    Hcaptcha,
-    Friendly,
-    Altcha,
-}
-
-impl CaptchaProvider {
-    const ALL: [Self; 6] = [
-        Self::None,
-        Self::Turnstile,
-        Self::Recaptcha,
-        Self::Hcaptcha,
-        Self::Friendly,
-        Self::Altcha,
-    ];
-
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Turnstile => "turnstile",
-            Self::Recaptcha => "recaptcha",
-            Self::Hcaptcha => "hcaptcha",
-            Self::Friendly => "friendly",
-            Self::Altcha => "altcha",
-        }
+fields::named! {
+    /// Which CAPTCHA the forms use; written in lower case in the file.
+    #[derive(Default)]
+    pub enum CaptchaProvider {
+        #[default]
+        None = "none",
+        Turnstile = "turnstile",
+        Recaptcha = "recaptcha",
+        Hcaptcha = "hcaptcha",
+        Friendly = "friendly",
+        Altcha = "altcha",
     }
 }
 
-impl FromStr for CaptchaProvider {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        one_of(text, &Self::ALL, Self::as_str)
-    }
-}
-
-/// What to do with a submission when the CAPTCHA provider cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnCaptchaError {
-    /// Store and deliver it as usual.
-    #[default]
-    Accept,
-    /// Store it as `held` for a person to release.
-    Hold,
-    /// Refuse it and ask the family to try again.
-    Reject,
-}
-
-impl OnCaptchaError {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Hold => "hold",
-            Self::Reject => "reject",
-        }
-    }
-}
-
-impl FromStr for OnCaptchaError {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        one_of(
-            text,
-            &[Self::Accept, Self::Hold, Self::Reject],
-            Self::as_str,
-        )
+fields::named! {
+    /// What to do with a submission when the CAPTCHA provider cannot be reached.
+    #[derive(Default)]
+    pub enum OnCaptchaError {
+        /// Store and deliver it as usual.
+        #[default]
+        Accept = "accept",
+        /// Store it as `held` for a person to release.
+        Hold = "hold",
+        /// Refuse it and ask the family to try again.
+        Reject = "reject",
     }
 }
 
@@ -219,7 +135,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_in_any_case() {
-        for provider in CaptchaProvider::ALL {
+        for &provider in CaptchaProvider::ALL {
             let upper = provider.as_str().to_ascii_uppercase();
             assert_eq!(upper.parse::<CaptchaProvider>(), Ok(provider));
         }
@@ -241,11 +157,6 @@ mod tests {
         let figment::error::Kind::UnknownField(_, expected) = &error.kind else {
             panic!("{error}");
         };
-        let keys: Vec<&str> = KEYS
-            .iter()
-            .copied()
-            .filter(|k| *k != "secret_file")
-            .collect();
-        assert_eq!(expected.to_vec(), keys);
+        assert_eq!(expected.to_vec(), CaptchaSettings::KEYS);
     }
 }

@@ -5,13 +5,13 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::duration::parse_duration;
 use super::env_names::env_var_name;
 use super::error::Problems;
 use super::fields;
 use super::secrets;
 use super::sections::{CareHqSettings, SyncSettings};
 use crate::sandbox::seed;
+use crate::values::parse_duration;
 
 pub(super) const SECS_30: Duration = Duration::from_secs(30);
 /// How much longer than `carehq.timeout` shutdown waits for sends in flight:

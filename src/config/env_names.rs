@@ -17,20 +17,3 @@ pub fn env_var_name(key: &str) -> String {
         key.replace('.', "__").to_ascii_uppercase()
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_var_names_join_sections_with_double_underscores() {
-        assert_eq!(
-            env_var_name("carehq.api_secret"),
-            "ENQUIRY_RELAY_CAREHQ__API_SECRET"
-        );
-        assert_eq!(
-            env_var_name("staff.token_file"),
-            "ENQUIRY_RELAY_STAFF__TOKEN_FILE"
-        );
-    }
-}

@@ -84,20 +84,3 @@ impl Problems {
         ConfigErrors(self.0)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_puts_each_problem_on_its_own_line() {
-        let errors = ConfigErrors(vec![
-            ConfigError::new("sites[0].slug", "bad slug"),
-            ConfigError::new("sync.concurrency", "out of range"),
-        ]);
-        assert_eq!(
-            errors.to_string(),
-            "sites[0].slug: bad slug\nsync.concurrency: out of range"
-        );
-    }
-}

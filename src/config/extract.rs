@@ -33,7 +33,7 @@ pub(super) struct RawSettings {
     pub bad_keys: Vec<String>,
     /// Of those, the unknown ones (each may be a misspelt required key).
     pub unknown_keys: Vec<String>,
-    pub server: super::server::ServerSettings,
+    pub server: super::sections::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
     /// Each readable `[[accounts]]` entry with its place in the file.
@@ -42,15 +42,15 @@ pub(super) struct RawSettings {
     pub staff: super::sections::StaffSettings,
     pub captcha: super::captcha::CaptchaSettings,
     pub spam: super::sections::SpamSettings,
-    pub rate_limit: super::rate::RateLimitSettings,
+    pub rate_limit: super::sections::RateLimitSettings,
     /// Each readable site with its place in the file.
     pub sites: Vec<(usize, SiteKeys)>,
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
     pub alerts: super::operations::AlertSettings,
-    pub sentry: super::sentry::SentrySettings,
-    pub log: super::log::LogSettings,
+    pub sentry: super::operations::SentrySettings,
+    pub log: super::operations::LogSettings,
 }
 
 /// True when a validation problem about `key` concerns a part that could not

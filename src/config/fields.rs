@@ -13,14 +13,13 @@ use reqwest::Url;
 use secrecy::SecretString;
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
-use super::byte_size::parse_byte_size;
-use super::duration::parse_duration;
-use super::text::Text;
+pub(super) use super::text::{named, section, text};
 use crate::domain::CareHqId;
+use crate::values::{DurationError, parse_byte_size, parse_duration};
 
 /// `"30s"`, `"15m"`: a whole number and a unit.
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&Text::deserialize(d)?.0).map_err(D::Error::custom)
+    parse_duration(&text(d)?).map_err(D::Error::custom)
 }
 
 /// As `duration`; zero is refused (a zero interval would spin, a zero timeout fail every call).
@@ -35,7 +34,7 @@ pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Durat
 
 /// A secret, numbers included; it goes straight into a `SecretString`.
 pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-    Ok(SecretString::from(Text::deserialize(d)?.0))
+    Ok(SecretString::from(text(d)?))
 }
 
 /// `Some` of another parser, for a key that may be left out or whose
@@ -60,7 +59,7 @@ some! {
 pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     struct Delay(Duration);
     impl FromStr for Delay {
-        type Err = super::duration::DurationError;
+        type Err = DurationError;
         fn from_str(text: &str) -> Result<Delay, Self::Err> {
             parse_duration(text).map(Delay)
         }
@@ -85,7 +84,7 @@ where
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
 /// write environment variables).
 pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
@@ -102,11 +101,7 @@ where
     D: Deserializer<'de>,
     T: FromStr<Err: Display>,
 {
-    Text::deserialize(d)?
-        .0
-        .trim()
-        .parse()
-        .map_err(D::Error::custom)
+    text(d)?.trim().parse().map_err(D::Error::custom)
 }
 
 /// A whole number from `MIN` to `MAX`.
@@ -115,7 +110,7 @@ where
     D: Deserializer<'de>,
     T: TryFrom<i64>,
 {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     (text.parse::<i64>().ok())
         .filter(|n| (MIN..=MAX).contains(n))
@@ -129,7 +124,7 @@ where
 
 /// `IP:port`.
 pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     text.trim().parse().map_err(|_| {
         D::Error::custom(format!(
             "\"{}\" is not an address; expected IP:port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
@@ -140,7 +135,7 @@ pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::E
 
 /// A byte count or a size with a unit (`"64KiB"`); zero is refused.
 pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    match parse_byte_size(&Text::deserialize(d)?.0).map_err(D::Error::custom)? {
+    match parse_byte_size(&text(d)?).map_err(D::Error::custom)? {
         0 => Err(D::Error::custom("must be more than zero bytes")),
         size => Ok(size),
     }
@@ -157,7 +152,7 @@ pub(super) fn carehq_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::E
 }
 
 fn base_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<String, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     let url = checked_url(text, example).map_err(D::Error::custom)?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -184,7 +179,7 @@ fn checked_url(text: &str, example: &str) -> Result<Url, String> {
 }
 
 fn http_url<'de, D: Deserializer<'de>>(d: D, example: &str) -> Result<Option<String>, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     let text = text.trim();
     checked_url(text, example).map_err(D::Error::custom)?;
     Ok(Some(text.to_owned()))
@@ -205,7 +200,7 @@ pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
 
 /// A CareHQ Id; the message names the command that lists the valid ones.
 fn carehq_id<'de, D: Deserializer<'de>>(d: D, lookup: &str) -> Result<Option<CareHqId>, D::Error> {
-    let text = Text::deserialize(d)?.0;
+    let text = text(d)?;
     (text.trim().parse().map(Some)).map_err(|e: String| {
         D::Error::custom(format!("{e} (copy it from `enquiry-relay {lookup}`)"))
     })
@@ -221,23 +216,6 @@ pub(super) fn referrer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqI
 
 pub(super) fn sales_channel<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
     carehq_id(d, "carehq groups --type sales_channel")
-}
-
-/// One of `all` by its name in any case, for `FromStr` of a config enum.
-pub(super) fn one_of<T: Copy>(
-    text: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-) -> Result<T, String> {
-    let text = text.trim();
-    let found = all.iter().find(|v| name(**v).eq_ignore_ascii_case(text));
-    found.copied().ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
-        format!(
-            "\"{text}\" is not allowed; expected one of: {}",
-            names.join(", ")
-        )
-    })
 }
 
 /// CIDRs, or single addresses taken as one-host networks.

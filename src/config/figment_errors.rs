@@ -54,7 +54,7 @@ pub(super) fn convert(error: figment::Error, prefix: &str, figment: &Figment) ->
 
 /// The TOML parser's message without its source snippet, on one line, since
 /// `ConfigErrors` prints one line per problem.
-fn one_line(message: &str) -> String {
+pub(super) fn one_line(message: &str) -> String {
     let is_snippet = |line: &str| {
         let line = line.trim_start();
         line.starts_with('|')
@@ -112,19 +112,5 @@ pub(super) fn annotate_origin(error: &mut ConfigError, figment: &Figment) {
         error
             .message
             .push_str(&format!(" (set by {})", env_var_name(lookup)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parser_messages_are_flattened_to_one_line() {
-        let toml_error = "TOML parse error at line 1, column 8\n  |\n1 | [server\n  |        ^\ninvalid table header\nexpected `.`, `]`\n";
-        assert_eq!(
-            one_line(toml_error),
-            "TOML parse error at line 1, column 8; invalid table header; expected `.`, `]`"
-        );
     }
 }

@@ -7,31 +7,24 @@
 //! lists every problem, each naming its key and what is expected.
 
 mod accounts;
-mod byte_size;
 mod captcha;
 mod database;
 mod delivery;
-mod duration;
 mod env_names;
 mod error;
 mod extract;
 mod fields;
 mod figment_errors;
-mod log;
 mod operations;
 mod partners;
-mod rate;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
-mod sentry;
-mod server;
 mod site_form;
 mod sites;
 mod sources;
 mod text;
 mod validate;
-mod visit_values;
 mod visits;
 
 #[cfg(test)]
@@ -42,27 +35,25 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::values::format_duration;
+
 pub use accounts::{AccountSettings, DEFAULT_ACCOUNT};
-pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
-pub use duration::{DurationError, format_duration, parse_duration};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
-pub use log::{LogFormat, LogSettings};
-pub use operations::{AlertSettings, MetricsSettings, RetentionSettings, StatusSettings};
+pub use operations::{
+    AlertSettings, LogFormat, LogSettings, MetricsSettings, RetentionSettings, SentrySettings,
+    StatusSettings,
+};
 pub use partners::{PartnerAuth, SitePartners};
-pub use rate::{Rate, RateLimitSettings};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
-    CareHqSettings, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL, DatabaseSettings, SpamSettings,
-    StaffSettings, SyncSettings,
+    CareHqSettings, ClientIpHeader, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL,
+    DatabaseSettings, RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
 };
-pub use sentry::SentrySettings;
-pub use server::{ClientIpHeader, ServerSettings};
 pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
 pub use sites::SiteSettings;
-pub use visit_values::VisitWindow;
 pub use visits::VisitSettings;
 
 /// The whole configuration, checked.

@@ -1,127 +1,80 @@
-//! The operations sections: `[status]` (when `/status` reports degraded),
-//! `[metrics]` (who may scrape `/metrics`) and `[retention]` (how long personal
-//! data is kept). Raw form, checks and typed settings live together here so the
+//! The operations sections: `[alerts]` (who is told when enquiries stop
+//! flowing), `[status]` (when `/status` reports degraded), `[metrics]` (who may
+//! scrape `/metrics`), `[retention]` (how long personal data is kept),
+//! `[sentry]` (where errors are reported, optional) and `[log]` (how log lines
+//! are written). Typed settings and their checks live together here so the
 //! shared loader files only gain one line per section.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use serde::Deserialize;
 
 use secrecy::SecretString;
 
+use super::env_names::LOG_FORMAT_ENV;
+use super::error::Problems;
 use super::fields;
 use super::secrets;
 
-/// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertSettings {
-    /// POSTed a JSON message per incident and per all-clear. Secret: chat
-    /// webhooks carry their token in the URL.
-    #[serde(deserialize_with = "secrets::secret_http_url")]
-    pub webhook_url: Option<SecretString>,
-    /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
-    /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub smtp_url: Option<SecretString>,
-    /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
-    #[serde(deserialize_with = "mailbox")]
-    pub email_from: Option<Mailbox>,
-    #[serde(deserialize_with = "mailboxes")]
-    pub email_to: Vec<Mailbox>,
-    /// Put the families' names and contact details in the message.
-    #[serde(deserialize_with = "fields::boolean")]
-    pub include_details: bool,
-    /// How often the conditions are checked.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub check_interval: Duration,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        Self {
-            webhook_url: None,
-            smtp_url: None,
-            email_from: None,
-            email_to: Vec::new(),
-            include_details: false,
-            check_interval: Duration::from_secs(60),
-        }
+fields::section! {
+    /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
+    #[derive(Clone, Debug)]
+    pub struct AlertSettings {
+        /// POSTed a JSON message per incident and per all-clear. Secret: chat
+        /// webhooks carry their token in the URL.
+        pub webhook_url: Option<SecretString> ["secrets::secret_http_url"] = None,
+        /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
+        /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
+        pub smtp_url: Option<SecretString> ["fields::some_secret"] = None,
+        /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
+        pub email_from: Option<Mailbox> ["mailbox"] = None,
+        pub email_to: Vec<Mailbox> ["mailboxes"] = Vec::new(),
+        /// Put the families' names and contact details in the message.
+        pub include_details: bool ["fields::boolean"] = false,
+        /// How often the conditions are checked.
+        pub check_interval: Duration ["fields::positive_duration"] = Duration::from_secs(60),
     }
 }
 
-/// `[status]`: what makes `GET /status` answer 503 (degraded).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StatusSettings {
-    /// Degraded when the oldest pending enquiry has waited longer than this.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub max_pending_age: Duration,
-    /// Degraded while any enquiry is failed (waiting for staff).
-    #[serde(deserialize_with = "fields::boolean")]
-    pub failed_is_degraded: bool,
-}
-
-impl Default for StatusSettings {
-    fn default() -> Self {
-        Self {
-            max_pending_age: Duration::from_secs(30 * 60),
-            failed_is_degraded: true,
-        }
+fields::section! {
+    /// `[status]`: what makes `GET /status` answer 503 (degraded).
+    #[derive(Clone, Debug)]
+    pub struct StatusSettings {
+        /// Degraded when the oldest pending enquiry has waited longer than this.
+        pub max_pending_age: Duration ["fields::positive_duration"] = Duration::from_secs(30 * 60),
+        /// Degraded while any enquiry is failed (waiting for staff).
+        pub failed_is_degraded: bool ["fields::boolean"] = true,
     }
 }
 
-/// `[metrics]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsSettings {
-    /// `/metrics` asks for the staff token, like `/status`. On by default:
-    /// the counters show each home's traffic and which defence caught what.
-    /// The built-in sandbox (no config file) turns it off, so a first
-    /// `cargo run` can be scraped without a token.
-    #[serde(deserialize_with = "fields::boolean")]
-    pub require_token: bool,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        Self {
-            require_token: true,
-        }
+fields::section! {
+    /// `[metrics]`.
+    #[derive(Clone, Debug)]
+    pub struct MetricsSettings {
+        /// `/metrics` asks for the staff token, like `/status`. On by default:
+        /// the counters show each home's traffic and which defence caught what.
+        /// The built-in sandbox (no config file) turns it off, so a first
+        /// `cargo run` can be scraped without a token.
+        pub require_token: bool ["fields::boolean"] = true,
     }
 }
 
-/// `[retention]`: when personal data is scrubbed (failed enquiries never are).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionSettings {
-    /// Synced enquiries keep their details this long after they arrived.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub synced: Duration,
-    /// Enquiries judged spam keep their details this long.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub spam: Duration,
-    /// A held enquiry nobody released or deleted keeps its details this
-    /// long after it arrived; then they are scrubbed and its delivery is
-    /// `expired` (never sent).
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub held: Duration,
-    /// How often a running server does the pass (the first one comes a
-    /// minute after start, or after `interval` if that is shorter).
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub interval: Duration,
-}
-
-impl Default for RetentionSettings {
-    fn default() -> Self {
-        Self {
-            synced: 30 * DAY,
-            spam: 7 * DAY,
-            held: 30 * DAY,
-            interval: DAY,
-        }
+fields::section! {
+    /// `[retention]`: when personal data is scrubbed (failed enquiries never are).
+    #[derive(Clone, Debug)]
+    pub struct RetentionSettings {
+        /// Synced enquiries keep their details this long after they arrived.
+        pub synced: Duration ["fields::positive_duration"] = 30 * DAY,
+        /// Enquiries judged spam keep their details this long.
+        pub spam: Duration ["fields::positive_duration"] = 7 * DAY,
+        /// A held enquiry nobody released or deleted keeps its details this
+        /// long after it arrived; then they are scrubbed and its delivery is
+        /// `expired` (never sent).
+        pub held: Duration ["fields::positive_duration"] = 30 * DAY,
+        /// How often a running server does the pass (the first one comes a
+        /// minute after start, or after `interval` if that is shorter).
+        pub interval: Duration ["fields::positive_duration"] = DAY,
     }
 }
 
@@ -147,84 +100,51 @@ fn mailboxes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::
     Ok(fields::list(d)?.into_iter().map(|Email(m)| m).collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::config::Settings;
-    use crate::config::test_env::jail;
-
-    const BASE: &str = "[carehq]\nsandbox = true\n\n[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n\n";
-
-    #[test]
-    fn defaults_match_the_documented_ones() {
-        jail(|_| {
-            let s = Settings::from_toml_str(BASE).unwrap();
-            assert_eq!(s.status.max_pending_age.as_secs(), 30 * 60);
-            assert!(s.status.failed_is_degraded);
-            // A config given as a file or text is not the built-in sandbox, even
-            // with carehq.sandbox = true: /metrics asks for the staff token.
-            assert!(s.metrics.require_token);
-            assert_eq!(s.retention.synced.as_secs(), 30 * 24 * 3600);
-            assert_eq!(s.retention.spam.as_secs(), 7 * 24 * 3600);
-            assert_eq!(s.retention.held.as_secs(), 30 * 24 * 3600);
-            assert_eq!(s.retention.interval.as_secs(), 24 * 3600);
-            assert!(s.alerts.webhook_url.is_none() && s.alerts.smtp_url.is_none());
-        });
+fields::section! {
+    /// `[sentry]`: error tracking, off unless `dsn` is set.
+    #[derive(Clone, Debug)]
+    pub struct SentrySettings {
+        /// The project's DSN. Secret: it carries the project's key.
+        pub dsn: Option<SecretString> ["secrets::sentry_dsn"] = None,
+        /// Shown beside each event (`production`, `staging`…); Sentry's default when unset.
+        pub environment: Option<String> ["fields::some"] = None,
     }
+}
 
-    #[test]
-    fn every_bad_key_of_a_typed_section_is_named_with_its_source() {
-        jail(|jail| {
-            jail.set_env("ENQUIRY_RELAY_RETENTION__HELD", "30");
-            let toml = format!(
-                "{BASE}[retention]\nsynced = \"0s\"\nspam = \"soon\"\nkeep = 1\n\
-                 [status]\nfailed_is_degraded = \"sometimes\"\nmax_pending_age = \"\"\n"
-            );
-            let errors = Settings::from_toml_str(&toml).unwrap_err();
-            let message = |key: &str| match errors.get(key) {
-                Some(e) => e.message.clone(),
-                None => panic!("no error for {key}: {errors}"),
-            };
-            assert!(message("retention.synced").contains("longer than zero"));
-            assert!(message("retention.spam").contains("\"soon\" is not a duration"));
-            assert!(message("retention.keep").contains("unknown key"));
-            let held = message("retention.held");
-            assert!(
-                held.contains("add one") && held.contains("(set by ENQUIRY_RELAY_RETENTION__HELD)"),
-                "{held}"
-            );
-            assert!(message("status.failed_is_degraded").contains("expected true or false"));
-            // Blank is unset: the default applies.
-            assert!(errors.get("status.max_pending_age").is_none(), "{errors}");
-            assert_eq!(errors.0.len(), 5, "{errors}");
-        });
+fields::named! {
+    /// How each log line is written.
+    #[derive(Default)]
+    pub enum LogFormat {
+        /// Human-readable lines.
+        #[default]
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
     }
+}
 
-    #[test]
-    fn alert_secrets_stay_out_of_debug_and_errors() {
-        jail(|_| {
-            let toml = format!(
-                "{BASE}[alerts]\nwebhook_url = \"https://hooks.example.com/T0/hunter2\"\n\
-             smtp_url = \"smtps://u:pa55word@smtp.example.com:465\"\n\
-             email_from = \"Relay <relay@example.com>\"\nemail_to = \"a@example.com, b@example.com\"\n"
-            );
-            let s = Settings::from_toml_str(&toml).unwrap();
-            assert_eq!(s.alerts.email_to.len(), 2);
-            let debug = format!("{s:?}");
-            assert!(
-                !debug.contains("hunter2") && !debug.contains("pa55word"),
-                "{debug}"
-            );
-
-            let bad = format!(
-                "{BASE}[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"\n"
-            );
-            let errors = Settings::from_toml_str(&bad).unwrap_err().to_string();
-            assert!(!errors.contains("hunter2"), "{errors}");
-            assert!(errors.contains("alerts.webhook_url"), "{errors}");
-            assert!(
-                errors.contains("alerts.email_from"),
-                "smtp needs addresses: {errors}"
-            );
-        });
+fields::section! {
+    /// `[log]`.
+    #[derive(Clone, Debug)]
+    pub struct LogSettings {
+        pub format: LogFormat ["fields::parsed"] = Default::default(),
     }
+}
+
+/// `ENQUIRY_RELAY_LOG_FORMAT` (read before the config existed, and still
+/// honoured), when set, over `[log] format`. An unknown value stops `check`
+/// and start-up instead of silently giving text, so a log shipper expecting
+/// JSON is not fed lines it cannot parse.
+pub(super) fn log(mut settings: LogSettings, p: &mut Problems) -> Option<LogSettings> {
+    let from_env = std::env::var(LOG_FORMAT_ENV).ok();
+    if let Some(value) = from_env.filter(|v| !v.trim().is_empty()) {
+        match value.parse() {
+            Ok(format) => settings.format = format,
+            Err(e) => {
+                p.push(LOG_FORMAT_ENV, e);
+                return None;
+            }
+        }
+    }
+    Some(settings)
 }

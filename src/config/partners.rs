@@ -16,16 +16,15 @@ pub struct SitePartners {
     pub helparound: Option<PartnerAuth>,
 }
 
-/// How one partner authenticates its webhooks.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PartnerAuth {
-    /// `Authorization: Bearer <token>`.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub token: Option<SecretString>,
-    /// The Standard Webhooks secret (`whsec_` and base64).
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub signing_secret: Option<SecretString>,
+fields::section! {
+    /// How one partner authenticates its webhooks.
+    #[derive(Clone, Debug)]
+    pub struct PartnerAuth {
+        /// `Authorization: Bearer <token>`.
+        pub token: Option<SecretString> ["fields::some_secret"] = None,
+        /// The Standard Webhooks secret (`whsec_` and base64).
+        pub signing_secret: Option<SecretString> ["fields::some_secret"] = None,
+    }
 }
 
 /// Exactly one way in per partner, and a secret that can be used.
@@ -59,60 +58,5 @@ pub(super) fn check(prefix: &str, partners: &SitePartners, p: &mut Problems) {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use secrecy::ExposeSecret;
-
-    use crate::config::test_env::settings_from;
-
-    fn with(partner: &str) -> String {
-        format!(
-            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\n\
-             location = \"6724fbc74f73a2cebf6377fa\"\n[sites.partners.helparound]\n{partner}"
-        )
-    }
-
-    fn problem(partner: &str, key: &str) -> String {
-        let errors = settings_from(&with(partner)).expect_err("refused");
-        match errors.get(key) {
-            Some(e) => e.message.clone(),
-            None => panic!("no problem for {key}:\n{errors}"),
-        }
-    }
-
-    #[test]
-    fn a_partner_takes_one_long_token_or_one_signing_secret() {
-        let key = "sites[0].partners.helparound";
-        assert!(problem("", key).contains("token_file"));
-        let both = "token = \"0123456789abcdef0123456789abcdef\"\nsigning_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
-        assert!(problem(both, key).contains("both"));
-        let short = problem("token = \"short-secret\"", &format!("{key}.token"));
-        assert!(short.contains("32 characters") && !short.contains("short-secret"));
-        let bad = problem(
-            "signing_secret = \"not base64!\"",
-            &format!("{key}.signing_secret"),
-        );
-        assert!(bad.contains("whsec_") && !bad.contains("not base64"));
-        let ok = settings_from(&with(
-            "signing_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
-        ))
-        .unwrap();
-        assert!(ok.sites[0].partners.helparound.is_some());
-    }
-
-    #[test]
-    fn a_partner_token_can_come_from_a_file() {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), "0123456789abcdef0123456789abcdef\n").unwrap();
-        let toml = with(&format!("token_file = \"{}\"", file.path().display()));
-        let settings = settings_from(&toml).unwrap();
-        let auth = settings.sites[0].partners.helparound.as_ref().unwrap();
-        assert_eq!(
-            auth.token.as_ref().map(|t| t.expose_secret()),
-            Some("0123456789abcdef0123456789abcdef")
-        );
     }
 }

@@ -196,20 +196,3 @@ pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
         )),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_derived_token_key_is_stable_and_follows_the_carehq_secret() {
-        let a = derive_time_token_key(&SecretString::from("a"));
-        let b = derive_time_token_key(&SecretString::from("b"));
-        assert_ne!(a.expose_secret(), b.expose_secret());
-        // Pinned: databases created before keys were stored rely on it.
-        assert_eq!(
-            a.expose_secret(),
-            "a1138b8cba5602102a745e0957f69ba3bad631611a91d966c8a242c3204d8728"
-        );
-    }
-}

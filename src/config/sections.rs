@@ -2,6 +2,7 @@
 //! here have already been validated: consumers never re-check them.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -9,6 +10,36 @@ use serde::Deserialize;
 
 use super::fields;
 use super::secrets;
+use crate::values::Rate;
+
+fields::section! {
+    /// `[server]`: the HTTP listener.
+    #[derive(Clone, Debug)]
+    pub struct ServerSettings {
+        pub listen: SocketAddr ["fields::listen"] = SocketAddr::from(([127, 0, 0, 1], 8080)),
+        /// Proxies whose forwarding header is believed.
+        pub trusted_proxies: Vec<ipnet::IpNet> ["fields::nets"] = Vec::new(),
+        /// The one header trusted proxies name the client in; the other is never read.
+        pub client_ip_header: ClientIpHeader ["fields::parsed"] = ClientIpHeader::XForwardedFor,
+        /// Largest request body accepted, in bytes.
+        pub body_limit: usize ["fields::byte_size"] = 64 * 1024,
+        pub request_timeout: Duration ["fields::positive_duration"] = Duration::from_secs(30),
+        /// Public base URL (`https://forms.example.com`), no trailing `/`.
+        pub public_url: Option<String> ["fields::public_url"] = None,
+    }
+}
+
+fields::named! {
+    /// Which header trusted proxies put the client's address in. Only that one
+    /// is read: were both, a client could write the one its proxy does not set
+    /// and be believed.
+    pub enum ClientIpHeader {
+        /// `X-Forwarded-For`, which nginx, Caddy, Traefik and HAProxy set.
+        XForwardedFor = "x-forwarded-for",
+        /// `Forwarded` (RFC 7239).
+        Forwarded = "forwarded",
+    }
+}
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
 pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
@@ -69,37 +100,19 @@ pub(super) fn redact_url(url: &str) -> String {
     }
 }
 
-/// `[carehq]`: the CareHQ account deliveries go to. Read with empty
-/// credentials for unset ones, which `validate` fills or refuses.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CareHqSettings {
-    /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
-    #[serde(deserialize_with = "fields::boolean")]
-    pub sandbox: bool,
-    /// Without a trailing `/`; the client appends `/v1/…`.
-    #[serde(deserialize_with = "fields::carehq_url")]
-    pub base_url: String,
-    #[serde(deserialize_with = "fields::parsed")]
-    pub account_id: String,
-    #[serde(deserialize_with = "fields::secret")]
-    pub api_key: SecretString,
-    #[serde(deserialize_with = "fields::secret")]
-    pub api_secret: SecretString,
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub timeout: Duration,
-}
-
-impl Default for CareHqSettings {
-    fn default() -> Self {
-        Self {
-            sandbox: false,
-            base_url: DEFAULT_CAREHQ_BASE_URL.to_owned(),
-            account_id: String::new(),
-            api_key: no_key(),
-            api_secret: no_key(),
-            timeout: Duration::from_secs(30),
-        }
+fields::section! {
+    /// `[carehq]`: the CareHQ account deliveries go to. Read with empty
+    /// credentials for unset ones, which `validate` fills or refuses.
+    #[derive(Clone, Debug)]
+    pub struct CareHqSettings {
+        /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
+        pub sandbox: bool ["fields::boolean"] = false,
+        /// Without a trailing `/`; the client appends `/v1/…`.
+        pub base_url: String ["fields::carehq_url"] = DEFAULT_CAREHQ_BASE_URL.to_owned(),
+        pub account_id: String ["fields::parsed"] = String::new(),
+        pub api_key: SecretString ["fields::secret"] = no_key(),
+        pub api_secret: SecretString ["fields::secret"] = no_key(),
+        pub timeout: Duration ["fields::positive_duration"] = Duration::from_secs(30),
     }
 }
 
@@ -120,14 +133,14 @@ pub struct SyncSettings {
     pub fallback_after: Duration,
 }
 
-/// `[staff]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StaffSettings {
-    /// Bearer token for `/status` and `/metrics`, 32 characters or more;
-    /// `None` means those routes are closed.
-    #[serde(deserialize_with = "secrets::staff_token")]
-    pub token: Option<SecretString>,
+fields::section! {
+    /// `[staff]`.
+    #[derive(Clone, Debug)]
+    pub struct StaffSettings {
+        /// Bearer token for `/status` and `/metrics`, 32 characters or more;
+        /// `None` means those routes are closed.
+        pub token: Option<SecretString> ["secrets::staff_token"] = None,
+    }
 }
 
 /// `[spam]`: the time token forms carry.
@@ -162,23 +175,24 @@ impl Default for SpamSettings {
     }
 }
 
+fields::section! {
+    /// `[rate_limit]`: token buckets per client IP and per site.
+    #[derive(Clone, Copy, Debug)]
+    pub struct RateLimitSettings {
+        // A family may correct and resend a few times; a script posting
+        // every minute is not a family.
+        pub per_ip: Rate ["fields::parsed"] = Rate::every(10, 600),
+        // Far above any care home's real enquiry volume, well below a flood.
+        pub per_site: Rate ["fields::parsed"] = Rate::every(300, 3600),
+        /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
+        // A few MB of buckets: far more distinct addresses than post to
+        // care home forms in an hour, yet a flood from many addresses
+        // cannot exhaust memory.
+        pub max_tracked_addresses: usize ["fields::whole::<_, _, 100, 100_000_000>"] = 100_000,
+    }
+}
+
 /// Until `validate` derives it from the CareHQ secret.
 fn no_key() -> SecretString {
     SecretString::from("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_url_keeps_scheme_and_host_only() {
-        assert_eq!(
-            redact_url("postgres://relay:hunter2@db.internal:5432/relay?sslmode=require"),
-            "postgres://db.internal:5432/…"
-        );
-        assert_eq!(redact_url("postgresql://u:p@db/x"), "postgresql://db/…");
-        assert_eq!(redact_url("sqlite::memory:"), "sqlite:…");
-        assert_eq!(redact_url("not a url p@ss"), "[unparsable URL, hidden]");
-    }
 }

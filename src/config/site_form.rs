@@ -58,28 +58,38 @@ pub(super) struct FormKeys {
     pub labels: LabelKeys,
 }
 
-/// `[sites.labels]`: wording for the hosted form's fields.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct LabelKeys {
-    #[serde(deserialize_with = "fields::some")]
-    first_name: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    last_name: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    email: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    phone: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    care_requirements: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    enquiring_for_self: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    service: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    funding_type: Option<String>,
-    #[serde(deserialize_with = "fields::some")]
-    submit: Option<String>,
+/// Fields whose wording `[sites.labels]` may replace.
+const LABELLED: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "enquiring_for_self",
+    "service",
+    "funding_type",
+    "submit",
+];
+
+/// `[sites.labels]`: field name → wording; a name not in `LABELLED` is
+/// refused as an unknown key, as in any other table.
+#[derive(Default)]
+pub(super) struct LabelKeys(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for LabelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Label(String);
+        impl<'de> Deserialize<'de> for Label {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                fields::parsed(d).map(Label)
+            }
+        }
+        let table = std::collections::BTreeMap::<String, Label>::deserialize(d)?;
+        match table.keys().find(|k| !LABELLED.contains(&k.as_str())) {
+            Some(unknown) => Err(serde::de::Error::unknown_field(unknown, LABELLED)),
+            None => Ok(Self(table.into_iter().map(|(k, v)| (k, v.0)).collect())),
+        }
+    }
 }
 
 /// The consent wording and its version go together, and the home must be
@@ -118,40 +128,24 @@ pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<Sit
             "hides both email and phone, so the home could not reply; keep at least one",
         );
     }
-    let l = raw.labels;
-    let labels = [
-        ("first_name", l.first_name),
-        ("last_name", l.last_name),
-        ("email", l.email),
-        ("phone", l.phone),
-        ("care_requirements", l.care_requirements),
-        ("enquiring_for_self", l.enquiring_for_self),
-        ("service", l.service),
-        ("funding_type", l.funding_type),
-        ("submit", l.submit),
-    ];
     let form = SiteForm {
         intro: raw.intro,
         consent_text: raw.consent_text,
         consent_version: raw.consent_version,
         hidden_fields,
-        labels: (labels.into_iter())
-            .filter_map(|(field, label)| Some((field.to_owned(), label?)))
-            .collect(),
+        labels: raw.labels.0,
     };
     (p.len() == before).then_some(form)
 }
 
-/// `[sites.defaults]`: values sent when the family gave none.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SiteDefaults {
-    #[serde(deserialize_with = "service")]
-    pub service: Option<String>,
-    #[serde(deserialize_with = "funding_type")]
-    pub funding_type: Option<String>,
-    #[serde(deserialize_with = "fields::some_boolean")]
-    pub enquiring_for_self: Option<bool>,
+fields::section! {
+    /// `[sites.defaults]`: values sent when the family gave none.
+    #[derive(Clone, Debug)]
+    pub struct SiteDefaults {
+        pub service: Option<String> ["service"] = None,
+        pub funding_type: Option<String> ["funding_type"] = None,
+        pub enquiring_for_self: Option<bool> ["fields::some_boolean"] = None,
+    }
 }
 
 /// A CareHQ service value looks like `residential_home`; catching
@@ -218,52 +212,5 @@ impl FromStr for FieldName {
                 "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Settings;
-    use crate::config::test_env::jail;
-
-    fn load(site_keys: &str) -> Result<Settings, String> {
-        let toml = format!(
-            "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\n\
-             location = \"6724fbc74f73a2cebf6377fa\"\n{site_keys}"
-        );
-        Settings::from_toml_str(&toml).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn form_settings_are_read() {
-        jail(|_| {
-            let settings = load(
-            "intro = \"Hello\"\nconsent_text = \"I agree\"\nconsent_version = \"v2\"\n\
-             hidden_fields = [\"funding_type\", \"phone\"]\n[sites.labels]\nphone = \"Telephone\"\n",
-        )
-        .expect("valid");
-            let form = &settings.sites[0].form;
-            assert_eq!(form.intro.as_deref(), Some("Hello"));
-            assert_eq!(form.consent_text.as_deref(), Some("I agree"));
-            assert_eq!(form.consent_version.as_deref(), Some("v2"));
-            assert!(!form.shows("funding_type") && !form.shows("phone") && form.shows("email"));
-            assert_eq!(form.label("phone"), Some("Telephone"));
-            assert_eq!(form.label("email"), None);
-        });
-    }
-
-    #[test]
-    fn consent_needs_a_version_and_contact_fields_cannot_all_go() {
-        jail(|_| {
-            let errors = load(
-                "consent_text = \"I agree\"\nhidden_fields = [\"email\", \"phone\", \"name\"]\n",
-            )
-            .expect_err("invalid");
-            assert!(errors.contains("sites[0].consent_version"), "{errors}");
-            assert!(errors.contains("sites[0].hidden_fields[2]"), "{errors}");
-            assert!(errors.contains("hides both email and phone"), "{errors}");
-            let errors = load("consent_version = \"v1\"\n").expect_err("invalid");
-            assert!(errors.contains("sites[0].consent_text"), "{errors}");
-        });
     }
 }

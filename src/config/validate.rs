@@ -8,7 +8,6 @@ use super::accounts::AccountSettings;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
-use super::duration::format_duration;
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
 use super::operations::AlertSettings;
@@ -16,6 +15,7 @@ use super::secrets;
 use super::sections::SpamSettings;
 use super::sites::{self, Refused, SiteSettings};
 use super::{ConfigSource, Settings};
+use crate::values::format_duration;
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
@@ -69,7 +69,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
-    let log = super::log::log(raw.log, &mut p);
+    let log = super::operations::log(raw.log, &mut p);
     match (database, carehq, sync, spam) {
         (Some(database), Some(carehq), Some(sync), Some(spam)) if p.is_empty() => {
             let (Some(alerts), Some(log)) = (alerts, log) else {

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
-use super::duration::format_duration;
 use super::error::Problems;
 use super::fields;
-use super::visit_values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone};
+use crate::values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone, format_duration};
 
 const WEEKDAYS: [&str; 7] = [
     "monday",
@@ -48,67 +46,26 @@ pub struct VisitSettings {
     pub capacity: u32,
 }
 
-/// `[sites.visits]` as written; `visits` checks the rules across keys.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct VisitKeys {
-    #[serde(deserialize_with = "fields::boolean")]
-    enabled: bool,
-    #[serde(deserialize_with = "fields::parsed")]
-    time_zone: Zone,
-    #[serde(deserialize_with = "fields::list")]
-    monday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    tuesday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    wednesday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    thursday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    friday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    saturday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "fields::list")]
-    sunday: Vec<VisitWindow>,
-    #[serde(deserialize_with = "slot_length")]
-    slot_length: Duration,
-    #[serde(deserialize_with = "fields::whole::<_, _, 0, 366>")]
-    days_ahead: u32,
-    #[serde(deserialize_with = "fields::list")]
-    closed_dates: Vec<ClosedDate>,
-    #[serde(deserialize_with = "fields::duration")]
-    notice: Duration,
-    #[serde(deserialize_with = "fields::parsed")]
-    host: Host,
-    #[serde(deserialize_with = "fields::list")]
-    visit_types: Vec<VisitType>,
-    #[serde(deserialize_with = "fields::boolean")]
-    suppress_confirmation_email: bool,
-    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
-    capacity: u32,
-}
-
-impl Default for VisitKeys {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            time_zone: Zone::london(),
-            monday: Vec::new(),
-            tuesday: Vec::new(),
-            wednesday: Vec::new(),
-            thursday: Vec::new(),
-            friday: Vec::new(),
-            saturday: Vec::new(),
-            sunday: Vec::new(),
-            slot_length: Duration::from_secs(30 * 60),
-            days_ahead: 14,
-            closed_dates: Vec::new(),
-            notice: Duration::from_secs(24 * 3600),
-            host: Host("manager"),
-            visit_types: VISIT_TYPES.iter().map(|t| VisitType(t)).collect(),
-            suppress_confirmation_email: false,
-            capacity: 1,
-        }
+fields::section! {
+    /// `[sites.visits]` as written; `visits` checks the rules across keys.
+    pub(super) struct VisitKeys {
+        enabled: bool ["fields::boolean"] = false,
+        time_zone: Zone ["fields::parsed"] = Zone::london(),
+        monday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        tuesday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        wednesday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        thursday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        friday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        saturday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        sunday: Vec<VisitWindow> ["fields::list"] = Vec::new(),
+        slot_length: Duration ["slot_length"] = Duration::from_secs(30 * 60),
+        days_ahead: u32 ["fields::whole::<_, _, 0, 366>"] = 14,
+        closed_dates: Vec<ClosedDate> ["fields::list"] = Vec::new(),
+        notice: Duration ["fields::duration"] = Duration::from_secs(24 * 3600),
+        host: Host ["fields::parsed"] = Host("manager"),
+        visit_types: Vec<VisitType> ["fields::list"] = VISIT_TYPES.iter().map(|t| VisitType(t)).collect(),
+        suppress_confirmation_email: bool ["fields::boolean"] = false,
+        capacity: u32 ["fields::whole::<_, _, 1, 1000>"] = 1,
     }
 }
 
@@ -224,56 +181,6 @@ fn minutes_of(time: Time) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::config::test_env::jail;
-
-    const SITE: &str = "[carehq]\nsandbox = true\n[[sites]]\nslug = \"a\"\nname = \"A\"\nlocation = \"6724fbc74f73a2cebf6377fa\"\n";
-
-    #[test]
-    fn a_visits_section_loads_with_defaults_for_what_is_left_out() {
-        jail(|_| {
-            let toml =
-                format!("{SITE}[sites.visits]\nenabled = true\nmonday = [\"10:00-12:00\"]\n");
-            let settings = Settings::from_toml_str(&toml).unwrap();
-            let visits = settings.site("a").unwrap().visits.clone().unwrap();
-            assert_eq!(visits.time_zone_name, "Europe/London");
-            assert_eq!(visits.slot_length, Duration::from_secs(1800));
-            assert_eq!(visits.days_ahead, 14);
-            assert_eq!(visits.notice, Duration::from_secs(86_400));
-            assert_eq!(visits.host, "manager");
-            assert_eq!(visits.visit_types, ["in_person", "virtual"]);
-            assert_eq!(visits.capacity, 1);
-            assert_eq!(visits.hours[0].len(), 1);
-            assert!(visits.hours[1].is_empty());
-
-            let off = Settings::from_toml_str(SITE).unwrap();
-            assert!(off.site("a").unwrap().visits.is_none());
-        });
-    }
-
-    #[test]
-    fn every_bad_visit_key_is_named() {
-        jail(|_| {
-            let toml = format!(
-                "{SITE}[sites.visits]\nenabled = true\ntime_zone = \"Mars/Olympus\"\nmonday = [\"9-5\"]\n\
-             slot_length = \"7s\"\nclosed_dates = [\"25/12/2026\"]\nhost = \"matron\"\n\
-             visit_types = [\"phone\"]\ncapacity = 0\n"
-            );
-            let errors = Settings::from_toml_str(&toml).unwrap_err();
-            let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-            for key in [
-                "sites[0].visits.time_zone",
-                "sites[0].visits.monday[0]",
-                "sites[0].visits.slot_length",
-                "sites[0].visits.closed_dates[0]",
-                "sites[0].visits.host",
-                "sites[0].visits.visit_types[0]",
-                "sites[0].visits.capacity",
-            ] {
-                assert!(keys.contains(&key), "{key} not in {keys:?}");
-            }
-        });
-    }
 
     #[test]
     fn windows_are_read_sorted_and_checked() {

@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::Rate;
+use crate::values::Rate;
 
 /// The key an address is limited under: an IPv4 address as it is, an IPv6
 /// address as its /64 (one subscriber), an IPv4-mapped IPv6 address as IPv4.

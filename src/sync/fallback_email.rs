@@ -14,9 +14,10 @@ use super::backoff::{retry_delay, unit_random};
 use super::mailer::FallbackMailer;
 use super::outcome::{Delivered, millis, record, unless_lease_fits};
 use super::shared::Shared;
-use crate::config::{SiteSettings, format_duration};
+use crate::config::SiteSettings;
 use crate::domain::Enquiry;
 use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, StoreError, Transition};
+use crate::values::format_duration;
 
 /// Send one claimed fallback email and record the outcome.
 pub(super) async fn send(

@@ -130,7 +130,7 @@ fn message(problem: SlotProblem, settings: &crate::config::VisitSettings) -> Str
         SlotProblem::Past => "That time has already passed; choose a later time.".to_owned(),
         SlotProblem::TooSoon => format!(
             "Visits need booking at least {} ahead; choose a later time.",
-            crate::config::format_duration(settings.notice)
+            crate::values::format_duration(settings.notice)
         ),
         SlotProblem::TooFar => format!(
             "Visits can be booked up to {} days ahead; choose an earlier date.",

@@ -10,7 +10,8 @@ use jiff::tz::TimeZone;
 
 use super::request::parse_local;
 use super::slots::{SlotProblem, candidate_slots, slot_at};
-use crate::config::{VisitSettings, VisitWindow};
+use crate::config::VisitSettings;
+use crate::values::VisitWindow;
 
 fn window(start: (i8, i8), end: (i8, i8)) -> VisitWindow {
     VisitWindow {

@@ -229,7 +229,7 @@ fn compose_stop_grace_period() -> Option<std::time::Duration> {
             2 if in_services => service = text.strip_suffix(':'),
             4 if service == Some("relay") => {
                 if let Some(value) = text.strip_prefix("stop_grace_period:") {
-                    return enquiry_relay::config::parse_duration(value.trim().trim_matches('"'))
+                    return enquiry_relay::values::parse_duration(value.trim().trim_matches('"'))
                         .ok();
                 }
             }

@@ -99,7 +99,7 @@ pub fn degraded_because(
         if age > limit {
             problems.push(format!(
                 "the oldest waiting enquiry has waited {} (more than status.max_pending_age); see last_error and CareHQ's status",
-                crate::config::format_duration(std::time::Duration::from_millis(age.max(0) as u64))
+                crate::values::format_duration(std::time::Duration::from_millis(age.max(0) as u64))
             ));
         }
     }

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use super::words::when;
-use crate::config::{StatusSettings, format_duration};
+use crate::config::StatusSettings;
 use crate::storage::{DeliveryState, StatusFigures};
+use crate::values::format_duration;
 
 /// `deliveries`: each CareHQ account's state, the default first.
 pub fn in_words(

@@ -1,5 +1,5 @@
-//! The values of `[sites.visits]` keys, each parsed on its own: visiting
-//! windows, time zones, dates and CareHQ's host roles and visit types.
+//! The values of a home's visit settings (`[sites.visits]`), each parsed on
+//! its own: visiting windows, time zones, dates, CareHQ's host roles and visit types.
 
 use std::str::FromStr;
 
@@ -61,7 +61,7 @@ impl std::fmt::Display for VisitWindow {
 
 /// An IANA time zone, from jiff's bundled database so DST rules do not
 /// depend on the host.
-pub(super) struct Zone {
+pub struct Zone {
     pub name: String,
     pub zone: TimeZone,
 }
@@ -69,7 +69,7 @@ pub(super) struct Zone {
 impl Zone {
     /// The default; the bundled database always has it, but were it missing
     /// the relay would still start (in UTC) rather than panic.
-    pub(super) fn london() -> Zone {
+    pub fn london() -> Zone {
         "Europe/London".parse().unwrap_or(Zone {
             name: "UTC".to_owned(),
             zone: TimeZone::UTC,
@@ -93,7 +93,7 @@ impl FromStr for Zone {
 }
 
 /// `YYYY-MM-DD`.
-pub(super) struct ClosedDate(pub Date);
+pub struct ClosedDate(pub Date);
 
 impl FromStr for ClosedDate {
     type Err = String;
@@ -108,7 +108,7 @@ impl FromStr for ClosedDate {
 }
 
 /// One of `VISIT_HOSTS`.
-pub(super) struct Host(pub &'static str);
+pub struct Host(pub &'static str);
 
 impl FromStr for Host {
     type Err = String;
@@ -118,7 +118,7 @@ impl FromStr for Host {
 }
 
 /// One of `VISIT_TYPES`.
-pub(super) struct VisitType(pub &'static str);
+pub struct VisitType(pub &'static str);
 
 impl FromStr for VisitType {
     type Err = String;

@@ -1,41 +1,9 @@
-//! `[rate_limit]` rates as written: "N/duration", e.g. `"10/10m"`.
+//! Rates as operators write them: "N/duration", e.g. `"10/10m"`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::duration::parse_duration;
-use super::fields;
-
-/// `[rate_limit]`: token buckets per client IP and per site.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitSettings {
-    #[serde(deserialize_with = "fields::parsed")]
-    pub per_ip: Rate,
-    #[serde(deserialize_with = "fields::parsed")]
-    pub per_site: Rate,
-    /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
-    #[serde(deserialize_with = "fields::whole::<_, _, 100, 100_000_000>")]
-    pub max_tracked_addresses: usize,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        Self {
-            // A family may correct and resend a few times; a script posting
-            // every minute is not a family.
-            per_ip: Rate::every(10, 600),
-            // Far above any care home's real enquiry volume, well below a flood.
-            per_site: Rate::every(300, 3600),
-            // A few MB of buckets: far more distinct addresses than post to
-            // care home forms in an hour, yet a flood from many addresses
-            // cannot exhaust memory.
-            max_tracked_addresses: 100_000,
-        }
-    }
-}
 
 /// `N` posts per `per`: a bucket of `N` tokens refilled evenly over `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +13,7 @@ pub struct Rate {
 }
 
 impl Rate {
-    const fn every(count: u32, secs: u64) -> Rate {
+    pub const fn every(count: u32, secs: u64) -> Rate {
         Rate {
             count,
             per: Duration::from_secs(secs),
