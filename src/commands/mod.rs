@@ -47,6 +47,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         Command::Enquiries { action } => enquiries::run(&settings, action).await,
         Command::Carehq { action } => carehq::run(&settings, action).await,
         Command::Healthcheck { url } => healthcheck::healthcheck(&settings, url).await,
+        Command::Keygen { id } => keygen(&id),
     };
     match outcome {
         Ok(code) => code,
@@ -60,6 +61,20 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
                 eprintln!("error: {e:#}");
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A fresh key line on stdout (nothing else there, so `>> keys` works).
+fn keygen(id: &str) -> anyhow::Result<ExitCode> {
+    match crate::storage::new_key_line(id) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problem) => {
+            eprintln!("{problem}");
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -11,6 +11,7 @@ mod cli;
 mod data_protection;
 mod delivery;
 mod deploy;
+mod encryption;
 mod error_tracking;
 mod fake_captcha;
 mod fault_rounds;
