@@ -295,16 +295,41 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    let options = AppOptions {
+        retry_schedule: r#"["1h"]"#,
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let email = "family4@example.com";
+    // CareHQ's hint quoting the family, and staff's note naming them: the
+    // attempt and audit columns rekey seals besides the enquiry.
+    sandbox.set_faults(Faults {
+        status_hint: Some(format!("temporary problem storing {email}")),
+        ..Faults::once(500)
+    });
     let answer = app.post_json(crate::helpers::SITE, &family(4)).await;
     assert_eq!(answer.status(), 201);
     let answer: serde_json::Value = answer.json().await.unwrap();
     let id = answer["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.drain().await.retrying, 1);
+    let held = crate::admin::insert(&app, 5, true, "clean").await;
+    let actor = enquiry_relay::storage::Actor {
+        label: "staff token",
+        reason: Some("called Mrs O'Brien 5 back"),
+    };
+    assert!(app.store.staff_release(&held, &actor).await.unwrap());
     app.stop().await;
-    let email = "family4@example.com";
-    assert_eq!(columns_holding(&db.url, email).await, ["enquiries.payload"]);
+    assert_eq!(
+        columns_holding(&db.url, email).await,
+        ["delivery_attempts.hint", "enquiries.payload"]
+    );
+    assert_eq!(
+        columns_holding(&db.url, "Mrs O'Brien 5").await,
+        ["audit_log.reason"]
+    );
 
-    let (a, b) = (new_key_line("a").unwrap(), new_key_line("b").unwrap());
+    let a = new_key_line("a").unwrap();
     let config = |name: &str, lines: &[&str]| {
         let file = key_file(db.dir.path(), name, lines);
         write_config(
@@ -318,25 +343,49 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
     let only_a = config("a", &[&a]);
     let (code, out, err) = cli(&only_a, &["enquiries", "rekey", "--batch", "1"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("key a: 1 enquiries"), "{out}");
-    assert_eq!(columns_holding(&db.url, email).await, Vec::<String>::new());
+    assert!(
+        out.contains("key a: 2 enquiries, 1 attempts, 1 audit records sealed again"),
+        "{out}"
+    );
+    for trace in [email, "O'Brien", "temporary problem storing"] {
+        assert_eq!(
+            columns_holding(&db.url, trace).await,
+            Vec::<String>::new(),
+            "{trace}"
+        );
+    }
 
+    // Key B from the command a person would use.
+    let (code, out, err) = cli(&only_a, &["keygen", "--id", "b"]).await;
+    assert_eq!(code, 0, "{err}");
+    let b = out.trim().to_owned();
+    assert!(KeyRing::parse(&b).is_ok_and(|k| k.ids() == ["b"]), "{b}");
     let b_then_a = config("ba", &[&b, &a]);
     let (code, out, err) = cli(&b_then_a, &["enquiries", "rekey"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("key b: 1 enquiries"), "{out}");
+    assert!(
+        out.contains("key b: 2 enquiries, 1 attempts, 1 audit records"),
+        "{out}"
+    );
 
     let only_b = config("b", &[&b]);
     let (code, out, err) = cli(&only_b, &["enquiries", "show", &id]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(email), "{out}");
+    assert!(
+        out.contains("temporary problem storing"),
+        "CareHQ's hint opens: {out}"
+    );
+    let audit = (app_store_audit(&db.url, &only_b_keys(&db), &held).await).join(" ");
+    assert!(audit.contains("called Mrs O'Brien 5 back"), "{audit}");
     let (code, out, err) = cli(&only_b, &["enquiries", "export", "--email", email]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&id), "found by its hash under b: {out}");
     let (code, out, _) = cli(&only_b, &["enquiries", "rekey"]).await;
     assert_eq!(code, 0);
     assert!(
-        out.contains("0 enquiries") && out.contains("1 already current"),
+        out.contains("0 enquiries, 0 attempts, 0 audit records")
+            && out.contains("4 already current"),
         "{out}"
     );
     let (code, _, err) = cli(&only_a, &["enquiries", "list"]).await;
@@ -347,3 +396,21 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
     assert!(err.contains("does not hold key b"), "{err}");
 }
 on_both_databases!(rekey_seals_a_plain_database_then_rotates_a_to_b);
+
+/// The key file named `b` in `db`'s directory (written by the test above).
+fn only_b_keys(db: &TestDb) -> Sealing {
+    Sealing::new(Some(KeyRing::from_file(&db.dir.path().join("b")).unwrap()))
+}
+
+/// The audit reasons of `id`, read through a store holding `sealing`.
+async fn app_store_audit(url: &str, sealing: &Sealing, id: &str) -> Vec<String> {
+    let store = enquiry_relay::storage::Store::connect(url, 2)
+        .await
+        .unwrap()
+        .with_sealing(sealing.clone());
+    let reasons = (store.audit_of(id).await.unwrap().into_iter())
+        .filter_map(|a| a.reason)
+        .collect();
+    store.close().await;
+    reasons
+}
