@@ -5,6 +5,7 @@
 //!
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench intake`
 //! Subset: `cargo bench --bench intake -- --db sqlite --latency-ms 0 --clients 16`
+//! Encryption at rest off and on, same run: add `--encryption off,on`.
 //! Bot flood: `cargo bench --bench intake -- --traffic mixed --bots 64 --db sqlite`
 //! (family clients alone, then the same clients beside the bots; add
 //! `--bot-rate 500,2000` to pace the bots to those totals per second).
@@ -72,6 +73,10 @@ struct Args {
     /// as fast as they can (`--traffic mixed` only).
     #[arg(long, value_delimiter = ',', default_values_t = [0.0])]
     bot_rate: Vec<f64>,
+    /// Personal data encrypted at rest (`database.encryption_key_file`):
+    /// off, on, or both (`off,on`: one service each, the same run).
+    #[arg(long, value_delimiter = ',', default_values = ["off"])]
+    encryption: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -84,6 +89,13 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let dbs = parse_dbs(&args.db)?;
+    let encryption = (args.encryption.iter())
+        .map(|e| match e.as_str() {
+            "off" => Ok(false),
+            "on" => Ok(true),
+            other => anyhow::bail!("unknown --encryption {other}: use off, on or off,on"),
+        })
+        .collect::<anyhow::Result<Vec<bool>>>()?;
     // The sandbox's own limit (10/s by default) would throttle delivery and
     // change what the worker does; the benchmark is about intake.
     let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
@@ -103,7 +115,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut mixed = Vec::new();
     let mut memory = Vec::new();
     for db in dbs {
-        for &latency_ms in &args.latency_ms {
+        for (&latency_ms, &encrypted) in
+            (args.latency_ms.iter()).flat_map(|l| encryption.iter().map(move |e| (l, e)))
+        {
             let Some(bench_db) = BenchDb::create(db, "intake").await? else {
                 continue;
             };
@@ -113,14 +127,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 ..Default::default()
             });
             eprintln!(
-                "== {} / CareHQ {latency_ms} ms: starting the service",
-                db.name()
+                "== {} / CareHQ {latency_ms} ms / encryption {}: starting the service",
+                db.name(),
+                if encrypted { "on" } else { "off" }
             );
-            let service = Service::start(
+            let service = Service::start_with(
                 &bench_db,
                 &carehq_url,
                 &args.extra_toml,
                 args.traffic != load::Traffic::RateLimited,
+                encrypted,
             )
             .await?;
             tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
@@ -166,6 +182,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 rows.push(Row {
                     db: db.name(),
                     latency_ms,
+                    encrypted,
                     clients,
                     stats,
                     carehq_calls: delivered,
@@ -177,6 +194,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             memory.push(MemoryRow {
                 db: db.name(),
                 latency_ms,
+                encrypted,
                 idle_kb,
                 peak_kb: service.memory_kb("VmHWM")?,
             });

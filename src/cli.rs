@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Print a new encryption key line for database.encryption_key_file
+    /// (put it first in the file to make it the key that encrypts).
+    Keygen {
+        /// The key's id, stored with every value it encrypts.
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
     /// Run the CareHQ sandbox alone.
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -118,6 +125,13 @@ pub enum EnquiriesCommand {
         /// Recorded in the audit trail (default "erasure request").
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Encrypt every stored personal value with the newest key of
+    /// database.encryption_key_file (plain values too); safe to repeat.
+    Rekey {
+        /// Rows rewritten per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
     },
     /// Everything stored about a person, as JSON (a subject access request).
     #[command(group(clap::ArgGroup::new("who").required(true).multiple(true).args(["email", "phone"])))]

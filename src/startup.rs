@@ -16,7 +16,7 @@ use crate::carehq::{CareHqClient, ClientSettings};
 use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
-use crate::storage::Store;
+use crate::storage::{KeyRing, Sealing, Store};
 use crate::sync::{FallbackMailer, SyncWorker};
 
 /// A built, bound, not yet running service.
@@ -236,6 +236,14 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .migrate()
         .await
         .context("could not apply database migrations")?;
+    let keys = match &settings.database.encryption_key_file {
+        Some(path) => Some(KeyRing::from_file(path)?),
+        None => None,
+    };
+    let store = store.with_sealing(Sealing::new(keys));
+    // Refused here, not at the first read: a server started without the
+    // key would take enquiries it could not show or deliver.
+    store.check_encryption().await?;
     Ok(store)
 }
 

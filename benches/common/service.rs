@@ -124,6 +124,7 @@ fn config_toml(
     port: u16,
     extra: &str,
     lift_limits: bool,
+    database: &str,
 ) -> String {
     let limits = if lift_limits {
         "[rate_limit]\nper_ip = \"100000000/1s\"\nper_site = \"100000000/1s\"\n"
@@ -137,6 +138,7 @@ listen = "127.0.0.1:{port}"
 
 [database]
 url = "{db_url}"
+{database}
 
 [carehq]
 base_url = "{carehq_url}"
@@ -186,11 +188,32 @@ impl Service {
         extra: &str,
         lift_limits: bool,
     ) -> anyhow::Result<Service> {
+        Service::start_with(db, carehq_url, extra, lift_limits, false).await
+    }
+
+    /// [`Service::start`], with personal data encrypted at rest when
+    /// `encrypted` (a fresh key file beside the database).
+    pub async fn start_with(
+        db: &BenchDb,
+        carehq_url: &str,
+        extra: &str,
+        lift_limits: bool,
+        encrypted: bool,
+    ) -> anyhow::Result<Service> {
         let port = free_port()?;
         let config = db.dir.path().join("enquiry-relay.toml");
+        let database = if encrypted {
+            let keys = db.dir.path().join("keys");
+            let line =
+                enquiry_relay::storage::new_key_line("bench").map_err(|e| anyhow::anyhow!(e))?;
+            std::fs::write(&keys, line + "\n")?;
+            format!("encryption_key_file = \"{}\"", keys.display())
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
-            config_toml(&db.url, carehq_url, port, extra, lift_limits),
+            config_toml(&db.url, carehq_url, port, extra, lift_limits, &database),
         )?;
         Service::launch(&config, port, &db.dir.path().join("relay.log")).await
     }

@@ -15,6 +15,8 @@ const IDLE_RSS_TARGET_MIB: f64 = 30.0;
 pub struct Row {
     pub db: &'static str,
     pub latency_ms: u64,
+    /// Personal data encrypted at rest (`database.encryption_key_file`).
+    pub encrypted: bool,
     pub clients: usize,
     pub stats: Stats,
     /// Requests the sandbox received during the run (warm-up included).
@@ -45,6 +47,7 @@ pub struct MixedRow {
 pub struct MemoryRow {
     pub db: &'static str,
     pub latency_ms: u64,
+    pub encrypted: bool,
     pub idle_kb: u64,
     pub peak_kb: u64,
 }
@@ -78,18 +81,19 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | service CPU % | bench CPU % | load avg |"
+        "| Database | CareHQ answers in | Encrypted | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | service CPU % | bench CPU % | load avg |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} ms | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.0} | {:.0} | {} |",
+            "| {} | {} ms | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.0} | {:.0} | {} |",
             r.db,
             r.latency_ms,
+            on_off(r.encrypted),
             r.clients,
             r.stats.requests(),
             r.stats.per_second(),
@@ -104,10 +108,50 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
         );
     }
     let _ = writeln!(out);
+    encryption_cost(&mut out, rows);
     memory_table(&mut out, memory);
     let _ = writeln!(out);
     targets(&mut out, rows, memory);
     out
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// Each run with encryption on beside the same run with it off.
+fn encryption_cost(out: &mut String, rows: &[Row]) {
+    let pairs: Vec<(&Row, &Row)> = (rows.iter().filter(|r| r.encrypted))
+        .filter_map(|on| {
+            rows.iter()
+                .find(|off| {
+                    !off.encrypted
+                        && off.db == on.db
+                        && off.latency_ms == on.latency_ms
+                        && off.clients == on.clients
+                })
+                .map(|off| (off, on))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Encryption at rest, on vs off (same run):");
+    for (off, on) in pairs {
+        let _ = writeln!(
+            out,
+            "- {} CareHQ {} ms, {} clients: {:.0} vs {:.0} req/s (×{:.2}), p99 {:.2} vs {:.2} ms",
+            on.db,
+            on.latency_ms,
+            on.clients,
+            on.stats.per_second(),
+            off.stats.per_second(),
+            on.stats.per_second() / off.stats.per_second().max(f64::EPSILON),
+            ms(on.stats.percentile(0.99)),
+            ms(off.stats.percentile(0.99)),
+        );
+    }
+    let _ = writeln!(out);
 }
 
 /// The mixed runs: family latency alone and during the flood, side by side,
@@ -168,15 +212,16 @@ pub fn mixed_markdown(rows: &[MixedRow], memory: &[MemoryRow]) -> String {
 fn memory_table(out: &mut String, memory: &[MemoryRow]) {
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Idle RSS (MiB) | Peak RSS after all runs (MiB) |"
+        "| Database | CareHQ answers in | Encrypted | Idle RSS (MiB) | Peak RSS after all runs (MiB) |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---|---:|---:|");
     for m in memory {
         let _ = writeln!(
             out,
-            "| {} | {} ms | {:.1} | {:.1} |",
+            "| {} | {} ms | {} | {:.1} | {:.1} |",
             m.db,
             m.latency_ms,
+            on_off(m.encrypted),
             mib(m.idle_kb),
             mib(m.peak_kb)
         );
@@ -198,10 +243,12 @@ fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {
         );
     }
     for slow in rows.iter().filter(|r| r.latency_ms > 0) {
-        let Some(fast) = rows
-            .iter()
-            .find(|f| f.latency_ms == 0 && f.db == slow.db && f.clients == slow.clients)
-        else {
+        let Some(fast) = rows.iter().find(|f| {
+            f.latency_ms == 0
+                && f.db == slow.db
+                && f.clients == slow.clients
+                && f.encrypted == slow.encrypted
+        }) else {
             continue;
         };
         for (label, p) in [("p50", 0.50), ("p99", 0.99)] {

@@ -28,6 +28,20 @@ pub async fn check(
     for warning in settings.warnings() {
         println!("warning: {warning}");
     }
+    // The key file is read at start-up; a bad one is better found now.
+    if let Some(file) = &settings.database.encryption_key_file {
+        match crate::storage::KeyRing::from_file(file) {
+            Ok(keys) => println!(
+                "encryption at rest: {} key(s), new values sealed with `{}`",
+                keys.ids().len(),
+                keys.newest()
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     if !remote {
         return Ok(ExitCode::SUCCESS);
     }

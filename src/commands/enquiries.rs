@@ -62,6 +62,23 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
             }
             Err(problem) => usage(&problem),
         },
+        EnquiriesCommand::Rekey { batch } => {
+            let report = store.rekey(batch).await?;
+            println!(
+                "rekeyed with key {}: {} enquiries, {} attempts, {} audit records sealed again; {} already current; {} changed meanwhile (run rekey again)",
+                report.key_id,
+                report.enquiries,
+                report.attempts,
+                report.audit_records,
+                report.current,
+                report.skipped
+            );
+            if report.skipped > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         EnquiriesCommand::Purge => {
             let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
             println!(

@@ -152,10 +152,17 @@ async fn matching(
         Ok(person) => person,
         Err(problem) => return Ok(Err(problem)),
     };
+    // The keyed hashes find the enquiries whose own email or phone field is
+    // the person's; reading every stored enquiry (opened in Rust) also finds
+    // the address or number elsewhere in it (a partner's labelled lines).
+    let by_hash = store
+        .enquiries_by_contact(request.email, request.phone)
+        .await?;
     Ok(Ok(stored
         .into_iter()
         .filter(|s| {
-            person.in_payload(&s.payload)
+            by_hash.contains(&s.id)
+                || person.in_payload(&s.payload)
                 || s.original_payload
                     .as_deref()
                     .is_some_and(|p| person.in_payload(p))

@@ -52,6 +52,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             carehq::run(&settings, account.as_deref(), action).await
         }
         Command::Healthcheck { url } => healthcheck::healthcheck(&settings, url).await,
+        Command::Keygen { id } => keygen(&id),
     };
     match outcome {
         Ok(code) => code,
@@ -68,6 +69,20 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
                 Some(_) => ExitCode::from(2),
                 None => ExitCode::FAILURE,
             }
+        }
+    }
+}
+
+/// A fresh key line on stdout (nothing else there, so `>> keys` works).
+fn keygen(id: &str) -> anyhow::Result<ExitCode> {
+    match crate::storage::new_key_line(id) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problem) => {
+            eprintln!("{problem}");
+            Ok(ExitCode::from(2))
         }
     }
 }

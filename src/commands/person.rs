@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::domain::national_digits;
+
 /// Fewer digits than this would match unrelated numbers.
 const MIN_PHONE_DIGITS: usize = 7;
 
@@ -67,21 +69,6 @@ fn strings(value: &Value) -> Box<dyn Iterator<Item = &str> + '_> {
         Value::Array(items) => Box::new(items.iter().flat_map(strings)),
         Value::Object(map) => Box::new(map.values().flat_map(strings)),
         _ => Box::new(std::iter::empty()),
-    }
-}
-
-/// Digits only, a UK `+44` / `0044` written as the national `0`, so
-/// "+44 1632 960123" and "01632 960123" are one number.
-fn national_digits(text: &str) -> String {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    match digits
-        .strip_prefix("0044")
-        .or_else(|| digits.strip_prefix("44"))
-    {
-        Some(rest) if text.trim_start().starts_with('+') || digits.starts_with("0044") => {
-            format!("0{rest}")
-        }
-        _ => digits,
     }
 }
 

@@ -28,6 +28,17 @@ pub(super) fn database(settings: DatabaseSettings, p: &mut Problems) -> Option<D
         );
         return None;
     }
+    if settings
+        .encryption_key_file
+        .as_ref()
+        .is_some_and(|f| f.as_os_str().is_empty())
+    {
+        p.push(
+            "database.encryption_key_file",
+            "is empty; name the key file (make one with `enquiry-relay keygen`) or leave the key out to store data unencrypted",
+        );
+        return None;
+    }
     Some(settings)
 }
 

@@ -53,6 +53,9 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
     pub max_connections: u32,
+    /// Personal data is stored encrypted with the keys in this file
+    /// (storage/sealing.rs has the format); absent means stored plain.
+    pub encryption_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for DatabaseSettings {
@@ -60,6 +63,7 @@ impl Default for DatabaseSettings {
         Self {
             url: SecretString::from(DEFAULT_DATABASE_URL),
             max_connections: 8,
+            encryption_key_file: None,
         }
     }
 }
@@ -82,6 +86,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("encryption_key_file", &self.encryption_key_file)
             .finish()
     }
 }

@@ -34,7 +34,7 @@ pub use free_text::FreeText;
 pub use funding_type::FundingType;
 pub use origin::Origin;
 pub use person_name::PersonName;
-pub use phone::PhoneNumber;
+pub use phone::{PhoneNumber, national_digits};
 pub use service::{KNOWN_SERVICES, Service};
 pub use submission::RawSubmission;
 // For the property test of the intake (`http::submission_props`).

@@ -17,6 +17,22 @@ const MAX_DIGITS: usize = 15;
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
+/// Digits only (how a number is matched and looked up, never how it is
+/// stored), a UK `+44` / `0044` written as the national `0`, so
+/// "+44 1632 960123" and "01632 960123" are one number.
+pub fn national_digits(text: &str) -> String {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    match digits
+        .strip_prefix("0044")
+        .or_else(|| digits.strip_prefix("44"))
+    {
+        Some(rest) if text.trim_start().starts_with('+') || digits.starts_with("0044") => {
+            format!("0{rest}")
+        }
+        _ => digits,
+    }
+}
+
 impl PhoneNumber {
     pub fn parse(value: &str) -> Result<Self, String> {
         let number = value.split_whitespace().collect::<Vec<_>>().join(" ");

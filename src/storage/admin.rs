@@ -150,21 +150,22 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(
+        row.map(
             |(id, site, received_at, payload, spam_verdict, scrubbed_at, version, sha256)| {
-                EnquiryRecord {
+                Ok(EnquiryRecord {
                     id,
                     site,
                     received_at,
-                    payload,
+                    payload: self.sealing.open_opt(payload)?,
                     spam_verdict,
                     scrubbed_at,
                     consent: version
                         .zip(sha256)
                         .map(|(version, sha256)| super::ConsentRecord { version, sha256 }),
-                }
+                })
             },
-        ))
+        )
+        .transpose()
     }
 
     /// Make an enquiry's failed deliveries pending again, due now. The attempt

@@ -179,13 +179,16 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT e.id, e.site, e.payload FROM enquiries e \
               WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'failed') \
               ORDER BY e.received_at LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.reader)
-        .await?)
+        .await?;
+        rows.into_iter()
+            .map(|(id, site, payload)| Ok((id, site, self.sealing.open_opt(payload)?)))
+            .collect()
     }
 }

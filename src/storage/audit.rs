@@ -2,6 +2,7 @@
 //! release, delete, edit, erase), written in the same transaction as the change, so
 //! there is never a change without its record or a record without its change.
 
+use super::sealing::Sealing;
 use super::{Store, StoreError};
 
 /// What staff did, as stored in `audit_log.action`.
@@ -49,8 +50,10 @@ pub struct AuditEntry {
 
 type AuditRow = (i64, String, String, Option<String>, Option<String>);
 
-/// Add a row inside the caller's transaction.
+/// Add a row inside the caller's transaction. The reason and detail are
+/// sealed: staff's words may name the family, an edit's detail lists fields.
 pub(super) async fn record(
+    sealing: &Sealing,
     conn: &mut sqlx::AnyConnection,
     enquiry_id: &str,
     actor: &Actor<'_>,
@@ -67,8 +70,8 @@ pub(super) async fn record(
     .bind(actor.label)
     .bind(at)
     .bind(action.as_str())
-    .bind(actor.reason)
-    .bind(detail)
+    .bind(sealing.seal_opt(actor.reason)?)
+    .bind(sealing.seal_opt(detail)?)
     .execute(conn)
     .await?;
     Ok(())
@@ -84,15 +87,16 @@ impl Store {
         .bind(enquiry_id)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, actor, action, reason, detail)| AuditEntry {
-                at,
-                actor,
-                action,
-                reason,
-                detail,
+        rows.into_iter()
+            .map(|(at, actor, action, reason, detail)| {
+                Ok(AuditEntry {
+                    at,
+                    actor,
+                    action,
+                    reason: self.sealing.open_opt(reason)?,
+                    detail: self.sealing.open_opt(detail)?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

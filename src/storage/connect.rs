@@ -32,6 +32,7 @@ impl Store {
                 Ok(Store {
                     sqlite_writer: Some(SqliteWriter::start(writer.clone())),
                     touching: Default::default(),
+                    sealing: Default::default(),
                     writer,
                     reader,
                     backend,
@@ -50,6 +51,7 @@ impl Store {
                     backend,
                     sqlite_writer: None,
                     touching: Default::default(),
+                    sealing: Default::default(),
                 })
             }
         }

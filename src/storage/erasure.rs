@@ -64,6 +64,7 @@ impl Store {
         // The write first: on SQLite it takes the write lock at once.
         let done = sqlx::query(
             "UPDATE enquiries SET payload = NULL, original_payload = NULL, \
+             email_hash = NULL, phone_hash = NULL, \
              scrubbed_at = COALESCE(scrubbed_at, $1) WHERE id = $2",
         )
         .bind(now)
@@ -100,9 +101,46 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        audit::record(&mut tx, enquiry_id, actor, action, None, now).await?;
+        audit::record(&self.sealing, &mut tx, enquiry_id, actor, action, None, now).await?;
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted)
+    }
+
+    /// Enquiries (not yet scrubbed) whose email or phone field is `email` or
+    /// `phone`, found by their keyed hashes: the address as lower case, the
+    /// number by its digits. Hashes under every key of the file (and the
+    /// plain one) are tried, so rows not yet rekeyed are found too.
+    pub async fn enquiries_by_contact(
+        &self,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let by_email = email.map_or_else(Vec::new, |e| self.sealing.email_lookups(e));
+        let by_phone = phone.map_or_else(Vec::new, |p| self.sealing.phone_lookups(p));
+        let queries = (by_email.iter())
+            .map(|h| {
+                (
+                    "SELECT id FROM enquiries WHERE email_hash = $1 AND payload IS NOT NULL",
+                    h,
+                )
+            })
+            .chain(by_phone.iter().map(|h| {
+                (
+                    "SELECT id FROM enquiries WHERE phone_hash = $1 AND payload IS NOT NULL",
+                    h,
+                )
+            }));
+        let mut ids = Vec::new();
+        for (sql, hash) in queries {
+            let found: Vec<(String,)> = sqlx::query_as(sql)
+                .bind(hash.as_str())
+                .fetch_all(&self.reader)
+                .await?;
+            ids.extend(found.into_iter().map(|(id,)| id));
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Every enquiry whose personal data is still stored, oldest first: the
@@ -115,17 +153,16 @@ impl Store {
         )
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, site, received_at, payload, original_payload)| StoredPayload {
+        rows.into_iter()
+            .map(|(id, site, received_at, payload, original_payload)| {
+                Ok(StoredPayload {
                     id,
                     site,
                     received_at,
-                    payload,
-                    original_payload,
-                },
-            )
-            .collect())
+                    payload: self.sealing.open(payload)?,
+                    original_payload: self.sealing.open_opt(original_payload)?,
+                })
+            })
+            .collect()
     }
 }

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// A grouped SQLite intake commit failed; its cause, as text, for each caller.
     #[error("database error: {0}")]
     Batch(String),
+    /// The encryption keys are missing, unreadable or not the ones the
+    /// database was sealed with (`database.encryption_key_file`).
+    #[error("{0}")]
+    Keys(String),
     #[error("stored data is not in the expected form: {0}")]
     Corrupt(String),
 }

@@ -14,7 +14,7 @@
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::intake::{InsertOutcome, NewEnquiry, insert_rows};
+use super::intake::{InsertOutcome, NewEnquiry, SealedPayload, insert_rows};
 use super::models::{AttemptRecord, Transition};
 use super::outbox::{Lease, record_rows};
 use super::readiness::TOUCH;
@@ -35,8 +35,10 @@ struct OwnedOutcome {
 }
 
 enum Job {
+    /// Already sealed, with its lookup hashes.
     Insert(
         NewEnquiry,
+        SealedPayload,
         oneshot::Sender<Result<InsertOutcome, StoreError>>,
     ),
     Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
@@ -67,9 +69,13 @@ impl SqliteWriter {
     }
 
     /// Store one enquiry; returns once its transaction has committed.
-    pub(super) async fn insert(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
+    pub(super) async fn insert(
+        &self,
+        new: NewEnquiry,
+        sealed: SealedPayload,
+    ) -> Result<InsertOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Insert(new, reply)).await?;
+        self.send(Job::Insert(new, sealed, reply)).await?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -151,7 +157,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
 fn answer(jobs: Vec<Job>, done: Vec<Done>) {
     for (job, done) in jobs.into_iter().zip(done) {
         match (job, done) {
-            (Job::Insert(_, reply), Done::Inserted(outcome)) => {
+            (Job::Insert(_, _, reply), Done::Inserted(outcome)) => {
                 let _ = reply.send(Ok(outcome));
             }
             (Job::Record(_, reply), Done::Recorded(recorded)) => {
@@ -167,7 +173,7 @@ fn answer(jobs: Vec<Job>, done: Vec<Done>) {
 
 fn reply_error(job: Job, error: StoreError) {
     match job {
-        Job::Insert(_, reply) => {
+        Job::Insert(_, _, reply) => {
             let _ = reply.send(Err(error));
         }
         Job::Record(_, reply) => {
@@ -188,8 +194,8 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
         // writes nothing, so neither needs a rollback: the rest of the batch
         // commits as usual.
         done.push(match job {
-            Job::Insert(enquiry, _) => Done::Inserted(
-                insert_rows(&mut tx, enquiry, now)
+            Job::Insert(enquiry, sealed, _) => Done::Inserted(
+                insert_rows(&mut tx, enquiry, sealed, now)
                     .await?
                     .unwrap_or(InsertOutcome::Created),
             ),

@@ -99,22 +99,21 @@ impl Store {
         .bind(delivery_id)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
                 |(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| {
-                    AttemptView {
+                    Ok(AttemptView {
                         started_at,
                         duration_ms,
                         outcome,
                         http_status,
-                        hint,
-                        arg_errors,
+                        hint: self.sealing.open_opt(hint)?,
+                        arg_errors: self.sealing.open_opt(arg_errors)?,
                         error,
-                    }
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::models::EnquiryId;
 use super::partner_events::{PartnerEventKey, claim_enrollment};
+use super::sealing::{ContactHashes, Sealing};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -14,7 +15,7 @@ const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct NewEnquiry {
     pub id: EnquiryId,
     pub site: String,
-    /// The validated enquiry as JSON.
+    /// The validated enquiry as JSON (the store seals it as it writes).
     pub payload: String,
     pub spam_verdict: String,
     pub idempotency_key: Option<String>,
@@ -29,6 +30,22 @@ pub struct NewEnquiry {
     /// The partner event this enquiry comes from (an enrollment webhook): a
     /// repeat of it is answered as a repeat, for as long as the row is kept.
     pub partner_event: Option<PartnerEventKey>,
+}
+
+/// An enquiry's payload as stored (sealed when encryption is on) and the
+/// lookup hashes of its email and phone.
+pub(super) struct SealedPayload {
+    pub(super) payload: String,
+    pub(super) hashes: ContactHashes,
+}
+
+impl SealedPayload {
+    pub(super) fn of(sealing: &Sealing, payload: &str) -> Result<SealedPayload, StoreError> {
+        Ok(SealedPayload {
+            payload: sealing.seal(payload)?,
+            hashes: sealing.contact_hashes(payload),
+        })
+    }
 }
 
 /// Which consent wording was agreed to: kept beside the enquiry (not only in
@@ -75,12 +92,15 @@ impl Store {
     /// Insert the enquiry and its delivery row in one transaction. Nothing is
     /// acknowledged to the family before this commits.
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
+        // Sealed here, in the caller's task, so the SQLite writer task only
+        // writes (and concurrent posts encrypt in parallel).
+        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
         if let Some(writer) = &self.sqlite_writer {
-            return writer.insert(new).await;
+            return writer.insert(new, sealed).await;
         }
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(outcome) = insert_rows(&mut tx, &new, now).await? {
+        if let Some(outcome) = insert_rows(&mut tx, &new, &sealed, now).await? {
             tx.rollback().await?;
             return Ok(outcome);
         }
@@ -114,12 +134,13 @@ impl Store {
         &self,
         enquiry_id: &str,
     ) -> Result<Option<(String, Option<String>)>, StoreError> {
-        Ok(
+        let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT site, payload FROM enquiries WHERE id = $1")
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
-                .await?,
-        )
+                .await?;
+        row.map(|(site, payload)| Ok((site, self.sealing.open_opt(payload)?)))
+            .transpose()
     }
 }
 
@@ -130,6 +151,7 @@ impl Store {
 pub(super) async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     new: &NewEnquiry,
+    sealed: &SealedPayload,
     now: i64,
 ) -> Result<Option<InsertOutcome>, StoreError> {
     if let Some(key) = new.idempotency_key.as_deref() {
@@ -175,16 +197,18 @@ pub(super) async fn insert_rows(
         return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
     }
     sqlx::query(
-        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(new.id.as_str())
     .bind(new.site.as_str())
     .bind(now)
-    .bind(new.payload.as_str())
+    .bind(sealed.payload.as_str())
     .bind(new.spam_verdict.as_str())
     .bind(new.consent.as_ref().map(|c| c.version.as_str()))
     .bind(new.consent.as_ref().map(|c| c.sha256.as_str()))
+    .bind(sealed.hashes.email.as_deref())
+    .bind(sealed.hashes.phone.as_deref())
     .execute(&mut **tx)
     .await?;
     // A held row is not waiting to be sent until a person releases it, so

@@ -21,7 +21,9 @@ mod models;
 mod outbox;
 mod partner_events;
 mod readiness;
+mod rekey;
 mod retention;
+mod sealing;
 mod spent;
 mod staff_actions;
 mod staff_list;
@@ -44,7 +46,9 @@ pub use models::{
     SiteFilter, Step, Transition,
 };
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
+pub use rekey::RekeyReport;
 pub use retention::PurgeReport;
+pub use sealing::{KeyRing, Sealing, new_key_line};
 pub use spent::Spend;
 pub use staff_actions::{Correction, EditOutcome};
 pub use staff_list::{EnquiryState, StaffFilter, StaffRow};
@@ -76,12 +80,16 @@ pub struct Store {
     sqlite_writer: Option<group_commit::SqliteWriter>,
     /// Held while a readiness write runs (`check_writes`).
     touching: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Seals personal data on write and opens it on read
+    /// (`database.encryption_key_file`); plain by default.
+    sealing: Sealing,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("backend", &self.backend)
+            .field("sealing", &self.sealing)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +98,13 @@ impl Store {
     /// Which backend this store uses.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This store, sealing personal data with `sealing` (see
+    /// [`Store::check_encryption`] for what a start must check).
+    pub fn with_sealing(mut self, sealing: Sealing) -> Store {
+        self.sealing = sealing;
+        self
     }
 
     /// Apply the embedded migrations of this backend.

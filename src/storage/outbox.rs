@@ -162,6 +162,18 @@ impl Store {
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
+        // CareHQ's answer can quote the family: sealed like the enquiry.
+        let sealed;
+        let attempt = if attempt.hint.is_some() || attempt.arg_errors.is_some() {
+            sealed = AttemptRecord {
+                hint: self.sealing.seal_opt(attempt.hint.as_deref())?,
+                arg_errors: self.sealing.seal_opt(attempt.arg_errors.as_deref())?,
+                ..attempt.clone()
+            };
+            &sealed
+        } else {
+            attempt
+        };
         let lease = Lease {
             delivery_id: &row.id,
             token: &row.lease_token,

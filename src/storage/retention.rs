@@ -37,7 +37,7 @@ pub struct PurgeReport {
 /// PostgreSQL after waiting for a row lock, so two instances purging at once
 /// do not both scrub (and count) the same row.
 const SCRUB_SYNCED: &str = "\
-UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
+UPDATE enquiries SET payload = NULL, original_payload = NULL, email_hash = NULL, phone_hash = NULL, scrubbed_at = $2
  WHERE payload IS NOT NULL AND id IN (
    SELECT e.id FROM enquiries e
     WHERE e.payload IS NOT NULL AND e.spam_verdict IN ('clean', 'partner') AND e.received_at < $1
@@ -47,7 +47,7 @@ UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
 RETURNING id";
 /// Spam: anything not `clean` (or `partner`: an authenticated webhook), unless a delivery is failed, held or still waiting.
 const SCRUB_SPAM: &str = "\
-UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
+UPDATE enquiries SET payload = NULL, original_payload = NULL, email_hash = NULL, phone_hash = NULL, scrubbed_at = $2
  WHERE payload IS NOT NULL AND id IN (
    SELECT e.id FROM enquiries e
     WHERE e.payload IS NOT NULL AND e.spam_verdict NOT IN ('clean', 'partner') AND e.received_at < $1
@@ -72,7 +72,7 @@ UPDATE deliveries SET status = 'expired', updated_at = $2, next_attempt_at = $2
 /// attempts' CareHQ answers are cleared by `scrub_chunk` like the others'
 /// (none should exist for a row never sent, but the scrub does not rely on it).
 const SCRUB_EXPIRED: &str = "\
-UPDATE enquiries SET payload = NULL, original_payload = NULL, scrubbed_at = $2
+UPDATE enquiries SET payload = NULL, original_payload = NULL, email_hash = NULL, phone_hash = NULL, scrubbed_at = $2
  WHERE payload IS NOT NULL AND id IN (
    SELECT e.id FROM enquiries e
     WHERE e.payload IS NOT NULL AND e.received_at < $1

@@ -5,6 +5,7 @@
 
 use super::audit::{self, Actor, AuditAction};
 use super::erasure::DeleteOutcome;
+use super::intake::SealedPayload;
 use super::{Store, StoreError, now_ms};
 
 /// How an edit went.
@@ -37,14 +38,31 @@ impl Store {
         correction: &Correction<'_>,
     ) -> Result<EditOutcome, StoreError> {
         let now = now_ms();
+        let sealed = SealedPayload::of(&self.sealing, correction.corrected)?;
         let mut tx = self.writer.begin().await?;
+        // Sealed values differ at every write (a random nonce), so "still the
+        // one the page showed" compares the opened text, and the update is
+        // then conditional on the stored text read here.
+        let stored: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT payload FROM enquiries WHERE id = $1")
+                .bind(enquiry_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((Some(stored),)) = stored else {
+            return Ok(EditOutcome::Stale);
+        };
+        if self.sealing.open(stored.clone())? != correction.read {
+            return Ok(EditOutcome::Stale);
+        }
         let done = sqlx::query(
-            "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1 \
-             WHERE id = $2 AND payload = $3",
+            "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1, \
+             email_hash = $2, phone_hash = $3 WHERE id = $4 AND payload = $5",
         )
-        .bind(correction.corrected)
+        .bind(sealed.payload.as_str())
+        .bind(sealed.hashes.email.as_deref())
+        .bind(sealed.hashes.phone.as_deref())
         .bind(enquiry_id)
-        .bind(correction.read)
+        .bind(stored.as_str())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -70,6 +88,7 @@ impl Store {
             steps.join(", ")
         );
         audit::record(
+            &self.sealing,
             &mut tx,
             enquiry_id,
             actor,
@@ -89,7 +108,7 @@ impl Store {
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
                 .await?;
-        Ok(row.and_then(|(p,)| p))
+        self.sealing.open_opt(row.and_then(|(p,)| p))
     }
 
     /// [`Store::retry_failed`], audited. The steps made pending again, in
@@ -114,6 +133,7 @@ impl Store {
         if !steps.is_empty() {
             let detail = format!("steps: {}", steps.join(", "));
             audit::record(
+                &self.sealing,
                 &mut tx,
                 enquiry_id,
                 actor,
@@ -145,7 +165,16 @@ impl Store {
         .await?;
         let released = done.rows_affected() > 0;
         if released {
-            audit::record(&mut tx, enquiry_id, actor, AuditAction::Release, None, now).await?;
+            audit::record(
+                &self.sealing,
+                &mut tx,
+                enquiry_id,
+                actor,
+                AuditAction::Release,
+                None,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(released)

@@ -3,7 +3,7 @@
 //! email or phone, pages; and the rows behind the overview. Read-only.
 
 use super::status::sites_clause;
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 
 /// An enquiry's state as staff see it, over all its delivery steps: a
 /// failed step makes the enquiry failed, then held, then waiting, and it is
@@ -98,51 +98,69 @@ type Row = (String, String, i64, String, Option<i64>, Option<String>);
 
 impl Store {
     /// Up to `limit` enquiries matching `filter`, newest first, skipping `offset`.
+    /// The search reads the stored enquiries in Rust, not SQL: they may be
+    /// sealed (`database.encryption_key_file`), and one code path serves both.
     pub async fn staff_enquiries(
         &self,
         filter: &StaffFilter,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<StaffRow>, StoreError> {
-        let sql = format!(
+        let search = Search::new(filter.search.as_deref());
+        let sites = filter.sites.as_deref();
+        let paging = 5 + sites.map_or(0, <[String]>::len);
+        let base = format!(
             "SELECT id, site, received_at, state, next_at, payload FROM ( \
-               SELECT e.id, e.site, e.received_at, {STATE} AS state, {NEXT_ATTEMPT} AS next_at, e.payload, \
-                      {search} AS haystack FROM enquiries e) x \
+               SELECT e.id, e.site, e.received_at, {STATE} AS state, {NEXT_ATTEMPT} AS next_at, e.payload \
+               FROM enquiries e) x \
              WHERE ($1 = '' OR state = $1) AND ($2 = '' OR site = $2) \
-               AND received_at >= $3 AND received_at < $4 \
-               AND ($5 = '' OR haystack LIKE $5 ESCAPE '\\' OR REPLACE(haystack, ' ', '') LIKE $6 ESCAPE '\\') \
-               {sites} \
-             ORDER BY received_at DESC, id DESC LIMIT $7 OFFSET $8",
-            search = searchable(self.backend),
-            sites = sites_clause("site", filter.sites.as_deref(), 9),
+               AND received_at >= $3 AND received_at < $4 {} \
+             ORDER BY received_at DESC, id DESC",
+            sites_clause("site", sites, 5),
         );
-        let (like, compact) = patterns(filter.search.as_deref());
+        // Without a search the database pages; with one, every row the other
+        // filters leave is read and matched here, then paged.
+        let sql = match search {
+            None => format!("{base} LIMIT ${paging} OFFSET ${}", paging + 1),
+            Some(_) => base,
+        };
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(filter.state.map_or("", EnquiryState::as_str))
             .bind(filter.site.as_deref().unwrap_or(""))
             .bind(filter.from.unwrap_or(0))
-            .bind(filter.until.unwrap_or(i64::MAX))
-            .bind(like)
-            .bind(compact)
-            .bind(limit.max(0))
-            .bind(offset.max(0));
-        for site in filter.sites.iter().flatten() {
-            query = query.bind(site);
+            .bind(filter.until.unwrap_or(i64::MAX));
+        for site in sites.into_iter().flatten() {
+            query = query.bind(site.as_str());
         }
+        let query = match search {
+            None => query.bind(limit.max(0)).bind(offset.max(0)),
+            Some(_) => query,
+        };
         let rows: Vec<Row> = query.fetch_all(&self.reader).await?;
-        rows.into_iter()
-            .map(|(id, site, received_at, state, next_attempt_at, payload)| {
-                Ok(StaffRow {
-                    state: EnquiryState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
-                    id,
-                    site,
-                    received_at,
-                    next_attempt_at,
-                    payload,
-                })
-            })
-            .collect()
+        let mut found = Vec::new();
+        for (id, site, received_at, state, next_attempt_at, payload) in rows {
+            let payload = self.sealing.open_opt(payload)?;
+            if let Some(search) = &search
+                && !payload.as_deref().is_some_and(|p| search.matches(p))
+            {
+                continue;
+            }
+            found.push(StaffRow {
+                state: EnquiryState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
+                id,
+                site,
+                received_at,
+                next_attempt_at,
+                payload,
+            });
+        }
+        if search.is_some() {
+            let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+            let take = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+            found = found.into_iter().skip(skip).take(take).collect();
+        }
+        Ok(found)
     }
 
     /// Site, arrival and state of every enquiry received at or after `since`
@@ -172,38 +190,42 @@ impl Store {
     }
 }
 
-/// The searchable text of `e`: names, email and phone, lower case. Each
-/// dialect reads JSON its own way; a scrubbed enquiry has none.
-fn searchable(backend: Backend) -> String {
-    let field = |name: &str| match backend {
-        Backend::Sqlite => format!("COALESCE(json_extract(e.payload, '$.{name}'), '')"),
-        Backend::Postgres => format!("COALESCE(e.payload::jsonb ->> '{name}', '')"),
-    };
-    format!(
-        "LOWER({} || ' ' || {} || ' ' || {} || ' ' || {})",
-        field("first_name"),
-        field("last_name"),
-        field("email"),
-        field("phone")
-    )
+/// A console search: part of a name, email address or phone number, lower
+/// case, matched as typed or without spaces (so "01632960123" finds
+/// "01632 960123").
+#[derive(Debug, PartialEq, Eq)]
+struct Search {
+    text: String,
+    compact: String,
 }
 
-/// `LIKE` patterns for a search: as typed, and without spaces (so
-/// "01632960123" finds "01632 960123"). Empty when there is no search.
-fn patterns(search: Option<&str>) -> (String, String) {
-    let Some(text) = search.map(str::trim).filter(|s| !s.is_empty()) else {
-        return (String::new(), String::new());
-    };
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    let compact: String = escaped.chars().filter(|c| *c != ' ').collect();
-    (format!("%{escaped}%"), format!("%{compact}%"))
+impl Search {
+    /// `None` when there is nothing to search for.
+    fn new(search: Option<&str>) -> Option<Search> {
+        let text = search
+            .map(str::trim)
+            .filter(|s| !s.is_empty())?
+            .to_lowercase();
+        let compact = text.replace(' ', "");
+        Some(Search { text, compact })
+    }
+
+    /// Whether the stored enquiry's names, email or phone hold the search.
+    fn matches(&self, payload: &str) -> bool {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(payload) else {
+            return false;
+        };
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        let haystack = format!(
+            "{} {} {} {}",
+            field("first_name"),
+            field("last_name"),
+            field("email"),
+            field("phone")
+        )
+        .to_lowercase();
+        haystack.contains(&self.text) || haystack.replace(' ', "").contains(&self.compact)
+    }
 }
 
 #[cfg(test)]
@@ -211,13 +233,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn search_patterns_escape_wildcards_and_drop_spaces() {
-        assert_eq!(patterns(None), (String::new(), String::new()));
-        assert_eq!(patterns(Some("  ")), (String::new(), String::new()));
-        assert_eq!(
-            patterns(Some("O'Brien 5%")),
-            ("%o'brien 5\\%%".into(), "%o'brien5\\%%".into())
-        );
+    fn a_search_matches_names_and_contacts_literally_with_or_without_spaces() {
+        assert_eq!(Search::new(None), None);
+        assert_eq!(Search::new(Some("  ")), None);
+        let payload = r#"{"first_name":"Zoë","last_name":"O'Brien","email":"Zoe@Example.com",
+            "phone":"01632 960123","message":"5% off"}"#;
+        let found = |text: &str| Search::new(Some(text)).unwrap().matches(payload);
+        assert!(found("o'brien"));
+        assert!(found("ZOE@example"));
+        assert!(found("01632960123"), "spaces dropped");
+        assert!(found("zoë o'brien"), "first and last name together");
+        assert!(!found("5%"), "the message is not searched");
+        assert!(!found("o_brien"), "no wildcards: _ is a character");
+        assert!(!Search::new(Some("x")).unwrap().matches("not json"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! enquiry is synced after all, the visit takes a place again before it is
 //! sent, if one is left.
 
-use super::intake::{NewEnquiry, insert_rows};
+use super::intake::{NewEnquiry, SealedPayload, insert_rows};
 use super::models::DeliveryStatus;
 use super::{InsertOutcome, Store, StoreError, now_ms};
 
@@ -107,9 +107,10 @@ impl Store {
         new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
+        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        if let Some(outcome) = insert_rows(&mut tx, new, now).await? {
+        if let Some(outcome) = insert_rows(&mut tx, new, &sealed, now).await? {
             tx.rollback().await?;
             return Ok(VisitInsert::Stored(outcome));
         }

@@ -14,7 +14,7 @@ use crate::on_both_databases;
 use crate::status::{status, with_token};
 
 /// Every `table.column` of the database whose text contains `needle`.
-async fn columns_holding(url: &str, needle: &str) -> Vec<String> {
+pub(crate) async fn columns_holding(url: &str, needle: &str) -> Vec<String> {
     let pool = sqlx::AnyPool::connect(url)
         .await
         .expect("open the database");

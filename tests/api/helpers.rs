@@ -170,6 +170,8 @@ pub struct AppOptions {
     pub carehq_timeout: &'static str,
     /// Lines added to `[sync]` (e.g. `concurrency = 1`).
     pub sync_toml: String,
+    /// Lines added to `[database]` (e.g. `encryption_key_file`).
+    pub database_toml: String,
     /// No background sync worker or alert loop: the test drives them one
     /// step at a time with `TestApp::drain` and `TestApp::check_alerts`.
     pub quiet: bool,
@@ -192,6 +194,7 @@ impl Default for AppOptions {
             shutdown_grace: "5s",
             carehq_timeout: "5s",
             sync_toml: String::new(),
+            database_toml: String::new(),
             quiet: false,
         }
     }
@@ -217,6 +220,7 @@ listen = "{listen}"
 
 [database]
 url = "{db_url}"
+{database_extra}
 
 [carehq]
 base_url = "{carehq_url}"
@@ -266,6 +270,7 @@ funding_type = "not_sure"
         },
         timeout = options.carehq_timeout,
         sync_extra = options.sync_toml,
+        database_extra = options.database_toml,
     )
 }
 
@@ -294,9 +299,13 @@ impl TestApp {
         let settings =
             Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options))
                 .expect("test config is valid");
+        // The test's own handle reads what the app sealed, with its keys.
+        let keys = (settings.database.encryption_key_file.as_deref())
+            .map(|file| enquiry_relay::storage::KeyRing::from_file(file).expect("the key file"));
         let store = Store::connect(&db.url, 2)
             .await
-            .expect("open test database");
+            .expect("open test database")
+            .with_sealing(enquiry_relay::storage::Sealing::new(keys));
         let mut app = Application::build(settings).await.expect("build app");
         let worker = app.sync_worker();
         let steps = options.quiet.then(|| Steps {

@@ -12,6 +12,7 @@ mod cli;
 mod data_protection;
 mod delivery;
 mod deploy;
+mod encryption;
 mod error_tracking;
 mod fake_captcha;
 mod fallback_email;

@@ -1,0 +1,441 @@
+//! Personal data encrypted at rest (`database.encryption_key_file`): the key
+//! file, sealing and opening stored values, and the keyed hashes that let an
+//! email address or phone number be looked up without storing it readable.
+//!
+//! The key file holds one key a line, `KEYID:BASE64`, where `KEYID` is 1–32
+//! of `A-Z a-z 0-9 _ -` and `BASE64` is 32 random bytes (standard alphabet;
+//! `enquiry-relay keygen` writes one). Blank lines and `#` comments are
+//! skipped. The FIRST key seals every new value; every key opens what it
+//! sealed, so keys are rotated by putting a new line first and running
+//! `enquiries rekey`, after which the old line can go.
+//!
+//! A sealed value is `v1:KEYID:BASE64(nonce || ciphertext+tag)` with AES-256-GCM
+//! and a random 96-bit nonce per value. A value without the `v1:` prefix is
+//! read as plain text: a plain database keeps working and `enquiries rekey`
+//! seals it in place.
+//!
+//! The lookup hash is HMAC-SHA256 over the normalised address (lower case) or
+//! number (national digits) with a key derived from each encryption key (an
+//! HMAC of a fixed label), so a copy of the database does not reveal who
+//! wrote even by guessing addresses. A plain database hashes with a fixed,
+//! public key: one code path, no secrecy claimed.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::StoreError;
+
+/// Marks a sealed value (format version 1).
+const PREFIX: &str = "v1:";
+/// AES-GCM's standard nonce length.
+const NONCE_LEN: usize = 12;
+/// Label the lookup key is derived under, so it is never the cipher key.
+const LOOKUP_LABEL: &[u8] = b"enquiry-relay lookup hash v1";
+/// The lookup key of a plain database: public, for one code path only.
+const PLAIN_LOOKUP_KEY: &[u8] = b"enquiry-relay plain lookup hash v1";
+
+/// One key of the file.
+struct Key {
+    id: String,
+    cipher: Aes256Gcm,
+    /// HMAC key for the lookup hashes of values sealed under this key.
+    lookup: Zeroizing<[u8; 32]>,
+}
+
+/// The keys of `database.encryption_key_file`, newest first.
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+/// Key bytes never reach a log: only the ids are shown.
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("ids", &self.ids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Read and check a key file. Errors name the file and the line, never
+    /// the key bytes.
+    pub fn from_file(path: &Path) -> Result<KeyRing, StoreError> {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            StoreError::Keys(format!(
+                "database.encryption_key_file {} could not be read: {e}",
+                path.display()
+            ))
+        })?);
+        KeyRing::parse(&text).map_err(|problem| {
+            StoreError::Keys(format!(
+                "database.encryption_key_file {}: {problem}",
+                path.display()
+            ))
+        })
+    }
+
+    /// Parse the file's text (see the module header for the format).
+    pub fn parse(text: &str) -> Result<KeyRing, String> {
+        let mut keys: Vec<Key> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line_no = n + 1;
+            let Some((id, encoded)) = line.split_once(':') else {
+                return Err(format!(
+                    "line {line_no} is not KEYID:BASE64 (make one with `enquiry-relay keygen`)"
+                ));
+            };
+            let id = id.trim();
+            if !valid_id(id) {
+                return Err(format!(
+                    "line {line_no}: a key id is 1 to 32 of A-Z, a-z, 0-9, _ and -"
+                ));
+            }
+            if keys.iter().any(|k| k.id == id) {
+                return Err(format!("line {line_no}: key id `{id}` appears twice"));
+            }
+            let bytes = Zeroizing::new(
+                STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|_| format!("line {line_no} (key `{id}`) is not valid base64"))?,
+            );
+            if bytes.len() != 32 {
+                return Err(format!(
+                    "line {line_no} (key `{id}`) is {} bytes; AES-256 needs exactly 32",
+                    bytes.len()
+                ));
+            }
+            let cipher = Aes256Gcm::new_from_slice(&bytes)
+                .map_err(|_| format!("line {line_no} (key `{id}`) is not a usable key"))?;
+            let lookup = Zeroizing::new(hmac_sha256(&bytes, LOOKUP_LABEL));
+            keys.push(Key {
+                id: id.to_owned(),
+                cipher,
+                lookup,
+            });
+        }
+        if keys.is_empty() {
+            return Err("holds no key (make one with `enquiry-relay keygen`)".into());
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// Key ids, newest (the one that seals) first.
+    pub fn ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// The id of the key that seals new values.
+    pub fn newest(&self) -> &str {
+        &self.keys[0].id
+    }
+
+    fn newest_key(&self) -> &Key {
+        &self.keys[0]
+    }
+}
+
+/// A fresh key file line: `KEYID:BASE64` of 32 random bytes.
+pub fn new_key_line(id: &str) -> Result<String, String> {
+    if !valid_id(id) {
+        return Err("a key id is 1 to 32 of A-Z, a-z, 0-9, _ and -".into());
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut bytes[..]).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(format!("{id}:{}", STANDARD.encode(&bytes[..])))
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC takes a key of any length: this cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// What the store seals with: the key ring, or none (a plain database).
+/// Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Sealing {
+    keys: Option<Arc<KeyRing>>,
+}
+
+impl fmt::Debug for Sealing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.keys {
+            Some(keys) => write!(f, "Sealing({:?})", keys.ids()),
+            None => f.write_str("Sealing(plain)"),
+        }
+    }
+}
+
+/// The email and phone lookup hashes of one enquiry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactHashes {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Sealing {
+    pub fn new(keys: Option<KeyRing>) -> Sealing {
+        Sealing {
+            keys: keys.map(Arc::new),
+        }
+    }
+
+    /// The key ring, when values are sealed.
+    pub fn keys(&self) -> Option<&KeyRing> {
+        self.keys.as_deref()
+    }
+
+    /// Whether new values are sealed.
+    pub fn is_on(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// `plain` as it is to be stored: sealed with the newest key, or as it
+    /// is on a plain database.
+    pub fn seal(&self, plain: &str) -> Result<String, StoreError> {
+        let Some(keys) = &self.keys else {
+            return Ok(plain.to_owned());
+        };
+        let key = keys.newest_key();
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| StoreError::Keys(format!("no randomness for a nonce: {e}")))?;
+        let sealed = key
+            .cipher
+            .encrypt(&nonce.into(), plain.as_bytes())
+            .map_err(|_| StoreError::Keys("a value could not be encrypted".into()))?;
+        let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}:{}", key.id, STANDARD.encode(bytes)))
+    }
+
+    /// [`Sealing::seal`] of an optional value.
+    pub fn seal_opt(&self, plain: Option<&str>) -> Result<Option<String>, StoreError> {
+        plain.map(|p| self.seal(p)).transpose()
+    }
+
+    /// A stored value as plain text. Unsealed values are returned as they are.
+    pub fn open(&self, stored: String) -> Result<String, StoreError> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else {
+            return Ok(stored);
+        };
+        let Some((id, encoded)) = rest.split_once(':') else {
+            return Err(StoreError::Corrupt(
+                "a sealed value without its key id".into(),
+            ));
+        };
+        let Some(keys) = &self.keys else {
+            return Err(StoreError::Keys(format!(
+                "the database holds values encrypted with key `{id}` but no database.encryption_key_file is set"
+            )));
+        };
+        let Some(key) = keys.keys.iter().find(|k| k.id == id) else {
+            return Err(StoreError::Keys(format!(
+                "a value is encrypted with key `{id}`, which database.encryption_key_file does not hold"
+            )));
+        };
+        let bytes = STANDARD
+            .decode(encoded)
+            .map_err(|_| StoreError::Corrupt("a sealed value is not base64".into()))?;
+        if bytes.len() < NONCE_LEN {
+            return Err(StoreError::Corrupt("a sealed value is too short".into()));
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("a sealed value's nonce".into()))?;
+        let plain = key.cipher.decrypt(&nonce.into(), sealed).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "a value sealed with key `{id}` does not open with it (altered, or another key under that id)"
+            ))
+        })?;
+        String::from_utf8(plain)
+            .map_err(|_| StoreError::Corrupt("a sealed value is not UTF-8".into()))
+    }
+
+    /// [`Sealing::open`] of an optional value.
+    pub fn open_opt(&self, stored: Option<String>) -> Result<Option<String>, StoreError> {
+        stored.map(|s| self.open(s)).transpose()
+    }
+
+    /// Whether a stored value is sealed with the newest key already.
+    pub fn is_current(&self, stored: &str) -> bool {
+        match &self.keys {
+            Some(keys) => stored
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split_once(':'))
+                .is_some_and(|(id, _)| id == keys.newest()),
+            None => !stored.starts_with(PREFIX),
+        }
+    }
+
+    /// The lookup hashes of a stored enquiry's JSON (its `email` and `phone`),
+    /// under the newest key.
+    pub fn contact_hashes(&self, payload: &str) -> ContactHashes {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(payload) else {
+            return ContactHashes::default();
+        };
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str());
+        let lookup = self.lookup_keys();
+        let newest = lookup.first().copied().unwrap_or(PLAIN_LOOKUP_KEY);
+        ContactHashes {
+            email: field("email")
+                .and_then(normal_email)
+                .map(|e| hex::encode(hmac_sha256(newest, e.as_bytes()))),
+            phone: field("phone")
+                .and_then(normal_phone)
+                .map(|p| hex::encode(hmac_sha256(newest, p.as_bytes()))),
+        }
+    }
+
+    /// Every hash `email` may be stored under (each key's, and the plain
+    /// one: rows written before a key, or before `enquiries rekey`).
+    pub fn email_lookups(&self, email: &str) -> Vec<String> {
+        normal_email(email).map_or_else(Vec::new, |e| self.lookups(&e))
+    }
+
+    /// Every hash `phone` may be stored under (see [`Sealing::email_lookups`]).
+    pub fn phone_lookups(&self, phone: &str) -> Vec<String> {
+        normal_phone(phone).map_or_else(Vec::new, |p| self.lookups(&p))
+    }
+
+    fn lookups(&self, normal: &str) -> Vec<String> {
+        let mut keys = self.lookup_keys();
+        keys.push(PLAIN_LOOKUP_KEY);
+        keys.into_iter()
+            .map(|k| hex::encode(hmac_sha256(k, normal.as_bytes())))
+            .collect()
+    }
+
+    fn lookup_keys(&self) -> Vec<&[u8]> {
+        self.keys.as_ref().map_or_else(Vec::new, |keys| {
+            keys.keys.iter().map(|k| &k.lookup[..]).collect()
+        })
+    }
+}
+
+/// An address as looked up: trimmed, lower case.
+fn normal_email(email: &str) -> Option<String> {
+    let email = email.trim().to_lowercase();
+    email.contains('@').then_some(email)
+}
+
+/// A number as looked up: its national digits (the domain's normaliser).
+fn normal_phone(phone: &str) -> Option<String> {
+    let digits = crate::domain::national_digits(phone);
+    (!digits.is_empty()).then_some(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(text: &str) -> Sealing {
+        Sealing::new(Some(KeyRing::parse(text).unwrap()))
+    }
+
+    fn line(id: &str) -> String {
+        new_key_line(id).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_value_opens_and_says_nothing() {
+        let sealing = ring(&line("k1"));
+        let a = sealing.seal("Zoë O'Brien").unwrap();
+        let b = sealing.seal("Zoë O'Brien").unwrap();
+        assert!(a.starts_with("v1:k1:"), "{a}");
+        assert_ne!(a, b, "a random nonce per value");
+        assert!(!a.contains("Brien"));
+        assert_eq!(sealing.open(a).unwrap(), "Zoë O'Brien");
+        assert_eq!(
+            sealing.open("{\"plain\":1}".into()).unwrap(),
+            "{\"plain\":1}"
+        );
+    }
+
+    #[test]
+    fn older_keys_open_and_the_first_seals() {
+        let (a, b) = (line("a"), line("b"));
+        let old = ring(&a).seal("x").unwrap();
+        let both = ring(&format!("# rotated\n{b}\n\n{a}\n"));
+        assert_eq!(both.open(old.clone()).unwrap(), "x");
+        assert!(both.seal("x").unwrap().starts_with("v1:b:"));
+        assert!(!both.is_current(&old));
+        let only_b = ring(&b);
+        assert!(matches!(only_b.open(old.clone()), Err(StoreError::Keys(_))));
+        assert!(matches!(
+            Sealing::default().open(old),
+            Err(StoreError::Keys(_))
+        ));
+    }
+
+    #[test]
+    fn a_tampered_value_is_refused() {
+        let sealing = ring(&line("k"));
+        let sealed = sealing.seal("hello").unwrap();
+        let (head, body) = sealed.rsplit_once(':').unwrap();
+        let mut bytes = STANDARD.decode(body).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let altered = format!("{head}:{}", STANDARD.encode(bytes));
+        assert!(matches!(sealing.open(altered), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn bad_key_files_are_refused_without_echoing_keys() {
+        let short = format!("k:{}", STANDARD.encode([7u8; 16]));
+        let err = KeyRing::parse(&short).unwrap_err();
+        assert!(err.contains("16 bytes"), "{err}");
+        assert!(!err.contains(&STANDARD.encode([7u8; 16])), "{err}");
+        assert!(KeyRing::parse("").is_err());
+        assert!(KeyRing::parse("no colon here").is_err());
+        assert!(KeyRing::parse("bad id!:AAAA").is_err());
+        let twice = format!("{}\n{}", line("k"), line("k"));
+        assert!(KeyRing::parse(&twice).unwrap_err().contains("twice"));
+        let debug = format!("{:?}", KeyRing::parse(&line("k")).unwrap());
+        assert_eq!(debug, "KeyRing { ids: [\"k\"], .. }");
+    }
+
+    #[test]
+    fn lookups_find_the_hash_stored_under_any_key_or_none() {
+        let payload = r#"{"email":" Zoe@Example.com","phone":"+44 1632 960123"}"#;
+        let (a, b) = (line("a"), line("b"));
+        let stored_plain = Sealing::default().contact_hashes(payload);
+        let stored_a = ring(&a).contact_hashes(payload);
+        let both = ring(&format!("{b}\n{a}"));
+        for stored in [&stored_plain, &stored_a] {
+            let email = stored.email.clone().unwrap();
+            let phone = stored.phone.clone().unwrap();
+            assert!(both.email_lookups("zoe@example.COM").contains(&email));
+            assert!(both.phone_lookups("01632 960123").contains(&phone));
+        }
+        assert_ne!(stored_plain.email, stored_a.email, "keyed");
+        assert!(
+            !both
+                .email_lookups("other@example.com")
+                .contains(&stored_a.email.unwrap())
+        );
+    }
+}
