@@ -1,8 +1,12 @@
 //! The FHIR destination (issue 16, Healthcode's conventions, seed document
-//! 003): what an enquiry becomes in FHIR R4. The client (discovery, OAuth 2.0
-//! client credentials, the POST) and its outbox lane come next; this part is
-//! the Bundle.
+//! 003): what an enquiry becomes in FHIR R4 (`bundle`) and the client that
+//! sends it (`client`: discovery, OAuth 2.0 client credentials, the POST).
+//! Its outbox lane and `[[destinations]]` configuration come next.
 
 mod bundle;
+mod client;
+mod error;
 
 pub use bundle::{IDENTIFIER_SYSTEM, VisitTimes, bundle};
+pub use client::{FhirClient, FhirReply, FhirSettings};
+pub use error::FhirError;

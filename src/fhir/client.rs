@@ -1,0 +1,287 @@
+//! Talks to one FHIR destination the Healthcode way (seed document 003):
+//! every endpoint from a discovery document, never hard-coded; an OAuth 2.0
+//! client-credentials token from the SSO server's `openid-configuration`,
+//! reused until shortly before it expires; `SU-SiteId`, `HC-API-Version`
+//! (always sent), `Authorization: Bearer …` and `Content-Type:
+//! application/fhir+json` on the Bundle's POST.
+//!
+//! Discovery and token calls change nothing and go through the retrying
+//! client. The Bundle's POST goes out once: a timeout or 5xx may come after
+//! the server stored it, so its retries stay in the outbox. A 401 to the
+//! POST (the token expired or was revoked early) fetches a new token and
+//! posts once more: a 401 means nothing was stored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use reqwest_middleware::ClientWithMiddleware;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::error::FhirError;
+use crate::outgoing::RetrySafeMethods;
+
+/// A token is fetched again this long before it expires, so a POST never
+/// carries one that runs out on the way.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+/// What the client needs to know about its destination.
+#[derive(Clone)]
+pub struct FhirSettings {
+    /// The API's discovery document (`…/.well-known/discovery-document.json`).
+    pub discovery_url: String,
+    /// The key in it whose URI receives the Bundle.
+    pub api: String,
+    /// The SSO server's `…/.well-known/openid-configuration`.
+    pub sso_discovery_url: String,
+    /// The API Key Id.
+    pub client_id: String,
+    /// The API Key.
+    pub client_secret: SecretString,
+    /// Sent as `SU-SiteId`.
+    pub site_id: String,
+    /// Sent as `HC-API-Version`.
+    pub api_version: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for FhirSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirSettings")
+            .field("discovery_url", &self.discovery_url)
+            .field("api", &self.api)
+            .field("client_id", &self.client_id)
+            .field("site_id", &self.site_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the destination answered a Bundle with.
+#[derive(Debug, Clone)]
+pub struct FhirReply {
+    pub status: u16,
+    pub body: Value,
+}
+
+struct Token {
+    value: SecretString,
+    fresh_until: Instant,
+}
+
+/// One FHIR destination's client. Cheap to clone.
+#[derive(Clone)]
+pub struct FhirClient {
+    once: reqwest::Client,
+    retrying: ClientWithMiddleware,
+    settings: Arc<FhirSettings>,
+    token: Arc<Mutex<Option<Token>>>,
+    /// The Bundle endpoint and the token endpoint, once discovered.
+    endpoints: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl FhirClient {
+    pub fn new(settings: FhirSettings) -> Result<FhirClient, FhirError> {
+        let once = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            // A redirect would turn the POST into a GET somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("enquiry-relay/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FhirError::Prepare(e.to_string()))?;
+        // Discovery GETs and the token POST are safe to repeat (a second
+        // token is harmless); the Bundle's POST never goes through here.
+        let retrying = reqwest_middleware::ClientBuilder::new(once.clone())
+            .with(RetrySafeMethods::new(&[Method::GET, Method::POST]))
+            .build();
+        Ok(FhirClient {
+            once,
+            retrying,
+            settings: Arc::new(settings),
+            token: Arc::default(),
+            endpoints: Arc::default(),
+        })
+    }
+
+    /// POST `bundle` to the discovered endpoint. A 404 or a refused
+    /// connection forgets the discovered endpoints, so the next send reads
+    /// the discovery documents again (the endpoint may have moved).
+    pub async fn send_bundle(&self, bundle: &Value) -> Result<FhirReply, FhirError> {
+        let sent = self.try_send(bundle).await;
+        if let Err(FhirError::Status { status: 404, .. } | FhirError::Connect(_)) = &sent {
+            self.forget_endpoints().await;
+        }
+        sent
+    }
+
+    async fn try_send(&self, bundle: &Value) -> Result<FhirReply, FhirError> {
+        let (endpoint, _) = self.endpoints().await?;
+        let token = self.token(false).await?;
+        let reply = self.post(&endpoint, &token, bundle).await?;
+        if reply.status != StatusCode::UNAUTHORIZED.as_u16() {
+            return judged(reply);
+        }
+        // Refused before anything was stored: a fresh token, one more try.
+        let token = self.token(true).await?;
+        judged(self.post(&endpoint, &token, bundle).await?)
+    }
+
+    async fn post(
+        &self,
+        endpoint: &str,
+        token: &SecretString,
+        bundle: &Value,
+    ) -> Result<FhirReply, FhirError> {
+        let s = &self.settings;
+        let response = self
+            .once
+            .post(endpoint)
+            .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
+            .header(CONTENT_TYPE, "application/fhir+json")
+            .header("SU-SiteId", &s.site_id)
+            .header("HC-API-Version", &s.api_version)
+            .body(bundle.to_string())
+            .send()
+            .await
+            .map_err(FhirError::from_reqwest)?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(FhirError::from_reqwest)?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(FhirReply { status, body })
+    }
+
+    /// The Bundle endpoint and the token endpoint, from the two discovery
+    /// documents; kept once read (see `send_bundle` for when they are read
+    /// again).
+    async fn endpoints(&self) -> Result<(String, String), FhirError> {
+        let mut known = self.endpoints.lock().await;
+        if let Some(found) = known.as_ref() {
+            return Ok(found.clone());
+        }
+        let s = &self.settings;
+        let api = self.get_json(&s.discovery_url).await?;
+        let endpoint = uri_in(&api, &s.api).ok_or_else(|| {
+            FhirError::Discovery(format!(
+                "the discovery document at {} has no URI for \"{}\"; check the destination's api",
+                s.discovery_url, s.api
+            ))
+        })?;
+        let sso = self.get_json(&s.sso_discovery_url).await?;
+        let token_endpoint = (sso.get("token_endpoint").and_then(Value::as_str))
+            .ok_or_else(|| {
+                FhirError::Discovery(format!(
+                    "the SSO discovery document at {} names no token_endpoint",
+                    s.sso_discovery_url
+                ))
+            })?
+            .to_owned();
+        *known = Some((endpoint.clone(), token_endpoint.clone()));
+        Ok((endpoint, token_endpoint))
+    }
+
+    /// Forget the discovered endpoints: the next send reads them again.
+    pub async fn forget_endpoints(&self) {
+        *self.endpoints.lock().await = None;
+    }
+
+    /// The current token, or a new one when it is near its end (or `renew`).
+    async fn token(&self, renew: bool) -> Result<SecretString, FhirError> {
+        let mut held = self.token.lock().await;
+        if !renew
+            && let Some(token) = held.as_ref()
+            && Instant::now() < token.fresh_until
+        {
+            return Ok(token.value.clone());
+        }
+        let (_, token_endpoint) = self.endpoints().await?;
+        let s = &self.settings;
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", &s.client_id)
+            .append_pair("client_secret", s.client_secret.expose_secret())
+            .finish();
+        let asked = Instant::now();
+        let response = self
+            .retrying
+            .post(&token_endpoint)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(FhirError::from_middleware)?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(FhirError::Token(format!(
+                "the token endpoint answered {status} ({}); check the destination's client_id and client_secret",
+                body.get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given")
+            )));
+        }
+        let value = (body.get("access_token").and_then(Value::as_str))
+            .ok_or_else(|| FhirError::Token("the token endpoint sent no access_token".into()))?;
+        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
+        let fresh_until = asked + Duration::from_secs(lifetime).saturating_sub(TOKEN_MARGIN);
+        let value = SecretString::from(value.to_owned());
+        *held = Some(Token {
+            value: value.clone(),
+            fresh_until,
+        });
+        Ok(value)
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, FhirError> {
+        let response = (self.retrying.get(url).send().await).map_err(FhirError::from_middleware)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FhirError::Discovery(format!("{url} answered {status}")));
+        }
+        response
+            .json()
+            .await
+            .map_err(|_| FhirError::Discovery(format!("{url} did not answer with JSON")))
+    }
+}
+
+/// `key`'s URI in a discovery document: the value itself, or its `uri` /
+/// `url` when it is an object (both shapes are seen).
+fn uri_in(document: &Value, key: &str) -> Option<String> {
+    match document.get(key)? {
+        Value::String(uri) => Some(uri.clone()),
+        Value::Object(config) => (config.get("uri").or_else(|| config.get("url")))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// A 2xx is the reply; anything else the error it stands for.
+fn judged(reply: FhirReply) -> Result<FhirReply, FhirError> {
+    match reply.status {
+        200..=299 => Ok(reply),
+        status => Err(FhirError::Status {
+            status,
+            outcome: super::error::diagnostics(&reply.body),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_discovered_uri_is_a_string_or_an_objects_uri() {
+        let doc = json!({"a": "https://x/a", "b": {"uri": "https://x/b"}, "c": {"url": "https://x/c"}, "d": 1});
+        assert_eq!(uri_in(&doc, "a").as_deref(), Some("https://x/a"));
+        assert_eq!(uri_in(&doc, "b").as_deref(), Some("https://x/b"));
+        assert_eq!(uri_in(&doc, "c").as_deref(), Some("https://x/c"));
+        assert_eq!(uri_in(&doc, "d"), None);
+        assert_eq!(uri_in(&doc, "e"), None);
+    }
+}
