@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod fhir_sandbox;
 pub mod http;
 pub mod ops;
 pub mod outgoing;
