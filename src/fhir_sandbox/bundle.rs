@@ -151,6 +151,23 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A header that must come once: two `SU-SiteId`s leave the site ambiguous,
+/// and a server might read either.
+fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    shown: &str,
+) -> Result<Option<&'h str>, FhirError> {
+    if headers.get_all(name).iter().count() > 1 {
+        return Err(FhirError::one(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            format!("{shown} is sent more than once; send it once."),
+        ));
+    }
+    Ok(header_text(headers, name))
+}
+
 fn check_token(sandbox: &FhirSandbox, headers: &HeaderMap) -> Result<(), FhirError> {
     let presented = header_text(headers, header::AUTHORIZATION.as_str())
         .and_then(|v| v.split_once(' '))
@@ -178,7 +195,7 @@ fn check_token(sandbox: &FhirSandbox, headers: &HeaderMap) -> Result<(), FhirErr
 }
 
 fn check_site(sandbox: &FhirSandbox, headers: &HeaderMap) -> Result<String, FhirError> {
-    match header_text(headers, "su-siteid") {
+    match single_header(headers, "su-siteid", "SU-SiteId")? {
         Some(site) if site == sandbox.config().site_id => Ok(site.to_owned()),
         Some(_) => Err(FhirError::one(
             StatusCode::FORBIDDEN,
@@ -195,7 +212,7 @@ fn check_site(sandbox: &FhirSandbox, headers: &HeaderMap) -> Result<String, Fhir
 
 fn check_version(sandbox: &FhirSandbox, headers: &HeaderMap) -> Result<String, FhirError> {
     let versions = &sandbox.config().api_versions;
-    match header_text(headers, "hc-api-version") {
+    match single_header(headers, "hc-api-version", "HC-API-Version")? {
         Some(version) if versions.iter().any(|v| v == version) => Ok(version.to_owned()),
         Some(_) => Err(FhirError::one(
             StatusCode::BAD_REQUEST,
