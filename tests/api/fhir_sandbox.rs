@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::{eventually, free_port};
+
 /// A FHIR sandbox served on 127.0.0.1:0, stopped when dropped.
 struct Running {
     sandbox: FhirSandbox,
@@ -735,4 +737,30 @@ async fn nested_under_a_prefix_the_documents_name_uris_under_it() {
         .await
         .unwrap();
     assert_eq!(accepted.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_fhir_sandbox_command_serves_the_documents() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        .args(["fhir-sandbox", "--listen", &address])
+        .env_remove("ENQUIRY_RELAY_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start enquiry-relay fhir-sandbox");
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/.well-known/discovery-document.json");
+    let document = eventually(Duration::from_secs(20), || async {
+        let response = client.get(&url).send().await.ok()?;
+        response.json::<Value>().await.ok()
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let document = document.expect("the command answers discovery");
+    assert_eq!(
+        document["care-enquiries"],
+        format!("http://{address}/fhir/r4/care-enquiries")
+    );
 }
