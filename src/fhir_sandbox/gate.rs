@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -39,11 +40,7 @@ pub async fn gate(State(sandbox): State<FhirSandbox>, request: Request, next: Ne
         .into_response(),
         Some(status) => FhirError::one(
             status,
-            if status.is_server_error() {
-                "transient"
-            } else {
-                "processing"
-            },
+            issue_code(status),
             format!(
                 "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT /_sandbox/faults and body {{}}.",
                 status.as_u16()
@@ -57,9 +54,21 @@ pub async fn gate(State(sandbox): State<FhirSandbox>, request: Request, next: Ne
     response
 }
 
+/// The IssueType a real server would give a refusal with this status.
+fn issue_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "login",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::TOO_MANY_REQUESTS => "throttled",
+        s if s.is_server_error() => "transient",
+        _ => "processing",
+    }
+}
+
 pub async fn wrong_method(request: Request) -> FhirError {
     FhirError::one(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::METHOD_NOT_ALLOWED,
         "not-supported",
         format!(
             "{} is not allowed here. The discovery documents are read with GET; tokens and bundles are sent with POST.",

@@ -671,6 +671,31 @@ async fn forced_statuses_count_down_per_path_and_the_token_endpoint_can_be_down(
         .unwrap();
     assert_eq!(next.status(), StatusCode::OK);
 
+    // A forced 401 refuses even a fresh token: what a client that refreshes
+    // once, then stops, is tested against.
+    fhir.sandbox
+        .set_faults(Faults::on_path("care-enquiries", 401, 2));
+    for attempt in ["e-2", "e-2"] {
+        let fresh = fhir.token(&endpoints.token).await;
+        let refused = fhir
+            .post_bundle(
+                &endpoints.bundle,
+                &fresh,
+                &seed::example_bundle(attempt),
+                &[],
+            )
+            .await
+            .unwrap();
+        let (status, body) = outcome(refused).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(issue_codes(&body), ["login"]);
+    }
+    assert_eq!(
+        fhir.sandbox.faults(),
+        Faults::default(),
+        "counted down to nothing"
+    );
+
     fhir.sandbox.set_faults(Faults {
         token_endpoint_down: true,
         ..Faults::default()
