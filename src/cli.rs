@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
     },
+    /// Run the FHIR sandbox alone (a fake FHIR R4 server in Healthcode's conventions).
+    FhirSandbox {
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod fhir;
+pub mod fhir_sandbox;
 pub mod http;
 pub mod ops;
 pub mod outgoing;

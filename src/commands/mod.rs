@@ -37,7 +37,10 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     // sees; a person at a terminal gets one plain line. Either way, once.
     let logged = matches!(
         command,
-        Command::Serve | Command::Sync { .. } | Command::Sandbox { .. }
+        Command::Serve
+            | Command::Sync { .. }
+            | Command::Sandbox { .. }
+            | Command::FhirSandbox { .. }
     );
     let outcome = match command {
         Command::Serve => serve::serve(settings).await,
@@ -47,6 +50,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         }
         Command::Sync { once: _ } => sync_once::sync_once(settings).await,
         Command::Sandbox { listen } => serve::sandbox(listen).await,
+        Command::FhirSandbox { listen } => serve::fhir_sandbox(listen).await,
         Command::Enquiries { action } => enquiries::run(&settings, action).await,
         Command::Carehq { account, action } => {
             carehq::run(&settings, account.as_deref(), action).await

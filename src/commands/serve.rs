@@ -1,4 +1,4 @@
-//! `serve` and `sandbox`: long-running commands, stopped by Ctrl-C or SIGTERM.
+//! `serve`, `sandbox` and `fhir-sandbox`: long-running commands, stopped by Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Settings;
+use crate::fhir_sandbox::{FhirSandbox, FhirSandboxConfig};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::startup::Application;
 
@@ -30,6 +31,17 @@ pub async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
         token.cancelled_owned(),
     )
     .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn fhir_sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let token = CancellationToken::new();
+    stop_on_signal(token.clone());
+    let sandbox = FhirSandbox::new(FhirSandboxConfig::default());
+    crate::fhir_sandbox::serve(listener, sandbox, token.cancelled_owned()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

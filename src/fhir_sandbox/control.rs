@@ -1,0 +1,91 @@
+//! The sandbox's own routes (not the FHIR server's): `/_sandbox/...` JSON
+//! views and controls for tests and developers, and the HTML page at `/`.
+//! No authentication: the sandbox holds only test data and listens where
+//! the developer put it.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::errors::FhirError;
+use super::records::AcceptedBundle;
+use super::{Faults, FhirSandbox, page};
+
+pub fn router(sandbox: FhirSandbox) -> Router {
+    Router::new()
+        .route("/", get(page::page))
+        .route("/_sandbox/bundles", get(bundles))
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/faults", get(faults).put(set_faults))
+        .route("/_sandbox/revoke-tokens", post(revoke_tokens))
+        .route("/_sandbox/reset", post(reset))
+        .with_state(sandbox)
+}
+
+async fn bundles(State(sandbox): State<FhirSandbox>) -> Json<Vec<AcceptedBundle>> {
+    Json(sandbox.accepted_bundles())
+}
+
+/// The counters tests assert on (token reuse, repeats not duplicated).
+async fn stats(State(sandbox): State<FhirSandbox>) -> Json<Value> {
+    Json(json!({
+        "tokens_issued": sandbox.tokens_issued(),
+        "enquiries": sandbox.enquiry_count(),
+        "bundle_posts": sandbox.bundle_posts(),
+        "requests": sandbox.request_count(),
+    }))
+}
+
+async fn faults(State(sandbox): State<FhirSandbox>) -> Json<Faults> {
+    Json(sandbox.faults())
+}
+
+/// Takes the raw body so a malformed one gets an OperationOutcome rather
+/// than axum's plain-text rejection.
+async fn set_faults(
+    State(sandbox): State<FhirSandbox>,
+    body: Bytes,
+) -> Result<Json<Faults>, FhirError> {
+    let faults: Faults = serde_json::from_slice(&body).map_err(|e| {
+        FhirError::one(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            format!(
+                "The body must be a JSON Faults object, e.g. {{\"status\": 503, \"status_times\": 2}} ({e}). Send {{}} to clear every fault."
+            ),
+        )
+    })?;
+    if let Some(problem) = faults.problem() {
+        return Err(FhirError::one(
+            StatusCode::BAD_REQUEST,
+            "value",
+            format!("Faults not applied: {problem}."),
+        ));
+    }
+    sandbox.set_faults(faults.clone());
+    Ok(Json(faults))
+}
+
+async fn revoke_tokens(State(sandbox): State<FhirSandbox>) -> StatusCode {
+    sandbox.revoke_tokens();
+    StatusCode::NO_CONTENT
+}
+
+async fn reset(State(sandbox): State<FhirSandbox>) -> StatusCode {
+    sandbox.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// Fallback when the sandbox runs alone (`serve`).
+pub async fn not_found() -> impl IntoResponse {
+    FhirError::one(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Nothing here. The FHIR sandbox serves / (what it accepted), /_sandbox/... (controls) and the endpoints named in /.well-known/discovery-document.json and /.well-known/openid-configuration.",
+    )
+}
