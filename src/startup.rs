@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::carehq::{CareHqClient, ClientSettings};
 use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
+use crate::fhir::{FhirClient, FhirError, FhirSettings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
 use crate::storage::{KeyRing, Sealing, Store};
@@ -83,7 +84,14 @@ impl Application {
             .collect();
         let settings = Arc::new(settings);
         let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
-        let worker = SyncWorker::new(store.clone(), clients, mailer, Arc::clone(&settings));
+        let destinations = fhir_clients(&settings).context("could not build a FHIR client")?;
+        let worker = SyncWorker::new(
+            store.clone(),
+            clients,
+            mailer,
+            destinations,
+            Arc::clone(&settings),
+        );
         let state = AppState {
             settings: Arc::clone(&settings),
             store: store.clone(),
@@ -291,6 +299,26 @@ pub fn client_settings(
         api_secret: account.api_secret.clone(),
         timeout,
     }
+}
+
+/// One FHIR client per `[[destinations]]` entry, by name.
+pub fn fhir_clients(settings: &Settings) -> Result<Vec<(String, FhirClient)>, FhirError> {
+    (settings.destinations.iter())
+        .map(|destination| {
+            let fhir = &destination.fhir;
+            let client = FhirClient::new(FhirSettings {
+                discovery_url: fhir.discovery_url.clone(),
+                api: fhir.api.clone(),
+                sso_discovery_url: fhir.sso_discovery_url.clone(),
+                client_id: fhir.client_id.clone(),
+                client_secret: fhir.client_secret.clone(),
+                site_id: fhir.site_id.clone(),
+                api_version: fhir.api_version.clone(),
+                timeout: settings.carehq.timeout,
+            })?;
+            Ok((destination.name.clone(), client))
+        })
+        .collect()
 }
 
 /// One CareHQ client per configured account, by name, the default first.

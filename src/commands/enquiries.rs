@@ -236,7 +236,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
         println!(
             "\ndelivery {} ({}): {}, {} attempt(s), {} ambiguous{}",
             delivery.id,
-            delivery.step,
+            delivery.step_name,
             delivery.status,
             delivery.attempts,
             delivery.ambiguous,

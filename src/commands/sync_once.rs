@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::startup::{carehq_clients, open_store};
+use crate::startup::{carehq_clients, fhir_clients, open_store};
 use crate::storage::DeliveryStatus;
 use crate::sync::{FallbackMailer, SyncWorker};
 
@@ -16,7 +16,14 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(&settings).await?;
     let clients = carehq_clients(&settings, settings.server.listen)?;
     let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
-    let worker = SyncWorker::new(store.clone(), clients, mailer, Arc::new(settings));
+    let destinations = fhir_clients(&settings)?;
+    let worker = SyncWorker::new(
+        store.clone(),
+        clients,
+        mailer,
+        destinations,
+        Arc::new(settings),
+    );
     let report = worker.drain_once().await?;
     let counts = store.count_by_status().await?;
     let count = |s: DeliveryStatus| {

@@ -200,7 +200,7 @@ impl FromStr for AccountName {
             && (text.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
             return Err(format!(
-                "\"{text}\" is not a valid account name; use 1 to 64 lower-case letters, digits and hyphens, e.g. \"marshall-care\""
+                "\"{text}\" is not a valid name; use 1 to 64 lower-case letters, digits and hyphens, e.g. \"marshall-care\""
             ));
         }
         if text == DEFAULT_ACCOUNT {

@@ -14,7 +14,7 @@ use super::sites::SiteKeys;
 /// The sections there are: any other top-level key is refused by name, so
 /// a misspelt section is not silently ignored. Each section is read on its
 /// own, so a mistake in one does not hide mistakes in another.
-const SECTIONS: &str = "server database carehq accounts sync staff captcha spam rate_limit sites \
+const SECTIONS: &str = "server database carehq accounts destinations sync staff captcha spam rate_limit sites \
                         status metrics retention alerts sentry log";
 
 /// The raw sections plus the structural problems met while reading them.
@@ -38,6 +38,8 @@ pub(super) struct RawSettings {
     pub carehq: super::sections::CareHqSettings,
     /// Each readable `[[accounts]]` entry with its place in the file.
     pub accounts: Vec<(usize, super::accounts::AccountKeys)>,
+    /// Each readable `[[destinations]]` entry with its place in the file.
+    pub destinations: Vec<(usize, super::destinations::DestinationKeys)>,
     pub sync: super::delivery::SyncKeys,
     pub staff: super::sections::StaffSettings,
     pub captcha: super::captcha::CaptchaSettings,
@@ -97,7 +99,8 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     out.raw.alerts = typed(&root, "alerts", figment, &mut out);
     out.raw.sentry = typed(&root, "sentry", figment, &mut out);
     out.raw.log = typed(&root, "log", figment, &mut out);
-    out.raw.accounts = accounts(&root, figment, &mut out);
+    out.raw.accounts = tables(&root, "accounts", figment, &mut out);
+    out.raw.destinations = tables(&root, "destinations", figment, &mut out);
     match root.get("sites") {
         None => {}
         Some(Value::Array(_, items)) => {
@@ -132,31 +135,35 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     Ok(out)
 }
 
-/// Each readable `[[accounts]]` table with its place in the file.
-fn accounts(
+/// Each readable `[[name]]` table (`accounts`, `destinations`) with its
+/// place in the file.
+fn tables<T: DeserializeOwned>(
     root: &Dict,
+    name: &str,
     figment: &Figment,
     out: &mut Extracted,
-) -> Vec<(usize, super::accounts::AccountKeys)> {
-    let items = match root.get("accounts") {
+) -> Vec<(usize, T)> {
+    let items = match root.get(name) {
         None => return Vec::new(),
         Some(Value::Array(_, items)) => items,
         Some(_) => {
             out.problems.push(
-                "accounts",
-                "expected a list of [[accounts]] tables; write each account as its own [[accounts]] block",
+                name,
+                format!(
+                    "expected a list of [[{name}]] tables; write each as its own [[{name}]] block"
+                ),
             );
-            out.unreadable.push("accounts".into());
+            out.unreadable.push(name.into());
             return Vec::new();
         }
     };
     let mut read_ones = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let prefix = format!("accounts[{i}]");
+        let prefix = format!("{name}[{i}]");
         let Value::Dict(_, table) = item else {
             out.problems.push(
                 &prefix,
-                "expected an [[accounts]] table of keys, not a single value",
+                format!("expected a [[{name}]] table of keys, not a single value"),
             );
             out.unreadable.push(prefix);
             continue;

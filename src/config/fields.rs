@@ -191,6 +191,11 @@ pub(super) fn redirect_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Str
 }
 
 /// A CAPTCHA provider's verification endpoint.
+/// A discovery document's address (`[[destinations]]`).
+pub(super) fn discovery_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    http_url(d, "https://api.example/.well-known/discovery-document.json")
+}
+
 pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     http_url(
         d,

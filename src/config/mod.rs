@@ -10,6 +10,7 @@ mod accounts;
 mod captcha;
 mod database;
 mod delivery;
+mod destinations;
 mod env_names;
 mod error;
 mod extract;
@@ -40,6 +41,7 @@ use crate::values::format_duration;
 pub use accounts::{AccountSettings, DEFAULT_ACCOUNT};
 pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
 pub use delivery::DEFAULT_RETRY_SCHEDULE;
+pub use destinations::{DestinationSettings, FhirDestination};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use operations::{
@@ -64,6 +66,8 @@ pub struct Settings {
     pub carehq: CareHqSettings,
     /// Every CareHQ account, `[carehq]` (named `default`) first, then `[[accounts]]`.
     pub accounts: Vec<AccountSettings>,
+    /// `[[destinations]]`: further systems sites' enquiries also go to.
+    pub destinations: Vec<DestinationSettings>,
     pub sync: SyncSettings,
     pub staff: StaffSettings,
     pub captcha: CaptchaSettings,

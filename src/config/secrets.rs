@@ -50,6 +50,7 @@ pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problem
     let keys: Vec<&str> = match prefix {
         _ if prefix.starts_with("sites[") => SITE_SECRET_KEYS.to_vec(),
         _ if prefix.starts_with("accounts[") => ACCOUNT_SECRET_KEYS.to_vec(),
+        _ if prefix.starts_with("destinations[") => vec!["client_secret"],
         _ => (SECRET_KEYS.iter())
             .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix('.'))
             .collect(),

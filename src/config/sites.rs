@@ -24,6 +24,8 @@ pub struct SiteSettings {
     pub account: String,
     /// Who is emailed an enquiry not in CareHQ within `sync.fallback_after`.
     pub fallback_email: Option<lettre::message::Mailbox>,
+    /// `[[destinations]]` its enquiries also go to, each its own outbox step.
+    pub also_send_to: Vec<String>,
     /// CareHQ location Id, 24 lower-case hex characters.
     pub location: CareHqId,
     pub referrer: Option<CareHqId>,
@@ -68,6 +70,8 @@ pub(super) struct SiteKeys {
     account: Option<String>,
     #[serde(deserialize_with = "super::operations::mailbox")]
     fallback_email: Option<lettre::message::Mailbox>,
+    #[serde(deserialize_with = "fields::list")]
+    also_send_to: Vec<String>,
     #[serde(deserialize_with = "fields::location")]
     location: Option<CareHqId>,
     #[serde(deserialize_with = "fields::referrer")]
@@ -229,6 +233,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
         name: raw.name?,
         account: (raw.account).unwrap_or_else(|| super::accounts::DEFAULT_ACCOUNT.to_owned()),
         fallback_email: raw.fallback_email,
+        also_send_to: raw.also_send_to,
         location: raw.location?,
         referrer: raw.referrer,
         sales_channel: raw.sales_channel,

@@ -66,6 +66,11 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
     if !refused("alerts.") {
         fallback_can_be_sent(&sites, &raw.alerts, &mut p);
     }
+    let site_targets: Vec<(usize, &[String])> = (sites.iter())
+        .map(|(i, site)| (*i, site.also_send_to.as_slice()))
+        .collect();
+    let destinations =
+        super::destinations::destinations(raw.destinations, &site_targets, &raw.bad_keys, &mut p);
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
@@ -83,6 +88,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
                 database,
                 carehq,
                 accounts,
+                destinations,
                 sync,
                 staff: raw.staff,
                 captcha: raw.captcha,

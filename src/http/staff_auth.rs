@@ -73,6 +73,22 @@ impl StaffScope {
         }
     }
 
+    /// Every lane in view that can pause, by its delivery-state name: the
+    /// accounts in view, then the destinations their sites send to.
+    pub fn lane_names(&self, settings: &Settings) -> Vec<String> {
+        let mut lanes: Vec<String> = (self.account_names(settings).into_iter())
+            .map(str::to_owned)
+            .collect();
+        for destination in &settings.destinations {
+            let used = (settings.sites.iter())
+                .any(|site| self.sees(&site.slug) && site.also_send_to.contains(&destination.name));
+            if used {
+                lanes.push(crate::storage::destination_step(&destination.name));
+            }
+        }
+        lanes
+    }
+
     /// The site slugs this scope is limited to; `None` for every site.
     pub fn sites(&self) -> Option<&[String]> {
         match self {

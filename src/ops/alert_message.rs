@@ -21,9 +21,13 @@ pub(super) async fn message(
     let paused = (seen.deliveries.iter())
         .find(|(name, _)| Some(name.as_str()) == account)
         .map(|(_, state)| state);
+    let destination = account.and_then(|name| name.strip_prefix("destination:"));
+    let accounts = (seen.deliveries.iter())
+        .filter(|(name, _)| !name.starts_with("destination:"))
+        .count();
     // Named when the deployment has more than one account.
     let of_account = match account {
-        Some(name) if seen.deliveries.len() > 1 => format!(" for account {name}"),
+        Some(name) if accounts > 1 => format!(" for account {name}"),
         _ => String::new(),
     };
     let q = &figures.total;
@@ -35,8 +39,14 @@ pub(super) async fn message(
             sites_with(figures, |q| q.failed)
         ),
         (IncidentKind::Failed, false) => "No failed enquiries remain".to_owned(),
-        (IncidentKind::Paused, true) => format!("Delivery to CareHQ is paused{of_account}"),
-        (IncidentKind::Paused, false) => format!("Delivery to CareHQ has resumed{of_account}"),
+        (IncidentKind::Paused, true) => match destination {
+            Some(d) => format!("Delivery to destination {d} is paused"),
+            None => format!("Delivery to CareHQ is paused{of_account}"),
+        },
+        (IncidentKind::Paused, false) => match destination {
+            Some(d) => format!("Delivery to destination {d} has resumed"),
+            None => format!("Delivery to CareHQ has resumed{of_account}"),
+        },
         (IncidentKind::Held, true) => format!(
             "{} held for a person to check ({})",
             plural(q.held, "enquiry is", "enquiries are"),
@@ -57,6 +67,7 @@ pub(super) async fn message(
         text.push_str(match kind {
             IncidentKind::Failed => " CareHQ refused them or the retries ran out. The families' details and CareHQ's reasons: `enquiry-relay enquiries list --status failed`, then `enquiry-relay enquiries show ID`; after fixing the cause, `enquiry-relay enquiries retry --failed`.",
             IncidentKind::Held => " They looked doubtful (sent too fast, an old, forged or future-dated form token, a page that would not say where it came from (Origin: null), or the CAPTCHA could not be checked) and are not sent until someone looks: `enquiry-relay enquiries list --status held`, then `enquiry-relay enquiries release ID` for a real family.",
+            IncidentKind::Paused if destination.is_some() => " Nothing is lost: the copies are kept and sent once it accepts the credentials. Check its [[destinations]] entry (client_id, client_secret, site_id); delivery to CareHQ is not held up.",
             IncidentKind::Paused if !of_account.is_empty() => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check this account's account_id, api_key, api_secret and base_url in the config (`enquiry-relay check --remote`); other accounts' homes are not held up.",
             IncidentKind::Paused => " Nothing is lost: enquiries are kept and sent once CareHQ accepts the settings. Check carehq.account_id, api_key, api_secret and base_url (`enquiry-relay check --remote`).",
             IncidentKind::PendingAge => " See GET /status for CareHQ's last error; families may need a call back: `enquiry-relay enquiries list --status pending`.",
@@ -74,8 +85,10 @@ pub(super) async fn message(
         "text": text,
         "waiting": {"pending": q.pending + q.sending, "failed": q.failed, "held": q.held},
     });
-    if let Some(account) = account {
-        body["account"] = Value::from(account);
+    match (destination, account) {
+        (Some(destination), _) => body["destination"] = Value::from(destination),
+        (None, Some(account)) => body["account"] = Value::from(account),
+        (None, None) => {}
     }
     if settings.alerts.include_details && opened && kind == IncidentKind::Failed {
         body["details"] = Value::Array(details(store).await?);

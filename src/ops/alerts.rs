@@ -19,7 +19,7 @@ pub use super::alert_change::{Change, Observation};
 use super::alert_message::message;
 use super::notify::Notifier;
 use crate::config::Settings;
-use crate::storage::{Incident, Store, StoreError, now_ms};
+use crate::storage::{Incident, Store, StoreError, destination_step, now_ms};
 
 /// The incidents a check looks at, in the order their messages go out: a
 /// pause per CareHQ account.
@@ -37,6 +37,14 @@ fn incidents<'a>(max_pending_age: Duration, now: i64, accounts: &[&'a str]) -> V
 /// The names of the configured CareHQ accounts, the default first.
 pub fn account_names(settings: &Settings) -> Vec<&str> {
     settings.accounts.iter().map(|a| a.name.as_str()).collect()
+}
+
+/// Every lane that can pause, by its delivery-state name: the CareHQ
+/// accounts (default first), then each destination (`destination:NAME`).
+pub fn lane_names(settings: &Settings) -> Vec<String> {
+    let accounts = settings.accounts.iter().map(|a| a.name.clone());
+    let destinations = (settings.destinations.iter()).map(|d| destination_step(&d.name));
+    accounts.chain(destinations).collect()
 }
 
 /// Check the conditions every `alerts.check_interval` until `shutdown`.
@@ -147,7 +155,8 @@ async fn check_once(
     notifier: &Notifier,
     backlog: &mut Backlog,
 ) -> Result<(), StoreError> {
-    let accounts = account_names(settings);
+    let lanes = lane_names(settings);
+    let accounts: Vec<&str> = lanes.iter().map(String::as_str).collect();
     let changes = claim_changes(store, settings.status.max_pending_age, &accounts).await?;
     if changes.is_empty() {
         return Ok(());

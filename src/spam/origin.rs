@@ -128,6 +128,7 @@ mod tests {
             name: "Upton".into(),
             account: "default".into(),
             fallback_email: None,
+            also_send_to: Vec::new(),
             location: "6724fbc74f73a2cebf6377fa".parse().unwrap(),
             referrer: None,
             sales_channel: None,

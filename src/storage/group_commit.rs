@@ -253,6 +253,7 @@ mod tests {
                     held: false,
                     consent: None,
                     partner_event: None,
+                    destinations: Vec::new(),
                 };
                 let outcome = store.insert_enquiry(new).await.unwrap();
                 (id.clone(), outcome)

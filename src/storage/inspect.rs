@@ -9,6 +9,8 @@ pub struct DeliveryView {
     pub id: String,
     pub enquiry_id: String,
     pub step: Step,
+    /// The step as stored: a destination's names it (`destination:records`).
+    pub step_name: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
     pub ambiguous: i64,
@@ -77,6 +79,7 @@ impl Store {
                         id,
                         enquiry_id,
                         step: Step::parse(&step).ok_or_else(|| corrupt("step", &step))?,
+                        step_name: step,
                         status: DeliveryStatus::parse(&status)
                             .ok_or_else(|| corrupt("status", &status))?,
                         attempts,

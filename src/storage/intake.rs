@@ -2,7 +2,7 @@
 //! submission's idempotency key and a fingerprint of what it said, so a key
 //! sent again is answered as a repeat only when the enquiry is the same.
 
-use super::models::EnquiryId;
+use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::sealing::{ContactHashes, Sealing};
 use super::{Store, StoreError, now_ms};
@@ -30,6 +30,9 @@ pub struct NewEnquiry {
     /// The partner event this enquiry comes from (an enrollment webhook): a
     /// repeat of it is answered as a repeat, for as long as the row is kept.
     pub partner_event: Option<PartnerEventKey>,
+    /// The site's `also_send_to` destinations: one more outbox step each
+    /// (`destination:NAME`), made with the enquiry's own.
+    pub destinations: Vec<String>,
 }
 
 /// An enquiry's payload as stored (sealed when encryption is on) and the
@@ -213,16 +216,21 @@ pub(super) async fn insert_rows(
     .await?;
     // A held row is not waiting to be sent until a person releases it, so
     // its pending_since is set then, not now.
-    sqlx::query(
-        "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
-         VALUES ($1, $2, 'enquiry', $3, $4, $4, $4, $5)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(new.id.as_str())
-    .bind(if new.held { "held" } else { "pending" })
-    .bind(now)
-    .bind((!new.held).then_some(now))
-    .execute(&mut **tx)
-    .await?;
+    let steps = std::iter::once("enquiry".to_owned())
+        .chain(new.destinations.iter().map(|name| destination_step(name)));
+    for step in steps {
+        sqlx::query(
+            "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
+             VALUES ($1, $2, $3, $4, $5, $5, $5, $6)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(new.id.as_str())
+        .bind(step)
+        .bind(if new.held { "held" } else { "pending" })
+        .bind(now)
+        .bind((!new.held).then_some(now))
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(None)
 }

@@ -1,5 +1,7 @@
 //! Row types and state transitions of the outbox.
 
+use std::borrow::Cow;
+
 /// Where a delivery stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,25 +105,48 @@ pub enum Step {
     /// The enquiry emailed to the site's `fallback_email`, made only when it
     /// is not in CareHQ within `sync.fallback_after`.
     FallbackEmail,
+    /// The enquiry sent to one of the site's `also_send_to` destinations;
+    /// stored as `destination:NAME` (which one is the lane's).
+    Destination,
 }
 
-impl Step {
-    pub const ALL: [Step; 3] = [Step::Enquiry, Step::HomeVisit, Step::FallbackEmail];
-    /// The steps a CareHQ account's lane sends.
-    pub const CAREHQ: &'static [&'static str] = &["enquiry", "home_visit"];
-    /// The steps the fallback email lane sends.
-    pub const EMAIL: &'static [&'static str] = &["fallback_email"];
+/// `deliveries.step` of the step for destination `name`.
+pub fn destination_step(name: &str) -> String {
+    format!("{DESTINATION_PREFIX}{name}")
+}
 
+const DESTINATION_PREFIX: &str = "destination:";
+
+impl Step {
+    pub const ALL: [Step; 4] = [
+        Step::Enquiry,
+        Step::HomeVisit,
+        Step::FallbackEmail,
+        Step::Destination,
+    ];
+    /// The steps a CareHQ account's lane sends.
+    pub const CAREHQ: &'static [Cow<'static, str>] =
+        &[Cow::Borrowed("enquiry"), Cow::Borrowed("home_visit")];
+    /// The steps the fallback email lane sends.
+    pub const EMAIL: &'static [Cow<'static, str>] = &[Cow::Borrowed("fallback_email")];
+
+    /// The step's kind; a destination's stored text also names it.
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Enquiry => "enquiry",
             Step::HomeVisit => "home_visit",
             Step::FallbackEmail => "fallback_email",
+            Step::Destination => "destination",
         }
     }
 
     pub fn parse(s: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|step| step.as_str() == s)
+        if s.starts_with(DESTINATION_PREFIX) {
+            return Some(Step::Destination);
+        }
+        (Step::ALL.into_iter())
+            .filter(|step| *step != Step::Destination)
+            .find(|step| step.as_str() == s)
     }
 }
 
@@ -206,8 +231,9 @@ pub struct ClaimScope<'a> {
     /// The lane's name: a CareHQ account, or `(fallback email)`. Outcomes
     /// update its row of `account_delivery_state`.
     pub account: &'a str,
-    /// The steps it sends (`Step::CAREHQ`, `Step::EMAIL`).
-    pub steps: &'a [&'a str],
+    /// The steps it sends, as stored (`Step::CAREHQ`, `Step::EMAIL`,
+    /// `destination:NAME`).
+    pub steps: &'a [Cow<'static, str>],
     pub sites: SiteFilter<'a>,
 }
 
@@ -240,7 +266,8 @@ impl ClaimScope<'_> {
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &str> {
-        (self.steps.iter().copied()).chain(self.site_values().iter().map(String::as_str))
+        (self.steps.iter().map(|step| step.as_ref()))
+            .chain(self.site_values().iter().map(String::as_str))
     }
 
     fn site_clause(&self, first: usize) -> String {

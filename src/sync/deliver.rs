@@ -28,6 +28,7 @@ pub async fn deliver(
     let sent = match &lane.sender {
         Sender::CareHq(client) => try_deliver(shared, (lane, client), &row, probe, permit).await,
         Sender::Email(mailer) => super::fallback_email::send(shared, mailer, &row).await,
+        Sender::Fhir(client) => super::fhir_step::send(shared, (lane, client), &row, probe).await,
     };
     match sent {
         Ok(outcome) => {
@@ -61,7 +62,10 @@ async fn try_deliver(
         Step::HomeVisit => prepare_visit(shared, row).await?,
         Step::Enquiry => prepare(shared, row).await?,
         // Claimed only by the email lane (its claim names its steps).
-        Step::FallbackEmail => Err("a fallback email reached a CareHQ lane".to_owned()),
+        // Claimed only by their own lanes (a claim names its steps).
+        Step::FallbackEmail | Step::Destination => {
+            Err("a step of another destination reached a CareHQ lane".to_owned())
+        }
     };
     let params = match prepared {
         Ok(params) => params,
@@ -102,7 +106,9 @@ async fn try_deliver(
     permit.spend();
     let result = match row.step {
         Step::HomeVisit => client.create_home_visit(&params).await,
-        Step::Enquiry | Step::FallbackEmail => client.create_care_enquiry(&params).await,
+        Step::Enquiry | Step::FallbackEmail | Step::Destination => {
+            client.create_care_enquiry(&params).await
+        }
     };
     // The answer is read (its headers are in the gate): this send no longer
     // counts as in flight.
@@ -115,7 +121,7 @@ async fn try_deliver(
             let carehq_id = remote_id.as_deref().unwrap_or("(none returned)");
             let what = match row.step {
                 Step::HomeVisit => "home visit",
-                Step::Enquiry | Step::FallbackEmail => "enquiry",
+                Step::Enquiry | Step::FallbackEmail | Step::Destination => "enquiry",
             };
             if let Some(lost) = &reply.body_lost {
                 warn!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, http_status = reply.status, error = %lost, duration_ms, "CareHQ accepted the {what} but its answer broke off; recorded as delivered, CareHQ's Id unknown");
@@ -336,7 +342,7 @@ fn not_found_reason(step: Step, site: &str, carehq_said: &str) -> String {
             "{carehq_said}. CareHQ no longer has this visit's care enquiry or site `{site}`'s location: \
              staff may have deleted the enquiry in CareHQ (as spam?). If the family is real, book the visit in CareHQ by hand"
         ),
-        Step::Enquiry | Step::FallbackEmail => format!(
+        Step::Enquiry | Step::FallbackEmail | Step::Destination => format!(
             "{carehq_said}. CareHQ does not know site `{site}`'s location, referrer or sales_channel Id (deleted in CareHQ?) \
              or carehq.base_url is wrong. Check with `enquiry-relay check --remote`, fix the config, then \
              `enquiry-relay enquiries retry --failed`"

@@ -5,23 +5,27 @@
 //! account's rate limit never holds back another's sends. A further kind of
 //! destination is one more `Sender` and the module that sends it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::mailer::FallbackMailer;
 use crate::carehq::{CareHqClient, RateLimitGate};
 use crate::config::{DEFAULT_ACCOUNT, Settings};
-use crate::storage::{ClaimScope, SiteFilter, Step};
+use crate::fhir::FhirClient;
+use crate::storage::{ClaimScope, SiteFilter, Step, destination_step};
 
 /// The name of the fallback email's lane: not a possible account name
 /// (those are lower-case letters, digits and hyphens), so its row of
-/// `account_delivery_state` is its own.
+/// `account_delivery_state` is its own. A destination's lane is named by
+/// its step, `destination:NAME`, for the same reason.
 pub const FALLBACK_LANE: &str = "(fallback email)";
 
 /// What a lane sends with.
 pub(super) enum Sender {
     CareHq(CareHqClient),
     Email(FallbackMailer),
+    Fhir(FhirClient),
 }
 
 pub struct Lane {
@@ -30,7 +34,7 @@ pub struct Lane {
     /// Paces the lane's sends: CareHQ's rate-limit headers for an account;
     /// for email, `sync.concurrency` alone.
     pub(super) gate: Arc<RateLimitGate>,
-    steps: &'static [&'static str],
+    steps: Vec<Cow<'static, str>>,
     /// A named account's own sites; for the default account, the other
     /// accounts' sites, which it leaves alone (it takes every other row,
     /// sites no longer configured included, so those fail with a message).
@@ -47,11 +51,12 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// The lanes for `clients` (one per configured account, by name), and
-    /// the fallback email's when a mailer is given.
+    /// The lanes for `clients` (one per configured account, by name), the
+    /// fallback email's when a mailer is given, and one per destination.
     pub fn all(
         clients: Vec<(String, CareHqClient)>,
         mailer: Option<FallbackMailer>,
+        destinations: Vec<(String, FhirClient)>,
         settings: &Settings,
     ) -> Vec<Lane> {
         let mut lanes: Vec<Lane> = clients
@@ -67,7 +72,7 @@ impl Lane {
                     account,
                     Sender::CareHq(client),
                     gate,
-                    Step::CAREHQ,
+                    Step::CAREHQ.to_vec(),
                     sites,
                     takes_the_rest,
                 )
@@ -82,11 +87,30 @@ impl Lane {
                 FALLBACK_LANE.to_owned(),
                 Sender::Email(mailer),
                 gate,
-                Step::EMAIL,
+                Step::EMAIL.to_vec(),
                 all_sites,
                 true,
             );
             lanes.push(lane);
+        }
+        for (name, client) in destinations {
+            // Paced by `sync.concurrency` alone, as the email.
+            let gate = Arc::new(RateLimitGate::default());
+            gate.observe(None, 0);
+            let step = destination_step(&name);
+            let sites = (settings.sites.iter())
+                .filter(|site| site.also_send_to.contains(&name))
+                .map(|site| site.slug.clone())
+                .collect();
+            let steps = vec![Cow::Owned(step.clone())];
+            lanes.push(Lane::new(
+                step,
+                Sender::Fhir(client),
+                gate,
+                steps,
+                sites,
+                false,
+            ));
         }
         lanes
     }
@@ -95,7 +119,7 @@ impl Lane {
         account: String,
         sender: Sender,
         gate: Arc<RateLimitGate>,
-        steps: &'static [&'static str],
+        steps: Vec<Cow<'static, str>>,
         sites: Vec<String>,
         takes_the_rest: bool,
     ) -> Lane {
@@ -116,7 +140,7 @@ impl Lane {
     pub(super) fn scope(&self) -> ClaimScope<'_> {
         ClaimScope {
             account: &self.account,
-            steps: self.steps,
+            steps: &self.steps,
             sites: match self.takes_the_rest {
                 true => SiteFilter::AllBut(&self.sites),
                 false => SiteFilter::Only(&self.sites),

@@ -8,6 +8,7 @@ mod backoff;
 mod classify;
 mod deliver;
 mod fallback_email;
+mod fhir_step;
 mod lane;
 mod mailer;
 mod outcome;

@@ -16,6 +16,7 @@ use super::outcome::Delivered;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
+use crate::fhir::FhirClient;
 use crate::storage::{ClaimedDelivery, Store, StoreError, now_ms};
 
 /// How the rest of the service talks to the running worker. Cheap to clone.
@@ -68,14 +69,16 @@ const MAX_IDLE: Duration = Duration::from_secs(30);
 
 impl SyncWorker {
     /// `clients`: one per configured account, by name, the default first.
-    /// `mailer`: the fallback email's, when a site has `fallback_email`.
+    /// `mailer`: the fallback email's, when a site has `fallback_email`;
+    /// `destinations`: one client per `[[destinations]]` entry, by name.
     pub fn new(
         store: Store,
         clients: Vec<(String, CareHqClient)>,
         mailer: Option<FallbackMailer>,
+        destinations: Vec<(String, FhirClient)>,
         settings: Arc<Settings>,
     ) -> SyncWorker {
-        let lanes = Lane::all(clients, mailer, &settings);
+        let lanes = Lane::all(clients, mailer, destinations, &settings);
         SyncWorker {
             shared: Arc::new(Shared::new(store, lanes, settings)),
             handle: WorkerHandle::default(),

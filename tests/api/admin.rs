@@ -66,6 +66,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             held,
             consent: None,
             partner_event: None,
+            destinations: Vec::new(),
         })
         .await
         .unwrap();

@@ -729,6 +729,7 @@ pub async fn insert_bare_enquiry(store: &Store) -> String {
             held: false,
             consent: None,
             partner_event: None,
+            destinations: Vec::new(),
         })
         .await
         .expect("store an enquiry");

@@ -17,6 +17,7 @@ mod error_tracking;
 mod fake_captcha;
 mod fallback_email;
 mod fault_rounds;
+mod fhir_destination;
 mod fhir_sandbox;
 mod health;
 mod helpers;

@@ -32,6 +32,7 @@ fn enrollment(key: PartnerEventKey) -> NewEnquiry {
         held: false,
         consent: None,
         partner_event: Some(key),
+        destinations: Vec::new(),
     }
 }
 

@@ -618,6 +618,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 held: false,
                 consent: None,
                 partner_event: None,
+                destinations: Vec::new(),
             };
             let visit = NewVisit {
                 slot_at,

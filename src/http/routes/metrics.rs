@@ -33,7 +33,8 @@ pub async fn metrics(
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
     // Paused when any account in view is (the per-account figures are on /status).
-    let accounts = scope.account_names(&state.settings);
+    let lanes = scope.lane_names(&state.settings);
+    let accounts: Vec<&str> = lanes.iter().map(String::as_str).collect();
     let paused = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries.iter().any(|(_, delivery)| delivery.is_paused()),
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),

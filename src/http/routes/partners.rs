@@ -226,6 +226,7 @@ async fn store(
             event_name: key.event_name.clone(),
             sent_at_ms: key.sent_at_ms,
         }),
+        destinations: site.also_send_to.clone(),
     };
     Ok(match state.store.insert_enquiry(new).await? {
         InsertOutcome::Created if submission.held => (id, "held"),

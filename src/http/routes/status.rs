@@ -35,7 +35,8 @@ pub async fn status(
         Ok(figures) => figures,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let accounts = scope.account_names(&state.settings);
+    let lanes = scope.lane_names(&state.settings);
+    let accounts: Vec<&str> = lanes.iter().map(String::as_str).collect();
     let deliveries = match state.store.delivery_states(&accounts).await {
         Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
@@ -79,11 +80,20 @@ pub fn degraded_because(
     now: i64,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    let accounts = (deliveries.iter())
+        .filter(|(lane, _)| destination_of(lane).is_none())
+        .count();
     for (account, delivery) in deliveries {
         let Some(reason) = &delivery.paused_reason else {
             continue;
         };
-        problems.push(match deliveries.len() {
+        if let Some(destination) = destination_of(account) {
+            problems.push(format!(
+                "delivery to destination {destination} is paused: {reason}. Its copies are kept and sent once it accepts the credentials; CareHQ delivery is not held up"
+            ));
+            continue;
+        }
+        problems.push(match accounts {
             1 => format!(
                 "delivery to CareHQ is paused: {reason}. Fix the CareHQ settings; delivery resumes by itself once CareHQ accepts them"
             ),
@@ -137,6 +147,12 @@ pub fn degraded_because(
     problems
 }
 
+/// The destination a lane name (`destination:NAME`) is of; `None` for a
+/// CareHQ account.
+fn destination_of(lane: &str) -> Option<&str> {
+    lane.strip_prefix("destination:")
+}
+
 /// Where an account's credentials are set, for a message.
 fn settings_of(account: &str) -> String {
     match account {
@@ -181,16 +197,24 @@ fn body(
         .map(|(_, state)| state)
         .find(|state| state.is_paused())
         .unwrap_or(delivery);
-    let accounts: serde_json::Map<String, Value> = (deliveries.iter())
-        .map(|(name, state)| {
-            let account = json!({
-                "paused": paused_json(state),
-                "last_success_at": state.last_success_at.map(iso),
-                "last_error_at": state.last_error_at.map(iso),
-                "last_error": state.last_error,
-            });
-            (name.clone(), account)
+    let lane_json = |(name, state): &(String, DeliveryState)| {
+        let lane = json!({
+            "paused": paused_json(state),
+            "last_success_at": state.last_success_at.map(iso),
+            "last_error_at": state.last_error_at.map(iso),
+            "last_error": state.last_error,
+        });
+        (name.clone(), lane)
+    };
+    let destinations: serde_json::Map<String, Value> = (deliveries.iter())
+        .filter_map(|lane| {
+            let name = destination_of(&lane.0)?;
+            Some((name.to_owned(), lane_json(lane).1))
         })
+        .collect();
+    let accounts: serde_json::Map<String, Value> = (deliveries.iter())
+        .filter(|(name, _)| destination_of(name).is_none())
+        .map(lane_json)
         .collect();
     let mut sites = serde_json::Map::new();
     for slug in configured_sites {
@@ -219,6 +243,7 @@ fn body(
         "paused": paused_json(paused),
         "rate_limit": Value::Null,
         "accounts": accounts,
+        "destinations": destinations,
         "sites": sites,
         "steps": figures
             .steps

@@ -39,7 +39,8 @@ pub async fn overview(
         .staff_states_since(first_day, scope.sites())
         .await?;
     let figures = state.store.status_figures_of(now, scope.sites()).await?;
-    let accounts = scope.account_names(&state.settings);
+    let lanes = scope.lane_names(&state.settings);
+    let accounts: Vec<&str> = lanes.iter().map(String::as_str).collect();
     let deliveries = state.store.delivery_states(&accounts).await?;
 
     let mut homes: Vec<(String, String)> = (state.settings.sites.iter())

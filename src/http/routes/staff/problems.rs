@@ -17,12 +17,21 @@ pub fn in_words(
     now: i64,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    let accounts = (deliveries.iter())
+        .filter(|(lane, _)| !lane.starts_with("destination:"))
+        .count();
     for (account, delivery) in deliveries.iter().filter(|(_, d)| d.is_paused()) {
         let since = delivery
             .paused_at
             .map(|at| format!(" at {}", when(at)))
             .unwrap_or_default();
-        let whose = match deliveries.len() {
+        if let Some(destination) = account.strip_prefix("destination:") {
+            problems.push(format!(
+                "The system \"{destination}\" refused our credentials{since}; copies for it are kept and not sent until whoever runs this service fixes its settings. CareHQ still gets every enquiry."
+            ));
+            continue;
+        }
+        let whose = match accounts {
             1 => String::new(),
             _ => format!(" of account {account}"),
         };

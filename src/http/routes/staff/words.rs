@@ -42,6 +42,7 @@ pub fn step_name(step: Step) -> &'static str {
         Step::Enquiry => "Care enquiry to CareHQ",
         Step::HomeVisit => "Home visit to CareHQ",
         Step::FallbackEmail => "Email to the home (CareHQ was late)",
+        Step::Destination => "Copy to another system (FHIR)",
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) async fn store(
         held: screened.held,
         consent: consent_record(site, enquiry),
         partner_event: None,
+        destinations: site.also_send_to.clone(),
     };
     // From here the outcome is the database's: the request timeout waits for
     // it rather than answer "not sent" (see http::request_timeout).
