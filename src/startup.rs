@@ -84,7 +84,8 @@ impl Application {
             .collect();
         let settings = Arc::new(settings);
         let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
-        let destinations = fhir_clients(&settings).context("could not build a FHIR client")?;
+        let destinations =
+            fhir_clients(&settings, local_addr).context("could not build a FHIR client")?;
         let worker = SyncWorker::new(
             store.clone(),
             clients,
@@ -124,6 +125,11 @@ impl Application {
         }
         for (name, sandbox) in &account_sandboxes {
             router = router.nest(&account_sandbox_path(name), sandbox.router());
+        }
+        // Sandbox mode's destinations go to an in-process FHIR sandbox.
+        if settings.sandbox_mode() && !settings.destinations.is_empty() {
+            let fhir = crate::fhir_sandbox::FhirSandbox::new(Default::default());
+            router = router.nest(FHIR_SANDBOX_PATH, fhir.router());
         }
         Ok(Application {
             listener,
@@ -270,11 +276,7 @@ pub fn client_settings(
 ) -> ClientSettings {
     let timeout = settings.carehq.timeout;
     if settings.sandbox_mode() {
-        let ip = match local_addr.ip() {
-            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ip => ip,
-        };
-        let here = SocketAddr::new(ip, local_addr.port());
+        let here = loopback_of(local_addr);
         if account.name == DEFAULT_ACCOUNT {
             return ClientSettings {
                 base_url: format!("http://{here}/sandbox"),
@@ -301,12 +303,20 @@ pub fn client_settings(
     }
 }
 
-/// One FHIR client per `[[destinations]]` entry, by name.
-pub fn fhir_clients(settings: &Settings) -> Result<Vec<(String, FhirClient)>, FhirError> {
+/// Where sandbox mode serves the FHIR sandbox its destinations go to.
+pub const FHIR_SANDBOX_PATH: &str = "/fhir-sandbox";
+
+/// One FHIR client per `[[destinations]]` entry, by name. In sandbox mode
+/// every destination goes to the in-process FHIR sandbox, with its
+/// credentials.
+pub fn fhir_clients(
+    settings: &Settings,
+    local_addr: SocketAddr,
+) -> Result<Vec<(String, FhirClient)>, FhirError> {
     (settings.destinations.iter())
         .map(|destination| {
             let fhir = &destination.fhir;
-            let client = FhirClient::new(FhirSettings {
+            let mut config = FhirSettings {
                 discovery_url: fhir.discovery_url.clone(),
                 api: fhir.api.clone(),
                 sso_discovery_url: fhir.sso_discovery_url.clone(),
@@ -315,10 +325,29 @@ pub fn fhir_clients(settings: &Settings) -> Result<Vec<(String, FhirClient)>, Fh
                 site_id: fhir.site_id.clone(),
                 api_version: fhir.api_version.clone(),
                 timeout: settings.carehq.timeout,
-            })?;
-            Ok((destination.name.clone(), client))
+            };
+            if settings.sandbox_mode() {
+                use crate::fhir_sandbox::{DISCOVERY_PATH, OPENID_CONFIGURATION_PATH, seed};
+                let base = format!("http://{}{FHIR_SANDBOX_PATH}", loopback_of(local_addr));
+                config.discovery_url = format!("{base}{DISCOVERY_PATH}");
+                config.sso_discovery_url = format!("{base}{OPENID_CONFIGURATION_PATH}");
+                config.client_id = seed::CLIENT_ID.to_owned();
+                config.client_secret = SecretString::from(seed::CLIENT_SECRET);
+                config.site_id = seed::SITE_ID.to_owned();
+                config.api_version = seed::API_VERSION.to_owned();
+            }
+            Ok((destination.name.clone(), FhirClient::new(config)?))
         })
         .collect()
+}
+
+/// `local_addr` as this process reaches itself (0.0.0.0 means 127.0.0.1).
+fn loopback_of(local_addr: SocketAddr) -> SocketAddr {
+    let ip = match local_addr.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local_addr.port())
 }
 
 /// One CareHQ client per configured account, by name, the default first.

@@ -25,14 +25,31 @@ pub async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("could not listen on {listen}"))?;
     let token = CancellationToken::new();
     stop_on_signal(token.clone());
-    crate::sandbox::serve(
-        listener,
-        Sandbox::new(SandboxConfig::default()),
-        token.cancelled_owned(),
-    )
-    .await?;
+    // Both sandboxes on one address: CareHQ at the root, FHIR under /fhir.
+    let carehq = Sandbox::new(SandboxConfig::default());
+    let fhir = FhirSandbox::new(FhirSandboxConfig::default());
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        url = %format!("http://{addr}/"),
+        api_base = %format!("http://{addr}/v1/"),
+        account_id = %carehq.config().account_id,
+        api_key = %carehq.config().api_key,
+        "CareHQ sandbox listening; open the URL to see received enquiries"
+    );
+    tracing::info!(
+        url = %format!("http://{addr}{FHIR_PREFIX}/"),
+        discovery = %format!("http://{addr}{FHIR_PREFIX}{}", crate::fhir_sandbox::DISCOVERY_PATH),
+        client_id = %fhir.config().client_id,
+        site_id = %fhir.config().site_id,
+        "FHIR sandbox listening beside it"
+    );
+    let app = carehq.app().nest(FHIR_PREFIX, fhir.router());
+    crate::sandbox::serve_app(listener, app, token.cancelled_owned()).await?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Where `sandbox` serves the FHIR sandbox beside the CareHQ one.
+const FHIR_PREFIX: &str = "/fhir";
 
 pub async fn fhir_sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)

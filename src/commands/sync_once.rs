@@ -16,7 +16,7 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(&settings).await?;
     let clients = carehq_clients(&settings, settings.server.listen)?;
     let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
-    let destinations = fhir_clients(&settings)?;
+    let destinations = fhir_clients(&settings, settings.server.listen)?;
     let worker = SyncWorker::new(
         store.clone(),
         clients,

@@ -191,9 +191,21 @@ pub(super) fn redirect_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Str
 }
 
 /// A CAPTCHA provider's verification endpoint.
-/// A discovery document's address (`[[destinations]]`).
+/// A discovery document's address (`[[destinations]]`): https, as the
+/// token and the family's details follow it, except on this machine (a
+/// sandbox, a test).
 pub(super) fn discovery_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    http_url(d, "https://api.example/.well-known/discovery-document.json")
+    let example = "https://api.example/.well-known/discovery-document.json";
+    let text = text(d)?;
+    let text = text.trim();
+    let url = checked_url(text, example).map_err(D::Error::custom)?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() != "https" && !local {
+        return Err(D::Error::custom(format!(
+            "\"{text}\" is not https; the client secret and the families' details go to the addresses it gives, so use https (http only for this machine, e.g. a sandbox)"
+        )));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 pub(super) fn verify_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -11,6 +11,8 @@ use crate::sandbox::seed;
 
 /// Slug of the demo site.
 pub const DEMO_SLUG: &str = "demo";
+/// The demo site's FHIR destination (the in-process FHIR sandbox).
+pub const DEMO_DESTINATION: &str = "demo-records";
 
 /// The defaults as TOML, so they layer exactly like a file would.
 pub(super) fn toml() -> String {
@@ -31,6 +33,8 @@ name = "Demo Care Home"
 location = "{location}"
 sales_channel = "{sales_channel}"
 
+also_send_to = ["{records}"]
+
 [sites.defaults]
 service = "residential_home"
 funding_type = "not_sure"
@@ -44,6 +48,16 @@ thursday = ["10:00-12:00", "14:00-16:00"]
 friday = ["10:00-12:00", "14:00-16:00"]
 saturday = ["14:00-16:00"]
 notice = "2h"
+
+# Sandbox mode sends to the in-process FHIR sandbox whatever these say.
+[[destinations]]
+name = "{records}"
+kind = "fhir"
+discovery_url = "http://localhost/fhir-sandbox/.well-known/discovery-document.json"
+sso_discovery_url = "http://localhost/fhir-sandbox/.well-known/openid-configuration"
+client_id = "{fhir_client}"
+client_secret = "{fhir_secret}"
+site_id = "{fhir_site}"
 
 [[accounts]]
 name = "{partner}"
@@ -60,6 +74,10 @@ account = "{partner}"
         location = seed::DEMO_LOCATION,
         sales_channel = seed::DEMO_SALES_CHANNEL,
         partner = seed::PARTNER_ACCOUNT,
+        records = DEMO_DESTINATION,
+        fhir_client = crate::fhir_sandbox::seed::CLIENT_ID,
+        fhir_secret = crate::fhir_sandbox::seed::CLIENT_SECRET,
+        fhir_site = crate::fhir_sandbox::seed::SITE_ID,
         partner_id = seed::PARTNER_ACCOUNT_ID,
         partner_key = seed::PARTNER_API_KEY,
         partner_secret = seed::PARTNER_API_SECRET,

@@ -27,6 +27,9 @@ use crate::outgoing::RetrySafeMethods;
 /// A token is fetched again this long before it expires, so a POST never
 /// carries one that runs out on the way.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// The discovery documents are read again this often (seed 003: endpoints
+/// may move without notice); a failed re-read keeps the last good copy.
+const DISCOVERY_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// What the client needs to know about its destination.
 #[derive(Clone)]
@@ -78,8 +81,18 @@ pub struct FhirClient {
     retrying: ClientWithMiddleware,
     settings: Arc<FhirSettings>,
     token: Arc<Mutex<Option<Token>>>,
-    /// The Bundle endpoint and the token endpoint, once discovered.
-    endpoints: Arc<Mutex<Option<(String, String)>>>,
+    /// The Bundle endpoint and the token endpoint, once discovered, and when.
+    endpoints: Arc<Mutex<Option<Discovered>>>,
+}
+
+#[derive(Clone)]
+struct Discovered {
+    bundle: String,
+    token: String,
+    at: Instant,
+    /// Read again at the next use: an endpoint answered 404 or refused the
+    /// connection. Kept meanwhile, as the last good copy.
+    stale: bool,
 }
 
 impl FhirClient {
@@ -154,13 +167,41 @@ impl FhirClient {
     }
 
     /// The Bundle endpoint and the token endpoint, from the two discovery
-    /// documents; kept once read (see `send_bundle` for when they are read
-    /// again).
+    /// documents: read at the first use, again every `DISCOVERY_TTL` and
+    /// after an endpoint failed (see `send_bundle`). A re-read that fails
+    /// keeps the last good copy.
     async fn endpoints(&self) -> Result<(String, String), FhirError> {
         let mut known = self.endpoints.lock().await;
-        if let Some(found) = known.as_ref() {
-            return Ok(found.clone());
+        if let Some(found) = known.as_ref()
+            && !found.stale
+            && found.at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok((found.bundle.clone(), found.token.clone()));
         }
+        match self.discover().await {
+            Ok((bundle, token)) => {
+                *known = Some(Discovered {
+                    bundle: bundle.clone(),
+                    token: token.clone(),
+                    at: Instant::now(),
+                    stale: false,
+                });
+                Ok((bundle, token))
+            }
+            Err(e) => match known.as_mut() {
+                Some(last_good) => {
+                    tracing::warn!(error = %e, "could not read the FHIR discovery documents again; using the last good copy");
+                    last_good.at = Instant::now();
+                    last_good.stale = false;
+                    Ok((last_good.bundle.clone(), last_good.token.clone()))
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Both discovery documents, read now.
+    async fn discover(&self) -> Result<(String, String), FhirError> {
         let s = &self.settings;
         let api = self.get_json(&s.discovery_url).await?;
         let endpoint = uri_in(&api, &s.api).ok_or_else(|| {
@@ -178,13 +219,15 @@ impl FhirClient {
                 ))
             })?
             .to_owned();
-        *known = Some((endpoint.clone(), token_endpoint.clone()));
         Ok((endpoint, token_endpoint))
     }
 
-    /// Forget the discovered endpoints: the next send reads them again.
+    /// The next send reads the discovery documents again (the last good
+    /// copy is kept in case that fails).
     pub async fn forget_endpoints(&self) {
-        *self.endpoints.lock().await = None;
+        if let Some(found) = self.endpoints.lock().await.as_mut() {
+            found.stale = true;
+        }
     }
 
     /// The current token, or a new one when it is near its end (or `renew`).

@@ -197,6 +197,13 @@ impl Sandbox {
 
 /// Runs the sandbox alone (the `enquiry-relay sandbox` command): logs the URL and
 /// serves on `listener` until `shutdown` resolves.
+impl Sandbox {
+    /// The router served alone: every route, and the sandbox's own 404.
+    pub fn app(&self) -> Router {
+        self.router().fallback(control::not_found)
+    }
+}
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     sandbox: Sandbox,
@@ -210,7 +217,16 @@ pub async fn serve(
         api_key = %sandbox.config().api_key,
         "CareHQ sandbox listening; open the URL to see received enquiries"
     );
-    let app = sandbox.router().fallback(control::not_found);
+    serve_app(listener, sandbox.app(), shutdown).await
+}
+
+/// Serve `app` (a sandbox's [`Sandbox::app`], perhaps with more nested in
+/// it) until `shutdown` resolves.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

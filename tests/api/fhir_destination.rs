@@ -7,16 +7,22 @@ use enquiry_relay::fhir_sandbox::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{cli, default_config};
 use crate::alerts::receiver;
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, posted_id};
 use crate::on_both_databases;
 use crate::status::{TOKEN, status};
+use crate::visits::{self, with_visit};
 
 /// A FHIR sandbox on 127.0.0.1:0 and its base URL.
 async fn fhir() -> (FhirSandbox, String, CancellationToken) {
+    fhir_with(FhirSandboxConfig::default()).await
+}
+
+async fn fhir_with(config: FhirSandboxConfig) -> (FhirSandbox, String, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let sandbox = FhirSandbox::new(FhirSandboxConfig::default());
+    let sandbox = FhirSandbox::new(config);
     let stop = CancellationToken::new();
     tokio::spawn(fhir_sandbox::serve(
         listener,
@@ -171,3 +177,231 @@ async fn refused_destination_credentials_pause_only_that_destination(db: Db) {
     app.stop().await;
 }
 on_both_databases!(refused_destination_credentials_pause_only_that_destination);
+
+/// Tokens: one for many sends; fetched again when it is about to expire
+/// (here it lives shorter than the client's one-minute margin); a 401
+/// (revoked early) renews it once and the Bundle goes through.
+async fn tokens_are_reused_renewed_near_expiry_and_after_a_401(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let short = FhirSandboxConfig {
+        token_expires_in: std::time::Duration::from_secs(30),
+        ..FhirSandboxConfig::default()
+    };
+    let (records, base, _stop) = fhir_with(short).await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    posted_id(&app, 1).await;
+    posted_id(&app, 2).await;
+    app.drain().await;
+    assert_eq!(records.enquiry_count(), 2);
+    assert_eq!(
+        records.tokens_issued(),
+        2,
+        "a token near its end is not used again"
+    );
+    app.stop().await;
+
+    let (records, base, _stop) = fhir().await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    posted_id(&app, 3).await;
+    app.drain().await;
+    assert_eq!(records.tokens_issued(), 1);
+    records.revoke_tokens();
+    let before = records.request_count();
+    let id = posted_id(&app, 4).await;
+    app.drain().await;
+    assert_eq!(records.enquiry_count(), 2);
+    assert_eq!(records.tokens_issued(), 2, "one renewal after the 401");
+    assert_eq!(
+        records.request_count() - before,
+        3,
+        "the refused post, one new token, the post that went through"
+    );
+    assert_eq!(
+        step(&app, &id, "destination:records").await,
+        ("synced".to_owned(), 1)
+    );
+    app.stop().await;
+}
+on_both_databases!(tokens_are_reused_renewed_near_expiry_and_after_a_401);
+
+/// Endpoints come from the discovery documents: moved there, the old one
+/// answers 404, the step waits for its retry, and the retry finds the new one.
+async fn a_moved_endpoint_is_found_again_in_the_discovery_document(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    posted_id(&app, 1).await;
+    app.drain().await;
+    records.set_faults(Faults {
+        move_endpoints: true,
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 2).await;
+    app.drain().await;
+    assert_eq!(
+        step(&app, &id, "destination:records").await,
+        ("pending".to_owned(), 1)
+    );
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(step(&app, &id, "destination:records").await.0, "synced");
+    assert_eq!(records.enquiry_count(), 2);
+    app.stop().await;
+}
+on_both_databases!(a_moved_endpoint_is_found_again_in_the_discovery_document);
+
+/// A Bundle the server refuses (an OperationOutcome) fails the FHIR step
+/// only, its diagnostics kept for staff; CareHQ being down does not hold the
+/// FHIR step back.
+async fn a_refused_bundle_fails_only_its_step_and_carehq_down_holds_nothing_back(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    records.set_faults(Faults {
+        status: Some(422),
+        status_path: Some("care-enquiries".into()),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let refused = posted_id(&app, 1).await;
+    app.drain().await;
+    assert_eq!(
+        step(&app, &refused, "destination:records").await.0,
+        "failed"
+    );
+    assert_eq!(step(&app, &refused, "enquiry").await.0, "synced");
+    let config = default_config(&db, &carehq.url);
+    let (code, shown, _) = cli(&config, &["enquiries", "show", &refused]).await;
+    assert_eq!(code, 0);
+    assert!(shown.contains("(destination:records): failed"), "{shown}");
+    assert!(shown.contains("422"), "{shown}");
+
+    carehq.set_faults(enquiry_relay::sandbox::Faults {
+        status: Some(503),
+        ..enquiry_relay::sandbox::Faults::default()
+    });
+    let id = posted_id(&app, 2).await;
+    app.drain().await;
+    assert_eq!(step(&app, &id, "destination:records").await.0, "synced");
+    assert_eq!(step(&app, &id, "enquiry").await.0, "pending");
+    app.stop().await;
+}
+on_both_databases!(a_refused_bundle_fails_only_its_step_and_carehq_down_holds_nothing_back);
+
+/// A visit booked in Europe/London on each side of the next clock change
+/// is sent as an Appointment in UTC: 10:00 local is 10:00Z in winter and
+/// 09:00Z in summer, whichever way the clocks go.
+async fn a_visit_across_a_clock_change_is_sent_in_utc(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let london = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let change = london
+        .following(jiff::Timestamp::now())
+        .next()
+        .unwrap()
+        .timestamp();
+    let change_day = change.to_zoned(london.clone()).date();
+    let day = |days: i64| {
+        change_day
+            .checked_add(jiff::Span::new().days(days))
+            .unwrap()
+    };
+    let (before, after) = (day(-1), day(1));
+    // Spring forward: the offset after the change is one hour (BST).
+    let spring = london.to_offset(change).seconds() == 3600;
+    let (before_utc, after_utc) = match spring {
+        true => ("10:00:00Z", "09:00:00Z"),
+        false => ("09:00:00Z", "10:00:00Z"),
+    };
+    let days: String = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| format!("{d} = [\"09:00-17:00\"]\n"))
+    .collect();
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let mut options = with_destination(&base, seed::CLIENT_SECRET);
+    options.extra_toml = format!(
+        "[sites.visits]\nenabled = true\ntime_zone = \"Europe/London\"\nslot_length = \"1h\"\n\
+         notice = \"1h\"\ndays_ahead = 366\n{days}\n{}",
+        options.extra_toml
+    );
+    let app = TestApp::spawn(&db, &carehq.url, &options).await;
+    for (n, date) in [(1, before), (2, after)] {
+        let body = with_visit(n, &format!("{date}T10:00"), "in_person");
+        visits::posted_id(&app, SITE, &body).await;
+    }
+    app.drain_to_rest().await;
+    let bundles = records.accepted_bundles();
+    assert_eq!(bundles.len(), 2);
+    let start_of = |n: usize| {
+        let bundle = bundles
+            .iter()
+            .map(|b| &b.bundle)
+            .find(|b| b.to_string().contains(&format!("O'Brien {n}")))
+            .unwrap();
+        let entries = bundle["entry"].as_array().unwrap();
+        let appointment = entries
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|r| r["resourceType"] == "Appointment")
+            .unwrap_or_else(|| panic!("no Appointment in {bundle}"));
+        (
+            appointment["start"].as_str().unwrap().to_owned(),
+            appointment["end"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(start_of(1).0, format!("{before}T{before_utc}"));
+    assert_eq!(start_of(2).0, format!("{after}T{after_utc}"));
+    let one_hour_later = |utc: &str| {
+        utc.replacen(
+            &utc[..2],
+            &format!("{:02}", utc[..2].parse::<u8>().unwrap() + 1),
+            1,
+        )
+    };
+    assert_eq!(
+        start_of(1).1,
+        format!("{before}T{}", one_hour_later(before_utc)),
+        "slot_length 1h"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_visit_across_a_clock_change_is_sent_in_utc);

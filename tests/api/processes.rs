@@ -107,6 +107,14 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
     .await
     .expect("the enquiry shows up in the sandbox, woken by the commit rather than a poll");
     assert!(arrived[0].to_string().contains("sam@example.com"));
+    // The demo home also sends to a FHIR destination: the in-process FHIR sandbox.
+    let bundles = format!("{}/fhir-sandbox/_sandbox/bundles", app.address);
+    eventually(Duration::from_secs(20), || async {
+        let list: serde_json::Value = client.get(&bundles).send().await.ok()?.json().await.ok()?;
+        list.to_string().contains("Taylor").then_some(())
+    })
+    .await
+    .expect("the demo home's enquiry reaches the FHIR sandbox too");
     assert!(dir.path().join("data").is_dir(), "SQLite under ./data/");
     // The page the log points at lists it too (the address ends in a slash).
     let page_url = app
