@@ -8,7 +8,8 @@
 //! site id), as a 401 pauses a CareHQ account; 400/422 (the server's
 //! `OperationOutcome`, kept in the attempt's hint: it can quote the family)
 //! fails the step for staff; 404 re-reads the discovery documents and
-//! retries; 5xx, 408, 429 and broken connections retry on the schedule.
+//! retries; 429 waits a moment without spending an attempt; 5xx, 408 and
+//! broken connections retry on the schedule.
 
 use std::time::{Duration, Instant};
 
@@ -142,6 +143,23 @@ pub(super) async fn send(
             )
             .await
         }
+        Judged::Delay => {
+            warn!(delivery_id = %row.id, destination = %lane.account, "the destination asked us to slow down (429); waiting without spending an attempt");
+            let again = Transition::Retry {
+                retry_in_ms: millis(RATE_LIMIT_DELAY),
+                spend_attempt: false,
+                ambiguous: false,
+                error: summary.clone(),
+            };
+            record(
+                shared,
+                row,
+                &base(AttemptOutcome::RateLimited),
+                &again,
+                Delivered::Deferred,
+            )
+            .await
+        }
         Judged::Retry => {
             if probe {
                 // No verdict on the pause: probe again after the interval.
@@ -186,10 +204,16 @@ enum Judged {
     Pause,
     Fail,
     Retry,
+    /// Too many requests: wait a moment without spending an attempt.
+    Delay,
 }
+
+/// How long a 429 holds the step back.
+const RATE_LIMIT_DELAY: Duration = Duration::from_secs(5);
 
 fn judge(e: &FhirError) -> Judged {
     match e {
+        FhirError::Status { status: 429, .. } => Judged::Delay,
         FhirError::Status {
             status: 401 | 403, ..
         }

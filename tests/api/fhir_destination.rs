@@ -405,3 +405,35 @@ async fn a_visit_across_a_clock_change_is_sent_in_utc(db: Db) {
     app.stop().await;
 }
 on_both_databases!(a_visit_across_a_clock_change_is_sent_in_utc);
+
+/// A 429 holds the step back without spending an attempt.
+async fn too_many_requests_waits_without_spending_an_attempt(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    records.set_faults(Faults {
+        status: Some(429),
+        status_path: Some("care-enquiries".into()),
+        status_times: Some(1),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.drain().await;
+    assert_eq!(
+        step(&app, &id, "destination:records").await,
+        ("pending".to_owned(), 0)
+    );
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(step(&app, &id, "destination:records").await.0, "synced");
+    app.stop().await;
+}
+on_both_databases!(too_many_requests_waits_without_spending_an_attempt);
