@@ -222,6 +222,11 @@ impl FhirClient {
         Ok((endpoint, token_endpoint))
     }
 
+    /// Read the discovery documents now (at start-up), keeping what they say.
+    pub async fn discover_now(&self) -> Result<(), FhirError> {
+        self.endpoints().await.map(|_| ())
+    }
+
     /// The next send reads the discovery documents again (the last good
     /// copy is kept in case that fails).
     pub async fn forget_endpoints(&self) {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-use super::lane::Lane;
+use super::lane::{Lane, Sender};
 use crate::config::Settings;
 use crate::storage::{ClaimedDelivery, Store, StoreError};
 
@@ -97,6 +97,23 @@ impl Shared {
             set.extend(claimed.iter().map(|row| row.id.clone()));
         }
         Ok(claimed)
+    }
+
+    /// Read each FHIR destination's discovery documents now, in the
+    /// background, so a wrong URL shows in the log at start-up rather than at
+    /// the first enquiry (a failure here is tried again at the first send).
+    pub(super) fn read_discovery_documents(&self) {
+        for lane in &self.lanes {
+            if let Sender::Fhir(client) = &lane.sender {
+                let client = client.clone();
+                let name = lane.account.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.discover_now().await {
+                        tracing::warn!(destination = %name, error = %e, "could not read the FHIR discovery documents at start-up; trying again at the first send");
+                    }
+                });
+            }
+        }
     }
 
     /// A send has ended (or was aborted): the row may be claimed again.

@@ -112,6 +112,7 @@ impl SyncWorker {
     /// sends a probe at once instead; only its success resumes delivery.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let mut tasks: JoinSet<Delivered> = JoinSet::new();
+        self.shared.read_discovery_documents();
         loop {
             // A task that finished as the signal came can win the select below:
             // claim nothing more once shutdown has begun.
