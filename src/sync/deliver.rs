@@ -11,9 +11,9 @@ use super::lane::{Lane, Sender};
 use super::outcome::{Delivered, millis, record, unless_lease_fits};
 use super::routing::site_routing;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
+use super::stored::{Stored, stored_enquiry};
 use super::visit_step::prepare_visit;
 use crate::carehq::{CareHqClient, CareHqError, Permit, enquiry_params};
-use crate::domain::Enquiry;
 use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Step, Transition, now_ms};
 
 /// Send one claimed delivery and record the outcome. Errors are logged here,
@@ -165,30 +165,15 @@ async fn prepare(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<Result<Vec<(String, String)>, String>, crate::storage::StoreError> {
-    let Some((site_slug, payload)) = shared
-        .store
-        .enquiry_payload(row.enquiry_id.as_str())
-        .await?
-    else {
-        return Ok(Err("the enquiry row is missing".into()));
+    let Stored { site, enquiry } = match stored_enquiry(shared, row).await? {
+        Ok(stored) => stored,
+        Err(problem) => return Ok(Err(problem)),
     };
-    let Some(payload) = payload else {
-        return Ok(Err(
-            "the enquiry's personal data was already scrubbed; it cannot be sent".into(),
-        ));
-    };
+    let site_slug = site;
     let Some(site) = shared.settings.site(&site_slug) else {
         return Ok(Err(format!(
             "site `{site_slug}` is no longer in the config; add it back, then retry this enquiry"
         )));
-    };
-    // The stored payload is parsed again before it goes out. serde's message
-    // could quote a value, so it is not kept.
-    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
-        return Ok(Err(
-            "the stored enquiry no longer passes validation; it needs a person to look at it"
-                .into(),
-        ));
     };
     Ok(Ok(enquiry_params(&enquiry, &site_routing(site))))
 }

@@ -8,12 +8,12 @@
 use std::time::{Duration, Instant};
 
 use lettre::{AsyncTransport, Message};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use super::backoff::{retry_delay, unit_random};
 use super::mailer::FallbackMailer;
-use super::outcome::{Delivered, millis, record, unless_lease_fits};
+use super::outcome::{Delivered, record, retry_or_give_up, unless_lease_fits};
 use super::shared::Shared;
+use super::stored::{Stored, stored_enquiry};
 use crate::config::SiteSettings;
 use crate::domain::Enquiry;
 use crate::storage::{AttemptOutcome, AttemptRecord, ClaimedDelivery, StoreError, Transition};
@@ -90,38 +90,19 @@ pub(super) async fn send(
         true => "the mail server did not answer in time (the email may have gone)".to_owned(),
         false => "the mail server could not be reached or asked to try later".to_owned(),
     };
-    let spent = row.attempts + 1;
-    let Some(delay) = retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random())
-    else {
-        error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, "fallback email retries spent; marked failed for staff");
-        let attempt = AttemptRecord {
-            hint: detail,
-            error: Some(summary.clone()),
-            ..base(AttemptOutcome::Failed)
-        };
-        let failed = Transition::Failed {
-            ambiguous,
-            error: format!("gave up after {spent} attempts: {summary}"),
-        };
-        return record(shared, row, &attempt, &failed, Delivered::Failed).await;
-    };
-    warn!(delivery_id = %row.id, attempt = spent, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "fallback email will be retried");
-    let outcome = match ambiguous {
-        true => AttemptOutcome::Ambiguous,
-        false => AttemptOutcome::Retry,
-    };
-    let attempt = AttemptRecord {
-        hint: detail,
+    let attempt = |outcome| AttemptRecord {
+        hint: detail.clone(),
         error: Some(summary.clone()),
         ..base(outcome)
     };
-    let again = Transition::Retry {
-        retry_in_ms: millis(delay),
-        spend_attempt: true,
-        ambiguous,
-        error: summary,
-    };
-    record(shared, row, &attempt, &again, Delivered::Retrying).await
+    retry_or_give_up(
+        shared,
+        row,
+        attempt,
+        (summary.clone(), ambiguous),
+        "fallback email",
+    )
+    .await
 }
 
 /// The email for this row's enquiry. The inner `Err` is a permanent problem
@@ -132,13 +113,12 @@ async fn compose(
     row: &ClaimedDelivery,
 ) -> Result<Result<Message, String>, StoreError> {
     let id = row.enquiry_id.as_str();
-    let Some((slug, payload)) = shared.store.enquiry_payload(id).await? else {
-        return Ok(Err("the enquiry row is missing".into()));
-    };
-    let Some(payload) = payload else {
-        return Ok(Err(
-            "the enquiry's personal data was already scrubbed; there is nothing to email".into(),
-        ));
+    let Stored {
+        site: slug,
+        enquiry,
+    } = match stored_enquiry(shared, row).await? {
+        Ok(stored) => stored,
+        Err(problem) => return Ok(Err(problem)),
     };
     let Some(site) = shared.settings.site(&slug) else {
         return Ok(Err(format!(
@@ -149,12 +129,6 @@ async fn compose(
         return Ok(Err(format!(
             "site `{slug}` no longer has a fallback_email; nothing was sent"
         )));
-    };
-    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
-        return Ok(Err(
-            "the stored enquiry no longer passes validation; it needs a person to look at it"
-                .into(),
-        ));
     };
     let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
     let text = body(

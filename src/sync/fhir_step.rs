@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use super::backoff::{retry_delay, unit_random};
 use super::lane::Lane;
-use super::outcome::{Delivered, millis, record, unless_lease_fits};
+use super::outcome::{Delivered, millis, record, retry_or_give_up, unless_lease_fits};
 use super::shared::Shared;
-use crate::domain::Enquiry;
+use super::stored::{Stored, stored_enquiry};
 use crate::fhir::{FhirClient, FhirError, VisitTimes, bundle};
 use crate::storage::{
     AttemptOutcome, AttemptRecord, ClaimedDelivery, StoreError, Transition, now_ms,
@@ -165,37 +164,15 @@ pub(super) async fn send(
                 // No verdict on the pause: probe again after the interval.
                 shared.store.restart_pause_clock(&lane.account).await?;
             }
-            let ambiguous = e.is_ambiguous();
-            let spent = row.attempts + 1;
-            let Some(delay) =
-                retry_delay(&shared.settings.sync.retry_schedule, spent, unit_random())
-            else {
-                error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, destination = %lane.account, attempts = spent, error = %summary, "destination retries spent; marked failed for staff");
-                let failed = Transition::Failed {
-                    ambiguous,
-                    error: format!("gave up after {spent} attempts: {summary}"),
-                };
-                return record(
-                    shared,
-                    row,
-                    &base(AttemptOutcome::Failed),
-                    &failed,
-                    Delivered::Failed,
-                )
-                .await;
-            };
-            warn!(delivery_id = %row.id, destination = %lane.account, attempt = spent, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "destination delivery will be retried");
-            let outcome = match ambiguous {
-                true => AttemptOutcome::Ambiguous,
-                false => AttemptOutcome::Retry,
-            };
-            let again = Transition::Retry {
-                retry_in_ms: millis(delay),
-                spend_attempt: true,
-                ambiguous,
-                error: summary.clone(),
-            };
-            record(shared, row, &base(outcome), &again, Delivered::Retrying).await
+            let what = format!("delivery to {}", lane.account);
+            retry_or_give_up(
+                shared,
+                row,
+                base,
+                (summary.clone(), e.is_ambiguous()),
+                &what,
+            )
+            .await
         }
     }
 }
@@ -234,19 +211,12 @@ async fn compose(
     row: &ClaimedDelivery,
 ) -> Result<Result<Value, String>, StoreError> {
     let id = row.enquiry_id.as_str();
-    let Some((slug, payload)) = shared.store.enquiry_payload(id).await? else {
-        return Ok(Err("the enquiry row is missing".into()));
-    };
-    let Some(payload) = payload else {
-        return Ok(Err(
-            "the enquiry's personal data was already scrubbed; it cannot be sent".into(),
-        ));
-    };
-    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
-        return Ok(Err(
-            "the stored enquiry no longer passes validation; it needs a person to look at it"
-                .into(),
-        ));
+    let Stored {
+        site: slug,
+        enquiry,
+    } = match stored_enquiry(shared, row).await? {
+        Ok(stored) => stored,
+        Err(problem) => return Ok(Err(problem)),
     };
     let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
     let length = (shared.settings.site(&slug))

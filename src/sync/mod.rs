@@ -14,6 +14,7 @@ mod mailer;
 mod outcome;
 mod routing;
 mod shared;
+mod stored;
 mod visit_step;
 mod worker;
 

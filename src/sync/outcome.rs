@@ -60,6 +60,49 @@ pub(super) async fn unless_lease_fits(
     Some(record(shared, row, &attempt, &transition, Delivered::Deferred).await)
 }
 
+/// A send that may work later: retried after the schedule's next delay,
+/// or, when the schedule is spent, failed for staff. `attempt` makes the
+/// attempt's record from its outcome; `summary` is our own words for it
+/// (no personal data: it is logged). `what` names the send in the log.
+pub(super) async fn retry_or_give_up(
+    shared: &Shared,
+    row: &ClaimedDelivery,
+    attempt: impl Fn(AttemptOutcome) -> AttemptRecord,
+    (summary, ambiguous): (String, bool),
+    what: &str,
+) -> Result<Delivered, StoreError> {
+    let spent = row.attempts + 1;
+    let schedule = &shared.settings.sync.retry_schedule;
+    let Some(delay) = super::backoff::retry_delay(schedule, spent, super::backoff::unit_random())
+    else {
+        tracing::error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, attempts = spent, error = %summary, "{what}: retry schedule spent; marked failed for staff");
+        let failed = Transition::Failed {
+            ambiguous,
+            error: format!("gave up after {spent} attempts: {summary}"),
+        };
+        return record(
+            shared,
+            row,
+            &attempt(AttemptOutcome::Failed),
+            &failed,
+            Delivered::Failed,
+        )
+        .await;
+    };
+    warn!(delivery_id = %row.id, attempt = spent, ambiguous, retry_in_ms = delay.as_millis() as u64, error = %summary, "{what}: will be retried");
+    let outcome = match ambiguous {
+        true => AttemptOutcome::Ambiguous,
+        false => AttemptOutcome::Retry,
+    };
+    let again = Transition::Retry {
+        retry_in_ms: millis(delay),
+        spend_attempt: true,
+        ambiguous,
+        error: summary,
+    };
+    record(shared, row, &attempt(outcome), &again, Delivered::Retrying).await
+}
+
 /// Record the outcome under this claim's lease token. A write that fails
 /// (a failover, the pool's acquire timeout, a lock held by another process)
 /// is tried again with backoff while the lease lasts: an outcome left

@@ -32,6 +32,27 @@ async fn fhir_with(config: FhirSandboxConfig) -> (FhirSandbox, String, Cancellat
     (sandbox, base, stop)
 }
 
+/// CareHQ's sandbox, the FHIR sandbox, and a quiet app sending to both.
+struct Both {
+    app: TestApp,
+    carehq: TestSandbox,
+    records: FhirSandbox,
+    _stop: CancellationToken,
+}
+
+async fn both(db: &TestDb) -> Both {
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let options = with_destination(&base, seed::CLIENT_SECRET);
+    let app = TestApp::spawn(db, &carehq.url, &options).await;
+    Both {
+        app,
+        carehq,
+        records,
+        _stop,
+    }
+}
+
 fn with_destination(base: &str, client_secret: &str) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself in the test.
@@ -64,14 +85,12 @@ async fn each_enquiry_reaches_carehq_and_the_fhir_destination_apart(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Both {
+        app,
+        carehq,
+        records,
+        _stop,
+    } = both(&db).await;
 
     let first = posted_id(&app, 1).await;
     assert_eq!(
@@ -243,14 +262,12 @@ async fn a_moved_endpoint_is_found_again_in_the_discovery_document(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Both {
+        app,
+        carehq: _carehq,
+        records,
+        _stop,
+    } = both(&db).await;
     posted_id(&app, 1).await;
     app.drain().await;
     records.set_faults(Faults {
@@ -278,14 +295,12 @@ async fn a_refused_bundle_fails_only_its_step_and_carehq_down_holds_nothing_back
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Both {
+        app,
+        carehq,
+        records,
+        _stop,
+    } = both(&db).await;
     records.set_faults(Faults {
         status: Some(422),
         status_path: Some("care-enquiries".into()),
@@ -411,14 +426,12 @@ async fn too_many_requests_waits_without_spending_an_attempt(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Both {
+        app,
+        carehq: _carehq,
+        records,
+        _stop,
+    } = both(&db).await;
     records.set_faults(Faults {
         status: Some(429),
         status_path: Some("care-enquiries".into()),

@@ -37,8 +37,7 @@ async fn sign_in(browser: &Browser, app: &TestApp) {
     browser.goto(&format!("{}/staff/login", app.address)).await;
     browser.type_into("#token", TOKEN).await;
     browser.click_css("button[type=submit]").await;
-    browser.find("a[href=\"/staff/enquiries\"]").await;
-    assert_eq!(browser.text(&browser.find("h1").await).await, "Overview");
+    browser.wait_for_text("h1", "Overview").await;
 }
 
 /// The id in a detail page's URL.
@@ -193,11 +192,9 @@ async fn staff_forms_without_their_csrf_token_and_signed_out_cookies_are_refused
         .execute("document.querySelector('form[action$=\"/retry\"] input[name=csrf]').remove(); return true;")
         .await;
     browser.click_css("form[action$=\"/retry\"] button").await;
-    let heading = browser.find("h1").await;
-    assert_eq!(
-        browser.text(&heading).await,
-        "This form could not be accepted"
-    );
+    browser
+        .wait_for_text("h1", "This form could not be accepted")
+        .await;
     browser.screenshot("staff-csrf-refused").await;
     assert_eq!(c.app.delivery(&id).await.status, "failed");
     assert!(c.app.store.audit_of(&id).await.unwrap().is_empty());

@@ -202,6 +202,20 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(value) => value,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// As `call`, with WebDriver's error as a value (an element of the page
+    /// being left goes stale: a caller waiting for the next page retries).
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}{path}", self.session);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
@@ -215,9 +229,12 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("webdriver {path} answer: {e}"));
         if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
+            return Err(format!(
+                "webdriver {path}: {error}: {}",
+                answer["value"]["message"]
+            ));
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -412,6 +429,26 @@ impl Browser {
         )
         .await;
         self.screenshot(name).await
+    }
+
+    /// Wait up to 15 s until an element matching `css` reads `expected`:
+    /// after a click the old page may still be shown, and its elements go
+    /// stale as the new one loads.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let seen = eventually(Duration::from_secs(15), || async {
+            for element in self.find_all(css).await {
+                let path = format!("/element/{}/text", element.0);
+                let text = self.try_call(reqwest::Method::GET, &path, None).await;
+                if text.ok().as_ref().and_then(Value::as_str) == Some(expected) {
+                    return Some(());
+                }
+            }
+            None
+        })
+        .await;
+        if seen.is_none() {
+            panic!("no {css} reads {expected:?} on {}", self.url().await);
+        }
     }
 
     pub async fn wait_for_url(&self, suffix: &str) -> String {
