@@ -121,6 +121,10 @@ fn notes(enquiry: &Enquiry) -> Vec<Value> {
     if !answers.is_empty() {
         notes.push(json!({"text": answers.join("\n")}));
     }
+    // The message is optional on the form, a note is not on the request.
+    if notes.is_empty() {
+        notes.push(json!({"text": "The family wrote no message."}));
+    }
     notes
 }
 
@@ -226,6 +230,11 @@ mod tests {
         };
         let b = bundle(&e, "id-1", 1_774_000_000_000, Some(visit));
         assert_eq!(resource(&b, "Patient")["name"][0]["given"][0], "Sam");
+        let note = &resource(&b, "ServiceRequest")["note"][0]["text"];
+        assert_eq!(
+            note, "The family wrote no message.",
+            "a request always has a note"
+        );
         let appointment = resource(&b, "Appointment");
         assert_eq!(appointment["start"], "2026-03-30T09:00:00Z");
         assert_eq!(appointment["end"], "2026-03-30T09:30:00Z");
