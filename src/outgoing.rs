@@ -83,3 +83,15 @@ impl Middleware for RetrySafeMethods {
         }
     }
 }
+
+/// "outer: inner: innermost", so the cause (refused, reset, DNS) is visible.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -72,23 +72,11 @@ impl From<reqwest::Error> for CareHqError {
         if e.is_timeout() {
             CareHqError::Timeout
         } else if e.is_connect() {
-            CareHqError::Connect(error_chain(&e))
+            CareHqError::Connect(crate::outgoing::error_chain(&e))
         } else if e.is_builder() {
-            CareHqError::Prepare(error_chain(&e))
+            CareHqError::Prepare(crate::outgoing::error_chain(&e))
         } else {
-            CareHqError::Transport(error_chain(&e))
+            CareHqError::Transport(crate::outgoing::error_chain(&e))
         }
     }
-}
-
-/// "outer: inner: innermost", so the cause (refused, reset, DNS) is visible.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -60,11 +60,11 @@ impl FhirError {
         if e.is_timeout() {
             FhirError::Timeout
         } else if e.is_connect() {
-            FhirError::Connect(chain(&e))
+            FhirError::Connect(crate::outgoing::error_chain(&e))
         } else if e.is_builder() {
-            FhirError::Prepare(chain(&e))
+            FhirError::Prepare(crate::outgoing::error_chain(&e))
         } else {
-            FhirError::Transport(chain(&e))
+            FhirError::Transport(crate::outgoing::error_chain(&e))
         }
     }
 
@@ -104,18 +104,6 @@ pub(super) fn diagnostics(body: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// "outer: inner: innermost".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
