@@ -11,6 +11,7 @@ use super::env_names::env_var_name;
 use super::error::Problems;
 use super::fields;
 use super::secrets;
+use crate::values::HttpUrl;
 
 fields::section! {
     /// `[captcha]`, or a site's merged `[sites.captcha]`.
@@ -21,7 +22,7 @@ fields::section! {
         /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
         pub secret: Option<SecretString> ["fields::some_secret"] = None,
         /// Overrides the provider's verification endpoint (tests point it at a fake).
-        pub verify_url: Option<String> ["fields::verify_url"] = None,
+        pub verify_url: Option<String> ["fields::some_via::<_, HttpUrl, _>"] = None,
         pub on_error: OnCaptchaError ["fields::parsed"] = OnCaptchaError::Accept,
         /// reCAPTCHA v3: lowest score accepted (0.0 to 1.0).
         pub min_score: f64 ["score"] = 0.5,

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::env_names::env_var_name;
 use super::error::Problems;
@@ -80,39 +79,18 @@ pub(super) fn carehq(
     complete.then_some(c)
 }
 
-/// `[sync]` as written; `lease` and `shutdown_grace` default from `carehq.timeout`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct SyncKeys {
-    #[serde(deserialize_with = "fields::retry_schedule")]
-    retry_schedule: Vec<Duration>,
-    #[serde(deserialize_with = "fields::positive_duration")]
-    poll_interval: Duration,
-    #[serde(deserialize_with = "fields::whole::<_, _, 1, 64>")]
-    concurrency: usize,
-    #[serde(deserialize_with = "fields::some_positive_duration")]
-    lease: Option<Duration>,
-    #[serde(deserialize_with = "fields::some_duration")]
-    shutdown_grace: Option<Duration>,
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pause_probe_interval: Duration,
-    #[serde(deserialize_with = "fields::positive_duration")]
-    fallback_after: Duration,
-}
-
-impl Default for SyncKeys {
-    fn default() -> Self {
-        Self {
-            retry_schedule: (DEFAULT_RETRY_SCHEDULE.iter())
-                .map(|d| parse_duration(d).expect("the default schedule parses"))
-                .collect(),
-            poll_interval: SECS_30,
-            concurrency: 4,
-            lease: None,
-            shutdown_grace: None,
-            pause_probe_interval: Duration::from_secs(300),
-            fallback_after: Duration::from_secs(30 * 60),
-        }
+fields::section! {
+    /// `[sync]` as written; `lease` and `shutdown_grace` default from `carehq.timeout`.
+    pub(super) struct SyncKeys {
+        retry_schedule: Vec<Duration> ["fields::retry_schedule"] = (DEFAULT_RETRY_SCHEDULE.iter())
+            .map(|d| parse_duration(d).expect("the default schedule parses"))
+            .collect(),
+        poll_interval: Duration ["fields::positive_duration"] = SECS_30,
+        concurrency: usize ["fields::whole::<_, _, 1, 64>"] = 4,
+        lease: Option<Duration> ["fields::some_positive_duration"] = None,
+        shutdown_grace: Option<Duration> ["fields::some_duration"] = None,
+        pause_probe_interval: Duration ["fields::positive_duration"] = Duration::from_secs(300),
+        fallback_after: Duration ["fields::positive_duration"] = Duration::from_secs(30 * 60),
     }
 }
 

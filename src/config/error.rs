@@ -84,3 +84,76 @@ impl Problems {
         ConfigErrors(self.0)
     }
 }
+
+impl Problems {
+    /// A required key that is unset: "missing; {hint}", unless its value was
+    /// refused (that problem is reported already) or a key of its table is
+    /// unknown (a misspelling of it: only the misspelling is named).
+    pub(super) fn require(&mut self, refused: &Refused, key: &str, set: bool, hint: &str) {
+        let table = key.rsplit_once('.').map_or("", |(table, _)| table);
+        if !set && !refused.any(key) && !refused.misspelt(table) {
+            self.push(key, format!("missing; {hint}"));
+        }
+    }
+}
+
+/// Keys `extract` refused, which hold their defaults so later rules do not
+/// blame them again.
+#[derive(Default)]
+pub(super) struct Refused {
+    /// Every key whose value serde refused.
+    pub bad: Vec<String>,
+    /// Of those, the unknown ones: each may be a misspelt required key.
+    pub unknown: Vec<String>,
+}
+
+impl Refused {
+    /// A refused key at or under `prefix` (`carehq.timeout`, `sites[0].`).
+    pub(super) fn any(&self, prefix: &str) -> bool {
+        self.bad.iter().any(|k| k.starts_with(prefix))
+    }
+
+    /// An unknown key in `table` (`sites[0]`, `accounts[1]`).
+    pub(super) fn misspelt(&self, table: &str) -> bool {
+        let prefix = format!("{table}.");
+        self.unknown.iter().any(|k| k.starts_with(&prefix))
+    }
+}
+
+/// The names given so far in a list of tables (`sites[i].slug`,
+/// `accounts[i].name`): a second use of one is refused at its key.
+pub(super) struct Names<'a> {
+    table: &'a str,
+    what: &'a str,
+    seen: Vec<(String, usize)>,
+}
+
+impl<'a> Names<'a> {
+    /// `table`: `sites`; `what`: `slug`, `account name`.
+    pub(super) fn new(table: &'a str, what: &'a str) -> Self {
+        Self {
+            table,
+            what,
+            seen: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, i: usize, key: &str, name: &str, p: &mut Problems) {
+        let (table, what) = (self.table, self.what);
+        match self.seen.iter().find(|(seen, _)| seen == name) {
+            Some((_, first)) => p.push(
+                key,
+                format!("duplicate {what} \"{name}\" (also used by {table}[{first}]); give each its own {what}"),
+            ),
+            None => self.seen.push((name.to_owned(), i)),
+        }
+    }
+
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.seen.iter().any(|(seen, _)| seen == name)
+    }
+
+    pub(super) fn list(&self) -> Vec<&str> {
+        self.seen.iter().map(|(seen, _)| seen.as_str()).collect()
+    }
+}

@@ -6,10 +6,9 @@ use figment::Figment;
 use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
-use super::error::{ConfigError, ConfigErrors, Problems};
+use super::error::{ConfigError, ConfigErrors, Problems, Refused};
 use super::figment_errors::{annotate_origin, convert, join_key};
 use super::secrets;
-use super::sites::SiteKeys;
 
 /// The sections there are: any other top-level key is refused by name, so
 /// a misspelt section is not silently ignored. Each section is read on its
@@ -30,9 +29,7 @@ pub(super) struct Extracted {
 #[derive(Default)]
 pub(super) struct RawSettings {
     /// Keys that were refused (they hold their defaults).
-    pub bad_keys: Vec<String>,
-    /// Of those, the unknown ones (each may be a misspelt required key).
-    pub unknown_keys: Vec<String>,
+    pub refused: Refused,
     pub server: super::sections::ServerSettings,
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
@@ -46,7 +43,7 @@ pub(super) struct RawSettings {
     pub spam: super::sections::SpamSettings,
     pub rate_limit: super::sections::RateLimitSettings,
     /// Each readable site with its place in the file.
-    pub sites: Vec<(usize, SiteKeys)>,
+    pub sites: Vec<(usize, super::sites::SiteKeys)>,
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
@@ -85,63 +82,35 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         annotate_origin(&mut error, figment);
         out.problems.extend(ConfigErrors(vec![error]));
     }
-    out.raw.server = typed(&root, "server", figment, &mut out);
-    out.raw.database = typed(&root, "database", figment, &mut out);
-    out.raw.carehq = typed(&root, "carehq", figment, &mut out);
-    out.raw.sync = typed(&root, "sync", figment, &mut out);
-    out.raw.staff = typed(&root, "staff", figment, &mut out);
-    out.raw.captcha = typed(&root, "captcha", figment, &mut out);
-    out.raw.spam = typed(&root, "spam", figment, &mut out);
-    out.raw.rate_limit = typed(&root, "rate_limit", figment, &mut out);
-    out.raw.status = typed(&root, "status", figment, &mut out);
-    out.raw.metrics = typed(&root, "metrics", figment, &mut out);
-    out.raw.retention = typed(&root, "retention", figment, &mut out);
-    out.raw.alerts = typed(&root, "alerts", figment, &mut out);
-    out.raw.sentry = typed(&root, "sentry", figment, &mut out);
-    out.raw.log = typed(&root, "log", figment, &mut out);
-    out.raw.accounts = tables(&root, "accounts", figment, &mut out);
-    out.raw.destinations = tables(&root, "destinations", figment, &mut out);
-    match root.get("sites") {
-        None => {}
-        Some(Value::Array(_, items)) => {
-            let global_captcha = super::captcha::global_table(&root);
-            for (i, item) in items.iter().enumerate() {
-                let prefix = format!("sites[{i}]");
-                let Value::Dict(_, mut site) = item.clone() else {
-                    out.problems.push(
-                        &prefix,
-                        "expected a [[sites]] table of keys, not a single value",
-                    );
-                    out.unreadable.push(prefix);
-                    continue;
-                };
-                if let Some(Value::Dict(_, own)) = site.get("captcha") {
-                    let merged = super::captcha::over(own, &global_captcha);
-                    site.insert("captcha".to_owned(), Value::from(merged));
-                }
-                if let Some(keys) = read(site, &prefix, figment, &mut out) {
-                    out.raw.sites.push((i, keys));
-                }
-            }
-        }
-        Some(_) => {
-            out.problems.push(
-                "sites",
-                "expected a list of [[sites]] tables; write each site as its own [[sites]] block",
-            );
-            out.unreadable.push("sites".into());
-        }
+    macro_rules! read_sections {
+        ($($name:ident),*) => {$(
+            out.raw.$name = typed(&root, stringify!($name), figment, &mut out);
+        )*};
     }
+    read_sections!(
+        server, database, carehq, sync, staff, captcha, spam, rate_limit, status, metrics,
+        retention, alerts, sentry, log
+    );
+    out.raw.accounts = tables(&root, "accounts", figment, &mut out, |_| {});
+    out.raw.destinations = tables(&root, "destinations", figment, &mut out, |_| {});
+    let global_captcha = super::captcha::global_table(&root);
+    out.raw.sites = tables(&root, "sites", figment, &mut out, |site| {
+        if let Some(Value::Dict(_, own)) = site.get("captcha") {
+            let merged = super::captcha::over(own, &global_captcha);
+            site.insert("captcha".to_owned(), Value::from(merged));
+        }
+    });
     Ok(out)
 }
 
-/// Each readable `[[name]]` table (`accounts`, `destinations`) with its
-/// place in the file.
+/// Each readable `[[name]]` table with its place in the file, after
+/// `prepare` (for a site: its `[sites.captcha]` laid over `[captcha]`).
 fn tables<T: DeserializeOwned>(
     root: &Dict,
     name: &str,
     figment: &Figment,
     out: &mut Extracted,
+    prepare: impl Fn(&mut Dict),
 ) -> Vec<(usize, T)> {
     let items = match root.get(name) {
         None => return Vec::new(),
@@ -160,7 +129,7 @@ fn tables<T: DeserializeOwned>(
     let mut read_ones = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("{name}[{i}]");
-        let Value::Dict(_, table) = item else {
+        let Value::Dict(_, mut table) = item.clone() else {
             out.problems.push(
                 &prefix,
                 format!("expected a [[{name}]] table of keys, not a single value"),
@@ -168,7 +137,8 @@ fn tables<T: DeserializeOwned>(
             out.unreadable.push(prefix);
             continue;
         };
-        if let Some(keys) = read(table.clone(), &prefix, figment, out) {
+        prepare(&mut table);
+        if let Some(keys) = read(table, &prefix, figment, out) {
             read_ones.push((i, keys));
         }
     }
@@ -221,9 +191,9 @@ fn read<T: DeserializeOwned>(
             let path = bad_path(&e);
             let key = join_key(prefix, &path);
             if matches!(e.kind, figment::error::Kind::UnknownField(..)) {
-                out.raw.unknown_keys.push(key.clone());
+                out.raw.refused.unknown.push(key.clone());
             }
-            out.raw.bad_keys.push(key);
+            out.raw.refused.bad.push(key);
             removed |= remove(&mut dict, &path);
         }
         out.problems

@@ -5,7 +5,6 @@
 //! are written). Typed settings and their checks live together here so the
 //! shared loader files only gain one line per section.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -16,6 +15,7 @@ use super::env_names::LOG_FORMAT_ENV;
 use super::error::Problems;
 use super::fields;
 use super::secrets;
+use crate::values::Email;
 
 fields::section! {
     /// `[alerts]`: who is told when enquiries stop flowing, and when they flow again.
@@ -28,8 +28,8 @@ fields::section! {
         /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
         pub smtp_url: Option<SecretString> ["fields::some_secret"] = None,
         /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
-        pub email_from: Option<Mailbox> ["mailbox"] = None,
-        pub email_to: Vec<Mailbox> ["mailboxes"] = Vec::new(),
+        pub email_from: Option<Mailbox> ["fields::some_via::<_, Email, _>"] = None,
+        pub email_to: Vec<Mailbox> ["fields::list_via::<_, Email, _>"] = Vec::new(),
         /// Put the families' names and contact details in the message.
         pub include_details: bool ["fields::boolean"] = false,
         /// How often the conditions are checked.
@@ -79,26 +79,6 @@ fields::section! {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// An email address, display name allowed.
-struct Email(Mailbox);
-
-impl FromStr for Email {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Email, String> {
-        text.parse().map(Email).map_err(|_| {
-            format!("\"{text}\" is not an email address; expected e.g. \"Enquiry relay <relay@example.com>\"")
-        })
-    }
-}
-
-pub(super) fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
-    fields::parsed(d).map(|Email(m)| Some(m))
-}
-
-fn mailboxes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
-    Ok(fields::list(d)?.into_iter().map(|Email(m)| m).collect())
-}
 
 fields::section! {
     /// `[sentry]`: error tracking, off unless `dsn` is set.

@@ -1,31 +1,29 @@
 //! The typed, checked settings, one struct per `[section]` of the file. Values
 //! here have already been validated: consumers never re-check them.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::fields;
 use super::secrets;
-use crate::values::Rate;
+use crate::values::{BaseUrl, ListenAddr, Net, Rate};
 
 fields::section! {
     /// `[server]`: the HTTP listener.
     #[derive(Clone, Debug)]
     pub struct ServerSettings {
-        pub listen: SocketAddr ["fields::listen"] = SocketAddr::from(([127, 0, 0, 1], 8080)),
+        pub listen: SocketAddr ["fields::via::<_, ListenAddr, _>"] = SocketAddr::from(([127, 0, 0, 1], 8080)),
         /// Proxies whose forwarding header is believed.
-        pub trusted_proxies: Vec<ipnet::IpNet> ["fields::nets"] = Vec::new(),
+        pub trusted_proxies: Vec<ipnet::IpNet> ["fields::list_via::<_, Net, _>"] = Vec::new(),
         /// The one header trusted proxies name the client in; the other is never read.
         pub client_ip_header: ClientIpHeader ["fields::parsed"] = ClientIpHeader::XForwardedFor,
         /// Largest request body accepted, in bytes.
         pub body_limit: usize ["fields::byte_size"] = 64 * 1024,
         pub request_timeout: Duration ["fields::positive_duration"] = Duration::from_secs(30),
         /// Public base URL (`https://forms.example.com`), no trailing `/`.
-        pub public_url: Option<String> ["fields::public_url"] = None,
+        pub public_url: Option<String> ["fields::some_via::<_, BaseUrl, _>"] = None,
     }
 }
 
@@ -44,27 +42,16 @@ fields::named! {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/enquiry-relay.db";
 pub const DEFAULT_CAREHQ_BASE_URL: &str = "https://api.carehq.dev";
 
-/// `[database]`.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseSettings {
-    /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
-    #[serde(deserialize_with = "fields::secret")]
-    pub url: SecretString,
-    #[serde(deserialize_with = "fields::whole::<_, _, 1, 1000>")]
-    pub max_connections: u32,
-    /// Personal data is stored encrypted with the keys in this file
-    /// (storage/sealing.rs has the format); absent means stored plain.
-    pub encryption_key_file: Option<std::path::PathBuf>,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: SecretString::from(DEFAULT_DATABASE_URL),
-            max_connections: 8,
-            encryption_key_file: None,
-        }
+fields::section! {
+    /// `[database]`.
+    #[derive(Clone)]
+    pub struct DatabaseSettings {
+        /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
+        pub url: SecretString ["fields::secret"] = SecretString::from(DEFAULT_DATABASE_URL),
+        pub max_connections: u32 ["fields::whole::<_, _, 1, 1000>"] = 8,
+        /// Personal data is stored encrypted with the keys in this file
+        /// (storage/sealing.rs has the format); absent means stored plain.
+        pub encryption_key_file: Option<std::path::PathBuf> = None,
     }
 }
 
@@ -80,9 +67,10 @@ impl DatabaseSettings {
     }
 }
 
-/// Hand-written so the password (and the rest of the URL) never reaches a log.
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Hand-written so the password (and the rest of the URL) never reaches a
+/// log, while the host still shows which database is meant.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
@@ -113,7 +101,7 @@ fields::section! {
         /// Deliver to the built-in sandbox; the seed credentials are used when none are set.
         pub sandbox: bool ["fields::boolean"] = false,
         /// Without a trailing `/`; the client appends `/v1/…`.
-        pub base_url: String ["fields::carehq_url"] = DEFAULT_CAREHQ_BASE_URL.to_owned(),
+        pub base_url: String ["fields::via::<_, BaseUrl, _>"] = DEFAULT_CAREHQ_BASE_URL.to_owned(),
         pub account_id: String ["fields::parsed"] = String::new(),
         pub api_key: SecretString ["fields::secret"] = no_key(),
         pub api_secret: SecretString ["fields::secret"] = no_key(),
@@ -148,35 +136,22 @@ fields::section! {
     }
 }
 
-/// `[spam]`: the time token forms carry.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SpamSettings {
-    /// `spam.token_secret`: the time token's HMAC key when set. The key in
-    /// use is the one stored in the database (see `storage::time_token_keys`);
-    /// a configured one that differs replaces it there.
-    #[serde(deserialize_with = "fields::some_secret")]
-    pub token_secret: Option<SecretString>,
-    /// The key a database without one starts with when `token_secret` is
-    /// unset: derived from `carehq.api_secret`, as before keys were stored.
-    #[serde(skip, default = "no_key")]
-    pub initial_key: SecretString,
-    /// Posts sooner than this after the form was served are held as `too_fast`.
-    #[serde(deserialize_with = "fields::duration")]
-    pub min_fill_time: Duration,
-    /// Tokens older than this are held as `stale_time_token`.
-    #[serde(deserialize_with = "fields::positive_duration")]
-    pub max_token_age: Duration,
-}
-
-impl Default for SpamSettings {
-    fn default() -> Self {
-        Self {
-            token_secret: None,
-            initial_key: no_key(),
-            min_fill_time: Duration::from_secs(3),
-            max_token_age: Duration::from_secs(24 * 3600),
-        }
+fields::section! {
+    /// `[spam]`: the time token forms carry.
+    #[derive(Clone, Debug)]
+    pub struct SpamSettings {
+        /// `spam.token_secret`: the time token's HMAC key when set. The key in
+        /// use is the one stored in the database (see `storage::time_token_keys`);
+        /// a configured one that differs replaces it there.
+        pub token_secret: Option<SecretString> ["fields::some_secret"] = None,
+        /// The key a database without one starts with when `token_secret` is
+        /// unset: derived from `carehq.api_secret`, as before keys were stored.
+        #[serde(skip)]
+        pub initial_key: SecretString = no_key(),
+        /// Posts sooner than this after the form was served are held as `too_fast`.
+        pub min_fill_time: Duration ["fields::duration"] = Duration::from_secs(3),
+        /// Tokens older than this are held as `stale_time_token`.
+        pub max_token_age: Duration ["fields::positive_duration"] = Duration::from_secs(24 * 3600),
     }
 }
 

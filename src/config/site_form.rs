@@ -2,13 +2,13 @@
 //! version, which optional fields the form leaves out, field labels) and its
 //! `[sites.defaults]`, the values sent when the family gave none.
 
-use std::str::FromStr;
-
 use serde::Deserialize;
 
 use super::error::Problems;
 use super::fields;
 use crate::domain::FundingType;
+use crate::values::Service;
+
 /// Fields a site may leave off its hosted form (names, email-or-phone and
 /// consent are what every enquiry needs, so they cannot be hidden together).
 pub const OPTIONAL_FIELDS: &[&str] = &[
@@ -142,32 +142,10 @@ fields::section! {
     /// `[sites.defaults]`: values sent when the family gave none.
     #[derive(Clone, Debug)]
     pub struct SiteDefaults {
-        pub service: Option<String> ["service"] = None,
+        pub service: Option<String> ["fields::some_via::<_, Service, _>"] = None,
         pub funding_type: Option<String> ["funding_type"] = None,
         pub enquiring_for_self: Option<bool> ["fields::some_boolean"] = None,
     }
-}
-
-/// A CareHQ service value looks like `residential_home`; catching
-/// "Residential Home" here beats a 400 from CareHQ on every enquiry.
-pub(super) struct Service(pub String);
-
-impl FromStr for Service {
-    type Err = String;
-    fn from_str(value: &str) -> Result<Self, String> {
-        let valid = (1..=64).contains(&value.len())
-            && (value.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        match valid {
-            true => Ok(Self(value.to_owned())),
-            false => Err(format!(
-                "\"{value}\" is not a CareHQ service value; use lower case and underscores, e.g. \"residential_home\""
-            )),
-        }
-    }
-}
-
-fn service<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    fields::parsed(d).map(|Service(s)| Some(s))
 }
 
 /// One of CareHQ's funding types, exactly as CareHQ writes it.
@@ -179,38 +157,5 @@ fn funding_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
             "\"{value}\" is not a CareHQ funding type; expected one of: {}",
             FundingType::ALL.map(FundingType::as_str).join(", ")
         ))),
-    }
-}
-
-/// Fields the form uses itself: a honeypot with one of these names would trap families.
-const FORM_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "care_requirements",
-    "service",
-    "funding_type",
-    "enquiring_for_self",
-    "consent",
-];
-
-/// The honeypot's field name.
-pub(super) struct FieldName(pub String);
-
-impl FromStr for FieldName {
-    type Err = String;
-    fn from_str(name: &str) -> Result<Self, String> {
-        let valid = name.len() <= 64
-            && !name.starts_with('_')
-            && !FORM_FIELDS.contains(&name)
-            && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        match valid {
-            true => Ok(Self(name.to_owned())),
-            false => Err(format!(
-                "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
-            )),
-        }
     }
 }

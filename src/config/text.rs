@@ -24,17 +24,18 @@ pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 }
 
 /// A table of keys, each written once with its parser and its default:
-/// `pub key: Type ["parser"] = default,`. Unknown keys are refused and unset
+/// `pub key: Type ["parser"] = default,` (no parser: the type's own
+/// `Deserialize`, for a nested table). Unknown keys are refused and unset
 /// ones keep their default, as in every table of the file.
 macro_rules! section {
     ($(#[$meta:meta])* $vis:vis struct $name:ident {
-        $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty [$parser:literal] = $default:expr,)+
+        $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty $([$parser:literal])? = $default:expr,)+
     }) => {
         $(#[$meta])*
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields, default)]
         $vis struct $name {
-            $($(#[$doc])* #[serde(deserialize_with = $parser)] $fvis $field: $ty,)+
+            $($(#[$doc])* $(#[serde(deserialize_with = $parser)])? $fvis $field: $ty,)+
         }
 
         impl Default for $name {

@@ -13,19 +13,19 @@ use super::extract::RawSettings;
 use super::operations::AlertSettings;
 use super::secrets;
 use super::sections::SpamSettings;
-use super::sites::{self, Refused, SiteSettings};
+use super::sites::{self, SiteSettings};
 use super::{ConfigSource, Settings};
 use crate::values::format_duration;
 
 pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
     let database = database(raw.database, &mut p);
-    let refused = |prefix: &str| raw.bad_keys.iter().any(|k| k.starts_with(prefix));
+    let refused = |prefix: &str| raw.refused.any(prefix);
     // The lease is checked against the timeout even when another [carehq]
     // key has a problem, but not against a timeout that was refused.
     let carehq_timeout = Some(raw.carehq.timeout).filter(|_| !refused("carehq.timeout"));
     // An unknown key may be a misspelt credential: the unset ones are then not blamed.
-    let credential_refused = (raw.bad_keys.iter())
+    let credential_refused = (raw.refused.bad.iter())
         .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
     let carehq_base_url = raw.carehq.base_url.clone();
     let carehq = carehq(raw.carehq, credential_refused, &mut p);
@@ -40,11 +40,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         initial_key: secrets::derive_time_token_key(&c.api_secret),
         ..raw.spam
     });
-    let refused_keys = Refused {
-        bad: &raw.bad_keys,
-        unknown: &raw.unknown_keys,
-    };
-    let sites = sites::sites(raw.sites, &refused_keys, &mut p);
+    let sites = sites::sites(raw.sites, &raw.refused, &mut p);
     // Not against a timeout that was refused (it holds its default).
     if !refused("server.request_timeout") && !refused("captcha.") {
         captcha_within_request(
@@ -60,7 +56,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         raw.accounts,
         &site_accounts,
         (&carehq_base_url, raw.staff.token.as_ref()),
-        &raw.bad_keys,
+        &raw.refused,
         &mut p,
     );
     if !refused("alerts.") {
@@ -70,7 +66,7 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         .map(|(i, site)| (*i, site.also_send_to.as_slice()))
         .collect();
     let destinations =
-        super::destinations::destinations(raw.destinations, &site_targets, &raw.bad_keys, &mut p);
+        super::destinations::destinations(raw.destinations, &site_targets, &raw.refused, &mut p);
     let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
     let alerts =
         Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));

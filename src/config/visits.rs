@@ -8,7 +8,7 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use serde::de::{Deserializer, Error};
 
-use super::error::Problems;
+use super::error::{Problems, Refused};
 use super::fields;
 use crate::values::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone, format_duration};
 
@@ -70,16 +70,16 @@ fields::section! {
 }
 
 /// `Some(None)` when visits are disabled (the keys are still checked),
-/// `Some(Some(_))` when enabled and valid, `None` after a problem. `bad`:
-/// keys serde refused, whose defaults must not be blamed.
+/// `Some(Some(_))` when enabled and valid, `None` after a problem. Keys
+/// serde refused hold defaults, which are not blamed.
 pub(super) fn visits(
     i: usize,
     raw: VisitKeys,
-    bad: &[String],
+    refused: &Refused,
     p: &mut Problems,
 ) -> Option<Option<VisitSettings>> {
     let key = |field: &str| format!("sites[{i}].visits.{field}");
-    let refused = |field: &str| bad.iter().any(|k| k.starts_with(&key(field)));
+    let refused = |field: &str| refused.any(&key(field));
     let before = p.len();
     let days = [
         raw.monday,
