@@ -18,8 +18,8 @@ use super::env_names::env_var_name;
 use super::error::Problems;
 use super::fields;
 
-/// Secret keys of the typed sections, each of which may instead be given as
-/// `<key>_file`.
+/// Keys that hold a secret, each of which may instead be given as
+/// `<key>_file`; `[]` stands for any entry of a list of tables.
 const SECRET_KEYS: &[&str] = &[
     "database.url",
     "staff.token",
@@ -30,31 +30,26 @@ const SECRET_KEYS: &[&str] = &[
     "carehq.api_key",
     "carehq.api_secret",
     "captcha.secret",
+    "sites[].captcha.secret",
+    "sites[].partners.helparound.token",
+    "sites[].partners.helparound.signing_secret",
+    "accounts[].api_key",
+    "accounts[].api_secret",
+    "accounts[].staff_token",
+    "destinations[].client_secret",
 ];
-
-/// Secret keys of a `[[sites]]` table, relative to it.
-const SITE_SECRET_KEYS: &[&str] = &[
-    "captcha.secret",
-    "partners.helparound.token",
-    "partners.helparound.signing_secret",
-];
-
-/// Secret keys of an `[[accounts]]` table, relative to it.
-const ACCOUNT_SECRET_KEYS: &[&str] = &["api_key", "api_secret", "staff_token"];
 
 /// In a section's (or a site's) table, keys starting with `prefix`,
 /// replaces each `<secret>_file` with the file's contents under `<secret>`,
 /// so the table reads a plain `SecretString`. Both set drops both: which one
 /// wins would be a guess.
 pub(super) fn inline_files(prefix: &str, dict: &mut Dict, problems: &mut Problems) {
-    let keys: Vec<&str> = match prefix {
-        _ if prefix.starts_with("sites[") => SITE_SECRET_KEYS.to_vec(),
-        _ if prefix.starts_with("accounts[") => ACCOUNT_SECRET_KEYS.to_vec(),
-        _ if prefix.starts_with("destinations[") => vec!["client_secret"],
-        _ => (SECRET_KEYS.iter())
-            .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix('.'))
-            .collect(),
+    // `sites[2]` → `sites[]`.
+    let table = match prefix.split_once('[') {
+        Some((list, _)) => format!("{list}[]."),
+        None => format!("{prefix}."),
     };
+    let keys = SECRET_KEYS.iter().filter_map(|k| k.strip_prefix(&table));
     for key in keys {
         // The table holding the key, however deep (`partners.helparound.token`).
         let (path, leaf) = key.rsplit_once('.').unwrap_or(("", key));
