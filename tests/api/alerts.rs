@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -384,7 +385,7 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
     });
     let (url, inbox) = receiver().await;
     let options = AppOptions {
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..options(&url, false)
     }
     .quiet();

@@ -4,6 +4,8 @@
 //! (or never) makes the documented at-least-once duplicate, and each attempt
 //! records how long it took.
 
+use std::time::Duration;
+
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 
@@ -129,7 +131,11 @@ async fn a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown(db: 
         ..Faults::default()
     });
     let options = AppOptions {
-        retry_schedule: r#"["200ms", "200ms", "200ms"]"#,
+        retry_schedule: vec![
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+        ],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
@@ -188,7 +194,7 @@ async fn a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
         ..faults
     });
     let options = AppOptions {
-        carehq_timeout: "1s",
+        carehq_timeout: Duration::from_secs(1),
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;

@@ -178,7 +178,7 @@ async fn migrate_then_sync_once_delivers_what_waits() {
         &db,
         &dead,
         &AppOptions {
-            retry_schedule: r#"["1h"]"#,
+            retry_schedule: vec![Duration::from_secs(3600)],
             ..AppOptions::default()
         },
     )
@@ -233,7 +233,7 @@ async fn sync_once_exits_1_while_a_failed_enquiry_remains(db: Db) {
         &db,
         &dead,
         &AppOptions {
-            retry_schedule: r#"["1h"]"#,
+            retry_schedule: vec![Duration::from_secs(3600)],
             ..AppOptions::default()
         },
     )

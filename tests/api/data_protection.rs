@@ -2,6 +2,8 @@
 //! answers can quote what the family typed, so they live in the attempt's
 //! `hint`, never in error texts, `/status` or anything retention leaves.
 
+use std::time::Duration;
+
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 use sqlx::Row;
@@ -62,7 +64,7 @@ async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(d
     // pass within the first drain on a busy machine and send it there).
     let options = with_token(
         AppOptions {
-            retry_schedule: r#"["1h"]"#,
+            retry_schedule: vec![Duration::from_secs(3600)],
             ..AppOptions::default()
         }
         .quiet(),
@@ -181,7 +183,7 @@ async fn a_person_is_exported_then_erased_from_every_table(db: Db) {
     };
     let sandbox = TestSandbox::start().await;
     let options = AppOptions {
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();

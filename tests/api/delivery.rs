@@ -1,6 +1,8 @@
 //! The sync worker against the sandbox: outages, rate limits, refusals, pauses
 //! and crashed leases.
 
+use std::time::Duration;
+
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use enquiry_relay::storage::{ClaimScope, now_ms};
 
@@ -24,7 +26,11 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
     // Retries an hour apart: a drain right after a 503 finds nothing due
     // (the test then makes the row due instead of waiting).
     let options = AppOptions {
-        retry_schedule: r#"["1h", "1h", "1h"]"#,
+        retry_schedule: vec![
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        ],
         ..AppOptions::default()
     }
     .quiet();
@@ -76,7 +82,7 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
     });
     // Two retries: three attempts in all, then the row is failed for staff.
     let options = AppOptions {
-        retry_schedule: r#"["1h", "1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600), Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();
@@ -136,7 +142,16 @@ async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) 
     // Nothing listens here: connection refused, nothing sent.
     let dead = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let schedule = AppOptions {
-        retry_schedule: r#"["300ms", "300ms", "300ms", "300ms", "300ms", "300ms", "300ms", "300ms"]"#,
+        retry_schedule: vec![
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+        ],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &dead, &schedule).await;
@@ -178,7 +193,7 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
         &db,
         &sandbox.url,
         &AppOptions {
-            retry_schedule: r#"["100ms"]"#,
+            retry_schedule: vec![Duration::from_millis(100)],
             ..AppOptions::default()
         },
     )
@@ -382,7 +397,16 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
     let sandbox = TestSandbox::start().await;
     // Enough retries that the row is still pending when the app stops.
     let patient = AppOptions {
-        retry_schedule: r#"["400ms", "400ms", "400ms", "400ms", "400ms", "400ms", "400ms", "400ms"]"#,
+        retry_schedule: vec![
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+            Duration::from_millis(400),
+        ],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &patient).await;

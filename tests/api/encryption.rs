@@ -5,6 +5,7 @@
 //! moves every value to the newest key.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{KeyRing, Sealing, StaffFilter, new_key_line};
@@ -91,7 +92,7 @@ async fn encrypted_personal_data_is_unreadable_at_rest_and_erasable(db: Db) {
     let sealing = Sealing::new(Some(KeyRing::from_file(&file).unwrap()));
     let options = encrypted(
         AppOptions {
-            retry_schedule: r#"["1h"]"#,
+            retry_schedule: vec![Duration::from_secs(3600)],
             ..AppOptions::default()
         }
         .quiet(),
@@ -296,7 +297,7 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
     };
     let sandbox = TestSandbox::start().await;
     let options = AppOptions {
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();

@@ -74,7 +74,7 @@ async fn a_permanently_failed_delivery_reaches_sentry_without_the_familys_detail
     let (carehq_url, _carehq) = failing_carehq().await;
     let port = free_port();
     let options = AppOptions {
-        retry_schedule: r#"["100ms", "100ms"]"#,
+        retry_schedule: vec![Duration::from_millis(100), Duration::from_millis(100)],
         extra_toml: format!("\n[sentry]\ndsn = \"{dsn}\"\nenvironment = \"test\"\n"),
         ..AppOptions::default()
     };

@@ -4,6 +4,8 @@
 //! down too, the email is retried, not lost. "Past fallback_after" is made
 //! by moving the enquiry's arrival back, not by waiting.
 
+use std::time::Duration;
+
 use enquiry_relay::sandbox::Faults;
 
 use crate::admin::{cli, default_config};
@@ -14,7 +16,7 @@ use crate::on_both_databases;
 fn with_fallback(smtp_port: u16) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself during the test.
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         sync_toml: "fallback_after = \"2s\"".into(),
         site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
         extra_toml: format!(

@@ -2,6 +2,8 @@
 //! over loopback: each enquiry is a step of its own beside the CareHQ one,
 //! and a failure of either never undoes or holds back the other.
 
+use std::time::Duration;
+
 use enquiry_relay::fhir_sandbox::{
     self, DISCOVERY_PATH, Faults, FhirSandbox, FhirSandboxConfig, OPENID_CONFIGURATION_PATH, seed,
 };
@@ -56,7 +58,7 @@ async fn both(db: &TestDb) -> Both {
 fn with_destination(base: &str, client_secret: &str) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself in the test.
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         site_toml: "also_send_to = [\"records\"]".into(),
         extra_toml: format!(
             "[[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\

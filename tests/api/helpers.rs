@@ -152,7 +152,8 @@ impl Drop for TestSandbox {
 /// Options that vary between tests.
 pub struct AppOptions {
     pub api_secret: String,
-    pub retry_schedule: &'static str,
+    /// `sync.retry_schedule`.
+    pub retry_schedule: Vec<Duration>,
     pub extra_toml: String,
     pub site_location: String,
     /// Lines added to `[server]` (e.g. `trusted_proxies`).
@@ -162,12 +163,18 @@ pub struct AppOptions {
     /// The `[spam]` and `[rate_limit]` sections; by default lenient, so tests
     /// about other things are neither rate limited nor "too fast".
     pub spam_toml: String,
-    /// `sync.lease` and `sync.shutdown_grace` (empty: the default, which
+    /// `sync.lease` and `sync.shutdown_grace` (`None`: the default, which
     /// follows `carehq.timeout`).
-    pub lease: &'static str,
-    pub shutdown_grace: &'static str,
-    /// `carehq.timeout`.
-    pub carehq_timeout: &'static str,
+    ///
+    /// These three durations are inputs to the base TOML, not edits on the
+    /// parsed `Settings`: validation copies `carehq.timeout` into the
+    /// `default` account, derives the `shutdown_grace` default from it and
+    /// checks the lease against it, so setting them before parsing keeps
+    /// every derived value consistent without the test repeating that logic.
+    pub lease: Duration,
+    pub shutdown_grace: Option<Duration>,
+    /// `carehq.timeout` (see `lease`).
+    pub carehq_timeout: Duration,
     /// Lines added to `[sync]` (e.g. `concurrency = 1`).
     pub sync_toml: String,
     /// Lines added to `[database]` (e.g. `encryption_key_file`).
@@ -184,15 +191,19 @@ impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             api_secret: seed::API_SECRET.into(),
-            retry_schedule: r#"["200ms", "300ms", "400ms"]"#,
+            retry_schedule: vec![
+                Duration::from_millis(200),
+                Duration::from_millis(300),
+                Duration::from_millis(400),
+            ],
             extra_toml: String::new(),
             site_location: seed::DEMO_LOCATION.into(),
             server_toml: String::new(),
             site_toml: String::new(),
             spam_toml: LENIENT_SPAM.into(),
-            lease: "10s",
-            shutdown_grace: "5s",
-            carehq_timeout: "5s",
+            lease: Duration::from_secs(10),
+            shutdown_grace: Some(Duration::from_secs(5)),
+            carehq_timeout: Duration::from_secs(5),
             sync_toml: String::new(),
             database_toml: String::new(),
             quiet: false,
@@ -208,6 +219,34 @@ impl AppOptions {
             ..self
         }
     }
+}
+
+/// A duration as an operator would write it: the largest unit that divides
+/// it (`"5s"`, `"1h"`, `"200ms"`), so the TOML reads as before (tests such as
+/// `cli::check_names_every_bad_key_and_exits_2` edit that text).
+fn toml_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    let units = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    match units
+        .iter()
+        .find(|(size, _)| ms != 0 && ms.is_multiple_of(*size))
+    {
+        Some((size, unit)) => format!("{}{unit}", ms / size),
+        None => format!("{ms}ms"),
+    }
+}
+
+/// A TOML array of durations.
+fn toml_durations(durations: &[Duration]) -> String {
+    let items: Vec<String> = (durations.iter())
+        .map(|d| format!("\"{}\"", toml_duration(*d)))
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// The config a test app runs with.
@@ -255,20 +294,19 @@ funding_type = "not_sure"
         account = seed::ACCOUNT_ID,
         key = seed::API_KEY,
         secret = options.api_secret,
-        schedule = options.retry_schedule,
+        schedule = toml_durations(&options.retry_schedule),
         location = options.site_location,
         channel = seed::DEMO_SALES_CHANNEL,
         extra = options.extra_toml,
         server_extra = options.server_toml,
         site_extra = options.site_toml,
         spam = options.spam_toml,
-        lease = options.lease,
-        grace = if options.shutdown_grace.is_empty() {
-            String::new()
-        } else {
-            format!("shutdown_grace = \"{}\"", options.shutdown_grace)
+        lease = toml_duration(options.lease),
+        grace = match options.shutdown_grace {
+            None => String::new(),
+            Some(grace) => format!("shutdown_grace = \"{}\"", toml_duration(grace)),
         },
-        timeout = options.carehq_timeout,
+        timeout = toml_duration(options.carehq_timeout),
         sync_extra = options.sync_toml,
         database_extra = options.database_toml,
     )

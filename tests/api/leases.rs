@@ -116,7 +116,7 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
         ..Faults::default()
     });
     let options = AppOptions {
-        lease: "40s",
+        lease: Duration::from_secs(40),
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;

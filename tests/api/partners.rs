@@ -2,6 +2,8 @@
 //! concurrent ones included, store one enquiry; user actions land against
 //! the enrollment, once each.
 
+use std::time::Duration;
+
 use enquiry_relay::storage::{
     ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
@@ -155,7 +157,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 fn bearer_options() -> AppOptions {
     AppOptions {
         site_toml: format!("[sites.partners.helparound]\ntoken = \"{TOKEN}\""),
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet()

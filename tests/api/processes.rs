@@ -259,8 +259,8 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
     });
     let port = free_port();
     let options = AppOptions {
-        shutdown_grace: "1s",
-        lease: "10s",
+        shutdown_grace: Some(Duration::from_secs(1)),
+        lease: Duration::from_secs(10),
         ..AppOptions::default()
     };
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
@@ -337,9 +337,9 @@ async fn sigterm_mid_send_waits_for_the_answer_with_the_default_grace(db: Db) {
     });
     let port = free_port();
     let options = AppOptions {
-        carehq_timeout: "12s",
-        lease: "20s",
-        shutdown_grace: "",
+        carehq_timeout: Duration::from_secs(12),
+        lease: Duration::from_secs(20),
+        shutdown_grace: None,
         ..AppOptions::default()
     };
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
@@ -376,7 +376,13 @@ async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
     });
     let port = free_port();
     let options = AppOptions {
-        retry_schedule: r#"["200ms", "200ms", "200ms", "200ms", "200ms"]"#,
+        retry_schedule: vec![
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+        ],
         ..AppOptions::default()
     };
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);

@@ -177,7 +177,7 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
         ..Default::default()
     });
     let options = AppOptions {
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
@@ -359,7 +359,7 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     };
     let sandbox = TestSandbox::start().await;
     let options = AppOptions {
-        retry_schedule: r#"["1h"]"#,
+        retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;

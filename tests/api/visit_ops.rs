@@ -1,6 +1,8 @@
 //! The home-visit step as staff see it: `/status` counts it per step, and
 //! `enquiries list|show|retry` show and fix a waiting or failed visit.
 
+use std::time::Duration;
+
 use enquiry_relay::sandbox::Faults;
 
 use crate::admin::cli;
@@ -14,7 +16,7 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let options = with_token(visit_options(r#"["200ms"]"#), "");
+    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "");
     let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
 
     // CareHQ refuses the visit: the enquiry is synced, the visit failed.
@@ -105,7 +107,7 @@ async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let options = with_token(visit_options(r#"["200ms"]"#), "");
+    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "");
     let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
     let slot = local_slot(2, 15).0;
 

@@ -16,12 +16,12 @@ use crate::on_both_databases;
 
 /// Visits every day 09:00–17:00 in hour slots, one visit per slot; a second
 /// site takes only in-person visits, a third books no visits.
-pub fn visit_options(retry_schedule: &'static str) -> AppOptions {
+pub fn visit_options(retry_schedule: Vec<Duration>) -> AppOptions {
     visit_options_in("Europe/London", retry_schedule)
 }
 
 /// The same, with the first site's home in `time_zone`.
-fn visit_options_in(time_zone: &str, retry_schedule: &'static str) -> AppOptions {
+fn visit_options_in(time_zone: &str, retry_schedule: Vec<Duration>) -> AppOptions {
     let days: String = [
         "monday",
         "tuesday",
@@ -149,7 +149,7 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
     let sandbox = TestSandbox::start().await;
     // A home nine hours ahead of UTC all year: a time sent in UTC (or in the
     // server's zone) instead of the home's wall clock cannot pass unnoticed.
-    let options = visit_options_in(TOKYO, r#"["200ms"]"#);
+    let options = visit_options_in(TOKYO, vec![Duration::from_millis(200)]);
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let (value, carehq_time) = local_slot_in(TOKYO, 1, 10);
     let utc = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &carehq_time)
@@ -215,7 +215,12 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(vec![Duration::from_millis(200)]),
+    )
+    .await;
     let cases = [
         (SITE, local_slot(1, 20).0, "in_person", "visit_date_time"),
         (SITE, local_slot(-1, 10).0, "in_person", "visit_date_time"),
@@ -332,7 +337,12 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
     });
     // Retries an hour apart: after each 503 nothing is due until the test
     // makes it so.
-    let options = visit_options(r#"["1h", "1h", "1h"]"#).quiet();
+    let options = visit_options(vec![
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ])
+    .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(
         &app,
@@ -377,7 +387,12 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
         status_path: Some("home-visits".into()),
         ..Faults::default()
     });
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(vec![Duration::from_millis(200)]),
+    )
+    .await;
     let id = posted_id(
         &app,
         SITE,
@@ -412,7 +427,12 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
         status_path: Some("home-visits".into()),
         ..Faults::default()
     });
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#)).await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(vec![Duration::from_millis(200)]),
+    )
+    .await;
     let with_a_visit = posted_id(
         &app,
         SITE,
@@ -456,7 +476,7 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
-    let quiet = visit_options(r#"["2s", "2s"]"#).quiet();
+    let quiet = visit_options(vec![Duration::from_secs(2), Duration::from_secs(2)]).quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
     let id = posted_id(
         &app,
@@ -539,7 +559,7 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
     let port = free_port();
     // The retry falls due 4–6 s after the 503: long after the kill.
-    let options = visit_options(r#"["5s", "5s"]"#);
+    let options = visit_options(vec![Duration::from_secs(5), Duration::from_secs(5)]);
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
     let app = BinaryApp::start(&config, port, db.dir.path()).await;
     let response = http_client()
@@ -653,7 +673,12 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &visit_options(r#"["200ms"]"#).quiet()).await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(vec![Duration::from_millis(200)]).quiet(),
+    )
+    .await;
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let id = posted_id(
         &app,
