@@ -199,9 +199,9 @@ async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     let options = AppOptions {
         extra_toml: captcha("turnstile", &fake.url, ""),
-        server_toml: "trusted_proxies = [\"127.0.0.1\"]".into(),
         ..AppOptions::default()
-    };
+    }
+    .loopback_proxy();
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let mut body = family(1);
     body["cf-turnstile-response"] = json!("forwarded");

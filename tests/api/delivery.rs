@@ -260,10 +260,7 @@ async fn a_success_with_no_requests_remaining_holds_the_next_send_until_reset(db
     })
     .await;
     // One send at a time, so every send follows an answer the worker has read.
-    let options = AppOptions {
-        sync_toml: "concurrency = 1".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().with(|s| s.sync.concurrency = 1);
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
 
     let mut ids = Vec::new();

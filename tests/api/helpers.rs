@@ -3,9 +3,10 @@
 //! real binary on loopback.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use enquiry_relay::config::Settings;
@@ -14,6 +15,7 @@ use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, se
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
+use ipnet::IpNet;
 use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
 
@@ -182,7 +184,12 @@ pub struct AppOptions {
     /// No background sync worker or alert loop: the test drives them one
     /// step at a time with `TestApp::drain` and `TestApp::check_alerts`.
     pub quiet: bool,
+    /// Edits on the parsed settings, applied in order (see `AppOptions::with`).
+    pub edits: Vec<Edit>,
 }
+
+/// One edit on the typed settings of a `TestApp`.
+pub type Edit = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// Spam settings that let every other test's posts through.
 pub const LENIENT_SPAM: &str = "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n";
@@ -207,11 +214,30 @@ impl Default for AppOptions {
             sync_toml: String::new(),
             database_toml: String::new(),
             quiet: false,
+            edits: Vec::new(),
         }
     }
 }
 
 impl AppOptions {
+    /// These options with `edit` applied to the settings after the base
+    /// config is parsed and validated. An edit is not validated, so it is
+    /// only for a value nothing else is derived from or checked against
+    /// (src/config/validate.rs, accounts.rs, sections.rs): e.g.
+    /// `server.trusted_proxies` or `sync.concurrency`, not
+    /// `server.request_timeout` (checked against captcha timeouts) nor
+    /// `carehq.*` (copied into the `default` account), which stay TOML.
+    pub fn with(mut self, edit: impl Fn(&mut Settings) + Send + Sync + 'static) -> AppOptions {
+        self.edits.push(Arc::new(edit));
+        self
+    }
+
+    /// `server.trusted_proxies` set to loopback, for tests that send
+    /// `X-Forwarded-For` themselves.
+    pub fn loopback_proxy(self) -> AppOptions {
+        self.with(|s| s.server.trusted_proxies = vec![IpNet::from(IpAddr::from([127, 0, 0, 1]))])
+    }
+
     /// These options without the background loops (see `quiet`).
     pub fn quiet(self) -> AppOptions {
         AppOptions {
@@ -334,9 +360,12 @@ struct Steps {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb, carehq_url: &str, options: &AppOptions) -> TestApp {
-        let settings =
+        let mut settings =
             Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options))
                 .expect("test config is valid");
+        for edit in &options.edits {
+            edit(&mut settings);
+        }
         // The test's own handle reads what the app sealed, with its keys.
         let keys = (settings.database.encryption_key_file.as_deref())
             .map(|file| enquiry_relay::storage::KeyRing::from_file(file).expect("the key file"));
@@ -695,6 +724,10 @@ pub fn write_config(
     port: u16,
     options: &AppOptions,
 ) -> PathBuf {
+    assert!(
+        options.edits.is_empty(),
+        "the binary reads only the TOML; typed edits apply to a TestApp"
+    );
     let path = dir.join(format!("relay-{port}.toml"));
     std::fs::write(
         &path,

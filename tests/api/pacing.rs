@@ -25,10 +25,7 @@ async fn a_backlog_drains_at_the_limit_without_429s(db: Db) {
     .await;
     // Eight sends at once (the default is four): more than a window's
     // remainder is often in flight, which is what drew the 429s.
-    let options = AppOptions {
-        sync_toml: "concurrency = 8".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().with(|s| s.sync.concurrency = 8);
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
 
     // Posting takes well under a second; the worker drains ten a second,

@@ -19,10 +19,10 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
         spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
-        server_toml: "trusted_proxies = [\"127.0.0.1\"]".into(),
         extra_toml: another_site("quiet-home"),
         ..AppOptions::default()
-    };
+    }
+    .loopback_proxy();
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let post = |site: &'static str, client_ip: String, body: Value| {
         app.http

@@ -276,8 +276,7 @@ async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let mut options = with_token(AppOptions::default(), "");
-    options.server_toml = "trusted_proxies = [\"127.0.0.1\"]".into();
+    let options = with_token(AppOptions::default(), "").loopback_proxy();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let get = |path: &str, client: &str, token: String| {
         app.http
