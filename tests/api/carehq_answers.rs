@@ -9,6 +9,7 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 
+use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
 };
@@ -17,11 +18,9 @@ use crate::on_both_databases;
 use crate::helpers::posted_id;
 
 async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
 
     for (n, (code, cause)) in [(403, "permission")].into_iter().enumerate() {
         sandbox.set_faults(Faults {

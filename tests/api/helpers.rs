@@ -338,6 +338,18 @@ funding_type = "not_sure"
     )
 }
 
+/// The preamble most tests share: a database of `kind` (`None` when that
+/// kind is not available here, e.g. PostgreSQL without `TEST_DATABASE_URL`;
+/// the test then returns), a CareHQ sandbox and an app on both. Bind the
+/// tuple in this order, `let Some((db, sandbox, app))`, so they drop as the
+/// separate `let`s did: app, then sandbox, then database.
+pub async fn spawn_app(kind: Db, options: &AppOptions) -> Option<(TestDb, TestSandbox, TestApp)> {
+    let db = TestDb::new(kind).await?;
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, options).await;
+    Some((db, sandbox, app))
+}
+
 /// The application running in this process.
 pub struct TestApp {
     pub address: String,

@@ -2,15 +2,14 @@
 
 use serde_json::json;
 
+use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field};
 use crate::on_both_databases;
 
 async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     let response = app
         .post_form(
@@ -70,11 +69,9 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
 on_both_databases!(urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields);
 
 async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     let response = app
         .post_json(
@@ -115,11 +112,9 @@ async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
 on_both_databases!(json_post_answers_201_and_the_carehq_id_is_stored);
 
 async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     let response = app
         .post_json(
@@ -170,11 +165,9 @@ async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
 on_both_databases!(invalid_fields_answer_422_naming_each_field_and_store_nothing);
 
 async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answer(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
     let post = || async {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -291,11 +284,9 @@ on_both_databases!(a_repeated_k_field_answers_the_same_per_site_and_for_24_hours
 async fn a_chunked_body_over_the_limit_answers_413(db: Db) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
     // No Content-Length: the limit can only be found while reading.
     let body = json!({"first_name": "A", "last_name": "B", "phone": "01632 960123",
                       "care_requirements": "x".repeat(66 * 1024)})

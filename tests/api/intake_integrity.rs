@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::Connection as _;
 
+use crate::helpers::spawn_app;
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, field, post_keyed,
+    AppOptions, Db, SITE, TestApp, TestDb, eventually, family, field, post_keyed,
 };
 use crate::metrics::parse;
 use crate::on_both_databases;
@@ -85,11 +86,9 @@ fn form_pairs(html: &str) -> Vec<(String, String)> {
 }
 
 async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     // A site's own HTML form: one `name` box, `message`, and a field CareHQ
     // has no place for; the email is mistyped.
@@ -147,11 +146,9 @@ const CONFLICT_WORDS: &str =
     "already sent with different details; reload the page and send it again";
 
 async fn same_key_with_a_different_enquiry_is_409_and_only_the_first_is_stored(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     // JSON: the same Idempotency-Key, another family.
     let first = post_keyed(&app, SITE, &family(1), "fixed-key").await;

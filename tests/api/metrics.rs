@@ -1,6 +1,7 @@
 //! `/metrics`: Prometheus text that a small parser of the exposition format
 //! accepts, with the figures we promise, and the optional staff-token guard.
 
+use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 use crate::on_both_databases;
 use crate::status::{TOKEN, posted_id, with_token};
@@ -91,11 +92,10 @@ fn the_parser_rejects_what_is_not_prometheus_text() {
 }
 
 async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "synced").await;
     let response = app

@@ -8,6 +8,7 @@ use enquiry_relay::storage::{
     ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
 
+use crate::helpers::spawn_app;
 use crate::helpers::{Db, SITE, TestDb};
 use crate::on_both_databases;
 
@@ -259,11 +260,9 @@ on_both_databases!(the_documents_enrollment_becomes_a_care_enquiry_with_the_care
 async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_false_is_held(
     db: Db,
 ) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
     let refused_phi = EXAMPLE.replacen(
         "\"name\": \"sharePHI\",\n          \"value\": true",
         "\"name\": \"sharePHI\",\n          \"value\": false",

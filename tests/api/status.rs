@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually};
 use crate::on_both_databases;
 
@@ -76,11 +77,10 @@ async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
 }
 
 async fn status_shows_the_queue_and_per_site_figures(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     for n in 0..3 {
         let id = posted_id(&app, n).await;
         app.wait_for_status(&id, "synced").await;
@@ -220,11 +220,10 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
 on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
 
 async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
     app.wait_for_status(&refused, "failed").await;
@@ -322,11 +321,10 @@ async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
 on_both_databases!(wrong_staff_tokens_are_throttled_per_client_address);
 
 async fn held_enquiries_are_a_problem_in_status(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
     crate::admin::insert(&app, 1, true, "clean").await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
