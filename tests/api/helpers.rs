@@ -15,6 +15,7 @@ use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, se
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
+use enquiry_relay::values::format_duration;
 use ipnet::IpNet;
 use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
@@ -247,30 +248,10 @@ impl AppOptions {
     }
 }
 
-/// A duration as an operator would write it: the largest unit that divides
-/// it (`"5s"`, `"1h"`, `"200ms"`), so the TOML reads as before (tests such as
-/// `cli::check_names_every_bad_key_and_exits_2` edit that text).
-fn toml_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    let units = [
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1_000, "s"),
-    ];
-    match units
-        .iter()
-        .find(|(size, _)| ms != 0 && ms.is_multiple_of(*size))
-    {
-        Some((size, unit)) => format!("{}{unit}", ms / size),
-        None => format!("{ms}ms"),
-    }
-}
-
 /// A TOML array of durations.
 fn toml_durations(durations: &[Duration]) -> String {
     let items: Vec<String> = (durations.iter())
-        .map(|d| format!("\"{}\"", toml_duration(*d)))
+        .map(|d| format!("\"{}\"", format_duration(*d)))
         .collect();
     format!("[{}]", items.join(", "))
 }
@@ -327,12 +308,12 @@ funding_type = "not_sure"
         server_extra = options.server_toml,
         site_extra = options.site_toml,
         spam = options.spam_toml,
-        lease = toml_duration(options.lease),
+        lease = format_duration(options.lease),
         grace = match options.shutdown_grace {
             None => String::new(),
-            Some(grace) => format!("shutdown_grace = \"{}\"", toml_duration(grace)),
+            Some(grace) => format!("shutdown_grace = \"{}\"", format_duration(grace)),
         },
-        timeout = toml_duration(options.carehq_timeout),
+        timeout = format_duration(options.carehq_timeout),
         sync_extra = options.sync_toml,
         database_extra = options.database_toml,
     )
