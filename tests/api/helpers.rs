@@ -15,7 +15,7 @@ use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, se
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
-use enquiry_relay::values::format_duration;
+use enquiry_relay::values::{Rate, format_duration};
 use ipnet::IpNet;
 use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
@@ -237,6 +237,15 @@ impl AppOptions {
     /// `X-Forwarded-For` themselves.
     pub fn loopback_proxy(self) -> AppOptions {
         self.with(|s| s.server.trusted_proxies = vec![IpNet::from(IpAddr::from([127, 0, 0, 1]))])
+    }
+
+    /// `rate_limit.per_ip` and `rate_limit.per_site` (nothing is derived from
+    /// them), over the lenient defaults.
+    pub fn rate_limits(self, per_ip: Rate, per_site: Rate) -> AppOptions {
+        self.with(move |s| {
+            s.rate_limit.per_ip = per_ip;
+            s.rate_limit.per_site = per_site;
+        })
     }
 
     /// These options without the background loops (see `quiet`).

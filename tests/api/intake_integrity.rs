@@ -14,6 +14,7 @@ use crate::helpers::{
 };
 use crate::metrics::parse;
 use crate::on_both_databases;
+use enquiry_relay::values::Rate;
 
 async fn enquiry_count(db: &TestDb) -> i64 {
     sqlx::any::install_default_drivers();
@@ -215,10 +216,7 @@ on_both_databases!(same_key_with_a_different_enquiry_is_409_and_only_the_first_i
 #[tokio::test]
 async fn a_409_spends_no_site_token() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let options = AppOptions {
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(2, 3600));
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     assert_eq!(post_keyed(&app, SITE, &family(1), "k1").await.status(), 201);
     for _ in 0..3 {

@@ -13,15 +13,16 @@ use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, another_site, family
 use crate::metrics::{Sample, parse};
 use crate::spam::stored;
 use crate::status::TOKEN;
+use enquiry_relay::values::Rate;
 
 #[tokio::test]
 async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"2/1h\"\n".into(),
         extra_toml: another_site("quiet-home"),
         ..AppOptions::default()
     }
+    .rate_limits(Rate::every(100, 3600), Rate::every(2, 3600))
     .loopback_proxy();
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let post = |site: &'static str, client_ip: String, body: Value| {
@@ -74,10 +75,7 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
 #[tokio::test]
 async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let options = AppOptions {
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100/1h\"\nper_site = \"1/1h\"\n".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(1, 3600));
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let post = |key: &'static str, n: usize| {
         app.http
@@ -203,10 +201,9 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
     const PROBE: &str = "metrics-probe";
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
+    // Only stored posts spend the site's limit: the first and the fifth
+    // (accepted unverified) spend it, so the sixth is refused.
     let options = AppOptions {
-        // Only stored posts spend the site's limit: the first and the fifth
-        // (accepted unverified) spend it, so the sixth is refused.
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"2/1h\"\n".into(),
         extra_toml: format!(
             "{}[sites.captcha]\nprovider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"\n\
              verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n\
@@ -215,7 +212,8 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
             fake.url
         ),
         ..AppOptions::default()
-    };
+    }
+    .rate_limits(Rate::every(100_000, 1), Rate::every(2, 3600));
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let post = |body: Value, origin: Option<&'static str>| {
         let mut request = app
