@@ -130,11 +130,7 @@ async fn a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown(db: 
         ..Faults::default()
     });
     let options = AppOptions {
-        retry_schedule: vec![
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-        ],
+        retry_schedule: vec![Duration::from_millis(200); 3],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;

@@ -26,11 +26,7 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
     // Retries an hour apart: a drain right after a 503 finds nothing due
     // (the test then makes the row due instead of waiting).
     let options = AppOptions {
-        retry_schedule: vec![
-            Duration::from_secs(3600),
-            Duration::from_secs(3600),
-            Duration::from_secs(3600),
-        ],
+        retry_schedule: vec![Duration::from_secs(3600); 3],
         ..AppOptions::default()
     }
     .quiet();
@@ -142,16 +138,7 @@ async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) 
     // Nothing listens here: connection refused, nothing sent.
     let dead = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let schedule = AppOptions {
-        retry_schedule: vec![
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-        ],
+        retry_schedule: vec![Duration::from_millis(300); 8],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &dead, &schedule).await;
@@ -394,16 +381,7 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
     let sandbox = TestSandbox::start().await;
     // Enough retries that the row is still pending when the app stops.
     let patient = AppOptions {
-        retry_schedule: vec![
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-            Duration::from_millis(400),
-        ],
+        retry_schedule: vec![Duration::from_millis(400); 8],
         ..AppOptions::default()
     };
     let app = TestApp::spawn(&db, &sandbox.url, &patient).await;

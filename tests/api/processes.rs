@@ -376,13 +376,7 @@ async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
     });
     let port = free_port();
     let options = AppOptions {
-        retry_schedule: vec![
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-        ],
+        retry_schedule: vec![Duration::from_millis(200); 5],
         ..AppOptions::default()
     };
     let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);

@@ -337,12 +337,7 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
     });
     // Retries an hour apart: after each 503 nothing is due until the test
     // makes it so.
-    let options = visit_options(vec![
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    ])
-    .quiet();
+    let options = visit_options(vec![Duration::from_secs(3600); 3]).quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(
         &app,
