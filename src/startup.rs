@@ -315,15 +315,14 @@ pub fn fhir_clients(
 ) -> Result<Vec<(String, FhirClient)>, FhirError> {
     (settings.destinations.iter())
         .map(|destination| {
-            let fhir = &destination.fhir;
             let mut config = FhirSettings {
-                discovery_url: fhir.discovery_url.clone(),
-                api: fhir.api.clone(),
-                sso_discovery_url: fhir.sso_discovery_url.clone(),
-                client_id: fhir.client_id.clone(),
-                client_secret: fhir.client_secret.clone(),
-                site_id: fhir.site_id.clone(),
-                api_version: fhir.api_version.clone(),
+                discovery_url: destination.discovery_url.clone(),
+                api: destination.api.clone(),
+                sso_discovery_url: destination.sso_discovery_url.clone(),
+                client_id: destination.client_id.clone(),
+                client_secret: destination.client_secret.clone(),
+                site_id: destination.site_id.clone(),
+                api_version: destination.api_version.clone(),
                 timeout: settings.carehq.timeout,
             };
             if settings.sandbox_mode() {

@@ -7,23 +7,30 @@ use secrecy::{ExposeSecret, SecretString};
 use super::error::{Names, Problems, Refused};
 use super::fields;
 use super::sections::CareHqSettings;
+use super::text::Table;
 use crate::values::{BaseUrl, Slug};
 
 /// The name of the `[carehq]` account, in `/status`, alerts and `--account`.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
-/// One CareHQ account deliveries go to: `[carehq]` or an `[[accounts]]` entry.
-#[derive(Clone, Debug)]
-pub struct AccountSettings {
-    /// `default` for `[carehq]`, else the entry's `name`.
-    pub name: String,
-    /// Without a trailing `/`; the client appends `/v1/…`.
-    pub base_url: String,
-    pub account_id: String,
-    pub api_key: SecretString,
-    pub api_secret: SecretString,
-    /// This provider's staff token: it sees only this account's sites.
-    pub staff_token: Option<SecretString>,
+fields::section! {
+    /// One CareHQ account deliveries go to: `[carehq]` or an `[[accounts]]` entry.
+    #[derive(Clone, Debug)]
+    pub struct AccountSettings {
+        /// `default` for `[carehq]`, else the entry's `name`.
+        pub name: String ["fields::via::<_, Slug, _>"] = String::new()
+            => required("name the account (sites refer to it by `account = \"…\"`), e.g. \"marshall-care\""),
+        pub account_id: String ["fields::parsed"] = String::new()
+            => required("set this provider's CareHQ account Id (CareHQ: Account > API keys)"),
+        pub api_key: SecretString ["fields::secret"] = SecretString::from("")
+            => required("set this website's CareHQ API key, or put it in a file named by api_key_file"),
+        pub api_secret: SecretString ["fields::secret"] = SecretString::from("")
+            => required("set the API key's secret, or put it in a file named by api_secret_file"),
+        /// Without a trailing `/`; the client appends `/v1/…`. `[carehq]`'s when unset.
+        pub base_url: String ["fields::via::<_, BaseUrl, _>"] = String::new(),
+        /// This provider's staff token: it sees only this account's sites.
+        pub staff_token: Option<SecretString> ["super::secrets::staff_token"] = None,
+    }
 }
 
 impl AccountSettings {
@@ -40,24 +47,12 @@ impl AccountSettings {
     }
 }
 
-fields::section! {
-    /// One `[[accounts]]` table as written.
-    pub(super) struct AccountKeys {
-        name: Option<String> ["fields::some_via::<_, Slug, _>"] = None,
-        account_id: Option<String> ["fields::some"] = None,
-        api_key: Option<SecretString> ["fields::some_secret"] = None,
-        api_secret: Option<SecretString> ["fields::some_secret"] = None,
-        base_url: Option<String> ["fields::some_via::<_, BaseUrl, _>"] = None,
-        staff_token: Option<SecretString> ["super::secrets::staff_token"] = None,
-    }
-}
-
 /// Checks every `[[accounts]]` entry (`(place in the file, keys)`) against
 /// the sites that name them (`site_accounts`: each site's place in the file
 /// and its `account`). `defaults`: `[carehq]`'s base URL and the
 /// global `staff.token`.
 pub(super) fn accounts(
-    raw: Vec<(usize, AccountKeys)>,
+    raw: Vec<(usize, AccountSettings)>,
     site_accounts: &[(usize, &str)],
     defaults: (&str, Option<&SecretString>),
     refused: &Refused,
@@ -66,41 +61,31 @@ pub(super) fn accounts(
     let (default_base_url, global_token) = defaults;
     let mut accounts: Vec<(usize, AccountSettings)> = Vec::with_capacity(raw.len());
     let mut names = Names::new("accounts", "account name");
-    for (i, keys) in raw {
+    for (i, mut account) in raw {
         let key = |field: &str| format!("accounts[{i}].{field}");
-        if let Some(name) = &keys.name {
+        let name = account.name.clone();
+        if !name.is_empty() {
             if name == DEFAULT_ACCOUNT {
                 p.push(
                     key("name"),
                     format!("\"{DEFAULT_ACCOUNT}\" is the name of the [carehq] account; name this one after the provider, e.g. \"marshall-care\""),
                 );
             }
-            names.add(i, &key("name"), name, p);
+            names.add(i, &key("name"), &name, p);
         }
-        #[rustfmt::skip]
-        let required = [
-            ("name", keys.name.is_some(), "name the account (sites refer to it by `account = \"…\"`), e.g. \"marshall-care\""),
-            ("account_id", keys.account_id.is_some(), "set this provider's CareHQ account Id (CareHQ: Account > API keys)"),
-            ("api_key", keys.api_key.is_some(), "set this website's CareHQ API key, or put it in a file named by api_key_file"),
-            ("api_secret", keys.api_secret.is_some(), "set the API key's secret, or put it in a file named by api_secret_file"),
-        ];
-        for (field, set, hint) in required {
-            p.require(refused, &key(field), set, hint);
-        }
-        let (Some(name), Some(account_id), Some(api_key), Some(api_secret)) =
-            (keys.name, keys.account_id, keys.api_key, keys.api_secret)
-        else {
+        // Without its required keys there is no account to check further.
+        if (AccountSettings::REQUIRED.iter()).any(|(field, _)| refused.any(&key(field))) {
             continue;
-        };
-        if !site_accounts.iter().any(|(_, account)| *account == name) {
+        }
+        if !site_accounts.iter().any(|(_, used)| *used == name) {
             p.push(
                 key("name"),
                 format!("no site uses account \"{name}\"; set `account = \"{name}\"` on its [[sites]], or remove this account"),
             );
         }
-        let base_url = keys.base_url.unwrap_or_else(|| default_base_url.to_owned());
-        #[rustfmt::skip]
-        let account = AccountSettings { name, base_url, account_id, api_key, api_secret, staff_token: keys.staff_token };
+        if account.base_url.is_empty() {
+            account.base_url = default_base_url.to_owned();
+        }
         accounts.push((i, account));
     }
     for (i, account) in site_accounts {

@@ -1,4 +1,5 @@
-//! `[carehq]` and `[sync]`: the CareHQ account and how the worker delivers to it.
+//! `[carehq]`'s credentials, and the margins `[sync]`'s lease and shutdown
+//! grace keep over `carehq.timeout`.
 
 use std::time::Duration;
 
@@ -6,22 +7,16 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::env_names::env_var_name;
 use super::error::Problems;
-use super::fields;
 use super::secrets;
-use super::sections::{CareHqSettings, SyncSettings};
+use super::sections::CareHqSettings;
 use crate::sandbox::seed;
-use crate::values::parse_duration;
 
-pub(super) const SECS_30: Duration = Duration::from_secs(30);
 /// How much longer than `carehq.timeout` shutdown waits for sends in flight:
 /// a send started just before the signal may take the whole timeout, and its
 /// outcome still has to be written. Cutting a send off early risks a
 /// duplicate (CareHQ finishes creating after we have gone; the row is sent
 /// again after its lease).
 pub(super) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
-pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
-    "10s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "24h",
-];
 /// How much longer than `carehq.timeout` the default lease is.
 pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How much longer than `carehq.timeout` a lease must be at least: 3 s to
@@ -77,32 +72,4 @@ pub(super) fn carehq(
     }
     let complete = !(c.account_id.is_empty() || unset(&c.api_key) || unset(&c.api_secret));
     complete.then_some(c)
-}
-
-fields::section! {
-    /// `[sync]` as written; `lease` and `shutdown_grace` default from `carehq.timeout`.
-    pub(super) struct SyncKeys {
-        retry_schedule: Vec<Duration> ["fields::retry_schedule"] = (DEFAULT_RETRY_SCHEDULE.iter())
-            .map(|d| parse_duration(d).expect("the default schedule parses"))
-            .collect(),
-        poll_interval: Duration ["fields::positive_duration"] = SECS_30,
-        concurrency: usize ["fields::whole::<_, _, 1, 64>"] = 4,
-        lease: Option<Duration> ["fields::some_positive_duration"] = None,
-        shutdown_grace: Option<Duration> ["fields::some_duration"] = None,
-        pause_probe_interval: Duration ["fields::positive_duration"] = Duration::from_secs(300),
-        fallback_after: Duration ["fields::positive_duration"] = Duration::from_secs(30 * 60),
-    }
-}
-
-pub(super) fn sync(keys: SyncKeys, carehq_timeout: Option<Duration>) -> SyncSettings {
-    let timeout = carehq_timeout.unwrap_or(SECS_30);
-    SyncSettings {
-        retry_schedule: keys.retry_schedule,
-        poll_interval: keys.poll_interval,
-        concurrency: keys.concurrency,
-        lease: keys.lease.unwrap_or(timeout + LEASE_MARGIN),
-        shutdown_grace: keys.shutdown_grace.unwrap_or(timeout + SHUTDOWN_MARGIN),
-        pause_probe_interval: keys.pause_probe_interval,
-        fallback_after: keys.fallback_after,
-    }
 }

@@ -6,125 +6,74 @@ use secrecy::SecretString;
 
 use super::error::{Names, Problems, Refused};
 use super::fields;
+use super::text::Table;
 use crate::values::{SecureUrl, Slug};
 
-/// One further destination.
-#[derive(Clone, Debug)]
-pub struct DestinationSettings {
-    /// Lower-case letters, digits and hyphens; what `also_send_to` names.
-    pub name: String,
-    pub fhir: FhirDestination,
-}
-
-/// A `kind = "fhir"` destination's keys (DESIGN.md "FHIR destination").
-#[derive(Clone, Debug)]
-pub struct FhirDestination {
-    pub discovery_url: String,
-    /// The discovery document's key whose URI receives the Bundle.
-    pub api: String,
-    pub sso_discovery_url: String,
-    /// The API Key Id.
-    pub client_id: String,
-    /// The API Key.
-    pub client_secret: SecretString,
-    /// Sent as `SU-SiteId`.
-    pub site_id: String,
-    /// Sent as `HC-API-Version` (always).
-    pub api_version: String,
-}
-
 fields::section! {
-    /// One `[[destinations]]` table as written.
-    pub(super) struct DestinationKeys {
-        name: Option<String> ["fields::some_via::<_, Slug, _>"] = None,
-        kind: Option<Kind> ["fields::some"] = None,
-        discovery_url: Option<String> ["fields::some_via::<_, SecureUrl, _>"] = None,
-        api: Option<String> ["fields::some"] = None,
-        sso_discovery_url: Option<String> ["fields::some_via::<_, SecureUrl, _>"] = None,
-        client_id: Option<String> ["fields::some"] = None,
-        client_secret: Option<SecretString> ["fields::some_secret"] = None,
-        site_id: Option<String> ["fields::some"] = None,
-        api_version: Option<String> ["fields::some"] = None,
+    /// One further destination: a `kind = "fhir"` API (DESIGN.md "FHIR destination").
+    #[derive(Clone, Debug)]
+    pub struct DestinationSettings {
+        /// Lower-case letters, digits and hyphens; what `also_send_to` names.
+        pub name: String ["fields::via::<_, Slug, _>"] = String::new()
+            => required("name the destination (sites list it in also_send_to), e.g. \"records\""),
+        pub kind: DestinationKind ["fields::parsed"] = DestinationKind::Fhir
+            => required("set kind = \"fhir\""),
+        pub discovery_url: String ["fields::via::<_, SecureUrl, _>"] = String::new()
+            => required("set the API's discovery document, e.g. \"https://api.example/.well-known/discovery-document.json\""),
+        /// The discovery document's key whose URI receives the Bundle.
+        pub api: String ["fields::parsed"] = "care-enquiries".to_owned(),
+        pub sso_discovery_url: String ["fields::via::<_, SecureUrl, _>"] = String::new()
+            => required("set the SSO server's openid-configuration, e.g. \"https://auth.example/.well-known/openid-configuration\""),
+        /// The API Key Id.
+        pub client_id: String ["fields::parsed"] = String::new() => required("set the API Key Id"),
+        /// The API Key.
+        pub client_secret: SecretString ["fields::secret"] = SecretString::from("")
+            => required("set the API Key, or put it in a file named by client_secret_file"),
+        /// Sent as `SU-SiteId`.
+        pub site_id: String ["fields::parsed"] = String::new() => required("set the site id sent as SU-SiteId"),
+        /// Sent as `HC-API-Version` (always).
+        pub api_version: String ["fields::parsed"] = "1".to_owned(),
     }
 }
 
-/// The kinds there are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Kind;
-
-impl std::str::FromStr for Kind {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Kind, String> {
-        match text {
-            "fhir" => Ok(Kind),
-            other => Err(format!(
-                "\"{other}\" is not a destination kind; the one there is: fhir"
-            )),
-        }
+fields::named! {
+    /// The kinds of destination there are.
+    pub enum DestinationKind {
+        /// Healthcode's conventions: a FHIR Bundle per enquiry.
+        Fhir = "fhir",
     }
 }
 
 /// Checks every `[[destinations]]` entry and the sites' `also_send_to`
 /// (`site_targets`: each site's place in the file and the names it lists).
 pub(super) fn destinations(
-    raw: Vec<(usize, DestinationKeys)>,
+    raw: Vec<(usize, DestinationSettings)>,
     site_targets: &[(usize, &[String])],
     refused: &Refused,
     p: &mut Problems,
 ) -> Vec<DestinationSettings> {
     let mut found: Vec<DestinationSettings> = Vec::new();
     let mut names = Names::new("destinations", "destination name");
-    for (i, keys) in raw {
+    for (i, destination) in raw {
         let key = |field: &str| format!("destinations[{i}].{field}");
-        if let Some(name) = &keys.name {
+        let name = &destination.name;
+        if !name.is_empty() {
             names.add(i, &key("name"), name, p);
         }
-        #[rustfmt::skip]
-        let required = [
-            ("name", keys.name.is_some(), "name the destination (sites list it in also_send_to), e.g. \"records\""),
-            ("kind", keys.kind.is_some(), "set kind = \"fhir\""),
-            ("discovery_url", keys.discovery_url.is_some(), "set the API's discovery document, e.g. \"https://api.example/.well-known/discovery-document.json\""),
-            ("sso_discovery_url", keys.sso_discovery_url.is_some(), "set the SSO server's openid-configuration, e.g. \"https://auth.example/.well-known/openid-configuration\""),
-            ("client_id", keys.client_id.is_some(), "set the API Key Id"),
-            ("client_secret", keys.client_secret.is_some(), "set the API Key, or put it in a file named by client_secret_file"),
-            ("site_id", keys.site_id.is_some(), "set the site id sent as SU-SiteId"),
-        ];
-        for (field, set, hint) in required {
-            p.require(refused, &key(field), set, hint);
-        }
-        let DestinationKeys {
-            name: Some(name),
-            kind: Some(_),
-            discovery_url: Some(discovery_url),
-            sso_discovery_url: Some(sso_discovery_url),
-            client_id: Some(client_id),
-            client_secret: Some(client_secret),
-            site_id: Some(site_id),
-            api,
-            api_version,
-        } = keys
-        else {
+        // Without its required keys there is no destination to check further.
+        if (DestinationSettings::REQUIRED.iter()).any(|(field, _)| refused.any(&key(field))) {
             continue;
-        };
+        }
         if !site_targets
             .iter()
-            .any(|(_, targets)| targets.contains(&name))
+            .any(|(_, targets)| targets.contains(name))
         {
             p.push(
                 key("name"),
                 format!("no site sends to destination \"{name}\"; add it to a site's also_send_to = [\"{name}\"], or remove it"),
             );
         }
-        let fhir = FhirDestination {
-            discovery_url,
-            api: api.unwrap_or_else(|| "care-enquiries".to_owned()),
-            sso_discovery_url,
-            client_id,
-            client_secret,
-            site_id,
-            api_version: api_version.unwrap_or_else(|| "1".to_owned()),
-        };
-        found.push(DestinationSettings { name, fhir });
+        found.push(destination);
     }
     for (i, targets) in site_targets {
         for (j, target) in targets.iter().enumerate() {

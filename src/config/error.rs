@@ -85,23 +85,11 @@ impl Problems {
     }
 }
 
-impl Problems {
-    /// A required key that is unset: "missing; {hint}", unless its value was
-    /// refused (that problem is reported already) or a key of its table is
-    /// unknown (a misspelling of it: only the misspelling is named).
-    pub(super) fn require(&mut self, refused: &Refused, key: &str, set: bool, hint: &str) {
-        let table = key.rsplit_once('.').map_or("", |(table, _)| table);
-        if !set && !refused.any(key) && !refused.misspelt(table) {
-            self.push(key, format!("missing; {hint}"));
-        }
-    }
-}
-
-/// Keys `extract` refused, which hold their defaults so later rules do not
-/// blame them again.
+/// Keys `extract` refused or found missing, which hold their defaults so
+/// later rules do not blame them again.
 #[derive(Default)]
 pub(super) struct Refused {
-    /// Every key whose value serde refused.
+    /// Every key whose value serde refused, and every required one unset.
     pub bad: Vec<String>,
     /// Of those, the unknown ones: each may be a misspelt required key.
     pub unknown: Vec<String>,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::error::{ConfigError, ConfigErrors, Problems, Refused};
 use super::figment_errors::{annotate_origin, convert, join_key};
 use super::secrets;
+use super::text::Table;
 
 /// The sections there are: any other top-level key is refused by name, so
 /// a misspelt section is not silently ignored. Each section is read on its
@@ -34,16 +35,16 @@ pub(super) struct RawSettings {
     pub database: super::sections::DatabaseSettings,
     pub carehq: super::sections::CareHqSettings,
     /// Each readable `[[accounts]]` entry with its place in the file.
-    pub accounts: Vec<(usize, super::accounts::AccountKeys)>,
+    pub accounts: Vec<(usize, super::accounts::AccountSettings)>,
     /// Each readable `[[destinations]]` entry with its place in the file.
-    pub destinations: Vec<(usize, super::destinations::DestinationKeys)>,
-    pub sync: super::delivery::SyncKeys,
+    pub destinations: Vec<(usize, super::destinations::DestinationSettings)>,
+    pub sync: super::sections::SyncSettings,
     pub staff: super::sections::StaffSettings,
     pub captcha: super::captcha::CaptchaSettings,
     pub spam: super::sections::SpamSettings,
     pub rate_limit: super::sections::RateLimitSettings,
     /// Each readable site with its place in the file.
-    pub sites: Vec<(usize, super::sites::SiteKeys)>,
+    pub sites: Vec<(usize, super::sites::SiteSettings)>,
     pub status: super::operations::StatusSettings,
     pub metrics: super::operations::MetricsSettings,
     pub retention: super::operations::RetentionSettings,
@@ -105,7 +106,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
 
 /// Each readable `[[name]]` table with its place in the file, after
 /// `prepare` (for a site: its `[sites.captcha]` laid over `[captcha]`).
-fn tables<T: DeserializeOwned>(
+fn tables<T: DeserializeOwned + Table>(
     root: &Dict,
     name: &str,
     figment: &Figment,
@@ -146,7 +147,7 @@ fn tables<T: DeserializeOwned>(
 }
 
 /// A typed section, or `T::default()` when it is not there or unreadable.
-fn typed<T: DeserializeOwned + Default>(
+fn typed<T: DeserializeOwned + Default + Table>(
     root: &Dict,
     name: &str,
     figment: &Figment,
@@ -166,9 +167,10 @@ fn typed<T: DeserializeOwned + Default>(
 
 /// One table (a section, or a site, keys starting with `prefix`): each key
 /// serde refuses is reported, taken out and the rest read again, so one run
-/// names every bad key. Blank strings count as unset, as for the environment.
-/// `None` when nothing could be read (`prefix` is then unreadable).
-fn read<T: DeserializeOwned>(
+/// names every bad key; then each required key that is unset. Blank strings
+/// count as unset, as for the environment. `None` when nothing could be
+/// read (`prefix` is then unreadable).
+fn read<T: DeserializeOwned + Table>(
     mut dict: Dict,
     prefix: &str,
     figment: &Figment,
@@ -183,7 +185,10 @@ fn read<T: DeserializeOwned>(
     }
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
-            Ok(value) => return Some(value),
+            Ok(value) => {
+                missing(&dict, T::REQUIRED, prefix, figment, out);
+                return Some(value);
+            }
             Err(error) => error,
         };
         let mut removed = false;
@@ -202,6 +207,29 @@ fn read<T: DeserializeOwned>(
             out.unreadable.push(prefix.to_owned());
             return None;
         }
+    }
+}
+
+/// A required key that is unset: "missing; {hint}", unless its value was
+/// refused (that problem is reported already) or a key of its table is
+/// unknown (a misspelling of it: only the misspelling is named). Either way
+/// it holds a placeholder, so it counts as refused for the rules after.
+fn missing(
+    dict: &Dict,
+    required: &[(&str, &str)],
+    prefix: &str,
+    figment: &Figment,
+    out: &mut Extracted,
+) {
+    let refused = &mut out.raw.refused;
+    for (field, hint) in required.iter().filter(|(f, _)| !dict.contains_key(*f)) {
+        let key = format!("{prefix}.{field}");
+        if !refused.any(&key) && !refused.misspelt(prefix) {
+            let mut error = ConfigError::new(&key, format!("missing; {hint}"));
+            annotate_origin(&mut error, figment);
+            out.problems.extend(ConfigErrors(vec![error]));
+        }
+        refused.bad.push(key);
     }
 }
 

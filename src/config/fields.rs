@@ -158,9 +158,13 @@ pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Err
 /// CareHQ Ids, each message naming the command that lists the valid ones.
 macro_rules! carehq_ids {
     ($($name:ident = $lookup:literal),* $(,)?) => {$(
-        pub(super) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CareHqId>, D::Error> {
+        pub(super) fn $name<'de, D, T>(d: D) -> Result<T, D::Error>
+        where
+            D: Deserializer<'de>,
+            T: From<CareHqId>,
+        {
             let text = text(d)?;
-            (text.trim().parse().map(Some)).map_err(|e: String| {
+            (text.trim().parse::<CareHqId>().map(T::from)).map_err(|e| {
                 D::Error::custom(format!("{e} (copy it from `enquiry-relay {}`)", $lookup))
             })
         }

@@ -35,13 +35,13 @@ mod tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::values::format_duration;
 
 pub use accounts::{AccountSettings, DEFAULT_ACCOUNT};
 pub use captcha::{CaptchaProvider, CaptchaSettings, OnCaptchaError};
-pub use delivery::DEFAULT_RETRY_SCHEDULE;
-pub use destinations::{DestinationSettings, FhirDestination};
+pub use destinations::{DestinationKind, DestinationSettings};
 pub use env_names::{CONFIG_ENV, DEFAULT_FILE, ENV_PREFIX, env_var_name};
 pub use error::{ConfigError, ConfigErrors};
 pub use operations::{
@@ -52,9 +52,10 @@ pub use partners::{PartnerAuth, SitePartners};
 pub use sandbox_defaults::DEMO_SLUG;
 pub use sections::{
     CareHqSettings, ClientIpHeader, DEFAULT_CAREHQ_BASE_URL, DEFAULT_DATABASE_URL,
-    DatabaseSettings, RateLimitSettings, ServerSettings, SpamSettings, StaffSettings, SyncSettings,
+    DEFAULT_RETRY_SCHEDULE, DatabaseSettings, RateLimitSettings, ServerSettings, SpamSettings,
+    StaffSettings, SyncSettings,
 };
-pub use site_form::{OPTIONAL_FIELDS, SiteDefaults, SiteForm};
+pub use site_form::{Labels, OPTIONAL_FIELDS, SiteDefaults};
 pub use sites::SiteSettings;
 pub use visits::VisitSettings;
 
@@ -128,15 +129,27 @@ impl Settings {
         // `stop_grace_period`, Kubernetes `terminationGracePeriodSeconds`)
         // is the real limit, and waiting past it only trades a clean exit
         // for a SIGKILL mid-send, with the same duplicate.
-        if self.sync.shutdown_grace < self.carehq.timeout {
+        if self.shutdown_grace() < self.carehq.timeout {
             warnings.push(format!(
                 "sync.shutdown_grace (\"{}\") is shorter than carehq.timeout (\"{}\"): a send still running at shutdown is cut off, and as CareHQ may still create it, its re-send after sync.lease can duplicate the enquiry. Set sync.shutdown_grace to at least \"{}\" (and your orchestrator's stop timeout, e.g. compose stop_grace_period, a little longer)",
-                format_duration(self.sync.shutdown_grace),
+                format_duration(self.shutdown_grace()),
                 format_duration(self.carehq.timeout),
                 format_duration(self.carehq.timeout + delivery::SHUTDOWN_MARGIN),
             ));
         }
         warnings
+    }
+
+    /// How long a claimed row stays claimed: `sync.lease`, by default
+    /// `carehq.timeout` and a margin to record the outcome.
+    pub fn lease(&self) -> Duration {
+        (self.sync.lease).unwrap_or(self.carehq.timeout + delivery::LEASE_MARGIN)
+    }
+
+    /// How long shutdown waits for sends in flight: `sync.shutdown_grace`,
+    /// by default `carehq.timeout` and a margin.
+    pub fn shutdown_grace(&self) -> Duration {
+        (self.sync.shutdown_grace).unwrap_or(self.carehq.timeout + delivery::SHUTDOWN_MARGIN)
     }
 
     /// True when deliveries go to the built-in CareHQ sandbox.

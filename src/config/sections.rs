@@ -109,21 +109,36 @@ fields::section! {
     }
 }
 
-/// `[sync]`: the delivery worker.
-#[derive(Clone, Debug)]
-pub struct SyncSettings {
-    /// Delay before retry n+1 after attempt n failed; its length is the number of retries.
-    pub retry_schedule: Vec<Duration>,
-    pub poll_interval: Duration,
-    pub concurrency: usize,
-    /// How long a claimed row stays claimed; always longer than `carehq.timeout`.
-    pub lease: Duration,
-    pub shutdown_grace: Duration,
-    /// While delivery is paused (401/403/404), how often to try again.
-    pub pause_probe_interval: Duration,
-    /// An enquiry not in CareHQ this long after it arrived is emailed to its
-    /// site's `fallback_email` (once).
-    pub fallback_after: Duration,
+fields::section! {
+    /// `[sync]`: the delivery worker. The lease and the shutdown grace
+    /// default from `carehq.timeout`: read them with `Settings::lease` and
+    /// `Settings::shutdown_grace`.
+    #[derive(Clone, Debug)]
+    pub struct SyncSettings {
+        /// Delay before retry n+1 after attempt n failed; its length is the number of retries.
+        pub retry_schedule: Vec<Duration> ["fields::retry_schedule"] = default_retry_schedule(),
+        pub poll_interval: Duration ["fields::positive_duration"] = Duration::from_secs(30),
+        pub concurrency: usize ["fields::whole::<_, _, 1, 64>"] = 4,
+        /// How long a claimed row stays claimed; always longer than `carehq.timeout`.
+        pub lease: Option<Duration> ["fields::some_positive_duration"] = None,
+        pub shutdown_grace: Option<Duration> ["fields::some_duration"] = None,
+        /// While delivery is paused (401/403/404), how often to try again.
+        pub pause_probe_interval: Duration ["fields::positive_duration"] = Duration::from_secs(300),
+        /// An enquiry not in CareHQ this long after it arrived is emailed to its
+        /// site's `fallback_email` (once).
+        pub fallback_after: Duration ["fields::positive_duration"] = Duration::from_secs(30 * 60),
+    }
+}
+
+pub const DEFAULT_RETRY_SCHEDULE: &[&str] = &[
+    "10s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "24h",
+];
+
+fn default_retry_schedule() -> Vec<Duration> {
+    let delays = DEFAULT_RETRY_SCHEDULE.iter();
+    delays
+        .filter_map(|d| crate::values::parse_duration(d).ok())
+        .collect()
 }
 
 fields::section! {

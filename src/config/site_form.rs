@@ -1,6 +1,7 @@
-//! A site's hosted-form settings (intro text, the consent statement and its
-//! version, which optional fields the form leaves out, field labels) and its
-//! `[sites.defaults]`, the values sent when the family gave none.
+//! A site's hosted-form keys (intro text, the consent statement and its
+//! version, which optional fields the form leaves out, field labels): what
+//! they may be and how the form reads them; and its `[sites.defaults]`, the
+//! values sent when the family gave none.
 
 use serde::Deserialize;
 
@@ -20,44 +21,6 @@ pub const OPTIONAL_FIELDS: &[&str] = &[
     "funding_type",
 ];
 
-/// How one site's hosted form looks.
-#[derive(Clone, Debug, Default)]
-pub struct SiteForm {
-    /// A paragraph under the heading, in the home's own words.
-    pub intro: Option<String>,
-    /// The consent statement; when set the family must tick it.
-    pub consent_text: Option<String>,
-    /// Recorded with each enquiry, so staff know which wording the family saw.
-    pub consent_version: Option<String>,
-    /// Optional fields left off the form (from `OPTIONAL_FIELDS`).
-    pub hidden_fields: Vec<String>,
-    /// Field name → label, replacing the built-in wording.
-    pub labels: Vec<(String, String)>,
-}
-
-impl SiteForm {
-    pub fn shows(&self, field: &str) -> bool {
-        !self.hidden_fields.iter().any(|f| f == field)
-    }
-
-    pub fn label(&self, field: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, l)| l.as_str())
-    }
-}
-
-/// The form's keys of one `[[sites]]` table, as written.
-pub(super) struct FormKeys {
-    pub intro: Option<String>,
-    pub consent_text: Option<String>,
-    pub consent_version: Option<String>,
-    /// Checked here, item by item, so a bad one does not hide the others.
-    pub hidden_fields: Vec<String>,
-    pub labels: LabelKeys,
-}
-
 /// Fields whose wording `[sites.labels]` may replace.
 const LABELLED: &[&str] = &[
     "first_name",
@@ -73,10 +36,10 @@ const LABELLED: &[&str] = &[
 
 /// `[sites.labels]`: field name → wording; a name not in `LABELLED` is
 /// refused as an unknown key, as in any other table.
-#[derive(Default)]
-pub(super) struct LabelKeys(Vec<(String, String)>);
+#[derive(Clone, Debug, Default)]
+pub struct Labels(pub(super) Vec<(String, String)>);
 
-impl<'de> Deserialize<'de> for LabelKeys {
+impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Label(String);
         impl<'de> Deserialize<'de> for Label {
@@ -93,11 +56,15 @@ impl<'de> Deserialize<'de> for LabelKeys {
 }
 
 /// The consent wording and its version go together, and the home must be
-/// left a way to reply.
-pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<SiteForm> {
+/// left a way to reply. A hidden field named twice is kept once.
+pub(super) fn check(
+    i: usize,
+    consent: (&Option<String>, &Option<String>),
+    hidden_fields: &mut Vec<String>,
+    p: &mut Problems,
+) {
     let key = |field: &str| format!("sites[{i}].{field}");
-    let before = p.len();
-    match (&raw.consent_text, &raw.consent_version) {
+    match consent {
         (Some(_), None) => p.push(
             key("consent_version"),
             "missing; set a version for the consent wording (e.g. \"2026-11\") so each enquiry records which wording the family agreed to",
@@ -108,8 +75,7 @@ pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<Sit
         ),
         _ => {}
     }
-    let mut hidden_fields: Vec<String> = Vec::new();
-    for (j, field) in raw.hidden_fields.into_iter().enumerate() {
+    for (j, field) in std::mem::take(hidden_fields).into_iter().enumerate() {
         if !OPTIONAL_FIELDS.contains(&field.as_str()) {
             p.push(
                 key(&format!("hidden_fields[{j}]")),
@@ -122,20 +88,15 @@ pub(super) fn site_form(i: usize, raw: FormKeys, p: &mut Problems) -> Option<Sit
             hidden_fields.push(field);
         }
     }
-    if hidden_fields.iter().any(|f| f == "email") && hidden_fields.iter().any(|f| f == "phone") {
+    if ["email", "phone"]
+        .iter()
+        .all(|f| hidden_fields.iter().any(|h| h == f))
+    {
         p.push(
             key("hidden_fields"),
             "hides both email and phone, so the home could not reply; keep at least one",
         );
     }
-    let form = SiteForm {
-        intro: raw.intro,
-        consent_text: raw.consent_text,
-        consent_version: raw.consent_version,
-        hidden_fields,
-        labels: raw.labels.0,
-    };
-    (p.len() == before).then_some(form)
 }
 
 fields::section! {

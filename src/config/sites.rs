@@ -1,6 +1,7 @@
-//! `[[sites]]`: each site's keys as written (read by `extract`, one site at a
-//! time), and the rules over them: required keys, defaults among the site's
-//! services, at least one site, unique slugs.
+//! `[[sites]]`: each site's keys (read by `extract`, one site at a time) and
+//! the rules over them: defaults among the site's services, at least one
+//! site, unique slugs. The form's and the visits' own rules are in
+//! `site_form` and `visits`.
 
 use lettre::message::Mailbox;
 
@@ -8,45 +9,58 @@ use super::captcha::{self, CaptchaSettings};
 use super::error::{Names, Problems, Refused};
 use super::fields;
 use super::partners::SitePartners;
-use super::site_form::{FormKeys, LabelKeys, SiteDefaults, SiteForm};
-use super::visits::{VisitKeys, VisitSettings};
+use super::site_form::{Labels, SiteDefaults};
+use super::visits::VisitSettings;
 use crate::domain::{CareHqId, Origin};
 use crate::values::{Email, FieldName, HttpUrl, Service, Slug};
 
-/// One `[[sites]]` entry: a form and where its enquiries go in CareHQ.
-#[derive(Clone, Debug)]
-pub struct SiteSettings {
-    pub slug: String,
-    pub name: String,
-    /// The CareHQ account its enquiries and visits go to (`default`: `[carehq]`).
-    pub account: String,
-    /// Who is emailed an enquiry not in CareHQ within `sync.fallback_after`.
-    pub fallback_email: Option<Mailbox>,
-    /// `[[destinations]]` its enquiries also go to, each its own outbox step.
-    pub also_send_to: Vec<String>,
-    /// CareHQ location Id, 24 lower-case hex characters.
-    pub location: CareHqId,
-    pub referrer: Option<CareHqId>,
-    pub sales_channel: Option<CareHqId>,
-    /// Origins (`scheme://host[:port]`) of websites allowed to post this form.
-    pub allowed_origins: Vec<Origin>,
-    pub redirect_url: Option<String>,
-    pub untrusted_source: bool,
-    /// CareHQ service values offered on the form; empty means the built-in list.
-    pub services: Vec<String>,
-    pub defaults: SiteDefaults,
-    /// How the hosted form looks: intro, consent, hidden fields, labels.
-    pub form: SiteForm,
-    /// `[sites.visits]`; `None` when visit booking is not enabled for the site.
-    pub visits: Option<VisitSettings>,
-    /// Name of the hidden field only bots fill in.
-    pub honeypot_field: String,
-    /// Form posts (not JSON) without a `_t` time token are treated as bots.
-    pub require_time_token: bool,
-    /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
-    pub captcha: Option<CaptchaSettings>,
-    /// `[sites.partners.*]`: partners that may post this site's enquiries.
-    pub partners: SitePartners,
+fields::section! {
+    /// One `[[sites]]` entry: a form and where its enquiries go in CareHQ.
+    #[derive(Clone, Debug)]
+    pub struct SiteSettings {
+        pub slug: String ["fields::via::<_, Slug, _>"] = String::new()
+            => required("set a short name for the form's URL, e.g. \"upton-court\""),
+        pub name: String ["fields::parsed"] = String::new()
+            => required("set the home's name as families should see it, e.g. \"Upton Court\""),
+        /// The CareHQ account its enquiries and visits go to (`default`: `[carehq]`).
+        pub account: String ["fields::parsed"] = super::accounts::DEFAULT_ACCOUNT.to_owned(),
+        /// Who is emailed an enquiry not in CareHQ within `sync.fallback_after`.
+        pub fallback_email: Option<Mailbox> ["fields::some_via::<_, Email, _>"] = None,
+        /// `[[destinations]]` its enquiries also go to, each its own outbox step.
+        pub also_send_to: Vec<String> ["fields::list"] = Vec::new(),
+        /// CareHQ location Id, 24 lower-case hex characters.
+        pub location: CareHqId ["fields::location"] = CareHqId::default()
+            => required("set the CareHQ location Id of this home (copy it from `enquiry-relay carehq locations`)"),
+        pub referrer: Option<CareHqId> ["fields::referrer"] = None,
+        pub sales_channel: Option<CareHqId> ["fields::sales_channel"] = None,
+        /// Origins (`scheme://host[:port]`) of websites allowed to post this form.
+        pub allowed_origins: Vec<Origin> ["fields::list"] = Vec::new(),
+        pub redirect_url: Option<String> ["fields::some_via::<_, HttpUrl, _>"] = None,
+        pub untrusted_source: bool ["fields::boolean"] = true,
+        /// CareHQ service values offered on the form; empty means the built-in list.
+        pub services: Vec<String> ["fields::list_via::<_, Service, _>"] = Vec::new(),
+        pub defaults: SiteDefaults = SiteDefaults::default(),
+        /// Name of the hidden field only bots fill in.
+        pub honeypot_field: String ["fields::via::<_, FieldName, _>"] = "website".to_owned(),
+        /// Form posts (not JSON) without a `_t` time token are treated as bots.
+        pub require_time_token: bool ["fields::boolean"] = false,
+        /// `[sites.captcha]` merged over `[captcha]`; `None` when the site has no table.
+        pub captcha: Option<CaptchaSettings> = None,
+        /// `[sites.visits]`; read it with `visits()`, which knows whether booking is on.
+        pub visits: VisitSettings = VisitSettings::default(),
+        /// The hosted form's paragraph under the heading, in the home's own words.
+        pub intro: Option<String> ["fields::some"] = None,
+        /// The consent statement; when set the family must tick it.
+        pub consent_text: Option<String> ["fields::some"] = None,
+        /// Recorded with each enquiry, so staff know which wording the family saw.
+        pub consent_version: Option<String> ["fields::some"] = None,
+        /// Optional fields left off the hosted form (from `OPTIONAL_FIELDS`).
+        pub hidden_fields: Vec<String> ["fields::list"] = Vec::new(),
+        /// `[sites.labels]`: field name → label, replacing the built-in wording.
+        pub labels: Labels = Labels::default(),
+        /// `[sites.partners.*]`: partners that may post this site's enquiries.
+        pub partners: SitePartners = SitePartners::default(),
+    }
 }
 
 impl SiteSettings {
@@ -54,47 +68,28 @@ impl SiteSettings {
     pub fn captcha<'a>(&'a self, global: &'a CaptchaSettings) -> &'a CaptchaSettings {
         self.captcha.as_ref().unwrap_or(global)
     }
-}
 
-fields::section! {
-    /// One `[[sites]]` table as written; `sites` checks what serde cannot.
-    pub(super) struct SiteKeys {
-        slug: Option<String> ["fields::some_via::<_, Slug, _>"] = None,
-        name: Option<String> ["fields::some"] = None,
-        account: Option<String> ["fields::some"] = None,
-        fallback_email: Option<Mailbox> ["fields::some_via::<_, Email, _>"] = None,
-        also_send_to: Vec<String> ["fields::list"] = Vec::new(),
-        location: Option<CareHqId> ["fields::location"] = None,
-        referrer: Option<CareHqId> ["fields::referrer"] = None,
-        sales_channel: Option<CareHqId> ["fields::sales_channel"] = None,
-        allowed_origins: Vec<Origin> ["fields::list"] = Vec::new(),
-        redirect_url: Option<String> ["fields::some_via::<_, HttpUrl, _>"] = None,
-        untrusted_source: Option<bool> ["fields::some_boolean"] = None,
-        services: Vec<String> ["fields::list_via::<_, Service, _>"] = Vec::new(),
-        defaults: SiteDefaults = SiteDefaults::default(),
-        honeypot_field: Option<String> ["fields::some_via::<_, FieldName, _>"] = None,
-        require_time_token: bool ["fields::boolean"] = false,
-        captcha: Option<CaptchaSettings> = None,
-        visits: VisitKeys = VisitKeys::default(),
-        intro: Option<String> ["fields::some"] = None,
-        consent_text: Option<String> ["fields::some"] = None,
-        consent_version: Option<String> ["fields::some"] = None,
-        hidden_fields: Vec<String> ["fields::list"] = Vec::new(),
-        labels: LabelKeys = LabelKeys::default(),
-        partners: SitePartners = SitePartners::default(),
+    /// The visit booking settings; `None` when booking is not enabled.
+    pub fn visits(&self) -> Option<&VisitSettings> {
+        Some(&self.visits).filter(|visits| visits.enabled)
     }
-}
 
-impl SiteKeys {
-    pub(super) fn slug(&self) -> Option<&str> {
-        self.slug.as_deref()
+    /// Whether the hosted form shows `field`.
+    pub fn shows(&self, field: &str) -> bool {
+        !self.hidden_fields.iter().any(|f| f == field)
+    }
+
+    /// The site's own label for `field`, if it gives one.
+    pub fn label(&self, field: &str) -> Option<&str> {
+        let found = self.labels.0.iter().find(|(f, _)| f == field);
+        found.map(|(_, label)| label.as_str())
     }
 }
 
 /// Checks every site (`(place in the file, keys)`) and returns the good ones
 /// with their place, so later rules key their problems to the right site.
 pub(super) fn sites(
-    raw: Vec<(usize, SiteKeys)>,
+    raw: Vec<(usize, SiteSettings)>,
     refused: &Refused,
     p: &mut Problems,
 ) -> Vec<(usize, SiteSettings)> {
@@ -107,30 +102,23 @@ pub(super) fn sites(
     }
     let mut slugs = Names::new("sites", "slug");
     let mut sites = Vec::with_capacity(raw.len());
-    for (i, site) in raw {
-        if let Some(slug) = site.slug() {
-            slugs.add(i, &format!("sites[{i}].slug"), slug, p);
+    for (i, mut site) in raw {
+        if !site.slug.is_empty() {
+            slugs.add(i, &format!("sites[{i}].slug"), &site.slug, p);
         }
-        if let Some(site) = one_site(i, site, refused, p) {
+        if one_site(i, &mut site, refused, p) {
             sites.push((i, site));
         }
     }
     sites
 }
 
-fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Option<SiteSettings> {
+/// The rules across one site's keys: false after a problem, or when a key
+/// was refused (the site is then left out of the rules across sites).
+fn one_site(i: usize, site: &mut SiteSettings, refused: &Refused, p: &mut Problems) -> bool {
     let key = |field: &str| format!("sites[{i}].{field}");
     let before = p.len();
-    #[rustfmt::skip]
-    let required = [
-        ("slug", raw.slug.is_some(), "set a short name for the form's URL, e.g. \"upton-court\""),
-        ("name", raw.name.is_some(), "set the home's name as families should see it, e.g. \"Upton Court\""),
-        ("location", raw.location.is_some(), "set the CareHQ location Id of this home (copy it from `enquiry-relay carehq locations`)"),
-    ];
-    for (field, set, hint) in required {
-        p.require(refused, &key(field), set, hint);
-    }
-    let services = raw.services;
+    let services = &site.services;
     for (j, service) in services.iter().enumerate() {
         if services[..j].contains(service) {
             p.push(
@@ -139,7 +127,7 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
             );
         }
     }
-    if let Some(service) = &raw.defaults.service
+    if let Some(service) = &site.defaults.service
         && !refused.any(&key("services"))
         && !services.is_empty()
         && !services.contains(service)
@@ -150,48 +138,18 @@ fn one_site(i: usize, raw: SiteKeys, refused: &Refused, p: &mut Problems) -> Opt
             format!("\"{service}\" is not among this site's services ({listed}); add it there or pick one of them"),
         );
     }
-    let form = FormKeys {
-        intro: raw.intro,
-        consent_text: raw.consent_text,
-        consent_version: raw.consent_version,
-        hidden_fields: raw.hidden_fields,
-        labels: raw.labels,
-    };
-    let form = super::site_form::site_form(i, form, p);
-    let visits = super::visits::visits(i, raw.visits, refused, p);
-    if let Some(captcha) = &raw.captcha {
+    let consent = (&site.consent_text, &site.consent_version);
+    super::site_form::check(i, consent, &mut site.hidden_fields, p);
+    super::visits::check(i, &mut site.visits, refused, p);
+    if let Some(captcha) = &site.captcha {
         captcha::required_keys(&key("captcha"), captcha, p);
     }
-    super::partners::check(&format!("sites[{i}]"), &raw.partners, p);
-    let mut allowed_origins: Vec<Origin> = Vec::with_capacity(raw.allowed_origins.len());
-    for origin in raw.allowed_origins {
-        // Two spellings of one origin are harmless: the copy is dropped.
-        if !allowed_origins.contains(&origin) {
-            allowed_origins.push(origin);
+    super::partners::check(&format!("sites[{i}]"), &site.partners, p);
+    // Two spellings of one origin are harmless: the copy is dropped.
+    for origin in std::mem::take(&mut site.allowed_origins) {
+        if !site.allowed_origins.contains(&origin) {
+            site.allowed_origins.push(origin);
         }
     }
-    if p.len() > before || refused.any(&key("")) {
-        return None;
-    }
-    Some(SiteSettings {
-        slug: raw.slug?,
-        name: raw.name?,
-        account: (raw.account).unwrap_or_else(|| super::accounts::DEFAULT_ACCOUNT.to_owned()),
-        fallback_email: raw.fallback_email,
-        also_send_to: raw.also_send_to,
-        location: raw.location?,
-        referrer: raw.referrer,
-        sales_channel: raw.sales_channel,
-        allowed_origins,
-        redirect_url: raw.redirect_url,
-        untrusted_source: raw.untrusted_source.unwrap_or(true),
-        services,
-        defaults: raw.defaults,
-        form: form?,
-        visits: visits?,
-        honeypot_field: raw.honeypot_field.unwrap_or_else(|| "website".to_owned()),
-        require_time_token: raw.require_time_token,
-        captcha: raw.captcha,
-        partners: raw.partners,
-    })
+    p.len() == before && !refused.any(&key(""))
 }

@@ -292,7 +292,7 @@ fn defaults_fill_every_unset_key() {
         (sync.poll_interval, sync.concurrency, sync.pause_probe_interval) => "(30s, 4, 300s)",
         // A send started just before shutdown may take all of carehq.timeout;
         // the margin leaves time to record its outcome.
-        (sync.lease, sync.shutdown_grace) => "(60s, 35s)",
+        (s.lease(), s.shutdown_grace()) => "(60s, 35s)",
         (s.staff.token.is_none(), captcha.provider, captcha.on_error) => "(true, None, Accept)",
         (captcha.secret.is_none(), &captcha.site_key, captcha.min_score, captcha.timeout) => "(true, None, 0.5, 10s)",
         (&s.source, s.spam.min_fill_time, s.spam.max_token_age, s.spam.token_secret.is_none()) => "(Inline, 3s, 86400s, true)",
@@ -306,7 +306,7 @@ fn defaults_fill_every_unset_key() {
         (s.metrics.require_token, ok(SANDBOX).metrics.require_token, s.warnings()) => "(true, true, [])",
         (&site.name, site.untrusted_source, &site.allowed_origins, &site.services) => r#"("Upton Court", true, [], [])"#,
         (&site.referrer, &site.defaults.funding_type, &site.honeypot_field) => r#"(None, None, "website")"#,
-        (site.require_time_token, site.captcha.is_none(), site.visits.is_none(), s.site("nope").is_none()) => "(false, true, true, true)",
+        (site.require_time_token, site.captcha.is_none(), site.visits().is_none(), s.site("nope").is_none()) => "(false, true, true, true)",
     }
     let derived = super::secrets::derive_time_token_key(&s.carehq.api_secret);
     assert_eq!(s.spam.initial_key.expose_secret(), derived.expose_secret());
@@ -432,7 +432,7 @@ fn environment_overrides_the_file() {
     let sync = &s.sync;
     values! {
         // The lease and shutdown grace defaults follow the overridden timeout.
-        (s.carehq.timeout, sync.lease, sync.shutdown_grace, &sync.retry_schedule) => "(5s, 35s, 10s, [1s, 5s])",
+        (s.carehq.timeout, s.lease(), s.shutdown_grace(), &sync.retry_schedule) => "(5s, 35s, 10s, [1s, 5s])",
         (s.server.trusted_proxies.len(), &s.carehq.account_id) => r#"(2, "000000000000000000000001")"#,
         (s.carehq.api_key.expose_secret(), sync.concurrency, s.log.format) => r#"("12345", 8, Json)"#,
     }
@@ -540,16 +540,16 @@ fn site_tables_are_read() {
          hidden_fields = [\"funding_type\", \"phone\"]\n[sites.labels]\nphone = \"Telephone\"\n\
          {HELPAROUND}{WHSEC}\n[sites.visits]\nenabled = true\nmonday = [\"10:00-12:00\"]\n"
     ));
-    let (site, form) = (&s.sites[0], &s.sites[0].form);
-    let visits = site.visits.clone().unwrap();
-    let hours = visits.hours.map(|day| day.len());
+    let (site, form) = (&s.sites[0], &s.sites[0]);
+    let visits = site.visits().unwrap();
+    let hours = [0, 1, 2, 3, 4, 5, 6].map(|day| visits.hours(day).len());
     let shows = ["funding_type", "phone", "email"].map(|f| form.shows(f));
     values! {
         (&form.intro, &form.consent_text, &form.consent_version) => r#"(Some("Hello"), Some("I agree"), Some("v2"))"#,
         (shows, form.label("phone"), form.label("email")) => r#"([false, false, true], Some("Telephone"), None)"#,
         site.partners.helparound.is_some() => "true",
         // Visits take defaults for what is left out.
-        (&visits.time_zone_name, visits.slot_length, visits.notice) => r#"("Europe/London", 1800s, 86400s)"#,
+        (&visits.time_zone.name, visits.slot_length, visits.notice) => r#"("Europe/London", 1800s, 86400s)"#,
         (visits.days_ahead, visits.capacity, &visits.host, &visits.visit_types)
             => r#"(14, 1, "manager", ["in_person", "virtual"])"#,
         hours => "[1, 0, 0, 0, 0, 0, 0]",
@@ -577,7 +577,7 @@ fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused(
     let s = ok("[sync]\nshutdown_grace = \"10s\"\n");
     // Honoured: the orchestrator's kill deadline may be what it is.
     let warnings = s.warnings();
-    values! { (s.sync.shutdown_grace, warnings.len()) => "(10s, 1)" }
+    values! { (s.shutdown_grace(), warnings.len()) => "(10s, 1)" }
     for part in [
         "sync.shutdown_grace",
         "carehq.timeout",

@@ -26,10 +26,13 @@ pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 /// A table of keys, each written once with its parser and its default:
 /// `pub key: Type ["parser"] = default,` (no parser: the type's own
 /// `Deserialize`, for a nested table). Unknown keys are refused and unset
-/// ones keep their default, as in every table of the file.
+/// ones keep their default, as in every table of the file; a key written
+/// `= default => required("hint"),` must be set (`extract` says "missing;
+/// hint" otherwise), its default only a placeholder.
 macro_rules! section {
     ($(#[$meta:meta])* $vis:vis struct $name:ident {
-        $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty $([$parser:literal])? = $default:expr,)+
+        $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty $([$parser:literal])? = $default:expr
+            $(=> required($hint:literal))?,)+
     }) => {
         $(#[$meta])*
         #[derive(serde::Deserialize)]
@@ -49,9 +52,19 @@ macro_rules! section {
             #[allow(dead_code)] // read for `[sites.captcha]` only, so far
             pub const KEYS: &[&str] = &[$(stringify!($field)),+];
         }
+
+        impl $crate::config::text::Table for $name {
+            const REQUIRED: &[(&str, &str)] = &[$($((stringify!($field), $hint),)?)+];
+        }
     };
 }
 pub(crate) use section;
+
+/// What `extract` needs to know of a table beyond its serde shape.
+pub(super) trait Table {
+    /// Keys that must be set, each with the hint its "missing" problem gives.
+    const REQUIRED: &[(&str, &str)];
+}
 
 /// A config enum written by one of its names, in any case: each name is
 /// given once, for reading, for `as_str` and for the message listing them.

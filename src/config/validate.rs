@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::accounts::AccountSettings;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
-use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq, sync};
+use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq};
 use super::error::{ConfigErrors, Problems};
 use super::extract::RawSettings;
 use super::operations::AlertSettings;
@@ -29,8 +29,9 @@ pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Setting
         .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
     let carehq_base_url = raw.carehq.base_url.clone();
     let carehq = carehq(raw.carehq, credential_refused, &mut p);
-    let sync = Some(sync(raw.sync, carehq_timeout))
-        .filter(|sync| lease_outlasts_timeout(sync.lease, carehq_timeout, &mut p));
+    let sync = Some(raw.sync).filter(|sync| {
+        (sync.lease).is_none_or(|lease| lease_outlasts_timeout(lease, carehq_timeout, &mut p))
+    });
     captcha::required_keys("captcha", &raw.captcha, &mut p);
     let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
     // A database without a key starts with one derived from the CareHQ

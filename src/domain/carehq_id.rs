@@ -6,7 +6,9 @@ use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// `Default` is the empty Id: a placeholder only, for a required config key
+/// that is unset (the load then fails, so it never reaches CareHQ).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CareHqId(String);
 
 impl CareHqId {

@@ -211,7 +211,7 @@ impl FormPage {
                 .collect::<Vec<_>>()
                 .join("\n\n")
         });
-        let form = &site.form;
+        let form = site;
         let label = |name: &str, default: &str| form.label(name).unwrap_or(default).to_owned();
         let contact_hint = if form.shows("email") && form.shows("phone") {
             "Give an email address, a phone number or both."

@@ -39,7 +39,7 @@ pub async fn visit_fields(
     typed: Option<&RawSubmission>,
     errors: &FieldErrors,
 ) -> String {
-    let Some(settings) = &site.visits else {
+    let Some(settings) = site.visits() else {
         return String::new();
     };
     let open = match open_slots(store, &site.slug, settings, jiff::Timestamp::now()).await {

@@ -120,29 +120,15 @@ fn origin_host(origin: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SiteDefaults;
 
     fn site() -> SiteSettings {
         SiteSettings {
             slug: "upton".into(),
             name: "Upton".into(),
-            account: "default".into(),
-            fallback_email: None,
-            also_send_to: Vec::new(),
             location: "6724fbc74f73a2cebf6377fa".parse().unwrap(),
-            referrer: None,
-            sales_channel: None,
             allowed_origins: vec!["https://example-care.co.uk".parse().unwrap()],
-            redirect_url: None,
-            untrusted_source: true,
-            services: vec![],
-            defaults: SiteDefaults::default(),
-            honeypot_field: "website".into(),
             require_time_token: true,
-            captcha: None,
-            visits: None,
-            form: Default::default(),
-            partners: Default::default(),
+            ..SiteSettings::default()
         }
     }
 

@@ -220,7 +220,7 @@ async fn compose(
     };
     let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
     let length = (shared.settings.site(&slug))
-        .and_then(|site| site.visits.as_ref())
+        .and_then(|site| site.visits())
         .map_or(DEFAULT_VISIT, |visits| visits.slot_length);
     let visit = shared
         .store

@@ -14,11 +14,8 @@ pub(super) fn site_routing(site: &SiteSettings) -> SiteRouting {
         default_service: site.defaults.service.clone(),
         default_funding_type: site.defaults.funding_type.clone(),
         default_enquiring_for_self: site.defaults.enquiring_for_self,
-        visit_host: site.visits.as_ref().map(|v| v.host.clone()),
-        suppress_visit_email: site
-            .visits
-            .as_ref()
-            .is_some_and(|v| v.suppress_confirmation_email),
+        visit_host: site.visits().map(|v| v.host.clone()),
+        suppress_visit_email: site.visits().is_some_and(|v| v.suppress_confirmation_email),
     }
 }
 

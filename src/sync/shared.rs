@@ -86,7 +86,7 @@ impl Shared {
         limit: usize,
         also_skip: Option<&str>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let lease = self.settings.sync.lease;
+        let lease = self.settings.lease();
         let mut skip = self.in_flight();
         skip.extend(also_skip.map(str::to_owned));
         let claimed = self

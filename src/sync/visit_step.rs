@@ -58,7 +58,7 @@ pub(super) async fn prepare_visit(
     if visit.slot_freed {
         // The site's current capacity; a site that no longer books visits
         // sets no limit (the family was promised this time when it asked).
-        let capacity = site.visits.as_ref().map_or(u32::MAX, |v| v.capacity);
+        let capacity = site.visits().map_or(u32::MAX, |v| v.capacity);
         if !shared
             .store
             .retake_visit_slot(&visit, row.enquiry_id.as_str(), capacity)

@@ -141,7 +141,7 @@ impl SyncWorker {
         if tasks.is_empty() {
             return;
         }
-        let grace = self.shared.settings.sync.shutdown_grace;
+        let grace = self.shared.settings.shutdown_grace();
         info!(
             in_flight = tasks.len(),
             grace_ms = grace.as_millis() as u64,

@@ -33,5 +33,5 @@ macro_rules! unwraps_to {
 unwraps_to! {
     Slug => String, Service => String, FieldName => String, HttpUrl => String,
     BaseUrl => String, SecureUrl => String, ListenAddr => std::net::SocketAddr,
-    Net => ipnet::IpNet, Email => lettre::message::Mailbox,
+    Net => ipnet::IpNet, Email => lettre::message::Mailbox, ClosedDate => jiff::civil::Date,
 }

@@ -61,6 +61,7 @@ impl std::fmt::Display for VisitWindow {
 
 /// An IANA time zone, from jiff's bundled database so DST rules do not
 /// depend on the host.
+#[derive(Clone, Debug)]
 pub struct Zone {
     pub name: String,
     pub zone: TimeZone,
@@ -124,6 +125,18 @@ impl FromStr for VisitType {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         listed(text, VISIT_TYPES, "visit type").map(Self)
+    }
+}
+
+impl From<Host> for String {
+    fn from(host: Host) -> String {
+        host.0.to_owned()
+    }
+}
+
+impl From<VisitType> for String {
+    fn from(visit_type: VisitType) -> String {
+        visit_type.0.to_owned()
     }
 }
 

@@ -45,7 +45,7 @@ pub fn requested(
         return Ok(None);
     };
     let mut errors = FieldErrors::default();
-    let Some(settings) = &site.visits else {
+    let Some(settings) = site.visits() else {
         errors.add(
             VISIT_DATE_TIME,
             "This home does not book visits online; ask about visiting in your message instead.",

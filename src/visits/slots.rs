@@ -71,7 +71,7 @@ pub enum SlotProblem {
 /// Every slot from `now + notice` to the end of the last bookable day,
 /// earliest first, before capacity is taken into account.
 pub fn candidate_slots(settings: &VisitSettings, now: Timestamp) -> Vec<Slot> {
-    let today = now.to_zoned(settings.time_zone.clone()).date();
+    let today = now.to_zoned(settings.time_zone.zone.clone()).date();
     let earliest = earliest_start(settings, now);
     let mut slots = Vec::new();
     let mut date = today;
@@ -103,7 +103,7 @@ pub fn slot_at(
     if settings.closed_dates.contains(&date) {
         return Err(SlotProblem::Closed);
     }
-    let windows = &settings.hours[weekday_index(date)];
+    let windows = settings.hours(weekday_index(date));
     let time = local.time();
     let Some(window) = windows
         .iter()
@@ -127,7 +127,7 @@ pub fn slot_at(
     if zoned.timestamp() < earliest_start(settings, now) {
         return Err(SlotProblem::TooSoon);
     }
-    let today = now.to_zoned(settings.time_zone.clone()).date();
+    let today = now.to_zoned(settings.time_zone.zone.clone()).date();
     let last = today
         .checked_add(jiff::Span::new().days(i64::from(settings.days_ahead)))
         .unwrap_or(today);
@@ -146,7 +146,7 @@ fn earliest_start(settings: &VisitSettings, now: Timestamp) -> Timestamp {
 fn day_starts(settings: &VisitSettings, date: Date) -> Vec<Time> {
     let step = slot_minutes(settings);
     let mut starts = Vec::new();
-    for window in &settings.hours[weekday_index(date)] {
+    for window in settings.hours(weekday_index(date)) {
         let mut m = minutes(window.start);
         while m + step <= minutes(window.end) {
             if let Ok(t) = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0) {
@@ -160,7 +160,7 @@ fn day_starts(settings: &VisitSettings, date: Date) -> Vec<Time> {
 
 /// The instant of a wall-clock time in the home's zone; `None` in a DST gap.
 fn resolve(settings: &VisitSettings, local: DateTime) -> Option<Zoned> {
-    let ambiguous = settings.time_zone.to_ambiguous_zoned(local);
+    let ambiguous = settings.time_zone.zone.to_ambiguous_zoned(local);
     match ambiguous.offset() {
         AmbiguousOffset::Gap { .. } => None,
         AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. } => {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::{DateTime, Time};
-use jiff::tz::TimeZone;
 
 use super::request::parse_local;
 use super::slots::{SlotProblem, candidate_slots, slot_at};
@@ -23,17 +22,15 @@ fn window(start: (i8, i8), end: (i8, i8)) -> VisitWindow {
 fn settings() -> VisitSettings {
     let weekday = vec![window((10, 0), (12, 0))];
     VisitSettings {
-        time_zone_name: "Europe/London".into(),
-        time_zone: TimeZone::get("Europe/London").unwrap(),
-        hours: [
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday,
-            vec![window((14, 0), (15, 0))],
-            Vec::new(),
-        ],
+        enabled: true,
+        time_zone: "Europe/London".parse().unwrap(),
+        monday: weekday.clone(),
+        tuesday: weekday.clone(),
+        wednesday: weekday.clone(),
+        thursday: weekday.clone(),
+        friday: weekday,
+        saturday: vec![window((14, 0), (15, 0))],
+        sunday: Vec::new(),
         slot_length: Duration::from_secs(3600),
         days_ahead: 7,
         closed_dates: vec!["2026-03-25".parse().unwrap()],
@@ -91,7 +88,7 @@ fn a_slot_in_the_spring_gap_is_skipped_and_one_in_the_autumn_fold_is_the_first()
     let mut s = settings();
     s.closed_dates.clear();
     s.slot_length = Duration::from_secs(30 * 60);
-    s.hours[6] = vec![window((0, 30), (2, 30))];
+    s.sunday = vec![window((0, 30), (2, 30))];
     let spring: Vec<String> = candidate_slots(&s, at("2026-03-28T12:00:00Z"))
         .iter()
         .filter(|slot| slot.value().starts_with("2026-03-29"))
@@ -169,7 +166,7 @@ fn several_windows_a_day_each_give_slots_from_their_own_start() {
     // Tuesday: a morning window, a short one at lunch that fits one slot,
     // and an afternoon one starting on the half hour whose last hour does
     // not fit (16:30–17:15).
-    s.hours[1] = vec![
+    s.tuesday = vec![
         window((9, 0), (11, 0)),
         window((12, 0), (13, 0)),
         window((14, 30), (17, 15)),

@@ -262,9 +262,9 @@ fn compose_waits_longer_than_the_relay_shutdown_grace_before_killing_it() {
     ));
     let settings = enquiry_relay::config::Settings::from_toml_str(&toml).unwrap();
     assert!(
-        settings.sync.shutdown_grace >= settings.carehq.timeout,
+        settings.shutdown_grace() >= settings.carehq.timeout,
         "the default grace waits for a send as long as carehq.timeout: {:?} < {:?}",
-        settings.sync.shutdown_grace,
+        settings.shutdown_grace(),
         settings.carehq.timeout
     );
     let period = compose_stop_grace_period()
@@ -272,8 +272,8 @@ fn compose_waits_longer_than_the_relay_shutdown_grace_before_killing_it() {
     // Room to stop the HTTP server, record the last outcomes and exit.
     let room = std::time::Duration::from_secs(5);
     assert!(
-        period >= settings.sync.shutdown_grace + room,
+        period >= settings.shutdown_grace() + room,
         "stop_grace_period {period:?} must be at least sync.shutdown_grace {:?} + {room:?}",
-        settings.sync.shutdown_grace
+        settings.shutdown_grace()
     );
 }

@@ -22,7 +22,7 @@ pub async fn visit_slots(State(state): State<AppState>, SiteSlug(slug): SiteSlug
 
 async fn answer(state: &AppState, slug: &str) -> Result<Response, HttpError> {
     let site = state.settings.site(slug).ok_or(HttpError::UnknownSite)?;
-    let settings = site.visits.as_ref().ok_or(HttpError::VisitsNotOffered)?;
+    let settings = site.visits().ok_or(HttpError::VisitsNotOffered)?;
     let open = open_slots(&state.store, &site.slug, settings, jiff::Timestamp::now()).await?;
     let slots: Vec<serde_json::Value> = open
         .iter()
@@ -41,7 +41,7 @@ async fn answer(state: &AppState, slug: &str) -> Result<Response, HttpError> {
         .map(|t| json!({"value": t, "label": type_label(t)}))
         .collect();
     let mut response = Json(json!({
-        "time_zone": settings.time_zone_name,
+        "time_zone": settings.time_zone.name,
         "slot_minutes": settings.slot_length.as_secs() / 60,
         "visit_types": types,
         "slots": slots,

@@ -48,7 +48,7 @@ pub(super) fn ignored_fields(site: &SiteSettings) -> Vec<String> {
 pub(super) fn rules<'a>(site: &'a SiteSettings, ignored: &'a [String]) -> IntakeRules<'a> {
     IntakeRules {
         allowed_services: &site.services,
-        require_consent: site.form.consent_text.is_some(),
+        require_consent: site.consent_text.is_some(),
         ignored_fields: ignored,
     }
 }
@@ -103,7 +103,7 @@ pub(super) fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<S
     let encode = || -> Result<String, serde_json::Error> {
         let mut value = serde_json::to_value(enquiry)?;
         if let (Some(version), true, Some(object)) = (
-            &site.form.consent_version,
+            &site.consent_version,
             enquiry.consent,
             value.as_object_mut(),
         ) {
@@ -117,11 +117,9 @@ pub(super) fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<S
 /// The consent the family gave, when the site shows a statement and it was
 /// ticked: its version and the SHA-256 of the wording as shown.
 pub(super) fn consent_record(site: &SiteSettings, enquiry: &Enquiry) -> Option<ConsentRecord> {
-    let (Some(text), Some(version), true) = (
-        &site.form.consent_text,
-        &site.form.consent_version,
-        enquiry.consent,
-    ) else {
+    let (Some(text), Some(version), true) =
+        (&site.consent_text, &site.consent_version, enquiry.consent)
+    else {
         return None;
     };
     Some(ConsentRecord {

@@ -126,14 +126,14 @@ async fn insert(
     visit: Option<&VisitChoice>,
 ) -> Result<Option<InsertOutcome>, HttpError> {
     let store = &post.state.store;
-    let (Some(choice), Some(settings)) = (visit, &post.site.visits) else {
+    let (Some(choice), Some(settings)) = (visit, post.site.visits()) else {
         return Ok(Some(store.insert_enquiry(new).await?));
     };
     let local_time = choice.slot.carehq();
     let new_visit = NewVisit {
         slot_at: choice.slot.at_ms(),
         local_time: &local_time,
-        time_zone: &settings.time_zone_name,
+        time_zone: &settings.time_zone.name,
         visit_type: &choice.visit_type,
         capacity: settings.capacity,
     };
