@@ -7,7 +7,7 @@ use super::sections::DatabaseSettings;
 
 use super::sections::DEFAULT_DATABASE_URL;
 
-pub(super) fn database(settings: DatabaseSettings, p: &mut Problems) -> Option<DatabaseSettings> {
+pub(super) fn database(settings: &DatabaseSettings, p: &mut Problems) {
     let exposed = settings.url.expose_secret();
     let known = ["sqlite:", "postgres:", "postgresql:"]
         .iter()
@@ -19,14 +19,14 @@ pub(super) fn database(settings: DatabaseSettings, p: &mut Problems) -> Option<D
             "database.url",
             format!("unsupported scheme \"{scheme}\"; expected \"sqlite://path/to/file.db\" or \"postgres://user:password@host/database\""),
         );
-        return None;
+        return;
     }
     if sqlite_in_memory(exposed) {
         p.push(
             "database.url",
             format!("is an in-memory SQLite database; the relay opens two pools (a writer and readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
         );
-        return None;
+        return;
     }
     if settings
         .encryption_key_file
@@ -37,9 +37,7 @@ pub(super) fn database(settings: DatabaseSettings, p: &mut Problems) -> Option<D
             "database.encryption_key_file",
             "is empty; name the key file (make one with `enquiry-relay keygen`) or leave the key out to store data unencrypted",
         );
-        return None;
     }
-    Some(settings)
 }
 
 /// `sqlite::memory:`, `sqlite://:memory:`, `…?mode=memory`, or no path at all

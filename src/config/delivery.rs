@@ -30,11 +30,7 @@ pub const LEASE_MIN_MARGIN: Duration = Duration::from_secs(5);
 /// delivery, so it stops start-up here instead. `refused`: a key of the
 /// section had a problem (a misspelt credential, or the sandbox switch), so
 /// unset ones are not also blamed.
-pub(super) fn carehq(
-    mut c: CareHqSettings,
-    refused: bool,
-    p: &mut Problems,
-) -> Option<CareHqSettings> {
+pub(super) fn carehq(c: &mut CareHqSettings, refused: bool, p: &mut Problems) {
     let unset = |s: &SecretString| s.expose_secret().is_empty();
     if c.sandbox {
         if c.account_id.is_empty() {
@@ -70,6 +66,4 @@ pub(super) fn carehq(
             }
         }
     }
-    let complete = !(c.account_id.is_empty() || unset(&c.api_key) || unset(&c.api_secret));
-    complete.then_some(c)
 }

@@ -6,6 +6,7 @@ use figment::Figment;
 use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
+use super::Settings;
 use super::error::{ConfigError, ConfigErrors, Problems, Refused};
 use super::figment_errors::{annotate_origin, convert, join_key};
 use super::secrets;
@@ -17,40 +18,27 @@ use super::text::Table;
 const SECTIONS: &str = "server database carehq accounts destinations sync staff captcha spam rate_limit sites \
                         status metrics retention alerts sentry log";
 
-/// The raw sections plus the structural problems met while reading them.
+/// The sections as read plus the structural problems met while reading them.
 pub(super) struct Extracted {
-    pub raw: RawSettings,
+    /// Every section as read: what `validate` checks and completes.
+    pub settings: Settings,
+    /// The place in the file of each list entry read.
+    pub places: Places,
+    /// Keys that were refused or are missing (they hold their defaults).
+    pub refused: Refused,
     pub problems: Problems,
     /// Key prefixes (`carehq`, `sites[1]`) whose content could not be read:
     /// they hold defaults, so validation problems under them are not real.
     pub unreadable: Vec<String>,
 }
 
-/// Every section, as extracted.
+/// Where each `[[sites]]`, `[[accounts]]` and `[[destinations]]` entry that
+/// was read stands in the file, so problems name the right one.
 #[derive(Default)]
-pub(super) struct RawSettings {
-    /// Keys that were refused (they hold their defaults).
-    pub refused: Refused,
-    pub server: super::sections::ServerSettings,
-    pub database: super::sections::DatabaseSettings,
-    pub carehq: super::sections::CareHqSettings,
-    /// Each readable `[[accounts]]` entry with its place in the file.
-    pub accounts: Vec<(usize, super::accounts::AccountSettings)>,
-    /// Each readable `[[destinations]]` entry with its place in the file.
-    pub destinations: Vec<(usize, super::destinations::DestinationSettings)>,
-    pub sync: super::sections::SyncSettings,
-    pub staff: super::sections::StaffSettings,
-    pub captcha: super::captcha::CaptchaSettings,
-    pub spam: super::sections::SpamSettings,
-    pub rate_limit: super::sections::RateLimitSettings,
-    /// Each readable site with its place in the file.
-    pub sites: Vec<(usize, super::sites::SiteSettings)>,
-    pub status: super::operations::StatusSettings,
-    pub metrics: super::operations::MetricsSettings,
-    pub retention: super::operations::RetentionSettings,
-    pub alerts: super::operations::AlertSettings,
-    pub sentry: super::operations::SentrySettings,
-    pub log: super::operations::LogSettings,
+pub(super) struct Places {
+    pub sites: Vec<usize>,
+    pub accounts: Vec<usize>,
+    pub destinations: Vec<usize>,
 }
 
 /// True when a validation problem about `key` concerns a part that could not
@@ -71,7 +59,9 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         .extract()
         .map_err(|e| ConfigErrors(convert(e, "", figment)))?;
     let mut out = Extracted {
-        raw: RawSettings::default(),
+        settings: Settings::default(),
+        places: Places::default(),
+        refused: Refused::default(),
         problems: Problems::default(),
         unreadable: Vec::new(),
     };
@@ -85,22 +75,25 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     }
     macro_rules! read_sections {
         ($($name:ident),*) => {$(
-            out.raw.$name = typed(&root, stringify!($name), figment, &mut out);
+            out.settings.$name = typed(&root, stringify!($name), figment, &mut out);
         )*};
     }
     read_sections!(
         server, database, carehq, sync, staff, captcha, spam, rate_limit, status, metrics,
         retention, alerts, sentry, log
     );
-    out.raw.accounts = tables(&root, "accounts", figment, &mut out, |_| {});
-    out.raw.destinations = tables(&root, "destinations", figment, &mut out, |_| {});
+    let accounts = tables(&root, "accounts", figment, &mut out, |_| {});
+    (out.places.accounts, out.settings.accounts) = accounts.into_iter().unzip();
+    let destinations = tables(&root, "destinations", figment, &mut out, |_| {});
+    (out.places.destinations, out.settings.destinations) = destinations.into_iter().unzip();
     let global_captcha = super::captcha::global_table(&root);
-    out.raw.sites = tables(&root, "sites", figment, &mut out, |site| {
+    let sites = tables(&root, "sites", figment, &mut out, |site| {
         if let Some(Value::Dict(_, own)) = site.get("captcha") {
             let merged = super::captcha::over(own, &global_captcha);
             site.insert("captcha".to_owned(), Value::from(merged));
         }
     });
+    (out.places.sites, out.settings.sites) = sites.into_iter().unzip();
     Ok(out)
 }
 
@@ -196,9 +189,9 @@ fn read<T: DeserializeOwned + Table>(
             let path = bad_path(&e);
             let key = join_key(prefix, &path);
             if matches!(e.kind, figment::error::Kind::UnknownField(..)) {
-                out.raw.refused.unknown.push(key.clone());
+                out.refused.unknown.push(key.clone());
             }
-            out.raw.refused.bad.push(key);
+            out.refused.bad.push(key);
             removed |= remove(&mut dict, &path);
         }
         out.problems
@@ -221,7 +214,7 @@ fn missing(
     figment: &Figment,
     out: &mut Extracted,
 ) {
-    let refused = &mut out.raw.refused;
+    let refused = &mut out.refused;
     for (field, hint) in required.iter().filter(|(f, _)| !dict.contains_key(*f)) {
         let key = format!("{prefix}.{field}");
         if !refused.any(&key) && !refused.misspelt(prefix) {

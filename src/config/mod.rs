@@ -60,7 +60,7 @@ pub use sites::SiteSettings;
 pub use visits::VisitSettings;
 
 /// The whole configuration, checked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -86,13 +86,14 @@ pub struct Settings {
 }
 
 /// Where the base layer of the settings came from (the environment applies on top).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ConfigSource {
     /// A TOML file.
     File(PathBuf),
     /// No file: the built-in sandbox defaults.
     BuiltInSandbox,
     /// TOML text handed to `Settings::from_toml_str`.
+    #[default]
     Inline,
 }
 
@@ -186,12 +187,15 @@ fn load_from(
 fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, ConfigErrors> {
     let figment = sources::with_env(base);
     let extract::Extracted {
-        raw,
+        mut settings,
+        places,
+        refused,
         problems,
         unreadable,
     } = extract::extract(&figment)?;
+    settings.source = source;
     let structural = problems.into_errors();
-    match validate::settings(raw, source) {
+    match validate::settings(settings, &places, &refused) {
         Ok(settings) if structural.0.is_empty() => Ok(settings),
         Ok(_) => Err(structural),
         Err(errors) => {

@@ -115,16 +115,12 @@ fields::section! {
 /// honoured), when set, over `[log] format`. An unknown value stops `check`
 /// and start-up instead of silently giving text, so a log shipper expecting
 /// JSON is not fed lines it cannot parse.
-pub(super) fn log(mut settings: LogSettings, p: &mut Problems) -> Option<LogSettings> {
+pub(super) fn log(settings: &mut LogSettings, p: &mut Problems) {
     let from_env = std::env::var(LOG_FORMAT_ENV).ok();
     if let Some(value) = from_env.filter(|v| !v.trim().is_empty()) {
         match value.parse() {
             Ok(format) => settings.format = format,
-            Err(e) => {
-                p.push(LOG_FORMAT_ENV, e);
-                return None;
-            }
+            Err(e) => p.push(LOG_FORMAT_ENV, e),
         }
     }
-    Some(settings)
 }

@@ -1,108 +1,94 @@
-//! Turns the extracted sections into `Settings`: defaults that depend on
-//! other keys filled in, cross-key rules checked. Every problem is recorded and the load
+//! Completes the extracted `Settings`: defaults that depend on other keys
+//! filled in, cross-key rules checked. Every problem is recorded and the load
 //! fails once at the end, so one run lists everything to fix.
 
+use std::mem::take;
 use std::time::Duration;
 
+use super::Settings;
 use super::accounts::AccountSettings;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
 use super::database::database;
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq};
-use super::error::{ConfigErrors, Problems};
-use super::extract::RawSettings;
+use super::error::{ConfigErrors, Problems, Refused};
+use super::extract::Places;
 use super::operations::AlertSettings;
 use super::secrets;
 use super::sections::SpamSettings;
 use super::sites::{self, SiteSettings};
-use super::{ConfigSource, Settings};
 use crate::values::format_duration;
 
-pub(super) fn settings(raw: RawSettings, source: ConfigSource) -> Result<Settings, ConfigErrors> {
+/// Checks `s` as read (`places`: each list entry's place in the file) and
+/// completes what depends on other keys.
+pub(super) fn settings(
+    mut s: Settings,
+    places: &Places,
+    refused: &Refused,
+) -> Result<Settings, ConfigErrors> {
     let mut p = Problems::default();
-    let database = database(raw.database, &mut p);
-    let refused = |prefix: &str| raw.refused.any(prefix);
+    let is_refused = |prefix: &str| refused.any(prefix);
+    database(&s.database, &mut p);
+    // An unknown key may be a misspelt credential: the unset ones are then not blamed.
+    let credential_refused = (refused.bad.iter())
+        .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
+    carehq(&mut s.carehq, credential_refused, &mut p);
     // The lease is checked against the timeout even when another [carehq]
     // key has a problem, but not against a timeout that was refused.
-    let carehq_timeout = Some(raw.carehq.timeout).filter(|_| !refused("carehq.timeout"));
-    // An unknown key may be a misspelt credential: the unset ones are then not blamed.
-    let credential_refused = (raw.refused.bad.iter())
-        .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));
-    let carehq_base_url = raw.carehq.base_url.clone();
-    let carehq = carehq(raw.carehq, credential_refused, &mut p);
-    let sync = Some(raw.sync).filter(|sync| {
-        (sync.lease).is_none_or(|lease| lease_outlasts_timeout(lease, carehq_timeout, &mut p))
-    });
-    captcha::required_keys("captcha", &raw.captcha, &mut p);
-    let spam_ok = refused("spam.") || fill_time_within_token_age(&raw.spam, &mut p);
+    if let Some(lease) = s.sync.lease
+        && !is_refused("carehq.timeout")
+    {
+        lease_outlasts_timeout(lease, s.carehq.timeout, &mut p);
+    }
+    captcha::required_keys("captcha", &s.captcha, &mut p);
+    if !is_refused("spam.") {
+        fill_time_within_token_age(&s.spam, &mut p);
+    }
     // A database without a key starts with one derived from the CareHQ
-    // secret, which every instance shares. When [carehq] itself is broken its
-    // problem is already reported.
-    let spam = (carehq.as_ref().filter(|_| spam_ok)).map(|c| SpamSettings {
-        initial_key: secrets::derive_time_token_key(&c.api_secret),
-        ..raw.spam
-    });
-    let sites = sites::sites(raw.sites, &raw.refused, &mut p);
+    // secret, which every instance shares.
+    s.spam.initial_key = secrets::derive_time_token_key(&s.carehq.api_secret);
+    let sites = sites::sites(numbered(&places.sites, take(&mut s.sites)), refused, &mut p);
     // Not against a timeout that was refused (it holds its default).
-    if !refused("server.request_timeout") && !refused("captcha.") {
-        captcha_within_request(
-            raw.server.request_timeout,
-            &captcha_timeouts(&raw.captcha, &sites),
-            &mut p,
-        );
+    if !is_refused("server.request_timeout") && !is_refused("captcha.") {
+        let timeouts = captcha_timeouts(&s.captcha, &sites);
+        captcha_within_request(s.server.request_timeout, &timeouts, &mut p);
     }
     let site_accounts: Vec<(usize, &str)> = (sites.iter())
         .map(|(i, site)| (*i, site.account.as_str()))
         .collect();
     let named = super::accounts::accounts(
-        raw.accounts,
+        numbered(&places.accounts, take(&mut s.accounts)),
         &site_accounts,
-        (&carehq_base_url, raw.staff.token.as_ref()),
-        &raw.refused,
+        (&s.carehq.base_url, s.staff.token.as_ref()),
+        refused,
         &mut p,
     );
-    if !refused("alerts.") {
-        fallback_can_be_sent(&sites, &raw.alerts, &mut p);
+    if !is_refused("alerts.") {
+        fallback_can_be_sent(&sites, &s.alerts, &mut p);
     }
     let site_targets: Vec<(usize, &[String])> = (sites.iter())
         .map(|(i, site)| (*i, site.also_send_to.as_slice()))
         .collect();
-    let destinations =
-        super::destinations::destinations(raw.destinations, &site_targets, &raw.refused, &mut p);
-    let sites: Vec<SiteSettings> = sites.into_iter().map(|(_, site)| site).collect();
-    let alerts =
-        Some(raw.alerts).filter(|a| refused("alerts.email_") || alerts_have_addresses(a, &mut p));
-    let log = super::operations::log(raw.log, &mut p);
-    match (database, carehq, sync, spam) {
-        (Some(database), Some(carehq), Some(sync), Some(spam)) if p.is_empty() => {
-            let (Some(alerts), Some(log)) = (alerts, log) else {
-                return Err(p.into_errors());
-            };
-            let accounts = std::iter::once(AccountSettings::from_carehq(&carehq))
-                .chain(named)
-                .collect();
-            Ok(Settings {
-                server: raw.server,
-                database,
-                carehq,
-                accounts,
-                destinations,
-                sync,
-                staff: raw.staff,
-                captcha: raw.captcha,
-                spam,
-                rate_limit: raw.rate_limit,
-                sites,
-                status: raw.status,
-                metrics: raw.metrics,
-                retention: raw.retention,
-                alerts,
-                sentry: raw.sentry,
-                log,
-                source,
-            })
-        }
-        _ => Err(p.into_errors()),
+    let destinations = numbered(&places.destinations, take(&mut s.destinations));
+    s.destinations =
+        super::destinations::destinations(destinations, &site_targets, refused, &mut p);
+    s.sites = sites.into_iter().map(|(_, site)| site).collect();
+    if !is_refused("alerts.email_") {
+        alerts_have_addresses(&s.alerts, &mut p);
     }
+    super::operations::log(&mut s.log, &mut p);
+    s.accounts = std::iter::once(AccountSettings::from_carehq(&s.carehq))
+        .chain(named)
+        .collect();
+    // A part left incomplete without a problem here had one while it was read.
+    match p.is_empty() {
+        true => Ok(s),
+        false => Err(p.into_errors()),
+    }
+}
+
+/// Each entry of a list of tables with its place in the file.
+fn numbered<T>(places: &[usize], entries: Vec<T>) -> Vec<(usize, T)> {
+    places.iter().copied().zip(entries).collect()
 }
 
 /// Each hosted CAPTCHA's timeout with its key: the global one if any site
@@ -146,10 +132,10 @@ fn captcha_within_request(request: Duration, timeouts: &[(String, Duration)], p:
 
 /// A lease that ends while CareHQ may still be answering lets another pass
 /// claim the row and send it again.
-fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Problems) -> bool {
-    let Some(timeout) = timeout.filter(|t| lease < *t + LEASE_MIN_MARGIN) else {
-        return true;
-    };
+fn lease_outlasts_timeout(lease: Duration, timeout: Duration, p: &mut Problems) {
+    if lease >= timeout + LEASE_MIN_MARGIN {
+        return;
+    }
     p.push(
         "sync.lease",
         format!(
@@ -160,7 +146,6 @@ fn lease_outlasts_timeout(lease: Duration, timeout: Option<Duration>, p: &mut Pr
             format_duration(timeout + LEASE_MARGIN),
         ),
     );
-    false
 }
 
 /// A site's fallback email goes out over the alerts' SMTP server, from
@@ -181,22 +166,20 @@ fn fallback_can_be_sent(sites: &[(usize, SiteSettings)], alerts: &AlertSettings,
 }
 
 /// Email alerts need someone to be from and someone to go to.
-fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) -> bool {
+fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) {
     let missing = alerts.email_from.is_none() || alerts.email_to.is_empty();
     if alerts.smtp_url.is_some() && missing {
         p.push(
             "alerts.smtp_url",
             "is set, so alerts.email_from and alerts.email_to are needed too (who the alert is from and to)",
         );
-        return false;
     }
-    true
 }
 
 /// A post must be able to come after `min_fill_time` and before its token expires.
-fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) -> bool {
+fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) {
     if spam.min_fill_time < spam.max_token_age {
-        return true;
+        return;
     }
     p.push(
         "spam.max_token_age",
@@ -206,5 +189,4 @@ fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) -> bool {
             format_duration(spam.min_fill_time)
         ),
     );
-    false
 }
