@@ -311,10 +311,8 @@ async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
         return;
     };
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        extra_toml: "[retention]\ninterval = \"200ms\"\n".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default()
+        .with(|s| s.retention.interval = std::time::Duration::from_millis(200));
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let old = posted_id(&app, 1).await;
     app.wait_for_status(&old, "synced").await;

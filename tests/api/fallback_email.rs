@@ -17,7 +17,6 @@ fn with_fallback(smtp_port: u16) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself during the test.
         retry_schedule: vec![Duration::from_secs(3600)],
-        sync_toml: "fallback_after = \"2s\"".into(),
         site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
         extra_toml: format!(
             "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\n\
@@ -25,6 +24,7 @@ fn with_fallback(smtp_port: u16) -> AppOptions {
         ),
         ..AppOptions::default()
     }
+    .with(|s| s.sync.fallback_after = Duration::from_secs(2))
     .quiet()
 }
 

@@ -262,10 +262,10 @@ async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
         server_toml: "request_timeout = \"2s\"".into(),
-        // The test reads a counter; the token rule has tests of its own.
-        extra_toml: "[metrics]\nrequire_token = false\n".into(),
         ..AppOptions::default()
-    };
+    }
+    // The test reads a counter; the token rule has tests of its own.
+    .with(|s| s.metrics.require_token = false);
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let before = timeouts_while_storing(&app).await;
 

@@ -3,32 +3,30 @@
 
 use std::time::Duration;
 
+use enquiry_relay::config::ClientIpHeader;
 use enquiry_relay::spam::{TimeTokens, unix_now};
+use enquiry_relay::values::Rate;
 use secrecy::SecretString;
 use serde_json::json;
 
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family};
 use crate::on_both_databases;
 
-/// The spam settings these tests run with: a known token key, a one-hour
-/// minimum fill time unless a test says otherwise, generous limits.
-fn options(spam_toml: &str, server: &str, site: &str) -> AppOptions {
-    AppOptions {
-        spam_toml: spam_toml.into(),
-        server_toml: server.into(),
-        site_toml: site.into(),
-        ..AppOptions::default()
-    }
-}
-
 const KEY: &str = "test-token-key";
 
-fn spam(min_fill: &str, per_ip: &str) -> String {
-    format!(
-        "[spam]\ntoken_secret = \"{KEY}\"\nmin_fill_time = \"{min_fill}\"\nmax_token_age = \"2h\"\n\
-         [rate_limit]\nper_ip = \"{per_ip}\"\nper_site = \"1000/1m\"\n"
-    )
+/// The spam settings these tests run with: a known token key, the minimum
+/// fill time and per-IP limit the test names, a generous per-site limit.
+fn options(min_fill_secs: u64, per_ip: Rate) -> AppOptions {
+    let options = AppOptions::default().rate_limits(per_ip, Rate::every(1000, 60));
+    options.with(move |s| {
+        s.spam.token_secret = Some(SecretString::from(KEY));
+        s.spam.min_fill_time = Duration::from_secs(min_fill_secs);
+        s.spam.max_token_age = Duration::from_secs(2 * 3600);
+    })
 }
+
+/// Two posts an hour from one address.
+const TWO_AN_HOUR: Rate = Rate::every(2, 3600);
 
 fn token_issued(secs_ago: u64) -> String {
     TimeTokens::new(&SecretString::from(KEY), Duration::ZERO, Duration::MAX)
@@ -78,7 +76,7 @@ async fn bot_traps_answer_like_success_and_only_the_honeypot_stores_nothing(db: 
     let app = TestApp::spawn(
         &db,
         "http://127.0.0.1:1",
-        &options(&spam("3s", "100/1m"), "", "require_time_token = true\n"),
+        &options(3, Rate::every(100, 60)).with(|s| s.sites[0].require_time_token = true),
     )
     .await;
 
@@ -165,12 +163,7 @@ on_both_databases!(bot_traps_answer_like_success_and_only_the_honeypot_stores_no
 #[tokio::test]
 async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_requires_one() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &options(&spam("3s", "100/1m"), "", ""),
-    )
-    .await;
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(3, Rate::every(100, 60))).await;
 
     let response = post_pairs(&app, &form(1)).await;
 
@@ -213,7 +206,7 @@ async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
     let app = TestApp::spawn(
         &db,
         "http://127.0.0.1:1",
-        &options(&spam("0s", "2/1h"), "trusted_proxies = [\"127.0.0.1\"]", ""),
+        &options(0, TWO_AN_HOUR).loopback_proxy(),
     )
     .await;
     let post = |client_ip: &'static str, n: usize| {
@@ -246,17 +239,18 @@ async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
     app.stop().await;
 }
 
-/// Statuses of three posts through the trusted proxy (127.0.0.1), each with
-/// the headers `headers(n)` gives.
+/// Statuses of three posts through the trusted proxy (127.0.0.1), which
+/// names the client in `header`, each with the headers `headers(n)` gives.
 async fn three_posts_through_the_proxy(
-    server_toml: &str,
+    header: ClientIpHeader,
     headers: impl Fn(usize) -> [(&'static str, String); 2],
 ) -> Vec<u16> {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let app = TestApp::spawn(
         &db,
         "http://127.0.0.1:1",
-        &options(&spam("0s", "2/1h"), server_toml, ""),
+        &(options(0, TWO_AN_HOUR).loopback_proxy())
+            .with(move |s| s.server.client_ip_header = header),
     )
     .await;
     let mut statuses = Vec::new();
@@ -278,7 +272,7 @@ async fn three_posts_through_the_proxy(
 async fn a_forged_forwarded_header_behind_the_proxy_does_not_escape_the_per_ip_limit() {
     // Caddy sets X-Forwarded-For to the real address; the client adds its
     // own `Forwarded`, a new one each time, hoping to get a new bucket.
-    let statuses = three_posts_through_the_proxy("trusted_proxies = [\"127.0.0.1\"]", |n| {
+    let statuses = three_posts_through_the_proxy(ClientIpHeader::XForwardedFor, |n| {
         [
             ("x-forwarded-for", "198.51.100.7".to_owned()),
             ("forwarded", format!("for=203.0.113.{n}")),
@@ -290,8 +284,7 @@ async fn a_forged_forwarded_header_behind_the_proxy_does_not_escape_the_per_ip_l
 
 #[tokio::test]
 async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
-    let server = "trusted_proxies = [\"127.0.0.1\"]\nclient_ip_header = \"forwarded\"";
-    let statuses = three_posts_through_the_proxy(server, |n| {
+    let statuses = three_posts_through_the_proxy(ClientIpHeader::Forwarded, |n| {
         [
             ("forwarded", "for=198.51.100.9;proto=https".to_owned()),
             ("x-forwarded-for", format!("203.0.113.{n}")),
@@ -300,7 +293,7 @@ async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
     .await;
     assert_eq!(statuses, [201, 201, 429]);
     // And `Forwarded` is what is read: another address there is another bucket.
-    let statuses = three_posts_through_the_proxy(server, |n| {
+    let statuses = three_posts_through_the_proxy(ClientIpHeader::Forwarded, |n| {
         [
             ("forwarded", format!("for=198.51.100.{n}")),
             ("x-forwarded-for", "203.0.113.1".to_owned()),
@@ -313,12 +306,7 @@ async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
 #[tokio::test]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &options(&spam("0s", "2/1h"), "", ""),
-    )
-    .await;
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(0, TWO_AN_HOUR)).await;
     let mut statuses = Vec::new();
     for n in 0..3 {
         let response = app
@@ -342,11 +330,9 @@ async fn origins_outside_the_list_are_refused_and_cors_serves_listed_ones() {
     let app = TestApp::spawn(
         &db,
         "http://127.0.0.1:1",
-        &options(
-            &spam("0s", "100/1m"),
-            "",
-            "allowed_origins = [\"https://example-care.co.uk\"]",
-        ),
+        &options(0, Rate::every(100, 60)).with(|s| {
+            s.sites[0].allowed_origins = vec!["https://example-care.co.uk".parse().unwrap()];
+        }),
     )
     .await;
     let url = format!("{}/forms/{SITE}", app.address);

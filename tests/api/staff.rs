@@ -530,14 +530,14 @@ on_both_databases!(the_list_searches_an_encrypted_database);
 
 /// `AppOptions` with a fresh key file in `db`'s directory when `encrypted`.
 fn maybe_encrypted(db: &TestDb, encrypted: bool) -> AppOptions {
-    let mut options = AppOptions::default();
-    if encrypted {
-        let keys = db.dir.path().join("keys");
-        let line = enquiry_relay::storage::new_key_line("k1").unwrap();
-        std::fs::write(&keys, line).unwrap();
-        options.database_toml = format!("encryption_key_file = \"{}\"", keys.display());
+    let options = AppOptions::default();
+    if !encrypted {
+        return options;
     }
-    options
+    let keys = db.dir.path().join("keys");
+    let line = enquiry_relay::storage::new_key_line("k1").unwrap();
+    std::fs::write(&keys, line).unwrap();
+    options.with(move |s| s.database.encryption_key_file = Some(keys.clone()))
 }
 
 async fn list_filters_and_searches(db: Db, encrypted: bool) {
