@@ -20,7 +20,7 @@ fields::section! {
         pub provider: CaptchaProvider ["fields::parsed"] = CaptchaProvider::None,
         pub site_key: Option<String> ["fields::some"] = None,
         /// The provider's secret key; for ALTCHA the HMAC key challenges are signed with.
-        pub secret: Option<SecretString> ["fields::some_secret"] = None,
+        pub secret: Option<SecretString> ["fields::secret"] = None,
         /// Overrides the provider's verification endpoint (tests point it at a fake).
         pub verify_url: Option<String> ["fields::some_via::<_, HttpUrl, _>"] = None,
         pub on_error: OnCaptchaError ["fields::parsed"] = OnCaptchaError::Accept,

@@ -61,55 +61,57 @@ where
     Ok(list::<D, P>(d)?.into_iter().map(Into::into).collect())
 }
 
-/// `"30s"`, `"15m"`: a whole number and a unit.
-pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&text(d)?).map_err(D::Error::custom)
+/// `"30s"`, `"15m"`: a whole number and a unit. Like the other parsers
+/// here, it gives the plain value or, for a key that may be left out, `Some`.
+pub(super) fn duration<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<Duration>,
+{
+    parse_duration(&text(d)?)
+        .map(T::from)
+        .map_err(D::Error::custom)
 }
 
 /// As `duration`; zero is refused (a zero interval would spin, a zero timeout fail every call).
-pub(super) fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    match duration(d)? {
+pub(super) fn positive_duration<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<Duration>,
+{
+    match duration::<D, Duration>(d)? {
         zero if zero.is_zero() => Err(D::Error::custom(
             "must be longer than zero; leave it out for the default",
         )),
-        positive => Ok(positive),
+        positive => Ok(T::from(positive)),
     }
 }
 
 /// A secret, numbers included, untrimmed; it goes straight into a `SecretString`.
-pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-    Ok(SecretString::from(text(d)?))
+pub(super) fn secret<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<SecretString>,
+{
+    Ok(T::from(SecretString::from(text(d)?)))
 }
 
 /// `true` / `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, as other tools
 /// write environment variables).
-pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(super) fn boolean<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<bool>,
+{
     let text = text(d)?;
     match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
+        "true" | "yes" | "on" | "1" => Ok(T::from(true)),
+        "false" | "no" | "off" | "0" => Ok(T::from(false)),
         _ => Err(D::Error::custom(format!(
             "\"{}\" is not a boolean; expected true or false",
             text.trim()
         ))),
     }
-}
-
-/// `Some` of another parser, for a key that may be left out or whose
-/// default depends on another.
-macro_rules! some {
-    ($($name:ident = $parser:ident: $t:ty),* $(,)?) => {$(
-        pub(super) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$t>, D::Error> {
-            $parser(d).map(Some)
-        }
-    )*};
-}
-
-some! {
-    some_duration = duration: Duration,
-    some_positive_duration = positive_duration: Duration,
-    some_secret = secret: SecretString,
-    some_boolean = boolean: bool,
 }
 
 /// Delays, at least one (each is one more retry).

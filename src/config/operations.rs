@@ -26,7 +26,7 @@ fields::section! {
         pub webhook_url: Option<SecretString> ["secrets::secret_http_url"] = None,
         /// Email alerts: `smtps://user:password@host:465`, `smtp://host:587?tls=required`
         /// (or plain `smtp://host:25` on a trusted network). Secret: it holds the password.
-        pub smtp_url: Option<SecretString> ["fields::some_secret"] = None,
+        pub smtp_url: Option<SecretString> ["fields::secret"] = None,
         /// Checked addresses, display names allowed (`Relay <relay@example.com>`).
         pub email_from: Option<Mailbox> ["fields::some_via::<_, Email, _>"] = None,
         pub email_to: Vec<Mailbox> ["fields::list_via::<_, Email, _>"] = Vec::new(),

@@ -21,9 +21,9 @@ fields::section! {
     #[derive(Clone, Debug)]
     pub struct PartnerAuth {
         /// `Authorization: Bearer <token>`.
-        pub token: Option<SecretString> ["fields::some_secret"] = None,
+        pub token: Option<SecretString> ["fields::secret"] = None,
         /// The Standard Webhooks secret (`whsec_` and base64).
-        pub signing_secret: Option<SecretString> ["fields::some_secret"] = None,
+        pub signing_secret: Option<SecretString> ["fields::secret"] = None,
     }
 }
 

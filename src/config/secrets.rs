@@ -155,7 +155,7 @@ pub(super) fn staff_token<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<SecretString>, D::Error> {
     const MIN_CHARS: usize = 32;
-    let token = fields::secret(d)?;
+    let token: SecretString = fields::secret(d)?;
     match token.expose_secret().chars().count() {
         n if n < MIN_CHARS => Err(D::Error::custom(format!(
             "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
@@ -169,7 +169,7 @@ pub(super) fn staff_token<'de, D: Deserializer<'de>>(
 pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<SecretString>, D::Error> {
-    let dsn = fields::secret(d)?;
+    let dsn: SecretString = fields::secret(d)?;
     match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
         Ok(_) => Ok(Some(dsn)),
         Err(_) => Err(D::Error::custom(
@@ -183,7 +183,7 @@ pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
 pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<SecretString>, D::Error> {
-    let url = fields::secret(d)?;
+    let url: SecretString = fields::secret(d)?;
     let parsed = reqwest::Url::parse(url.expose_secret()).ok();
     match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
         true => Ok(Some(url)),

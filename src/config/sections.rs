@@ -120,8 +120,8 @@ fields::section! {
         pub poll_interval: Duration ["fields::positive_duration"] = Duration::from_secs(30),
         pub concurrency: usize ["fields::whole::<_, _, 1, 64>"] = 4,
         /// How long a claimed row stays claimed; always longer than `carehq.timeout`.
-        pub lease: Option<Duration> ["fields::some_positive_duration"] = None,
-        pub shutdown_grace: Option<Duration> ["fields::some_duration"] = None,
+        pub lease: Option<Duration> ["fields::positive_duration"] = None,
+        pub shutdown_grace: Option<Duration> ["fields::duration"] = None,
         /// While delivery is paused (401/403/404), how often to try again.
         pub pause_probe_interval: Duration ["fields::positive_duration"] = Duration::from_secs(300),
         /// An enquiry not in CareHQ this long after it arrived is emailed to its
@@ -158,7 +158,7 @@ fields::section! {
         /// `spam.token_secret`: the time token's HMAC key when set. The key in
         /// use is the one stored in the database (see `storage::time_token_keys`);
         /// a configured one that differs replaces it there.
-        pub token_secret: Option<SecretString> ["fields::some_secret"] = None,
+        pub token_secret: Option<SecretString> ["fields::secret"] = None,
         /// The key a database without one starts with when `token_secret` is
         /// unset: derived from `carehq.api_secret`, as before keys were stored.
         #[serde(skip)]

@@ -105,7 +105,7 @@ fields::section! {
     pub struct SiteDefaults {
         pub service: Option<String> ["fields::some_via::<_, Service, _>"] = None,
         pub funding_type: Option<String> ["funding_type"] = None,
-        pub enquiring_for_self: Option<bool> ["fields::some_boolean"] = None,
+        pub enquiring_for_self: Option<bool> ["fields::boolean"] = None,
     }
 }
 

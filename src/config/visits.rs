@@ -107,9 +107,12 @@ pub(super) fn check(i: usize, visits: &mut VisitSettings, refused: &Refused, p: 
 
 /// Whole minutes from 5 minutes to 8 hours.
 fn slot_length<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let length = fields::duration(d)?;
+    let length: Duration = fields::duration(d)?;
     let secs = length.as_secs();
-    if length.subsec_nanos() != 0 || secs % 60 != 0 || !(5 * 60..=8 * 3600).contains(&secs) {
+    if length.subsec_nanos() != 0
+        || !secs.is_multiple_of(60)
+        || !(5 * 60..=8 * 3600).contains(&secs)
+    {
         return Err(D::Error::custom(format!(
             "\"{}\" cannot be a visit slot; use whole minutes from \"5m\" to \"8h\", e.g. \"30m\"",
             format_duration(length)
