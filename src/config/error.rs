@@ -30,7 +30,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every problem found in one load, in the order the keys were checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
@@ -59,11 +59,10 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Collects problems while the raw values are turned into typed settings.
-#[derive(Default)]
-pub(super) struct Problems(Vec<ConfigError>);
+/// The problems collected while the settings are read and checked.
+pub(super) type Problems = ConfigErrors;
 
-impl Problems {
+impl ConfigErrors {
     pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(key, message));
     }
@@ -78,10 +77,6 @@ impl Problems {
 
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub(super) fn into_errors(self) -> ConfigErrors {
-        ConfigErrors(self.0)
     }
 }
 

@@ -71,7 +71,7 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
         let message = format!("unknown key; check the spelling (expected one of: {expected})");
         let mut error = ConfigError::new(name, message);
         annotate_origin(&mut error, figment);
-        out.problems.extend(ConfigErrors(vec![error]));
+        out.problems.0.push(error);
     }
     macro_rules! read_sections {
         ($($name:ident),*) => {$(
@@ -172,9 +172,9 @@ fn read<T: DeserializeOwned + Table>(
     drop_blanks(&mut dict);
     let mut files = Problems::default();
     secrets::inline_files(prefix, &mut dict, &mut files);
-    for mut error in files.into_errors().0 {
+    for mut error in files.0 {
         annotate_origin(&mut error, figment);
-        out.problems.extend(ConfigErrors(vec![error]));
+        out.problems.0.push(error);
     }
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
@@ -220,7 +220,7 @@ fn missing(
         if !refused.any(&key) && !refused.misspelt(prefix) {
             let mut error = ConfigError::new(&key, format!("missing; {hint}"));
             annotate_origin(&mut error, figment);
-            out.problems.extend(ConfigErrors(vec![error]));
+            out.problems.0.push(error);
         }
         refused.bad.push(key);
     }

@@ -194,7 +194,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
         unreadable,
     } = extract::extract(&figment)?;
     settings.source = source;
-    let structural = problems.into_errors();
+    let structural = problems;
     match validate::settings(settings, &places, &refused) {
         Ok(settings) if structural.0.is_empty() => Ok(settings),
         Ok(_) => Err(structural),

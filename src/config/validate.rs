@@ -82,7 +82,7 @@ pub(super) fn settings(
     // A part left incomplete without a problem here had one while it was read.
     match p.is_empty() {
         true => Ok(s),
-        false => Err(p.into_errors()),
+        false => Err(p),
     }
 }
 

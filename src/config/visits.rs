@@ -177,7 +177,7 @@ mod tests {
             None,
             &mut p,
         );
-        let errors = p.into_errors();
+        let errors = p;
         assert_eq!(errors.0.len(), 2, "overlap: {errors}");
         assert_eq!(errors.0[0].key, "k[0]");
         assert!(errors.0[1].message.contains("overlap"), "{errors}");
