@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
+use secrecy::SecretString;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -40,13 +41,14 @@ pub(crate) async fn receiver() -> (String, Inbox) {
     (url, inbox)
 }
 
+/// Webhook alerts to `url`, checked every 100 ms.
 fn options(url: &str, details: bool) -> AppOptions {
-    AppOptions {
-        extra_toml: format!(
-            "[alerts]\nwebhook_url = \"{url}\"\ncheck_interval = \"100ms\"\ninclude_details = {details}\n"
-        ),
-        ..AppOptions::default()
-    }
+    let url = SecretString::from(url.to_owned());
+    AppOptions::default().with(move |s| {
+        s.alerts.webhook_url = Some(url.clone());
+        s.alerts.check_interval = Duration::from_millis(100);
+        s.alerts.include_details = details;
+    })
 }
 
 /// `checks` alert checks of a quiet app, as the loop would make while an
