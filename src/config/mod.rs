@@ -118,7 +118,19 @@ impl Settings {
 
     /// Same, from a TOML string plus the process env (tests and `check`).
     pub fn from_toml_str(toml: &str) -> Result<Settings, ConfigErrors> {
-        build(sources::text_layer(toml), ConfigSource::Inline)
+        Settings::from_toml_str_edited(toml, |_| {})
+    }
+
+    /// As `from_toml_str`, with `edit` made to the settings as read, before
+    /// the rules across keys are checked and the values derived from others
+    /// filled in: an edit is held to every rule in `validate` (a value's own
+    /// format, checked as the file is read, is the caller's to get right).
+    /// Tests set their options this way.
+    pub fn from_toml_str_edited(
+        toml: &str,
+        edit: impl FnOnce(&mut Settings),
+    ) -> Result<Settings, ConfigErrors> {
+        build(sources::text_layer(toml), ConfigSource::Inline, edit)
     }
 
     /// Settings that are valid but risky, in words for the operator: `check`
@@ -181,10 +193,14 @@ fn load_from(
         ConfigSource::File(path) => sources::file_layer(path),
         ConfigSource::BuiltInSandbox | ConfigSource::Inline => sources::sandbox_layer(),
     };
-    build(base, source)
+    build(base, source, |_| {})
 }
 
-fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, ConfigErrors> {
+fn build(
+    base: figment::Figment,
+    source: ConfigSource,
+    edit: impl FnOnce(&mut Settings),
+) -> Result<Settings, ConfigErrors> {
     let figment = sources::with_env(base);
     let extract::Extracted {
         mut settings,
@@ -194,6 +210,7 @@ fn build(base: figment::Figment, source: ConfigSource) -> Result<Settings, Confi
         unreadable,
     } = extract::extract(&figment)?;
     settings.source = source;
+    edit(&mut settings);
     let structural = problems;
     match validate::settings(settings, &places, &refused) {
         Ok(settings) if structural.0.is_empty() => Ok(settings),

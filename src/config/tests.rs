@@ -572,6 +572,21 @@ fn a_site_captcha_table_overrides_the_global_one_key_by_key_and_a_long_token_is_
 }
 
 #[test]
+fn an_edit_before_the_checks_is_held_to_them_and_derived_values_follow_it() {
+    let edited = |edit: fn(&mut Settings)| {
+        let mut result = None;
+        jail(|_| result = Some(Settings::from_toml_str_edited(MINIMAL, edit)));
+        result.expect("the jail ran")
+    };
+    let s = edited(|s| s.carehq.timeout = std::time::Duration::from_secs(40)).unwrap();
+    values! { (s.lease(), s.shutdown_grace(), s.accounts.len()) => "(70s, 45s, 1)" }
+    let errors = edited(|s| s.sync.lease = Some(std::time::Duration::from_secs(10))).unwrap_err();
+    assert!(errors.get("sync.lease").is_some(), "{errors}");
+    let errors = edited(|s| s.spam.min_fill_time = s.spam.max_token_age).unwrap_err();
+    assert!(errors.get("spam.max_token_age").is_some(), "{errors}");
+}
+
+#[test]
 fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused() {
     values! { ok("[sync]\nshutdown_grace = \"2m\"\n").warnings() => "[]" }
     let s = ok("[sync]\nshutdown_grace = \"10s\"\n");

@@ -86,9 +86,15 @@ pub(super) fn settings(
     }
 }
 
-/// Each entry of a list of tables with its place in the file.
+/// Each entry of a list of tables with its place in the file (one added
+/// by an edit, past the file's, takes its place in the list).
 fn numbered<T>(places: &[usize], entries: Vec<T>) -> Vec<(usize, T)> {
-    places.iter().copied().zip(entries).collect()
+    let place = |i: usize| places.get(i).copied().unwrap_or(i);
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (place(i), e))
+        .collect()
 }
 
 /// Each hosted CAPTCHA's timeout with its key: the global one if any site

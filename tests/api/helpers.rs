@@ -169,11 +169,8 @@ pub struct AppOptions {
     /// `sync.lease` and `sync.shutdown_grace` (`None`: the default, which
     /// follows `carehq.timeout`).
     ///
-    /// These three durations are inputs to the base TOML, not edits on the
-    /// parsed `Settings`: validation copies `carehq.timeout` into the
-    /// `default` account, derives the `shutdown_grace` default from it and
-    /// checks the lease against it, so setting them before parsing keeps
-    /// every derived value consistent without the test repeating that logic.
+    /// These three durations are written into the base TOML, so the tests
+    /// that start the real binary (which reads only TOML) get them too.
     pub lease: Duration,
     pub shutdown_grace: Option<Duration>,
     /// `carehq.timeout` (see `lease`).
@@ -221,13 +218,12 @@ impl Default for AppOptions {
 }
 
 impl AppOptions {
-    /// These options with `edit` applied to the settings after the base
-    /// config is parsed and validated. An edit is not validated, so it is
-    /// only for a value nothing else is derived from or checked against
-    /// (src/config/validate.rs, accounts.rs, sections.rs): e.g.
-    /// `server.trusted_proxies` or `sync.concurrency`, not
-    /// `server.request_timeout` (checked against captcha timeouts) nor
-    /// `carehq.*` (copied into the `default` account), which stay TOML.
+    /// These options with `edit` made to the settings as read from the base
+    /// config, before the rules across keys are checked and the values
+    /// derived from others filled in (`Settings::from_toml_str_edited`): an
+    /// edited `server.request_timeout` is still checked against the captcha
+    /// timeouts, an edited `carehq.timeout` still reaches the `default`
+    /// account. Only a value's own format (a slug, a URL) is not re-checked.
     pub fn with(mut self, edit: impl Fn(&mut Settings) + Send + Sync + 'static) -> AppOptions {
         self.edits.push(Arc::new(edit));
         self
@@ -362,12 +358,13 @@ struct Steps {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb, carehq_url: &str, options: &AppOptions) -> TestApp {
-        let mut settings =
-            Settings::from_toml_str(&config_toml(&db.url, carehq_url, "127.0.0.1:0", options))
-                .expect("test config is valid");
-        for edit in &options.edits {
-            edit(&mut settings);
-        }
+        let toml = config_toml(&db.url, carehq_url, "127.0.0.1:0", options);
+        let settings = Settings::from_toml_str_edited(&toml, |settings| {
+            for edit in &options.edits {
+                edit(settings);
+            }
+        })
+        .expect("test config is valid");
         // The test's own handle reads what the app sealed, with its keys.
         let keys = (settings.database.encryption_key_file.as_deref())
             .map(|file| enquiry_relay::storage::KeyRing::from_file(file).expect("the key file"));

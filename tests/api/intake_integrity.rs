@@ -260,12 +260,11 @@ async fn timeouts_while_storing(app: &TestApp) -> f64 {
 #[tokio::test]
 async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let options = AppOptions {
-        server_toml: "request_timeout = \"2s\"".into(),
-        ..AppOptions::default()
-    }
-    // The test reads a counter; the token rule has tests of its own.
-    .with(|s| s.metrics.require_token = false);
+    let options = AppOptions::default().with(|s| {
+        s.server.request_timeout = Duration::from_secs(2);
+        // The test reads a counter; the token rule has tests of its own.
+        s.metrics.require_token = false;
+    });
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let before = timeouts_while_storing(&app).await;
 

@@ -126,10 +126,7 @@ async fn an_over_long_field_is_named_in_a_422() {
 #[tokio::test]
 async fn a_body_that_never_finishes_gets_the_timeout_answer_in_words() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let options = AppOptions {
-        server_toml: "request_timeout = \"1s\"".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().with(|s| s.server.request_timeout = Duration::from_secs(1));
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
