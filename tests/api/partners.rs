@@ -143,8 +143,10 @@ on_both_databases!(a_user_action_is_recorded_once_against_the_latest_enrollment)
 
 // --- The webhooks over HTTP, as HelpAround would send them. ---
 
+use enquiry_relay::config::PartnerAuth;
 use enquiry_relay::partners::webhook_auth::sign;
 use enquiry_relay::sandbox::Faults;
+use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::helpers::{AppOptions, TestApp, TestSandbox, field};
@@ -155,11 +157,19 @@ const TOKEN: &str = "helparound-token-for-tests-0123456789";
 /// The Standard Webhooks specification's example secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// The site takes HelpAround's webhooks, authenticated as `auth` says.
+fn helparound(auth: PartnerAuth) -> AppOptions {
+    AppOptions::default().with(move |s| s.sites[0].partners.helparound = Some(auth.clone()))
+}
+
 fn bearer_options() -> AppOptions {
+    let token = Some(SecretString::from(TOKEN));
     AppOptions {
-        site_toml: format!("[sites.partners.helparound]\ntoken = \"{TOKEN}\""),
         retry_schedule: vec![Duration::from_secs(3600)],
-        ..AppOptions::default()
+        ..helparound(PartnerAuth {
+            token,
+            signing_secret: None,
+        })
     }
     .quiet()
 }
@@ -362,10 +372,11 @@ async fn bad_input_and_bad_credentials_get_the_partners_shapes() {
 async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        site_toml: format!("[sites.partners.helparound]\nsigning_secret = \"{SECRET}\""),
-        ..AppOptions::default()
-    }
+    let signing_secret = Some(SecretString::from(SECRET));
+    let options = helparound(PartnerAuth {
+        token: None,
+        signing_secret,
+    })
     .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let key =
