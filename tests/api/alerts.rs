@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use enquiry_relay::config::Settings;
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::sync::DrainReport;
 
@@ -39,6 +40,13 @@ pub(crate) async fn receiver() -> (String, Inbox) {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, inbox)
+}
+
+/// Email alerts over the SMTP sink listening on `port`, from the relay to `to`.
+pub fn email_alerts(s: &mut Settings, port: u16, to: &str) {
+    s.alerts.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{port}")));
+    s.alerts.email_from = Some("Relay <relay@example.net>".parse().unwrap());
+    s.alerts.email_to = vec![to.parse().unwrap()];
 }
 
 /// Webhook alerts to `url`, checked every 100 ms.
@@ -317,14 +325,11 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
     let (port, mails) = smtp_sink().await;
-    let options = AppOptions {
-        extra_toml: format!(
-            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nemail_from = \"Relay <relay@example.net>\"\n\
-             email_to = [\"manager@example.net\"]\ncheck_interval = \"100ms\"\n"
-        ),
-        ..AppOptions::default()
-    }
-    .quiet();
+    let options = AppOptions::default().with(move |s| {
+        email_alerts(s, port, "manager@example.net");
+        s.alerts.check_interval = Duration::from_millis(100);
+    });
+    let options = options.quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
@@ -444,15 +449,10 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
 on_both_databases!(a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once);
 
 fn both_destinations(url: &str, smtp_port: u16, details: bool) -> AppOptions {
-    AppOptions {
-        extra_toml: format!(
-            "[alerts]\nwebhook_url = \"{url}\"\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\n\
-             email_from = \"Relay <relay@example.net>\"\nemail_to = [\"manager@example.net\"]\n\
-             check_interval = \"100ms\"\ninclude_details = {details}\n"
-        ),
-        ..AppOptions::default()
-    }
-    .quiet()
+    let options = options(url, details);
+    options
+        .with(move |s| email_alerts(s, smtp_port, "manager@example.net"))
+        .quiet()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 
 use crate::admin::{cli, default_config};
-use crate::alerts::{SmtpSink, mail_body};
+use crate::alerts::{SmtpSink, email_alerts, mail_body};
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
 use crate::on_both_databases;
 
@@ -17,14 +17,13 @@ fn with_fallback(smtp_port: u16) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself during the test.
         retry_schedule: vec![Duration::from_secs(3600)],
-        site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
-        extra_toml: format!(
-            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\n\
-             email_from = \"Relay <relay@example.net>\"\nemail_to = \"ops@example.net\"\n"
-        ),
         ..AppOptions::default()
     }
-    .with(|s| s.sync.fallback_after = Duration::from_secs(2))
+    .with(move |s| {
+        s.sync.fallback_after = Duration::from_secs(2);
+        s.sites[0].fallback_email = Some("Upton manager <manager@upton.example>".parse().unwrap());
+        email_alerts(s, smtp_port, "ops@example.net");
+    })
     .quiet()
 }
 
