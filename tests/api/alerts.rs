@@ -325,11 +325,12 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
     let (port, mails) = smtp_sink().await;
-    let options = AppOptions::default().with(move |s| {
-        email_alerts(s, port, "manager@example.net");
-        s.alerts.check_interval = Duration::from_millis(100);
-    });
-    let options = options.quiet();
+    let options = AppOptions::default()
+        .with(move |s| {
+            email_alerts(s, port, "manager@example.net");
+            s.alerts.check_interval = Duration::from_millis(100);
+        })
+        .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
