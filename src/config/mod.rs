@@ -206,33 +206,24 @@ fn build(
         mut settings,
         places,
         refused,
-        problems,
+        problems: mut all,
         unreadable,
     } = extract::extract(&figment)?;
     settings.source = source;
     edit(&mut settings);
-    let structural = problems;
     match validate::settings(settings, &places, &refused) {
-        Ok(settings) if structural.0.is_empty() => Ok(settings),
-        Ok(_) => Err(structural),
-        Err(errors) => {
-            // Parts that could not be read hold defaults, so their "problems"
-            // are not real; the rest is reported now: one run, every fix.
-            let mut all = structural;
-            all.0.extend(
-                annotated(errors, &figment)
-                    .0
-                    .into_iter()
-                    .filter(|e| !extract::under_unreadable(&unreadable, &e.key)),
-            );
-            Err(all)
-        }
+        Ok(settings) if all.is_empty() => return Ok(settings),
+        Ok(_) => {}
+        // Parts that could not be read hold defaults, so their "problems"
+        // are not real; the rest is reported now: one run, every fix.
+        Err(errors) => all.0.extend(
+            (errors.0.into_iter())
+                .filter(|e| !extract::under_unreadable(&unreadable, &e.key))
+                .map(|mut e| {
+                    figment_errors::annotate_origin(&mut e, &figment);
+                    e
+                }),
+        ),
     }
-}
-
-fn annotated(mut errors: ConfigErrors, figment: &figment::Figment) -> ConfigErrors {
-    for error in &mut errors.0 {
-        figment_errors::annotate_origin(error, figment);
-    }
-    errors
+    Err(all)
 }
