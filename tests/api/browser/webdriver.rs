@@ -93,10 +93,35 @@ fn delete_blocking(url: &str) {
     let request = format!(
         "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
-    if stream.write_all(request.as_bytes()).is_ok() {
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
     }
+    // chromedriver keeps the connection open whatever `Connection: close`
+    // says, so reading to the end would wait out the read timeout (15 s a
+    // test, most of the browser tests' time): stop once the whole answer
+    // (headers and `Content-Length` bytes of body) has arrived.
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !answer_complete(&answer) {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// True once `answer` holds an HTTP response's headers and all of the body
+/// its `Content-Length` announces.
+fn answer_complete(answer: &[u8]) -> bool {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let headers = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+    let length = (headers.lines())
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    answer.len() >= end + 4 + length
 }
 
 #[derive(Clone, Debug)]
