@@ -18,6 +18,9 @@ pub const SUBMISSIONS: &str = "enquiry_relay_submissions_total";
 pub const ATTEMPTS: &str = "enquiry_relay_delivery_attempts_total";
 /// Delivery outcome writes the database refused and the worker tried again.
 pub const OUTCOME_WRITE_RETRIES: &str = "enquiry_relay_outcome_write_retries_total";
+/// Successes recorded after their claim's lease had run out (the outcome
+/// write was held up past it): another instance may have sent those again.
+pub const LATE_SUCCESSES: &str = "enquiry_relay_late_successes_total";
 /// Requests that passed `server.request_timeout`, by `stage`: `receiving`
 /// (answered 408, nothing stored) or `storing` (the enquiry was with the
 /// database, so the answer waited for it).

@@ -30,6 +30,7 @@ struct OwnedOutcome {
     delivery_id: String,
     owner: String,
     account: String,
+    overrule: bool,
     attempt: AttemptRecord,
     transition: Transition,
 }
@@ -90,6 +91,7 @@ impl SqliteWriter {
             delivery_id: lease.delivery_id.to_owned(),
             owner: lease.token.to_owned(),
             account: lease.account.to_owned(),
+            overrule: lease.overrule,
             attempt: attempt.clone(),
             transition: transition.clone(),
         };
@@ -210,6 +212,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                         delivery_id: &o.delivery_id,
                         token: &o.owner,
                         account: &o.account,
+                        overrule: o.overrule,
                     },
                     &o.attempt,
                     &o.transition,

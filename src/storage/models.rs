@@ -140,6 +140,15 @@ impl Step {
         }
     }
 
+    /// What the step sends, in the log's words.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Step::Enquiry | Step::Destination => "enquiry",
+            Step::HomeVisit => "home visit",
+            Step::FallbackEmail => "fallback email",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Step> {
         if s.starts_with(DESTINATION_PREFIX) {
             return Some(Step::Destination);
@@ -186,6 +195,9 @@ pub enum AttemptOutcome {
     Paused,
     /// Not sent: too little of the lease was left.
     Deferred,
+    /// Not sent and no longer needed (a fallback email once CareHQ has the
+    /// enquiry): the step is closed.
+    NotNeeded,
 }
 
 impl AttemptOutcome {
@@ -198,6 +210,7 @@ impl AttemptOutcome {
             AttemptOutcome::RateLimited => "rate_limited",
             AttemptOutcome::Paused => "paused",
             AttemptOutcome::Deferred => "deferred",
+            AttemptOutcome::NotNeeded => "not_needed",
         }
     }
 }
@@ -208,6 +221,8 @@ pub struct ClaimedDelivery {
     pub id: String,
     pub enquiry_id: EnquiryId,
     pub step: Step,
+    /// The step as stored (`destination:records` names its destination).
+    pub step_name: String,
     /// Attempts already spent before this one.
     pub attempts: i64,
     /// True when the row was re-claimed after a lease expired: an earlier send may
@@ -232,9 +247,17 @@ pub struct ClaimScope<'a> {
     /// update its row of `account_delivery_state`.
     pub account: &'a str,
     /// The steps it sends, as stored (`Step::CAREHQ`, `Step::EMAIL`,
-    /// `destination:NAME`).
-    pub steps: &'a [Cow<'static, str>],
+    /// `destination:NAME`), or every step but those (the lane that fails
+    /// the steps no configured lane sends any more).
+    pub steps: StepFilter<'a>,
     pub sites: SiteFilter<'a>,
+}
+
+/// The steps a claim takes, as stored in `deliveries.step`.
+#[derive(Clone, Copy, Debug)]
+pub enum StepFilter<'a> {
+    Only(&'a [Cow<'static, str>]),
+    AllBut(&'a [Cow<'static, str>]),
 }
 
 /// The sites whose rows a claim takes, by the enquiry's site slug.
@@ -251,22 +274,31 @@ impl ClaimScope<'_> {
     /// Every CareHQ row: one account, as before accounts existed.
     pub const ALL: ClaimScope<'static> = ClaimScope {
         account: "default",
-        steps: Step::CAREHQ,
+        steps: StepFilter::Only(Step::CAREHQ),
         sites: SiteFilter::AllBut(&[]),
     };
 
     /// `AND step IN (…) AND enquiry_id IN (…)` (or `NOT IN`) with
     /// placeholders from `$first`; its values, in order, are `self.values()`.
     pub(super) fn clause(&self, first: usize) -> String {
-        let steps: Vec<String> = (first..first + self.steps.len())
+        let (op, steps) = match self.steps {
+            StepFilter::Only(steps) => ("IN", steps),
+            StepFilter::AllBut(steps) => ("NOT IN", steps),
+        };
+        let list: Vec<String> = (first..first + steps.len())
             .map(|n| format!("${n}"))
             .collect();
-        let steps = format!("AND step IN ({})", steps.join(", "));
-        format!("{steps} {}", self.site_clause(first + self.steps.len()))
+        let steps = match (op, list.is_empty()) {
+            ("IN", true) => "AND 1 = 0".to_owned(),
+            (_, true) => String::new(),
+            _ => format!("AND step {op} ({})", list.join(", ")),
+        };
+        format!("{steps} {}", self.site_clause(first + list.len()))
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &str> {
-        (self.steps.iter().map(|step| step.as_ref()))
+        let (StepFilter::Only(steps) | StepFilter::AllBut(steps)) = self.steps;
+        (steps.iter().map(|step| step.as_ref()))
             .chain(self.site_values().iter().map(String::as_str))
     }
 
@@ -327,7 +359,7 @@ impl AttemptRecord {
 }
 
 /// What the outcome of an attempt does to its delivery.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Transition {
     Synced {
         remote_id: Option<String>,

@@ -124,10 +124,10 @@ impl Store {
                 |(id, enquiry_id, step, attempts, expired)| ClaimedDelivery {
                     id,
                     enquiry_id: EnquiryId::from_stored(enquiry_id),
-                    // The claim named the steps it takes, so this parses; were
-                    // it not, the row is sent as an enquiry, as before steps
-                    // were typed.
+                    // An unknown step is claimed only by the lane of steps no
+                    // lane sends, which fails it whatever it reads as.
                     step: Step::parse(&step).unwrap_or(Step::Enquiry),
+                    step_name: step,
                     attempts,
                     lease_expired: expired != 0,
                     lease_token: token.clone(),
@@ -162,6 +162,32 @@ impl Store {
         attempt: &AttemptRecord,
         transition: &Transition,
     ) -> Result<bool, StoreError> {
+        self.record_for(row, attempt, transition, false).await
+    }
+
+    /// Record a success known to have happened although this claim's lease
+    /// was lost meanwhile (the outcome write was held up past it): the row
+    /// is marked synced whoever holds it now, unless it already ended
+    /// (synced or failed, held or expired by staff). Another claim may have
+    /// sent it again; its own outcome write then changes nothing. Returns
+    /// false if the row had already ended.
+    pub async fn record_late_success(
+        &self,
+        row: &ClaimedDelivery,
+        attempt: &AttemptRecord,
+        remote_id: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let synced = Transition::Synced { remote_id };
+        self.record_for(row, attempt, &synced, true).await
+    }
+
+    async fn record_for(
+        &self,
+        row: &ClaimedDelivery,
+        attempt: &AttemptRecord,
+        transition: &Transition,
+        overrule: bool,
+    ) -> Result<bool, StoreError> {
         // CareHQ's answer can quote the family: sealed like the enquiry.
         let sealed;
         let attempt = if attempt.hint.is_some() || attempt.arg_errors.is_some() {
@@ -178,6 +204,7 @@ impl Store {
             delivery_id: &row.id,
             token: &row.lease_token,
             account: &row.account,
+            overrule,
         };
         if let Some(writer) = &self.sqlite_writer {
             return writer.record(lease, attempt, transition).await;
@@ -219,6 +246,9 @@ pub(super) struct Lease<'a> {
     pub delivery_id: &'a str,
     pub token: &'a str,
     pub account: &'a str,
+    /// A known success recorded without the lease (`record_late_success`):
+    /// only a synced transition, and only while the row is not yet final.
+    pub overrule: bool,
 }
 
 /// An attempt and its delivery's new state, inside the caller's transaction.
@@ -235,18 +265,21 @@ pub(super) async fn record_rows(
         delivery_id,
         token: owner,
         account,
+        overrule,
     } = lease;
     let updated = match transition {
         Transition::Synced { remote_id } => {
             sqlx::query(
                 "UPDATE deliveries SET status = 'synced', attempts = attempts + 1, remote_id = $1, \
                  lease_owner = NULL, last_error = NULL, updated_at = $2 \
-                 WHERE id = $3 AND status = 'sending' AND lease_owner = $4",
+                 WHERE id = $3 AND ((status = 'sending' AND lease_owner = $4) \
+                                 OR ($5 = 1 AND status IN ('pending', 'sending')))",
             )
             .bind(remote_id.as_deref())
             .bind(now)
             .bind(delivery_id)
             .bind(owner)
+            .bind(i64::from(overrule))
             .execute(&mut **tx)
             .await?
         }

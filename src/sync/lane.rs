@@ -1,66 +1,78 @@
-//! One destination as the worker sees it: a CareHQ account (its client,
-//! credentials and rate-limit gate) or the fallback email; which rows it
-//! claims, and what this process last saw of its pause. Lanes are
-//! independent: a 401 for one account pauses that lane only, and one
-//! account's rate limit never holds back another's sends. A further kind of
-//! destination is one more `Sender` and the module that sends it.
+//! One destination as the worker sees it: a CareHQ account, the fallback
+//! email, a FHIR destination, or the steps none of those sends any more;
+//! which rows it claims, how many it sends at once, and what this process
+//! last saw of its pause. Lanes are independent: a 401 for one account
+//! pauses that lane only, one account's rate limit never holds back
+//! another's sends, and a slow destination fills only its own slots. A
+//! further kind of destination is one more [`Sender`] and its module.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::carehq_step::CareHq;
+use super::email_step::Email;
+use super::fhir_step::Fhir;
 use super::mailer::FallbackMailer;
+use super::unserved::Unserved;
 use crate::carehq::{CareHqClient, RateLimitGate};
 use crate::config::{DEFAULT_ACCOUNT, Settings};
 use crate::fhir::FhirClient;
-use crate::storage::{ClaimScope, SiteFilter, Step, destination_step};
+use crate::storage::{ClaimScope, SiteFilter, Step, StepFilter, destination_step};
 
 /// The name of the fallback email's lane: not a possible account name
 /// (those are lower-case letters, digits and hyphens), so its row of
 /// `account_delivery_state` is its own. A destination's lane is named by
 /// its step, `destination:NAME`, for the same reason.
 pub const FALLBACK_LANE: &str = "(fallback email)";
+/// The lane of steps no configured lane sends (a destination or the
+/// fallback email removed from the config): it fails them with a message.
+pub const UNSERVED_LANE: &str = "(no longer configured)";
 
 /// What a lane sends with.
-pub(super) enum Sender {
-    CareHq(CareHqClient),
-    Email(FallbackMailer),
-    Fhir(FhirClient),
+pub(super) enum Senders {
+    CareHq(CareHq),
+    Email(Email),
+    Fhir(Fhir),
+    Unserved(Unserved),
 }
 
 pub struct Lane {
     pub(super) account: String,
-    pub(super) sender: Sender,
+    pub(super) sender: Senders,
     /// Paces the lane's sends: CareHQ's rate-limit headers for an account;
-    /// for email, `sync.concurrency` alone.
+    /// for the others, the lane's slots alone.
     pub(super) gate: Arc<RateLimitGate>,
     steps: Vec<Cow<'static, str>>,
+    /// True for the lane of unserved steps: it takes every step but `steps`.
+    other_steps: bool,
     /// A named account's own sites; for the default account, the other
     /// accounts' sites, which it leaves alone (it takes every other row,
     /// sites no longer configured included, so those fail with a message).
     sites: Vec<String>,
     takes_the_rest: bool,
-    /// Whether this process last saw the account paused (saves a write per success).
+    /// Whether this process last saw the lane paused (saves a write per success).
     paused_seen: AtomicBool,
-    /// Set at start-up: if the account is paused, probe at once instead of
+    /// Set at start-up: if the lane is paused, probe at once instead of
     /// waiting out the interval (the operator may have fixed the cause).
     pub(super) probe_soon: AtomicBool,
-    /// Sends of this lane running in this process: a pause probe goes out
-    /// only when none does.
+    /// Sends of this lane running in this process: at most
+    /// `sync.concurrency`, and a pause probe goes out only when none does.
     in_flight: AtomicUsize,
 }
 
 impl Lane {
     /// The lanes for `clients` (one per configured account, by name), the
-    /// fallback email's when a mailer is given, and one per destination.
+    /// fallback email's when a mailer is given, one per destination, and
+    /// the lane that fails the steps none of them sends.
     pub fn all(
         clients: Vec<(String, CareHqClient)>,
         mailer: Option<FallbackMailer>,
         destinations: Vec<(String, FhirClient)>,
         settings: &Settings,
     ) -> Vec<Lane> {
-        let mut lanes: Vec<Lane> = clients
-            .into_iter()
+        let timeout = settings.carehq.timeout;
+        let mut lanes: Vec<Lane> = (clients.into_iter())
             .map(|(account, client)| {
                 let takes_the_rest = account == DEFAULT_ACCOUNT;
                 let sites = (settings.sites.iter())
@@ -68,68 +80,50 @@ impl Lane {
                     .map(|site| site.slug.clone())
                     .collect();
                 let gate = Arc::clone(client.gate());
-                Lane::new(
-                    account,
-                    Sender::CareHq(client),
-                    gate,
-                    Step::CAREHQ.to_vec(),
-                    sites,
-                    takes_the_rest,
-                )
+                let sender = Senders::CareHq(CareHq { client, timeout });
+                let mut lane = Lane::new(account, sender, Step::CAREHQ.to_vec(), gate);
+                (lane.sites, lane.takes_the_rest) = (sites, takes_the_rest);
+                lane
             })
             .collect();
         if let Some(mailer) = mailer {
-            // No rate-limit headers to pace by: as a CareHQ answer without them.
-            let gate = Arc::new(RateLimitGate::default());
-            gate.observe(None, 0);
-            let all_sites = Vec::new();
-            let lane = Lane::new(
-                FALLBACK_LANE.to_owned(),
-                Sender::Email(mailer),
-                gate,
-                Step::EMAIL.to_vec(),
-                all_sites,
-                true,
-            );
-            lanes.push(lane);
+            let sender = Senders::Email(Email { mailer });
+            let steps = Step::EMAIL.to_vec();
+            lanes.push(Lane::new(FALLBACK_LANE.into(), sender, steps, unpaced()));
         }
         for (name, client) in destinations {
-            // Paced by `sync.concurrency` alone, as the email.
-            let gate = Arc::new(RateLimitGate::default());
-            gate.observe(None, 0);
             let step = destination_step(&name);
-            let sites = (settings.sites.iter())
-                .filter(|site| site.also_send_to.contains(&name))
-                .map(|site| site.slug.clone())
-                .collect();
             let steps = vec![Cow::Owned(step.clone())];
-            lanes.push(Lane::new(
-                step,
-                Sender::Fhir(client),
-                gate,
-                steps,
-                sites,
-                false,
-            ));
+            let sender = Senders::Fhir(Fhir {
+                client,
+                name,
+                timeout,
+            });
+            lanes.push(Lane::new(step, sender, steps, unpaced()));
         }
+        let served: Vec<Cow<'static, str>> = lanes.iter().flat_map(|l| l.steps.clone()).collect();
+        let sender = Senders::Unserved(Unserved);
+        let mut unserved = Lane::new(UNSERVED_LANE.into(), sender, served, unpaced());
+        unserved.other_steps = true;
+        lanes.push(unserved);
         lanes
     }
 
+    /// A lane of every site's rows of `steps`.
     fn new(
         account: String,
-        sender: Sender,
-        gate: Arc<RateLimitGate>,
+        sender: Senders,
         steps: Vec<Cow<'static, str>>,
-        sites: Vec<String>,
-        takes_the_rest: bool,
+        gate: Arc<RateLimitGate>,
     ) -> Lane {
         Lane {
             account,
             sender,
             gate,
             steps,
-            sites,
-            takes_the_rest,
+            other_steps: false,
+            sites: Vec::new(),
+            takes_the_rest: true,
             paused_seen: AtomicBool::new(false),
             probe_soon: AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
@@ -140,7 +134,10 @@ impl Lane {
     pub(super) fn scope(&self) -> ClaimScope<'_> {
         ClaimScope {
             account: &self.account,
-            steps: &self.steps,
+            steps: match self.other_steps {
+                true => StepFilter::AllBut(&self.steps),
+                false => StepFilter::Only(&self.steps),
+            },
             sites: match self.takes_the_rest {
                 true => SiteFilter::AllBut(&self.sites),
                 false => SiteFilter::Only(&self.sites),
@@ -164,4 +161,12 @@ impl Lane {
     pub(super) fn ended(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// A gate for a lane without rate-limit headers to pace by: as a CareHQ
+/// answer without them (the lane's slots alone limit it).
+fn unpaced() -> Arc<RateLimitGate> {
+    let gate = Arc::new(RateLimitGate::default());
+    gate.observe(None, 0);
+    gate
 }

@@ -43,9 +43,37 @@ impl FallbackMailer {
     }
 }
 
+/// Why an email did not go, by what a retry could do about it. `detail`
+/// is the server's or lettre's text, which can quote an address.
+pub enum MailFailure {
+    /// A permanent (5xx) answer.
+    Refused { detail: String },
+    /// Certainly not delivered: no connection, or a transient (4xx) answer.
+    NotSent { detail: String },
+    /// The exchange did not finish: the email may have gone.
+    MaybeSent { detail: String },
+}
+
 impl FallbackMailer {
-    pub(super) fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
-        &self.transport
+    /// Send `message`, the whole exchange bounded by the timeout.
+    pub async fn send(&self, message: lettre::Message) -> Result<(), MailFailure> {
+        use lettre::AsyncTransport as _;
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        match sent {
+            Ok(Ok(_)) => Ok(()),
+            Err(_) => Err(MailFailure::MaybeSent {
+                detail: "no answer within the timeout".into(),
+            }),
+            Ok(Err(e)) if e.is_permanent() => Err(MailFailure::Refused {
+                detail: e.to_string(),
+            }),
+            Ok(Err(e)) if e.is_transient() || e.is_timeout() => Err(MailFailure::NotSent {
+                detail: e.to_string(),
+            }),
+            Ok(Err(e)) => Err(MailFailure::MaybeSent {
+                detail: e.to_string(),
+            }),
+        }
     }
     pub(super) fn from(&self) -> &Mailbox {
         &self.from

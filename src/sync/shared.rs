@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-use super::lane::{Lane, Sender};
+use super::lane::{Lane, Senders};
 use crate::config::Settings;
 use crate::storage::{ClaimedDelivery, Store, StoreError};
 
@@ -104,8 +104,8 @@ impl Shared {
     /// the first enquiry (a failure here is tried again at the first send).
     pub(super) fn read_discovery_documents(&self) {
         for lane in &self.lanes {
-            if let Sender::Fhir(client) = &lane.sender {
-                let client = client.clone();
+            if let Senders::Fhir(fhir) = &lane.sender {
+                let client = fhir.client.clone();
                 let name = lane.account.clone();
                 tokio::spawn(async move {
                     if let Err(e) = client.discover_now().await {

@@ -9,10 +9,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::deliver::deliver;
-use super::lane::{FALLBACK_LANE, Lane};
+use super::lane::{FALLBACK_LANE, Lane, Senders};
 use super::mailer::FallbackMailer;
-use super::outcome::Delivered;
+use super::pipeline::deliver;
+use super::record::Delivered;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
@@ -173,7 +173,10 @@ impl SyncWorker {
         if !self.writes_work().await {
             return Ok(Duration::from_secs(1));
         }
-        self.open_fallbacks(false).await?;
+        // A failed check is tried again next pass; the lanes go on meanwhile.
+        if let Err(e) = self.open_fallbacks(false).await {
+            warn!(error = %e, "could not look for enquiries due a fallback email; trying again shortly");
+        }
         let lanes = self.shared.lanes.len();
         let first = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.max(1);
         let mut sleep = idle;
@@ -184,7 +187,8 @@ impl SyncWorker {
         Ok(sleep)
     }
 
-    /// One lane's share of a dispatch: claim, spawn, and how long it may sleep.
+    /// One lane's share of a dispatch: claim into the lane's free slots,
+    /// spawn, and say how long the loop may sleep.
     async fn dispatch_lane(
         &self,
         index: usize,
@@ -193,12 +197,8 @@ impl SyncWorker {
     ) -> Result<Duration, StoreError> {
         let lane = &self.shared.lanes[index];
         let now = now_ms();
-        let free = self
-            .shared
-            .settings
-            .sync
-            .concurrency
-            .saturating_sub(tasks.len());
+        // Each lane has its own slots: a stalled destination fills only its own.
+        let free = (self.shared.settings.sync.concurrency).saturating_sub(lane.sending());
         let (limit, probe) = match self.probe_plan(lane, now).await? {
             Plan::Wait(d) => return Ok(d.min(idle)),
             Plan::Probe(caused_pause) if lane.sending() == 0 && free > 0 => {
@@ -219,7 +219,7 @@ impl SyncWorker {
         };
         let claimed = match &probe {
             Some(caused_pause) => {
-                self.shared
+                (self.shared)
                     .claim_probe(lane, caused_pause.as_deref())
                     .await?
             }
@@ -231,12 +231,19 @@ impl SyncWorker {
         permits.truncate(claimed.len());
         let probe = probe.is_some();
         for (row, permit) in claimed.into_iter().zip(permits) {
-            if row.lease_expired {
-                warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
-            }
-            let shared = Arc::clone(&self.shared);
-            tasks.spawn(async move { send_one(shared, index, row, probe, permit).await });
+            self.spawn(tasks, index, row, probe, permit);
         }
+        self.sleep_after(lane, (claimed_all, paced, probe), idle)
+            .await
+    }
+
+    /// How long the loop may sleep after claiming for `lane`.
+    async fn sleep_after(
+        &self,
+        lane: &Lane,
+        (claimed_all, paced, probe): (bool, bool, bool),
+        idle: Duration,
+    ) -> Result<Duration, StoreError> {
         if claimed_all && paced && !probe {
             // More is due than the window allows: look again when it resets
             // (or when a finishing task wakes us).
@@ -247,11 +254,28 @@ impl SyncWorker {
             // Slots are full (a finishing task wakes us) or the probe is out.
             return Ok(idle);
         }
+        let now = now_ms();
         Ok(match self.shared.store.next_due_at(lane.scope()).await? {
             Some(at) if at > now => Duration::from_millis((at - now) as u64).min(idle),
             Some(_) => Duration::from_millis(50).min(idle),
             None => idle,
         })
+    }
+
+    /// Send `row` in a task of `tasks`, counted in its lane's slots from now.
+    fn spawn(
+        &self,
+        tasks: &mut JoinSet<Delivered>,
+        lane: usize,
+        row: ClaimedDelivery,
+        probe: bool,
+        permit: Permit,
+    ) {
+        if row.lease_expired {
+            warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
+        }
+        let slot = Slot::take(Arc::clone(&self.shared), lane, row.id.clone());
+        tasks.spawn(async move { send_one(slot, row, probe, permit).await });
     }
 
     /// Make the fallback email steps of enquiries that have waited
@@ -374,8 +398,7 @@ impl SyncWorker {
             permits.truncate(claimed.len());
             let mut tasks = JoinSet::new();
             for (row, permit) in claimed.into_iter().zip(permits) {
-                let shared = Arc::clone(&self.shared);
-                tasks.spawn(async move { send_one(shared, index, row, paused, permit).await });
+                self.spawn(&mut tasks, index, row, paused, permit);
             }
             let mut deferred = false;
             while let Some(joined) = tasks.join_next().await {
@@ -399,30 +422,46 @@ impl SyncWorker {
     }
 }
 
-/// Deliver one claimed row; it leaves the in-flight set when the task ends,
-/// also when it is aborted at the end of the shutdown grace.
-async fn send_one(
+/// A claimed row's place in its lane's slots and in this process's
+/// in-flight set: taken before its task is spawned, given back when the
+/// task ends, also when it is aborted at the end of the shutdown grace.
+struct Slot {
     shared: Arc<Shared>,
     lane: usize,
-    row: ClaimedDelivery,
-    probe: bool,
-    permit: Permit,
-) -> Delivered {
-    struct Landed<'a>(&'a Shared, &'a Lane, String);
-    impl Drop for Landed<'_> {
-        fn drop(&mut self) {
-            self.0.landed(&self.2);
-            self.1.ended();
+    id: String,
+}
+
+impl Slot {
+    fn take(shared: Arc<Shared>, lane: usize, id: String) -> Slot {
+        if let Some(lane) = shared.lanes.get(lane) {
+            lane.started();
+        }
+        Slot { shared, lane, id }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.landed(&self.id);
+        if let Some(lane) = self.shared.lanes.get(self.lane) {
+            lane.ended();
         }
     }
-    let Some(lane) = shared.lanes.get(lane) else {
-        // Lanes are fixed when the worker is built; an index is always one of them.
-        shared.landed(&row.id);
+}
+
+/// Deliver one claimed row through its lane's sender.
+async fn send_one(slot: Slot, row: ClaimedDelivery, probe: bool, permit: Permit) -> Delivered {
+    let shared = &slot.shared;
+    // Lanes are fixed when the worker is built; an index is always one of them.
+    let Some(lane) = shared.lanes.get(slot.lane) else {
         return Delivered::LeaseLost;
     };
-    lane.started();
-    let _landed = Landed(&shared, lane, row.id.clone());
-    deliver(&shared, lane, row, probe, permit).await
+    match &lane.sender {
+        Senders::CareHq(s) => deliver(shared, (lane, s), row, probe, permit).await,
+        Senders::Email(s) => deliver(shared, (lane, s), row, probe, permit).await,
+        Senders::Fhir(s) => deliver(shared, (lane, s), row, probe, permit).await,
+        Senders::Unserved(s) => deliver(shared, (lane, s), row, probe, permit).await,
+    }
 }
 
 enum Plan {

@@ -121,7 +121,8 @@ async fn a_permanently_failed_delivery_reaches_sentry_without_the_familys_detail
         "{event}"
     );
     assert_eq!(event["environment"], "test");
-    assert_eq!(event["logger"], "enquiry_relay::sync::deliver");
+    // The one step runner logs every lane's outcomes.
+    assert_eq!(event["logger"], "enquiry_relay::sync::pipeline");
 
     app.signal("TERM");
     let log = app.log_text();

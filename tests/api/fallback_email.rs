@@ -76,6 +76,14 @@ async fn carehq_down_past_fallback_after_emails_the_home_once(db: Db) {
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("manager@upton.example"), "{}", mails[0]);
+    let subject = (mails[0].lines())
+        .find(|line| line.starts_with("Subject:"))
+        .unwrap_or_default();
+    assert!(subject.contains("Upton"), "{subject}");
+    assert!(
+        !subject.contains("Brien"),
+        "no name in the subject: {subject}"
+    );
     let body = mail_body(&mails[0]);
     for wanted in [
         "Zoë O'Brien 1",
@@ -154,6 +162,53 @@ async fn with_the_mail_server_down_too_the_email_is_retried(db: Db) {
     app.stop().await;
 }
 on_both_databases!(with_the_mail_server_down_too_the_email_is_retried);
+
+/// The email's step is made while the mail server is down too; CareHQ
+/// comes back first. Before, the email went out once the mail server was
+/// back, telling the home an enquiry "has not reached CareHQ" that had.
+async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    sink.set_up(false);
+    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 3).await;
+    arrived_earlier(&db, &id, 5).await;
+    app.drain().await;
+    assert_eq!(
+        step_status(&app, &id, "fallback_email").await.as_deref(),
+        Some("pending"),
+        "made, and waiting for the mail server"
+    );
+
+    sandbox.set_faults(Faults::default());
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(
+        step_status(&app, &id, "enquiry").await.as_deref(),
+        Some("synced")
+    );
+    sink.set_up(true);
+    app.make_pending_due().await;
+    app.drain_to_rest().await;
+    assert!(sink.mails().is_empty(), "emailed although CareHQ has it");
+    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let email = (deliveries.iter())
+        .find(|d| d.step == "fallback_email")
+        .unwrap();
+    assert_eq!(email.status.as_str(), "synced", "closed, not left waiting");
+    let attempts = app.store.attempts_of(&email.id).await.unwrap();
+    let last = attempts.last().expect("an attempt");
+    assert_eq!(last.outcome, "not_needed", "{attempts:?}");
+    app.stop().await;
+}
+on_both_databases!(no_fallback_email_goes_once_carehq_has_the_enquiry);
 
 #[tokio::test]
 async fn a_fallback_email_needs_the_smtp_settings() {

@@ -17,7 +17,7 @@ use crate::status::{TOKEN, status};
 use crate::visits::{self, with_visit};
 
 /// A FHIR sandbox on 127.0.0.1:0 and its base URL.
-async fn fhir() -> (FhirSandbox, String, CancellationToken) {
+pub(crate) async fn fhir() -> (FhirSandbox, String, CancellationToken) {
     fhir_with(FhirSandboxConfig::default()).await
 }
 
@@ -55,7 +55,7 @@ async fn both(db: &TestDb) -> Both {
     }
 }
 
-fn with_destination(base: &str, client_secret: &str) -> AppOptions {
+pub(crate) fn with_destination(base: &str, client_secret: &str) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself in the test.
         retry_schedule: vec![Duration::from_secs(3600)],

@@ -158,3 +158,103 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     assert_eq!(answer.status(), 200, "ready again once writes commit");
     app.stop().await;
 }
+
+/// A success whose outcome write was held up past its lease, while another
+/// claim took the row over: the success is recorded all the same (the
+/// destination has it), and the other claim's own outcome then changes
+/// nothing.
+async fn a_known_success_is_recorded_after_its_lease_was_taken_over(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_with_one_enquiry(&db).await;
+    let first = claim_when_due(&store, Duration::ZERO, &[]).await;
+    let second = claim_when_due(&store, Duration::from_secs(60), &[]).await;
+    assert!(
+        !store
+            .record_outcome(&first, &attempt(), &synced())
+            .await
+            .unwrap(),
+        "the lease token still guards ordinary writes"
+    );
+    let late = store
+        .record_late_success(&first, &attempt(), Some("6724fbc74f73a2cebf6377fb".into()))
+        .await
+        .unwrap();
+    assert!(late, "a known success is recorded without the lease");
+    let retry = Transition::Retry {
+        retry_in_ms: 0,
+        spend_attempt: true,
+        ambiguous: true,
+        error: "timeout".into(),
+    };
+    let overwritten = store
+        .record_outcome(&second, &attempt(), &retry)
+        .await
+        .unwrap();
+    assert!(!overwritten, "the other claim's outcome must not undo it");
+    let again = store
+        .record_late_success(&second, &attempt(), None)
+        .await
+        .unwrap();
+    assert!(!again, "a row already synced is not recorded twice");
+    let rows = store
+        .deliveries_of(first.enquiry_id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].status,
+        enquiry_relay::storage::DeliveryStatus::Synced
+    );
+    assert_eq!(
+        rows[0].remote_id.as_deref(),
+        Some("6724fbc74f73a2cebf6377fb")
+    );
+}
+on_both_databases!(a_known_success_is_recorded_after_its_lease_was_taken_over);
+
+/// CareHQ creates the enquiry, then another process holds SQLite's write
+/// lock until after the claim's lease has ended. Before, the worker gave up
+/// on the outcome write just before the lease ended and claimed and sent the
+/// row again once the lock was gone: CareHQ had it twice. A known success
+/// is now written until it lands, and the row, still in flight here, is not
+/// claimed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        latency_ms: 1_500,
+        ..Faults::default()
+    });
+    let options = AppOptions {
+        lease: Duration::from_secs(12),
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let id = posted_id(&app, 1).await;
+    let sending = app.wait_for_status(&id, "sending").await;
+    // `next_attempt_at` of a row being sent is its lease's end.
+    let lease_end = sending.next_attempt_at;
+
+    sqlx::any::install_default_drivers();
+    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    sandbox.wait_for(1).await;
+    // Held until the lease is over by a margin: the row is due again.
+    let past = eventually(Duration::from_secs(30), || async {
+        (enquiry_relay::storage::now_ms() > lease_end + 1_000).then_some(())
+    });
+    past.await.expect("the lease ends");
+    assert!(app.outcome_write_retries() > 0, "the write was held up");
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    lock.close().await.unwrap();
+
+    // A re-claim would have sent it again before it could end synced.
+    app.wait_for_status(&id, "synced").await;
+    assert_eq!(sandbox.received().len(), 1, "sent once");
+    app.stop().await;
+}

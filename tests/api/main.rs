@@ -11,6 +11,7 @@ mod carehq_answers;
 mod cli;
 mod data_protection;
 mod delivery;
+mod delivery_engine;
 mod deploy;
 mod encryption;
 mod error_tracking;

@@ -67,6 +67,7 @@ pub fn outcome_words(outcome: &str) -> &'static str {
         "rate_limited" => "CareHQ asked us to slow down; tried again later",
         "paused" => "CareHQ refused the credentials; delivery paused",
         "deferred" => "not sent yet; tried again shortly",
+        "not_needed" => "not sent: no longer needed (CareHQ already had the enquiry)",
         _ => "other",
     }
 }

@@ -1,0 +1,183 @@
+//! The human fallback: an enquiry not in CareHQ within `sync.fallback_after`
+//! is emailed to its site's `fallback_email` (over `alerts.smtp_url`, from
+//! `alerts.email_from`), so a family is not left waiting while a CRM is
+//! down. The email is its own outbox step (`fallback_email`, made by
+//! `storage::fallback`): retried when the mail server is down, once per
+//! enquiry, and delivery to CareHQ carries on beside it.
+
+use std::time::Duration;
+
+use lettre::Message;
+
+use super::mailer::{FallbackMailer, MailFailure};
+use super::pipeline::{Sender, Unsent};
+use super::shared::Shared;
+use super::stored::{Stored, configured_site, stored_enquiry};
+use super::verdict::{Answer, Verdict};
+use crate::config::SiteSettings;
+use crate::domain::Enquiry;
+use crate::storage::{ClaimedDelivery, DeliveryStatus, Step};
+use crate::values::format_duration;
+
+/// The fallback email lane's sends.
+pub(super) struct Email {
+    pub mailer: FallbackMailer,
+}
+
+impl Sender for Email {
+    type Ready = Message;
+
+    fn name(&self) -> &str {
+        "its home's fallback_email"
+    }
+
+    fn budget(&self) -> Duration {
+        self.mailer.timeout()
+    }
+
+    async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Message, Unsent> {
+        if in_carehq(shared, row).await? {
+            let why = "not sent: CareHQ received the enquiry before the email could go";
+            return Err(Unsent::Judged(Answer::new(
+                Verdict::NotNeeded,
+                why.to_owned(),
+            )));
+        }
+        compose(shared, &self.mailer, row).await
+    }
+
+    async fn send(&self, message: Message, _row: &ClaimedDelivery) -> Answer {
+        let failure = match self.mailer.send(message).await {
+            Ok(()) => return Answer::new(Verdict::Delivered { remote_id: None }, None),
+            Err(failure) => failure,
+        };
+        let (verdict, summary, detail) = match failure {
+            MailFailure::Refused { detail } => (
+                Verdict::Refused,
+                "the mail server refused the fallback email for good (a 5xx answer); check the site's fallback_email and alerts.email_from, then `enquiry-relay enquiries retry ID`",
+                detail,
+            ),
+            MailFailure::NotSent { detail } => (
+                Verdict::Retry { ambiguous: false },
+                "the mail server could not be reached or asked to try later",
+                detail,
+            ),
+            MailFailure::MaybeSent { detail } => (
+                Verdict::Retry { ambiguous: true },
+                "the mail server did not finish the exchange (the email may have gone)",
+                detail,
+            ),
+        };
+        // The server's words can quote the address: kept where retention
+        // clears them (the attempt's hint), never logged.
+        Answer {
+            hint: Some(detail),
+            ..Answer::new(verdict, summary.to_owned())
+        }
+    }
+}
+
+/// Whether the enquiry reached CareHQ after this email's step was made
+/// (CareHQ came back while the mail server was down): the home need not
+/// be told it is waiting.
+async fn in_carehq(shared: &Shared, row: &ClaimedDelivery) -> Result<bool, Unsent> {
+    let steps = shared.store.deliveries_of(row.enquiry_id.as_str()).await?;
+    Ok(steps
+        .iter()
+        .any(|d| d.step == Step::Enquiry && d.status == DeliveryStatus::Synced))
+}
+
+/// The email for this row's enquiry, or why it cannot be sent.
+async fn compose(
+    shared: &Shared,
+    mailer: &FallbackMailer,
+    row: &ClaimedDelivery,
+) -> Result<Message, Unsent> {
+    let id = row.enquiry_id.as_str();
+    let Stored {
+        site: slug,
+        enquiry,
+    } = stored_enquiry(shared, row).await?;
+    let site = configured_site(shared, &slug, "email")?;
+    let Some(to) = site.fallback_email.clone() else {
+        return Err(Unsent::unsendable(format!(
+            "site `{slug}` no longer has a fallback_email; nothing was sent"
+        )));
+    };
+    let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
+    let waited = shared.settings.sync.fallback_after;
+    let text = body(site, &enquiry, id, received_at, waited);
+    // No name: subjects are logged by mail servers and shown on lock screens.
+    let subject = format!("New enquiry for {} is waiting for a reply", site.name);
+    let message = Message::builder()
+        .from(mailer.from().clone())
+        .to(to)
+        .subject(subject)
+        .body(text);
+    message.map_err(|_| Unsent::unsendable("the fallback email could not be built"))
+}
+
+/// Plain text: what the family wrote, when, and not to enter it twice.
+fn body(
+    site: &SiteSettings,
+    enquiry: &Enquiry,
+    id: &str,
+    received_at: i64,
+    waited: Duration,
+) -> String {
+    let mut text = format!(
+        "A family sent an enquiry about {} at {}, and it has not reached CareHQ within {}.\n\
+         Please reply to them. CareHQ will still receive this enquiry once it can: do not enter it \
+         in CareHQ by hand, or it will be there twice.\n\n",
+        site.name,
+        when(received_at),
+        format_duration(waited),
+    );
+    let mut line = |label: &str, value: &str| text.push_str(&format!("{label}: {value}\n"));
+    line(
+        "Name",
+        &format!("{} {}", enquiry.first_name, enquiry.last_name),
+    );
+    if let Some(email) = &enquiry.email {
+        line("Email", email.as_str());
+    }
+    if let Some(phone) = &enquiry.phone {
+        line("Phone", phone.as_str());
+    }
+    if let Some(for_self) = enquiry.enquiring_for_self {
+        line(
+            "Care is for",
+            if for_self {
+                "themselves"
+            } else {
+                "someone else"
+            },
+        );
+    }
+    if let Some(service) = &enquiry.service {
+        line("Service", service.as_str());
+    }
+    if let Some(funding) = &enquiry.funding_type {
+        line("Funding", funding.as_str());
+    }
+    for extra in &enquiry.extra_fields {
+        line(&extra.label, extra.value.as_str());
+    }
+    if let Some(message) = &enquiry.care_requirements {
+        text.push_str(&format!("\nTheir message:\n{}\n", message.as_str()));
+    }
+    text.push_str(&format!(
+        "\nEnquiry {id}, received {}. Staff can follow it with `enquiry-relay enquiries show {id}`.\n",
+        when(received_at)
+    ));
+    text
+}
+
+/// Unix ms as "2026-12-02 09:14 UTC".
+fn when(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}

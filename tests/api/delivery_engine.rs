@@ -1,0 +1,110 @@
+//! The delivery engine's ways to strand a step, each reproduced against the
+//! real worker on both databases: a row whose stored enquiry cannot be
+//! opened (T3-8) and a step whose destination left the config (T3-9) are
+//! failed for staff with the reason, not claimed again for ever.
+
+use std::time::Duration;
+
+use enquiry_relay::fhir_sandbox::{Faults, seed};
+use enquiry_relay::storage::{DeliveryStatus, new_key_line};
+
+use crate::fhir_destination::{fhir, with_destination};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
+use crate::on_both_databases;
+
+/// Before, an unreadable row read as a database outage: it stayed
+/// `sending` with no attempt, was claimed again every lease and counted
+/// ambiguous, and never reached staff.
+async fn an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_reason(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let key_file = db.dir.path().join("keys");
+    let line = new_key_line("k").expect("a key");
+    std::fs::write(&key_file, format!("{line}\n")).expect("write the key file");
+    let options = AppOptions {
+        database_toml: format!("encryption_key_file = \"{}\"", key_file.display()),
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let id = posted_id(&app, 1).await;
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    // Sealed with a key this process does not hold (a rekey's old key removed too soon).
+    sqlx::query("UPDATE enquiries SET payload = 'v1:gone:AAAA' WHERE id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let report = app.drain_to_rest().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let step = app.delivery(&id).await;
+    assert_eq!(step.status, DeliveryStatus::Failed);
+    assert_eq!(step.ambiguous, 0, "not counted as a re-send");
+    let reason = step.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("key `gone`") && reason.contains("encryption_key_file"),
+        "{reason}"
+    );
+    let attempts = app.store.attempts_of(&step.id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "staff see the attempt");
+    assert!(sandbox.received().is_empty(), "nothing was sent");
+    app.stop().await;
+}
+on_both_databases!(an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_reason);
+
+/// Before, a `destination:NAME` step whose destination was removed from the
+/// config was claimed by no lane: pending for ever, `/status` degraded.
+async fn a_step_whose_destination_was_removed_fails_with_a_message(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    records.set_faults(Faults {
+        status: Some(503),
+        status_path: Some("care-enquiries".into()),
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    let id = posted_id(&app, 1).await;
+    app.drain().await;
+    app.stop().await;
+
+    // The operator removes the destination (from the site and its entry).
+    let without = AppOptions {
+        retry_schedule: vec![Duration::from_secs(3600)],
+        ..AppOptions::default()
+    }
+    .quiet();
+    let app = TestApp::spawn(&db, &carehq.url, &without).await;
+    app.make_pending_due().await;
+    let report = app.drain_to_rest().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let steps = app.store.deliveries_of(&id).await.unwrap();
+    let step = (steps.iter())
+        .find(|d| d.step_name == "destination:records")
+        .expect("the destination's step");
+    assert_eq!(step.status, DeliveryStatus::Failed);
+    let reason = step.last_error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("destination:records is no longer configured"),
+        "{reason}"
+    );
+    let enquiry = steps.iter().find(|d| d.step_name == "enquiry").unwrap();
+    assert_eq!(
+        enquiry.status,
+        DeliveryStatus::Synced,
+        "CareHQ's step is untouched"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_step_whose_destination_was_removed_fails_with_a_message);
