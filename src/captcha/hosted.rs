@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::verdict::Verdict;
 use crate::config::{CaptchaProvider, CaptchaSettings};
+use crate::outgoing::{MAX_ANSWER_BYTES, ReadError, read_capped};
 
 /// The provider's own endpoint, used when `verify_url` is unset.
 pub fn default_verify_url(provider: CaptchaProvider) -> &'static str {
@@ -179,9 +180,17 @@ async fn ask(
     if status.is_server_error() {
         return Verdict::unavailable(format!("the provider answered {status}"));
     }
-    let body = match response.bytes().await {
+    let body = match read_capped(response, MAX_ANSWER_BYTES).await {
         Ok(b) => b,
-        Err(e) => return Verdict::unavailable(format!("reading the provider's answer: {e}")),
+        Err(ReadError::Read(e)) => {
+            return Verdict::unavailable(format!("reading the provider's answer: {e}"));
+        }
+        // A verdict is a few hundred bytes: anything this long is not one.
+        Err(too_large @ ReadError::TooLarge { .. }) => {
+            return Verdict::unavailable(format!(
+                "the provider answered {status}, but {too_large}"
+            ));
+        }
     };
     match settings.provider {
         CaptchaProvider::Friendly => friendly(status, &body, expected),

@@ -14,7 +14,7 @@ use reqwest::header::HeaderValue;
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::outgoing::RetrySafeMethods;
+use crate::outgoing::{MAX_ANSWER_BYTES, ReadError, RetrySafeMethods, read_capped};
 
 use super::error::CareHqError;
 use super::rate_limit::{RateLimit, RateLimitGate};
@@ -251,41 +251,57 @@ impl CareHqClient {
         let rate_limit = RateLimit::from_headers(response.headers());
         let now = crate::storage::now_ms();
         self.gate.observe(rate_limit, now);
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            // The status line already says CareHQ acted: re-sending would make
-            // a duplicate. Only the body (the new record's Id) is lost.
-            Err(e) if (200..300).contains(&status) => {
-                return Ok(Reply {
-                    status,
-                    body: serde_json::Value::Null,
-                    rate_limit,
-                    body_lost: Some(CareHqError::from(e).to_string()),
-                });
-            }
-            // Otherwise a transport error: for a create, CareHQ may have acted.
-            Err(e) => return Err(e.into()),
-        };
+        let read = read_capped(response, MAX_ANSWER_BYTES).await;
         if (200..300).contains(&status) {
-            // CareHQ's create answer is not documented; an empty or non-JSON success
-            // is still a success (retrying it would duplicate the enquiry).
-            let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+            let (body, body_lost) = match read {
+                // CareHQ's create answer is not documented; an empty or non-JSON
+                // success is still a success (retrying it would duplicate the enquiry).
+                Ok(bytes) => (
+                    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+                    None,
+                ),
+                // The status line already says CareHQ acted: re-sending would make
+                // a duplicate. Only the body (the new record's Id) is lost.
+                Err(ReadError::Read(e)) => (
+                    serde_json::Value::Null,
+                    Some(CareHqError::from(e).to_string()),
+                ),
+                Err(too_large @ ReadError::TooLarge { .. }) => {
+                    (serde_json::Value::Null, Some(too_large.to_string()))
+                }
+            };
             return Ok(Reply {
                 status,
                 body,
                 rate_limit,
-                body_lost: None,
+                body_lost,
             });
         }
+        let (hint, arg_errors) = match read {
+            Ok(bytes) => {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                (
+                    body.get("hint").and_then(|h| h.as_str()).map(str::to_owned),
+                    body.get("arg_errors").filter(|v| !v.is_null()).cloned(),
+                )
+            }
+            // An error status too long to read is still that status: CareHQ
+            // said what it did; only its hint is lost, and the hint says so
+            // (in our words: nothing the family typed).
+            Err(too_large @ ReadError::TooLarge { .. }) => {
+                (Some(format!("CareHQ's hint is unknown: {too_large}")), None)
+            }
+            // A transport error: for a create, CareHQ may have acted.
+            Err(ReadError::Read(e)) => return Err(e.into()),
+        };
         if status == 429 {
             self.gate.too_many_requests(rate_limit, now);
         }
-        let body: serde_json::Value =
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Err(CareHqError::Status {
             status,
-            hint: body.get("hint").and_then(|h| h.as_str()).map(str::to_owned),
-            arg_errors: body.get("arg_errors").filter(|v| !v.is_null()).cloned(),
+            hint,
+            arg_errors,
             rate_limit,
         })
     }

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::error::FhirError;
-use crate::outgoing::RetrySafeMethods;
+use crate::outgoing::{MAX_ANSWER_BYTES, ReadError, RetrySafeMethods, read_capped};
 
 /// A token is fetched again this long before it expires, so a POST never
 /// carries one that runs out on the way.
@@ -66,7 +66,13 @@ impl std::fmt::Debug for FhirSettings {
 #[derive(Debug, Clone)]
 pub struct FhirReply {
     pub status: u16,
+    /// The JSON body (`Null` when empty, not JSON, or lost).
     pub body: Value,
+    /// Why the body could not be read (it broke off, stalled or was too
+    /// large) although the status line arrived. For a 2xx the server has
+    /// stored the Bundle: it is a success whose created ids are unknown, and
+    /// re-sending it would store it again.
+    pub body_lost: Option<String>,
 }
 
 struct Token {
@@ -161,9 +167,30 @@ impl FhirClient {
             .await
             .map_err(FhirError::from_reqwest)?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(FhirError::from_reqwest)?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(FhirReply { status, body })
+        let success = (200..300).contains(&status);
+        let body_lost = match read_capped(response, MAX_ANSWER_BYTES).await {
+            Ok(bytes) => {
+                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                return Ok(FhirReply {
+                    status,
+                    body,
+                    body_lost: None,
+                });
+            }
+            // The status line says the server stored the Bundle: a re-send
+            // would store it again. Only the answer's ids are lost.
+            Err(ReadError::Read(e)) if success => FhirError::from_reqwest(e).to_string(),
+            // An error status too long to read is still that status.
+            Err(too_large @ ReadError::TooLarge { .. }) => too_large.to_string(),
+            // An error status whose answer broke off: the server may have
+            // stored it after all (as with any broken exchange).
+            Err(ReadError::Read(e)) => return Err(FhirError::from_reqwest(e)),
+        };
+        Ok(FhirReply {
+            status,
+            body: Value::Null,
+            body_lost: Some(body_lost),
+        })
     }
 
     /// The Bundle endpoint and the token endpoint, from the two discovery
@@ -261,7 +288,16 @@ impl FhirClient {
             .await
             .map_err(FhirError::from_middleware)?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body: Value = match read_capped(response, MAX_ANSWER_BYTES).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Err(too_large @ ReadError::TooLarge { .. }) => {
+                return Err(FhirError::Token(format!(
+                    "the token endpoint answered {status}, but {too_large}"
+                )));
+            }
+            // Read as an answer without a token (or a reason): said below.
+            Err(ReadError::Read(_)) => Value::Null,
+        };
         if !status.is_success() {
             return Err(FhirError::Token(format!(
                 "the token endpoint answered {status} ({}); check the destination's client_id and client_secret",
@@ -288,9 +324,16 @@ impl FhirClient {
         if !status.is_success() {
             return Err(FhirError::Discovery(format!("{url} answered {status}")));
         }
-        response
-            .json()
-            .await
+        let bytes = read_capped(response, MAX_ANSWER_BYTES).await.map_err(|e| {
+            FhirError::Discovery(match e {
+                ReadError::Read(e) => format!(
+                    "reading {url}'s answer failed: {}",
+                    crate::outgoing::error_chain(&e.without_url())
+                ),
+                too_large @ ReadError::TooLarge { .. } => format!("{url}: {too_large}"),
+            })
+        })?;
+        serde_json::from_slice(&bytes)
             .map_err(|_| FhirError::Discovery(format!("{url} did not answer with JSON")))
     }
 }
@@ -307,13 +350,18 @@ fn uri_in(document: &Value, key: &str) -> Option<String> {
     }
 }
 
-/// A 2xx is the reply; anything else the error it stands for.
+/// A 2xx is the reply (even with its body lost); anything else the error
+/// it stands for.
 fn judged(reply: FhirReply) -> Result<FhirReply, FhirError> {
     match reply.status {
         200..=299 => Ok(reply),
         status => Err(FhirError::Status {
             status,
-            outcome: super::error::diagnostics(&reply.body),
+            outcome: match &reply.body_lost {
+                // Our words, not the server's: nothing the family wrote.
+                Some(lost) => format!("the server's OperationOutcome is unknown: {lost}"),
+                None => super::error::diagnostics(&reply.body),
+            },
         }),
     }
 }

@@ -41,5 +41,6 @@ mod staff;
 mod staff_sessions;
 mod status;
 mod tenancy;
+mod upstream_answers;
 mod visit_ops;
 mod visits;
