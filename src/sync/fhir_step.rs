@@ -59,7 +59,11 @@ impl Sender for Fhir {
         match self.client.send_bundle(&bundle).await {
             Ok(reply) => {
                 let remote_id = created_id(&reply.body);
-                Answer::new(Verdict::Delivered { remote_id }, None).status(Some(reply.status))
+                let note = reply.body_lost.map(|lost| format!(
+                    "the destination answered {} (stored) but the rest of its answer was lost ({lost}), so its ServiceRequest id is unknown",
+                    reply.status
+                ));
+                Answer::new(Verdict::Delivered { remote_id }, note).status(Some(reply.status))
             }
             Err(e) => Answer {
                 verdict: verdict(&e, &self.name),
