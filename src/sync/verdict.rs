@@ -199,24 +199,18 @@ fn retry(ambiguous: bool, summary: &str, at: &Context) -> (AttemptOutcome, Trans
 #[cfg(test)]
 mod tests {
     use super::*;
+    use AttemptOutcome as O;
+    use PauseEffect as P;
 
     const SCHEDULE: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(60)];
 
-    fn at(attempts: i64, probe: bool) -> Context<'static> {
-        Context {
-            attempts,
-            schedule: &SCHEDULE,
-            random: 0.5,
-            probe,
-        }
-    }
-
-    fn retry_in(ms: i64, spend_attempt: bool, ambiguous: bool, error: &str) -> Transition {
+    fn again(ms: i64, spend_attempt: bool, ambiguous: bool, error: &str) -> Transition {
+        let error = error.into();
         Transition::Retry {
             retry_in_ms: ms,
             spend_attempt,
             ambiguous,
-            error: error.into(),
+            error,
         }
     }
 
@@ -227,82 +221,57 @@ mod tests {
         }
     }
 
+    /// Every verdict, as a first attempt, a probe, and with the schedule spent.
     #[test]
-    fn a_success_is_synced_and_a_closed_step_too() {
+    fn each_verdict_moves_the_row_and_the_lane_as_documented() {
+        let synced = |id: Option<&str>| Transition::Synced {
+            remote_id: id.map(Into::into),
+        };
         let delivered = Verdict::Delivered {
             remote_id: Some("x".into()),
         };
-        let p = plan(&delivered, "", &at(0, true));
-        assert_eq!(p.outcome, AttemptOutcome::Synced);
-        assert_eq!(
-            p.transition,
-            Transition::Synced {
-                remote_id: Some("x".into())
-            }
+        let five = Verdict::RateLimited(Duration::from_secs(5));
+        let pause = Verdict::Pause("401".into());
+        let missing = Verdict::Missing("gone".into());
+        let unsendable = Verdict::Unsendable("unreadable".into());
+        let (retry, unsure) = (
+            Verdict::Retry { ambiguous: false },
+            Verdict::Retry { ambiguous: true },
         );
-        // The success's own transaction lifts the pause.
-        assert_eq!(p.pause, PauseEffect::None);
-        let p = plan(&Verdict::NotNeeded, "not needed", &at(0, false));
-        assert_eq!(p.outcome, AttemptOutcome::NotNeeded);
-        assert_eq!(p.transition, Transition::Synced { remote_id: None });
-    }
-
-    #[test]
-    fn a_transient_failure_follows_the_schedule_then_fails() {
-        let p = plan(&Verdict::Retry { ambiguous: true }, "503", &at(0, false));
-        assert_eq!(p.outcome, AttemptOutcome::Ambiguous);
-        assert_eq!(p.transition, retry_in(10_000, true, true, "503"));
-        let p = plan(
-            &Verdict::Retry { ambiguous: false },
-            "refused",
-            &at(1, true),
-        );
-        assert_eq!(p.outcome, AttemptOutcome::Retry);
-        assert_eq!(p.transition, retry_in(60_000, true, false, "refused"));
-        assert_eq!(p.pause, PauseEffect::RestartClock);
-        let p = plan(&Verdict::Retry { ambiguous: true }, "503", &at(2, false));
-        assert_eq!(p.outcome, AttemptOutcome::Failed);
-        assert_eq!(p.transition, failed(true, "gave up after 3 attempts: 503"));
-    }
-
-    #[test]
-    fn waits_spend_no_attempt() {
-        let p = plan(
-            &Verdict::RateLimited(Duration::from_secs(5)),
-            "429",
-            &at(0, false),
-        );
-        assert_eq!(p.outcome, AttemptOutcome::RateLimited);
-        assert_eq!(p.transition, retry_in(5_000, false, false, "429"));
-        let p = plan(&Verdict::NotSent, "lease", &at(0, true));
-        assert_eq!(p.outcome, AttemptOutcome::Deferred);
-        assert_eq!(p.transition, retry_in(0, false, false, "lease"));
-        assert_eq!(p.pause, PauseEffect::None, "nothing was asked");
-    }
-
-    #[test]
-    fn a_pause_waits_and_pauses_the_lane() {
-        let p = plan(&Verdict::Pause("401".into()), "ignored", &at(0, false));
-        assert_eq!(p.outcome, AttemptOutcome::Paused);
-        assert_eq!(p.transition, retry_in(0, false, false, "401"));
-        assert_eq!(p.pause, PauseEffect::Pause("401".into()));
-    }
-
-    #[test]
-    fn failures_fail_and_only_a_refusal_resumes_a_probe() {
-        let p = plan(&Verdict::Refused, "422", &at(0, true));
-        assert_eq!(
-            (p.outcome, p.pause),
-            (AttemptOutcome::Failed, PauseEffect::Resume)
-        );
-        assert_eq!(p.transition, failed(false, "422"));
-        let p = plan(&Verdict::Refused, "422", &at(0, false));
-        assert_eq!(p.pause, PauseEffect::None);
-        let p = plan(&Verdict::Missing("gone".into()), "404", &at(0, true));
-        assert_eq!(p.transition, failed(false, "gone"));
-        assert_eq!(p.pause, PauseEffect::RestartClock);
-        let p = plan(&Verdict::Unsendable("unreadable".into()), "", &at(0, true));
-        assert_eq!(p.transition, failed(false, "unreadable"));
-        assert_eq!(p.pause, PauseEffect::None, "nothing was asked");
+        #[rustfmt::skip]
+        let cases = [
+            // verdict, attempts before, probe: outcome, transition, pause
+            (&delivered, 0, true, O::Synced, synced(Some("x")), P::None),
+            (&Verdict::NotNeeded, 0, false, O::NotNeeded, synced(None), P::None),
+            (&unsure, 0, false, O::Ambiguous, again(10_000, true, true, "s"), P::None),
+            (&retry, 1, true, O::Retry, again(60_000, true, false, "s"), P::RestartClock),
+            (&unsure, 2, false, O::Failed, failed(true, "gave up after 3 attempts: s"), P::None),
+            (&five, 0, false, O::RateLimited, again(5_000, false, false, "s"), P::None),
+            (&five, 0, true, O::RateLimited, again(5_000, false, false, "s"), P::RestartClock),
+            (&Verdict::NotSent, 0, true, O::Deferred, again(0, false, false, "s"), P::None),
+            (&pause, 0, false, O::Paused, again(0, false, false, "401"), P::Pause("401".into())),
+            (&Verdict::Refused, 0, true, O::Failed, failed(false, "s"), P::Resume),
+            (&Verdict::Refused, 0, false, O::Failed, failed(false, "s"), P::None),
+            (&missing, 0, true, O::Failed, failed(false, "gone"), P::RestartClock),
+            (&unsendable, 0, true, O::Failed, failed(false, "unreadable"), P::None),
+        ];
+        for (verdict, attempts, probe, outcome, transition, pause) in cases {
+            let at = Context {
+                attempts,
+                schedule: &SCHEDULE,
+                random: 0.5,
+                probe,
+            };
+            let expected = Plan {
+                outcome,
+                transition,
+                pause,
+            };
+            assert_eq!(
+                plan(verdict, "s", &at),
+                expected,
+                "{verdict:?} probe={probe}"
+            );
+        }
     }
 }
