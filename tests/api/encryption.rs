@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{KeyRing, Sealing, StaffFilter, new_key_line};
+use enquiry_relay::storage::{
+    Actor, DeleteOutcome, EnquiryId, KeyRing, NewEnquiry, Sealing, StaffFilter, Store, new_key_line,
+};
 use sqlx::Row;
 
 use crate::admin::cli;
@@ -415,3 +418,93 @@ async fn app_store_audit(url: &str, sealing: &Sealing, id: &str) -> Vec<String> 
     store.close().await;
     reasons
 }
+
+/// A store on `db` as a server opens it, sealing with `keys` (newest
+/// first; none: a plain database). The encryption check is the caller's.
+async fn store_with(db: &TestDb, keys: &[&str]) -> Store {
+    let sealing = if keys.is_empty() {
+        Sealing::default()
+    } else {
+        Sealing::new(Some(KeyRing::parse(&keys.join("\n")).expect("key lines")))
+    };
+    let store = Store::connect(&db.url, 2).await.expect("open the store");
+    store.migrate().await.expect("migrate");
+    store.with_sealing(sealing)
+}
+
+/// Insert family `n`'s enquiry through `store`, as intake would.
+async fn insert_through(store: &Store, n: usize) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let raw = RawSubmission::from_json(&family(n)).expect("a valid post");
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    let payload =
+        serde_json::to_string(&Enquiry::parse(&raw, &rules).expect("parses")).expect("serialises");
+    store
+        .insert_enquiry(NewEnquiry {
+            id: EnquiryId::from_stored(id.clone()),
+            site: crate::helpers::SITE.into(),
+            payload,
+            spam_verdict: "clean".into(),
+            idempotency_key: None,
+            fingerprint: None,
+            held: false,
+            consent: None,
+            partner_event: None,
+            destinations: Vec::new(),
+        })
+        .await
+        .expect("insert");
+    id
+}
+
+async fn reasons(store: &Store, id: &str) -> Vec<String> {
+    (store
+        .audit_of(id)
+        .await
+        .expect("the audit trail reads")
+        .into_iter())
+    .filter_map(|entry| entry.reason)
+    .collect()
+}
+
+/// On a plain database a delete reason typed as "v1: spam" is staff's
+/// words, not a sealed value: it reads back as written, still after a key
+/// is added, and `enquiries rekey` seals it (review T3-8 (c): the audit
+/// read used to fail for good).
+async fn a_plain_reason_starting_with_v1_reads_back_as_written(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let plain = store_with(&db, &[]).await;
+    plain
+        .check_encryption()
+        .await
+        .expect("a plain database starts");
+    let id = insert_through(&plain, 1).await;
+    let actor = Actor {
+        label: "staff token",
+        reason: Some("v1: spam"),
+    };
+    let deleted = plain.staff_delete(&id, &actor).await.expect("delete");
+    assert!(matches!(deleted, DeleteOutcome::Deleted));
+    assert_eq!(reasons(&plain, &id).await, ["v1: spam"]);
+    plain.close().await;
+
+    let keyed = store_with(&db, &[&new_key_line("a").unwrap()]).await;
+    keyed.check_encryption().await.expect("a key may be added");
+    assert_eq!(reasons(&keyed, &id).await, ["v1: spam"], "before rekey");
+    let report = keyed.rekey(10).await.expect("rekey");
+    assert_eq!(report.audit_records, 1, "{report:?}");
+    assert_eq!(
+        columns_holding(&db.url, "spam").await,
+        Vec::<String>::new(),
+        "sealed by rekey"
+    );
+    assert_eq!(reasons(&keyed, &id).await, ["v1: spam"], "after rekey");
+    keyed.close().await;
+}
+on_both_databases!(a_plain_reason_starting_with_v1_reads_back_as_written);
