@@ -6,8 +6,9 @@
 //! of `A-Z a-z 0-9 _ -` and `BASE64` is 32 random bytes (standard alphabet;
 //! `enquiry-relay keygen` writes one). Blank lines and `#` comments are
 //! skipped. The FIRST key seals every new value; every key opens what it
-//! sealed, so keys are rotated by putting a new line first and running
-//! `enquiries rekey`, after which the old line can go.
+//! sealed, so keys are rotated by putting a new line first, restarting
+//! every instance and running `enquiries rekey` until a run meets nothing
+//! sealed with the old key (see `rekey.rs`), after which the old line can go.
 //!
 //! A sealed value is `v1:KEYID:BASE64(nonce || ciphertext+tag)` with AES-256-GCM
 //! and a random 96-bit nonce per value. Only a value of exactly that shape

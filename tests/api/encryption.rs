@@ -10,7 +10,8 @@ use std::time::Duration;
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    Actor, DeleteOutcome, EnquiryId, KeyRing, NewEnquiry, Sealing, StaffFilter, Store, new_key_line,
+    Actor, DeleteOutcome, EnquiryId, KeyRing, NewEnquiry, Sealing, StaffFilter, Store, StoreError,
+    new_key_line,
 };
 use sqlx::Row;
 
@@ -292,8 +293,9 @@ async fn a_sealed_database_will_not_start_without_its_key(db: Db) {
 on_both_databases!(a_sealed_database_will_not_start_without_its_key);
 
 /// A plain database is sealed by `enquiries rekey` with key A; with a file
-/// holding B then A, rekey moves everything to B; a file holding only B
-/// then reads it all, and a second rekey finds nothing to do.
+/// holding B then A, rekey moves everything to B, and a second run, meeting
+/// nothing sealed with A, stops requiring it; a file holding only B then
+/// reads it all, and a further rekey finds nothing to do.
 async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
@@ -372,7 +374,20 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
         "{out}"
     );
 
+    // That run met values sealed with a, so an instance may still seal with
+    // it: a stays required until a run meets none (review T3-8 (a)).
     let only_b = config("b", &[&b]);
+    let (code, _, err) = cli(&only_b, &["enquiries", "list"]).await;
+    assert_ne!(code, 0, "a file of only b is refused after one run");
+    assert!(err.contains("does not hold key a"), "{err}");
+    let (code, out, err) = cli(&b_then_a, &["enquiries", "rekey"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("0 enquiries, 0 attempts, 0 audit records")
+            && out.contains("4 already current"),
+        "{out}"
+    );
+
     let (code, out, err) = cli(&only_b, &["enquiries", "show", &id]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(email), "{out}");
@@ -508,3 +523,64 @@ async fn a_plain_reason_starting_with_v1_reads_back_as_written(db: Db) {
     keyed.close().await;
 }
 on_both_databases!(a_plain_reason_starting_with_v1_reads_back_as_written);
+
+/// Rotation beside an instance not yet restarted: it still seals with key
+/// a after `enquiries rekey` moved everything to b. Key a stays recorded
+/// until a rekey run meets no value sealed with it, so a start with a file
+/// of only b is refused instead of passing and leaving those rows
+/// unreadable (review T3-8 (a)).
+async fn rekey_keeps_an_old_key_recorded_until_a_run_finds_it_unused(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let (a, b) = (new_key_line("a").unwrap(), new_key_line("b").unwrap());
+    let old = store_with(&db, &[&a]).await;
+    old.check_encryption().await.expect("starts with a");
+    let first = insert_through(&old, 1).await;
+    let rotated = store_with(&db, &[&b, &a]).await;
+    rotated
+        .check_encryption()
+        .await
+        .expect("starts with b first");
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!(report.enquiries, 1, "{report:?}");
+    assert_eq!(report.still_required, ["a"], "it met a value sealed with a");
+    // The instance still on a takes an enquiry after the rekey.
+    let late = insert_through(&old, 2).await;
+    old.close().await;
+
+    let only_b = store_with(&db, &[&b]).await;
+    let refused = only_b
+        .check_encryption()
+        .await
+        .expect_err("a is still needed");
+    let message = refused.to_string();
+    assert!(matches!(refused, StoreError::Keys(_)), "{refused:?}");
+    assert!(message.contains("does not hold key a"), "{message}");
+    assert!(
+        message.contains("enquiries rekey"),
+        "says what to do: {message}"
+    );
+    assert!(!message.contains(a.split_once(':').unwrap().1), "{message}");
+
+    // Every instance now has b first. This run still meets a (the late
+    // enquiry), so a stays recorded; the next meets only b.
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!(report.enquiries, 1, "{report:?}");
+    assert!(only_b.check_encryption().await.is_err(), "a was met again");
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!((report.enquiries, report.current), (0, 2), "{report:?}");
+    assert!(report.still_required.is_empty(), "{report:?}");
+    only_b
+        .check_encryption()
+        .await
+        .expect("nothing needs a now");
+    for (id, n) in [(first, 1), (late, 2)] {
+        let record = only_b.enquiry(&id).await.expect("reads").expect("stored");
+        let email = format!("family{n}@example.com");
+        assert!(record.payload.is_some_and(|p| p.contains(&email)));
+    }
+    rotated.close().await;
+    only_b.close().await;
+}
+on_both_databases!(rekey_keeps_an_old_key_recorded_until_a_run_finds_it_unused);
