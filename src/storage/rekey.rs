@@ -3,8 +3,18 @@
 //! lacks a key the database's values are sealed with, and rekeying seals
 //! every personal value with the newest key (plain values included), so an
 //! old key can leave the file.
+//!
+//! Every start records the key it seals with. A rekey run forgets an older
+//! key only when it met no value sealed with it: meeting one means some
+//! instance may not have been restarted with the new key first and may
+//! still seal with the old one, after the run has passed (review T3-8).
+//! Rotating therefore takes a second, cheap run once every instance has
+//! the new key first; until then a start without the old key is refused,
+//! rather than passing and leaving such rows unreadable.
 
-use super::sealing::Sealing;
+use std::collections::BTreeSet;
+
+use super::sealing::{Sealing, sealed_key_id};
 use super::{Store, StoreError, now_ms};
 
 /// What `enquiries rekey` did.
@@ -21,6 +31,11 @@ pub struct RekeyReport {
     pub skipped: u64,
     /// The key everything is now sealed with.
     pub key_id: String,
+    /// Older keys still recorded, so a start without them is refused:
+    /// values sealed with them were met during this run (an instance not
+    /// yet restarted with the newest key first may still seal with them).
+    /// A later run that meets none forgets them.
+    pub still_required: Vec<String>,
 }
 
 /// A table's rows with two personal columns, read and rewritten by id.
@@ -52,7 +67,7 @@ impl Store {
             sqlx::query_as("SELECT sealed, key_ids FROM encryption_state WHERE id = 1")
                 .fetch_one(&self.reader)
                 .await?;
-        let recorded: Vec<&str> = recorded.split(',').filter(|id| !id.is_empty()).collect();
+        let recorded: Vec<&str> = ids_of(&recorded).collect();
         let Some(keys) = self.sealing.keys() else {
             if sealed != 0 {
                 return Err(StoreError::Keys(format!(
@@ -69,31 +84,80 @@ impl Store {
             .collect();
         if !missing.is_empty() {
             return Err(StoreError::Keys(format!(
-                "database.encryption_key_file does not hold key {}, which values in this database are encrypted with: \
-                 put that key back in the file (after the newest) and run `enquiry-relay enquiries rekey` before removing it",
+                "database.encryption_key_file does not hold key {}, which values in this database are sealed with \
+                 (or were, the last time `enquiries rekey` ran, so an instance may still seal with it): \
+                 put that key back in the file after the newest, restart every instance with that file, \
+                 and run `enquiry-relay enquiries rekey` until a run meets no value sealed with it; \
+                 that run stops requiring it",
                 missing.join(", ")
             )));
         }
         let mut ids = vec![keys.newest()];
         ids.extend(recorded.iter().filter(|id| **id != keys.newest()));
-        self.record_keys(&ids.join(","), false).await
+        self.record_keys(&ids.join(",")).await
     }
 
-    /// Mark the database sealed with `ids` (newest first); `only` replaces
-    /// the list (after a complete rekey), otherwise it must differ to write.
-    async fn record_keys(&self, ids: &str, only: bool) -> Result<(), StoreError> {
-        let sql = if only {
-            "UPDATE encryption_state SET sealed = 1, key_ids = $1, updated_at = $2 WHERE id = 1"
-        } else {
+    /// Mark the database sealed with `ids` (newest first), if it is not so
+    /// marked already.
+    async fn record_keys(&self, ids: &str) -> Result<(), StoreError> {
+        sqlx::query(
             "UPDATE encryption_state SET sealed = 1, key_ids = $1, updated_at = $2 \
-             WHERE id = 1 AND (sealed = 0 OR key_ids <> $1)"
-        };
-        sqlx::query(sql)
-            .bind(ids)
+             WHERE id = 1 AND (sealed = 0 OR key_ids <> $1)",
+        )
+        .bind(ids)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The recorded key ids, newest first.
+    async fn recorded_keys(&self) -> Result<String, StoreError> {
+        let (ids,): (String,) = sqlx::query_as("SELECT key_ids FROM encryption_state WHERE id = 1")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(ids)
+    }
+
+    /// After a complete rekey run: stop requiring the keys recorded when it
+    /// began (`before`) that it met no value sealed with. Ids recorded
+    /// meanwhile (an instance started during the run) stay. Returns the
+    /// older ids still required.
+    async fn forget_unused_keys(
+        &self,
+        newest: &str,
+        before: &str,
+        met: &BTreeSet<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        // A start recording its key between the read and the write makes
+        // the write match nothing; read again rather than lose that key.
+        for _ in 0..5 {
+            let now = self.recorded_keys().await?;
+            let kept = still_required(newest, before, &now, met);
+            let ids = std::iter::once(newest)
+                .chain(kept.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(",");
+            let written = sqlx::query(
+                "UPDATE encryption_state SET sealed = 1, key_ids = $1, updated_at = $2 \
+                 WHERE id = 1 AND key_ids = $3",
+            )
+            .bind(ids.as_str())
             .bind(now_ms())
+            .bind(now.as_str())
             .execute(&self.writer)
             .await?;
-        Ok(())
+            if written.rows_affected() == 1 {
+                return Ok(kept);
+            }
+        }
+        // Still changing: leave every recorded key required (safe; the next
+        // run tries again).
+        let now = self.recorded_keys().await?;
+        Ok(ids_of(&now)
+            .filter(|id| *id != newest)
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Seal every personal value with the newest key, `batch` rows per
@@ -107,17 +171,27 @@ impl Store {
             ));
         };
         self.check_encryption().await?;
+        let before = self.recorded_keys().await?;
+        let newest = keys.newest();
         let mut report = RekeyReport {
-            key_id: keys.newest().to_owned(),
+            key_id: newest.to_owned(),
             ..RekeyReport::default()
         };
+        let mut met = BTreeSet::new();
         let batch = batch.max(1);
-        self.rekey_enquiries(batch, &mut report).await?;
-        report.attempts = self.rekey_table(&ATTEMPTS, batch, &mut report).await?;
-        report.audit_records = self.rekey_table(&AUDIT, batch, &mut report).await?;
-        if report.skipped == 0 {
-            self.record_keys(keys.newest(), true).await?;
-        }
+        self.rekey_enquiries(batch, &mut report, &mut met).await?;
+        report.attempts = (self.rekey_table(&ATTEMPTS, batch, &mut report, &mut met)).await?;
+        report.audit_records = (self.rekey_table(&AUDIT, batch, &mut report, &mut met)).await?;
+        report.still_required = if report.skipped == 0 {
+            self.forget_unused_keys(newest, &before, &met).await?
+        } else {
+            // Rows changed under the run hold values it did not see: forget
+            // nothing.
+            ids_of(&before)
+                .filter(|id| *id != newest)
+                .map(str::to_owned)
+                .collect()
+        };
         Ok(report)
     }
 
@@ -125,6 +199,7 @@ impl Store {
         &self,
         batch: i64,
         report: &mut RekeyReport,
+        met: &mut BTreeSet<String>,
     ) -> Result<(), StoreError> {
         type EnquiryRow = (
             String,
@@ -149,6 +224,7 @@ impl Store {
             after = last.0.clone();
             let mut tx = self.writer.begin().await?;
             for (id, payload, original, email_hash, phone_hash) in rows {
+                note_keys(met, [Some(&payload), original.as_ref()]);
                 let plain = self.sealing.open(payload.clone())?;
                 let hashes = self.sealing.contact_hashes(&plain);
                 let current = self.sealing.is_current(&payload)
@@ -191,6 +267,7 @@ impl Store {
         t: &Sealed,
         batch: i64,
         report: &mut RekeyReport,
+        met: &mut BTreeSet<String>,
     ) -> Result<u64, StoreError> {
         let (table, first, second) = (t.table, t.first, t.second);
         let select = format!(
@@ -215,6 +292,7 @@ impl Store {
             after = last.0.clone();
             let mut tx = self.writer.begin().await?;
             for (id, a, b) in rows {
+                note_keys(met, [a.as_ref(), b.as_ref()]);
                 let is_current =
                     |v: &Option<String>| v.as_deref().is_none_or(|v| self.sealing.is_current(v));
                 if is_current(&a) && is_current(&b) {
@@ -240,11 +318,65 @@ impl Store {
     }
 }
 
+/// Add the ids of the keys `values` are sealed with to `met`.
+fn note_keys<'a>(met: &mut BTreeSet<String>, values: impl IntoIterator<Item = Option<&'a String>>) {
+    for id in values
+        .into_iter()
+        .flatten()
+        .filter_map(|v| sealed_key_id(v))
+    {
+        if !met.contains(id) {
+            met.insert(id.to_owned());
+        }
+    }
+}
+
+/// The ids of a recorded `key_ids` list.
+fn ids_of(recorded: &str) -> impl Iterator<Item = &str> {
+    recorded.split(',').filter(|id| !id.is_empty())
+}
+
+/// The older keys to keep requiring after a complete run: of those
+/// recorded `now`, each one the run met a value sealed with, and each one
+/// recorded since the run began (`before`), in the recorded order.
+fn still_required(newest: &str, before: &str, now: &str, met: &BTreeSet<String>) -> Vec<String> {
+    ids_of(now)
+        .filter(|id| *id != newest && (met.contains(*id) || !ids_of(before).any(|b| b == *id)))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A stored value sealed with the newest key (opened first, whatever sealed it).
 fn reseal(sealing: &Sealing, stored: Option<String>) -> Result<Option<String>, StoreError> {
     match stored {
         Some(s) if sealing.is_current(&s) => Ok(Some(s)),
         Some(s) => Ok(Some(sealing.seal(&sealing.open(s)?)?)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn met(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_run_forgets_only_older_keys_it_met_nothing_sealed_with() {
+        assert_eq!(still_required("b", "b,a", "b,a", &met(&["b"])), [""; 0]);
+        assert_eq!(still_required("b", "b,a", "b,a", &met(&[])), [""; 0]);
+        assert_eq!(
+            still_required("b", "b,a", "b,a", &met(&["a", "b"])),
+            ["a"],
+            "a value sealed with a: an instance may still seal with it"
+        );
+        assert_eq!(
+            still_required("b", "b,a", "c,b,a", &met(&["b"])),
+            ["c"],
+            "recorded by a start during the run"
+        );
+        assert_eq!(still_required("b", "", "b", &met(&[])), [""; 0]);
     }
 }

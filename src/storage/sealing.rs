@@ -6,13 +6,18 @@
 //! of `A-Z a-z 0-9 _ -` and `BASE64` is 32 random bytes (standard alphabet;
 //! `enquiry-relay keygen` writes one). Blank lines and `#` comments are
 //! skipped. The FIRST key seals every new value; every key opens what it
-//! sealed, so keys are rotated by putting a new line first and running
-//! `enquiries rekey`, after which the old line can go.
+//! sealed, so keys are rotated by putting a new line first, restarting
+//! every instance and running `enquiries rekey` until a run meets nothing
+//! sealed with the old key (see `rekey.rs`), after which the old line can go.
 //!
 //! A sealed value is `v1:KEYID:BASE64(nonce || ciphertext+tag)` with AES-256-GCM
-//! and a random 96-bit nonce per value. A value without the `v1:` prefix is
-//! read as plain text: a plain database keeps working and `enquiries rekey`
-//! seals it in place.
+//! and a random 96-bit nonce per value. Only a value of exactly that shape
+//! (a well-formed key id, then at least a nonce and a tag of base64) is
+//! taken for sealed; anything else is read as plain text, so a plain
+//! database keeps working, `enquiries rekey` seals it in place, and staff's
+//! note "v1: spam" stays a note. The shape, not the store's key file,
+//! decides: a plain store meeting a sealed value says which key it needs
+//! rather than showing the ciphertext as text.
 //!
 //! The lookup hash is HMAC-SHA256 over the normalised address (lower case) or
 //! number (national digits) with a key derived from each encryption key (an
@@ -38,6 +43,10 @@ use super::StoreError;
 const PREFIX: &str = "v1:";
 /// AES-GCM's standard nonce length.
 const NONCE_LEN: usize = 12;
+/// AES-GCM's tag length: even an empty value seals to nonce + tag.
+const TAG_LEN: usize = 16;
+/// The fewest base64 characters a sealed value carries (nonce + tag, padded).
+const MIN_BODY_LEN: usize = (NONCE_LEN + TAG_LEN).div_ceil(3) * 4;
 /// Label the lookup key is derived under, so it is never the cipher key.
 const LOOKUP_LABEL: &[u8] = b"enquiry-relay lookup hash v1";
 /// The lookup key of a plain database: public, for one code path only.
@@ -157,6 +166,23 @@ pub fn new_key_line(id: &str) -> Result<String, String> {
     Ok(format!("{id}:{}", STANDARD.encode(&bytes[..])))
 }
 
+/// The id of the key a stored value is sealed with; `None` for plain text.
+pub(super) fn sealed_key_id(stored: &str) -> Option<&str> {
+    sealed_parts(stored).map(|(id, _)| id)
+}
+
+/// A stored value's key id and base64 body, when it has the shape
+/// [`Sealing::seal`] writes: `v1:`, a valid key id, `:`, then nothing but
+/// base64 characters, at least a nonce and a tag of them. Text that only
+/// starts with `v1:` is plain. The body's decoding is left to
+/// [`Sealing::open`], so a sealed value altered or cut short (but still
+/// that long) is reported as corrupt rather than shown as text.
+fn sealed_parts(stored: &str) -> Option<(&str, &str)> {
+    let (id, body) = stored.strip_prefix(PREFIX)?.split_once(':')?;
+    let base64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+    (valid_id(id) && body.len() >= MIN_BODY_LEN && body.bytes().all(base64)).then_some((id, body))
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=32).contains(&id.len())
         && id
@@ -236,43 +262,37 @@ impl Sealing {
         plain.map(|p| self.seal(p)).transpose()
     }
 
-    /// A stored value as plain text. Unsealed values are returned as they are.
+    /// A stored value as plain text. Values not in the sealed shape are
+    /// returned as they are. A value that cannot be opened is an error of
+    /// its row alone: [`StoreError::SealedKeyMissing`] or
+    /// [`StoreError::SealedCorrupt`].
     pub fn open(&self, stored: String) -> Result<String, StoreError> {
-        let Some(rest) = stored.strip_prefix(PREFIX) else {
+        let Some((id, encoded)) = sealed_parts(&stored) else {
             return Ok(stored);
         };
-        let Some((id, encoded)) = rest.split_once(':') else {
-            return Err(StoreError::Corrupt(
-                "a sealed value without its key id".into(),
-            ));
+        let missing = |key_file_set| StoreError::SealedKeyMissing {
+            key_id: id.to_owned(),
+            key_file_set,
         };
-        let Some(keys) = &self.keys else {
-            return Err(StoreError::Keys(format!(
-                "the database holds values encrypted with key `{id}` but no database.encryption_key_file is set"
-            )));
+        let corrupt = |problem| StoreError::SealedCorrupt {
+            key_id: id.to_owned(),
+            problem,
         };
-        let Some(key) = keys.keys.iter().find(|k| k.id == id) else {
-            return Err(StoreError::Keys(format!(
-                "a value is encrypted with key `{id}`, which database.encryption_key_file does not hold"
-            )));
-        };
+        let keys = self.keys.as_ref().ok_or_else(|| missing(false))?;
+        let key = (keys.keys.iter().find(|k| k.id == id)).ok_or_else(|| missing(true))?;
         let bytes = STANDARD
             .decode(encoded)
-            .map_err(|_| StoreError::Corrupt("a sealed value is not base64".into()))?;
-        if bytes.len() < NONCE_LEN {
-            return Err(StoreError::Corrupt("a sealed value is too short".into()));
+            .map_err(|_| corrupt("its base64 does not decode"))?;
+        if bytes.len() < NONCE_LEN + TAG_LEN {
+            return Err(corrupt("too short for a nonce and a tag"));
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
-            .map_err(|_| StoreError::Corrupt("a sealed value's nonce".into()))?;
-        let plain = key.cipher.decrypt(&nonce.into(), sealed).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "a value sealed with key `{id}` does not open with it (altered, or another key under that id)"
-            ))
-        })?;
-        String::from_utf8(plain)
-            .map_err(|_| StoreError::Corrupt("a sealed value is not UTF-8".into()))
+            .map_err(|_| corrupt("its nonce is not 12 bytes"))?;
+        let plain = (key.cipher.decrypt(&nonce.into(), sealed))
+            .map_err(|_| corrupt("the key does not open it"))?;
+        String::from_utf8(plain).map_err(|_| corrupt("it opens to text that is not UTF-8"))
     }
 
     /// [`Sealing::open`] of an optional value.
@@ -280,14 +300,13 @@ impl Sealing {
         stored.map(|s| self.open(s)).transpose()
     }
 
-    /// Whether a stored value is sealed with the newest key already.
+    /// Whether a stored value is sealed with the newest key already (on a
+    /// plain store: whether it is plain).
     pub fn is_current(&self, stored: &str) -> bool {
+        let id = sealed_key_id(stored);
         match &self.keys {
-            Some(keys) => stored
-                .strip_prefix(PREFIX)
-                .and_then(|rest| rest.split_once(':'))
-                .is_some_and(|(id, _)| id == keys.newest()),
-            None => !stored.starts_with(PREFIX),
+            Some(keys) => id == Some(keys.newest()),
+            None => id.is_none(),
         }
     }
 
@@ -384,11 +403,42 @@ mod tests {
         assert!(both.seal("x").unwrap().starts_with("v1:b:"));
         assert!(!both.is_current(&old));
         let only_b = ring(&b);
-        assert!(matches!(only_b.open(old.clone()), Err(StoreError::Keys(_))));
-        assert!(matches!(
-            Sealing::default().open(old),
-            Err(StoreError::Keys(_))
-        ));
+        let missing = only_b.open(old.clone()).unwrap_err();
+        assert!(
+            matches!(&missing, StoreError::SealedKeyMissing { key_id, key_file_set: true } if key_id == "a"),
+            "{missing:?}"
+        );
+        assert!(missing.to_string().contains("does not hold"), "{missing}");
+        let plain = Sealing::default().open(old.clone()).unwrap_err();
+        assert!(
+            matches!(&plain, StoreError::SealedKeyMissing { key_id, key_file_set: false } if key_id == "a"),
+            "a plain store does not show the ciphertext as text: {plain:?}"
+        );
+        assert!(plain.to_string().contains("is not set"), "{plain}");
+        let body = old.rsplit_once(':').unwrap().1;
+        for message in [missing.to_string(), plain.to_string()] {
+            assert!(!message.contains(body), "{message}");
+            assert!(!message.contains(a.split_once(':').unwrap().1), "{message}");
+        }
+    }
+
+    #[test]
+    fn text_that_only_starts_like_a_sealed_value_is_plain() {
+        // Staff's words, CareHQ's hints: nothing stops them starting "v1:".
+        let texts = [
+            "v1: spam",
+            "v1:spam",
+            "v1:note:see the call",
+            "v1:k:AAAA",
+            "v1:Mrs O'Brien:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ];
+        let (plain, keyed) = (Sealing::default(), ring(&line("k")));
+        for text in texts {
+            assert_eq!(plain.open(text.into()).unwrap(), text);
+            assert_eq!(keyed.open(text.into()).unwrap(), text);
+            assert!(plain.is_current(text), "{text}");
+            assert!(!keyed.is_current(text), "rekey seals it: {text}");
+        }
     }
 
     #[test]
@@ -400,7 +450,21 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         let altered = format!("{head}:{}", STANDARD.encode(bytes));
-        assert!(matches!(sealing.open(altered), Err(StoreError::Corrupt(_))));
+        let cut = sealed[..sealed.len() - 3].to_owned();
+        let not_base64 = format!("{head}:{}={}", "A".repeat(20), "A".repeat(19));
+        for broken in [altered, cut, not_base64] {
+            let err = sealing.open(broken.clone()).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::SealedCorrupt { key_id, .. } if key_id == "k"),
+                "{broken}: {err:?}"
+            );
+            assert!(!err.to_string().contains(body), "{err}");
+        }
+        let other_key = ring(&line("k")).open(sealed).unwrap_err();
+        assert!(
+            matches!(other_key, StoreError::SealedCorrupt { .. }),
+            "another key under the same id: {other_key:?}"
+        );
     }
 
     #[test]

@@ -7,8 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{KeyRing, Sealing, StaffFilter, new_key_line};
+use enquiry_relay::storage::{
+    Actor, DeleteOutcome, EnquiryId, KeyRing, NewEnquiry, Sealing, StaffFilter, Store, StoreError,
+    new_key_line,
+};
 use sqlx::Row;
 
 use crate::admin::cli;
@@ -289,8 +293,9 @@ async fn a_sealed_database_will_not_start_without_its_key(db: Db) {
 on_both_databases!(a_sealed_database_will_not_start_without_its_key);
 
 /// A plain database is sealed by `enquiries rekey` with key A; with a file
-/// holding B then A, rekey moves everything to B; a file holding only B
-/// then reads it all, and a second rekey finds nothing to do.
+/// holding B then A, rekey moves everything to B, and a second run, meeting
+/// nothing sealed with A, stops requiring it; a file holding only B then
+/// reads it all, and a further rekey finds nothing to do.
 async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
@@ -369,7 +374,20 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
         "{out}"
     );
 
+    // That run met values sealed with a, so an instance may still seal with
+    // it: a stays required until a run meets none (review T3-8 (a)).
     let only_b = config("b", &[&b]);
+    let (code, _, err) = cli(&only_b, &["enquiries", "list"]).await;
+    assert_ne!(code, 0, "a file of only b is refused after one run");
+    assert!(err.contains("does not hold key a"), "{err}");
+    let (code, out, err) = cli(&b_then_a, &["enquiries", "rekey"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("0 enquiries, 0 attempts, 0 audit records")
+            && out.contains("4 already current"),
+        "{out}"
+    );
+
     let (code, out, err) = cli(&only_b, &["enquiries", "show", &id]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(email), "{out}");
@@ -415,3 +433,154 @@ async fn app_store_audit(url: &str, sealing: &Sealing, id: &str) -> Vec<String> 
     store.close().await;
     reasons
 }
+
+/// A store on `db` as a server opens it, sealing with `keys` (newest
+/// first; none: a plain database). The encryption check is the caller's.
+async fn store_with(db: &TestDb, keys: &[&str]) -> Store {
+    let sealing = if keys.is_empty() {
+        Sealing::default()
+    } else {
+        Sealing::new(Some(KeyRing::parse(&keys.join("\n")).expect("key lines")))
+    };
+    let store = Store::connect(&db.url, 2).await.expect("open the store");
+    store.migrate().await.expect("migrate");
+    store.with_sealing(sealing)
+}
+
+/// Insert family `n`'s enquiry through `store`, as intake would.
+async fn insert_through(store: &Store, n: usize) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let raw = RawSubmission::from_json(&family(n)).expect("a valid post");
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    let payload =
+        serde_json::to_string(&Enquiry::parse(&raw, &rules).expect("parses")).expect("serialises");
+    store
+        .insert_enquiry(NewEnquiry {
+            id: EnquiryId::from_stored(id.clone()),
+            site: crate::helpers::SITE.into(),
+            payload,
+            spam_verdict: "clean".into(),
+            idempotency_key: None,
+            fingerprint: None,
+            held: false,
+            consent: None,
+            partner_event: None,
+            destinations: Vec::new(),
+        })
+        .await
+        .expect("insert");
+    id
+}
+
+async fn reasons(store: &Store, id: &str) -> Vec<String> {
+    (store
+        .audit_of(id)
+        .await
+        .expect("the audit trail reads")
+        .into_iter())
+    .filter_map(|entry| entry.reason)
+    .collect()
+}
+
+/// On a plain database a delete reason typed as "v1: spam" is staff's
+/// words, not a sealed value: it reads back as written, still after a key
+/// is added, and `enquiries rekey` seals it (review T3-8 (c): the audit
+/// read used to fail for good).
+async fn a_plain_reason_starting_with_v1_reads_back_as_written(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let plain = store_with(&db, &[]).await;
+    plain
+        .check_encryption()
+        .await
+        .expect("a plain database starts");
+    let id = insert_through(&plain, 1).await;
+    let actor = Actor {
+        label: "staff token",
+        reason: Some("v1: spam"),
+    };
+    let deleted = plain.staff_delete(&id, &actor).await.expect("delete");
+    assert!(matches!(deleted, DeleteOutcome::Deleted));
+    assert_eq!(reasons(&plain, &id).await, ["v1: spam"]);
+    plain.close().await;
+
+    let keyed = store_with(&db, &[&new_key_line("a").unwrap()]).await;
+    keyed.check_encryption().await.expect("a key may be added");
+    assert_eq!(reasons(&keyed, &id).await, ["v1: spam"], "before rekey");
+    let report = keyed.rekey(10).await.expect("rekey");
+    assert_eq!(report.audit_records, 1, "{report:?}");
+    assert_eq!(
+        columns_holding(&db.url, "spam").await,
+        Vec::<String>::new(),
+        "sealed by rekey"
+    );
+    assert_eq!(reasons(&keyed, &id).await, ["v1: spam"], "after rekey");
+    keyed.close().await;
+}
+on_both_databases!(a_plain_reason_starting_with_v1_reads_back_as_written);
+
+/// Rotation beside an instance not yet restarted: it still seals with key
+/// a after `enquiries rekey` moved everything to b. Key a stays recorded
+/// until a rekey run meets no value sealed with it, so a start with a file
+/// of only b is refused instead of passing and leaving those rows
+/// unreadable (review T3-8 (a)).
+async fn rekey_keeps_an_old_key_recorded_until_a_run_finds_it_unused(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let (a, b) = (new_key_line("a").unwrap(), new_key_line("b").unwrap());
+    let old = store_with(&db, &[&a]).await;
+    old.check_encryption().await.expect("starts with a");
+    let first = insert_through(&old, 1).await;
+    let rotated = store_with(&db, &[&b, &a]).await;
+    rotated
+        .check_encryption()
+        .await
+        .expect("starts with b first");
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!(report.enquiries, 1, "{report:?}");
+    assert_eq!(report.still_required, ["a"], "it met a value sealed with a");
+    // The instance still on a takes an enquiry after the rekey.
+    let late = insert_through(&old, 2).await;
+    old.close().await;
+
+    let only_b = store_with(&db, &[&b]).await;
+    let refused = only_b
+        .check_encryption()
+        .await
+        .expect_err("a is still needed");
+    let message = refused.to_string();
+    assert!(matches!(refused, StoreError::Keys(_)), "{refused:?}");
+    assert!(message.contains("does not hold key a"), "{message}");
+    assert!(
+        message.contains("enquiries rekey"),
+        "says what to do: {message}"
+    );
+    assert!(!message.contains(a.split_once(':').unwrap().1), "{message}");
+
+    // Every instance now has b first. This run still meets a (the late
+    // enquiry), so a stays recorded; the next meets only b.
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!(report.enquiries, 1, "{report:?}");
+    assert!(only_b.check_encryption().await.is_err(), "a was met again");
+    let report = rotated.rekey(1).await.expect("rekey");
+    assert_eq!((report.enquiries, report.current), (0, 2), "{report:?}");
+    assert!(report.still_required.is_empty(), "{report:?}");
+    only_b
+        .check_encryption()
+        .await
+        .expect("nothing needs a now");
+    for (id, n) in [(first, 1), (late, 2)] {
+        let record = only_b.enquiry(&id).await.expect("reads").expect("stored");
+        let email = format!("family{n}@example.com");
+        assert!(record.payload.is_some_and(|p| p.contains(&email)));
+    }
+    rotated.close().await;
+    only_b.close().await;
+}
+on_both_databases!(rekey_keeps_an_old_key_recorded_until_a_run_finds_it_unused);
