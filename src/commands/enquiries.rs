@@ -73,6 +73,13 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
                 report.current,
                 report.skipped
             );
+            if !report.still_required.is_empty() {
+                println!(
+                    "older keys still required (values sealed with them were met during this run): {}; run rekey again once every instance runs with key {} first",
+                    report.still_required.join(", "),
+                    report.key_id
+                );
+            }
             if report.skipped > 0 {
                 ExitCode::FAILURE
             } else {

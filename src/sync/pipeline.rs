@@ -51,12 +51,14 @@ impl Unsent {
 
 impl From<StoreError> for Unsent {
     /// A value that cannot be opened (sealed with a key this process lacks,
-    /// or not a sealed value at all) is a problem of this row, not of the
-    /// database: it fails for staff instead of being claimed again forever.
+    /// or altered) is a problem of that row, not of the database: it fails
+    /// for staff instead of being claimed again for ever.
     fn from(e: StoreError) -> Unsent {
         match e {
-            StoreError::Keys(_) | StoreError::Corrupt(_) => Unsent::unsendable(format!(
-                "the stored enquiry cannot be opened ({e}); check database.encryption_key_file holds every key it was sealed with, then `enquiry-relay enquiries retry ID`"
+            StoreError::SealedKeyMissing { .. }
+            | StoreError::SealedCorrupt { .. }
+            | StoreError::Corrupt(_) => Unsent::unsendable(format!(
+                "the stored enquiry cannot be read: {e}. Then `enquiry-relay enquiries retry ID`"
             )),
             e => Unsent::Store(e),
         }

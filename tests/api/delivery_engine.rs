@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use enquiry_relay::fhir_sandbox::{Faults, seed};
-use enquiry_relay::storage::{DeliveryStatus, new_key_line};
+use enquiry_relay::storage::{DeliveryStatus, KeyRing, Sealing, new_key_line};
 
 use crate::fhir_destination::{fhir, with_destination};
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
@@ -30,9 +30,16 @@ async fn an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_reason(db: Db
     .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(&app, 1).await;
+    // Sealed with a key this process does not hold (an old key removed
+    // from the file while a value still needed it).
+    let other_file = db.dir.path().join("other-keys");
+    let other = new_key_line("gone").expect("a key");
+    std::fs::write(&other_file, format!("{other}\n")).expect("write the key file");
+    let other = Sealing::new(Some(KeyRing::from_file(&other_file).expect("the key file")));
+    let sealed = other.seal("{\"first_name\": \"Zoë\"}").expect("sealed");
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    // Sealed with a key this process does not hold (a rekey's old key removed too soon).
-    sqlx::query("UPDATE enquiries SET payload = 'v1:gone:AAAA' WHERE id = $1")
+    sqlx::query("UPDATE enquiries SET payload = $1 WHERE id = $2")
+        .bind(&sealed)
         .bind(&id)
         .execute(&pool)
         .await
