@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use lettre::{AsyncTransport, Message};
+use lettre::Message;
 use tracing::{error, info};
 
-use super::mailer::FallbackMailer;
+use super::mailer::{FallbackMailer, MailFailure};
 use super::outcome::{Delivered, record, retry_or_give_up, unless_lease_fits};
 use super::shared::Shared;
 use super::stored::{Stored, stored_enquiry};
@@ -45,7 +45,7 @@ pub(super) async fn send(
     if let Some(deferred) = unless_lease_fits(shared, row, mailer.timeout(), started_at).await {
         return deferred;
     }
-    let sent = mailer.transport().send(message).await;
+    let sent = mailer.send(message).await;
     let duration_ms = clock.elapsed().as_millis() as i64;
     let base = |outcome| AttemptRecord {
         duration_ms,
@@ -68,8 +68,8 @@ pub(super) async fn send(
     };
     // The server's answer can quote the address: kept where retention
     // clears it (the attempt's hint), never logged.
-    let detail = Some(e.to_string());
-    if e.is_permanent() {
+    let detail = Some(e.detail().to_owned());
+    if matches!(e, MailFailure::Refused { .. }) {
         let summary = "the mail server refused the fallback email for good (a 5xx answer); check the site's fallback_email and alerts.email_from, then `enquiry-relay enquiries retry ID`".to_owned();
         error!(delivery_id = %row.id, enquiry_id = %row.enquiry_id, "the mail server refused the fallback email; marked failed for staff");
         let attempt = AttemptRecord {
@@ -85,7 +85,7 @@ pub(super) async fn send(
     }
     // A timeout may come after the server took the message: counted as
     // ambiguous, as for CareHQ, and the email may then arrive twice.
-    let ambiguous = e.is_timeout();
+    let ambiguous = matches!(e, MailFailure::MaybeSent { .. });
     let summary = match ambiguous {
         true => "the mail server did not answer in time (the email may have gone)".to_owned(),
         false => "the mail server could not be reached or asked to try later".to_owned(),
