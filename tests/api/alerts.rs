@@ -1,9 +1,10 @@
 //! Alerts to a webhook receiver and an SMTP sink on loopback: one message per
 //! incident and one when it clears, also with two instances on one database,
-//! with both destinations at once, and with one destination down for a while.
-//! The SMTP sink lives here, so `FallbackMailer::send` is tried against its
-//! modes (a stall, a refusal, a hang-up after the message) here too.
+//! with both destinations at once, with one destination down for a while, and
+//! with a mail server that stalls (shutdown does not wait on it). The sink
+//! lives here, so `FallbackMailer::send` is tried against its modes here too.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use enquiry_relay::sandbox::Faults;
 use enquiry_relay::sync::{DrainReport, FallbackMailer};
 use lettre::Message;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, config_toml};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, config_toml, eventually};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -232,27 +233,40 @@ pub(crate) enum SinkMode {
     Refuse,
 }
 
-/// The SMTP sink with a switch (`set_mode`, `set_up`).
+/// The SMTP sink with a switch (`set_mode`, `set_up`), counting the
+/// connections it accepts.
 pub(crate) struct SmtpSink {
     pub(crate) port: u16,
     mails: Arc<Mutex<Vec<String>>>,
     mode: Arc<Mutex<SinkMode>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
     pub(crate) async fn start() -> SmtpSink {
         let mails: Arc<Mutex<Vec<String>>> = Arc::default();
         let mode = Arc::new(Mutex::new(SinkMode::Up));
+        let connections = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (kept, current) = (Arc::clone(&mails), Arc::clone(&mode));
+        let (kept, current, counted) = (
+            Arc::clone(&mails),
+            Arc::clone(&mode),
+            Arc::clone(&connections),
+        );
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let mode = *current.lock().unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve_smtp(socket, mode, Arc::clone(&kept)));
             }
         });
-        SmtpSink { port, mails, mode }
+        SmtpSink {
+            port,
+            mails,
+            mode,
+            connections,
+        }
     }
 
     /// `Up` or `Down`.
@@ -266,6 +280,11 @@ impl SmtpSink {
 
     pub(crate) fn mails(&self) -> Vec<String> {
         self.mails.lock().unwrap().clone()
+    }
+
+    /// Connections accepted so far (a stalled one counts once it is open).
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
@@ -592,6 +611,60 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
         1,
         "the webhook is not sent again"
     );
+    app.stop().await;
+}
+
+/// `app.stop()` within `bound`: `false` when it hung past it. The bound is
+/// far above what a stop takes, to tell a hang from a slow machine.
+async fn stops_within(app: TestApp, bound: Duration) -> bool {
+    tokio::time::timeout(bound, app.stop()).await.is_ok()
+}
+
+/// An alert email stuck on a mail server that greets and then says nothing
+/// does not hold shutdown, and the alert it was sending is not lost: the
+/// incident is given back, and announced by the next check (here after a
+/// restart, with the server answering again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_on_an_alert_email_to_a_stalled_mail_server() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    sink.set_mode(SinkMode::StallAfterGreeting);
+    let port = sink.port;
+    let grace = Duration::from_secs(5);
+    // Not quiet: the worker and the alert loop run by themselves.
+    let options = AppOptions {
+        shutdown_grace: Some(grace),
+        ..AppOptions::default()
+    }
+    .with(move |s| {
+        email_alerts(s, port, "manager@example.net");
+        s.alerts.check_interval = Duration::from_millis(100);
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults::once(400));
+    posted_id(&app, 1).await;
+    let stalled = eventually(Duration::from_secs(30), || async {
+        (sink.connections() > 0).then_some(())
+    })
+    .await;
+    assert!(stalled.is_some(), "the alert loop never tried to send");
+
+    assert!(
+        stops_within(app, grace + Duration::from_secs(10)).await,
+        "app.stop() hung on the stalled alert email"
+    );
+    assert!(sink.mails().is_empty());
+
+    sink.set_mode(SinkMode::Up);
+    let options = AppOptions::default()
+        .with(move |s| email_alerts(s, port, "manager@example.net"))
+        .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    app.check_alerts().await;
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "the cut alert goes out after the restart");
+    assert!(mails[0].contains("could not be delivered"), "{}", mails[0]);
     app.stop().await;
 }
 
