@@ -6,6 +6,8 @@
 //! the condition as it writes (`storage::Incident`), so every message goes
 //! out once however many instances run, and "cleared" is never said on a
 //! reading another instance has made stale. The texts are in `alert_message`.
+//! Shutdown cuts a check's sends short (a stalled mail server must not hold
+//! it) and gives back the claims not yet announced.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +60,7 @@ pub async fn run(store: Store, settings: Arc<Settings>, shutdown: CancellationTo
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(settings.alerts.check_interval) => {}
         }
-        if let Err(e) = checker.check().await {
+        if let Err(e) = checker.check_until(&shutdown).await {
             warn!(error = %e, "could not check alert conditions; trying again at the next interval");
         }
     }
@@ -96,12 +98,28 @@ impl AlertChecker {
     /// Retry what the backlog owes (older messages first, so a destination
     /// gets them in order), then claim and announce what opened or cleared.
     pub async fn check(&mut self) -> Result<(), StoreError> {
-        self.backlog.retry(&self.notifier).await;
+        self.check_until(&CancellationToken::new()).await
+    }
+
+    /// `check`, giving up every send once `shutdown` is cancelled, so a
+    /// destination that does not answer (a stalled mail server) cannot hold
+    /// shutdown. Claims not yet announced are given back, so the next check,
+    /// here or on another instance, announces them; the database work in
+    /// between is not cut, so no claim is left half-made.
+    pub async fn check_until(&mut self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        tokio::select! {
+            biased;
+            // The backlog lives in this process only and ends with it, so a
+            // retry cut half-way loses nothing a restart would not.
+            () = shutdown.cancelled() => return Ok(()),
+            () = self.backlog.retry(&self.notifier) => {}
+        }
         check_once(
             &self.store,
             &self.settings,
             &self.notifier,
             &mut self.backlog,
+            shutdown,
         )
         .await
     }
@@ -154,6 +172,7 @@ async fn check_once(
     settings: &Settings,
     notifier: &Notifier,
     backlog: &mut Backlog,
+    shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
     let lanes = lane_names(settings);
     let accounts: Vec<&str> = lanes.iter().map(String::as_str).collect();
@@ -168,8 +187,16 @@ async fn check_once(
         let message = message(store, settings, &change, &seen).await?;
         // When every destination fails, the claim is given back so the next
         // check tries again; when only some fail, the backlog retries those.
+        // Cut by shutdown, the message counts as delivered nowhere, though
+        // one destination may have taken it: the claim is given back, and a
+        // repeated alert is harmless where a lost one is not.
         let key = change.key.as_str();
-        match announce(notifier, backlog, kind.as_str(), message).await {
+        let announced = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => Err("the service stopped before it was sent".to_owned()),
+            announced = announce(notifier, backlog, kind.as_str(), message) => announced,
+        };
+        match announced {
             Ok(()) if change.opened => info!(kind = key, "alert sent: incident"),
             Ok(()) => info!(kind = key, "alert sent: cleared"),
             Err(e) if change.opened => {

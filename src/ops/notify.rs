@@ -11,6 +11,13 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use crate::config::AlertSettings;
+use crate::values::format_duration;
+
+/// The most one alert email takes, connect to QUIT. lettre's tokio transport
+/// bounds only the TCP connect (to half of this) and then waits on each
+/// answer for as long as the server likes; one stalled server would
+/// otherwise hold every later alert.
+const EMAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Notifier {
     http: reqwest_middleware::ClientWithMiddleware,
@@ -33,7 +40,7 @@ impl Notifier {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     // lettre's message does not echo the URL, which holds a password.
                     .map_err(|e| format!("alerts.smtp_url is not usable: {e}"))?
-                    .timeout(Some(Duration::from_secs(20)))
+                    .timeout(Some(EMAIL_TIMEOUT / 2))
                     .build();
                 // Settings guarantee both once smtp_url is set.
                 let from = (settings.email_from.clone()).ok_or("alerts.email_from is not set")?;
@@ -175,10 +182,12 @@ impl Email {
             builder = builder.to(to.clone());
         }
         let email = builder.body(body).map_err(|e| e.to_string())?;
-        self.transport
-            .send(email)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        match tokio::time::timeout(EMAIL_TIMEOUT, self.transport.send(email)).await {
+            Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "the mail server did not finish the exchange within {}",
+                format_duration(EMAIL_TIMEOUT)
+            )),
+        }
     }
 }

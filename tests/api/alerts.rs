@@ -1,8 +1,10 @@
 //! Alerts to a webhook receiver and an SMTP sink on loopback: one message per
 //! incident and one when it clears, also with two instances on one database,
-//! with both destinations at once, and with one destination down for a while.
+//! with both destinations at once, with one destination down for a while, and
+//! with a mail server that stalls (shutdown does not wait on it). The sink
+//! lives here, so `FallbackMailer::send` is tried against its modes here too.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,9 +17,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use enquiry_relay::config::Settings;
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::sync::DrainReport;
+use enquiry_relay::sync::{DrainReport, FallbackMailer};
+use lettre::Message;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, config_toml, eventually};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -209,71 +212,141 @@ pub(crate) async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
     (sink.port, sink.mails)
 }
 
-/// The SMTP sink with a switch: while `up` is false it greets every
-/// connection with `421` (service not available) and hangs up.
+/// How the SMTP sink answers the connections it accepts from now on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SinkMode {
+    /// Takes every message.
+    Up,
+    /// Greets with `421` (service not available) and hangs up.
+    Down,
+    /// Greets with `220`, then never answers again (reads and drops what it
+    /// is sent until the client hangs up): an overloaded server, a tarpit.
+    StallAfterGreeting,
+    /// Takes the message's DATA (kept in `mails`), then never answers the
+    /// final dot: the one moment the message may or may not have been taken.
+    StallAfterData,
+    /// Takes the message's DATA (kept in `mails`), then hangs up without
+    /// answering the final dot.
+    HangUpAfterData,
+    /// Answers `RCPT TO` with a `550` that quotes the address, as real
+    /// servers do.
+    Refuse,
+}
+
+/// The SMTP sink with a switch (`set_mode`, `set_up`), counting the
+/// connections it accepts.
 pub(crate) struct SmtpSink {
     pub(crate) port: u16,
     mails: Arc<Mutex<Vec<String>>>,
-    up: Arc<AtomicBool>,
+    mode: Arc<Mutex<SinkMode>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
     pub(crate) async fn start() -> SmtpSink {
         let mails: Arc<Mutex<Vec<String>>> = Arc::default();
-        let up = Arc::new(AtomicBool::new(true));
+        let mode = Arc::new(Mutex::new(SinkMode::Up));
+        let connections = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let kept = Arc::clone(&mails);
-        let serving = Arc::clone(&up);
+        let (kept, current, counted) = (
+            Arc::clone(&mails),
+            Arc::clone(&mode),
+            Arc::clone(&connections),
+        );
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let kept = Arc::clone(&kept);
-                let up = serving.load(Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let (read, mut write) = socket.into_split();
-                    if !up {
-                        let _ = write.write_all(b"421 sink down\r\n").await;
-                        return;
-                    }
-                    let mut lines = BufReader::new(read).lines();
-                    write.write_all(b"220 sink ready\r\n").await.unwrap();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                        let reply: &[u8] = match verb.as_str() {
-                            "EHLO" | "HELO" => b"250 sink\r\n",
-                            "DATA" => {
-                                write.write_all(b"354 end with .\r\n").await.unwrap();
-                                let mut data = String::new();
-                                while let Ok(Some(l)) = lines.next_line().await {
-                                    if l == "." {
-                                        break;
-                                    }
-                                    data.push_str(&l);
-                                    data.push('\n');
-                                }
-                                kept.lock().unwrap().push(data);
-                                b"250 queued\r\n"
-                            }
-                            "QUIT" => {
-                                let _ = write.write_all(b"221 bye\r\n").await;
-                                return;
-                            }
-                            _ => b"250 ok\r\n",
-                        };
-                        write.write_all(reply).await.unwrap();
-                    }
-                });
+                let mode = *current.lock().unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve_smtp(socket, mode, Arc::clone(&kept)));
             }
         });
-        SmtpSink { port, mails, up }
+        SmtpSink {
+            port,
+            mails,
+            mode,
+            connections,
+        }
     }
 
+    /// `Up` or `Down`.
     pub(crate) fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
+        self.set_mode(if up { SinkMode::Up } else { SinkMode::Down });
+    }
+
+    pub(crate) fn set_mode(&self, mode: SinkMode) {
+        *self.mode.lock().unwrap() = mode;
     }
 
     pub(crate) fn mails(&self) -> Vec<String> {
         self.mails.lock().unwrap().clone()
+    }
+
+    /// Connections accepted so far (a stalled one counts once it is open).
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// One SMTP conversation in `mode`.
+async fn serve_smtp(socket: tokio::net::TcpStream, mode: SinkMode, kept: Arc<Mutex<Vec<String>>>) {
+    let (read, mut write) = socket.into_split();
+    if mode == SinkMode::Down {
+        let _ = write.write_all(b"421 sink down\r\n").await;
+        return;
+    }
+    let mut lines = BufReader::new(read).lines();
+    if write.write_all(b"220 sink ready\r\n").await.is_err() {
+        return;
+    }
+    if mode == SinkMode::StallAfterGreeting {
+        while let Ok(Some(_)) = lines.next_line().await {}
+        return;
+    }
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250 sink\r\n",
+            "RCPT" if mode == SinkMode::Refuse => {
+                let to = line.split_once(':').map_or("", |(_, to)| to.trim());
+                let refusal = format!("550 5.1.1 {to}: no such mailbox here\r\n");
+                if write.write_all(refusal.as_bytes()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            "DATA" => {
+                if write.write_all(b"354 end with .\r\n").await.is_err() {
+                    return;
+                }
+                let mut data = String::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if l == "." {
+                        break;
+                    }
+                    data.push_str(&l);
+                    data.push('\n');
+                }
+                kept.lock().unwrap().push(data);
+                match mode {
+                    SinkMode::StallAfterData => {
+                        while let Ok(Some(_)) = lines.next_line().await {}
+                        return;
+                    }
+                    SinkMode::HangUpAfterData => return,
+                    _ => {}
+                }
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"250 ok\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -539,4 +612,159 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
         "the webhook is not sent again"
     );
     app.stop().await;
+}
+
+/// `app.stop()` within `bound`: `false` when it hung past it. The bound is
+/// far above what a stop takes, to tell a hang from a slow machine.
+async fn stops_within(app: TestApp, bound: Duration) -> bool {
+    tokio::time::timeout(bound, app.stop()).await.is_ok()
+}
+
+/// An alert email stuck on a mail server that greets and then says nothing
+/// does not hold shutdown, and the alert it was sending is not lost: the
+/// incident is given back, and announced by the next check (here after a
+/// restart, with the server answering again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_on_an_alert_email_to_a_stalled_mail_server() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    sink.set_mode(SinkMode::StallAfterGreeting);
+    let port = sink.port;
+    let grace = Duration::from_secs(5);
+    // Not quiet: the worker and the alert loop run by themselves.
+    let options = AppOptions {
+        shutdown_grace: Some(grace),
+        ..AppOptions::default()
+    }
+    .with(move |s| {
+        email_alerts(s, port, "manager@example.net");
+        s.alerts.check_interval = Duration::from_millis(100);
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults::once(400));
+    posted_id(&app, 1).await;
+    let stalled = eventually(Duration::from_secs(30), || async {
+        (sink.connections() > 0).then_some(())
+    })
+    .await;
+    assert!(stalled.is_some(), "the alert loop never tried to send");
+
+    assert!(
+        stops_within(app, grace + Duration::from_secs(10)).await,
+        "app.stop() hung on the stalled alert email"
+    );
+    assert!(sink.mails().is_empty());
+
+    sink.set_mode(SinkMode::Up);
+    let options = AppOptions::default()
+        .with(move |s| email_alerts(s, port, "manager@example.net"))
+        .quiet();
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    app.check_alerts().await;
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "the cut alert goes out after the restart");
+    assert!(mails[0].contains("could not be delivered"), "{}", mails[0]);
+    app.stop().await;
+}
+
+/// A fallback mailer on the sink at `port`, every send bounded by `timeout`
+/// (`carehq.timeout`).
+fn mailer_at(port: u16, timeout: Duration) -> FallbackMailer {
+    let options = AppOptions {
+        carehq_timeout: timeout,
+        ..AppOptions::default()
+    };
+    let toml = config_toml(
+        "sqlite://unused.db",
+        "http://127.0.0.1:9",
+        "127.0.0.1:0",
+        &options,
+    );
+    let settings = Settings::from_toml_str_edited(&toml, |s| {
+        s.sites[0].fallback_email = Some("Upton manager <manager@upton.example>".parse().unwrap());
+        email_alerts(s, port, "ops@example.net");
+    })
+    .expect("valid settings");
+    FallbackMailer::new(&settings)
+        .expect("a usable smtp_url")
+        .expect("a site has a fallback_email")
+}
+
+fn fallback_message() -> Message {
+    Message::builder()
+        .from("Relay <relay@example.net>".parse().unwrap())
+        .to("Upton manager <manager@upton.example>".parse().unwrap())
+        .subject("Enquiry for Upton Court")
+        .body("A family is waiting.\n".to_owned())
+        .unwrap()
+}
+
+/// One `FallbackMailer::send` to the sink in `mode`, as `Ok` or the failure's
+/// variant name and detail (`MailFailure` is only named inside `sync`). The
+/// outer bound is far above the 1 s timeout: only a hang reaches it.
+async fn send_to(sink: &SmtpSink, mode: SinkMode) -> Result<(), (String, String)> {
+    sink.set_mode(mode);
+    let mailer = mailer_at(sink.port, Duration::from_secs(1));
+    let sent = tokio::time::timeout(Duration::from_secs(30), mailer.send(fallback_message()))
+        .await
+        .unwrap_or_else(|_| panic!("a send to a sink in {mode:?} hung"));
+    sent.map_err(|failure| {
+        let debug = format!("{failure:?}");
+        let variant = debug.split([' ', '{']).next().unwrap_or("").to_owned();
+        (variant, failure.detail().to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_send_that_stalls_ends_as_maybe_sent() {
+    let sink = SmtpSink::start().await;
+    let (variant, detail) = send_to(&sink, SinkMode::StallAfterGreeting)
+        .await
+        .unwrap_err();
+    assert_eq!(variant, "MaybeSent", "{detail}");
+    // The one stall that matters: the server has the whole message, and
+    // then says nothing. It may deliver it.
+    let (variant, detail) = send_to(&sink, SinkMode::StallAfterData).await.unwrap_err();
+    assert_eq!(variant, "MaybeSent", "{detail}");
+    assert_eq!(sink.mails().len(), 1, "the server had the message");
+}
+
+/// lettre reports this as a broken answer, not a timeout: it used to be
+/// retried as "could not be reached", and the email could arrive twice
+/// without anyone counting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_send_cut_off_after_the_message_ends_as_maybe_sent() {
+    let sink = SmtpSink::start().await;
+    let (variant, detail) = send_to(&sink, SinkMode::HangUpAfterData).await.unwrap_err();
+    assert_eq!(variant, "MaybeSent", "{detail}");
+    assert_eq!(sink.mails().len(), 1, "the server had the message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_send_says_whether_the_email_certainly_did_not_go() {
+    let sink = SmtpSink::start().await;
+    assert_eq!(send_to(&sink, SinkMode::Up).await, Ok(()));
+    assert_eq!(sink.mails().len(), 1);
+
+    let (variant, detail) = send_to(&sink, SinkMode::Refuse).await.unwrap_err();
+    assert_eq!(variant, "Refused", "{detail}");
+    assert!(
+        detail.contains("550") && detail.contains("manager@upton.example"),
+        "the server's words, address and all (why callers seal it): {detail}"
+    );
+    let (variant, detail) = send_to(&sink, SinkMode::Down).await.unwrap_err();
+    assert_eq!(variant, "NotSent", "a 421 greeting: {detail}");
+
+    // Nothing listens on a port just given back.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mailer = mailer_at(port, Duration::from_secs(1));
+    let failure = tokio::time::timeout(Duration::from_secs(30), mailer.send(fallback_message()))
+        .await
+        .expect("a refused connection ends at once")
+        .unwrap_err();
+    assert!(format!("{failure:?}").starts_with("NotSent"), "{failure:?}");
+    assert_eq!(sink.mails().len(), 1, "only the first send got through");
 }

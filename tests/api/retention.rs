@@ -1,16 +1,21 @@
 //! The retention pass works in chunks: a pass over more rows than one chunk
 //! scrubs them all and counts them right, and each chunk is committed on its
-//! own, so a large first pass never holds the (SQLite: only) writer for long.
+//! own, so a large first pass never holds the (SQLite: only) writer for long,
+//! and shutdown can cut a pass short without leaving a chunk half-done.
 
 use std::time::Duration;
 
+use enquiry_relay::config::RetentionSettings;
 use enquiry_relay::storage::{Store, now_ms};
 use sqlx::Connection as _;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Db, SITE, TestDb, eventually};
 use crate::on_both_databases;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Rows per chunk of the pass `retention::run` makes (`storage`'s `PURGE_CHUNK`).
+const PURGE_CHUNK: i64 = 500;
 
 /// Store `n` enquiries received `days` ago, each with one delivery in
 /// `status` and an attempt carrying CareHQ's hint; their ids, oldest first.
@@ -191,6 +196,69 @@ async fn each_chunk_of_a_pass_is_committed_before_the_next_on_postgres() {
         )
         .await,
         0
+    );
+    pool.close().await;
+    store.close().await;
+}
+
+/// Shutdown cuts a retention pass short: with the pass's second chunk
+/// waiting on a row another transaction holds, cancelling the token ends
+/// `retention::run` at once (it used to wait for the lock, however long it
+/// was held). The first chunk stays committed and the cut one leaves nothing
+/// half-done: each chunk is its own transaction, so the next pass simply
+/// picks up the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_short_a_retention_pass_waiting_on_a_lock_on_postgres() {
+    let Some(db) = TestDb::new(Db::Postgres).await else {
+        return;
+    };
+    let (store, pool) = opened(&db).await;
+    let ids = seed(&pool, PURGE_CHUNK as usize + 100, 40, "clean", "synced").await;
+    let mut blocker = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("SELECT id FROM enquiries WHERE id = $1 FOR UPDATE")
+        .bind(ids.last().unwrap())
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+
+    let shutdown = CancellationToken::new();
+    let retention = RetentionSettings {
+        interval: Duration::from_millis(50),
+        ..RetentionSettings::default()
+    };
+    let job = tokio::spawn(enquiry_relay::ops::retention::run(
+        store.clone(),
+        retention,
+        shutdown.clone(),
+    ));
+    let first_chunk = eventually(Duration::from_secs(30), || async {
+        let n = count(
+            &pool,
+            "SELECT COUNT(*) FROM enquiries WHERE payload IS NULL",
+        )
+        .await;
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert_eq!(first_chunk, Some(PURGE_CHUNK), "the first chunk went");
+
+    shutdown.cancel();
+    // Far above what stopping takes: only a pass still waiting reaches it.
+    let stopped = tokio::time::timeout(Duration::from_secs(30), job).await;
+    assert!(
+        stopped.is_ok(),
+        "the retention job waited on the locked row instead of stopping"
+    );
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM enquiries WHERE payload IS NULL"
+        )
+        .await,
+        PURGE_CHUNK,
+        "the cut chunk committed nothing"
     );
     pool.close().await;
     store.close().await;
