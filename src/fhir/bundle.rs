@@ -2,18 +2,28 @@
 //! destination"): the `Patient` (the person needing care: named from the
 //! form when the family enquires for themselves, else left unnamed), the
 //! `RelatedPerson` who wrote (with telecom), the `ServiceRequest` (status
-//! `active`, intent `proposal`, the message as its note, our enquiry id as
-//! its identifier) and, when a visit was booked, an `Appointment`. All times
-//! are UTC. The same enquiry always makes the same Bundle (its `fullUrl`s
-//! derive from the enquiry id), and the ServiceRequest is created only if
-//! none has our identifier (`ifNoneExist`), so a re-send after a lost
-//! answer does not create a second one.
+//! `active`, intent `proposal`, the message as its note) and, when a visit
+//! was booked, an `Appointment`. All times are UTC.
+//!
+//! A re-send after a lost answer (a timeout, a broken body) must not create
+//! anything twice, and in a transaction a conditional create covers only
+//! its own entry. So every resource carries an identifier under our system
+//! fixed by the enquiry id and its role (the ServiceRequest's is the enquiry
+//! id itself, as it has been since the first release), and every entry is
+//! created only if no resource of its type has that identifier
+//! (`ifNoneExist`). The same enquiry always makes the same Bundle: its
+//! `fullUrl`s derive from the enquiry id too.
+//!
+//! Seed document 003 says nothing about conditional creates; they are plain
+//! FHIR R4 (http.html "conditional create", transaction processing rules).
 
 use serde_json::{Value, json};
 
 use crate::domain::Enquiry;
 
-/// The identifier system our enquiry ids are given under.
+/// The identifier system of every resource we create: the enquiry id on the
+/// ServiceRequest, the enquiry id and the role (`ID/patient`,
+/// `ID/related-person`, `ID/appointment`) on the others.
 pub const IDENTIFIER_SYSTEM: &str = "urn:enquiry-relay:enquiry";
 
 /// A booked visit, in Unix ms (UTC).
@@ -25,14 +35,17 @@ pub struct VisitTimes {
 
 /// The Bundle for enquiry `id`, received at `received_ms` (Unix ms).
 pub fn bundle(enquiry: &Enquiry, id: &str, received_ms: i64, visit: Option<VisitTimes>) -> Value {
-    let url = |kind: &str| format!("urn:uuid:{}", derived_uuid(id, kind));
-    let (patient_url, writer_url) = (url("patient"), url("related-person"));
+    let url = |role: Role| format!("urn:uuid:{}", derived_uuid(id, role.name()));
+    let (patient_url, writer_url) = (url(Role::Patient), url(Role::RelatedPerson));
     let writer_name = json!([{
         "family": enquiry.last_name.as_str(),
         "given": [enquiry.first_name.as_str()],
     }]);
     let for_self = enquiry.enquiring_for_self == Some(true);
-    let mut patient = json!({"resourceType": "Patient"});
+    let mut patient = json!({
+        "resourceType": "Patient",
+        "identifier": identifier(id, Role::Patient),
+    });
     if for_self {
         patient["name"] = writer_name.clone();
     }
@@ -49,6 +62,7 @@ pub fn bundle(enquiry: &Enquiry, id: &str, received_ms: i64, visit: Option<Visit
     };
     let writer = json!({
         "resourceType": "RelatedPerson",
+        "identifier": identifier(id, Role::RelatedPerson),
         "patient": {"reference": patient_url},
         "relationship": [{"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
@@ -60,7 +74,7 @@ pub fn bundle(enquiry: &Enquiry, id: &str, received_ms: i64, visit: Option<Visit
     });
     let mut request = json!({
         "resourceType": "ServiceRequest",
-        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": id}],
+        "identifier": identifier(id, Role::ServiceRequest),
         "status": "active",
         "intent": "proposal",
         "subject": {"reference": patient_url},
@@ -72,37 +86,84 @@ pub fn bundle(enquiry: &Enquiry, id: &str, received_ms: i64, visit: Option<Visit
         request["code"] = json!({"text": service.label().unwrap_or(service.as_str())});
     }
     let mut entries = vec![
-        entry(&patient_url, patient, "Patient", None),
-        entry(&writer_url, writer, "RelatedPerson", None),
-        entry(
-            &url("service-request"),
-            request,
-            "ServiceRequest",
-            Some(format!("identifier={IDENTIFIER_SYSTEM}|{id}")),
-        ),
+        entry(id, Role::Patient, patient),
+        entry(id, Role::RelatedPerson, writer),
+        entry(id, Role::ServiceRequest, request),
     ];
     if let Some(visit) = visit {
         let appointment = json!({
             "resourceType": "Appointment",
+            "identifier": identifier(id, Role::Appointment),
             "status": "proposed",
             "start": utc(visit.start_ms),
             "end": utc(visit.end_ms),
-            "basedOn": [{"reference": url("service-request")}],
+            "basedOn": [{"reference": url(Role::ServiceRequest)}],
             "participant": [{"actor": {"reference": writer_url}, "status": "accepted"}],
         });
-        entries.push(entry(&url("appointment"), appointment, "Appointment", None));
+        entries.push(entry(id, Role::Appointment, appointment));
     }
     json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 }
 
-/// One transaction entry: the resource, created by POST (only if none
-/// matches `if_none_exist`, when given).
-fn entry(full_url: &str, resource: Value, kind: &str, if_none_exist: Option<String>) -> Value {
-    let mut request = json!({"method": "POST", "url": kind});
-    if let Some(query) = if_none_exist {
-        request["ifNoneExist"] = Value::from(query);
+/// What a resource is to the enquiry; one of each per Bundle at most.
+#[derive(Clone, Copy)]
+enum Role {
+    Patient,
+    RelatedPerson,
+    ServiceRequest,
+    Appointment,
+}
+
+impl Role {
+    /// Part of the derived `fullUrl` and identifier. Never change one: a
+    /// re-send after an upgrade must find what the old version created.
+    fn name(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::RelatedPerson => "related-person",
+            Role::ServiceRequest => "service-request",
+            Role::Appointment => "appointment",
+        }
     }
-    json!({"fullUrl": full_url, "resource": resource, "request": request})
+
+    fn resource_type(self) -> &'static str {
+        match self {
+            Role::Patient => "Patient",
+            Role::RelatedPerson => "RelatedPerson",
+            Role::ServiceRequest => "ServiceRequest",
+            Role::Appointment => "Appointment",
+        }
+    }
+}
+
+/// The identifier value of enquiry `id`'s resource in `role`. The
+/// ServiceRequest keeps the bare enquiry id it was always sent with, so
+/// ServiceRequests created before the other roles had identifiers are still
+/// found on a re-send. Enquiry ids are UUIDs, so the value needs no escaping
+/// in the `ifNoneExist` query.
+fn identifier_value(id: &str, role: Role) -> String {
+    match role {
+        Role::ServiceRequest => id.to_owned(),
+        other => format!("{id}/{}", other.name()),
+    }
+}
+
+fn identifier(id: &str, role: Role) -> Value {
+    json!([{"system": IDENTIFIER_SYSTEM, "value": identifier_value(id, role)}])
+}
+
+/// One transaction entry: `resource`, created by POST only if no resource
+/// of its type already has its identifier.
+fn entry(id: &str, role: Role, resource: Value) -> Value {
+    let query = format!(
+        "identifier={IDENTIFIER_SYSTEM}|{}",
+        identifier_value(id, role)
+    );
+    json!({
+        "fullUrl": format!("urn:uuid:{}", derived_uuid(id, role.name())),
+        "resource": resource,
+        "request": {"method": "POST", "url": role.resource_type(), "ifNoneExist": query},
+    })
 }
 
 /// The family's message and the rest of their answers, as notes.
@@ -243,6 +304,57 @@ mod tests {
                 .as_str()
                 .is_some()
         );
+    }
+
+    /// T3-2: in a FHIR transaction a conditional create covers its own entry
+    /// only, so every entry needs one (or a PUT to a fixed id), else a
+    /// re-send after a lost answer creates that resource again. Each query
+    /// must name an identifier the resource itself carries, or the server
+    /// never finds the first copy.
+    #[test]
+    fn every_entry_is_created_only_if_none_exists() {
+        let e = enquiry(&[
+            ("first_name", "Sam"),
+            ("last_name", "Taylor"),
+            ("phone", "01632 960123"),
+            ("enquiring_for_self", "false"),
+        ]);
+        let visit = VisitTimes {
+            start_ms: 1_774_861_200_000,
+            end_ms: 1_774_863_000_000,
+        };
+        let b = bundle(&e, "id-1", 5, Some(visit));
+        let entries = b["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 4);
+        let mut queries = Vec::new();
+        for entry in entries {
+            let kind = entry["resource"]["resourceType"].as_str().unwrap();
+            let request = &entry["request"];
+            if request["method"] == "PUT" {
+                continue;
+            }
+            assert_eq!(request["method"], "POST", "{kind}");
+            let query = request["ifNoneExist"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{kind} is created even when it exists"));
+            let (system, value) = query
+                .strip_prefix("identifier=")
+                .and_then(|token| token.split_once('|'))
+                .unwrap_or_else(|| panic!("{kind}: {query}"));
+            let carried = (entry["resource"]["identifier"].as_array()).is_some_and(|ids| {
+                ids.iter()
+                    .any(|id| id["system"] == system && id["value"] == value)
+            });
+            assert!(carried, "{kind} does not carry the identifier of {query}");
+            assert!(
+                value.contains("id-1"),
+                "{kind}: {query} is not the enquiry's"
+            );
+            queries.push(query.to_owned());
+        }
+        queries.sort();
+        queries.dedup();
+        assert_eq!(queries.len(), 4, "one identifier per resource: {queries:?}");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `POST <care-enquiries URI>`: checks the Healthcode headers in order
 //! (Bearer token, `SU-SiteId`, `HC-API-Version`, `Content-Type`), validates
-//! the Bundle, records it and answers a `transaction-response`.
+//! the Bundle, applies it entry by entry (`store`), records it and answers a
+//! `transaction-response`.
 //!
-//! Idempotent on the ServiceRequest identifier: a re-send of an enquiry
-//! (after a timeout, say) gets the first answer again, same ids, and creates
-//! nothing.
+//! Idempotent only as far as the bundle asks: an entry whose `ifNoneExist`
+//! finds its resource is answered `200 OK` with that resource's location
+//! and creates nothing; any other entry is `201 Created`, a re-send
+//! included, as on a real FHIR server.
 
 use std::time::Instant;
 
@@ -17,8 +19,9 @@ use time::OffsetDateTime;
 
 use super::errors::{FHIR_JSON, FhirError};
 use super::faults::answer_accepted;
-use super::records::{AcceptedBundle, CreatedIds};
-use super::validate::{Checked, check_bundle};
+use super::records::{AcceptedBundle, ResourceIds};
+use super::store::{MultipleMatches, Outcome};
+use super::validate::check_bundle;
 use super::{FhirSandbox, bundle_path};
 
 /// Largest accepted body; an enquiry bundle is a few kilobytes.
@@ -64,87 +67,74 @@ pub async fn receive(
     let checked =
         check_bundle(&bundle).map_err(|(status, issues)| FhirError::new(status, issues))?;
 
-    let (answer, after, ids, repeat) = {
+    let (answer, after, ids, created, repeat) = {
         let mut state = sandbox.state();
-        state.bundle_posts += 1;
-        let known = state.by_identifier.get(&checked.identifier).copied();
-        let (answer, ids, repeat) = match known.and_then(|i| state.bundles.get_mut(i)) {
-            Some(record) => {
-                record.repeats += 1;
-                (record.response.clone(), record.ids.clone(), true)
-            }
-            None => {
-                let now = OffsetDateTime::now_utc();
-                let (answer, ids) = transaction_response(&mut state, &checked, now);
-                let index = state.bundles.len();
-                state.bundles.push(AcceptedBundle {
-                    identifier: checked.identifier.clone(),
-                    ids: ids.clone(),
-                    site_id,
-                    api_version,
-                    received_at: now,
-                    repeats: 0,
-                    bundle,
-                    response: answer.clone(),
-                });
-                state
-                    .by_identifier
-                    .insert(checked.identifier.clone(), index);
-                (answer, ids, false)
-            }
-        };
-        (answer, state.faults.take_after_accept(), ids, repeat)
+        let now = OffsetDateTime::now_utc();
+        let outcomes = state.apply(&checked, now).map_err(too_many_matches)?;
+        let answer = json!({
+            "resourceType": "Bundle",
+            "id": state.new_id(),
+            "type": "transaction-response",
+            "entry": outcomes.iter().map(entry_response).collect::<Vec<_>>(),
+        });
+        let ids = ResourceIds::of(&outcomes);
+        let created = outcomes.iter().filter(|o| o.created).count();
+        let repeat = (state.bundles.iter()).any(|b| b.identifier == checked.identifier);
+        state.bundles.push(AcceptedBundle {
+            identifier: checked.identifier,
+            ids: ids.clone(),
+            entries: outcomes,
+            repeat,
+            site_id,
+            api_version,
+            received_at: now,
+            bundle,
+            response: answer.clone(),
+        });
+        let after = state.faults.take_after_accept();
+        (answer, after, ids, created, repeat)
     };
-    // Server ids only: the identifier is ours and the bundle is personal.
+    // Server ids and counts only: the identifier is ours and the bundle is personal.
     tracing::info!(
         service_request = %ids.service_request,
+        created,
         repeat,
         "fhir sandbox: enquiry bundle accepted"
     );
     Ok(answer_accepted(after, &answer))
 }
 
-/// The `transaction-response` for a new bundle: one `201 Created` per
-/// entry, in the request's order, each with its new resource's location.
-fn transaction_response(
-    state: &mut super::state::State,
-    checked: &Checked,
-    now: OffsetDateTime,
-) -> (Value, CreatedIds) {
-    let modified = now
+/// One entry of the `transaction-response`: `201 Created` with the new
+/// resource's location, or `200 OK` with the one its `ifNoneExist` found.
+fn entry_response(outcome: &Outcome) -> Value {
+    let modified = outcome
+        .last_modified
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let mut ids = CreatedIds {
-        patient: String::new(),
-        related_person: String::new(),
-        service_request: String::new(),
-        appointment: None,
-    };
-    let mut entries = Vec::with_capacity(checked.types.len());
-    for kind in &checked.types {
-        let id = state.new_id();
-        match kind.as_str() {
-            "Patient" => ids.patient = id.clone(),
-            "RelatedPerson" => ids.related_person = id.clone(),
-            "ServiceRequest" => ids.service_request = id.clone(),
-            _ => ids.appointment = Some(id.clone()),
+    json!({
+        "response": {
+            "status": if outcome.created { "201 Created" } else { "200 OK" },
+            "location": format!("{}/{}/_history/1", outcome.resource_type, outcome.id),
+            "etag": "W/\"1\"",
+            "lastModified": modified,
         }
-        entries.push(json!({
-            "response": {
-                "status": "201 Created",
-                "location": format!("{kind}/{id}/_history/1"),
-                "etag": "W/\"1\"",
-                "lastModified": modified,
-            }
-        }));
-    }
-    let answer = json!({
-        "resourceType": "Bundle",
-        "id": state.new_id(),
-        "type": "transaction-response",
-        "entry": entries,
-    });
-    (answer, ids)
+    })
+}
+
+/// FHIR R4: a conditional create whose search finds more than one resource
+/// fails with 412, and the transaction with it.
+fn too_many_matches(found: MultipleMatches) -> FhirError {
+    FhirError::new(
+        StatusCode::PRECONDITION_FAILED,
+        vec![super::errors::Issue::error(
+            "multiple-matches",
+            &format!("Bundle.entry[{}].request.ifNoneExist", found.entry),
+            format!(
+                "{} {} resources match this ifNoneExist; a conditional create needs it to find one at most. Nothing in the bundle was created.",
+                found.count, found.resource_type
+            ),
+        )],
+    )
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -3,10 +3,12 @@
 //! No authentication: the sandbox holds only test data and listens where
 //! the developer put it.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::errors::FhirError;
 use super::records::AcceptedBundle;
+use super::store::{IdentifierSearch, StoredResource};
 use super::{Faults, FhirSandbox, page};
 
 pub fn router(sandbox: FhirSandbox) -> Router {
@@ -21,6 +24,7 @@ pub fn router(sandbox: FhirSandbox) -> Router {
         .route("/", get(page::page))
         .route("/_sandbox/bundles", get(bundles))
         .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/resources", get(resources))
         .route("/_sandbox/faults", get(faults).put(set_faults))
         .route("/_sandbox/revoke-tokens", post(revoke_tokens))
         .route("/_sandbox/reset", post(reset))
@@ -31,14 +35,41 @@ async fn bundles(State(sandbox): State<FhirSandbox>) -> Json<Vec<AcceptedBundle>
     Json(sandbox.accepted_bundles())
 }
 
-/// The counters tests assert on (token reuse, repeats not duplicated).
+/// The counters tests assert on (token reuse, re-sends, resources held per
+/// type: a re-send that duplicated shows as more Patients than enquiries).
 async fn stats(State(sandbox): State<FhirSandbox>) -> Json<Value> {
     Json(json!({
         "tokens_issued": sandbox.tokens_issued(),
         "enquiries": sandbox.enquiry_count(),
         "bundle_posts": sandbox.bundle_posts(),
         "requests": sandbox.request_count(),
+        "resources": sandbox.resource_counts(),
     }))
+}
+
+#[derive(serde::Deserialize)]
+struct ResourcesQuery {
+    identifier: Option<String>,
+}
+
+/// Resource type → the resources held (id, identifiers, the bundle that
+/// created it); `?identifier=system|value` keeps those with that
+/// identifier, a FHIR token search across the types.
+async fn resources(
+    State(sandbox): State<FhirSandbox>,
+    Query(query): Query<ResourcesQuery>,
+) -> Result<Json<BTreeMap<String, Vec<StoredResource>>>, FhirError> {
+    let search = match query.identifier.as_deref() {
+        None => None,
+        Some(token) => Some(IdentifierSearch::token(token).ok_or_else(|| {
+            FhirError::one(
+                StatusCode::BAD_REQUEST,
+                "value",
+                "identifier must be a token: system|value, |value or value.",
+            )
+        })?),
+    };
+    Ok(Json(sandbox.state().resources.listing(search.as_ref())))
 }
 
 async fn faults(State(sandbox): State<FhirSandbox>) -> Json<Faults> {

@@ -13,6 +13,10 @@
 //!   documents: the `move_endpoints` fault relocates them;
 //! - `/_sandbox/...`: JSON control and view routes, no authentication;
 //! - `/`: a small HTML page listing the accepted bundles.
+//!
+//! Bundles are applied entry by entry, each resource kept per type with its
+//! identifiers (`store`), so a re-send that is not fully conditional leaves
+//! duplicates to count, as a real FHIR server would.
 
 mod bundle;
 mod control;
@@ -24,6 +28,7 @@ mod page;
 mod records;
 pub mod seed;
 mod state;
+mod store;
 mod token;
 mod validate;
 
@@ -35,7 +40,8 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use faults::Faults;
-pub use records::{AcceptedBundle, CreatedIds};
+pub use records::{AcceptedBundle, ResourceIds};
+pub use store::{Identifier, Outcome, StoredResource};
 
 use state::State;
 
@@ -178,19 +184,44 @@ impl FhirSandbox {
         api.merge(control::router(self.clone()))
     }
 
-    /// Bundles accepted (first sends only, repeats are counted on them), oldest first.
+    /// Every bundle POST accepted, re-sends included, oldest first.
     pub fn accepted_bundles(&self) -> Vec<AcceptedBundle> {
         self.state().bundles.clone()
     }
 
-    /// Distinct enquiries received: distinct ServiceRequest identifiers.
+    /// Distinct enquiries received: distinct ServiceRequest identifiers
+    /// among the accepted bundles.
     pub fn enquiry_count(&self) -> usize {
-        self.state().bundles.len()
+        let state = self.state();
+        let identifiers: std::collections::HashSet<&str> = (state.bundles.iter())
+            .map(|b| b.identifier.as_str())
+            .collect();
+        identifiers.len()
     }
 
-    /// Bundle POSTs answered as created, repeats of an identifier included.
+    /// Bundle POSTs accepted, re-sends included.
     pub fn bundle_posts(&self) -> u64 {
-        self.state().bundle_posts
+        self.state().bundles.len() as u64
+    }
+
+    /// Every `resource_type` resource held (`Patient`, `RelatedPerson`,
+    /// `ServiceRequest`, `Appointment`), oldest first.
+    pub fn resources(&self, resource_type: &str) -> Vec<StoredResource> {
+        self.state().resources.of_type(resource_type).to_vec()
+    }
+
+    /// How many `resource_type` resources have the identifier `system|value`:
+    /// more than one is a duplicate.
+    pub fn count_with_identifier(&self, resource_type: &str, system: &str, value: &str) -> usize {
+        let search = store::IdentifierSearch::token(&format!("{system}|{value}"));
+        search.map_or(0, |search| {
+            self.state().resources.find(resource_type, &search).len()
+        })
+    }
+
+    /// Resource type → how many are held.
+    pub fn resource_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        self.state().resources.counts()
     }
 
     /// Access tokens issued since the start (or the last reset).
@@ -219,7 +250,8 @@ impl FhirSandbox {
         self.state().faults.clone()
     }
 
-    /// Back to a fresh sandbox: tokens, bundles, faults and counters cleared.
+    /// Back to a fresh sandbox: tokens, bundles, resources, faults and
+    /// counters cleared.
     pub fn reset(&self) {
         *self.state() = State::new();
     }

@@ -1,6 +1,7 @@
 //! The FHIR sandbox's HTML page at `/`: the accepted bundles, newest first
-//! (who wrote, when), and how to reach the sandbox. Self-contained (no
-//! external assets); askama escapes every value.
+//! (who wrote, when, what each created), the resources held per type, and
+//! how to reach the sandbox. Self-contained (no external assets); askama
+//! escapes every value.
 
 use askama::Template;
 use axum::extract::{OriginalUri, State};
@@ -36,15 +37,19 @@ stops. This page refreshes every 5 seconds.</p>
 <p>Discovery: <code>{{ base }}{{ discovery }}</code> · SSO: <code>{{ base }}{{ openid }}</code><br>
 client_id <code>{{ client_id }}</code> · SU-SiteId <code>{{ site_id }}</code> ·
 HC-API-Version <code>{{ versions }}</code></p>
-<p>Tokens issued: {{ tokens_issued }} · bundle POSTs accepted: {{ bundle_posts }} (repeats included)</p>
+<p>Tokens issued: {{ tokens_issued }} · bundle POSTs accepted: {{ bundle_posts }} (re-sends included)
+· enquiries: {{ enquiries }}</p>
+<p>Resources held:{% for (kind, n) in counts %} {{ kind }} {{ n }}{% if !loop.last %} ·{% endif %}{% endfor %}.
+More of a type than enquiries means a re-send created duplicates.</p>
 <p>As JSON: <a href="{{ base }}/_sandbox/bundles">bundles</a> ·
+<a href="{{ base }}/_sandbox/resources">resources</a> ·
 <a href="{{ base }}/_sandbox/faults">faults</a> ·
 <a href="{{ base }}/_sandbox/stats">stats</a></p>
-<h2>Accepted enquiries ({{ bundles.len() }})</h2>
+<h2>Accepted bundles ({{ bundles.len() }})</h2>
 {% if bundles.is_empty() %}<p>None yet.</p>{% else %}
 <table>
-<tr><th>ServiceRequest</th><th>Enquiry</th><th>From</th><th>Written</th><th>Received (UTC)</th><th>Visit</th><th>Repeats</th></tr>
-{% for b in bundles %}<tr><td>{{ b.service_request }}</td><td>{{ b.identifier }}</td><td>{{ b.who }}</td><td>{{ b.authored_on }}</td><td>{{ b.received }}</td><td>{{ b.visit }}</td><td>{{ b.repeats }}</td></tr>
+<tr><th>ServiceRequest</th><th>Enquiry</th><th>From</th><th>Written</th><th>Received (UTC)</th><th>Visit</th><th>Created</th><th>Re-send</th></tr>
+{% for b in bundles %}<tr><td>{{ b.service_request }}</td><td>{{ b.identifier }}</td><td>{{ b.who }}</td><td>{{ b.authored_on }}</td><td>{{ b.received }}</td><td>{{ b.visit }}</td><td>{{ b.created }} of {{ b.entries }}</td><td>{{ b.repeat }}</td></tr>
 {% endfor %}</table>{% endif %}
 </body>
 </html>
@@ -59,6 +64,8 @@ struct FhirSandboxPage {
     versions: String,
     tokens_issued: u64,
     bundle_posts: u64,
+    enquiries: usize,
+    counts: Vec<(String, usize)>,
     bundles: Vec<BundleView>,
 }
 
@@ -69,7 +76,9 @@ struct BundleView {
     authored_on: String,
     received: String,
     visit: &'static str,
-    repeats: u32,
+    created: usize,
+    entries: usize,
+    repeat: &'static str,
 }
 
 pub async fn page(
@@ -89,9 +98,11 @@ pub async fn page(
             } else {
                 "no"
             },
+            created: b.created(),
+            entries: b.entries.len(),
+            repeat: if b.repeat { "yes" } else { "" },
             service_request: b.ids.service_request,
             identifier: b.identifier,
-            repeats: b.repeats,
         })
         .collect();
     let config = sandbox.config();
@@ -104,6 +115,8 @@ pub async fn page(
         versions: config.api_versions.join(", "),
         tokens_issued: sandbox.tokens_issued(),
         bundle_posts: sandbox.bundle_posts(),
+        enquiries: sandbox.enquiry_count(),
+        counts: sandbox.resource_counts().into_iter().collect(),
         bundles,
     };
     match page.render() {

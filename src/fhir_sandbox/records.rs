@@ -1,6 +1,7 @@
-//! What the FHIR sandbox keeps of each accepted bundle: the bundle as
-//! received, the ids it was given and the answer it got (a repeat of the
-//! same enquiry is answered with that same answer).
+//! What the FHIR sandbox keeps of each accepted bundle POST: the bundle as
+//! received, what each entry came to (a resource created, or an existing one
+//! its `ifNoneExist` found) and the answer it got. A re-send is a record of
+//! its own, so what it created is there to see.
 //!
 //! A bundle holds personal data, so the record's `Debug` output is redacted.
 
@@ -8,28 +9,54 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-/// The server ids given to one bundle's resources.
+use super::store::Outcome;
+
+/// The server ids one bundle's entries came to: created by it, or found by
+/// their `ifNoneExist`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CreatedIds {
+pub struct ResourceIds {
     pub patient: String,
     pub related_person: String,
     pub service_request: String,
     pub appointment: Option<String>,
 }
 
-/// One enquiry accepted through the bundle endpoint.
+impl ResourceIds {
+    pub(super) fn of(outcomes: &[Outcome]) -> ResourceIds {
+        let mut ids = ResourceIds {
+            patient: String::new(),
+            related_person: String::new(),
+            service_request: String::new(),
+            appointment: None,
+        };
+        for outcome in outcomes {
+            let id = outcome.id.clone();
+            match outcome.resource_type.as_str() {
+                "Patient" => ids.patient = id,
+                "RelatedPerson" => ids.related_person = id,
+                "ServiceRequest" => ids.service_request = id,
+                _ => ids.appointment = Some(id),
+            }
+        }
+        ids
+    }
+}
+
+/// One bundle POST accepted by the bundle endpoint.
 #[derive(Clone, Serialize)]
 pub struct AcceptedBundle {
-    /// `ServiceRequest.identifier[0].value`: the relay's enquiry id, the key
-    /// repeats are recognised by.
+    /// `ServiceRequest.identifier[0].value`: the relay's enquiry id.
     pub identifier: String,
-    pub ids: CreatedIds,
+    pub ids: ResourceIds,
+    /// Each entry's outcome, in the bundle's order.
+    pub entries: Vec<Outcome>,
+    /// An earlier accepted bundle had the same ServiceRequest identifier:
+    /// this is a re-send, and whatever it created is a duplicate.
+    pub repeat: bool,
     pub site_id: String,
     pub api_version: String,
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
-    /// Later POSTs of the same identifier, answered as the first.
-    pub repeats: u32,
     /// The Bundle exactly as received.
     pub bundle: Value,
     /// The `transaction-response` Bundle it was answered with.
@@ -37,6 +64,11 @@ pub struct AcceptedBundle {
 }
 
 impl AcceptedBundle {
+    /// How many of its entries created a resource.
+    pub fn created(&self) -> usize {
+        self.entries.iter().filter(|entry| entry.created).count()
+    }
+
     /// The first resource of `resource_type` in the bundle.
     pub fn resource(&self, resource_type: &str) -> Option<&Value> {
         self.bundle["entry"]
@@ -84,7 +116,8 @@ impl std::fmt::Debug for AcceptedBundle {
             .field("ids", &self.ids)
             .field("site_id", &self.site_id)
             .field("received_at", &self.received_at)
-            .field("repeats", &self.repeats)
+            .field("entries", &self.entries)
+            .field("repeat", &self.repeat)
             .field("bundle", &"[redacted]")
             .finish_non_exhaustive()
     }
@@ -97,16 +130,17 @@ mod tests {
     fn accepted() -> AcceptedBundle {
         AcceptedBundle {
             identifier: "enquiry-1".into(),
-            ids: CreatedIds {
+            ids: ResourceIds {
                 patient: "1".into(),
                 related_person: "2".into(),
                 service_request: "3".into(),
                 appointment: None,
             },
+            entries: Vec::new(),
+            repeat: false,
             site_id: "site".into(),
             api_version: "1".into(),
             received_at: OffsetDateTime::UNIX_EPOCH,
-            repeats: 0,
             bundle: super::super::seed::example_bundle("enquiry-1"),
             response: Value::Null,
         }

@@ -1,24 +1,26 @@
-//! The FHIR sandbox's mutable state (live tokens, accepted bundles, faults,
-//! counters), kept behind one `Mutex` in `FhirSandbox`, and the ids it hands
-//! out.
+//! The FHIR sandbox's mutable state (live tokens, accepted bundles, the
+//! resources they made, faults, counters), kept behind one `Mutex` in
+//! `FhirSandbox`, and the ids it hands out.
 //!
 //! The lock is only ever held for short, synchronous work, never across an await.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use time::OffsetDateTime;
+
 use super::faults::Faults;
 use super::records::AcceptedBundle;
+use super::store::{MultipleMatches, Outcome, Store};
+use super::validate::Checked;
 
 pub struct State {
     /// Live access tokens → when each stops working.
     pub tokens: HashMap<String, Instant>,
     pub tokens_issued: u64,
+    /// Every accepted bundle POST, re-sends included, oldest first.
     pub bundles: Vec<AcceptedBundle>,
-    /// ServiceRequest identifier → its index in `bundles`.
-    pub by_identifier: HashMap<String, usize>,
-    /// Bundle POSTs answered as created, repeats included.
-    pub bundle_posts: u64,
+    pub resources: Store,
     pub request_count: u64,
     pub faults: Faults,
     next_id: u64,
@@ -30,8 +32,7 @@ impl State {
             tokens: HashMap::new(),
             tokens_issued: 0,
             bundles: Vec::new(),
-            by_identifier: HashMap::new(),
-            bundle_posts: 0,
+            resources: Store::default(),
             request_count: 0,
             faults: Faults::default(),
             next_id: 0,
@@ -41,8 +42,21 @@ impl State {
     /// A fresh server id: a counter, so runs are reproducible (FHIR ids are
     /// any 1–64 of `A-Za-z0-9-.`).
     pub fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        format!("{}", 1000 + self.next_id)
+        fresh_id(&mut self.next_id)
+    }
+
+    /// Applies a valid bundle's entries to the resources, all or nothing,
+    /// as the next accepted bundle.
+    pub fn apply(
+        &mut self,
+        checked: &Checked,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Outcome>, MultipleMatches> {
+        let next_id = &mut self.next_id;
+        self.resources
+            .transaction(&checked.entries, self.bundles.len(), now, || {
+                fresh_id(next_id)
+            })
     }
 
     /// Stores a newly issued token, forgetting those that have expired.
@@ -56,6 +70,11 @@ impl State {
     pub fn token_is_live(&self, token: &str, now: Instant) -> bool {
         self.tokens.get(token).is_some_and(|until| *until > now)
     }
+}
+
+fn fresh_id(next_id: &mut u64) -> String {
+    *next_id += 1;
+    format!("{}", 1000 + *next_id)
 }
 
 #[cfg(test)]

@@ -4,6 +4,13 @@
 //! at most one Appointment, cross-referenced by `fullUrl` (`urn:uuid:…`)
 //! inside the bundle, every time in UTC.
 //!
+//! Identifiers are checked on every resource that has them. An entry's
+//! `ifNoneExist` must be a search the sandbox can run (one `identifier`
+//! parameter) and must find the resource the entry creates, as HAPI FHIR
+//! also insists: a search that never finds its own resource lets every
+//! re-send create another copy. An entry without one is valid, and is
+//! created again on every send.
+//!
 //! Every problem found is reported, each with its FHIRPath, so one answer
 //! tells a client all it must fix. Diagnostics never quote a sent value
 //! except codes (`status`, `intent`…), which are not personal.
@@ -16,6 +23,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::errors::Issue;
+use super::store::{Identifier, IdentifierSearch};
 
 const TELECOM_SYSTEMS: &[&str] = &["phone", "fax", "email", "pager", "url", "sms", "other"];
 const APPOINTMENT_STATUSES: &[&str] = &[
@@ -39,13 +47,37 @@ const EXPECTED: &[(&str, usize, usize)] = &[
     ("Appointment", 0, 1),
 ];
 
+/// The resource types of an enquiry bundle, in the order they are listed.
+pub const RESOURCE_TYPES: &[&str] = &["Patient", "RelatedPerson", "ServiceRequest", "Appointment"];
+
 /// What the bundle endpoint needs from a valid bundle.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Checked {
-    /// Each entry's resource type, in the bundle's order.
-    pub types: Vec<String>,
+    /// The entries, in the bundle's order.
+    pub entries: Vec<CheckedEntry>,
     /// `ServiceRequest.identifier[0].value`: the enquiry's id.
     pub identifier: String,
+}
+
+#[cfg(test)]
+impl Checked {
+    /// Each entry's resource type, in the bundle's order.
+    pub fn types(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .map(|entry| entry.resource_type.as_str())
+            .collect()
+    }
+}
+
+/// What the store needs of one entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CheckedEntry {
+    pub resource_type: String,
+    /// The resource's identifiers, each with a value.
+    pub identifiers: Vec<Identifier>,
+    /// `request.ifNoneExist`: created only if this finds nothing.
+    pub if_none_exist: Option<IdentifierSearch>,
 }
 
 /// The bundle, checked; or the status and every issue found (400: not a
@@ -90,23 +122,46 @@ pub fn check_bundle(bundle: &Value) -> Result<Checked, (StatusCode, Vec<Issue>)>
         }
     };
 
-    let types = check.entries(entries);
+    let (types, searches) = check.entries(entries);
     check.counts(&types);
     let mut identifier = None;
-    for (i, entry) in entries.iter().enumerate() {
+    let mut checked = Vec::with_capacity(entries.len());
+    let described = entries.iter().zip(types).zip(searches).enumerate();
+    for (i, ((entry, resource_type), if_none_exist)) in described {
         let resource = &entry["resource"];
         let at = format!("Bundle.entry[{i}].resource");
-        match types[i].as_str() {
+        match resource_type.as_str() {
             "RelatedPerson" => check.related_person(resource, &at),
-            "ServiceRequest" => identifier = check.service_request(resource, &at),
+            "ServiceRequest" => check.service_request(resource, &at),
             "Appointment" => check.appointment(resource, &at),
             _ => {}
         }
+        let identifiers = check.identifiers(resource, &at);
+        if resource_type == "ServiceRequest" {
+            identifier = check.enquiry_identifier(resource, &identifiers, &at);
+        }
+        if let Some(search) = &if_none_exist
+            && !search.matches_any(&identifiers)
+        {
+            check.issue(
+                "invalid",
+                &format!("Bundle.entry[{i}].request.ifNoneExist"),
+                "The resource has no identifier this ifNoneExist finds, so it can never find what the entry creates and every re-send creates another. Give the resource that identifier.",
+            );
+        }
         check.unresolved_references(resource, &at);
+        checked.push(CheckedEntry {
+            resource_type,
+            identifiers,
+            if_none_exist,
+        });
     }
 
     match identifier {
-        Some(identifier) if check.issues.is_empty() => Ok(Checked { types, identifier }),
+        Some(identifier) if check.issues.is_empty() => Ok(Checked {
+            entries: checked,
+            identifier,
+        }),
         _ => Err((StatusCode::UNPROCESSABLE_ENTITY, check.issues)),
     }
 }
@@ -125,9 +180,11 @@ impl Checker {
     }
 
     /// Checks each entry's fullUrl, resource and request; returns the
-    /// resource types ("" where there is none).
-    fn entries(&mut self, entries: &[Value]) -> Vec<String> {
+    /// resource types ("" where there is none) and the `ifNoneExist`
+    /// searches.
+    fn entries(&mut self, entries: &[Value]) -> (Vec<String>, Vec<Option<IdentifierSearch>>) {
         let mut types = Vec::with_capacity(entries.len());
+        let mut searches = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
             let at = format!("Bundle.entry[{i}]");
             let kind = entry["resource"]["resourceType"]
@@ -182,9 +239,24 @@ impl Checker {
                     format!("request.url must be the resource type, \"{kind}\"."),
                 );
             }
+            searches.push(self.if_none_exist(&entry["request"], &at));
             types.push(kind);
         }
-        types
+        (types, searches)
+    }
+
+    /// The entry's `ifNoneExist`, when it has one the sandbox can run.
+    fn if_none_exist(&mut self, request: &Value, at: &str) -> Option<IdentifierSearch> {
+        let query = request.get("ifNoneExist")?;
+        let search = query.as_str().and_then(IdentifierSearch::if_none_exist);
+        if search.is_none() {
+            self.issue(
+                "not-supported",
+                &format!("{at}.request.ifNoneExist"),
+                "ifNoneExist must be one identifier search, identifier=<system>|<value>: the only conditional create this sandbox runs.",
+            );
+        }
+        search
     }
 
     /// One Patient, one RelatedPerson, one ServiceRequest, at most one
@@ -252,8 +324,7 @@ impl Checker {
         }
     }
 
-    /// Returns the identifier value when there is one.
-    fn service_request(&mut self, request: &Value, at: &str) -> Option<String> {
+    fn service_request(&mut self, request: &Value, at: &str) {
         self.code_is(request, at, "status", "active");
         self.code_is(request, at, "intent", "proposal");
         self.reference(request, at, "subject", "Patient");
@@ -277,24 +348,31 @@ impl Checker {
                 "The ServiceRequest has no note; the family's message goes in note[0].text.",
             ),
         }
-        let identifiers = request.get("identifier").and_then(Value::as_array);
-        let Some(identifiers) = identifiers.filter(|ids| !ids.is_empty()) else {
-            self.issue(
-                "required",
-                &format!("{at}.identifier"),
-                "The ServiceRequest has no identifier; send the enquiry's id, so a re-send is recognised.",
-            );
-            return None;
+    }
+
+    /// The resource's identifiers that have a value; each one checked.
+    fn identifiers(&mut self, resource: &Value, at: &str) -> Vec<Identifier> {
+        let Some(listed) = resource.get("identifier") else {
+            return Vec::new();
         };
-        let mut first = None;
-        for (i, identifier) in identifiers.iter().enumerate() {
+        let Some(listed) = listed.as_array() else {
+            self.issue(
+                "structure",
+                &format!("{at}.identifier"),
+                "identifier must be an array of Identifier objects.",
+            );
+            return Vec::new();
+        };
+        let mut identifiers = Vec::with_capacity(listed.len());
+        for (i, identifier) in listed.iter().enumerate() {
             match identifier["value"]
                 .as_str()
                 .filter(|v| !v.trim().is_empty())
             {
-                Some(value) => {
-                    first.get_or_insert_with(|| value.to_owned());
-                }
+                Some(value) => identifiers.push(Identifier {
+                    system: identifier["system"].as_str().map(str::to_owned),
+                    value: value.to_owned(),
+                }),
                 None => self.issue(
                     "required",
                     &format!("{at}.identifier[{i}].value"),
@@ -309,7 +387,26 @@ impl Checker {
                 );
             }
         }
-        first
+        identifiers
+    }
+
+    /// The ServiceRequest's first identifier value: the enquiry's id.
+    fn enquiry_identifier(
+        &mut self,
+        request: &Value,
+        identifiers: &[Identifier],
+        at: &str,
+    ) -> Option<String> {
+        // One that is not an array was reported by `identifiers`.
+        let listed = request.get("identifier");
+        if listed.is_none_or(|listed| listed.as_array().is_some_and(Vec::is_empty)) {
+            self.issue(
+                "required",
+                &format!("{at}.identifier"),
+                "The ServiceRequest has no identifier; send the enquiry's id, so a re-send is recognised.",
+            );
+        }
+        identifiers.first().map(|first| first.value.clone())
     }
 
     fn appointment(&mut self, appointment: &Value, at: &str) {
@@ -548,15 +645,95 @@ mod tests {
     #[test]
     fn the_example_bundle_is_valid_with_and_without_an_appointment() {
         let checked = check_bundle(&example_bundle("enquiry-1")).unwrap();
-        assert_eq!(
-            checked.types,
-            ["Patient", "RelatedPerson", "ServiceRequest", "Appointment"]
-        );
+        assert_eq!(checked.types(), RESOURCE_TYPES);
         assert_eq!(checked.identifier, "enquiry-1");
 
         let mut bundle = example_bundle("enquiry-2");
         bundle["entry"].as_array_mut().unwrap().pop();
-        assert_eq!(check_bundle(&bundle).unwrap().types.len(), 3);
+        assert_eq!(check_bundle(&bundle).unwrap().types().len(), 3);
+    }
+
+    /// What the relay sends passes, every entry conditional on an
+    /// identifier its resource carries.
+    #[test]
+    fn the_relays_own_bundle_is_valid_with_and_without_a_visit() {
+        use crate::domain::{Enquiry, IntakeRules, RawSubmission};
+        use crate::fhir::{VisitTimes, bundle};
+
+        for for_self in ["true", "false"] {
+            let raw = RawSubmission::new(
+                [
+                    ("first_name", "Sam"),
+                    ("last_name", "Taylor"),
+                    ("email", "sam@example.com"),
+                    ("enquiring_for_self", for_self),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .to_vec(),
+            );
+            let rules = IntakeRules {
+                allowed_services: &[],
+                require_consent: false,
+                ignored_fields: &[],
+            };
+            let enquiry = Enquiry::parse(&raw, &rules).unwrap();
+            let visit = VisitTimes {
+                start_ms: 1_774_861_200_000,
+                end_ms: 1_774_863_000_000,
+            };
+            for visit in [None, Some(visit)] {
+                let checked = check_bundle(&bundle(&enquiry, "e-1", 0, visit))
+                    .unwrap_or_else(|(_, issues)| panic!("{issues:?}"));
+                assert_eq!(checked.identifier, "e-1");
+                assert!(
+                    checked.entries.iter().all(|e| e.if_none_exist.is_some()),
+                    "{checked:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_if_none_exist_must_be_an_identifier_search_that_finds_its_own_resource() {
+        let mut bundle = example_bundle("enquiry-1");
+        bundle["entry"][0]["request"]["ifNoneExist"] = json!("name=Ada");
+        bundle["entry"][1]["request"]["ifNoneExist"] = json!(7);
+        bundle["entry"][3]["resource"]
+            .as_object_mut()
+            .unwrap()
+            .remove("identifier");
+        bundle["entry"][2]["resource"]["identifier"][0]["value"] = json!("enquiry-2");
+        let found = issues(&bundle);
+        let at = |e: &str| {
+            found
+                .iter()
+                .find(|i| i.expression.iter().any(|x| x == e))
+                .map(|i| i.code)
+        };
+        assert_eq!(
+            at("Bundle.entry[0].request.ifNoneExist"),
+            Some("not-supported")
+        );
+        assert_eq!(
+            at("Bundle.entry[1].request.ifNoneExist"),
+            Some("not-supported")
+        );
+        assert_eq!(at("Bundle.entry[2].request.ifNoneExist"), Some("invalid"));
+        assert_eq!(at("Bundle.entry[3].request.ifNoneExist"), Some("invalid"));
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found.iter().all(|i| !i.diagnostics.contains("Ada")));
+
+        // Without ifNoneExist an entry is a plain create: valid, if unwise.
+        let mut bundle = example_bundle("enquiry-1");
+        for entry in bundle["entry"].as_array_mut().unwrap() {
+            entry["request"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ifNoneExist");
+        }
+        let checked = check_bundle(&bundle).unwrap();
+        assert!(checked.entries.iter().all(|e| e.if_none_exist.is_none()));
+        assert_eq!(checked.entries[0].identifiers.len(), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use enquiry_relay::fhir::IDENTIFIER_SYSTEM;
 use enquiry_relay::fhir_sandbox::{
     self, DISCOVERY_PATH, Faults, FhirSandbox, FhirSandboxConfig, OPENID_CONFIGURATION_PATH, seed,
 };
@@ -452,3 +453,49 @@ async fn too_many_requests_waits_without_spending_an_attempt(db: Db) {
     app.stop().await;
 }
 on_both_databases!(too_many_requests_waits_without_spending_an_attempt);
+
+/// Review finding T3-2: the Bundle's answer breaks after the server stored
+/// it, and the step is sent again. Every entry is a conditional create on
+/// an identifier from the enquiry id, so the records system still holds one
+/// Patient and one Appointment for the enquiry, not two. (Once a 2xx with a
+/// lost body counts as delivered, the second drain sends nothing; the
+/// counts are the same either way.)
+async fn a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    let mut options = with_destination(&base, seed::CLIENT_SECRET);
+    let visits = visits::visit_options(options.retry_schedule.clone());
+    options.extra_toml = format!("{}\n{}", visits.extra_toml, options.extra_toml);
+    let app = TestApp::spawn(&db, &carehq.url, &options).await;
+    records.set_faults(Faults {
+        drop_after_accept: true,
+        after_accept_times: Some(1),
+        ..Faults::default()
+    });
+    let (slot, _) = visits::local_slot(2, 11);
+    let id = visits::posted_id(&app, SITE, &with_visit(1, &slot, "in_person")).await;
+    app.drain().await;
+    assert_eq!(records.bundle_posts(), 1, "accepted, its answer broken");
+    app.make_pending_due().await;
+    app.drain().await;
+
+    for (kind, value) in [
+        ("Patient", format!("{id}/patient")),
+        ("RelatedPerson", format!("{id}/related-person")),
+        ("ServiceRequest", id.clone()),
+        ("Appointment", format!("{id}/appointment")),
+    ] {
+        assert_eq!(records.resources(kind).len(), 1, "one {kind}");
+        assert_eq!(
+            records.count_with_identifier(kind, IDENTIFIER_SYSTEM, &value),
+            1,
+            "the {kind} has the enquiry's identifier"
+        );
+    }
+    assert_eq!(step(&app, &id, "destination:records").await.0, "synced");
+    app.stop().await;
+}
+on_both_databases!(a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment);

@@ -1,11 +1,14 @@
 //! The FHIR sandbox over loopback, as the FHIR client will use it: discovery
 //! → openid-configuration → token → bundle, and each refusal a client must
 //! handle (bad credentials, bad or revoked token, wrong site, missing
-//! version, wrong media type, invalid bundle), the idempotent re-send and
-//! the faults.
+//! version, wrong media type, invalid bundle), re-sends (a conditional
+//! create finds its resource, anything else is created again) and the
+//! faults.
 
 use std::time::Duration;
 
+use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
+use enquiry_relay::fhir::{IDENTIFIER_SYSTEM, VisitTimes};
 use enquiry_relay::fhir_sandbox::{self, Faults, FhirSandbox, FhirSandboxConfig, seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -153,6 +156,71 @@ impl Running {
     }
 }
 
+impl Running {
+    /// POSTs `bundle` with every header right; its `transaction-response`.
+    async fn accepted(&self, endpoints: &Endpoints, token: &str, bundle: &Value) -> Value {
+        let response = self
+            .post_bundle(&endpoints.bundle, token, bundle, &[])
+            .await
+            .expect("POST bundle");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("transaction-response")
+    }
+}
+
+/// What the relay sends for enquiry `id`: a family member writing, with a visit.
+fn relay_bundle(id: &str) -> Value {
+    let raw = RawSubmission::new(
+        [
+            ("first_name", "Ada"),
+            ("last_name", "Example"),
+            ("phone", "01632 960000"),
+            ("enquiring_for_self", "false"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec(),
+    );
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    let enquiry = Enquiry::parse(&raw, &rules).expect("a valid enquiry");
+    let visit = VisitTimes {
+        start_ms: 1_774_861_200_000,
+        end_ms: 1_774_863_000_000,
+    };
+    enquiry_relay::fhir::bundle(&enquiry, id, 1_774_000_000_000, Some(visit))
+}
+
+/// `bundle` with `ifNoneExist` taken off the entries of `types`: each
+/// of them is created whatever exists.
+fn unconditional(mut bundle: Value, types: &[&str]) -> Value {
+    for entry in bundle["entry"].as_array_mut().expect("entries") {
+        if types
+            .iter()
+            .any(|t| entry["resource"]["resourceType"] == *t)
+        {
+            let request = entry["request"].as_object_mut().expect("request");
+            request.remove("ifNoneExist");
+        }
+    }
+    bundle
+}
+
+/// The shape the relay sent before review finding T3-2: only the
+/// ServiceRequest had an identifier and an `ifNoneExist`.
+fn before_t3_2(bundle: Value) -> Value {
+    let mut bundle = unconditional(bundle, &["Patient", "RelatedPerson", "Appointment"]);
+    for entry in bundle["entry"].as_array_mut().expect("entries") {
+        if entry["resource"]["resourceType"] != "ServiceRequest" {
+            let resource = entry["resource"].as_object_mut().expect("resource");
+            resource.remove("identifier");
+        }
+    }
+    bundle
+}
+
 /// The status and the OperationOutcome of a refused request.
 async fn outcome(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
@@ -179,16 +247,26 @@ fn issue_codes(outcome: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Each entry's `response.location` in a `transaction-response`.
 fn locations(answer: &Value) -> Vec<String> {
+    responses(answer, "location")
+}
+
+/// Each entry's `response.status`: `201 Created`, or `200 OK` where an
+/// `ifNoneExist` found the resource.
+fn statuses(answer: &Value) -> Vec<String> {
+    responses(answer, "status")
+}
+
+fn responses(answer: &Value, field: &str) -> Vec<String> {
     answer["entry"]
         .as_array()
         .expect("entries")
         .iter()
         .map(|entry| {
-            assert_eq!(entry["response"]["status"], "201 Created");
-            entry["response"]["location"]
+            entry["response"][field]
                 .as_str()
-                .expect("location")
+                .unwrap_or_else(|| panic!("no {field} in {entry}"))
                 .to_owned()
         })
         .collect()
@@ -225,7 +303,7 @@ async fn a_client_discovers_gets_a_token_once_and_delivers_two_enquiries() {
     assert_eq!(answer["resourceType"], "Bundle");
     assert_eq!(answer["type"], "transaction-response");
     let created = locations(&answer);
-    assert_eq!(created.len(), 4);
+    assert_eq!(statuses(&answer), ["201 Created"; 4]);
     for (location, kind) in
         created
             .iter()
@@ -268,13 +346,18 @@ async fn a_client_discovers_gets_a_token_once_and_delivers_two_enquiries() {
         .await
         .unwrap();
     let page = page.text().await.unwrap();
-    assert!(page.contains("Accepted enquiries (2)"), "{page}");
+    assert!(page.contains("Accepted bundles (2)"), "{page}");
     assert!(page.contains("Ada Example"));
+    assert!(page.contains("Patient 2"), "{page}");
     let stats = fhir
         .get_json(&format!("{}/_sandbox/stats", fhir.base))
         .await;
     assert_eq!(stats["tokens_issued"], 1);
     assert_eq!(stats["enquiries"], 2);
+    assert_eq!(
+        stats["resources"],
+        json!({"Appointment": 1, "Patient": 2, "RelatedPerson": 2, "ServiceRequest": 2})
+    );
     let bundles = fhir
         .get_json(&format!("{}/_sandbox/bundles", fhir.base))
         .await;
@@ -475,9 +558,11 @@ async fn an_invalid_bundle_is_answered_with_every_problem_and_not_kept() {
             "Bundle.entry[2].resource.intent",
             "Bundle.entry[2].resource.authoredOn",
             "Bundle.entry[2].resource.identifier",
+            // Its ifNoneExist now searches for an identifier it lacks.
+            "Bundle.entry[2].request.ifNoneExist",
         ]
     );
-    assert_eq!(issue_codes(&body).len(), 4);
+    assert_eq!(issue_codes(&body).len(), 5);
 
     let not_json = fhir
         .client
@@ -541,7 +626,7 @@ async fn a_revoked_or_expired_token_gets_a_401_and_a_new_one_works() {
 }
 
 #[tokio::test]
-async fn a_resend_after_a_lost_answer_gets_the_same_ids_and_is_not_duplicated() {
+async fn a_resend_after_a_lost_answer_finds_every_resource_and_creates_nothing() {
     let fhir = start().await;
     let endpoints = fhir.discover().await;
     let token = fhir.token(&endpoints.token).await;
@@ -569,10 +654,21 @@ async fn a_resend_after_a_lost_answer_gets_the_same_ids_and_is_not_duplicated() 
     assert_eq!(resent.status(), StatusCode::OK);
     let answer: Value = resent.json().await.unwrap();
     let accepted = fhir.sandbox.accepted_bundles();
-    assert_eq!(accepted.len(), 1);
-    assert_eq!(accepted[0].repeats, 1);
+    assert_eq!(accepted.len(), 2, "each POST is recorded");
+    assert!(accepted[1].repeat);
+    assert_eq!(accepted[1].created(), 0);
+    assert_eq!(accepted[1].ids, accepted[0].ids);
+    assert_eq!(
+        statuses(&answer),
+        ["200 OK"; 4],
+        "every ifNoneExist matched"
+    );
     assert_eq!(locations(&answer), locations(&accepted[0].response));
     assert_eq!(fhir.sandbox.bundle_posts(), 2);
+    assert_eq!(fhir.sandbox.enquiry_count(), 1);
+    for kind in ["Patient", "RelatedPerson", "ServiceRequest", "Appointment"] {
+        assert_eq!(fhir.sandbox.resources(kind).len(), 1, "{kind}");
+    }
 
     // A broken body after accepting: the answer starts, then fails.
     fhir.sandbox.set_faults(Faults {
@@ -594,6 +690,119 @@ async fn a_resend_after_a_lost_answer_gets_the_same_ids_and_is_not_duplicated() 
     };
     assert!(read.is_err(), "the body breaks");
     assert_eq!(fhir.sandbox.enquiry_count(), 2);
+}
+
+/// The sandbox applies each entry on its own, as a FHIR server does, so it
+/// shows what review finding T3-2 found: the relay's old bundle, re-sent,
+/// duplicated all but its ServiceRequest. The bundle it sends now holds one
+/// of each however often it is sent.
+#[tokio::test]
+async fn a_resend_creates_again_every_entry_without_if_none_exist_and_nothing_else() {
+    let fhir = start().await;
+    let endpoints = fhir.discover().await;
+    let token = fhir.token(&endpoints.token).await;
+
+    let old = before_t3_2(relay_bundle("e-old"));
+    fhir.accepted(&endpoints, &token, &old).await;
+    let again = fhir.accepted(&endpoints, &token, &old).await;
+    assert_eq!(
+        statuses(&again),
+        ["201 Created", "201 Created", "200 OK", "201 Created"]
+    );
+    for kind in ["Patient", "RelatedPerson", "Appointment"] {
+        assert_eq!(fhir.sandbox.resources(kind).len(), 2, "a second {kind}");
+    }
+    let request = |value: &str| {
+        fhir.sandbox
+            .count_with_identifier("ServiceRequest", IDENTIFIER_SYSTEM, value)
+    };
+    assert_eq!(request("e-old"), 1);
+
+    let new = relay_bundle("e-new");
+    let first = fhir.accepted(&endpoints, &token, &new).await;
+    let second = fhir.accepted(&endpoints, &token, &new).await;
+    assert_eq!(statuses(&first), ["201 Created"; 4]);
+    assert_eq!(statuses(&second), ["200 OK"; 4]);
+    assert_eq!(locations(&second), locations(&first));
+    for (kind, value) in [
+        ("Patient", "e-new/patient"),
+        ("RelatedPerson", "e-new/related-person"),
+        ("ServiceRequest", "e-new"),
+        ("Appointment", "e-new/appointment"),
+    ] {
+        assert_eq!(
+            fhir.sandbox
+                .count_with_identifier(kind, IDENTIFIER_SYSTEM, value),
+            1,
+            "{kind}"
+        );
+    }
+
+    // The same counts over HTTP, for a developer or another language's tests.
+    let response = fhir
+        .client
+        // `|` percent-encoded, as a query string should carry it.
+        .get(format!(
+            "{}/_sandbox/resources?identifier={IDENTIFIER_SYSTEM}%7Ce-new/patient",
+            fhir.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let found: Value = response.json().await.unwrap();
+    let ids = |kind: &str| found[kind].as_array().map(Vec::len);
+    assert_eq!(
+        [
+            ids("Patient"),
+            ids("RelatedPerson"),
+            ids("ServiceRequest"),
+            ids("Appointment")
+        ],
+        [Some(1), Some(0), Some(0), Some(0)]
+    );
+    let stats = fhir
+        .get_json(&format!("{}/_sandbox/stats", fhir.base))
+        .await;
+    assert_eq!(
+        stats["resources"],
+        json!({"Appointment": 3, "Patient": 3, "RelatedPerson": 3, "ServiceRequest": 2})
+    );
+    assert_eq!(
+        (stats["enquiries"].as_u64(), stats["bundle_posts"].as_u64()),
+        (Some(2), Some(4))
+    );
+}
+
+/// A conditional create that finds two resources fails the transaction
+/// with 412, as FHIR R4 says, and nothing of it is created.
+#[tokio::test]
+async fn a_conditional_create_finding_two_resources_refuses_the_whole_bundle() {
+    let fhir = start().await;
+    let endpoints = fhir.discover().await;
+    let token = fhir.token(&endpoints.token).await;
+    let plain = unconditional(relay_bundle("e-1"), &["ServiceRequest"]);
+    fhir.accepted(&endpoints, &token, &plain).await;
+    fhir.accepted(&endpoints, &token, &plain).await;
+    let before = fhir.sandbox.resource_counts();
+
+    let refused = fhir
+        .post_bundle(&endpoints.bundle, &token, &relay_bundle("e-1"), &[])
+        .await
+        .unwrap();
+    let (status, body) = outcome(refused).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(issue_codes(&body), ["multiple-matches"]);
+    assert_eq!(
+        body["issue"][0]["expression"][0],
+        "Bundle.entry[2].request.ifNoneExist"
+    );
+    assert_eq!(
+        fhir.sandbox.resource_counts(),
+        before,
+        "nothing was created"
+    );
+    assert_eq!(fhir.sandbox.bundle_posts(), 2);
 }
 
 #[tokio::test]
@@ -732,6 +941,7 @@ async fn forced_statuses_count_down_per_path_and_the_token_endpoint_can_be_down(
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
     assert_eq!(fhir.sandbox.faults(), Faults::default());
     assert_eq!(fhir.sandbox.enquiry_count(), 0);
+    assert!(fhir.sandbox.resource_counts().values().all(|n| *n == 0));
     assert_eq!(fhir.sandbox.tokens_issued(), 0);
 }
 
