@@ -17,6 +17,7 @@ pub mod domain;
 pub mod fhir;
 pub mod fhir_sandbox;
 pub mod http;
+pub mod mail;
 pub mod ops;
 pub mod outgoing;
 pub mod partners;

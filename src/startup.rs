@@ -18,7 +18,7 @@ use crate::fhir::{FhirClient, FhirError, FhirSettings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
 use crate::storage::{KeyRing, Sealing, Store};
-use crate::sync::{FallbackMailer, SyncWorker};
+use crate::sync::{SyncWorker, fallback_mailer};
 
 /// A built, bound, not yet running service.
 pub struct Application {
@@ -83,7 +83,7 @@ impl Application {
             .map(|(account, client)| (account.clone(), Arc::clone(client.gate())))
             .collect();
         let settings = Arc::new(settings);
-        let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
+        let mailer = fallback_mailer(&settings).map_err(anyhow::Error::msg)?;
         let destinations =
             fhir_clients(&settings, local_addr).context("could not build a FHIR client")?;
         let worker = SyncWorker::new(

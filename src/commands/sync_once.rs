@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::startup::{carehq_clients, fhir_clients, open_store};
 use crate::storage::DeliveryStatus;
-use crate::sync::{FallbackMailer, SyncWorker};
+use crate::sync::{SyncWorker, fallback_mailer};
 
 pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
@@ -15,7 +15,7 @@ pub async fn sync_once(settings: Settings) -> anyhow::Result<ExitCode> {
     );
     let store = open_store(&settings).await?;
     let clients = carehq_clients(&settings, settings.server.listen)?;
-    let mailer = FallbackMailer::new(&settings).map_err(anyhow::Error::msg)?;
+    let mailer = fallback_mailer(&settings).map_err(anyhow::Error::msg)?;
     let destinations = fhir_clients(&settings, settings.server.listen)?;
     let worker = SyncWorker::new(
         store.clone(),

@@ -249,9 +249,16 @@ impl FhirClient {
         Ok((endpoint, token_endpoint))
     }
 
-    /// Read the discovery documents now (at start-up), keeping what they say.
-    pub async fn discover_now(&self) -> Result<(), FhirError> {
-        self.endpoints().await.map(|_| ())
+    /// Read the discovery documents now, in the background, so a wrong URL
+    /// shows in the log at start-up rather than at the first enquiry (a
+    /// failure is tried again at the first send). `name`: the destination's.
+    pub fn discover_in_background(&self, name: &str) {
+        let (client, name) = (self.clone(), name.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = client.endpoints().await {
+                tracing::warn!(destination = %name, error = %e, "could not read the FHIR discovery documents at start-up; trying again at the first send");
+            }
+        });
     }
 
     /// The next send reads the discovery documents again (the last good

@@ -5,18 +5,16 @@
 
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use crate::config::AlertSettings;
-use crate::values::format_duration;
+use crate::mail::Mailer;
 
-/// The most one alert email takes, connect to QUIT. lettre's tokio transport
-/// bounds only the TCP connect (to half of this) and then waits on each
-/// answer for as long as the server likes; one stalled server would
-/// otherwise hold every later alert.
+/// The most one alert email takes, connect to QUIT (`mail::Mailer`): one
+/// stalled server would otherwise hold every later alert.
 const EMAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Notifier {
@@ -26,8 +24,7 @@ pub struct Notifier {
 }
 
 struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
+    mailer: Mailer,
     to: Vec<Mailbox>,
 }
 
@@ -37,19 +34,11 @@ impl Notifier {
         let email = match &settings.smtp_url {
             None => None,
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                    // lettre's message does not echo the URL, which holds a password.
-                    .map_err(|e| format!("alerts.smtp_url is not usable: {e}"))?
-                    .timeout(Some(EMAIL_TIMEOUT / 2))
-                    .build();
                 // Settings guarantee both once smtp_url is set.
                 let from = (settings.email_from.clone()).ok_or("alerts.email_from is not set")?;
+                let mailer = Mailer::new(url, from, EMAIL_TIMEOUT)?;
                 let to = settings.email_to.clone();
-                Some(Email {
-                    transport,
-                    from,
-                    to,
-                })
+                Some(Email { mailer, to })
             }
         };
         if email.is_none() && settings.webhook_url.is_none() {
@@ -176,18 +165,13 @@ impl Email {
             }
         }
         let mut builder = Message::builder()
-            .from(self.from.clone())
+            .from(self.mailer.from().clone())
             .subject(format!("[enquiry-relay] {}", text("title")));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         let email = builder.body(body).map_err(|e| e.to_string())?;
-        match tokio::time::timeout(EMAIL_TIMEOUT, self.transport.send(email)).await {
-            Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
-            Err(_) => Err(format!(
-                "the mail server did not finish the exchange within {}",
-                format_duration(EMAIL_TIMEOUT)
-            )),
-        }
+        let sent = self.mailer.send(email).await;
+        sent.map_err(|failure| failure.detail().to_owned())
     }
 }

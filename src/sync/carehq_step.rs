@@ -16,7 +16,6 @@ use crate::storage::{ClaimedDelivery, Step, now_ms};
 /// A CareHQ account's sends.
 pub(super) struct CareHq {
     pub client: CareHqClient,
-    pub timeout: Duration,
 }
 
 /// The call a row makes: its parameters and its site (named when CareHQ
@@ -29,14 +28,7 @@ pub(super) struct Call {
 
 impl Sender for CareHq {
     type Ready = Call;
-
-    fn name(&self) -> &str {
-        "CareHQ"
-    }
-
-    fn budget(&self) -> Duration {
-        self.timeout
-    }
+    const NAME: &str = "CareHQ";
 
     async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Call, Unsent> {
         let (params, site) = match row.step {

@@ -9,31 +9,39 @@ use std::time::Duration;
 
 use lettre::Message;
 
-use super::mailer::{FallbackMailer, MailFailure};
 use super::pipeline::{Sender, Unsent};
 use super::shared::Shared;
 use super::stored::{Stored, configured_site, stored_enquiry};
 use super::verdict::{Answer, Verdict};
-use crate::config::SiteSettings;
+use crate::config::{Settings, SiteSettings};
 use crate::domain::Enquiry;
+use crate::mail::{MailFailure, Mailer};
 use crate::storage::{ClaimedDelivery, DeliveryStatus, Step};
 use crate::values::format_duration;
 
 /// The fallback email lane's sends.
 pub(super) struct Email {
-    pub mailer: FallbackMailer,
+    pub mailer: Mailer,
+}
+
+/// The fallback emails' mailer (`alerts.smtp_url`, from `alerts.email_from`):
+/// `Ok(None)` when no site has a `fallback_email`. A send must end inside
+/// its lease, as a CareHQ call must: it is bounded by `carehq.timeout`,
+/// which `sync.lease` is checked against.
+pub fn fallback_mailer(settings: &Settings) -> Result<Option<Mailer>, String> {
+    if !settings.sites.iter().any(|s| s.fallback_email.is_some()) {
+        return Ok(None);
+    }
+    let alerts = &settings.alerts;
+    let (Some(url), Some(from)) = (&alerts.smtp_url, &alerts.email_from) else {
+        return Err("sites' fallback_email needs alerts.smtp_url and alerts.email_from".into());
+    };
+    Mailer::new(url, from.clone(), settings.carehq.timeout).map(Some)
 }
 
 impl Sender for Email {
     type Ready = Message;
-
-    fn name(&self) -> &str {
-        "its home's fallback_email"
-    }
-
-    fn budget(&self) -> Duration {
-        self.mailer.timeout()
-    }
+    const NAME: &str = "its home's fallback_email";
 
     async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Message, Unsent> {
         if in_carehq(shared, row).await? {
@@ -90,7 +98,7 @@ async fn in_carehq(shared: &Shared, row: &ClaimedDelivery) -> Result<bool, Unsen
 /// The email for this row's enquiry, or why it cannot be sent.
 async fn compose(
     shared: &Shared,
-    mailer: &FallbackMailer,
+    mailer: &Mailer,
     row: &ClaimedDelivery,
 ) -> Result<Message, Unsent> {
     let id = row.enquiry_id.as_str();
@@ -133,35 +141,22 @@ fn body(
         when(received_at),
         format_duration(waited),
     );
-    let mut line = |label: &str, value: &str| text.push_str(&format!("{label}: {value}\n"));
-    line(
-        "Name",
-        &format!("{} {}", enquiry.first_name, enquiry.last_name),
-    );
-    if let Some(email) = &enquiry.email {
-        line("Email", email.as_str());
-    }
-    if let Some(phone) = &enquiry.phone {
-        line("Phone", phone.as_str());
-    }
-    if let Some(for_self) = enquiry.enquiring_for_self {
-        line(
-            "Care is for",
-            if for_self {
-                "themselves"
-            } else {
-                "someone else"
-            },
-        );
-    }
-    if let Some(service) = &enquiry.service {
-        line("Service", service.as_str());
-    }
-    if let Some(funding) = &enquiry.funding_type {
-        line("Funding", funding.as_str());
-    }
-    for extra in &enquiry.extra_fields {
-        line(&extra.label, extra.value.as_str());
+    let name = format!("{} {}", enquiry.first_name, enquiry.last_name);
+    let care_is_for =
+        (enquiry.enquiring_for_self).map(|me| if me { "themselves" } else { "someone else" });
+    let answers = [
+        ("Name", Some(name.as_str())),
+        ("Email", enquiry.email.as_ref().map(|e| e.as_str())),
+        ("Phone", enquiry.phone.as_ref().map(|p| p.as_str())),
+        ("Care is for", care_is_for),
+        ("Service", enquiry.service.as_ref().map(|s| s.as_str())),
+        ("Funding", enquiry.funding_type.as_ref().map(|f| f.as_str())),
+    ];
+    let extras = (enquiry.extra_fields.iter()).map(|e| (e.label.as_str(), Some(e.value.as_str())));
+    for (label, value) in answers.into_iter().chain(extras) {
+        if let Some(value) = value {
+            text.push_str(&format!("{label}: {value}\n"));
+        }
     }
     if let Some(message) = &enquiry.care_requirements {
         text.push_str(&format!("\nTheir message:\n{}\n", message.as_str()));

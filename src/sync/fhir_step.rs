@@ -33,23 +33,14 @@ pub(super) struct Fhir {
     pub client: FhirClient,
     /// The entry's name, as configured.
     pub name: String,
-    pub timeout: Duration,
 }
 
 impl Sender for Fhir {
     type Ready = Value;
-
-    fn name(&self) -> &str {
-        "the destination"
-    }
-
-    /// Enough to start: discovery, a token and the POST may each take the
-    /// timeout, and the pipeline cuts the whole send off before the lease
-    /// ends (every entry of the Bundle is conditional, so a re-send after
-    /// that creates nothing twice).
-    fn budget(&self) -> Duration {
-        self.timeout
-    }
+    /// Discovery, a token and the POST may each take `carehq.timeout`: the
+    /// pipeline cuts the whole send off before the lease ends (every entry
+    /// of the Bundle is conditional, so a re-send creates nothing twice).
+    const NAME: &str = "the destination";
 
     async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Value, Unsent> {
         compose(shared, row, &self.name).await

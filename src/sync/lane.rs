@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use super::carehq_step::CareHq;
 use super::email_step::Email;
 use super::fhir_step::Fhir;
-use super::mailer::FallbackMailer;
 use super::unserved::Unserved;
 use crate::carehq::{CareHqClient, RateLimitGate};
 use crate::config::{DEFAULT_ACCOUNT, Settings};
 use crate::fhir::FhirClient;
+use crate::mail::Mailer;
 use crate::storage::{ClaimScope, SiteFilter, Step, StepFilter, destination_step};
 
 /// The name of the fallback email's lane: not a possible account name
@@ -67,11 +67,10 @@ impl Lane {
     /// the lane that fails the steps none of them sends.
     pub fn all(
         clients: Vec<(String, CareHqClient)>,
-        mailer: Option<FallbackMailer>,
+        mailer: Option<Mailer>,
         destinations: Vec<(String, FhirClient)>,
         settings: &Settings,
     ) -> Vec<Lane> {
-        let timeout = settings.carehq.timeout;
         let mut lanes: Vec<Lane> = (clients.into_iter())
             .map(|(account, client)| {
                 let takes_the_rest = account == DEFAULT_ACCOUNT;
@@ -80,7 +79,7 @@ impl Lane {
                     .map(|site| site.slug.clone())
                     .collect();
                 let gate = Arc::clone(client.gate());
-                let sender = Senders::CareHq(CareHq { client, timeout });
+                let sender = Senders::CareHq(CareHq { client });
                 let mut lane = Lane::new(account, sender, Step::CAREHQ.to_vec(), gate);
                 (lane.sites, lane.takes_the_rest) = (sites, takes_the_rest);
                 lane
@@ -94,11 +93,7 @@ impl Lane {
         for (name, client) in destinations {
             let step = destination_step(&name);
             let steps = vec![Cow::Owned(step.clone())];
-            let sender = Senders::Fhir(Fhir {
-                client,
-                name,
-                timeout,
-            });
+            let sender = Senders::Fhir(Fhir { client, name });
             lanes.push(Lane::new(step, sender, steps, unpaced()));
         }
         let served: Vec<Cow<'static, str>> = lanes.iter().flat_map(|l| l.steps.clone()).collect();

@@ -13,7 +13,6 @@ mod carehq_step;
 mod email_step;
 mod fhir_step;
 mod lane;
-mod mailer;
 mod pipeline;
 mod record;
 mod routing;
@@ -25,6 +24,6 @@ mod visit_step;
 mod worker;
 
 pub use backoff::retry_delay;
+pub use email_step::fallback_mailer;
 pub use lane::{FALLBACK_LANE, Lane, UNSERVED_LANE};
-pub use mailer::{FallbackMailer, MailFailure};
 pub use worker::{DrainReport, SyncWorker, WorkerHandle};

@@ -20,11 +20,8 @@ use crate::storage::{AttemptRecord, ClaimedDelivery, StoreError, Transition, now
 pub(super) trait Sender {
     /// What `prepare` builds for `send`.
     type Ready;
-    /// Where it sends, for the log ("CareHQ", "the fallback email", …).
-    fn name(&self) -> &str;
-    /// The longest one send may take: a send starts only while this and
-    /// `RECORD_TIME` fit in what is left of the lease.
-    fn budget(&self) -> Duration;
+    /// Where it sends, for the log ("CareHQ", "the destination", …).
+    const NAME: &str;
     /// Read what the row sends. `Err` ends the attempt before sending.
     async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Self::Ready, Unsent>;
     /// Send it and judge the answer.
@@ -106,7 +103,7 @@ async fn run<S: Sender>(
     let answer = match sender.prepare(shared, row).await {
         Err(Unsent::Store(e)) => return Err(e),
         Err(Unsent::Judged(answer)) => answer,
-        Ok(ready) => match not_now(lane, row, sender.budget()) {
+        Ok(ready) => match not_now(lane, row, shared.settings.carehq.timeout) {
             Some(answer) => answer,
             None => {
                 permit.spend();
@@ -126,7 +123,7 @@ async fn run<S: Sender>(
         probe,
     };
     let plan = plan(&answer.verdict, &summary, &at);
-    log(lane, sender.name(), row, &answer, &plan);
+    log(lane, S::NAME, row, &answer, &plan);
     let attempt = AttemptRecord {
         started_at,
         duration_ms,
@@ -140,7 +137,7 @@ async fn run<S: Sender>(
     let recorded = record(shared, row, &attempt, &plan.transition).await?;
     if recorded == Delivered::Synced && (probe || lane.paused_seen()) {
         // Recording the success lifted the pause (same transaction).
-        info!(lane = %lane.account, "{} answered normally again; delivery resumed", sender.name());
+        info!(lane = %lane.account, "{} answered normally again; delivery resumed", S::NAME);
         lane.set_paused_seen(false);
     }
     Ok(recorded)
@@ -148,7 +145,8 @@ async fn run<S: Sender>(
 
 /// Why the row is not sent now although it is ready: another send met the
 /// lane's rate limit since the claim, or too little of the lease is left
-/// for a send of `budget` to finish and be recorded (only a slow
+/// for a send of `budget` (`carehq.timeout`, every sender's bound, which
+/// `sync.lease` is checked against) to finish and be recorded (only a slow
 /// preparation, a database that kept us waiting, gets here).
 fn not_now(lane: &Lane, row: &ClaimedDelivery, budget: Duration) -> Option<Answer> {
     if let Some(wait) = lane.gate.closed_for(now_ms()) {
@@ -178,7 +176,7 @@ async fn send_within_lease<S: Sender>(
     sent.unwrap_or_else(|_| {
         let summary = format!(
             "{} gave no answer before the lease ran short; it may have arrived",
-            sender.name()
+            S::NAME
         );
         Answer::new(Verdict::Retry { ambiguous: true }, summary)
     })

@@ -99,19 +99,11 @@ impl Shared {
         Ok(claimed)
     }
 
-    /// Read each FHIR destination's discovery documents now, in the
-    /// background, so a wrong URL shows in the log at start-up rather than at
-    /// the first enquiry (a failure here is tried again at the first send).
+    /// Read each FHIR destination's discovery documents now, in the background.
     pub(super) fn read_discovery_documents(&self) {
         for lane in &self.lanes {
             if let Senders::Fhir(fhir) = &lane.sender {
-                let client = fhir.client.clone();
-                let name = lane.account.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = client.discover_now().await {
-                        tracing::warn!(destination = %name, error = %e, "could not read the FHIR discovery documents at start-up; trying again at the first send");
-                    }
-                });
+                fhir.client.discover_in_background(&fhir.name);
             }
         }
     }

@@ -4,8 +4,6 @@
 //! keep `/status` degraded; they are failed for staff instead, saying what
 //! was removed and how to send them after all.
 
-use std::time::Duration;
-
 use super::pipeline::{Sender, Unsent};
 use super::shared::Shared;
 use super::verdict::{Answer, Verdict};
@@ -16,14 +14,7 @@ pub(super) struct Unserved;
 
 impl Sender for Unserved {
     type Ready = ();
-
-    fn name(&self) -> &str {
-        "no configured destination"
-    }
-
-    fn budget(&self) -> Duration {
-        Duration::ZERO
-    }
+    const NAME: &str = "no configured destination";
 
     async fn prepare(&self, _shared: &Shared, row: &ClaimedDelivery) -> Result<(), Unsent> {
         let stored = &row.step_name;

@@ -9,14 +9,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::lane::{FALLBACK_LANE, Lane, Senders};
-use super::mailer::FallbackMailer;
+use super::lane::{Lane, Senders};
 use super::pipeline::deliver;
 use super::record::Delivered;
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use crate::carehq::{CareHqClient, Permit};
 use crate::config::Settings;
 use crate::fhir::FhirClient;
+use crate::mail::Mailer;
 use crate::storage::{ClaimedDelivery, Store, StoreError, now_ms};
 
 /// How the rest of the service talks to the running worker. Cheap to clone.
@@ -61,6 +61,8 @@ pub struct SyncWorker {
     turn: Arc<AtomicUsize>,
     /// When the loop last looked for enquiries due a fallback email.
     fallbacks_checked_ms: Arc<AtomicI64>,
+    /// The sites with a `fallback_email`, when the email lane exists.
+    fallback_sites: Arc<Vec<String>>,
 }
 
 /// Upper bound on one idle sleep, so the heartbeat stays fresh even with a
@@ -74,12 +76,20 @@ impl SyncWorker {
     pub fn new(
         store: Store,
         clients: Vec<(String, CareHqClient)>,
-        mailer: Option<FallbackMailer>,
+        mailer: Option<Mailer>,
         destinations: Vec<(String, FhirClient)>,
         settings: Arc<Settings>,
     ) -> SyncWorker {
+        let fallback_sites = match mailer.is_some() {
+            true => (settings.sites.iter())
+                .filter(|site| site.fallback_email.is_some())
+                .map(|site| site.slug.clone())
+                .collect(),
+            false => Vec::new(),
+        };
         let lanes = Lane::all(clients, mailer, destinations, &settings);
         SyncWorker {
+            fallback_sites: Arc::new(fallback_sites),
             shared: Arc::new(Shared::new(store, lanes, settings)),
             handle: WorkerHandle::default(),
             turn: Arc::default(),
@@ -213,27 +223,15 @@ impl SyncWorker {
         }
         // One permit per send: concurrent sends share the account's CareHQ
         // budget, so no more rows are claimed than the window still allows.
-        let mut permits = match lane.gate.acquire_up_to(limit, now) {
+        let permits = match lane.gate.acquire_up_to(limit, now) {
             Ok(permits) => permits,
             Err(wait) => return Ok(wait.min(idle)),
         };
-        let claimed = match &probe {
-            Some(caused_pause) => {
-                (self.shared)
-                    .claim_probe(lane, caused_pause.as_deref())
-                    .await?
-            }
-            None => self.shared.claim(lane, permits.len()).await?,
-        };
-        let claimed_all = claimed.len() == permits.len();
-        let paced = permits.len() < limit;
-        // Permits beyond the rows claimed drop here, unspent, and go back.
-        permits.truncate(claimed.len());
-        let probe = probe.is_some();
-        for (row, permit) in claimed.into_iter().zip(permits) {
-            self.spawn(tasks, index, row, probe, permit);
-        }
-        self.sleep_after(lane, (claimed_all, paced, probe), idle)
+        let wanted = permits.len();
+        let paced = wanted < limit;
+        let probe_out = probe.is_some();
+        let claimed_all = self.claim_into(tasks, index, permits, probe).await? == wanted;
+        self.sleep_after(lane, (claimed_all, paced, probe_out), idle)
             .await
     }
 
@@ -262,20 +260,38 @@ impl SyncWorker {
         })
     }
 
-    /// Send `row` in a task of `tasks`, counted in its lane's slots from now.
-    fn spawn(
+    /// Claim rows of lane `index` for `permits` (one, as a probe, when
+    /// `probe` is given: it names the row that caused the pause, which goes
+    /// last) and send each in a task of `tasks`; how many were claimed.
+    /// Permits beyond the rows claimed drop here, unspent, and go back.
+    async fn claim_into(
         &self,
         tasks: &mut JoinSet<Delivered>,
-        lane: usize,
-        row: ClaimedDelivery,
-        probe: bool,
-        permit: Permit,
-    ) {
-        if row.lease_expired {
-            warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
+        index: usize,
+        mut permits: Vec<Permit>,
+        probe: Option<Option<String>>,
+    ) -> Result<usize, StoreError> {
+        let lane = &self.shared.lanes[index];
+        let claimed = match &probe {
+            Some(caused_pause) => {
+                (self.shared)
+                    .claim_probe(lane, caused_pause.as_deref())
+                    .await?
+            }
+            None => self.shared.claim(lane, permits.len()).await?,
+        };
+        permits.truncate(claimed.len());
+        let count = claimed.len();
+        for (row, permit) in claimed.into_iter().zip(permits) {
+            if row.lease_expired {
+                warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
+            }
+            // Counted in the lane's slots from now, not from when the task runs.
+            let slot = Slot::take(Arc::clone(&self.shared), index, row.id.clone());
+            let probe = probe.is_some();
+            tasks.spawn(async move { send_one(slot, row, probe, permit).await });
         }
-        let slot = Slot::take(Arc::clone(&self.shared), lane, row.id.clone());
-        tasks.spawn(async move { send_one(slot, row, probe, permit).await });
+        Ok(count)
     }
 
     /// Make the fallback email steps of enquiries that have waited
@@ -283,28 +299,15 @@ impl SyncWorker {
     /// once a second (dispatches come after every commit); `always` for a
     /// drain pass.
     async fn open_fallbacks(&self, always: bool) -> Result<(), StoreError> {
-        if !self
-            .shared
-            .lanes
-            .iter()
-            .any(|lane| lane.account == FALLBACK_LANE)
-        {
-            return Ok(());
-        }
-        let now = now_ms();
+        let (now, settings) = (now_ms(), &self.shared.settings);
         let last = self.fallbacks_checked_ms.load(Ordering::Relaxed);
-        if !always && now - last < 1_000 {
+        if self.fallback_sites.is_empty() || (!always && now - last < 1_000) {
             return Ok(());
         }
         self.fallbacks_checked_ms.store(now, Ordering::Relaxed);
-        let settings = &self.shared.settings;
-        let sites: Vec<String> = (settings.sites.iter())
-            .filter(|site| site.fallback_email.is_some())
-            .map(|site| site.slug.clone())
-            .collect();
         let waited = i64::try_from(settings.sync.fallback_after.as_millis()).unwrap_or(i64::MAX);
         let made = (self.shared.store)
-            .open_fallback_steps(&sites, now.saturating_sub(waited))
+            .open_fallback_steps(&self.fallback_sites, now.saturating_sub(waited))
             .await?;
         if made > 0 {
             info!(
@@ -354,10 +357,12 @@ impl SyncWorker {
     }
 
     /// One pass for `sync --once`: send everything due now, then return.
-    /// While an account is paused it sends a single probe for it.
+    /// While a lane is paused it sends a single probe for it.
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
-        self.open_fallbacks(true).await?;
+        if let Err(e) = self.open_fallbacks(true).await {
+            warn!(error = %e, "could not look for enquiries due a fallback email");
+        }
         for index in 0..self.shared.lanes.len() {
             self.drain_lane(index, &mut report).await?;
         }
@@ -369,56 +374,52 @@ impl SyncWorker {
         let mut probed = false;
         loop {
             let state = self.shared.store.delivery_state(&lane.account).await?;
-            let paused = state.is_paused();
-            if paused && probed {
+            let probe = state.is_paused().then_some(state.paused_delivery_id);
+            if probe.is_some() && probed {
                 break;
             }
-            let limit = if paused {
-                1
-            } else {
-                self.shared.settings.sync.concurrency
+            probed |= probe.is_some();
+            let limit = match probe {
+                Some(_) => 1,
+                None => self.shared.settings.sync.concurrency,
             };
             // Sends share CareHQ's budget as in the loop: wait for a permit.
-            let mut permits = loop {
+            let permits = loop {
                 match lane.gate.acquire_up_to(limit, now_ms()) {
                     Ok(permits) => break permits,
                     Err(wait) => tokio::time::sleep(wait.min(MAX_IDLE)).await,
                 }
             };
-            let claimed = if paused {
-                let caused_pause = state.paused_delivery_id.as_deref();
-                self.shared.claim_probe(lane, caused_pause).await?
-            } else {
-                self.shared.claim(lane, permits.len()).await?
-            };
-            if claimed.is_empty() {
+            let mut tasks = JoinSet::new();
+            if self.claim_into(&mut tasks, index, permits, probe).await? == 0 {
                 break;
             }
-            probed |= paused;
-            permits.truncate(claimed.len());
-            let mut tasks = JoinSet::new();
-            for (row, permit) in claimed.into_iter().zip(permits) {
-                self.spawn(&mut tasks, index, row, paused, permit);
-            }
-            let mut deferred = false;
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok(Delivered::Synced) => report.synced += 1,
-                    Ok(Delivered::Retrying) => report.retrying += 1,
-                    Ok(Delivered::Failed) => report.failed += 1,
-                    Ok(Delivered::Deferred | Delivered::LeaseLost) => {
-                        report.deferred += 1;
-                        deferred = true;
-                    }
-                    Err(e) => log_join(Err(e)),
-                }
-            }
-            if deferred {
-                // Rate-limited or paused rows would come straight back: stop here.
+            // Rate-limited or paused rows would come straight back: stop here.
+            if report.count(&mut tasks).await {
                 break;
             }
         }
         Ok(())
+    }
+}
+
+impl DrainReport {
+    /// Count each send of `tasks` as it ends; true if any was deferred.
+    async fn count(&mut self, tasks: &mut JoinSet<Delivered>) -> bool {
+        let mut deferred = false;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Delivered::Synced) => self.synced += 1,
+                Ok(Delivered::Retrying) => self.retrying += 1,
+                Ok(Delivered::Failed) => self.failed += 1,
+                Ok(Delivered::Deferred | Delivered::LeaseLost) => {
+                    self.deferred += 1;
+                    deferred = true;
+                }
+                Err(e) => log_join(Err(e)),
+            }
+        }
+        deferred
     }
 }
 

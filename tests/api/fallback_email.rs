@@ -9,8 +9,8 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 
 use crate::admin::{cli, default_config};
-use crate::alerts::{SmtpSink, email_alerts, mail_body};
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
+use crate::alerts::{SinkMode, SmtpSink, email_alerts, mail_body};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, posted_id};
 use crate::on_both_databases;
 
 fn with_fallback(smtp_port: u16) -> AppOptions {
@@ -173,7 +173,12 @@ async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
     let sandbox = TestSandbox::start().await;
     let sink = SmtpSink::start().await;
     sink.set_up(false);
-    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
+    // Retries to spare: the email step outlasts the mail server's outage.
+    let options = AppOptions {
+        retry_schedule: vec![Duration::from_secs(3600); 3],
+        ..with_fallback(sink.port)
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()
@@ -209,6 +214,58 @@ async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
     app.stop().await;
 }
 on_both_databases!(no_fallback_email_goes_once_carehq_has_the_enquiry);
+
+/// The home's mail server takes the connection and then never answers,
+/// while `sync.concurrency` is 1. Before, the stalled email held the one
+/// slot every lane shared (lettre bounds only the connect), so CareHQ
+/// delivery stopped until a restart; each lane now has its own slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_mail_server_does_not_hold_back_carehq_delivery() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let sink = SmtpSink::start().await;
+    sink.set_mode(SinkMode::StallAfterGreeting);
+    let port = sink.port;
+    let options = AppOptions {
+        retry_schedule: vec![Duration::from_secs(3600)],
+        // The email stalls for the whole timeout: longer than the wait below.
+        carehq_timeout: Duration::from_secs(30),
+        lease: Duration::from_secs(40),
+        ..AppOptions::default()
+    }
+    .with(move |s| {
+        s.sync.concurrency = 1;
+        s.sync.fallback_after = Duration::from_secs(2);
+        s.sites[0].fallback_email = Some("Upton manager <manager@upton.example>".parse().unwrap());
+        email_alerts(s, port, "ops@example.net");
+    });
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    sandbox.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
+    let first = posted_id(&app, 1).await;
+    let tried = eventually(Duration::from_secs(20), || async {
+        (app.delivery(&first).await.attempts == 1).then_some(())
+    });
+    tried.await.expect("CareHQ refused the first enquiry once");
+    arrived_earlier(&db, &first, 5).await;
+    let stalled = eventually(Duration::from_secs(20), || async {
+        let status = step_status(&app, &first, "fallback_email").await;
+        (status.as_deref() == Some("sending")).then_some(())
+    });
+    stalled.await.expect("the email is being sent, and stalls");
+
+    sandbox.set_faults(Faults::default());
+    let second = posted_id(&app, 2).await;
+    app.wait_for_status(&second, "synced").await;
+    assert_eq!(
+        step_status(&app, &first, "fallback_email").await.as_deref(),
+        Some("sending"),
+        "CareHQ delivery went on beside the stalled email, not after it"
+    );
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn a_fallback_email_needs_the_smtp_settings() {

@@ -1,12 +1,13 @@
-//! The SMTP connection fallback emails go out on (`alerts.smtp_url`, from
-//! `alerts.email_from`), built once when a site has `fallback_email`.
+//! Sending email over SMTP (`alerts.smtp_url`): the fallback emails to the
+//! homes (`sync`) and the alert emails (`ops::notify`) go out through one
+//! [`Mailer`] each.
 //!
-//! `FallbackMailer::send` bounds the whole exchange (connect, greeting,
-//! EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA and lettre's closing QUIT) by
-//! `carehq.timeout`: lettre's tokio transport bounds only the TCP connect and
-//! then waits on every answer for as long as the server likes, so a server
-//! that accepts the connection and goes quiet would hold the send, its lease
-//! and its worker slot for ever.
+//! `Mailer::send` bounds the whole exchange (connect, greeting, EHLO,
+//! STARTTLS, AUTH, MAIL, RCPT, DATA and lettre's closing QUIT) by its
+//! timeout: lettre's tokio transport bounds only the TCP connect and then
+//! waits on every answer for as long as the server likes, so a server that
+//! accepts the connection and goes quiet would hold the send (a fallback
+//! email's lease and slot, every later alert) for ever.
 //!
 //! A failed send is one of three [`MailFailure`]s, by what it proves about
 //! the email:
@@ -27,12 +28,10 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::config::Settings;
-
-/// The SMTP connection the fallback emails go out on.
-pub struct FallbackMailer {
+/// An SMTP server to send through, from one address, each send bounded.
+pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     timeout: Duration,
@@ -92,20 +91,10 @@ fn connecting(e: &lettre::transport::smtp::Error) -> bool {
     e.to_string().starts_with("Connection error")
 }
 
-impl FallbackMailer {
-    /// `Ok(None)` when no site has a `fallback_email` (validation makes sure
-    /// the SMTP settings exist when one does).
-    pub fn new(settings: &Settings) -> Result<Option<FallbackMailer>, String> {
-        if !settings.sites.iter().any(|s| s.fallback_email.is_some()) {
-            return Ok(None);
-        }
-        let alerts = &settings.alerts;
-        let (Some(url), Some(from)) = (&alerts.smtp_url, &alerts.email_from) else {
-            return Err("sites' fallback_email needs alerts.smtp_url and alerts.email_from".into());
-        };
-        // A send must end inside its lease, as a CareHQ call must: the same
-        // timeout, which `sync.lease` is checked against.
-        let timeout = settings.carehq.timeout;
+impl Mailer {
+    /// A mailer for `url` (`smtp://`, `smtps://`, with credentials), each
+    /// send from `from` and bounded by `timeout`.
+    pub fn new(url: &SecretString, from: Mailbox, timeout: Duration) -> Result<Mailer, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
             // lettre's message does not echo the URL, which holds a password.
             .map_err(|e| format!("alerts.smtp_url is not usable: {e}"))?
@@ -114,11 +103,11 @@ impl FallbackMailer {
             // than in ours (`MaybeSent`).
             .timeout(Some(timeout / 2))
             .build();
-        Ok(Some(FallbackMailer {
+        Ok(Mailer {
             transport,
-            from: from.clone(),
+            from,
             timeout,
-        }))
+        })
     }
 
     /// Send `message`, the whole exchange bounded by `timeout()`.
@@ -135,12 +124,12 @@ impl FallbackMailer {
         }
     }
 
-    pub(super) fn from(&self) -> &Mailbox {
+    pub fn from(&self) -> &Mailbox {
         &self.from
     }
 
     /// The most a `send` takes.
-    pub(super) fn timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 }
