@@ -28,17 +28,7 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM:SS` UTC.
-pub fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second]"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::values::format_utc_second as when;
 
 #[cfg(test)]
 mod tests {

@@ -80,20 +80,14 @@ fn delivered(reply: Reply) -> Answer {
 /// What a failed call means for the row.
 fn judge(client: &CareHqClient, call: &Call, e: CareHqError) -> Answer {
     let summary = e.summary();
-    let verdict = match verdict(&e) {
-        Some(verdict) => verdict,
-        // Another send may have set the wait; a second's pause at least.
-        None => Verdict::RateLimited(
-            client
-                .gate()
-                .wait(now_ms())
-                .unwrap_or(Duration::from_secs(1)),
-        ),
-    };
-    let verdict = match verdict {
-        Verdict::Missing(_) => Verdict::Missing(not_found_reason(call.step, &call.site, &summary)),
-        other => other,
-    };
+    // Another send may have set the wait; a second's pause at least.
+    let wait = client
+        .gate()
+        .wait(now_ms())
+        .unwrap_or(Duration::from_secs(1));
+    let verdict = verdict(&e, wait, || {
+        not_found_reason(call.step, &call.site, &summary)
+    });
     let (hint, arg_errors) = match &e {
         CareHqError::Status {
             hint, arg_errors, ..
@@ -111,34 +105,38 @@ fn judge(client: &CareHqClient, call: &Call, e: CareHqError) -> Answer {
     }
 }
 
-/// CareHQ's failure as a verdict; `None` for its rate limit (the wait is
-/// the gate's). A 404's reason is filled in by the caller, who knows the site.
-pub(super) fn verdict(error: &CareHqError) -> Option<Verdict> {
-    let pause = |reason: String| Some(Verdict::Pause(reason));
+/// CareHQ's failure as a verdict: a 429 waits `rate_wait`, a 404 fails the
+/// row with `not_found`'s words.
+fn verdict(
+    error: &CareHqError,
+    rate_wait: Duration,
+    not_found: impl FnOnce() -> String,
+) -> Verdict {
+    let retry = |ambiguous| Verdict::Retry { ambiguous };
     match error {
-        CareHqError::Connect(_) => Some(Verdict::Retry { ambiguous: false }),
-        CareHqError::Timeout | CareHqError::Transport(_) => Some(Verdict::Retry { ambiguous: true }),
-        CareHqError::Prepare(e) => pause(format!(
+        CareHqError::Connect(_) => retry(false),
+        CareHqError::Timeout | CareHqError::Transport(_) => retry(true),
+        CareHqError::Prepare(e) => Verdict::Pause(format!(
             "requests to CareHQ cannot be prepared ({e}); check carehq.base_url"
         )),
         CareHqError::Status { status, .. } => match *status {
-            429 => None,
-            408 | 500..=599 => Some(Verdict::Retry { ambiguous: true }),
-            401 => pause(
+            429 => Verdict::RateLimited(rate_wait),
+            408 | 500..=599 => retry(true),
+            401 => Verdict::Pause(
                 "CareHQ refused our credentials (401). Check carehq.account_id, carehq.api_key and \
                  carehq.api_secret, and that this machine's clock is right (signatures carry the time)."
                     .into(),
             ),
-            403 => pause(
+            403 => Verdict::Pause(
                 "CareHQ refused permission (403). The API key needs 'Care enquiries > Create' (and \
                  'Home visits > Create' for visit requests); check any IP restriction on the key."
                     .into(),
             ),
-            404 => Some(Verdict::Missing(String::new())),
-            300..=399 => pause(format!(
+            404 => Verdict::Missing(not_found()),
+            300..=399 => Verdict::Pause(format!(
                 "CareHQ redirected the request ({status}). Check carehq.base_url (https, no path)."
             )),
-            _ => Some(Verdict::Refused),
+            _ => Verdict::Refused,
         },
     }
 }
@@ -163,38 +161,37 @@ mod tests {
     use super::*;
 
     fn status(status: u16) -> CareHqError {
+        let (hint, arg_errors, rate_limit) = (None, None, None);
         CareHqError::Status {
             status,
-            hint: None,
-            arg_errors: None,
-            rate_limit: None,
+            hint,
+            arg_errors,
+            rate_limit,
         }
     }
 
     #[test]
     fn sorts_every_kind_of_failure() {
-        let retry = |ambiguous| Some(Verdict::Retry { ambiguous });
+        let judged = |e: &CareHqError| verdict(e, Duration::from_secs(7), || "gone".into());
+        let retry = |ambiguous| Verdict::Retry { ambiguous };
         assert_eq!(
-            verdict(&CareHqError::Connect("refused".into())),
+            judged(&CareHqError::Connect("refused".into())),
             retry(false)
         );
-        assert_eq!(verdict(&CareHqError::Timeout), retry(true));
-        assert_eq!(
-            verdict(&CareHqError::Transport("reset".into())),
-            retry(true)
-        );
+        assert_eq!(judged(&CareHqError::Timeout), retry(true));
+        assert_eq!(judged(&CareHqError::Transport("reset".into())), retry(true));
         for s in [408, 500, 503] {
-            assert_eq!(verdict(&status(s)), retry(true), "{s}");
+            assert_eq!(judged(&status(s)), retry(true), "{s}");
         }
-        assert_eq!(verdict(&status(429)), None);
-        assert_eq!(verdict(&status(400)), Some(Verdict::Refused));
-        assert_eq!(verdict(&status(422)), Some(Verdict::Refused));
-        assert_eq!(verdict(&status(404)), Some(Verdict::Missing(String::new())));
+        assert_eq!(
+            judged(&status(429)),
+            Verdict::RateLimited(Duration::from_secs(7))
+        );
+        assert_eq!(judged(&status(400)), Verdict::Refused);
+        assert_eq!(judged(&status(422)), Verdict::Refused);
+        assert_eq!(judged(&status(404)), Verdict::Missing("gone".into()));
         for s in [401, 403, 302] {
-            assert!(
-                matches!(verdict(&status(s)), Some(Verdict::Pause(_))),
-                "{s}"
-            );
+            assert!(matches!(judged(&status(s)), Verdict::Pause(_)), "{s}");
         }
     }
 }

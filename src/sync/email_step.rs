@@ -17,7 +17,7 @@ use crate::config::{Settings, SiteSettings};
 use crate::domain::Enquiry;
 use crate::mail::{MailFailure, Mailer};
 use crate::storage::{ClaimedDelivery, DeliveryStatus, Step};
-use crate::values::format_duration;
+use crate::values::{format_duration, format_utc_minute};
 
 /// The fallback email lane's sends.
 pub(super) struct Email {
@@ -138,7 +138,7 @@ fn body(
          Please reply to them. CareHQ will still receive this enquiry once it can: do not enter it \
          in CareHQ by hand, or it will be there twice.\n\n",
         site.name,
-        when(received_at),
+        format_utc_minute(received_at),
         format_duration(waited),
     );
     let name = format!("{} {}", enquiry.first_name, enquiry.last_name);
@@ -163,16 +163,7 @@ fn body(
     }
     text.push_str(&format!(
         "\nEnquiry {id}, received {}. Staff can follow it with `enquiry-relay enquiries show {id}`.\n",
-        when(received_at)
+        format_utc_minute(received_at)
     ));
     text
-}
-
-/// Unix ms as "2026-12-02 09:14 UTC".
-fn when(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| ms.to_string())
 }

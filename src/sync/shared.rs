@@ -56,31 +56,9 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Claim rows of `lane`, skipping those in flight here, and mark the
-    /// claimed ones in flight.
+    /// Claim up to `limit` rows of `lane`, skipping those in flight here
+    /// (and `also_skip`), and mark the claimed ones in flight.
     pub(super) async fn claim(
-        &self,
-        lane: &Lane,
-        limit: usize,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claim_skipping(lane, limit, None).await
-    }
-
-    /// One row for a pause probe: another than the row that caused the pause
-    /// when one is due, else that one (it may be the only row waiting).
-    pub(super) async fn claim_probe(
-        &self,
-        lane: &Lane,
-        caused_pause: Option<&str>,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let claimed = self.claim_skipping(lane, 1, caused_pause).await?;
-        if claimed.is_empty() && caused_pause.is_some() {
-            return self.claim(lane, 1).await;
-        }
-        Ok(claimed)
-    }
-
-    async fn claim_skipping(
         &self,
         lane: &Lane,
         limit: usize,

@@ -271,14 +271,16 @@ impl SyncWorker {
         mut permits: Vec<Permit>,
         probe: Option<Option<String>>,
     ) -> Result<usize, StoreError> {
-        let lane = &self.shared.lanes[index];
+        let (lane, shared) = (&self.shared.lanes[index], &self.shared);
         let claimed = match &probe {
-            Some(caused_pause) => {
-                (self.shared)
-                    .claim_probe(lane, caused_pause.as_deref())
-                    .await?
-            }
-            None => self.shared.claim(lane, permits.len()).await?,
+            // Another row than the one that caused the pause when one is
+            // due, else that one (it may be the only row waiting).
+            Some(Some(caused)) => match shared.claim(lane, 1, Some(caused)).await? {
+                none if none.is_empty() => shared.claim(lane, 1, None).await?,
+                claimed => claimed,
+            },
+            Some(None) => shared.claim(lane, 1, None).await?,
+            None => shared.claim(lane, permits.len(), None).await?,
         };
         permits.truncate(claimed.len());
         let count = claimed.len();

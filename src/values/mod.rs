@@ -6,6 +6,7 @@
 
 mod byte_size;
 mod duration;
+mod moment;
 mod names;
 mod rate;
 mod visit;
@@ -13,6 +14,7 @@ mod web;
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use moment::{format_utc_minute, format_utc_second};
 pub use names::{FieldName, Service, Slug};
 pub use rate::Rate;
 pub use visit::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone};

@@ -6,17 +6,7 @@ use serde_json::Value;
 use crate::storage::{DeliveryStatus, EnquiryState, Step};
 
 /// Unix ms → "2026-12-02 09:14 UTC".
-pub fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::values::format_utc_minute as when;
 
 /// The state's name, as staff see it everywhere.
 pub fn state_name(state: EnquiryState) -> &'static str {
