@@ -68,7 +68,7 @@ fn the_scanner_sees_the_crate() {
         graph.edges.len()
     );
     let edge = |from: &str, to: &str| graph.edges.contains_key(&(from.into(), to.into()));
-    assert!(edge("src/sync/classify.rs", "src/carehq/error.rs"));
+    assert!(edge("src/sync/carehq_step.rs", "src/carehq/error.rs"));
 }
 
 #[test]

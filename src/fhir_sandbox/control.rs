@@ -15,8 +15,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::errors::FhirError;
+use super::identifier::IdentifierSearch;
 use super::records::AcceptedBundle;
-use super::store::{IdentifierSearch, StoredResource};
+use super::store::StoredResource;
 use super::{Faults, FhirSandbox, page};
 
 pub fn router(sandbox: FhirSandbox) -> Router {

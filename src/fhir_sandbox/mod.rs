@@ -24,6 +24,7 @@ mod discovery;
 mod errors;
 mod faults;
 mod gate;
+mod identifier;
 mod page;
 mod records;
 pub mod seed;
@@ -40,8 +41,9 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use faults::Faults;
+pub use identifier::Identifier;
 pub use records::{AcceptedBundle, ResourceIds};
-pub use store::{Identifier, Outcome, StoredResource};
+pub use store::{Outcome, StoredResource};
 
 use state::State;
 
@@ -213,7 +215,7 @@ impl FhirSandbox {
     /// How many `resource_type` resources have the identifier `system|value`:
     /// more than one is a duplicate.
     pub fn count_with_identifier(&self, resource_type: &str, system: &str, value: &str) -> usize {
-        let search = store::IdentifierSearch::token(&format!("{system}|{value}"));
+        let search = identifier::IdentifierSearch::token(&format!("{system}|{value}"));
         search.map_or(0, |search| {
             self.state().resources.find(resource_type, &search).len()
         })

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::errors::Issue;
-use super::store::{Identifier, IdentifierSearch};
+use super::identifier::{Identifier, IdentifierSearch};
 
 const TELECOM_SYSTEMS: &[&str] = &["phone", "fax", "email", "pager", "url", "sms", "other"];
 const APPOINTMENT_STATUSES: &[&str] = &[

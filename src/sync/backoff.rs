@@ -19,6 +19,11 @@ pub fn retry_delay(
     Some(base.mul_f64(factor))
 }
 
+/// A duration in whole milliseconds, as the outbox stores delays.
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
 /// A uniform sample from [0, 1); falls back to the middle (no jitter) if the
 /// system has no randomness to give, which only costs spreading.
 pub fn unit_random() -> f64 {

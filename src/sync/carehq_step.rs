@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::pipeline::{Sender, Unsent};
 use super::routing::site_routing;
+use super::sender::{Sender, Unsent};
 use super::shared::Shared;
 use super::stored::{Stored, configured_site, stored_enquiry};
 use super::verdict::{Answer, Verdict};

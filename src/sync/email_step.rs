@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lettre::Message;
 
-use super::pipeline::{Sender, Unsent};
+use super::sender::{Sender, Unsent};
 use super::shared::Shared;
 use super::stored::{Stored, configured_site, stored_enquiry};
 use super::verdict::{Answer, Verdict};

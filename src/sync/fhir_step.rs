@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::pipeline::{Sender, Unsent};
-use super::record::millis;
+use super::backoff::millis;
+use super::sender::{Sender, Unsent};
 use super::shared::Shared;
 use super::stored::{Stored, configured_site, stored_enquiry};
 use super::verdict::{Answer, Verdict};

@@ -16,6 +16,7 @@ mod lane;
 mod pipeline;
 mod record;
 mod routing;
+mod sender;
 mod shared;
 mod stored;
 mod unserved;

@@ -11,56 +11,11 @@ use tracing::{error, info, warn};
 use super::backoff::unit_random;
 use super::lane::Lane;
 use super::record::{Delivered, RECORD_TIME, record};
+use super::sender::{Sender, Unsent};
 use super::shared::{STOP_CLAIMING_AFTER, Shared};
 use super::verdict::{Answer, Context, PauseEffect, Plan, Verdict, plan};
 use crate::carehq::Permit;
 use crate::storage::{AttemptRecord, ClaimedDelivery, StoreError, Transition, now_ms};
-
-/// What one kind of destination does with a claimed row.
-pub(super) trait Sender {
-    /// What `prepare` builds for `send`.
-    type Ready;
-    /// Where it sends, for the log ("CareHQ", "the destination", …).
-    const NAME: &str;
-    /// Read what the row sends. `Err` ends the attempt before sending.
-    async fn prepare(&self, shared: &Shared, row: &ClaimedDelivery) -> Result<Self::Ready, Unsent>;
-    /// Send it and judge the answer.
-    async fn send(&self, ready: Self::Ready, row: &ClaimedDelivery) -> Answer;
-}
-
-/// Why a row was not sent.
-pub(super) enum Unsent {
-    /// Judged before sending: a problem of this row, or nothing to send.
-    Judged(Answer),
-    /// The database could not be read: the row stays leased and is tried
-    /// again when its lease ends.
-    Store(StoreError),
-}
-
-impl Unsent {
-    /// A permanent problem of this row: failed for staff with `reason`
-    /// (our own words, free of personal data: it is logged).
-    pub fn unsendable(reason: impl Into<String>) -> Unsent {
-        let reason = reason.into();
-        Unsent::Judged(Answer::new(Verdict::Unsendable(reason.clone()), reason))
-    }
-}
-
-impl From<StoreError> for Unsent {
-    /// A value that cannot be opened (sealed with a key this process lacks,
-    /// or altered) is a problem of that row, not of the database: it fails
-    /// for staff instead of being claimed again for ever.
-    fn from(e: StoreError) -> Unsent {
-        match e {
-            StoreError::SealedKeyMissing { .. }
-            | StoreError::SealedCorrupt { .. }
-            | StoreError::Corrupt(_) => Unsent::unsendable(format!(
-                "the stored enquiry cannot be read: {e}. Then `enquiry-relay enquiries retry ID`"
-            )),
-            e => Unsent::Store(e),
-        }
-    }
-}
 
 /// Deliver one claimed row through `sender` and record the outcome. Errors
 /// are logged here, once; the row then stays leased and falls due again

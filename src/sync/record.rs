@@ -125,7 +125,3 @@ async fn late_success(
     }
     Ok(written)
 }
-
-pub(super) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
-}

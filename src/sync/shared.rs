@@ -1,20 +1,17 @@
-//! What the worker's delivery tasks share: the store, the accounts' lanes,
-//! the settings and the in-flight bookkeeping. Its own file so that `worker`,
-//! `deliver` and `visit_step` all depend on it and not on each other.
+//! What the worker's delivery tasks share: the store, the settings and the
+//! in-flight bookkeeping. It knows nothing of lanes or senders, so every
+//! file of `sync` can depend on it without a circle.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-use super::lane::{Lane, Senders};
 use crate::config::Settings;
-use crate::storage::{ClaimedDelivery, Store, StoreError};
+use crate::storage::{ClaimScope, ClaimedDelivery, Store, StoreError};
 
 /// What the worker's tasks share.
 pub struct Shared {
     pub(super) store: Store,
-    /// One per CareHQ account, the default account first.
-    pub(super) lanes: Vec<Lane>,
     pub(super) settings: Arc<Settings>,
     /// This worker's name, unique per process and start; each claim's lease
     /// token starts with it (who holds a row is readable in the database).
@@ -35,11 +32,10 @@ pub struct Shared {
 pub(super) const STOP_CLAIMING_AFTER: u32 = 3;
 
 impl Shared {
-    pub(super) fn new(store: Store, lanes: Vec<Lane>, settings: Arc<Settings>) -> Shared {
+    pub(super) fn new(store: Store, settings: Arc<Settings>) -> Shared {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         Shared {
             store,
-            lanes,
             settings,
             owner,
             in_flight: Mutex::default(),
@@ -60,7 +56,7 @@ impl Shared {
     /// (and `also_skip`), and mark the claimed ones in flight.
     pub(super) async fn claim(
         &self,
-        lane: &Lane,
+        scope: ClaimScope<'_>,
         limit: usize,
         also_skip: Option<&str>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
@@ -69,21 +65,12 @@ impl Shared {
         skip.extend(also_skip.map(str::to_owned));
         let claimed = self
             .store
-            .claim_due(&self.owner, lease, limit, &skip, lane.scope())
+            .claim_due(&self.owner, lease, limit, &skip, scope)
             .await?;
         if let Ok(mut set) = self.in_flight.lock() {
             set.extend(claimed.iter().map(|row| row.id.clone()));
         }
         Ok(claimed)
-    }
-
-    /// Read each FHIR destination's discovery documents now, in the background.
-    pub(super) fn read_discovery_documents(&self) {
-        for lane in &self.lanes {
-            if let Senders::Fhir(fhir) = &lane.sender {
-                fhir.client.discover_in_background(&fhir.name);
-            }
-        }
     }
 
     /// A send has ended (or was aborted): the row may be claimed again.

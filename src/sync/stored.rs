@@ -3,7 +3,7 @@
 //! scrubbed, no longer valid, unreadable) is worded once, free of personal
 //! data: these words are logged and kept for staff.
 
-use super::pipeline::Unsent;
+use super::sender::Unsent;
 use super::shared::Shared;
 use crate::config::SiteSettings;
 use crate::domain::Enquiry;

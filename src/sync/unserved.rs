@@ -4,7 +4,7 @@
 //! keep `/status` degraded; they are failed for staff instead, saying what
 //! was removed and how to send them after all.
 
-use super::pipeline::{Sender, Unsent};
+use super::sender::{Sender, Unsent};
 use super::shared::Shared;
 use super::verdict::{Answer, Verdict};
 use crate::storage::{ClaimedDelivery, Step};

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use super::backoff::retry_delay;
-use super::record::millis;
+use super::backoff::{millis, retry_delay};
 use crate::storage::{AttemptOutcome, Transition};
 
 /// A sender's judgement of one attempt (or of why it was not made).

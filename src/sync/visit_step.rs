@@ -5,8 +5,8 @@
 //! not booked, and one that gave its place back while its enquiry was failed
 //! takes a place again first, or is not booked if the slot is full.
 
-use super::pipeline::Unsent;
 use super::routing::site_routing;
+use super::sender::Unsent;
 use super::shared::Shared;
 use super::stored::configured_site;
 use crate::carehq::visit_params;

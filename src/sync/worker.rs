@@ -56,6 +56,9 @@ pub struct DrainReport {
 #[derive(Clone)]
 pub struct SyncWorker {
     shared: Arc<Shared>,
+    /// One per CareHQ account (the default first), then the fallback
+    /// email's, each destination's and the unconfigured steps'.
+    lanes: Vec<Arc<Lane>>,
     handle: WorkerHandle,
     /// Which lane a dispatch starts with; turns every dispatch.
     turn: Arc<AtomicUsize>,
@@ -88,9 +91,11 @@ impl SyncWorker {
             false => Vec::new(),
         };
         let lanes = Lane::all(clients, mailer, destinations, &settings);
+        let lanes = lanes.into_iter().map(Arc::new).collect();
         SyncWorker {
             fallback_sites: Arc::new(fallback_sites),
-            shared: Arc::new(Shared::new(store, lanes, settings)),
+            shared: Arc::new(Shared::new(store, settings)),
+            lanes,
             handle: WorkerHandle::default(),
             turn: Arc::default(),
             fallbacks_checked_ms: Arc::default(),
@@ -122,7 +127,12 @@ impl SyncWorker {
     /// sends a probe at once instead; only its success resumes delivery.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let mut tasks: JoinSet<Delivered> = JoinSet::new();
-        self.shared.read_discovery_documents();
+        // A wrong URL shows in the log at start-up, not at the first enquiry.
+        for lane in self.lanes.iter() {
+            if let Senders::Fhir(fhir) = &lane.sender {
+                fhir.client.discover_in_background(&fhir.name);
+            }
+        }
         loop {
             // A task that finished as the signal came can win the select below:
             // claim nothing more once shutdown has begun.
@@ -187,7 +197,7 @@ impl SyncWorker {
         if let Err(e) = self.open_fallbacks(false).await {
             warn!(error = %e, "could not look for enquiries due a fallback email; trying again shortly");
         }
-        let lanes = self.shared.lanes.len();
+        let lanes = self.lanes.len();
         let first = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.max(1);
         let mut sleep = idle;
         for n in 0..lanes {
@@ -205,7 +215,7 @@ impl SyncWorker {
         tasks: &mut JoinSet<Delivered>,
         idle: Duration,
     ) -> Result<Duration, StoreError> {
-        let lane = &self.shared.lanes[index];
+        let lane = &self.lanes[index];
         let now = now_ms();
         // Each lane has its own slots: a stalled destination fills only its own.
         let free = (self.shared.settings.sync.concurrency).saturating_sub(lane.sending());
@@ -271,16 +281,17 @@ impl SyncWorker {
         mut permits: Vec<Permit>,
         probe: Option<Option<String>>,
     ) -> Result<usize, StoreError> {
-        let (lane, shared) = (&self.shared.lanes[index], &self.shared);
+        let (lane, shared) = (&self.lanes[index], &self.shared);
+        let scope = lane.scope();
         let claimed = match &probe {
             // Another row than the one that caused the pause when one is
             // due, else that one (it may be the only row waiting).
-            Some(Some(caused)) => match shared.claim(lane, 1, Some(caused)).await? {
-                none if none.is_empty() => shared.claim(lane, 1, None).await?,
+            Some(Some(caused)) => match shared.claim(scope, 1, Some(caused)).await? {
+                none if none.is_empty() => shared.claim(scope, 1, None).await?,
                 claimed => claimed,
             },
-            Some(None) => shared.claim(lane, 1, None).await?,
-            None => shared.claim(lane, permits.len(), None).await?,
+            Some(None) => shared.claim(scope, 1, None).await?,
+            None => shared.claim(scope, permits.len(), None).await?,
         };
         permits.truncate(claimed.len());
         let count = claimed.len();
@@ -289,7 +300,7 @@ impl SyncWorker {
                 warn!(delivery_id = %row.id, "lease expired (a worker stopped mid-send); sending again, counted as ambiguous");
             }
             // Counted in the lane's slots from now, not from when the task runs.
-            let slot = Slot::take(Arc::clone(&self.shared), index, row.id.clone());
+            let slot = Slot::take(Arc::clone(&self.shared), Arc::clone(lane), row.id.clone());
             let probe = probe.is_some();
             tasks.spawn(async move { send_one(slot, row, probe, permit).await });
         }
@@ -365,14 +376,14 @@ impl SyncWorker {
         if let Err(e) = self.open_fallbacks(true).await {
             warn!(error = %e, "could not look for enquiries due a fallback email");
         }
-        for index in 0..self.shared.lanes.len() {
+        for index in 0..self.lanes.len() {
             self.drain_lane(index, &mut report).await?;
         }
         Ok(report)
     }
 
     async fn drain_lane(&self, index: usize, report: &mut DrainReport) -> Result<(), StoreError> {
-        let lane = &self.shared.lanes[index];
+        let lane = &self.lanes[index];
         let mut probed = false;
         loop {
             let state = self.shared.store.delivery_state(&lane.account).await?;
@@ -430,15 +441,13 @@ impl DrainReport {
 /// task ends, also when it is aborted at the end of the shutdown grace.
 struct Slot {
     shared: Arc<Shared>,
-    lane: usize,
+    lane: Arc<Lane>,
     id: String,
 }
 
 impl Slot {
-    fn take(shared: Arc<Shared>, lane: usize, id: String) -> Slot {
-        if let Some(lane) = shared.lanes.get(lane) {
-            lane.started();
-        }
+    fn take(shared: Arc<Shared>, lane: Arc<Lane>, id: String) -> Slot {
+        lane.started();
         Slot { shared, lane, id }
     }
 }
@@ -446,19 +455,13 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.shared.landed(&self.id);
-        if let Some(lane) = self.shared.lanes.get(self.lane) {
-            lane.ended();
-        }
+        self.lane.ended();
     }
 }
 
 /// Deliver one claimed row through its lane's sender.
 async fn send_one(slot: Slot, row: ClaimedDelivery, probe: bool, permit: Permit) -> Delivered {
-    let shared = &slot.shared;
-    // Lanes are fixed when the worker is built; an index is always one of them.
-    let Some(lane) = shared.lanes.get(slot.lane) else {
-        return Delivered::LeaseLost;
-    };
+    let (shared, lane) = (&slot.shared, &*slot.lane);
     match &lane.sender {
         Senders::CareHq(s) => deliver(shared, (lane, s), row, probe, permit).await,
         Senders::Email(s) => deliver(shared, (lane, s), row, probe, permit).await,
