@@ -115,3 +115,41 @@ async fn a_step_whose_destination_was_removed_fails_with_a_message(db: Db) {
     app.stop().await;
 }
 on_both_databases!(a_step_whose_destination_was_removed_fails_with_a_message);
+
+/// A FHIR send makes several calls (two discovery documents, a token, the
+/// Bundle): each within `carehq.timeout`, but together past the lease,
+/// when another instance could claim the row and send it again. Before,
+/// such a send ran on past its lease; the pipeline now cuts every send off
+/// when only the time to record it is left, as an ambiguous try.
+async fn a_send_that_would_outlive_its_lease_is_cut_off(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir().await;
+    // Four calls of 3 s each; the lease is 10 s, sends are cut at 7 s.
+    records.set_faults(Faults {
+        latency_ms: 3_000,
+        ..Faults::default()
+    });
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    let id = posted_id(&app, 1).await;
+    let report = app.drain().await;
+    assert_eq!((report.synced, report.retrying), (1, 1), "{report:?}");
+    let steps = app.store.deliveries_of(&id).await.unwrap();
+    let step = (steps.iter())
+        .find(|d| d.step_name == "destination:records")
+        .expect("the destination's step");
+    assert_eq!(step.status, DeliveryStatus::Pending);
+    assert_eq!(step.ambiguous, 1, "counted as a send that may have arrived");
+    let attempts = app.store.attempts_of(&step.id).await.unwrap();
+    let error = attempts[0].error.clone().unwrap_or_default();
+    assert!(error.contains("before the lease ran short"), "{error}");
+    app.stop().await;
+}
+on_both_databases!(a_send_that_would_outlive_its_lease_is_cut_off);
