@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use enquiry_relay::fhir_sandbox::{Faults, seed};
-use enquiry_relay::storage::{DeliveryStatus, KeyRing, Sealing, new_key_line};
+use enquiry_relay::fhir_sandbox::{Faults, FhirSandbox, seed};
+use enquiry_relay::storage::{DeliveryStatus, DeliveryView, KeyRing, Sealing, new_key_line};
+use tokio_util::sync::CancellationToken;
 
 use crate::fhir_destination::{fhir, with_destination};
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
@@ -69,19 +70,12 @@ async fn a_step_whose_destination_was_removed_fails_with_a_message(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
-    records.set_faults(Faults {
+    let records_down = Faults {
         status: Some(503),
         status_path: Some("care-enquiries".into()),
         ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    };
+    let (carehq, _records, app) = sending_to_records(&db, records_down).await;
     let id = posted_id(&app, 1).await;
     app.drain().await;
     app.stop().await;
@@ -96,17 +90,14 @@ async fn a_step_whose_destination_was_removed_fails_with_a_message(db: Db) {
     app.make_pending_due().await;
     let report = app.drain_to_rest().await;
     assert_eq!(report.failed, 1, "{report:?}");
-    let steps = app.store.deliveries_of(&id).await.unwrap();
-    let step = (steps.iter())
-        .find(|d| d.step_name == "destination:records")
-        .expect("the destination's step");
+    let step = step_of(&app, &id, "destination:records").await;
     assert_eq!(step.status, DeliveryStatus::Failed);
     let reason = step.last_error.clone().unwrap_or_default();
     assert!(
         reason.contains("destination:records is no longer configured"),
         "{reason}"
     );
-    let enquiry = steps.iter().find(|d| d.step_name == "enquiry").unwrap();
+    let enquiry = step_of(&app, &id, "enquiry").await;
     assert_eq!(
         enquiry.status,
         DeliveryStatus::Synced,
@@ -125,26 +116,16 @@ async fn a_send_that_would_outlive_its_lease_is_cut_off(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let carehq = TestSandbox::start().await;
-    let (records, base, _stop) = fhir().await;
     // Four calls of 3 s each; the lease is 10 s, sends are cut at 7 s.
-    records.set_faults(Faults {
+    let slow = Faults {
         latency_ms: 3_000,
         ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    };
+    let (_carehq, _records, app) = sending_to_records(&db, slow).await;
     let id = posted_id(&app, 1).await;
     let report = app.drain().await;
     assert_eq!((report.synced, report.retrying), (1, 1), "{report:?}");
-    let steps = app.store.deliveries_of(&id).await.unwrap();
-    let step = (steps.iter())
-        .find(|d| d.step_name == "destination:records")
-        .expect("the destination's step");
+    let step = step_of(&app, &id, "destination:records").await;
     assert_eq!(step.status, DeliveryStatus::Pending);
     assert_eq!(step.ambiguous, 1, "counted as a send that may have arrived");
     let attempts = app.store.attempts_of(&step.id).await.unwrap();
@@ -153,3 +134,25 @@ async fn a_send_that_would_outlive_its_lease_is_cut_off(db: Db) {
     app.stop().await;
 }
 on_both_databases!(a_send_that_would_outlive_its_lease_is_cut_off);
+
+/// CareHQ's sandbox, the FHIR sandbox "records" with `faults`, and a quiet
+/// app sending each enquiry to both.
+async fn sending_to_records(
+    db: &TestDb,
+    faults: Faults,
+) -> (TestSandbox, (FhirSandbox, CancellationToken), TestApp) {
+    let carehq = TestSandbox::start().await;
+    let (records, base, stop) = fhir().await;
+    records.set_faults(faults);
+    let options = with_destination(&base, seed::CLIENT_SECRET);
+    let app = TestApp::spawn(db, &carehq.url, &options).await;
+    (carehq, (records, stop), app)
+}
+
+/// The enquiry's step named `name` as stored (`destination:records`).
+async fn step_of(app: &TestApp, id: &str, name: &str) -> DeliveryView {
+    let steps = app.store.deliveries_of(id).await.unwrap();
+    (steps.into_iter())
+        .find(|d| d.step_name == name)
+        .unwrap_or_else(|| panic!("no {name} step"))
+}

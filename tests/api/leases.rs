@@ -108,18 +108,8 @@ on_both_databases!(a_row_in_flight_here_is_skipped_even_after_its_lease_ran_out)
 /// lease ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     // The send takes a moment, so the lock below is taken while it runs.
-    sandbox.set_faults(Faults {
-        latency_ms: 500,
-        ..Faults::default()
-    });
-    let options = AppOptions {
-        lease: Duration::from_secs(40),
-        ..AppOptions::default()
-    };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = slow_carehq(500, Duration::from_secs(40)).await;
     let id = posted_id(&app, 1).await;
     eventually(Duration::from_secs(10), || async {
         (sandbox.sandbox.request_count() > 0).then_some(())
@@ -127,12 +117,7 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     .await
     .expect("the send starts");
 
-    sqlx::any::install_default_drivers();
-    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let lock = write_lock(&db).await;
     // CareHQ has the enquiry while the lock is held.
     sandbox.wait_for(1).await;
     // Reads still work, but the service cannot store anything: not ready.
@@ -148,8 +133,7 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     })
     .await
     .expect("the outcome write fails while the lock is held");
-    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
-    lock.close().await.unwrap();
+    release(lock).await;
 
     let delivered = app.wait_for_status(&id, "synced").await;
     assert_eq!(delivered.ambiguous, 0, "{delivered:?}");
@@ -221,40 +205,57 @@ on_both_databases!(a_known_success_is_recorded_after_its_lease_was_taken_over);
 /// claimed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        latency_ms: 1_500,
-        ..Faults::default()
-    });
-    let options = AppOptions {
-        lease: Duration::from_secs(12),
-        ..AppOptions::default()
-    };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = slow_carehq(1_500, Duration::from_secs(12)).await;
     let id = posted_id(&app, 1).await;
     let sending = app.wait_for_status(&id, "sending").await;
     // `next_attempt_at` of a row being sent is its lease's end.
     let lease_end = sending.next_attempt_at;
 
-    sqlx::any::install_default_drivers();
-    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let lock = write_lock(&db).await;
     sandbox.wait_for(1).await;
     // Held until the lease is over by a margin: the row is due again.
     let past = eventually(Duration::from_secs(30), || async {
         (enquiry_relay::storage::now_ms() > lease_end + 1_000).then_some(())
     });
     past.await.expect("the lease ends");
-    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
-    lock.close().await.unwrap();
+    release(lock).await;
 
     // A re-claim would have sent it again before it could end synced.
     app.wait_for_status(&id, "synced").await;
     assert_eq!(sandbox.received().len(), 1, "sent once");
     assert!(app.outcome_write_retries() > 0, "the write was held up");
     app.stop().await;
+}
+
+/// A SQLite app whose CareHQ answers `latency_ms` late, with `lease`.
+async fn slow_carehq(latency_ms: u64, lease: Duration) -> (TestDb, TestSandbox, TestApp) {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    sandbox.set_faults(Faults {
+        latency_ms,
+        ..Faults::default()
+    });
+    let options = AppOptions {
+        lease,
+        ..AppOptions::default()
+    };
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    (db, sandbox, app)
+}
+
+/// SQLite's write lock, taken by another connection (a CLI process, a
+/// backup) and held until `release`.
+async fn write_lock(db: &TestDb) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    lock
+}
+
+async fn release(mut lock: sqlx::AnyConnection) {
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    lock.close().await.unwrap();
 }
