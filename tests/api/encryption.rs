@@ -10,8 +10,7 @@ use std::time::Duration;
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    Actor, DeleteOutcome, EnquiryId, KeyRing, NewEnquiry, Sealing, StaffFilter, Store, StoreError,
-    new_key_line,
+    Actor, DeleteOutcome, KeyRing, Sealing, StaffFilter, Store, StoreError, new_key_line,
 };
 use sqlx::Row;
 
@@ -449,7 +448,6 @@ async fn store_with(db: &TestDb, keys: &[&str]) -> Store {
 
 /// Insert family `n`'s enquiry through `store`, as intake would.
 async fn insert_through(store: &Store, n: usize) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
     let raw = RawSubmission::from_json(&family(n)).expect("a valid post");
     let rules = IntakeRules {
         allowed_services: &[],
@@ -458,22 +456,7 @@ async fn insert_through(store: &Store, n: usize) -> String {
     };
     let payload =
         serde_json::to_string(&Enquiry::parse(&raw, &rules).expect("parses")).expect("serialises");
-    store
-        .insert_enquiry(NewEnquiry {
-            id: EnquiryId::from_stored(id.clone()),
-            site: crate::helpers::SITE.into(),
-            payload,
-            spam_verdict: "clean".into(),
-            idempotency_key: None,
-            fingerprint: None,
-            held: false,
-            consent: None,
-            partner_event: None,
-            destinations: Vec::new(),
-        })
-        .await
-        .expect("insert");
-    id
+    crate::helpers::insert_enquiry_with(store, payload).await
 }
 
 async fn reasons(store: &Store, id: &str) -> Vec<String> {

@@ -787,12 +787,18 @@ pub async fn post_keyed(
 /// Store one bare enquiry (payload `{}`) with its pending delivery, as intake
 /// would, for storage-level tests that claim and record by hand. Its Id.
 pub async fn insert_bare_enquiry(store: &Store) -> String {
+    insert_enquiry_with(store, "{}".into()).await
+}
+
+/// Store one enquiry of `payload` (JSON, as intake stores it) with its
+/// pending delivery, through `store` (so sealed if it seals). Its Id.
+pub async fn insert_enquiry_with(store: &Store, payload: String) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_enquiry(enquiry_relay::storage::NewEnquiry {
             id: enquiry_relay::storage::EnquiryId::from_stored(id.clone()),
             site: SITE.into(),
-            payload: "{}".into(),
+            payload,
             spam_verdict: "clean".into(),
             idempotency_key: None,
             fingerprint: None,
