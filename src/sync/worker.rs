@@ -165,7 +165,7 @@ impl SyncWorker {
         info!(
             in_flight = tasks.len(),
             grace_ms = grace.as_millis() as u64,
-            "waiting for in-flight CareHQ sends"
+            "waiting for in-flight sends"
         );
         let drained = tokio::time::timeout(grace, async {
             while let Some(joined) = tasks.join_next().await {
