@@ -278,8 +278,9 @@ impl ClaimScope<'_> {
         sites: SiteFilter::AllBut(&[]),
     };
 
-    /// `AND step IN (…) AND enquiry_id IN (…)` (or `NOT IN`) with
-    /// placeholders from `$first`; its values, in order, are `self.values()`.
+    /// `AND step IN (…) AND EXISTS (its enquiry is of one of the sites)`
+    /// (or `NOT IN`, `NOT EXISTS`), with placeholders from `$first`; its
+    /// values, in order, are `self.values()`.
     pub(super) fn clause(&self, first: usize) -> String {
         let (op, steps) = match self.steps {
             StepFilter::Only(steps) => ("IN", steps),
@@ -303,9 +304,9 @@ impl ClaimScope<'_> {
     }
 
     fn site_clause(&self, first: usize) -> String {
-        let (op, sites) = match self.sites {
-            SiteFilter::Only(sites) => ("IN", sites),
-            SiteFilter::AllBut(sites) => ("NOT IN", sites),
+        let (exists, sites) = match self.sites {
+            SiteFilter::Only(sites) => ("EXISTS", sites),
+            SiteFilter::AllBut(sites) => ("NOT EXISTS", sites),
         };
         if sites.is_empty() {
             return match self.sites {
@@ -316,8 +317,12 @@ impl ClaimScope<'_> {
         let list: Vec<String> = (first..first + sites.len())
             .map(|n| format!("${n}"))
             .collect();
+        // Asked of each due row through the enquiry's primary key, so the
+        // cost follows the due rows, not every enquiry the sites ever had
+        // (an `enquiry_id IN (SELECT id FROM enquiries WHERE site …)` list
+        // grew with history: BENCHMARKS.md, write-path profile).
         format!(
-            "AND enquiry_id {op} (SELECT id FROM enquiries WHERE site IN ({}))",
+            "AND {exists} (SELECT 1 FROM enquiries e WHERE e.id = deliveries.enquiry_id AND e.site IN ({}))",
             list.join(", ")
         )
     }
