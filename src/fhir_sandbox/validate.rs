@@ -635,6 +635,13 @@ mod tests {
         }
     }
 
+    /// The code of the issue found at FHIRPath `expression`, if any.
+    fn code_at(found: &[Issue], expression: &str) -> Option<&'static str> {
+        (found.iter())
+            .find(|i| i.expression.iter().any(|x| x == expression))
+            .map(|i| i.code)
+    }
+
     fn expressions(bundle: &Value) -> Vec<String> {
         issues(bundle)
             .into_iter()
@@ -704,12 +711,7 @@ mod tests {
             .remove("identifier");
         bundle["entry"][2]["resource"]["identifier"][0]["value"] = json!("enquiry-2");
         let found = issues(&bundle);
-        let at = |e: &str| {
-            found
-                .iter()
-                .find(|i| i.expression.iter().any(|x| x == e))
-                .map(|i| i.code)
-        };
+        let at = |e: &str| code_at(&found, e);
         assert_eq!(
             at("Bundle.entry[0].request.ifNoneExist"),
             Some("not-supported")
@@ -788,12 +790,7 @@ mod tests {
         bundle["entry"][2]["resource"]["requester"]["reference"] =
             json!("urn:uuid:99999999-9999-4999-8999-999999999999");
         let found = issues(&bundle);
-        let at = |e: &str| {
-            found
-                .iter()
-                .find(|i| i.expression.iter().any(|x| x == e))
-                .map(|i| i.code)
-        };
+        let at = |e: &str| code_at(&found, e);
         assert_eq!(
             at("Bundle.entry[2].resource.subject.reference"),
             Some("invalid")

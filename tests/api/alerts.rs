@@ -21,7 +21,7 @@ use enquiry_relay::sandbox::Faults;
 use enquiry_relay::sync::{DrainReport, fallback_mailer};
 use lettre::Message;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, config_toml, eventually};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, offline_settings};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -676,17 +676,10 @@ fn mailer_at(port: u16, timeout: Duration) -> Mailer {
         carehq_timeout: timeout,
         ..AppOptions::default()
     };
-    let toml = config_toml(
-        "sqlite://unused.db",
-        "http://127.0.0.1:9",
-        "127.0.0.1:0",
-        &options,
-    );
-    let settings = Settings::from_toml_str_edited(&toml, |s| {
+    let settings = offline_settings(&options, |s| {
         s.sites[0].fallback_email = Some("Upton manager <manager@upton.example>".parse().unwrap());
         email_alerts(s, port, "ops@example.net");
-    })
-    .expect("valid settings");
+    });
     fallback_mailer(&settings)
         .expect("a usable smtp_url")
         .expect("a site has a fallback_email")

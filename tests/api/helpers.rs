@@ -811,3 +811,35 @@ pub async fn insert_enquiry_with(store: &Store, payload: String) -> String {
         .expect("store an enquiry");
     id
 }
+
+/// SQLite's write lock, taken by another connection (a CLI process, a
+/// backup) and held until `release`.
+pub async fn write_lock(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    lock
+}
+
+/// Give back a lock `write_lock` took.
+pub async fn release(mut lock: sqlx::AnyConnection) {
+    use sqlx::Connection as _;
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    let _ = lock.close().await;
+}
+
+/// The settings of `options` without a database or CareHQ to reach (for
+/// building one client in a test), with `edit` made before the checks.
+pub fn offline_settings(options: &AppOptions, edit: impl Fn(&mut Settings)) -> Settings {
+    let toml = config_toml(
+        "sqlite://unused.db",
+        "http://127.0.0.1:9",
+        "127.0.0.1:0",
+        options,
+    );
+    Settings::from_toml_str_edited(&toml, edit).expect("test config is valid")
+}

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::Connection as _;
 
 use crate::helpers::spawn_app;
 use crate::helpers::{
@@ -268,12 +267,7 @@ async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
     let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     let before = timeouts_while_storing(&app).await;
 
-    sqlx::any::install_default_drivers();
-    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let lock = crate::helpers::write_lock(&db).await;
     let http = app.http.clone();
     let url = format!("{}/forms/{SITE}", app.address);
     let post = tokio::spawn(async move {
@@ -289,12 +283,11 @@ async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
         (post.is_finished() || timeouts_while_storing(&app).await > before).then_some(())
     })
     .await;
-    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    crate::helpers::release(lock).await;
     let (status, body) = post.await.unwrap();
 
     assert!(!body.contains("not been sent"), "{status}: {body}");
     assert_eq!(status, 201, "{body}");
     assert_eq!(enquiry_count(&db).await, 1);
-    let _ = lock.close().await;
     app.stop().await;
 }

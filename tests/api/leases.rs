@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use sqlx::Connection as _;
-
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
     AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, Store, Transition,
@@ -14,6 +12,7 @@ use enquiry_relay::storage::{
 
 use crate::helpers::{
     AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_bare_enquiry, posted_id,
+    release, write_lock,
 };
 use crate::on_both_databases;
 
@@ -241,21 +240,4 @@ async fn slow_carehq(latency_ms: u64, lease: Duration) -> (TestDb, TestSandbox, 
     };
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     (db, sandbox, app)
-}
-
-/// SQLite's write lock, taken by another connection (a CLI process, a
-/// backup) and held until `release`.
-async fn write_lock(db: &TestDb) -> sqlx::AnyConnection {
-    sqlx::any::install_default_drivers();
-    let mut lock = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
-    lock
-}
-
-async fn release(mut lock: sqlx::AnyConnection) {
-    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
-    lock.close().await.unwrap();
 }

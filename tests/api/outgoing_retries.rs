@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use enquiry_relay::carehq::{CareHqClient, CareHqError, ClientSettings};
-use enquiry_relay::config::Settings;
 use enquiry_relay::ops::notify::{Destination, Notifier};
 use secrecy::SecretString;
 
-use crate::helpers::{AppOptions, config_toml};
+use crate::helpers::{AppOptions, offline_settings};
 
 /// One request the fake saw: its method, path and nonce.
 type Seen = Arc<Mutex<Vec<(Method, String, String)>>>;
@@ -109,13 +108,7 @@ async fn the_alert_webhook_is_retried_after_a_503() {
         extra_toml: format!("[alerts]\nwebhook_url = \"{url}/hook\"\n"),
         ..AppOptions::default()
     };
-    let toml = config_toml(
-        "sqlite://unused.db",
-        "http://127.0.0.1:9",
-        "127.0.0.1:0",
-        &options,
-    );
-    let settings = Settings::from_toml_str(&toml).expect("test config is valid");
+    let settings = offline_settings(&options, |_| {});
     let notifier = Notifier::new(&settings.alerts)
         .expect("alerts configured")
         .expect("a webhook");

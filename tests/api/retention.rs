@@ -71,6 +71,15 @@ async fn seed(
     ids
 }
 
+/// How many enquiries are scrubbed, once some are (within `bound`).
+async fn first_scrubbed(pool: &sqlx::AnyPool, bound: Duration) -> Option<i64> {
+    eventually(bound, || async {
+        let n = count(pool, "SELECT COUNT(*) FROM enquiries WHERE payload IS NULL").await;
+        (n > 0).then_some(n)
+    })
+    .await
+}
+
 async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(pool)
@@ -170,15 +179,7 @@ async fn each_chunk_of_a_pass_is_committed_before_the_next_on_postgres() {
             .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
             .await
     });
-    let committed = eventually(Duration::from_secs(15), || async {
-        let n = count(
-            &pool,
-            "SELECT COUNT(*) FROM enquiries WHERE payload IS NULL",
-        )
-        .await;
-        (n > 0).then_some(n)
-    })
-    .await;
+    let committed = first_scrubbed(&pool, Duration::from_secs(15)).await;
     sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
     let report = pass.await.unwrap().unwrap();
     let committed = committed.expect(
@@ -232,15 +233,7 @@ async fn shutdown_cuts_short_a_retention_pass_waiting_on_a_lock_on_postgres() {
         retention,
         shutdown.clone(),
     ));
-    let first_chunk = eventually(Duration::from_secs(30), || async {
-        let n = count(
-            &pool,
-            "SELECT COUNT(*) FROM enquiries WHERE payload IS NULL",
-        )
-        .await;
-        (n > 0).then_some(n)
-    })
-    .await;
+    let first_chunk = first_scrubbed(&pool, Duration::from_secs(30)).await;
     assert_eq!(first_chunk, Some(PURGE_CHUNK), "the first chunk went");
 
     shutdown.cancel();
