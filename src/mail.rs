@@ -127,9 +127,4 @@ impl Mailer {
     pub fn from(&self) -> &Mailbox {
         &self.from
     }
-
-    /// The most a `send` takes.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
