@@ -200,8 +200,8 @@ pub(super) async fn insert_rows(
         return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
     }
     sqlx::query(
-        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new.id.as_str())
     .bind(new.site.as_str())
@@ -212,6 +212,10 @@ pub(super) async fn insert_rows(
     .bind(new.consent.as_ref().map(|c| c.sha256.as_str()))
     .bind(sealed.hashes.email.as_deref())
     .bind(sealed.hashes.phone.as_deref())
+    // The state its steps below give it (the triggers of migration 0018
+    // keep it from here): written now, the trigger finds it right and
+    // does not write the row a second time.
+    .bind(if new.held { "held" } else { "waiting" })
     .execute(&mut **tx)
     .await?;
     // A held row is not waiting to be sent until a person releases it, so

@@ -1,7 +1,10 @@
-//! The staff console's view of enquiries: one state per enquiry (from all of
-//! its delivery steps), filters by state, home and date, search by name,
-//! email or phone, pages; and the rows behind the overview. Read-only.
+//! The staff console's view of enquiries: one state per enquiry (stored,
+//! kept from all of its delivery steps by migration 0018's triggers),
+//! filters by state, home and date, search by name word, email or phone,
+//! keyset pages; and the counts behind the overview. Read-only, and bounded
+//! by what a page or a window shows, never by how many enquiries are stored.
 
+use super::search_terms::TermQuery;
 use super::status::sites_clause;
 use super::{Store, StoreError};
 
@@ -43,15 +46,8 @@ impl EnquiryState {
     }
 }
 
-/// The state of enquiry `e`, as SQL (see [`EnquiryState`]).
-const STATE: &str = "CASE \
-  WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'failed') THEN 'failed' \
-  WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'held') THEN 'held' \
-  WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status IN ('pending', 'sending', 'waiting')) THEN 'waiting' \
-  WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'expired') THEN 'closed' \
-  ELSE 'sent' END";
-
-/// When the next attempt of `e` is due, if one is.
+/// When the next attempt of `e` is due, if one is: read for the rows of a
+/// page only (a correlated subquery on the step index, per row shown).
 const NEXT_ATTEMPT: &str = "(SELECT MIN(d.next_attempt_at) FROM deliveries d \
   WHERE d.enquiry_id = e.id AND d.status IN ('pending', 'sending'))";
 
@@ -64,11 +60,59 @@ pub struct StaffFilter {
     pub from: Option<i64>,
     /// Received before (Unix ms).
     pub until: Option<i64>,
-    /// Part of a name, email address or phone number.
+    /// A whole name word, email address or phone number (see
+    /// `search_terms`); matched through the lookup terms, never by reading
+    /// the stored enquiries.
     pub search: Option<String>,
     /// Only enquiries of these sites (an account's staff token's); `None`
     /// for every site. Applies on top of `site`.
     pub sites: Option<Vec<String>>,
+}
+
+/// A row of the list as a place to page from: its arrival and id, the
+/// list's order (newest first, ties by id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub received_at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor of a row shown.
+    pub fn of(row: &StaffRow) -> Cursor {
+        Cursor {
+            received_at: row.received_at,
+            id: row.id.clone(),
+        }
+    }
+
+    /// As it travels in a link: `<received_at>_<id>`.
+    pub fn to_param(&self) -> String {
+        format!("{}_{}", self.received_at, self.id)
+    }
+
+    /// A link's cursor; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (at, id) = text.split_once('_')?;
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        Some(Cursor {
+            received_at: at.parse().ok()?,
+            id: valid_id.then(|| id.to_owned())?,
+        })
+    }
+}
+
+/// Which page of the list: the newest, or the rows just older or just newer
+/// than a row shown. Every page is read from an index at its cursor, so
+/// page 500 costs what page 1 does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Page {
+    #[default]
+    Newest,
+    Older(Cursor),
+    Newer(Cursor),
 }
 
 /// One line of the list. Names and contact details are personal data: they
@@ -97,156 +141,260 @@ impl std::fmt::Debug for StaffRow {
 type Row = (String, String, i64, String, Option<i64>, Option<String>);
 
 impl Store {
-    /// Up to `limit` enquiries matching `filter`, newest first, skipping `offset`.
-    /// The search reads the stored enquiries in Rust, not SQL: they may be
-    /// sealed (`database.encryption_key_file`), and one code path serves both.
+    /// Up to `limit` enquiries matching `filter` on `page`, newest first.
+    ///
+    /// One statement, bounded by `limit` and never by the table: the stored
+    /// state, the home and the keyset `(received_at, id)` are read from an
+    /// index that ends in that order; an account's homes are read one range
+    /// each (at most `limit` rows per home) and merged; a search is driven
+    /// by the lookup terms of its words.
     pub async fn staff_enquiries(
         &self,
         filter: &StaffFilter,
         limit: i64,
-        offset: i64,
+        page: &Page,
     ) -> Result<Vec<StaffRow>, StoreError> {
-        let search = Search::new(filter.search.as_deref());
-        let sites = filter.sites.as_deref();
-        let paging = 5 + sites.map_or(0, <[String]>::len);
-        let base = format!(
-            "SELECT id, site, received_at, state, next_at, payload FROM ( \
-               SELECT e.id, e.site, e.received_at, {STATE} AS state, {NEXT_ATTEMPT} AS next_at, e.payload \
-               FROM enquiries e) x \
-             WHERE ($1 = '' OR state = $1) AND ($2 = '' OR site = $2) \
-               AND received_at >= $3 AND received_at < $4 {} \
-             ORDER BY received_at DESC, id DESC",
-            sites_clause("site", sites, 5),
-        );
-        // Without a search the database pages; with one, every row the other
-        // filters leave is read and matched here, then paged.
-        let sql = match search {
-            None => format!("{base} LIMIT ${paging} OFFSET ${}", paging + 1),
-            Some(_) => base,
+        let Some(sites) = sites_to_read(filter) else {
+            return Ok(Vec::new());
         };
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(filter.state.map_or("", EnquiryState::as_str))
-            .bind(filter.site.as_deref().unwrap_or(""))
-            .bind(filter.from.unwrap_or(0))
-            .bind(filter.until.unwrap_or(i64::MAX));
-        for site in sites.into_iter().flatten() {
-            query = query.bind(site.as_str());
+        let words = match filter.search.as_deref() {
+            None => None,
+            Some(text) => match self.term_query(text) {
+                Some(words) => Some(words),
+                // Nothing in it can match a stored term (punctuation only).
+                None => return Ok(Vec::new()),
+            },
+        };
+        let newer = matches!(page, Page::Newer(_));
+        let mut list = ListQuery::default();
+        let sql = list.build(filter, &sites, words.as_ref(), page, limit.max(0));
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for value in list.binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
         }
-        let query = match search {
-            None => query.bind(limit.max(0)).bind(offset.max(0)),
-            Some(_) => query,
-        };
         let rows: Vec<Row> = query.fetch_all(&self.reader).await?;
-        let mut found = Vec::new();
-        for (id, site, received_at, state, next_attempt_at, payload) in rows {
-            let payload = self.sealing.open_opt(payload)?;
-            if let Some(search) = &search
-                && !payload.as_deref().is_some_and(|p| search.matches(p))
-            {
-                continue;
-            }
-            found.push(StaffRow {
-                state: EnquiryState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
-                id,
-                site,
-                received_at,
-                next_attempt_at,
-                payload,
-            });
-        }
-        if search.is_some() {
-            let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
-            let take = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
-            found = found.into_iter().skip(skip).take(take).collect();
+        let mut found = rows
+            .into_iter()
+            .map(|(id, site, received_at, state, next_attempt_at, payload)| {
+                Ok(StaffRow {
+                    state: EnquiryState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
+                    payload: self.sealing.open_opt(payload)?,
+                    id,
+                    site,
+                    received_at,
+                    next_attempt_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if newer {
+            found.reverse();
         }
         Ok(found)
     }
 
-    /// Site, arrival and state of every enquiry received at or after `since`
-    /// (Unix ms), of `sites` only (every site for `None`): what the overview
-    /// counts and charts.
-    pub async fn staff_states_since(
+    /// Enquiries received at or after `since` (Unix ms), of `sites` only
+    /// (every site for `None`), counted per site, UTC day (days since
+    /// `since`) and state: what the overview's windows and chart show.
+    /// Reads the index `(received_at, id)` over the window and the rows it
+    /// names: the cost of the window's enquiries, not of history.
+    pub async fn staff_day_counts(
         &self,
         since: i64,
         sites: Option<&[String]>,
-    ) -> Result<Vec<(String, i64, EnquiryState)>, StoreError> {
+    ) -> Result<Vec<DayCount>, StoreError> {
         let sql = format!(
-            "SELECT e.site, e.received_at, {STATE} FROM enquiries e WHERE e.received_at >= $1 {}",
+            "SELECT e.site, (e.received_at - $1) / {DAY_MS}, e.state, COUNT(*) FROM enquiries e \
+             WHERE e.received_at >= $1 {} GROUP BY 1, 2, 3",
             sites_clause("e.site", sites, 2)
         );
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(since);
         for site in sites.unwrap_or_default() {
             query = query.bind(site);
         }
-        let rows: Vec<(String, i64, String)> = query.fetch_all(&self.reader).await?;
+        let rows: Vec<(String, i64, String, i64)> = query.fetch_all(&self.reader).await?;
         rows.into_iter()
-            .map(|(site, at, state)| {
+            .map(|(site, day, state, count)| {
                 let state = EnquiryState::parse(&state)
                     .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?;
-                Ok((site, at, state))
+                Ok(DayCount {
+                    site,
+                    day,
+                    state,
+                    count,
+                })
             })
             .collect()
     }
 }
 
-/// A console search: part of a name, email address or phone number, lower
-/// case, matched as typed or without spaces (so "01632960123" finds
-/// "01632 960123").
-#[derive(Debug, PartialEq, Eq)]
-struct Search {
-    text: String,
-    compact: String,
+/// Enquiries of one home, one UTC day and one state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayCount {
+    pub site: String,
+    /// Whole days since the start asked for (0 = that day).
+    pub day: i64,
+    pub state: EnquiryState,
+    pub count: i64,
 }
 
-impl Search {
-    /// `None` when there is nothing to search for.
-    fn new(search: Option<&str>) -> Option<Search> {
-        let text = search
-            .map(str::trim)
-            .filter(|s| !s.is_empty())?
-            .to_lowercase();
-        let compact = text.replace(' ', "");
-        Some(Search { text, compact })
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The homes a list reads: `Some(None)` every home, `Some(Some(list))`
+/// those, `None` none at all (a home outside the account's, or an account
+/// without homes).
+fn sites_to_read(filter: &StaffFilter) -> Option<Option<Vec<String>>> {
+    match (&filter.site, &filter.sites) {
+        (None, None) => Some(None),
+        (Some(site), None) => Some(Some(vec![site.clone()])),
+        (None, Some(sites)) if sites.is_empty() => None,
+        (None, Some(sites)) => Some(Some(sites.clone())),
+        (Some(site), Some(sites)) => sites.contains(site).then(|| Some(vec![site.clone()])),
+    }
+}
+
+/// A value bound to a `$n` of a [`ListQuery`].
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The list's statement, written for its filter so each planner sees plain
+/// equalities and ranges it can serve from an index (no `$1 = '' OR …`).
+#[derive(Default)]
+struct ListQuery {
+    binds: Vec<Bind>,
+}
+
+impl ListQuery {
+    fn param(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
     }
 
-    /// Whether the stored enquiry's names, email or phone hold the search.
-    fn matches(&self, payload: &str) -> bool {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(payload) else {
-            return false;
+    fn build(
+        &mut self,
+        filter: &StaffFilter,
+        sites: &Option<Vec<String>>,
+        words: Option<&TermQuery>,
+        page: &Page,
+        limit: i64,
+    ) -> String {
+        let (order, compare) = match page {
+            Page::Newer(_) => ("ASC", ">"),
+            _ => ("DESC", "<"),
         };
-        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or("");
-        let haystack = format!(
-            "{} {} {} {}",
-            field("first_name"),
-            field("last_name"),
-            field("email"),
-            field("phone")
+        match sites {
+            None => self.one_range(filter, None, words, page, limit, order, compare),
+            Some(sites) if sites.len() == 1 => {
+                self.one_range(filter, Some(&sites[0]), words, page, limit, order, compare)
+            }
+            // One range per home, each at most a page, merged: an IN list
+            // would make the planner sort every row of those homes.
+            Some(sites) => {
+                let parts: Vec<String> = sites
+                    .iter()
+                    .enumerate()
+                    .map(|(n, site)| {
+                        let inner =
+                            self.one_range(filter, Some(site), words, page, limit, order, compare);
+                        format!("SELECT * FROM ({inner}) AS home{n}")
+                    })
+                    .collect();
+                let limit = self.param(Bind::Int(limit));
+                format!(
+                    "{} ORDER BY 3 {order}, 1 {order} LIMIT {limit}",
+                    parts.join(" UNION ALL ")
+                )
+            }
+        }
+    }
+
+    /// One index range: of one home (or every home), from the page's cursor.
+    #[allow(clippy::too_many_arguments)]
+    fn one_range(
+        &mut self,
+        filter: &StaffFilter,
+        site: Option<&String>,
+        words: Option<&TermQuery>,
+        page: &Page,
+        limit: i64,
+        order: &str,
+        compare: &str,
+    ) -> String {
+        // A search walks the first word's terms in arrival order (their key
+        // ends in it); otherwise the enquiries' own indexes.
+        let (from, at, id) = match words {
+            Some(_) => (
+                "enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id",
+                "t.received_at",
+                "t.enquiry_id",
+            ),
+            None => ("enquiries e", "e.received_at", "e.id"),
+        };
+        let mut conditions = Vec::new();
+        if let Some(words) = words {
+            for (n, word) in words.0.iter().enumerate() {
+                let list = self.list(word);
+                conditions.push(if n == 0 {
+                    format!("t.term IN ({list})")
+                } else {
+                    format!(
+                        "EXISTS (SELECT 1 FROM enquiry_terms u WHERE u.enquiry_id = e.id AND u.term IN ({list}))"
+                    )
+                });
+            }
+        }
+        if let Some(state) = filter.state {
+            let p = self.param(Bind::Text(state.as_str().to_owned()));
+            conditions.push(format!("e.state = {p}"));
+        }
+        if let Some(site) = site {
+            let p = self.param(Bind::Text(site.clone()));
+            conditions.push(format!("e.site = {p}"));
+        }
+        if let Some(from) = filter.from {
+            let p = self.param(Bind::Int(from));
+            conditions.push(format!("{at} >= {p}"));
+        }
+        if let Some(until) = filter.until {
+            let p = self.param(Bind::Int(until));
+            conditions.push(format!("{at} < {p}"));
+        }
+        if let Page::Older(cursor) | Page::Newer(cursor) = page {
+            let a = self.param(Bind::Int(cursor.received_at));
+            let b = self.param(Bind::Text(cursor.id.clone()));
+            conditions.push(format!("({at}, {id}) {compare} ({a}, {b})"));
+        }
+        let conditions = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let limit = self.param(Bind::Int(limit));
+        format!(
+            "SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, \
+             {NEXT_ATTEMPT} AS next_at, e.payload AS payload FROM {from} \
+             {conditions} ORDER BY {at} {order}, {id} {order} LIMIT {limit}"
         )
-        .to_lowercase();
-        haystack.contains(&self.text) || haystack.replace(' ', "").contains(&self.compact)
+    }
+
+    /// `$a, $b, …` binding each of `values`.
+    fn list(&mut self, values: &[String]) -> String {
+        let params: Vec<String> = values
+            .iter()
+            .map(|v| self.param(Bind::Text(v.clone())))
+            .collect();
+        params.join(", ")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_search_matches_names_and_contacts_literally_with_or_without_spaces() {
-        assert_eq!(Search::new(None), None);
-        assert_eq!(Search::new(Some("  ")), None);
-        let payload = r#"{"first_name":"Zoë","last_name":"O'Brien","email":"Zoe@Example.com",
-            "phone":"01632 960123","message":"5% off"}"#;
-        let found = |text: &str| Search::new(Some(text)).unwrap().matches(payload);
-        assert!(found("o'brien"));
-        assert!(found("ZOE@example"));
-        assert!(found("01632960123"), "spaces dropped");
-        assert!(found("zoë o'brien"), "first and last name together");
-        assert!(!found("5%"), "the message is not searched");
-        assert!(!found("o_brien"), "no wildcards: _ is a character");
-        assert!(!Search::new(Some("x")).unwrap().matches("not json"));
-    }
 
     #[test]
     fn states_read_back_as_written() {

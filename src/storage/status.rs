@@ -73,6 +73,18 @@ pub struct StatusFigures {
 }
 
 impl StatusFigures {
+    /// The figures a row of `site` and `step` adds to: the total, the
+    /// site's and the step's.
+    fn queues(&mut self, site: &str, step: &str) -> [&mut QueueFigures; 3] {
+        let StatusFigures {
+            total,
+            sites,
+            steps,
+            ..
+        } = self;
+        [total, entry(sites, site), entry(steps, step)]
+    }
+
     /// Failed deliveries in words, by step: "2 enquiries and 1 home visit".
     pub fn failed_in_words(&self) -> String {
         let count = |step: &str| {
@@ -100,8 +112,6 @@ impl StatusFigures {
         }
     }
 }
-
-type GroupRow = (String, String, String, i64, Option<i64>, i64);
 
 /// The entry for `key` in a list of named figures, added when missing.
 fn entry<'a>(list: &'a mut Vec<(String, QueueFigures)>, key: &str) -> &'a mut QueueFigures {
@@ -145,37 +155,64 @@ impl Store {
         sites: Option<&[String]>,
     ) -> Result<StatusFigures, StoreError> {
         let only = sites.unwrap_or_default();
-        // One grouped pass: count, oldest waiting row and recent syncs per (site, status).
+        let mut figures = StatusFigures::default();
+        // What is unfinished, from the status index: small whatever the
+        // history. Count and the longest wait per (site, step, status).
         let sql = format!(
-            "SELECT e.site, d.step, d.status, COUNT(*), MIN(COALESCE(d.pending_since, d.created_at)), \
-                    SUM(CASE WHEN d.status = 'synced' AND d.updated_at >= $1 THEN 1 ELSE 0 END) \
-               FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id WHERE 1 = 1 {} \
-              GROUP BY e.site, d.step, d.status ORDER BY e.site, d.step",
-            sites_clause("e.site", sites, 2)
+            "SELECT e.site, d.step, d.status, COUNT(*), MIN(COALESCE(d.pending_since, d.created_at)) \
+               FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+              WHERE d.status IN ('pending', 'sending', 'waiting', 'failed', 'held') {} \
+              GROUP BY 1, 2, 3",
+            sites_clause("e.site", sites, 1)
         );
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now - DAY_MS);
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for site in only {
             query = query.bind(site);
         }
-        let rows: Vec<GroupRow> = query.fetch_all(&self.reader).await?;
-        let mut figures = StatusFigures::default();
-        for (site, step, status, n, oldest, recent) in rows {
+        let rows: Vec<(String, String, String, i64, Option<i64>)> =
+            query.fetch_all(&self.reader).await?;
+        for (site, step, status, n, oldest) in rows {
             let waiting = matches!(status.as_str(), "pending" | "sending");
-            let StatusFigures {
-                total,
-                sites,
-                steps,
-                ..
-            } = &mut figures;
-            for queue in [total, entry(sites, &site), entry(steps, &step)] {
+            for queue in figures.queues(&site, &step) {
                 queue.add(&status, n);
-                queue.synced_last_24h += recent;
                 if waiting {
                     queue.oldest_pending_at = match (queue.oldest_pending_at, oldest) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
                 }
+            }
+        }
+        // What is finished (most of history): the totals the triggers of
+        // migration 0018 keep.
+        let sql = format!(
+            "SELECT site, step, status, n FROM delivery_totals WHERE n <> 0 {}",
+            sites_clause("site", sites, 1)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for site in only {
+            query = query.bind(site);
+        }
+        let rows: Vec<(String, String, String, i64)> = query.fetch_all(&self.reader).await?;
+        for (site, step, status, n) in rows {
+            for queue in figures.queues(&site, &step) {
+                queue.add(&status, n);
+            }
+        }
+        // Synced in the last day: a range of a partial index on the synced.
+        let sql = format!(
+            "SELECT e.site, d.step, COUNT(*) FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+              WHERE d.status = 'synced' AND d.updated_at >= $1 {} GROUP BY 1, 2",
+            sites_clause("e.site", sites, 2)
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now - DAY_MS);
+        for site in only {
+            query = query.bind(site);
+        }
+        let rows: Vec<(String, String, i64)> = query.fetch_all(&self.reader).await?;
+        for (site, step, n) in rows {
+            for queue in figures.queues(&site, &step) {
+                queue.synced_last_24h += n;
             }
         }
         let sql = format!(
@@ -202,6 +239,7 @@ impl Store {
         }
         let (stuck,): (i64,) = query.fetch_one(&self.reader).await?;
         figures.visits_waiting_on_failed = stuck;
+        figures.sites.sort_by(|a, b| a.0.cmp(&b.0));
         figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
         let sql = format!(
             "SELECT a.started_at, d.enquiry_id FROM delivery_attempts a \

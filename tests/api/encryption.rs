@@ -10,7 +10,7 @@ use std::time::Duration;
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    Actor, DeleteOutcome, KeyRing, Sealing, StaffFilter, Store, StoreError, new_key_line,
+    Actor, DeleteOutcome, KeyRing, Page, Sealing, StaffFilter, Store, StoreError, new_key_line,
 };
 use sqlx::Row;
 
@@ -154,10 +154,15 @@ async fn encrypted_personal_data_is_unreadable_at_rest_and_erasable(db: Db) {
     );
 
     let search = StaffFilter {
-        search: Some("FAMILY7@example".into()),
+        // A whole address, as typed (any case): found through its keyed
+        // lookup term, never by opening the sealed rows.
+        search: Some("FAMILY7@Example.com".into()),
         ..StaffFilter::default()
     };
-    let found = app.store.staff_enquiries(&search, 10, 0).await.unwrap();
+    let found = (app.store)
+        .staff_enquiries(&search, 10, &Page::Newest)
+        .await
+        .unwrap();
     assert_eq!(
         found.len(),
         3,

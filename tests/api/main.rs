@@ -14,6 +14,7 @@ mod delivery;
 mod delivery_engine;
 mod deploy;
 mod encryption;
+mod enquiry_state;
 mod error_tracking;
 mod fake_captcha;
 mod fallback_email;

@@ -15,7 +15,7 @@ use super::error::StaffError;
 use super::filter::FilterQuery;
 use super::session::{self, SignedIn};
 use crate::http::state::AppState;
-use crate::storage::{Actor, DeleteOutcome, EnquiryState};
+use crate::storage::{Actor, DeleteOutcome, EnquiryState, Page};
 
 /// The most enquiries one "retry all" sends again; the list says when
 /// more are left, so a large backlog is retried in steps a person watches.
@@ -158,7 +158,9 @@ pub async fn retry_matching(
     // Only failed enquiries are sent again: a filter on another state matches none.
     if filter.state.is_none_or(|s| s == EnquiryState::Failed) {
         filter.state = Some(EnquiryState::Failed);
-        let rows = state.store.staff_enquiries(&filter, BULK_LIMIT, 0).await?;
+        let rows = (state.store)
+            .staff_enquiries(&filter, BULK_LIMIT, &Page::Newest)
+            .await?;
         for row in rows {
             if !state.store.staff_retry(&row.id, &actor).await?.is_empty() {
                 retried += 1;

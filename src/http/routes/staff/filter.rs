@@ -6,11 +6,13 @@ use serde::Deserialize;
 
 use super::error::StaffError;
 use crate::http::staff_auth::StaffScope;
-use crate::storage::{EnquiryState, StaffFilter};
+use crate::storage::{Cursor, EnquiryState, Page, StaffFilter};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// `?state=&site=&from=&to=&q=&page=`; every field optional, empty = any.
+/// `?state=&site=&from=&to=&q=` and the page: `after=` (older than) or
+/// `before=` (newer than) a row's cursor, with `page=` its number for the
+/// caption; every field optional, empty = any, no cursor = the newest.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct FilterQuery {
     #[serde(default)]
@@ -27,6 +29,10 @@ pub struct FilterQuery {
     pub q: String,
     #[serde(default)]
     pub page: Option<u32>,
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
 }
 
 impl FilterQuery {
@@ -81,6 +87,27 @@ impl FilterQuery {
     pub fn page(&self) -> u32 {
         self.page.unwrap_or(1).max(1)
     }
+
+    /// Which page of the list the address asks for.
+    pub fn page_from(&self) -> Result<Page, StaffError> {
+        let cursor = |text: &str| {
+            Cursor::parse(text.trim()).ok_or_else(|| {
+                StaffError::BadRequest(
+                    "The page link is not understood; open Enquiries from the menu and page from there."
+                        .into(),
+                )
+            })
+        };
+        match (self.after.trim(), self.before.trim()) {
+            ("", "") => Ok(Page::Newest),
+            (after, "") => Ok(Page::Older(cursor(after)?)),
+            ("", before) => Ok(Page::Newer(cursor(before)?)),
+            _ => Err(StaffError::BadRequest(
+                "The page link asks for two pages at once; open Enquiries from the menu and page from there."
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// `YYYY-MM-DD` → the day's first Unix ms (UTC); empty → none.
@@ -131,6 +158,30 @@ mod tests {
             .to_filter()
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_page_is_its_cursor_and_a_bad_one_is_named() {
+        let query = |after: &str, before: &str| FilterQuery {
+            after: after.into(),
+            before: before.into(),
+            ..FilterQuery::default()
+        };
+        assert_eq!(query("", "").page_from().unwrap(), Page::Newest);
+        let cursor = Cursor {
+            received_at: 1_733_550_000_000,
+            id: "0193a1b2-c3d4".into(),
+        };
+        let param = cursor.to_param();
+        assert_eq!(
+            query(&param, "").page_from().unwrap(),
+            Page::Older(cursor.clone())
+        );
+        assert_eq!(query("", &param).page_from().unwrap(), Page::Newer(cursor));
+        for bad in ["x", "12", "12_", "a_b", "12_a b", "12_<script>"] {
+            assert!(query(bad, "").page_from().is_err(), "{bad}");
+        }
+        assert!(query(&param, &param).page_from().is_err());
     }
 
     #[test]

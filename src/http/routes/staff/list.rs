@@ -1,5 +1,8 @@
 //! `GET /staff/enquiries`: the list, newest first, filtered by state, home
-//! and dates, searched by name, email or phone, fifty to a page.
+//! and dates, searched by name, email or phone, fifty to a page. Pages are
+//! keyset pages: "Next page" carries the last row's cursor (`after=`),
+//! "Previous page" the first row's (`before=`), so any page is read from
+//! an index at its cursor, as fast as the first.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -15,7 +18,7 @@ use super::session;
 use super::words::{state_name, state_words, when};
 use crate::http::staff_auth::StaffScope;
 use crate::http::state::AppState;
-use crate::storage::{EnquiryState, StaffRow};
+use crate::storage::{Cursor, EnquiryState, Page, StaffRow};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -39,19 +42,39 @@ pub async fn list(
         )
     })?;
     let filter = query.to_filter_within(&signed_in.scope)?;
-    let page = query.page();
-    let offset = i64::from(page - 1) * PAGE_SIZE;
-    // One more than a page: tells whether there is a next page.
-    let mut rows = state
-        .store
-        .staff_enquiries(&filter, PAGE_SIZE + 1, offset)
+    let page = query.page_from()?;
+    let number = query.page();
+    // One more than a page: tells whether there is another beyond it.
+    let mut rows = (state.store)
+        .staff_enquiries(&filter, PAGE_SIZE + 1, &page)
         .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
+    match page {
+        // Read oldest first from the cursor: the extra row is the newest.
+        Page::Newer(_) if more => {
+            rows.remove(0);
+        }
+        _ => rows.truncate(PAGE_SIZE as usize),
+    }
+    // Older rows exist when this page was cut short, or when it was reached
+    // going back towards the newest; newer ones, the other way round.
+    let older = match page {
+        Page::Newer(_) => !rows.is_empty(),
+        _ => more,
+    };
+    let newer = match page {
+        Page::Newest => false,
+        Page::Older(_) => true,
+        Page::Newer(_) => more,
+    };
     let base = query.query_string();
-    let link = |page: u32| {
-        let sep = if base.is_empty() { "" } else { "&" };
-        format!("/staff/enquiries?{base}{sep}page={page}")
+    let link = |key: &str, row: Option<&StaffRow>, number: u32| match row {
+        Some(row) => {
+            let sep = if base.is_empty() { "" } else { "&" };
+            let cursor = Cursor::of(row).to_param();
+            format!("/staff/enquiries?{base}{sep}{key}={cursor}&page={number}")
+        }
+        None => String::new(),
     };
     let page_view = ListPage {
         nav: Nav {
@@ -61,13 +84,17 @@ pub async fn list(
         states: state_choices(&query.state),
         sites: site_choices(&state, &signed_in.scope, &query.site),
         rows: rows.iter().map(list_row).collect(),
-        page,
-        previous: if page > 1 {
-            link(page - 1)
+        page: number,
+        previous: if newer {
+            link("before", rows.first(), number.saturating_sub(1).max(1))
         } else {
             String::new()
         },
-        next: if more { link(page + 1) } else { String::new() },
+        next: if older {
+            link("after", rows.last(), number.saturating_add(1))
+        } else {
+            String::new()
+        },
         export: format!("/staff/export.csv?{base}"),
         notice: match notice.ok().and_then(|n| n.0.retried) {
             Some(0) => "No failed enquiry matched, so nothing was sent again.".into(),

@@ -35,8 +35,8 @@ pub async fn overview(
     let first_day = today - (DAYS - 1) * DAY_MS;
     // An account's staff see its homes, its figures and its problems only.
     let scope = &signed_in.scope;
-    let rows = (state.store)
-        .staff_states_since(first_day, scope.sites())
+    let counts = (state.store)
+        .staff_day_counts(first_day, scope.sites())
         .await?;
     let figures = state.store.status_figures_of(now, scope.sites()).await?;
     let lanes = scope.lane_names(&state.settings);
@@ -48,16 +48,13 @@ pub async fn overview(
         .map(|s| (s.slug.clone(), s.name.clone()))
         .collect();
     // Homes no longer configured still show while they have enquiries.
-    for (site, _, _) in &rows {
-        if !homes.iter().any(|(slug, _)| slug == site) {
-            homes.push((site.clone(), site.clone()));
+    for count in &counts {
+        if !homes.iter().any(|(slug, _)| *slug == count.site) {
+            homes.push((count.site.clone(), count.site.clone()));
         }
     }
-    let windows = [
-        ("Today", today),
-        ("Last 7 days", today - 6 * DAY_MS),
-        ("Last 30 days", first_day),
-    ];
+    // Each window by its first day, counted from `first_day`.
+    let windows = [("Today", DAYS - 1), ("Last 7 days", DAYS - 7), ("Last 30 days", 0)];
     let homes = homes
         .into_iter()
         .map(|(slug, name)| HomeFigures {
@@ -73,16 +70,16 @@ pub async fn overview(
                         failed: 0,
                         held: 0,
                     };
-                    for (_, _, state) in rows
+                    for count in counts
                         .iter()
-                        .filter(|(site, at, _)| *site == slug && *at >= since)
+                        .filter(|c| c.site == slug && c.day >= since)
                     {
-                        row.received += 1;
-                        match state {
-                            EnquiryState::Sent => row.sent += 1,
-                            EnquiryState::Waiting => row.waiting += 1,
-                            EnquiryState::Failed => row.failed += 1,
-                            EnquiryState::Held => row.held += 1,
+                        row.received += count.count;
+                        match count.state {
+                            EnquiryState::Sent => row.sent += count.count,
+                            EnquiryState::Waiting => row.waiting += count.count,
+                            EnquiryState::Failed => row.failed += count.count,
+                            EnquiryState::Held => row.held += count.count,
                             EnquiryState::Closed => {}
                         }
                     }
@@ -92,12 +89,7 @@ pub async fn overview(
         })
         .collect();
     let per_day: Vec<i64> = (0..DAYS)
-        .map(|d| {
-            let start = first_day + d * DAY_MS;
-            rows.iter()
-                .filter(|(_, at, _)| *at >= start && *at < start + DAY_MS)
-                .count() as i64
-        })
+        .map(|d| counts.iter().filter(|c| c.day == d).map(|c| c.count).sum())
         .collect();
     let page = OverviewPage {
         nav: Nav {
