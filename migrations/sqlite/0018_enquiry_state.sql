@@ -88,7 +88,8 @@ END;
 --    from the last row shown, at any depth.
 DROP INDEX enquiries_received;
 DROP INDEX enquiries_site_received;
-CREATE INDEX enquiries_received ON enquiries (received_at, id);
+-- Also covers the overview's per-day counts (site and state ride along).
+CREATE INDEX enquiries_received ON enquiries (received_at, id, site, state);
 CREATE INDEX enquiries_site_received ON enquiries (site, received_at, id);
 CREATE INDEX enquiries_state_received ON enquiries (state, received_at, id);
 CREATE INDEX enquiries_site_state_received ON enquiries (site, state, received_at, id);

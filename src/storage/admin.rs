@@ -92,12 +92,20 @@ impl Store {
         filter: &EnquiryFilter,
     ) -> Result<Vec<EnquirySummary>, StoreError> {
         // Optional filters as "$n = '' OR …"; only the site list is spliced
-        // in, as placeholders ($5 on), never as values.
+        // in, as placeholders ($5 on), never as values. A status filter is
+        // read where its rows are few: the unfinished from the status index,
+        // the expired among the closed enquiries; synced (most rows) walks
+        // the newest enquiries and stops at the limit.
+        let status = match filter.status.as_deref() {
+            None | Some("synced") => "($1 = '' OR d.status = $1 OR v.status = $1)",
+            Some("expired") => "e.state = 'closed' AND (d.status = $1 OR v.status = $1)",
+            Some(_) => "e.id IN (SELECT s.enquiry_id FROM deliveries s WHERE s.status = $1)",
+        };
         let sql = format!(
             "SELECT e.id, e.site, e.received_at, d.status, d.attempts, d.remote_id, e.spam_verdict, e.scrubbed_at, v.status \
                FROM enquiries e LEFT JOIN deliveries d ON d.enquiry_id = e.id AND d.step = 'enquiry' \
                LEFT JOIN deliveries v ON v.enquiry_id = e.id AND v.step = 'home_visit' \
-              WHERE ($1 = '' OR d.status = $1 OR v.status = $1) AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 {} \
+              WHERE {status} AND ($2 = '' OR e.site = $2) AND e.received_at >= $3 {} \
               ORDER BY e.received_at DESC, e.id DESC LIMIT $4",
             super::status::sites_clause("e.site", filter.sites.as_deref(), 5)
         );

@@ -33,6 +33,7 @@ impl Store {
                     sqlite_writer: Some(SqliteWriter::start(writer.clone())),
                     touching: Default::default(),
                     sealing: Default::default(),
+                    figures_once: Default::default(),
                     writer,
                     reader,
                     backend,
@@ -52,6 +53,7 @@ impl Store {
                     sqlite_writer: None,
                     touching: Default::default(),
                     sealing: Default::default(),
+                    figures_once: Default::default(),
                 })
             }
         }

@@ -40,7 +40,12 @@ async fn disagreeing(store_url: &str) -> Vec<(String, String, String)> {
 }
 
 /// The finished totals kept by the triggers, and the same counted afresh.
-async fn totals(store_url: &str) -> (Vec<(String, String, String, i64)>, Vec<(String, String, String, i64)>) {
+async fn totals(
+    store_url: &str,
+) -> (
+    Vec<(String, String, String, i64)>,
+    Vec<(String, String, String, i64)>,
+) {
     let mut conn = sqlx::AnyConnection::connect(store_url).await.unwrap();
     let kept = sqlx::query_as(
         "SELECT site, step, status, n FROM delivery_totals WHERE n <> 0 ORDER BY 1, 2, 3",
@@ -98,7 +103,10 @@ async fn the_stored_state_follows_every_kind_of_change(db: Db) {
     sandbox.set_faults(Faults::once(400));
     app.drain_all().await;
     check(&app, &db, &failed, "failed", "a refusal").await;
-    assert_eq!(app.store.staff_retry(&failed, &ACTOR).await.unwrap().len(), 1);
+    assert_eq!(
+        app.store.staff_retry(&failed, &ACTOR).await.unwrap().len(),
+        1
+    );
     check(&app, &db, &failed, "waiting", "a staff retry").await;
     sandbox.set_faults(Faults::once(500));
     app.drain_all().await;
@@ -226,8 +234,17 @@ async fn keyset_pages_neither_skip_nor_repeat_while_enquiries_arrive(db: Db) {
             })
             .await;
             let unique: HashSet<&String> = shown.iter().collect();
-            assert_eq!(unique.len(), shown.len(), "a row repeated (page size {size})");
-            assert!(shown == expected, "page size {size}, {filter:?}: {} shown, {} expected", shown.len(), expected.len());
+            assert_eq!(
+                unique.len(),
+                shown.len(),
+                "a row repeated (page size {size})"
+            );
+            assert!(
+                shown == expected,
+                "page size {size}, {filter:?}: {} shown, {} expected",
+                shown.len(),
+                expected.len()
+            );
         }
     }
 
@@ -304,13 +321,15 @@ async fn the_migration_fills_the_state_of_a_previous_release_database(db: Db) {
         ("e-none", &[], "sent"),
     ];
     for (n, (id, steps, _)) in cases.iter().enumerate() {
-        sqlx::query("INSERT INTO enquiries (id, site, received_at, payload) VALUES ($1, $2, $3, '{}')")
-            .bind(*id)
-            .bind(SITE)
-            .bind(now - n as i64)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO enquiries (id, site, received_at, payload) VALUES ($1, $2, $3, '{}')",
+        )
+        .bind(*id)
+        .bind(SITE)
+        .bind(now - n as i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
         for (k, status) in steps.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at) \
@@ -339,9 +358,24 @@ async fn the_migration_fills_the_state_of_a_previous_release_database(db: Db) {
     assert_eq!(
         kept,
         [
-            (SITE.to_owned(), "enquiry".to_owned(), "expired".to_owned(), 1),
-            (SITE.to_owned(), "enquiry".to_owned(), "synced".to_owned(), 2),
-            (SITE.to_owned(), "home_visit".to_owned(), "synced".to_owned(), 1),
+            (
+                SITE.to_owned(),
+                "enquiry".to_owned(),
+                "expired".to_owned(),
+                1
+            ),
+            (
+                SITE.to_owned(),
+                "enquiry".to_owned(),
+                "synced".to_owned(),
+                2
+            ),
+            (
+                SITE.to_owned(),
+                "home_visit".to_owned(),
+                "synced".to_owned(),
+                1
+            ),
         ]
     );
     // And from here the triggers keep it.

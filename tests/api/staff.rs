@@ -578,7 +578,11 @@ async fn list_filters_and_searches(db: Db, encrypted: bool) {
     ] {
         let html = staff.page(&format!("/staff/enquiries?{query}")).await;
         for id in [&failed, &sent, &waiting, &held] {
-            assert_eq!(html.contains(id.as_str()), expected.contains(&id), "{query}: {id}");
+            assert_eq!(
+                html.contains(id.as_str()),
+                expected.contains(&id),
+                "{query}: {id}"
+            );
         }
     }
     let tomorrow = time::OffsetDateTime::now_utc().date().next_day().unwrap();

@@ -54,7 +54,11 @@ pub async fn overview(
         }
     }
     // Each window by its first day, counted from `first_day`.
-    let windows = [("Today", DAYS - 1), ("Last 7 days", DAYS - 7), ("Last 30 days", 0)];
+    let windows = [
+        ("Today", DAYS - 1),
+        ("Last 7 days", DAYS - 7),
+        ("Last 30 days", 0),
+    ];
     let homes = homes
         .into_iter()
         .map(|(slug, name)| HomeFigures {
@@ -70,10 +74,7 @@ pub async fn overview(
                         failed: 0,
                         held: 0,
                     };
-                    for count in counts
-                        .iter()
-                        .filter(|c| c.site == slug && c.day >= since)
-                    {
+                    for count in counts.iter().filter(|c| c.site == slug && c.day >= since) {
                         row.received += count.count;
                         match count.state {
                             EnquiryState::Sent => row.sent += count.count,
