@@ -73,6 +73,12 @@ impl Store {
         let rows: Vec<(String, String, String, i64, i64)> = match self.backend {
             Backend::Sqlite => {
                 let now = now_ms();
+                // Most claims find nothing due (a lane woken by another
+                // lane's intake, a poll). Asked on a reader first, they leave
+                // the one writer connection to intake and outcomes.
+                if !self.any_due(now, skip, &scope).await? {
+                    return Ok(Vec::new());
+                }
                 // SQLite's RETURNING shows new values: compare against a pre-read of
                 // which due rows were `sending` to tell expired leases apart.
                 let mut tx = self.writer.begin().await?;
@@ -136,6 +142,27 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Whether a row of `scope` not in `skip` is due at `now` (SQLite: the
+    /// claim's own condition, read without taking the writer).
+    async fn any_due(
+        &self,
+        now: i64,
+        skip: &[String],
+        scope: &ClaimScope<'_>,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 {} {} LIMIT 1",
+            skip_clause(2, skip.len()),
+            scope.clause(2 + skip.len())
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
+        for value in skip.iter().map(String::as_str).chain(scope.values()) {
+            query = query.bind(value);
+        }
+        let due: Option<(i64,)> = query.fetch_optional(&self.reader).await?;
+        Ok(due.is_some())
     }
 
     /// When the next delivery of `scope` falls due (a pending row's time, or

@@ -45,3 +45,4 @@ mod tenancy;
 mod upstream_answers;
 mod visit_ops;
 mod visits;
+mod write_path;
