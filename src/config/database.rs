@@ -61,7 +61,7 @@ pub(super) fn database(settings: &DatabaseSettings, p: &mut Problems) {
     if sqlite_in_memory(exposed) {
         p.push(
             "database.url",
-            format!("is an in-memory SQLite database; the relay opens two pools (a writer and readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
+            format!("is an in-memory SQLite database; the relay opens several pools (a writer, readers and staff readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
         );
         return;
     }

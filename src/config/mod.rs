@@ -169,8 +169,9 @@ impl Settings {
     /// `database.staff_statement_timeout`, by default a few seconds under
     /// `server.request_timeout`.
     pub fn staff_statement_timeout(&self) -> Duration {
-        (self.database.staff_statement_timeout)
-            .unwrap_or_else(|| database::default_staff_statement_timeout(self.server.request_timeout))
+        (self.database.staff_statement_timeout).unwrap_or_else(|| {
+            database::default_staff_statement_timeout(self.server.request_timeout)
+        })
     }
 
     /// True when deliveries go to the built-in CareHQ sandbox.
