@@ -38,6 +38,7 @@ mod retention;
 mod spam;
 mod spam_limits;
 mod staff;
+mod staff_pool;
 mod staff_sessions;
 mod status;
 mod tenancy;
