@@ -17,7 +17,7 @@ use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::fhir::{FhirClient, FhirError, FhirSettings};
 use crate::http::{AppState, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
-use crate::storage::{KeyRing, Sealing, Store};
+use crate::storage::{KeyRing, PoolSettings, Sealing, Store};
 use crate::sync::{SyncWorker, fallback_mailer};
 
 /// A built, bound, not yet running service.
@@ -240,12 +240,14 @@ impl Application {
 /// Open the database and apply migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     use secrecy::ExposeSecret as _;
-    let store = Store::connect(
-        settings.database.url.expose_secret(),
-        settings.database.max_connections,
-    )
-    .await
-    .context("could not open the database (database.url)")?;
+    let pools = PoolSettings {
+        max_connections: settings.database.max_connections,
+        staff_connections: settings.database.staff_connections,
+        staff_statement_timeout: settings.staff_statement_timeout(),
+    };
+    let store = Store::connect_with(settings.database.url.expose_secret(), pools)
+        .await
+        .context("could not open the database (database.url)")?;
     store
         .migrate()
         .await

@@ -1,11 +1,48 @@
-//! `[database]`: where enquiries are stored.
+//! `[database]`: where enquiries are stored, and the bounds of the staff pool.
+
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
 use super::error::Problems;
 use super::sections::DatabaseSettings;
+use crate::values::format_duration;
 
 use super::sections::DEFAULT_DATABASE_URL;
+
+/// How much shorter than `server.request_timeout` the staff pool's statement
+/// timeout is by default (never more than half of it).
+pub(super) const STAFF_STATEMENT_MARGIN: Duration = Duration::from_secs(5);
+
+/// `database.staff_statement_timeout` when it is not set: a few seconds
+/// under the request timeout, so the database gives up a staff read before
+/// the HTTP layer gives up the request.
+pub(super) fn default_staff_statement_timeout(request_timeout: Duration) -> Duration {
+    (request_timeout.saturating_sub(STAFF_STATEMENT_MARGIN)).max(request_timeout / 2)
+}
+
+/// A staff read the request has already given up on must not go on in the
+/// database: its own timeout ends it even where the cancel on a dropped
+/// request cannot be sent, and staff are told the database took too long
+/// rather than that the request did.
+pub(super) fn staff_statement_within_request(
+    statement: Duration,
+    request: Duration,
+    p: &mut Problems,
+) {
+    if statement < request {
+        return;
+    }
+    p.push(
+        "database.staff_statement_timeout",
+        format!(
+            "\"{}\" must be shorter than server.request_timeout (\"{}\"), or a staff read would go on running in the database after its request had been given up; e.g. \"{}\", or leave it out for that default",
+            format_duration(statement),
+            format_duration(request),
+            format_duration(default_staff_statement_timeout(request)),
+        ),
+    );
+}
 
 pub(super) fn database(settings: &DatabaseSettings, p: &mut Problems) {
     let exposed = settings.url.expose_secret();
@@ -24,7 +61,7 @@ pub(super) fn database(settings: &DatabaseSettings, p: &mut Problems) {
     if sqlite_in_memory(exposed) {
         p.push(
             "database.url",
-            format!("is an in-memory SQLite database; the relay opens two pools (a writer and readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
+            format!("is an in-memory SQLite database; the relay opens several pools (a writer, readers and staff readers), and each would get its own private, empty database, and every enquiry would be lost at exit. Give a file path instead, e.g. \"{DEFAULT_DATABASE_URL}\""),
         );
         return;
     }

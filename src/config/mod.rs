@@ -165,6 +165,15 @@ impl Settings {
         (self.sync.shutdown_grace).unwrap_or(self.carehq.timeout + delivery::SHUTDOWN_MARGIN)
     }
 
+    /// How long one statement on the staff pool may run (PostgreSQL):
+    /// `database.staff_statement_timeout`, by default a few seconds under
+    /// `server.request_timeout`.
+    pub fn staff_statement_timeout(&self) -> Duration {
+        (self.database.staff_statement_timeout).unwrap_or_else(|| {
+            database::default_staff_statement_timeout(self.server.request_timeout)
+        })
+    }
+
     /// True when deliveries go to the built-in CareHQ sandbox.
     pub fn sandbox_mode(&self) -> bool {
         self.carehq.sandbox

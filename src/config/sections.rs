@@ -49,6 +49,14 @@ fields::section! {
         /// `sqlite:…` or `postgres(ql)://…`; secret because it may hold a password.
         pub url: SecretString ["fields::secret"] = SecretString::from(DEFAULT_DATABASE_URL),
         pub max_connections: u32 ["fields::whole::<_, _, 1, 1000>"] = 8,
+        /// Connections of the staff pool: staff console, `/status`, `/metrics`
+        /// and `enquiries list` read through these and never through the
+        /// pool intake and the worker use.
+        pub staff_connections: u32 ["fields::whole::<_, _, 1, 100>"] = 2,
+        /// PostgreSQL: how long one statement on the staff pool may run;
+        /// shorter than `server.request_timeout`. Read it with
+        /// `Settings::staff_statement_timeout` (it defaults from that timeout).
+        pub staff_statement_timeout: Option<Duration> ["fields::positive_duration"] = None,
         /// Personal data is stored encrypted with the keys in this file
         /// (storage/sealing.rs has the format); absent means stored plain.
         pub encryption_key_file: Option<std::path::PathBuf> = None,
@@ -74,6 +82,8 @@ impl std::fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("staff_connections", &self.staff_connections)
+            .field("staff_statement_timeout", &self.staff_statement_timeout)
             .field("encryption_key_file", &self.encryption_key_file)
             .finish()
     }

@@ -146,6 +146,12 @@ const PROBLEMS: &[Row] = &[
     ("[database]\nurl = \"sqlite://?mode=memory\"", &[], &[("database.url", "sqlite://data/enquiry-relay.db")]),
     ("[database]\nurl = \"sqlite://data/relay.db?mode=memory&cache=shared\"", &[], &[("database.url", "sqlite://data/enquiry-relay.db")]),
     ("[database]\nurl = \"sqlite://\"", &[], &[("database.url", "sqlite://data/enquiry-relay.db")]),
+    // A staff read must end in the database before its request is given up.
+    ("[database]\nstaff_statement_timeout = \"30s\"\nstaff_connections = 0", &[], &[
+        ("database.staff_statement_timeout", "shorter than server.request_timeout (\"30s\")"),
+        ("database.staff_statement_timeout", "e.g. \"25s\""), ("database.staff_connections", "from 1 to 100"), ("#", "2")]),
+    ("[database]\nstaff_statement_timeout = \"0s\"\n[server]\nrequest_timeout = \"1m\"", &[], &[
+        ("database.staff_statement_timeout", "longer than zero")]),
     // carehq.timeout is 30 s by default: 1 ms more leaves no time to record.
     ("[sync]\nlease = \"30001ms\"", &[], &[("sync.lease", "by at least 5s")]),
     ("[captcha]\nprovider = \"altcha\"\nsecret_file = \"/nonexistent/relay-secret\"", &[], &[
@@ -261,6 +267,8 @@ fn configurations_near_the_limits_load() {
         "[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n",
         "[sync]\nlease = \"35s\"\n",
         "[captcha]\nmin_score = 0.7\n[database]\nmax_connections = 16\n",
+        "[database]\nstaff_connections = 100\nstaff_statement_timeout = \"29s\"\n",
+        "[database]\nstaff_statement_timeout = \"50s\"\n[server]\nrequest_timeout = \"1m\"\n",
         &format!("{turnstile}timeout = \"9s\"\n[server]\nrequest_timeout = \"10s\"\n"),
         // ALTCHA makes no call, so its timeout does not matter.
         "[captcha]\nprovider = \"altcha\"\nsecret = \"s\"\ntimeout = \"5s\"\n[server]\nrequest_timeout = \"1s\"\n",
@@ -286,6 +294,10 @@ fn defaults_fill_every_unset_key() {
         (server.listen, &server.trusted_proxies, server.body_limit) => "(127.0.0.1:8080, [], 65536)",
         (server.request_timeout, &server.public_url, server.client_ip_header) => "(30s, None, XForwardedFor)",
         (s.database.url.expose_secret(), s.database.max_connections) => r#"("sqlite://data/enquiry-relay.db", 8)"#,
+        // The staff pool's statement timeout follows server.request_timeout:
+        // 5 s under it, never less than half of it.
+        (s.database.staff_connections, s.staff_statement_timeout()) => "(2, 25s)",
+        (ok("[server]\nrequest_timeout = \"2m\"").staff_statement_timeout(), ok("[server]\nrequest_timeout = \"6s\"").staff_statement_timeout()) => "(115s, 3s)",
         (s.sandbox_mode(), &s.carehq.base_url, &s.carehq.account_id) => r#"(false, "https://api.carehq.dev", "0123456789abcdef01234567")"#,
         (s.carehq.api_secret.expose_secret(), s.carehq.timeout) => r#"("live-secret-value", 30s)"#,
         sync.retry_schedule => "[10s, 60s, 300s, 900s, 1800s, 3600s, 7200s, 14400s, 28800s, 43200s, 86400s]",

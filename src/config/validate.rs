@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Settings;
 use super::accounts::AccountSettings;
 use super::captcha::{self, CaptchaProvider, CaptchaSettings};
-use super::database::database;
+use super::database::{database, staff_statement_within_request};
 use super::delivery::{LEASE_MARGIN, LEASE_MIN_MARGIN, carehq};
 use super::error::{ConfigErrors, Problems, Refused};
 use super::extract::Places;
@@ -28,6 +28,11 @@ pub(super) fn settings(
     let mut p = Problems::default();
     let is_refused = |prefix: &str| refused.any(prefix);
     database(&s.database, &mut p);
+    if let Some(statement) = s.database.staff_statement_timeout
+        && !is_refused("server.request_timeout")
+    {
+        staff_statement_within_request(statement, s.server.request_timeout, &mut p);
+    }
     // An unknown key may be a misspelt credential: the unset ones are then not blamed.
     let credential_refused = (refused.bad.iter())
         .any(|k| k.starts_with("carehq.") && !matches!(&**k, "carehq.base_url" | "carehq.timeout"));

@@ -117,7 +117,9 @@ impl Store {
         for site in filter.sites.iter().flatten() {
             query = query.bind(site);
         }
-        let rows: Vec<SummaryRow> = query.fetch_all(&self.reader).await?;
+        let mut conn = self.staff_read().await?;
+        let rows: Vec<SummaryRow> = query.fetch_all(conn.as_mut()).await?;
+        conn.done();
         Ok(rows
             .into_iter()
             .map(
@@ -148,16 +150,18 @@ impl Store {
             .collect())
     }
 
-    /// One enquiry's stored row.
+    /// One enquiry's stored row (a staff read).
     pub async fn enquiry(&self, id: &str) -> Result<Option<EnquiryRecord>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let row: Option<RecordRow> =
             sqlx::query_as(
                 "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at, consent_version, consent_sha256 \
                  FROM enquiries WHERE id = $1",
             )
             .bind(id)
-            .fetch_optional(&self.reader)
+            .fetch_optional(conn.as_mut())
             .await?;
+        conn.done();
         row.map(
             |(id, site, received_at, payload, spam_verdict, scrubbed_at, version, sha256)| {
                 Ok(EnquiryRecord {

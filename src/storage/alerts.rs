@@ -174,19 +174,22 @@ impl Store {
         Ok(())
     }
 
-    /// Failed enquiries with their stored payload (personal data), oldest first.
+    /// Failed enquiries with their stored payload (personal data), oldest
+    /// first (a status read, on the staff pool).
     pub async fn failed_enquiries(
         &self,
         limit: i64,
     ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT e.id, e.site, e.payload FROM enquiries e \
               WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'failed') \
               ORDER BY e.received_at LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(conn.as_mut())
         .await?;
+        conn.done();
         rows.into_iter()
             .map(|(id, site, payload)| Ok((id, site, self.sealing.open_opt(payload)?)))
             .collect()

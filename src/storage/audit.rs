@@ -80,13 +80,15 @@ pub(super) async fn record(
 impl Store {
     /// The trail of one enquiry, oldest first.
     pub async fn audit_of(&self, enquiry_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT at, actor, action, reason, detail FROM audit_log \
              WHERE enquiry_id = $1 ORDER BY at, id",
         )
         .bind(enquiry_id)
-        .fetch_all(&self.reader)
+        .fetch_all(conn.as_mut())
         .await?;
+        conn.done();
         rows.into_iter()
             .map(|(at, actor, action, reason, detail)| {
                 Ok(AuditEntry {

@@ -1,4 +1,5 @@
-//! Opening the pools: URL scheme → backend, SQLite file and pragmas.
+//! Opening the pools: URL scheme → backend, SQLite file and pragmas, and the
+//! staff pool's bounds.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,23 +10,72 @@ use sqlx::any::AnyPoolOptions;
 use super::group_commit::SqliteWriter;
 use super::{Backend, Store, StoreError};
 
+/// How many connections each pool may open and how long a staff statement
+/// may run: `[database]`'s `max_connections`, `staff_connections` and
+/// `staff_statement_timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// The main pool (intake, the worker, every write); at least 2.
+    pub max_connections: u32,
+    /// The staff pool (staff and status reads); at least 1.
+    pub staff_connections: u32,
+    /// PostgreSQL: each staff connection's `statement_timeout`. Both
+    /// backends: the longest wait for a staff connection.
+    pub staff_statement_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// `max_connections` for the main pool; the staff pool as the config's
+    /// defaults have it (2 connections, 25 s).
+    pub fn new(max_connections: u32) -> PoolSettings {
+        PoolSettings {
+            max_connections,
+            staff_connections: 2,
+            staff_statement_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+/// What PostgreSQL shows as the staff pool's `application_name`.
+pub(super) const STAFF_APPLICATION_NAME: &str = "enquiry-relay staff";
+
 impl Store {
+    /// [`Store::connect_with`] the staff pool's defaults.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Store::connect_with(url, PoolSettings::new(max_connections)).await
+    }
+
     /// Connect to `url` (`sqlite:` or `postgres:`/`postgresql:`). For SQLite the
     /// file and its parent directory are created on first run, and every
     /// connection uses WAL with `synchronous=FULL`: an acknowledged enquiry
     /// survives power loss, not just a process crash.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    ///
+    /// Staff reads get a pool of their own (`pools.staff_connections`),
+    /// read-only: on PostgreSQL its connections run with
+    /// `statement_timeout`, so a slow staff query ends in the database and
+    /// never holds a connection intake or the worker needs. SQLite has no
+    /// statement timeout through sqlx: its staff reads are bounded by the
+    /// pool's size (WAL readers never block the writer, so at most
+    /// `staff_connections` slow reads run, beside intake), and a read whose
+    /// request ended stops at its next row (staff_reads.rs).
+    pub async fn connect_with(url: &str, pools: PoolSettings) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
-        let max_connections = max_connections.max(2);
+        let max_connections = pools.max_connections.max(2);
+        let staff_connections = pools.staff_connections.max(1);
         match backend {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
-                let writer = sqlite_pool(1)
+                let writer = sqlite_pool(1, false)
                     .connect(&url)
                     .await
                     .map_err(|e| open_error(&url, e))?;
-                let reader = sqlite_pool(max_connections)
+                let reader = sqlite_pool(max_connections, false)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| open_error(&url, e))?;
+                let staff = sqlite_pool(staff_connections, true)
+                    .acquire_timeout(pools.staff_statement_timeout)
                     .connect(&url)
                     .await
                     .map_err(|e| open_error(&url, e))?;
@@ -36,6 +86,7 @@ impl Store {
                     figures_once: Default::default(),
                     writer,
                     reader,
+                    staff,
                     backend,
                 })
             }
@@ -46,9 +97,14 @@ impl Store {
                     .connect(url)
                     .await
                     .map_err(|e| open_error(&redact(url), e))?;
+                let staff = postgres_staff_pool(staff_connections, pools.staff_statement_timeout)
+                    .connect(url)
+                    .await
+                    .map_err(|e| open_error(&redact(url), e))?;
                 Ok(Store {
                     writer: pool.clone(),
                     reader: pool,
+                    staff,
                     backend,
                     sqlite_writer: None,
                     touching: Default::default(),
@@ -58,6 +114,28 @@ impl Store {
             }
         }
     }
+}
+
+/// The PostgreSQL staff pool: every connection read-only, its statements
+/// ended by the server after `statement_timeout` (lock waits included), and
+/// named in `pg_stat_activity` so an operator can tell staff reads apart.
+fn postgres_staff_pool(max: u32, statement_timeout: Duration) -> AnyPoolOptions {
+    // Whole milliseconds, at least one (0 would mean no timeout at all).
+    let millis = statement_timeout.as_millis().clamp(1, i32::MAX as u128);
+    AnyPoolOptions::new()
+        .max_connections(max)
+        // A staff read waits for a connection at most as long as one may run.
+        .acquire_timeout(statement_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "SET statement_timeout = {millis}; SET default_transaction_read_only = on; \
+                     SET application_name = '{STAFF_APPLICATION_NAME}'"
+                )))
+                .await?;
+                Ok(())
+            })
+        })
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
@@ -73,14 +151,15 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
+/// `read_only`: the staff pool's connections refuse writes (`query_only`).
+fn sqlite_pool(max: u32, read_only: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
         // Checkpoints run in a background task, not in commits
         // (storage/checkpoint.rs); once the WAL restarts, a file grown past
         // 64 MiB by a burst is cut back.
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
@@ -88,6 +167,9 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
                      PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
                 )
                 .await?;
+                if read_only {
+                    conn.execute("PRAGMA query_only = ON").await?;
+                }
                 Ok(())
             })
         })
@@ -155,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("relay.db").display());
         let store = Store::connect(&url, 2).await.unwrap();
-        for pool in [&store.writer, &store.reader] {
+        for pool in [&store.writer, &store.reader, &store.staff] {
             let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
                 .fetch_one(pool)
                 .await

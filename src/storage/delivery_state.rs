@@ -85,15 +85,18 @@ impl Store {
         Ok(row.map(|row| state_of(row).1).unwrap_or_default())
     }
 
-    /// The state of each of `accounts`, in that order.
+    /// The state of each of `accounts`, in that order (a status read, on
+    /// the staff pool; the worker reads its own with `delivery_state`).
     pub async fn delivery_states(
         &self,
         accounts: &[&str],
     ) -> Result<Vec<(String, DeliveryState)>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM account_delivery_state");
+        let mut conn = self.staff_read().await?;
         let rows: Vec<StateRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.reader)
+            .fetch_all(conn.as_mut())
             .await?;
+        conn.done();
         let mut stored: Vec<(String, DeliveryState)> = rows.into_iter().map(state_of).collect();
         Ok(accounts
             .iter()

@@ -1,4 +1,6 @@
-//! Reading deliveries and their attempts back, for staff views and tests.
+//! Reading deliveries and their attempts back, for staff views and tests
+//! (staff reads, on the staff pool), and whether an enquiry reached CareHQ,
+//! for the worker (on the main pool).
 
 use super::models::{DeliveryStatus, Step};
 use super::{Store, StoreError};
@@ -55,13 +57,15 @@ type AttemptRow = (
 impl Store {
     /// The deliveries of one enquiry (the enquiry itself, later steps after it).
     pub async fn deliveries_of(&self, enquiry_id: &str) -> Result<Vec<DeliveryView>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let rows: Vec<DeliveryRow> = sqlx::query_as(
             "SELECT id, enquiry_id, step, status, attempts, ambiguous, next_attempt_at, remote_id, last_error \
              FROM deliveries WHERE enquiry_id = $1 ORDER BY created_at, step",
         )
         .bind(enquiry_id)
-        .fetch_all(&self.reader)
+        .fetch_all(conn.as_mut())
         .await?;
+        conn.done();
         rows.into_iter()
             .map(
                 |(
@@ -95,13 +99,15 @@ impl Store {
 
     /// Every attempt of a delivery, oldest first.
     pub async fn attempts_of(&self, delivery_id: &str) -> Result<Vec<AttemptView>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let rows: Vec<AttemptRow> = sqlx::query_as(
             "SELECT started_at, duration_ms, outcome, http_status, hint, arg_errors, error \
              FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, id",
         )
         .bind(delivery_id)
-        .fetch_all(&self.reader)
+        .fetch_all(conn.as_mut())
         .await?;
+        conn.done();
         rows.into_iter()
             .map(
                 |(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| {
@@ -117,6 +123,22 @@ impl Store {
                 },
             )
             .collect()
+    }
+}
+
+impl Store {
+    /// Whether the enquiry's care-enquiry step is synced: the worker's
+    /// question (so asked on the main pool, never the staff pool).
+    pub async fn enquiry_synced(&self, enquiry_id: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM deliveries WHERE enquiry_id = $1 AND step = $2 AND status = $3",
+        )
+        .bind(enquiry_id)
+        .bind(Step::Enquiry.as_str())
+        .bind(DeliveryStatus::Synced.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.is_some())
     }
 }
 

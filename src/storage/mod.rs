@@ -29,6 +29,7 @@ mod search_terms;
 mod spent;
 mod staff_actions;
 mod staff_list;
+mod staff_reads;
 mod staff_sessions;
 mod status;
 mod token_keys;
@@ -38,6 +39,7 @@ pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
 pub use alerts::{Incident, IncidentKind};
 pub use audit::{Actor, AuditAction, AuditEntry};
 pub use checkpoint::CheckpointReport;
+pub use connect::PoolSettings;
 pub use delivery_state::DeliveryState;
 pub use erasure::{DeleteOutcome, StoredPayload};
 pub use error::StoreError;
@@ -77,6 +79,13 @@ pub struct Store {
     writer: AnyPool,
     /// Reads; for SQLite, WAL lets these run beside the writer.
     reader: AnyPool,
+    /// Staff and status reads (the console, `/status`, `/metrics`,
+    /// `enquiries list`): a small pool of their own, so however slow they
+    /// are, intake and the worker keep `writer` and `reader`. Read-only; on
+    /// PostgreSQL every statement has `database.staff_statement_timeout`.
+    /// Take a connection with [`Store::staff_read`] (staff_reads.rs), which
+    /// cancels a query whose request has ended.
+    staff: AnyPool,
     backend: Backend,
     /// SQLite only: makes concurrent intake and outcome writes in shared transactions.
     sqlite_writer: Option<group_commit::SqliteWriter>,
@@ -146,6 +155,7 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        self.staff.close().await;
     }
 }
 

@@ -135,18 +135,20 @@ impl Store {
         })
     }
 
-    /// The partner events of one enquiry, oldest first.
+    /// The partner events of one enquiry, oldest first (a staff read).
     pub async fn partner_events_of(
         &self,
         enquiry_id: &str,
     ) -> Result<Vec<PartnerEventView>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(
             "SELECT partner, event_name, sent_at, received_at, action FROM partner_events \
              WHERE enquiry_id = $1 ORDER BY sent_at, received_at",
         )
         .bind(enquiry_id)
-        .fetch_all(&self.reader)
+        .fetch_all(conn.as_mut())
         .await?;
+        conn.done();
         Ok(rows
             .into_iter()
             .map(

@@ -67,20 +67,24 @@ impl Store {
     }
 
     /// The session whose token hashes to `token_sha256`, if it is neither
-    /// revoked nor expired at `now`.
+    /// revoked nor expired at `now`. On the staff pool, as every staff
+    /// request begins with it: staff traffic queues there, never for the
+    /// connections intake needs.
     pub async fn staff_session(
         &self,
         token_sha256: &str,
         now: i64,
     ) -> Result<Option<StaffSession>, StoreError> {
+        let mut conn = self.staff_read().await?;
         let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
             "SELECT csrf_token, label, account, expires_at FROM staff_sessions \
              WHERE token_sha256 = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(token_sha256)
         .bind(now)
-        .fetch_optional(&self.reader)
+        .fetch_optional(conn.as_mut())
         .await?;
+        conn.done();
         Ok(
             row.map(|(csrf_token, label, account, expires_at)| StaffSession {
                 csrf_token,

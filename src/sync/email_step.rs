@@ -16,7 +16,7 @@ use super::verdict::{Answer, Verdict};
 use crate::config::{Settings, SiteSettings};
 use crate::domain::Enquiry;
 use crate::mail::{MailFailure, Mailer};
-use crate::storage::{ClaimedDelivery, DeliveryStatus, Step};
+use crate::storage::ClaimedDelivery;
 use crate::values::{format_duration, format_utc_minute};
 
 /// The fallback email lane's sends.
@@ -89,10 +89,7 @@ impl Sender for Email {
 /// (CareHQ came back while the mail server was down): the home need not
 /// be told it is waiting.
 async fn in_carehq(shared: &Shared, row: &ClaimedDelivery) -> Result<bool, Unsent> {
-    let steps = shared.store.deliveries_of(row.enquiry_id.as_str()).await?;
-    Ok(steps
-        .iter()
-        .any(|d| d.step == Step::Enquiry && d.status == DeliveryStatus::Synced))
+    Ok(shared.store.enquiry_synced(row.enquiry_id.as_str()).await?)
 }
 
 /// The email for this row's enquiry, or why it cannot be sent.
