@@ -175,7 +175,9 @@ impl Store {
                 Bind::Int(n) => query.bind(n),
             };
         }
-        let rows: Vec<Row> = query.fetch_all(&self.reader).await?;
+        let mut conn = self.staff_read().await?;
+        let rows: Vec<Row> = query.fetch_all(conn.as_mut()).await?;
+        conn.done();
         let mut found = rows
             .into_iter()
             .map(|(id, site, received_at, state, next_attempt_at, payload)| {
@@ -218,7 +220,9 @@ impl Store {
         for site in sites.unwrap_or_default() {
             query = query.bind(site);
         }
-        let rows: Vec<(String, i64, String, i64)> = query.fetch_all(&self.reader).await?;
+        let mut conn = self.staff_read().await?;
+        let rows: Vec<(String, i64, String, i64)> = query.fetch_all(conn.as_mut()).await?;
+        conn.done();
         rows.into_iter()
             .map(|(site, day, state, count)| {
                 let state = EnquiryState::parse(&state)

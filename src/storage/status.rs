@@ -167,6 +167,7 @@ impl Store {
         sites: Option<&[String]>,
     ) -> Result<StatusFigures, StoreError> {
         let only = sites.unwrap_or_default();
+        let mut conn = self.staff_read().await?;
         let mut figures = StatusFigures::default();
         // What is unfinished, from the status index: small whatever the
         // history. Count and the longest wait per (site, step, status).
@@ -184,7 +185,7 @@ impl Store {
             query = query.bind(site);
         }
         let rows: Vec<(String, String, String, i64, Option<i64>)> =
-            query.fetch_all(&self.reader).await?;
+            query.fetch_all(conn.as_mut()).await?;
         for (site, step, status, n, oldest) in rows {
             let waiting = matches!(status.as_str(), "pending" | "sending");
             for queue in figures.queues(&site, &step) {
@@ -207,7 +208,7 @@ impl Store {
         for site in only {
             query = query.bind(site);
         }
-        let rows: Vec<(String, String, String, i64)> = query.fetch_all(&self.reader).await?;
+        let rows: Vec<(String, String, String, i64)> = query.fetch_all(conn.as_mut()).await?;
         for (site, step, status, n) in rows {
             for queue in figures.queues(&site, &step) {
                 queue.add(&status, n);
@@ -226,7 +227,7 @@ impl Store {
         for site in only {
             query = query.bind(site);
         }
-        let rows: Vec<(String, String, i64)> = query.fetch_all(&self.reader).await?;
+        let rows: Vec<(String, String, i64)> = query.fetch_all(conn.as_mut()).await?;
         for (site, step, n) in rows {
             for queue in figures.queues(&site, &step) {
                 queue.synced_last_24h += n;
@@ -241,7 +242,7 @@ impl Store {
         for site in only {
             query = query.bind(site);
         }
-        let (ambiguous,): (i64,) = query.fetch_one(&self.reader).await?;
+        let (ambiguous,): (i64,) = query.fetch_one(conn.as_mut()).await?;
         figures.ambiguous = ambiguous;
         let sql = format!(
             "SELECT COUNT(*) FROM deliveries w JOIN enquiries e ON e.id = w.enquiry_id \
@@ -254,7 +255,7 @@ impl Store {
         for site in only {
             query = query.bind(site);
         }
-        let (stuck,): (i64,) = query.fetch_one(&self.reader).await?;
+        let (stuck,): (i64,) = query.fetch_one(conn.as_mut()).await?;
         figures.visits_waiting_on_failed = stuck;
         figures.sites.sort_by(|a, b| a.0.cmp(&b.0));
         figures.steps.sort_by(|a, b| a.0.cmp(&b.0));
@@ -269,7 +270,8 @@ impl Store {
         for site in only {
             query = query.bind(site);
         }
-        figures.last_hint = query.fetch_optional(&self.reader).await?;
+        figures.last_hint = query.fetch_optional(conn.as_mut()).await?;
+        conn.done();
         Ok(figures)
     }
 }
