@@ -233,11 +233,16 @@ impl Store {
                 queue.synced_last_24h += n;
             }
         }
-        let sql = format!(
-            "SELECT COUNT(*) FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
-             WHERE d.ambiguous > 0 {}",
-            sites_clause("e.site", sites, 1)
-        );
+        // From the partial index on `ambiguous > 0`; the enquiries are
+        // joined only to tell an account's homes apart.
+        let sql = match sites {
+            None => "SELECT COUNT(*) FROM deliveries d WHERE d.ambiguous > 0".to_owned(),
+            Some(_) => format!(
+                "SELECT COUNT(*) FROM deliveries d JOIN enquiries e ON e.id = d.enquiry_id \
+                 WHERE d.ambiguous > 0 {}",
+                sites_clause("e.site", sites, 1)
+            ),
+        };
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for site in only {
             query = query.bind(site);
