@@ -39,6 +39,7 @@ mod retention;
 mod spam;
 mod spam_limits;
 mod staff;
+mod staff_paging;
 mod staff_pool;
 mod staff_sessions;
 mod status;
