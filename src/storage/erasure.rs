@@ -30,12 +30,14 @@ pub struct StoredPayload {
 /// Statements run on the enquiry `$1` after its payload is gone: CareHQ's
 /// answers and our error texts (they can quote the family), the steps not
 /// yet sent (they can no longer be), the partner's events (they name the
-/// patient by the partner's id).
+/// patient by the partner's id), the search terms (a hash of a name or an
+/// address still singles the person out).
 const SCRUB_REST: &[&str] = &[
     "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
      WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
     "UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1",
     "DELETE FROM partner_events WHERE enquiry_id = $1",
+    "DELETE FROM enquiry_terms WHERE enquiry_id = $1",
 ];
 
 impl Store {
