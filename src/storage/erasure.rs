@@ -5,7 +5,7 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
-use super::search_terms::{contact_lookups, enquiry_terms};
+use super::search_terms::Contact;
 use super::{Store, StoreError, now_ms};
 
 /// How a delete or an erasure went.
@@ -40,6 +40,10 @@ const SCRUB_REST: &[&str] = &[
     "DELETE FROM partner_events WHERE enquiry_id = $1",
     "DELETE FROM enquiry_terms WHERE enquiry_id = $1",
 ];
+
+/// Enquiries still waiting for their search terms, read per query when a
+/// person is looked up.
+const PENDING_BATCH: i64 = 2000;
 
 impl Store {
     /// Erase an enquiry on the person's request: [`Store::staff_delete`]'s
@@ -121,7 +125,8 @@ impl Store {
         email: Option<&str>,
         phone: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
-        let lookups = contact_lookups(&self.sealing, email, phone);
+        let contact = Contact::new(email, phone);
+        let lookups = contact.lookups(&self.sealing);
         if lookups.is_empty() {
             return Ok(Vec::new());
         }
@@ -137,19 +142,29 @@ impl Store {
         }
         let found: Vec<(String,)> = query.fetch_all(&self.reader).await?;
         let mut ids: Vec<String> = found.into_iter().map(|(id,)| id).collect();
-        let pending: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, payload, original_payload FROM enquiries \
-             WHERE terms_pending = 1 AND payload IS NOT NULL",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        for (id, payload, original) in pending {
-            let payload = self.sealing.open(payload)?;
-            let original = self.sealing.open_opt(original)?;
-            let terms = enquiry_terms(&self.sealing, &payload, original.as_deref());
-            if terms.iter().any(|t| lookups.contains(t)) {
-                ids.push(id);
+        // Rows still pending, a batch at a time (memory stays bounded
+        // however many there are).
+        let mut after = String::new();
+        loop {
+            let pending: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, payload, original_payload FROM enquiries \
+                 WHERE terms_pending = 1 AND payload IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after.as_str())
+            .bind(PENDING_BATCH)
+            .fetch_all(&self.reader)
+            .await?;
+            let Some(last) = pending.last().map(|(id, _, _)| id.clone()) else {
+                break;
+            };
+            for (id, payload, original) in pending {
+                let payload = self.sealing.open(payload)?;
+                let original = self.sealing.open_opt(original)?;
+                if contact.named_in(&payload, original.as_deref()) {
+                    ids.push(id);
+                }
             }
+            after = last;
         }
         ids.sort();
         ids.dedup();

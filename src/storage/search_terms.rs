@@ -29,7 +29,7 @@ use super::{Store, StoreError};
 
 /// What a term says a value is; part of what is hashed, so the same text
 /// as a name word and as an address never give the same term.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Kind {
     Email,
     Phone,
@@ -136,24 +136,28 @@ pub(super) fn enquiry_terms(
     payload: &str,
     original: Option<&str>,
 ) -> Vec<String> {
+    let terms: BTreeSet<String> = (enquiry_values(payload, original).iter())
+        .map(|(kind, normal)| sealing.term(kind.label(), normal))
+        .collect();
+    terms.into_iter().collect()
+}
+
+/// What [`enquiry_terms`] hashes: each kind and normalised value, once.
+fn enquiry_values(payload: &str, original: Option<&str>) -> BTreeSet<(Kind, String)> {
+    let mut values = BTreeSet::new();
     let Ok(value) = serde_json::from_str::<Value>(payload) else {
-        return Vec::new();
+        return values;
     };
     let field = |name: &str| value.get(name).and_then(Value::as_str);
-    let mut values: BTreeSet<(&'static str, String)> = BTreeSet::new();
     let email = field("email").and_then(normal_email);
     let phone = field("phone").and_then(normal_phone);
-    values.extend(email.iter().map(|e| (Kind::Email.label(), e.clone())));
-    values.extend(phone.iter().map(|p| (Kind::Phone.label(), p.clone())));
+    values.extend(email.iter().map(|e| (Kind::Email, e.clone())));
+    values.extend(phone.iter().map(|p| (Kind::Phone, p.clone())));
     for name in [field("first_name"), field("last_name")]
         .into_iter()
         .flatten()
     {
-        values.extend(
-            name_words(name)
-                .into_iter()
-                .map(|w| (Kind::Name.label(), w)),
-        );
+        values.extend(name_words(name).into_iter().map(|w| (Kind::Name, w)));
     }
     let original = original.and_then(|o| serde_json::from_str::<Value>(o).ok());
     for text in strings(&value).chain(original.iter().flat_map(strings)) {
@@ -161,29 +165,72 @@ pub(super) fn enquiry_terms(
         let mentions = addresses(text)
             .chain(numbers(text))
             .filter(|m| Some(m) != email.as_ref() && Some(m) != phone.as_ref());
-        values.extend(mentions.map(|m| (Kind::Mention.label(), m)));
+        values.extend(mentions.map(|m| (Kind::Mention, m)));
     }
-    let terms: BTreeSet<String> = (values.iter())
-        .map(|(kind, normal)| sealing.term(kind, normal))
-        .collect();
-    terms.into_iter().collect()
+    values
 }
 
-/// The terms `email` and `phone` (a subject access or erasure request) are
-/// looked up by under every key: the enquiry's own field, or a mention.
-pub(super) fn contact_lookups(
-    sealing: &Sealing,
-    email: Option<&str>,
-    phone: Option<&str>,
-) -> Vec<String> {
-    let email = email.and_then(normal_email).map(|e| (Kind::Email, e));
-    let phone = phone.and_then(normal_phone).map(|p| (Kind::Phone, p));
-    let mut lookups = Vec::new();
-    for (kind, normal) in email.into_iter().chain(phone) {
-        lookups.extend(sealing.term_lookups(kind.label(), &normal));
-        lookups.extend(sealing.term_lookups(Kind::Mention.label(), &normal));
+/// A subject access or erasure request's address and number, normalised:
+/// found as an enquiry's own field or as a mention.
+pub(super) struct Contact {
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+impl Contact {
+    pub(super) fn new(email: Option<&str>, phone: Option<&str>) -> Contact {
+        Contact {
+            email: email.and_then(normal_email),
+            phone: phone.and_then(normal_phone),
+        }
     }
-    lookups
+
+    fn values(&self) -> impl Iterator<Item = (Kind, &String)> {
+        let email = self.email.iter().map(|e| (Kind::Email, e));
+        let phone = self.phone.iter().map(|p| (Kind::Phone, p));
+        email.chain(phone)
+    }
+
+    /// The terms it is looked up by, under every key.
+    pub(super) fn lookups(&self, sealing: &Sealing) -> Vec<String> {
+        let mut lookups = Vec::new();
+        for (kind, normal) in self.values() {
+            lookups.extend(sealing.term_lookups(kind.label(), normal));
+            lookups.extend(sealing.term_lookups(Kind::Mention.label(), normal));
+        }
+        lookups
+    }
+
+    /// Whether the enquiry would carry one of its terms: the same rule,
+    /// without hashing, for an enquiry whose terms are not written yet.
+    pub(super) fn named_in(&self, payload: &str, original: Option<&str>) -> bool {
+        if !std::iter::once(payload)
+            .chain(original)
+            .any(|t| self.may_be_in(t))
+        {
+            return false;
+        }
+        let stored = enquiry_values(payload, original);
+        self.values().any(|(kind, normal)| {
+            stored.contains(&(kind, normal.clone()))
+                || stored.contains(&(Kind::Mention, normal.clone()))
+        })
+    }
+
+    /// A quick test, true of every text that names the contact, that rules
+    /// out nearly every other one without parsing it: the address in the
+    /// lower-cased text (an address with other than ASCII is not tested);
+    /// the number's digits, leading zeros aside, among the text's digits
+    /// (what `national_digits` keeps of a number is a run of them).
+    fn may_be_in(&self, text: &str) -> bool {
+        let email = (self.email.as_deref())
+            .is_some_and(|e| !e.is_ascii() || text.to_lowercase().contains(e));
+        let phone = self.phone.as_deref().is_some_and(|p| {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            digits.contains(p.trim_start_matches('0'))
+        });
+        email || phone
+    }
 }
 
 /// Every string in a JSON value, nested ones included.
@@ -444,7 +491,13 @@ mod tests {
             enquiry_terms(&sealing, "not json", None),
             Vec::<String>::new()
         );
-        let lookups = contact_lookups(&sealing, Some("GRAN@example.org"), Some("07700 900123"));
+        let contact = Contact::new(Some("GRAN@example.org"), Some("07700 900123"));
+        let lookups = contact.lookups(&sealing);
         assert_eq!(lookups.iter().filter(|t| terms.contains(t)).count(), 2);
+        assert!(contact.named_in(payload, None), "the same rule unhashed");
+        assert!(Contact::new(None, Some("01632960123")).named_in(payload, None));
+        assert!(Contact::new(Some("first@example.com"), None).named_in(payload, Some(original)));
+        assert!(!Contact::new(Some("first@example.com"), None).named_in(payload, None));
+        assert!(!Contact::new(Some("gran@example.co"), None).named_in(payload, None));
     }
 }
