@@ -40,6 +40,13 @@ pub async fn run(store: Store, shutdown: CancellationToken) {
                 total += report;
                 let Some(last) = last else { break };
                 after = last;
+                // A batch writes terms all over their index: on SQLite,
+                // copy them into the database file before the next, so the
+                // WAL starts over rather than grow for the whole backfill
+                // (the once-a-second checkpoint never finds it idle
+                // meanwhile). A failure here is the checkpoint task's to
+                // report. Nothing to do on PostgreSQL.
+                let _ = store.checkpoint().await;
                 PAUSE
             }
             Err(e) => {
