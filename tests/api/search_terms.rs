@@ -147,7 +147,7 @@ async fn a_search_finds_enquiries_by_whole_address_number_or_name_words(db: Db) 
         }
         assert_eq!(store.search_terms("  "), None);
         // One row per term: email, phone, the name words.
-        assert_eq!(terms_of(&pool, &alf).await.len(), 4);
+        assert_eq!(terms_of(&pool, alf).await.len(), 4);
         // The export's own lookup also finds a person named elsewhere in
         // the enquiry (a partner's labelled line), by their terms too.
         assert_eq!(
@@ -195,7 +195,7 @@ async fn terms_go_with_the_payload(db: Db) {
         assert_eq!(terms_of(&pool, id).await, Vec::<String>::new(), "{id}");
     }
     assert_eq!(terms_of(&pool, &kept).await.len(), 4);
-    assert_eq!(search(&store, &pool, "smith").await, [kept.clone()]);
+    assert_eq!(search(&store, &pool, "smith").await, [kept.as_str()]);
     assert_eq!(
         store
             .enquiries_by_contact(Some("zoe@example.com"), None)
@@ -231,10 +231,10 @@ async fn an_edit_replaces_the_terms(db: Db) {
     let outcome = store.staff_edit(&id, &ACTOR, &correction).await.unwrap();
     assert!(matches!(outcome, EditOutcome::Edited { .. }), "{outcome:?}");
 
-    assert_eq!(search(&store, &pool, "smyth").await, [id.clone()]);
+    assert_eq!(search(&store, &pool, "smyth").await, [id.as_str()]);
     assert_eq!(
         search(&store, &pool, "alf.smyth@example.com").await,
-        [id.clone()]
+        [id.as_str()]
     );
     assert_eq!(search(&store, &pool, "smith").await, Vec::<String>::new());
     assert_eq!(
@@ -246,11 +246,11 @@ async fn an_edit_replaces_the_terms(db: Db) {
         Vec::<String>::new(),
         "a number is a whole query"
     );
-    assert_eq!(search(&store, &pool, "01632 960123").await, [id.clone()]);
+    assert_eq!(search(&store, &pool, "01632 960123").await, [id.as_str()]);
     for email in ["alf@example.com", "alf.smyth@example.com"] {
         assert_eq!(
             store.enquiries_by_contact(Some(email), None).await.unwrap(),
-            [id.clone()],
+            [id.as_str()],
             "{email}"
         );
     }
@@ -286,7 +286,7 @@ async fn rekey_rewrites_the_terms_under_the_newest_key(db: Db) {
     );
     assert_eq!(
         search(&only_b, &pool, "smith").await,
-        [new.clone()],
+        [new.as_str()],
         "not yet under b"
     );
 
