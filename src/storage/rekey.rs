@@ -59,18 +59,9 @@ const AUDIT: Sealed = Sealed {
 
 type TwoColumns = (String, Option<String>, Option<String>);
 
-/// An enquiry as rekey reads it.
-struct EnquiryRow {
-    id: String,
-    received_at: i64,
-    payload: String,
-    original_payload: Option<String>,
-    email_hash: Option<String>,
-    phone_hash: Option<String>,
-    terms_pending: i64,
-}
-
-type EnquiryColumns = (
+/// An enquiry as rekey reads it: id, received_at, payload, original_payload,
+/// email_hash, phone_hash, terms_pending.
+type EnquiryRow = (
     String,
     i64,
     String,
@@ -79,21 +70,6 @@ type EnquiryColumns = (
     Option<String>,
     i64,
 );
-
-impl From<EnquiryColumns> for EnquiryRow {
-    fn from(c: EnquiryColumns) -> EnquiryRow {
-        let (id, received_at, payload, original_payload, email_hash, phone_hash, terms_pending) = c;
-        EnquiryRow {
-            id,
-            received_at,
-            payload,
-            original_payload,
-            email_hash,
-            phone_hash,
-            terms_pending,
-        }
-    }
-}
 
 impl Store {
     /// At start, after migrations: refuse a sealed database without the key
@@ -244,7 +220,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut after = String::new();
         loop {
-            let rows: Vec<EnquiryColumns> = sqlx::query_as(
+            let rows: Vec<EnquiryRow> = sqlx::query_as(
                 "SELECT id, received_at, payload, original_payload, email_hash, phone_hash, terms_pending \
                  FROM enquiries WHERE id > $1 AND payload IS NOT NULL ORDER BY id LIMIT $2",
             )
@@ -257,25 +233,27 @@ impl Store {
             };
             after = last.0.clone();
             let mut tx = self.writer.begin().await?;
-            for row in rows.into_iter().map(EnquiryRow::from) {
-                note_keys(met, [Some(&row.payload), row.original_payload.as_ref()]);
-                let plain = self.sealing.open(row.payload.clone())?;
+            for (id, received_at, payload, original_payload, email_hash, phone_hash, pending) in
+                rows
+            {
+                note_keys(met, [Some(&payload), original_payload.as_ref()]);
+                let plain = self.sealing.open(payload.clone())?;
                 let hashes = self.sealing.contact_hashes(&plain);
                 // A payload sealed with the newest key was written with its
                 // terms under that key too (intake, an edit, a rekey).
-                let current = self.sealing.is_current(&row.payload)
-                    && (row.original_payload.as_deref()).is_none_or(|o| self.sealing.is_current(o))
-                    && hashes.email == row.email_hash
-                    && hashes.phone == row.phone_hash
-                    && row.terms_pending == 0;
+                let current = self.sealing.is_current(&payload)
+                    && (original_payload.as_deref()).is_none_or(|o| self.sealing.is_current(o))
+                    && hashes.email == email_hash
+                    && hashes.phone == phone_hash
+                    && pending == 0;
                 if current {
                     report.current += 1;
                     continue;
                 }
-                let original = self.sealing.open_opt(row.original_payload.clone())?;
+                let original = self.sealing.open_opt(original_payload.clone())?;
                 let terms = enquiry_terms(&self.sealing, &plain, original.as_deref());
-                let new_payload = reseal_opened(&self.sealing, &row.payload, &plain)?;
-                let new_original = match (&row.original_payload, &original) {
+                let new_payload = reseal_opened(&self.sealing, &payload, &plain)?;
+                let new_original = match (&original_payload, &original) {
                     (Some(stored), Some(plain)) => {
                         Some(reseal_opened(&self.sealing, stored, plain)?)
                     }
@@ -290,13 +268,13 @@ impl Store {
                 .bind(new_original)
                 .bind(hashes.email.as_deref())
                 .bind(hashes.phone.as_deref())
-                .bind(row.id.as_str())
-                .bind(row.payload.as_str())
-                .bind(row.original_payload.as_deref().unwrap_or(""))
+                .bind(id.as_str())
+                .bind(payload.as_str())
+                .bind(original_payload.as_deref().unwrap_or(""))
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
-                    replace_terms(&mut tx, &row.id, row.received_at, &terms).await?;
+                    replace_terms(&mut tx, &id, received_at, &terms).await?;
                     report.enquiries += 1;
                 } else {
                     report.skipped += 1;

@@ -30,7 +30,7 @@ use super::{Store, StoreError};
 /// What a term says a value is; part of what is hashed, so the same text
 /// as a name word and as an address never give the same term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Kind {
+enum Kind {
     Email,
     Phone,
     Name,
