@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use enquiry_relay::storage::{
-    Actor, BackfillReport, Correction, DeleteOutcome, EditOutcome, KeyRing, Sealing, Store,
-    new_key_line, now_ms,
+    Actor, BackfillReport, Correction, DeleteOutcome, EditOutcome, Store, new_key_line, now_ms,
 };
 use sqlx::AnyPool;
 
+use crate::encryption::{key_file, store_with};
 use crate::helpers::{
     AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, insert_enquiry_with,
 };
@@ -27,17 +27,6 @@ const ACTOR: Actor<'static> = Actor {
     label: "staff token",
     reason: Some("a test"),
 };
-
-/// A store on `db`, migrated, sealing with `keys` (newest first; none: plain).
-async fn open(db: &TestDb, keys: &[&str]) -> Store {
-    let store = Store::connect(&db.url, 2).await.expect("open the store");
-    store.migrate().await.expect("migrate");
-    let sealing = match keys {
-        [] => Sealing::default(),
-        keys => Sealing::new(Some(KeyRing::parse(&keys.join("\n")).expect("key lines"))),
-    };
-    store.with_sealing(sealing)
-}
 
 async fn pool(db: &TestDb) -> AnyPool {
     AnyPool::connect(&db.url).await.expect("open the database")
@@ -115,7 +104,7 @@ async fn a_search_finds_enquiries_by_whole_address_number_or_name_words(db: Db) 
         let Some(db) = TestDb::new(db).await else {
             return;
         };
-        let store = open(&db, &keys).await;
+        let store = store_with(&db, &keys).await;
         let pool = pool(&db).await;
         let zoe = insert_enquiry_with(&store, ZOE.into()).await;
         let alf = insert_enquiry_with(&store, ALF.into()).await;
@@ -169,7 +158,7 @@ async fn terms_go_with_the_payload(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let store = open(&db, &[]).await;
+    let store = store_with(&db, &[]).await;
     let pool = pool(&db).await;
     let scrubbed = insert_enquiry_with(&store, ZOE.into()).await;
     let deleted = insert_enquiry_with(&store, ZOE.into()).await;
@@ -215,7 +204,7 @@ async fn an_edit_replaces_the_terms(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
     };
-    let store = open(&db, &[new_key_line("k").unwrap().as_str()]).await;
+    let store = store_with(&db, &[new_key_line("k").unwrap().as_str()]).await;
     let pool = pool(&db).await;
     let id = insert_enquiry_with(&store, ALF.into()).await;
     set_deliveries(&pool, &id, "failed").await;
@@ -268,14 +257,14 @@ async fn rekey_rewrites_the_terms_under_the_newest_key(db: Db) {
         return;
     };
     let (a, b) = (new_key_line("a").unwrap(), new_key_line("b").unwrap());
-    let only_a = open(&db, &[&a]).await;
+    let only_a = store_with(&db, &[&a]).await;
     only_a.check_encryption().await.unwrap();
     let old = insert_enquiry_with(&only_a, ALF.into()).await;
     only_a.close().await;
-    let b_then_a = open(&db, &[&b, &a]).await;
+    let b_then_a = store_with(&db, &[&b, &a]).await;
     b_then_a.check_encryption().await.unwrap();
     let new = insert_enquiry_with(&b_then_a, ZOE.into()).await;
-    let only_b = open(&db, &[&b]).await;
+    let only_b = store_with(&db, &[&b]).await;
     let pool = pool(&db).await;
     let before = terms_of(&pool, &old).await;
 
@@ -321,7 +310,7 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
         return;
     };
     let key = new_key_line("k").unwrap();
-    let store = open(&db, &[&key]).await;
+    let store = store_with(&db, &[&key]).await;
     let pool = pool(&db).await;
     let zoe = insert_enquiry_with(&store, ZOE.into()).await;
     let alf = insert_enquiry_with(&store, ALF.into()).await;
@@ -381,7 +370,7 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
     let options = AppOptions {
         database_toml: format!(
             "encryption_key_file = \"{}\"",
-            key_file(&db, &key).display()
+            key_file(db.dir.path(), "keys", &[&key]).display()
         ),
         ..AppOptions::default()
     }
@@ -404,10 +393,3 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
     pool.close().await;
 }
 on_both_databases!(the_backfill_gives_older_enquiries_their_terms);
-
-/// `line` as a key file in `db`'s directory.
-fn key_file(db: &TestDb, line: &str) -> std::path::PathBuf {
-    let path = db.dir.path().join("keys");
-    std::fs::write(&path, format!("{line}\n")).expect("write the key file");
-    path
-}
