@@ -212,6 +212,10 @@ impl Application {
         };
         let checkpoint_task =
             tokio::spawn(crate::ops::checkpoint::run(store.clone(), shutdown.clone()));
+        let backfill_task = tokio::spawn(crate::ops::search_backfill::run(
+            store.clone(),
+            shutdown.clone(),
+        ));
         let retention_task = tokio::spawn(crate::ops::retention::run(
             store,
             settings.retention.clone(),
@@ -232,6 +236,9 @@ impl Application {
         checkpoint_task
             .await
             .context("the WAL checkpoint task failed")?;
+        backfill_task
+            .await
+            .context("the search-term backfill task failed")?;
         info!("stopped");
         served
     }

@@ -144,30 +144,22 @@ async fn matching(
     store: &Store,
     request: &Request<'_>,
 ) -> anyhow::Result<Result<Vec<StoredPayload>, String>> {
-    let stored = store.stored_payloads().await?;
-    if let Some(id) = request.id {
-        return Ok(Ok(stored.into_iter().filter(|s| s.id == id).collect()));
-    }
-    let person = match Person::new(request.email, request.phone) {
-        Ok(person) => person,
-        Err(problem) => return Ok(Err(problem)),
+    let ids = match request.id {
+        Some(id) => vec![id.to_owned()],
+        None => {
+            let person = match Person::new(request.email, request.phone) {
+                Ok(person) => person,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            // By search terms: the person's address or number as the
+            // enquiry's own field or anywhere else in it (a partner's
+            // labelled lines), without opening every stored enquiry.
+            store
+                .enquiries_by_contact(person.email(), person.phone())
+                .await?
+        }
     };
-    // The keyed hashes find the enquiries whose own email or phone field is
-    // the person's; reading every stored enquiry (opened in Rust) also finds
-    // the address or number elsewhere in it (a partner's labelled lines).
-    let by_hash = store
-        .enquiries_by_contact(request.email, request.phone)
-        .await?;
-    Ok(Ok(stored
-        .into_iter()
-        .filter(|s| {
-            by_hash.contains(&s.id)
-                || person.in_payload(&s.payload)
-                || s.original_payload
-                    .as_deref()
-                    .is_some_and(|p| person.in_payload(p))
-        })
-        .collect()))
+    Ok(Ok(store.stored_payloads(&ids).await?))
 }
 
 /// CareHQ's ids of the matched enquiries' delivered steps.

@@ -1,5 +1,5 @@
 //! Operations: what the people running enquiry-relay use to watch it and keep
-//! it tidy — alerts, Prometheus metrics, error tracking, the retention job and SQLite's WAL checkpoint. (`/status` lives with
+//! it tidy — alerts, Prometheus metrics, error tracking, the retention job, SQLite's WAL checkpoint and the search-term backfill. (`/status` lives with
 //! the routes; the admin commands in `commands`.)
 
 pub mod alert_backlog;
@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod notify;
 pub mod retention;
 pub mod scrub;
+pub mod search_backfill;

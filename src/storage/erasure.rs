@@ -5,6 +5,7 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
+use super::search_terms::Contact;
 use super::{Store, StoreError, now_ms};
 
 /// How a delete or an erasure went.
@@ -30,13 +31,19 @@ pub struct StoredPayload {
 /// Statements run on the enquiry `$1` after its payload is gone: CareHQ's
 /// answers and our error texts (they can quote the family), the steps not
 /// yet sent (they can no longer be), the partner's events (they name the
-/// patient by the partner's id).
+/// patient by the partner's id), the search terms (a hash of a name or an
+/// address still singles the person out).
 const SCRUB_REST: &[&str] = &[
     "UPDATE delivery_attempts SET hint = NULL, arg_errors = NULL, error = NULL \
      WHERE delivery_id IN (SELECT id FROM deliveries WHERE enquiry_id = $1)",
     "UPDATE deliveries SET last_error = NULL WHERE enquiry_id = $1",
     "DELETE FROM partner_events WHERE enquiry_id = $1",
+    "DELETE FROM enquiry_terms WHERE enquiry_id = $1",
 ];
+
+/// Enquiries still waiting for their search terms, read per query when a
+/// person is looked up.
+const PENDING_BATCH: i64 = 2000;
 
 impl Store {
     /// Erase an enquiry on the person's request: [`Store::staff_delete`]'s
@@ -106,63 +113,87 @@ impl Store {
         Ok(DeleteOutcome::Deleted)
     }
 
-    /// Enquiries (not yet scrubbed) whose email or phone field is `email` or
-    /// `phone`, found by their keyed hashes: the address as lower case, the
-    /// number by its digits. Hashes under every key of the file (and the
-    /// plain one) are tried, so rows not yet rekeyed are found too.
+    /// Enquiries (not yet scrubbed) that name `email` or `phone`: as their
+    /// own email or phone field, or anywhere else in what the family wrote
+    /// (a whole address, or a number written as a phone number; see
+    /// `search_terms`). Found by their search terms under every key of the
+    /// file (and the plain one), so rows not yet rekeyed are found too.
+    /// Enquiries still waiting for the search-term backfill are opened and
+    /// matched here by the same rule: few, and none once it has run.
     pub async fn enquiries_by_contact(
         &self,
         email: Option<&str>,
         phone: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
-        let by_email = email.map_or_else(Vec::new, |e| self.sealing.email_lookups(e));
-        let by_phone = phone.map_or_else(Vec::new, |p| self.sealing.phone_lookups(p));
-        let queries = (by_email.iter())
-            .map(|h| {
-                (
-                    "SELECT id FROM enquiries WHERE email_hash = $1 AND payload IS NOT NULL",
-                    h,
-                )
-            })
-            .chain(by_phone.iter().map(|h| {
-                (
-                    "SELECT id FROM enquiries WHERE phone_hash = $1 AND payload IS NOT NULL",
-                    h,
-                )
-            }));
-        let mut ids = Vec::new();
-        for (sql, hash) in queries {
-            let found: Vec<(String,)> = sqlx::query_as(sql)
-                .bind(hash.as_str())
-                .fetch_all(&self.reader)
-                .await?;
-            ids.extend(found.into_iter().map(|(id,)| id));
+        let contact = Contact::new(email, phone);
+        let lookups = contact.lookups(&self.sealing);
+        if lookups.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One placeholder per term; the terms are bound, never spliced in.
+        let list = (1..=lookups.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT DISTINCT enquiry_id FROM enquiry_terms WHERE term IN ({list})");
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for term in &lookups {
+            query = query.bind(term.as_str());
+        }
+        let found: Vec<(String,)> = query.fetch_all(&self.reader).await?;
+        let mut ids: Vec<String> = found.into_iter().map(|(id,)| id).collect();
+        // Rows still pending, a batch at a time (memory stays bounded
+        // however many there are).
+        let mut after = String::new();
+        loop {
+            let pending: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, payload, original_payload FROM enquiries \
+                 WHERE terms_pending = 1 AND payload IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after.as_str())
+            .bind(PENDING_BATCH)
+            .fetch_all(&self.reader)
+            .await?;
+            let Some(last) = pending.last().map(|(id, _, _)| id.clone()) else {
+                break;
+            };
+            for (id, payload, original) in pending {
+                let payload = self.sealing.open(payload)?;
+                let original = self.sealing.open_opt(original)?;
+                if contact.named_in(&payload, original.as_deref()) {
+                    ids.push(id);
+                }
+            }
+            after = last;
         }
         ids.sort();
         ids.dedup();
         Ok(ids)
     }
 
-    /// Every enquiry whose personal data is still stored, oldest first: the
-    /// command line matches a person against them (the stored enquiry is
-    /// JSON, so matching reads it, not SQL).
-    pub async fn stored_payloads(&self) -> Result<Vec<StoredPayload>, StoreError> {
-        let rows: Vec<(String, String, i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, site, received_at, payload, original_payload FROM enquiries \
-             WHERE payload IS NOT NULL ORDER BY received_at, id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(|(id, site, received_at, payload, original_payload)| {
-                Ok(StoredPayload {
+    /// The enquiries of `ids` whose personal data is still stored, oldest
+    /// first.
+    pub async fn stored_payloads(&self, ids: &[String]) -> Result<Vec<StoredPayload>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<(String, String, i64, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, site, received_at, payload, original_payload FROM enquiries \
+                 WHERE id = $1 AND payload IS NOT NULL",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+            if let Some((id, site, received_at, payload, original_payload)) = row {
+                found.push(StoredPayload {
                     id,
                     site,
                     received_at,
                     payload: self.sealing.open(payload)?,
                     original_payload: self.sealing.open_opt(original_payload)?,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        found.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(found)
     }
 }

@@ -36,10 +36,11 @@ struct OwnedOutcome {
 }
 
 enum Job {
-    /// Already sealed, with its lookup hashes.
+    /// Already sealed, with its lookup hashes and search terms (boxed: the
+    /// other jobs are a fraction of its size).
     Insert(
         NewEnquiry,
-        SealedPayload,
+        Box<SealedPayload>,
         oneshot::Sender<Result<InsertOutcome, StoreError>>,
     ),
     Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
@@ -76,7 +77,7 @@ impl SqliteWriter {
         sealed: SealedPayload,
     ) -> Result<InsertOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Insert(new, sealed, reply)).await?;
+        self.send(Job::Insert(new, Box::new(sealed), reply)).await?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 

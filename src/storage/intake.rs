@@ -5,6 +5,7 @@
 use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::sealing::{ContactHashes, Sealing};
+use super::search_terms::{enquiry_terms, insert_terms};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -35,18 +36,27 @@ pub struct NewEnquiry {
     pub destinations: Vec<String>,
 }
 
-/// An enquiry's payload as stored (sealed when encryption is on) and the
-/// lookup hashes of its email and phone.
+/// An enquiry's payload as stored (sealed when encryption is on), the
+/// lookup hashes of its email and phone, and its search terms.
 pub(super) struct SealedPayload {
     pub(super) payload: String,
     pub(super) hashes: ContactHashes,
+    pub(super) terms: Vec<String>,
 }
 
 impl SealedPayload {
-    pub(super) fn of(sealing: &Sealing, payload: &str) -> Result<SealedPayload, StoreError> {
+    /// `payload` as stored; `original` is what the family first wrote,
+    /// when `payload` is a staff correction (its addresses and numbers stay
+    /// findable by export and erase).
+    pub(super) fn of(
+        sealing: &Sealing,
+        payload: &str,
+        original: Option<&str>,
+    ) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
             payload: sealing.seal(payload)?,
             hashes: sealing.contact_hashes(payload),
+            terms: enquiry_terms(sealing, payload, original),
         })
     }
 }
@@ -97,7 +107,7 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, &new.payload, None)?;
         if let Some(writer) = &self.sqlite_writer {
             return writer.insert(new, sealed).await;
         }
@@ -200,8 +210,8 @@ pub(super) async fn insert_rows(
         return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
     }
     sqlx::query(
-        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)",
     )
     .bind(new.id.as_str())
     .bind(new.site.as_str())
@@ -218,6 +228,7 @@ pub(super) async fn insert_rows(
     .bind(if new.held { "held" } else { "waiting" })
     .execute(&mut **tx)
     .await?;
+    insert_terms(tx, new.id.as_str(), now, &sealed.terms).await?;
     // A held row is not waiting to be sent until a person releases it, so
     // its pending_since is set then, not now.
     let steps = std::iter::once("enquiry".to_owned())

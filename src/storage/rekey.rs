@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 
 use super::sealing::{Sealing, sealed_key_id};
+use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
 
 /// What `enquiries rekey` did.
@@ -57,6 +58,18 @@ const AUDIT: Sealed = Sealed {
 };
 
 type TwoColumns = (String, Option<String>, Option<String>);
+
+/// An enquiry as rekey reads it: id, received_at, payload, original_payload,
+/// email_hash, phone_hash, terms_pending.
+type EnquiryRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 impl Store {
     /// At start, after migrations: refuse a sealed database without the key
@@ -195,24 +208,21 @@ impl Store {
         Ok(report)
     }
 
+    /// Rekey the enquiries: payload, original, lookup hashes and search
+    /// terms. A row still waiting for its terms (stored before migration
+    /// 0019) gets them here too, so a rekey run also completes the
+    /// search-term backfill.
     async fn rekey_enquiries(
         &self,
         batch: i64,
         report: &mut RekeyReport,
         met: &mut BTreeSet<String>,
     ) -> Result<(), StoreError> {
-        type EnquiryRow = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
         let mut after = String::new();
         loop {
             let rows: Vec<EnquiryRow> = sqlx::query_as(
-                "SELECT id, payload, original_payload, email_hash, phone_hash FROM enquiries \
-                 WHERE id > $1 AND payload IS NOT NULL ORDER BY id LIMIT $2",
+                "SELECT id, received_at, payload, original_payload, email_hash, phone_hash, terms_pending \
+                 FROM enquiries WHERE id > $1 AND payload IS NOT NULL ORDER BY id LIMIT $2",
             )
             .bind(after.as_str())
             .bind(batch)
@@ -223,35 +233,48 @@ impl Store {
             };
             after = last.0.clone();
             let mut tx = self.writer.begin().await?;
-            for (id, payload, original, email_hash, phone_hash) in rows {
-                note_keys(met, [Some(&payload), original.as_ref()]);
+            for (id, received_at, payload, original_payload, email_hash, phone_hash, pending) in
+                rows
+            {
+                note_keys(met, [Some(&payload), original_payload.as_ref()]);
                 let plain = self.sealing.open(payload.clone())?;
                 let hashes = self.sealing.contact_hashes(&plain);
+                // A payload sealed with the newest key was written with its
+                // terms under that key too (intake, an edit, a rekey).
                 let current = self.sealing.is_current(&payload)
-                    && original
-                        .as_deref()
-                        .is_none_or(|o| self.sealing.is_current(o))
+                    && (original_payload.as_deref()).is_none_or(|o| self.sealing.is_current(o))
                     && hashes.email == email_hash
-                    && hashes.phone == phone_hash;
+                    && hashes.phone == phone_hash
+                    && pending == 0;
                 if current {
                     report.current += 1;
                     continue;
                 }
-                let new_original = reseal(&self.sealing, original.clone())?;
+                let original = self.sealing.open_opt(original_payload.clone())?;
+                let terms = enquiry_terms(&self.sealing, &plain, original.as_deref());
+                let new_payload = reseal_opened(&self.sealing, &payload, &plain)?;
+                let new_original = match (&original_payload, &original) {
+                    (Some(stored), Some(plain)) => {
+                        Some(reseal_opened(&self.sealing, stored, plain)?)
+                    }
+                    _ => None,
+                };
                 let done = sqlx::query(
-                    "UPDATE enquiries SET payload = $1, original_payload = $2, email_hash = $3, phone_hash = $4 \
+                    "UPDATE enquiries SET payload = $1, original_payload = $2, email_hash = $3, phone_hash = $4, \
+                     terms_pending = 0 \
                      WHERE id = $5 AND payload = $6 AND COALESCE(original_payload, '') = $7",
                 )
-                .bind(reseal(&self.sealing, Some(payload.clone()))?)
+                .bind(new_payload)
                 .bind(new_original)
                 .bind(hashes.email.as_deref())
                 .bind(hashes.phone.as_deref())
                 .bind(id.as_str())
                 .bind(payload.as_str())
-                .bind(original.as_deref().unwrap_or(""))
+                .bind(original_payload.as_deref().unwrap_or(""))
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
+                    replace_terms(&mut tx, &id, received_at, &terms).await?;
                     report.enquiries += 1;
                 } else {
                     report.skipped += 1;
@@ -344,6 +367,15 @@ fn still_required(newest: &str, before: &str, now: &str, met: &BTreeSet<String>)
         .filter(|id| *id != newest && (met.contains(*id) || !ids_of(before).any(|b| b == *id)))
         .map(str::to_owned)
         .collect()
+}
+
+/// `stored` (which opens to `plain`) sealed with the newest key: as it is
+/// when it is already.
+fn reseal_opened(sealing: &Sealing, stored: &str, plain: &str) -> Result<String, StoreError> {
+    match sealing.is_current(stored) {
+        true => Ok(stored.to_owned()),
+        false => sealing.seal(plain),
+    }
 }
 
 /// A stored value sealed with the newest key (opened first, whatever sealed it).

@@ -167,7 +167,8 @@ impl Store {
 
     /// One chunk in one transaction: the enquiries' payloads, then the CareHQ
     /// answers of their attempts (a hint or `arg_errors` can quote what the
-    /// family wrote) and the error texts of their attempts and deliveries. Returns how many enquiries were scrubbed.
+    /// family wrote), the error texts of their attempts and deliveries, and
+    /// their search terms. Returns how many enquiries were scrubbed.
     async fn scrub_chunk(
         &self,
         scrub: &'static str,
@@ -198,7 +199,9 @@ impl Store {
                 "UPDATE deliveries SET last_error = NULL \
                  WHERE last_error IS NOT NULL AND enquiry_id IN ({list})"
             );
-            for sql in [attempts, deliveries] {
+            // A search term still singles the person out (as a hash does).
+            let terms = format!("DELETE FROM enquiry_terms WHERE enquiry_id IN ({list})");
+            for sql in [attempts, deliveries, terms] {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (id,) in &ids {
                     query = query.bind(id);

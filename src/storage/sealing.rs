@@ -317,8 +317,7 @@ impl Sealing {
             return ContactHashes::default();
         };
         let field = |name: &str| value.get(name).and_then(|v| v.as_str());
-        let lookup = self.lookup_keys();
-        let newest = lookup.first().copied().unwrap_or(PLAIN_LOOKUP_KEY);
+        let newest = self.newest_lookup_key();
         ContactHashes {
             email: field("email")
                 .and_then(normal_email)
@@ -329,23 +328,45 @@ impl Sealing {
         }
     }
 
+    /// The search term of `normal` (already normalised) of `kind`, under
+    /// the newest key: what an enquiry is stored with (see `search_terms`).
+    pub(super) fn term(&self, kind: &str, normal: &str) -> String {
+        hex::encode(hmac_sha256(
+            self.newest_lookup_key(),
+            &term_message(kind, normal),
+        ))
+    }
+
+    /// Every term `normal` of `kind` may be stored under (each key's, and
+    /// the plain one), as [`Sealing::email_lookups`] for the email hash.
+    pub(super) fn term_lookups(&self, kind: &str, normal: &str) -> Vec<String> {
+        self.lookups(&term_message(kind, normal))
+    }
+
     /// Every hash `email` may be stored under (each key's, and the plain
     /// one: rows written before a key, or before `enquiries rekey`).
     pub fn email_lookups(&self, email: &str) -> Vec<String> {
-        normal_email(email).map_or_else(Vec::new, |e| self.lookups(&e))
+        normal_email(email).map_or_else(Vec::new, |e| self.lookups(e.as_bytes()))
     }
 
     /// Every hash `phone` may be stored under (see [`Sealing::email_lookups`]).
     pub fn phone_lookups(&self, phone: &str) -> Vec<String> {
-        normal_phone(phone).map_or_else(Vec::new, |p| self.lookups(&p))
+        normal_phone(phone).map_or_else(Vec::new, |p| self.lookups(p.as_bytes()))
     }
 
-    fn lookups(&self, normal: &str) -> Vec<String> {
+    fn lookups(&self, message: &[u8]) -> Vec<String> {
         let mut keys = self.lookup_keys();
         keys.push(PLAIN_LOOKUP_KEY);
         keys.into_iter()
-            .map(|k| hex::encode(hmac_sha256(k, normal.as_bytes())))
+            .map(|k| hex::encode(hmac_sha256(k, message)))
             .collect()
+    }
+
+    /// The key new hashes are made with: the newest key's, or the plain one.
+    fn newest_lookup_key(&self) -> &[u8] {
+        self.keys
+            .as_ref()
+            .map_or(PLAIN_LOOKUP_KEY, |keys| &keys.newest_key().lookup[..])
     }
 
     fn lookup_keys(&self) -> Vec<&[u8]> {
@@ -355,14 +376,22 @@ impl Sealing {
     }
 }
 
+/// What a search term hashes: a fixed label, the kind and the value,
+/// separated by NULs. A kind holds no NUL, so the message names its kind
+/// unambiguously: a name word never hashes like an address or a number of
+/// the same text, nor a term like the `email_hash` of the same address.
+fn term_message(kind: &str, normal: &str) -> Vec<u8> {
+    [&b"term\0"[..], kind.as_bytes(), b"\0", normal.as_bytes()].concat()
+}
+
 /// An address as looked up: trimmed, lower case.
-fn normal_email(email: &str) -> Option<String> {
+pub(super) fn normal_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
     email.contains('@').then_some(email)
 }
 
 /// A number as looked up: its national digits (the domain's normaliser).
-fn normal_phone(phone: &str) -> Option<String> {
+pub(super) fn normal_phone(phone: &str) -> Option<String> {
     let digits = crate::domain::national_digits(phone);
     (!digits.is_empty()).then_some(digits)
 }

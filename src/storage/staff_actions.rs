@@ -6,6 +6,7 @@
 use super::audit::{self, Actor, AuditAction};
 use super::erasure::DeleteOutcome;
 use super::intake::SealedPayload;
+use super::search_terms::replace_terms;
 use super::{Store, StoreError, now_ms};
 
 /// How an edit went.
@@ -38,25 +39,31 @@ impl Store {
         correction: &Correction<'_>,
     ) -> Result<EditOutcome, StoreError> {
         let now = now_ms();
-        let sealed = SealedPayload::of(&self.sealing, correction.corrected)?;
         let mut tx = self.writer.begin().await?;
         // Sealed values differ at every write (a random nonce), so "still the
         // one the page showed" compares the opened text, and the update is
         // then conditional on the stored text read here.
-        let stored: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT payload FROM enquiries WHERE id = $1")
-                .bind(enquiry_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((Some(stored),)) = stored else {
+        let stored: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT received_at, payload, original_payload FROM enquiries WHERE id = $1",
+        )
+        .bind(enquiry_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((received_at, Some(stored), original)) = stored else {
             return Ok(EditOutcome::Stale);
         };
         if self.sealing.open(stored.clone())? != correction.read {
             return Ok(EditOutcome::Stale);
         }
+        // What the family first wrote stays findable by export and erase.
+        let original = match original {
+            Some(original) => self.sealing.open(original)?,
+            None => correction.read.to_owned(),
+        };
+        let sealed = SealedPayload::of(&self.sealing, correction.corrected, Some(&original))?;
         let done = sqlx::query(
             "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1, \
-             email_hash = $2, phone_hash = $3 WHERE id = $4 AND payload = $5",
+             email_hash = $2, phone_hash = $3, terms_pending = 0 WHERE id = $4 AND payload = $5",
         )
         .bind(sealed.payload.as_str())
         .bind(sealed.hashes.email.as_deref())
@@ -68,6 +75,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(EditOutcome::Stale);
         }
+        replace_terms(&mut tx, enquiry_id, received_at, &sealed.terms).await?;
         let mut steps: Vec<(String,)> = sqlx::query_as(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
              WHERE enquiry_id = $2 AND status = 'failed' RETURNING step",

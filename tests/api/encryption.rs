@@ -22,7 +22,7 @@ use crate::helpers::{
 use crate::on_both_databases;
 
 /// A key file in `dir` holding `lines` (newest first).
-fn key_file(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
+pub(crate) fn key_file(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").expect("write the key file");
     path
@@ -440,7 +440,7 @@ async fn app_store_audit(url: &str, sealing: &Sealing, id: &str) -> Vec<String> 
 
 /// A store on `db` as a server opens it, sealing with `keys` (newest
 /// first; none: a plain database). The encryption check is the caller's.
-async fn store_with(db: &TestDb, keys: &[&str]) -> Store {
+pub(crate) async fn store_with(db: &TestDb, keys: &[&str]) -> Store {
     let sealing = if keys.is_empty() {
         Sealing::default()
     } else {

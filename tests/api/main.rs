@@ -36,6 +36,7 @@ mod partners;
 mod processes;
 mod quarantine;
 mod retention;
+mod search_terms;
 mod spam;
 mod spam_limits;
 mod staff;
