@@ -63,9 +63,17 @@ reads = {
         f"SELECT * FROM (SELECT {COLS} FROM enquiries e WHERE e.site = 'home-{h:02d}' "
         f"ORDER BY e.received_at DESC, e.id DESC LIMIT 51) AS home{h}" for h in (1, 2, 3))
         + " ORDER BY 3 DESC, 1 DESC LIMIT 51",
-    "search (terms)": f"SELECT {COLS} FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id "
-                      "WHERE t.term IN ('x1', 'x2') AND EXISTS (SELECT 1 FROM enquiry_terms u WHERE u.enquiry_id = e.id "
-                      "AND u.term IN ('y1')) ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51",
+    # One range per key the first word may be stored under, merged; the
+    # next attempt read for the page's rows only (as staff_list.rs builds it).
+    "search (terms)": "SELECT p.id, p.site, p.received_at, p.state, "
+                      "(SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = p.id "
+                      "AND d.status IN ('pending', 'sending')), p.payload FROM ("
+                      + " UNION ALL ".join(
+                          f"SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, "
+                          f"e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id "
+                          f"WHERE t.term = '{term}' ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51) AS r{n}"
+                          for n, term in enumerate(("x1", "x2")))
+                      + " ORDER BY received_at DESC, id DESC LIMIT 51) AS p ORDER BY p.received_at DESC, p.id DESC",
     "overview, 30 days per day": f"SELECT e.site, (e.received_at - {NOW - 30 * DAY}) / {DAY}, e.state, COUNT(*) "
                                  f"FROM enquiries e INDEXED BY enquiries_received WHERE e.received_at >= {NOW - 30 * DAY} GROUP BY 1, 2, 3",
     "status, unfinished": "SELECT e.site, d.step, d.status, COUNT(*), MIN(COALESCE(d.pending_since, d.created_at)) "

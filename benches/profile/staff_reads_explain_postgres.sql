@@ -43,10 +43,11 @@ EXPLAIN ANALYZE SELECT * FROM (SELECT e.id, e.site, e.received_at FROM enquiries
   UNION ALL SELECT * FROM (SELECT e.id, e.site, e.received_at FROM enquiries e WHERE e.site = 'home-02' ORDER BY e.received_at DESC, e.id DESC LIMIT 51) AS home1
   UNION ALL SELECT * FROM (SELECT e.id, e.site, e.received_at FROM enquiries e WHERE e.site = 'home-03' ORDER BY e.received_at DESC, e.id DESC LIMIT 51) AS home2
   ORDER BY 3 DESC, 1 DESC LIMIT 51;
--- search (terms)
-EXPLAIN ANALYZE SELECT e.id FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id
-  WHERE t.term IN ('x1', 'x2') AND EXISTS (SELECT 1 FROM enquiry_terms u WHERE u.enquiry_id = e.id AND u.term IN ('y1'))
-  ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51;
+-- search (terms): one range per key the first word may be stored under, merged
+EXPLAIN ANALYZE SELECT p.id, p.site, p.received_at, p.state, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = p.id AND d.status IN ('pending', 'sending')), p.payload FROM (
+ SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id WHERE t.term = 'x1' ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51) AS r0
+ UNION ALL SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id WHERE t.term = 'x2' ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51) AS r1
+ ORDER BY received_at DESC, id DESC LIMIT 51) AS p ORDER BY p.received_at DESC, p.id DESC;
 -- overview, 30 days per day
 EXPLAIN ANALYZE SELECT e.site, (e.received_at - (:now - 30::bigint * :day)) / :day, e.state, COUNT(*) FROM enquiries e
   WHERE e.received_at >= :now - 30::bigint * :day GROUP BY 1, 2, 3;

@@ -46,10 +46,10 @@ impl EnquiryState {
     }
 }
 
-/// When the next attempt of `e` is due, if one is: read for the rows of a
+/// When the next attempt of page row `p` is due, if one is: read for the rows of a
 /// page only (a correlated subquery on the step index, per row shown).
 const NEXT_ATTEMPT: &str = "(SELECT MIN(d.next_attempt_at) FROM deliveries d \
-  WHERE d.enquiry_id = e.id AND d.status IN ('pending', 'sending'))";
+  WHERE d.enquiry_id = p.id AND d.status IN ('pending', 'sending'))";
 
 /// What the list shows; `None` means any.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,9 +160,9 @@ impl Store {
         let words = match filter.search.as_deref() {
             None => None,
             Some(text) => match self.term_query(text) {
-                Some(words) => Some(words),
+                Some(words) if words.0.iter().all(|word| !word.is_empty()) => Some(words),
                 // Nothing in it can match a stored term (punctuation only).
-                None => return Ok(Vec::new()),
+                _ => return Ok(Vec::new()),
             },
         };
         let newer = matches!(page, Page::Newer(_));
@@ -269,6 +269,14 @@ enum Bind {
     Int(i64),
 }
 
+/// Where one index range of the list reads: one home (or every home), one
+/// search term (or none).
+#[derive(Clone, Copy)]
+struct Range<'a> {
+    site: Option<&'a String>,
+    term: Option<&'a String>,
+}
+
 /// The list's statement, written for its filter so each planner sees plain
 /// equalities and ranges it can serve from an index (no `$1 = '' OR …`).
 #[derive(Default)]
@@ -290,51 +298,68 @@ impl ListQuery {
         page: &Page,
         limit: i64,
     ) -> String {
-        let (order, compare) = match page {
-            Page::Newer(_) => ("ASC", ">"),
-            _ => ("DESC", "<"),
+        let order = match page {
+            Page::Newer(_) => "ASC",
+            _ => "DESC",
         };
-        match sites {
-            None => self.one_range(filter, None, words, page, limit, order, compare),
-            Some(sites) if sites.len() == 1 => {
-                self.one_range(filter, Some(&sites[0]), words, page, limit, order, compare)
+        let homes: Vec<Option<&String>> = match sites {
+            None => vec![None],
+            Some(sites) => sites.iter().map(Some).collect(),
+        };
+        // A search's first word under each key it may be stored with.
+        let firsts: Vec<Option<&String>> = match words {
+            None => vec![None],
+            Some(words) => words.0.first().into_iter().flatten().map(Some).collect(),
+        };
+        let others = words.map_or(&[][..], |w| w.0.get(1..).unwrap_or_default());
+        // One index range per home and first term, each at most a page and
+        // read in the list's order from its cursor, merged: an IN list would
+        // make the planner sort every row of those homes (or every match of
+        // a common surname) before the first page.
+        let mut ranges = Vec::new();
+        for home in &homes {
+            for first in &firsts {
+                let range = Range {
+                    site: *home,
+                    term: *first,
+                };
+                ranges.push(self.one_range(filter, range, others, page, limit, order));
             }
-            // One range per home, each at most a page, merged: an IN list
-            // would make the planner sort every row of those homes.
-            Some(sites) => {
-                let parts: Vec<String> = sites
-                    .iter()
-                    .enumerate()
-                    .map(|(n, site)| {
-                        let inner =
-                            self.one_range(filter, Some(site), words, page, limit, order, compare);
-                        format!("SELECT * FROM ({inner}) AS home{n}")
-                    })
+        }
+        let rows = match ranges.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                let parts: Vec<String> = (ranges.iter().enumerate())
+                    .map(|(n, range)| format!("SELECT * FROM ({range}) AS r{n}"))
                     .collect();
                 let limit = self.param(Bind::Int(limit));
                 format!(
-                    "{} ORDER BY 3 {order}, 1 {order} LIMIT {limit}",
+                    "{} ORDER BY received_at {order}, id {order} LIMIT {limit}",
                     parts.join(" UNION ALL ")
                 )
             }
-        }
+        };
+        // The next attempt is read for the rows of the page only.
+        format!(
+            "SELECT p.id, p.site, p.received_at, p.state, {NEXT_ATTEMPT}, p.payload FROM ({rows}) AS p \
+             ORDER BY p.received_at {order}, p.id {order}"
+        )
     }
 
-    /// One index range: of one home (or every home), from the page's cursor.
-    #[allow(clippy::too_many_arguments)]
+    /// One index range: of one home (or every home), or of one search term,
+    /// from the page's cursor.
     fn one_range(
         &mut self,
         filter: &StaffFilter,
-        site: Option<&String>,
-        words: Option<&TermQuery>,
+        range: Range<'_>,
+        others: &[Vec<String>],
         page: &Page,
         limit: i64,
         order: &str,
-        compare: &str,
     ) -> String {
-        // A search walks the first word's terms in arrival order (their key
-        // ends in it); otherwise the enquiries' own indexes.
-        let (from, at, id) = match words {
+        // A search walks its first word's term in arrival order (the
+        // term's key ends in it); otherwise the enquiries' own indexes.
+        let (from, at, id) = match range.term {
             Some(_) => (
                 "enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id",
                 "t.received_at",
@@ -343,23 +368,21 @@ impl ListQuery {
             None => ("enquiries e", "e.received_at", "e.id"),
         };
         let mut conditions = Vec::new();
-        if let Some(words) = words {
-            for (n, word) in words.0.iter().enumerate() {
-                let list = self.list(word);
-                conditions.push(if n == 0 {
-                    format!("t.term IN ({list})")
-                } else {
-                    format!(
-                        "EXISTS (SELECT 1 FROM enquiry_terms u WHERE u.enquiry_id = e.id AND u.term IN ({list}))"
-                    )
-                });
-            }
+        if let Some(term) = range.term {
+            let p = self.param(Bind::Text(term.clone()));
+            conditions.push(format!("t.term = {p}"));
+        }
+        for word in others {
+            let list = self.list(word);
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM enquiry_terms u WHERE u.enquiry_id = e.id AND u.term IN ({list}))"
+            ));
         }
         if let Some(state) = filter.state {
             let p = self.param(Bind::Text(state.as_str().to_owned()));
             conditions.push(format!("e.state = {p}"));
         }
-        if let Some(site) = site {
+        if let Some(site) = range.site {
             let p = self.param(Bind::Text(site.clone()));
             conditions.push(format!("e.site = {p}"));
         }
@@ -372,6 +395,7 @@ impl ListQuery {
             conditions.push(format!("{at} < {p}"));
         }
         if let Page::Older(cursor) | Page::Newer(cursor) = page {
+            let compare = if order == "ASC" { ">" } else { "<" };
             let a = self.param(Bind::Int(cursor.received_at));
             let b = self.param(Bind::Text(cursor.id.clone()));
             conditions.push(format!("({at}, {id}) {compare} ({a}, {b})"));
@@ -384,8 +408,7 @@ impl ListQuery {
         let limit = self.param(Bind::Int(limit));
         format!(
             "SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, \
-             {NEXT_ATTEMPT} AS next_at, e.payload AS payload FROM {from} \
-             {conditions} ORDER BY {at} {order}, {id} {order} LIMIT {limit}"
+             e.payload AS payload FROM {from} {conditions} ORDER BY {at} {order}, {id} {order} LIMIT {limit}"
         )
     }
 
