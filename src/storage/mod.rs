@@ -18,6 +18,7 @@ mod figures_once;
 mod group_commit;
 mod inspect;
 mod intake;
+mod migrate;
 mod models;
 mod outbox;
 mod partner_events;
@@ -120,20 +121,6 @@ impl Store {
     pub fn with_sealing(mut self, sealing: Sealing) -> Store {
         self.sealing = sealing;
         self
-    }
-
-    /// Apply the embedded migrations of this backend.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE,
-            Backend::Postgres => &POSTGRES,
-        };
-        migrator
-            .run(&self.writer)
-            .await
-            .map_err(StoreError::Migrate)
     }
 
     /// `INDEXED BY name` on SQLite, nothing on PostgreSQL: for the few reads

@@ -384,3 +384,40 @@ async fn the_migration_fills_the_state_of_a_previous_release_database(db: Db) {
     store.close().await;
 }
 on_both_databases!(the_migration_fills_the_state_of_a_previous_release_database);
+
+/// A concurrent index build that failed part-way leaves an INVALID index,
+/// which `CREATE INDEX CONCURRENTLY IF NOT EXISTS` would skip for ever: the
+/// next start rebuilds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_rebuilds_an_index_an_interrupted_build_left_invalid() {
+    let Some(db) = TestDb::new(Db::Postgres).await else {
+        return;
+    };
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let valid = |url: String| async move {
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let (valid,): (bool,) = sqlx::query_as(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'enquiries_state_received'::regclass",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        let _ = conn.close().await;
+        valid
+    };
+    assert!(valid(db.url.clone()).await);
+    // What a failed build leaves (the test user may edit the catalogue).
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'enquiries_state_received'::regclass",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    assert!(!valid(db.url.clone()).await);
+    store.migrate().await.unwrap();
+    assert!(valid(db.url.clone()).await, "rebuilt at the next start");
+    store.close().await;
+}

@@ -1,0 +1,5 @@
+-- no-transaction
+-- Issue 30 (see 0019): One home's list in keyset order.
+-- Built without holding off writes. A build that fails is left INVALID;
+-- the next start skips it here and rebuilds it (`Store::migrate`).
+CREATE INDEX CONCURRENTLY IF NOT EXISTS enquiries_site_received ON enquiries (site, received_at, id);
