@@ -15,10 +15,13 @@ use std::time::Instant;
 
 use super::StatusFigures;
 
+/// The last reading of one scope, locked while a reading runs.
+type Slot = Arc<tokio::sync::Mutex<Option<Reading>>>;
+
 /// The last reading per scope (every site, or one account's sites).
 #[derive(Default)]
 pub(super) struct FiguresOnce {
-    slots: Mutex<HashMap<Option<Vec<String>>, Arc<tokio::sync::Mutex<Option<Reading>>>>>,
+    slots: Mutex<HashMap<Option<Vec<String>>, Slot>>,
 }
 
 struct Reading {
