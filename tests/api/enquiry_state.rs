@@ -8,13 +8,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::{
-    Actor, Cursor, EnquiryId, NewEnquiry, Page, StaffFilter, StaffRow, Store, now_ms,
-};
+use enquiry_relay::storage::{Actor, Cursor, Page, StaffFilter, StaffRow, Store, now_ms};
 use sqlx::Connection as _;
 
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, insert_bare_enquiry, posted_id,
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, insert_bare_enquiry, insert_enquiry_of,
+    posted_id,
 };
 use crate::on_both_databases;
 use crate::staff::held_enquiry;
@@ -147,23 +146,7 @@ on_both_databases!(the_stored_state_follows_every_kind_of_change);
 
 /// A new enquiry of `site` through the real intake path. Its id.
 async fn insert_at(store: &Store, site: &str) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
-    store
-        .insert_enquiry(NewEnquiry {
-            id: EnquiryId::from_stored(id.clone()),
-            site: site.into(),
-            payload: "{}".into(),
-            spam_verdict: "clean".into(),
-            idempotency_key: None,
-            fingerprint: None,
-            held: false,
-            consent: None,
-            partner_event: None,
-            destinations: Vec::new(),
-        })
-        .await
-        .unwrap();
-    id
+    insert_enquiry_of(store, site, "{}".into()).await
 }
 
 /// Every page from the newest, following each page's last row, with

@@ -793,11 +793,16 @@ pub async fn insert_bare_enquiry(store: &Store) -> String {
 /// Store one enquiry of `payload` (JSON, as intake stores it) with its
 /// pending delivery, through `store` (so sealed if it seals). Its Id.
 pub async fn insert_enquiry_with(store: &Store, payload: String) -> String {
+    insert_enquiry_of(store, SITE, payload).await
+}
+
+/// [`insert_enquiry_with`] for the home `site`.
+pub async fn insert_enquiry_of(store: &Store, site: &str, payload: String) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_enquiry(enquiry_relay::storage::NewEnquiry {
             id: enquiry_relay::storage::EnquiryId::from_stored(id.clone()),
-            site: SITE.into(),
+            site: site.into(),
             payload,
             spam_verdict: "clean".into(),
             idempotency_key: None,
