@@ -102,7 +102,15 @@ async fn measure_size(
     let seeded = seed::seed(&bench_db.url, size, now).await?;
     eprintln!("   starting the service; waiting for its first retention pass");
     let running = setup::start(bench_db).await?;
-    let figures = reads::run(&running.service, &running.config, &seeded, repeat, now).await?;
+    let figures = reads::run(
+        &running.service,
+        &bench_db.url,
+        &running.config,
+        &seeded,
+        repeat,
+        now,
+    )
+    .await?;
     let stopped = running.service.stop().await?;
     if !stopped.status.success() {
         eprintln!("   the service exited with {}", stopped.status);

@@ -147,6 +147,9 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.split_once('=').is_some_and(|(k, v)| k == name && !v.is_empty()))
+        .find(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(k, v)| k == name && !v.is_empty())
+        })
         .map(str::to_owned)
 }

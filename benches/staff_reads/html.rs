@@ -20,9 +20,7 @@ pub fn list_rows(html: &str) -> usize {
 pub fn next_href(html: &str) -> Option<String> {
     let marked = tags(html, "a")
         .chain(tags(html, "link"))
-        .find(|tag| {
-            attr(tag, "rel").is_some_and(|rel| rel.split_whitespace().any(|r| r == "next"))
-        })
+        .find(|tag| attr(tag, "rel").is_some_and(|rel| rel.split_whitespace().any(|r| r == "next")))
         .and_then(|tag| attr(tag, "href"));
     marked.or_else(|| {
         html.match_indices("<a ").find_map(|(start, _)| {
@@ -139,7 +137,8 @@ fn unescape(text: &str) -> String {
 pub fn self_check() -> anyhow::Result<()> {
     let today = r#"<nav><a href="/staff/enquiries?q=smith&amp;page=1">Previous page</a>
 <a href="/staff/enquiries?q=smith&amp;page=3">Next page</a></nav>"#;
-    let keyset = r#"<a rel="next" href="/staff/enquiries?before=1700000000000%3A0190&#x2f;x">Older</a>"#;
+    let keyset =
+        r#"<a rel="next" href="/staff/enquiries?before=1700000000000%3A0190&#x2f;x">Older</a>"#;
     let form = r#"<input type="hidden" name="csrf" value="a&#x2B;b">"#;
     let checks = [
         next_href(today).as_deref() == Some("/staff/enquiries?q=smith&page=3"),

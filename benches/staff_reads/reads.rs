@@ -19,6 +19,8 @@ use crate::service::Service;
 const SLOW_MS: f64 = 5_000.0;
 /// The page the deep-page read asks for.
 pub const DEEP_PAGE: u32 = 500;
+/// Longest walk along next links to the deep page.
+const WALK_LIMIT: Duration = Duration::from_secs(600);
 /// Days of the bulk CSV's date range: about 100,000 enquiries at 550 a day.
 const CSV_DAYS: i64 = 182;
 
@@ -91,6 +93,8 @@ pub struct Measured {
     pub trouble: Option<String>,
     /// Only one timed run: the warm-up was slow.
     pub single: bool,
+    /// A run got no answer within the client's timeout.
+    pub timed_out: bool,
     /// Rows listed or exported by the last answer.
     pub rows: Option<usize>,
     /// Bytes of the last answer.
@@ -102,7 +106,12 @@ impl Measured {
     pub fn median(&self) -> Option<f64> {
         let mut sorted = self.samples.clone();
         sorted.sort_by(f64::total_cmp);
-        (!sorted.is_empty()).then(|| sorted[sorted.len() / 2])
+        let mid = sorted.len() / 2;
+        match sorted.len() {
+            0 => None,
+            n if n.is_multiple_of(2) => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
+            _ => Some(sorted[mid]),
+        }
     }
 
     pub fn min_max(&self) -> Option<(f64, f64)> {
@@ -117,6 +126,7 @@ impl Measured {
             samples: Vec::new(),
             trouble: Some(trouble),
             single: false,
+            timed_out: false,
             rows: None,
             bytes: 0,
             status: None,
@@ -143,6 +153,7 @@ pub struct RunFigures {
 /// Run every read against the signed-in `staff` of `service`.
 pub async fn run(
     service: &Service,
+    db_url: &str,
     config: &std::path::Path,
     seeded: &Seeded,
     repeat: usize,
@@ -152,8 +163,13 @@ pub async fn run(
     let staff = Staff::sign_in(&service.address, crate::setup::STAFF_TOKEN)
         .await
         .context("signing in to the staff console")?;
+    show_queue(&staff).await;
     let list = "/staff/enquiries";
     let search = |q: &str| format!("{list}?q={}", encode(q));
+    let idle = Idle {
+        service,
+        postgres: db_url.starts_with("postgres").then_some(db_url),
+    };
     let mut reads = Vec::new();
     for (read, path, auth) in [
         (Read::Status, "/status".to_owned(), Auth::Bearer),
@@ -161,14 +177,17 @@ pub async fn run(
         (Read::Overview, "/staff".to_owned(), Auth::Session),
         (Read::FirstPage, list.to_owned(), Auth::Session),
     ] {
-        reads.push(time_get(&staff, read, &path, auth, repeat).await);
+        let measured = time_get(&staff, read, &path, auth, repeat).await;
+        idle.keep(&mut reads, measured).await;
     }
     let deep = match deep_page(&staff, seeded.enquiries).await {
         Ok((path, page, how)) => {
-            reads.push(time_get(&staff, Read::DeepPage, &path, Auth::Session, repeat).await);
+            let measured = time_get(&staff, Read::DeepPage, &path, Auth::Session, repeat).await;
+            idle.keep(&mut reads, measured).await;
             (page, how)
         }
         Err(e) => {
+            idle.wait().await;
             reads.push(Measured::failed(Read::DeepPage, format!("{e:#}")));
             (0, "not reached".to_owned())
         }
@@ -184,18 +203,23 @@ pub async fn run(
             format!("/staff/export.csv?q={}", encode(&seeded.unique_email)),
         ),
     ] {
-        reads.push(time_get(&staff, read, &path, Auth::Session, repeat).await);
+        let measured = time_get(&staff, read, &path, Auth::Session, repeat).await;
+        idle.keep(&mut reads, measured).await;
     }
     let csv_range = (day(now - (CSV_DAYS - 1) * DAY_MS)?, day(now)?);
     let bulk = format!("/staff/export.csv?from={}&to={}", csv_range.0, csv_range.1);
     let hwm_before = service.memory_kb("VmHWM")?;
     let reset = service.reset_peak_memory().is_ok();
     let (bulk_read, sampled_kb) = time_sampled(&staff, service, &bulk, repeat).await;
-    reads.push(bulk_read);
     let hwm_since = service.memory_kb("VmHWM")?;
-    reads.push(time_cli(config, &seeded.unique_email, repeat).await);
+    idle.keep(&mut reads, bulk_read).await;
+    let measured = time_cli(config, &seeded.unique_email, repeat).await;
+    idle.keep(&mut reads, measured).await;
     let (csv_peak_kb, csv_peak_how) = if reset {
-        (sampled_kb.max(hwm_since), "VmHWM, reset before the download")
+        (
+            sampled_kb.max(hwm_since),
+            "VmHWM, reset before the download",
+        )
     } else {
         (sampled_kb, "VmRSS sampled every 5 ms")
     };
@@ -209,6 +233,79 @@ pub async fn run(
         csv_range,
         load_before,
     })
+}
+
+/// After a request the client gave up on, the service (and PostgreSQL)
+/// may still be working on it: the next read waits until both are idle.
+struct Idle<'a> {
+    service: &'a Service,
+    /// The database's URL, for PostgreSQL.
+    postgres: Option<&'a str>,
+}
+
+impl Idle<'_> {
+    /// Longest wait for the abandoned work to end.
+    const LIMIT: Duration = Duration::from_secs(300);
+
+    async fn keep(&self, reads: &mut Vec<Measured>, measured: Measured) {
+        if measured.timed_out {
+            self.wait().await;
+        }
+        reads.push(measured);
+    }
+
+    /// Until the service uses under 5 % of a core over a second and no
+    /// query of this database is active (or `LIMIT` has passed).
+    async fn wait(&self) {
+        let begun = Instant::now();
+        while begun.elapsed() < Self::LIMIT {
+            let before = self.service.cpu_ticks().unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let used = self.service.cpu_ticks().unwrap_or(0).saturating_sub(before);
+            let busy = used * 100 > 5 * crate::service::ticks_per_second();
+            if !busy && self.active_queries().await == 0 {
+                eprintln!(
+                    "   (waited {:.0} s for the abandoned request to end)",
+                    begun.elapsed().as_secs_f64()
+                );
+                return;
+            }
+        }
+        eprintln!(
+            "   the service was still busy after {} s; reading on",
+            Self::LIMIT.as_secs()
+        );
+    }
+
+    /// Queries running on this PostgreSQL database now, besides this one.
+    async fn active_queries(&self) -> i64 {
+        let Some(url) = self.postgres else { return 0 };
+        let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await else {
+            return 0;
+        };
+        let active: Result<(i64,), _> = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await;
+        let _ = sqlx::Connection::close(conn).await;
+        active.map_or(0, |(n,)| n)
+    }
+}
+
+/// What `/status` says of the queue (stderr): a check of the seed.
+async fn show_queue(staff: &Staff) {
+    let sample = staff.get("/status", Auth::Bearer).await;
+    let status: Option<serde_json::Value> =
+        (sample.body.as_deref()).and_then(|b| serde_json::from_str(b).ok());
+    match status {
+        Some(s) => eprintln!(
+            "   /status: queue {}; problems {}",
+            s["queue"], s["problems"]
+        ),
+        None => eprintln!("   /status: {:?}", sample.outcome),
+    }
 }
 
 /// Time `path`: one warm-up, then `repeat` runs (one, if the warm-up was slow).
@@ -228,6 +325,7 @@ where
         samples: Vec::new(),
         trouble: None,
         single: warm.ms > SLOW_MS,
+        timed_out: false,
         rows: None,
         bytes: 0,
         status: None,
@@ -265,6 +363,7 @@ fn record(measured: &mut Measured, sample: &Sample, timed: bool) -> bool {
             true
         }
         Outcome::TimedOut => {
+            measured.timed_out = true;
             measured.trouble = Some(format!(">{} s", TIMEOUT.as_secs()));
             false
         }
@@ -315,7 +414,7 @@ async fn deep_page(staff: &Staff, total: usize) -> anyhow::Result<(String, u32, 
     let mut page = 2;
     let walked = Instant::now();
     loop {
-        if page == DEEP_PAGE {
+        if page == DEEP_PAGE || walked.elapsed() > WALK_LIMIT {
             break;
         }
         let text = staff.text(&next).await?;
@@ -327,7 +426,11 @@ async fn deep_page(staff: &Staff, total: usize) -> anyhow::Result<(String, u32, 
             None => break,
         }
     }
-    let last = if page < DEEP_PAGE { "last page; " } else { "" };
+    let last = match (page < DEEP_PAGE, walked.elapsed() > WALK_LIMIT) {
+        (true, true) => "the walk's time limit ran out here; ",
+        (true, false) => "last page; ",
+        _ => "",
+    };
     Ok((
         next,
         page,

@@ -131,7 +131,11 @@ async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Re
             slot_at,
             local_time: &local_time,
             time_zone: "UTC",
-            visit_type: if k % 3 == 0 { "virtual" } else { "in_person" },
+            visit_type: if k.is_multiple_of(3) {
+                "virtual"
+            } else {
+                "in_person"
+            },
             capacity: 1_000_000,
         };
         match store.insert_enquiry_with_visit(&new, &visit).await? {
@@ -249,7 +253,10 @@ fn updates(d: Dialect, now: i64) -> Vec<(&'static str, String)> {
     let deleted_at = d.least("p.at + 3600000", &now.to_string());
     let remote_id = format!(
         "'67' || {}",
-        d.hex("p.seq * 2 + CASE WHEN deliveries.step = 'enquiry' THEN 0 ELSE 1 END", 22)
+        d.hex(
+            "p.seq * 2 + CASE WHEN deliveries.step = 'enquiry' THEN 0 ELSE 1 END",
+            22
+        )
     );
     vec![
         ("arrival times", format!(

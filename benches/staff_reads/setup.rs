@@ -36,12 +36,14 @@ pub async fn start(db: &BenchDb) -> anyhow::Result<Running> {
         .with_context(|| format!("writing {}", config.display()))?;
     let log = db.dir.path().join("relay.log");
     let started = Instant::now();
-    let service = Service::launch(&config, port, &log).await.with_context(|| {
-        format!(
-            "starting the release binary {} (cargo bench builds it)",
-            env!("CARGO_BIN_EXE_enquiry-relay")
-        )
-    })?;
+    let service = Service::launch(&config, port, &log)
+        .await
+        .with_context(|| {
+            format!(
+                "starting the release binary {} (cargo bench builds it)",
+                env!("CARGO_BIN_EXE_enquiry-relay")
+            )
+        })?;
     wait_for_retention(&log).await?;
     Ok(Running {
         service,
