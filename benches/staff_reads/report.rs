@@ -51,11 +51,11 @@ fn seed_line(column: &Column) -> String {
         .map(|(what, d)| format!("{what} {:.1} s", d.as_secs_f64()))
         .collect();
     format!(
-        "- {} enquiries ({:.0} days at {PER_DAY} a day; {} in the last 30 days stored through intake, \
+        "- {} enquiries ({} days at {PER_DAY} a day; {} in the last 30 days stored through intake, \
          the rest sent and scrubbed): seeded in {total:.1} s ({}); the service's first retention \
          pass ended {:.0} s after start; load average before the reads {}.",
         thousands(s.enquiries),
-        s.enquiries as f64 / PER_DAY as f64,
+        thousands(s.enquiries.div_ceil(PER_DAY as usize)),
         thousands(s.recent),
         phases.join(", "),
         column.retention_secs,
@@ -127,6 +127,14 @@ fn cell(m: &Measured) -> String {
     text
 }
 
+/// A cell with its unit, for the goals' lines.
+fn cell_ms(m: &Measured) -> String {
+    match m.median() {
+        Some(_) => format!("{} ms", cell(m)),
+        None => cell(m),
+    }
+}
+
 /// What came back and how the deep page was reached, per size.
 fn notes(columns: &[Column]) -> String {
     let mut out = String::from("Per size:\n\n");
@@ -180,7 +188,10 @@ fn goals(columns: &[Column]) -> Vec<(bool, String)> {
                     ms(median)
                 ),
             ),
-            None => (false, format!("{} at {big_n}: {}", read.label(), cell(m))),
+            None => (
+                false,
+                format!("{} at {big_n}: {}", read.label(), cell_ms(m)),
+            ),
         });
         if columns.len() > 1 {
             let line = format!(
@@ -210,8 +221,8 @@ fn goals(columns: &[Column]) -> Vec<(bool, String)> {
         out.push((
             one.is_some_and(|m| m < GOAL_MS),
             format!(
-                "one-row CSV < {GOAL_MS} ms at {n}: {} ms",
-                cell(measured(c, Read::CsvOne))
+                "one-row CSV < {GOAL_MS} ms at {n}: {}",
+                cell_ms(measured(c, Read::CsvOne))
             ),
         ));
         let rss = mb(c.figures.rss_after_kb);
