@@ -55,7 +55,7 @@ fn seed_line(column: &Column) -> String {
          the rest sent and scrubbed): seeded in {total:.1} s ({}); the service's first retention \
          pass ended {:.0} s after start; load average before the reads {}.",
         thousands(s.enquiries),
-        thousands(s.enquiries.div_ceil(PER_DAY as usize)),
+        thousands((s.enquiries + PER_DAY as usize / 2) / PER_DAY as usize),
         thousands(s.recent),
         phases.join(", "),
         column.retention_secs,
