@@ -18,6 +18,8 @@ mod client;
 mod history;
 #[path = "staff_reads/html.rs"]
 mod html;
+#[path = "staff_reads/idle.rs"]
+mod idle;
 #[path = "staff_reads/people.rs"]
 mod people;
 #[path = "staff_reads/reads.rs"]
