@@ -279,6 +279,13 @@ impl Service {
         Ok(kb)
     }
 
+    /// Reset the peak (VmHWM) to the resident size now, so a later VmHWM
+    /// is the peak of what ran in between (`/proc/<pid>/clear_refs`, 5).
+    pub fn reset_peak_memory(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")
+            .context("resetting the service's VmHWM")
+    }
+
     /// CPU time the service has used so far, user + system, in clock ticks.
     pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
         cpu_ticks(&format!("/proc/{}/stat", self.child.id()))
