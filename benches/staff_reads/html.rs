@@ -35,8 +35,13 @@ pub fn next_href(html: &str) -> Option<String> {
     })
 }
 
-/// The page number of an offset-paging link (`page=N` in its query).
+/// The page number of an offset-paging link (`page=N` in its query);
+/// `None` for a keyset link (`after=` or `before=` a row), whose `page=`
+/// only numbers the caption and must be followed, not rewritten.
 pub fn page_number(href: &str) -> Option<u32> {
+    if query_pairs(href).any(|(k, _)| k == "after" || k == "before") {
+        return None;
+    }
     query_pairs(href).find_map(|(k, v)| (k == "page").then(|| v.parse().ok()).flatten())
 }
 
@@ -148,6 +153,7 @@ pub fn self_check() -> anyhow::Result<()> {
         page_number("/staff/enquiries?before=1").is_none(),
         input_value(form, "csrf").as_deref() == Some("a+b"),
         resolve("?after=x", "http://h") == "/staff/enquiries?after=x",
+        page_number("/staff/enquiries?after=1_a&page=2").is_none(),
     ];
     anyhow::ensure!(
         checks.iter().all(|ok| *ok),

@@ -386,11 +386,20 @@ impl ListQuery {
             let p = self.param(Bind::Text(site.clone()));
             conditions.push(format!("e.site = {p}"));
         }
-        if let Some(from) = filter.from {
+        // A cursor inside the dates implies the date bound on its side; that
+        // bound is then left out, as SQLite would take it for the range and
+        // scan from the date to the cursor on every page (an export of
+        // 100,000 rows: 10.6 s instead of 0.7).
+        let implied = |bound: i64, older: bool| match page {
+            Page::Older(cursor) => older && cursor.received_at < bound,
+            Page::Newer(cursor) => !older && cursor.received_at >= bound,
+            Page::Newest => false,
+        };
+        if let Some(from) = filter.from.filter(|&from| !implied(from, false)) {
             let p = self.param(Bind::Int(from));
             conditions.push(format!("{at} >= {p}"));
         }
-        if let Some(until) = filter.until {
+        if let Some(until) = filter.until.filter(|&until| !implied(until, true)) {
             let p = self.param(Bind::Int(until));
             conditions.push(format!("{at} < {p}"));
         }

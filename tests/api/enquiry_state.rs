@@ -231,6 +231,37 @@ async fn keyset_pages_neither_skip_nor_repeat_while_enquiries_arrive(db: Db) {
         }
     }
 
+    // Within dates (the thirty tied ones), forward and back again: a cursor
+    // and a date bound on the same side both hold.
+    let dated = StaffFilter {
+        from: Some(tied),
+        until: Some(tied + 1),
+        ..StaffFilter::default()
+    };
+    let mut tied_ids: Vec<String> = stored[40..70].to_vec();
+    tied_ids.sort_by(|a, b| b.cmp(a));
+    for size in [1, 7, 50] {
+        let shown = walk(&store, &dated, size, || async {
+            insert_at(&store, SITE).await;
+        })
+        .await;
+        assert!(
+            shown == tied_ids,
+            "dated, page size {size}: {} shown",
+            shown.len()
+        );
+    }
+    let last = expected_last_page(&store, &dated, 7).await;
+    let mut page = Page::Newer(Cursor::of(last.first().unwrap()));
+    let mut back: Vec<String> = last.iter().map(|r| r.id.clone()).collect();
+    loop {
+        let rows = store.staff_enquiries(&dated, 7, &page).await.unwrap();
+        let Some(first) = rows.first() else { break };
+        page = Page::Newer(Cursor::of(first));
+        back.splice(0..0, rows.iter().map(|r| r.id.clone()));
+    }
+    assert!(back == tied_ids, "dated, back: {} shown", back.len());
+
     // Back from the oldest page: the same rows, the same pages.
     let oldest = expected_last_page(&store, &everyone, 50).await;
     let mut page = Page::Newer(Cursor::of(oldest.first().unwrap()));
