@@ -47,8 +47,8 @@ else:
     c.execute("DROP TABLE IF EXISTS sqlite_stat1")
 c.commit()
 
-NEXT = ("(SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = e.id "
-        "AND d.status IN ('pending', 'sending'))")
+NEXT = ("(SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') THEN d.next_attempt_at END) "
+        "FROM deliveries d WHERE d.enquiry_id = e.id)")
 COLS = f"e.id, e.site, e.received_at, e.state, {NEXT}, e.payload"
 deep = c.execute("SELECT received_at, id FROM enquiries ORDER BY received_at DESC, id DESC "
                  "LIMIT 1 OFFSET 25000").fetchone()
@@ -66,8 +66,8 @@ reads = {
     # One range per key the first word may be stored under, merged; the
     # next attempt read for the page's rows only (as staff_list.rs builds it).
     "search (terms)": "SELECT p.id, p.site, p.received_at, p.state, "
-                      "(SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = p.id "
-                      "AND d.status IN ('pending', 'sending')), p.payload FROM ("
+                      "(SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') THEN d.next_attempt_at END) "
+                      "FROM deliveries d WHERE d.enquiry_id = p.id), p.payload FROM ("
                       + " UNION ALL ".join(
                           f"SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, "
                           f"e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id "

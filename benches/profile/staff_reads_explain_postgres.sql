@@ -30,10 +30,10 @@ SELECT e.site, d.step, d.status, COUNT(*) FROM deliveries d JOIN enquiries e ON 
 VACUUM ANALYZE;
 \timing on
 -- list, first page
-EXPLAIN ANALYZE SELECT e.id, e.site, e.received_at, e.state, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = e.id AND d.status IN ('pending', 'sending')), e.payload
+EXPLAIN ANALYZE SELECT e.id, e.site, e.received_at, e.state, (SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') THEN d.next_attempt_at END) FROM deliveries d WHERE d.enquiry_id = e.id), e.payload
   FROM enquiries e ORDER BY e.received_at DESC, e.id DESC LIMIT 51;
 -- list, page 500 (keyset)
-EXPLAIN ANALYZE SELECT e.id, e.site, e.received_at, e.state, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = e.id AND d.status IN ('pending', 'sending')), e.payload
+EXPLAIN ANALYZE SELECT e.id, e.site, e.received_at, e.state, (SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') THEN d.next_attempt_at END) FROM deliveries d WHERE d.enquiry_id = e.id), e.payload
   FROM enquiries e WHERE (e.received_at, e.id) < (:now - 25000::bigint * :step, 'e0025000') ORDER BY e.received_at DESC, e.id DESC LIMIT 51;
 -- list, state=failed
 EXPLAIN ANALYZE SELECT e.id, e.site, e.received_at, e.state, e.payload
@@ -44,7 +44,7 @@ EXPLAIN ANALYZE SELECT * FROM (SELECT e.id, e.site, e.received_at FROM enquiries
   UNION ALL SELECT * FROM (SELECT e.id, e.site, e.received_at FROM enquiries e WHERE e.site = 'home-03' ORDER BY e.received_at DESC, e.id DESC LIMIT 51) AS home2
   ORDER BY 3 DESC, 1 DESC LIMIT 51;
 -- search (terms): one range per key the first word may be stored under, merged
-EXPLAIN ANALYZE SELECT p.id, p.site, p.received_at, p.state, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.enquiry_id = p.id AND d.status IN ('pending', 'sending')), p.payload FROM (
+EXPLAIN ANALYZE SELECT p.id, p.site, p.received_at, p.state, (SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') THEN d.next_attempt_at END) FROM deliveries d WHERE d.enquiry_id = p.id), p.payload FROM (
  SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id WHERE t.term = 'x1' ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51) AS r0
  UNION ALL SELECT * FROM (SELECT e.id AS id, e.site AS site, e.received_at AS received_at, e.state AS state, e.payload AS payload FROM enquiry_terms t JOIN enquiries e ON e.id = t.enquiry_id WHERE t.term = 'x2' ORDER BY t.received_at DESC, t.enquiry_id DESC LIMIT 51) AS r1
  ORDER BY received_at DESC, id DESC LIMIT 51) AS p ORDER BY p.received_at DESC, p.id DESC;

@@ -48,8 +48,12 @@ impl EnquiryState {
 
 /// When the next attempt of page row `p` is due, if one is: read for the rows of a
 /// page only (a correlated subquery on the step index, per row shown).
-const NEXT_ATTEMPT: &str = "(SELECT MIN(d.next_attempt_at) FROM deliveries d \
-  WHERE d.enquiry_id = p.id AND d.status IN ('pending', 'sending'))";
+/// The status test sits in the CASE, not the WHERE: as a WHERE term SQLite's
+/// planner (without statistics) read it from the status index, walking
+/// every waiting delivery for each row shown (55 ms a 500-row chunk with
+/// 300 waiting).
+const NEXT_ATTEMPT: &str = "(SELECT MIN(CASE WHEN d.status IN ('pending', 'sending') \
+  THEN d.next_attempt_at END) FROM deliveries d WHERE d.enquiry_id = p.id)";
 
 /// What the list shows; `None` means any.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
