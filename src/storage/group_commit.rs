@@ -4,11 +4,11 @@
 //! FULL`). One transaction per enquiry would make concurrent families queue
 //! for that one fsync each, and the sync worker's outcome writes would queue
 //! among them. Instead a single task takes every write waiting at that moment
-//! (new enquiries and delivery outcomes) and makes them in one transaction:
-//! each is still committed before its caller hears back, but sixteen arriving
-//! together cost about one fsync, not sixteen. A lone write is not delayed:
-//! the task never waits for company, it only takes what queued while the
-//! previous commit ran. PostgreSQL commits concurrent transactions in
+//! (new enquiries, the worker's claims and delivery outcomes) and makes them
+//! in one transaction: each is still committed before its caller hears back,
+//! but sixteen arriving together cost about one fsync, not sixteen. A lone
+//! write is not delayed: the task never waits for company, it only takes what
+//! queued while the previous commit ran. PostgreSQL commits concurrent transactions in
 //! parallel, so it does not use this.
 
 use sqlx::AnyPool;
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::intake::{InsertOutcome, NewEnquiry, SealedPayload, insert_rows};
 use super::models::{AttemptRecord, Transition};
-use super::outbox::{Lease, record_rows};
+use super::outbox::{ClaimedRow, Clock, Lease, SqliteClaim, claim_rows_sqlite, record_rows};
 use super::readiness::TOUCH;
 use super::{StoreError, now_ms};
 
@@ -44,6 +44,11 @@ enum Job {
         oneshot::Sender<Result<InsertOutcome, StoreError>>,
     ),
     Record(OwnedOutcome, oneshot::Sender<Result<bool, StoreError>>),
+    /// The worker's claim of due deliveries (a lane's lease).
+    Claim(
+        SqliteClaim,
+        oneshot::Sender<Result<Vec<ClaimedRow>, StoreError>>,
+    ),
     /// A write that changes nothing, committed like the others: proves the
     /// writer task runs and the database takes writes (readiness).
     Touch(oneshot::Sender<Result<(), StoreError>>),
@@ -53,6 +58,7 @@ enum Job {
 enum Done {
     Inserted(InsertOutcome),
     Recorded(bool),
+    Claimed(Vec<ClaimedRow>),
     Touched,
 }
 
@@ -98,6 +104,13 @@ impl SqliteWriter {
         };
         let (reply, answer) = oneshot::channel();
         self.send(Job::Record(outcome, reply)).await?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Claim due deliveries; returns the rows once the claim has committed.
+    pub(super) async fn claim(&self, claim: SqliteClaim) -> Result<Vec<ClaimedRow>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Claim(claim, reply)).await?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -166,6 +179,11 @@ fn answer(jobs: Vec<Job>, done: Vec<Done>) {
             (Job::Record(_, reply), Done::Recorded(recorded)) => {
                 let _ = reply.send(Ok(recorded));
             }
+            (Job::Claim(_, reply), Done::Claimed(rows)) => {
+                // A worker that gave up leaves these rows leased: they are
+                // claimed again when the lease ends, as after a crash.
+                let _ = reply.send(Ok(rows));
+            }
             (Job::Touch(reply), Done::Touched) => {
                 let _ = reply.send(Ok(()));
             }
@@ -180,6 +198,9 @@ fn reply_error(job: Job, error: StoreError) {
             let _ = reply.send(Err(error));
         }
         Job::Record(_, reply) => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Claim(_, reply) => {
             let _ = reply.send(Err(error));
         }
         Job::Touch(reply) => {
@@ -206,6 +227,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                 sqlx::query(TOUCH).execute(&mut *tx).await?;
                 Done::Touched
             }
+            Job::Claim(claim, _) => Done::Claimed(claim_rows_sqlite(&mut tx, claim).await?),
             Job::Record(o, _) => Done::Recorded(
                 record_rows(
                     &mut tx,
@@ -217,7 +239,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                     },
                     &o.attempt,
                     &o.transition,
-                    now,
+                    Clock::Process(now),
                 )
                 .await?,
             ),

@@ -36,8 +36,39 @@ UPDATE deliveries AS d
  WHERE d.id = due.id
 RETURNING d.id, d.enquiry_id, d.step, d.attempts, CASE WHEN due.old_status = 'sending' THEN 1::BIGINT ELSE 0::BIGINT END";
 
-/// The database's clock in Unix ms, for outcome writes on PostgreSQL.
-const DB_NOW_POSTGRES: &str = "SELECT (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
+/// The database's clock in Unix ms (PostgreSQL), as an SQL expression.
+const DB_NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
+
+/// Whose clock stamps an outcome: the process's (SQLite: one machine, one
+/// clock) or the database's (PostgreSQL: instances whose clocks differ
+/// agree on when a retry is due). The database's is read inside the
+/// outcome's first statement, not by a round trip of its own.
+#[derive(Clone, Copy)]
+pub(super) enum Clock {
+    Process(i64),
+    Database,
+}
+
+impl Clock {
+    /// "Now" in a statement whose parameter `$last` is the process's clock
+    /// (bound by [`Clock::bind`] after every other parameter).
+    fn sql(self, last: usize) -> String {
+        match self {
+            Clock::Process(_) => format!("${last}"),
+            Clock::Database => DB_NOW_POSTGRES.to_owned(),
+        }
+    }
+
+    fn bind<'q, O>(
+        self,
+        query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+        match self {
+            Clock::Process(now) => query.bind(now),
+            Clock::Database => query,
+        }
+    }
+}
 
 /// `AND id NOT IN ($first, …)` for `count` rows, or nothing.
 fn skip_clause(first: usize, count: usize) -> String {
@@ -46,6 +77,53 @@ fn skip_clause(first: usize, count: usize) -> String {
     }
     let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
     format!("AND id NOT IN ({})", list.join(", "))
+}
+
+/// A SQLite claim built by [`Store::claim_due`], owned so it can cross to
+/// the group-commit writer task.
+pub(super) struct SqliteClaim {
+    /// `CLAIM_SQLITE` with the lane's skip and scope filled in.
+    sql: String,
+    token: String,
+    lease_end: i64,
+    now: i64,
+    limit: i64,
+    /// The rows to skip, then the scope's values, bound in that order.
+    values: Vec<String>,
+}
+
+/// A claimed row: id, enquiry, step, attempts, 1 if its lease had expired.
+pub(super) type ClaimedRow = (String, String, String, i64, i64);
+
+/// Run a SQLite claim inside the caller's transaction.
+pub(super) async fn claim_rows_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    claim: &SqliteClaim,
+) -> Result<Vec<ClaimedRow>, StoreError> {
+    // SQLite's RETURNING shows new values: compare against a pre-read of
+    // which due rows were `sending` to tell expired leases apart.
+    let expired: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM deliveries WHERE status = 'sending' AND next_attempt_at <= $1",
+    )
+    .bind(claim.now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(claim.sql.as_str()))
+        .bind(claim.token.as_str())
+        .bind(claim.lease_end)
+        .bind(claim.now)
+        .bind(claim.limit);
+    for value in &claim.values {
+        query = query.bind(value.as_str());
+    }
+    let claimed: Vec<ClaimedRow> = query.fetch_all(&mut **tx).await?;
+    Ok(claimed
+        .into_iter()
+        .map(|(id, enquiry, step, attempts, _)| {
+            let was_expired = expired.iter().any(|(e,)| *e == id);
+            (id, enquiry, step, attempts, i64::from(was_expired))
+        })
+        .collect())
 }
 
 impl Store {
@@ -70,7 +148,7 @@ impl Store {
         let token = format!("{owner}/{}", uuid::Uuid::now_v7().simple());
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, String, String, i64, i64)> = match self.backend {
+        let rows: Vec<ClaimedRow> = match self.backend {
             Backend::Sqlite => {
                 let now = now_ms();
                 // Most claims find nothing due (a lane woken by another
@@ -79,36 +157,30 @@ impl Store {
                 if !self.any_due(now, skip, &scope).await? {
                     return Ok(Vec::new());
                 }
-                // SQLite's RETURNING shows new values: compare against a pre-read of
-                // which due rows were `sending` to tell expired leases apart.
-                let mut tx = self.writer.begin().await?;
-                let expired: Vec<(String,)> = sqlx::query_as(
-                    "SELECT id FROM deliveries WHERE status = 'sending' AND next_attempt_at <= $1",
-                )
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                let sql = CLAIM_SQLITE
-                    .replace("{skip}", &skip_clause(5, skip.len()))
-                    .replace("{scope}", &scope.clause(5 + skip.len()));
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(token.as_str())
-                    .bind(now.saturating_add(lease_ms))
-                    .bind(now)
-                    .bind(limit);
-                for value in skip.iter().map(String::as_str).chain(scope.values()) {
-                    query = query.bind(value);
+                let claim = SqliteClaim {
+                    sql: CLAIM_SQLITE
+                        .replace("{skip}", &skip_clause(5, skip.len()))
+                        .replace("{scope}", &scope.clause(5 + skip.len())),
+                    token: token.clone(),
+                    lease_end: now.saturating_add(lease_ms),
+                    now,
+                    limit,
+                    values: (skip.iter().map(String::as_str).chain(scope.values()))
+                        .map(str::to_owned)
+                        .collect(),
+                };
+                match &self.sqlite_writer {
+                    // In the group commit beside intake and outcomes: the
+                    // claim shares their transaction and fsync instead of
+                    // queueing for the writer with one of its own.
+                    Some(writer) => writer.claim(claim).await?,
+                    None => {
+                        let mut tx = self.writer.begin().await?;
+                        let claimed = claim_rows_sqlite(&mut tx, &claim).await?;
+                        tx.commit().await?;
+                        claimed
+                    }
                 }
-                let claimed: Vec<(String, String, String, i64, i64)> =
-                    query.fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                claimed
-                    .into_iter()
-                    .map(|(id, enquiry, step, attempts, _)| {
-                        let was_expired = expired.iter().any(|(e,)| *e == id);
-                        (id, enquiry, step, attempts, i64::from(was_expired))
-                    })
-                    .collect()
             }
             Backend::Postgres => {
                 let sql = CLAIM_POSTGRES
@@ -237,8 +309,7 @@ impl Store {
             return writer.record(lease, attempt, transition).await;
         }
         let mut tx = self.writer.begin().await?;
-        let (now,): (i64,) = sqlx::query_as(DB_NOW_POSTGRES).fetch_one(&mut *tx).await?;
-        let recorded = record_rows(&mut tx, lease, attempt, transition, now).await?;
+        let recorded = record_rows(&mut tx, lease, attempt, transition, Clock::Database).await?;
         if recorded {
             tx.commit().await?;
         } else {
@@ -286,7 +357,7 @@ pub(super) async fn record_rows(
     lease: Lease<'_>,
     attempt: &AttemptRecord,
     transition: &Transition,
-    now: i64,
+    clock: Clock,
 ) -> Result<bool, StoreError> {
     let Lease {
         delivery_id,
@@ -294,58 +365,67 @@ pub(super) async fn record_rows(
         account,
         overrule,
     } = lease;
-    let updated = match transition {
+    // Each first statement answers the time it stamped, which the rest of
+    // the outcome uses; no row means the lease no longer holds it.
+    let stamped: Option<(i64,)> = match transition {
         Transition::Synced { remote_id } => {
-            sqlx::query(
+            let sql = format!(
                 "UPDATE deliveries SET status = 'synced', attempts = attempts + 1, remote_id = $1, \
-                 lease_owner = NULL, last_error = NULL, updated_at = $2 \
-                 WHERE id = $3 AND ((status = 'sending' AND lease_owner = $4) \
-                                 OR ($5 = 1 AND status IN ('pending', 'sending')))",
-            )
-            .bind(remote_id.as_deref())
-            .bind(now)
-            .bind(delivery_id)
-            .bind(owner)
-            .bind(i64::from(overrule))
-            .execute(&mut **tx)
-            .await?
+                 lease_owner = NULL, last_error = NULL, updated_at = {now} \
+                 WHERE id = $2 AND ((status = 'sending' AND lease_owner = $3) \
+                                 OR ($4 = 1 AND status IN ('pending', 'sending'))) \
+                 RETURNING updated_at",
+                now = clock.sql(5)
+            );
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(remote_id.as_deref())
+                .bind(delivery_id)
+                .bind(owner)
+                .bind(i64::from(overrule));
+            clock.bind(query).fetch_optional(&mut **tx).await?
         }
-        Transition::Retry { retry_in_ms, spend_attempt, ambiguous, error } => {
-            sqlx::query(
+        Transition::Retry {
+            retry_in_ms,
+            spend_attempt,
+            ambiguous,
+            error,
+        } => {
+            let sql = format!(
                 "UPDATE deliveries SET status = 'pending', attempts = attempts + $1, ambiguous = ambiguous + $2, \
-                 next_attempt_at = $3, lease_owner = NULL, last_error = $4, updated_at = $5 \
-                 WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
-            )
-            .bind(i64::from(*spend_attempt))
-            .bind(i64::from(*ambiguous))
-            .bind(now.saturating_add(*retry_in_ms))
-            .bind(error.as_str())
-            .bind(now)
-            .bind(delivery_id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
+                 next_attempt_at = {now} + $3, lease_owner = NULL, last_error = $4, updated_at = {now} \
+                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6 \
+                 RETURNING updated_at",
+                now = clock.sql(7)
+            );
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(*spend_attempt))
+                .bind(i64::from(*ambiguous))
+                .bind(*retry_in_ms)
+                .bind(error.as_str())
+                .bind(delivery_id)
+                .bind(owner);
+            clock.bind(query).fetch_optional(&mut **tx).await?
         }
         Transition::Failed { ambiguous, error } => {
-            sqlx::query(
+            let sql = format!(
                 "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, ambiguous = ambiguous + $1, \
-                 lease_owner = NULL, last_error = $2, updated_at = $3 \
-                 WHERE id = $4 AND status = 'sending' AND lease_owner = $5",
-            )
-            .bind(i64::from(*ambiguous))
-            .bind(error.as_str())
-            .bind(now)
-            .bind(delivery_id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
+                 lease_owner = NULL, last_error = $2, updated_at = {now} \
+                 WHERE id = $3 AND status = 'sending' AND lease_owner = $4 \
+                 RETURNING updated_at",
+                now = clock.sql(5)
+            );
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(*ambiguous))
+                .bind(error.as_str())
+                .bind(delivery_id)
+                .bind(owner);
+            clock.bind(query).fetch_optional(&mut **tx).await?
         }
-    }
-    .rows_affected();
-    if updated == 0 {
+    };
+    let Some((now,)) = stamped else {
         // Nothing was written for this outcome: the caller need not roll back.
         return Ok(false);
-    }
+    };
     sqlx::query(
         "INSERT INTO delivery_attempts (id, delivery_id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
