@@ -194,17 +194,20 @@ def run_sqlite(work):
           "sqlite", sqlite3.sqlite_version)
 
     def timed(label, sql, write):
-        times, out = [], None
+        times, out, changed = [], None, 0
         for _ in range(5):
             if write:
                 c.execute("BEGIN")
             start = time.perf_counter()
-            out = c.execute(sql).fetchall()
+            cursor = c.execute(sql)
+            out = cursor.fetchall()
             times.append((time.perf_counter() - start) * 1000)
+            changed = cursor.rowcount
             if write:
                 c.execute("ROLLBACK")
+        rows = f"{changed} changed" if write else f"{len(out)} row(s)"
         print(f"{label}: median {statistics.median(times):.3f} ms (min {min(times):.3f}, max {max(times):.3f}), "
-              f"{len(out)} row(s): {sorted(map(str, out))[:4]}")
+              f"{rows}: {sorted(map(str, out))[:4]}")
         for row in c.execute("EXPLAIN QUERY PLAN " + sql):
             print("     ", row[3])
 
