@@ -112,7 +112,7 @@ def due_rows(lane, columns, due, limit, lock, pg):
                 f"ORDER BY next_attempt_at LIMIT {limit} {lock}")
 
     if only:
-        arms = [arm(lit(s)) for n, s in enumerate(steps) if s not in steps[:n]]
+        arms = [arm(lit(s)) for s in steps]
         if not arms:
             return f"SELECT {columns} FROM deliveries WHERE 1 = 0"
         if len(arms) == 1:
