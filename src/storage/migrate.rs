@@ -1,5 +1,5 @@
 //! Applying the embedded migrations, and finishing what an interrupted one
-//! left: PostgreSQL builds the indexes of migrations 0021-0028 with `CREATE
+//! left: PostgreSQL builds the indexes of migrations 0021-0029 with `CREATE
 //! INDEX CONCURRENTLY` (no write is held off while they build), and a build
 //! that fails part-way leaves an INVALID index that `IF NOT EXISTS` would
 //! then skip for ever. Each start rebuilds those.

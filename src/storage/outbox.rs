@@ -1,40 +1,86 @@
 //! The outbox: claiming due deliveries with a lease and recording outcomes.
 
 use super::models::{
-    AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, EnquiryId, Step, Transition,
+    AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, DueRows, EnquiryId, Step,
+    Transition,
 };
 use super::{Backend, Store, StoreError, now_ms};
 
 /// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
 /// atomically. One machine, one clock: "now" is the process's.
 /// `$1` token, `$2` lease end, `$3` now, `$4` limit, then the rows to skip,
-/// then the scope's sites.
-const CLAIM_SQLITE: &str = "\
+/// then the scope's steps and sites.
+const CLAIM_SQLITE: LaneQuery = LaneQuery {
+    template: "\
 UPDATE deliveries
    SET status = 'sending', lease_owner = $1, next_attempt_at = $2, updated_at = $3,
        ambiguous = ambiguous + CASE WHEN status = 'sending' THEN 1 ELSE 0 END
- WHERE id IN (SELECT id FROM deliveries
-               WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 {skip} {scope}
-               ORDER BY next_attempt_at LIMIT $4)
-RETURNING id, enquiry_id, step, attempts, ambiguous";
+ WHERE id IN (SELECT id FROM ({due}) AS due)
+RETURNING id, enquiry_id, step, attempts, ambiguous",
+    columns: "id, next_attempt_at",
+    due: "AND next_attempt_at <= $3",
+    limit: "$4",
+    lock: "",
+};
 
 /// PostgreSQL: instances skip rows another instance is claiming right now.
 /// "Now" is the database's, so instances whose clocks differ agree on when a
 /// lease has ended. `$1` token, `$2` lease length (ms), `$3` limit, then the
-/// rows to skip, then the scope's sites.
-const CLAIM_POSTGRES: &str = "\
+/// rows to skip, then the scope's steps and sites.
+///
+/// Each step's range takes its first `$3` rows not locked by another claim
+/// (`FOR UPDATE SKIP LOCKED` in each, as the one range before), so the
+/// merged first `$3` are the lane's first unlocked due rows. A lane of two
+/// steps (CareHQ: enquiry, home visit) may lock up to `$3` rows of the
+/// other step that the merge then leaves; they are free again when this
+/// statement commits, and a claim meanwhile skips them as it would skip
+/// rows being claimed.
+const CLAIM_POSTGRES: LaneQuery = LaneQuery {
+    template: "\
 UPDATE deliveries AS d
    SET status = 'sending', lease_owner = $1,
        next_attempt_at = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT + $2,
        updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT,
        ambiguous = d.ambiguous + CASE WHEN d.status = 'sending' THEN 1 ELSE 0 END
-  FROM (SELECT id, status AS old_status FROM deliveries
-         WHERE status IN ('pending', 'sending')
-           AND next_attempt_at <= (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT {skip} {scope}
-         ORDER BY next_attempt_at LIMIT $3
-         FOR UPDATE SKIP LOCKED) AS due
+  FROM ({due}) AS due
  WHERE d.id = due.id
-RETURNING d.id, d.enquiry_id, d.step, d.attempts, CASE WHEN due.old_status = 'sending' THEN 1::BIGINT ELSE 0::BIGINT END";
+RETURNING d.id, d.enquiry_id, d.step, d.attempts, CASE WHEN due.old_status = 'sending' THEN 1::BIGINT ELSE 0::BIGINT END",
+    columns: "id, status AS old_status, next_attempt_at",
+    due: "AND next_attempt_at <= (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT",
+    limit: "$3",
+    lock: "FOR UPDATE SKIP LOCKED",
+};
+
+/// Whether a row is due (SQLite, on a reader before a claim): `$1` now,
+/// then the rows to skip, then the scope's steps and sites.
+const ANY_DUE: LaneQuery = LaneQuery {
+    template: "{due}",
+    columns: "next_attempt_at",
+    due: "AND next_attempt_at <= $1",
+    limit: "1",
+    lock: "",
+};
+
+/// When the lane's next row falls due: its first row in time order (a
+/// pending row's time, or a lease's end); the scope's steps and sites.
+const NEXT_DUE: LaneQuery = LaneQuery {
+    template: "{due}",
+    columns: "next_attempt_at",
+    due: "",
+    limit: "1",
+    lock: "",
+};
+
+/// A statement over one lane's due rows ([`ClaimScope::due_rows`]):
+/// `{due}` in `template` becomes those rows, each meeting `due` and not
+/// among the rows to skip.
+struct LaneQuery {
+    template: &'static str,
+    columns: &'static str,
+    due: &'static str,
+    limit: &'static str,
+    lock: &'static str,
+}
 
 /// The database's clock in Unix ms (PostgreSQL), as an SQL expression.
 const DB_NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
@@ -158,9 +204,7 @@ impl Store {
                     return Ok(Vec::new());
                 }
                 let claim = SqliteClaim {
-                    sql: CLAIM_SQLITE
-                        .replace("{skip}", &skip_clause(5, skip.len()))
-                        .replace("{scope}", &scope.clause(5 + skip.len())),
+                    sql: self.lane_sql(&CLAIM_SQLITE, 5, skip.len(), &scope),
                     token: token.clone(),
                     lease_end: now.saturating_add(lease_ms),
                     now,
@@ -183,9 +227,7 @@ impl Store {
                 }
             }
             Backend::Postgres => {
-                let sql = CLAIM_POSTGRES
-                    .replace("{skip}", &skip_clause(4, skip.len()))
-                    .replace("{scope}", &scope.clause(4 + skip.len()));
+                let sql = self.lane_sql(&CLAIM_POSTGRES, 4, skip.len(), &scope);
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(token.as_str())
                     .bind(lease_ms)
@@ -224,11 +266,7 @@ impl Store {
         skip: &[String],
         scope: &ClaimScope<'_>,
     ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 {} {} LIMIT 1",
-            skip_clause(2, skip.len()),
-            scope.clause(2 + skip.len())
-        );
+        let sql = self.lane_sql(&ANY_DUE, 2, skip.len(), scope);
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
         for value in skip.iter().map(String::as_str).chain(scope.values()) {
             query = query.bind(value);
@@ -240,16 +278,29 @@ impl Store {
     /// When the next delivery of `scope` falls due (a pending row's time, or
     /// a lease's end).
     pub async fn next_due_at(&self, scope: ClaimScope<'_>) -> Result<Option<i64>, StoreError> {
-        let sql = format!(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'sending') {}",
-            scope.clause(1)
-        );
+        let sql = self.lane_sql(&NEXT_DUE, 1, 0, &scope);
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for value in scope.values() {
             query = query.bind(value);
         }
-        let (next,): (Option<i64>,) = query.fetch_one(&self.reader).await?;
-        Ok(next)
+        let next: Option<(i64,)> = query.fetch_optional(&self.reader).await?;
+        Ok(next.map(|(at,)| at))
+    }
+
+    /// `query`'s text for `scope`: the rows to skip are placeholders from
+    /// `$first` (`skip` of them), the scope's values follow.
+    fn lane_sql(&self, query: &LaneQuery, first: usize, skip: usize, scope: &ClaimScope) -> String {
+        let due = format!("{} {}", query.due, skip_clause(first, skip));
+        let index = self.indexed_by("deliveries_lane_due");
+        let rows = DueRows {
+            columns: query.columns,
+            due: &due,
+            limit: query.limit,
+            lock: query.lock,
+            index: &index,
+            lateral: self.backend == Backend::Postgres,
+        };
+        (query.template).replace("{due}", &scope.due_rows(&rows, first + skip))
     }
 
     /// Record an attempt and move its delivery on, in one short transaction.
@@ -453,15 +504,27 @@ pub(super) async fn record_rows(
                 .await?;
             // Later steps (a home visit) wait for the enquiry: release them in
             // this transaction, so a crash cannot leave them waiting forever.
-            sqlx::query(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \
-                 WHERE status = 'waiting' AND enquiry_id IN \
-                 (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry')",
-            )
-            .bind(now)
-            .bind(delivery_id)
-            .execute(&mut **tx)
-            .await?;
+            // Read through the (enquiry_id, step) key: this enquiry's few
+            // rows. SQLite, without statistics, would take the status index
+            // instead and walk every waiting row on each success (as the
+            // `enquiry_id IN (…)` form before did); the pin makes it refuse
+            // the statement, in tests, should that key ever change.
+            let sqlite = tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME;
+            let pin = if sqlite {
+                "INDEXED BY sqlite_autoindex_deliveries_2"
+            } else {
+                ""
+            };
+            let release = format!(
+                "UPDATE deliveries {pin} SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \
+                 WHERE enquiry_id = (SELECT enquiry_id FROM deliveries WHERE id = $2 AND step = 'enquiry') \
+                   AND status = 'waiting'"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(release))
+                .bind(now)
+                .bind(delivery_id)
+                .execute(&mut **tx)
+                .await?;
         }
         Transition::Retry { error, .. } | Transition::Failed { error, .. } => {
             if matches!(transition, Transition::Failed { .. }) {

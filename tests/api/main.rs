@@ -26,6 +26,7 @@ mod helpers;
 mod incident_races;
 mod intake;
 mod intake_integrity;
+mod lane_claims;
 mod leases;
 mod logs;
 mod metrics;
