@@ -212,7 +212,7 @@ impl Application {
         };
         let checkpoint_task =
             tokio::spawn(crate::ops::checkpoint::run(store.clone(), shutdown.clone()));
-        let backfill_task = tokio::spawn(crate::ops::search_backfill::run(
+        let search_index_task = tokio::spawn(crate::ops::search_index::run(
             store.clone(),
             shutdown.clone(),
         ));
@@ -236,9 +236,9 @@ impl Application {
         checkpoint_task
             .await
             .context("the WAL checkpoint task failed")?;
-        backfill_task
+        search_index_task
             .await
-            .context("the search-term backfill task failed")?;
+            .context("the search indexer task failed")?;
         info!("stopped");
         served
     }

@@ -12,4 +12,4 @@ pub mod metrics;
 pub mod notify;
 pub mod retention;
 pub mod scrub;
-pub mod search_backfill;
+pub mod search_index;

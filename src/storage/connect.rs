@@ -84,6 +84,7 @@ impl Store {
                     touching: Default::default(),
                     sealing: Default::default(),
                     figures_once: Default::default(),
+                    search_terms_due: Default::default(),
                     writer,
                     reader,
                     staff,
@@ -110,6 +111,7 @@ impl Store {
                     touching: Default::default(),
                     sealing: Default::default(),
                     figures_once: Default::default(),
+                    search_terms_due: Default::default(),
                 })
             }
         }

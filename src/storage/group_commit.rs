@@ -121,6 +121,11 @@ impl SqliteWriter {
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
+    /// Whether writes are waiting for the writer task right now.
+    pub(super) fn queued(&self) -> bool {
+        self.jobs.capacity() < self.jobs.max_capacity()
+    }
+
     async fn send(&self, job: Job) -> Result<(), StoreError> {
         self.jobs.send(job).await.map_err(|_| stopped())
     }

@@ -5,7 +5,6 @@
 use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::sealing::{ContactHashes, Sealing};
-use super::search_terms::{enquiry_terms, insert_terms};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -36,27 +35,21 @@ pub struct NewEnquiry {
     pub destinations: Vec<String>,
 }
 
-/// An enquiry's payload as stored (sealed when encryption is on), the
-/// lookup hashes of its email and phone, and its search terms.
+/// An enquiry's payload as stored (sealed when encryption is on) and the
+/// lookup hashes of its email and phone. Its search terms are not written
+/// with it: the search indexer writes them after the acknowledgement
+/// (`ops::search_index`), so the family's wait does not include them.
 pub(super) struct SealedPayload {
     pub(super) payload: String,
     pub(super) hashes: ContactHashes,
-    pub(super) terms: Vec<String>,
 }
 
 impl SealedPayload {
-    /// `payload` as stored; `original` is what the family first wrote,
-    /// when `payload` is a staff correction (its addresses and numbers stay
-    /// findable by export and erase).
-    pub(super) fn of(
-        sealing: &Sealing,
-        payload: &str,
-        original: Option<&str>,
-    ) -> Result<SealedPayload, StoreError> {
+    /// `payload` as stored.
+    pub(super) fn of(sealing: &Sealing, payload: &str) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
             payload: sealing.seal(payload)?,
             hashes: sealing.contact_hashes(payload),
-            terms: enquiry_terms(sealing, payload, original),
         })
     }
 }
@@ -107,18 +100,28 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, &new.payload, None)?;
-        if let Some(writer) = &self.sqlite_writer {
-            return writer.insert(new, sealed).await;
+        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let outcome = match &self.sqlite_writer {
+            Some(writer) => writer.insert(new, sealed).await?,
+            None => {
+                let now = now_ms();
+                let mut tx = self.writer.begin().await?;
+                match insert_rows(&mut tx, &new, &sealed, now).await? {
+                    Some(outcome) => {
+                        tx.rollback().await?;
+                        outcome
+                    }
+                    None => {
+                        tx.commit().await?;
+                        InsertOutcome::Created
+                    }
+                }
+            }
+        };
+        if outcome == InsertOutcome::Created {
+            self.search_terms_due.notify_one();
         }
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        if let Some(outcome) = insert_rows(&mut tx, &new, &sealed, now).await? {
-            tx.rollback().await?;
-            return Ok(outcome);
-        }
-        tx.commit().await?;
-        Ok(InsertOutcome::Created)
+        Ok(outcome)
     }
 
     /// What `key` for `site` says about a post with `fingerprint`, if the key
@@ -211,7 +214,7 @@ pub(super) async fn insert_rows(
     }
     sqlx::query(
         "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)",
     )
     .bind(new.id.as_str())
     .bind(new.site.as_str())
@@ -228,7 +231,9 @@ pub(super) async fn insert_rows(
     .bind(if new.held { "held" } else { "waiting" })
     .execute(&mut **tx)
     .await?;
-    insert_terms(tx, new.id.as_str(), now, &sealed.terms).await?;
+    // Its search terms (six to eight rows keyed all over one index: most
+    // of a batch's pages at a million stored) are the indexer's, after the
+    // acknowledgement; `terms_pending = 1` above is its to-do list.
     // A held row is not waiting to be sent until a person releases it, so
     // its pending_since is set then, not now.
     let steps = std::iter::once("enquiry".to_owned())

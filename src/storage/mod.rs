@@ -99,6 +99,9 @@ pub struct Store {
     sealing: Sealing,
     /// The status figures' reading that callers asking at once share.
     figures_once: std::sync::Arc<figures_once::FiguresOnce>,
+    /// Woken when an enquiry is stored: its search terms are to be written
+    /// (`Store::search_terms_stored`, the indexer in `ops::search_index`).
+    search_terms_due: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {

@@ -1,8 +1,9 @@
-//! The search-term backfill: enquiries stored before their terms existed
-//! (migration 0019; or by the previous release during a rolling upgrade)
-//! carry `terms_pending = 1`. Their payload may be sealed, so SQL cannot
-//! make their terms: this pass opens each in the service and writes its
-//! terms, one batch per transaction, beside a running server.
+//! Writing search terms after the acknowledgement: every enquiry is stored
+//! with `terms_pending = 1` (and so were those stored before terms existed,
+//! migration 0019, or by the previous release during a rolling upgrade).
+//! Their payload may be sealed, so SQL cannot make their terms: a batch
+//! opens each in the service and writes its terms, one batch per
+//! transaction, beside a running server (`ops::search_index` runs them).
 
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError};
@@ -31,6 +32,19 @@ impl std::ops::AddAssign for BackfillReport {
 type PendingRow = (String, i64, String, Option<String>);
 
 impl Store {
+    /// Returns once an enquiry has been stored since the last call (at
+    /// once if one was stored meanwhile): its terms are to be written.
+    pub async fn search_terms_stored(&self) {
+        self.search_terms_due.notified().await;
+    }
+
+    /// Whether intake or delivery writes are queued for SQLite's one
+    /// writer right now (the indexer lets them go first). Always false on
+    /// PostgreSQL, whose writes do not queue for one connection.
+    pub fn writes_queued(&self) -> bool {
+        self.sqlite_writer.as_ref().is_some_and(|w| w.queued())
+    }
+
     /// One batch of the backfill: up to `batch` pending enquiries with ids
     /// after `after` (`""` to start), in one transaction. Returns what it
     /// did and the last id it read, to pass as `after` next; `None` once no

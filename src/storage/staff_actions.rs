@@ -6,7 +6,7 @@
 use super::audit::{self, Actor, AuditAction};
 use super::erasure::DeleteOutcome;
 use super::intake::SealedPayload;
-use super::search_terms::replace_terms;
+use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
 
 /// How an edit went.
@@ -60,7 +60,8 @@ impl Store {
             Some(original) => self.sealing.open(original)?,
             None => correction.read.to_owned(),
         };
-        let sealed = SealedPayload::of(&self.sealing, correction.corrected, Some(&original))?;
+        let sealed = SealedPayload::of(&self.sealing, correction.corrected)?;
+        let terms = enquiry_terms(&self.sealing, correction.corrected, Some(&original));
         let done = sqlx::query(
             "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1, \
              email_hash = $2, phone_hash = $3, terms_pending = 0 WHERE id = $4 AND payload = $5",
@@ -75,7 +76,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(EditOutcome::Stale);
         }
-        replace_terms(&mut tx, enquiry_id, received_at, &sealed.terms).await?;
+        replace_terms(&mut tx, enquiry_id, received_at, &terms).await?;
         let mut steps: Vec<(String,)> = sqlx::query_as(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
              WHERE enquiry_id = $2 AND status = 'failed' RETURNING step",

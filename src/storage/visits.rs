@@ -107,7 +107,7 @@ impl Store {
         new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
-        let sealed = SealedPayload::of(&self.sealing, &new.payload, None)?;
+        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         if let Some(outcome) = insert_rows(&mut tx, new, &sealed, now).await? {
@@ -147,6 +147,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.search_terms_due.notify_one();
         Ok(VisitInsert::Stored(InsertOutcome::Created))
     }
 

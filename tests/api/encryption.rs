@@ -153,6 +153,9 @@ async fn encrypted_personal_data_is_unreadable_at_rest_and_erasable(db: Db) {
         ["delivery_attempts.hint"]
     );
 
+    // The terms are written after the acknowledgement (ops::search_index):
+    // finish what the service's indexer may still be doing.
+    app.store.fill_search_terms(500).await.unwrap();
     let search = StaffFilter {
         // A whole address, as typed (any case): found through its keyed
         // lookup term, never by opening the sealed rows.

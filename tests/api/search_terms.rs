@@ -109,6 +109,7 @@ async fn a_search_finds_enquiries_by_whole_address_number_or_name_words(db: Db) 
         let zoe = insert_enquiry_with(&store, ZOE.into()).await;
         let alf = insert_enquiry_with(&store, ALF.into()).await;
         let bea = insert_enquiry_with(&store, BEA.into()).await;
+        index(&store).await;
         let (zoe, alf, bea) = (zoe.as_str(), alf.as_str(), bea.as_str());
 
         let cases: &[(&str, &[&str])] = &[
@@ -164,6 +165,7 @@ async fn terms_go_with_the_payload(db: Db) {
     let deleted = insert_enquiry_with(&store, ZOE.into()).await;
     let erased = insert_enquiry_with(&store, ZOE.into()).await;
     let kept = insert_enquiry_with(&store, ALF.into()).await;
+    index(&store).await;
     for id in [&scrubbed, &deleted, &erased, &kept] {
         assert!(!terms_of(&pool, id).await.is_empty());
     }
@@ -260,10 +262,12 @@ async fn rekey_rewrites_the_terms_under_the_newest_key(db: Db) {
     let only_a = store_with(&db, &[&a]).await;
     only_a.check_encryption().await.unwrap();
     let old = insert_enquiry_with(&only_a, ALF.into()).await;
+    index(&only_a).await;
     only_a.close().await;
     let b_then_a = store_with(&db, &[&b, &a]).await;
     b_then_a.check_encryption().await.unwrap();
     let new = insert_enquiry_with(&b_then_a, ZOE.into()).await;
+    index(&b_then_a).await;
     let only_b = store_with(&db, &[&b]).await;
     let pool = pool(&db).await;
     let before = terms_of(&pool, &old).await;
@@ -316,6 +320,9 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
     let alf = insert_enquiry_with(&store, ALF.into()).await;
     let bea = insert_enquiry_with(&store, BEA.into()).await;
     let scrubbed = insert_enquiry_with(&store, BEA.into()).await;
+    // Intake leaves the terms to the indexer, after the acknowledgement.
+    assert!(terms_of(&pool, &zoe).await.is_empty());
+    index(&store).await;
     store.staff_delete(&scrubbed, &ACTOR).await.unwrap();
     let written = [
         terms_of(&pool, &zoe).await,
@@ -351,7 +358,7 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
         terms_of(&pool, &alf).await,
         terms_of(&pool, &bea).await,
     ];
-    assert_eq!(filled, written, "the same terms intake wrote");
+    assert_eq!(filled, written, "the same terms as the first indexing");
     assert_eq!(
         search(&store, &pool, "smith").await,
         [zoe.clone(), alf.clone()]
@@ -393,3 +400,49 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
     pool.close().await;
 }
 on_both_databases!(the_backfill_gives_older_enquiries_their_terms);
+
+/// The service writes a posted enquiry's terms after acknowledging it, not
+/// only at start-up: a post to the running service is found by a search
+/// once its indexer has run.
+async fn the_service_indexes_each_enquiry_after_its_acknowledgement(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    let pool = pool(&db).await;
+    let body: serde_json::Value = serde_json::from_str(ALF).unwrap();
+    let answer = app.post_json(crate::helpers::SITE, &body).await;
+    assert_eq!(answer.status(), 201);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let (store, reader) = (&app.store, &pool);
+    let found = eventually(Duration::from_secs(10), || async move {
+        let found = search(store, reader, "alf@example.com").await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(
+        found,
+        Some(vec![id.clone()]),
+        "the indexer ran after the post"
+    );
+    let (pending,): (i64,) = sqlx::query_as("SELECT terms_pending FROM enquiries WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+    app.stop().await;
+    pool.close().await;
+}
+on_both_databases!(the_service_indexes_each_enquiry_after_its_acknowledgement);
+
+/// What the service's indexer does after each acknowledgement
+/// (`ops::search_index`), run here to its end.
+async fn index(store: &Store) {
+    store
+        .fill_search_terms(500)
+        .await
+        .expect("write the search terms");
+}

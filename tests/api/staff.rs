@@ -551,6 +551,9 @@ async fn list_filters_and_searches(db: Db, encrypted: bool) {
     app.drain_all().await;
     let waiting = posted_id(&app, 3).await;
     let held = held_enquiry(&app, 4).await;
+    // Search terms are written after the acknowledgement: finish what the
+    // service's indexer may still be doing.
+    app.store.fill_search_terms(500).await.unwrap();
     let staff = Staff::sign_in(&app).await;
 
     let all = staff.page("/staff/enquiries").await;

@@ -185,6 +185,9 @@ async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
     assert_eq!(app.delivery(&theirs).await.status, "failed");
     assert_eq!(app.delivery(&ours).await.status, "failed");
 
+    // Search terms are written after the acknowledgement: finish what the
+    // service's indexer may still be doing.
+    app.store.fill_search_terms(500).await.unwrap();
     let staff = Staff::sign_in_with(&app, OTHER_TOKEN).await;
     let overview = staff.page("/staff").await;
     assert!(overview.contains("Another Home"), "{overview}");
