@@ -229,7 +229,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         println!("{}", report::markdown(&rows, &memory));
         let when = began
-            .format(&time::format_description::well_known::Rfc3339)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
             .unwrap_or_default();
         println!("{}", summary::markdown(&rows, &when));
     }

@@ -45,7 +45,12 @@ pub fn machine() -> String {
             .unwrap_or_else(|| "?".to_owned())
     };
     let cpu = field(&read("/proc/cpuinfo"), "model name");
-    let mem = field(&read("/proc/meminfo"), "MemTotal");
+    let mem_kb: f64 = (field(&read("/proc/meminfo"), "MemTotal"))
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    let mem = format!("{:.1} GiB", mem_kb / (1024.0 * 1024.0));
     let kernel = read("/proc/sys/kernel/osrelease");
     format!(
         "nproc {nproc}, CPU {cpu}, memory {mem}, Linux {}",
