@@ -43,6 +43,8 @@ mod wal;
 #[allow(dead_code)]
 #[path = "common/history.rs"]
 mod history;
+#[path = "common/numbers.rs"]
+mod numbers;
 #[allow(dead_code)]
 #[path = "common/people.rs"]
 mod people;

@@ -28,6 +28,8 @@ mod setup;
 // The seeded history, shared with the intake bench.
 #[path = "common/history.rs"]
 mod history;
+#[path = "common/numbers.rs"]
+mod numbers;
 #[path = "common/people.rs"]
 mod people;
 #[path = "common/recent.rs"]

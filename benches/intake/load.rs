@@ -101,18 +101,6 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Warm up (discarded), then the measured run.
-pub async fn run(
-    client: &reqwest::Client,
-    url: &str,
-    clients: usize,
-    plan: &LoadPlan,
-    tag: &str,
-) -> Stats {
-    warm(client, url, clients, plan, tag).await;
-    measure(client, url, clients, plan, tag).await
-}
-
 /// The warm-up alone (its figures discarded): `plan.warmup`, at most
 /// 10,000 requests.
 pub async fn warm(client: &reqwest::Client, url: &str, clients: usize, plan: &LoadPlan, tag: &str) {

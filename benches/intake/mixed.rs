@@ -80,14 +80,9 @@ async fn mixed_run(
         traffic: load::Traffic::Family,
         ..*plan
     };
-    let alone = load::run(
-        client,
-        &service.form_url(),
-        clients,
-        &families,
-        &format!("a{tag}"),
-    )
-    .await;
+    let (url, alone_tag) = (service.form_url(), format!("a{tag}"));
+    load::warm(client, &url, clients, &families, &alone_tag).await;
+    let alone = load::measure(client, &url, clients, &families, &alone_tag).await;
     let (family, bot) = load::run_mixed(
         client,
         &service.form_url(),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::load::Stats;
+pub use crate::numbers::thousands;
 use crate::scenario::Scenario;
 use crate::wal::FileSizes;
 
@@ -97,19 +98,6 @@ fn mib(kb: u64) -> f64 {
 
 pub fn bytes_mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// "1,000,000".
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// "0 ms", or "paused" when nothing is sent.
