@@ -1,24 +1,59 @@
-//! Intake benchmark (issue 2): how fast and how steadily `POST /forms/{site}`
-//! answers a family, on SQLite and PostgreSQL, while CareHQ answers in 0 ms or
-//! in 2 s, at 1, 16 and 64 concurrent clients; plus the idle memory of the
-//! real release binary. Prints Markdown tables for BENCHMARKS.md.
+//! Intake benchmark (issues 2 and 31): how fast and how steadily
+//! `POST /forms/{site}` answers a family, on SQLite and PostgreSQL, while
+//! CareHQ answers in 0 ms or in 2 s or delivery is paused, at 1, 16 and 64
+//! concurrent clients, on an empty database or on N stored enquiries of
+//! history; plus the idle memory of the real release binary and, on
+//! SQLite, the WAL's peak during each measured window. Prints Markdown
+//! tables for BENCHMARKS.md: every run, then per database a summary with
+//! min / median / max over the runs, the command and the machine.
 //!
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench intake`
 //! Subset: `cargo bench --bench intake -- --db sqlite --latency-ms 0 --clients 16`
+//! Issue 31: `… -- --stored 0,1000000 --delivery on,paused --latency-ms 0
+//! --clients 16,64 --runs 5` (`--seconds 300 --max-requests 0` for the WAL).
 //! Encryption at rest off and on, same run: add `--encryption off,on`.
 //! Bot flood: `cargo bench --bench intake -- --traffic mixed --bots 64 --db sqlite`
 //! (family clients alone, then the same clients beside the bots; add
 //! `--bot-rate 500,2000` to pace the bots to those totals per second).
 //!
 //! Everything runs on loopback: the CareHQ sandbox in this process, the
-//! service as a separate process (the binary Cargo built for this bench).
+//! service as a separate process (the binary Cargo built for this bench),
+//! a fresh one on a fresh copy of the stored history for every run.
 
 // A bench's root is its own crate root: its modules live in benches/intake/,
-// and what the three benches share in benches/common/ (each uses part of it).
+// and what the benches share in benches/common/ (each uses part of it).
+#[path = "intake/delivery.rs"]
+mod delivery;
 #[path = "intake/load.rs"]
 mod load;
+#[path = "intake/mixed.rs"]
+mod mixed;
 #[path = "intake/report.rs"]
 mod report;
+#[path = "intake/scenario.rs"]
+mod scenario;
+#[path = "intake/stored.rs"]
+mod stored;
+#[path = "intake/summary.rs"]
+mod summary;
+#[path = "intake/wal.rs"]
+mod wal;
+
+// The seeded history, shared with the staff reads bench.
+#[allow(dead_code)]
+#[path = "common/history.rs"]
+mod history;
+#[path = "common/numbers.rs"]
+mod numbers;
+#[allow(dead_code)]
+#[path = "common/people.rs"]
+mod people;
+#[allow(dead_code)]
+#[path = "common/recent.rs"]
+mod recent;
+#[allow(dead_code)]
+#[path = "common/seed.rs"]
+mod seed;
 #[allow(dead_code)]
 #[path = "common/service.rs"]
 mod service;
@@ -26,11 +61,12 @@ mod service;
 use std::time::Duration;
 
 use clap::Parser;
-use enquiry_relay::sandbox::{Faults, SandboxConfig};
+use enquiry_relay::sandbox::SandboxConfig;
 
+use delivery::Delivery;
 use load::LoadPlan;
-use report::{MemoryRow, MixedRow, Row};
-use service::{BenchDb, Service};
+use scenario::{Bench, Scenario};
+use stored::Stored;
 
 /// Which scenarios to run and for how long.
 #[derive(Parser, Debug)]
@@ -39,26 +75,46 @@ struct Args {
     /// Databases: sqlite, postgres (postgres needs TEST_DATABASE_URL).
     #[arg(long, value_delimiter = ',', default_values = ["sqlite", "postgres"])]
     db: Vec<String>,
-    /// CareHQ (sandbox) answer delays in milliseconds.
+    /// Enquiries stored before the service starts, one size after another:
+    /// a year of an agency's 50 homes (at least 550 a day), seeded once per
+    /// database and size, kept (SQLite: a file under target/tmp;
+    /// PostgreSQL: a template database relay_bench_intake_<N>_<key>) and
+    /// copied for each run. 0 is an empty database; otherwise at least 1,200.
+    #[arg(long, value_delimiter = ',', default_values_t = [0])]
+    stored: Vec<usize>,
+    /// Seed the stored history again even if a kept seed fits.
+    #[arg(long)]
+    reseed: bool,
+    /// The worker: on (CareHQ answers after --latency-ms), paused (CareHQ
+    /// refuses the credentials, 401, so delivery pauses; nothing is sent
+    /// during the run), or both.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["on"])]
+    delivery: Vec<Delivery>,
+    /// CareHQ (sandbox) answer delays in milliseconds (delivery on only).
     #[arg(long, value_delimiter = ',', default_values_t = [0, 2000])]
     latency_ms: Vec<u64>,
     /// Concurrent clients per run.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
     clients: Vec<usize>,
+    /// Runs of each scenario, each on a fresh service and a fresh copy of
+    /// the stored history (not for --traffic mixed).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
     /// Measured seconds per run.
     #[arg(long, default_value_t = 8)]
     seconds: u64,
     /// Warm-up seconds before each measured run (not recorded).
     #[arg(long, default_value_t = 1)]
     warmup_seconds: u64,
-    /// Upper bound on requests per measured run, whatever the time.
+    /// Upper bound on requests per measured run, whatever the time; 0: none.
     #[arg(long, default_value_t = 200_000)]
     max_requests: u64,
     /// Seconds the service sits idle after start-up before its memory is read.
     #[arg(long, default_value_t = 3)]
     idle_seconds: u64,
     /// TOML appended verbatim to the service's config (e.g. to lift intake
-    /// rate limits that would otherwise refuse one loopback address).
+    /// rate limits that would otherwise refuse one loopback address). A
+    /// `[sync]` table here clashes with `--delivery paused`'s own.
     #[arg(long, default_value = "")]
     extra_toml: String,
     /// What the clients post: family enquiries, honeypot bots, posts past
@@ -96,6 +152,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             other => anyhow::bail!("unknown --encryption {other}: use off, on or off,on"),
         })
         .collect::<anyhow::Result<Vec<bool>>>()?;
+    let began = time::OffsetDateTime::now_utc();
     // The sandbox's own limit (10/s by default) would throttle delivery and
     // change what the worker does; the benchmark is about intake.
     let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
@@ -103,110 +160,67 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
-    let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
-
-    let plan = LoadPlan {
-        measured: Duration::from_secs(args.seconds),
-        warmup: Duration::from_secs(args.warmup_seconds),
-        max_requests: args.max_requests,
-        traffic: args.traffic,
+    let bench = Bench {
+        sandbox: &bench_sandbox.sandbox,
+        carehq_url: bench_sandbox.url.clone(),
+        plan: LoadPlan {
+            measured: Duration::from_secs(args.seconds),
+            warmup: Duration::from_secs(args.warmup_seconds),
+            max_requests: match args.max_requests {
+                0 => u64::MAX,
+                cap => cap,
+            },
+            traffic: args.traffic,
+        },
+        extra_toml: args.extra_toml.clone(),
+        idle: Duration::from_secs(args.idle_seconds),
     };
     let mut rows = Vec::new();
     let mut mixed = Vec::new();
     let mut memory = Vec::new();
-    for db in dbs {
-        for (&latency_ms, &encrypted) in
-            (args.latency_ms.iter()).flat_map(|l| encryption.iter().map(move |e| (l, e)))
-        {
-            let Some(bench_db) = BenchDb::create(db, "intake").await? else {
-                continue;
+    'databases: for db in dbs {
+        for &n in &args.stored {
+            let Some(stored) = Stored::prepare(db, n, args.reseed).await? else {
+                continue 'databases;
             };
-            sandbox.reset();
-            sandbox.set_faults(Faults {
-                latency_ms,
-                ..Default::default()
-            });
-            eprintln!(
-                "== {} / CareHQ {latency_ms} ms / encryption {}: starting the service",
-                db.name(),
-                if encrypted { "on" } else { "off" }
-            );
-            let service = Service::start_with(
-                &bench_db,
-                &carehq_url,
-                &args.extra_toml,
-                args.traffic != load::Traffic::RateLimited,
-                encrypted,
-            )
-            .await?;
-            tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
-            let idle_kb = service.memory_kb("VmRSS")?;
-            let client = load::client()?;
-            let tick = service::ticks_per_second() as f64;
-            for &clients in &args.clients {
+            for base in scenarios(db, n, &args, &encryption) {
+                eprintln!(
+                    "== {} / {} stored / CareHQ {} / encryption {}",
+                    db.name(),
+                    report::thousands(n),
+                    report::carehq_words(&base),
+                    if base.encrypted { "on" } else { "off" }
+                );
                 if args.traffic == load::Traffic::Mixed {
-                    for &rate in &args.bot_rate {
-                        let tag = format!("{}-{latency_ms}-{clients}-{rate}", db.name());
-                        let bots = Flood {
-                            clients: args.bots,
-                            rate: (rate > 0.0).then_some(rate),
-                        };
-                        let figures =
-                            mixed_run(&client, &service, clients, bots, &plan, &tag).await;
-                        mixed.push(MixedRow {
-                            db: db.name(),
-                            latency_ms,
-                            ..figures
-                        });
-                    }
+                    let Some((rows, mem)) = mixed::on_one_service(
+                        &bench,
+                        base,
+                        &stored,
+                        &args.clients,
+                        args.bots,
+                        &args.bot_rate,
+                    )
+                    .await?
+                    else {
+                        continue 'databases;
+                    };
+                    mixed.extend(rows);
+                    memory.push(mem);
                     continue;
                 }
-                let delivered_before = sandbox.request_count();
-                let cpu_before = (service.cpu_ticks()?, service::cpu_ticks("/proc/self/stat")?);
-                let started = std::time::Instant::now();
-                let tag = format!("{}-{latency_ms}-{clients}", db.name());
-                let stats = load::run(&client, &service.form_url(), clients, &plan, &tag).await;
-                let delivered = sandbox.request_count() - delivered_before;
-                // Ticks that make 1 % of one core over this run.
-                let one_percent = started.elapsed().as_secs_f64() * tick / 100.0;
-                let service_cpu = (service.cpu_ticks()? - cpu_before.0) as f64 / one_percent;
-                let bench_cpu =
-                    (service::cpu_ticks("/proc/self/stat")? - cpu_before.1) as f64 / one_percent;
-                eprintln!(
-                    "   {clients:>3} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, non-201 {}",
-                    stats.per_second(),
-                    report::ms(stats.percentile(0.50)),
-                    report::ms(stats.percentile(0.99)),
-                    stats.non_201
-                );
-                rows.push(Row {
-                    db: db.name(),
-                    latency_ms,
-                    encrypted,
-                    clients,
-                    stats,
-                    carehq_calls: delivered,
-                    load_avg: report::load_avg(),
-                    service_cpu,
-                    bench_cpu,
-                });
+                for &clients in &args.clients {
+                    let s = Scenario { clients, ..base };
+                    for run in 1..=args.runs.max(1) {
+                        let Some((row, mem)) = bench.run_once(s, &stored, run).await? else {
+                            continue 'databases;
+                        };
+                        rows.push(row);
+                        if run == 1 {
+                            memory.push(mem);
+                        }
+                    }
+                }
             }
-            memory.push(MemoryRow {
-                db: db.name(),
-                latency_ms,
-                encrypted,
-                idle_kb,
-                peak_kb: service.memory_kb("VmHWM")?,
-            });
-            let stopped = service.stop().await?;
-            if !stopped.status.success() {
-                eprintln!("   the service exited with {}", stopped.status);
-            }
-            eprintln!(
-                "   service stopped; its log was {} bytes",
-                stopped.log_bytes
-            );
-            bench_db.drop_database().await;
         }
     }
     bench_sandbox.stop().await;
@@ -216,69 +230,39 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report::mixed_markdown(&mixed, &memory));
     } else {
         println!("{}", report::markdown(&rows, &memory));
+        let when = began
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default();
+        println!("{}", summary::markdown(&rows, &when));
     }
     Ok(())
 }
 
-/// The honeypot bots of a mixed run: how many, and their total posts per
-/// second (`None`: as fast as they can).
-#[derive(Clone, Copy)]
-struct Flood {
-    clients: usize,
-    rate: Option<f64>,
-}
-
-/// The family clients alone, then the same clients while the bots post, on
-/// the same service (database and CareHQ latency are filled in by the caller).
-async fn mixed_run(
-    client: &reqwest::Client,
-    service: &Service,
-    clients: usize,
-    bots: Flood,
-    plan: &LoadPlan,
-    tag: &str,
-) -> MixedRow {
-    let families = LoadPlan {
-        traffic: load::Traffic::Family,
-        ..*plan
-    };
-    let alone = load::run(
-        client,
-        &service.form_url(),
-        clients,
-        &families,
-        &format!("a{tag}"),
-    )
-    .await;
-    let (family, bot) = load::run_mixed(
-        client,
-        &service.form_url(),
-        (clients, bots.clients),
-        bots.rate,
-        plan,
-        tag,
-    )
-    .await;
-    eprintln!(
-        "   {clients:>3} families: p50 {:.2} → {:.2} ms, p99 {:.2} → {:.2} ms beside {} bots at {:.0} req/s",
-        report::ms(alone.percentile(0.50)),
-        report::ms(family.percentile(0.50)),
-        report::ms(alone.percentile(0.99)),
-        report::ms(family.percentile(0.99)),
-        bots.clients,
-        bot.per_second(),
-    );
-    MixedRow {
-        db: "",
-        latency_ms: 0,
-        clients,
-        bots: bots.clients,
-        bot_rate: bots.rate,
-        alone,
-        family,
-        bot,
-        load_avg: report::load_avg(),
+/// Every delivery mode × CareHQ delay × encryption of one database and
+/// size, their client count still to fill in (a paused run has no delay).
+fn scenarios(db: service::Db, stored: usize, args: &Args, encryption: &[bool]) -> Vec<Scenario> {
+    let mut all = Vec::new();
+    for &delivery in &args.delivery {
+        let delays = match delivery {
+            Delivery::On => args.latency_ms.clone(),
+            Delivery::Paused => vec![0],
+        };
+        for latency_ms in delays {
+            for &encrypted in encryption {
+                all.push(Scenario {
+                    db,
+                    stored,
+                    delivery,
+                    latency_ms,
+                    encrypted,
+                    clients: 0,
+                });
+            }
+        }
     }
+    all
 }
 
 fn parse_dbs(names: &[String]) -> anyhow::Result<Vec<service::Db>> {

@@ -14,28 +14,32 @@
 
 #[path = "staff_reads/client.rs"]
 mod client;
-#[path = "staff_reads/history.rs"]
-mod history;
 #[path = "staff_reads/html.rs"]
 mod html;
 #[path = "staff_reads/idle.rs"]
 mod idle;
-#[path = "staff_reads/people.rs"]
-mod people;
 #[path = "staff_reads/reads.rs"]
 mod reads;
-#[path = "staff_reads/recent.rs"]
-mod recent;
 #[path = "staff_reads/report.rs"]
 mod report;
-#[path = "staff_reads/seed.rs"]
+#[path = "staff_reads/setup.rs"]
+mod setup;
+
+// The seeded history, shared with the intake bench.
+#[path = "common/history.rs"]
+mod history;
+#[path = "common/numbers.rs"]
+mod numbers;
+#[path = "common/people.rs"]
+mod people;
+#[path = "common/recent.rs"]
+mod recent;
+#[path = "common/seed.rs"]
 mod seed;
 // Shared with the other benches; each uses part of it.
 #[allow(dead_code)]
 #[path = "common/service.rs"]
 mod service;
-#[path = "staff_reads/setup.rs"]
-mod setup;
 
 use clap::Parser;
 
@@ -101,7 +105,7 @@ async fn measure_size(
 ) -> anyhow::Result<report::Column> {
     let now = enquiry_relay::storage::now_ms();
     eprintln!("   seeding");
-    let seeded = seed::seed(&bench_db.url, size, now).await?;
+    let seeded = seed::seed(&bench_db.url, size, &seed::Shape::agency(), now).await?;
     eprintln!("   starting the service; waiting for its first retention pass");
     let running = setup::start(bench_db).await?;
     let figures = reads::run(

@@ -42,23 +42,37 @@ impl BenchDb {
     /// is unset. `purpose` names the temp dir and the database, so one left
     /// behind says which benchmark made it.
     pub async fn create(db: Db, purpose: &str) -> anyhow::Result<Option<BenchDb>> {
+        BenchDb::create_from(db, purpose, None).await
+    }
+
+    /// [`BenchDb::create`], as a copy of `template` when given: for SQLite
+    /// the path of a database file (checkpointed, no `-wal` beside it), for
+    /// PostgreSQL the name of a database (`CREATE DATABASE … TEMPLATE`).
+    pub async fn create_from(
+        db: Db,
+        purpose: &str,
+        template: Option<&str>,
+    ) -> anyhow::Result<Option<BenchDb>> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{purpose}-"))
             .tempdir()?;
         match db {
             // A file on disk: the service always opens SQLite with WAL and
             // synchronous=FULL, so this is the fully durable configuration.
-            Db::Sqlite => Ok(Some(BenchDb {
-                url: format!("sqlite://{}", dir.path().join("relay.db").display()),
-                dir,
-                pg: None,
-            })),
+            Db::Sqlite => {
+                let file = dir.path().join("relay.db");
+                if let Some(template) = template {
+                    std::fs::copy(template, &file)
+                        .with_context(|| format!("copying the seeded database {template}"))?;
+                }
+                Ok(Some(BenchDb {
+                    url: format!("sqlite://{}", file.display()),
+                    dir,
+                    pg: None,
+                }))
+            }
             Db::Postgres => {
-                let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-                    eprintln!(
-                        "TEST_DATABASE_URL is not set: skipping PostgreSQL \
-                         (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
-                    );
+                let Some(admin) = postgres_admin_url() else {
                     return Ok(None);
                 };
                 sqlx::any::install_default_drivers();
@@ -67,21 +81,29 @@ impl BenchDb {
                     .context("TEST_DATABASE_URL must point at a running PostgreSQL")?;
                 // The relay_test_ prefix lets .ci/run sweep it if a run is interrupted.
                 let name = format!("relay_test_{purpose}_{}", uuid::Uuid::now_v7().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                // FILE_COPY (PostgreSQL 15+): the copy is not written through
+                // the WAL, so no checkpoint of it falls in the measurement.
+                let from = template.map_or(String::new(), |t| {
+                    format!(" TEMPLATE {t} STRATEGY FILE_COPY")
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}{from}")))
                     .execute(&mut conn)
                     .await
                     .context("creating the benchmark database")?;
                 let _ = conn.close().await;
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
                 Ok(Some(BenchDb {
-                    url: format!("{base}/{name}"),
+                    url: database_url(&admin, &name),
                     dir,
                     pg: Some((admin, name)),
                 }))
             }
         }
+    }
+
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let path = self.url.strip_prefix("sqlite://")?;
+        Some(PathBuf::from(path))
     }
 
     /// Keep the temp dir (and the PostgreSQL database) for a look at a failure.
@@ -111,6 +133,24 @@ impl BenchDb {
         }
         let _ = conn.close().await;
     }
+}
+
+/// TEST_DATABASE_URL, or `None` with a note saying how to set it.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL").ok();
+    if url.is_none() {
+        eprintln!(
+            "TEST_DATABASE_URL is not set: skipping PostgreSQL \
+             (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+    }
+    url
+}
+
+/// The URL of database `name` on the server of `admin` (a database URL).
+pub fn database_url(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 /// Close to the production defaults: only what the benchmark needs is set, so

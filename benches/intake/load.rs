@@ -101,21 +101,41 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Warm up (discarded), then the measured run.
-pub async fn run(
+/// The warm-up alone (its figures discarded): `plan.warmup`, at most
+/// 10,000 requests.
+pub async fn warm(client: &reqwest::Client, url: &str, clients: usize, plan: &LoadPlan, tag: &str) {
+    let groups = one_group(plan, clients);
+    let warm_cap = plan.max_requests.min(10_000);
+    let tag = format!("w{tag}");
+    load(client, url, &groups, plan.warmup, warm_cap, &tag).await;
+}
+
+/// The measured run alone: `plan.measured`, at most `plan.max_requests`.
+pub async fn measure(
     client: &reqwest::Client,
     url: &str,
     clients: usize,
     plan: &LoadPlan,
     tag: &str,
 ) -> Stats {
-    let groups = [Group {
+    let groups = one_group(plan, clients);
+    let mut stats = load(client, url, &groups, plan.measured, plan.max_requests, tag).await;
+    stats.pop().unwrap_or_else(Stats::empty)
+}
+
+fn one_group(plan: &LoadPlan, clients: usize) -> [Group; 1] {
+    [Group {
         traffic: plan.traffic,
         clients,
         pace: None,
-    }];
-    let mut stats = run_groups(client, url, &groups, plan, tag).await;
-    stats.pop().unwrap_or_else(Stats::empty)
+    }]
+}
+
+/// Post one family enquiry, expecting its 201.
+pub async fn post_one(client: &reqwest::Client, url: &str, tag: &str) -> anyhow::Result<()> {
+    post(client, url, &family(tag, 0, 0), StatusCode::CREATED)
+        .await
+        .map_err(|why| anyhow::anyhow!("posting one enquiry: {why}"))
 }
 
 /// `families` clients posting enquiries while `bots` clients post honeypot

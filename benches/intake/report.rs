@@ -1,10 +1,14 @@
-//! Markdown for BENCHMARKS.md: the runs, the memory, and each issue-2 target
-//! checked against the figures just measured.
+//! Markdown for BENCHMARKS.md: every run, the memory, and each issue-2 target
+//! checked against the figures just measured (the summary across runs is
+//! [`crate::summary`]).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::load::Stats;
+pub use crate::numbers::thousands;
+use crate::scenario::Scenario;
+use crate::wal::FileSizes;
 
 /// Issue 2's targets.
 const P99_TARGET_MS: f64 = 15.0;
@@ -13,21 +17,41 @@ const SLOW_CAREHQ_TOLERANCE: f64 = 1.10;
 const IDLE_RSS_TARGET_MIB: f64 = 30.0;
 
 pub struct Row {
-    pub db: &'static str,
-    pub latency_ms: u64,
-    /// Personal data encrypted at rest (`database.encryption_key_file`).
-    pub encrypted: bool,
-    pub clients: usize,
+    pub scenario: Scenario,
+    /// 1 to `--runs`.
+    pub run: usize,
     pub stats: Stats,
-    /// Requests the sandbox received during the run (warm-up included).
+    /// Requests the sandbox received during the measured window.
     pub carehq_calls: u64,
     /// The machine's 1-minute load average as the run ended: other people's
     /// builds share these cores, and this says how much.
     pub load_avg: String,
-    /// CPU used during the run (warm-up included), in % of one core: the
-    /// service, and this process (load generator + sandbox).
+    /// CPU used during the measured window, in % of one core: the service,
+    /// and this process (load generator + sandbox).
     pub service_cpu: f64,
     pub bench_cpu: f64,
+    /// SQLite's peak WAL and database file (`None` on PostgreSQL).
+    pub files: Option<FileSizes>,
+}
+
+impl Row {
+    /// The run's figures on one line, for the progress output.
+    pub fn line(&self) -> String {
+        format!(
+            "{} clients: {:.0} acks/s, p50 {:.2} ms, p99 {:.2} ms, non-201 {}, CareHQ calls {}{}",
+            self.scenario.clients,
+            self.stats.per_second(),
+            ms(self.stats.percentile(0.50)),
+            ms(self.stats.percentile(0.99)),
+            self.stats.non_201,
+            self.carehq_calls,
+            self.files.map_or(String::new(), |f| format!(
+                ", WAL peak {:.1} MiB, database {:.1} MiB",
+                bytes_mib(f.wal_peak),
+                bytes_mib(f.db)
+            )),
+        )
+    }
 }
 
 /// One `--traffic mixed` run: the families alone, then beside the bots.
@@ -44,10 +68,9 @@ pub struct MixedRow {
     pub load_avg: String,
 }
 
+/// A service's memory: idle after start-up, and its peak after the run.
 pub struct MemoryRow {
-    pub db: &'static str,
-    pub latency_ms: u64,
-    pub encrypted: bool,
+    pub scenario: Scenario,
     pub idle_kb: u64,
     pub peak_kb: u64,
 }
@@ -73,6 +96,18 @@ fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
+pub fn bytes_mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// "0 ms", or "paused" when nothing is sent.
+pub fn carehq_words(s: &Scenario) -> String {
+    match s.delivery {
+        crate::delivery::Delivery::On => format!("{} ms", s.latency_ms),
+        crate::delivery::Delivery::Paused => "paused".to_owned(),
+    }
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**MISSED**" }
 }
@@ -81,20 +116,29 @@ pub fn markdown(rows: &[Row], memory: &[MemoryRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Encrypted | Clients | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | service CPU % | bench CPU % | load avg |"
+        "| Database | Stored | CareHQ answers in | Encrypted | Clients | Run | Requests | Requests/s | p50 ms | p99 ms | max ms | non-201 | CareHQ calls meanwhile | WAL peak MiB | DB MiB | service CPU % | bench CPU % | load avg |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in rows {
+        let s = &r.scenario;
+        let (wal, db) = r.files.map_or(("—".to_owned(), "—".to_owned()), |f| {
+            (
+                format!("{:.1}", bytes_mib(f.wal_peak)),
+                format!("{:.1}", bytes_mib(f.db)),
+            )
+        });
         let _ = writeln!(
             out,
-            "| {} | {} ms | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.0} | {:.0} | {} |",
-            r.db,
-            r.latency_ms,
-            on_off(r.encrypted),
-            r.clients,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {wal} | {db} | {:.0} | {:.0} | {} |",
+            s.db.name(),
+            thousands(s.stored),
+            carehq_words(s),
+            on_off(s.encrypted),
+            s.clients,
+            r.run,
             r.stats.requests(),
             r.stats.per_second(),
             ms(r.stats.percentile(0.50)),
@@ -121,15 +165,14 @@ fn on_off(on: bool) -> &'static str {
 
 /// Each run with encryption on beside the same run with it off.
 fn encryption_cost(out: &mut String, rows: &[Row]) {
-    let pairs: Vec<(&Row, &Row)> = (rows.iter().filter(|r| r.encrypted))
+    let pairs: Vec<(&Row, &Row)> = (rows.iter().filter(|r| r.scenario.encrypted))
         .filter_map(|on| {
-            rows.iter()
-                .find(|off| {
-                    !off.encrypted
-                        && off.db == on.db
-                        && off.latency_ms == on.latency_ms
-                        && off.clients == on.clients
-                })
+            let plain = Scenario {
+                encrypted: false,
+                ..on.scenario
+            };
+            (rows.iter())
+                .find(|off| off.scenario == plain && off.run == on.run)
                 .map(|off| (off, on))
         })
         .collect();
@@ -140,10 +183,12 @@ fn encryption_cost(out: &mut String, rows: &[Row]) {
     for (off, on) in pairs {
         let _ = writeln!(
             out,
-            "- {} CareHQ {} ms, {} clients: {:.0} vs {:.0} req/s (×{:.2}), p99 {:.2} vs {:.2} ms",
-            on.db,
-            on.latency_ms,
-            on.clients,
+            "- {} {} stored, CareHQ {}, {} clients, run {}: {:.0} vs {:.0} req/s (×{:.2}), p99 {:.2} vs {:.2} ms",
+            on.scenario.db.name(),
+            thousands(on.scenario.stored),
+            carehq_words(&on.scenario),
+            on.scenario.clients,
+            on.run,
             on.stats.per_second(),
             off.stats.per_second(),
             on.stats.per_second() / off.stats.per_second().max(f64::EPSILON),
@@ -210,18 +255,24 @@ pub fn mixed_markdown(rows: &[MixedRow], memory: &[MemoryRow]) -> String {
 }
 
 fn memory_table(out: &mut String, memory: &[MemoryRow]) {
+    if memory.is_empty() {
+        return;
+    }
     let _ = writeln!(
         out,
-        "| Database | CareHQ answers in | Encrypted | Idle RSS (MiB) | Peak RSS after all runs (MiB) |"
+        "| Database | Stored | CareHQ answers in | Encrypted | Clients | Idle RSS (MiB) | Peak RSS after the run (MiB) |"
     );
-    let _ = writeln!(out, "|---|---:|---|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---|---|---:|---:|---:|");
     for m in memory {
+        let s = &m.scenario;
         let _ = writeln!(
             out,
-            "| {} | {} ms | {} | {:.1} | {:.1} |",
-            m.db,
-            m.latency_ms,
-            on_off(m.encrypted),
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+            s.db.name(),
+            thousands(s.stored),
+            carehq_words(s),
+            on_off(s.encrypted),
+            s.clients,
             mib(m.idle_kb),
             mib(m.peak_kb)
         );
@@ -230,25 +281,26 @@ fn memory_table(out: &mut String, memory: &[MemoryRow]) {
 
 fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {
     let _ = writeln!(out, "Targets:");
-    for r in rows
-        .iter()
-        .filter(|r| r.db == "SQLite" && r.clients == P99_TARGET_CLIENTS)
-    {
+    let on = crate::delivery::Delivery::On;
+    for r in rows.iter().filter(|r| {
+        r.scenario.db == crate::service::Db::Sqlite && r.scenario.clients == P99_TARGET_CLIENTS
+    }) {
         let p99 = ms(r.stats.percentile(0.99));
         let _ = writeln!(
             out,
-            "- p99 ≤ {P99_TARGET_MS} ms at {P99_TARGET_CLIENTS} clients on SQLite, CareHQ {} ms: {p99:.2} ms, {}",
-            r.latency_ms,
+            "- p99 ≤ {P99_TARGET_MS} ms at {P99_TARGET_CLIENTS} clients on SQLite, {} stored, CareHQ {}, run {}: {p99:.2} ms, {}",
+            thousands(r.scenario.stored),
+            carehq_words(&r.scenario),
+            r.run,
             verdict(p99 <= P99_TARGET_MS)
         );
     }
-    for slow in rows.iter().filter(|r| r.latency_ms > 0) {
-        let Some(fast) = rows.iter().find(|f| {
-            f.latency_ms == 0
-                && f.db == slow.db
-                && f.clients == slow.clients
-                && f.encrypted == slow.encrypted
-        }) else {
+    for slow in (rows.iter()).filter(|r| r.scenario.delivery == on && r.scenario.latency_ms > 0) {
+        let instant = Scenario {
+            latency_ms: 0,
+            ..slow.scenario
+        };
+        let Some(fast) = (rows.iter()).find(|f| f.scenario == instant && f.run == slow.run) else {
             continue;
         };
         for (label, p) in [("p50", 0.50), ("p99", 0.99)] {
@@ -256,10 +308,12 @@ fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {
             let ratio = b / a.max(f64::EPSILON);
             let _ = writeln!(
                 out,
-                "- {} {} clients {label}: CareHQ {} ms {b:.2} ms vs 0 ms {a:.2} ms (×{ratio:.2}; ≤ ×{SLOW_CAREHQ_TOLERANCE:.2} wanted): {}",
-                slow.db,
-                slow.clients,
-                slow.latency_ms,
+                "- {} {} stored, {} clients, run {} {label}: CareHQ {} ms {b:.2} ms vs 0 ms {a:.2} ms (×{ratio:.2}; ≤ ×{SLOW_CAREHQ_TOLERANCE:.2} wanted): {}",
+                slow.scenario.db.name(),
+                thousands(slow.scenario.stored),
+                slow.scenario.clients,
+                slow.run,
+                slow.scenario.latency_ms,
                 verdict(ratio <= SLOW_CAREHQ_TOLERANCE)
             );
         }
@@ -268,9 +322,10 @@ fn targets(out: &mut String, rows: &[Row], memory: &[MemoryRow]) {
         let idle = mib(m.idle_kb);
         let _ = writeln!(
             out,
-            "- idle RSS ≤ {IDLE_RSS_TARGET_MIB} MiB ({}, CareHQ {} ms): {idle:.1} MiB, {}",
-            m.db,
-            m.latency_ms,
+            "- idle RSS ≤ {IDLE_RSS_TARGET_MIB} MiB ({}, {} stored, CareHQ {}): {idle:.1} MiB, {}",
+            m.scenario.db.name(),
+            thousands(m.scenario.stored),
+            carehq_words(&m.scenario),
             verdict(idle <= IDLE_RSS_TARGET_MIB)
         );
     }

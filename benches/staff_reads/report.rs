@@ -3,6 +3,7 @@
 //! largest to the smallest, the service's memory, and the goals, each
 //! PASS or FAIL. A FAIL is printed, never turned into an exit code.
 
+pub use crate::numbers::thousands;
 use crate::reads::{Measured, Read, RunFigures};
 use crate::seed::{BACKLOG, PER_DAY, Seeded};
 
@@ -280,16 +281,4 @@ fn ms(value: f64) -> String {
 
 fn mb(kb: u64) -> f64 {
     kb as f64 * 1024.0 / 1e6
-}
-
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

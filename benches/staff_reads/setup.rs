@@ -80,14 +80,7 @@ token = "{STAFF_TOKEN}"
         key = seed::API_KEY,
         secret = seed::API_SECRET,
     );
-    for i in 0..people::SITES {
-        let (slug, name) = people::site(i);
-        toml.push_str(&format!(
-            "\n[[sites]]\nslug = \"{slug}\"\nname = \"{name}\"\nlocation = \"{:024x}\"\n\
-             [sites.defaults]\nservice = \"residential_home\"\nfunding_type = \"not_sure\"\n",
-            0x6724_fbc7_4f73_a2ce_0000_0000u128 + i as u128
-        ));
-    }
+    toml.push_str(&people::sites_toml(0..people::SITES));
     Ok(toml)
 }
 

@@ -9,8 +9,7 @@
 use anyhow::Context as _;
 use sqlx::Connection as _;
 
-use crate::people;
-use crate::seed::{RETENTION_MS, STEP_MS};
+use crate::seed::{LEAD_MS, RETENTION_MS, Shape};
 
 /// Enquiries per transaction.
 const CHUNK: i64 = 100_000;
@@ -128,6 +127,7 @@ const VISIT_ATTEMPT: &str = "2562"; // 0xa02
 pub async fn insert(
     conn: &mut sqlx::AnyConnection,
     dialect: Dialect,
+    shape: &Shape,
     recent: i64,
     n: i64,
     now: i64,
@@ -147,7 +147,7 @@ pub async fn insert(
                 .await
                 .context("turning triggers off for the bulk load (needs a superuser)")?;
         }
-        for (what, sql) in statements(dialect, lo, hi, now) {
+        for (what, sql) in statements(dialect, shape, lo, hi, now) {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -181,15 +181,22 @@ pub async fn insert(
 }
 
 /// The five INSERTs of enquiries `lo..hi`, each with what it inserts.
-fn statements(d: Dialect, lo: i64, hi: i64, now: i64) -> Vec<(&'static str, String)> {
-    let jitter = STEP_MS / 2;
-    // `at`: arrival, the same formula as seed::age_ms.
+fn statements(
+    d: Dialect,
+    shape: &Shape,
+    lo: i64,
+    hi: i64,
+    now: i64,
+) -> Vec<(&'static str, String)> {
+    let step = shape.step_ms();
+    let jitter = step / 2;
+    // `at`: arrival, the same formula as Shape::age_ms.
     let rows = format!(
-        "(SELECT k, {now} - (60000 + k * {STEP_MS} + (k * 7919) % {jitter}) AS at FROM {}) AS r",
+        "(SELECT k, {now} - ({LEAD_MS} + k * {step} + (k * 7919) % {jitter}) AS at FROM {}) AS r",
         d.numbers(lo, hi)
     );
     let visit = "(k / 50) % 10 = 3";
-    let site = site_case();
+    let site = site_case(&shape.homes);
     let enquiry_id = d.uuid("at", ENQUIRY, "k");
     let enquiry_step = d.uuid("at", ENQUIRY_STEP, "k");
     let visit_step = d.uuid("at", VISIT_STEP, "k");
@@ -255,10 +262,10 @@ fn statements(d: Dialect, lo: i64, hi: i64, now: i64) -> Vec<(&'static str, Stri
     ]
 }
 
-/// The slug of site `k % 50`, as SQL.
-fn site_case() -> String {
-    let arms: String = (0..people::SITES)
-        .map(|i| format!(" WHEN {i} THEN '{}'", people::site(i).0))
+/// The slug of home `k % homes.len()`, as SQL.
+fn site_case(homes: &[String]) -> String {
+    let arms: String = (homes.iter().enumerate())
+        .map(|(i, slug)| format!(" WHEN {i} THEN '{slug}'"))
         .collect();
-    format!("CASE k % {}{arms} END", people::SITES)
+    format!("CASE k % {}{arms} END", homes.len())
 }

@@ -13,8 +13,8 @@ use enquiry_relay::storage::{
 };
 
 use crate::history::Dialect;
-use crate::people::{self, Family};
-use crate::seed::{BACKLOG, Kind, PER_DAY, age_ms};
+use crate::people::Family;
+use crate::seed::{BACKLOG, Kind, Shape};
 
 /// Concurrent intake writers.
 const WRITERS: usize = 16;
@@ -27,6 +27,7 @@ const HELD_VERDICTS: [&str; 3] = ["stale_time_token", "null_origin", "captcha_un
 /// ones the reads look for.
 #[derive(Clone)]
 pub struct Plan {
+    pub shape: Shape,
     pub kinds: Vec<Kind>,
     pub unique_surname_row: usize,
     pub email_row: usize,
@@ -40,11 +41,11 @@ impl Plan {
 
 /// Spread the fixed backlog over `recent` enquiries, evenly, each kind from
 /// its own offset; waiting ones within the last two days.
-pub fn plan(recent: usize) -> Plan {
+pub fn plan(recent: usize, shape: &Shape) -> Plan {
     let mut kinds = vec![Kind::Sent; recent];
     for (kind, count) in BACKLOG {
         let span = if kind == Kind::Waiting {
-            recent.min(2 * PER_DAY as usize)
+            recent.min(2 * shape.per_day as usize)
         } else {
             recent
         };
@@ -59,6 +60,7 @@ pub fn plan(recent: usize) -> Plan {
     let unique_surname_row = first_sent(&kinds, recent / 3);
     let email_row = first_sent(&kinds, (recent / 2).max(unique_surname_row + 1));
     Plan {
+        shape: shape.clone(),
         kinds,
         unique_surname_row,
         email_row,
@@ -105,10 +107,10 @@ pub async fn intake(store: &Store, plan: &Plan, now: i64) -> anyhow::Result<Vec<
 async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Result<String> {
     let kind = plan.kinds[k];
     let held = kind == Kind::Held;
-    let id = id_at(now - age_ms(k as i64), k)?;
+    let id = id_at(now - plan.shape.age_ms(k as i64), k)?;
     let new = NewEnquiry {
         id: id.clone(),
-        site: people::site(k % people::SITES).0,
+        site: plan.shape.home(k).to_owned(),
         payload: plan.family(k).payload()?,
         spam_verdict: if held {
             HELD_VERDICTS[k % HELD_VERDICTS.len()]
@@ -235,7 +237,7 @@ async fn fill_plan(
             query = query
                 .bind(k as i64)
                 .bind(ids[k].clone())
-                .bind(now - age_ms(k as i64))
+                .bind(now - plan.shape.age_ms(k as i64))
                 .bind(plan.kinds[k].as_str());
         }
         query

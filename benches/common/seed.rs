@@ -1,9 +1,10 @@
-//! Seeding one database for the staff reads: the migrations, N enquiries
-//! spread over N/550 days back from now (an agency of 50 homes receiving
-//! about 550 a day), the history older than 30 days sent and scrubbed by bulk
-//! SQL ([`crate::history`]), the last 30 days through the real intake path
-//! and then moved to their states ([`crate::recent`]). The unfinished
-//! backlog is a fixed number of enquiries, whatever N is.
+//! Seeding one database with N enquiries of history (shared by the staff
+//! reads and intake benches): the migrations, N enquiries spread back from
+//! now at a [`Shape`]'s pace over its homes (the staff reads: an agency of
+//! 50 homes receiving about 550 a day), the history older than 30 days sent
+//! and scrubbed by bulk SQL ([`crate::history`]), the last 30 days through
+//! the real intake path and then moved to their states ([`crate::recent`]).
+//! The unfinished backlog is a fixed number of enquiries, whatever N is.
 
 use std::time::{Duration, Instant};
 
@@ -12,22 +13,52 @@ use enquiry_relay::storage::Store;
 use sqlx::Connection as _;
 
 use crate::history;
+use crate::people;
 use crate::recent;
 
+/// The agency's enquiries a day (the staff reads' pace).
 pub const PER_DAY: i64 = 550;
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-/// Between two enquiries, on average.
-pub const STEP_MS: i64 = DAY_MS / PER_DAY;
 /// Personal data is kept this long (`retention.synced`, default 30 days).
 pub const RETENTION_MS: i64 = 30 * DAY_MS;
 /// The newest enquiry arrived this long before the seed.
-const LEAD_MS: i64 = 60_000;
+pub const LEAD_MS: i64 = 60_000;
 
-/// How long ago enquiry `k` (0 is the newest) arrived. Strictly growing in
-/// `k`: the jitter is under half a step. [`history`] writes the same formula
-/// in SQL.
-pub fn age_ms(k: i64) -> i64 {
-    LEAD_MS + k * STEP_MS + (k * 7919) % (STEP_MS / 2)
+/// How the history looks: how many enquiries arrive a day, and the homes
+/// they arrive at (enquiry `k` at home `k % homes.len()`).
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub per_day: i64,
+    /// Site slugs.
+    pub homes: Vec<String>,
+}
+
+impl Shape {
+    /// The agency of the staff reads: [`PER_DAY`] a day at its 50 homes.
+    pub fn agency() -> Shape {
+        Shape {
+            per_day: PER_DAY,
+            homes: (0..people::SITES).map(|i| people::site(i).0).collect(),
+        }
+    }
+
+    /// Between two enquiries, on average.
+    pub fn step_ms(&self) -> i64 {
+        DAY_MS / self.per_day
+    }
+
+    /// How long ago enquiry `k` (0 is the newest) arrived. Strictly growing
+    /// in `k`: the jitter is under half a step. [`history`] writes the same
+    /// formula in SQL.
+    pub fn age_ms(&self, k: i64) -> i64 {
+        let step = self.step_ms();
+        LEAD_MS + k * step + (k * 7919) % (step / 2)
+    }
+
+    /// The slug of enquiry `k`'s home.
+    pub fn home(&self, k: usize) -> &str {
+        &self.homes[k % self.homes.len()]
+    }
 }
 
 /// The unfinished backlog: the same absolute numbers at every size, placed
@@ -80,10 +111,11 @@ pub struct Seeded {
     pub phases: Vec<(&'static str, Duration)>,
 }
 
-/// Migrate and seed `n` enquiries into the (empty) database at `url`.
-pub async fn seed(url: &str, n: usize, now: i64) -> anyhow::Result<Seeded> {
+/// Migrate and seed `n` enquiries shaped by `shape` into the (empty)
+/// database at `url`.
+pub async fn seed(url: &str, n: usize, shape: &Shape, now: i64) -> anyhow::Result<Seeded> {
     let recent = (0..n as i64)
-        .take_while(|&k| age_ms(k) < RETENTION_MS)
+        .take_while(|&k| shape.age_ms(k) < RETENTION_MS)
         .count();
     let backlog: usize = BACKLOG.iter().map(|(_, count)| count).sum();
     anyhow::ensure!(
@@ -105,10 +137,10 @@ pub async fn seed(url: &str, n: usize, now: i64) -> anyhow::Result<Seeded> {
     let dialect = history::Dialect::of(url);
     dialect.prepare_bulk(&mut conn).await?;
     let started = Instant::now();
-    history::insert(&mut conn, dialect, recent as i64, n as i64, now).await?;
+    history::insert(&mut conn, dialect, shape, recent as i64, n as i64, now).await?;
     phases.push(("history (bulk SQL)", started.elapsed()));
 
-    let plan = recent::plan(recent);
+    let plan = recent::plan(recent, shape);
     let started = Instant::now();
     let ids = recent::intake(&store, &plan, now).await?;
     store.close().await;

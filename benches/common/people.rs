@@ -22,6 +22,21 @@ pub fn site(index: usize) -> (String, String) {
     (name.to_lowercase().replace(' ', "-"), name)
 }
 
+/// `[[sites]]` tables for homes `homes` (their locations made up: nothing
+/// of theirs is due to be sent while a bench runs).
+pub fn sites_toml(homes: std::ops::Range<usize>) -> String {
+    let mut toml = String::new();
+    for i in homes {
+        let (slug, name) = site(i);
+        toml.push_str(&format!(
+            "\n[[sites]]\nslug = \"{slug}\"\nname = \"{name}\"\nlocation = \"{:024x}\"\n\
+             [sites.defaults]\nservice = \"residential_home\"\nfunding_type = \"not_sure\"\n",
+            0x6724_fbc7_4f73_a2ce_0000_0000u128 + i as u128
+        ));
+    }
+    toml
+}
+
 const FIRST_NAMES: [&str; 20] = [
     "Ann", "Brian", "Carol", "David", "Eileen", "Frank", "Grace", "Harold", "Irene", "James",
     "Kathleen", "Leonard", "Margaret", "Norman", "Olive", "Peter", "Rose", "Stanley", "Vera",
