@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 
+use super::checkpoint::WAL_TARGET_BYTES;
 use super::group_commit::SqliteWriter;
 use super::{Backend, Store, StoreError};
 
@@ -159,15 +160,15 @@ fn sqlite_pool(max: u32, read_only: bool) -> AnyPoolOptions {
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
         // Checkpoints run in a background task, not in commits
-        // (storage/checkpoint.rs); once the WAL restarts, a file grown past
-        // 64 MiB by a burst is cut back.
+        // (storage/checkpoint.rs); the commit that starts a restarted WAL
+        // over cuts the file back to the checkpoint's size target.
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(
+                conn.execute(sqlx::AssertSqlSafe(format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
-                )
+                     PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_TARGET_BYTES};",
+                )))
                 .await?;
                 if read_only {
                     conn.execute("PRAGMA query_only = ON").await?;

@@ -40,7 +40,7 @@ mod visits;
 pub use admin::{EnquiryFilter, EnquiryRecord, EnquirySummary};
 pub use alerts::{Incident, IncidentKind};
 pub use audit::{Actor, AuditAction, AuditEntry};
-pub use checkpoint::CheckpointReport;
+pub use checkpoint::{CheckpointReport, Checkpointer, PassReport, WAL_TARGET_BYTES, WalReset};
 pub use connect::PoolSettings;
 pub use delivery_state::DeliveryState;
 pub use erasure::{DeleteOutcome, StoredPayload};
