@@ -190,7 +190,7 @@ async fn postgres_template(
         .await
         .context("TEST_DATABASE_URL must point at a running PostgreSQL")?;
     let existing: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
             .bind(format!("{prefix}%"))
             .fetch_all(&mut conn)
             .await?;
