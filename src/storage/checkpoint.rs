@@ -103,8 +103,11 @@ pub struct Checkpointer {
 impl Store {
     /// Copy the WAL into the database file without blocking writers
     /// (`PRAGMA wal_checkpoint(PASSIVE)`), on a reader connection so the
-    /// single writer stays free. PostgreSQL: nothing to do.
-    pub async fn checkpoint(&self) -> Result<CheckpointReport, StoreError> {
+    /// single writer stays free. PostgreSQL: nothing to do. Tests only: the
+    /// service checkpoints through its [`Checkpointer`] (the search indexer
+    /// no longer runs one of its own).
+    #[cfg(test)]
+    pub(crate) async fn checkpoint(&self) -> Result<CheckpointReport, StoreError> {
         if self.backend != Backend::Sqlite {
             return Ok(CheckpointReport::default());
         }
