@@ -259,10 +259,16 @@ impl Service {
     }
 
     /// Start the binary with `config` (which listens on `port`), logging to
-    /// `log`; wait (at most 60 s) for /healthz.
+    /// `log`; wait (at most 60 s) for /healthz. The binary is the one Cargo
+    /// built for the bench, or `BENCH_RELAY_BINARY` when set (not `ENQUIRY_RELAY_…`: that prefix is the service's own configuration) (an
+    /// older build kept aside, for a before/after on the same machine and
+    /// minute), and `BENCH_RELAY_LOG` copies each run's service log
+    /// there when the service stops (for `RUST_LOG` profiles).
     pub async fn launch(config: &Path, port: u16, log: &Path) -> anyhow::Result<Service> {
         let out = std::fs::File::create(log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+        let binary = std::env::var_os("BENCH_RELAY_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_enquiry-relay").into());
+        let child = Command::new(binary)
             .arg("--config")
             .arg(config)
             .arg("serve")
@@ -331,6 +337,19 @@ impl Service {
         cpu_ticks(&format!("/proc/{}/stat", self.child.id()))
     }
 
+    /// Copy the log to `BENCH_RELAY_LOG`'s folder, one file per run.
+    fn keep_log(&self) {
+        let Some(dir) = std::env::var_os("BENCH_RELAY_LOG") else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("relay-{}-{run}.log", std::process::id());
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(&self.log, dir.join(name));
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -353,6 +372,7 @@ impl Service {
         while begun.elapsed() < limit {
             if let Some(status) = self.child.try_wait()? {
                 let log_bytes = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+                self.keep_log();
                 return Ok(Stopped { status, log_bytes });
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -21,9 +21,13 @@ use tracing::{debug, info, warn};
 
 use crate::storage::{BackfillReport, Store};
 
-/// Enquiries per transaction: holds SQLite's one writer for a few
-/// milliseconds, about one group commit's worth.
-pub const BATCH: i64 = 64;
+/// Enquiries per transaction. Each term lands on a page of its own, so a
+/// transaction writes (and fsyncs) about eight pages per enquiry while it
+/// holds SQLite's one writer, and a family's post arriving meanwhile waits
+/// for all of it: 8 enquiries hold it about as long as one group commit.
+/// At 64 a batch wrote 1.5–3.5 MB of WAL and intake's p99 at 16 clients was
+/// 56–77 ms; at 8 it was 18–24 ms (BENCHMARKS.md, issue 31).
+pub const BATCH: i64 = 8;
 /// How long a batch waits for intake's queued writes to go first.
 pub const YIELD_AT_MOST: Duration = Duration::from_secs(1);
 /// How often the indexer looks while nothing is stored here: enquiries
