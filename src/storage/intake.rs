@@ -103,6 +103,12 @@ impl Store {
         let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
         let outcome = match &self.sqlite_writer {
             Some(writer) => writer.insert(new, sealed).await?,
+            // Nothing to look up first: one statement, one round trip, one
+            // commit (PostgreSQL runs it as its own transaction).
+            None if new.idempotency_key.is_none() && new.partner_event.is_none() => {
+                insert_in_one_statement(&self.writer, &new, &sealed, now_ms()).await?;
+                InsertOutcome::Created
+            }
             None => {
                 let now = now_ms();
                 let mut tx = self.writer.begin().await?;
@@ -160,6 +166,75 @@ impl Store {
     }
 }
 
+/// The enquiry's row; [`bind_enquiry`] binds `$1`–`$10`.
+const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// [`INSERT_ENQUIRY`]'s values, in its order.
+fn bind_enquiry<'q>(
+    query: AnyQuery<'q>,
+    new: &'q NewEnquiry,
+    sealed: &'q SealedPayload,
+    now: i64,
+) -> AnyQuery<'q> {
+    query
+        .bind(new.id.as_str())
+        .bind(new.site.as_str())
+        .bind(now)
+        .bind(sealed.payload.as_str())
+        .bind(new.spam_verdict.as_str())
+        .bind(new.consent.as_ref().map(|c| c.version.as_str()))
+        .bind(new.consent.as_ref().map(|c| c.sha256.as_str()))
+        .bind(sealed.hashes.email.as_deref())
+        .bind(sealed.hashes.phone.as_deref())
+        // The state its steps give it (the triggers of migration 0018 keep
+        // it from there): written now, the trigger finds it right and does
+        // not write the row a second time.
+        .bind(if new.held { "held" } else { "waiting" })
+}
+
+/// The enquiry and its steps as one statement (PostgreSQL, when there is no
+/// key or partner event to look up first): the enquiry's `INSERT` in a
+/// `WITH`, the steps' in the statement itself, so both commit or neither.
+/// Four round trips (`BEGIN`, two inserts, `COMMIT`) became one; the pool's
+/// connections, which intake and the worker share, are held that much less.
+async fn insert_in_one_statement(
+    pool: &sqlx::AnyPool,
+    new: &NewEnquiry,
+    sealed: &SealedPayload,
+    now: i64,
+) -> Result<(), StoreError> {
+    let steps: Vec<String> = std::iter::once("enquiry".to_owned())
+        .chain(new.destinations.iter().map(|name| destination_step(name)))
+        .collect();
+    // $1–$12 are the enquiry's and shared; each step adds its id and name.
+    let values: Vec<String> = (0..steps.len())
+        .map(|i| {
+            format!(
+                "(${}, $1, ${}, $11, $3, $3, $3, $12)",
+                13 + 2 * i,
+                14 + 2 * i
+            )
+        })
+        .collect();
+    let sql = format!(
+        "WITH enquiry AS ({INSERT_ENQUIRY}) \
+         INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
+         VALUES {}",
+        values.join(", ")
+    );
+    let mut query = bind_enquiry(sqlx::query(sqlx::AssertSqlSafe(sql)), new, sealed, now)
+        .bind(if new.held { "held" } else { "pending" })
+        .bind((!new.held).then_some(now));
+    for step in steps {
+        query = query.bind(uuid::Uuid::now_v7().to_string()).bind(step);
+    }
+    query.execute(pool).await?;
+    Ok(())
+}
+
 /// The enquiry's rows inside the caller's transaction. Returns what the key
 /// says when it was used before (a repeat or a conflict; nothing inserted,
 /// the caller rolls back). The key's insert wins or loses on its primary key,
@@ -212,25 +287,9 @@ pub(super) async fn insert_rows(
     {
         return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
     }
-    sqlx::query(
-        "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)",
-    )
-    .bind(new.id.as_str())
-    .bind(new.site.as_str())
-    .bind(now)
-    .bind(sealed.payload.as_str())
-    .bind(new.spam_verdict.as_str())
-    .bind(new.consent.as_ref().map(|c| c.version.as_str()))
-    .bind(new.consent.as_ref().map(|c| c.sha256.as_str()))
-    .bind(sealed.hashes.email.as_deref())
-    .bind(sealed.hashes.phone.as_deref())
-    // The state its steps below give it (the triggers of migration 0018
-    // keep it from here): written now, the trigger finds it right and
-    // does not write the row a second time.
-    .bind(if new.held { "held" } else { "waiting" })
-    .execute(&mut **tx)
-    .await?;
+    bind_enquiry(sqlx::query(INSERT_ENQUIRY), new, sealed, now)
+        .execute(&mut **tx)
+        .await?;
     // Its search terms (six to eight rows keyed all over one index: most
     // of a batch's pages at a million stored) are the indexer's, after the
     // acknowledgement; `terms_pending = 1` above is its to-do list.
