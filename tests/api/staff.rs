@@ -107,6 +107,16 @@ impl Staff {
         }
     }
 
+    /// The same browser (its cookie) talking to `app`: another instance, or
+    /// the service started again.
+    pub fn at(&self, app: &TestApp) -> Staff {
+        Staff {
+            address: app.address.clone(),
+            http: http_client(),
+            cookie: self.cookie.clone(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.address))
