@@ -21,12 +21,15 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum Purpose {
     /// The staff token a console session signed in with.
     StaffSession,
+    /// What a partner's enrollment said, kept with its event key.
+    PartnerEnrollment,
 }
 
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::StaffSession => b"enquiry-relay staff session fingerprint v1",
+            Purpose::PartnerEnrollment => b"enquiry-relay partner enrollment fingerprint v1",
         }
     }
 }
@@ -84,6 +87,11 @@ mod tests {
                 token
             ),
             "keyed"
+        );
+        assert_ne!(
+            print,
+            digest_with(&key, Purpose::PartnerEnrollment, token),
+            "a key per purpose"
         );
         // Not the plain SHA-256 of the message, which anyone could compute.
         use sha2::Digest as _;
