@@ -1,15 +1,21 @@
 //! Issue 34 ("Trust"), the web side: staff sessions end when the token that
 //! opened them changes (after a restart too) and `staff sign-out-all` ends
-//! them all. The real router on loopback, the sandbox as CareHQ, the binary
-//! for the command line.
+//! them all; an account's token sees nothing of another account's sends
+//! through a destination they share. The real router on loopback, the
+//! sandboxes as CareHQ and the FHIR server, the binary for the command line.
 
-use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, second_sandbox};
+use enquiry_relay::fhir_sandbox::{DISCOVERY_PATH, OPENID_CONFIGURATION_PATH, seed};
+use serde_json::Value;
+
+use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
 use crate::admin::cli;
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, another_site, write_config};
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, write_config,
+};
 use crate::on_both_databases;
 use crate::staff::Staff;
 use crate::status::{TOKEN, with_token};
-use crate::tenancy::OTHER_TOKEN;
+use crate::tenancy::{OTHER_TOKEN, assert_only_its_own_series};
 
 /// The global staff token after it was changed.
 const NEW_TOKEN: &str = "rotated-staff-token-0123456789abcdef";
@@ -122,3 +128,68 @@ async fn sign_out_all_ends_every_session(db: Db) {
     app.stop().await;
 }
 on_both_databases!(sign_out_all_ends_every_session);
+
+/// T3-10: a FHIR destination both accounts' homes send to. Only the default
+/// account's enquiry is sent; `marshall-care`'s token sees the destination
+/// (its home sends there too) without the lane's last success, which was the
+/// other account's enquiry, and its `/metrics` without that lane's attempts.
+/// On the old code its `/status` showed the other account's success time.
+async fn a_shared_destination_shows_an_account_nothing_of_the_others_sends(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let a = TestSandbox::start().await;
+    let b = second_sandbox().await;
+    let (_records, base, _stop) = crate::fhir_destination::fhir().await;
+    let mut options = with_tokens(&b, TOKEN, OTHER_TOKEN);
+    options.site_toml = "also_send_to = [\"records\"]".into();
+    options.extra_toml = format!(
+        "{}also_send_to = [\"records\"]\n\
+         [[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\
+         discovery_url = \"{base}{DISCOVERY_PATH}\"\nsso_discovery_url = \"{base}{OPENID_CONFIGURATION_PATH}\"\n\
+         client_id = \"{}\"\nclient_secret = \"{}\"\nsite_id = \"{}\"\n",
+        options.extra_toml,
+        seed::CLIENT_ID,
+        seed::CLIENT_SECRET,
+        seed::SITE_ID,
+    );
+    let app = TestApp::spawn(&db, &a.url, &options).await;
+    post_to(&app, SITE, 1).await;
+    app.drain_all().await;
+
+    let status = |token: &'static str| {
+        let app = &app;
+        async move {
+            let response = (app.http.get(format!("{}/status", app.address)))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let all = status(TOKEN).await;
+    assert!(
+        all["destinations"]["records"]["last_success_at"].is_string(),
+        "{all}"
+    );
+    let theirs = status(OTHER_TOKEN).await;
+    let records = &theirs["destinations"]["records"];
+    assert!(records.is_object(), "its home sends there too: {theirs}");
+    assert_eq!(records["last_success_at"], Value::Null, "{theirs}");
+    assert_eq!(records["last_error_at"], Value::Null, "{theirs}");
+    assert_eq!(records["paused"]["paused"], false, "{theirs}");
+
+    let metrics = (app.http.get(format!("{}/metrics", app.address)))
+        .bearer_auth(OTHER_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("destination:records"), "{metrics}");
+    assert_only_its_own_series(&metrics, OTHER_SITE, OTHER_ACCOUNT);
+    app.stop().await;
+}
+on_both_databases!(a_shared_destination_shows_an_account_nothing_of_the_others_sends);
