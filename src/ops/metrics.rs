@@ -109,27 +109,31 @@ pub fn render_for_sites(
     handle.run_upkeep();
     let own = [ENQUIRIES, OLDEST_PENDING, PAUSED, RATE_LIMIT_REMAINING];
     let rendered = handle.render();
-    let samples: Vec<(&str, &str)> = (rendered.lines())
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| (line.split(['{', ' ']).next().unwrap_or_default(), line))
-        .filter(|(name, line)| !own.contains(name) && ours(line, sites, account))
-        .collect();
+    // A sample line kept for this scope: its metric's name.
+    let kept = |line: &'_ str| -> Option<String> {
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        let name = line.split(['{', ' ']).next().unwrap_or_default();
+        (!own.contains(&name) && ours(line, sites, account)).then(|| name.to_owned())
+    };
+    let names: Vec<String> = rendered.lines().filter_map(kept).collect();
+    // In the recorder's order, so each family stays one group: its `# TYPE`
+    // and `# HELP` lines (kept for a family with a sample kept; a
+    // histogram's samples add `_bucket`, `_sum`, `_count`), then its samples.
     let mut text = String::from(HEADER);
     for line in rendered.lines() {
-        // `# TYPE name kind`, `# HELP name text`: kept for a family with a
-        // sample kept (a histogram's samples add `_bucket`, `_sum`, `_count`).
-        let Some(comment) = line.strip_prefix("# ") else {
-            continue;
+        let keep = match line.strip_prefix("# ") {
+            Some(comment) => {
+                let family = comment.split_whitespace().nth(1).unwrap_or_default();
+                !family.is_empty() && names.iter().any(|name| family_of(name, family))
+            }
+            None => kept(line).is_some(),
         };
-        let name = comment.split_whitespace().nth(1).unwrap_or_default();
-        if !name.is_empty() && samples.iter().any(|(sample, _)| family_of(sample, name)) {
+        if keep {
             text.push_str(line);
             text.push('\n');
         }
-    }
-    for (_, line) in &samples {
-        text.push_str(line);
-        text.push('\n');
     }
     text.push_str(&format!("# TYPE {ENQUIRIES} gauge\n"));
     for status in DeliveryStatus::ALL {

@@ -71,6 +71,20 @@ pub fn assert_only_its_own_series(text: &str, site: &str, account: &str) {
         "enquiry_relay_delivery_paused",
         "enquiry_relay_carehq_rate_limit_remaining",
     ];
+    // Each family one group: its TYPE line, then its samples.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(family) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|t| t.split(' ').next())
+        {
+            let next = (lines[i + 1..].iter()).find(|l| !l.starts_with('#'));
+            assert!(
+                next.is_some_and(|l| l.starts_with(family)),
+                "{family}'s samples do not follow its TYPE line:\n{text}"
+            );
+        }
+    }
     for (name, labels, _) in crate::metrics::parse(text) {
         if own_gauges.contains(&name.as_str()) {
             continue;
