@@ -35,7 +35,7 @@ pub const OLDEST_PENDING: &str = "enquiry_relay_oldest_pending_age_seconds";
 pub const RATE_LIMIT_REMAINING: &str = "enquiry_relay_carehq_rate_limit_remaining";
 pub const PAUSED: &str = "enquiry_relay_delivery_paused";
 /// Rate-limit state forgotten because too many addresses were tracked, by
-/// `limit` (`per_ip`, `staff_token`): a steady rise means a flood from many
+/// `limit` (`per_ip`, `staff_token`, `partner_webhook`): a steady rise means a flood from many
 /// addresses, or `rate_limit.max_tracked_addresses` set too low.
 pub const RATE_LIMIT_EVICTIONS: &str = "enquiry_relay_rate_limit_evictions_total";
 
