@@ -34,6 +34,10 @@ use crate::outgoing::{MAX_ANSWER_BYTES, ReadError, RetrySafeMethods, read_capped
 /// A token is fetched again this long before it expires, so a POST never
 /// carries one that runs out on the way.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// How long a token is taken to last when the SSO server does not say
+/// (`expires_in` is only RECOMMENDED): a few minutes, so one token serves
+/// many Bundles, and a token that ends sooner costs one 401 and a renewal.
+const UNSTATED_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The discovery documents are read again this often (seed 003: endpoints
 /// may move without notice); a failed re-read keeps the last good copy.
 const DISCOVERY_TTL: Duration = Duration::from_secs(60 * 60);
@@ -333,8 +337,9 @@ impl FhirClient {
         }
         let value = (body.get("access_token").and_then(Value::as_str))
             .ok_or_else(|| FhirError::Token("the token endpoint sent no access_token".into()))?;
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
-        let fresh_until = asked + Duration::from_secs(lifetime).saturating_sub(TOKEN_MARGIN);
+        let lifetime = (body.get("expires_in").and_then(Value::as_u64))
+            .map_or(UNSTATED_LIFETIME, Duration::from_secs);
+        let fresh_until = asked + lifetime.saturating_sub(TOKEN_MARGIN);
         let value = SecretString::from(value.to_owned());
         *held = Some(Token {
             value: value.clone(),

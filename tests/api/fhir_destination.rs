@@ -595,3 +595,31 @@ async fn an_sso_outage_is_retried_not_taken_for_refused_credentials(db: Db) {
     app.stop().await;
 }
 on_both_databases!(an_sso_outage_is_retried_not_taken_for_refused_credentials);
+
+/// Review T3-11: a token answer without `expires_in` (allowed by RFC 6749)
+/// is reused for the next Bundle instead of fetching a new token for every
+/// one (the old code took it as already expired).
+async fn a_token_without_expires_in_is_reused(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir_with(FhirSandboxConfig {
+        omit_expires_in: true,
+        ..FhirSandboxConfig::default()
+    })
+    .await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    posted_id(&app, 1).await;
+    posted_id(&app, 2).await;
+    app.drain().await;
+    assert_eq!(records.enquiry_count(), 2);
+    assert_eq!(records.tokens_issued(), 1, "one token for both Bundles");
+    app.stop().await;
+}
+on_both_databases!(a_token_without_expires_in_is_reused);
