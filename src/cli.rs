@@ -45,6 +45,11 @@ pub enum Command {
         #[command(subcommand)]
         action: EnquiriesCommand,
     },
+    /// The staff console's sessions (safe beside a running server).
+    Staff {
+        #[command(subcommand)]
+        action: StaffCommand,
+    },
     /// Look things up in CareHQ (to fill in [[sites]]).
     Carehq {
         /// Only this CareHQ account (default: every account, each labelled).
@@ -149,6 +154,13 @@ pub enum EnquiriesCommand {
         #[arg(long)]
         account: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// End every staff console session now, on every instance: each browser
+    /// signs in again (e.g. after a staff token leaked and was changed).
+    SignOutAll,
 }
 
 #[derive(Debug, Subcommand)]

@@ -109,6 +109,9 @@ impl Application {
             staff_throttle: Arc::new(crate::http::StaffThrottle::new(
                 settings.rate_limit.max_tracked_addresses,
             )),
+            partner_throttle: Arc::new(crate::http::StaffThrottle::for_partner_webhooks(
+                settings.rate_limit.max_tracked_addresses,
+            )),
         };
         let mut router = router(state);
         if let Some(sandbox) = &sandbox {

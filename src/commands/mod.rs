@@ -9,6 +9,7 @@ mod erasure;
 mod healthcheck;
 mod person;
 mod serve;
+mod staff;
 mod sync_once;
 mod table;
 
@@ -52,6 +53,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         Command::Sandbox { listen } => serve::sandbox(listen).await,
         Command::FhirSandbox { listen } => serve::fhir_sandbox(listen).await,
         Command::Enquiries { action } => enquiries::run(&settings, action).await,
+        Command::Staff { action } => staff::run(&settings, action).await,
         Command::Carehq { account, action } => {
             carehq::run(&settings, account.as_deref(), action).await
         }

@@ -150,6 +150,19 @@ impl Settings {
                 format_duration(self.carehq.timeout + delivery::SHUTDOWN_MARGIN),
             ));
         }
+        // Not refused: the hosted form may be served on the host it is
+        // reached by, and a check against the client's own Host header
+        // proved nothing (review T3-17), so there is nothing to fall back on.
+        for site in &self.sites {
+            let provider = site.captcha(&self.captcha).provider;
+            let reports_host = !matches!(provider, CaptchaProvider::None | CaptchaProvider::Altcha);
+            if reports_host && self.server.public_url.is_none() && site.allowed_origins.is_empty() {
+                warnings.push(format!(
+                    "site {}: the CAPTCHA's host name is not checked, since neither server.public_url nor the site's allowed_origins is set; set server.public_url to the address families open the form at (or allowed_origins to the websites that embed it), so a token solved on another website is refused",
+                    site.slug
+                ));
+            }
+        }
         warnings
     }
 

@@ -616,6 +616,20 @@ fn a_shutdown_grace_shorter_than_the_carehq_timeout_is_warned_about_not_refused(
 }
 
 #[test]
+fn a_captcha_whose_host_name_cannot_be_checked_is_warned_about() {
+    let captcha = "[captcha]\nprovider = \"turnstile\"\nsite_key = \"key\"\nsecret = \"s3cret\"\n";
+    let warnings = ok(captcha).warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    for part in ["site upton-court", "server.public_url", "allowed_origins"] {
+        assert!(warnings[0].contains(part), "{}", warnings[0]);
+    }
+    let public = ok(&format!(
+        "[server]\npublic_url = \"https://forms.example.com\"\n{captcha}"
+    ));
+    assert!(public.warnings().is_empty(), "{:?}", public.warnings());
+}
+
+#[test]
 fn the_example_file_loads_once_credentials_are_set() {
     let filled = EXAMPLE
         .replacen(

@@ -10,6 +10,13 @@
 //! the server stored it, so its retries stay in the outbox. A 401 to the
 //! POST (the token expired or was revoked early) fetches a new token and
 //! posts once more: a 401 means nothing was stored.
+//!
+//! The discovery documents decide where the client secret and the families'
+//! details go, so what they name is checked before use: https only, or the
+//! very origin of the (local, http) document that named it, which is how a
+//! sandbox on this machine works (`endpoint_allowed`). A token endpoint that
+//! answers 5xx, 408 or 429 is an outage, retried later, not a refusal of the
+//! credentials (`FhirError::TokenUnavailable`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +34,10 @@ use crate::outgoing::{MAX_ANSWER_BYTES, ReadError, RetrySafeMethods, read_capped
 /// A token is fetched again this long before it expires, so a POST never
 /// carries one that runs out on the way.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// How long a token is taken to last when the SSO server does not say
+/// (`expires_in` is only RECOMMENDED): a few minutes, so one token serves
+/// many Bundles, and a token that ends sooner costs one 401 and a renewal.
+const UNSTATED_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The discovery documents are read again this often (seed 003: endpoints
 /// may move without notice); a failed re-read keeps the last good copy.
 const DISCOVERY_TTL: Duration = Duration::from_secs(60 * 60);
@@ -237,6 +248,7 @@ impl FhirClient {
                 s.discovery_url, s.api
             ))
         })?;
+        endpoint_allowed(&endpoint, &s.discovery_url, &s.api)?;
         let sso = self.get_json(&s.sso_discovery_url).await?;
         let token_endpoint = (sso.get("token_endpoint").and_then(Value::as_str))
             .ok_or_else(|| {
@@ -246,6 +258,7 @@ impl FhirClient {
                 ))
             })?
             .to_owned();
+        endpoint_allowed(&token_endpoint, &s.sso_discovery_url, "token_endpoint")?;
         Ok((endpoint, token_endpoint))
     }
 
@@ -305,6 +318,15 @@ impl FhirClient {
             // Read as an answer without a token (or a reason): said below.
             Err(ReadError::Read(_)) => Value::Null,
         };
+        // An outage or a request to slow down: no verdict on the credentials.
+        if status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
+            return Err(FhirError::TokenUnavailable {
+                status: status.as_u16(),
+            });
+        }
         if !status.is_success() {
             return Err(FhirError::Token(format!(
                 "the token endpoint answered {status} ({}); check the destination's client_id and client_secret",
@@ -315,8 +337,9 @@ impl FhirClient {
         }
         let value = (body.get("access_token").and_then(Value::as_str))
             .ok_or_else(|| FhirError::Token("the token endpoint sent no access_token".into()))?;
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
-        let fresh_until = asked + Duration::from_secs(lifetime).saturating_sub(TOKEN_MARGIN);
+        let lifetime = (body.get("expires_in").and_then(Value::as_u64))
+            .map_or(UNSTATED_LIFETIME, Duration::from_secs);
+        let fresh_until = asked + lifetime.saturating_sub(TOKEN_MARGIN);
         let value = SecretString::from(value.to_owned());
         *held = Some(Token {
             value: value.clone(),
@@ -357,6 +380,36 @@ fn uri_in(document: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// `Ok` when `endpoint` (named as `key` by the document at `document`) may
+/// receive the client secret or a Bundle: an https URL, or an http one on
+/// the document's own origin. The document's URL was checked at start-up
+/// (https, or http on this machine only: a sandbox), so http never leaves
+/// the machine and never reaches another port on it. Anything else is a
+/// misconfigured or tampered document: nothing is sent there, and the last
+/// good endpoints (if any) stay in use.
+fn endpoint_allowed(endpoint: &str, document: &str, key: &str) -> Result<(), FhirError> {
+    let refused = |why: &str| {
+        FhirError::Discovery(format!(
+            "the discovery document at {document} names {key} at {why}; the client secret and the families' details go only to https addresses, so nothing was sent there. Ask the destination's provider to correct the document"
+        ))
+    };
+    let Ok(url) = reqwest::Url::parse(endpoint) else {
+        return Err(refused("an address that is not a URL"));
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => match reqwest::Url::parse(document) {
+            Ok(doc) if doc.scheme() == "http" && doc.origin() == url.origin() => Ok(()),
+            // Only where it points, not the whole URL (a query could carry a key).
+            _ => Err(refused(&format!(
+                "http://{}",
+                url.host_str().unwrap_or_default()
+            ))),
+        },
+        scheme => Err(refused(&format!("a {scheme}: address"))),
+    }
+}
+
 /// A 2xx is the reply (even with its body lost); anything else the error
 /// it stands for.
 fn judged(reply: FhirReply) -> Result<FhirReply, FhirError> {
@@ -377,6 +430,28 @@ fn judged(reply: FhirReply) -> Result<FhirReply, FhirError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn discovered_endpoints_are_https_or_the_local_documents_own_origin() {
+        let remote = "https://fhir.example/.well-known/discovery-document.json";
+        let local = "http://127.0.0.1:8091/.well-known/discovery-document.json";
+        assert!(endpoint_allowed("https://fhir.example/bundles", remote, "api").is_ok());
+        assert!(endpoint_allowed("https://elsewhere.example/t", remote, "api").is_ok());
+        assert!(endpoint_allowed("http://127.0.0.1:8091/token", local, "t").is_ok());
+        for (endpoint, document) in [
+            ("http://fhir.example/bundles", remote),
+            ("http://127.0.0.1:8092/token", local),
+            ("http://evil.example:8091/token", local),
+            ("ftp://fhir.example/x", remote),
+            ("not a url", remote),
+        ] {
+            let refused = endpoint_allowed(endpoint, document, "token_endpoint").unwrap_err();
+            assert!(
+                matches!(&refused, FhirError::Discovery(why) if why.contains("only to https")),
+                "{endpoint}: {refused}"
+            );
+        }
+    }
 
     #[test]
     fn a_discovered_uri_is_a_string_or_an_objects_uri() {

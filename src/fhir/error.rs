@@ -18,9 +18,17 @@ pub enum FhirError {
     /// A discovery document could not be read or lacks what is needed.
     #[error("FHIR discovery failed: {0}")]
     Discovery(String),
-    /// No token from the SSO server.
+    /// The SSO server refused to issue a token (our credentials, or a
+    /// request it judged): the destination waits for the settings to change.
     #[error("no FHIR access token: {0}")]
     Token(String),
+    /// The SSO server could not issue a token now (a 5xx, 408 or 429: an
+    /// outage or maintenance, not a verdict on the credentials). Nothing was
+    /// sent; tried again later.
+    #[error(
+        "no FHIR access token for now: the token endpoint answered {status}; trying again later"
+    )]
+    TokenUnavailable { status: u16 },
     /// The Bundle was answered with an error status. `outcome` is the
     /// `OperationOutcome`'s diagnostics, which can quote what the family
     /// wrote: kept with the attempt, never logged (see `summary`).
@@ -49,7 +57,9 @@ impl FhirError {
 
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            FhirError::Status { status, .. } => Some(*status),
+            FhirError::Status { status, .. } | FhirError::TokenUnavailable { status } => {
+                Some(*status)
+            }
             _ => None,
         }
     }

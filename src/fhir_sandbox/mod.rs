@@ -89,6 +89,10 @@ pub struct FhirSandboxConfig {
     pub api_versions: Vec<String>,
     /// The `expires_in` of issued tokens; they stop working after it.
     pub token_expires_in: Duration,
+    /// Leave `expires_in` out of the token answer (it is only RECOMMENDED
+    /// in RFC 6749), as some SSO servers do; tokens still stop working
+    /// after `token_expires_in`.
+    pub omit_expires_in: bool,
     /// Base of the URIs in the discovery documents (e.g.
     /// `https://fhir.example`), no trailing slash. None: `http://` + the
     /// request's `Host` + the mount prefix, which is right on loopback.
@@ -106,6 +110,7 @@ impl Default for FhirSandboxConfig {
             site_id: seed::SITE_ID.to_owned(),
             api_versions: vec![seed::API_VERSION.to_owned()],
             token_expires_in: Duration::from_secs(3600),
+            omit_expires_in: false,
             base_url: None,
             extra_apis: seed::EXTRA_APIS
                 .iter()
@@ -125,6 +130,7 @@ impl std::fmt::Debug for FhirSandboxConfig {
             .field("site_id", &self.site_id)
             .field("api_versions", &self.api_versions)
             .field("token_expires_in", &self.token_expires_in)
+            .field("omit_expires_in", &self.omit_expires_in)
             .field("base_url", &self.base_url)
             .field("extra_apis", &self.extra_apis)
             .finish()

@@ -132,16 +132,22 @@ pub async fn issue(
         .state()
         .add_token(token.clone(), now + lifetime, now);
     tracing::debug!("fhir sandbox: access token issued");
+    let mut answer = json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+    });
+    if config.omit_expires_in
+        && let Some(fields) = answer.as_object_mut()
+    {
+        fields.remove("expires_in");
+    }
     Ok((
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::PRAGMA, HeaderValue::from_static("no-cache")),
         ],
-        Json(json!({
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": lifetime.as_secs(),
-        })),
+        Json(answer),
     )
         .into_response())
 }

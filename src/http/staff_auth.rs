@@ -89,6 +89,26 @@ impl StaffScope {
         lanes
     }
 
+    /// The destination lanes in view (see [`StaffScope::lane_names`]) that
+    /// sites outside this scope send to as well: their delivery state is
+    /// lane-wide, so its times and errors can be another account's
+    /// enquiries'. Empty for the global token.
+    pub fn shared_lanes(&self, settings: &Settings) -> Vec<String> {
+        if self.sites().is_none() {
+            return Vec::new();
+        }
+        let sends_to = |outside: bool, destination: &str| {
+            (settings.sites.iter()).any(|site| {
+                self.sees(&site.slug) != outside
+                    && site.also_send_to.iter().any(|d| d == destination)
+            })
+        };
+        (settings.destinations.iter())
+            .filter(|d| sends_to(false, &d.name) && sends_to(true, &d.name))
+            .map(|d| crate::storage::destination_step(&d.name))
+            .collect()
+    }
+
     /// The site slugs this scope is limited to; `None` for every site.
     pub fn sites(&self) -> Option<&[String]> {
         match self {

@@ -1,7 +1,10 @@
 //! Wrong staff tokens per client address: after [`MAX_WRONG`] within
 //! [`WINDOW`] of the first, the address is shut out (see `staff_auth`). Its
 //! own file so that `AppState` can hold it without depending on the guard
-//! that reads `AppState`.
+//! that reads `AppState`. A second one counts refused partner webhooks the
+//! same way (`routes::partners`), so a flood of unauthenticated posts is
+//! answered 429 from memory instead of being judged, counted and logged
+//! one by one.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +26,10 @@ pub struct StaffThrottle {
     strikes: Mutex<HashMap<IpAddr, Strikes>>,
     /// Most addresses remembered (`rate_limit.max_tracked_addresses`).
     max_tracked: usize,
+    /// What is counted: the `limit` label of the evictions metric.
+    counts: &'static str,
+    /// The warning logged once when an address is shut out.
+    shut_out: &'static str,
 }
 
 #[derive(Clone, Copy)]
@@ -37,6 +44,18 @@ impl StaffThrottle {
         StaffThrottle {
             strikes: Mutex::new(HashMap::new()),
             max_tracked,
+            counts: "staff_token",
+            shut_out: "wrong staff tokens from one client address within 10 minutes; refusing its staff requests until the window passes",
+        }
+    }
+
+    /// The same limit on refused partner webhooks (wrong or missing
+    /// credentials) per client address.
+    pub fn for_partner_webhooks(max_tracked: usize) -> StaffThrottle {
+        StaffThrottle {
+            counts: "partner_webhook",
+            shut_out: "refused partner webhooks from one client address within 10 minutes; answering its partner webhooks 429 until the window passes",
+            ..StaffThrottle::new(max_tracked)
         }
     }
 
@@ -59,7 +78,7 @@ impl StaffThrottle {
         }
         if !map.contains_key(&key) {
             let evicted = spam::make_room(&mut map, self.max_tracked, expired, |s| s.since);
-            spam::count_evictions("staff_token", evicted);
+            spam::count_evictions(self.counts, evicted);
         }
         let strikes = map.entry(key).or_insert(Strikes {
             since: now,
@@ -70,10 +89,7 @@ impl StaffThrottle {
             // Once per address and window; the address itself is not logged
             // (personal data), and the 429s that follow have their access
             // lines at debug.
-            tracing::warn!(
-                wrong_tokens = MAX_WRONG,
-                "wrong staff tokens from one client address within 10 minutes; refusing its staff requests until the window passes"
-            );
+            tracing::warn!(refused = MAX_WRONG, "{}", self.shut_out);
         }
         Ok(())
     }

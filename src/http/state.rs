@@ -27,4 +27,6 @@ pub struct AppState {
     pub captcha: Arc<Captcha>,
     /// Wrong staff tokens per client address.
     pub staff_throttle: Arc<StaffThrottle>,
+    /// Refused partner webhooks per client address.
+    pub partner_throttle: Arc<StaffThrottle>,
 }

@@ -85,15 +85,12 @@ pub fn signing_key(secret: &SecretString) -> Option<Vec<u8>> {
         .filter(|key| !key.is_empty())
 }
 
-/// Verify `body` against any of `keys` at `now` (Unix seconds).
-pub fn check_signature(
-    headers: &SignedHeaders<'_>,
-    body: &[u8],
-    keys: &[Vec<u8>],
-    now: i64,
-) -> Result<(), AuthRefusal> {
-    let (Some(id), Some(timestamp), Some(signatures)) =
-        (headers.id, headers.timestamp, headers.signature)
+/// What can be judged of a signed webhook before its body is read: the
+/// three headers are there and the timestamp is within the tolerance of
+/// `now` (Unix seconds). A request failing this is refused without reading
+/// its body, so a flood of unsigned posts costs no more than their headers.
+pub fn check_signed_headers(headers: &SignedHeaders<'_>, now: i64) -> Result<(), AuthRefusal> {
+    let (Some(_), Some(timestamp), Some(_)) = (headers.id, headers.timestamp, headers.signature)
     else {
         return Err(AuthRefusal::Missing);
     };
@@ -101,6 +98,22 @@ pub fn check_signature(
     if (now - sent).abs() > TIMESTAMP_TOLERANCE_SECS {
         return Err(AuthRefusal::Stale);
     }
+    Ok(())
+}
+
+/// Verify `body` against any of `keys` at `now` (Unix seconds).
+pub fn check_signature(
+    headers: &SignedHeaders<'_>,
+    body: &[u8],
+    keys: &[Vec<u8>],
+    now: i64,
+) -> Result<(), AuthRefusal> {
+    check_signed_headers(headers, now)?;
+    let (Some(id), Some(timestamp), Some(signatures)) =
+        (headers.id, headers.timestamp, headers.signature)
+    else {
+        return Err(AuthRefusal::Missing);
+    };
     let offered: Vec<Vec<u8>> = signatures
         .split_whitespace()
         .filter_map(|s| s.strip_prefix("v1,"))
@@ -206,6 +219,27 @@ mod tests {
         };
         assert_eq!(
             check_signature(&none, BODY, &[key()], TIMESTAMP),
+            Err(AuthRefusal::Missing)
+        );
+    }
+
+    #[test]
+    fn missing_headers_or_an_old_timestamp_are_refused_before_any_body() {
+        let ts = TIMESTAMP.to_string();
+        assert_eq!(
+            check_signed_headers(&headers(&ts, SIGNATURE), TIMESTAMP),
+            Ok(())
+        );
+        assert_eq!(
+            check_signed_headers(&headers(&ts, SIGNATURE), TIMESTAMP - 301),
+            Err(AuthRefusal::Stale)
+        );
+        let unsigned = SignedHeaders {
+            signature: None,
+            ..headers(&ts, SIGNATURE)
+        };
+        assert_eq!(
+            check_signed_headers(&unsigned, TIMESTAMP),
             Err(AuthRefusal::Missing)
         );
     }

@@ -19,8 +19,9 @@ pub struct NewEnquiry {
     pub payload: String,
     pub spam_verdict: String,
     pub idempotency_key: Option<String>,
-    /// A digest of the validated enquiry, stored with the key: the same key
-    /// with another fingerprint is a different enquiry ([`InsertOutcome::Conflict`]).
+    /// A digest of the validated enquiry, stored with the key (the
+    /// idempotency key, or the partner event's): the same key with another
+    /// fingerprint is a different enquiry ([`InsertOutcome::Conflict`]).
     /// `None` matches any (as keys stored before fingerprints do).
     pub fingerprint: Option<String>,
     /// Stored as `held`: a person must release it before it is sent.
@@ -282,10 +283,19 @@ pub(super) async fn insert_rows(
             )));
         }
     }
-    if let Some(key) = &new.partner_event
-        && let Some(enquiry_id) = claim_enrollment(tx, key, &new.site, &new.id, now).await?
-    {
-        return Ok(Some(InsertOutcome::Duplicate { enquiry_id }));
+    if let Some(key) = &new.partner_event {
+        let fingerprint = new.fingerprint.as_deref();
+        if let Some((enquiry_id, stored)) =
+            claim_enrollment(tx, key, &new.site, &new.id, fingerprint, now).await?
+        {
+            // The same event saying something else is a corrected re-send,
+            // not a repeat: answered as a conflict, never silently dropped.
+            return Ok(Some(repeat_or_conflict(
+                enquiry_id,
+                stored.as_deref(),
+                fingerprint,
+            )));
+        }
     }
     bind_enquiry(sqlx::query(INSERT_ENQUIRY), new, sealed, now)
         .execute(&mut **tx)

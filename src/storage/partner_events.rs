@@ -1,7 +1,9 @@
 //! Partners' webhook events (migration 0014): an enrollment is stored with
 //! its enquiry, in the same transaction, and a repeat of it loses on the
-//! event's unique key there, so concurrent repeats store one enquiry; a user
-//! action is recorded against the enrollment's enquiry.
+//! event's unique key there, so concurrent repeats store one enquiry; a
+//! repeat saying something else (another fingerprint, migration 0022 /
+//! PostgreSQL 0031) is a conflict, not a repeat. A user action is recorded
+//! against the enrollment's enquiry.
 
 use super::models::EnquiryId;
 use super::{Store, StoreError, now_ms};
@@ -39,30 +41,47 @@ pub struct PartnerEventView {
 }
 
 const INSERT: &str = "\
-INSERT INTO partner_events (id, partner, site, program_id, patient_id, event_name, sent_at, enquiry_id, action, received_at) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+INSERT INTO partner_events (id, partner, site, program_id, patient_id, event_name, sent_at, enquiry_id, action, received_at, fingerprint) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
 
 const EXISTING: &str = "\
-SELECT enquiry_id FROM partner_events \
+SELECT enquiry_id, fingerprint FROM partner_events \
  WHERE partner = $1 AND site = $2 AND program_id = $3 AND patient_id = $4 AND event_name = $5 AND sent_at = $6";
 
-/// The enrollment's row inside the enquiry's transaction. `Some` with the
-/// enquiry stored before (nothing written) when the event is a repeat.
+/// The enrollment's row inside the enquiry's transaction, with `fingerprint`
+/// (what it said). `Some` when the event is there already, and nothing is
+/// written: the enquiry it stored then and that event's fingerprint (the
+/// caller tells a repeat from a changed re-send, as for idempotency keys).
 pub(super) async fn claim_enrollment(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     key: &PartnerEventKey,
     site: &str,
     enquiry_id: &EnquiryId,
+    fingerprint: Option<&str>,
     now: i64,
-) -> Result<Option<EnquiryId>, StoreError> {
-    let inserted = insert(&mut **tx, key, site, enquiry_id.as_str(), None, now).await?;
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    let row = EventRow {
+        enquiry_id: enquiry_id.as_str(),
+        action: None,
+        fingerprint,
+    };
+    let inserted = insert(&mut **tx, key, site, &row, now).await?;
     if inserted == 1 {
         return Ok(None);
     }
-    let (stored,): (String,) = bind_key(sqlx::query_as(EXISTING), key, site)
+    let stored: (String, Option<String>) = bind_key(sqlx::query_as(EXISTING), key, site)
         .fetch_one(&mut **tx)
         .await?;
-    Ok(Some(EnquiryId::from_stored(stored)))
+    Ok(Some(stored))
+}
+
+/// What one event's row says besides its key.
+struct EventRow<'a> {
+    enquiry_id: &'a str,
+    /// A user action's `key=value`; `None` for an enrollment.
+    action: Option<&'a str>,
+    /// An enrollment's fingerprint; `None` for a user action.
+    fingerprint: Option<&'a str>,
 }
 
 /// One event's row; 0 rows when the event is there already (a repeat).
@@ -70,8 +89,7 @@ async fn insert<'e>(
     db: impl sqlx::Executor<'e, Database = sqlx::Any>,
     key: &PartnerEventKey,
     site: &str,
-    enquiry_id: &str,
-    action: Option<&str>,
+    row: &EventRow<'_>,
     now: i64,
 ) -> Result<u64, StoreError> {
     Ok(sqlx::query(INSERT)
@@ -82,9 +100,10 @@ async fn insert<'e>(
         .bind(key.patient_id.as_str())
         .bind(key.event_name.as_str())
         .bind(key.sent_at_ms)
-        .bind(enquiry_id)
-        .bind(action)
+        .bind(row.enquiry_id)
+        .bind(row.action)
         .bind(now)
+        .bind(row.fingerprint)
         .execute(db)
         .await?
         .rows_affected())
@@ -129,7 +148,12 @@ impl Store {
         let Some((enquiry_id,)) = enrolled else {
             return Ok(ActionOutcome::UnknownPatient);
         };
-        insert(&self.writer, key, site, &enquiry_id, Some(action), now_ms()).await?;
+        let row = EventRow {
+            enquiry_id: &enquiry_id,
+            action: Some(action),
+            fingerprint: None,
+        };
+        insert(&self.writer, key, site, &row, now_ms()).await?;
         Ok(ActionOutcome::Recorded {
             enquiry_id: EnquiryId::from_stored(enquiry_id),
         })

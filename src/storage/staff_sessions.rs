@@ -1,6 +1,8 @@
 //! Staff console sessions: created at sign-in, looked up on every `/staff`
-//! request, revoked at sign-out. The store only ever sees the SHA-256 of a
-//! session token (made and hashed by the HTTP layer), never the token.
+//! request, revoked at sign-out (one) or by `staff sign-out-all` (every
+//! one). The store only ever sees the SHA-256 of a session token and the
+//! keyed fingerprint of the staff token that opened it (both made by the HTTP
+//! layer), never either token.
 
 use super::{Store, StoreError};
 
@@ -14,6 +16,9 @@ pub struct StaffSession {
     /// The account whose staff token signed in (it sees that account's homes
     /// only); `None` for the global `staff.token`.
     pub account: Option<String>,
+    /// The keyed fingerprint of the staff token that signed in; `None` for a
+    /// session from before fingerprints were kept (it is refused).
+    pub token_fingerprint: Option<String>,
     pub expires_at: i64,
 }
 
@@ -24,10 +29,18 @@ impl std::fmt::Debug for StaffSession {
             .field("csrf_token", &"[redacted]")
             .field("label", &self.label)
             .field("account", &self.account)
+            .field(
+                "token_fingerprint",
+                &self.token_fingerprint.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
 }
+
+/// A `staff_sessions` row as read: csrf_token, label, account,
+/// token_fingerprint, expires_at.
+type SessionRow = (String, String, Option<String>, Option<String>, i64);
 
 /// What [`Store::create_staff_session`] stores.
 pub struct NewStaffSession<'a> {
@@ -36,6 +49,8 @@ pub struct NewStaffSession<'a> {
     pub label: &'a str,
     /// See [`StaffSession::account`].
     pub account: Option<&'a str>,
+    /// See [`StaffSession::token_fingerprint`].
+    pub token_fingerprint: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -51,13 +66,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO staff_sessions (token_sha256, csrf_token, label, account, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO staff_sessions \
+             (token_sha256, csrf_token, label, account, token_fingerprint, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(new.token_sha256)
         .bind(new.csrf_token)
         .bind(new.label)
         .bind(new.account)
+        .bind(new.token_fingerprint)
         .bind(new.created_at)
         .bind(new.expires_at)
         .execute(&mut *tx)
@@ -76,8 +93,8 @@ impl Store {
         now: i64,
     ) -> Result<Option<StaffSession>, StoreError> {
         let mut conn = self.staff_read().await?;
-        let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT csrf_token, label, account, expires_at FROM staff_sessions \
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT csrf_token, label, account, token_fingerprint, expires_at FROM staff_sessions \
              WHERE token_sha256 = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(token_sha256)
@@ -85,14 +102,15 @@ impl Store {
         .fetch_optional(conn.as_mut())
         .await?;
         conn.done();
-        Ok(
-            row.map(|(csrf_token, label, account, expires_at)| StaffSession {
+        Ok(row.map(
+            |(csrf_token, label, account, token_fingerprint, expires_at)| StaffSession {
                 csrf_token,
                 label,
                 account,
+                token_fingerprint,
                 expires_at,
-            }),
-        )
+            },
+        ))
     }
 
     /// End a session on every instance at once. True when a live session ended.
@@ -109,5 +127,19 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// End every live session at once (`staff sign-out-all`): each browser
+    /// must sign in again, on every instance, whatever token it used. How
+    /// many live sessions ended. Revoked rather than deleted, as a sign-out
+    /// is: the next sign-in sweeps them away.
+    pub async fn revoke_all_staff_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE staff_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -72,7 +72,13 @@ impl Sender for Fhir {
 
 fn verdict(e: &FhirError, name: &str) -> Verdict {
     match e {
-        FhirError::Status { status: 429, .. } => Verdict::RateLimited(RATE_LIMIT_DELAY),
+        FhirError::Status { status: 429, .. } | FhirError::TokenUnavailable { status: 429 } => {
+            Verdict::RateLimited(RATE_LIMIT_DELAY)
+        }
+        // An SSO outage says nothing of the credentials: nothing was sent,
+        // the row waits for its next attempt and the destination is not
+        // paused (nor anyone told to check its credentials).
+        FhirError::TokenUnavailable { .. } => Verdict::Retry { ambiguous: false },
         FhirError::Status {
             status: 401 | 403, ..
         }

@@ -67,7 +67,7 @@ pub(super) async fn record(
     attempt: &AttemptRecord,
     transition: &Transition,
 ) -> Result<Delivered, StoreError> {
-    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome.as_str())
+    metrics::counter!(crate::ops::metrics::ATTEMPTS, "outcome" => attempt.outcome.as_str(), "account" => row.account.clone())
         .increment(1);
     let known_success = matches!(transition, Transition::Synced { .. });
     let mut wait = Duration::from_millis(50);

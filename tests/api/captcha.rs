@@ -14,9 +14,12 @@ use crate::fake_captcha::{FakeVerify, Reply};
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family};
 use crate::spam::stored;
 
+/// An app with `captcha_toml`, its public URL on [`HOST`]: the host name the
+/// CAPTCHA must report (the request's own `Host` header is never trusted).
 pub async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
     let options = AppOptions {
         extra_toml: captcha_toml,
+        server_toml: format!("public_url = \"http://{HOST}\""),
         ..AppOptions::default()
     };
     TestApp::spawn(db, "http://127.0.0.1:1", &options).await
@@ -190,6 +193,30 @@ async fn recaptcha_v2_passes_without_score_or_action() {
     )
     .await;
     assert_eq!(stored(&db).await.len(), 1);
+    app.stop().await;
+}
+
+/// Review T3-17: a token solved on another website, posted with that
+/// website's name in `Host`, is refused (old code: stored, 201, as the
+/// request's own `Host` counted as one of ours).
+#[tokio::test]
+async fn a_host_header_naming_the_site_a_token_was_solved_on_does_not_pass() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let fake = FakeVerify::start(Reply::Pass(json!({"hostname": "evil.example"}))).await;
+    let app = app(&db, captcha("turnstile", &fake.url, "")).await;
+    let mut body = family(1);
+    body["cf-turnstile-response"] = json!("solved-elsewhere");
+    let response = app
+        .http
+        .post(format!("{}/forms/{SITE}", app.address))
+        .header("host", "evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_captcha_refused(response, "Host names the solving site").await;
+    assert_eq!(fake.calls().len(), 1, "the provider was asked");
+    assert!(stored(&db).await.is_empty());
     app.stop().await;
 }
 

@@ -499,3 +499,127 @@ async fn a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment(d
     app.stop().await;
 }
 on_both_databases!(a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment);
+
+/// Review T3-11: discovery documents naming plain-http endpoints on another
+/// listener get nothing sent there (neither the client secret nor a
+/// Bundle): the step waits for its retry and the destination is not
+/// paused. The old code posted the client secret to that listener.
+async fn http_endpoints_named_by_discovery_get_nothing(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    // A listener that only counts who connects to it.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = elsewhere.local_addr().unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((_connection, _)) = elsewhere.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (records, base, _stop) = fhir_with(FhirSandboxConfig {
+        base_url: Some(format!("http://{address}")),
+        ..FhirSandboxConfig::default()
+    })
+    .await;
+    let carehq = TestSandbox::start().await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    let id = posted_id(&app, 1).await;
+    app.drain().await;
+    assert_eq!(step(&app, &id, "enquiry").await.0, "synced");
+    assert_eq!(
+        step(&app, &id, "destination:records").await,
+        ("pending".to_owned(), 1),
+        "waits for its retry"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!((records.tokens_issued(), records.enquiry_count()), (0, 0));
+    let state = app
+        .store
+        .delivery_state("destination:records")
+        .await
+        .unwrap();
+    assert!(!state.is_paused(), "{state:?}");
+    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let copy = (deliveries.iter())
+        .find(|d| d.step_name == "destination:records")
+        .unwrap();
+    let why = copy.last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("only to https"), "{why}");
+    app.stop().await;
+}
+on_both_databases!(http_endpoints_named_by_discovery_get_nothing);
+
+/// Review T3-11: the SSO server's outage (503 from the token endpoint) is
+/// retried later, not taken for refused credentials: no pause, no alert
+/// about credentials, and the copy goes once the SSO server is back. The
+/// old code paused the destination ("refused the credentials").
+async fn an_sso_outage_is_retried_not_taken_for_refused_credentials(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let Both {
+        app,
+        carehq: _carehq,
+        records,
+        _stop,
+    } = both(&db).await;
+    records.set_faults(Faults {
+        token_endpoint_down: true,
+        ..Faults::default()
+    });
+    let id = posted_id(&app, 1).await;
+    app.drain().await;
+    assert_eq!(
+        step(&app, &id, "destination:records").await,
+        ("pending".to_owned(), 1),
+        "an attempt spent, on the retry schedule"
+    );
+    let state = app
+        .store
+        .delivery_state("destination:records")
+        .await
+        .unwrap();
+    assert!(!state.is_paused(), "{state:?}");
+    records.set_faults(Faults::default());
+    app.make_pending_due().await;
+    app.drain().await;
+    assert_eq!(step(&app, &id, "destination:records").await.0, "synced");
+    assert_eq!(records.enquiry_count(), 1);
+    app.stop().await;
+}
+on_both_databases!(an_sso_outage_is_retried_not_taken_for_refused_credentials);
+
+/// Review T3-11: a token answer without `expires_in` (allowed by RFC 6749)
+/// is reused for the next Bundle instead of fetching a new token for every
+/// one (the old code took it as already expired).
+async fn a_token_without_expires_in_is_reused(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let carehq = TestSandbox::start().await;
+    let (records, base, _stop) = fhir_with(FhirSandboxConfig {
+        omit_expires_in: true,
+        ..FhirSandboxConfig::default()
+    })
+    .await;
+    let app = TestApp::spawn(
+        &db,
+        &carehq.url,
+        &with_destination(&base, seed::CLIENT_SECRET),
+    )
+    .await;
+    posted_id(&app, 1).await;
+    posted_id(&app, 2).await;
+    app.drain().await;
+    assert_eq!(records.enquiry_count(), 2);
+    assert_eq!(records.tokens_issued(), 1, "one token for both Bundles");
+    app.stop().await;
+}
+on_both_databases!(a_token_without_expires_in_is_reused);

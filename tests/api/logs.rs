@@ -24,7 +24,7 @@ enum Format {
 
 /// The real binary with `options`, its log (stdout and stderr) in a file,
 /// at the default level; started and answering.
-async fn start_logged_binary(
+pub async fn start_logged_binary(
     db: &TestDb,
     sandbox: &TestSandbox,
     options: &AppOptions,

@@ -417,3 +417,159 @@ async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
     );
     app.stop().await;
 }
+
+/// Review T3-18: an enrollment re-sent under the same event key with other
+/// details (a correction) is answered 409, never as a repeat, and stores
+/// nothing; the same event sent again is still a repeat. The old code
+/// answered the correction 200 with the first enquiry's id and dropped it.
+async fn a_corrected_resend_of_an_enrollment_is_refused_with_409(db: Db) {
+    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
+        return;
+    };
+    let (status, first) = post(&app, "user-enrollment", EXAMPLE).await;
+    assert_eq!(status, 200, "{first}");
+    let id = first["data"]["externalId"].as_str().unwrap().to_owned();
+    // The same event with other spacing: the same details, a repeat.
+    let compact = serde_json::to_string(&serde_json::from_str::<Value>(EXAMPLE).unwrap()).unwrap();
+    let (status, again) = post(&app, "user-enrollment", &compact).await;
+    assert_eq!(
+        (status, again["data"]["externalId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    let corrected = EXAMPLE.replacen("\"firstName\": \"John\"", "\"firstName\": \"Jon\"", 1);
+    assert_ne!(corrected, EXAMPLE);
+    let (status, body) = post(&app, "user-enrollment", &corrected).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("other details") && message.contains("sendDate"),
+        "{body}"
+    );
+    assert_eq!(body["data"]["patientId"], "ha61236024160af");
+    // Nothing was stored for it: one enquiry, still saying John.
+    let report = app.drain_to_rest().await;
+    assert_eq!(report.synced, 1);
+    let (status, again) = post(&app, "user-enrollment", EXAMPLE).await;
+    assert_eq!(
+        (status, again["data"]["externalId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    app.stop().await;
+}
+on_both_databases!(a_corrected_resend_of_an_enrollment_is_refused_with_409);
+
+/// A wrong-token post with `n` bytes of body; its status.
+async fn unauthenticated(app: &TestApp, n: usize) -> reqwest::Response {
+    (app.http.post(url(app, "user-enrollment")))
+        .bearer_auth("not-the-partners-token")
+        .header("content-type", "application/json")
+        .body(vec![b' '; n])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Review T3-18: refusals are judged before the body is read (a body over
+/// `server.body_limit` with a wrong token is 401, not 413, which the old
+/// code answered having read it), counted, and an address with ten of them
+/// is answered 429 with `Retry-After`, the right token too, until the
+/// window passes.
+#[tokio::test]
+async fn unauthenticated_posts_are_refused_unread_counted_and_limited() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let options = crate::status::with_token(bearer_options(), "");
+    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let over_the_limit = unauthenticated(&app, 100 * 1024).await;
+    assert_eq!(over_the_limit.status(), 401, "refused before reading");
+    for n in 2..=10 {
+        assert_eq!(unauthenticated(&app, 10).await.status(), 401, "refusal {n}");
+    }
+    let limited = unauthenticated(&app, 10).await;
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0 && wait <= 600, "{wait}");
+    let body: Value = limited.json().await.unwrap();
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("too many unauthorized requests"),
+        "{body}"
+    );
+    let (status, _) = post(&app, "user-enrollment", EXAMPLE).await;
+    assert_eq!(status, 429, "shut out whatever it sends");
+
+    let metrics = (app.http.get(format!("{}/metrics", app.address)))
+        .bearer_auth(crate::status::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = crate::metrics::parse(&metrics);
+    let counted = |outcome: &str| {
+        samples.iter().any(|(name, labels, value)| {
+            name == "enquiry_relay_partner_webhooks_total"
+                && *value > 0.0
+                && [("site", SITE), ("outcome", outcome)]
+                    .iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+    };
+    assert!(counted("unauthorized") && counted("throttled"), "{metrics}");
+    app.stop().await;
+}
+
+/// Review T3-18: a flood of unauthenticated posts leaves no client address
+/// and no line per refusal in the real binary's log at the default level:
+/// one warning when the address is shut out. The old code wrote a warning
+/// with `peer=127.0.0.1` for every refusal.
+#[tokio::test]
+async fn refused_partner_posts_leave_no_address_and_no_line_each_in_the_log() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let sandbox = TestSandbox::start().await;
+    let options = AppOptions {
+        site_toml: format!("[sites.partners.helparound]\ntoken = \"{TOKEN}\"\n"),
+        ..AppOptions::default()
+    };
+    let app = crate::logs::start_logged_binary(&db, &sandbox, &options, false).await;
+    let client = crate::helpers::http_client();
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let answer = client
+            .post(format!(
+                "{}/partners/helparound/{SITE}/user-enrollment",
+                app.address
+            ))
+            .bearer_auth("not-the-partners-token")
+            .body(EXAMPLE)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10..], [429; 5]);
+    app.signal("TERM");
+    let path = app.log.clone();
+    let _ = app.wait_exit(Duration::from_secs(20)).await;
+    let log = std::fs::read_to_string(path).unwrap();
+    let refusals: Vec<&str> = (log.lines())
+        .filter(|l| l.contains("partner") || l.contains("status=401") || l.contains("status=429"))
+        .collect();
+    assert!(
+        refusals
+            .iter()
+            .all(|l| !l.contains("127.0.0.1") && !l.contains("peer")),
+        "{refusals:#?}"
+    );
+    assert_eq!(refusals.len(), 1, "the one shut-out warning: {refusals:#?}");
+    assert!(refusals[0].contains("refused partner webhooks"), "{log}");
+}

@@ -17,6 +17,7 @@ async fn staff_sessions_end_at_their_expiry_or_revocation(db: Db) {
         csrf_token: "csrf",
         label: "staff token",
         account: None,
+        token_fingerprint: "fingerprint",
         created_at: 1_000,
         expires_at,
     };
@@ -30,8 +31,12 @@ async fn staff_sessions_end_at_their_expiry_or_revocation(db: Db) {
         .unwrap();
     let live = store.staff_session("live", 1_500).await.unwrap().unwrap();
     assert_eq!(
-        (live.label.as_str(), live.csrf_token.as_str()),
-        ("staff token", "csrf")
+        (
+            live.label.as_str(),
+            live.csrf_token.as_str(),
+            live.token_fingerprint.as_deref()
+        ),
+        ("staff token", "csrf", Some("fingerprint"))
     );
     assert!(store.staff_session("short", 1_500).await.unwrap().is_some());
     assert!(

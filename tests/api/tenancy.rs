@@ -62,6 +62,47 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
+/// Every sample of an account's `/metrics` names its home or its account, or
+/// is one of the queue gauges computed for its homes alone.
+pub fn assert_only_its_own_series(text: &str, site: &str, account: &str) {
+    let own_gauges = [
+        "enquiry_relay_enquiries",
+        "enquiry_relay_oldest_pending_age_seconds",
+        "enquiry_relay_delivery_paused",
+        "enquiry_relay_carehq_rate_limit_remaining",
+    ];
+    // Each family one group: its TYPE line, then its samples.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(family) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|t| t.split(' ').next())
+        {
+            let next = (lines[i + 1..].iter()).find(|l| !l.starts_with('#'));
+            assert!(
+                next.is_some_and(|l| l.starts_with(family)),
+                "{family}'s samples do not follow its TYPE line:\n{text}"
+            );
+        }
+    }
+    for (name, labels, _) in crate::metrics::parse(text) {
+        if own_gauges.contains(&name.as_str()) {
+            continue;
+        }
+        let named = (labels.iter())
+            .filter(|(k, _)| k == "site" || k == "account")
+            .collect::<Vec<_>>();
+        assert!(
+            !named.is_empty()
+                && named.iter().all(|(k, v)| match k.as_str() {
+                    "site" => v == site,
+                    _ => v == account,
+                }),
+            "{name} {labels:?} is not {site}'s or {account}'s:\n{text}"
+        );
+    }
+}
+
 async fn an_accounts_token_sees_only_its_homes_on_status_and_metrics(db: Db) {
     let Some(db) = TestDb::new(db).await else {
         return;
@@ -113,6 +154,10 @@ async fn an_accounts_token_sees_only_its_homes_on_status_and_metrics(db: Db) {
     let (code, text) = get(&app, "/metrics", OTHER_TOKEN).await;
     assert_eq!(code, 200, "{text}");
     assert!(!text.contains(SITE), "{text}");
+    // Nothing the other account's activity moved (review T3-10: the
+    // default account's pauses showed as unlabelled attempts here).
+    assert!(!text.contains("outcome=\"paused\""), "{text}");
+    assert_only_its_own_series(&text, OTHER_SITE, OTHER_ACCOUNT);
     let samples = crate::metrics::parse(&text);
     let value = |name: &str, label: Option<(&str, &str)>| {
         (samples.iter())

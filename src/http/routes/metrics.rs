@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text; behind the staff token unless
 //! `metrics.require_token = false`. An account's staff token sees its own
-//! sites' series and figures only.
+//! sites' and account's series and figures only, nothing another account's
+//! activity moved (`ops::metrics::render_for_sites`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -46,7 +47,7 @@ pub async fn metrics(
     let text = match scope.sites() {
         None => crate::ops::metrics::render(&figures, paused, rate_limit, now),
         Some(sites) => {
-            crate::ops::metrics::render_for_sites(sites, &figures, paused, rate_limit, now)
+            crate::ops::metrics::render_for_sites(sites, own, &figures, paused, rate_limit, now)
         }
     };
     (

@@ -41,6 +41,13 @@ pub async fn status(
         Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
+    let shared = scope.shared_lanes(&state.settings);
+    let deliveries: Vec<(String, DeliveryState)> = (deliveries.into_iter())
+        .map(|(lane, delivery)| match shared.contains(&lane) {
+            true => (lane, shared_view(delivery)),
+            false => (lane, delivery),
+        })
+        .collect();
     let problems = degraded_because(&figures, &deliveries, &state.settings.status, now);
     let code = if problems.is_empty() {
         StatusCode::OK
@@ -145,6 +152,20 @@ pub fn degraded_because(
         ));
     }
     problems
+}
+
+/// A destination lane that other accounts' homes send to as well, as an
+/// account's token sees it: its pause (it holds this account's copies too,
+/// and says only what the destination answered), not its last success or
+/// error, which may be another account's enquiry's.
+fn shared_view(delivery: DeliveryState) -> DeliveryState {
+    DeliveryState {
+        last_success_at: None,
+        last_error_at: None,
+        last_error: None,
+        paused_delivery_id: None,
+        ..delivery
+    }
 }
 
 /// The destination a lane name (`destination:NAME`) is of; `None` for a

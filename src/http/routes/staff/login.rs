@@ -21,6 +21,7 @@ use super::session::{
 };
 use crate::http::peer::PeerAddr;
 use crate::http::staff_auth::scope_for_token;
+use crate::http::staff_fingerprint;
 use crate::http::state::AppState;
 use crate::spam::{self, subscriber};
 use crate::storage::{NewStaffSession, StaffSession, now_ms};
@@ -89,6 +90,7 @@ pub async fn submit(
             csrf_token: expected.to_owned(),
             label: String::new(),
             account: None,
+            token_fingerprint: None,
             expires_at: 0,
         },
         Some(&form.csrf),
@@ -138,6 +140,7 @@ pub async fn submit(
             csrf_token: csrf.expose_secret(),
             label: &label,
             account: scope.account(),
+            token_fingerprint: &staff_fingerprint::fingerprint(&state.settings, presented),
             created_at: now,
             expires_at: now + SESSION_LIFETIME_MS,
         })

@@ -3,7 +3,8 @@
 //! SHA-256 (all the database keeps), the CSRF check of every POST, and the
 //! signed-in guard that every `/staff` handler starts with. A session
 //! carries the scope of the token it signed in with ([`StaffScope`]): an
-//! account's token sees that account's homes only.
+//! account's token sees that account's homes only. It lasts only while that
+//! very token is configured (`staff_fingerprint`).
 
 use std::net::IpAddr;
 
@@ -17,6 +18,7 @@ use subtle::ConstantTimeEq as _;
 use super::error::StaffError;
 use crate::http::staff_auth::StaffScope;
 pub use crate::http::staff_auth::staff_configured;
+use crate::http::staff_fingerprint;
 use crate::http::state::AppState;
 use crate::storage::{StaffSession, now_ms};
 
@@ -121,7 +123,9 @@ pub fn over_https(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> bool {
 
 /// The live session this request's cookie names. The console is closed
 /// altogether while no staff token is configured. A session whose token is
-/// no longer configured (the account removed, or its token) has ended.
+/// no longer configured has ended: the account removed, its token removed
+/// or changed, or the global token changed (the stored fingerprint is no
+/// longer that of the configured token).
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, StaffError> {
     if !staff_configured(&state.settings) {
         return Err(StaffError::Closed);
@@ -133,8 +137,12 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn
         .staff_session(&token_sha256, now_ms())
         .await?
         .ok_or(StaffError::SignedOut)?;
-    let scope =
-        StaffScope::of(&state.settings, session.account.as_deref()).ok_or(StaffError::SignedOut)?;
+    let account = session.account.as_deref();
+    let scope = StaffScope::of(&state.settings, account).ok_or(StaffError::SignedOut)?;
+    let fingerprint = session.token_fingerprint.as_deref();
+    if !staff_fingerprint::still_configured(&state.settings, account, fingerprint) {
+        return Err(StaffError::SignedOut);
+    }
     Ok(SignedIn {
         session,
         token_sha256,
@@ -198,6 +206,7 @@ mod tests {
             csrf_token: "right".into(),
             label: GLOBAL_LABEL.into(),
             account: None,
+            token_fingerprint: None,
             expires_at: 0,
         };
         assert!(check_csrf(&session, Some("right")).is_ok());

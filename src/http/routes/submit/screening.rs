@@ -180,7 +180,7 @@ pub(super) async fn captcha(
     if settings.provider == CaptchaProvider::None {
         return Ok(Ok(CaptchaOutcome::CLEAN));
     }
-    let hosts = widget_hosts(state, site, post.headers);
+    let hosts = widget_hosts(state, site);
     let verdict = state
         .captcha
         .check(settings, &site.slug, post.raw, ip, &hosts, post.key);
@@ -214,9 +214,13 @@ pub(super) async fn captcha(
     }
 }
 
-/// Host names a CAPTCHA may have been solved on: the site's allowed origins,
-/// our public URL and the host this request came to.
-fn widget_hosts(state: &AppState, site: &SiteSettings, headers: &HeaderMap) -> Vec<String> {
+/// Host names a CAPTCHA may have been solved on: the site's allowed origins
+/// and our public URL, all of them configured. Never the request's own
+/// `Host` header: the client chooses it, so a token solved on any website
+/// would pass by naming that website's host (review T3-17). With neither
+/// configured, the provider's host name is not checked (`Settings::warnings`
+/// says so at start-up).
+fn widget_hosts(state: &AppState, site: &SiteSettings) -> Vec<String> {
     let host_of = |origin: &str| {
         let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
         let host = rest.split('/').next().unwrap_or(rest);
@@ -225,9 +229,6 @@ fn widget_hosts(state: &AppState, site: &SiteSettings, headers: &HeaderMap) -> V
     let mut hosts: Vec<String> = site.allowed_origins.iter().map(|o| host_of(o)).collect();
     if let Some(url) = &state.settings.server.public_url {
         hosts.push(host_of(url));
-    }
-    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        hosts.push(strip_port(host).to_ascii_lowercase());
     }
     hosts
 }
