@@ -61,6 +61,7 @@ pub async fn tick(
                     checkpointed = report.passive.checkpointed,
                     reset = ?report.reset,
                     tries = report.tries,
+                    writer_held_ms = report.held.as_millis() as u64,
                     "WAL checkpoint"
                 ),
                 // A long read (a staff export) holds an old snapshot: the WAL

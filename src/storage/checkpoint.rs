@@ -82,6 +82,8 @@ pub struct PassReport {
     pub reset: WalReset,
     /// RESTART or TRUNCATE tries (each holding the writer once).
     pub tries: u32,
+    /// How long the writer was held, all tries together.
+    pub held: Duration,
 }
 
 /// The background checkpoint's own SQLite connection and what it remembers
@@ -173,8 +175,8 @@ impl Checkpointer {
         passive: CheckpointReport,
         idle: bool,
     ) -> Result<PassReport, StoreError> {
-        let (reset, tries) = if passive.wal_frames == 0 {
-            (WalReset::Kept, 0)
+        let (reset, tries, held) = if passive.wal_frames == 0 {
+            (WalReset::Kept, 0, Duration::ZERO)
         } else if idle {
             // Nobody is writing: one try, the next pass tries again.
             self.reset(
@@ -184,6 +186,13 @@ impl Checkpointer {
             )
             .await?
         } else if passive.wal_frames > self.target_frames {
+            // The PASSIVE above copied a second of commits and fsynced the
+            // database file while intake went on appending. A second one
+            // copies only what came meanwhile, so the RESTART that holds
+            // the writer has just the last few commits left to copy.
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut self.conn)
+                .await?;
             self.reset(
                 "PRAGMA wal_checkpoint(RESTART)",
                 LAST_TRY,
@@ -191,12 +200,13 @@ impl Checkpointer {
             )
             .await?
         } else {
-            (WalReset::Kept, 0)
+            (WalReset::Kept, 0, Duration::ZERO)
         };
         Ok(PassReport {
             passive,
             reset,
             tries,
+            held,
         })
     }
 
@@ -208,15 +218,17 @@ impl Checkpointer {
         checkpoint: &'static str,
         last_try: Duration,
         done: WalReset,
-    ) -> Result<(WalReset, u32), StoreError> {
+    ) -> Result<(WalReset, u32, Duration), StoreError> {
         let mut wait = FIRST_TRY;
         let mut tries = 0;
+        let mut held = Duration::ZERO;
         loop {
             tries += 1;
             let busy = {
                 // While this is held no write is in flight, so SQLite's write
                 // lock is free and the checkpoint waits only for readers.
                 let _writer = self.writer.acquire().await?;
+                let since = std::time::Instant::now();
                 self.conn
                     .execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA busy_timeout = {}",
@@ -225,13 +237,14 @@ impl Checkpointer {
                     .await?;
                 let (busy, _, _): (i64, i64, i64) =
                     sqlx::query_as(checkpoint).fetch_one(&mut self.conn).await?;
+                held += since.elapsed();
                 busy != 0
             };
             if !busy {
-                return Ok((done, tries));
+                return Ok((done, tries, held));
             }
             if wait >= last_try {
-                return Ok((WalReset::GaveUp, tries));
+                return Ok((WalReset::GaveUp, tries, held));
             }
             wait *= 2;
             // Let the commits queued behind this try take the writer first.
