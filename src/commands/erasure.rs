@@ -75,7 +75,7 @@ pub async fn erase(
     }
     if !busy.is_empty() {
         println!(
-            "not erased, being sent to CareHQ right now (run erase again in a minute): {}",
+            "not erased, being sent right now (run erase again once that send has ended, in a minute): {}",
             busy.join(", ")
         );
         return Ok(ExitCode::FAILURE);

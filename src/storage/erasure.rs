@@ -5,8 +5,9 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
+use super::outbox::DB_NOW_POSTGRES;
 use super::search_terms::Contact;
-use super::{Store, StoreError, now_ms};
+use super::{Backend, Store, StoreError, now_ms};
 
 /// How a delete or an erasure went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +60,10 @@ impl Store {
     }
 
     /// One transaction: scrub the enquiry, audit it as `action`. Refused
-    /// (nothing changed) while one of its steps is being sent.
+    /// (nothing changed) while one of its steps is being sent: `sending`
+    /// with a lease not yet run out. A step left `sending` by a worker whose
+    /// lease ran out (it crashed, or lost the row) is expired with the rest,
+    /// so no later claim sends what is no longer stored.
     pub(super) async fn scrub_audited(
         &self,
         enquiry_id: &str,
@@ -68,7 +72,27 @@ impl Store {
     ) -> Result<DeleteOutcome, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        // The write first: on SQLite it takes the write lock at once.
+        // Leases are stamped with the claiming side's clock: the process's
+        // on SQLite, the database's on PostgreSQL (outbox.rs).
+        let lease_now = match self.backend {
+            Backend::Sqlite => "$2",
+            Backend::Postgres => {
+                // The steps first, locked: a claim of one of them that has not
+                // committed yet is waited for, and its `sending` is seen below
+                // (under READ COMMITTED a plain read would miss it, answer
+                // "Deleted", and the worker would send the payload it read
+                // before this commits). A claim that comes later skips the
+                // locked rows and finds them expired. Same order as an
+                // outcome (the step, then its enquiry through the state
+                // trigger), so the two cannot deadlock.
+                sqlx::query("SELECT id FROM deliveries WHERE enquiry_id = $1 FOR UPDATE")
+                    .bind(enquiry_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                DB_NOW_POSTGRES
+            }
+        };
+        // On SQLite the write comes first: it takes the write lock at once.
         let done = sqlx::query(
             "UPDATE enquiries SET payload = NULL, original_payload = NULL, \
              email_hash = NULL, phone_hash = NULL, \
@@ -81,24 +105,35 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(DeleteOutcome::NotFound);
         }
-        let (sending,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 AND status = 'sending'",
-        )
-        .bind(enquiry_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let in_flight = format!(
+            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 \
+             AND status = 'sending' AND next_attempt_at > {lease_now}"
+        );
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(in_flight)).bind(enquiry_id);
+        let query = match self.backend {
+            Backend::Sqlite => query.bind(now),
+            Backend::Postgres => query,
+        };
+        let (sending,): (i64,) = query.fetch_one(&mut *tx).await?;
         if sending > 0 {
             tx.rollback().await?;
             return Ok(DeleteOutcome::BeingSent);
         }
-        sqlx::query(
+        let expire = format!(
             "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
-             WHERE enquiry_id = $2 AND status IN ('pending', 'failed', 'held', 'waiting')",
-        )
-        .bind(now)
-        .bind(enquiry_id)
-        .execute(&mut *tx)
-        .await?;
+             WHERE enquiry_id = $2 AND (status IN ('pending', 'failed', 'held', 'waiting') \
+                OR (status = 'sending' AND next_attempt_at <= {lease_now}))",
+            lease_now = if self.backend == Backend::Sqlite {
+                "$1"
+            } else {
+                lease_now
+            }
+        );
+        sqlx::query(sqlx::AssertSqlSafe(expire))
+            .bind(now)
+            .bind(enquiry_id)
+            .execute(&mut *tx)
+            .await?;
         for &sql in SCRUB_REST {
             sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
         }

@@ -46,6 +46,7 @@ mod staff_pool;
 mod staff_sessions;
 mod status;
 mod tenancy;
+mod trust_data;
 mod upstream_answers;
 mod visit_ops;
 mod visits;
