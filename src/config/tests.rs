@@ -309,6 +309,7 @@ fn defaults_fill_every_unset_key() {
         (captcha.secret.is_none(), &captcha.site_key, captcha.min_score, captcha.timeout) => "(true, None, 0.5, 10s)",
         (&s.source, s.spam.min_fill_time, s.spam.max_token_age, s.spam.token_secret.is_none()) => "(Inline, 3s, 86400s, true)",
         (s.rate_limit.per_ip, s.rate_limit.per_site) => format!("({:?}, {:?})", Rate::parse("10/10m").unwrap(), Rate::parse("300/1h").unwrap()),
+        s.rate_limit.per_site_held => format!("{:?}", Rate::parse("20/1h").unwrap()),
         s.rate_limit.max_tracked_addresses => "100000",
         (s.status.max_pending_age, s.status.failed_is_degraded) => "(1800s, true)",
         (retention.synced, retention.spam, retention.held, retention.interval) => "(2592000s, 604800s, 2592000s, 86400s)",

@@ -134,6 +134,8 @@ impl Store {
             .bind(enquiry_id)
             .execute(&mut *tx)
             .await?;
+        // A visit that will now never be sent gives its place back.
+        super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
         for &sql in SCRUB_REST {
             sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
         }

@@ -62,12 +62,14 @@ DELETE FROM idempotency_keys WHERE (site, key) IN (
 /// Held past the cut-off `$1` (by arrival): the enquiry's held step and a
 /// visit waiting on it become `expired` (`$2` now). One statement, so a
 /// release racing with it either wins (the row is pending, untouched here)
-/// or finds nothing held.
+/// or finds nothing held. The enquiries whose visit it expired, whose
+/// places go back in the same transaction.
 const EXPIRE_HELD: &str = "\
 UPDATE deliveries SET status = 'expired', updated_at = $2, next_attempt_at = $2
  WHERE status IN ('held', 'waiting')
    AND enquiry_id IN (SELECT e.id FROM enquiries e JOIN deliveries h ON h.enquiry_id = e.id
-                       WHERE h.status = 'held' AND e.received_at < $1)";
+                       WHERE h.status = 'held' AND e.received_at < $1)
+RETURNING enquiry_id, step";
 /// Expired (held past `$1`) enquiries, `$3` at a time (`$2` now); their
 /// attempts' CareHQ answers are cleared by `scrub_chunk` like the others'
 /// (none should exist for a row never sent, but the scrub does not rely on it).
@@ -109,11 +111,7 @@ impl Store {
         // One statement: a release racing with it either wins or finds
         // nothing held. Held rows are few (a person or the retention pass
         // deals with them), so it needs no chunks of its own.
-        sqlx::query(EXPIRE_HELD)
-            .bind(held_before)
-            .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
+        self.expire_held(held_before).await?;
         let held_expired = self.scrub_all(SCRUB_EXPIRED, held_before, chunk).await?;
         // An account's last error is a copy of one delivery's: it goes with
         // the synced ones (a newer error replaces it before then anyway).
@@ -145,6 +143,25 @@ impl Store {
             held_expired,
             idempotency_keys_deleted,
         })
+    }
+
+    /// Expire what was held since before `held_before`, giving the places
+    /// of its visits back in the same transaction.
+    async fn expire_held(&self, held_before: i64) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(EXPIRE_HELD)
+            .bind(held_before)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (enquiry_id, step) in &expired {
+            if step == "home_visit" {
+                super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Run `scrub` chunk after chunk until a chunk comes back short.

@@ -6,10 +6,14 @@
 use std::time::Duration;
 
 use enquiry_relay::storage::{Actor, DeleteOutcome, Store, now_ms};
+use enquiry_relay::values::Rate;
 use sqlx::Connection as _;
 
-use crate::helpers::{Db, TestDb, eventually, insert_enquiry_with};
+use crate::helpers::{
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, insert_enquiry_with,
+};
 use crate::on_both_databases;
+use crate::visits::{local_slot, posted_id, slot_values, visit_options, with_visit};
 
 const STAFF: Actor<'static> = Actor {
     label: "staff token",
@@ -160,3 +164,108 @@ async fn a_step_whose_lease_ran_out_is_expired_by_a_delete(db: Db) {
     store.close().await;
 }
 on_both_databases!(a_step_whose_lease_ran_out_is_expired_by_a_delete);
+
+/// T3-4. A held post (a forged `_t`) with a visit takes the slot's one
+/// place. Deleting it, erasing it, or its expiry past `retention.held` must
+/// give the place back in the same transaction: before the fix the slot
+/// stayed full until its time passed, so a script could empty a home's
+/// visit calendar and staff deleting the spam changed nothing.
+async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(
+        &db,
+        &sandbox.url,
+        &visit_options(vec![Duration::from_secs(3600)]).quiet(),
+    )
+    .await;
+    let erasing = Actor {
+        label: "command line",
+        reason: Some("erasure request"),
+    };
+    for (n, how) in ["delete", "erase", "expiry"].into_iter().enumerate() {
+        let (slot, _) = local_slot(1, 10 + n as i8);
+        assert!(slot_values(&app, SITE).await.contains(&slot), "{how}");
+        let mut body = with_visit(n + 1, &slot, "virtual");
+        body["_t"] = "forged".into();
+        let id = posted_id(&app, SITE, &body).await;
+        assert_eq!(step_status(&app.store, &id).await, "held", "{how}");
+        assert!(
+            !slot_values(&app, SITE).await.contains(&slot),
+            "the held post took the place ({how})"
+        );
+        match how {
+            "delete" => assert_eq!(
+                app.store.staff_delete(&id, &STAFF).await.unwrap(),
+                DeleteOutcome::Deleted
+            ),
+            "erase" => assert_eq!(
+                app.store.erase_enquiry(&id, &erasing).await.unwrap(),
+                DeleteOutcome::Deleted
+            ),
+            _ => {
+                let later = now_ms() + 1_000;
+                let report = app.store.purge(0, 0, later).await.unwrap();
+                assert_eq!(report.held_expired, 1, "{report:?}");
+            }
+        }
+        assert!(
+            slot_values(&app, SITE).await.contains(&slot),
+            "the place came back ({how})"
+        );
+        // Given back once: another delete or pass takes nothing more.
+        app.store.staff_delete(&id, &STAFF).await.unwrap();
+        app.store.purge(0, 0, now_ms() + 1_000).await.unwrap();
+        let taken: Vec<(i64,)> = sqlx::query_as("SELECT taken FROM visit_slots")
+            .fetch_all(&sqlx::AnyPool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+        assert!(taken.iter().all(|(t,)| *t == 0), "{taken:?} ({how})");
+    }
+    app.stop().await;
+}
+on_both_databases!(a_held_visit_gives_its_place_back_when_deleted_erased_or_expired);
+
+/// T3-4, the limit: held posts spend none of the site's limit (a flood of
+/// doubtful posts must not turn families away), so they spend one of their
+/// own, `rate_limit.per_site_held`, across client addresses. A family's
+/// clean post still gets through.
+#[tokio::test]
+async fn held_posts_are_limited_per_site_whatever_the_client_address() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let options = AppOptions::default()
+        .with(|s| s.rate_limit.per_site_held = Rate::every(2, 3600))
+        .loopback_proxy()
+        .quiet();
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let post = |client_ip: String, body: serde_json::Value| {
+        app.http
+            .post(format!("{}/forms/{SITE}", app.address))
+            .header("x-forwarded-for", client_ip)
+            .json(&body)
+            .send()
+    };
+    let held = |n: usize| {
+        let mut body = family(n);
+        body["_t"] = "forged".into();
+        body
+    };
+    for n in 1..=2 {
+        let answer = post(format!("203.0.113.{n}"), held(n)).await.unwrap();
+        assert_eq!(answer.status(), 201, "held, answered as success");
+    }
+    let refused = post("203.0.113.3".into(), held(3)).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let clean = post("198.51.100.1".into(), family(4)).await.unwrap();
+    assert_eq!(clean.status(), 201, "the site's own limit is untouched");
+    let (held_rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE status = 'held'")
+            .fetch_one(&sqlx::AnyPool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(held_rows, 2);
+    app.stop().await;
+}
