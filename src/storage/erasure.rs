@@ -5,7 +5,6 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
-use super::outbox::DB_NOW_POSTGRES;
 use super::search_terms::Contact;
 use super::{Backend, Store, StoreError, now_ms};
 
@@ -72,25 +71,37 @@ impl Store {
     ) -> Result<DeleteOutcome, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        // Leases are stamped with the claiming side's clock: the process's
-        // on SQLite, the database's on PostgreSQL (outbox.rs).
-        let lease_now = match self.backend {
-            Backend::Sqlite => "$2",
-            Backend::Postgres => {
-                // The steps first, locked: a claim of one of them that has not
-                // committed yet is waited for, and its `sending` is seen below
-                // (under READ COMMITTED a plain read would miss it, answer
-                // "Deleted", and the worker would send the payload it read
-                // before this commits). A claim that comes later skips the
-                // locked rows and finds them expired. Same order as an
-                // outcome (the step, then its enquiry through the state
-                // trigger), so the two cannot deadlock.
-                sqlx::query("SELECT id FROM deliveries WHERE enquiry_id = $1 FOR UPDATE")
-                    .bind(enquiry_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                DB_NOW_POSTGRES
+        // The steps' statuses and lease ends, and "now" by the clock that
+        // stamped the leases: the process's on SQLite, the database's on
+        // PostgreSQL (outbox.rs). Read by the (enquiry_id, step) key alone;
+        // whether a send is in flight is decided here, not by a plan.
+        let steps_sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT status, next_attempt_at, $2 FROM deliveries WHERE enquiry_id = $1"
             }
+            // The steps first, locked: a claim of one of them that has not
+            // committed yet is waited for, and its `sending` is what this
+            // reads (under READ COMMITTED a plain read would miss it, answer
+            // "Deleted", and the worker would send the payload it read
+            // before this commits). A claim that comes later skips the
+            // locked rows and finds them expired. Same order as an outcome
+            // (the step, then its enquiry through the state trigger), so the
+            // two cannot deadlock.
+            Backend::Postgres => {
+                "SELECT status, next_attempt_at, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT \
+                 FROM deliveries WHERE enquiry_id = $1 FOR UPDATE"
+            }
+        };
+        let read_steps = || {
+            let query = sqlx::query_as::<_, (String, i64, i64)>(steps_sql).bind(enquiry_id);
+            match self.backend {
+                Backend::Sqlite => query.bind(now),
+                Backend::Postgres => query,
+            }
+        };
+        let locked = match self.backend {
+            Backend::Postgres => Some(read_steps().fetch_all(&mut *tx).await?),
+            Backend::Sqlite => None,
         };
         // On SQLite the write comes first: it takes the write lock at once.
         let done = sqlx::query(
@@ -105,35 +116,27 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(DeleteOutcome::NotFound);
         }
-        let in_flight = format!(
-            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 \
-             AND status = 'sending' AND next_attempt_at > {lease_now}"
-        );
-        let query = sqlx::query_as(sqlx::AssertSqlSafe(in_flight)).bind(enquiry_id);
-        let query = match self.backend {
-            Backend::Sqlite => query.bind(now),
-            Backend::Postgres => query,
+        let steps = match locked {
+            Some(steps) => steps,
+            None => read_steps().fetch_all(&mut *tx).await?,
         };
-        let (sending,): (i64,) = query.fetch_one(&mut *tx).await?;
-        if sending > 0 {
+        let in_flight =
+            |(status, lease_end, now): &(String, i64, i64)| status == "sending" && lease_end > now;
+        if steps.iter().any(in_flight) {
             tx.rollback().await?;
             return Ok(DeleteOutcome::BeingSent);
         }
-        let expire = format!(
+        let lease_now = steps.first().map_or(now, |(_, _, lease_now)| *lease_now);
+        sqlx::query(
             "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
              WHERE enquiry_id = $2 AND (status IN ('pending', 'failed', 'held', 'waiting') \
-                OR (status = 'sending' AND next_attempt_at <= {lease_now}))",
-            lease_now = if self.backend == Backend::Sqlite {
-                "$1"
-            } else {
-                lease_now
-            }
-        );
-        sqlx::query(sqlx::AssertSqlSafe(expire))
-            .bind(now)
-            .bind(enquiry_id)
-            .execute(&mut *tx)
-            .await?;
+                OR (status = 'sending' AND next_attempt_at <= $3))",
+        )
+        .bind(now)
+        .bind(enquiry_id)
+        .bind(lease_now)
+        .execute(&mut *tx)
+        .await?;
         // A visit that will now never be sent gives its place back.
         super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
         for &sql in SCRUB_REST {

@@ -83,7 +83,7 @@ struct LaneQuery {
 }
 
 /// The database's clock in Unix ms (PostgreSQL), as an SQL expression.
-pub(super) const DB_NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
+const DB_NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::BIGINT";
 
 /// Whose clock stamps an outcome: the process's (SQLite: one machine, one
 /// clock) or the database's (PostgreSQL: instances whose clocks differ
