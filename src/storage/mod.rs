@@ -25,6 +25,7 @@ mod partner_events;
 mod readiness;
 mod rekey;
 mod retention;
+mod retention_notices;
 mod sealing;
 mod search_backfill;
 mod search_terms;

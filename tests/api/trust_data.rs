@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
+use enquiry_relay::config::RetentionSettings;
+use enquiry_relay::ops::retention::{FAILED_NOTICE, purge_now};
 use enquiry_relay::storage::{Actor, DeleteOutcome, Store, now_ms};
 use enquiry_relay::values::Rate;
 use sqlx::Connection as _;
 
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, insert_enquiry_with,
+    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
+    insert_enquiry_with, write_config,
 };
 use crate::on_both_databases;
 use crate::visits::{local_slot, posted_id, slot_values, visit_options, with_visit};
@@ -207,7 +210,7 @@ async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db
             ),
             _ => {
                 let later = now_ms() + 1_000;
-                let report = app.store.purge(0, 0, later).await.unwrap();
+                let report = app.store.purge(0, 0, later, 0).await.unwrap();
                 assert_eq!(report.held_expired, 1, "{report:?}");
             }
         }
@@ -217,7 +220,7 @@ async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db
         );
         // Given back once: another delete or pass takes nothing more.
         app.store.staff_delete(&id, &STAFF).await.unwrap();
-        app.store.purge(0, 0, now_ms() + 1_000).await.unwrap();
+        app.store.purge(0, 0, now_ms() + 1_000, 0).await.unwrap();
         let taken: Vec<(i64,)> = sqlx::query_as("SELECT taken FROM visit_slots")
             .fetch_all(&sqlx::AnyPool::connect(&db.url).await.unwrap())
             .await
@@ -268,4 +271,191 @@ async fn held_posts_are_limited_per_site_whatever_the_client_address() {
             .unwrap();
     assert_eq!(held_rows, 2);
     app.stop().await;
+}
+
+/// Give the enquiry `enquiry_id` a further step `step` in `status`, as the
+/// fallback email or a destination's copy would be.
+async fn add_step(conn: &mut sqlx::AnyConnection, enquiry_id: &str, step: &str, status: &str) {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, $5)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(enquiry_id)
+    .bind(step)
+    .bind(status)
+    .bind(now)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+async fn set_step(conn: &mut sqlx::AnyConnection, enquiry_id: &str, step: &str, status: &str) {
+    sqlx::query("UPDATE deliveries SET status = $1 WHERE enquiry_id = $2 AND step = $3")
+        .bind(status)
+        .bind(enquiry_id)
+        .bind(step)
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+async fn received_days_ago(conn: &mut sqlx::AnyConnection, enquiry_id: &str, days: i64) {
+    sqlx::query("UPDATE enquiries SET received_at = received_at - $1 WHERE id = $2")
+        .bind(days * 24 * 60 * 60 * 1000)
+        .bind(enquiry_id)
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+async fn statuses(store: &Store, enquiry_id: &str) -> Vec<(String, String)> {
+    let mut steps: Vec<(String, String)> = (store.deliveries_of(enquiry_id).await.unwrap())
+        .into_iter()
+        .map(|d| (d.step_name.clone(), d.status.as_str().to_owned()))
+        .collect();
+    steps.sort();
+    steps
+}
+
+/// T3-14. CareHQ has the enquiry, but its fallback email was refused for
+/// good: before `retention.failed` the personal data stayed for ever (the
+/// synced scrub wants every step synced). Past `retention.failed` it is
+/// scrubbed and the failed step closed as `expired`; one with a step still
+/// to send is left alone.
+async fn an_enquiry_with_a_failed_step_is_scrubbed_after_retention_failed(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_on(&db).await;
+    let mut conn = other_connection(&db).await;
+    let failed = insert_enquiry_with(&store, r#"{"first_name":"Zoë"}"#.into()).await;
+    set_step(&mut conn, &failed, "enquiry", "synced").await;
+    add_step(&mut conn, &failed, "fallback_email", "failed").await;
+    let busy = insert_enquiry_with(&store, r#"{"first_name":"Ada"}"#.into()).await;
+    add_step(&mut conn, &busy, "destination:fhir", "failed").await;
+    let _ = conn.close().await;
+
+    let later = now_ms() + 1_000;
+    // Without the bound (0: not yet in effect), as before: kept.
+    let report = store.purge(later, later, later, 0).await.unwrap();
+    assert_eq!(report.failed_expired, 0, "{report:?}");
+    assert!(
+        store
+            .enquiry(&failed)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
+
+    let report = store.purge(later, later, later, later).await.unwrap();
+    assert_eq!(report.failed_expired, 1, "{report:?}");
+    assert!(
+        store
+            .enquiry(&failed)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_none()
+    );
+    assert_eq!(
+        statuses(&store, &failed).await,
+        [
+            ("enquiry".to_owned(), "synced".to_owned()),
+            ("fallback_email".to_owned(), "expired".to_owned())
+        ]
+    );
+    // Its CareHQ step is still to be sent: nothing changes.
+    assert!(
+        store
+            .enquiry(&busy)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
+    assert_eq!(
+        statuses(&store, &busy).await,
+        [
+            ("destination:fhir".to_owned(), "failed".to_owned()),
+            ("enquiry".to_owned(), "pending".to_owned())
+        ]
+    );
+    store.close().await;
+}
+on_both_databases!(an_enquiry_with_a_failed_step_is_scrubbed_after_retention_failed);
+
+/// T3-14, the notice: `retention.failed` removes what earlier versions kept
+/// for ever, so the pass applies it only a week after the first warning
+/// (recorded in the database); until then it warns and scrubs nothing.
+async fn retention_failed_applies_only_after_its_notice(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_on(&db).await;
+    let mut conn = other_connection(&db).await;
+    let id = insert_enquiry_with(&store, r#"{"first_name":"Zoë"}"#.into()).await;
+    set_step(&mut conn, &id, "enquiry", "failed").await;
+    received_days_ago(&mut conn, &id, 200).await;
+    let retention = RetentionSettings::default();
+
+    let report = purge_now(&store, &retention).await.unwrap();
+    assert_eq!(report.failed_expired, 0, "the first pass only warns");
+    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_some());
+    let warned: (i64,) =
+        sqlx::query_as("SELECT first_warned_at FROM retention_notices WHERE setting = 'failed'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    // A week (and a minute) later.
+    sqlx::query("UPDATE retention_notices SET first_warned_at = $1")
+        .bind(warned.0 - FAILED_NOTICE.as_millis() as i64 - 60_000)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = purge_now(&store, &retention).await.unwrap();
+    assert_eq!(report.failed_expired, 1, "{report:?}");
+    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_none());
+    let _ = conn.close().await;
+    store.close().await;
+}
+on_both_databases!(retention_failed_applies_only_after_its_notice);
+
+/// T3-14: the real binary warns at start-up, before `retention.failed`
+/// first applies, so an operator who upgrades sees it in the log (with a
+/// count, never a family's details), and the first start scrubs nothing.
+#[tokio::test]
+async fn the_binary_warns_about_retention_failed_at_start_up() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let store = store_on(&db).await;
+    let id = insert_enquiry_with(&store, r#"{"first_name":"Quintrell"}"#.into()).await;
+    let mut conn = other_connection(&db).await;
+    set_step(&mut conn, &id, "enquiry", "failed").await;
+    received_days_ago(&mut conn, &id, 200).await;
+    let _ = conn.close().await;
+    store.close().await;
+
+    let port = free_port();
+    let options = AppOptions::default();
+    let config = write_config(db.dir.path(), &db.url, "http://127.0.0.1:9", port, &options);
+    let mut app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let warned = eventually(Duration::from_secs(30), || async {
+        let log = app.log_text();
+        log.contains("retention.failed takes effect from")
+            .then_some(log)
+    })
+    .await;
+    app.stop().await;
+    let log = warned.unwrap_or_else(|| panic!("no warning:\n{}", app.log_text()));
+    assert!(log.contains("WARN"), "{log}");
+    assert!(log.contains("1 would be scrubbed today"), "{log}");
+    assert!(!log.contains("Quintrell"), "{log}");
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_some());
+    store.close().await;
 }
