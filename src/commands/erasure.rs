@@ -32,6 +32,12 @@ pub async fn erase(
         Ok(matches) => matches,
         Err(problem) => return Ok(usage(&problem)),
     };
+    // An id whose details are gone already: what else may name the person.
+    if let (true, Some(id)) = (matches.is_empty(), request.id)
+        && store.enquiry(id).await?.is_some()
+    {
+        return erase_scrubbed(store, id, yes, reason).await;
+    }
     if matches.is_empty() {
         println!(
             "no stored enquiry matches; nothing to erase (enquiries already scrubbed hold no personal data)"
@@ -81,6 +87,46 @@ pub async fn erase(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `erase ID` of an enquiry whose personal data retention (or a delete)
+/// already scrubbed: what may still name the person (partner events, staff's
+/// reasons, the idempotency row) goes, and the erasure is audited.
+async fn erase_scrubbed(
+    store: &Store,
+    id: &str,
+    yes: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if !yes {
+        println!(
+            "would erase {id}: its details were already scrubbed (retention or a delete); what may remain (partner events, staff's reasons, its idempotency row) would go"
+        );
+        println!("nothing changed yet: run again with --yes to erase it");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let actor = Actor {
+        label: ACTOR,
+        reason: Some(reason.unwrap_or("erasure request")),
+    };
+    match store.erase_enquiry(id, &actor).await? {
+        DeleteOutcome::Deleted => {
+            println!(
+                "erased 1 enquiry(ies): {id} had its details scrubbed already; what remained (partner events, staff's reasons, its idempotency row) is gone; an anonymous record (ids, times, outcomes) and the audit entry remain"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DeleteOutcome::BeingSent => {
+            println!(
+                "not erased, being sent right now (run erase again once that send has ended, in a minute): {id}"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        DeleteOutcome::NotFound => {
+            println!("no stored enquiry matches; nothing to erase");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `sites`: only enquiries of these (`--account`'s); `None` for every site.

@@ -143,10 +143,16 @@ impl Store {
             sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
         }
         if action == AuditAction::Erase {
-            sqlx::query("UPDATE audit_log SET reason = NULL WHERE enquiry_id = $1")
-                .bind(enquiry_id)
-                .execute(&mut *tx)
-                .await?;
+            // Staff's words may name the family; the key and fingerprint of
+            // the post were made from what the family wrote. (A console
+            // delete keeps the key for its 24 h, so a family's retry of the
+            // same post is answered, not stored again.)
+            for sql in [
+                "UPDATE audit_log SET reason = NULL WHERE enquiry_id = $1",
+                "DELETE FROM idempotency_keys WHERE enquiry_id = $1",
+            ] {
+                sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
+            }
         }
         audit::record(&self.sealing, &mut tx, enquiry_id, actor, action, None, now).await?;
         tx.commit().await?;

@@ -242,8 +242,12 @@ impl Store {
 
     /// One chunk in one transaction: the enquiries' payloads, then the CareHQ
     /// answers of their attempts (a hint or `arg_errors` can quote what the
-    /// family wrote), the error texts of their attempts and deliveries, and
-    /// their search terms. Returns how many enquiries were scrubbed.
+    /// family wrote), the error texts of their attempts and deliveries,
+    /// their search terms, their partner events (the partner's ids of the
+    /// patient, what the patient did), their idempotency rows (the key and a
+    /// fingerprint of what was written) and staff's reasons in their audit
+    /// records (which may name the family). Returns how many enquiries were
+    /// scrubbed.
     async fn scrub_chunk(
         &self,
         scrub: &'static str,
@@ -276,7 +280,16 @@ impl Store {
             );
             // A search term still singles the person out (as a hash does).
             let terms = format!("DELETE FROM enquiry_terms WHERE enquiry_id IN ({list})");
-            for sql in [attempts, deliveries, terms] {
+            // A partner's retries come within hours, not after retention;
+            // an erasure request later could no longer find these rows.
+            let partner = format!("DELETE FROM partner_events WHERE enquiry_id IN ({list})");
+            let keys = format!("DELETE FROM idempotency_keys WHERE enquiry_id IN ({list})");
+            // Who did what, and when, stays as the record; their words go.
+            let reasons = format!(
+                "UPDATE audit_log SET reason = NULL \
+                 WHERE reason IS NOT NULL AND enquiry_id IN ({list})"
+            );
+            for sql in [attempts, deliveries, terms, partner, keys, reasons] {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (id,) in &ids {
                     query = query.bind(id);

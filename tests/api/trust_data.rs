@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use enquiry_relay::config::RetentionSettings;
 use enquiry_relay::ops::retention::{FAILED_NOTICE, purge_now};
-use enquiry_relay::storage::{Actor, DeleteOutcome, Store, now_ms};
+use enquiry_relay::storage::{
+    Actor, DeleteOutcome, EnquiryId, NewEnquiry, PartnerEventKey, Store, now_ms,
+};
 use enquiry_relay::values::Rate;
 use sqlx::Connection as _;
 
+use crate::admin::{cli, default_config};
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
     insert_enquiry_with, write_config,
@@ -459,3 +462,145 @@ async fn the_binary_warns_about_retention_failed_at_start_up() {
     assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_some());
     store.close().await;
 }
+
+/// A HelpAround enrollment of patient `p-77` stored as an enquiry under the
+/// idempotency key `k-77`, held, then released by staff with a note naming
+/// the family, with a user action recorded against it. Its id.
+async fn enrollment_with_traces(store: &Store) -> String {
+    let key = |event: &str| PartnerEventKey {
+        partner: "helparound".into(),
+        program_id: "prog-1".into(),
+        patient_id: "p-77".into(),
+        event_name: event.into(),
+        sent_at_ms: 1_700_000_000_000,
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .insert_enquiry(NewEnquiry {
+            id: EnquiryId::from_stored(id.clone()),
+            site: SITE.into(),
+            payload: r#"{"first_name":"Zoë","last_name":"Quintrell"}"#.into(),
+            spam_verdict: "partner".into(),
+            idempotency_key: Some("k-77".into()),
+            fingerprint: Some("fingerprint-77".into()),
+            held: true,
+            consent: None,
+            partner_event: Some(key("enrollment")),
+            destinations: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let actor = Actor {
+        label: "staff token",
+        reason: Some("spoke to Mrs Quintrell"),
+    };
+    assert!(store.staff_release(&id, &actor).await.unwrap());
+    store
+        .record_partner_action(SITE, &key("user_action"), "enrollment", "tracker=visited")
+        .await
+        .unwrap();
+    id
+}
+
+/// Rows of the enquiry's that may still name the person: partner events,
+/// idempotency rows, earlier audit records with staff's words.
+async fn traces(db: &TestDb, enquiry_id: &str) -> [i64; 3] {
+    let mut conn = other_connection(db).await;
+    let mut counts = [0; 3];
+    for (n, sql) in [
+        "SELECT COUNT(*) FROM partner_events WHERE enquiry_id = $1",
+        "SELECT COUNT(*) FROM idempotency_keys WHERE enquiry_id = $1",
+        // The erasure's own record says why it was made ("erasure request").
+        "SELECT COUNT(*) FROM audit_log WHERE enquiry_id = $1 AND reason IS NOT NULL \
+         AND action <> 'erase'",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (count,): (i64,) = sqlx::query_as(sql)
+            .bind(enquiry_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        counts[n] = count;
+    }
+    let _ = conn.close().await;
+    counts
+}
+
+/// T3-7. A HelpAround enrollment delivered and past `retention.synced`:
+/// before the fix the scrub left its partner events (the partner's id of the
+/// patient, what they did), its idempotency row and staff's note naming the
+/// family, and nothing could reach them afterwards. Retention takes them
+/// with the payload.
+async fn retention_reaches_partner_events_idempotency_rows_and_reasons(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_on(&db).await;
+    let id = enrollment_with_traces(&store).await;
+    let mut conn = other_connection(&db).await;
+    set_step(&mut conn, &id, "enquiry", "synced").await;
+    let _ = conn.close().await;
+    assert_eq!(traces(&db, &id).await, [2, 1, 1], "stored");
+
+    let later = now_ms() + 1_000;
+    let report = store.purge(later, later, later, 0).await.unwrap();
+    assert_eq!(report.synced_scrubbed, 1, "{report:?}");
+    assert_eq!(
+        traces(&db, &id).await,
+        [0, 0, 0],
+        "partner events, key, reason"
+    );
+    let audit = store.audit_of(&id).await.unwrap();
+    assert_eq!(audit.len(), 1, "the record of who released it stays");
+    store.close().await;
+}
+on_both_databases!(retention_reaches_partner_events_idempotency_rows_and_reasons);
+
+/// T3-7, erasure: an enquiry scrubbed before retention reached these rows
+/// (an older version) still has them; `enquiries erase ID` answered "no
+/// stored enquiry matches" and left them for ever. Now it lists the
+/// enquiry, and with `--yes` removes what remains, audited as `erase`.
+async fn erase_by_id_reaches_an_enquiry_already_scrubbed(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_on(&db).await;
+    let id = enrollment_with_traces(&store).await;
+    let mut conn = other_connection(&db).await;
+    set_step(&mut conn, &id, "enquiry", "synced").await;
+    // As an older version's retention left it: the payload alone scrubbed.
+    sqlx::query(
+        "UPDATE enquiries SET payload = NULL, email_hash = NULL, phone_hash = NULL, \
+         scrubbed_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(&id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    let config = default_config(&db, "http://127.0.0.1:9");
+
+    let (code, out, err) = cli(&config, &["enquiries", "erase", &id]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("would erase") && out.contains("--yes"),
+        "{out}"
+    );
+    assert_eq!(
+        traces(&db, &id).await,
+        [2, 1, 1],
+        "a dry run changes nothing"
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "erase", &id, "--yes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("erased 1"), "{out}");
+    assert_eq!(traces(&db, &id).await, [0, 0, 0]);
+    let audit = store.audit_of(&id).await.unwrap();
+    assert_eq!(audit.last().map(|a| a.action.as_str()), Some("erase"));
+    store.close().await;
+}
+on_both_databases!(erase_by_id_reaches_an_enquiry_already_scrubbed);
