@@ -45,7 +45,7 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
                 email: email.as_deref(),
                 phone: phone.as_deref(),
             };
-            erasure::erase(&store, &request, yes, reason.as_deref()).await?
+            erasure::erase(&store, settings, &request, yes, reason.as_deref()).await?
         }
         EnquiriesCommand::Export {
             email,

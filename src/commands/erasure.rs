@@ -1,8 +1,9 @@
 //! `enquiries erase` and `enquiries export`: a person's right to erasure
-//! and of access. Erase lists what it would remove unless `--yes`, removes
-//! the personal data of each matching enquiry (an anonymous tombstone and
-//! an audit record stay) and reminds staff that CareHQ's copy is erased in
-//! CareHQ. Export prints everything stored about the person as JSON.
+//! and of access. Erase lists what it would remove unless `--yes`, with why
+//! each enquiry matched, removes the personal data of each matching enquiry
+//! (an anonymous tombstone and an audit record stay) and names the copies
+//! it cannot reach: CareHQ's, a further destination's, the email sent to
+//! the home. Export prints everything stored about the person as JSON.
 
 use std::process::ExitCode;
 
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::person::Person;
 use super::table::when;
-use crate::storage::{Actor, DeleteOutcome, Store, StoredPayload, now_ms};
+use crate::config::Settings;
+use crate::storage::{Actor, DeleteOutcome, Step, Store, StoredPayload, match_reasons, now_ms};
 
 /// Who the audit trail says erased it.
 const ACTOR: &str = "command line";
@@ -22,8 +24,24 @@ pub struct Request<'a> {
     pub phone: Option<&'a str>,
 }
 
+impl Request<'_> {
+    /// Why `m` is among the request's enquiries, in words.
+    fn reasons(&self, m: &StoredPayload) -> Vec<String> {
+        if self.id.is_some() {
+            return vec!["named by its id".into()];
+        }
+        match_reasons(
+            self.email,
+            self.phone,
+            &m.payload,
+            m.original_payload.as_deref(),
+        )
+    }
+}
+
 pub async fn erase(
     store: &Store,
+    settings: &Settings,
     request: &Request<'_>,
     yes: bool,
     reason: Option<&str>,
@@ -44,7 +62,7 @@ pub async fn erase(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let remote = remote_ids(store, &matches).await?;
+    let copies = copies(store, settings, &matches).await?;
     if !yes {
         println!("would erase {} enquiry(ies):", matches.len());
         for m in &matches {
@@ -54,7 +72,11 @@ pub async fn erase(
                 m.site,
                 when(m.received_at)
             );
+            // Check these before erasing: a number written beside another
+            // may be someone else's enquiry.
+            println!("    matched by: {}", request.reasons(m).join("; "));
         }
+        copies.print();
         println!("nothing changed yet: run again with --yes to erase them");
         return Ok(ExitCode::SUCCESS);
     }
@@ -73,12 +95,7 @@ pub async fn erase(
     println!(
         "erased {erased} enquiry(ies): their personal data is gone from every table; an anonymous record (ids, times, outcomes) and the audit entry remain"
     );
-    if !remote.is_empty() {
-        println!(
-            "CareHQ keeps its own copy: erase these care enquiries in CareHQ too: {}",
-            remote.join(", ")
-        );
-    }
+    copies.print();
     if !busy.is_empty() {
         println!(
             "not erased, being sent right now (run erase again once that send has ended, in a minute): {}",
@@ -144,7 +161,9 @@ pub async fn export(
     }
     let mut enquiries = Vec::with_capacity(matches.len());
     for m in &matches {
-        enquiries.push(one(store, m).await?);
+        let mut one = one(store, m).await?;
+        one["matched_by"] = json!(request.reasons(m));
+        enquiries.push(one);
     }
     let report = json!({
         "exported_at": when(now_ms()) + " UTC",
@@ -208,15 +227,71 @@ async fn matching(
     Ok(Ok(store.stored_payloads(&ids).await?))
 }
 
-/// CareHQ's ids of the matched enquiries' delivered steps.
-async fn remote_ids(store: &Store, matches: &[StoredPayload]) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for m in matches {
-        for d in store.deliveries_of(&m.id).await? {
-            ids.extend(d.remote_id.map(|r| format!("{r} ({})", d.step.as_str())));
+/// The copies of the matched enquiries outside this service, which an
+/// erasure here does not reach.
+#[derive(Default)]
+struct Copies {
+    /// CareHQ's ids of the delivered enquiry and visit steps.
+    carehq: Vec<String>,
+    /// A further destination's ids (`destination:NAME`).
+    destinations: Vec<String>,
+    /// Who the fallback email went to, per enquiry.
+    emails: Vec<String>,
+}
+
+impl Copies {
+    fn print(&self) {
+        if !self.carehq.is_empty() {
+            println!(
+                "CareHQ keeps its own copy: erase these care enquiries in CareHQ too: {}",
+                self.carehq.join(", ")
+            );
+        }
+        if !self.destinations.is_empty() {
+            println!(
+                "further destinations keep their own copy: ask their administrators to erase these records: {}",
+                self.destinations.join(", ")
+            );
+        }
+        if !self.emails.is_empty() {
+            println!(
+                "the enquiry was emailed to the home (fallback email): ask the recipient to delete that email: {}",
+                self.emails.join(", ")
+            );
         }
     }
-    Ok(ids)
+}
+
+async fn copies(
+    store: &Store,
+    settings: &Settings,
+    matches: &[StoredPayload],
+) -> anyhow::Result<Copies> {
+    let mut copies = Copies::default();
+    for m in matches {
+        for d in store.deliveries_of(&m.id).await? {
+            match d.step {
+                // A sent email has no remote id: the recipient is the
+                // site's, as configured now (this command cannot know an
+                // address since changed).
+                Step::FallbackEmail if d.status == "synced" => {
+                    let to = (settings.site(&m.site))
+                        .and_then(|s| s.fallback_email.as_ref())
+                        .map_or_else(
+                            || "the home's fallback address (no longer configured)".to_owned(),
+                            ToString::to_string,
+                        );
+                    copies.emails.push(format!("{to} (enquiry {})", m.id));
+                }
+                Step::FallbackEmail => {}
+                Step::Destination => (copies.destinations)
+                    .extend(d.remote_id.map(|r| format!("{r} ({})", d.step_name))),
+                Step::Enquiry | Step::HomeVisit => (copies.carehq)
+                    .extend(d.remote_id.map(|r| format!("{r} ({})", d.step.as_str()))),
+            }
+        }
+    }
+    Ok(copies)
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -57,6 +57,7 @@ pub use rekey::RekeyReport;
 pub use retention::PurgeReport;
 pub use sealing::{KeyRing, Sealing, new_key_line};
 pub use search_backfill::BackfillReport;
+pub use search_terms::match_reasons;
 pub use spent::Spend;
 pub use staff_actions::{Correction, EditOutcome};
 pub use staff_list::{Cursor, DayCount, EnquiryState, Page, StaffFilter, StaffRow};

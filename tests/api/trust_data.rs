@@ -604,3 +604,170 @@ async fn erase_by_id_reaches_an_enquiry_already_scrubbed(db: Db) {
     store.close().await;
 }
 on_both_databases!(erase_by_id_reaches_an_enquiry_already_scrubbed);
+
+/// The CareHQ id `remote_id` recorded on the enquiry's step `step`, synced.
+async fn synced_with(
+    conn: &mut sqlx::AnyConnection,
+    enquiry_id: &str,
+    step: &str,
+    remote_id: &str,
+) {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'synced', remote_id = $1 WHERE enquiry_id = $2 AND step = $3",
+    )
+    .bind(remote_id)
+    .bind(enquiry_id)
+    .bind(step)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// A home that emails enquiries CareHQ has not taken in time.
+fn fallback_options() -> AppOptions {
+    AppOptions {
+        site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
+        extra_toml: "[alerts]\nsmtp_url = \"smtp://127.0.0.1:9\"\nemail_from = \"Relay <relay@upton.example>\"\n\
+                     email_to = \"ops@upton.example\"\n"
+            .into(),
+        ..AppOptions::default()
+    }
+}
+
+/// T3-12. `erase --phone` matches the number as a whole number only (not a
+/// message whose digits happen to spell it across two numbers), shows why
+/// each enquiry matched before anything is erased, and names every copy
+/// it cannot reach: CareHQ's, and the email sent to the home (before, only
+/// CareHQ's ids were named, and the home's email was forgotten).
+async fn erase_shows_why_each_enquiry_matched_and_every_copy_it_cannot_reach(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let store = store_on(&db).await;
+    let theirs = insert_enquiry_with(
+        &store,
+        r#"{"first_name":"Zoë","email":"zoe@example.com","phone":"01632 960123"}"#.into(),
+    )
+    .await;
+    let other = insert_enquiry_with(
+        &store,
+        r#"{"first_name":"Bo","email":"bo@example.com","care_requirements":"room 0163, bed 2960123"}"#
+            .into(),
+    )
+    .await;
+    let mut conn = other_connection(&db).await;
+    synced_with(&mut conn, &theirs, "enquiry", "ce-theirs").await;
+    add_step(&mut conn, &theirs, "fallback_email", "synced").await;
+    let _ = conn.close().await;
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        "http://127.0.0.1:9",
+        free_port(),
+        &fallback_options(),
+    );
+    let phone = "+44 1632 960123";
+
+    let (code, out, err) = cli(&config, &["enquiries", "erase", "--phone", phone]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("would erase 1") && out.contains(&theirs),
+        "{out}"
+    );
+    assert!(!out.contains(&other), "digits across two numbers: {out}");
+    assert!(out.contains("matched by: its phone field"), "{out}");
+    assert!(out.contains("ce-theirs (enquiry)"), "{out}");
+    assert!(out.contains("manager@upton.example"), "{out}");
+
+    let (code, out, err) = cli(&config, &["enquiries", "export", "--phone", phone]).await;
+    assert_eq!(code, 0, "{err}");
+    let export: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        export["enquiries"][0]["matched_by"],
+        serde_json::json!(["its phone field"])
+    );
+
+    let (code, out, err) = cli(&config, &["enquiries", "erase", "--phone", phone, "--yes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("erased 1"), "{out}");
+    assert!(
+        out.contains("erase these care enquiries in CareHQ too: ce-theirs (enquiry)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "ask the recipient to delete that email: Upton manager <manager@upton.example> (enquiry {theirs})"
+        )),
+        "{out}"
+    );
+    assert!(
+        store
+            .enquiry(&theirs)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_none()
+    );
+    assert!(
+        store
+            .enquiry(&other)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
+    store.close().await;
+}
+on_both_databases!(erase_shows_why_each_enquiry_matched_and_every_copy_it_cannot_reach);
+
+/// T3-12, SQLite: an erased value does not stay readable in the file's free
+/// space (`secure_delete`): once the WAL is checkpointed, no byte of the
+/// database file holds it. Before, the erased payload stayed in the page.
+#[tokio::test]
+async fn an_erased_value_is_not_left_in_the_sqlite_file() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let marker = "Quintrell-Featherstonehaugh";
+    let in_file = || {
+        let file = std::fs::read(db.dir.path().join("relay.db")).unwrap();
+        file.windows(marker.len()).any(|w| w == marker.as_bytes())
+    };
+    let store = store_on(&db).await;
+    // Long enough to need overflow pages (freed whole by the erasure) as
+    // well as the row's own cell.
+    let message = format!("{marker} needs a room. ").repeat(100);
+    let id = insert_enquiry_with(
+        &store,
+        serde_json::json!({"first_name": "Zoë", "last_name": marker, "care_requirements": message})
+            .to_string(),
+    )
+    .await;
+    store.close().await;
+    checkpoint(&db).await;
+    assert!(in_file(), "the enquiry is in the database file");
+
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    let erasing = Actor {
+        label: "command line",
+        reason: Some("erasure request"),
+    };
+    assert_eq!(
+        store.erase_enquiry(&id, &erasing).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    store.close().await;
+    checkpoint(&db).await;
+    assert!(!in_file(), "the erased name is still in the database file");
+}
+
+/// Copy the WAL into the database file and restart it empty.
+async fn checkpoint(db: &TestDb) {
+    let mut conn = other_connection(db).await;
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(busy, 0, "the checkpoint ran to the end");
+    let _ = conn.close().await;
+}
