@@ -86,6 +86,11 @@ pub fn repeat_or_conflict(
     stored: Option<&str>,
     fingerprint: Option<&str>,
 ) -> InsertOutcome {
+    // An unkeyed fingerprint of a version before keyed ones (`k1:`) cannot
+    // be compared with a keyed one: it matches any, as a key stored before
+    // fingerprints does (for the 24 h it lives).
+    let keyed = |f: &str| f.starts_with("k1:");
+    let stored = stored.filter(|s| keyed(s) == fingerprint.is_some_and(keyed));
     match (stored, fingerprint) {
         (Some(stored), Some(fingerprint)) if stored != fingerprint => InsertOutcome::Conflict,
         _ => InsertOutcome::Duplicate {
@@ -253,4 +258,31 @@ pub(super) async fn insert_rows(
         .await?;
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(stored: Option<&str>, fingerprint: Option<&str>) -> &'static str {
+        match repeat_or_conflict("e".into(), stored, fingerprint) {
+            InsertOutcome::Duplicate { .. } => "repeat",
+            InsertOutcome::Conflict => "conflict",
+            InsertOutcome::Created => "created",
+        }
+    }
+
+    #[test]
+    fn keyed_fingerprints_are_compared_and_unkeyed_ones_of_before_match_any() {
+        assert_eq!(outcome(Some("k1:aa"), Some("k1:aa")), "repeat");
+        assert_eq!(outcome(Some("k1:aa"), Some("k1:bb")), "conflict");
+        assert_eq!(
+            outcome(None, Some("k1:bb")),
+            "repeat",
+            "a key of before 0007"
+        );
+        // Stored by the version before keyed fingerprints, in its last 24 h.
+        assert_eq!(outcome(Some("aa"), Some("k1:bb")), "repeat");
+        assert_eq!(outcome(Some("aa"), Some("bb")), "conflict");
+    }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use enquiry_relay::config::RetentionSettings;
+use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::ops::retention::{FAILED_NOTICE, purge_now};
 use enquiry_relay::storage::{
     Actor, DeleteOutcome, EnquiryId, NewEnquiry, PartnerEventKey, Store, now_ms,
@@ -16,7 +17,7 @@ use sqlx::Connection as _;
 use crate::admin::{cli, default_config};
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
-    insert_enquiry_with, write_config,
+    insert_enquiry_with, post_keyed, write_config,
 };
 use crate::on_both_databases;
 use crate::visits::{local_slot, posted_id, slot_values, visit_options, with_visit};
@@ -771,3 +772,76 @@ async fn checkpoint(db: &TestDb) {
     assert_eq!(busy, 0, "the checkpoint ran to the end");
     let _ = conn.close().await;
 }
+
+/// T3-13. The fingerprint stored beside an idempotency key was an unkeyed
+/// SHA-256 of the whole enquiry: anyone holding a copy of the database
+/// (encrypted or not) could confirm a guessed enquiry (name, email, phone)
+/// against it. It is keyed now, by a key derived from the server's secret
+/// (in the configuration, never in the database); a retry is still answered
+/// as a repeat and a changed enquiry under the same key refused; and the
+/// row goes with an erasure.
+async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    let posted = post_keyed(&app, SITE, &family(1), "k-1").await;
+    assert_eq!(posted.status(), 201);
+    let id = posted.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let raw = RawSubmission::from_json(&family(1)).expect("a valid post");
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    let enquiry = Enquiry::parse(&raw, &rules).expect("parses");
+    let mut unkeyed = <sha2::Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut unkeyed, b"enquiry-v1\n");
+    sha2::Digest::update(&mut unkeyed, serde_json::to_vec(&enquiry).unwrap());
+    let unkeyed = hex::encode(sha2::Digest::finalize(unkeyed));
+    let mut conn = other_connection(&db).await;
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT fingerprint FROM idempotency_keys WHERE enquiry_id = $1")
+            .bind(&id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(
+        !stored.contains(&unkeyed),
+        "the enquiry's plain SHA-256 is stored"
+    );
+
+    let again = post_keyed(&app, SITE, &family(1), "k-1").await;
+    assert_eq!(again.status(), 201, "a retry is answered as before");
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let changed = post_keyed(&app, SITE, &family(2), "k-1").await;
+    assert_eq!(
+        changed.status(),
+        409,
+        "another enquiry under the key is refused"
+    );
+
+    let erasing = Actor {
+        label: "command line",
+        reason: Some("erasure request"),
+    };
+    assert_eq!(
+        app.store.erase_enquiry(&id, &erasing).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM idempotency_keys WHERE enquiry_id = $1")
+            .bind(&id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "the key and its fingerprint go with the erasure");
+    let _ = conn.close().await;
+    app.stop().await;
+}
+on_both_databases!(the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure);

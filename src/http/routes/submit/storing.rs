@@ -28,7 +28,7 @@ pub(super) async fn store(
     storing: Option<&Storing>,
 ) -> Result<Response, HttpError> {
     let site = post.site;
-    let fingerprint = fingerprint(enquiry, visit)?;
+    let fingerprint = fingerprint(&post.state.settings.carehq.api_secret, enquiry, visit)?;
     let site_token = match site_token(post, ip, screened.held, &fingerprint).await {
         Ok(token) => token,
         Err(answer) => return Ok(answer),
