@@ -28,7 +28,7 @@ pub(crate) fn key_file(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
     path
 }
 
-fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
+pub(crate) fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
     AppOptions {
         database_toml: format!("encryption_key_file = \"{}\"", file.display()),
         ..options
@@ -37,7 +37,11 @@ fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
 
 /// Every `table.column` whose values, opened with `sealing` where sealed,
 /// contain `needle`: what a reader with the key could still find.
-async fn columns_holding_opened(url: &str, sealing: &Sealing, needle: &str) -> Vec<String> {
+pub(crate) async fn columns_holding_opened(
+    url: &str,
+    sealing: &Sealing,
+    needle: &str,
+) -> Vec<String> {
     let pool = sqlx::AnyPool::connect(url)
         .await
         .expect("open the database");

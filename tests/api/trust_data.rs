@@ -8,13 +8,16 @@ use std::time::Duration;
 use enquiry_relay::config::RetentionSettings;
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::ops::retention::{FAILED_NOTICE, purge_now};
+use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    Actor, DeleteOutcome, EnquiryId, NewEnquiry, PartnerEventKey, Store, now_ms,
+    Actor, DeleteOutcome, EnquiryId, InsertOutcome, KeyRing, NewEnquiry, PartnerEventKey, Sealing,
+    Store, new_key_line, now_ms,
 };
 use enquiry_relay::values::Rate;
 use sqlx::Connection as _;
 
 use crate::admin::{cli, default_config};
+use crate::encryption::{columns_holding_opened, encrypted, key_file};
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
     insert_enquiry_with, post_keyed, write_config,
@@ -773,6 +776,22 @@ async fn checkpoint(db: &TestDb) {
     let _ = conn.close().await;
 }
 
+/// `body` as intake parses it (with the test site's rules).
+fn parsed(body: &serde_json::Value) -> Enquiry {
+    let raw = RawSubmission::from_json(body).expect("a valid post");
+    let rules = IntakeRules {
+        allowed_services: &[],
+        require_consent: false,
+        ignored_fields: &[],
+    };
+    Enquiry::parse(&raw, &rules).expect("parses")
+}
+
+/// `body` as intake stores it.
+fn stored_form_of(body: &serde_json::Value) -> String {
+    serde_json::to_string(&parsed(body)).expect("serialises")
+}
+
 /// T3-13. The fingerprint stored beside an idempotency key was an unkeyed
 /// SHA-256 of the whole enquiry: anyone holding a copy of the database
 /// (encrypted or not) could confirm a guessed enquiry (name, email, phone)
@@ -793,13 +812,7 @@ async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
         .unwrap()
         .to_owned();
 
-    let raw = RawSubmission::from_json(&family(1)).expect("a valid post");
-    let rules = IntakeRules {
-        allowed_services: &[],
-        require_consent: false,
-        ignored_fields: &[],
-    };
-    let enquiry = Enquiry::parse(&raw, &rules).expect("parses");
+    let enquiry = parsed(&family(1));
     let mut unkeyed = <sha2::Sha256 as sha2::Digest>::new();
     sha2::Digest::update(&mut unkeyed, b"enquiry-v1\n");
     sha2::Digest::update(&mut unkeyed, serde_json::to_vec(&enquiry).unwrap());
@@ -845,3 +858,137 @@ async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
     app.stop().await;
 }
 on_both_databases!(the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure);
+
+/// The person the headline test erases: nobody else shares a value.
+const PERSON_EMAIL: &str = "erin.quintrell@example.org";
+const PERSON_NAME: &str = "Quintrell-Ashdown";
+const PERSON_PHONE: &str = "07700 900462";
+
+/// Issue 34's headline: after `enquiries erase --email`, no text column of
+/// any table holds the person's name, email or phone (sealed values are
+/// opened with the key first), on both databases, encrypted and plain.
+/// The person left every kind of trace: a partner's enrollment naming the
+/// patient, delivered and since scrubbed by retention; an enquiry posted
+/// with an idempotency key whose first send CareHQ answered with a hint
+/// quoting their address; a held one that staff released with a note
+/// naming them. Another family's enquiry stays whole. (Before issue 34,
+/// the enrollment's partner event outlived retention and the erasure.)
+async fn an_erasure_leaves_no_column_naming_the_person(db: Db) {
+    for encrypt in [false, true] {
+        let Some(db) = TestDb::new(db).await else {
+            return;
+        };
+        let sandbox = TestSandbox::start().await;
+        let (options, sealing) = {
+            let options = AppOptions {
+                retry_schedule: vec![Duration::from_secs(3600)],
+                ..AppOptions::default()
+            }
+            .quiet();
+            if encrypt {
+                let key = new_key_line("a").unwrap();
+                let file = key_file(db.dir.path(), "keys", &[&key]);
+                let sealing = Sealing::new(Some(KeyRing::parse(&key).unwrap()));
+                (encrypted(options, &file), sealing)
+            } else {
+                (options, Sealing::default())
+            }
+        };
+        let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+        let mut person = family(1);
+        person["last_name"] = PERSON_NAME.into();
+        person["email"] = PERSON_EMAIL.into();
+        person["phone"] = PERSON_PHONE.into();
+
+        let enrolled = app
+            .store
+            .insert_enquiry(NewEnquiry {
+                id: EnquiryId::generate(),
+                site: SITE.into(),
+                payload: stored_form_of(&person),
+                spam_verdict: "partner".into(),
+                idempotency_key: None,
+                fingerprint: None,
+                held: false,
+                consent: None,
+                partner_event: Some(PartnerEventKey {
+                    partner: "helparound".into(),
+                    program_id: "prog-1".into(),
+                    patient_id: "patient-quintrell".into(),
+                    event_name: "enrollment".into(),
+                    sent_at_ms: 1_700_000_000_000,
+                }),
+                destinations: Vec::new(),
+            })
+            .await
+            .unwrap();
+        assert!(matches!(enrolled, InsertOutcome::Created));
+        // The enrollment was delivered long ago and retention has scrubbed
+        // it since: its search terms went with it, so `erase --email` cannot
+        // find it; what else names the patient must have gone then.
+        app.drain_all().await;
+        // Nothing else is stored yet: the cut-off reaches it alone.
+        let report = app.store.purge(now_ms() + 1, 0, 0, 0).await.unwrap();
+        assert_eq!(report.synced_scrubbed, 1, "{report:?}");
+
+        sandbox.set_faults(Faults {
+            status_hint: Some(format!("temporary problem storing {PERSON_EMAIL}")),
+            ..Faults::once(500)
+        });
+        assert_eq!(
+            post_keyed(&app, SITE, &person, "k-person").await.status(),
+            201
+        );
+        // Alone due: CareHQ's 500 (and its words) are this enquiry's.
+        assert_eq!(app.drain().await.retrying, 1);
+        let mut held = person.clone();
+        held["_t"] = "forged".into();
+        let held_id = posted_id(&app, SITE, &held).await;
+        let note = Actor {
+            label: "staff token",
+            reason: Some("spoke to Mrs Quintrell-Ashdown on 07700 900462"),
+        };
+        assert!(app.store.staff_release(&held_id, &note).await.unwrap());
+        assert_eq!(app.post_json(SITE, &family(8)).await.status(), 201);
+        app.make_pending_due().await;
+        app.drain_all().await;
+        let needles = [
+            PERSON_EMAIL,
+            PERSON_NAME,
+            PERSON_PHONE,
+            "07700900462",
+            "patient-quintrell",
+        ];
+        assert!(
+            !columns_holding_opened(&db.url, &sealing, PERSON_NAME)
+                .await
+                .is_empty(),
+            "stored before the erasure"
+        );
+
+        let config = write_config(db.dir.path(), &db.url, &sandbox.url, free_port(), &options);
+        let (code, out, err) = cli(
+            &config,
+            &["enquiries", "erase", "--email", PERSON_EMAIL, "--yes"],
+        )
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("erased 2"), "{out}");
+        let hashes = sealing.email_lookups(PERSON_EMAIL);
+        for needle in needles.into_iter().chain(hashes.iter().map(String::as_str)) {
+            assert_eq!(
+                columns_holding_opened(&db.url, &sealing, needle).await,
+                Vec::<String>::new(),
+                "{needle} (encrypted: {encrypt})"
+            );
+        }
+        assert!(
+            !columns_holding_opened(&db.url, &sealing, "family8@example.com")
+                .await
+                .is_empty(),
+            "another family's enquiry stays"
+        );
+        app.stop().await;
+    }
+}
+on_both_databases!(an_erasure_leaves_no_column_naming_the_person);
