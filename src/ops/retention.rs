@@ -86,7 +86,11 @@ pub async fn announce(store: &Store, retention: &RetentionSettings) {
 /// Run the pass every `retention.interval` until `shutdown`. Several instances may run it at once:
 /// each statement only touches rows not yet scrubbed, so they do not conflict.
 pub async fn run(store: Store, retention: RetentionSettings, shutdown: CancellationToken) {
-    announce(&store, &retention).await;
+    // A database slow to answer must not hold shutdown either.
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        () = announce(&store, &retention) => {}
+    }
     let mut wait = FIRST_RUN_AFTER.min(retention.interval);
     loop {
         tokio::select! {
