@@ -52,9 +52,10 @@ pub async fn erase(
     };
     // An id whose details are gone already: what else may name the person.
     if let (true, Some(id)) = (matches.is_empty(), request.id)
-        && store.enquiry(id).await?.is_some()
+        && let Some(scrubbed) = store.enquiry(id).await?
     {
-        return erase_scrubbed(store, id, yes, reason).await;
+        let copies = copies(store, settings, [(id, scrubbed.site.as_str())]).await?;
+        return erase_scrubbed(store, id, &copies, yes, reason).await;
     }
     if matches.is_empty() {
         println!(
@@ -62,7 +63,8 @@ pub async fn erase(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let copies = copies(store, settings, &matches).await?;
+    let listed = matches.iter().map(|m| (m.id.as_str(), m.site.as_str()));
+    let copies = copies(store, settings, listed).await?;
     if !yes {
         println!("would erase {} enquiry(ies):", matches.len());
         for m in &matches {
@@ -112,6 +114,7 @@ pub async fn erase(
 async fn erase_scrubbed(
     store: &Store,
     id: &str,
+    copies: &Copies,
     yes: bool,
     reason: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
@@ -119,6 +122,7 @@ async fn erase_scrubbed(
         println!(
             "would erase {id}: its details were already scrubbed (retention or a delete); what may remain (partner events, staff's reasons, its idempotency row) would go"
         );
+        copies.print();
         println!("nothing changed yet: run again with --yes to erase it");
         return Ok(ExitCode::SUCCESS);
     }
@@ -131,6 +135,7 @@ async fn erase_scrubbed(
             println!(
                 "erased 1 enquiry(ies): {id} had its details scrubbed already; what remained (partner events, staff's reasons, its idempotency row) is gone; an anonymous record (ids, times, outcomes) and the audit entry remain"
             );
+            copies.print();
             Ok(ExitCode::SUCCESS)
         }
         DeleteOutcome::BeingSent => {
@@ -262,26 +267,27 @@ impl Copies {
     }
 }
 
-async fn copies(
+/// `enquiries`: each enquiry's id and site.
+async fn copies<'a>(
     store: &Store,
     settings: &Settings,
-    matches: &[StoredPayload],
+    enquiries: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> anyhow::Result<Copies> {
     let mut copies = Copies::default();
-    for m in matches {
-        for d in store.deliveries_of(&m.id).await? {
+    for (id, site) in enquiries {
+        for d in store.deliveries_of(id).await? {
             match d.step {
                 // A sent email has no remote id: the recipient is the
                 // site's, as configured now (this command cannot know an
                 // address since changed).
                 Step::FallbackEmail if d.status == "synced" => {
-                    let to = (settings.site(&m.site))
+                    let to = (settings.site(site))
                         .and_then(|s| s.fallback_email.as_ref())
                         .map_or_else(
                             || "the home's fallback address (no longer configured)".to_owned(),
                             ToString::to_string,
                         );
-                    copies.emails.push(format!("{to} (enquiry {})", m.id));
+                    copies.emails.push(format!("{to} (enquiry {id})"));
                 }
                 Step::FallbackEmail => {}
                 Step::Destination => (copies.destinations)

@@ -573,7 +573,7 @@ async fn erase_by_id_reaches_an_enquiry_already_scrubbed(db: Db) {
     let store = store_on(&db).await;
     let id = enrollment_with_traces(&store).await;
     let mut conn = other_connection(&db).await;
-    set_step(&mut conn, &id, "enquiry", "synced").await;
+    synced_with(&mut conn, &id, "enquiry", "ce-77").await;
     // As an older version's retention left it: the payload alone scrubbed.
     sqlx::query(
         "UPDATE enquiries SET payload = NULL, email_hash = NULL, phone_hash = NULL, \
@@ -602,6 +602,10 @@ async fn erase_by_id_reaches_an_enquiry_already_scrubbed(db: Db) {
     let (code, out, err) = cli(&config, &["enquiries", "erase", &id, "--yes"]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("erased 1"), "{out}");
+    assert!(
+        out.contains("erase these care enquiries in CareHQ too: ce-77 (enquiry)"),
+        "CareHQ's copy is still named: {out}"
+    );
     assert_eq!(traces(&db, &id).await, [0, 0, 0]);
     let audit = store.audit_of(&id).await.unwrap();
     assert_eq!(audit.last().map(|a| a.action.as_str()), Some("erase"));
