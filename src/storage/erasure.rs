@@ -5,6 +5,7 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
+use super::sealing::Place;
 use super::search_terms::Contact;
 use super::{Backend, Store, StoreError, now_ms};
 
@@ -204,8 +205,8 @@ impl Store {
                 break;
             };
             for (id, payload, original) in pending {
-                let payload = self.sealing.open(payload)?;
-                let original = self.sealing.open_opt(original)?;
+                let payload = self.sealing.open(payload, Place::payload(&id))?;
+                let original = (self.sealing).open_opt(original, Place::original_payload(&id))?;
                 if contact.named_in(&payload, original.as_deref()) {
                     ids.push(id);
                 }
@@ -230,12 +231,15 @@ impl Store {
             .fetch_optional(&self.reader)
             .await?;
             if let Some((id, site, received_at, payload, original_payload)) = row {
+                let payload = self.sealing.open(payload, Place::payload(&id))?;
+                let in_original = Place::original_payload(&id);
+                let original_payload = (self.sealing).open_opt(original_payload, in_original)?;
                 found.push(StoredPayload {
                     id,
                     site,
                     received_at,
-                    payload: self.sealing.open(payload)?,
-                    original_payload: self.sealing.open_opt(original_payload)?,
+                    payload,
+                    original_payload,
                 });
             }
         }

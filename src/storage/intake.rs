@@ -4,7 +4,7 @@
 
 use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
-use super::sealing::{ContactHashes, Sealing};
+use super::sealing::{ContactHashes, Place, Sealing};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -45,10 +45,14 @@ pub(super) struct SealedPayload {
 }
 
 impl SealedPayload {
-    /// `payload` as stored.
-    pub(super) fn of(sealing: &Sealing, payload: &str) -> Result<SealedPayload, StoreError> {
+    /// `payload` as stored for the enquiry `enquiry_id`.
+    pub(super) fn of(
+        sealing: &Sealing,
+        enquiry_id: &str,
+        payload: &str,
+    ) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
-            payload: sealing.seal(payload)?,
+            payload: sealing.seal(payload, Place::payload(enquiry_id))?,
             hashes: sealing.contact_hashes(payload),
         })
     }
@@ -105,7 +109,7 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
         let outcome = match &self.sqlite_writer {
             Some(writer) => writer.insert(new, sealed).await?,
             None => {
@@ -160,8 +164,11 @@ impl Store {
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
                 .await?;
-        row.map(|(site, payload)| Ok((site, self.sealing.open_opt(payload)?)))
-            .transpose()
+        row.map(|(site, payload)| {
+            let place = Place::payload(enquiry_id);
+            Ok((site, self.sealing.open_opt(payload, place)?))
+        })
+        .transpose()
     }
 }
 

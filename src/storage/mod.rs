@@ -55,7 +55,7 @@ pub use models::{
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use rekey::RekeyReport;
 pub use retention::PurgeReport;
-pub use sealing::{KeyRing, Sealing, new_key_line};
+pub use sealing::{KeyRing, Place, Sealing, new_key_line};
 pub use search_backfill::BackfillReport;
 pub use search_terms::match_reasons;
 pub use spent::Spend;

@@ -148,7 +148,7 @@ impl Store {
         new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
-        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         if let Some(outcome) = insert_rows(&mut tx, new, &sealed, now).await? {

@@ -11,13 +11,13 @@ use enquiry_relay::ops::retention::{FAILED_NOTICE, purge_now};
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
     Actor, DeleteOutcome, EnquiryId, InsertOutcome, KeyRing, NewEnquiry, PartnerEventKey, Sealing,
-    Store, new_key_line, now_ms,
+    Store, StoreError, new_key_line, now_ms,
 };
 use enquiry_relay::values::Rate;
 use sqlx::Connection as _;
 
 use crate::admin::{cli, default_config};
-use crate::encryption::{columns_holding_opened, encrypted, key_file};
+use crate::encryption::{columns_holding_opened, encrypted, key_file, store_with};
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
     insert_enquiry_with, post_keyed, write_config,
@@ -996,3 +996,94 @@ async fn an_erasure_leaves_no_column_naming_the_person(db: Db) {
     }
 }
 on_both_databases!(an_erasure_leaves_no_column_naming_the_person);
+
+/// `value` sealed as the version before places did (`v1:`, no associated
+/// data) with the key of `line` (`KEYID:BASE64`).
+fn sealed_v1(line: &str, value: &str) -> String {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::Engine as _;
+    let (id, key) = line.split_once(':').unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .unwrap();
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(&key).unwrap();
+    let nonce = [9u8; 12];
+    let body = cipher.encrypt(&nonce.into(), value.as_bytes()).unwrap();
+    let sealed = [&nonce[..], &body].concat();
+    format!(
+        "v1:{id}:{}",
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    )
+}
+
+/// T3-13, sealed values: they carried no associated data, so a sealed
+/// payload copied to another row (or into `original_payload`) opened there
+/// as if it were that enquiry's. Now each is bound to its table, column and
+/// row (format `v2:`): copied, it is refused as corrupt. A value of the old
+/// format still opens, and `enquiries rekey` rewrites it as `v2:`.
+async fn a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones(db: Db) {
+    let Some(db) = TestDb::new(db).await else {
+        return;
+    };
+    let key = new_key_line("a").unwrap();
+    let store = store_with(&db, &[&key]).await;
+    store.check_encryption().await.unwrap();
+    let theirs = insert_enquiry_with(&store, stored_form_of(&family(1))).await;
+    let other = insert_enquiry_with(&store, stored_form_of(&family(2))).await;
+    let mut conn = other_connection(&db).await;
+    let (sealed,): (String,) = sqlx::query_as("SELECT payload FROM enquiries WHERE id = $1")
+        .bind(&theirs)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE enquiries SET payload = $1 WHERE id = $2")
+        .bind(&sealed)
+        .bind(&other)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let copied = store.enquiry(&other).await;
+    assert!(copied.is_err(), "a copied value opened as this enquiry's");
+    let copied = copied.unwrap_err();
+    assert!(
+        matches!(copied, StoreError::SealedCorrupt { .. }),
+        "a copied value must not open as this enquiry's: {copied:?}"
+    );
+    assert!(
+        store
+            .enquiry(&theirs)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some(),
+        "it opens in its own row"
+    );
+    assert!(sealed.starts_with("v2:a:"), "{sealed}");
+
+    // A value sealed by the version before: still read, then moved by rekey.
+    let old = sealed_v1(&key, &stored_form_of(&family(2)));
+    sqlx::query("UPDATE enquiries SET payload = $1 WHERE id = $2")
+        .bind(&old)
+        .bind(&other)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let payload = store.enquiry(&other).await.unwrap().unwrap().payload;
+    assert!(payload.is_some_and(|p| p.contains("family2@example.com")));
+    let report = store.rekey(100).await.unwrap();
+    // The old value, and the other enquiry whose search terms no indexer
+    // has written yet (rekey writes them).
+    assert_eq!(report.enquiries, 2, "{report:?}");
+    let (moved,): (String,) = sqlx::query_as("SELECT payload FROM enquiries WHERE id = $1")
+        .bind(&other)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(moved.starts_with("v2:a:"), "{moved}");
+    let payload = store.enquiry(&other).await.unwrap().unwrap().payload;
+    assert!(payload.is_some_and(|p| p.contains("family2@example.com")));
+    let _ = conn.close().await;
+    store.close().await;
+}
+on_both_databases!(a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones);
