@@ -45,7 +45,7 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
                 email: email.as_deref(),
                 phone: phone.as_deref(),
             };
-            erasure::erase(&store, &request, yes, reason.as_deref()).await?
+            erasure::erase(&store, settings, &request, yes, reason.as_deref()).await?
         }
         EnquiriesCommand::Export {
             email,
@@ -89,10 +89,11 @@ pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Resul
         EnquiriesCommand::Purge => {
             let report = crate::ops::retention::purge_now(&store, &settings.retention).await?;
             println!(
-                "scrubbed {} synced and {} spam enquiries; expired {} held enquiries nobody released within retention.held; deleted {} idempotency keys older than 24 h",
+                "scrubbed {} synced and {} spam enquiries; expired {} held enquiries nobody released within retention.held and {} with a failed step older than retention.failed; deleted {} idempotency keys older than 24 h",
                 report.synced_scrubbed,
                 report.spam_scrubbed,
                 report.held_expired,
+                report.failed_expired,
                 report.idempotency_keys_deleted
             );
             ExitCode::SUCCESS

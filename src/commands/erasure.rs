@@ -1,8 +1,9 @@
 //! `enquiries erase` and `enquiries export`: a person's right to erasure
-//! and of access. Erase lists what it would remove unless `--yes`, removes
-//! the personal data of each matching enquiry (an anonymous tombstone and
-//! an audit record stay) and reminds staff that CareHQ's copy is erased in
-//! CareHQ. Export prints everything stored about the person as JSON.
+//! and of access. Erase lists what it would remove unless `--yes`, with why
+//! each enquiry matched, removes the personal data of each matching enquiry
+//! (an anonymous tombstone and an audit record stay) and names the copies
+//! it cannot reach: CareHQ's, a further destination's, the email sent to
+//! the home. Export prints everything stored about the person as JSON.
 
 use std::process::ExitCode;
 
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::person::Person;
 use super::table::when;
-use crate::storage::{Actor, DeleteOutcome, Store, StoredPayload, now_ms};
+use crate::config::Settings;
+use crate::storage::{Actor, DeleteOutcome, Step, Store, StoredPayload, match_reasons, now_ms};
 
 /// Who the audit trail says erased it.
 const ACTOR: &str = "command line";
@@ -22,8 +24,24 @@ pub struct Request<'a> {
     pub phone: Option<&'a str>,
 }
 
+impl Request<'_> {
+    /// Why `m` is among the request's enquiries, in words.
+    fn reasons(&self, m: &StoredPayload) -> Vec<String> {
+        if self.id.is_some() {
+            return vec!["named by its id".into()];
+        }
+        match_reasons(
+            self.email,
+            self.phone,
+            &m.payload,
+            m.original_payload.as_deref(),
+        )
+    }
+}
+
 pub async fn erase(
     store: &Store,
+    settings: &Settings,
     request: &Request<'_>,
     yes: bool,
     reason: Option<&str>,
@@ -32,13 +50,21 @@ pub async fn erase(
         Ok(matches) => matches,
         Err(problem) => return Ok(usage(&problem)),
     };
+    // An id whose details are gone already: what else may name the person.
+    if let (true, Some(id)) = (matches.is_empty(), request.id)
+        && let Some(scrubbed) = store.enquiry(id).await?
+    {
+        let copies = copies(store, settings, [(id, scrubbed.site.as_str())]).await?;
+        return erase_scrubbed(store, id, &copies, yes, reason).await;
+    }
     if matches.is_empty() {
         println!(
             "no stored enquiry matches; nothing to erase (enquiries already scrubbed hold no personal data)"
         );
         return Ok(ExitCode::FAILURE);
     }
-    let remote = remote_ids(store, &matches).await?;
+    let listed = matches.iter().map(|m| (m.id.as_str(), m.site.as_str()));
+    let copies = copies(store, settings, listed).await?;
     if !yes {
         println!("would erase {} enquiry(ies):", matches.len());
         for m in &matches {
@@ -48,7 +74,11 @@ pub async fn erase(
                 m.site,
                 when(m.received_at)
             );
+            // Check these before erasing: a number written beside another
+            // may be someone else's enquiry.
+            println!("    matched by: {}", request.reasons(m).join("; "));
         }
+        copies.print();
         println!("nothing changed yet: run again with --yes to erase them");
         return Ok(ExitCode::SUCCESS);
     }
@@ -67,20 +97,58 @@ pub async fn erase(
     println!(
         "erased {erased} enquiry(ies): their personal data is gone from every table; an anonymous record (ids, times, outcomes) and the audit entry remain"
     );
-    if !remote.is_empty() {
-        println!(
-            "CareHQ keeps its own copy: erase these care enquiries in CareHQ too: {}",
-            remote.join(", ")
-        );
-    }
+    copies.print();
     if !busy.is_empty() {
         println!(
-            "not erased, being sent to CareHQ right now (run erase again in a minute): {}",
+            "not erased, being sent right now (run erase again once that send has ended, in a minute): {}",
             busy.join(", ")
         );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `erase ID` of an enquiry whose personal data retention (or a delete)
+/// already scrubbed: what may still name the person (partner events, staff's
+/// reasons, the idempotency row) goes, and the erasure is audited.
+async fn erase_scrubbed(
+    store: &Store,
+    id: &str,
+    copies: &Copies,
+    yes: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if !yes {
+        println!(
+            "would erase {id}: its details were already scrubbed (retention or a delete); what may remain (partner events, staff's reasons, its idempotency row) would go"
+        );
+        copies.print();
+        println!("nothing changed yet: run again with --yes to erase it");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let actor = Actor {
+        label: ACTOR,
+        reason: Some(reason.unwrap_or("erasure request")),
+    };
+    match store.erase_enquiry(id, &actor).await? {
+        DeleteOutcome::Deleted => {
+            println!(
+                "erased 1 enquiry(ies): {id} had its details scrubbed already; what remained (partner events, staff's reasons, its idempotency row) is gone; an anonymous record (ids, times, outcomes) and the audit entry remain"
+            );
+            copies.print();
+            Ok(ExitCode::SUCCESS)
+        }
+        DeleteOutcome::BeingSent => {
+            println!(
+                "not erased, being sent right now (run erase again once that send has ended, in a minute): {id}"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        DeleteOutcome::NotFound => {
+            println!("no stored enquiry matches; nothing to erase");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `sites`: only enquiries of these (`--account`'s); `None` for every site.
@@ -98,7 +166,9 @@ pub async fn export(
     }
     let mut enquiries = Vec::with_capacity(matches.len());
     for m in &matches {
-        enquiries.push(one(store, m).await?);
+        let mut one = one(store, m).await?;
+        one["matched_by"] = json!(request.reasons(m));
+        enquiries.push(one);
     }
     let report = json!({
         "exported_at": when(now_ms()) + " UTC",
@@ -162,15 +232,72 @@ async fn matching(
     Ok(Ok(store.stored_payloads(&ids).await?))
 }
 
-/// CareHQ's ids of the matched enquiries' delivered steps.
-async fn remote_ids(store: &Store, matches: &[StoredPayload]) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for m in matches {
-        for d in store.deliveries_of(&m.id).await? {
-            ids.extend(d.remote_id.map(|r| format!("{r} ({})", d.step.as_str())));
+/// The copies of the matched enquiries outside this service, which an
+/// erasure here does not reach.
+#[derive(Default)]
+struct Copies {
+    /// CareHQ's ids of the delivered enquiry and visit steps.
+    carehq: Vec<String>,
+    /// A further destination's ids (`destination:NAME`).
+    destinations: Vec<String>,
+    /// Who the fallback email went to, per enquiry.
+    emails: Vec<String>,
+}
+
+impl Copies {
+    fn print(&self) {
+        if !self.carehq.is_empty() {
+            println!(
+                "CareHQ keeps its own copy: erase these care enquiries in CareHQ too: {}",
+                self.carehq.join(", ")
+            );
+        }
+        if !self.destinations.is_empty() {
+            println!(
+                "further destinations keep their own copy: ask their administrators to erase these records: {}",
+                self.destinations.join(", ")
+            );
+        }
+        if !self.emails.is_empty() {
+            println!(
+                "the enquiry was emailed to the home (fallback email): ask the recipient to delete that email: {}",
+                self.emails.join(", ")
+            );
         }
     }
-    Ok(ids)
+}
+
+/// `enquiries`: each enquiry's id and site.
+async fn copies<'a>(
+    store: &Store,
+    settings: &Settings,
+    enquiries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> anyhow::Result<Copies> {
+    let mut copies = Copies::default();
+    for (id, site) in enquiries {
+        for d in store.deliveries_of(id).await? {
+            match d.step {
+                // A sent email has no remote id: the recipient is the
+                // site's, as configured now (this command cannot know an
+                // address since changed).
+                Step::FallbackEmail if d.status == "synced" => {
+                    let to = (settings.site(site))
+                        .and_then(|s| s.fallback_email.as_ref())
+                        .map_or_else(
+                            || "the home's fallback address (no longer configured)".to_owned(),
+                            ToString::to_string,
+                        );
+                    copies.emails.push(format!("{to} (enquiry {id})"));
+                }
+                Step::FallbackEmail => {}
+                Step::Destination => (copies.destinations)
+                    .extend(d.remote_id.map(|r| format!("{r} ({})", d.step_name))),
+                Step::Enquiry | Step::HomeVisit => (copies.carehq)
+                    .extend(d.remote_id.map(|r| format!("{r} ({})", d.step.as_str()))),
+            }
+        }
+    }
+    Ok(copies)
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -61,7 +61,7 @@ fields::section! {
 }
 
 fields::section! {
-    /// `[retention]`: when personal data is scrubbed (failed enquiries never are).
+    /// `[retention]`: when personal data is scrubbed.
     #[derive(Clone, Debug)]
     pub struct RetentionSettings {
         /// Synced enquiries keep their details this long after they arrived.
@@ -72,6 +72,13 @@ fields::section! {
         /// long after it arrived; then they are scrubbed and its delivery is
         /// `expired` (never sent).
         pub held: Duration ["fields::positive_duration"] = 30 * DAY,
+        /// An enquiry with a failed step (CareHQ refused it, or a fallback
+        /// email or a further destination's copy failed for good), nothing
+        /// of it still to be sent, keeps its details this long after it
+        /// arrived; then they are scrubbed and its failed steps become
+        /// `expired`. Long enough for staff to correct and resend; applies
+        /// only after a notice period from the first start that warned about it.
+        pub failed: Duration ["fields::positive_duration"] = 90 * DAY,
         /// How often a running server does the pass (the first one comes a
         /// minute after start, or after `interval` if that is shorter).
         pub interval: Duration ["fields::positive_duration"] = DAY,

@@ -189,6 +189,11 @@ fields::section! {
         pub per_ip: Rate ["fields::parsed"] = Rate::every(10, 600),
         // Far above any care home's real enquiry volume, well below a flood.
         pub per_site: Rate ["fields::parsed"] = Rate::every(300, 3600),
+        /// Posts stored held, per site from all addresses together. Each is
+        /// stored and a held visit takes its place in the slot until a
+        /// person deletes it or it expires; a home's real held posts (an
+        /// old tab, a quick autofill) are a few a day.
+        pub per_site_held: Rate ["fields::parsed"] = Rate::every(20, 3600),
         /// Most client addresses (IPv6: /64s) whose buckets are kept in memory.
         // A few MB of buckets: far more distinct addresses than post to
         // care home forms in an hour, yet a flood from many addresses

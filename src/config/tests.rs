@@ -164,12 +164,13 @@ const PROBLEMS: &[Row] = &[
         ("ENQUIRY_RELAY_STAFF__TOKEN_FILE", "token")], &[("staff.token", "staff.token_file"), ("-", "inline-"), ("-", "from-file")]),
     ("[sites.captcha]\nprovider = \"altcha\"\nsecret = \"s\"\n[captcha]\nzz = 1", &[], &[("?", "captcha.zz"), ("!", "sites[0].captcha.zz")]),
     // Blank is unset: the default applies.
-    ("[retention]\nsynced = \"0s\"\nspam = \"soon\"\nkeep = 1\n[status]\nfailed_is_degraded = \"sometimes\"\nmax_pending_age = \"\"",
+    ("[retention]\nsynced = \"0s\"\nspam = \"soon\"\nfailed = \"0s\"\nkeep = 1\n[status]\nfailed_is_degraded = \"sometimes\"\nmax_pending_age = \"\"",
       &[("ENQUIRY_RELAY_RETENTION__HELD", "30")], &[
         ("retention.synced", "longer than zero"), ("retention.spam", "\"soon\" is not a duration"),
+        ("retention.failed", "longer than zero"),
         ("retention.keep", "unknown key"), ("retention.held", "add one"),
         ("retention.held", "(set by ENQUIRY_RELAY_RETENTION__HELD)"),
-        ("status.failed_is_degraded", "expected true or false"), ("!", "status.max_pending_age"), ("#", "5")]),
+        ("status.failed_is_degraded", "expected true or false"), ("!", "status.max_pending_age"), ("#", "6")]),
     ("[alerts]\nwebhook_url = \"ftp://hunter2\"\nsmtp_url = \"smtp://h\"", &[], &[
         ("?", "alerts.webhook_url"), ("alerts.smtp_url", "alerts.email_from"), ("-", "hunter2")]),
     ("[log]\nformat = \"jsn\"", &[], &[("log.format", "\"jsn\""), ("log.format", "text, json")]),
@@ -309,9 +310,11 @@ fn defaults_fill_every_unset_key() {
         (captcha.secret.is_none(), &captcha.site_key, captcha.min_score, captcha.timeout) => "(true, None, 0.5, 10s)",
         (&s.source, s.spam.min_fill_time, s.spam.max_token_age, s.spam.token_secret.is_none()) => "(Inline, 3s, 86400s, true)",
         (s.rate_limit.per_ip, s.rate_limit.per_site) => format!("({:?}, {:?})", Rate::parse("10/10m").unwrap(), Rate::parse("300/1h").unwrap()),
+        s.rate_limit.per_site_held => format!("{:?}", Rate::parse("20/1h").unwrap()),
         s.rate_limit.max_tracked_addresses => "100000",
         (s.status.max_pending_age, s.status.failed_is_degraded) => "(1800s, true)",
         (retention.synced, retention.spam, retention.held, retention.interval) => "(2592000s, 604800s, 2592000s, 86400s)",
+        retention.failed => "7776000s",
         (s.alerts.webhook_url.is_none(), s.alerts.smtp_url.is_none(), s.sentry.dsn.is_none(), s.log.format) => "(true, true, true, Text)",
         // A config given as a file or text is not the built-in sandbox, even
         // with carehq.sandbox = true: /metrics asks for the staff token.

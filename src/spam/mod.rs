@@ -49,6 +49,7 @@ impl SpamGuard {
             limits: RateLimits::new(
                 settings.rate_limit.per_ip,
                 settings.rate_limit.per_site,
+                settings.rate_limit.per_site_held,
                 settings.rate_limit.max_tracked_addresses,
             ),
         }

@@ -149,10 +149,16 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
     }
 }
 
-/// Both limits a post must pass.
+/// The limits a post must pass: its address's, then its site's (held posts
+/// have a site limit of their own).
 pub struct RateLimits {
     per_ip: Buckets<IpAddr>,
     per_site: Buckets<String>,
+    /// Held posts spend none of `per_site` (a flood of doubtful posts must
+    /// not turn families away), but each is stored and a held visit takes a
+    /// place in its slot: without a bound of their own, a few addresses
+    /// could fill a home's visit calendar.
+    per_site_held: Buckets<String>,
     /// Idle buckets are swept from within `check` at most this often, so the
     /// per-IP map cannot grow without bound and no extra task is needed.
     last_sweep: Mutex<Instant>,
@@ -162,7 +168,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A site token taken for a post; given back when dropped unspent.
 pub struct SiteToken<'a> {
-    limits: &'a RateLimits,
+    /// The site bucket it came from (`per_site` or `per_site_held`).
+    bucket: &'a Buckets<String>,
     site: String,
     spent: bool,
 }
@@ -177,17 +184,23 @@ impl SiteToken<'_> {
 impl Drop for SiteToken<'_> {
     fn drop(&mut self) {
         if !self.spent {
-            self.limits.per_site.give_back(&self.site);
+            self.bucket.give_back(&self.site);
         }
     }
 }
 
 impl RateLimits {
     /// `max_tracked` caps the per-IP buckets (`rate_limit.max_tracked_addresses`).
-    pub fn new(per_ip: Rate, per_site: Rate, max_tracked: usize) -> RateLimits {
+    pub fn new(
+        per_ip: Rate,
+        per_site: Rate,
+        per_site_held: Rate,
+        max_tracked: usize,
+    ) -> RateLimits {
         RateLimits {
             per_ip: Buckets::new(per_ip, max_tracked, "per_ip"),
             per_site: Buckets::new(per_site, usize::MAX, "per_site"),
+            per_site_held: Buckets::new(per_site_held, usize::MAX, "per_site_held"),
             last_sweep: Mutex::new(Instant::now()),
         }
     }
@@ -209,13 +222,34 @@ impl RateLimits {
         site: &str,
         now: Instant,
     ) -> Result<SiteToken<'a>, Duration> {
+        self.take_from(&self.per_site, ip, site, now)
+    }
+
+    /// [`RateLimits::take_site`] for a post about to be stored held: one of
+    /// the site's held tokens (`rate_limit.per_site_held`).
+    pub fn take_held_site<'a>(
+        &'a self,
+        ip: IpAddr,
+        site: &str,
+        now: Instant,
+    ) -> Result<SiteToken<'a>, Duration> {
+        self.take_from(&self.per_site_held, ip, site, now)
+    }
+
+    fn take_from<'a>(
+        &'a self,
+        bucket: &'a Buckets<String>,
+        ip: IpAddr,
+        site: &str,
+        now: Instant,
+    ) -> Result<SiteToken<'a>, Duration> {
         let site = site.to_owned();
-        if let Err(wait) = self.per_site.take(&site, now) {
+        if let Err(wait) = bucket.take(&site, now) {
             self.per_ip.give_back(&subscriber(ip));
             return Err(wait);
         }
         Ok(SiteToken {
-            limits: self,
+            bucket,
             site,
             spent: false,
         })
@@ -245,7 +279,9 @@ impl RateLimits {
 
     /// Drop idle buckets; returns how many remain.
     pub fn forget_idle(&self, now: Instant) -> usize {
-        self.per_ip.forget_idle(now) + self.per_site.forget_idle(now)
+        self.per_ip.forget_idle(now)
+            + self.per_site.forget_idle(now)
+            + self.per_site_held.forget_idle(now)
     }
 }
 
@@ -262,6 +298,7 @@ mod tests {
         RateLimits::new(
             Rate::parse(per_ip).unwrap(),
             Rate::parse(per_site).unwrap(),
+            Rate::parse("1/1h").unwrap(),
             1000,
         )
     }
@@ -319,9 +356,28 @@ mod tests {
     }
 
     #[test]
+    fn held_posts_spend_a_site_limit_of_their_own() {
+        // `limits` allows one held post per site an hour.
+        let limits = limits("10/1h", "10/1h");
+        let t0 = Instant::now();
+        limits
+            .take_held_site(ip("1.1.1.1"), "a", t0)
+            .unwrap()
+            .spend();
+        assert!(limits.take_held_site(ip("2.2.2.2"), "a", t0).is_err());
+        // The ordinary site limit and another site's held limit are untouched.
+        limits.take_site(ip("2.2.2.2"), "a", t0).unwrap().spend();
+        limits
+            .take_held_site(ip("2.2.2.2"), "b", t0)
+            .unwrap()
+            .spend();
+    }
+
+    #[test]
     fn when_the_map_is_full_the_least_recently_used_address_is_evicted() {
         let limits = RateLimits::new(
             Rate::parse("1/1h").unwrap(),
+            Rate::parse("100/1s").unwrap(),
             Rate::parse("100/1s").unwrap(),
             3,
         );

@@ -2,6 +2,7 @@
 //! send failed ones again, release held ones. Every change is one statement
 //! (or one transaction), so it is safe beside a running server.
 
+use super::sealing::Place;
 use super::{Store, StoreError, now_ms};
 
 /// One line of `enquiries list`.
@@ -164,11 +165,12 @@ impl Store {
         conn.done();
         row.map(
             |(id, site, received_at, payload, spam_verdict, scrubbed_at, version, sha256)| {
+                let payload = (self.sealing).open_opt(payload, Place::payload(&id))?;
                 Ok(EnquiryRecord {
                     id,
                     site,
                     received_at,
-                    payload: self.sealing.open_opt(payload)?,
+                    payload,
                     spam_verdict,
                     scrubbed_at,
                     consent: version

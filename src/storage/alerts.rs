@@ -3,6 +3,7 @@
 //! that statement itself checks the condition: a claim never rests on figures
 //! read earlier, which another instance may have changed since.
 
+use super::sealing::Place;
 use super::{Store, StoreError};
 
 /// A kind of incident and the condition that makes it hold.
@@ -191,7 +192,10 @@ impl Store {
         .await?;
         conn.done();
         rows.into_iter()
-            .map(|(id, site, payload)| Ok((id, site, self.sealing.open_opt(payload)?)))
+            .map(|(id, site, payload)| {
+                let payload = (self.sealing).open_opt(payload, Place::payload(&id))?;
+                Ok((id, site, payload))
+            })
             .collect()
     }
 }

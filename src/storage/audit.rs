@@ -2,7 +2,7 @@
 //! release, delete, edit, erase), written in the same transaction as the change, so
 //! there is never a change without its record or a record without its change.
 
-use super::sealing::Sealing;
+use super::sealing::{Place, Sealing};
 use super::{Store, StoreError};
 
 /// What staff did, as stored in `audit_log.action`.
@@ -48,7 +48,7 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-type AuditRow = (i64, String, String, Option<String>, Option<String>);
+type AuditRow = (String, i64, String, String, Option<String>, Option<String>);
 
 /// Add a row inside the caller's transaction. The reason and detail are
 /// sealed: staff's words may name the family, an edit's detail lists fields.
@@ -61,17 +61,18 @@ pub(super) async fn record(
     detail: Option<&str>,
     at: i64,
 ) -> Result<(), StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO audit_log (id, enquiry_id, actor, at, action, reason, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(id.as_str())
     .bind(enquiry_id)
     .bind(actor.label)
     .bind(at)
     .bind(action.as_str())
-    .bind(sealing.seal_opt(actor.reason)?)
-    .bind(sealing.seal_opt(detail)?)
+    .bind(sealing.seal_opt(actor.reason, Place::reason(&id))?)
+    .bind(sealing.seal_opt(detail, Place::detail(&id))?)
     .execute(conn)
     .await?;
     Ok(())
@@ -82,7 +83,7 @@ impl Store {
     pub async fn audit_of(&self, enquiry_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT at, actor, action, reason, detail FROM audit_log \
+            "SELECT id, at, actor, action, reason, detail FROM audit_log \
              WHERE enquiry_id = $1 ORDER BY at, id",
         )
         .bind(enquiry_id)
@@ -90,13 +91,13 @@ impl Store {
         .await?;
         conn.done();
         rows.into_iter()
-            .map(|(at, actor, action, reason, detail)| {
+            .map(|(id, at, actor, action, reason, detail)| {
                 Ok(AuditEntry {
                     at,
                     actor,
                     action,
-                    reason: self.sealing.open_opt(reason)?,
-                    detail: self.sealing.open_opt(detail)?,
+                    reason: self.sealing.open_opt(reason, Place::reason(&id))?,
+                    detail: self.sealing.open_opt(detail, Place::detail(&id))?,
                 })
             })
             .collect()

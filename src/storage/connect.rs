@@ -159,6 +159,9 @@ fn sqlite_pool(max: u32, read_only: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
+        // secure_delete: a scrubbed or erased value is overwritten with
+        // zeros, not left readable in the file's free space (the WAL's older
+        // frames hold it until the next checkpoint restarts the WAL).
         // Checkpoints run in a background task, not in commits
         // (storage/checkpoint.rs); the commit that starts a restarted WAL
         // over cuts the file back to the checkpoint's size target.
@@ -167,6 +170,7 @@ fn sqlite_pool(max: u32, read_only: bool) -> AnyPoolOptions {
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA secure_delete = ON; \
                      PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_TARGET_BYTES};",
                 )))
                 .await?;
@@ -252,6 +256,12 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(sync, 2);
+            // Erased values are overwritten, not left in free pages.
+            let (secure,): (i64,) = sqlx::query_as("PRAGMA secure_delete")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(secure, 1);
         }
         store.close().await;
     }

@@ -5,8 +5,9 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
+use super::sealing::Place;
 use super::search_terms::Contact;
-use super::{Store, StoreError, now_ms};
+use super::{Backend, Store, StoreError, now_ms};
 
 /// How a delete or an erasure went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +60,10 @@ impl Store {
     }
 
     /// One transaction: scrub the enquiry, audit it as `action`. Refused
-    /// (nothing changed) while one of its steps is being sent.
+    /// (nothing changed) while one of its steps is being sent: `sending`
+    /// with a lease not yet run out. A step left `sending` by a worker whose
+    /// lease ran out (it crashed, or lost the row) is expired with the rest,
+    /// so no later claim sends what is no longer stored.
     pub(super) async fn scrub_audited(
         &self,
         enquiry_id: &str,
@@ -68,7 +72,39 @@ impl Store {
     ) -> Result<DeleteOutcome, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        // The write first: on SQLite it takes the write lock at once.
+        // The steps' statuses and lease ends, and "now" by the clock that
+        // stamped the leases: the process's on SQLite, the database's on
+        // PostgreSQL (outbox.rs). Read by the (enquiry_id, step) key alone;
+        // whether a send is in flight is decided here, not by a plan.
+        let steps_sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT status, next_attempt_at, $2 FROM deliveries WHERE enquiry_id = $1"
+            }
+            // The steps first, locked: a claim of one of them that has not
+            // committed yet is waited for, and its `sending` is what this
+            // reads (under READ COMMITTED a plain read would miss it, answer
+            // "Deleted", and the worker would send the payload it read
+            // before this commits). A claim that comes later skips the
+            // locked rows and finds them expired. Same order as an outcome
+            // (the step, then its enquiry through the state trigger), so the
+            // two cannot deadlock.
+            Backend::Postgres => {
+                "SELECT status, next_attempt_at, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT \
+                 FROM deliveries WHERE enquiry_id = $1 FOR UPDATE"
+            }
+        };
+        let read_steps = || {
+            let query = sqlx::query_as::<_, (String, i64, i64)>(steps_sql).bind(enquiry_id);
+            match self.backend {
+                Backend::Sqlite => query.bind(now),
+                Backend::Postgres => query,
+            }
+        };
+        let locked = match self.backend {
+            Backend::Postgres => Some(read_steps().fetch_all(&mut *tx).await?),
+            Backend::Sqlite => None,
+        };
+        // On SQLite the write comes first: it takes the write lock at once.
         let done = sqlx::query(
             "UPDATE enquiries SET payload = NULL, original_payload = NULL, \
              email_hash = NULL, phone_hash = NULL, \
@@ -81,32 +117,43 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(DeleteOutcome::NotFound);
         }
-        let (sending,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries WHERE enquiry_id = $1 AND status = 'sending'",
-        )
-        .bind(enquiry_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if sending > 0 {
+        let steps = match locked {
+            Some(steps) => steps,
+            None => read_steps().fetch_all(&mut *tx).await?,
+        };
+        let in_flight =
+            |(status, lease_end, now): &(String, i64, i64)| status == "sending" && lease_end > now;
+        if steps.iter().any(in_flight) {
             tx.rollback().await?;
             return Ok(DeleteOutcome::BeingSent);
         }
+        let lease_now = steps.first().map_or(now, |(_, _, lease_now)| *lease_now);
         sqlx::query(
             "UPDATE deliveries SET status = 'expired', updated_at = $1, next_attempt_at = $1 \
-             WHERE enquiry_id = $2 AND status IN ('pending', 'failed', 'held', 'waiting')",
+             WHERE enquiry_id = $2 AND (status IN ('pending', 'failed', 'held', 'waiting') \
+                OR (status = 'sending' AND next_attempt_at <= $3))",
         )
         .bind(now)
         .bind(enquiry_id)
+        .bind(lease_now)
         .execute(&mut *tx)
         .await?;
+        // A visit that will now never be sent gives its place back.
+        super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
         for &sql in SCRUB_REST {
             sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
         }
         if action == AuditAction::Erase {
-            sqlx::query("UPDATE audit_log SET reason = NULL WHERE enquiry_id = $1")
-                .bind(enquiry_id)
-                .execute(&mut *tx)
-                .await?;
+            // Staff's words may name the family; the key and fingerprint of
+            // the post were made from what the family wrote. (A console
+            // delete keeps the key for its 24 h, so a family's retry of the
+            // same post is answered, not stored again.)
+            for sql in [
+                "UPDATE audit_log SET reason = NULL WHERE enquiry_id = $1",
+                "DELETE FROM idempotency_keys WHERE enquiry_id = $1",
+            ] {
+                sqlx::query(sql).bind(enquiry_id).execute(&mut *tx).await?;
+            }
         }
         audit::record(&self.sealing, &mut tx, enquiry_id, actor, action, None, now).await?;
         tx.commit().await?;
@@ -158,8 +205,8 @@ impl Store {
                 break;
             };
             for (id, payload, original) in pending {
-                let payload = self.sealing.open(payload)?;
-                let original = self.sealing.open_opt(original)?;
+                let payload = self.sealing.open(payload, Place::payload(&id))?;
+                let original = (self.sealing).open_opt(original, Place::original_payload(&id))?;
                 if contact.named_in(&payload, original.as_deref()) {
                     ids.push(id);
                 }
@@ -184,12 +231,15 @@ impl Store {
             .fetch_optional(&self.reader)
             .await?;
             if let Some((id, site, received_at, payload, original_payload)) = row {
+                let payload = self.sealing.open(payload, Place::payload(&id))?;
+                let in_original = Place::original_payload(&id);
+                let original_payload = (self.sealing).open_opt(original_payload, in_original)?;
                 found.push(StoredPayload {
                     id,
                     site,
                     received_at,
-                    payload: self.sealing.open(payload)?,
-                    original_payload: self.sealing.open_opt(original_payload)?,
+                    payload,
+                    original_payload,
                 });
             }
         }

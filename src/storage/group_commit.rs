@@ -31,6 +31,7 @@ struct OwnedOutcome {
     owner: String,
     account: String,
     overrule: bool,
+    attempt_id: String,
     attempt: AttemptRecord,
     transition: Transition,
 }
@@ -99,6 +100,7 @@ impl SqliteWriter {
             owner: lease.token.to_owned(),
             account: lease.account.to_owned(),
             overrule: lease.overrule,
+            attempt_id: lease.attempt_id.to_owned(),
             attempt: attempt.clone(),
             transition: transition.clone(),
         };
@@ -241,6 +243,7 @@ async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
                         token: &o.owner,
                         account: &o.account,
                         overrule: o.overrule,
+                        attempt_id: &o.attempt_id,
                     },
                     &o.attempt,
                     &o.transition,

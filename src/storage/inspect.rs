@@ -3,6 +3,7 @@
 //! for the worker (on the main pool).
 
 use super::models::{DeliveryStatus, Step};
+use super::sealing::Place;
 use super::{Store, StoreError};
 
 /// A delivery as staff see it.
@@ -45,6 +46,7 @@ type DeliveryRow = (
     Option<String>,
 );
 type AttemptRow = (
+    String,
     i64,
     i64,
     String,
@@ -101,7 +103,7 @@ impl Store {
     pub async fn attempts_of(&self, delivery_id: &str) -> Result<Vec<AttemptView>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<AttemptRow> = sqlx::query_as(
-            "SELECT started_at, duration_ms, outcome, http_status, hint, arg_errors, error \
+            "SELECT id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error \
              FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, id",
         )
         .bind(delivery_id)
@@ -110,14 +112,14 @@ impl Store {
         conn.done();
         rows.into_iter()
             .map(
-                |(started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| {
+                |(id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error)| {
                     Ok(AttemptView {
                         started_at,
                         duration_ms,
                         outcome,
                         http_status,
-                        hint: self.sealing.open_opt(hint)?,
-                        arg_errors: self.sealing.open_opt(arg_errors)?,
+                        hint: self.sealing.open_opt(hint, Place::hint(&id))?,
+                        arg_errors: (self.sealing).open_opt(arg_errors, Place::arg_errors(&id))?,
                         error,
                     })
                 },

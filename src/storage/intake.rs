@@ -4,7 +4,7 @@
 
 use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
-use super::sealing::{ContactHashes, Sealing};
+use super::sealing::{ContactHashes, Place, Sealing};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys answer the same for this long.
@@ -46,10 +46,14 @@ pub(super) struct SealedPayload {
 }
 
 impl SealedPayload {
-    /// `payload` as stored.
-    pub(super) fn of(sealing: &Sealing, payload: &str) -> Result<SealedPayload, StoreError> {
+    /// `payload` as stored for the enquiry `enquiry_id`.
+    pub(super) fn of(
+        sealing: &Sealing,
+        enquiry_id: &str,
+        payload: &str,
+    ) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
-            payload: sealing.seal(payload)?,
+            payload: sealing.seal(payload, Place::payload(enquiry_id))?,
             hashes: sealing.contact_hashes(payload),
         })
     }
@@ -87,6 +91,11 @@ pub fn repeat_or_conflict(
     stored: Option<&str>,
     fingerprint: Option<&str>,
 ) -> InsertOutcome {
+    // An unkeyed fingerprint of a version before keyed ones (`k1:`) cannot
+    // be compared with a keyed one: it matches any, as a key stored before
+    // fingerprints does (for the 24 h it lives).
+    let keyed = |f: &str| f.starts_with("k1:");
+    let stored = stored.filter(|s| keyed(s) == fingerprint.is_some_and(keyed));
     match (stored, fingerprint) {
         (Some(stored), Some(fingerprint)) if stored != fingerprint => InsertOutcome::Conflict,
         _ => InsertOutcome::Duplicate {
@@ -101,7 +110,7 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
         let outcome = match &self.sqlite_writer {
             Some(writer) => writer.insert(new, sealed).await?,
             // Nothing to look up first: one statement, one round trip, one
@@ -162,8 +171,11 @@ impl Store {
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
                 .await?;
-        row.map(|(site, payload)| Ok((site, self.sealing.open_opt(payload)?)))
-            .transpose()
+        row.map(|(site, payload)| {
+            let place = Place::payload(enquiry_id);
+            Ok((site, self.sealing.open_opt(payload, place)?))
+        })
+        .transpose()
     }
 }
 
@@ -322,4 +334,31 @@ pub(super) async fn insert_rows(
         .await?;
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(stored: Option<&str>, fingerprint: Option<&str>) -> &'static str {
+        match repeat_or_conflict("e".into(), stored, fingerprint) {
+            InsertOutcome::Duplicate { .. } => "repeat",
+            InsertOutcome::Conflict => "conflict",
+            InsertOutcome::Created => "created",
+        }
+    }
+
+    #[test]
+    fn keyed_fingerprints_are_compared_and_unkeyed_ones_of_before_match_any() {
+        assert_eq!(outcome(Some("k1:aa"), Some("k1:aa")), "repeat");
+        assert_eq!(outcome(Some("k1:aa"), Some("k1:bb")), "conflict");
+        assert_eq!(
+            outcome(None, Some("k1:bb")),
+            "repeat",
+            "a key of before 0007"
+        );
+        // Stored by the version before keyed fingerprints, in its last 24 h.
+        assert_eq!(outcome(Some("aa"), Some("k1:bb")), "repeat");
+        assert_eq!(outcome(Some("aa"), Some("bb")), "conflict");
+    }
 }

@@ -25,6 +25,7 @@ mod partner_events;
 mod readiness;
 mod rekey;
 mod retention;
+mod retention_notices;
 mod sealing;
 mod search_backfill;
 mod search_terms;
@@ -54,8 +55,9 @@ pub use models::{
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use rekey::RekeyReport;
 pub use retention::PurgeReport;
-pub use sealing::{KeyRing, Sealing, new_key_line};
+pub use sealing::{KeyRing, Place, Sealing, new_key_line};
 pub use search_backfill::BackfillReport;
+pub use search_terms::match_reasons;
 pub use spent::Spend;
 pub use staff_actions::{Correction, EditOutcome};
 pub use staff_list::{Cursor, DayCount, EnquiryState, Page, StaffFilter, StaffRow};

@@ -4,6 +4,7 @@ use super::models::{
     AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, DueRows, EnquiryId, Step,
     Transition,
 };
+use super::sealing::Place;
 use super::{Backend, Store, StoreError, now_ms};
 
 /// SQLite has one writer at a time, so a plain `UPDATE … RETURNING` claims
@@ -338,12 +339,15 @@ impl Store {
         transition: &Transition,
         overrule: bool,
     ) -> Result<bool, StoreError> {
-        // CareHQ's answer can quote the family: sealed like the enquiry.
+        // The attempt's id first: CareHQ's answer can quote the family, and
+        // is sealed like the enquiry, bound to the row it is stored in.
+        let attempt_id = uuid::Uuid::now_v7().to_string();
         let sealed;
         let attempt = if attempt.hint.is_some() || attempt.arg_errors.is_some() {
+            let (hint, arg_errors) = (Place::hint(&attempt_id), Place::arg_errors(&attempt_id));
             sealed = AttemptRecord {
-                hint: self.sealing.seal_opt(attempt.hint.as_deref())?,
-                arg_errors: self.sealing.seal_opt(attempt.arg_errors.as_deref())?,
+                hint: self.sealing.seal_opt(attempt.hint.as_deref(), hint)?,
+                arg_errors: (self.sealing).seal_opt(attempt.arg_errors.as_deref(), arg_errors)?,
                 ..attempt.clone()
             };
             &sealed
@@ -355,6 +359,7 @@ impl Store {
             token: &row.lease_token,
             account: &row.account,
             overrule,
+            attempt_id: &attempt_id,
         };
         if let Some(writer) = &self.sqlite_writer {
             return writer.record(lease, attempt, transition).await;
@@ -398,6 +403,8 @@ pub(super) struct Lease<'a> {
     /// A known success recorded without the lease (`record_late_success`):
     /// only a synced transition, and only while the row is not yet final.
     pub overrule: bool,
+    /// The id the attempt is stored under (its sealed values are bound to it).
+    pub attempt_id: &'a str,
 }
 
 /// An attempt and its delivery's new state, inside the caller's transaction.
@@ -415,6 +422,7 @@ pub(super) async fn record_rows(
         token: owner,
         account,
         overrule,
+        attempt_id,
     } = lease;
     // Each first statement answers the time it stamped, which the rest of
     // the outcome uses; no row means the lease no longer holds it.
@@ -481,7 +489,7 @@ pub(super) async fn record_rows(
         "INSERT INTO delivery_attempts (id, delivery_id, started_at, duration_ms, outcome, http_status, hint, arg_errors, error) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(attempt_id)
     .bind(delivery_id)
     .bind(attempt.started_at)
     .bind(attempt.duration_ms)

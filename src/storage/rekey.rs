@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 
-use super::sealing::{Sealing, sealed_key_id};
+use super::sealing::{Place, Sealing, sealed_key_id};
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
 
@@ -237,7 +237,7 @@ impl Store {
                 rows
             {
                 note_keys(met, [Some(&payload), original_payload.as_ref()]);
-                let plain = self.sealing.open(payload.clone())?;
+                let plain = self.sealing.open(payload.clone(), Place::payload(&id))?;
                 let hashes = self.sealing.contact_hashes(&plain);
                 // A payload sealed with the newest key was written with its
                 // terms under that key too (intake, an edit, a rekey).
@@ -250,12 +250,14 @@ impl Store {
                     report.current += 1;
                     continue;
                 }
-                let original = self.sealing.open_opt(original_payload.clone())?;
+                let in_original = Place::original_payload(&id);
+                let original = (self.sealing).open_opt(original_payload.clone(), in_original)?;
                 let terms = enquiry_terms(&self.sealing, &plain, original.as_deref());
-                let new_payload = reseal_opened(&self.sealing, &payload, &plain)?;
+                let new_payload =
+                    reseal_opened(&self.sealing, &payload, &plain, Place::payload(&id))?;
                 let new_original = match (&original_payload, &original) {
                     (Some(stored), Some(plain)) => {
-                        Some(reseal_opened(&self.sealing, stored, plain)?)
+                        Some(reseal_opened(&self.sealing, stored, plain, in_original)?)
                     }
                     _ => None,
                 };
@@ -323,8 +325,16 @@ impl Store {
                     continue;
                 }
                 let done = sqlx::query(sqlx::AssertSqlSafe(update.clone()))
-                    .bind(reseal(&self.sealing, a.clone())?)
-                    .bind(reseal(&self.sealing, b.clone())?)
+                    .bind(reseal(
+                        &self.sealing,
+                        a.clone(),
+                        Place::new(table, first, &id),
+                    )?)
+                    .bind(reseal(
+                        &self.sealing,
+                        b.clone(),
+                        Place::new(table, second, &id),
+                    )?)
                     .bind(id.as_str())
                     .bind(a.as_deref().unwrap_or(""))
                     .bind(b.as_deref().unwrap_or(""))
@@ -369,20 +379,31 @@ fn still_required(newest: &str, before: &str, now: &str, met: &BTreeSet<String>)
         .collect()
 }
 
-/// `stored` (which opens to `plain`) sealed with the newest key: as it is
-/// when it is already.
-fn reseal_opened(sealing: &Sealing, stored: &str, plain: &str) -> Result<String, StoreError> {
+/// `stored` at `place` (which opens to `plain`) sealed with the newest key
+/// and bound to `place`: as it is when it is already.
+fn reseal_opened(
+    sealing: &Sealing,
+    stored: &str,
+    plain: &str,
+    place: Place<'_>,
+) -> Result<String, StoreError> {
     match sealing.is_current(stored) {
         true => Ok(stored.to_owned()),
-        false => sealing.seal(plain),
+        false => sealing.seal(plain, place),
     }
 }
 
-/// A stored value sealed with the newest key (opened first, whatever sealed it).
-fn reseal(sealing: &Sealing, stored: Option<String>) -> Result<Option<String>, StoreError> {
+/// A value stored at `place`, sealed with the newest key and bound to
+/// `place` (opened first, whatever sealed it: an older key, the `v1:`
+/// format without a place, or none).
+fn reseal(
+    sealing: &Sealing,
+    stored: Option<String>,
+    place: Place<'_>,
+) -> Result<Option<String>, StoreError> {
     match stored {
         Some(s) if sealing.is_current(&s) => Ok(Some(s)),
-        Some(s) => Ok(Some(sealing.seal(&sealing.open(s)?)?)),
+        Some(s) => Ok(Some(sealing.seal(&sealing.open(s, place)?, place)?)),
         None => Ok(None),
     }
 }

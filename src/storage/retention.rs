@@ -2,6 +2,8 @@
 //! the audit record (ids, site, times, outcome, CareHQ id). Held enquiries
 //! nobody released within `retention.held` are scrubbed the same way, and
 //! their deliveries become `expired`: never sent, out of the held count.
+//! So are enquiries with a failed step and nothing left to send, after
+//! `retention.failed`: their failed steps become `expired`.
 //!
 //! The pass works in chunks of [`PURGE_CHUNK`] rows, each its own short
 //! transaction. On SQLite every write (intake, delivery outcomes) shares one
@@ -25,6 +27,9 @@ pub struct PurgeReport {
     pub spam_scrubbed: u64,
     /// Held enquiries past `retention.held`, scrubbed and expired.
     pub held_expired: u64,
+    /// Enquiries with a failed step past `retention.failed`, scrubbed and
+    /// their failed steps expired.
+    pub failed_expired: u64,
     pub idempotency_keys_deleted: u64,
 }
 
@@ -62,12 +67,29 @@ DELETE FROM idempotency_keys WHERE (site, key) IN (
 /// Held past the cut-off `$1` (by arrival): the enquiry's held step and a
 /// visit waiting on it become `expired` (`$2` now). One statement, so a
 /// release racing with it either wins (the row is pending, untouched here)
-/// or finds nothing held.
+/// or finds nothing held. The enquiries whose visit it expired, whose
+/// places go back in the same transaction.
 const EXPIRE_HELD: &str = "\
 UPDATE deliveries SET status = 'expired', updated_at = $2, next_attempt_at = $2
  WHERE status IN ('held', 'waiting')
    AND enquiry_id IN (SELECT e.id FROM enquiries e JOIN deliveries h ON h.enquiry_id = e.id
-                       WHERE h.status = 'held' AND e.received_at < $1)";
+                       WHERE h.status = 'held' AND e.received_at < $1)
+RETURNING enquiry_id, step";
+/// Up to `$3` enquiries received before `$1` with a failed step and
+/// nothing still to send (pending, sending or held): their failed steps,
+/// and a visit waiting on a failed enquiry, become `expired` (`$2` now);
+/// the enquiry ids and steps. Failed rows are few (the status index
+/// serves them) and, expired, leave that set.
+const EXPIRE_FAILED: &str = "\
+UPDATE deliveries SET status = 'expired', updated_at = $2, next_attempt_at = $2
+ WHERE status IN ('failed', 'waiting')
+   AND enquiry_id IN (
+     SELECT f.enquiry_id FROM deliveries f JOIN enquiries e ON e.id = f.enquiry_id
+      WHERE f.status = 'failed' AND e.received_at < $1
+        AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.enquiry_id = f.enquiry_id
+                          AND o.status IN ('pending', 'sending', 'held'))
+      LIMIT $3)
+RETURNING enquiry_id, step";
 /// Expired (held past `$1`) enquiries, `$3` at a time (`$2` now); their
 /// attempts' CareHQ answers are cleared by `scrub_chunk` like the others'
 /// (none should exist for a row never sent, but the scrub does not rely on it).
@@ -82,17 +104,25 @@ RETURNING id";
 
 impl Store {
     /// Scrub synced enquiries received before `synced_before`, spam
-    /// received before `spam_before` and held enquiries received before
-    /// `held_before` (Unix ms); delete stale idempotency keys. Chunks of
-    /// [`PURGE_CHUNK`] rows, each committed on its own.
+    /// received before `spam_before`, held enquiries received before
+    /// `held_before` and enquiries with a failed step received before
+    /// `failed_before` (Unix ms; 0 for none); delete stale idempotency keys.
+    /// Chunks of [`PURGE_CHUNK`] rows, each committed on its own.
     pub async fn purge(
         &self,
         synced_before: i64,
         spam_before: i64,
         held_before: i64,
+        failed_before: i64,
     ) -> Result<PurgeReport, StoreError> {
-        self.purge_in_chunks(synced_before, spam_before, held_before, PURGE_CHUNK)
-            .await
+        self.purge_in_chunks(
+            synced_before,
+            spam_before,
+            held_before,
+            failed_before,
+            PURGE_CHUNK,
+        )
+        .await
     }
 
     /// [`Store::purge`] with another chunk size.
@@ -101,6 +131,7 @@ impl Store {
         synced_before: i64,
         spam_before: i64,
         held_before: i64,
+        failed_before: i64,
         chunk: usize,
     ) -> Result<PurgeReport, StoreError> {
         let chunk = chunk.max(1);
@@ -109,12 +140,14 @@ impl Store {
         // One statement: a release racing with it either wins or finds
         // nothing held. Held rows are few (a person or the retention pass
         // deals with them), so it needs no chunks of its own.
-        sqlx::query(EXPIRE_HELD)
-            .bind(held_before)
-            .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
+        self.expire_held(held_before).await?;
         let held_expired = self.scrub_all(SCRUB_EXPIRED, held_before, chunk).await?;
+        // Failed ones past `retention.failed`: expired, then scrubbed like
+        // the held (the scrub above has taken every held one already).
+        while self.expire_failed(failed_before, chunk).await? >= chunk {
+            tokio::task::yield_now().await;
+        }
+        let failed_expired = self.scrub_all(SCRUB_EXPIRED, failed_before, chunk).await?;
         // An account's last error is a copy of one delivery's: it goes with
         // the synced ones (a newer error replaces it before then anyway).
         sqlx::query(
@@ -143,8 +176,50 @@ impl Store {
             synced_scrubbed,
             spam_scrubbed,
             held_expired,
+            failed_expired,
             idempotency_keys_deleted,
         })
+    }
+
+    /// Expire what was held since before `held_before`, giving the places
+    /// of its visits back in the same transaction.
+    async fn expire_held(&self, held_before: i64) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(EXPIRE_HELD)
+            .bind(held_before)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (enquiry_id, step) in &expired {
+            if step == "home_visit" {
+                super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Expire the failed steps of up to `chunk` enquiries received before
+    /// `failed_before` with nothing left to send, giving back the places of
+    /// visits that will now never be sent, in one transaction. How many
+    /// steps it expired (fewer than `chunk`: it was the last).
+    async fn expire_failed(&self, failed_before: i64, chunk: usize) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(EXPIRE_FAILED)
+            .bind(failed_before)
+            .bind(now)
+            .bind(chunk as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (enquiry_id, step) in &expired {
+            if step == "home_visit" {
+                super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(expired.len())
     }
 
     /// Run `scrub` chunk after chunk until a chunk comes back short.
@@ -167,8 +242,12 @@ impl Store {
 
     /// One chunk in one transaction: the enquiries' payloads, then the CareHQ
     /// answers of their attempts (a hint or `arg_errors` can quote what the
-    /// family wrote), the error texts of their attempts and deliveries, and
-    /// their search terms. Returns how many enquiries were scrubbed.
+    /// family wrote), the error texts of their attempts and deliveries,
+    /// their search terms, their partner events (the partner's ids of the
+    /// patient, what the patient did), their idempotency rows (the key and a
+    /// fingerprint of what was written) and staff's reasons in their audit
+    /// records (which may name the family). Returns how many enquiries were
+    /// scrubbed.
     async fn scrub_chunk(
         &self,
         scrub: &'static str,
@@ -201,7 +280,16 @@ impl Store {
             );
             // A search term still singles the person out (as a hash does).
             let terms = format!("DELETE FROM enquiry_terms WHERE enquiry_id IN ({list})");
-            for sql in [attempts, deliveries, terms] {
+            // A partner's retries come within hours, not after retention;
+            // an erasure request later could no longer find these rows.
+            let partner = format!("DELETE FROM partner_events WHERE enquiry_id IN ({list})");
+            let keys = format!("DELETE FROM idempotency_keys WHERE enquiry_id IN ({list})");
+            // Who did what, and when, stays as the record; their words go.
+            let reasons = format!(
+                "UPDATE audit_log SET reason = NULL \
+                 WHERE reason IS NOT NULL AND enquiry_id IN ({list})"
+            );
+            for sql in [attempts, deliveries, terms, partner, keys, reasons] {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (id,) in &ids {
                     query = query.bind(id);

@@ -10,8 +10,12 @@
 //! every instance and running `enquiries rekey` until a run meets nothing
 //! sealed with the old key (see `rekey.rs`), after which the old line can go.
 //!
-//! A sealed value is `v1:KEYID:BASE64(nonce || ciphertext+tag)` with AES-256-GCM
-//! and a random 96-bit nonce per value. Only a value of exactly that shape
+//! A sealed value is `v2:KEYID:BASE64(nonce || ciphertext+tag)` with AES-256-GCM,
+//! a random 96-bit nonce per value and, as associated data, where it is
+//! stored ([`Place`]: table, column, row), so a sealed value copied to
+//! another row or column does not open there. `v1:` values (no associated
+//! data, written before) still open; `enquiries rekey` rewrites them as
+//! `v2:`. Only a value of exactly that shape
 //! (a well-formed key id, then at least a nonce and a tag of base64) is
 //! taken for sealed; anything else is read as plain text, so a plain
 //! database keeps working, `enquiries rekey` seals it in place, and staff's
@@ -39,8 +43,60 @@ use zeroize::Zeroizing;
 
 use super::StoreError;
 
-/// Marks a sealed value (format version 1).
-const PREFIX: &str = "v1:";
+/// Marks a sealed value of format version 1: no associated data.
+const PREFIX_V1: &str = "v1:";
+/// Marks a sealed value of format version 2: its [`Place`] as associated data.
+const PREFIX_V2: &str = "v2:";
+
+/// Where a sealed value is stored: its table, column and row (the row's
+/// id). Bound into the value (format `v2:`), so it opens only there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place<'a> {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub row: &'a str,
+}
+
+impl<'a> Place<'a> {
+    pub fn new(table: &'static str, column: &'static str, row: &'a str) -> Place<'a> {
+        Place { table, column, row }
+    }
+
+    /// `enquiries.payload` of the enquiry `id`.
+    pub fn payload(id: &'a str) -> Place<'a> {
+        Place::new("enquiries", "payload", id)
+    }
+
+    /// `enquiries.original_payload` of the enquiry `id`.
+    pub fn original_payload(id: &'a str) -> Place<'a> {
+        Place::new("enquiries", "original_payload", id)
+    }
+
+    /// `delivery_attempts.hint` of the attempt `id`.
+    pub fn hint(id: &'a str) -> Place<'a> {
+        Place::new("delivery_attempts", "hint", id)
+    }
+
+    /// `delivery_attempts.arg_errors` of the attempt `id`.
+    pub fn arg_errors(id: &'a str) -> Place<'a> {
+        Place::new("delivery_attempts", "arg_errors", id)
+    }
+
+    /// `audit_log.reason` of the record `id`.
+    pub fn reason(id: &'a str) -> Place<'a> {
+        Place::new("audit_log", "reason", id)
+    }
+
+    /// `audit_log.detail` of the record `id`.
+    pub fn detail(id: &'a str) -> Place<'a> {
+        Place::new("audit_log", "detail", id)
+    }
+
+    /// The associated data: `table.column:row`.
+    fn aad(&self) -> Vec<u8> {
+        format!("{}.{}:{}", self.table, self.column, self.row).into_bytes()
+    }
+}
 /// AES-GCM's standard nonce length.
 const NONCE_LEN: usize = 12;
 /// AES-GCM's tag length: even an empty value seals to nonce + tag.
@@ -168,19 +224,34 @@ pub fn new_key_line(id: &str) -> Result<String, String> {
 
 /// The id of the key a stored value is sealed with; `None` for plain text.
 pub(super) fn sealed_key_id(stored: &str) -> Option<&str> {
-    sealed_parts(stored).map(|(id, _)| id)
+    sealed_parts(stored).map(|(_, id, _)| id)
 }
 
-/// A stored value's key id and base64 body, when it has the shape
-/// [`Sealing::seal`] writes: `v1:`, a valid key id, `:`, then nothing but
-/// base64 characters, at least a nonce and a tag of them. Text that only
-/// starts with `v1:` is plain. The body's decoding is left to
-/// [`Sealing::open`], so a sealed value altered or cut short (but still
-/// that long) is reported as corrupt rather than shown as text.
-fn sealed_parts(stored: &str) -> Option<(&str, &str)> {
-    let (id, body) = stored.strip_prefix(PREFIX)?.split_once(':')?;
+/// A sealed value's format version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// `v1:`, sealed without associated data.
+    V1,
+    /// `v2:`, sealed with its [`Place`].
+    V2,
+}
+
+/// A stored value's format, key id and base64 body, when it has the shape
+/// [`Sealing::seal`] writes (or wrote): `v2:` (or `v1:`), a valid key id,
+/// `:`, then nothing but base64 characters, at least a nonce and a tag of
+/// them. Text that only starts with `v1:` or `v2:` is plain. The body's
+/// decoding is left to [`Sealing::open`], so a sealed value altered or cut
+/// short (but still that long) is reported as corrupt rather than shown as
+/// text.
+fn sealed_parts(stored: &str) -> Option<(Format, &str, &str)> {
+    let (format, rest) = match stored.strip_prefix(PREFIX_V2) {
+        Some(rest) => (Format::V2, rest),
+        None => (Format::V1, stored.strip_prefix(PREFIX_V1)?),
+    };
+    let (id, body) = rest.split_once(':')?;
     let base64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
-    (valid_id(id) && body.len() >= MIN_BODY_LEN && body.bytes().all(base64)).then_some((id, body))
+    (valid_id(id) && body.len() >= MIN_BODY_LEN && body.bytes().all(base64))
+        .then_some((format, id, body))
 }
 
 fn valid_id(id: &str) -> bool {
@@ -237,9 +308,9 @@ impl Sealing {
         self.keys.is_some()
     }
 
-    /// `plain` as it is to be stored: sealed with the newest key, or as it
-    /// is on a plain database.
-    pub fn seal(&self, plain: &str) -> Result<String, StoreError> {
+    /// `plain` as it is to be stored at `place`: sealed with the newest key
+    /// and bound to `place` (`v2:`), or as it is on a plain database.
+    pub fn seal(&self, plain: &str, place: Place<'_>) -> Result<String, StoreError> {
         let Some(keys) = &self.keys else {
             return Ok(plain.to_owned());
         };
@@ -247,27 +318,35 @@ impl Sealing {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce)
             .map_err(|e| StoreError::Keys(format!("no randomness for a nonce: {e}")))?;
-        let sealed = key
-            .cipher
-            .encrypt(&nonce.into(), plain.as_bytes())
+        let aad = place.aad();
+        let payload = aes_gcm::aead::Payload {
+            msg: plain.as_bytes(),
+            aad: &aad,
+        };
+        let sealed = (key.cipher.encrypt(&nonce.into(), payload))
             .map_err(|_| StoreError::Keys("a value could not be encrypted".into()))?;
         let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}:{}", key.id, STANDARD.encode(bytes)))
+        Ok(format!("{PREFIX_V2}{}:{}", key.id, STANDARD.encode(bytes)))
     }
 
     /// [`Sealing::seal`] of an optional value.
-    pub fn seal_opt(&self, plain: Option<&str>) -> Result<Option<String>, StoreError> {
-        plain.map(|p| self.seal(p)).transpose()
+    pub fn seal_opt(
+        &self,
+        plain: Option<&str>,
+        place: Place<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        plain.map(|p| self.seal(p, place)).transpose()
     }
 
-    /// A stored value as plain text. Values not in the sealed shape are
-    /// returned as they are. A value that cannot be opened is an error of
-    /// its row alone: [`StoreError::SealedKeyMissing`] or
-    /// [`StoreError::SealedCorrupt`].
-    pub fn open(&self, stored: String) -> Result<String, StoreError> {
-        let Some((id, encoded)) = sealed_parts(&stored) else {
+    /// A value stored at `place` as plain text. Values not in the sealed
+    /// shape are returned as they are; a `v2:` value opens only at the place
+    /// it was sealed for (a `v1:` one, written before places, anywhere). A
+    /// value that cannot be opened is an error of its row alone:
+    /// [`StoreError::SealedKeyMissing`] or [`StoreError::SealedCorrupt`].
+    pub fn open(&self, stored: String, place: Place<'_>) -> Result<String, StoreError> {
+        let Some((format, id, encoded)) = sealed_parts(&stored) else {
             return Ok(stored);
         };
         let missing = |key_file_set| StoreError::SealedKeyMissing {
@@ -290,23 +369,37 @@ impl Sealing {
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| corrupt("its nonce is not 12 bytes"))?;
-        let plain = (key.cipher.decrypt(&nonce.into(), sealed))
-            .map_err(|_| corrupt("the key does not open it"))?;
+        let aad = match format {
+            Format::V1 => Vec::new(),
+            Format::V2 => place.aad(),
+        };
+        let payload = aes_gcm::aead::Payload {
+            msg: sealed,
+            aad: &aad,
+        };
+        let plain = (key.cipher.decrypt(&nonce.into(), payload))
+            .map_err(|_| corrupt("the key does not open it here (another key, or a value copied from another row or column)"))?;
         String::from_utf8(plain).map_err(|_| corrupt("it opens to text that is not UTF-8"))
     }
 
     /// [`Sealing::open`] of an optional value.
-    pub fn open_opt(&self, stored: Option<String>) -> Result<Option<String>, StoreError> {
-        stored.map(|s| self.open(s)).transpose()
+    pub fn open_opt(
+        &self,
+        stored: Option<String>,
+        place: Place<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        stored.map(|s| self.open(s, place)).transpose()
     }
 
-    /// Whether a stored value is sealed with the newest key already (on a
-    /// plain store: whether it is plain).
+    /// Whether a stored value is sealed with the newest key, bound to its
+    /// place (`v2:`), already (on a plain store: whether it is plain).
     pub fn is_current(&self, stored: &str) -> bool {
-        let id = sealed_key_id(stored);
+        let parts = sealed_parts(stored);
         match &self.keys {
-            Some(keys) => id == Some(keys.newest()),
-            None => id.is_none(),
+            Some(keys) => {
+                parts.is_some_and(|(format, id, _)| format == Format::V2 && id == keys.newest())
+            }
+            None => parts.is_none(),
         }
     }
 
@@ -400,6 +493,13 @@ pub(super) fn normal_phone(phone: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Where the values of these tests are stored.
+    const P: Place<'static> = Place {
+        table: "enquiries",
+        column: "payload",
+        row: "e1",
+    };
+
     fn ring(text: &str) -> Sealing {
         Sealing::new(Some(KeyRing::parse(text).unwrap()))
     }
@@ -411,14 +511,14 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_and_says_nothing() {
         let sealing = ring(&line("k1"));
-        let a = sealing.seal("Zoë O'Brien").unwrap();
-        let b = sealing.seal("Zoë O'Brien").unwrap();
-        assert!(a.starts_with("v1:k1:"), "{a}");
+        let a = sealing.seal("Zoë O'Brien", P).unwrap();
+        let b = sealing.seal("Zoë O'Brien", P).unwrap();
+        assert!(a.starts_with("v2:k1:"), "{a}");
         assert_ne!(a, b, "a random nonce per value");
         assert!(!a.contains("Brien"));
-        assert_eq!(sealing.open(a).unwrap(), "Zoë O'Brien");
+        assert_eq!(sealing.open(a, P).unwrap(), "Zoë O'Brien");
         assert_eq!(
-            sealing.open("{\"plain\":1}".into()).unwrap(),
+            sealing.open("{\"plain\":1}".into(), P).unwrap(),
             "{\"plain\":1}"
         );
     }
@@ -426,19 +526,19 @@ mod tests {
     #[test]
     fn older_keys_open_and_the_first_seals() {
         let (a, b) = (line("a"), line("b"));
-        let old = ring(&a).seal("x").unwrap();
+        let old = ring(&a).seal("x", P).unwrap();
         let both = ring(&format!("# rotated\n{b}\n\n{a}\n"));
-        assert_eq!(both.open(old.clone()).unwrap(), "x");
-        assert!(both.seal("x").unwrap().starts_with("v1:b:"));
+        assert_eq!(both.open(old.clone(), P).unwrap(), "x");
+        assert!(both.seal("x", P).unwrap().starts_with("v2:b:"));
         assert!(!both.is_current(&old));
         let only_b = ring(&b);
-        let missing = only_b.open(old.clone()).unwrap_err();
+        let missing = only_b.open(old.clone(), P).unwrap_err();
         assert!(
             matches!(&missing, StoreError::SealedKeyMissing { key_id, key_file_set: true } if key_id == "a"),
             "{missing:?}"
         );
         assert!(missing.to_string().contains("does not hold"), "{missing}");
-        let plain = Sealing::default().open(old.clone()).unwrap_err();
+        let plain = Sealing::default().open(old.clone(), P).unwrap_err();
         assert!(
             matches!(&plain, StoreError::SealedKeyMissing { key_id, key_file_set: false } if key_id == "a"),
             "a plain store does not show the ciphertext as text: {plain:?}"
@@ -463,8 +563,8 @@ mod tests {
         ];
         let (plain, keyed) = (Sealing::default(), ring(&line("k")));
         for text in texts {
-            assert_eq!(plain.open(text.into()).unwrap(), text);
-            assert_eq!(keyed.open(text.into()).unwrap(), text);
+            assert_eq!(plain.open(text.into(), P).unwrap(), text);
+            assert_eq!(keyed.open(text.into(), P).unwrap(), text);
             assert!(plain.is_current(text), "{text}");
             assert!(!keyed.is_current(text), "rekey seals it: {text}");
         }
@@ -473,7 +573,7 @@ mod tests {
     #[test]
     fn a_tampered_value_is_refused() {
         let sealing = ring(&line("k"));
-        let sealed = sealing.seal("hello").unwrap();
+        let sealed = sealing.seal("hello", P).unwrap();
         let (head, body) = sealed.rsplit_once(':').unwrap();
         let mut bytes = STANDARD.decode(body).unwrap();
         let last = bytes.len() - 1;
@@ -482,14 +582,14 @@ mod tests {
         let cut = sealed[..sealed.len() - 3].to_owned();
         let not_base64 = format!("{head}:{}={}", "A".repeat(20), "A".repeat(19));
         for broken in [altered, cut, not_base64] {
-            let err = sealing.open(broken.clone()).unwrap_err();
+            let err = sealing.open(broken.clone(), P).unwrap_err();
             assert!(
                 matches!(&err, StoreError::SealedCorrupt { key_id, .. } if key_id == "k"),
                 "{broken}: {err:?}"
             );
             assert!(!err.to_string().contains(body), "{err}");
         }
-        let other_key = ring(&line("k")).open(sealed).unwrap_err();
+        let other_key = ring(&line("k")).open(sealed, P).unwrap_err();
         assert!(
             matches!(other_key, StoreError::SealedCorrupt { .. }),
             "another key under the same id: {other_key:?}"
@@ -530,5 +630,37 @@ mod tests {
                 .email_lookups("other@example.com")
                 .contains(&stored_a.email.unwrap())
         );
+    }
+
+    /// T3-13: a sealed value carries its table, column and row; copied to
+    /// another row or column it does not open. A `v1:` value (sealed before,
+    /// without them) still opens anywhere, and is not current: rekey
+    /// rewrites it as `v2:`.
+    #[test]
+    fn a_sealed_value_opens_only_where_it_was_stored() {
+        let sealing = ring(&line("k"));
+        let sealed = sealing.seal("Zoë O'Brien", P).unwrap();
+        assert!(sealing.is_current(&sealed));
+        for elsewhere in [
+            Place::payload("e2"),
+            Place::original_payload("e1"),
+            Place::new("audit_log", "reason", "e1"),
+        ] {
+            let err = sealing.open(sealed.clone(), elsewhere).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::SealedCorrupt { key_id, .. } if key_id == "k"),
+                "{err:?}"
+            );
+        }
+        let key = sealing.keys().unwrap().newest_key();
+        let nonce = [7u8; NONCE_LEN];
+        let body = key.cipher.encrypt(&nonce.into(), &b"old"[..]).unwrap();
+        let v1 = format!("v1:k:{}", STANDARD.encode([&nonce[..], &body].concat()));
+        assert_eq!(sealing.open(v1.clone(), P).unwrap(), "old");
+        assert_eq!(
+            sealing.open(v1.clone(), Place::payload("e2")).unwrap(),
+            "old"
+        );
+        assert!(!sealing.is_current(&v1), "rekey rewrites it");
     }
 }

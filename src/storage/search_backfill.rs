@@ -5,6 +5,7 @@
 //! opens each in the service and writes its terms, one batch per
 //! transaction, beside a running server (`ops::search_index` runs them).
 
+use super::sealing::Place;
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError};
 
@@ -70,8 +71,12 @@ impl Store {
         let mut report = BackfillReport::default();
         let mut tx = self.writer.begin().await?;
         for (id, received_at, payload, original) in rows {
-            let opened = (self.sealing.open(payload.clone()))
-                .and_then(|plain| Ok((plain, self.sealing.open_opt(original)?)));
+            let opened =
+                (self.sealing.open(payload.clone(), Place::payload(&id))).and_then(|plain| {
+                    let original =
+                        (self.sealing).open_opt(original, Place::original_payload(&id))?;
+                    Ok((plain, original))
+                });
             let (plain, original) = match opened {
                 Ok(opened) => opened,
                 Err(StoreError::SealedKeyMissing { .. } | StoreError::SealedCorrupt { .. }) => {

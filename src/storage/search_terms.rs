@@ -217,6 +217,54 @@ impl Contact {
         })
     }
 
+    /// Why an enquiry is the contact's, in words, for the operator to check
+    /// before an erasure or an export acts on it: each field holding the
+    /// address or the number, and a number as it was written there (two
+    /// numbers written side by side with only a space between read as one).
+    /// The same rule as the terms; empty when it does not name the contact.
+    pub(super) fn reasons(&self, payload: &str, original: Option<&str>) -> Vec<String> {
+        let mut reasons = Vec::new();
+        self.reasons_in(payload, "", &mut reasons);
+        if let Some(original) = original {
+            let first = " (as first written, before a staff correction)";
+            self.reasons_in(original, first, &mut reasons);
+        }
+        let mut seen = BTreeSet::new();
+        reasons.retain(|r| seen.insert(r.clone()));
+        reasons
+    }
+
+    fn reasons_in(&self, json: &str, suffix: &str, reasons: &mut Vec<String>) {
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(json) else {
+            return;
+        };
+        for (name, value) in &fields {
+            for text in strings(value) {
+                if let Some(email) = &self.email {
+                    if name == "email" && normal_email(text).as_ref() == Some(email) {
+                        reasons.push(format!("its email field{suffix}"));
+                    } else if addresses(text).any(|a| &a == email) {
+                        reasons.push(format!("the address, written in {name}{suffix}"));
+                    }
+                }
+                if let Some(phone) = &self.phone {
+                    if name == "phone" && normal_phone(text).as_ref() == Some(phone) {
+                        reasons.push(format!("its phone field{suffix}"));
+                        continue;
+                    }
+                    for run in number_runs(text) {
+                        if normal_phone(run).as_ref() == Some(phone) {
+                            reasons.push(format!(
+                                "the number written \"{}\" in {name}{suffix}",
+                                as_written(text, run)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A quick test, true of every text that names the contact, that rules
     /// out nearly every other one without parsing it: the address in the
     /// lower-cased text (an address with other than ASCII is not tested);
@@ -251,14 +299,46 @@ fn addresses(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter_map(normal_email)
 }
 
-/// The numbers written as phone numbers in `text`, normalised: runs of
-/// digits and the characters a number is spaced with, holding
-/// [`MENTION_DIGITS`] digits.
+/// The numbers written as phone numbers in `text`, normalised.
 fn numbers(text: &str) -> impl Iterator<Item = String> + '_ {
+    number_runs(text).filter_map(normal_phone)
+}
+
+/// The numbers in `text` as written: each a whole run of digits and the
+/// characters a number is spaced with, bounded by anything else (a letter,
+/// a comma), holding [`MENTION_DIGITS`] digits. A number is matched as a
+/// whole run, never as digits gathered across the text or a part of a
+/// longer number: "room 0163, bed 2960123" holds no "01632 960123".
+fn number_runs(text: &str) -> impl Iterator<Item = &str> + '_ {
     text.split(|c: char| !(c.is_ascii_digit() || " +-()./".contains(c)))
         .map(|run| run.trim_start_matches(|c: char| !(c.is_ascii_digit() || c == '+')))
         .filter(|run| MENTION_DIGITS.contains(&run.chars().filter(char::is_ascii_digit).count()))
-        .filter_map(normal_phone)
+}
+
+/// `run` (a part of `text`) as the family wrote it: with the `(` it opens
+/// with, which matching skips ("(01632) 960-123").
+fn as_written<'t>(text: &'t str, run: &'t str) -> &'t str {
+    let start = (run.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    let opened = start > 0
+        && text
+            .get(..start)
+            .is_some_and(|before| before.ends_with('('));
+    let start = if opened { start - 1 } else { start };
+    text.get(start..start + (run.len() + usize::from(opened)))
+        .unwrap_or(run)
+        .trim()
+}
+
+/// Why the enquiry (`payload`, and `original` when staff corrected it)
+/// names the person of `email` or `phone`: see `Contact::reasons`. For
+/// `enquiries erase` and `export`, which show it beside each match.
+pub fn match_reasons(
+    email: Option<&str>,
+    phone: Option<&str>,
+    payload: &str,
+    original: Option<&str>,
+) -> Vec<String> {
+    Contact::new(email, phone).reasons(payload, original)
 }
 
 /// Store `terms` for the new enquiry `enquiry_id`, in the caller's transaction.
@@ -499,5 +579,47 @@ mod tests {
         assert!(Contact::new(Some("first@example.com"), None).named_in(payload, Some(original)));
         assert!(!Contact::new(Some("first@example.com"), None).named_in(payload, None));
         assert!(!Contact::new(Some("gran@example.co"), None).named_in(payload, None));
+    }
+
+    /// T3-12: a number is matched as a whole run of digits and spacing,
+    /// never across the digits of the whole text, nor as part of a longer
+    /// number; and each match says why, with the number as written.
+    #[test]
+    fn a_phone_number_matches_only_as_a_whole_number_and_says_where() {
+        let contact = Contact::new(None, Some("01632 960123"));
+        for text in [
+            "room 0163, bed 2960123",
+            "ward 01632; ext. 960123",
+            "ref 016329601234",
+            "call 7016329601230",
+        ] {
+            let payload = serde_json::json!({"care_requirements": text}).to_string();
+            assert!(!contact.named_in(&payload, None), "{text}");
+            assert_eq!(
+                contact.reasons(&payload, None),
+                Vec::<String>::new(),
+                "{text}"
+            );
+        }
+        let payload =
+            r#"{"phone":"+44 1632 960123","care_requirements":"or her son on (01632) 960-123"}"#;
+        assert!(contact.named_in(payload, None));
+        assert_eq!(
+            contact.reasons(payload, None),
+            [
+                "its phone field",
+                "the number written \"(01632) 960-123\" in care_requirements"
+            ]
+        );
+        let corrected = r#"{"email":"zoe@example.com","message":"zoe@example.com"}"#;
+        let original = r#"{"email":"ZOE@example.com "}"#;
+        assert_eq!(
+            match_reasons(Some("zoe@example.com"), None, corrected, Some(original)),
+            [
+                "its email field",
+                "the address, written in message",
+                "its email field (as first written, before a staff correction)"
+            ]
+        );
     }
 }

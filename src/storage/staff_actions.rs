@@ -6,6 +6,7 @@
 use super::audit::{self, Actor, AuditAction};
 use super::erasure::DeleteOutcome;
 use super::intake::SealedPayload;
+use super::sealing::Place;
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
 
@@ -52,18 +53,26 @@ impl Store {
         let Some((received_at, Some(stored), original)) = stored else {
             return Ok(EditOutcome::Stale);
         };
-        if self.sealing.open(stored.clone())? != correction.read {
+        if self
+            .sealing
+            .open(stored.clone(), Place::payload(enquiry_id))?
+            != correction.read
+        {
             return Ok(EditOutcome::Stale);
         }
         // What the family first wrote stays findable by export and erase.
         let original = match original {
-            Some(original) => self.sealing.open(original)?,
+            Some(original) => (self.sealing).open(original, Place::original_payload(enquiry_id))?,
             None => correction.read.to_owned(),
         };
-        let sealed = SealedPayload::of(&self.sealing, correction.corrected)?;
+        let sealed = SealedPayload::of(&self.sealing, enquiry_id, correction.corrected)?;
+        // Sealed for its own column: a payload's sealed text would not open
+        // there (its place is part of it).
+        let sealed_original =
+            (self.sealing).seal(&original, Place::original_payload(enquiry_id))?;
         let terms = enquiry_terms(&self.sealing, correction.corrected, Some(&original));
         let done = sqlx::query(
-            "UPDATE enquiries SET original_payload = COALESCE(original_payload, payload), payload = $1, \
+            "UPDATE enquiries SET original_payload = $6, payload = $1, \
              email_hash = $2, phone_hash = $3, terms_pending = 0 WHERE id = $4 AND payload = $5",
         )
         .bind(sealed.payload.as_str())
@@ -71,6 +80,7 @@ impl Store {
         .bind(sealed.hashes.phone.as_deref())
         .bind(enquiry_id)
         .bind(stored.as_str())
+        .bind(sealed_original.as_str())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -117,7 +127,7 @@ impl Store {
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
                 .await?;
-        self.sealing.open_opt(row.and_then(|(p,)| p))
+        (self.sealing).open_opt(row.and_then(|(p,)| p), Place::original_payload(enquiry_id))
     }
 
     /// [`Store::retry_failed`], audited. The steps made pending again, in

@@ -4,6 +4,7 @@
 //! keyset pages; and the counts behind the overview. Read-only, and bounded
 //! by what a page or a window shows, never by how many enquiries are stored.
 
+use super::sealing::Place;
 use super::search_terms::TermQuery;
 use super::status::sites_clause;
 use super::{Store, StoreError};
@@ -188,7 +189,7 @@ impl Store {
                 Ok(StaffRow {
                     state: EnquiryState::parse(&state)
                         .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
-                    payload: self.sealing.open_opt(payload)?,
+                    payload: (self.sealing).open_opt(payload, Place::payload(&id))?,
                     id,
                     site,
                     received_at,

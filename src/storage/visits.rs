@@ -3,7 +3,8 @@
 //! slot counts the booking pages need. A visit waiting for an enquiry that
 //! failed gives its place back (families can book the time again); if the
 //! enquiry is synced after all, the visit takes a place again before it is
-//! sent, if one is left.
+//! sent, if one is left. A visit that becomes `expired` (its enquiry
+//! deleted, erased, or held too long) gives its place back for good.
 
 use super::intake::{NewEnquiry, SealedPayload, insert_rows};
 use super::models::DeliveryStatus;
@@ -99,6 +100,46 @@ pub(super) async fn free_slot_of_waiting_visit(
     Ok(())
 }
 
+/// In the caller's transaction, once the enquiry `enquiry_id`'s steps may
+/// have become `expired` (a console delete, an erasure, a held enquiry past
+/// `retention.held`): if its visit step is now expired and its place was
+/// not given back yet, give it back and note when. That visit will never
+/// be sent; the time must be bookable again. Served by the visit's key and
+/// the steps' `(enquiry_id, step)` key: one enquiry's rows.
+pub(super) async fn free_slot_of_expired_visit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    enquiry_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    // Its slot and its step's status, when the visit still holds a place.
+    // By the visit's key and the steps' (enquiry_id, step) key only: the
+    // status is checked here, so no plan can walk the (growing) expired rows.
+    let slot: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT v.site, v.slot_at, w.status FROM visit_requests v \
+         JOIN deliveries w ON w.enquiry_id = v.enquiry_id AND w.step = 'home_visit' \
+         WHERE v.enquiry_id = $1 AND v.slot_freed_at IS NULL",
+    )
+    .bind(enquiry_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((site, slot_at, _)) = slot.filter(|(_, _, status)| status == "expired") else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE visit_slots SET taken = taken - 1 WHERE site = $1 AND slot_at = $2 AND taken > 0",
+    )
+    .bind(site)
+    .bind(slot_at)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE visit_requests SET slot_freed_at = $1 WHERE enquiry_id = $2")
+        .bind(now)
+        .bind(enquiry_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Insert the enquiry, its delivery row, the visit request and its
     /// `waiting` delivery row in one transaction, taking one place in the slot.
@@ -107,7 +148,7 @@ impl Store {
         new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
-        let sealed = SealedPayload::of(&self.sealing, &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         if let Some(outcome) = insert_rows(&mut tx, new, &sealed, now).await? {

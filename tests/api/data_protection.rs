@@ -105,7 +105,7 @@ async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(d
     app.make_pending_due().await;
     assert_eq!(app.drain_to_rest().await.synced, 1);
     let later = now_ms() + 1_000;
-    let report = app.store.purge(later, later, later).await.unwrap();
+    let report = app.store.purge(later, later, later, 0).await.unwrap();
     assert_eq!(report.synced_scrubbed, 1, "{report:?}");
     assert_eq!(
         columns_holding(&db.url, email).await,
@@ -156,7 +156,7 @@ async fn the_consent_agreed_to_is_recorded_and_outlives_the_scrub(db: Db) {
 
     assert_eq!(app.drain_to_rest().await.synced, 1);
     let later = now_ms() + 1_000;
-    app.store.purge(later, later, later).await.unwrap();
+    app.store.purge(later, later, later, 0).await.unwrap();
     let record = app
         .store
         .enquiry(&id)

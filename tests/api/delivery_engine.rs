@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use enquiry_relay::fhir_sandbox::{Faults, FhirSandbox, seed};
-use enquiry_relay::storage::{DeliveryStatus, DeliveryView, KeyRing, Sealing, new_key_line};
+use enquiry_relay::storage::{DeliveryStatus, DeliveryView, KeyRing, Place, Sealing, new_key_line};
 use tokio_util::sync::CancellationToken;
 
 use crate::fhir_destination::{fhir, with_destination};
@@ -37,7 +37,7 @@ async fn an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_reason(db: Db
     let other = new_key_line("gone").expect("a key");
     std::fs::write(&other_file, format!("{other}\n")).expect("write the key file");
     let other = Sealing::new(Some(KeyRing::from_file(&other_file).expect("the key file")));
-    let sealed = other.seal("{\"first_name\": \"Zoë\"}").expect("sealed");
+    let sealed = (other.seal("{\"first_name\": \"Zoë\"}", Place::payload(&id))).expect("sealed");
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
     sqlx::query("UPDATE enquiries SET payload = $1 WHERE id = $2")
         .bind(&sealed)

@@ -10,7 +10,8 @@ use std::time::Duration;
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    Actor, DeleteOutcome, KeyRing, Page, Sealing, StaffFilter, Store, StoreError, new_key_line,
+    Actor, DeleteOutcome, KeyRing, Page, Place, Sealing, StaffFilter, Store, StoreError,
+    new_key_line,
 };
 use sqlx::Row;
 
@@ -28,7 +29,7 @@ pub(crate) fn key_file(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
     path
 }
 
-fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
+pub(crate) fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
     AppOptions {
         database_toml: format!("encryption_key_file = \"{}\"", file.display()),
         ..options
@@ -37,7 +38,11 @@ fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
 
 /// Every `table.column` whose values, opened with `sealing` where sealed,
 /// contain `needle`: what a reader with the key could still find.
-async fn columns_holding_opened(url: &str, sealing: &Sealing, needle: &str) -> Vec<String> {
+pub(crate) async fn columns_holding_opened(
+    url: &str,
+    sealing: &Sealing,
+    needle: &str,
+) -> Vec<String> {
     let pool = sqlx::AnyPool::connect(url)
         .await
         .expect("open the database");
@@ -60,15 +65,35 @@ async fn columns_holding_opened(url: &str, sealing: &Sealing, needle: &str) -> V
             continue;
         }
         // Names come from the database's own catalogue, quoted as identifiers.
-        let sql = format!(
-            "SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"
+        // A sealed value opens only at its place (table, column, row id):
+        // read with the row's id where the table has one.
+        let with_id = format!(
+            "SELECT CAST(id AS TEXT), CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"
         );
-        let values: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let values: Vec<(String, String)> = match sqlx::query_as(sqlx::AssertSqlSafe(with_id))
             .fetch_all(&pool)
             .await
-            .expect("read a column");
-        let found = values.into_iter().any(|(value,)| {
-            let opened = sealing.open(value.clone()).unwrap_or(value);
+        {
+            Ok(values) => values,
+            Err(_) => {
+                let sql = format!(
+                    "SELECT '', CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("read a column")
+            }
+        };
+        // Place names are 'static: these few, from the catalogue, live as
+        // long as the test.
+        let (table_name, column_name): (&'static str, &'static str) = (
+            Box::leak(table.clone().into_boxed_str()),
+            Box::leak(column.clone().into_boxed_str()),
+        );
+        let found = values.into_iter().any(|(id, value)| {
+            let place = Place::new(table_name, column_name, &id);
+            let opened = sealing.open(value.clone(), place).unwrap_or(value);
             opened.contains(needle)
         });
         if found {

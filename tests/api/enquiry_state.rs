@@ -131,11 +131,11 @@ async fn the_stored_state_follows_every_kind_of_change(db: Db) {
 
     let expired = held_enquiry(&app, 6).await;
     let later = now_ms() + 1;
-    let report = app.store.purge(0, 0, later).await.unwrap();
+    let report = app.store.purge(0, 0, later, 0).await.unwrap();
     assert_eq!(report.held_expired, 1);
     check(&app, &db, &expired, "closed", "a held expiry").await;
 
-    let scrubbed = app.store.purge(later, 0, 0).await.unwrap();
+    let scrubbed = app.store.purge(later, 0, 0, 0).await.unwrap();
     // The two sent clean ones; the released one was held as a suspect post
     // and is scrubbed on the spam schedule (not run here).
     assert_eq!(scrubbed.synced_scrubbed, 2, "{scrubbed:?}");

@@ -190,7 +190,7 @@ pub struct AppOptions {
 pub type Edit = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// Spam settings that let every other test's posts through.
-pub const LENIENT_SPAM: &str = "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n";
+pub const LENIENT_SPAM: &str = "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n";
 
 impl Default for AppOptions {
     fn default() -> Self {

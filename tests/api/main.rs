@@ -46,6 +46,7 @@ mod staff_pool;
 mod staff_sessions;
 mod status;
 mod tenancy;
+mod trust_data;
 mod trust_web;
 mod upstream_answers;
 mod visit_ops;

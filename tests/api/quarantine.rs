@@ -26,7 +26,7 @@ const KEY: &str = "quarantine-token-key";
 fn spam_toml(key: &str) -> String {
     format!(
         "[spam]\ntoken_secret = \"{key}\"\n\
-         [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n"
+         [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
     )
 }
 

@@ -108,7 +108,7 @@ async fn a_pass_over_more_rows_than_one_chunk_scrubs_them_all_and_counts_them(db
 
     let now = now_ms();
     let report = store
-        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
+        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS, 0)
         .await
         .unwrap();
     assert_eq!(report.synced_scrubbed, 1_050, "{report:?}");
@@ -137,7 +137,7 @@ async fn a_pass_over_more_rows_than_one_chunk_scrubs_them_all_and_counts_them(db
     }
     // Nothing left to do: a second pass finds nothing.
     let again = store
-        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
+        .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS, 0)
         .await
         .unwrap();
     assert_eq!(
@@ -176,7 +176,7 @@ async fn each_chunk_of_a_pass_is_committed_before_the_next_on_postgres() {
     let pass = tokio::spawn(async move {
         let now = now_ms();
         purging
-            .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS)
+            .purge(now - 30 * DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS, 0)
             .await
     });
     let committed = first_scrubbed(&pool, Duration::from_secs(15)).await;

@@ -171,7 +171,7 @@ async fn terms_go_with_the_payload(db: Db) {
     }
 
     set_deliveries(&pool, &scrubbed, "synced").await;
-    let report = store.purge(now_ms() + 1, 0, 0).await.unwrap();
+    let report = store.purge(now_ms() + 1, 0, 0, 0).await.unwrap();
     assert_eq!(report.synced_scrubbed, 1);
     assert_eq!(
         store.staff_delete(&deleted, &ACTOR).await.unwrap(),

@@ -28,7 +28,7 @@ async fn spawn_with(db: &TestDb, sandbox: &TestSandbox, options: AppOptions) -> 
     let options = with_token(
         AppOptions {
             spam_toml: format!(
-                "[spam]\ntoken_secret = \"{TIME_KEY}\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n"
+                "[spam]\ntoken_secret = \"{TIME_KEY}\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
             ),
             ..options
         },

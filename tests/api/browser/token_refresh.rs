@@ -31,7 +31,7 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
     let options = AppOptions {
         spam_toml: format!(
             "[spam]\ntoken_secret = \"{KEY}\"\n\
-             [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\n"
+             [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
         ),
         extra_toml: home_toml("https://example-care.co.uk"),
         ..AppOptions::default()

@@ -133,7 +133,7 @@ pub async fn delete(
             Ok(back(&id, "deleted"))
         }
         DeleteOutcome::BeingSent => Err(StaffError::BadRequest(
-            "The enquiry is being sent to CareHQ at this moment, so it cannot be deleted now. Wait a minute, reload its page and delete it then.".into(),
+            "The enquiry is being sent at this moment (to CareHQ or another destination), so it cannot be deleted now. Wait until that send has ended (a minute at most), reload its page and delete it then.".into(),
         )),
         DeleteOutcome::NotFound => {
             known(&state, &signed_in, &id)

@@ -3,6 +3,8 @@
 //! of them (the payload and the key's fingerprint).
 
 use axum::http::HeaderMap;
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::Post;
@@ -71,30 +73,45 @@ pub(super) fn parse(post: &Post<'_>) -> Result<(Enquiry, Option<VisitChoice>), F
     }
 }
 
-/// The fingerprint stored with an idempotency key: SHA-256 over the
+/// The fingerprint stored with an idempotency key: an HMAC-SHA256 over the
 /// validated enquiry as JSON (fields in their fixed order, values as parsing
 /// normalised them, so the same page sent twice matches however the browser
 /// spaced it) and the visit asked for. Anti-spam fields (`_t`, a CAPTCHA
 /// token) are not in it: a retry of the same enquiry may carry new ones.
-/// The version prefix keeps old and new fingerprints apart if this changes.
+///
+/// Keyed by [`FINGERPRINT_LABEL`] under the server's CareHQ secret
+/// (`carehq.api_secret`: in the configuration, never in the database), so a
+/// copy of the database cannot confirm a guessed enquiry (name, email,
+/// phone) against it, encrypted or not. The `k1:` prefix tells it from the
+/// unkeyed SHA-256 stored before (see `storage::repeat_or_conflict`).
 pub(super) fn fingerprint(
+    secret: &SecretString,
     enquiry: &Enquiry,
     visit: Option<&VisitChoice>,
 ) -> Result<String, HttpError> {
     let encode = || -> Result<String, serde_json::Error> {
-        let mut hasher = Sha256::new();
-        hasher.update(b"enquiry-v1\n");
-        hasher.update(serde_json::to_vec(enquiry)?);
+        let key = (keyed(secret.expose_secret().as_bytes()).chain_update(FINGERPRINT_LABEL))
+            .finalize()
+            .into_bytes();
+        let mut mac = keyed(&key);
+        Mac::update(&mut mac, b"enquiry-v1\n");
+        Mac::update(&mut mac, &serde_json::to_vec(enquiry)?);
         if let Some(visit) = visit {
-            hasher.update(format!(
-                "\nvisit\n{}\n{}",
-                visit.slot.at_ms(),
-                visit.visit_type
-            ));
+            let visit = format!("\nvisit\n{}\n{}", visit.slot.at_ms(), visit.visit_type);
+            Mac::update(&mut mac, visit.as_bytes());
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok(format!("k1:{}", hex::encode(mac.finalize().into_bytes())))
     };
     encode().map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))
+}
+
+/// What the fingerprint key is derived under, so it is never the CareHQ
+/// secret itself.
+const FINGERPRINT_LABEL: &[u8] = b"enquiry-relay idempotency fingerprint v1";
+
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length: this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 /// The enquiry as stored; with the site's consent version when the family

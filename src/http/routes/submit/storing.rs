@@ -28,7 +28,7 @@ pub(super) async fn store(
     storing: Option<&Storing>,
 ) -> Result<Response, HttpError> {
     let site = post.site;
-    let fingerprint = fingerprint(enquiry, visit)?;
+    let fingerprint = fingerprint(&post.state.settings.carehq.api_secret, enquiry, visit)?;
     let site_token = match site_token(post, ip, screened.held, &fingerprint).await {
         Ok(token) => token,
         Err(answer) => return Ok(answer),
@@ -69,9 +69,11 @@ pub(super) async fn store(
 
 /// The site's limit counts only posts about to become enquiries that are
 /// sent (see spam::rate_limit); the token goes back unless one is created
-/// (a repeat or a 409 spends none). A held post spends none: it reaches
-/// CareHQ only if a person releases it, and a flood of doubtful posts
-/// must not use up the limit and turn a family away.
+/// (a repeat or a 409 spends none). A held post spends none of it: it
+/// reaches CareHQ only if a person releases it, and a flood of doubtful
+/// posts must not use up the limit and turn a family away. Held posts
+/// spend the site's held limit instead (`rate_limit.per_site_held`): each
+/// is stored, and a held visit takes a place in its slot.
 ///
 /// `Err` is the answer when the limit is reached.
 async fn site_token<'a>(
@@ -80,16 +82,16 @@ async fn site_token<'a>(
     held: bool,
     fingerprint: &str,
 ) -> Result<Option<SiteToken<'a>>, Response> {
-    if held {
-        return Ok(None);
-    }
     let site = post.site;
-    let wait = match post
-        .state
-        .spam
-        .limits
-        .take_site(ip, &site.slug, Instant::now())
-    {
+    let limits = &post.state.spam.limits;
+    let (taken, limit) = match held {
+        false => (limits.take_site(ip, &site.slug, Instant::now()), "per-site"),
+        true => (
+            limits.take_held_site(ip, &site.slug, Instant::now()),
+            "per-site-held",
+        ),
+    };
+    let wait = match taken {
         Ok(token) => return Ok(Some(token)),
         Err(wait) => wait,
     };
@@ -97,7 +99,7 @@ async fn site_token<'a>(
     // before, not refused: the family's enquiry was saved. A key reused for
     // another enquiry is told so (409), never replayed.
     let answer = match post.key {
-        None => Err(rate_limited(site, wait, "per-site")),
+        None => Err(rate_limited(site, wait, limit)),
         Some(key) => {
             let earlier = post
                 .state
@@ -109,9 +111,7 @@ async fn site_token<'a>(
                     Ok(repeated(post, &enquiry_id))
                 }
                 Ok(Some(InsertOutcome::Conflict)) => Err(conflict(site)),
-                Ok(Some(InsertOutcome::Created) | None) => {
-                    Err(rate_limited(site, wait, "per-site"))
-                }
+                Ok(Some(InsertOutcome::Created) | None) => Err(rate_limited(site, wait, limit)),
             }
         }
     };
