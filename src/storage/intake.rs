@@ -179,6 +179,14 @@ impl Store {
     }
 }
 
+/// The outbox steps a new enquiry starts with: its own, then one per
+/// `also_send_to` destination.
+fn steps_of(new: &NewEnquiry) -> Vec<String> {
+    std::iter::once("enquiry".to_owned())
+        .chain(new.destinations.iter().map(|name| destination_step(name)))
+        .collect()
+}
+
 /// The enquiry's row; [`bind_enquiry`] binds `$1`–`$10`.
 const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)";
@@ -219,9 +227,7 @@ async fn insert_in_one_statement(
     sealed: &SealedPayload,
     now: i64,
 ) -> Result<(), StoreError> {
-    let steps: Vec<String> = std::iter::once("enquiry".to_owned())
-        .chain(new.destinations.iter().map(|name| destination_step(name)))
-        .collect();
+    let steps = steps_of(new);
     // $1–$12 are the enquiry's and shared; each step adds its id and name.
     let values: Vec<String> = (0..steps.len())
         .map(|i| {
@@ -317,9 +323,7 @@ pub(super) async fn insert_rows(
     // acknowledgement; `terms_pending = 1` above is its to-do list.
     // A held row is not waiting to be sent until a person releases it, so
     // its pending_since is set then, not now.
-    let steps = std::iter::once("enquiry".to_owned())
-        .chain(new.destinations.iter().map(|name| destination_step(name)));
-    for step in steps {
+    for step in steps_of(new) {
         sqlx::query(
             "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
              VALUES ($1, $2, $3, $4, $5, $5, $5, $6)",

@@ -191,11 +191,7 @@ impl Store {
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
-        for (enquiry_id, step) in &expired {
-            if step == "home_visit" {
-                super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
-            }
-        }
+        free_places_of_expired_visits(&mut tx, &expired, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -213,11 +209,7 @@ impl Store {
             .bind(chunk as i64)
             .fetch_all(&mut *tx)
             .await?;
-        for (enquiry_id, step) in &expired {
-            if step == "home_visit" {
-                super::visits::free_slot_of_expired_visit(&mut tx, enquiry_id, now).await?;
-            }
-        }
+        free_places_of_expired_visits(&mut tx, &expired, now).await?;
         tx.commit().await?;
         Ok(expired.len())
     }
@@ -300,4 +292,19 @@ impl Store {
         tx.commit().await?;
         Ok(ids.len() as u64)
     }
+}
+
+/// Of the `(enquiry_id, step)` pairs just expired in `tx`, the home visits
+/// give their places back (a visit that will never be sent frees its time).
+async fn free_places_of_expired_visits(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    expired: &[(String, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    for (enquiry_id, step) in expired {
+        if step == "home_visit" {
+            super::visits::free_slot_of_expired_visit(tx, enquiry_id, now).await?;
+        }
+    }
+    Ok(())
 }
