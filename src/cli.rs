@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md "Command line").
+//! The command line (docs/design.md, "Command line").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

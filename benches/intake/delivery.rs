@@ -1,8 +1,8 @@
 //! `--delivery`: what the worker does while the clients post. `on`: the
 //! sandbox CareHQ answers (after `--latency-ms`), so at 0 ms the worker
 //! delivers as fast as it can. `paused`: delivery paused the way the service
-//! pauses it in operation, CareHQ refusing the credentials (401: README
-//! "401, 403 … pause delivery"): the account's lane stops claiming, the
+//! pauses it in operation, CareHQ refusing the credentials (401: docs/delivery.md,
+//! "Delivery semantics"): the account's lane stops claiming, the
 //! enquiries stay pending, and only a probe is sent every
 //! `sync.pause_probe_interval`, set to a day here so none falls in a run.
 //! Intake still stores and acknowledges every enquiry. The pause is in place

@@ -1,5 +1,5 @@
 //! The `PUT care-enquiries` parameters for an enquiry from a site
-//! (DESIGN.md "What is sent to CareHQ").
+//! (docs/design.md, "What is sent to CareHQ").
 
 use super::routing::SiteRouting;
 use crate::domain::Enquiry;

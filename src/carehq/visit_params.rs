@@ -1,5 +1,5 @@
 //! The `PUT home-visits` parameters for a stored visit request
-//! (carehq-api.md §6; names as the sandbox accepts them).
+//! (docs/carehq-api.md, "Home visits"; names as the sandbox accepts them).
 
 use super::routing::SiteRouting;
 use crate::storage::StoredVisit;

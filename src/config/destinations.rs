@@ -10,7 +10,7 @@ use super::text::Table;
 use crate::values::{SecureUrl, Slug};
 
 fields::section! {
-    /// One further destination: a `kind = "fhir"` API (DESIGN.md "FHIR destination").
+    /// One further destination: a `kind = "fhir"` API (docs/design.md, "FHIR destination").
     #[derive(Clone, Debug)]
     pub struct DestinationSettings {
         /// Lower-case letters, digits and hyphens; what `also_send_to` names.

@@ -1,5 +1,5 @@
 //! `FundingType`: how the care will be paid for, CareHQ's `funding_type` enum
-//! (carehq-api.md §4.2), with plain labels for a form.
+//! (docs/carehq-api.md, "Care enquiries"), with plain labels for a form.
 
 use std::fmt;
 

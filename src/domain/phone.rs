@@ -3,7 +3,7 @@
 //! Kept as the family typed it (only spacing tidied), because rewriting it
 //! risks turning a valid number into a wrong one. Landlines, mobiles, `+44
 //! (0)20 …` and foreign numbers are all accepted: the WordPress plugins
-//! silently dropped everything but UK mobiles (carehq-api.md §7).
+//! silently dropped everything but UK mobiles (docs/carehq-api.md, "The WordPress plugins").
 
 use std::fmt;
 

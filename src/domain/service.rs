@@ -1,8 +1,8 @@
 //! `Service`: the kind of care asked about, CareHQ's `service` field.
 //!
-//! CareHQ's full list of service values is not published (carehq-api.md §4.3,
-//! §8.1), so each site may configure the values its CareHQ account uses; the
-//! built-in list below is only the default.
+//! CareHQ's full list of service values is not published (docs/carehq-api.md,
+//! "Care enquiries" and "Open questions"), so each site may configure the
+//! values its CareHQ account uses; the built-in list below is only the default.
 
 use std::fmt;
 

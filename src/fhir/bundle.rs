@@ -1,4 +1,4 @@
-//! An enquiry as a FHIR R4 `transaction` Bundle (DESIGN.md "FHIR
+//! An enquiry as a FHIR R4 `transaction` Bundle (docs/design.md, "FHIR
 //! destination"): the `Patient` (the person needing care: named from the
 //! form when the family enquires for themselves, else left unnamed), the
 //! `RelatedPerson` who wrote (with telecom), the `ServiceRequest` (status
@@ -14,8 +14,9 @@
 //! (`ifNoneExist`). The same enquiry always makes the same Bundle: its
 //! `fullUrl`s derive from the enquiry id too.
 //!
-//! Seed document 003 says nothing about conditional creates; they are plain
-//! FHIR R4 (http.html "conditional create", transaction processing rules).
+//! Healthcode's conventions (docs/design.md, "FHIR destination") say nothing
+//! about conditional creates; they are plain FHIR R4 (http.html "conditional
+//! create", transaction processing rules).
 
 use serde_json::{Value, json};
 

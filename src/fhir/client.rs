@@ -1,4 +1,4 @@
-//! Talks to one FHIR destination the Healthcode way (seed document 003):
+//! Talks to one FHIR destination the Healthcode way (docs/design.md, "FHIR destination"):
 //! every endpoint from a discovery document, never hard-coded; an OAuth 2.0
 //! client-credentials token from the SSO server's `openid-configuration`,
 //! reused until shortly before it expires; `SU-SiteId`, `HC-API-Version`
@@ -38,8 +38,9 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// (`expires_in` is only RECOMMENDED): a few minutes, so one token serves
 /// many Bundles, and a token that ends sooner costs one 401 and a renewal.
 const UNSTATED_LIFETIME: Duration = Duration::from_secs(5 * 60);
-/// The discovery documents are read again this often (seed 003: endpoints
-/// may move without notice); a failed re-read keeps the last good copy.
+/// The discovery documents are read again this often (docs/design.md, "FHIR
+/// destination": endpoints may move without notice); a failed re-read keeps
+/// the last good copy.
 const DISCOVERY_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// What the client needs to know about its destination.

@@ -1,7 +1,7 @@
-//! The two discovery documents (seed 003): the API discovery document (API
-//! key → absolute URI) and the SSO server's `openid-configuration`. Their
-//! URIs follow the `move_endpoints` fault, which is how a client is shown to
-//! take every endpoint from them.
+//! The two discovery documents (docs/design.md, "FHIR destination"): the
+//! API discovery document (API key → absolute URI) and the SSO server's
+//! `openid-configuration`. Their URIs follow the `move_endpoints` fault,
+//! which is how a client is shown to take every endpoint from them.
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};

@@ -28,7 +28,7 @@ pub struct Faults {
     pub token_endpoint_down: bool,
     /// The token and bundle endpoints move to `/moved/...`: the discovery
     /// documents say so and the old paths answer 404. A client that
-    /// hard-coded a URI (seed 003 forbids it) fails.
+    /// hard-coded a URI (docs/design.md, "FHIR destination", forbids it) fails.
     pub move_endpoints: bool,
     /// Accept the bundle, then break the response body mid-way.
     pub drop_after_accept: bool,

@@ -1,5 +1,5 @@
 //! FHIR sandbox: a local fake of a FHIR R4 server that follows Healthcode's
-//! API conventions (seed document 003, DESIGN.md "FHIR destination").
+//! API conventions (docs/design.md, "FHIR destination").
 //!
 //! Owns the public sandbox API (config, handle, `serve`) and the assembly of
 //! its router. The FHIR client and its tests talk to it over loopback; a person
@@ -49,9 +49,10 @@ use state::State;
 
 /// Where the SSO discovery document lives (OpenID Connect Discovery's path).
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
-/// Where the API discovery document lives (seed 003).
+/// Where the API discovery document lives (docs/design.md, "FHIR destination").
 pub const DISCOVERY_PATH: &str = "/.well-known/discovery-document.json";
-/// The discovery key whose URI receives the bundles (DESIGN.md's `api`).
+/// The discovery key whose URI receives the bundles (`api` in docs/design.md,
+/// "FHIR destination").
 pub const BUNDLE_API_KEY: &str = "care-enquiries";
 
 /// The token and bundle endpoints, where they normally are and where the

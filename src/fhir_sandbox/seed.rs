@@ -1,5 +1,6 @@
 //! Fixed credentials and site the FHIR sandbox starts with, and an example of
-//! the bundle it accepts (the shape DESIGN.md says the relay sends).
+//! the bundle it accepts (the shape the relay sends: docs/design.md, "FHIR
+//! destination").
 //!
 //! None of these are secrets: they are sandbox only. The example's people are
 //! made up.

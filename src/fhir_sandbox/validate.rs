@@ -1,8 +1,9 @@
-//! Structural validation of a received Bundle against what DESIGN.md says
-//! the relay sends: a `transaction` of one Patient, one RelatedPerson (with
-//! telecom, `patient` → the Patient, as R4 requires), one ServiceRequest and
-//! at most one Appointment, cross-referenced by `fullUrl` (`urn:uuid:…`)
-//! inside the bundle, every time in UTC.
+//! Structural validation of a received Bundle against what docs/design.md
+//! ("FHIR destination") says the relay sends: a `transaction` of one
+//! Patient, one RelatedPerson (with telecom, `patient` → the Patient, as R4
+//! requires), one ServiceRequest and at most one Appointment,
+//! cross-referenced by `fullUrl` (`urn:uuid:…`) inside the bundle, every
+//! time in UTC.
 //!
 //! Identifiers are checked on every resource that has them. An entry's
 //! `ifNoneExist` must be a search the sandbox can run (one `identifier`

@@ -1,4 +1,4 @@
-//! Request authentication as CareHQ does it (carehq-api.md §2): credentials,
+//! Request authentication as CareHQ does it (docs/carehq-api.md, "Signing"): credentials,
 //! signature version, timestamp window, v2.0 HMAC signature, nonce replay.
 //!
 //! Hints say what is wrong and what to do, never the secret or parameter values

@@ -1,5 +1,5 @@
 //! The sandbox's one HTTP error type, rendered as CareHQ renders errors:
-//! a JSON object with a `hint` and, for validation, `arg_errors` (carehq-api.md §3.3).
+//! a JSON object with a `hint` and, for validation, `arg_errors` (docs/carehq-api.md, "Errors").
 
 use std::collections::BTreeMap;
 

@@ -62,7 +62,8 @@ pub async fn locations(
             }))
         })
         .collect();
-    // `filters-services`: the Gravity Forms plugin's call (carehq-api.md §5.2, §7).
+    // `filters-services`: the Gravity Forms plugin's call (docs/carehq-api.md,
+    // "Lists: locations and groups" and "The WordPress plugins").
     list(
         &params,
         LOCATION_ATTRIBUTES,

@@ -2,7 +2,7 @@
 //!
 //! Owns the public sandbox API (config, handle, `serve`) and the assembly of its
 //! router. The quick start, local development and the integration tests all talk
-//! to it over real HTTP, signed exactly as CareHQ expects (shared/carehq-api.md).
+//! to it over real HTTP, signed exactly as CareHQ expects (docs/carehq-api.md).
 //!
 //! Routes (relative to wherever the router is mounted):
 //! - `/v1/...`: CareHQ's own endpoints, authenticated, rate limited, faultable;

@@ -143,7 +143,8 @@ pub fn not_one_of(value: &str, allowed: &[&str]) -> String {
     )
 }
 
-/// A list call's `attributes`, `page`, `per_page` and `sort` (carehq-api.md §5.1).
+/// A list call's `attributes`, `page`, `per_page` and `sort` (docs/carehq-api.md,
+/// "Lists: locations and groups").
 pub struct ListQuery {
     pub attributes: Vec<String>,
     pub page: usize,

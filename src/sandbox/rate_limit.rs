@@ -1,4 +1,4 @@
-//! CareHQ's per-second rate limit (carehq-api.md §3.1): fixed one-second
+//! CareHQ's per-second rate limit (docs/carehq-api.md, "Rate limits"): fixed one-second
 //! windows, and the `X-CareHQ-RateLimit-*` headers every `/v1` answer carries.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};

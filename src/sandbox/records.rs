@@ -58,7 +58,7 @@ impl std::fmt::Debug for ReceivedEnquiry {
     }
 }
 
-/// A home visit with CareHQ's attributes (carehq-api.md §6). Date-times are
+/// A home visit with CareHQ's attributes (docs/carehq-api.md, "Home visits"). Date-times are
 /// CareHQ strings; a visit is pending while `cancelled` and `completed` are null.
 #[derive(Clone, Serialize)]
 pub struct HomeVisit {

@@ -1,4 +1,4 @@
-//! Home visits (carehq-api.md §6): create, list, retrieve, update while
+//! Home visits (docs/carehq-api.md, "Home visits"): create, list, retrieve, update while
 //! pending, cancel and complete. A visit belongs to an enquiry the sandbox created.
 
 use axum::extract::{Path, State};

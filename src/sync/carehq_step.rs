@@ -1,6 +1,6 @@
 //! The CareHQ lane's sender: the `enquiry` step (`PUT care-enquiries`) and
 //! the `home_visit` step (`PUT home-visits`, once its enquiry is in), and
-//! what CareHQ's answers mean (DESIGN.md "Delivery semantics").
+//! what CareHQ's answers mean (docs/design.md, "Delivery semantics").
 
 use std::time::{Duration, Instant};
 

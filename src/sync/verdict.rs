@@ -1,5 +1,5 @@
 //! What one attempt came to, in one vocabulary for every lane, and the pure
-//! mapping from that to the step's next state (DESIGN.md "Delivery
+//! mapping from that to the step's next state (docs/design.md, "Delivery
 //! semantics"). Each sender judges its own answers into a [`Verdict`]; what
 //! a verdict does to the row, the attempt's record and a paused lane is
 //! decided here only, so a change to retry or pause handling is made once.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 
-/// CareHQ's host roles (carehq-api.md §6).
+/// CareHQ's host roles (docs/carehq-api.md, "Home visits").
 pub const VISIT_HOSTS: &[&str] = &[
     "manager",
     "deputy_manager",

@@ -70,7 +70,8 @@ impl Running {
         response.json().await.expect("JSON")
     }
 
-    /// Both discovery documents, read as seed 003 says a client must.
+    /// Both discovery documents, read as a client must (docs/design.md, "FHIR
+    /// destination").
     async fn discover(&self) -> Endpoints {
         let apis = self
             .get_json(&format!(

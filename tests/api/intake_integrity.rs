@@ -141,7 +141,7 @@ async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_dou
 }
 on_both_databases!(a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them);
 
-/// The 409's words, as DESIGN.md gives them.
+/// The 409's words, as docs/design.md ("HTTP") gives them.
 const CONFLICT_WORDS: &str =
     "already sent with different details; reload the page and send it again";
 

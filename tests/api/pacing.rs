@@ -11,7 +11,7 @@ use crate::on_both_databases;
 /// Enquiries in the backlog: five windows' worth at the sandbox's limit, so
 /// the drain crosses several resets and still takes only a few seconds.
 const BACKLOG: usize = 50;
-/// The sandbox's limit per second (CareHQ's own, per carehq-api.md §3.1).
+/// The sandbox's limit per second (CareHQ's own, per docs/carehq-api.md, "Rate limits").
 const LIMIT: u32 = 10;
 
 async fn a_backlog_drains_at_the_limit_without_429s(db: Db) {

@@ -1,4 +1,4 @@
-//! Quarantine instead of silent drop (DESIGN.md "No silent drop, refined"):
+//! Quarantine instead of silent drop (docs/design.md, "No silent drop, refined"):
 //! only a filled honeypot drops a post; every other doubt (too fast, a stale,
 //! forged or future-dated time token, `Origin: null`, a CAPTCHA provider
 //! down under `on_error = "hold"`) stores the enquiry `held`, its verdict

@@ -66,7 +66,7 @@ async fn post_pairs(app: &TestApp, pairs: &[(String, String)]) -> reqwest::Respo
 
 /// Every trap answers like success. Only the honeypot stores nothing; a
 /// time token that is too fast, expired or forged, or missing where the site
-/// requires one, holds the enquiry with its verdict (DESIGN.md "No silent
+/// requires one, holds the enquiry with its verdict (docs/design.md, "No silent
 /// drop, refined": this test asserted "nothing stored" for all of them
 /// before quarantine).
 async fn bot_traps_answer_like_success_and_only_the_honeypot_stores_nothing(db: Db) {

@@ -575,7 +575,7 @@ async fn list_filters_and_searches(db: Db, encrypted: bool) {
     // any spacing or case), never parts of them.
     for (query, expected) in [
         ("state=failed", vec![&failed]),
-        // DESIGN's name for the same filter.
+        // The contract's name for the same filter (docs/design.md, "Staff console").
         ("status=failed", vec![&failed]),
         ("status=held", vec![&held]),
         ("state=sent", vec![&sent]),
@@ -624,7 +624,7 @@ async fn list_filters_and_searches(db: Db, encrypted: bool) {
     assert!(lines[1].starts_with(&format!("{failed},{SITE},")), "{text}");
     assert!(lines[1].contains(",Failed,"), "{text}");
     assert!(lines[1].contains("family1@example.com"), "{text}");
-    // The CSV takes DESIGN's name for the filter too.
+    // The CSV takes the contract's name for the filter too.
     let by_status = staff.get("/staff/export.csv?status=failed").await;
     assert_eq!(by_status.text().await.unwrap(), text);
     let everything = staff.get("/staff/export.csv").await.text().await.unwrap();

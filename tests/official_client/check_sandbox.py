@@ -49,7 +49,7 @@ location = locations['items'][1]['_id']
 assert set(locations['items'][0]) == {'_id', 'name', 'services'}, locations
 step(f'GET locations with filters: {names}')
 
-# Groups: the carehq-api.md §2.5 V1 call, bar the page.
+# Groups: the signing vectors' V1 call (docs/carehq-api.md, "Signing"), bar the page.
 groups = call('GET', 'groups', params={
     'per_page': 50,
     'attributes': ['name', '_id', 'group_type'],

@@ -1,5 +1,5 @@
 //! `POST /partners/helparound/{site}/user-enrollment` and `…/user-action`:
-//! HelpAround's webhooks (seed document 004), answered in the shapes it
+//! HelpAround's webhooks (docs/partners.md), answered in the shapes it
 //! documents. An enrollment is stored as an enquiry (the same table and
 //! outbox as a form post, spam verdict `partner`) and answered 200 once it is
 //! stored, not once CareHQ has it; a repeat of the same event gets the same

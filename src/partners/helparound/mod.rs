@@ -1,4 +1,4 @@
-//! HelpAround (seed document 004): a patient enrollment platform that posts
+//! HelpAround (docs/partners.md): a patient enrollment platform that posts
 //! an enrollment (`HelpAround.Patient.CompleteEnrollment`) and user actions
 //! (`HelpAround.Patient.UserAction.ViewedTracker`) to a partner CRM.
 //! `payload` reads exactly the fields the document lists; `mapping` turns an

@@ -1,4 +1,4 @@
-//! Every authentication refusal of carehq-api.md §2, over HTTP.
+//! Every authentication refusal of docs/carehq-api.md, "Signing", over HTTP.
 
 use reqwest::Method;
 use serde_json::Value;

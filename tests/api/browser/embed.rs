@@ -13,7 +13,7 @@ use crate::helpers::{SITE, eventually};
 use super::webdriver::{Browser, chromedriver_path};
 use super::{HOME, setup};
 
-/// The care home's own website: the copy-paste snippet from the README.
+/// The care home's own website: the copy-paste snippet from docs/hosted-form.md, "Embedding".
 fn parent_page(app: &str) -> String {
     format!(
         r#"<!doctype html>

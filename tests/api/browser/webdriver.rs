@@ -25,7 +25,7 @@ pub const ENTER: &str = "\u{E007}";
 /// The W3C element key in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Where screenshots go (README, "Browser tests").
+/// Where screenshots go (docs/development.md, "Browser tests").
 pub fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
 }

@@ -15,10 +15,11 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// caption; every field optional, empty = any, no cursor = the newest.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct FilterQuery {
-    /// `state=`, or `status=`: the name DESIGN's contract gives the filter
-    /// (`/staff/enquiries?status=failed`), so links and bookmarks written to
-    /// it filter too instead of showing everything. Both at once are refused
-    /// as an address not understood. Links the console makes say `state=`.
+    /// `state=`, or `status=`: the name the contract gives the filter
+    /// (docs/design.md, "Staff console": `/staff/enquiries?status=failed`), so
+    /// links and bookmarks written to it filter too instead of showing
+    /// everything. Both at once are refused as an address not understood.
+    /// Links the console makes say `state=`.
     #[serde(default, alias = "status")]
     pub state: String,
     #[serde(default)]

@@ -10,7 +10,7 @@
 //! one where the site requires it, `Origin: null`) is judged *after* the
 //! enquiry is validated, so a slip of the Enter key gets its field errors,
 //! and a valid post is stored `held` with its `spam_verdict` naming the
-//! doubt, for a person to release (DESIGN.md "No silent drop, refined").
+//! doubt, for a person to release (docs/design.md, "No silent drop, refined").
 //!
 //! An idempotency key is stored with a fingerprint of the enquiry: the same
 //! key with the same enquiry is the first answer again (a double click), the
