@@ -49,7 +49,7 @@ pub fn authenticate(
     }
     if version != SIGNATURE_VERSION {
         return Err(refuse(&format!(
-            "X-CareHQ-Signature-Version must be {SIGNATURE_VERSION}; the legacy v1 scheme is not accepted. Sign with HMAC-SHA256 as carehq-api.md §2.3 describes."
+            "X-CareHQ-Signature-Version must be {SIGNATURE_VERSION}; the legacy v1 scheme is not accepted. Sign with HMAC-SHA256 as docs/carehq-api.md, \"Signing\", describes."
         )));
     }
     let signed_at: i64 = timestamp.parse().map_err(|_| {
