@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::carehq::{CareHqClient, ClientSettings};
 use crate::config::{AccountSettings, DEFAULT_ACCOUNT, Settings};
 use crate::fhir::{FhirClient, FhirError, FhirSettings};
-use crate::http::{AppState, router};
+use crate::http::{AppState, Readiness, router};
 use crate::sandbox::{Sandbox, SandboxConfig, seed};
 use crate::storage::{KeyRing, PoolSettings, Sealing, Store};
 use crate::sync::{SyncWorker, fallback_mailer};
@@ -26,6 +26,9 @@ pub struct Application {
     router: Router,
     worker: SyncWorker,
     shutdown: CancellationToken,
+    /// Cancelled to start the drain (`server.drain`), after which
+    /// `shutdown` is cancelled.
+    draining: CancellationToken,
     local_addr: SocketAddr,
     sandbox: Option<Sandbox>,
     settings: Arc<Settings>,
@@ -93,11 +96,13 @@ impl Application {
             destinations,
             Arc::clone(&settings),
         );
+        let draining = CancellationToken::new();
         let state = AppState {
             settings: Arc::clone(&settings),
             store: store.clone(),
             worker: worker.handle(),
             worker_max_silence: SyncWorker::max_silence(&settings),
+            readiness: Readiness::new(store.clone(), draining.clone()),
             rate_limits,
             spam: Arc::new(crate::spam::SpamGuard::new(&settings, &token_keys)),
             captcha: Arc::new(crate::captcha::Captcha::new(
@@ -139,6 +144,7 @@ impl Application {
             router,
             worker,
             shutdown: CancellationToken::new(),
+            draining,
             local_addr,
             sandbox,
             settings,
@@ -176,9 +182,17 @@ impl Application {
         self.local_addr
     }
 
-    /// Cancel this token to stop the service gracefully.
+    /// Cancel this token to stop the service gracefully: no new
+    /// connections, in-flight requests and sends finish.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// Cancel this token to drain first (what SIGTERM does): `/readyz`
+    /// answers 503 while everything else still runs for `server.drain`,
+    /// then the service stops as [`Application::shutdown_token`] does.
+    pub fn drain_token(&self) -> CancellationToken {
+        self.draining.clone()
     }
 
     /// The in-process CareHQ sandbox, in sandbox mode.
@@ -194,12 +208,18 @@ impl Application {
             router,
             worker,
             shutdown,
+            draining,
             local_addr,
             sandbox,
             settings,
             store,
             background,
         } = self;
+        tokio::spawn(drain_then_stop(
+            draining,
+            settings.server.drain,
+            shutdown.clone(),
+        ));
         announce(&settings, local_addr, sandbox.is_some());
         let (worker_task, alerts_task): (JoinHandle<()>, JoinHandle<()>) = if background {
             (
@@ -245,6 +265,31 @@ impl Application {
         info!("stopped");
         served
     }
+}
+
+/// Once `draining` is cancelled, wait `drain` (or until `shutdown` is
+/// cancelled by a second signal), then cancel `shutdown`. Meanwhile
+/// `/readyz` answers 503, so the proxy moves families to another instance
+/// while this one still answers them.
+async fn drain_then_stop(
+    draining: CancellationToken,
+    drain: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        _ = draining.cancelled() => {}
+        _ = shutdown.cancelled() => return,
+    }
+    info!(
+        drain = %crate::values::format_duration(drain),
+        "draining: /readyz answers 503 while requests are still served; stopping after server.drain (a second Ctrl-C or SIGTERM stops now)"
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(drain) => {}
+        _ = shutdown.cancelled() => {}
+    }
+    info!("shutting down: no new requests; finishing in-flight work");
+    shutdown.cancel();
 }
 
 /// Open the database and apply migrations.

@@ -175,6 +175,8 @@ fn config_toml(
         r#"
 [server]
 listen = "127.0.0.1:{port}"
+# Rounds stop the service often; the drain is for a proxy, absent here.
+drain = "0s"
 
 [database]
 url = "{db_url}"

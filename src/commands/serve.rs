@@ -14,7 +14,7 @@ use crate::startup::Application;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let app = Application::build(settings).await?;
-    stop_on_signal(app.shutdown_token());
+    drain_on_signal(app.drain_token(), app.shutdown_token());
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -62,26 +62,42 @@ pub async fn fhir_sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cancel `token` on Ctrl-C or SIGTERM.
+/// The service's signals: the first Ctrl-C or SIGTERM starts the drain
+/// (`server.drain`), a second stops at once.
+fn drain_on_signal(drain: CancellationToken, stop: CancellationToken) {
+    tokio::spawn(async move {
+        stop_signal().await;
+        drain.cancel();
+        stop_signal().await;
+        stop.cancel();
+    });
+}
+
+/// Cancel `token` on Ctrl-C or SIGTERM (the sandboxes: nothing to drain).
 fn stop_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term => {}
-        }
+        stop_signal().await;
         info!("shutting down: no new requests; finishing in-flight work");
         token.cancel();
     });
+}
+
+/// The next Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

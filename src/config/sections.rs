@@ -22,6 +22,10 @@ fields::section! {
         /// Largest request body accepted, in bytes.
         pub body_limit: usize ["fields::byte_size"] = 64 * 1024,
         pub request_timeout: Duration ["fields::positive_duration"] = Duration::from_secs(30),
+        /// After SIGTERM or Ctrl-C: how long to keep serving with `/readyz`
+        /// answering 503, so the proxy stops routing here before the
+        /// listener closes (docs/deployment.md, "Rolling restarts").
+        pub drain: Duration ["fields::duration"] = Duration::from_secs(5),
         /// Public base URL (`https://forms.example.com`), no trailing `/`.
         pub public_url: Option<String> ["fields::some_via::<_, BaseUrl, _>"] = None,
     }

@@ -8,6 +8,7 @@ mod format;
 mod keyed_digest;
 mod pages;
 mod peer;
+mod readiness;
 mod request_timeout;
 mod routes;
 mod security_headers;
@@ -23,6 +24,7 @@ mod visit_fields;
 
 pub use error::HttpError;
 pub use format::Format;
+pub use readiness::Readiness;
 pub use staff_throttle::StaffThrottle;
 pub use state::AppState;
 
@@ -68,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security_headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.readiness.clone(),
+            readiness::close_connections_while_draining,
         ))
         .with_state(state)
         // Outermost first: a request id for every request, returned to the caller

@@ -8,6 +8,7 @@ use crate::carehq::RateLimitGate;
 use crate::config::Settings;
 use crate::spam::SpamGuard;
 
+use super::readiness::Readiness;
 use super::staff_throttle::StaffThrottle;
 use crate::storage::Store;
 use crate::sync::WorkerHandle;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub worker: WorkerHandle,
     /// How long the worker may go quiet before `/readyz` reports it dead.
     pub worker_max_silence: Duration,
+    /// Draining, and the database's last check, for `/readyz`.
+    pub readiness: Readiness,
     /// Each CareHQ account's rate-limit gate, by name, the default first.
     pub rate_limits: Vec<(String, Arc<RateLimitGate>)>,
     /// Time tokens and rate-limit buckets for form posts.

@@ -28,6 +28,9 @@ pub const LATE_SUCCESSES: &str = "enquiry_relay_late_successes_total";
 /// (answered 408, nothing stored) or `storing` (the enquiry was with the
 /// database, so the answer waited for it).
 pub const REQUEST_TIMEOUTS: &str = "enquiry_relay_request_timeouts_total";
+/// Database checks `/readyz` ran: at most about one a second per process,
+/// however often it is called (`http::Readiness`).
+pub const READINESS_CHECKS: &str = "enquiry_relay_readiness_checks_total";
 /// Seconds each CareHQ create call took.
 pub const CAREHQ_LATENCY: &str = "enquiry_relay_carehq_request_duration_seconds";
 pub const ENQUIRIES: &str = "enquiry_relay_enquiries";

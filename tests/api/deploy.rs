@@ -256,6 +256,9 @@ fn compose_waits_longer_than_the_relay_shutdown_grace_before_killing_it() {
     if let Some(grace) = vars.get("ENQUIRY_RELAY_SYNC__SHUTDOWN_GRACE") {
         toml.push_str(&format!("[sync]\nshutdown_grace = \"{grace}\"\n"));
     }
+    if let Some(drain) = vars.get("ENQUIRY_RELAY_SERVER__DRAIN") {
+        toml.push_str(&format!("[server]\ndrain = \"{drain}\"\n"));
+    }
     toml.push_str(&format!(
         "[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"{}\"\n",
         seed::DEMO_LOCATION
@@ -271,9 +274,51 @@ fn compose_waits_longer_than_the_relay_shutdown_grace_before_killing_it() {
         .expect("docker-compose.yml sets stop_grace_period on the relay service");
     // Room to stop the HTTP server, record the last outcomes and exit.
     let room = std::time::Duration::from_secs(5);
+    // The drain comes first: not ready, still serving, for server.drain.
     assert!(
-        period >= settings.shutdown_grace() + room,
-        "stop_grace_period {period:?} must be at least sync.shutdown_grace {:?} + {room:?}",
+        period >= settings.server.drain + settings.shutdown_grace() + room,
+        "stop_grace_period {period:?} must be at least server.drain {:?} + sync.shutdown_grace {:?} + {room:?}",
+        settings.server.drain,
         settings.shutdown_grace()
+    );
+}
+
+/// A replica told to stop says "not ready" for `server.drain` while it
+/// still serves; Caddy must notice within that time, or it keeps sending
+/// families to a replica about to stop listening.
+#[test]
+fn caddy_checks_readiness_more_often_than_a_replica_drains() {
+    let caddy = read("Caddyfile");
+    let setting = |name: &str| {
+        logical_lines(&caddy)
+            .iter()
+            .find_map(|l| Some(l.trim().strip_prefix(name)?.trim().to_owned()))
+            .unwrap_or_else(|| panic!("the Caddyfile sets {name}"))
+    };
+    assert_eq!(setting("health_uri"), "/readyz");
+    let interval = enquiry_relay::values::parse_duration(&setting("health_interval")).unwrap();
+    let timeout = enquiry_relay::values::parse_duration(&setting("health_timeout")).unwrap();
+    let mut toml = format!(
+        "[carehq]\naccount_id = \"{}\"\napi_key = \"k\"\napi_secret = \"s\"\n",
+        seed::ACCOUNT_ID
+    );
+    if let Some(drain) = variables_set().get("ENQUIRY_RELAY_SERVER__DRAIN") {
+        toml.push_str(&format!("[server]\ndrain = \"{drain}\"\n"));
+    }
+    toml.push_str(&format!(
+        "[[sites]]\nslug = \"home\"\nname = \"Home\"\nlocation = \"{}\"\n",
+        seed::DEMO_LOCATION
+    ));
+    let settings = enquiry_relay::config::Settings::from_toml_str(&toml).unwrap();
+    assert!(
+        interval + timeout < settings.server.drain,
+        "health_interval {interval:?} + health_timeout {timeout:?} must be shorter than server.drain {:?}",
+        settings.server.drain
+    );
+    // A refused connection is tried on another replica, not answered 502.
+    assert!(
+        logical_lines(&caddy)
+            .iter()
+            .any(|l| l.trim().starts_with("lb_try_duration"))
     );
 }

@@ -173,6 +173,10 @@ pub struct AppOptions {
     /// that start the real binary (which reads only TOML) get them too.
     pub lease: Duration,
     pub shutdown_grace: Option<Duration>,
+    /// `server.drain`: how long a binary told to stop keeps serving, not
+    /// ready, before it stops. Tests stop processes often, so `0s` unless a
+    /// test is about the drain (`None`: the shipped default).
+    pub drain: Option<Duration>,
     /// `carehq.timeout` (see `lease`).
     pub carehq_timeout: Duration,
     /// Lines added to `[sync]` (e.g. `concurrency = 1`).
@@ -208,6 +212,7 @@ impl Default for AppOptions {
             spam_toml: LENIENT_SPAM.into(),
             lease: Duration::from_secs(10),
             shutdown_grace: Some(Duration::from_secs(5)),
+            drain: Some(Duration::ZERO),
             carehq_timeout: Duration::from_secs(5),
             sync_toml: String::new(),
             database_toml: String::new(),
@@ -267,6 +272,7 @@ pub fn config_toml(db_url: &str, carehq_url: &str, listen: &str, options: &AppOp
         r#"
 [server]
 listen = "{listen}"
+{drain}
 {server_extra}
 
 [database]
@@ -314,6 +320,10 @@ funding_type = "not_sure"
         site_extra = options.site_toml,
         spam = options.spam_toml,
         lease = format_duration(options.lease),
+        drain = match options.drain {
+            None => String::new(),
+            Some(drain) => format!("drain = \"{}\"", format_duration(drain)),
+        },
         grace = match options.shutdown_grace {
             None => String::new(),
             Some(grace) => format!("shutdown_grace = \"{}\"", format_duration(grace)),

@@ -37,6 +37,7 @@ mod partners;
 mod processes;
 mod quarantine;
 mod retention;
+mod rolling_restart;
 mod search_terms;
 mod spam;
 mod spam_limits;

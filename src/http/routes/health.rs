@@ -1,16 +1,16 @@
 //! `/healthz` (the process runs) and `/readyz` (the database answers reads
-//! and takes writes, the worker is alive). Writes are checked too: a service
-//! whose reads work but whose writes fail (writer task gone, database locked,
-//! disk full) answers every family 503 and must be taken out of rotation.
-
-use std::time::Duration;
+//! and takes writes, the worker is alive, and the process is not draining).
+//! Writes are checked too: a service whose reads work but whose writes fail
+//! (writer task gone, database locked, disk full) answers every family 503
+//! and must be taken out of rotation. The database check is shared by every
+//! caller and runs at most about once a second ([`crate::http::Readiness`]).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
-use tracing::warn;
+use tracing::debug;
 
 use crate::http::state::AppState;
 
@@ -19,28 +19,22 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = matches!(
-        tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
-        Ok(Ok(()))
-    );
-    let writes =
-        match tokio::time::timeout(Duration::from_secs(2), state.store.check_writes()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(
-                "a write did not commit within 2 s (the database is locked or too slow)".to_owned(),
-            ),
-        };
+    let draining = state.readiness.is_draining();
+    // Draining answers at once: from the last check, if there was one.
+    let database = match draining {
+        true => state.readiness.latest(),
+        false => None,
+    };
+    let database = match database {
+        Some(check) => check,
+        None => state.readiness.database().await,
+    };
     let worker = state.worker.is_alive(state.worker_max_silence);
-    let ready = database && worker && writes.is_none();
-    if !ready {
-        // The cause stays in the log: this route is public.
-        warn!(
-            database,
-            worker,
-            writes = writes.as_deref().unwrap_or("ok"),
-            "not ready"
-        );
+    let ready = !draining && database.ok() && worker;
+    if !worker {
+        // At debug: this route is public and may be called often; the
+        // worker's own failure is logged where it happens.
+        debug!("not ready: the sync worker has not turned recently");
     }
     let status = if ready {
         StatusCode::OK
@@ -48,12 +42,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = |ok: bool| if ok { "ok" } else { "failing" };
+    let overall = match (draining, ready) {
+        (true, _) => "draining",
+        (false, ready) => word(ready),
+    };
     (
         status,
         Json(json!({
-            "status": word(ready),
-            "database": word(database),
-            "writes": word(writes.is_none()),
+            "status": overall,
+            "database": word(database.reads),
+            "writes": word(database.writes),
             "worker": word(worker),
         })),
     )
