@@ -2,7 +2,8 @@
 //! FHIR sandbox in `crate::fhir_sandbox`): a status forced on the next N
 //! requests to some paths, the latency gate, an answer lost after the record
 //! was made (the connection closed, or a 200 whose body breaks half-way), and
-//! the countdown of such faults. Each sandbox keeps its own `Faults` (their
+//! the countdown of such faults, and the reading of a `PUT /_sandbox/faults`
+//! body. Each sandbox keeps its own `Faults` (their
 //! JSON is each control route's contract) and its own wording of the answers.
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 
 /// The forced-status fault as both sandboxes hold it, borrowed from their
 /// `Faults`: `status`, for the next `times` matching requests (None = until
@@ -69,6 +71,35 @@ pub fn status_problem(status: Option<u16>) -> Option<String> {
             "status {code} is not an error status; use a 4xx or 5xx code such as 500, 503 or 401, or null to clear it"
         )),
         _ => None,
+    }
+}
+
+/// Why a `PUT /_sandbox/faults` body was refused, in words for the
+/// developer; each sandbox answers it in its own error shape.
+#[derive(Debug)]
+pub enum FaultsRefused {
+    /// Not a JSON object of the sandbox's `Faults`.
+    Malformed(String),
+    /// Faults that cannot be applied (see `problem`).
+    NotApplied(String),
+}
+
+/// Reads the body of `PUT /_sandbox/faults` as the sandbox's `Faults`,
+/// refused when `problem` finds one.
+pub fn read_faults<F: DeserializeOwned>(
+    body: &[u8],
+    problem: impl FnOnce(&F) -> Option<String>,
+) -> Result<F, FaultsRefused> {
+    let faults: F = serde_json::from_slice(body).map_err(|e| {
+        FaultsRefused::Malformed(format!(
+            "The body must be a JSON Faults object, e.g. {{\"status\": 503, \"status_times\": 2}} ({e}). Send {{}} to clear every fault."
+        ))
+    })?;
+    match problem(&faults) {
+        Some(problem) => Err(FaultsRefused::NotApplied(format!(
+            "Faults not applied: {problem}."
+        ))),
+        None => Ok(faults),
     }
 }
 
@@ -241,6 +272,36 @@ mod tests {
         assert_eq!(
             fields.take("/v1/care-enquiries"),
             Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+    }
+
+    #[test]
+    fn a_faults_body_is_refused_in_the_control_routes_words() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Status {
+            status: Option<u16>,
+        }
+        let problem = |faults: &Status| status_problem(faults.status);
+        match read_faults::<Status>(br#"{"status": 200}"#, problem) {
+            Err(FaultsRefused::NotApplied(text)) => assert_eq!(
+                text,
+                "Faults not applied: status 200 is not an error status; use a 4xx or 5xx code such as 500, 503 or 401, or null to clear it."
+            ),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        match read_faults::<Status>(br#"{"latency": 1}"#, problem) {
+            Err(FaultsRefused::Malformed(text)) => assert!(
+                text.starts_with(
+                    r#"The body must be a JSON Faults object, e.g. {"status": 503, "status_times": 2} (unknown field `latency`"#
+                ) && text.ends_with("). Send {} to clear every fault."),
+                "{text}"
+            ),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert_eq!(
+            read_faults::<Status>(b"{}", problem).ok().map(|s| s.status),
+            Some(None)
         );
     }
 
