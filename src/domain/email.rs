@@ -4,10 +4,18 @@
 //! (no `@`, no dot in the domain, spaces) and accepts what people really use,
 //! including internationalised domains. Whether the mailbox exists is not
 //! knowable here.
+//!
+//! validator's `validate_email` (the HTML5 rule) is not the rule here: it
+//! refuses a non-ASCII local part (`zoë@bücher.de`, `用户@例子.广告`, which
+//! families use and this type accepts) and accepts a one-label domain or an IP
+//! literal (`ann@example`, `ann@[192.168.0.1]`, surely typos in a care enquiry).
+//! validator checks the lengths and control characters; the shape rules are
+//! ours (see the test `validators_html5_email_rule_would_change_who_is_accepted`).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use validator::{ValidateLength, ValidateNonControlCharacter};
 
 const MAX_CHARS: usize = 254;
 const MAX_LOCAL_CHARS: usize = 64;
@@ -26,7 +34,7 @@ impl EmailAddress {
         if value.is_empty() {
             return Err(LIKE.to_owned());
         }
-        if value.chars().count() > MAX_CHARS {
+        if !value.validate_length(None, Some(MAX_CHARS as u64), None) {
             return Err(format!(
                 "Enter an email address of {MAX_CHARS} characters or fewer"
             ));
@@ -35,9 +43,9 @@ impl EmailAddress {
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(LIKE.to_owned());
         };
-        if local.is_empty()
-            || local.chars().count() > MAX_LOCAL_CHARS
-            || local.chars().any(|c| c.is_whitespace() || c.is_control())
+        if !local.validate_length(Some(1), Some(MAX_LOCAL_CHARS as u64), None)
+            || !local.validate_non_control_character()
+            || local.contains(char::is_whitespace)
         {
             return Err(LIKE.to_owned());
         }
@@ -59,8 +67,7 @@ fn is_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
     let well_formed = labels.len() >= 2
         && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.chars().count() <= MAX_LABEL_CHARS
+            label.validate_length(Some(1), Some(MAX_LABEL_CHARS as u64), None)
                 && !label.starts_with('-')
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_alphanumeric() || c == '-')
@@ -178,6 +185,25 @@ mod tests {
             EmailAddress::parse(&input),
             Err("Enter an email address of 254 characters or fewer".to_owned())
         );
+    }
+
+    #[test]
+    fn validators_html5_email_rule_would_change_who_is_accepted() {
+        use validator::ValidateEmail;
+        for accepted_here in ["zoë@bücher.de", "用户@例子.广告"] {
+            assert!(
+                EmailAddress::parse(accepted_here).is_ok(),
+                "{accepted_here:?}"
+            );
+            assert!(!accepted_here.validate_email(), "{accepted_here:?}");
+        }
+        for refused_here in ["ann@example", "ann@[192.168.0.1]"] {
+            assert!(
+                EmailAddress::parse(refused_here).is_err(),
+                "{refused_here:?}"
+            );
+            assert!(refused_here.validate_email(), "{refused_here:?}");
+        }
     }
 
     #[test]

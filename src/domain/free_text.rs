@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use validator::ValidateLength;
 
 /// Limit for the message itself.
 pub const MAX_MESSAGE_CHARS: usize = 5000;
@@ -41,8 +42,8 @@ impl FreeText {
             // Only reachable with invisible characters: blank fields count as not given.
             return Err("Type your text again: what was sent had no visible characters".to_owned());
         }
-        let chars = text.chars().count();
-        if chars > max_chars {
+        if !text.validate_length(None, Some(max_chars as u64), None) {
+            let chars = text.chars().count();
             return Err(format!(
                 "Shorten this to {max_chars} characters or fewer (it has {chars})"
             ));

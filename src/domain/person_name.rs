@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use validator::{ValidateLength, ValidateNonControlCharacter};
 
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -22,10 +23,10 @@ impl PersonName {
         if name.is_empty() {
             return Err("Enter a name".to_owned());
         }
-        if name.chars().any(char::is_control) {
+        if !name.validate_non_control_character() {
             return Err("Remove the unusual characters from the name".to_owned());
         }
-        if name.chars().count() > MAX_NAME_CHARS {
+        if !name.validate_length(None, Some(MAX_NAME_CHARS as u64), None) {
             return Err(format!(
                 "Shorten the name to {MAX_NAME_CHARS} characters or fewer"
             ));

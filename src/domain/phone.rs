@@ -8,6 +8,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use validator::{ValidateLength, ValidateRange};
 
 const MAX_CHARS: usize = 40;
 const MIN_DIGITS: usize = 7;
@@ -49,13 +50,13 @@ impl PhoneNumber {
                 "Enter a phone number using only digits, spaces and + ( ) - . /".to_owned(),
             );
         }
-        if number.len() > MAX_CHARS {
+        if !number.validate_length(None, Some(MAX_CHARS as u64), None) {
             return Err(format!(
                 "Enter a phone number of {MAX_CHARS} characters or fewer"
             ));
         }
         let digits = number.chars().filter(char::is_ascii_digit).count();
-        if !(MIN_DIGITS..=MAX_DIGITS).contains(&digits) {
+        if !digits.validate_range(Some(MIN_DIGITS), Some(MAX_DIGITS), None, None) {
             return Err(format!(
                 "Enter a phone number with {MIN_DIGITS} to {MAX_DIGITS} digits, like 01632 960123"
             ));

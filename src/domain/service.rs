@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use validator::ValidateLength;
 
 const MAX_CHARS: usize = 64;
 const CHOOSE: &str = "Choose the kind of care from the list";
@@ -77,8 +78,7 @@ fn normalise(value: &str) -> String {
 }
 
 fn is_service_value(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= MAX_CHARS
+    value.validate_length(Some(1), Some(MAX_CHARS as u64), None)
         && value
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

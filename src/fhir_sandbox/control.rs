@@ -19,6 +19,7 @@ use super::identifier::IdentifierSearch;
 use super::records::AcceptedBundle;
 use super::store::StoredResource;
 use super::{Faults, FhirSandbox, page};
+use crate::sandbox::fault_kit::{self, FaultsRefused};
 
 pub fn router(sandbox: FhirSandbox) -> Router {
     Router::new()
@@ -83,22 +84,15 @@ async fn set_faults(
     State(sandbox): State<FhirSandbox>,
     body: Bytes,
 ) -> Result<Json<Faults>, FhirError> {
-    let faults: Faults = serde_json::from_slice(&body).map_err(|e| {
-        FhirError::one(
-            StatusCode::BAD_REQUEST,
-            "structure",
-            format!(
-                "The body must be a JSON Faults object, e.g. {{\"status\": 503, \"status_times\": 2}} ({e}). Send {{}} to clear every fault."
-            ),
-        )
-    })?;
-    if let Some(problem) = faults.problem() {
-        return Err(FhirError::one(
-            StatusCode::BAD_REQUEST,
-            "value",
-            format!("Faults not applied: {problem}."),
-        ));
-    }
+    let faults =
+        fault_kit::read_faults(&body, Faults::problem).map_err(|refused| match refused {
+            FaultsRefused::Malformed(text) => {
+                FhirError::one(StatusCode::BAD_REQUEST, "structure", text)
+            }
+            FaultsRefused::NotApplied(text) => {
+                FhirError::one(StatusCode::BAD_REQUEST, "value", text)
+            }
+        })?;
     sandbox.set_faults(faults.clone());
     Ok(Json(faults))
 }

@@ -3,8 +3,6 @@
 //! the endpoint would shape it (an OAuth error on the token endpoint, an
 //! OperationOutcome elsewhere).
 
-use std::time::Duration;
-
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -12,16 +10,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::FhirSandbox;
 use super::errors::{FhirError, OAuthError};
+use crate::sandbox::fault_kit;
 
 pub async fn gate(State(sandbox): State<FhirSandbox>, request: Request, next: Next) -> Response {
-    let latency = {
+    let latency_ms = {
         let mut state = sandbox.state();
         state.request_count += 1;
         state.faults.latency_ms
     };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
+    fault_kit::latency(latency_ms).await;
     let path = request.uri().path().to_owned();
     let forced = sandbox.state().faults.take_forced(&path);
     let response = match forced {
@@ -32,19 +29,13 @@ pub async fn gate(State(sandbox): State<FhirSandbox>, request: Request, next: Ne
             } else {
                 "invalid_request"
             },
-            format!(
-                "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT /_sandbox/faults and body {{}}.",
-                status.as_u16()
-            ),
+            fault_kit::forced_hint(status, "/_sandbox/faults"),
         )
         .into_response(),
         Some(status) => FhirError::one(
             status,
             issue_code(status),
-            format!(
-                "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT /_sandbox/faults and body {{}}.",
-                status.as_u16()
-            ),
+            fault_kit::forced_hint(status, "/_sandbox/faults"),
         )
         .into_response(),
         None => next.run(request).await,

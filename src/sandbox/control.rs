@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use super::error::SandboxError;
+use super::fault_kit::{self, FaultsRefused};
 use super::records::{HomeVisit, ReceivedEnquiry};
 use super::{Faults, Sandbox, page};
 
@@ -41,16 +42,12 @@ async fn set_faults(
     State(sandbox): State<Sandbox>,
     body: Bytes,
 ) -> Result<Json<Faults>, SandboxError> {
-    let faults: Faults = serde_json::from_slice(&body).map_err(|e| {
-        SandboxError::BadRequest(format!(
-            "The body must be a JSON Faults object, e.g. {{\"status\": 503, \"status_times\": 2}} ({e}). Send {{}} to clear every fault."
-        ))
-    })?;
-    if let Some(problem) = faults.problem() {
-        return Err(SandboxError::BadRequest(format!(
-            "Faults not applied: {problem}."
-        )));
-    }
+    let faults =
+        fault_kit::read_faults(&body, Faults::problem).map_err(|refused| match refused {
+            FaultsRefused::Malformed(hint) | FaultsRefused::NotApplied(hint) => {
+                SandboxError::BadRequest(hint)
+            }
+        })?;
     sandbox.set_faults(faults.clone());
     Ok(Json(faults))
 }

@@ -2,12 +2,11 @@
 //! come late, break or never come after CareHQ created the record. Tests and
 //! developers switch them with `Sandbox::set_faults` or `PUT /_sandbox/faults`.
 
-use axum::body::Body;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::error::SandboxError;
+use super::fault_kit::{self, ForcedStatus};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,38 +76,26 @@ impl Faults {
         }
     }
 
-    /// The forced answer for a request to `path`, if any, counting down `status_times`.
+    /// The forced answer for a request to `path`, if any, counting down
+    /// `status_times`; the hint clears with the status.
     pub fn take_forced(&mut self, path: &str) -> Option<SandboxError> {
-        let code = self.status?;
-        // Taken before the countdown below may clear it with the status.
+        // Taken before the countdown may clear it with the status.
         let hint = self.status_hint.clone();
-        if self
-            .status_path
-            .as_deref()
-            .is_some_and(|part| !path.contains(part))
-        {
-            return None;
+        let had_status = self.status.is_some();
+        let status = ForcedStatus {
+            status: &mut self.status,
+            times: &mut self.status_times,
+            path: &mut self.status_path,
         }
-        match self.status_times {
-            Some(0) => {
-                self.status = None;
-                self.status_times = None;
-                self.status_path = None;
-                self.status_hint = None;
-                return None;
-            }
-            Some(n) => {
-                self.status_times = Some(n - 1);
-                if n == 1 {
-                    self.status = None;
-                    self.status_times = None;
-                    self.status_path = None;
-                    self.status_hint = None;
-                }
-            }
-            None => {}
+        .take(path);
+        if had_status && self.status.is_none() {
+            self.status_hint = None;
         }
-        Some(forced_error(code, hint))
+        let status = status?;
+        Some(SandboxError::Forced {
+            status,
+            hint: hint.unwrap_or_else(|| fault_kit::forced_hint(status, "_sandbox/faults")),
+        })
     }
 
     /// What to do with the answer to a create that has just been recorded,
@@ -123,15 +110,10 @@ impl Faults {
         if after == AfterCreate::default() {
             return after;
         }
-        match self.after_create_times {
-            Some(n) if n <= 1 => {
-                self.answer_delay_ms = 0;
-                self.close_after_create = false;
-                self.drop_after_create = false;
-                self.after_create_times = None;
-            }
-            Some(n) => self.after_create_times = Some(n - 1),
-            None => {}
+        if fault_kit::last_use(&mut self.after_create_times) {
+            self.answer_delay_ms = 0;
+            self.close_after_create = false;
+            self.drop_after_create = false;
         }
         after
     }
@@ -159,28 +141,7 @@ impl Faults {
 
     /// Why these faults cannot be applied, if they cannot.
     pub fn problem(&self) -> Option<String> {
-        match self.status {
-            Some(code) if !(400..=599).contains(&code) => Some(format!(
-                "status {code} is not an error status; use a 4xx or 5xx code such as 500, 503 or 401, or null to clear it"
-            )),
-            _ => None,
-        }
-    }
-}
-
-fn forced_error(code: u16, hint: Option<String>) -> SandboxError {
-    // `problem` keeps the control route from storing other codes; one set in
-    // code through `set_faults` falls back to 500 rather than a fake success.
-    let status = StatusCode::from_u16(code)
-        .ok()
-        .filter(|s| s.is_client_error() || s.is_server_error())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    SandboxError::Forced {
-        status,
-        hint: hint.unwrap_or_else(|| format!(
-            "Sandbox fault: this answer ({}) was forced with the `status` fault. Clear it with PUT _sandbox/faults and body {{}}.",
-            status.as_u16()
-        )),
+        fault_kit::status_problem(self.status)
     }
 }
 
@@ -198,100 +159,52 @@ pub async fn answer_created(after: AfterCreate, object: serde_json::Value) -> Re
         tokio::time::sleep(delay).await;
     }
     if after.close {
-        return closed_connection();
+        return fault_kit::closed_connection(
+            "sandbox fault: close_after_create closed the connection",
+        );
     }
     if after.break_body {
-        return broken_response(&object);
+        return fault_kit::broken_response(
+            &object,
+            "application/json",
+            "sandbox fault: drop_after_create broke the response",
+        );
     }
     axum::Json(object).into_response()
 }
 
-/// A response whose body fails before its first byte. hyper only buffers the
-/// status line and headers until the first body frame is ready; a body that
-/// fails at once ends the connection with nothing written, so the client
-/// sees the connection close with no answer at all (unlike
-/// [`broken_response`], whose 200 reaches the client first).
-fn closed_connection() -> Response {
-    let failure = futures_util::stream::once(async {
-        Err::<bytes::Bytes, _>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "sandbox fault: close_after_create closed the connection",
-        ))
-    });
-    (StatusCode::OK, Body::from_stream(failure)).into_response()
-}
-
-/// A 200 whose body starts like the created object and then fails, so the
-/// client loses the answer after the record was created.
-pub fn broken_response(object: &serde_json::Value) -> Response {
-    use futures_util::StreamExt as _;
-
-    let text = object.to_string();
-    let partial = bytes::Bytes::copy_from_slice(&text.as_bytes()[..text.len() / 2]);
-    let head = futures_util::stream::iter([Ok::<_, std::io::Error>(partial)]);
-    // The pause lets hyper flush the status line, headers and first chunk
-    // before the error aborts the connection; without it hyper may abort before
-    // writing anything and the client would see no response at all.
-    let failure = futures_util::stream::once(async {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "sandbox fault: drop_after_create broke the response",
-        ))
-    });
-    let body = Body::from_stream(head.chain(failure));
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
-    #[test]
-    fn a_status_with_times_is_forced_that_many_times_then_cleared() {
-        let mut faults = Faults {
-            status: Some(503),
-            status_times: Some(2),
-            ..Faults::default()
-        };
-        assert_eq!(
-            faults.take_forced("/v1/care-enquiries").map(|e| e.status()),
-            Some(StatusCode::SERVICE_UNAVAILABLE)
-        );
-        assert!(faults.take_forced("/v1/care-enquiries").is_some());
-        assert!(faults.take_forced("/v1/care-enquiries").is_none());
-        assert_eq!(faults, Faults::default());
-    }
+    // How a forced status counts down and clears is tested in `fault_kit`;
+    // these are what the CareHQ sandbox adds: the hint, the after-create faults.
 
     #[test]
-    fn a_status_without_times_stays_until_cleared() {
+    fn a_forced_answer_carries_the_hint_which_clears_with_the_status() {
         let mut faults = Faults {
-            status: Some(500),
-            ..Faults::default()
+            status_hint: Some("ann@example.com is not accepted".into()),
+            ..Faults::once(400)
         };
-        for _ in 0..5 {
-            assert!(faults.take_forced("/v1/care-enquiries").is_some());
+        match faults.take_forced("/v1/care-enquiries") {
+            Some(SandboxError::Forced { status, hint }) => {
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                assert_eq!(hint, "ann@example.com is not accepted");
+            }
+            other => panic!("{other:?}"),
         }
-        assert_eq!(faults.status, Some(500));
-    }
-
-    #[test]
-    fn a_status_limited_to_a_path_spares_other_paths() {
-        let mut faults = Faults {
-            status: Some(503),
-            status_times: Some(1),
-            status_path: Some("home-visits".into()),
-            ..Faults::default()
-        };
-        assert!(faults.take_forced("/v1/care-enquiries").is_none());
-        assert!(faults.take_forced("/v1/home-visits").is_some());
-        assert!(faults.take_forced("/v1/home-visits").is_none());
         assert_eq!(faults, Faults::default());
+
+        let mut faults = Faults::once(503);
+        assert_eq!(
+            faults.take_forced("/v1/care-enquiries").map(|e| e.to_string()),
+            Some(
+                "Sandbox fault: this answer (503) was forced with the `status` fault. Clear it with PUT _sandbox/faults and body {}."
+                    .to_owned()
+            )
+        );
     }
 
     #[test]
@@ -320,23 +233,5 @@ mod tests {
         for _ in 0..3 {
             assert!(faults.take_after_create().break_body);
         }
-    }
-
-    #[test]
-    fn success_codes_are_not_accepted_as_faults() {
-        let faults = Faults {
-            status: Some(200),
-            ..Faults::default()
-        };
-        assert!(faults.problem().is_some());
-        assert_eq!(
-            Faults {
-                status: Some(200),
-                ..Faults::default()
-            }
-            .take_forced("/v1/care-enquiries")
-            .map(|e| e.status()),
-            Some(StatusCode::INTERNAL_SERVER_ERROR)
-        );
     }
 }

@@ -3,7 +3,7 @@
 //! 429, the real rate limit, then read the parameters and authenticate them.
 //! Every answer, refused or not, leaves with the rate-limit headers.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::Sandbox;
 use super::auth::{self, Signed};
 use super::error::SandboxError;
+use super::fault_kit;
 use super::rate_limit::Verdict;
 use crate::carehq::signing;
 
@@ -25,14 +26,12 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct Params(pub Vec<(String, String)>);
 
 pub async fn gate(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
-    let latency = {
+    let latency_ms = {
         let mut state = sandbox.state();
         state.request_count += 1;
         state.faults.latency_ms
     };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
+    fault_kit::latency(latency_ms).await;
 
     let now = unix_now();
     let limit = sandbox.config().rate_limit_per_second;

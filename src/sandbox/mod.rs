@@ -13,6 +13,7 @@ mod auth;
 mod control;
 mod enquiries;
 mod error;
+pub(crate) mod fault_kit;
 mod faults;
 mod gate;
 mod listings;

@@ -14,19 +14,8 @@ use super::gate::Params;
 use super::params::{Checker, LIST_PARAMS, ListQuery};
 use super::records::{HomeVisit, VisitStatus, carehq_date_time, parse_carehq_date_time};
 use super::state::is_carehq_id;
-
-pub const HOSTS: &[&str] = &[
-    "manager",
-    "deputy_manager",
-    "administrator",
-    "receptionist",
-    "senior_carer",
-    "carer",
-    "customer_relations_adviser",
-    "nurse",
-    "other",
-];
-pub const VISIT_TYPES: &[&str] = &["in_person", "virtual"];
+// CareHQ's vocabulary, written once for the relay's config and this fake.
+use crate::values::{VISIT_HOSTS, VISIT_TYPES};
 
 const CREATE_PARAMS: &[&str] = &[
     "care_enquiry",
@@ -108,7 +97,7 @@ pub async fn create(
         let date_time = check
             .required("date_time")
             .and_then(|v| date_time(&mut check, v));
-        let host = check.enumerated("host", HOSTS);
+        let host = check.enumerated("host", VISIT_HOSTS);
         let visit_type = check.enumerated("visit_type", VISIT_TYPES);
         let notes = check.one("notes").unwrap_or_default();
         let assigned_to = check.id("assigned_to");
@@ -324,7 +313,7 @@ pub async fn update(
         |visit, check, now| {
             refuse_unless_pending(visit, "updated")?;
             let date_time = check.one("date_time").and_then(|v| date_time(check, v));
-            let host = check.enumerated("host", HOSTS);
+            let host = check.enumerated("host", VISIT_HOSTS);
             let visit_type = check.enumerated("visit_type", VISIT_TYPES);
             let notes = check.one("notes");
             let assigned_to = check.id("assigned_to");

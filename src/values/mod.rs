@@ -17,7 +17,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use moment::{format_utc_minute, format_utc_second};
 pub use names::{FieldName, Service, Slug};
 pub use rate::Rate;
-pub use visit::{ClosedDate, Host, VISIT_TYPES, VisitType, VisitWindow, Zone};
+pub use visit::{ClosedDate, Host, VISIT_HOSTS, VISIT_TYPES, VisitType, VisitWindow, Zone};
 pub use web::{BaseUrl, Email, HttpUrl, ListenAddr, Net, SecureUrl};
 
 /// Each newtype hands over what it wraps, so a config field can be read as

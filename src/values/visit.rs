@@ -6,7 +6,8 @@ use std::str::FromStr;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 
-/// CareHQ's host roles (docs/carehq-api.md, "Home visits").
+/// CareHQ's host roles (docs/carehq-api.md, "Home visits"), for the config's
+/// `[sites.visits]` and the CareHQ sandbox alike.
 pub const VISIT_HOSTS: &[&str] = &[
     "manager",
     "deputy_manager",
@@ -19,7 +20,7 @@ pub const VISIT_HOSTS: &[&str] = &[
     "other",
 ];
 
-/// CareHQ's visit types.
+/// CareHQ's visit types, for the config and the CareHQ sandbox alike.
 pub const VISIT_TYPES: &[&str] = &["in_person", "virtual"];
 
 /// One visiting window of a day, in the home's local time; `start < end`.
