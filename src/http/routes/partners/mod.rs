@@ -14,32 +14,30 @@
 //! address with ten refusals in ten minutes is answered 429 from memory
 //! until the window passes. A re-send of an enrollment's event (same key)
 //! that says something else is answered 409, not as a repeat.
+//!
+//! This file owns the two handlers; `admission` judges the request,
+//! `storing` turns the event into stored rows, `answers` speaks HelpAround's
+//! shapes and counts each answer.
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+mod admission;
+mod answers;
+mod storing;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header::RETRY_AFTER};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use tracing::{debug, info, warn};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tracing::info;
 
-use crate::config::{PartnerAuth, SiteSettings};
-use crate::domain::{Enquiry, IntakeRules};
-use crate::http::access_log::mark_shed;
+use self::admission::admitted;
+use self::answers::{answer, count, refused, success, unavailable};
+use self::storing::{Stored, action_key, checked, store};
+use crate::config::SiteSettings;
 use crate::http::keyed_digest::{self, Purpose};
 use crate::http::peer::PeerAddr;
 use crate::http::state::AppState;
-use crate::partners::helparound::{
-    self, Action, ENROLLMENT_EVENT, Enrollment, PartnerSubmission, Refusal,
-};
-use crate::partners::webhook_auth::{self, AuthRefusal, SignedHeaders};
-use crate::spam::{self, SpamVerdict, subscriber};
-use crate::storage::{
-    ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, StoreError, now_ms,
-};
+use crate::partners::helparound::{self, ENROLLMENT_EVENT, Enrollment, Refusal};
+use crate::storage::{ActionOutcome, StoreError};
 
 /// Webhooks by partner, route, site and outcome (`stored`, `repeat`,
 /// `held`, `changed`, `refused`, `unauthorized`, `throttled`,
@@ -86,7 +84,18 @@ pub async fn enrollment(
         Purpose::PartnerEnrollment,
         payload.as_bytes(),
     );
-    match store(&state, site, &submission, payload, fingerprint).await {
+    let stored = store(&state, site, &submission, payload, fingerprint).await;
+    enrollment_answer(&state, site, &enrollment, stored)
+}
+
+/// The answer to an enrollment, by what storing it came to.
+fn enrollment_answer(
+    state: &AppState,
+    site: &SiteSettings,
+    enrollment: &Enrollment,
+    stored: Result<Stored, StoreError>,
+) -> Response {
+    match stored {
         Ok(Stored::Changed) => {
             count("user-enrollment", &site.slug, "changed");
             info!(site = %site.slug, partner = PARTNER, "partner enrollment re-sent with other details; answered 409");
@@ -152,243 +161,4 @@ pub async fn action(
         ),
         Err(e) => unavailable("user-action", &site.slug, &e, Some(&action.patient_id)),
     }
-}
-
-/// The site, if it takes this partner and the request proves it is the
-/// partner, and the raw body (signatures are over the bytes as received).
-/// Whatever can be judged without the body is judged before reading it.
-async fn admitted<'s>(
-    state: &'s AppState,
-    slug: &str,
-    peer: IpAddr,
-    headers: &HeaderMap,
-    body: Body,
-    route: &'static str,
-) -> Result<(&'s SiteSettings, bytes::Bytes), Response> {
-    let server = &state.settings.server;
-    let client = subscriber(spam::client_ip(
-        peer,
-        headers,
-        &server.trusted_proxies,
-        server.client_ip_header,
-    ));
-    let site = state.settings.site(slug);
-    let label = site.map_or(UNKNOWN_SITE, |s| s.slug.as_str());
-    // An address shut out for its refusals is answered from memory.
-    if let Err(wait) = state
-        .partner_throttle
-        .attempt(client, Instant::now(), false)
-    {
-        count(route, label, "throttled");
-        return Err(throttled(wait));
-    }
-    let refuse = |refusal: AuthRefusal, reason: &'static str| {
-        count(route, label, "unauthorized");
-        // Counted towards the address's limit; a refusal that reaches it
-        // is still answered 401, the next ones 429.
-        let _ = (state.partner_throttle).attempt(client, Instant::now(), true);
-        // Why, for the operator, at debug: the metric counts refusals, and
-        // a flood must not become log lines (nor the address a record).
-        debug!(
-            site = label,
-            partner = PARTNER,
-            reason,
-            "partner webhook refused"
-        );
-        // The partner hears only "unauthorized", so a prober learns nothing
-        // of which sites exist or take the partner.
-        mark_shed(answer(StatusCode::UNAUTHORIZED, refusal.message(), None))
-    };
-    let (Some(site), Some(auth)) = (site, site.and_then(|s| s.partners.helparound.as_ref())) else {
-        let reason = match site {
-            None => "no such site",
-            Some(_) => "the site does not take this partner ([sites.partners.helparound])",
-        };
-        return Err(refuse(AuthRefusal::Wrong, reason));
-    };
-    let now = now_ms() / 1000;
-    let signed = SignedHeaders {
-        id: header(headers, "webhook-id"),
-        timestamp: header(headers, "webhook-timestamp"),
-        signature: header(headers, "webhook-signature"),
-    };
-    if let Err(refusal) = before_the_body(auth, headers, &signed, now) {
-        return Err(refuse(refusal, refusal.as_str()));
-    }
-    let limit = server.body_limit;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        count(route, &site.slug, "refused");
-        return Err(answer(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request is larger than {limit} bytes; send the event alone"),
-            None,
-        ));
-    };
-    if let (None, Some(secret)) = (&auth.token, &auth.signing_secret) {
-        let keys: Vec<Vec<u8>> = webhook_auth::signing_key(secret).into_iter().collect();
-        if let Err(refusal) = webhook_auth::check_signature(&signed, &bytes, &keys, now) {
-            return Err(refuse(refusal, refusal.as_str()));
-        }
-    }
-    Ok((site, bytes))
-}
-
-/// The credentials as far as they can be judged without the body: the
-/// bearer token whole; of a signature, its headers and its time.
-fn before_the_body(
-    auth: &PartnerAuth,
-    headers: &HeaderMap,
-    signed: &SignedHeaders<'_>,
-    now: i64,
-) -> Result<(), AuthRefusal> {
-    match (&auth.token, &auth.signing_secret) {
-        (Some(token), _) => webhook_auth::check_bearer(header(headers, "authorization"), token),
-        (None, Some(_)) => webhook_auth::check_signed_headers(signed, now),
-        (None, None) => Err(AuthRefusal::Wrong),
-    }
-}
-
-/// 429 for an address shut out for its refusals, with when to try again.
-fn throttled(wait: Duration) -> Response {
-    let secs = wait.as_secs().max(1);
-    let mut response = answer(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!(
-            "too many unauthorized requests from this address; send again in {secs} seconds with the bearer token or the webhook signature agreed with this service's operator"
-        ),
-        None,
-    );
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(secs));
-    mark_shed(response)
-}
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The enquiry the enrollment stands for, checked as a form post would be.
-fn checked(
-    site: &SiteSettings,
-    submission: &PartnerSubmission,
-    enrollment: &Enrollment,
-) -> Result<Enquiry, Refusal> {
-    let rules = IntakeRules {
-        allowed_services: &site.services,
-        require_consent: false,
-        ignored_fields: &[],
-    };
-    Enquiry::parse(&submission.raw, &rules).map_err(|errors| {
-        let fields: Vec<String> = errors
-            .iter()
-            .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))
-            .collect();
-        Refusal {
-            message: format!(
-                "the enrollment cannot become a care enquiry: {}",
-                fields.join("; ")
-            ),
-            patient_id: Some(enrollment.patient.id.clone()),
-        }
-    })
-}
-
-/// What storing an enrollment came to.
-enum Stored {
-    /// The id answered and the outcome counted (`stored`, `held`, `repeat`).
-    Answered(EnquiryId, &'static str),
-    /// The event was stored before with other details: nothing stored now.
-    Changed,
-}
-
-/// Store the enquiry with its event and its fingerprint (what it said).
-async fn store(
-    state: &AppState,
-    site: &SiteSettings,
-    submission: &PartnerSubmission,
-    payload: String,
-    fingerprint: String,
-) -> Result<Stored, StoreError> {
-    let id = EnquiryId::generate();
-    let key = &submission.key;
-    let new = NewEnquiry {
-        id: id.clone(),
-        site: site.slug.clone(),
-        payload,
-        spam_verdict: SpamVerdict::Partner.as_str().into(),
-        idempotency_key: None,
-        fingerprint: Some(fingerprint),
-        held: submission.held,
-        consent: None,
-        partner_event: Some(PartnerEventKey {
-            partner: PARTNER.into(),
-            program_id: key.support_program_id.clone(),
-            patient_id: key.patient_id.clone(),
-            event_name: key.event_name.clone(),
-            sent_at_ms: key.sent_at_ms,
-        }),
-        destinations: site.also_send_to.clone(),
-    };
-    Ok(match state.store.insert_enquiry(new).await? {
-        InsertOutcome::Created if submission.held => Stored::Answered(id, "held"),
-        InsertOutcome::Created => Stored::Answered(id, "stored"),
-        InsertOutcome::Duplicate { enquiry_id } => Stored::Answered(enquiry_id, "repeat"),
-        // No idempotency key is sent: only the event's own key conflicts.
-        InsertOutcome::Conflict => Stored::Changed,
-    })
-}
-
-fn action_key(action: &Action) -> PartnerEventKey {
-    PartnerEventKey {
-        partner: PARTNER.into(),
-        program_id: action.support_program_id.clone(),
-        patient_id: action.patient_id.clone(),
-        event_name: action.event_name.clone(),
-        sent_at_ms: (action.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
-    }
-}
-
-/// `200 {"success": true, "data": {supportProgramId, patientId, externalId}}`.
-fn success(program: &str, patient: &str, id: &EnquiryId) -> Response {
-    Json(json!({
-        "success": true,
-        "data": {"supportProgramId": program, "patientId": patient, "externalId": id.as_str()},
-    }))
-    .into_response()
-}
-
-fn refused(route: &str, site: &str, refusal: &Refusal) -> Response {
-    count(route, site, "refused");
-    answer(
-        StatusCode::BAD_REQUEST,
-        &refusal.message,
-        refusal.patient_id.as_deref(),
-    )
-}
-
-/// The database could not take it: 503, so the partner sends it again.
-fn unavailable(route: &str, site: &str, e: &StoreError, patient: Option<&str>) -> Response {
-    count(route, site, "unavailable");
-    warn!(partner = PARTNER, route, error = %e, "partner webhook not stored: the database is unavailable; the partner is asked to send it again");
-    answer(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily unable to store the event; send it again in a minute",
-        patient,
-    )
-}
-
-/// The partner's error shape: `{"errorMessage": …, "data": {"patientId": …}}`.
-fn answer(status: StatusCode, message: &str, patient: Option<&str>) -> Response {
-    let data = match patient {
-        Some(id) => json!({"patientId": id}),
-        None => Value::Object(Default::default()),
-    };
-    (status, Json(json!({"errorMessage": message, "data": data}))).into_response()
-}
-
-/// `site` is a configured slug or [`UNKNOWN_SITE`], never a slug as sent.
-fn count(route: &str, site: &str, outcome: &'static str) {
-    metrics::counter!(PARTNER_WEBHOOKS, "partner" => PARTNER, "route" => route.to_owned(), "site" => site.to_owned(), "outcome" => outcome)
-        .increment(1);
 }
