@@ -13,6 +13,7 @@ use super::pages::overview::{DAY_MS, DAYS};
 use super::pages::{self, Nav, OverviewPage};
 use super::problems;
 use super::session;
+use crate::http::routes::status::conditions::conditions;
 use crate::http::state::AppState;
 use crate::storage::now_ms;
 
@@ -45,7 +46,8 @@ pub async fn overview(
             homes.push((count.site.clone(), count.site.clone()));
         }
     }
-    let problems = problems::in_words(&figures, &deliveries, &state.settings.status, now);
+    let found = conditions(&figures, &deliveries, &state.settings.status, now);
+    let problems = problems::in_words(&found);
     let page = OverviewPage::new(
         Nav::of(signed_in.session),
         homes,

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::degraded::destination_of;
+use super::conditions::destination_of;
 use crate::carehq::RateLimit;
 use crate::storage::{DeliveryState, QueueFigures, StatusFigures};
 
@@ -44,60 +44,69 @@ pub(super) fn body(
         .map(|(_, state)| state)
         .find(|state| state.is_paused())
         .unwrap_or(delivery);
-    let lane_json = |(name, state): &(String, DeliveryState)| {
-        let lane = json!({
-            "paused": paused_json(state),
-            "last_success_at": state.last_success_at.map(iso),
-            "last_error_at": state.last_error_at.map(iso),
-            "last_error": state.last_error,
-        });
-        (name.clone(), lane)
-    };
     let destinations: serde_json::Map<String, Value> = (deliveries.iter())
-        .filter_map(|lane| {
-            let name = destination_of(&lane.0)?;
-            Some((name.to_owned(), lane_json(lane).1))
-        })
+        .filter_map(|(lane, state)| Some((destination_of(lane)?.to_owned(), lane_json(state))))
         .collect();
     let accounts: serde_json::Map<String, Value> = (deliveries.iter())
         .filter(|(name, _)| destination_of(name).is_none())
-        .map(lane_json)
+        .map(|(name, state)| (name.clone(), lane_json(state)))
         .collect();
-    let mut sites = serde_json::Map::new();
-    for slug in configured_sites {
-        sites.insert((*slug).to_owned(), queue(&QueueFigures::default(), now));
-    }
-    // Sites no longer configured still show while they have enquiries.
-    for (slug, q) in &figures.sites {
-        sites.insert(slug.clone(), queue(q, now));
-    }
     json!({
         "status": if problems.is_empty() { "ok" } else { "degraded" },
         "problems": problems,
         "queue": queue(&figures.total, now),
         "ambiguous": figures.ambiguous,
-        "carehq": {
-            "last_success_at": delivery.last_success_at.map(iso),
-            "last_error_at": delivery.last_error_at.map(iso),
-            "last_error": delivery.last_error,
-            // Where to read CareHQ's last hint, not the hint: it can quote
-            // what the family typed, and monitors keep what /status says.
-            "last_hint": figures.last_hint.as_ref().map(|(_, enquiry_id)| format!(
-                "CareHQ explained its answer; read it with `enquiry-relay enquiries show {enquiry_id}` (not shown here: it can quote what the family wrote)"
-            )),
-            "last_hint_at": figures.last_hint.as_ref().map(|(at, _)| iso(*at)),
-        },
+        "carehq": carehq_json(delivery, figures),
         "paused": paused_json(paused),
         "rate_limit": Value::Null,
         "accounts": accounts,
         "destinations": destinations,
-        "sites": sites,
+        "sites": sites_json(figures, configured_sites, now),
         "steps": figures
             .steps
             .iter()
             .map(|(step, q)| (step.clone(), queue(q, now)))
             .collect::<serde_json::Map<_, _>>(),
     })
+}
+
+/// One account's or destination's delivery.
+fn lane_json(state: &DeliveryState) -> Value {
+    json!({
+        "paused": paused_json(state),
+        "last_success_at": state.last_success_at.map(iso),
+        "last_error_at": state.last_error_at.map(iso),
+        "last_error": state.last_error,
+    })
+}
+
+/// The default account's (or the token's own) last delivery, and where to
+/// read CareHQ's last hint.
+fn carehq_json(delivery: &DeliveryState, figures: &StatusFigures) -> Value {
+    json!({
+        "last_success_at": delivery.last_success_at.map(iso),
+        "last_error_at": delivery.last_error_at.map(iso),
+        "last_error": delivery.last_error,
+        // Where to read CareHQ's last hint, not the hint: it can quote
+        // what the family typed, and monitors keep what /status says.
+        "last_hint": figures.last_hint.as_ref().map(|(_, enquiry_id)| format!(
+            "CareHQ explained its answer; read it with `enquiry-relay enquiries show {enquiry_id}` (not shown here: it can quote what the family wrote)"
+        )),
+        "last_hint_at": figures.last_hint.as_ref().map(|(at, _)| iso(*at)),
+    })
+}
+
+/// Each configured home's queue (empty until it has enquiries), and those
+/// of homes no longer configured while they still have enquiries.
+fn sites_json(figures: &StatusFigures, configured_sites: &[&str], now: i64) -> Value {
+    let mut sites = serde_json::Map::new();
+    for slug in configured_sites {
+        sites.insert((*slug).to_owned(), queue(&QueueFigures::default(), now));
+    }
+    for (slug, q) in &figures.sites {
+        sites.insert(slug.clone(), queue(q, now));
+    }
+    Value::Object(sites)
 }
 
 fn queue(q: &QueueFigures, now: i64) -> Value {

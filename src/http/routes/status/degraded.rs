@@ -1,90 +1,66 @@
-//! Why `/status` answers 503: each problem as a sentence that says what to
-//! do. Pure (figures, delivery states and thresholds in, sentences out), so
-//! every condition is tested here on its own.
+//! Why `/status` answers 503: each condition (`conditions`) as a sentence
+//! that says what to do, for operators and monitors. Pure, so every
+//! condition is tested here on its own.
 
-use crate::config::StatusSettings;
-use crate::storage::{DeliveryState, StatusFigures};
+use super::conditions::Condition;
+use crate::storage::DeliveryState;
 
-/// Why the service counts as degraded; empty when it is healthy.
-/// `deliveries`: each CareHQ account's state, the default first.
-pub(super) fn degraded_because(
-    figures: &StatusFigures,
-    deliveries: &[(String, DeliveryState)],
-    thresholds: &StatusSettings,
-    now: i64,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let accounts = (deliveries.iter())
-        .filter(|(lane, _)| destination_of(lane).is_none())
-        .count();
-    for (account, delivery) in deliveries {
-        let Some(reason) = &delivery.paused_reason else {
-            continue;
-        };
-        if let Some(destination) = destination_of(account) {
-            problems.push(format!(
-                "delivery to destination {destination} is paused: {reason}. Its copies are kept and sent once it accepts the credentials; CareHQ delivery is not held up"
-            ));
-            continue;
-        }
-        problems.push(match accounts {
-            1 => format!(
-                "delivery to CareHQ is paused: {reason}. Fix the CareHQ settings; delivery resumes by itself once CareHQ accepts them"
-            ),
-            _ => format!(
-                "delivery to CareHQ account {account} is paused: {reason}. Fix {}; its homes' enquiries are kept and sent once CareHQ accepts them, and other accounts' homes are not held up",
-                settings_of(account)
-            ),
-        });
-    }
-    if let Some(oldest) = figures.total.oldest_pending_at {
-        let age = now.saturating_sub(oldest);
-        let limit = i64::try_from(thresholds.max_pending_age.as_millis()).unwrap_or(i64::MAX);
-        if age > limit {
-            problems.push(format!(
-                "the oldest waiting enquiry has waited {} (more than status.max_pending_age); see last_error and CareHQ's status",
-                crate::values::format_duration(std::time::Duration::from_millis(age.max(0) as u64))
-            ));
-        }
-    }
-    if thresholds.failed_is_degraded && figures.total.failed > 0 {
-        problems.push(format!(
-            "{} could not be delivered and wait for staff: `enquiry-relay enquiries list --status failed`, then `enquiries show ID` and `enquiries retry ID`",
-            figures.failed_in_words()
-        ));
-    }
-    // A consequence of a failed enquiry, so it follows the same switch; said
-    // on its own because the family asked for a time that is no longer held.
-    if thresholds.failed_is_degraded && figures.visits_waiting_on_failed > 0 {
-        let n = figures.visits_waiting_on_failed;
-        let (visits, enquiries) = if n == 1 {
-            ("1 home visit waits".to_owned(), "an enquiry")
-        } else {
-            (format!("{n} home visits wait"), "enquiries")
-        };
-        problems.push(format!(
-            "{visits} for {enquiries} that could not be delivered, and the chosen times are offered to other families again: retry the enquiry (`enquiry-relay enquiries list --status waiting`, then `enquiries retry ID`) or call the family"
-        ));
-    }
-    // Held enquiries are never sent until a person looks, whatever else holds.
-    if figures.total.held > 0 {
-        let n = figures.total.held;
-        let held = if n == 1 {
-            "1 enquiry is held".to_owned()
-        } else {
-            format!("{n} enquiries are held")
-        };
-        problems.push(format!(
-            "{held} for a person to check (the spam checks could not clear them) and will not be sent until released: `enquiry-relay enquiries list --status held`, then `enquiries show ID` and `enquiries release ID` for each real family"
-        ));
-    }
-    problems
+/// Why the service counts as degraded, one sentence a condition; empty when
+/// it is healthy.
+pub(super) fn degraded_because(found: &[Condition<'_>]) -> Vec<String> {
+    found.iter().map(sentence).collect()
 }
 
-/// The destination a lane name (`destination:NAME`) is of; `None` for a
-/// CareHQ account.
-pub(super) fn destination_of(lane: &str) -> Option<&str> {
-    lane.strip_prefix("destination:")
+fn sentence(condition: &Condition<'_>) -> String {
+    let paused = |delivery: &DeliveryState| delivery.paused_reason.clone().unwrap_or_default();
+    match condition {
+        Condition::DestinationPaused { name, delivery } => format!(
+            "delivery to destination {name} is paused: {}. Its copies are kept and sent once it accepts the credentials; CareHQ delivery is not held up",
+            paused(delivery)
+        ),
+        Condition::AccountPaused {
+            delivery,
+            alone: true,
+            ..
+        } => format!(
+            "delivery to CareHQ is paused: {}. Fix the CareHQ settings; delivery resumes by itself once CareHQ accepts them",
+            paused(delivery)
+        ),
+        Condition::AccountPaused {
+            account, delivery, ..
+        } => format!(
+            "delivery to CareHQ account {account} is paused: {}. Fix {}; its homes' enquiries are kept and sent once CareHQ accepts them, and other accounts' homes are not held up",
+            paused(delivery),
+            settings_of(account)
+        ),
+        Condition::WaitedTooLong(age) => format!(
+            "the oldest waiting enquiry has waited {} (more than status.max_pending_age); see last_error and CareHQ's status",
+            crate::values::format_duration(*age)
+        ),
+        Condition::Failed(failed) => format!(
+            "{failed} could not be delivered and wait for staff: `enquiry-relay enquiries list --status failed`, then `enquiries show ID` and `enquiries retry ID`"
+        ),
+        Condition::VisitsWaitingOnFailed(n) => {
+            let (visits, enquiries) = if *n == 1 {
+                ("1 home visit waits".to_owned(), "an enquiry")
+            } else {
+                (format!("{n} home visits wait"), "enquiries")
+            };
+            format!(
+                "{visits} for {enquiries} that could not be delivered, and the chosen times are offered to other families again: retry the enquiry (`enquiry-relay enquiries list --status waiting`, then `enquiries retry ID`) or call the family"
+            )
+        }
+        Condition::Held(n) => {
+            let held = if *n == 1 {
+                "1 enquiry is held".to_owned()
+            } else {
+                format!("{n} enquiries are held")
+            };
+            format!(
+                "{held} for a person to check (the spam checks could not clear them) and will not be sent until released: `enquiry-relay enquiries list --status held`, then `enquiries show ID` and `enquiries release ID` for each real family"
+            )
+        }
+    }
 }
 
 /// Where an account's credentials are set, for a message.
@@ -98,6 +74,18 @@ fn settings_of(account: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StatusSettings;
+    use crate::http::routes::status::conditions::conditions;
+    use crate::storage::StatusFigures;
+
+    fn degraded_because(
+        figures: &StatusFigures,
+        deliveries: &[(String, DeliveryState)],
+        thresholds: &StatusSettings,
+        now: i64,
+    ) -> Vec<String> {
+        super::degraded_because(&conditions(figures, deliveries, thresholds, now))
+    }
 
     /// `[status]` as shipped: degraded after 30 minutes' wait, and while any
     /// enquiry is failed.

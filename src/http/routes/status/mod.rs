@@ -5,10 +5,11 @@
 //! account's staff token sees that account and its homes only.
 //!
 //! This file owns the request: who asks, what they may see, and the answer's
-//! code. `degraded` says why the service is degraded; `body` lays out the
-//! JSON.
+//! code. `conditions` finds what is wrong, `degraded` says it in the
+//! answer's words; `body` lays out the JSON.
 
 mod body;
+pub mod conditions;
 mod degraded;
 
 use axum::Json;
@@ -45,7 +46,8 @@ pub async fn status(
         Ok(deliveries) => deliveries,
         Err(e) => return HttpError::Unavailable(e).into_response_for(Format::Json),
     };
-    let problems = degraded::degraded_because(&figures, &deliveries, &state.settings.status, now);
+    let found = conditions::conditions(&figures, &deliveries, &state.settings.status, now);
+    let problems = degraded::degraded_because(&found);
     let code = if problems.is_empty() {
         StatusCode::OK
     } else {
