@@ -6,7 +6,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
+
+use crate::config::Settings;
+use crate::spam;
 
 pub struct PeerAddr(pub IpAddr);
 
@@ -21,4 +25,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
         ))
     }
+}
+
+/// The client's address as the throttles see it: the peer, or what a
+/// trusted proxy says it forwarded for (`server.trusted_proxies`,
+/// `server.client_ip_header`). One place, so the staff token, the sign-in
+/// form and the partner webhooks count the same address.
+pub fn client_ip(settings: &Settings, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let server = &settings.server;
+    spam::client_ip(
+        peer,
+        headers,
+        &server.trusted_proxies,
+        server.client_ip_header,
+    )
 }

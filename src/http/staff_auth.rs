@@ -23,9 +23,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
 
 use super::error::HttpError;
+use super::peer::client_ip;
 use super::state::AppState;
 use crate::config::Settings;
-use crate::spam::{self, subscriber};
+use crate::spam::subscriber;
 
 /// What a staff token lets its holder see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,13 +145,7 @@ pub fn require_staff(
     peer: IpAddr,
     headers: &HeaderMap,
 ) -> Result<StaffScope, HttpError> {
-    let server = &state.settings.server;
-    let client = spam::client_ip(
-        peer,
-        headers,
-        &server.trusted_proxies,
-        server.client_ip_header,
-    );
+    let client = client_ip(&state.settings, peer, headers);
     let tokens = tokens(&state.settings);
     let check = check_token(headers, &tokens);
     // Judged and counted under one lock, so a burst of parallel guesses

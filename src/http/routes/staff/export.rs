@@ -9,9 +9,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use super::contact::contact_of;
 use super::error::StaffError;
 use super::filter::FilterQuery;
-use super::list::contact_of;
 use super::session;
 use super::words::{state_name, when};
 use crate::http::state::AppState;

@@ -5,25 +5,24 @@
 
 use std::time::Instant;
 
-use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use secrecy::ExposeSecret as _;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::error::StaffError;
-use super::pages::LoginPage;
+use super::pages::{self, LoginPage};
 use super::session::{
     self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_LIFETIME_MS, check_csrf, over_https,
 };
-use crate::http::peer::PeerAddr;
-use crate::http::staff_auth::scope_for_token;
+use crate::http::peer::{PeerAddr, client_ip};
+use crate::http::staff_auth::{StaffScope, scope_for_token};
 use crate::http::staff_fingerprint;
 use crate::http::state::AppState;
-use crate::spam::{self, subscriber};
+use crate::spam::subscriber;
 use crate::storage::{NewStaffSession, StaffSession, now_ms};
 
 #[derive(Deserialize)]
@@ -82,38 +81,11 @@ pub async fn submit(
         return Err(StaffError::Closed);
     }
     let Form(form) = form.map_err(|_| StaffError::Csrf)?;
-    // Double submit: the form's code must be the one this browser's cookie
-    // holds, which another website can neither read nor set.
-    let expected = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    check_csrf(
-        &StaffSession {
-            csrf_token: expected.to_owned(),
-            label: String::new(),
-            account: None,
-            token_fingerprint: None,
-            expires_at: 0,
-        },
-        Some(&form.csrf),
-    )?;
+    check_login_csrf(&headers, &form.csrf)?;
     let presented = form.token.trim();
     let scope = scope_for_token(&state.settings, presented);
-    let right = scope.is_some();
-    let server = &state.settings.server;
-    let client = spam::client_ip(
-        peer,
-        &headers,
-        &server.trusted_proxies,
-        server.client_ip_header,
-    );
-    let wrong = !presented.is_empty() && !right;
-    if let Err(wait) = state
-        .staff_throttle
-        .attempt(subscriber(client), Instant::now(), wrong)
-    {
-        return Err(StaffError::Throttled {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    let wrong = !presented.is_empty() && scope.is_none();
+    throttle(&state, peer, &headers, wrong)?;
     let Some(scope) = scope else {
         let error = if presented.is_empty() {
             "Enter the staff token."
@@ -129,23 +101,7 @@ pub async fn submit(
             None,
         );
     };
-    let label = session::label_of(&scope);
-    let token = session::random_token()?;
-    let csrf = session::random_token()?;
-    let now = now_ms();
-    state
-        .store
-        .create_staff_session(&NewStaffSession {
-            token_sha256: &session::hash_token(token.expose_secret()),
-            csrf_token: csrf.expose_secret(),
-            label: &label,
-            account: scope.account(),
-            token_fingerprint: &staff_fingerprint::fingerprint(&state.settings, presented),
-            created_at: now,
-            expires_at: now + SESSION_LIFETIME_MS,
-        })
-        .await?;
-    tracing::info!(label = %label, "staff console: signed in");
+    let token = start_session(&state, &scope, presented).await?;
     let secure = over_https(&state, peer, &headers);
     let mut response = Redirect::to("/staff").into_response();
     append_cookie(
@@ -162,6 +118,65 @@ pub async fn submit(
         &session::set_cookie(LOGIN_COOKIE, "", 0, secure),
     )?;
     Ok(response)
+}
+
+/// Double submit: the form's code must be the one this browser's cookie
+/// holds, which another website can neither read nor set.
+fn check_login_csrf(headers: &HeaderMap, posted: &str) -> Result<(), StaffError> {
+    let expected = session::cookie(headers, LOGIN_COOKIE).unwrap_or_default();
+    check_csrf(
+        &StaffSession {
+            csrf_token: expected.to_owned(),
+            label: String::new(),
+            account: None,
+            token_fingerprint: None,
+            expires_at: 0,
+        },
+        Some(posted),
+    )
+}
+
+/// Every sign-in counts towards the address's throttle; `wrong` (a token
+/// given and not right) counts as a guess. An empty form is not a guess.
+fn throttle(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    wrong: bool,
+) -> Result<(), StaffError> {
+    let client = client_ip(&state.settings, peer, headers);
+    (state.staff_throttle)
+        .attempt(subscriber(client), Instant::now(), wrong)
+        .map_err(|wait| StaffError::Throttled {
+            retry_after_secs: wait.as_secs().max(1),
+        })
+}
+
+/// Store a new session for `scope` and return its token (the cookie's
+/// value; only its hash is stored).
+async fn start_session(
+    state: &AppState,
+    scope: &StaffScope,
+    presented: &str,
+) -> Result<SecretString, StaffError> {
+    let label = session::label_of(scope);
+    let token = session::random_token()?;
+    let csrf = session::random_token()?;
+    let now = now_ms();
+    state
+        .store
+        .create_staff_session(&NewStaffSession {
+            token_sha256: &session::hash_token(token.expose_secret()),
+            csrf_token: csrf.expose_secret(),
+            label: &label,
+            account: scope.account(),
+            token_fingerprint: &staff_fingerprint::fingerprint(&state.settings, presented),
+            created_at: now,
+            expires_at: now + SESSION_LIFETIME_MS,
+        })
+        .await?;
+    tracing::info!(label = %label, "staff console: signed in");
+    Ok(token)
 }
 
 pub async fn logout(
@@ -203,10 +218,8 @@ fn login_page(
         csrf: csrf.expose_secret().to_owned(),
         error: error.unwrap_or_default().to_owned(),
         notice: notice.unwrap_or_default(),
-    }
-    .render()
-    .map_err(|e| StaffError::Internal(format!("sign-in page: {e}")))?;
-    let mut response = (status, Html(page)).into_response();
+    };
+    let mut response = (status, pages::render(&page, "sign-in page")?).into_response();
     let secure = over_https(state, peer, headers);
     append_cookie(
         &mut response,

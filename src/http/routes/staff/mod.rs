@@ -3,6 +3,7 @@
 //! works without JavaScript, never cached (`Cache-Control: no-store`).
 
 mod actions;
+mod contact;
 mod detail;
 mod edit;
 mod error;

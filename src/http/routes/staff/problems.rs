@@ -1,73 +1,60 @@
 //! The problems `/status` reports, said for the people who answer a home's
 //! enquiries: what is happening, whether enquiries are safe, what to do.
-//! The same conditions and thresholds as `/status` (`[status]`).
-
-use std::time::Duration;
+//! The same conditions and thresholds as `/status` (`[status]`): found by
+//! `status::conditions`, said here.
 
 use super::words::when;
-use crate::config::StatusSettings;
-use crate::storage::{DeliveryState, StatusFigures};
+use crate::http::routes::status::conditions::Condition;
+use crate::storage::DeliveryState;
 use crate::values::format_duration;
 
-/// `deliveries`: each CareHQ account's state, the default first.
-pub fn in_words(
-    figures: &StatusFigures,
-    deliveries: &[(String, DeliveryState)],
-    thresholds: &StatusSettings,
-    now: i64,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let accounts = (deliveries.iter())
-        .filter(|(lane, _)| !lane.starts_with("destination:"))
-        .count();
-    for (account, delivery) in deliveries.iter().filter(|(_, d)| d.is_paused()) {
-        let since = delivery
-            .paused_at
+/// Each condition `/status` reports, in a sentence for staff.
+pub fn in_words(found: &[Condition<'_>]) -> Vec<String> {
+    found.iter().map(sentence).collect()
+}
+
+fn sentence(condition: &Condition<'_>) -> String {
+    let since = |delivery: &DeliveryState| {
+        (delivery.paused_at)
             .map(|at| format!(" at {}", when(at)))
-            .unwrap_or_default();
-        if let Some(destination) = account.strip_prefix("destination:") {
-            problems.push(format!(
-                "The system \"{destination}\" refused our credentials{since}; copies for it are kept and not sent until whoever runs this service fixes its settings. CareHQ still gets every enquiry."
-            ));
-            continue;
+            .unwrap_or_default()
+    };
+    match condition {
+        Condition::DestinationPaused { name, delivery } => format!(
+            "The system \"{name}\" refused our credentials{}; copies for it are kept and not sent until whoever runs this service fixes its settings. CareHQ still gets every enquiry.",
+            since(delivery)
+        ),
+        Condition::AccountPaused {
+            account,
+            delivery,
+            alone,
+        } => {
+            let whose = match alone {
+                true => String::new(),
+                false => format!(" of account {account}"),
+            };
+            format!(
+                "CareHQ refused the credentials{whose}{}; nothing is being sent to it; enquiries are kept. Ask whoever runs this service to fix the CareHQ settings: sending resumes by itself once CareHQ accepts them.",
+                since(delivery)
+            )
         }
-        let whose = match accounts {
-            1 => String::new(),
-            _ => format!(" of account {account}"),
-        };
-        problems.push(format!(
-            "CareHQ refused the credentials{whose}{since}; nothing is being sent to it; enquiries are kept. Ask whoever runs this service to fix the CareHQ settings: sending resumes by itself once CareHQ accepts them."
-        ));
-    }
-    if let Some(oldest) = figures.total.oldest_pending_at {
-        let age = now.saturating_sub(oldest);
-        let limit = i64::try_from(thresholds.max_pending_age.as_millis()).unwrap_or(i64::MAX);
-        if age > limit {
-            problems.push(format!(
-                "The oldest waiting enquiry has waited {} to reach CareHQ. Enquiries are kept and sent as soon as CareHQ takes them; if a family is waiting, call them.",
-                format_duration(Duration::from_millis(age.max(0) as u64))
-            ));
-        }
-    }
-    if thresholds.failed_is_degraded && figures.total.failed > 0 {
-        problems.push(format!(
+        Condition::WaitedTooLong(age) => format!(
+            "The oldest waiting enquiry has waited {} to reach CareHQ. Enquiries are kept and sent as soon as CareHQ takes them; if a family is waiting, call them.",
+            format_duration(*age)
+        ),
+        Condition::Failed(failed) => format!(
             "{} could not be delivered. Open Enquiries, choose the state Failed, read CareHQ's reason and send each one again (or correct it).",
-            capitalised(&figures.failed_in_words())
-        ));
-    }
-    if thresholds.failed_is_degraded && figures.visits_waiting_on_failed > 0 {
-        problems.push(format!(
+            capitalised(failed)
+        ),
+        Condition::VisitsWaitingOnFailed(n) => format!(
             "{} for an enquiry that could not be delivered, so the times the families chose are offered to others again. Send the enquiry again, or call the family.",
-            plural(figures.visits_waiting_on_failed, "home visit waits", "home visits wait")
-        ));
-    }
-    if figures.total.held > 0 {
-        problems.push(format!(
+            plural(*n, "home visit waits", "home visits wait")
+        ),
+        Condition::Held(n) => format!(
             "{} for a person to check: the spam checks could not clear them, and they are not sent until released. Open Enquiries, choose Held, and release each one from a real family.",
-            plural(figures.total.held, "enquiry is held", "enquiries are held")
-        ));
+            plural(*n, "enquiry is held", "enquiries are held")
+        ),
     }
-    problems
 }
 
 fn plural(n: i64, one: &str, many: &str) -> String {
@@ -85,6 +72,20 @@ fn capitalised(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StatusSettings;
+    use crate::http::routes::status::conditions::conditions;
+    use crate::storage::StatusFigures;
+    use std::time::Duration;
+
+    /// Found and said at `now`, as the overview does.
+    fn in_words(
+        figures: &StatusFigures,
+        deliveries: &[(String, DeliveryState)],
+        thresholds: &StatusSettings,
+        now: i64,
+    ) -> Vec<String> {
+        super::in_words(&conditions(figures, deliveries, thresholds, now))
+    }
 
     fn one(state: DeliveryState) -> Vec<(String, DeliveryState)> {
         vec![("default".to_owned(), state)]

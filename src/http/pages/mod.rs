@@ -1,11 +1,18 @@
 //! HTML pages rendered with askama: the enquiry form (fresh or with errors and
 //! the values typed, hosted or embedded), the thank-you page and the error page.
 
+//!
+//! This file holds the view types and puts the form page together;
+//! `form_fields` builds its boxes from the field table.
+
+mod form_fields;
+
 use askama::Template;
 
+use self::form_fields::{Answers, error_summary};
 use super::captcha_widget::CaptchaWidget;
 use crate::config::{CaptchaSettings, SiteSettings};
-use crate::domain::{FieldErrors, FundingType, KNOWN_SERVICES, RawSubmission, label_for};
+use crate::domain::{FieldErrors, RawSubmission};
 
 /// The hidden field that marks a post from the embedded form, so a 422 page
 /// and the thank-you redirect stay embedded too.
@@ -186,208 +193,16 @@ impl FormPage {
         idempotency_key: String,
         extras: Vec<(String, String)>,
     ) -> FormPage {
-        let value = |name: &str| {
-            typed
-                .and_then(|t| t.first(name))
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let error = |name: &str| {
-            errors
-                .get(name)
-                .and_then(|m| m.first())
-                .cloned()
-                .unwrap_or_default()
-        };
-        // A site's own form may have called the message `message` (or sent
-        // both names, which the parser joins): the box shows all of it.
-        let message = typed.map_or_else(String::new, |t| {
-            t.pairs()
-                .iter()
-                .filter(|(n, v)| {
-                    (n == "care_requirements" || n == "message") && !v.trim().is_empty()
-                })
-                .map(|(_, v)| v.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        });
-        let form = site;
-        let label = |name: &str, default: &str| form.label(name).unwrap_or(default).to_owned();
-        let contact_hint = if form.shows("email") && form.shows("phone") {
-            "Give an email address, a phone number or both."
-        } else {
-            ""
-        };
-        let text = |name, default_label, input_type, autocomplete, required, multiline| TextField {
-            name,
-            label: label(name, default_label),
-            input_type,
-            autocomplete,
-            required: required
-                || (name == "email" && !form.shows("phone"))
-                || (name == "phone" && !form.shows("email")),
-            multiline,
-            hint: if name == "email" || name == "phone" {
-                contact_hint
-            } else {
-                ""
-            },
-            value: value(name),
-            error: error(name),
-        };
-        let mut text_fields = vec![
-            text(
-                "first_name",
-                "First name",
-                "text",
-                "given-name",
-                true,
-                false,
-            ),
-            text("last_name", "Last name", "text", "family-name", true, false),
-            text("email", "Email address", "email", "email", false, false),
-            text("phone", "Phone number", "tel", "tel", false, false),
-            text(
-                "care_requirements",
-                "How can the home help?",
-                "text",
-                "off",
-                false,
-                true,
-            ),
-        ];
-        if let Some(field) = text_fields
-            .iter_mut()
-            .find(|f| f.name == "care_requirements")
-        {
-            field.value = message;
-            if field.error.is_empty() {
-                field.error = error("message");
-            }
-        }
-        // A submission that used the single `name` field shows its error on
-        // first name; without an error, the name split as the parser splits it.
-        if let Some(message) = errors.get("name").and_then(|m| m.first()) {
-            text_fields[0].error = message.clone();
-            text_fields[0].value = value("name");
-        } else if text_fields[0].value.is_empty() && text_fields[1].value.is_empty() {
-            let name = value("name");
-            let mut words = name.split_whitespace();
-            if let Some(first) = words.next() {
-                text_fields[0].value = first.to_owned();
-                text_fields[1].value = words.collect::<Vec<_>>().join(" ");
-            }
-        }
-        let chosen = |name: &str, option: &str| value(name).eq_ignore_ascii_case(option);
-        let services: Vec<SelectOption> = service_choices(site)
-            .into_iter()
-            .map(|(v, l)| SelectOption {
-                selected: chosen("service", &v),
-                value: v,
-                label: l,
-            })
-            .collect();
-        let funding = FundingType::ALL
-            .iter()
-            .map(|f| SelectOption {
-                value: f.as_str().into(),
-                label: f.label().into(),
-                selected: chosen("funding_type", f.as_str()),
-            })
-            .collect();
-        let for_self = [("true", "Me"), ("false", "Someone else")]
-            .iter()
-            .map(|(v, l)| SelectOption {
-                value: (*v).into(),
-                label: (*l).into(),
-                selected: chosen("enquiring_for_self", v),
-            })
-            .collect();
-        let mut select_fields = vec![
-            SelectField {
-                name: "enquiring_for_self",
-                label: label("enquiring_for_self", "Who is the care for?"),
-                options: for_self,
-                error: error("enquiring_for_self"),
-            },
-            SelectField {
-                name: "service",
-                label: label("service", "Kind of care"),
-                options: services,
-                error: error("service"),
-            },
-            SelectField {
-                name: "funding_type",
-                label: label("funding_type", "How will care be paid for?"),
-                options: funding,
-                error: error("funding_type"),
-            },
-        ];
-        // A field the site hides is still shown when the family answered it
-        // (a site's own form may ask it): otherwise the answer would be lost,
-        // or its error could not be corrected.
-        text_fields.retain(|f| form.shows(f.name) || !f.value.is_empty() || !f.error.is_empty());
-        select_fields.retain(|f| {
-            form.shows(f.name) || f.options.iter().any(|o| o.selected) || !f.error.is_empty()
-        });
-        let extra_fields: Vec<ExtraInput> = extras
-            .into_iter()
-            .enumerate()
-            .map(|(index, (name, value))| ExtraInput {
-                id: format!("extra-{index}"),
-                label: label_for(&name),
-                multiline: value.contains('\n') || value.chars().count() > 80,
-                error: error(&name),
-                name,
-                value,
-            })
-            .collect();
-        let consent = match (&form.consent_text, &form.consent_version) {
-            (Some(text), Some(version)) => Some(ConsentBox {
-                text: text.clone(),
-                version: version.clone(),
-                checked: typed
-                    .and_then(|t| t.first("consent"))
-                    .is_some_and(|v| !v.is_empty()),
-                error: error("consent"),
-            }),
-            _ => None,
-        };
-        // The summary lists errors in the order the fields appear on the page.
-        let order = |field: &str| {
-            text_fields
-                .iter()
-                .map(|f| f.name)
-                .chain(select_fields.iter().map(|f| f.name))
-                .chain(extra_fields.iter().map(|f| f.id.as_str()))
-                .chain(["consent"])
-                .position(|f| f == field)
-                .unwrap_or(usize::MAX)
-        };
-        // Each summary entry links to the box the family corrects.
-        let anchor = |field: &str| match field {
-            "name" => "first_name".to_owned(),
-            "message" => "care_requirements".to_owned(),
-            _ => extra_fields
-                .iter()
-                .find(|f| f.name == field)
-                .map_or_else(|| field.to_owned(), |f| f.id.clone()),
-        };
-        let mut errors: Vec<ErrorItem> = errors
-            .iter()
-            .map(|(field, messages)| ErrorItem {
-                field: anchor(field),
-                message: messages.first().cloned().unwrap_or_default(),
-            })
-            .collect();
-        errors.sort_by_key(|e| order(&e.field));
-        // "Email or phone" is reported on both fields; the summary says it once.
-        errors.dedup_by(|later, earlier| later.message == earlier.message);
+        let answers = Answers { typed, errors };
+        let text_fields = form_fields::text_fields(site, &answers);
+        let select_fields = form_fields::select_fields(site, &answers);
+        let extra_fields = form_fields::extra_fields(extras, &answers);
+        let errors = error_summary(errors, &text_fields, &select_fields, &extra_fields);
         let embed = typed.is_some_and(|t| t.first(EMBED_FIELD) == Some("1"));
         let mut page = FormPage {
             site_slug: site.slug.clone(),
             site_name: site.name.clone(),
-            intro: form.intro.clone(),
+            intro: site.intro.clone(),
             action: String::new(),
             thanks_url: String::new(),
             idempotency_key,
@@ -401,9 +216,9 @@ impl FormPage {
             text_fields,
             select_fields,
             extra_fields,
-            consent,
+            consent: form_fields::consent_box(site, &answers),
             captcha: None,
-            submit_label: label("submit", "Send enquiry"),
+            submit_label: form_fields::label(site, "submit", "Send enquiry"),
         };
         page.set_embed(site, embed);
         page
@@ -445,27 +260,6 @@ impl FormPage {
             (None, true) => format!("/forms/{}/thanks?embed=1", site.slug),
             (None, false) => format!("/forms/{}/thanks", site.slug),
         };
-    }
-}
-
-/// The kinds of care a site offers, with plain labels.
-fn service_choices(site: &SiteSettings) -> Vec<(String, String)> {
-    let label_of = |value: &str| {
-        KNOWN_SERVICES
-            .iter()
-            .find(|(v, _)| *v == value)
-            .map_or_else(|| value.replace('_', " "), |(_, l)| (*l).to_owned())
-    };
-    if site.services.is_empty() {
-        KNOWN_SERVICES
-            .iter()
-            .map(|(v, l)| ((*v).to_owned(), (*l).to_owned()))
-            .collect()
-    } else {
-        site.services
-            .iter()
-            .map(|v| (v.clone(), label_of(v)))
-            .collect()
     }
 }
 
