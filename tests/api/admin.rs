@@ -8,7 +8,6 @@ use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::{Faults, SandboxConfig, seed};
 use enquiry_relay::storage::{EnquiryId, NewEnquiry};
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, free_port, write_config,
 };
@@ -75,7 +74,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
 }
 
 async fn admin_commands_work_beside_a_running_server(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
     // One refused by CareHQ (failed), one delivered, one held.
@@ -163,7 +162,7 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
 on_both_databases!(admin_commands_work_beside_a_running_server);
 
 async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
     sandbox.set_faults(Faults {
@@ -215,7 +214,7 @@ async fn age(db: &TestDb, days: i64) {
 /// `retention.held` (scrubbed and expired: before quarantine this test
 /// asserted held enquiries were never scrubbed); failed never.
 async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
     sandbox.set_faults(Faults::once(400));

@@ -9,7 +9,6 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
 };
@@ -18,7 +17,11 @@ use crate::on_both_databases;
 use crate::helpers::posted_id;
 
 async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
 

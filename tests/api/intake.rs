@@ -2,12 +2,11 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field};
 use crate::on_both_databases;
 
 async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -69,7 +68,7 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
 on_both_databases!(urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields);
 
 async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -112,7 +111,7 @@ async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
 on_both_databases!(json_post_answers_201_and_the_carehq_id_is_stored);
 
 async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -165,7 +164,11 @@ async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
 on_both_databases!(invalid_fields_answer_422_naming_each_field_and_store_nothing);
 
 async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answer(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
     let post = || async {
@@ -284,7 +287,7 @@ on_both_databases!(a_repeated_k_field_answers_the_same_per_site_and_for_24_hours
 async fn a_chunked_body_over_the_limit_answers_413(db: Db) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let Some((db, _sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
     // No Content-Length: the limit can only be found while reading.

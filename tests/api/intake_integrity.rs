@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, eventually, family, field, post_keyed,
 };
@@ -86,7 +85,7 @@ fn form_pairs(html: &str) -> Vec<(String, String)> {
 }
 
 async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -146,7 +145,7 @@ const CONFLICT_WORDS: &str =
     "already sent with different details; reload the page and send it again";
 
 async fn same_key_with_a_different_enquiry_is_409_and_only_the_first_is_stored(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 

@@ -1,7 +1,6 @@
 //! `/metrics`: Prometheus text that a small parser of the exposition format
 //! accepts, with the figures we promise, and the optional staff-token guard.
 
-use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 use crate::on_both_databases;
 use crate::status::{TOKEN, posted_id, with_token};
@@ -92,7 +91,10 @@ fn the_parser_rejects_what_is_not_prometheus_text() {
 }
 
 async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };

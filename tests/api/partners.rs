@@ -8,7 +8,6 @@ use enquiry_relay::storage::{
     ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
 
-use crate::helpers::spawn_app;
 use crate::helpers::{Db, SITE, TestDb};
 use crate::on_both_databases;
 
@@ -270,7 +269,8 @@ on_both_databases!(the_documents_enrollment_becomes_a_care_enquiry_with_the_care
 async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_false_is_held(
     db: Db,
 ) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(bearer_options()).spawn().await
+    else {
         return;
     };
     let refused_phi = EXAMPLE.replacen(
@@ -423,7 +423,8 @@ async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
 /// nothing; the same event sent again is still a repeat. The old code
 /// answered the correction 200 with the first enquiry's id and dropped it.
 async fn a_corrected_resend_of_an_enrollment_is_refused_with_409(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(bearer_options()).spawn().await
+    else {
         return;
     };
     let (status, first) = post(&app, "user-enrollment", EXAMPLE).await;

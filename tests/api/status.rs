@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually};
 use crate::on_both_databases;
 
@@ -77,7 +76,10 @@ async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
 }
 
 async fn status_shows_the_queue_and_per_site_figures(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };
@@ -220,7 +222,10 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
 on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
 
 async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };
@@ -321,7 +326,10 @@ async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
 on_both_databases!(wrong_staff_tokens_are_throttled_per_client_address);
 
 async fn held_enquiries_are_a_problem_in_status(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };

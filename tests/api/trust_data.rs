@@ -19,8 +19,8 @@ use sqlx::Connection as _;
 use crate::admin::{cli, default_config};
 use crate::encryption::{columns_holding_opened, encrypted, key_file, store_with};
 use crate::helpers::{
-    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
-    insert_enquiry_with, post_keyed, write_config,
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
+    insert_enquiry_with, post_keyed, serve_binary, write_config,
 };
 use crate::on_both_databases;
 use crate::visits::{local_slot, posted_id, slot_values, visit_options, with_visit};
@@ -447,10 +447,8 @@ async fn the_binary_warns_about_retention_failed_at_start_up() {
     let _ = conn.close().await;
     store.close().await;
 
-    let port = free_port();
     let options = AppOptions::default();
-    let config = write_config(db.dir.path(), &db.url, "http://127.0.0.1:9", port, &options);
-    let mut app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let mut app = serve_binary(&db, "http://127.0.0.1:9", &options).await;
     let warned = eventually(Duration::from_secs(30), || async {
         let log = app.log_text();
         log.contains("retention.failed takes effect from")

@@ -9,8 +9,8 @@ use enquiry_relay::storage::{ClaimScope, DeliveryView, Store, now_ms};
 use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
-    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
-    http_client, write_config,
+    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, http_client,
+    serve_binary,
 };
 use crate::on_both_databases;
 
@@ -552,11 +552,10 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
     };
     let sandbox = TestSandbox::start().await;
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
-    let port = free_port();
     // The retry falls due 4–6 s after the 503: long after the kill.
     let options = visit_options(vec![Duration::from_secs(5), Duration::from_secs(5)]);
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
+    let (config, port) = (app.config.clone(), app.port);
     let response = http_client()
         .post(format!("{}/forms/{SITE}", app.address))
         .json(&with_visit(6, &local_slot(3, 13).0, "in_person"))
