@@ -306,13 +306,11 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
 on_both_databases!(retention_scrubs_synced_spam_and_held_and_never_failed);
 
 async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions::default()
         .with(|s| s.retention.interval = std::time::Duration::from_millis(200));
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let old = posted_id(&app, 1).await;
     app.wait_for_status(&old, "synced").await;
     age(&db, 31).await;
@@ -474,9 +472,10 @@ async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
 
 #[tokio::test]
 async fn healthcheck_exits_0_when_ready_and_1_when_not() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     // The default URL comes from server.listen.
     let config = write_config(

@@ -325,9 +325,11 @@ async fn staff_wrong_tokens_are_refused_then_throttled_and_a_login_post_needs_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_console_is_closed_without_a_staff_token() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     for path in ["/staff/login", "/staff"] {
         let response = app
             .http

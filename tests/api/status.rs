@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, eventually};
 use crate::on_both_databases;
 
 pub const TOKEN: &str = "staff-token-for-tests-0123456789";
@@ -34,9 +34,11 @@ pub async fn status(app: &TestApp) -> (u16, Value) {
 
 #[tokio::test]
 async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     for auth in [
         None,
         Some("Bearer wrong-token"),
@@ -107,16 +109,18 @@ async fn status_shows_the_queue_and_per_site_figures(db: Db) {
 on_both_databases!(status_shows_the_queue_and_per_site_figures);
 
 async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // A location CareHQ does not know: refused with a hint, marked failed.
     let options = AppOptions {
         site_location: "6724fbc74f73a2cebf637700".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(options, ""))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     app.wait_for_status(&id, "failed").await;
     let (code, body) = status(&app).await;
@@ -146,15 +150,17 @@ async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
 on_both_databases!(status_is_503_while_an_enquiry_is_failed);
 
 async fn status_is_503_while_delivery_is_paused(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(wrong, "")).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(wrong, ""))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     posted_id(&app, 1).await;
     let body = eventually(Duration::from_secs(10), || async {
         let (code, body) = status(&app).await;
@@ -170,19 +176,21 @@ async fn status_is_503_while_delivery_is_paused(db: Db) {
 on_both_databases!(status_is_503_while_delivery_is_paused);
 
 async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(enquiry_relay::sandbox::Faults {
-        status: Some(503),
-        ..Default::default()
-    });
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .faults(enquiry_relay::sandbox::Faults {
+            status: Some(503),
+            ..Default::default()
+        })
+        .options(with_token(options, ""))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     // Wait for the first attempt: the row is pending again, due in an hour.
     eventually(Duration::from_secs(10), || async {
@@ -276,12 +284,10 @@ on_both_databases!(status_shows_held_carehqs_last_error_and_the_rate_limit);
 /// address, every attempt from it (a right token too) is refused with 429 for
 /// ten minutes, on `/status` and `/metrics` alike; other addresses carry on.
 async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = with_token(AppOptions::default(), "").loopback_proxy();
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = with_token(AppOptions::default(), "").loopback_proxy();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let get = |path: &str, client: &str, token: String| {
         app.http
             .get(format!("{}{path}", app.address))
@@ -359,15 +365,17 @@ async fn age_everything(db: &TestDb, ms: i64) {
 }
 
 async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_alarm(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(options, ""))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
     app.wait_for_status(&refused, "failed").await;

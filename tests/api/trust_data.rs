@@ -181,16 +181,13 @@ on_both_databases!(a_step_whose_lease_ran_out_is_expired_by_a_delete);
 /// stayed full until its time passed, so a script could empty a home's
 /// visit calendar and staff deleting the spam changed nothing.
 async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_secs(3600)]).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_secs(3600)]).quiet(),
-    )
-    .await;
     let erasing = Actor {
         label: "command line",
         reason: Some("erasure request"),
@@ -244,12 +241,16 @@ on_both_databases!(a_held_visit_gives_its_place_back_when_deleted_erased_or_expi
 /// clean post still gets through.
 #[tokio::test]
 async fn held_posts_are_limited_per_site_whatever_the_client_address() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default()
         .with(|s| s.rate_limit.per_site_held = Rate::every(2, 3600))
         .loopback_proxy()
         .quiet();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |client_ip: String, body: serde_json::Value| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -802,11 +803,13 @@ fn stored_form_of(body: &serde_json::Value) -> String {
 /// as a repeat and a changed enquiry under the same key refused; and the
 /// row goes with an erasure.
 async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
     let posted = post_keyed(&app, SITE, &family(1), "k-1").await;
     assert_eq!(posted.status(), 201);
     let id = posted.json::<serde_json::Value>().await.unwrap()["id"]

@@ -143,14 +143,12 @@ async fn slot_list(app: &TestApp, site: &str, key: &str) -> Vec<String> {
 }
 
 async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // A home nine hours ahead of UTC all year: a time sent in UTC (or in the
     // server's zone) instead of the home's wall clock cannot pass unnoticed.
     let options = visit_options_in(TOKYO, vec![Duration::from_millis(200)]);
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let (value, carehq_time) = local_slot_in(TOKYO, 1, 10);
     let utc = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &carehq_time)
         .unwrap()
@@ -211,16 +209,13 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
 on_both_databases!(an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it);
 
 async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_millis(200)]))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let cases = [
         (SITE, local_slot(1, 20).0, "in_person", "visit_date_time"),
         (SITE, local_slot(-1, 10).0, "in_person", "visit_date_time"),
@@ -325,20 +320,22 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
 on_both_databases!(visit_requests_outside_the_rules_are_422_naming_the_field);
 
 async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        status_times: Some(2),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
     // Retries an hour apart: after each 503 nothing is due until the test
     // makes it so.
     let options = visit_options(vec![Duration::from_secs(3600); 3]).quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(503),
+            status_times: Some(2),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(
         &app,
         SITE,
@@ -373,21 +370,18 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
 on_both_databases!(an_outage_between_the_steps_delays_only_the_visit);
 
 async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(400),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(visit_options(vec![Duration::from_millis(200)]))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let id = posted_id(
         &app,
         SITE,
@@ -413,21 +407,18 @@ on_both_databases!(a_400_on_the_visit_fails_only_the_visit);
 /// asked no visit still reaches CareHQ. (The probe used to pick the row that
 /// caused the pause, again and again, and nothing else was sent.)
 async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(403),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(visit_options(vec![Duration::from_millis(200)]))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(403),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let with_a_visit = posted_id(
         &app,
         SITE,
@@ -464,15 +455,17 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
 on_both_databases!(the_pause_probe_tries_another_row_than_the_one_that_caused_it);
 
 async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
-    sandbox.set_faults(Faults::once(503).only_on("home-visits"));
     let quiet = visit_options(vec![Duration::from_secs(2), Duration::from_secs(2)]).quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults::once(503).only_on("home-visits"))
+        .options(quiet.clone())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(
         &app,
         SITE,
@@ -663,16 +656,13 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
 on_both_databases!(concurrent_bookings_never_overfill_a_slot);
 
 async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]).quiet(),
-    )
-    .await;
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let id = posted_id(
         &app,
