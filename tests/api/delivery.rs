@@ -297,13 +297,14 @@ async fn a_400_fails_the_enquiry_and_keeps_carehqs_hint(db: Db) {
         site_location: "6724fbc74f73a2cebf637700".into(),
         ..AppOptions::default()
     };
-    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options.quiet()).spawn().await
+    else {
         return;
     };
 
     let id = posted_id(&app, 1).await;
 
-    let failed = app.wait_for_status(&id, "failed").await;
+    let failed = app.drained_to(&id, "failed").await;
     assert_eq!(failed.attempts, 1, "no retry for a refusal");
     let attempts = app.store.attempts_of(&failed.id).await.unwrap();
     let last = attempts.last().unwrap();
@@ -358,9 +359,9 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
     }
     app.stop().await;
 
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
-    app.wait_for_status(&first, "synced").await;
-    app.wait_for_status(&second, "synced").await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    app.drained_to(&first, "synced").await;
+    app.drained_to(&second, "synced").await;
     assert!(
         app.store
             .delivery_state("default")

@@ -383,6 +383,16 @@ impl TestApp {
         panic!("still claiming after 20 drains: {total:?}");
     }
 
+    /// Drain a quiet app until a drain claims nothing; then the enquiry's
+    /// first delivery, which must have reached `status` (what a test once
+    /// polled for with `wait_for_status` while the background worker ran).
+    pub async fn drained_to(&self, enquiry_id: &str, status: &str) -> DeliveryView {
+        self.drain_all().await;
+        let delivery = self.delivery(enquiry_id).await;
+        assert_eq!(delivery.status, status, "delivery of {enquiry_id}");
+        delivery
+    }
+
     /// Make every pending delivery due now (its retry delay has "passed").
     pub async fn make_pending_due(&self) {
         let pool = sqlx::AnyPool::connect(&self.db_url)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, eventually};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb};
 use crate::on_both_databases;
 
 pub const TOKEN: &str = "staff-token-for-tests-0123456789";
@@ -79,7 +79,7 @@ async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
 
 async fn status_shows_the_queue_and_per_site_figures(db: Db) {
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
-        .options(with_token(AppOptions::default(), ""))
+        .options(with_token(AppOptions::default(), "").quiet())
         .spawn()
         .await
     else {
@@ -87,7 +87,7 @@ async fn status_shows_the_queue_and_per_site_figures(db: Db) {
     };
     for n in 0..3 {
         let id = posted_id(&app, n).await;
-        app.wait_for_status(&id, "synced").await;
+        app.drained_to(&id, "synced").await;
     }
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "{body}");
@@ -115,14 +115,14 @@ async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
         ..AppOptions::default()
     };
     let Some((db, sandbox, app)) = TestApp::builder(db)
-        .options(with_token(options, ""))
+        .options(with_token(options, "").quiet())
         .spawn()
         .await
     else {
         return;
     };
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    app.drained_to(&id, "failed").await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -155,19 +155,16 @@ async fn status_is_503_while_delivery_is_paused(db: Db) {
         ..AppOptions::default()
     };
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
-        .options(with_token(wrong, ""))
+        .options(with_token(wrong, "").quiet())
         .spawn()
         .await
     else {
         return;
     };
     posted_id(&app, 1).await;
-    let body = eventually(Duration::from_secs(10), || async {
-        let (code, body) = status(&app).await;
-        (code == 503).then_some(body)
-    })
-    .await
-    .expect("/status turns 503 when delivery pauses");
+    app.drain().await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "/status turns 503 when delivery pauses: {body}");
     assert_eq!(body["paused"]["paused"], true);
     assert_eq!(body["paused"]["http_status"], 401);
     assert!(body["paused"]["reason"].is_string());
@@ -185,7 +182,7 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
             status: Some(503),
             ..Default::default()
         })
-        .options(with_token(options, ""))
+        .options(with_token(options, "").quiet())
         .spawn()
         .await
     else {
@@ -193,12 +190,13 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
     };
     let id = posted_id(&app, 1).await;
     // Wait for the first attempt: the row is pending again, due in an hour.
-    eventually(Duration::from_secs(10), || async {
-        let d = app.delivery(&id).await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
-    })
-    .await
-    .expect("first attempt made");
+    assert_eq!(app.drain_to_rest().await.retrying, 1);
+    let d = app.delivery(&id).await;
+    assert_eq!(
+        (d.status.as_str(), d.attempts),
+        ("pending", 1),
+        "first attempt made"
+    );
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "young pending is healthy: {body}");
     assert_eq!(body["queue"]["pending"], 1);
@@ -231,7 +229,7 @@ on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
 
 async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     let Some((_db, sandbox, app)) = TestApp::builder(db)
-        .options(with_token(AppOptions::default(), ""))
+        .options(with_token(AppOptions::default(), "").quiet())
         .spawn()
         .await
     else {
@@ -239,9 +237,9 @@ async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.wait_for_status(&refused, "failed").await;
+    app.drained_to(&refused, "failed").await;
     let delivered = posted_id(&app, 2).await;
-    app.wait_for_status(&delivered, "synced").await;
+    app.drained_to(&delivered, "synced").await;
     crate::admin::insert(&app, 3, true, "clean").await;
 
     let (code, body) = status(&app).await;
@@ -370,7 +368,7 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
         ..AppOptions::default()
     };
     let Some((db, sandbox, app)) = TestApp::builder(db)
-        .options(with_token(options, ""))
+        .options(with_token(options, "").quiet())
         .spawn()
         .await
     else {
@@ -378,7 +376,7 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.wait_for_status(&refused, "failed").await;
+    app.drained_to(&refused, "failed").await;
     let held = crate::admin::insert(&app, 2, true, "clean").await;
     // Both arrived two hours ago.
     age_everything(&db, 2 * 60 * 60 * 1000).await;
@@ -391,13 +389,14 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     });
     assert_eq!(app.store.retry_failed(&refused).await.unwrap(), 1);
     assert_eq!(app.store.release_held(&held).await.unwrap(), 1);
+    assert_eq!(app.drain_to_rest().await.retrying, 2);
     for id in [&refused, &held] {
-        eventually(Duration::from_secs(10), || async {
-            let d = app.delivery(id).await;
-            (d.status == "pending" && d.attempts == 1).then_some(())
-        })
-        .await
-        .expect("sent once more, then pending for an hour");
+        let d = app.delivery(id).await;
+        assert_eq!(
+            (d.status.as_str(), d.attempts),
+            ("pending", 1),
+            "sent once more, then pending for an hour"
+        );
     }
 
     let (code, body) = status(&app).await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
+use enquiry_relay::sandbox::{Faults, seed};
 use enquiry_relay::storage::{ClaimScope, DeliveryView, Store, now_ms};
 use enquiry_relay::sync::DrainReport;
 
@@ -104,13 +104,18 @@ pub async fn wait_for_step(
     .unwrap_or_else(|| panic!("the {name} step of {enquiry_id} never became {status}"))
 }
 
-async fn wait_for_visits(sandbox: &TestSandbox, n: usize) -> Vec<HomeVisit> {
-    eventually(Duration::from_secs(20), || async {
-        let visits = sandbox.sandbox.received_visits();
-        (visits.len() >= n).then_some(visits)
-    })
-    .await
-    .unwrap_or_else(|| panic!("expected {n} visits in the sandbox"))
+/// Drain a quiet app until a drain claims nothing; then the enquiry's `name`
+/// step, which must have reached `status`.
+pub async fn drained_to_step(
+    app: &TestApp,
+    enquiry_id: &str,
+    name: &str,
+    status: &str,
+) -> DeliveryView {
+    app.drain_all().await;
+    let d = step(&app.store, enquiry_id, name).await;
+    assert_eq!(d.status, status, "the {name} step of {enquiry_id}");
+    d
 }
 
 const TOKYO: &str = "Asia/Tokyo";
@@ -146,7 +151,8 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
     // A home nine hours ahead of UTC all year: a time sent in UTC (or in the
     // server's zone) instead of the home's wall clock cannot pass unnoticed.
     let options = visit_options_in(TOKYO, vec![Duration::from_millis(200)]);
-    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options.quiet()).spawn().await
+    else {
         return;
     };
     let (value, carehq_time) = local_slot_in(TOKYO, 1, 10);
@@ -168,12 +174,12 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
 
     let id = posted_id(&app, SITE, &with_visit(1, &value, "virtual")).await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", "synced").await;
     let enquiry_row = step(&app.store, &id, "enquiry").await;
     assert_eq!(enquiry_row.status, "synced");
     let enquiries = sandbox.received();
     assert_eq!(enquiries.len(), 1);
-    let visits = wait_for_visits(&sandbox, 1).await;
+    let visits = sandbox.sandbox.received_visits();
     assert_eq!(visits.len(), 1);
     let visit = &visits[0];
     assert_eq!(visit.care_enquiry, enquiries[0].id);
@@ -376,7 +382,7 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
             status_path: Some("home-visits".into()),
             ..Faults::default()
         })
-        .options(visit_options(vec![Duration::from_millis(200)]))
+        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
         .spawn()
         .await
     else {
@@ -389,7 +395,7 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
     )
     .await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", "failed").await;
     assert!(visit_row.last_error.is_some());
     let attempts = app.store.attempts_of(&visit_row.id).await.unwrap();
     assert_eq!(attempts.len(), 1);
