@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::admin::cli;
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, SITE, TestApp, family, free_port, write_config};
+use crate::helpers::{AppBuilder, AppOptions, Db, SITE, TestApp, family, free_port, write_config};
 use crate::on_both_databases;
 use crate::spam::stored;
 use crate::status::{TOKEN, with_token};
@@ -28,6 +28,14 @@ fn spam_toml(key: &str) -> String {
         "[spam]\ntoken_secret = \"{key}\"\n\
          [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
     )
+}
+
+/// The app most of these tests post to: spam settings keyed by [`KEY`], and
+/// no CareHQ (nothing listens on port 1): only what is held is looked at.
+fn no_carehq_app(db: Db) -> AppBuilder {
+    TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(options(KEY))
 }
 
 fn options(key: &str) -> AppOptions {
@@ -94,12 +102,7 @@ async fn queue(app: &TestApp) -> Value {
 }
 
 async fn an_empty_form_sent_within_a_second_gets_its_field_errors(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -128,12 +131,7 @@ async fn an_empty_form_sent_within_a_second_gets_its_field_errors(db: Db) {
 on_both_databases!(an_empty_form_sent_within_a_second_gets_its_field_errors);
 
 async fn a_complete_form_sent_within_a_second_is_held_as_too_fast(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -151,12 +149,7 @@ async fn a_complete_form_sent_within_a_second_is_held_as_too_fast(db: Db) {
 on_both_databases!(a_complete_form_sent_within_a_second_is_held_as_too_fast);
 
 async fn a_token_older_than_max_token_age_is_held_not_dropped(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -173,12 +166,7 @@ async fn a_token_older_than_max_token_age_is_held_not_dropped(db: Db) {
 on_both_databases!(a_token_older_than_max_token_age_is_held_not_dropped);
 
 async fn forged_and_future_dated_tokens_are_held_with_their_verdicts(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -206,12 +194,7 @@ async fn forged_and_future_dated_tokens_are_held_with_their_verdicts(db: Db) {
 on_both_databases!(forged_and_future_dated_tokens_are_held_with_their_verdicts);
 
 async fn a_post_with_origin_null_is_held(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -281,12 +264,7 @@ async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
 on_both_databases!(a_captcha_outage_under_hold_is_held_counted_and_released);
 
 async fn the_honeypot_still_drops(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
 
@@ -406,12 +384,7 @@ on_both_databases!(a_token_signed_with_the_previous_token_secret_is_accepted_for
 /// `retention.held`: a held enquiry nobody released is scrubbed once it is
 /// older than that (default 30 days), and leaves the held count.
 async fn a_held_enquiry_nobody_releases_is_purged_after_retention_held(db: Db) {
-    let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
-        .spawn()
-        .await
-    else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
     let old = post_form(&app, &with_token_field(complete(1), token(KEY, 0))).await;
