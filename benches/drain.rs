@@ -11,6 +11,11 @@
 //! one-second windows between the first and the last create (the first and
 //! last windows are partial by nature); the overall rate is reported too.
 
+// The test kit tests and benches share (tests/kit/); common/service.rs
+// names it for the benches.
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 // Shared with the intake and fault benches; each uses part of it.
 #[allow(dead_code)]
 #[path = "common/service.rs"]
@@ -58,11 +63,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
+    let bench_sandbox = service::BenchSandbox::start_with(SandboxConfig {
         rate_limit_per_second: args.limit,
         ..Default::default()
     })
-    .await?;
+    .await;
     let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
     let extra = if args.concurrency > 0 {
         format!("[sync]\nconcurrency = {}\n", args.concurrency)
@@ -79,7 +84,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let Some(db) = BenchDb::create(Db::Sqlite, "drain").await? else {
             anyhow::bail!("SQLite is always available");
         };
-        let service = Service::start(&db, &carehq_url, &extra, true).await?;
+        let service = service::start(&db, &carehq_url, &extra, true).await?;
         let client = reqwest::Client::new();
         let posted = Instant::now();
         let mut posts = tokio::task::JoinSet::new();
@@ -145,7 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             sandbox.too_many_requests_count(),
             sandbox.request_count(),
         );
-        service.stop().await?;
+        service.shutdown().await?;
         db.drop_database().await;
     }
     if args.trickle > 0 {
@@ -153,7 +158,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let Some(db) = BenchDb::create(Db::Sqlite, "drain").await? else {
             anyhow::bail!("SQLite is always available");
         };
-        let service = Service::start(&db, &carehq_url, &extra, true).await?;
+        let service = service::start(&db, &carehq_url, &extra, true).await?;
         let delays = trickle(sandbox, &service, args.trickle, args.trickle_gap_ms).await?;
         println!();
         println!(
@@ -169,7 +174,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             delays.last().copied().unwrap_or_default(),
             delays.first().copied().unwrap_or_default(),
         );
-        service.stop().await?;
+        service.shutdown().await?;
         db.drop_database().await;
     }
     bench_sandbox.stop().await;

@@ -12,6 +12,10 @@
 //! Everything runs on loopback and stops by itself: rounds are bounded in
 //! count, posts per round and time.
 
+// The test kit tests and benches share (tests/kit/); common/service.rs
+// names it for the benches.
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 #[path = "faults/rounds.rs"]
 mod rounds;
 

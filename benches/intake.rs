@@ -20,6 +20,11 @@
 //! service as a separate process (the binary Cargo built for this bench),
 //! a fresh one on a fresh copy of the stored history for every run.
 
+// The test kit tests and benches share (tests/kit/); common/service.rs
+// names it for the benches.
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 // A bench's root is its own crate root: its modules live in benches/intake/,
 // and what the benches share in benches/common/ (each uses part of it).
 #[path = "intake/delivery.rs"]
@@ -155,11 +160,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let began = time::OffsetDateTime::now_utc();
     // The sandbox's own limit (10/s by default) would throttle delivery and
     // change what the worker does; the benchmark is about intake.
-    let bench_sandbox = service::BenchSandbox::start(SandboxConfig {
+    let bench_sandbox = service::BenchSandbox::start_with(SandboxConfig {
         rate_limit_per_second: 100_000,
         ..Default::default()
     })
-    .await?;
+    .await;
     let bench = Bench {
         sandbox: &bench_sandbox.sandbox,
         carehq_url: bench_sandbox.url.clone(),

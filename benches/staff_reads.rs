@@ -12,12 +12,16 @@
 //! release binary started on it, idle but for the reads ([`setup`]); each
 //! read timed after a warm-up ([`reads`]); the database dropped.
 
+// The test kit tests and benches share (tests/kit/); common/service.rs
+// names it for the benches.
 #[path = "staff_reads/client.rs"]
 mod client;
 #[path = "staff_reads/html.rs"]
 mod html;
 #[path = "staff_reads/idle.rs"]
 mod idle;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 #[path = "staff_reads/reads.rs"]
 mod reads;
 #[path = "staff_reads/report.rs"]
@@ -117,7 +121,7 @@ async fn measure_size(
         now,
     )
     .await?;
-    let stopped = running.service.stop().await?;
+    let stopped = running.service.shutdown().await?;
     if !stopped.status.success() {
         eprintln!("   the service exited with {}", stopped.status);
     }

@@ -23,12 +23,51 @@ impl Drop for Sandbox {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+#[path = "kit/mod.rs"]
+mod kit;
+
+/// `enquiry-relay sandbox` on a free port, listening; its address and log.
+/// The port was free a moment ago: when another process took it first (the
+/// sandbox exits saying so), start again on another one.
+fn start_sandbox(dir: &Path) -> (Sandbox, String, std::path::PathBuf) {
+    for _ in 0..5 {
+        let listen = format!("127.0.0.1:{}", kit::free_port());
+        let log_path = kit::unique_file(dir, "sandbox", "log");
+        let log_file = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
+            .args(["sandbox", "--listen", &listen])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("ENQUIRY_RELAY_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start enquiry-relay sandbox");
+        let mut sandbox = Sandbox(child);
+        let addr: SocketAddr = listen.parse().expect("address");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(status) = sandbox.0.try_wait().expect("try_wait") {
+                assert!(
+                    log().contains(kit::binary::PORT_TAKEN),
+                    "the sandbox exited ({status}):\n{}",
+                    log()
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sandbox did not listen on {listen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if sandbox.0.try_wait().expect("try_wait").is_none() {
+            return (sandbox, listen, log_path);
+        }
+        eprintln!("{listen} was taken before the sandbox bound it; another port");
+    }
+    panic!("five ports in a row were taken before the sandbox bound them");
 }
 
 #[test]
@@ -45,30 +84,7 @@ fn the_official_python_client_drives_the_sandbox() {
 
     // In an empty directory, so no ./enquiry-relay.toml is picked up.
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let log_path = dir.path().join("sandbox.log");
-    let log_file = std::fs::File::create(&log_path).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
-        .args(["sandbox", "--listen", &listen])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env_remove("ENQUIRY_RELAY_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start enquiry-relay sandbox");
-    let sandbox = Sandbox(child);
-
-    let addr: SocketAddr = listen.parse().expect("address");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the sandbox did not listen on {listen}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (sandbox, listen, log_path) = start_sandbox(dir.path());
 
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/official_client/check_sandbox.py");

@@ -222,14 +222,14 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     };
     // CareHQ's own 10/s limit would only slow the rounds down with 429s,
     // which hold sends without changing what is checked here.
-    let bench_sandbox = BenchSandbox::start(SandboxConfig {
+    let bench_sandbox = BenchSandbox::start_with(SandboxConfig {
         rate_limit_per_second: 100_000,
         ..Default::default()
     })
-    .await?;
+    .await;
     let (sandbox, carehq_url) = (&bench_sandbox.sandbox, bench_sandbox.url.clone());
 
-    let port = free_port()?;
+    let port = free_port();
     let config = database.dir.path().join("enquiry-relay.toml");
     let log = |start: usize| database.dir.path().join(format!("relay-{start}.log"));
     std::fs::write(&config, config_toml(&database.url, &carehq_url, port))?;
@@ -265,9 +265,9 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
             ..Faults::default()
         });
         tokio::time::sleep(Duration::from_millis(phase.signal_after_ms)).await;
-        service.signal(phase.signal)?;
+        service.signal(phase.signal);
         // SIGTERM waits for sends in flight (shutdown grace: timeout + 5 s).
-        let status = service.wait_exit(Duration::from_secs(30)).await?.status;
+        let status = service.finish(Duration::from_secs(30)).await?.status;
         if phase.signal == "TERM" {
             tally.terms += 1;
             if !status.success() {
@@ -287,7 +287,7 @@ pub async fn run_round(seed: u64, round: u64, db: Db) -> anyhow::Result<Tally> {
     sandbox.set_faults(Faults::default());
     let service = Service::launch(&config, port, &log(phases.len())).await?;
     let settled = settle(&database.url).await?;
-    let status = service.stop().await?.status;
+    let status = service.shutdown().await?.status;
     if !settled {
         tally.problems.push(format!(
             "{tag}: rows still pending or sending {} s after the last start",

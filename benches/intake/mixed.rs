@@ -58,7 +58,7 @@ pub async fn on_one_service(
         idle_kb,
         peak_kb: service.memory_kb("VmHWM")?,
     };
-    let stopped = service.stop().await?;
+    let stopped = service.shutdown().await?;
     if !stopped.status.success() {
         eprintln!("   the service exited with {}", stopped.status);
     }

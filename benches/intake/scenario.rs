@@ -62,7 +62,7 @@ impl Bench<'_> {
         };
         self.sandbox.reset();
         self.sandbox.set_faults(s.delivery.faults(s.latency_ms));
-        let service = Service::start_with(
+        let service = service::start_with(
             &bench_db,
             &self.carehq_url,
             &self.extra(s.delivery),
@@ -85,7 +85,7 @@ impl Bench<'_> {
         };
         // Dropped whatever happened: a failed run leaves no database behind.
         let measured = self.measure(&s, run, &bench_db, &service).await;
-        let stopped = service.stop().await;
+        let stopped = service.shutdown().await;
         bench_db.drop_database().await;
         let (row, idle_kb, peak_kb) = measured?;
         let stopped = stopped?;

@@ -67,13 +67,17 @@ fn paused_alerts(inbox: &Inbox) -> Vec<Value> {
 }
 
 async fn one_accounts_401_pauses_only_that_account(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
     let (hook, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &a.url, &two_accounts(&hook, &b)).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&a.url)
+        .options(two_accounts(&hook, &b))
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     // Each home's enquiry reaches its own account, signed with its own key.
     posted_id(&app, 1).await;

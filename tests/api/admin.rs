@@ -8,7 +8,6 @@ use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::{Faults, SandboxConfig, seed};
 use enquiry_relay::storage::{EnquiryId, NewEnquiry};
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, free_port, write_config,
 };
@@ -75,15 +74,19 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
 }
 
 async fn admin_commands_work_beside_a_running_server(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
     // One refused by CareHQ (failed), one delivered, one held.
     sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
-    app.wait_for_status(&failed, "failed").await;
+    app.drained_to(&failed, "failed").await;
     let synced = posted_id(&app, 2).await;
-    app.wait_for_status(&synced, "synced").await;
+    app.drained_to(&synced, "synced").await;
     let held = insert(&app, 3, true, "clean").await;
     let config = default_config(&db, &sandbox.url);
 
@@ -138,7 +141,7 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     assert_eq!(code, 2, "retry needs an Id or --failed");
     let (code, out, err) = cli(&config, &["enquiries", "retry", &failed]).await;
     assert_eq!(code, 0, "{out}{err}");
-    let retried = app.wait_for_status(&failed, "synced").await;
+    let retried = app.drained_to(&failed, "synced").await;
     assert_eq!(
         retried.attempts, 1,
         "a fresh schedule: the counter restarted"
@@ -156,14 +159,18 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     assert_eq!(code, 1, "not held");
     let (code, out, err) = cli(&config, &["enquiries", "release", &held]).await;
     assert_eq!(code, 0, "{out}{err}");
-    app.wait_for_status(&held, "synced").await;
+    app.drained_to(&held, "synced").await;
     assert_eq!(sandbox.received().len(), 3);
     app.stop().await;
 }
 on_both_databases!(admin_commands_work_beside_a_running_server);
 
 async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
     sandbox.set_faults(Faults {
@@ -172,9 +179,9 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
         ..Faults::default()
     });
     let first = posted_id(&app, 1).await;
-    app.wait_for_status(&first, "failed").await;
+    app.drained_to(&first, "failed").await;
     let second = posted_id(&app, 2).await;
-    app.wait_for_status(&second, "failed").await;
+    app.drained_to(&second, "failed").await;
     assert!(sandbox.received().is_empty());
     let config = default_config(&db, &sandbox.url);
 
@@ -189,7 +196,7 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
         );
     }
     for id in [&first, &second] {
-        let delivered = app.wait_for_status(id, "synced").await;
+        let delivered = app.drained_to(id, "synced").await;
         assert_eq!(delivered.attempts, 1, "a fresh schedule");
     }
     assert_eq!(sandbox.received().len(), 2);
@@ -215,12 +222,16 @@ async fn age(db: &TestDb, days: i64) {
 /// `retention.held` (scrubbed and expired: before quarantine this test
 /// asserted held enquiries were never scrubbed); failed never.
 async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
     sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
-    app.wait_for_status(&failed, "failed").await;
+    app.drained_to(&failed, "failed").await;
     let keyed = app
         .http
         .post(format!("{}/forms/{SITE}", app.address))
@@ -233,9 +244,9 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    app.wait_for_status(&synced, "synced").await;
+    app.drained_to(&synced, "synced").await;
     let spam = insert(&app, 3, false, "spam").await;
-    app.wait_for_status(&spam, "synced").await;
+    app.drained_to(&spam, "synced").await;
     let held = insert(&app, 4, true, "clean").await;
     app.stop().await;
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
@@ -307,13 +318,11 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
 on_both_databases!(retention_scrubs_synced_spam_and_held_and_never_failed);
 
 async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions::default()
         .with(|s| s.retention.interval = std::time::Duration::from_millis(200));
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let old = posted_id(&app, 1).await;
     app.wait_for_status(&old, "synced").await;
     age(&db, 31).await;
@@ -475,9 +484,10 @@ async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
 
 #[tokio::test]
 async fn healthcheck_exits_0_when_ready_and_1_when_not() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     // The default URL comes from server.listen.
     let config = write_config(

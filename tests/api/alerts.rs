@@ -21,7 +21,7 @@ use enquiry_relay::sandbox::Faults;
 use enquiry_relay::sync::{DrainReport, fallback_mailer};
 use lettre::Message;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, offline_settings};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, eventually, offline_settings};
 use crate::on_both_databases;
 use crate::status::posted_id;
 
@@ -81,12 +81,14 @@ fn count(inbox: &Inbox, kind: &str, event: &str) -> usize {
 }
 
 async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let (url, inbox) = receiver().await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(options(&url, false).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, false).quiet()).await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -121,17 +123,16 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
 on_both_databases!(a_failed_enquiry_alerts_once_and_clears_once);
 
 async fn two_instances_send_each_alert_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..options(&url, true)
     }
     .quiet();
-    let first = TestApp::spawn(&db, &sandbox.url, &wrong).await;
+    let Some((db, sandbox, first)) = TestApp::builder(db).options(wrong.clone()).spawn().await
+    else {
+        return;
+    };
     let second = TestApp::spawn(&db, &sandbox.url, &wrong).await;
     posted_id(&first, 1).await;
     first.drain().await;
@@ -192,10 +193,12 @@ on_both_databases!(two_instances_send_each_alert_once);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn include_details_names_the_families_to_call_back() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &options(&url, true).quiet()).await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options(&url, true).quiet())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 7).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -396,8 +399,6 @@ fn mail_body_undoes_both_transfer_encodings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let (port, mails) = smtp_sink().await;
     let options = AppOptions::default()
         .with(move |s| {
@@ -405,7 +406,11 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
             s.alerts.check_interval = Duration::from_millis(100);
         })
         .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -457,21 +462,23 @@ async fn age_pending_by_an_hour(db: &TestDb) {
 }
 
 async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        ..Faults::default()
-    });
     let (url, inbox) = receiver().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..options(&url, false)
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(503),
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.retrying, 1);
     let d = app.delivery(&id).await;
@@ -532,11 +539,13 @@ fn both_destinations(url: &str, smtp_port: u16, details: bool) -> AppOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
     let sink = SmtpSink::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &both_destinations(&url, sink.port, true)).await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(both_destinations(&url, sink.port, true))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 5).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -572,17 +581,14 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let (url, inbox) = receiver().await;
     let sink = SmtpSink::start().await;
     sink.set_up(false);
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &both_destinations(&url, sink.port, false),
-    )
-    .await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(both_destinations(&url, sink.port, false))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -627,8 +633,6 @@ async fn stops_within(app: TestApp, bound: Duration) -> bool {
 /// restart, with the server answering again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_on_an_alert_email_to_a_stalled_mail_server() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let sink = SmtpSink::start().await;
     sink.set_mode(SinkMode::StallAfterGreeting);
     let port = sink.port;
@@ -642,7 +646,11 @@ async fn shutdown_does_not_wait_on_an_alert_email_to_a_stalled_mail_server() {
         email_alerts(s, port, "manager@example.net");
         s.alerts.check_interval = Duration::from_millis(100);
     });
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options.clone())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults::once(400));
     posted_id(&app, 1).await;
     let stalled = eventually(Duration::from_secs(30), || async {

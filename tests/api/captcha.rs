@@ -222,14 +222,18 @@ async fn a_host_header_naming_the_site_a_token_was_solved_on_does_not_pass() {
 
 #[tokio::test]
 async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     let options = AppOptions {
         extra_toml: captcha("turnstile", &fake.url, ""),
         ..AppOptions::default()
     }
     .loopback_proxy();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let mut body = family(1);
     body["cf-turnstile-response"] = json!("forwarded");
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::captcha::{HOST, app, captcha, post};
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, field};
 use crate::spam::stored;
 
 #[tokio::test]
@@ -95,14 +95,16 @@ async fn every_hosted_provider_follows_on_error_when_down() {
 
 #[tokio::test]
 async fn an_enquiry_accepted_unverified_in_an_outage_is_delivered_to_carehq() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let fake = FakeVerify::start(Reply::Status(503)).await;
     let options = AppOptions {
         extra_toml: captcha("hcaptcha", &fake.url, "on_error = \"accept\""),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
 
     let response = post(&app, 1, "h-captcha-response", "while-down").await;
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::now_ms;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
 };
@@ -18,7 +17,11 @@ use crate::on_both_databases;
 use crate::helpers::posted_id;
 
 async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
 
@@ -72,15 +75,13 @@ on_both_databases!(a_403_from_carehq_pauses_delivery_until_it_answers_normally);
 /// site, and delivery to every other site goes on. (It used to pause all
 /// delivery, and the pause probe picked that same row again and again.)
 async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         extra_toml: another_site("quiet-home"),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     sandbox.set_faults(Faults::once(404));
     let refused = posted_id(&app, 1).await;
     let failed = app.wait_for_status(&refused, "failed").await;
@@ -121,19 +122,21 @@ on_both_databases!(a_404_fails_only_that_delivery_and_pauses_nothing);
 /// staff) and never sent again. (It used to be re-sent as ambiguous, making a
 /// duplicate every time.)
 async fn a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        drop_after_create: true,
-        ..Faults::default()
-    });
     let options = AppOptions {
         retry_schedule: vec![Duration::from_millis(200); 3],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            drop_after_create: true,
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
     let delivered = app.wait_for_status(&id, "synced").await;
@@ -152,15 +155,16 @@ async fn a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown(db: 
 on_both_databases!(a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown);
 
 async fn each_attempt_records_how_long_the_send_took(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            latency_ms: 300,
+            ..Faults::default()
+        })
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        latency_ms: 300,
-        ..Faults::default()
-    });
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
 
     let id = posted_id(&app, 1).await;
 

@@ -223,21 +223,19 @@ async fn migrate_then_sync_once_delivers_what_waits() {
 }
 
 async fn sync_once_exits_1_while_a_failed_enquiry_remains(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // Stored while CareHQ was unreachable, then the server stopped.
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let app = TestApp::spawn(
-        &db,
-        &dead,
-        &AppOptions {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .carehq(dead)
+        .options(AppOptions {
             retry_schedule: vec![Duration::from_secs(3600)],
             ..AppOptions::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 4).await;
     eventually(Duration::from_secs(10), || async {
         let d = app.delivery(&id).await;

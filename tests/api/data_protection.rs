@@ -9,9 +9,7 @@ use enquiry_relay::storage::now_ms;
 use sqlx::Row;
 
 use crate::admin::cli;
-use crate::helpers::{
-    AppOptions, Db, TestApp, TestDb, TestSandbox, family, free_port, write_config,
-};
+use crate::helpers::{AppOptions, Db, TestApp, family, free_port, write_config};
 use crate::on_both_databases;
 use crate::status::{status, with_token};
 
@@ -56,10 +54,6 @@ pub(crate) async fn columns_holding(url: &str, needle: &str) -> Vec<String> {
 /// stored enquiry), and once the synced enquiry is past retention no column
 /// of any table holds it.
 async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // The retry falls due only when the test says so (a short delay could
     // pass within the first drain on a busy machine and send it there).
     let options = with_token(
@@ -70,7 +64,9 @@ async fn carehqs_words_about_a_family_stay_out_of_status_and_go_with_retention(d
         .quiet(),
         "",
     );
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let email = "family7@example.com";
     sandbox.set_faults(Faults {
         status_hint: Some(format!("temporary problem storing {email}")),
@@ -125,17 +121,16 @@ on_both_databases!(carehqs_words_about_a_family_stay_out_of_status_and_go_with_r
 /// which wording (version and SHA-256 of the text), `enquiries show` prints
 /// it, and it stays after retention scrubs the enquiry's personal data.
 async fn the_consent_agreed_to_is_recorded_and_outlives_the_scrub(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let wording = "I agree that Upton Court may contact me about this enquiry.";
     let options = AppOptions {
         site_toml: format!("consent_text = \"{wording}\"\nconsent_version = \"2026-11\""),
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options.clone()).spawn().await
+    else {
+        return;
+    };
     let mut body = family(3);
     body["consent"] = "yes".into();
     let posted = app.post_json(crate::helpers::SITE, &body).await;
@@ -178,16 +173,15 @@ on_both_databases!(the_consent_agreed_to_is_recorded_and_outlives_the_scrub);
 /// table (CareHQ's quoted words and staff's notes included), leaving an
 /// anonymous tombstone, an audit record and other families untouched.
 async fn a_person_is_exported_then_erased_from_every_table(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options.clone()).spawn().await
+    else {
+        return;
+    };
     let (email, name) = ("family7@example.com", "O'Brien 7");
     sandbox.set_faults(Faults {
         status_hint: Some(format!("temporary problem storing {email}")),

@@ -8,21 +8,12 @@ use enquiry_relay::storage::{ClaimScope, now_ms};
 
 use enquiry_relay::sync::DrainReport;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field};
+use crate::helpers::{AppOptions, Db, TestApp, field};
 use crate::on_both_databases;
 
 use crate::helpers::posted_id;
 
 async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        status_times: Some(2),
-        ..Faults::default()
-    });
     // Retries an hour apart: a drain right after a 503 finds nothing due
     // (the test then makes the row due instead of waiting).
     let options = AppOptions {
@@ -30,7 +21,18 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(503),
+            status_times: Some(2),
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
 
@@ -68,21 +70,23 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
 on_both_databases!(an_outage_is_retried_on_schedule_and_recovers);
 
 async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        ..Faults::default()
-    });
     // Two retries: three attempts in all, then the row is failed for staff.
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600), Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(503),
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
 
@@ -131,17 +135,20 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
 on_both_databases!(a_row_whose_retry_schedule_is_spent_is_failed_and_kept);
 
 async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // Nothing listens here: connection refused, nothing sent.
     let dead = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let schedule = AppOptions {
         retry_schedule: vec![Duration::from_millis(300); 8],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &dead, &schedule).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .carehq(dead)
+        .options(schedule)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     // Read between two attempts: while one is in flight the row is `sending`.
     let first = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
@@ -164,27 +171,24 @@ async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) 
 on_both_databases!(carehq_unreachable_leaves_enquiries_pending_then_delivers_them);
 
 async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // `Reset` 2.5 s ahead: longer than the worker's fallback wait of one
     // second, so only a worker that reads it waits long enough.
-    sandbox.set_faults(Faults {
-        rate_limited: true,
-        rate_limit_reset_ms: Some(2_500),
-        ..Faults::default()
-    });
     // One attempt only: if a 429 spent it, the enquiry would fail.
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &AppOptions {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            rate_limited: true,
+            rate_limit_reset_ms: Some(2_500),
+            ..Faults::default()
+        })
+        .options(AppOptions {
             retry_schedule: vec![Duration::from_millis(100)],
             ..AppOptions::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
     let delivery_id = app.delivery(&id).await.id;
@@ -236,19 +240,19 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
 on_both_databases!(a_rate_limit_delays_without_spending_attempts);
 
 async fn a_success_with_no_requests_remaining_holds_the_next_send_until_reset(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    // One request a second: every accepted send answers 2xx with
-    // `Remaining: 0` and `Reset` at the next whole second.
-    let sandbox = TestSandbox::start_with(SandboxConfig {
-        rate_limit_per_second: 1,
-        ..SandboxConfig::default()
-    })
-    .await;
     // One send at a time, so every send follows an answer the worker has read.
     let options = AppOptions::default().with(|s| s.sync.concurrency = 1);
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .sandbox(SandboxConfig {
+            rate_limit_per_second: 1,
+            ..SandboxConfig::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -288,20 +292,19 @@ async fn a_success_with_no_requests_remaining_holds_the_next_send_until_reset(db
 on_both_databases!(a_success_with_no_requests_remaining_holds_the_next_send_until_reset);
 
 async fn a_400_fails_the_enquiry_and_keeps_carehqs_hint(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // A location CareHQ does not know: the data is wrong, not the credentials.
     let options = AppOptions {
         site_location: "6724fbc74f73a2cebf637700".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options.quiet()).spawn().await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
 
-    let failed = app.wait_for_status(&id, "failed").await;
+    let failed = app.drained_to(&id, "failed").await;
     assert_eq!(failed.attempts, 1, "no retry for a refusal");
     let attempts = app.store.attempts_of(&failed.id).await.unwrap();
     let last = attempts.last().unwrap();
@@ -322,15 +325,13 @@ async fn a_400_fails_the_enquiry_and_keeps_carehqs_hint(db: Db) {
 on_both_databases!(a_400_fails_the_enquiry_and_keeps_carehqs_hint);
 
 async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &wrong.quiet()).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(wrong.quiet()).spawn().await else {
+        return;
+    };
 
     let first = posted_id(&app, 1).await;
     let second = posted_id(&app, 2).await;
@@ -358,9 +359,9 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
     }
     app.stop().await;
 
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
-    app.wait_for_status(&first, "synced").await;
-    app.wait_for_status(&second, "synced").await;
+    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    app.drained_to(&first, "synced").await;
+    app.drained_to(&second, "synced").await;
     assert!(
         app.store
             .delivery_state("default")
@@ -375,16 +376,14 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
 on_both_databases!(a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes);
 
 async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // Enough retries that the row is still pending when the app stops.
     let patient = AppOptions {
         retry_schedule: vec![Duration::from_millis(400); 8],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &patient).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(patient).spawn().await else {
+        return;
+    };
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()

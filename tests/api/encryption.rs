@@ -329,16 +329,14 @@ on_both_databases!(a_sealed_database_will_not_start_without_its_key);
 /// nothing sealed with A, stops requiring it; a file holding only B then
 /// reads it all, and a further rekey finds nothing to do.
 async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let email = "family4@example.com";
     // CareHQ's hint quoting the family, and staff's note naming them: the
     // attempt and audit columns rekey seals besides the enquiry.

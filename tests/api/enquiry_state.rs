@@ -12,8 +12,7 @@ use enquiry_relay::storage::{Actor, Cursor, Page, StaffFilter, StaffRow, Store, 
 use sqlx::Connection as _;
 
 use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, insert_bare_enquiry, insert_enquiry_of,
-    posted_id,
+    AppOptions, Db, SITE, TestApp, TestDb, insert_bare_enquiry, insert_enquiry_of, posted_id,
 };
 use crate::on_both_databases;
 use crate::staff::held_enquiry;
@@ -82,16 +81,14 @@ async fn check(app: &TestApp, db: &TestDb, id: &str, expected: &str, after: &str
 }
 
 async fn the_stored_state_follows_every_kind_of_change(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     }
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
 
     let sent = posted_id(&app, 1).await;
     check(&app, &db, &sent, "waiting", "intake").await;

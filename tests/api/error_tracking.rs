@@ -12,9 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{post, put};
 
-use crate::helpers::{
-    AppOptions, BinaryApp, Db, SITE, TestDb, eventually, free_port, http_client, write_config,
-};
+use crate::helpers::{AppOptions, Db, SITE, TestDb, eventually, http_client, serve_binary};
 
 const EMAIL: &str = "quentin.marlowe@example.org";
 const PHONE: &str = "07700 900987";
@@ -72,14 +70,12 @@ async fn a_permanently_failed_delivery_reaches_sentry_without_the_familys_detail
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let (dsn, envelopes, _sentry) = fake_sentry().await;
     let (carehq_url, _carehq) = failing_carehq().await;
-    let port = free_port();
     let options = AppOptions {
         retry_schedule: vec![Duration::from_millis(100), Duration::from_millis(100)],
         extra_toml: format!("\n[sentry]\ndsn = \"{dsn}\"\nenvironment = \"test\"\n"),
         ..AppOptions::default()
     };
-    let config = write_config(db.dir.path(), &db.url, &carehq_url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &carehq_url, &options).await;
 
     let family = serde_json::json!({
         "first_name": "Quentin", "last_name": "Marlowe", "email": EMAIL, "phone": PHONE,

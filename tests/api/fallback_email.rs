@@ -10,7 +10,7 @@ use enquiry_relay::sandbox::Faults;
 
 use crate::admin::{cli, default_config};
 use crate::alerts::{SinkMode, SmtpSink, email_alerts, mail_body};
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, eventually, posted_id};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, eventually, posted_id};
 use crate::on_both_databases;
 
 fn with_fallback(smtp_port: u16) -> AppOptions {
@@ -47,12 +47,14 @@ async fn step_status(app: &TestApp, id: &str, step: &str) -> Option<String> {
 }
 
 async fn carehq_down_past_fallback_after_emails_the_home_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let sink = SmtpSink::start().await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_fallback(sink.port))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()
@@ -122,13 +124,15 @@ async fn carehq_down_past_fallback_after_emails_the_home_once(db: Db) {
 on_both_databases!(carehq_down_past_fallback_after_emails_the_home_once);
 
 async fn with_the_mail_server_down_too_the_email_is_retried(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let sink = SmtpSink::start().await;
     sink.set_up(false);
-    let app = TestApp::spawn(&db, &sandbox.url, &with_fallback(sink.port)).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_fallback(sink.port))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()
@@ -167,10 +171,6 @@ on_both_databases!(with_the_mail_server_down_too_the_email_is_retried);
 /// comes back first. Before, the email went out once the mail server was
 /// back, telling the home an enquiry "has not reached CareHQ" that had.
 async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let sink = SmtpSink::start().await;
     sink.set_up(false);
     // Retries to spare: the email step outlasts the mail server's outage.
@@ -178,7 +178,9 @@ async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
         retry_schedule: vec![Duration::from_secs(3600); 3],
         ..with_fallback(sink.port)
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()
@@ -221,8 +223,6 @@ on_both_databases!(no_fallback_email_goes_once_carehq_has_the_enquiry);
 /// delivery stopped until a restart; each lane now has its own slots.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_mail_server_does_not_hold_back_carehq_delivery() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let sink = SmtpSink::start().await;
     sink.set_mode(SinkMode::StallAfterGreeting);
     let port = sink.port;
@@ -239,7 +239,11 @@ async fn a_stalled_mail_server_does_not_hold_back_carehq_delivery() {
         s.sites[0].fallback_email = Some("Upton manager <manager@upton.example>".parse().unwrap());
         email_alerts(s, port, "ops@example.net");
     });
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()

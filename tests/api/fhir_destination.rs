@@ -141,9 +141,6 @@ async fn each_enquiry_reaches_carehq_and_the_fhir_destination_apart(db: Db) {
 on_both_databases!(each_enquiry_reaches_carehq_and_the_fhir_destination_apart);
 
 async fn refused_destination_credentials_pause_only_that_destination(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir().await;
     let (hook, inbox) = receiver().await;
@@ -151,7 +148,14 @@ async fn refused_destination_credentials_pause_only_that_destination(db: Db) {
     options.extra_toml.push_str(&format!(
         "[staff]\ntoken = \"{TOKEN}\"\n[alerts]\nwebhook_url = \"{hook}\"\n"
     ));
-    let app = TestApp::spawn(&db, &carehq.url, &options).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&carehq.url)
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 3).await;
     app.drain().await;
     assert_eq!(carehq.received().len(), 1, "CareHQ is delivered to");
@@ -204,21 +208,20 @@ on_both_databases!(refused_destination_credentials_pause_only_that_destination);
 /// (here it lives shorter than the client's one-minute margin); a 401
 /// (revoked early) renews it once and the Bundle goes through.
 async fn tokens_are_reused_renewed_near_expiry_and_after_a_401(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let carehq = TestSandbox::start().await;
     let short = FhirSandboxConfig {
         token_expires_in: std::time::Duration::from_secs(30),
         ..FhirSandboxConfig::default()
     };
     let (records, base, _stop) = fhir_with(short).await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(carehq.url.clone())
+        .options(with_destination(&base, seed::CLIENT_SECRET))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     posted_id(&app, 1).await;
     posted_id(&app, 2).await;
     app.drain().await;
@@ -339,9 +342,6 @@ on_both_databases!(a_refused_bundle_fails_only_its_step_and_carehq_down_holds_no
 /// is sent as an Appointment in UTC: 10:00 local is 10:00Z in winter and
 /// 09:00Z in summer, whichever way the clocks go.
 async fn a_visit_across_a_clock_change_is_sent_in_utc(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let london = jiff::tz::TimeZone::get("Europe/London").unwrap();
     let change = london
         .following(jiff::Timestamp::now())
@@ -381,7 +381,14 @@ async fn a_visit_across_a_clock_change_is_sent_in_utc(db: Db) {
          notice = \"1h\"\ndays_ahead = 366\n{days}\n{}",
         options.extra_toml
     );
-    let app = TestApp::spawn(&db, &carehq.url, &options).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&carehq.url)
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     for (n, date) in [(1, before), (2, after)] {
         let body = with_visit(n, &format!("{date}T10:00"), "in_person");
         visits::posted_id(&app, SITE, &body).await;
@@ -461,15 +468,19 @@ on_both_databases!(too_many_requests_waits_without_spending_an_attempt);
 /// lost body counts as delivered, the second drain sends nothing; the
 /// counts are the same either way.)
 async fn a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir().await;
     let mut options = with_destination(&base, seed::CLIENT_SECRET);
     let visits = visits::visit_options(options.retry_schedule.clone());
     options.extra_toml = format!("{}\n{}", visits.extra_toml, options.extra_toml);
-    let app = TestApp::spawn(&db, &carehq.url, &options).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&carehq.url)
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     records.set_faults(Faults {
         drop_after_accept: true,
         after_accept_times: Some(1),
@@ -505,9 +516,6 @@ on_both_databases!(a_resend_after_a_broken_answer_makes_no_second_patient_or_app
 /// Bundle): the step waits for its retry and the destination is not
 /// paused. The old code posted the client secret to that listener.
 async fn http_endpoints_named_by_discovery_get_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     // A listener that only counts who connects to it.
     let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = elsewhere.local_addr().unwrap();
@@ -524,12 +532,14 @@ async fn http_endpoints_named_by_discovery_get_nothing(db: Db) {
     })
     .await;
     let carehq = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&carehq.url)
+        .options(with_destination(&base, seed::CLIENT_SECRET))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     app.drain().await;
     assert_eq!(step(&app, &id, "enquiry").await.0, "synced");
@@ -600,21 +610,20 @@ on_both_databases!(an_sso_outage_is_retried_not_taken_for_refused_credentials);
 /// is reused for the next Bundle instead of fetching a new token for every
 /// one (the old code took it as already expired).
 async fn a_token_without_expires_in_is_reused(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir_with(FhirSandboxConfig {
         omit_expires_in: true,
         ..FhirSandboxConfig::default()
     })
     .await;
-    let app = TestApp::spawn(
-        &db,
-        &carehq.url,
-        &with_destination(&base, seed::CLIENT_SECRET),
-    )
-    .await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&carehq.url)
+        .options(with_destination(&base, seed::CLIENT_SECRET))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     posted_id(&app, 1).await;
     posted_id(&app, 2).await;
     app.drain().await;

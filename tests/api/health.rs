@@ -4,9 +4,10 @@ use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
 
 #[tokio::test]
 async fn health_readiness_and_openapi_answer() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
 
     let health = app
         .http

@@ -1,158 +1,30 @@
-//! Test harness: a real CareHQ sandbox on port 0, a real database (a SQLite
-//! file, or a fresh PostgreSQL database), and the real application or the
-//! real binary on loopback.
+//! The API tests' harness: the application in this process, started by
+//! [`TestApp::builder`] on a database, a CareHQ sandbox and options, and the
+//! helpers the tests share. What tests and benchmarks share (the database,
+//! the sandbox, the binary, ports) is the kit in `tests/kit/`, re-exported
+//! here.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use enquiry_relay::config::Settings;
 use enquiry_relay::ops::alerts::AlertChecker;
-use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, Sandbox, SandboxConfig, seed};
+use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, SandboxConfig, seed};
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
 use enquiry_relay::values::{Rate, format_duration};
 use ipnet::IpNet;
-use sqlx::Connection as _;
 use tokio_util::sync::CancellationToken;
 
-pub const SITE: &str = "upton-court";
-
-/// Which database a test runs against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// A database for one test: a temp SQLite file or a fresh PostgreSQL database.
-pub struct TestDb {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    /// The PostgreSQL database this test created, dropped again at the end.
-    pg_name: Option<String>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (Some(name), Ok(admin)) = (&self.pg_name, std::env::var("TEST_DATABASE_URL")) else {
-            return;
-        };
-        // Best effort: .ci/run also sweeps databases left by interrupted runs.
-        let _ = Command::new("psql")
-            .arg(&admin)
-            .arg("-qc")
-            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-impl TestDb {
-    /// `None` (with a note) when PostgreSQL is wanted but TEST_DATABASE_URL is
-    /// unset; CI always sets it, and fails if the server is unreachable.
-    pub async fn new(db: Db) -> Option<TestDb> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match db {
-            Db::Sqlite => Some(TestDb {
-                url: format!("sqlite://{}", dir.path().join("relay.db").display()),
-                dir,
-                pg_name: None,
-            }),
-            Db::Postgres => {
-                let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-                    eprintln!(
-                        "TEST_DATABASE_URL is not set: skipping the PostgreSQL variant of this test"
-                    );
-                    return None;
-                };
-                sqlx::any::install_default_drivers();
-                let mut conn = sqlx::AnyConnection::connect(&admin)
-                    .await
-                    .expect("TEST_DATABASE_URL must point at a running PostgreSQL");
-                let name = format!("relay_test_{}", uuid::Uuid::now_v7().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let _ = conn.close().await;
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
-                Some(TestDb {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    pg_name: Some(name),
-                })
-            }
-        }
-    }
-}
-
-/// The CareHQ sandbox on its own port, as a real CareHQ would be.
-pub struct TestSandbox {
-    pub sandbox: Sandbox,
-    pub url: String,
-    stop: CancellationToken,
-}
-
-impl TestSandbox {
-    pub async fn start() -> TestSandbox {
-        TestSandbox::start_with(SandboxConfig::default()).await
-    }
-
-    /// A sandbox with other limits (e.g. a rate limit of one request a second).
-    pub async fn start_with(config: SandboxConfig) -> TestSandbox {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind sandbox");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let sandbox = Sandbox::new(config);
-        let stop = CancellationToken::new();
-        let serving = sandbox.clone();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            enquiry_relay::sandbox::serve(listener, serving, token.cancelled_owned()).await
-        });
-        TestSandbox { sandbox, url, stop }
-    }
-
-    pub fn set_faults(&self, faults: Faults) {
-        self.sandbox.set_faults(faults);
-    }
-
-    pub fn received(&self) -> Vec<ReceivedEnquiry> {
-        self.sandbox.received_enquiries()
-    }
-
-    /// Wait until at least `n` enquiries have arrived (or panic after 20 s).
-    pub async fn wait_for(&self, n: usize) -> Vec<ReceivedEnquiry> {
-        eventually(Duration::from_secs(20), || async {
-            let got = self.received();
-            (got.len() >= n).then_some(got)
-        })
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "expected {n} enquiries in the sandbox, got {}",
-                self.received().len()
-            )
-        })
-    }
-}
-
-impl Drop for TestSandbox {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+pub use crate::kit::{
+    BinaryApp, Db, SITE, TestDb, TestSandbox, eventually, free_port, http_client, unique_file,
+};
 
 /// Options that vary between tests.
+#[derive(Clone)]
 pub struct AppOptions {
     pub api_secret: String,
     /// `sync.retry_schedule`.
@@ -334,16 +206,59 @@ funding_type = "not_sure"
     )
 }
 
-/// The preamble most tests share: a database of `kind` (`None` when that
-/// kind is not available here, e.g. PostgreSQL without `TEST_DATABASE_URL`;
-/// the test then returns), a CareHQ sandbox and an app on both. Bind the
-/// tuple in this order, `let Some((db, sandbox, app))`, so they drop as the
-/// separate `let`s did: app, then sandbox, then database.
-pub async fn spawn_app(kind: Db, options: &AppOptions) -> Option<(TestDb, TestSandbox, TestApp)> {
-    let db = TestDb::new(kind).await?;
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, options).await;
-    Some((db, sandbox, app))
+/// The fixture every test starts from (`TestApp::builder(db)`): a database
+/// of one kind, a CareHQ sandbox, and the app on both, with options.
+#[must_use]
+pub struct AppBuilder {
+    kind: Db,
+    sandbox: SandboxConfig,
+    faults: Option<Faults>,
+    carehq: Option<String>,
+    options: AppOptions,
+}
+
+impl AppBuilder {
+    /// The sandbox with other limits (default: `SandboxConfig::default()`).
+    pub fn sandbox(self, sandbox: SandboxConfig) -> AppBuilder {
+        AppBuilder { sandbox, ..self }
+    }
+
+    /// Faults set on the sandbox before the app starts.
+    pub fn faults(self, faults: Faults) -> AppBuilder {
+        AppBuilder {
+            faults: Some(faults),
+            ..self
+        }
+    }
+
+    /// Point `carehq.base_url` somewhere else than the sandbox (e.g. an
+    /// address nothing listens on); the sandbox still runs, unused.
+    pub fn carehq(self, url: impl Into<String>) -> AppBuilder {
+        AppBuilder {
+            carehq: Some(url.into()),
+            ..self
+        }
+    }
+
+    /// The app's options (default: `AppOptions::default()`).
+    pub fn options(self, options: AppOptions) -> AppBuilder {
+        AppBuilder { options, ..self }
+    }
+
+    /// Start them. `None` when the database kind is not available here
+    /// (PostgreSQL without `TEST_DATABASE_URL`): the test then returns. Bind
+    /// the tuple in this order, `let Some((db, sandbox, app))`, so they drop
+    /// as separate `let`s would: app, then sandbox, then database.
+    pub async fn spawn(self) -> Option<(TestDb, TestSandbox, TestApp)> {
+        let db = TestDb::new(self.kind).await?;
+        let sandbox = TestSandbox::start_with(self.sandbox).await;
+        if let Some(faults) = self.faults {
+            sandbox.set_faults(faults);
+        }
+        let carehq = self.carehq.as_deref().unwrap_or(&sandbox.url);
+        let app = TestApp::spawn(&db, carehq, &self.options).await;
+        Some((db, sandbox, app))
+    }
 }
 
 /// The application running in this process.
@@ -367,6 +282,19 @@ struct Steps {
 }
 
 impl TestApp {
+    /// The fixture: `TestApp::builder(db).sandbox(..).options(..).spawn()`.
+    pub fn builder(kind: Db) -> AppBuilder {
+        AppBuilder {
+            kind,
+            sandbox: SandboxConfig::default(),
+            faults: None,
+            carehq: None,
+            options: AppOptions::default(),
+        }
+    }
+
+    /// Another app on a database and CareHQ a test already has (a second
+    /// instance, a restart); a test starts its first with [`TestApp::builder`].
     pub async fn spawn(db: &TestDb, carehq_url: &str, options: &AppOptions) -> TestApp {
         let toml = config_toml(&db.url, carehq_url, "127.0.0.1:0", options);
         let settings = Settings::from_toml_str_edited(&toml, |settings| {
@@ -453,6 +381,16 @@ impl TestApp {
             total.deferred += report.deferred;
         }
         panic!("still claiming after 20 drains: {total:?}");
+    }
+
+    /// Drain a quiet app until a drain claims nothing; then the enquiry's
+    /// first delivery, which must have reached `status` (what a test once
+    /// polled for with `wait_for_status` while the background worker ran).
+    pub async fn drained_to(&self, enquiry_id: &str, status: &str) -> DeliveryView {
+        self.drain_all().await;
+        let delivery = self.delivery(enquiry_id).await;
+        assert_eq!(delivery.status, status, "delivery of {enquiry_id}");
+        delivery
     }
 
     /// Make every pending delivery due now (its retry delay has "passed").
@@ -552,13 +490,6 @@ impl TestApp {
     }
 }
 
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 /// Post `family(n)` as JSON to the test site; the new enquiry's id.
 pub async fn posted_id(app: &TestApp, n: usize) -> String {
     let response = app.post_json(SITE, &family(n)).await;
@@ -580,24 +511,6 @@ pub fn family(n: usize) -> serde_json::Value {
     })
 }
 
-/// Poll `check` every 25 ms until it gives a value or `limit` passes.
-pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// The value of `key` in a received enquiry.
 pub fn field<'a>(received: &'a ReceivedEnquiry, key: &str) -> Option<&'a str> {
     received
@@ -607,122 +520,18 @@ pub fn field<'a>(received: &'a ReceivedEnquiry, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A port that was free a moment ago (for the real binary, which binds itself).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// The real `enquiry-relay` binary, started as a child process.
-pub struct BinaryApp {
-    pub child: Child,
-    pub address: String,
-    pub log: PathBuf,
-}
-
-impl BinaryApp {
-    /// Start `enquiry-relay --config <config> serve` and wait for /healthz.
-    pub async fn start(config: &Path, port: u16, log_dir: &Path) -> BinaryApp {
-        let log = log_dir.join(format!(
-            "relay-{port}-{}.log",
-            uuid::Uuid::now_v7().simple()
-        ));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_enquiry-relay"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .expect("start the enquiry-relay binary");
-        let app = BinaryApp {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        app.wait_healthy().await;
-        app
-    }
-
-    async fn wait_healthy(&self) {
-        let client = http_client();
-        let url = format!("{}/healthz", self.address);
-        let healthy = eventually(Duration::from_secs(30), || async {
-            client
-                .get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ())
-        })
-        .await;
-        assert!(
-            healthy.is_some(),
-            "binary never became healthy; log:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-    }
-
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    /// Wait for the process to exit; its exit status.
-    pub async fn wait_exit(mut self, limit: Duration) -> std::process::ExitStatus {
-        let exited = eventually(limit, || {
-            let status = self.child.try_wait().expect("try_wait");
-            async move { status }
-        })
-        .await;
-        exited.unwrap_or_else(|| {
-            let _ = self.child.kill();
-            panic!(
-                "binary did not exit; log:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            )
-        })
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then wait for the exit: a graceful stop finishes (or cuts
-    /// off) every send in flight, so once this returns the process sends
-    /// nothing more. Tests prove "sent once" by this, not by sleeping past a
-    /// poll. The log stays readable.
-    pub async fn stop(&mut self) {
-        self.signal("TERM");
-        let child = &mut self.child;
-        let exited = eventually(Duration::from_secs(60), || {
-            let status = child.try_wait().expect("try_wait");
-            async move { status }
-        })
-        .await;
-        assert!(
-            exited.is_some(),
-            "binary did not stop; log:\n{}",
-            self.log_text()
-        );
-    }
-}
-
-impl Drop for BinaryApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The real binary on a free port, with the config of `options` (see
+/// [`BinaryApp::serve`]: another port when the first was taken meanwhile).
+pub async fn serve_binary(db: &TestDb, carehq_url: &str, options: &AppOptions) -> BinaryApp {
+    assert!(
+        options.edits.is_empty(),
+        "the binary reads only the TOML; typed edits apply to a TestApp"
+    );
+    BinaryApp::serve(db.dir.path(), |port| {
+        config_toml(&db.url, carehq_url, &format!("127.0.0.1:{port}"), options)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Write a config file for the binary.
@@ -737,7 +546,8 @@ pub fn write_config(
         options.edits.is_empty(),
         "the binary reads only the TOML; typed edits apply to a TestApp"
     );
-    let path = dir.join(format!("relay-{port}.toml"));
+    // Not named by the port: two calls may be given the same free port.
+    let path = unique_file(dir, "relay", "toml");
     std::fs::write(
         &path,
         config_toml(db_url, carehq_url, &format!("127.0.0.1:{port}"), options),

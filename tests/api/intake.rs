@@ -2,12 +2,11 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, field};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family, field};
 use crate::on_both_databases;
 
 async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -69,7 +68,7 @@ async fn urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields(db
 on_both_databases!(urlencoded_post_is_stored_redirected_and_delivered_with_exact_fields);
 
 async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -112,7 +111,7 @@ async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
 on_both_databases!(json_post_answers_201_and_the_carehq_id_is_stored);
 
 async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -165,7 +164,11 @@ async fn invalid_fields_answer_422_naming_each_field_and_store_nothing(db: Db) {
 on_both_databases!(invalid_fields_answer_422_naming_each_field_and_store_nothing);
 
 async fn the_same_idempotency_key_creates_one_enquiry_and_returns_the_first_answer(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &AppOptions::default().quiet()).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
     let post = || async {
@@ -214,17 +217,15 @@ on_both_databases!(the_same_idempotency_key_creates_one_enquiry_and_returns_the_
 const OTHER_SITE: &str = "lark-rise";
 
 async fn a_repeated_k_field_answers_the_same_per_site_and_for_24_hours(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         extra_toml: format!(
             "[[sites]]\nslug = \"{OTHER_SITE}\"\nname = \"Lark Rise House\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n"
         ),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
+        return;
+    };
     let pool = test_pool(&db).await;
     let enquiries = || async {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enquiries")
@@ -284,7 +285,7 @@ on_both_databases!(a_repeated_k_field_answers_the_same_per_site_and_for_24_hours
 async fn a_chunked_body_over_the_limit_answers_413(db: Db) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let Some((db, _sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
     // No Content-Length: the limit can only be found while reading.
@@ -322,9 +323,10 @@ on_both_databases!(a_chunked_body_over_the_limit_answers_413);
 
 #[tokio::test]
 async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let url = format!("{}/forms/{SITE}", app.address);
 
     // A multipart post is a browser form post: it carries the time token.

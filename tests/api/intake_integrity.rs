@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, eventually, family, field, post_keyed,
 };
@@ -86,7 +85,7 @@ fn form_pairs(html: &str) -> Vec<(String, String)> {
 }
 
 async fn a_422_page_keeps_the_message_and_extra_fields_and_a_resend_does_not_double_them(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -146,7 +145,7 @@ const CONFLICT_WORDS: &str =
     "already sent with different details; reload the page and send it again";
 
 async fn same_key_with_a_different_enquiry_is_409_and_only_the_first_is_stored(db: Db) {
-    let Some((db, sandbox, app)) = spawn_app(db, &AppOptions::default()).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db).spawn().await else {
         return;
     };
 
@@ -214,9 +213,13 @@ on_both_databases!(same_key_with_a_different_enquiry_is_409_and_only_the_first_i
 /// refused reuse of a key leaves room for the second family.
 #[tokio::test]
 async fn a_409_spends_no_site_token() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(2, 3600));
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     assert_eq!(post_keyed(&app, SITE, &family(1), "k1").await.status(), 201);
     for _ in 0..3 {
         assert_eq!(post_keyed(&app, SITE, &family(2), "k1").await.status(), 409);
@@ -258,13 +261,17 @@ async fn timeouts_while_storing(app: &TestApp) -> f64 {
 /// outcome, never "not sent", and is stored once.
 #[tokio::test]
 async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default().with(|s| {
         s.server.request_timeout = Duration::from_secs(2);
         // The test reads a counter; the token rule has tests of its own.
         s.metrics.require_token = false;
     });
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let before = timeouts_while_storing(&app).await;
 
     let lock = crate::helpers::write_lock(&db).await;

@@ -228,16 +228,18 @@ async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
 
 /// A SQLite app whose CareHQ answers `latency_ms` late, with `lease`.
 async fn slow_carehq(latency_ms: u64, lease: Duration) -> (TestDb, TestSandbox, TestApp) {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        latency_ms,
-        ..Faults::default()
-    });
     let options = AppOptions {
         lease,
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .faults(Faults {
+            latency_ms,
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     (db, sandbox, app)
 }

@@ -52,6 +52,8 @@ pub async fn start_logged_binary(
         child: command.spawn().unwrap(),
         address: format!("http://127.0.0.1:{port}"),
         log,
+        config,
+        port,
     };
     let client = http_client();
     eventually(Duration::from_secs(30), || async {

@@ -1,5 +1,8 @@
 //! Integration tests: one binary, one module per feature (linking once is faster).
 
+#[path = "../kit/mod.rs"]
+mod kit;
+
 mod accounts;
 mod admin;
 mod alerts;

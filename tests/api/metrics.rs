@@ -1,8 +1,7 @@
 //! `/metrics`: Prometheus text that a small parser of the exposition format
 //! accepts, with the figures we promise, and the optional staff-token guard.
 
-use crate::helpers::spawn_app;
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
+use crate::helpers::{AppOptions, Db, TestApp};
 use crate::on_both_databases;
 use crate::status::{TOKEN, posted_id, with_token};
 
@@ -92,7 +91,10 @@ fn the_parser_rejects_what_is_not_prometheus_text() {
 }
 
 async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };
@@ -180,9 +182,11 @@ on_both_databases!(metrics_parse_as_prometheus_text_with_the_promised_series);
 /// `metrics.require_token = false` opens it (for a scraper on a private network).
 #[tokio::test]
 async fn metrics_ask_for_the_staff_token_unless_turned_off() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let url = format!("{}/metrics", app.address);
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401);
     let wrong = app

@@ -4,13 +4,14 @@
 //! site segment that is not UTF-8. Each now gets the route's own answer, in
 //! the route's format, as the OpenAPI document says.
 
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox};
+use crate::helpers::{Db, SITE, TestApp};
 
 #[tokio::test]
 async fn odd_addresses_get_the_routes_own_answers() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let get = |path: String| {
         let request = app.http.get(format!("{}{path}", app.address));
         async move { request.send().await.unwrap() }

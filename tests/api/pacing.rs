@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::SandboxConfig;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, posted_id};
+use crate::helpers::{AppOptions, Db, TestApp, posted_id};
 use crate::on_both_databases;
 
 /// Enquiries in the backlog: five windows' worth at the sandbox's limit, so
@@ -15,18 +15,20 @@ const BACKLOG: usize = 50;
 const LIMIT: u32 = 10;
 
 async fn a_backlog_drains_at_the_limit_without_429s(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start_with(SandboxConfig {
-        rate_limit_per_second: LIMIT,
-        ..SandboxConfig::default()
-    })
-    .await;
     // Eight sends at once (the default is four): more than a window's
     // remainder is often in flight, which is what drew the 429s.
     let options = AppOptions::default().with(|s| s.sync.concurrency = 8);
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .sandbox(SandboxConfig {
+            rate_limit_per_second: LIMIT,
+            ..SandboxConfig::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     // Posting takes well under a second; the worker drains ten a second,
     // so nearly all of these wait in the outbox as a backlog.

@@ -8,7 +8,6 @@ use enquiry_relay::storage::{
     ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
 
-use crate::helpers::spawn_app;
 use crate::helpers::{Db, SITE, TestDb};
 use crate::on_both_databases;
 
@@ -191,12 +190,10 @@ async fn post(app: &TestApp, route: &str, body: &str) -> (u16, Value) {
 }
 
 async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enquiring(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = crate::status::with_token(bearer_options(), "");
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = crate::status::with_token(bearer_options(), "");
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     // CareHQ is down when it arrives: the answer is still 200 (stored).
     sandbox.set_faults(Faults::once(503));
     let (status, body) = post(&app, "user-enrollment", EXAMPLE).await;
@@ -270,7 +267,8 @@ on_both_databases!(the_documents_enrollment_becomes_a_care_enquiry_with_the_care
 async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_false_is_held(
     db: Db,
 ) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(bearer_options()).spawn().await
+    else {
         return;
     };
     let refused_phi = EXAMPLE.replacen(
@@ -300,9 +298,11 @@ on_both_databases!(
 
 #[tokio::test]
 async fn bad_input_and_bad_credentials_get_the_partners_shapes() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &bearer_options()).await;
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(bearer_options())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
 
     let missing = r#"{"event": {"sendDate": "2021-08-23T08:45:24.000Z", "eventName": "HelpAround.Patient.CompleteEnrollment",
         "patient": {"id": "ha1", "phoneNumber": "+12027953213"}}}"#;
@@ -370,15 +370,17 @@ async fn bad_input_and_bad_credentials_get_the_partners_shapes() {
 
 #[tokio::test]
 async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let signing_secret = Some(SecretString::from(SECRET));
     let options = helparound(PartnerAuth {
         token: None,
         signing_secret,
     })
     .quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let key =
         enquiry_relay::partners::webhook_auth::signing_key(&SECRET.to_owned().into()).unwrap();
     let now = enquiry_relay::storage::now_ms() / 1000;
@@ -423,7 +425,8 @@ async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
 /// nothing; the same event sent again is still a repeat. The old code
 /// answered the correction 200 with the first enquiry's id and dropped it.
 async fn a_corrected_resend_of_an_enrollment_is_refused_with_409(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &bearer_options()).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(bearer_options()).spawn().await
+    else {
         return;
     };
     let (status, first) = post(&app, "user-enrollment", EXAMPLE).await;
@@ -477,10 +480,12 @@ async fn unauthenticated(app: &TestApp, n: usize) -> reqwest::Response {
 /// window passes.
 #[tokio::test]
 async fn unauthenticated_posts_are_refused_unread_counted_and_limited() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     let options = crate::status::with_token(bearer_options(), "");
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let over_the_limit = unauthenticated(&app, 100 * 1024).await;
     assert_eq!(over_the_limit.status(), 401, "refused before reading");
     for n in 2..=10 {

@@ -10,7 +10,7 @@ use enquiry_relay::sandbox::{Faults, seed};
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestDb, TestSandbox, eventually, family, field, free_port,
-    http_client, write_config,
+    http_client, serve_binary, write_config,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,6 +39,8 @@ async fn the_quick_start_runs_in_sandbox_mode_and_the_enquiry_arrives() {
         child,
         address: format!("http://127.0.0.1:{port}"),
         log,
+        config: std::path::PathBuf::new(),
+        port,
     };
     let client = http_client();
     eventually(Duration::from_secs(30), || async {
@@ -187,13 +189,12 @@ async fn a_signal_finishes_in_flight_sends_and_leaves_the_rest_pending(db: Db, s
         latency_ms: 1_500,
         ..Faults::default()
     });
-    let port = free_port();
     let options = AppOptions {
         sync_toml: "concurrency = 1".into(),
         ..AppOptions::default()
     };
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
+    let port = app.port;
     let client = http_client();
     for n in 0..3 {
         let response = client
@@ -257,14 +258,13 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
         latency_ms: 4_000,
         ..Faults::default()
     });
-    let port = free_port();
     let options = AppOptions {
         shutdown_grace: Some(Duration::from_secs(1)),
         lease: Duration::from_secs(10),
         ..AppOptions::default()
     };
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
+    let (config, port) = (app.config.clone(), app.port);
     let client = http_client();
     let response = client
         .post(format!("{}/forms/{SITE}", app.address))
@@ -335,15 +335,13 @@ async fn sigterm_mid_send_waits_for_the_answer_with_the_default_grace(db: Db) {
         after_create_times: Some(1),
         ..Faults::default()
     });
-    let port = free_port();
     let options = AppOptions {
         carehq_timeout: Duration::from_secs(12),
         lease: Duration::from_secs(20),
         shutdown_grace: None,
         ..AppOptions::default()
     };
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
     let response = http_client()
         .post(format!("{}/forms/{SITE}", app.address))
         .json(&family(1))
@@ -374,13 +372,12 @@ async fn sigkill_while_posts_stream_in_loses_no_acknowledged_enquiry(db: Db) {
         latency_ms: 100,
         ..Faults::default()
     });
-    let port = free_port();
     let options = AppOptions {
         retry_schedule: vec![Duration::from_millis(200); 5],
         ..AppOptions::default()
     };
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
+    let (config, port) = (app.config.clone(), app.port);
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut posters = Vec::new();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::admin::cli;
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family, free_port, write_config};
+use crate::helpers::{AppBuilder, AppOptions, Db, SITE, TestApp, family, free_port, write_config};
 use crate::on_both_databases;
 use crate::spam::stored;
 use crate::status::{TOKEN, with_token};
@@ -28,6 +28,14 @@ fn spam_toml(key: &str) -> String {
         "[spam]\ntoken_secret = \"{key}\"\n\
          [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
     )
+}
+
+/// The app most of these tests post to: spam settings keyed by [`KEY`], and
+/// no CareHQ (nothing listens on port 1): only what is held is looked at.
+fn no_carehq_app(db: Db) -> AppBuilder {
+    TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(options(KEY))
 }
 
 fn options(key: &str) -> AppOptions {
@@ -94,10 +102,9 @@ async fn queue(app: &TestApp) -> Value {
 }
 
 async fn an_empty_form_sent_within_a_second_gets_its_field_errors(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     // Enter pressed on an untouched form, straight after the page loaded.
     let pairs = vec![
@@ -124,10 +131,9 @@ async fn an_empty_form_sent_within_a_second_gets_its_field_errors(db: Db) {
 on_both_databases!(an_empty_form_sent_within_a_second_gets_its_field_errors);
 
 async fn a_complete_form_sent_within_a_second_is_held_as_too_fast(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     // Autofill: a returning family's browser fills everything and sends at once.
     let response = post_form(&app, &with_token_field(complete(1), token(KEY, 0))).await;
@@ -143,10 +149,9 @@ async fn a_complete_form_sent_within_a_second_is_held_as_too_fast(db: Db) {
 on_both_databases!(a_complete_form_sent_within_a_second_is_held_as_too_fast);
 
 async fn a_token_older_than_max_token_age_is_held_not_dropped(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     // The tab was left open overnight and then some: 25 hours.
     let response = post_form(&app, &with_token_field(complete(1), token(KEY, 25 * 3600))).await;
@@ -161,10 +166,9 @@ async fn a_token_older_than_max_token_age_is_held_not_dropped(db: Db) {
 on_both_databases!(a_token_older_than_max_token_age_is_held_not_dropped);
 
 async fn forged_and_future_dated_tokens_are_held_with_their_verdicts(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     let forged = post_form(
         &app,
@@ -190,10 +194,9 @@ async fn forged_and_future_dated_tokens_are_held_with_their_verdicts(db: Db) {
 on_both_databases!(forged_and_future_dated_tokens_are_held_with_their_verdicts);
 
 async fn a_post_with_origin_null_is_held(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     // A sandboxed iframe posts with `Origin: null`: it cannot be checked
     // against the allow-list, so a person looks before it is sent.
@@ -216,9 +219,6 @@ async fn a_post_with_origin_null_is_held(db: Db) {
 on_both_databases!(a_post_with_origin_null_is_held);
 
 async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let fake = FakeVerify::start(Reply::Status(503)).await;
     let mut options = options(KEY);
     options.extra_toml.push_str(&format!(
@@ -226,7 +226,14 @@ async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
          verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"hold\"\n",
         fake.url
     ));
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let mut body = family(1);
     body["h-captcha-response"] = json!("while-down");
 
@@ -257,10 +264,9 @@ async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
 on_both_databases!(a_captcha_outage_under_hold_is_held_counted_and_released);
 
 async fn the_honeypot_still_drops(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
 
     let mut pairs = with_token_field(complete(1), token(KEY, 60));
     pairs.push(("website".into(), "http://spam.example".into()));
@@ -281,15 +287,19 @@ on_both_databases!(the_honeypot_still_drops);
 /// The same database, the CareHQ secret rotated between two starts: a form
 /// opened before the rotation is still accepted, not held as forged.
 async fn a_token_signed_before_the_carehq_secret_changed_is_accepted(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     // No spam.token_secret: the key is the one stored in the database.
     let lenient = |secret: &str| AppOptions {
         api_secret: secret.into(),
         ..AppOptions::default()
     };
-    let before = TestApp::spawn(&db, "http://127.0.0.1:1", &lenient("carehq-secret-one")).await;
+    let Some((db, _sandbox, before)) = TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(lenient("carehq-secret-one"))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let opened = before.time_token(SITE).await;
     before.stop().await;
 
@@ -309,10 +319,14 @@ on_both_databases!(a_token_signed_before_the_carehq_secret_changed_is_accepted);
 /// previous key pass for `max_token_age` after the change, and are held as
 /// forged once the previous key was replaced longer ago than that.
 async fn a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token_age(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, first)) = TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(options("key-one"))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let first = TestApp::spawn(&db, "http://127.0.0.1:1", &options("key-one")).await;
     first.stop().await;
     let second = TestApp::spawn(&db, "http://127.0.0.1:1", &options("key-two")).await;
     assert_thanked(
@@ -370,10 +384,9 @@ on_both_databases!(a_token_signed_with_the_previous_token_secret_is_accepted_for
 /// `retention.held`: a held enquiry nobody released is scrubbed once it is
 /// older than that (default 30 days), and leaves the held count.
 async fn a_held_enquiry_nobody_releases_is_purged_after_retention_held(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = no_carehq_app(db).spawn().await else {
         return;
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(KEY)).await;
     let old = post_form(&app, &with_token_field(complete(1), token(KEY, 0))).await;
     assert_thanked(&old, "held");
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();

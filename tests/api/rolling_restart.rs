@@ -17,7 +17,7 @@ use enquiry_relay::sandbox::SandboxConfig;
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, LENIENT_SPAM, SITE, TestDb, TestSandbox, eventually, family,
-    free_port, http_client, write_config,
+    free_port, http_client, serve_binary, write_config,
 };
 
 /// Caddy from Debian's package (`.ci/run` installs it). `None` outside CI
@@ -337,9 +337,7 @@ async fn on_sigterm_a_replica_says_not_ready_but_keeps_serving_until_the_drain_e
         drain: Some(Duration::from_secs(3600)),
         ..AppOptions::default()
     };
-    let port = free_port();
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
     let client = http_client();
     let readyz = format!("{}/readyz", app.address);
     let ready = eventually(Duration::from_secs(10), || async {
@@ -390,9 +388,7 @@ async fn the_drain_ends_by_itself_and_the_process_stops() {
         drain: Some(Duration::from_millis(300)),
         ..AppOptions::default()
     };
-    let port = free_port();
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
     app.signal("TERM");
     let log = app.log.clone();
     let status = app.wait_exit(Duration::from_secs(30)).await;
@@ -409,9 +405,7 @@ async fn a_flood_of_readyz_costs_about_one_database_check_a_second() {
         extra_toml: "[metrics]\nrequire_token = false\n".into(),
         ..AppOptions::default()
     };
-    let port = free_port();
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
     let client = http_client();
     let checks = || async {
         let text = http_client()

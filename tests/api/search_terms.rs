@@ -405,11 +405,13 @@ on_both_databases!(the_backfill_gives_older_enquiries_their_terms);
 /// only at start-up: a post to the running service is found by a search
 /// once its indexer has run.
 async fn the_service_indexes_each_enquiry_after_its_acknowledgement(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
     let pool = pool(&db).await;
     let body: serde_json::Value = serde_json::from_str(ALF).unwrap();
     let answer = app.post_json(crate::helpers::SITE, &body).await;

@@ -70,15 +70,14 @@ async fn post_pairs(app: &TestApp, pairs: &[(String, String)]) -> reqwest::Respo
 /// drop, refined": this test asserted "nothing stored" for all of them
 /// before quarantine).
 async fn bot_traps_answer_like_success_and_only_the_honeypot_stores_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .carehq("http://127.0.0.1:1")
+        .options(options(3, Rate::every(100, 60)).with(|s| s.sites[0].require_time_token = true))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &options(3, Rate::every(100, 60)).with(|s| s.sites[0].require_time_token = true),
-    )
-    .await;
 
     let fresh = token_issued(10);
     let cases: Vec<(&str, Vec<(String, String)>)> = vec![
@@ -162,8 +161,12 @@ on_both_databases!(bot_traps_answer_like_success_and_only_the_honeypot_stores_no
 
 #[tokio::test]
 async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_requires_one() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(3, Rate::every(100, 60))).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options(3, Rate::every(100, 60)))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
 
     let response = post_pairs(&app, &form(1)).await;
 
@@ -180,8 +183,11 @@ async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_req
 
 #[tokio::test]
 async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &AppOptions::default()).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let html = app
         .http
         .get(format!("{}/forms/{SITE}", app.address))
@@ -202,13 +208,12 @@ async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
 
 #[tokio::test]
 async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &options(0, TWO_AN_HOUR).loopback_proxy(),
-    )
-    .await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options(0, TWO_AN_HOUR).loopback_proxy())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |client_ip: &'static str, n: usize| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -305,8 +310,12 @@ async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
 
 #[tokio::test]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options(0, TWO_AN_HOUR)).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options(0, TWO_AN_HOUR))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let mut statuses = Vec::new();
     for n in 0..3 {
         let response = app
@@ -326,15 +335,14 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
 
 #[tokio::test]
 async fn origins_outside_the_list_are_refused_and_cors_serves_listed_ones() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &options(0, Rate::every(100, 60)).with(|s| {
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options(0, Rate::every(100, 60)).with(|s| {
             s.sites[0].allowed_origins = vec!["https://example-care.co.uk".parse().unwrap()];
-        }),
-    )
-    .await;
+        }))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let url = format!("{}/forms/{SITE}", app.address);
     let post = |origin: Option<&'static str>, referer: Option<&'static str>, n: usize| {
         let mut request = app.http.post(&url).json(&family(n));

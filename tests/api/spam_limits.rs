@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::captcha::HOST;
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, another_site, family};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, another_site, family};
 use crate::metrics::{Sample, parse};
 use crate::spam::stored;
 use crate::status::TOKEN;
@@ -17,14 +17,18 @@ use enquiry_relay::values::Rate;
 
 #[tokio::test]
 async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
         extra_toml: another_site("quiet-home"),
         ..AppOptions::default()
     }
     .rate_limits(Rate::every(100, 3600), Rate::every(2, 3600))
     .loopback_proxy();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |site: &'static str, client_ip: String, body: Value| {
         app.http
             .post(format!("{}/forms/{site}", app.address))
@@ -74,9 +78,13 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
 /// limit has been spent since.
 #[tokio::test]
 async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(1, 3600));
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |key: &'static str, n: usize| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -100,8 +108,11 @@ async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
 
 #[tokio::test]
 async fn an_over_long_field_is_named_in_a_422() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &AppOptions::default()).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let mut body = family(1);
     body["last_name"] = json!("a".repeat(101));
     body["care_requirements"] = json!("x".repeat(5001));
@@ -125,9 +136,13 @@ async fn an_over_long_field_is_named_in_a_422() {
 
 #[tokio::test]
 async fn a_body_that_never_finishes_gets_the_timeout_answer_in_words() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default().with(|s| s.server.request_timeout = Duration::from_secs(1));
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -196,7 +211,6 @@ async fn scrape(app: &TestApp) -> Vec<Sample> {
 #[tokio::test]
 async fn every_outcome_of_a_post_is_counted_in_metrics() {
     const PROBE: &str = "metrics-probe";
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     // Only stored posts spend the site's limit: the first and the fifth
     // (accepted unverified) spend it, so the sixth is refused.
@@ -211,7 +225,12 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
         ..AppOptions::default()
     }
     .rate_limits(Rate::every(100_000, 1), Rate::every(2, 3600));
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |body: Value, origin: Option<&'static str>| {
         let mut request = app
             .http

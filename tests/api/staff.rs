@@ -18,14 +18,11 @@ use crate::status::{TOKEN, with_token};
 
 const TIME_KEY: &str = "staff-console-time-token-key";
 
-/// A quiet app with the staff token, and a known time-token key so a test
-/// can post a form "too fast" and have it held.
-pub async fn spawn(db: &TestDb, sandbox: &TestSandbox) -> TestApp {
-    spawn_with(db, sandbox, AppOptions::default()).await
-}
-
-async fn spawn_with(db: &TestDb, sandbox: &TestSandbox, options: AppOptions) -> TestApp {
-    let options = with_token(
+/// The options of a staff test: a quiet app with the staff token, lenient
+/// limits, and a known time-token key so a test can post a form "too fast"
+/// and have it held.
+pub fn staff_options(options: AppOptions) -> AppOptions {
+    with_token(
         AppOptions {
             spam_toml: format!(
                 "[spam]\ntoken_secret = \"{TIME_KEY}\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
@@ -34,8 +31,11 @@ async fn spawn_with(db: &TestDb, sandbox: &TestSandbox, options: AppOptions) -> 
         },
         "",
     )
-    .quiet();
-    TestApp::spawn(db, &sandbox.url, &options).await
+    .quiet()
+}
+
+async fn spawn_with(db: &TestDb, sandbox: &TestSandbox, options: AppOptions) -> TestApp {
+    TestApp::spawn(db, &sandbox.url, &staff_options(options)).await
 }
 
 /// A signed-in browser, as far as HTTP goes: its session cookie.
@@ -190,11 +190,13 @@ pub async fn held_enquiry(app: &TestApp, n: usize) -> String {
 }
 
 async fn every_staff_route_needs_a_session(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let id = posted_id(&app, 1).await;
     for page in [
         "/staff".to_owned(),
@@ -237,11 +239,13 @@ async fn every_staff_route_needs_a_session(db: Db) {
 on_both_databases!(every_staff_route_needs_a_session);
 
 async fn a_session_is_stored_hashed_and_a_signed_out_cookie_no_longer_works(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
 
     let response = post_login(&app, TOKEN).await;
     let (cookie, header) = set_cookie(&response, "staff_session").expect("session cookie");
@@ -291,9 +295,11 @@ on_both_databases!(a_session_is_stored_hashed_and_a_signed_out_cookie_no_longer_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_wrong_tokens_are_refused_then_throttled_and_a_login_post_needs_its_code() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
 
     // Without the sign-in form's code (from another website): refused.
     let forged = app
@@ -325,9 +331,11 @@ async fn staff_wrong_tokens_are_refused_then_throttled_and_a_login_post_needs_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_console_is_closed_without_a_staff_token() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     for path in ["/staff/login", "/staff"] {
         let response = app
             .http
@@ -344,11 +352,13 @@ async fn staff_console_is_closed_without_a_staff_token() {
 }
 
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let id = failed_enquiry(&app, &sandbox, 1).await;
     let staff = Staff::sign_in(&app).await;
 
@@ -366,11 +376,13 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(db: Db) {
 on_both_databases!(a_post_without_the_csrf_token_is_refused_and_changes_nothing);
 
 async fn a_failed_enquiry_shows_carehqs_reason_is_sent_again_and_audited(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let id = failed_enquiry(&app, &sandbox, 1).await;
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");
@@ -412,14 +424,16 @@ on_both_databases!(a_failed_enquiry_shows_carehqs_reason_is_sent_again_and_audit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_detail_names_the_fields_carehq_refused_in_words() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     // A location CareHQ does not know: a 400 with arg_errors naming it.
     let options = AppOptions {
         site_location: "6724fbc74f73a2cebf637700".into(),
         ..AppOptions::default()
     };
-    let app = spawn_with(&db, &sandbox, options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(staff_options(options))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
     assert_eq!(app.delivery(&id).await.status, "failed");
@@ -436,11 +450,13 @@ async fn staff_detail_names_the_fields_carehq_refused_in_words() {
 }
 
 async fn a_held_enquiry_is_released_and_arrives(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let id = held_enquiry(&app, 1).await;
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");
@@ -463,11 +479,13 @@ async fn a_held_enquiry_is_released_and_arrives(db: Db) {
 on_both_databases!(a_held_enquiry_is_released_and_arrives);
 
 async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let id = held_enquiry(&app, 1).await;
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");
@@ -633,11 +651,13 @@ async fn list_filters_and_searches(db: Db, encrypted: bool) {
 }
 
 async fn retry_all_sends_again_every_failed_enquiry_the_filter_shows(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let first = posted_id(&app, 1).await;
     let second = posted_id(&app, 2).await;
     sandbox.set_faults(Faults {
@@ -688,11 +708,13 @@ async fn retry_all_sends_again_every_failed_enquiry_the_filter_shows(db: Db) {
 on_both_databases!(retry_all_sends_again_every_failed_enquiry_the_filter_shows);
 
 async fn the_overview_counts_per_home_charts_30_days_and_names_the_problems(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     failed_enquiry(&app, &sandbox, 1).await;
     held_enquiry(&app, 2).await;
     posted_id(&app, 3).await;

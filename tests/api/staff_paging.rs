@@ -5,9 +5,9 @@
 
 use std::collections::HashSet;
 
-use crate::helpers::{Db, TestDb, TestSandbox, insert_bare_enquiry};
+use crate::helpers::{AppOptions, Db, TestApp, insert_bare_enquiry};
 use crate::on_both_databases;
-use crate::staff::{Staff, spawn};
+use crate::staff::{Staff, staff_options};
 
 /// The `href` of the page's link with `rel`, HTML entities undone.
 fn link(html: &str, rel: &str) -> Option<String> {
@@ -28,11 +28,13 @@ fn ids(html: &str) -> Vec<String> {
 }
 
 async fn pages_link_forward_and_back_and_the_csv_streams_every_row(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     let mut stored = Vec::new();
     for _ in 0..1_120 {
         stored.push(insert_bare_enquiry(&app.store).await);

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb};
 use crate::on_both_databases;
 
 pub const TOKEN: &str = "staff-token-for-tests-0123456789";
@@ -35,9 +34,11 @@ pub async fn status(app: &TestApp) -> (u16, Value) {
 
 #[tokio::test]
 async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(AppOptions::default(), "")).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     for auth in [
         None,
         Some("Bearer wrong-token"),
@@ -77,13 +78,16 @@ async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
 }
 
 async fn status_shows_the_queue_and_per_site_figures(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), "").quiet())
+        .spawn()
+        .await
     else {
         return;
     };
     for n in 0..3 {
         let id = posted_id(&app, n).await;
-        app.wait_for_status(&id, "synced").await;
+        app.drained_to(&id, "synced").await;
     }
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "{body}");
@@ -105,18 +109,20 @@ async fn status_shows_the_queue_and_per_site_figures(db: Db) {
 on_both_databases!(status_shows_the_queue_and_per_site_figures);
 
 async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // A location CareHQ does not know: refused with a hint, marked failed.
     let options = AppOptions {
         site_location: "6724fbc74f73a2cebf637700".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(options, "").quiet())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "failed").await;
+    app.drained_to(&id, "failed").await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -144,22 +150,21 @@ async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
 on_both_databases!(status_is_503_while_an_enquiry_is_failed);
 
 async fn status_is_503_while_delivery_is_paused(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let wrong = AppOptions {
         api_secret: "not-the-secret".into(),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(wrong, "")).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(wrong, "").quiet())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     posted_id(&app, 1).await;
-    let body = eventually(Duration::from_secs(10), || async {
-        let (code, body) = status(&app).await;
-        (code == 503).then_some(body)
-    })
-    .await
-    .expect("/status turns 503 when delivery pauses");
+    app.drain().await;
+    let (code, body) = status(&app).await;
+    assert_eq!(code, 503, "/status turns 503 when delivery pauses: {body}");
     assert_eq!(body["paused"]["paused"], true);
     assert_eq!(body["paused"]["http_status"], 401);
     assert!(body["paused"]["reason"].is_string());
@@ -168,27 +173,30 @@ async fn status_is_503_while_delivery_is_paused(db: Db) {
 on_both_databases!(status_is_503_while_delivery_is_paused);
 
 async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(enquiry_relay::sandbox::Faults {
-        status: Some(503),
-        ..Default::default()
-    });
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .faults(enquiry_relay::sandbox::Faults {
+            status: Some(503),
+            ..Default::default()
+        })
+        .options(with_token(options, "").quiet())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     // Wait for the first attempt: the row is pending again, due in an hour.
-    eventually(Duration::from_secs(10), || async {
-        let d = app.delivery(&id).await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
-    })
-    .await
-    .expect("first attempt made");
+    assert_eq!(app.drain_to_rest().await.retrying, 1);
+    let d = app.delivery(&id).await;
+    assert_eq!(
+        (d.status.as_str(), d.attempts),
+        ("pending", 1),
+        "first attempt made"
+    );
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "young pending is healthy: {body}");
     assert_eq!(body["queue"]["pending"], 1);
@@ -220,15 +228,18 @@ async fn status_is_503_when_the_oldest_pending_is_too_old(db: Db) {
 on_both_databases!(status_is_503_when_the_oldest_pending_is_too_old);
 
 async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
-    let Some((_db, sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), "").quiet())
+        .spawn()
+        .await
     else {
         return;
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.wait_for_status(&refused, "failed").await;
+    app.drained_to(&refused, "failed").await;
     let delivered = posted_id(&app, 2).await;
-    app.wait_for_status(&delivered, "synced").await;
+    app.drained_to(&delivered, "synced").await;
     crate::admin::insert(&app, 3, true, "clean").await;
 
     let (code, body) = status(&app).await;
@@ -271,12 +282,10 @@ on_both_databases!(status_shows_held_carehqs_last_error_and_the_rate_limit);
 /// address, every attempt from it (a right token too) is refused with 429 for
 /// ten minutes, on `/status` and `/metrics` alike; other addresses carry on.
 async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = with_token(AppOptions::default(), "").loopback_proxy();
+    let Some((_db, _sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = with_token(AppOptions::default(), "").loopback_proxy();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let get = |path: &str, client: &str, token: String| {
         app.http
             .get(format!("{}{path}", app.address))
@@ -321,7 +330,10 @@ async fn wrong_staff_tokens_are_throttled_per_client_address(db: Db) {
 on_both_databases!(wrong_staff_tokens_are_throttled_per_client_address);
 
 async fn held_enquiries_are_a_problem_in_status(db: Db) {
-    let Some((_db, _sandbox, app)) = spawn_app(db, &with_token(AppOptions::default(), "")).await
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(with_token(AppOptions::default(), ""))
+        .spawn()
+        .await
     else {
         return;
     };
@@ -351,18 +363,20 @@ async fn age_everything(db: &TestDb, ms: i64) {
 }
 
 async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_alarm(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_secs(3600)],
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &with_token(options, "")).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(with_token(options, "").quiet())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.wait_for_status(&refused, "failed").await;
+    app.drained_to(&refused, "failed").await;
     let held = crate::admin::insert(&app, 2, true, "clean").await;
     // Both arrived two hours ago.
     age_everything(&db, 2 * 60 * 60 * 1000).await;
@@ -375,13 +389,14 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     });
     assert_eq!(app.store.retry_failed(&refused).await.unwrap(), 1);
     assert_eq!(app.store.release_held(&held).await.unwrap(), 1);
+    assert_eq!(app.drain_to_rest().await.retrying, 2);
     for id in [&refused, &held] {
-        eventually(Duration::from_secs(10), || async {
-            let d = app.delivery(id).await;
-            (d.status == "pending" && d.attempts == 1).then_some(())
-        })
-        .await
-        .expect("sent once more, then pending for an hour");
+        let d = app.delivery(id).await;
+        assert_eq!(
+            (d.status.as_str(), d.attempts),
+            ("pending", 1),
+            "sent once more, then pending for an hour"
+        );
     }
 
     let (code, body) = status(&app).await;

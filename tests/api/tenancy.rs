@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
 use crate::admin::cli;
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestSandbox, another_site};
 use crate::on_both_databases;
 use crate::staff::Staff;
 use crate::status::TOKEN;
@@ -104,12 +104,16 @@ pub fn assert_only_its_own_series(text: &str, site: &str, account: &str) {
 }
 
 async fn an_accounts_token_sees_only_its_homes_on_status_and_metrics(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
-    let app = TestApp::spawn(&db, &a.url, &two_accounts(&b, true)).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&a.url)
+        .options(two_accounts(&b, true))
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     // The default account's key is refused: it pauses and its enquiry waits,
     // while marshall-care's enquiry is delivered.
@@ -190,12 +194,16 @@ on_both_databases!(an_accounts_token_sees_only_its_homes_on_status_and_metrics);
 /// A deployment with account tokens only (no `staff.token`): `/status` is
 /// open to each account's token; the global view is not there to be had.
 async fn account_tokens_alone_open_status(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
-    let app = TestApp::spawn(&db, &a.url, &two_accounts(&b, false)).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&a.url)
+        .options(two_accounts(&b, false))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let (code, text) = get(&app, "/status", OTHER_TOKEN).await;
     assert_eq!(code, 200, "{text}");
     let own: Value = serde_json::from_str(&text).unwrap();
@@ -215,12 +223,16 @@ async fn account_tokens_alone_open_status(db: Db) {
 on_both_databases!(account_tokens_alone_open_status);
 
 async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
-    let app = TestApp::spawn(&db, &a.url, &two_accounts(&b, true)).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&a.url)
+        .options(two_accounts(&b, true))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     // One failed enquiry in each account: CareHQ refuses each once.
     let theirs = post_to(&app, SITE, 1).await;
     let ours = post_to(&app, OTHER_SITE, 2).await;
@@ -332,13 +344,17 @@ on_both_databases!(an_accounts_staff_see_and_act_on_its_homes_enquiries_only);
 /// `enquiries list|export --account NAME`: that account's homes only; an
 /// unknown name is refused, naming the accounts there are.
 async fn the_cli_lists_and_exports_one_accounts_enquiries(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
     let options = two_accounts(&b, true);
-    let app = TestApp::spawn(&db, &a.url, &options).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(a.url.clone())
+        .options(options.clone())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let theirs = post_to(&app, SITE, 1).await;
     let ours = post_to(&app, OTHER_SITE, 2).await;
     let config = crate::helpers::write_config(

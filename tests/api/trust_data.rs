@@ -19,8 +19,8 @@ use sqlx::Connection as _;
 use crate::admin::{cli, default_config};
 use crate::encryption::{columns_holding_opened, encrypted, key_file, store_with};
 use crate::helpers::{
-    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
-    insert_enquiry_with, post_keyed, write_config,
+    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
+    insert_enquiry_with, post_keyed, serve_binary, write_config,
 };
 use crate::on_both_databases;
 use crate::visits::{local_slot, posted_id, slot_values, visit_options, with_visit};
@@ -181,16 +181,13 @@ on_both_databases!(a_step_whose_lease_ran_out_is_expired_by_a_delete);
 /// stayed full until its time passed, so a script could empty a home's
 /// visit calendar and staff deleting the spam changed nothing.
 async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_secs(3600)]).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_secs(3600)]).quiet(),
-    )
-    .await;
     let erasing = Actor {
         label: "command line",
         reason: Some("erasure request"),
@@ -244,12 +241,16 @@ on_both_databases!(a_held_visit_gives_its_place_back_when_deleted_erased_or_expi
 /// clean post still gets through.
 #[tokio::test]
 async fn held_posts_are_limited_per_site_whatever_the_client_address() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions::default()
         .with(|s| s.rate_limit.per_site_held = Rate::every(2, 3600))
         .loopback_proxy()
         .quiet();
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let post = |client_ip: String, body: serde_json::Value| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -447,10 +448,8 @@ async fn the_binary_warns_about_retention_failed_at_start_up() {
     let _ = conn.close().await;
     store.close().await;
 
-    let port = free_port();
     let options = AppOptions::default();
-    let config = write_config(db.dir.path(), &db.url, "http://127.0.0.1:9", port, &options);
-    let mut app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let mut app = serve_binary(&db, "http://127.0.0.1:9", &options).await;
     let warned = eventually(Duration::from_secs(30), || async {
         let log = app.log_text();
         log.contains("retention.failed takes effect from")
@@ -804,11 +803,13 @@ fn stored_form_of(body: &serde_json::Value) -> String {
 /// as a repeat and a changed enquiry under the same key refused; and the
 /// row goes with an erasure.
 async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .options(AppOptions::default().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
     let posted = post_keyed(&app, SITE, &family(1), "k-1").await;
     assert_eq!(posted.status(), 201);
     let id = posted.json::<serde_json::Value>().await.unwrap()["id"]

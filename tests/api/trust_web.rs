@@ -9,9 +9,7 @@ use serde_json::Value;
 
 use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
 use crate::admin::cli;
-use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, write_config,
-};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestSandbox, another_site, write_config};
 use crate::on_both_databases;
 use crate::staff::Staff;
 use crate::status::{TOKEN, with_token};
@@ -56,12 +54,16 @@ async fn console(staff: &Staff) -> String {
 /// account's changed; a session whose token is unchanged survives it. On the
 /// old code each changed token's browsers stayed signed in.
 async fn a_session_ends_when_the_token_that_opened_it_changes(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
-    let app = TestApp::spawn(&db, &a.url, &with_tokens(&b, TOKEN, OTHER_TOKEN)).await;
+    let Some((db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(a.url.clone())
+        .options(with_tokens(&b, TOKEN, OTHER_TOKEN))
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let global = Staff::sign_in_with(&app, TOKEN).await;
     let account = Staff::sign_in_with(&app, OTHER_TOKEN).await;
     assert_eq!(console(&global).await, "signed in");
@@ -96,12 +98,11 @@ on_both_databases!(a_session_ends_when_the_token_that_opened_it_changes);
 /// there (whichever token opened it); signing in again works. The old
 /// binary had no such command.
 async fn sign_out_all_ends_every_session(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = with_token(AppOptions::default(), "").quiet();
+    let Some((db, sandbox, app)) = TestApp::builder(db).options(options.clone()).spawn().await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = with_token(AppOptions::default(), "").quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let first = Staff::sign_in_with(&app, TOKEN).await;
     let second = Staff::sign_in_with(&app, TOKEN).await;
     assert_eq!(console(&first).await, "signed in");
@@ -135,9 +136,6 @@ on_both_databases!(sign_out_all_ends_every_session);
 /// other account's enquiry, and its `/metrics` without that lane's attempts.
 /// On the old code its `/status` showed the other account's success time.
 async fn a_shared_destination_shows_an_account_nothing_of_the_others_sends(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
     let (_records, base, _stop) = crate::fhir_destination::fhir().await;
@@ -153,7 +151,14 @@ async fn a_shared_destination_shows_an_account_nothing_of_the_others_sends(db: D
         seed::CLIENT_SECRET,
         seed::SITE_ID,
     );
-    let app = TestApp::spawn(&db, &a.url, &options).await;
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .carehq(&a.url)
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     post_to(&app, SITE, 1).await;
     app.drain_all().await;
 

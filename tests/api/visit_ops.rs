@@ -6,18 +6,22 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 
 use crate::admin::cli;
-use crate::helpers::{Db, SITE, TestDb, TestSandbox, free_port, write_config};
+use crate::helpers::{Db, SITE, TestApp, free_port, write_config};
 use crate::on_both_databases;
 use crate::status::{status, with_token};
-use crate::visits::{local_slot, posted_id, slot_values, visit_options, wait_for_step, with_visit};
+use crate::visits::{
+    drained_to_step, local_slot, posted_id, slot_values, visit_options, with_visit,
+};
 
 async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "");
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(options.clone().quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "");
-    let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
 
     // CareHQ refuses the visit: the enquiry is synced, the visit failed.
     sandbox.set_faults(Faults::once(400).only_on("home-visits"));
@@ -27,12 +31,12 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
         &with_visit(1, &local_slot(2, 15).0, "in_person"),
     )
     .await;
-    wait_for_step(&app.store, &visit_failed, "home_visit", "failed").await;
+    drained_to_step(&app, &visit_failed, "home_visit", "failed").await;
     // CareHQ refuses the enquiry: its visit waits for it.
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let visit_waiting =
         posted_id(&app, SITE, &with_visit(2, &local_slot(2, 16).0, "virtual")).await;
-    wait_for_step(&app.store, &visit_waiting, "enquiry", "failed").await;
+    drained_to_step(&app, &visit_waiting, "enquiry", "failed").await;
 
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
@@ -87,11 +91,11 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_failed]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("home_visit pending again"), "{out}");
-    wait_for_step(&app.store, &visit_failed, "home_visit", "synced").await;
+    drained_to_step(&app, &visit_failed, "home_visit", "synced").await;
     let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_waiting]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(": enquiry pending again"), "{out}");
-    wait_for_step(&app.store, &visit_waiting, "home_visit", "synced").await;
+    drained_to_step(&app, &visit_waiting, "home_visit", "synced").await;
     assert_eq!(sandbox.sandbox.received_visits().len(), 2);
 
     let (code, body) = status(&app).await;
@@ -103,17 +107,15 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
 on_both_databases!(staff_see_and_fix_a_failed_and_a_waiting_visit_step);
 
 async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "").quiet();
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let options = with_token(visit_options(vec![Duration::from_millis(200)]), "");
-    let app = crate::helpers::TestApp::spawn(&db, &sandbox.url, &options).await;
     let slot = local_slot(2, 15).0;
 
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let first = posted_id(&app, SITE, &with_visit(1, &slot, "in_person")).await;
-    wait_for_step(&app.store, &first, "enquiry", "failed").await;
+    drained_to_step(&app, &first, "enquiry", "failed").await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     let problems = body["problems"].to_string();
@@ -128,13 +130,13 @@ async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(
         "the failed enquiry's slot is free again"
     );
     let second = posted_id(&app, SITE, &with_visit(2, &slot, "in_person")).await;
-    wait_for_step(&app.store, &second, "home_visit", "synced").await;
+    drained_to_step(&app, &second, "home_visit", "synced").await;
 
     // Staff send the first enquiry again: it goes, but its visit cannot have
     // the slot back, so staff are told to call the family.
     assert_eq!(app.store.retry_failed(&first).await.unwrap(), 1);
-    wait_for_step(&app.store, &first, "enquiry", "synced").await;
-    let visit = wait_for_step(&app.store, &first, "home_visit", "failed").await;
+    drained_to_step(&app, &first, "enquiry", "synced").await;
+    let visit = drained_to_step(&app, &first, "home_visit", "failed").await;
     let error = visit.last_error.unwrap_or_default();
     assert!(error.contains("call the family"), "{error}");
     assert_eq!(

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use enquiry_relay::sandbox::{Faults, HomeVisit, seed};
+use enquiry_relay::sandbox::{Faults, seed};
 use enquiry_relay::storage::{ClaimScope, DeliveryView, Store, now_ms};
 use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
-    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, free_port,
-    http_client, write_config,
+    AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, http_client,
+    serve_binary,
 };
 use crate::on_both_databases;
 
@@ -104,13 +104,18 @@ pub async fn wait_for_step(
     .unwrap_or_else(|| panic!("the {name} step of {enquiry_id} never became {status}"))
 }
 
-async fn wait_for_visits(sandbox: &TestSandbox, n: usize) -> Vec<HomeVisit> {
-    eventually(Duration::from_secs(20), || async {
-        let visits = sandbox.sandbox.received_visits();
-        (visits.len() >= n).then_some(visits)
-    })
-    .await
-    .unwrap_or_else(|| panic!("expected {n} visits in the sandbox"))
+/// Drain a quiet app until a drain claims nothing; then the enquiry's `name`
+/// step, which must have reached `status`.
+pub async fn drained_to_step(
+    app: &TestApp,
+    enquiry_id: &str,
+    name: &str,
+    status: &str,
+) -> DeliveryView {
+    app.drain_all().await;
+    let d = step(&app.store, enquiry_id, name).await;
+    assert_eq!(d.status, status, "the {name} step of {enquiry_id}");
+    d
 }
 
 const TOKYO: &str = "Asia/Tokyo";
@@ -143,14 +148,13 @@ async fn slot_list(app: &TestApp, site: &str, key: &str) -> Vec<String> {
 }
 
 async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // A home nine hours ahead of UTC all year: a time sent in UTC (or in the
     // server's zone) instead of the home's wall clock cannot pass unnoticed.
     let options = visit_options_in(TOKYO, vec![Duration::from_millis(200)]);
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db).options(options.quiet()).spawn().await
+    else {
+        return;
+    };
     let (value, carehq_time) = local_slot_in(TOKYO, 1, 10);
     let utc = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &carehq_time)
         .unwrap()
@@ -170,12 +174,12 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
 
     let id = posted_id(&app, SITE, &with_visit(1, &value, "virtual")).await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "synced").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", "synced").await;
     let enquiry_row = step(&app.store, &id, "enquiry").await;
     assert_eq!(enquiry_row.status, "synced");
     let enquiries = sandbox.received();
     assert_eq!(enquiries.len(), 1);
-    let visits = wait_for_visits(&sandbox, 1).await;
+    let visits = sandbox.sandbox.received_visits();
     assert_eq!(visits.len(), 1);
     let visit = &visits[0];
     assert_eq!(visit.care_enquiry, enquiries[0].id);
@@ -211,16 +215,13 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
 on_both_databases!(an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it);
 
 async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, _sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_millis(200)]))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let cases = [
         (SITE, local_slot(1, 20).0, "in_person", "visit_date_time"),
         (SITE, local_slot(-1, 10).0, "in_person", "visit_date_time"),
@@ -325,20 +326,22 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
 on_both_databases!(visit_requests_outside_the_rules_are_422_naming_the_field);
 
 async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(503),
-        status_times: Some(2),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
     // Retries an hour apart: after each 503 nothing is due until the test
     // makes it so.
     let options = visit_options(vec![Duration::from_secs(3600); 3]).quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(503),
+            status_times: Some(2),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(
         &app,
         SITE,
@@ -373,21 +376,18 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
 on_both_databases!(an_outage_between_the_steps_delays_only_the_visit);
 
 async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(400),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(400),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let id = posted_id(
         &app,
         SITE,
@@ -395,7 +395,7 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
     )
     .await;
 
-    let visit_row = wait_for_step(&app.store, &id, "home_visit", "failed").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", "failed").await;
     assert!(visit_row.last_error.is_some());
     let attempts = app.store.attempts_of(&visit_row.id).await.unwrap();
     assert_eq!(attempts.len(), 1);
@@ -413,21 +413,18 @@ on_both_databases!(a_400_on_the_visit_fails_only_the_visit);
 /// asked no visit still reaches CareHQ. (The probe used to pick the row that
 /// caused the pause, again and again, and nothing else was sent.)
 async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults {
+            status: Some(403),
+            status_path: Some("home-visits".into()),
+            ..Faults::default()
+        })
+        .options(visit_options(vec![Duration::from_millis(200)]))
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        status: Some(403),
-        status_path: Some("home-visits".into()),
-        ..Faults::default()
-    });
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]),
-    )
-    .await;
     let with_a_visit = posted_id(
         &app,
         SITE,
@@ -464,15 +461,17 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
 on_both_databases!(the_pause_probe_tries_another_row_than_the_one_that_caused_it);
 
 async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // The first visit send gets a 503, so the visit is pending (due in ~2 s)
     // when the service stops, with the enquiry already synced.
-    sandbox.set_faults(Faults::once(503).only_on("home-visits"));
     let quiet = visit_options(vec![Duration::from_secs(2), Duration::from_secs(2)]).quiet();
-    let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .faults(Faults::once(503).only_on("home-visits"))
+        .options(quiet.clone())
+        .spawn()
+        .await
+    else {
+        return;
+    };
     let id = posted_id(
         &app,
         SITE,
@@ -552,11 +551,10 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
     };
     let sandbox = TestSandbox::start().await;
     sandbox.set_faults(Faults::once(503).only_on("home-visits"));
-    let port = free_port();
     // The retry falls due 4–6 s after the 503: long after the kill.
     let options = visit_options(vec![Duration::from_secs(5), Duration::from_secs(5)]);
-    let config = write_config(db.dir.path(), &db.url, &sandbox.url, port, &options);
-    let app = BinaryApp::start(&config, port, db.dir.path()).await;
+    let app = serve_binary(&db, &sandbox.url, &options).await;
+    let (config, port) = (app.config.clone(), app.port);
     let response = http_client()
         .post(format!("{}/forms/{SITE}", app.address))
         .json(&with_visit(6, &local_slot(3, 13).0, "in_person"))
@@ -664,16 +662,13 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
 on_both_databases!(concurrent_bookings_never_overfill_a_slot);
 
 async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, sandbox, app)) = TestApp::builder(db)
+        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
+        .spawn()
+        .await
+    else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(
-        &db,
-        &sandbox.url,
-        &visit_options(vec![Duration::from_millis(200)]).quiet(),
-    )
-    .await;
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let id = posted_id(
         &app,

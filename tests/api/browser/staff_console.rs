@@ -8,8 +8,8 @@
 use enquiry_relay::sandbox::{Faults, RefusedValue};
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestDb, TestSandbox, field, posted_id};
-use crate::staff::{held_enquiry, spawn};
+use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field, posted_id};
+use crate::staff::{held_enquiry, staff_options};
 use crate::status::TOKEN;
 
 use super::webdriver::{Browser, chromedriver_path};
@@ -21,11 +21,11 @@ struct Console {
 }
 
 async fn console() -> Console {
-    let db = TestDb::new(crate::helpers::Db::Sqlite)
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
         .await
         .expect("sqlite test db");
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox).await;
     Console {
         app,
         sandbox,

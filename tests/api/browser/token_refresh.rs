@@ -10,7 +10,7 @@ use enquiry_relay::spam::{TimeTokens, unix_now};
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
+use crate::helpers::{AppOptions, Db, TestApp};
 use crate::spam::stored;
 
 use super::form_flow::fill_in;
@@ -24,8 +24,6 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
     let Some(driver) = chromedriver_path() else {
         return;
     };
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let sandbox = TestSandbox::start().await;
     // The default window (3 s to 24 h): the fresh token must also not be
     // sent too fast.
     let options = AppOptions {
@@ -36,7 +34,11 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
         extra_toml: home_toml("https://example-care.co.uk"),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let browser = Browser::start(&driver, true, 1000).await;
     browser.goto(&format!("{}/forms/{HOME}", app.address)).await;
     let yesterday = TimeTokens::new(&SecretString::from(KEY), Duration::ZERO, Duration::MAX)
@@ -67,13 +69,17 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
 /// clock, when to refresh and how long a new token must wait.
 #[tokio::test]
 async fn the_form_tells_the_script_how_to_keep_its_token_fresh() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let options = AppOptions {
         spam_toml: "[spam]\nmin_fill_time = \"3s\"\nmax_token_age = \"24h\"\n".into(),
         extra_toml: home_toml("https://example-care.co.uk"),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let html = app
         .http
         .get(format!("{}/forms/{HOME}", app.address))
