@@ -183,8 +183,12 @@ impl Store {
     ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            // From the failed steps to their enquiries: as many reads as
+            // failed steps. Driven from the enquiries (an EXISTS per row),
+            // SQLite walked every enquiry received, oldest first, and for
+            // each every failed step of the history (issue 31).
             "SELECT e.id, e.site, e.payload FROM enquiries e \
-              WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.enquiry_id = e.id AND d.status = 'failed') \
+              WHERE e.id IN (SELECT d.enquiry_id FROM deliveries d WHERE d.status = 'failed') \
               ORDER BY e.received_at LIMIT $1",
         )
         .bind(limit)

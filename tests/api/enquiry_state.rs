@@ -432,3 +432,37 @@ async fn a_start_rebuilds_an_index_an_interrupted_build_left_invalid() {
     assert!(valid(db.url.clone()).await, "rebuilt at the next start");
     store.close().await;
 }
+
+/// The triggers compute an enquiry's state from the view on every step
+/// written, so the view must read that enquiry's own steps, not a status
+/// range of the whole history: failed, held and expired steps only grow,
+/// and through `deliveries_due (status, …)` each step written walked all of
+/// them (issue 31: a step's insert three times slower at a year's history).
+/// SQLite only: its planner, without statistics, is the one that chose the
+/// status index; PostgreSQL plans by its statistics.
+#[tokio::test]
+async fn the_state_view_reads_only_the_enquirys_own_steps() {
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT state FROM enquiry_computed_state WHERE id = 'x'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    let steps: Vec<&str> = (plan.iter())
+        .map(|(.., detail)| detail.as_str())
+        .filter(|detail| detail.contains(" d "))
+        .collect();
+    assert_eq!(steps.len(), 4, "one search per state: {plan:?}");
+    for detail in steps {
+        assert!(
+            detail.contains("(enquiry_id=?)"),
+            "each subquery searches the enquiry's own steps, not a status range: {detail}"
+        );
+    }
+}
