@@ -119,11 +119,12 @@ impl Drop for Caddy {
     }
 }
 
-/// One replica's own count of the enquiries it accepted (its `/metrics`;
-/// each process counts its own), so the test can tell Caddy is routing to it.
-async fn accepted_by(replica: &BinaryApp) -> u64 {
+/// The sum of the series `name` whose labels contain `label` (`""`: any)
+/// in the `/metrics` of the process at `address` (each process counts its
+/// own). 0 before the series has a sample.
+async fn metric_total(address: &str, name: &str, label: &str) -> f64 {
     let text = http_client()
-        .get(format!("{}/metrics", replica.address))
+        .get(format!("{address}/metrics"))
         .send()
         .await
         .expect("metrics")
@@ -132,17 +133,28 @@ async fn accepted_by(replica: &BinaryApp) -> u64 {
         .expect("metrics text");
     text.lines()
         .filter(|line| {
-            line.starts_with("enquiry_relay_submissions_total{")
-                && line.contains("outcome=\"accepted\"")
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']) && rest.contains(label))
         })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+        .sum()
+}
+
+/// One replica's own count of the enquiries it accepted, so the test can
+/// tell Caddy is routing to it.
+async fn accepted_by(replica: &BinaryApp) -> f64 {
+    metric_total(
+        &replica.address,
+        "enquiry_relay_submissions_total",
+        "outcome=\"accepted\"",
+    )
+    .await
 }
 
 /// Wait until Caddy has sent `replica` a family's post (it is in rotation).
 async fn wait_in_rotation(replica: &BinaryApp) {
     let routed = eventually(Duration::from_secs(30), || async {
-        (accepted_by(replica).await > 0).then_some(())
+        (accepted_by(replica).await > 0.0).then_some(())
     })
     .await;
     assert!(
@@ -407,19 +419,7 @@ async fn a_flood_of_readyz_costs_about_one_database_check_a_second() {
     };
     let app = serve_binary(&db, &sandbox.url, &options).await;
     let client = http_client();
-    let checks = || async {
-        let text = http_client()
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix("enquiry_relay_readiness_checks_total "))
-            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
-    };
+    let checks = || metric_total(&app.address, "enquiry_relay_readiness_checks_total", "");
     let before = checks().await;
     let started = Instant::now();
     let calls: Vec<_> = (0..200)

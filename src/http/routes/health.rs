@@ -21,11 +21,7 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let draining = state.readiness.is_draining();
     // Draining answers at once: from the last check, if there was one.
-    let database = match draining {
-        true => state.readiness.latest(),
-        false => None,
-    };
-    let database = match database {
+    let database = match state.readiness.latest().filter(|_| draining) {
         Some(check) => check,
         None => state.readiness.database().await,
     };
