@@ -31,8 +31,8 @@ pub async fn second_sandbox() -> TestSandbox {
 }
 
 fn two_accounts(hook: &str, b: &TestSandbox) -> AppOptions {
-    AppOptions {
-        extra_toml: format!(
+    AppOptions::default()
+        .config(format!(
             "[staff]\ntoken = \"{TOKEN}\"\n\
              [alerts]\nwebhook_url = \"{hook}\"\n\
              [[accounts]]\nname = \"{OTHER_ACCOUNT}\"\naccount_id = \"0000000000000000000000b2\"\n\
@@ -40,10 +40,8 @@ fn two_accounts(hook: &str, b: &TestSandbox) -> AppOptions {
              {}account = \"{OTHER_ACCOUNT}\"\n",
             b.url,
             another_site(OTHER_SITE)
-        ),
-        ..AppOptions::default()
-    }
-    .quiet()
+        ))
+        .quiet()
 }
 
 pub async fn post_to(app: &TestApp, site: &str, n: usize) -> String {

@@ -17,11 +17,9 @@ use crate::spam::stored;
 /// An app with `captcha_toml`, its public URL on [`HOST`]: the host name the
 /// CAPTCHA must report (the request's own `Host` header is never trusted).
 pub async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
-    let options = AppOptions {
-        extra_toml: captcha_toml,
-        server_toml: format!("public_url = \"http://{HOST}\""),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default()
+        .config(captcha_toml)
+        .config(format!("[server]\npublic_url = \"http://{HOST}\""));
     TestApp::spawn(db, "http://127.0.0.1:1", &options).await
 }
 
@@ -223,11 +221,9 @@ async fn a_host_header_naming_the_site_a_token_was_solved_on_does_not_pass() {
 #[tokio::test]
 async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
-    let options = AppOptions {
-        extra_toml: captcha("turnstile", &fake.url, ""),
-        ..AppOptions::default()
-    }
-    .loopback_proxy();
+    let options = AppOptions::default()
+        .config(captcha("turnstile", &fake.url, ""))
+        .loopback_proxy();
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .carehq("http://127.0.0.1:1")
         .options(options)
@@ -402,11 +398,11 @@ async fn a_site_can_override_the_global_captcha() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     // Globally Turnstile; this site uses hCaptcha with its own secret.
-    let toml = format!(
-        "{}[sites.captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n",
-        captcha("turnstile", &fake.url, "")
-    );
-    let app = app(&db, toml).await;
+    let options = AppOptions::default()
+        .config(captcha("turnstile", &fake.url, ""))
+        .config(format!("[server]\npublic_url = \"http://{HOST}\""))
+        .site("[captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n");
+    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
     assert_eq!(post(&app, 1, "h-captcha-response", "h").await.status(), 201);
     assert_eq!(fake.calls()[0].fields["secret"], "site-secret");
     assert_eq!(fake.calls()[0].fields["sitekey"], "site-key-1", "inherited");

@@ -96,10 +96,8 @@ async fn every_hosted_provider_follows_on_error_when_down() {
 #[tokio::test]
 async fn an_enquiry_accepted_unverified_in_an_outage_is_delivered_to_carehq() {
     let fake = FakeVerify::start(Reply::Status(503)).await;
-    let options = AppOptions {
-        extra_toml: captcha("hcaptcha", &fake.url, "on_error = \"accept\""),
-        ..AppOptions::default()
-    };
+    let options =
+        AppOptions::default().config(captcha("hcaptcha", &fake.url, "on_error = \"accept\""));
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
         .spawn()

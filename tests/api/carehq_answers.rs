@@ -75,10 +75,7 @@ on_both_databases!(a_403_from_carehq_pauses_delivery_until_it_answers_normally);
 /// site, and delivery to every other site goes on. (It used to pause all
 /// delivery, and the pause probe picked that same row again and again.)
 async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
-    let options = AppOptions {
-        extra_toml: another_site("quiet-home"),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config(another_site("quiet-home"));
     let Some((_db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };

@@ -122,11 +122,11 @@ on_both_databases!(carehqs_words_about_a_family_stay_out_of_status_and_go_with_r
 /// it, and it stays after retention scrubs the enquiry's personal data.
 async fn the_consent_agreed_to_is_recorded_and_outlives_the_scrub(db: Db) {
     let wording = "I agree that Upton Court may contact me about this enquiry.";
-    let options = AppOptions {
-        site_toml: format!("consent_text = \"{wording}\"\nconsent_version = \"2026-11\""),
-        ..AppOptions::default()
-    }
-    .quiet();
+    let options = AppOptions::default()
+        .site(format!(
+            "consent_text = \"{wording}\"\nconsent_version = \"2026-11\""
+        ))
+        .quiet();
     let Some((db, sandbox, app)) = TestApp::builder(db).options(options.clone()).spawn().await
     else {
         return;

@@ -24,11 +24,12 @@ async fn an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_reason(db: Db
     let key_file = db.dir.path().join("keys");
     let line = new_key_line("k").expect("a key");
     std::fs::write(&key_file, format!("{line}\n")).expect("write the key file");
-    let options = AppOptions {
-        database_toml: format!("encryption_key_file = \"{}\"", key_file.display()),
-        ..AppOptions::default()
-    }
-    .quiet();
+    let options = AppOptions::default()
+        .config(format!(
+            "[database]\nencryption_key_file = \"{}\"",
+            key_file.display()
+        ))
+        .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let id = posted_id(&app, 1).await;
     // Sealed with a key this process does not hold (an old key removed

@@ -30,10 +30,10 @@ pub(crate) fn key_file(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
 }
 
 pub(crate) fn encrypted(options: AppOptions, file: &Path) -> AppOptions {
-    AppOptions {
-        database_toml: format!("encryption_key_file = \"{}\"", file.display()),
-        ..options
-    }
+    options.config(format!(
+        "[database]\nencryption_key_file = \"{}\"",
+        file.display()
+    ))
 }
 
 /// Every `table.column` whose values, opened with `sealing` where sealed,

@@ -72,9 +72,11 @@ async fn a_permanently_failed_delivery_reaches_sentry_without_the_familys_detail
     let (carehq_url, _carehq) = failing_carehq().await;
     let options = AppOptions {
         retry_schedule: vec![Duration::from_millis(100), Duration::from_millis(100)],
-        extra_toml: format!("\n[sentry]\ndsn = \"{dsn}\"\nenvironment = \"test\"\n"),
         ..AppOptions::default()
-    };
+    }
+    .config(format!(
+        "[sentry]\ndsn = \"{dsn}\"\nenvironment = \"test\"\n"
+    ));
     let app = serve_binary(&db, &carehq_url, &options).await;
 
     let family = serde_json::json!({

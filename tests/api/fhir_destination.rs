@@ -60,16 +60,16 @@ pub(crate) fn with_destination(base: &str, client_secret: &str) -> AppOptions {
     AppOptions {
         // One retry an hour away: nothing falls due by itself in the test.
         retry_schedule: vec![Duration::from_secs(3600)],
-        site_toml: "also_send_to = [\"records\"]".into(),
-        extra_toml: format!(
-            "[[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\
-             discovery_url = \"{base}{DISCOVERY_PATH}\"\nsso_discovery_url = \"{base}{OPENID_CONFIGURATION_PATH}\"\n\
-             client_id = \"{}\"\nclient_secret = \"{client_secret}\"\nsite_id = \"{}\"\n",
-            seed::CLIENT_ID,
-            seed::SITE_ID,
-        ),
         ..AppOptions::default()
     }
+    .site("also_send_to = [\"records\"]")
+    .config(format!(
+        "[[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\
+         discovery_url = \"{base}{DISCOVERY_PATH}\"\nsso_discovery_url = \"{base}{OPENID_CONFIGURATION_PATH}\"\n\
+         client_id = \"{}\"\nclient_secret = \"{client_secret}\"\nsite_id = \"{}\"\n",
+        seed::CLIENT_ID,
+        seed::SITE_ID,
+    ))
     .quiet()
 }
 
@@ -144,8 +144,7 @@ async fn refused_destination_credentials_pause_only_that_destination(db: Db) {
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir().await;
     let (hook, inbox) = receiver().await;
-    let mut options = with_destination(&base, "not-the-secret");
-    options.extra_toml.push_str(&format!(
+    let options = with_destination(&base, "not-the-secret").config(format!(
         "[staff]\ntoken = \"{TOKEN}\"\n[alerts]\nwebhook_url = \"{hook}\"\n"
     ));
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
@@ -375,12 +374,10 @@ async fn a_visit_across_a_clock_change_is_sent_in_utc(db: Db) {
     .collect();
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir().await;
-    let mut options = with_destination(&base, seed::CLIENT_SECRET);
-    options.extra_toml = format!(
-        "[sites.visits]\nenabled = true\ntime_zone = \"Europe/London\"\nslot_length = \"1h\"\n\
-         notice = \"1h\"\ndays_ahead = 366\n{days}\n{}",
-        options.extra_toml
-    );
+    let options = with_destination(&base, seed::CLIENT_SECRET).site(format!(
+        "[visits]\nenabled = true\ntime_zone = \"Europe/London\"\nslot_length = \"1h\"\n\
+         notice = \"1h\"\ndays_ahead = 366\n{days}\n"
+    ));
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
         .carehq(&carehq.url)
         .options(options)
@@ -470,9 +467,10 @@ on_both_databases!(too_many_requests_waits_without_spending_an_attempt);
 async fn a_resend_after_a_broken_answer_makes_no_second_patient_or_appointment(db: Db) {
     let carehq = TestSandbox::start().await;
     let (records, base, _stop) = fhir().await;
-    let mut options = with_destination(&base, seed::CLIENT_SECRET);
-    let visits = visits::visit_options(options.retry_schedule.clone());
-    options.extra_toml = format!("{}\n{}", visits.extra_toml, options.extra_toml);
+    let options = visits::with_visits(
+        with_destination(&base, seed::CLIENT_SECRET),
+        "Europe/London",
+    );
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
         .carehq(&carehq.url)
         .options(options)

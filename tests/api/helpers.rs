@@ -4,9 +4,8 @@
 //! the sandbox, the binary, ports) is the kit in `tests/kit/`, re-exported
 //! here.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use enquiry_relay::config::Settings;
@@ -15,196 +14,12 @@ use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, SandboxConfig, seed};
 use enquiry_relay::startup::Application;
 use enquiry_relay::storage::{DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
-use enquiry_relay::values::{Rate, format_duration};
-use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::app_options::{AppOptions, LENIENT_SPAM, config_toml};
 pub use crate::kit::{
     BinaryApp, Db, SITE, TestDb, TestSandbox, eventually, free_port, http_client, unique_file,
 };
-
-/// Options that vary between tests.
-#[derive(Clone)]
-pub struct AppOptions {
-    pub api_secret: String,
-    /// `sync.retry_schedule`.
-    pub retry_schedule: Vec<Duration>,
-    pub extra_toml: String,
-    pub site_location: String,
-    /// Lines added to `[server]` (e.g. `trusted_proxies`).
-    pub server_toml: String,
-    /// Lines added to the `[[sites]]` table (e.g. `allowed_origins`).
-    pub site_toml: String,
-    /// The `[spam]` and `[rate_limit]` sections; by default lenient, so tests
-    /// about other things are neither rate limited nor "too fast".
-    pub spam_toml: String,
-    /// `sync.lease` and `sync.shutdown_grace` (`None`: the default, which
-    /// follows `carehq.timeout`).
-    ///
-    /// These three durations are written into the base TOML, so the tests
-    /// that start the real binary (which reads only TOML) get them too.
-    pub lease: Duration,
-    pub shutdown_grace: Option<Duration>,
-    /// `server.drain`: how long a binary told to stop keeps serving, not
-    /// ready, before it stops. Tests stop processes often, so `0s` unless a
-    /// test is about the drain (`None`: the shipped default).
-    pub drain: Option<Duration>,
-    /// `carehq.timeout` (see `lease`).
-    pub carehq_timeout: Duration,
-    /// Lines added to `[sync]` (e.g. `concurrency = 1`).
-    pub sync_toml: String,
-    /// Lines added to `[database]` (e.g. `encryption_key_file`).
-    pub database_toml: String,
-    /// No background sync worker or alert loop: the test drives them one
-    /// step at a time with `TestApp::drain` and `TestApp::check_alerts`.
-    pub quiet: bool,
-    /// Edits on the parsed settings, applied in order (see `AppOptions::with`).
-    pub edits: Vec<Edit>,
-}
-
-/// One edit on the typed settings of a `TestApp`.
-pub type Edit = Arc<dyn Fn(&mut Settings) + Send + Sync>;
-
-/// Spam settings that let every other test's posts through.
-pub const LENIENT_SPAM: &str = "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n";
-
-impl Default for AppOptions {
-    fn default() -> Self {
-        AppOptions {
-            api_secret: seed::API_SECRET.into(),
-            retry_schedule: vec![
-                Duration::from_millis(200),
-                Duration::from_millis(300),
-                Duration::from_millis(400),
-            ],
-            extra_toml: String::new(),
-            site_location: seed::DEMO_LOCATION.into(),
-            server_toml: String::new(),
-            site_toml: String::new(),
-            spam_toml: LENIENT_SPAM.into(),
-            lease: Duration::from_secs(10),
-            shutdown_grace: Some(Duration::from_secs(5)),
-            drain: Some(Duration::ZERO),
-            carehq_timeout: Duration::from_secs(5),
-            sync_toml: String::new(),
-            database_toml: String::new(),
-            quiet: false,
-            edits: Vec::new(),
-        }
-    }
-}
-
-impl AppOptions {
-    /// These options with `edit` made to the settings as read from the base
-    /// config, before the rules across keys are checked and the values
-    /// derived from others filled in (`Settings::from_toml_str_edited`): an
-    /// edited `server.request_timeout` is still checked against the captcha
-    /// timeouts, an edited `carehq.timeout` still reaches the `default`
-    /// account. Only a value's own format (a slug, a URL) is not re-checked.
-    pub fn with(mut self, edit: impl Fn(&mut Settings) + Send + Sync + 'static) -> AppOptions {
-        self.edits.push(Arc::new(edit));
-        self
-    }
-
-    /// `server.trusted_proxies` set to loopback, for tests that send
-    /// `X-Forwarded-For` themselves.
-    pub fn loopback_proxy(self) -> AppOptions {
-        self.with(|s| s.server.trusted_proxies = vec![IpNet::from(IpAddr::from([127, 0, 0, 1]))])
-    }
-
-    /// `rate_limit.per_ip` and `rate_limit.per_site` (nothing is derived from
-    /// them), over the lenient defaults.
-    pub fn rate_limits(self, per_ip: Rate, per_site: Rate) -> AppOptions {
-        self.with(move |s| {
-            s.rate_limit.per_ip = per_ip;
-            s.rate_limit.per_site = per_site;
-        })
-    }
-
-    /// These options without the background loops (see `quiet`).
-    pub fn quiet(self) -> AppOptions {
-        AppOptions {
-            quiet: true,
-            ..self
-        }
-    }
-}
-
-/// A TOML array of durations.
-fn toml_durations(durations: &[Duration]) -> String {
-    let items: Vec<String> = (durations.iter())
-        .map(|d| format!("\"{}\"", format_duration(*d)))
-        .collect();
-    format!("[{}]", items.join(", "))
-}
-
-/// The config a test app runs with.
-pub fn config_toml(db_url: &str, carehq_url: &str, listen: &str, options: &AppOptions) -> String {
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-{drain}
-{server_extra}
-
-[database]
-url = "{db_url}"
-{database_extra}
-
-[carehq]
-base_url = "{carehq_url}"
-account_id = "{account}"
-api_key = "{key}"
-api_secret = "{secret}"
-timeout = "{timeout}"
-
-[sync]
-retry_schedule = {schedule}
-poll_interval = "1s"
-pause_probe_interval = "300ms"
-lease = "{lease}"
-{grace}
-{sync_extra}
-
-{spam}
-
-[[sites]]
-slug = "{SITE}"
-name = "Upton Court"
-location = "{location}"
-referrer = "640f0f17f9b7e9ec6079fa16"
-sales_channel = "{channel}"
-{site_extra}
-
-[sites.defaults]
-service = "residential_home"
-funding_type = "not_sure"
-{extra}
-"#,
-        account = seed::ACCOUNT_ID,
-        key = seed::API_KEY,
-        secret = options.api_secret,
-        schedule = toml_durations(&options.retry_schedule),
-        location = options.site_location,
-        channel = seed::DEMO_SALES_CHANNEL,
-        extra = options.extra_toml,
-        server_extra = options.server_toml,
-        site_extra = options.site_toml,
-        spam = options.spam_toml,
-        lease = format_duration(options.lease),
-        drain = match options.drain {
-            None => String::new(),
-            Some(drain) => format!("drain = \"{}\"", format_duration(drain)),
-        },
-        grace = match options.shutdown_grace {
-            None => String::new(),
-            Some(grace) => format!("shutdown_grace = \"{}\"", format_duration(grace)),
-        },
-        timeout = format_duration(options.carehq_timeout),
-        sync_extra = options.sync_toml,
-        database_extra = options.database_toml,
-    )
-}
 
 /// The fixture every test starts from (`TestApp::builder(db)`): a database
 /// of one kind, a CareHQ sandbox, and the app on both, with options.
@@ -578,7 +393,7 @@ macro_rules! on_both_databases {
     };
 }
 
-/// A second `[[sites]]` table (for `extra_toml`), routed like the first.
+/// A second `[[sites]]` table (for `AppOptions::config`), routed like the first.
 pub fn another_site(slug: &str) -> String {
     format!(
         "\n[[sites]]\nslug = \"{slug}\"\nname = \"Another Home\"\nlocation = \"{}\"\n\

@@ -217,12 +217,9 @@ on_both_databases!(the_same_idempotency_key_creates_one_enquiry_and_returns_the_
 const OTHER_SITE: &str = "lark-rise";
 
 async fn a_repeated_k_field_answers_the_same_per_site_and_for_24_hours(db: Db) {
-    let options = AppOptions {
-        extra_toml: format!(
-            "[[sites]]\nslug = \"{OTHER_SITE}\"\nname = \"Lark Rise House\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n"
-        ),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config(format!(
+        "[[sites]]\nslug = \"{OTHER_SITE}\"\nname = \"Lark Rise House\"\nlocation = \"6724fbc74f73a2cebf6377fb\"\n"
+    ));
     let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };

@@ -87,13 +87,9 @@ async fn no_personal_data_in_the_log(format: Format) {
     let json = format != Format::Text;
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        extra_toml: if format == Format::JsonFromFile {
-            "\n[log]\nformat = \"json\"\n".into()
-        } else {
-            String::new()
-        },
-        ..AppOptions::default()
+    let options = match format {
+        Format::JsonFromFile => AppOptions::default().config("[log]\nformat = \"json\"\n"),
+        _ => AppOptions::default(),
     };
     let app = start_logged_binary(&db, &sandbox, &options, format == Format::JsonFromEnv).await;
     let client = http_client();
@@ -165,10 +161,8 @@ async fn log_format_json_in_the_config_file_gives_json_lines() {
 async fn shed_spam_leaves_no_access_line_at_the_default_level() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        spam_toml: "[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"2/1h\"\n".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default()
+        .shipped_spam("[spam]\nmin_fill_time = \"0s\"\n[rate_limit]\nper_ip = \"2/1h\"\n");
     let app = start_logged_binary(&db, &sandbox, &options, false).await;
     let client = http_client();
     let post = |request_id: &'static str, body: serde_json::Value| {

@@ -6,6 +6,7 @@ mod kit;
 mod accounts;
 mod admin;
 mod alerts;
+mod app_options;
 mod browser;
 mod captcha;
 mod captcha_outage;

@@ -104,10 +104,7 @@ async fn carehq_creates_are_sent_once_even_after_a_503() {
 #[tokio::test]
 async fn the_alert_webhook_is_retried_after_a_503() {
     let (url, seen) = flaky(1).await;
-    let options = AppOptions {
-        extra_toml: format!("[alerts]\nwebhook_url = \"{url}/hook\"\n"),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config(format!("[alerts]\nwebhook_url = \"{url}/hook\"\n"));
     let settings = offline_settings(&options, |_| {});
     let notifier = Notifier::new(&settings.alerts)
         .expect("alerts configured")

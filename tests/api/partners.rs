@@ -540,10 +540,8 @@ async fn unauthenticated_posts_are_refused_unread_counted_and_limited() {
 async fn refused_partner_posts_leave_no_address_and_no_line_each_in_the_log() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        site_toml: format!("[sites.partners.helparound]\ntoken = \"{TOKEN}\"\n"),
-        ..AppOptions::default()
-    };
+    let options =
+        AppOptions::default().site(format!("[partners.helparound]\ntoken = \"{TOKEN}\"\n"));
     let app = crate::logs::start_logged_binary(&db, &sandbox, &options, false).await;
     let client = crate::helpers::http_client();
     let mut statuses = Vec::new();

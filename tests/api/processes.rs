@@ -189,10 +189,7 @@ async fn a_signal_finishes_in_flight_sends_and_leaves_the_rest_pending(db: Db, s
         latency_ms: 1_500,
         ..Faults::default()
     });
-    let options = AppOptions {
-        sync_toml: "concurrency = 1".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config("[sync]\nconcurrency = 1");
     let app = serve_binary(&db, &sandbox.url, &options).await;
     let port = app.port;
     let client = http_client();
@@ -461,10 +458,7 @@ async fn two_processes_on_one_postgres_database_send_every_enquiry_exactly_once(
         latency_ms: 300,
         ..Faults::default()
     });
-    let options = AppOptions {
-        sync_toml: "concurrency = 2".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config("[sync]\nconcurrency = 2");
     let (port_a, port_b) = (free_port(), free_port());
     let config_a = write_config(db.dir.path(), &db.url, &sandbox.url, port_a, &options);
     let config_b = write_config(db.dir.path(), &db.url, &sandbox.url, port_b, &options);

@@ -39,13 +39,7 @@ fn no_carehq_app(db: Db) -> AppBuilder {
 }
 
 fn options(key: &str) -> AppOptions {
-    with_token(
-        AppOptions {
-            spam_toml: spam_toml(key),
-            ..AppOptions::default()
-        },
-        "",
-    )
+    with_token(AppOptions::default().shipped_spam(spam_toml(key)), "")
 }
 
 /// A token for the test site signed with `key`, issued `secs_ago`.
@@ -220,8 +214,7 @@ on_both_databases!(a_post_with_origin_null_is_held);
 
 async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
     let fake = FakeVerify::start(Reply::Status(503)).await;
-    let mut options = options(KEY);
-    options.extra_toml.push_str(&format!(
+    let options = options(KEY).config(format!(
         "[captcha]\nprovider = \"hcaptcha\"\nsite_key = \"k\"\nsecret = \"s\"\n\
          verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"hold\"\n",
         fake.url

@@ -169,13 +169,12 @@ async fn wait_in_rotation(replica: &BinaryApp) {
 /// proxy, and `/metrics` is open (the test reads each replica's counts).
 fn replica_options(spam_toml: &str) -> AppOptions {
     AppOptions {
-        server_toml: "trusted_proxies = [\"127.0.0.1/32\"]".into(),
-        extra_toml: "[metrics]\nrequire_token = false\n".into(),
-        spam_toml: spam_toml.into(),
         // The shipped drain, not the tests' usual 0 s: it is the subject.
         drain: None,
         ..AppOptions::default()
     }
+    .config("[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[metrics]\nrequire_token = false\n")
+    .config(spam_toml)
 }
 
 /// What one family's post through Caddy got.
@@ -413,10 +412,7 @@ async fn the_drain_ends_by_itself_and_the_process_stops() {
 async fn a_flood_of_readyz_costs_about_one_database_check_a_second() {
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        extra_toml: "[metrics]\nrequire_token = false\n".into(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config("[metrics]\nrequire_token = false\n");
     let app = serve_binary(&db, &sandbox.url, &options).await;
     let client = http_client();
     let checks = || metric_total(&app.address, "enquiry_relay_readiness_checks_total", "");

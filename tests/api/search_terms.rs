@@ -374,14 +374,12 @@ async fn the_backfill_gives_older_enquiries_their_terms(db: Db) {
     forget_terms(&pool).await;
     store.close().await;
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        database_toml: format!(
-            "encryption_key_file = \"{}\"",
+    let options = AppOptions::default()
+        .config(format!(
+            "[database]\nencryption_key_file = \"{}\"",
             key_file(db.dir.path(), "keys", &[&key]).display()
-        ),
-        ..AppOptions::default()
-    }
-    .quiet();
+        ))
+        .quiet();
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     let reader = &pool;
     let filled = eventually(Duration::from_secs(10), || async move {

@@ -17,12 +17,10 @@ use enquiry_relay::values::Rate;
 
 #[tokio::test]
 async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
-    let options = AppOptions {
-        extra_toml: another_site("quiet-home"),
-        ..AppOptions::default()
-    }
-    .rate_limits(Rate::every(100, 3600), Rate::every(2, 3600))
-    .loopback_proxy();
+    let options = AppOptions::default()
+        .config(another_site("quiet-home"))
+        .rate_limits(Rate::every(100, 3600), Rate::every(2, 3600))
+        .loopback_proxy();
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .carehq("http://127.0.0.1:1")
         .options(options)
@@ -214,17 +212,15 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     // Only stored posts spend the site's limit: the first and the fifth
     // (accepted unverified) spend it, so the sixth is refused.
-    let options = AppOptions {
-        extra_toml: format!(
+    let options = AppOptions::default()
+        .config(format!(
             "{}[sites.captcha]\nprovider = \"turnstile\"\nsite_key = \"k\"\nsecret = \"s\"\n\
              verify_url = \"{}\"\ntimeout = \"500ms\"\non_error = \"accept\"\n\
              [staff]\ntoken = \"{TOKEN}\"\n",
             another_site(PROBE),
             fake.url
-        ),
-        ..AppOptions::default()
-    }
-    .rate_limits(Rate::every(100_000, 1), Rate::every(2, 3600));
+        ))
+        .rate_limits(Rate::every(100_000, 1), Rate::every(2, 3600));
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .carehq("http://127.0.0.1:1")
         .options(options)

@@ -23,12 +23,9 @@ const TIME_KEY: &str = "staff-console-time-token-key";
 /// and have it held.
 pub fn staff_options(options: AppOptions) -> AppOptions {
     with_token(
-        AppOptions {
-            spam_toml: format!(
-                "[spam]\ntoken_secret = \"{TIME_KEY}\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
-            ),
-            ..options
-        },
+        options.shipped_spam(format!(
+            "[spam]\ntoken_secret = \"{TIME_KEY}\"\n[rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
+        )),
         "",
     )
     .quiet()

@@ -67,11 +67,9 @@ async fn wait_for_blocked_readers(db: &TestDb, n: i64) {
 /// A service with the staff token, its worker running, and `database` lines.
 async fn spawn(db: &TestDb, sandbox: &TestSandbox, database: &str, server: &str) -> TestApp {
     let options = with_token(
-        AppOptions {
-            database_toml: database.into(),
-            server_toml: server.into(),
-            ..AppOptions::default()
-        },
+        AppOptions::default()
+            .config(format!("[database]\n{database}"))
+            .config(format!("[server]\n{server}")),
         "",
     );
     TestApp::spawn(db, &sandbox.url, &options).await

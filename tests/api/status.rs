@@ -10,12 +10,8 @@ use crate::on_both_databases;
 
 pub const TOKEN: &str = "staff-token-for-tests-0123456789";
 
-pub fn with_token(mut options: AppOptions, extra: &str) -> AppOptions {
-    options.extra_toml = format!(
-        "{}\n[staff]\ntoken = \"{TOKEN}\"\n{extra}",
-        options.extra_toml
-    );
-    options
+pub fn with_token(options: AppOptions, extra: &str) -> AppOptions {
+    options.config(format!("[staff]\ntoken = \"{TOKEN}\"\n{extra}"))
 }
 
 pub use crate::helpers::posted_id;

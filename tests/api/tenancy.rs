@@ -24,8 +24,8 @@ pub fn two_accounts(b: &TestSandbox, global: bool) -> AppOptions {
     } else {
         String::new()
     };
-    AppOptions {
-        extra_toml: format!(
+    AppOptions::default()
+        .config(format!(
             "{staff}\
              [[accounts]]\nname = \"{OTHER_ACCOUNT}\"\naccount_id = \"0000000000000000000000b2\"\n\
              api_key = \"marshall-key\"\napi_secret = \"marshall-secret-value\"\nbase_url = \"{}\"\n\
@@ -33,10 +33,8 @@ pub fn two_accounts(b: &TestSandbox, global: bool) -> AppOptions {
              {}account = \"{OTHER_ACCOUNT}\"\n",
             b.url,
             another_site(OTHER_SITE)
-        ),
-        ..AppOptions::default()
-    }
-    .quiet()
+        ))
+        .quiet()
 }
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (u16, String) {

@@ -632,13 +632,12 @@ async fn synced_with(
 
 /// A home that emails enquiries CareHQ has not taken in time.
 fn fallback_options() -> AppOptions {
-    AppOptions {
-        site_toml: "fallback_email = \"Upton manager <manager@upton.example>\"".into(),
-        extra_toml: "[alerts]\nsmtp_url = \"smtp://127.0.0.1:9\"\nemail_from = \"Relay <relay@upton.example>\"\n\
-                     email_to = \"ops@upton.example\"\n"
-            .into(),
-        ..AppOptions::default()
-    }
+    AppOptions::default()
+        .site("fallback_email = \"Upton manager <manager@upton.example>\"")
+        .config(
+            "[alerts]\nsmtp_url = \"smtp://127.0.0.1:9\"\nemail_from = \"Relay <relay@upton.example>\"\n\
+             email_to = \"ops@upton.example\"\n",
+        )
 }
 
 /// T3-12. `erase --phone` matches the number as a whole number only (not a

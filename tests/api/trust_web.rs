@@ -23,19 +23,22 @@ const NEW_OTHER_TOKEN: &str = "rotated-marshall-token-0123456789abcdef";
 /// Two accounts as in `tenancy::two_accounts`, with these staff tokens: the
 /// global one and `marshall-care`'s.
 fn with_tokens(b: &TestSandbox, global: &str, account: &str) -> AppOptions {
-    AppOptions {
-        extra_toml: format!(
+    with_tokens_and(b, global, account, "")
+}
+
+/// As `with_tokens`, with `other_site` lines added to `marshall-home`.
+fn with_tokens_and(b: &TestSandbox, global: &str, account: &str, other_site: &str) -> AppOptions {
+    AppOptions::default()
+        .config(format!(
             "[staff]\ntoken = \"{global}\"\n\
              [[accounts]]\nname = \"{OTHER_ACCOUNT}\"\naccount_id = \"0000000000000000000000b2\"\n\
              api_key = \"marshall-key\"\napi_secret = \"marshall-secret-value\"\nbase_url = \"{}\"\n\
              staff_token = \"{account}\"\n\
-             {}account = \"{OTHER_ACCOUNT}\"\n",
+             {}account = \"{OTHER_ACCOUNT}\"\n{other_site}",
             b.url,
             another_site(OTHER_SITE)
-        ),
-        ..AppOptions::default()
-    }
-    .quiet()
+        ))
+        .quiet()
 }
 
 /// Where `GET /staff` with this browser's cookie leads: `200` signed in,
@@ -139,18 +142,16 @@ async fn a_shared_destination_shows_an_account_nothing_of_the_others_sends(db: D
     let a = TestSandbox::start().await;
     let b = second_sandbox().await;
     let (_records, base, _stop) = crate::fhir_destination::fhir().await;
-    let mut options = with_tokens(&b, TOKEN, OTHER_TOKEN);
-    options.site_toml = "also_send_to = [\"records\"]".into();
-    options.extra_toml = format!(
-        "{}also_send_to = [\"records\"]\n\
-         [[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\
-         discovery_url = \"{base}{DISCOVERY_PATH}\"\nsso_discovery_url = \"{base}{OPENID_CONFIGURATION_PATH}\"\n\
-         client_id = \"{}\"\nclient_secret = \"{}\"\nsite_id = \"{}\"\n",
-        options.extra_toml,
-        seed::CLIENT_ID,
-        seed::CLIENT_SECRET,
-        seed::SITE_ID,
-    );
+    let options = with_tokens_and(&b, TOKEN, OTHER_TOKEN, "also_send_to = [\"records\"]\n")
+        .site("also_send_to = [\"records\"]")
+        .config(format!(
+            "[[destinations]]\nname = \"records\"\nkind = \"fhir\"\n\
+             discovery_url = \"{base}{DISCOVERY_PATH}\"\nsso_discovery_url = \"{base}{OPENID_CONFIGURATION_PATH}\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\nsite_id = \"{}\"\n",
+            seed::CLIENT_ID,
+            seed::CLIENT_SECRET,
+            seed::SITE_ID,
+        ));
     let Some((_db, _sandbox, app)) = TestApp::builder(db)
         .carehq(&a.url)
         .options(options)

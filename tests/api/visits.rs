@@ -22,7 +22,18 @@ pub fn visit_options(retry_schedule: Vec<Duration>) -> AppOptions {
 
 /// The same, with the first site's home in `time_zone`.
 fn visit_options_in(time_zone: &str, retry_schedule: Vec<Duration>) -> AppOptions {
-    let days: String = [
+    with_visits(
+        AppOptions {
+            retry_schedule,
+            ..AppOptions::default()
+        },
+        time_zone,
+    )
+}
+
+/// Every day of the week open 09:00–17:00, as `[sites.visits]` lines.
+fn week_days() -> String {
+    [
         "monday",
         "tuesday",
         "wednesday",
@@ -33,18 +44,22 @@ fn visit_options_in(time_zone: &str, retry_schedule: Vec<Duration>) -> AppOption
     ]
     .iter()
     .map(|d| format!("{d} = [\"09:00-17:00\"]\n"))
-    .collect();
+    .collect()
+}
+
+/// `options` with visits on the test site (in `time_zone`), a second site
+/// offering only in-person visits and a third offering none.
+pub fn with_visits(options: AppOptions, time_zone: &str) -> AppOptions {
+    let days = week_days();
     let location = seed::DEMO_LOCATION;
-    AppOptions {
-        retry_schedule,
-        extra_toml: format!(
-            "[sites.visits]\nenabled = true\ntime_zone = \"{time_zone}\"\nslot_length = \"1h\"\nnotice = \"1h\"\n{days}\n\
-             [[sites]]\nslug = \"in-person-only\"\nname = \"Lea House\"\nlocation = \"{location}\"\n\
-             [sites.visits]\nenabled = true\nvisit_types = [\"in_person\"]\n{days}\n\
-             [[sites]]\nslug = \"no-visits\"\nname = \"Ash Lodge\"\nlocation = \"{location}\"\n"
-        ),
-        ..AppOptions::default()
-    }
+    options.site(format!(
+        "[visits]\nenabled = true\ntime_zone = \"{time_zone}\"\nslot_length = \"1h\"\nnotice = \"1h\"\n{days}"
+    ))
+    .config(format!(
+        "[[sites]]\nslug = \"in-person-only\"\nname = \"Lea House\"\nlocation = \"{location}\"\n\
+         [sites.visits]\nenabled = true\nvisit_types = [\"in_person\"]\n{days}\n\
+         [[sites]]\nslug = \"no-visits\"\nname = \"Ash Lodge\"\nlocation = \"{location}\"\n"
+    ))
 }
 
 /// A day relative to today in the home's zone, at `hour`: (form value, CareHQ form).

@@ -94,10 +94,7 @@ fn with_self(extra: &str) -> String {
 async fn each_captcha_provider_adds_only_its_own_origins_to_the_form_csp() {
     let db = TestDb::new(Db::Sqlite).await.expect("sqlite test db");
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        extra_toml: sites(),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config(sites());
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     for (provider, script, frame, style, connect, worker) in PROVIDERS {
         let response = app

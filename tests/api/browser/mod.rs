@@ -61,10 +61,7 @@ pub async fn setup_with(allowed_origin: &str, more_toml: &str) -> Setup {
         .await
         .expect("sqlite test db");
     let sandbox = TestSandbox::start().await;
-    let options = AppOptions {
-        extra_toml: format!("{}{more_toml}", home_toml(allowed_origin)),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default().config(format!("{}{more_toml}", home_toml(allowed_origin)));
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
     Setup {
         app,

@@ -26,14 +26,12 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
     };
     // The default window (3 s to 24 h): the fresh token must also not be
     // sent too fast.
-    let options = AppOptions {
-        spam_toml: format!(
+    let options = AppOptions::default()
+        .shipped_spam(format!(
             "[spam]\ntoken_secret = \"{KEY}\"\n\
              [rate_limit]\nper_ip = \"100000/1s\"\nper_site = \"100000/1s\"\nper_site_held = \"100000/1s\"\n"
-        ),
-        extra_toml: home_toml("https://example-care.co.uk"),
-        ..AppOptions::default()
-    };
+        ))
+        .config(home_toml("https://example-care.co.uk"));
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
         .spawn()
@@ -69,11 +67,9 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
 /// clock, when to refresh and how long a new token must wait.
 #[tokio::test]
 async fn the_form_tells_the_script_how_to_keep_its_token_fresh() {
-    let options = AppOptions {
-        spam_toml: "[spam]\nmin_fill_time = \"3s\"\nmax_token_age = \"24h\"\n".into(),
-        extra_toml: home_toml("https://example-care.co.uk"),
-        ..AppOptions::default()
-    };
+    let options = AppOptions::default()
+        .shipped_spam("[spam]\nmin_fill_time = \"3s\"\nmax_token_age = \"24h\"\n")
+        .config(home_toml("https://example-care.co.uk"));
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .carehq("http://127.0.0.1:1")
         .options(options)
