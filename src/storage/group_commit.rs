@@ -11,6 +11,9 @@
 //! queued while the previous commit ran. PostgreSQL commits concurrent transactions in
 //! parallel, so it does not use this.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -67,6 +70,9 @@ enum Done {
 #[derive(Clone)]
 pub(super) struct SqliteWriter {
     jobs: mpsc::Sender<Job>,
+    /// Enquiries handed to the writer since start: how the search indexer
+    /// tells a flood of families from a quiet moment.
+    inserts: Arc<AtomicU64>,
 }
 
 impl SqliteWriter {
@@ -74,7 +80,10 @@ impl SqliteWriter {
     pub(super) fn start(pool: AnyPool) -> SqliteWriter {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(run(pool, queue));
-        SqliteWriter { jobs }
+        SqliteWriter {
+            jobs,
+            inserts: Arc::default(),
+        }
     }
 
     /// Store one enquiry; returns once its transaction has committed.
@@ -84,6 +93,7 @@ impl SqliteWriter {
         sealed: SealedPayload,
     ) -> Result<InsertOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.send(Job::Insert(new, Box::new(sealed), reply)).await?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
@@ -126,6 +136,11 @@ impl SqliteWriter {
     /// Whether writes are waiting for the writer task right now.
     pub(super) fn queued(&self) -> bool {
         self.jobs.capacity() < self.jobs.max_capacity()
+    }
+
+    /// Enquiries handed to the writer since it started.
+    pub(super) fn inserts(&self) -> u64 {
+        self.inserts.load(Ordering::Relaxed)
     }
 
     async fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -323,6 +338,11 @@ mod tests {
             .unwrap()
             .1;
         assert_eq!(pending, 49);
+        assert_eq!(
+            store.intake_writes(),
+            60,
+            "every post reached the writer, repeats included (what the search indexer watches)"
+        );
         store.close().await;
     }
 }

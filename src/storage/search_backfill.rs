@@ -46,6 +46,13 @@ impl Store {
         self.sqlite_writer.as_ref().is_some_and(|w| w.queued())
     }
 
+    /// Enquiries handed to SQLite's writer since this store opened; a
+    /// change between two looks means families are posting. Always 0 on
+    /// PostgreSQL (see [`Store::writes_queued`]).
+    pub fn intake_writes(&self) -> u64 {
+        self.sqlite_writer.as_ref().map_or(0, |w| w.inserts())
+    }
+
     /// One batch of the backfill: up to `batch` pending enquiries with ids
     /// after `after` (`""` to start), in one transaction. Returns what it
     /// did and the last id it read, to pass as `after` next; `None` once no
