@@ -210,14 +210,7 @@ impl TestApp {
 
     /// Make every pending delivery due now (its retry delay has "passed").
     pub async fn make_pending_due(&self) {
-        let pool = sqlx::AnyPool::connect(&self.db_url)
-            .await
-            .expect("open test database");
-        sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'")
-            .execute(&pool)
-            .await
-            .expect("make pending deliveries due");
-        pool.close().await;
+        make_due(&self.db_url, "pending").await;
     }
 
     /// One alert check of a quiet app, as the alert loop makes every interval.
@@ -482,4 +475,19 @@ pub fn offline_settings(options: &AppOptions, edit: impl Fn(&mut Settings)) -> S
         options,
     );
     Settings::from_toml_str_edited(&toml, edit).expect("test config is valid")
+}
+
+/// Every delivery in `status` due now, as if time had passed: a `pending`
+/// row's retry falls due; a `sending` row's lease (its `next_attempt_at`)
+/// has run out, as a crashed worker's does.
+pub async fn make_due(db_url: &str, status: &str) {
+    let pool = sqlx::AnyPool::connect(db_url)
+        .await
+        .expect("open test database");
+    sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = $1")
+        .bind(status)
+        .execute(&pool)
+        .await
+        .expect("make deliveries due");
+    pool.close().await;
 }

@@ -10,7 +10,7 @@ use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
     AppOptions, BinaryApp, Db, SITE, TestApp, TestDb, TestSandbox, eventually, family, http_client,
-    serve_binary,
+    make_due, serve_binary,
 };
 use crate::on_both_databases;
 
@@ -103,20 +103,6 @@ async fn step(store: &Store, enquiry_id: &str, step: &str) -> DeliveryView {
         .into_iter()
         .find(|d| d.step == step)
         .unwrap_or_else(|| panic!("no {step} row for {enquiry_id}"))
-}
-
-pub async fn wait_for_step(
-    store: &Store,
-    enquiry_id: &str,
-    name: &str,
-    status: &str,
-) -> DeliveryView {
-    eventually(Duration::from_secs(20), || async {
-        let d = step(store, enquiry_id, name).await;
-        (d.status == status).then_some(d)
-    })
-    .await
-    .unwrap_or_else(|| panic!("the {name} step of {enquiry_id} never became {status}"))
 }
 
 /// Drain a quiet app until a drain claims nothing; then the enquiry's `name`
@@ -397,7 +383,8 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
             status_path: Some("home-visits".into()),
             ..Faults::default()
         })
-        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
+        // Retries an hour away: a row falls due only when the test says so.
+        .options(visit_options(vec![Duration::from_secs(3600)]).quiet())
         .spawn()
         .await
     else {
@@ -434,7 +421,7 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
             status_path: Some("home-visits".into()),
             ..Faults::default()
         })
-        .options(visit_options(vec![Duration::from_millis(200)]))
+        .options(visit_options(vec![Duration::from_millis(200)]).quiet())
         .spawn()
         .await
     else {
@@ -446,16 +433,27 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
         &with_visit(4, &local_slot(2, 15).0, "in_person"),
     )
     .await;
-    wait_for_step(&app.store, &with_a_visit, "enquiry", "synced").await;
-    eventually(Duration::from_secs(10), || async {
-        let state = app.store.delivery_state("default").await.unwrap();
-        (state.paused_status == Some(403)).then_some(())
-    })
-    .await
-    .expect("the visit's 403 pauses delivery");
+    // One pass: the enquiry is sent, then its visit, which meets the 403.
+    let report = app.drain().await;
+    assert_eq!((report.synced, report.deferred), (1, 1), "{report:?}");
+    assert_eq!(
+        step(&app.store, &with_a_visit, "enquiry").await.status,
+        "synced"
+    );
+    let state = app.store.delivery_state("default").await.unwrap();
+    assert_eq!(
+        state.paused_status,
+        Some(403),
+        "the visit's 403 pauses delivery"
+    );
 
+    // Both due: the next pass's one probe is the plain enquiry, not the
+    // refused visit.
     let plain = posted_id(&app, SITE, &crate::helpers::family(5)).await;
-    let plain_row = wait_for_step(&app.store, &plain, "enquiry", "synced").await;
+    app.make_pending_due().await;
+    app.drain().await;
+    let plain_row = step(&app.store, &plain, "enquiry").await;
+    assert_eq!(plain_row.status, "synced", "{plain_row:?}");
     assert_eq!(sandbox.received().len(), 2);
     let visit_row = step(&app.store, &with_a_visit, "home_visit").await;
     assert_ne!(
@@ -508,36 +506,34 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
     app.stop().await;
 
-    // A worker claims the visit and dies mid-send: its lease runs 1 s.
+    // The visit's retry falls due; a worker claims it and dies mid-send.
+    make_due(&db.url, "pending").await;
     let store = Store::connect(&db.url, 2).await.unwrap();
-    let claimed = eventually(Duration::from_secs(10), || async {
-        let rows = store
-            .claim_due(
-                "crashed-worker",
-                Duration::from_secs(1),
-                10,
-                &[],
-                ClaimScope::ALL,
-            )
-            .await
-            .unwrap();
-        (!rows.is_empty()).then_some(rows)
-    })
-    .await
-    .expect("the visit falls due");
-    assert_eq!(claimed.len(), 1);
+    let claimed = store
+        .claim_due(
+            "crashed-worker",
+            Duration::from_secs(3600),
+            10,
+            &[],
+            ClaimScope::ALL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the visit, due once its retry time came");
     assert_eq!(claimed[0].step.as_str(), "home_visit");
     store.close().await;
 
     let app = TestApp::spawn(&db, &sandbox.url, &quiet).await;
-    // Drained until the crashed worker's lease (1 s) runs out and the visit
-    // is sent; then a second drain, with every pending row due, claims nothing.
-    let report = eventually(Duration::from_secs(10), || async {
-        let report = app.drain().await;
-        (report != DrainReport::default()).then_some(report)
-    })
-    .await
-    .expect("the visit is claimed again once the lease ends");
+    // While the crashed worker's lease runs, nobody else sends the visit.
+    assert_eq!(
+        app.drain().await,
+        DrainReport::default(),
+        "claimed under a live lease"
+    );
+    // The lease runs out: the visit is claimed again and sent; then a second
+    // drain, with every pending row due, claims nothing.
+    make_due(&db.url, "sending").await;
+    let report = app.drain().await;
     assert_eq!(report.synced, 1, "{report:?}");
     app.make_pending_due().await;
     assert_eq!(app.drain().await, DrainReport::default());
