@@ -37,7 +37,7 @@ mod visit;
 mod web;
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
-pub use duration::{DurationError, format_duration, parse_duration};
+pub use duration::{Delay, DurationError, format_duration, parse_duration};
 pub use moment::{format_utc_minute, format_utc_second};
 pub use names::{FieldName, Service, Slug};
 pub use rate::Rate;
