@@ -30,18 +30,17 @@ pub(super) fn staff_statement_within_request(
     request: Duration,
     p: &mut Problems,
 ) {
-    if statement < request {
-        return;
+    if statement >= request {
+        p.push(
+            "database.staff_statement_timeout",
+            format!(
+                "\"{}\" must be shorter than server.request_timeout (\"{}\"), or a staff read would go on running in the database after its request had been given up; e.g. \"{}\", or leave it out for that default",
+                format_duration(statement),
+                format_duration(request),
+                format_duration(default_staff_statement_timeout(request)),
+            ),
+        );
     }
-    p.push(
-        "database.staff_statement_timeout",
-        format!(
-            "\"{}\" must be shorter than server.request_timeout (\"{}\"), or a staff read would go on running in the database after its request had been given up; e.g. \"{}\", or leave it out for that default",
-            format_duration(statement),
-            format_duration(request),
-            format_duration(default_staff_statement_timeout(request)),
-        ),
-    );
 }
 
 pub(super) fn database(settings: &DatabaseSettings, p: &mut Problems) {

@@ -33,6 +33,11 @@ impl std::error::Error for ConfigError {}
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
+/// The problems collected while the settings are read and checked.
+pub(super) type Problems = ConfigErrors;
+
+impl std::error::Error for ConfigErrors {}
+
 impl ConfigErrors {
     pub fn single(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self(vec![ConfigError::new(key, message)])
@@ -42,27 +47,7 @@ impl ConfigErrors {
     pub fn get(&self, key: &str) -> Option<&ConfigError> {
         self.0.iter().find(|e| e.key == key)
     }
-}
 
-/// One line per problem, so the list reads well on a terminal and in logs.
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-/// The problems collected while the settings are read and checked.
-pub(super) type Problems = ConfigErrors;
-
-impl ConfigErrors {
     pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(key, message));
     }
@@ -77,6 +62,14 @@ impl ConfigErrors {
 
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// One line per problem, so the list reads well on a terminal and in logs.
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ConfigError::to_string).collect();
+        f.write_str(&lines.join("\n"))
     }
 }
 

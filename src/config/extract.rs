@@ -19,6 +19,7 @@ const SECTIONS: &str = "server database carehq accounts destinations sync staff 
                         status metrics retention alerts sentry log";
 
 /// The sections as read plus the structural problems met while reading them.
+#[derive(Default)]
 pub(super) struct Extracted {
     /// Every section as read: what `validate` checks and completes.
     pub settings: Settings,
@@ -30,6 +31,14 @@ pub(super) struct Extracted {
     /// Key prefixes (`carehq`, `sites[1]`) whose content could not be read:
     /// they hold defaults, so validation problems under them are not real.
     pub unreadable: Vec<String>,
+}
+
+impl Extracted {
+    /// A part that is not the shape it should be: named, and left unread.
+    fn misshapen(&mut self, key: &str, message: String) {
+        self.problems.push(key, message);
+        self.unreadable.push(key.to_owned());
+    }
 }
 
 /// Where each `[[sites]]`, `[[accounts]]` and `[[destinations]]` entry that
@@ -58,20 +67,12 @@ pub(super) fn extract(figment: &Figment) -> Result<Extracted, ConfigErrors> {
     let root: Dict = figment
         .extract()
         .map_err(|e| ConfigErrors(convert(e, "", figment)))?;
-    let mut out = Extracted {
-        settings: Settings::default(),
-        places: Places::default(),
-        refused: Refused::default(),
-        problems: Problems::default(),
-        unreadable: Vec::new(),
-    };
+    let mut out = Extracted::default();
     let sections: Vec<&str> = SECTIONS.split_whitespace().collect();
     for name in root.keys().filter(|k| !sections.contains(&k.as_str())) {
         let expected = sections.join(", ");
         let message = format!("unknown key; check the spelling (expected one of: {expected})");
-        let mut error = ConfigError::new(name, message);
-        annotate_origin(&mut error, figment);
-        out.problems.0.push(error);
+        (out.problems.0).push(annotate_origin(ConfigError::new(name, message), figment));
     }
     macro_rules! read_sections {
         ($($name:ident),*) => {$(
@@ -110,13 +111,10 @@ fn tables<T: DeserializeOwned + Table>(
         None => return Vec::new(),
         Some(Value::Array(_, items)) => items,
         Some(_) => {
-            out.problems.push(
-                name,
-                format!(
-                    "expected a list of [[{name}]] tables; write each as its own [[{name}]] block"
-                ),
+            let message = format!(
+                "expected a list of [[{name}]] tables; write each as its own [[{name}]] block"
             );
-            out.unreadable.push(name.into());
+            out.misshapen(name, message);
             return Vec::new();
         }
     };
@@ -124,11 +122,8 @@ fn tables<T: DeserializeOwned + Table>(
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("{name}[{i}]");
         let Value::Dict(_, mut table) = item.clone() else {
-            out.problems.push(
-                &prefix,
-                format!("expected a [[{name}]] table of keys, not a single value"),
-            );
-            out.unreadable.push(prefix);
+            let message = format!("expected a [[{name}]] table of keys, not a single value");
+            out.misshapen(&prefix, message);
             continue;
         };
         prepare(&mut table);
@@ -151,8 +146,7 @@ fn typed<T: DeserializeOwned + Default + Table>(
         Some(Value::Dict(_, dict)) => read(dict.clone(), name, figment, out).unwrap_or_default(),
         Some(_) => {
             let message = format!("expected a [{name}] table of keys, not a single value");
-            out.problems.push(name, message);
-            out.unreadable.push(name.to_owned());
+            out.misshapen(name, message);
             T::default()
         }
     }
@@ -172,10 +166,7 @@ fn read<T: DeserializeOwned + Table>(
     drop_blanks(&mut dict);
     let mut files = Problems::default();
     secrets::inline_files(prefix, &mut dict, &mut files);
-    for mut error in files.0 {
-        annotate_origin(&mut error, figment);
-        out.problems.0.push(error);
-    }
+    (out.problems.0).extend(files.0.into_iter().map(|e| annotate_origin(e, figment)));
     loop {
         let error = match Value::from(dict.clone()).deserialize::<T>() {
             Ok(value) => {
@@ -218,9 +209,8 @@ fn missing(
     for (field, hint) in required.iter().filter(|(f, _)| !dict.contains_key(*f)) {
         let key = format!("{prefix}.{field}");
         if !refused.any(&key) && !refused.misspelt(prefix) {
-            let mut error = ConfigError::new(&key, format!("missing; {hint}"));
-            annotate_origin(&mut error, figment);
-            out.problems.0.push(error);
+            let error = ConfigError::new(&key, format!("missing; {hint}"));
+            out.problems.0.push(annotate_origin(error, figment));
         }
         refused.bad.push(key);
     }

@@ -14,7 +14,7 @@ use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
 pub(super) use super::text::{named, section, text};
 use crate::domain::CareHqId;
-use crate::values::{DurationError, parse_byte_size, parse_duration};
+use crate::values::{Delay, parse_byte_size, parse_duration};
 
 /// Any `FromStr` type, whose error says what to write.
 pub(super) fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -116,18 +116,11 @@ where
 
 /// Delays, at least one (each is one more retry).
 pub(super) fn retry_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-    struct Delay(Duration);
-    impl FromStr for Delay {
-        type Err = DurationError;
-        fn from_str(text: &str) -> Result<Delay, Self::Err> {
-            parse_duration(text).map(Delay)
-        }
-    }
-    match list::<_, Delay>(d)? {
+    match list_via::<_, Delay, Duration>(d)? {
         delays if delays.is_empty() => Err(D::Error::custom(
             "is empty; give at least one delay, e.g. [\"10s\", \"1m\", \"5m\"] (each entry is one more retry)",
         )),
-        delays => Ok(delays.into_iter().map(|d| d.0).collect()),
+        delays => Ok(delays),
     }
 }
 

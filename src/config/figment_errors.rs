@@ -45,9 +45,7 @@ pub(super) fn convert(error: figment::Error, prefix: &str, figment: &Figment) ->
                 }
                 other => one_line(&other.to_string()),
             };
-            let mut error = ConfigError::new(key, message);
-            annotate_origin(&mut error, figment);
-            error
+            annotate_origin(ConfigError::new(key, message), figment)
         })
         .collect()
 }
@@ -99,18 +97,15 @@ pub(super) fn join_key(prefix: &str, path: &[String]) -> String {
 
 /// Adds "(from ENQUIRY_RELAY_…)" when the value came from the environment:
 /// an override nobody remembers setting is a classic source of confusion.
-pub(super) fn annotate_origin(error: &mut ConfigError, figment: &Figment) {
+pub(super) fn annotate_origin(mut error: ConfigError, figment: &Figment) -> ConfigError {
     // `sites[1].location` → `sites`; `sync.retry_schedule[2]` → `sync.retry_schedule`.
     let lookup = error.key.split('[').next().unwrap_or_default();
-    if lookup.is_empty() {
-        return;
+    if !lookup.is_empty()
+        && let Some(metadata) = figment.find_metadata(lookup)
+        && metadata.name == ENV_LAYER
+    {
+        let variable = env_var_name(lookup);
+        error.message.push_str(&format!(" (set by {variable})"));
     }
-    let from_env = figment
-        .find_metadata(lookup)
-        .is_some_and(|m| m.name == ENV_LAYER);
-    if from_env {
-        error
-            .message
-            .push_str(&format!(" (set by {})", env_var_name(lookup)));
-    }
+    error
 }

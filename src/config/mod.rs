@@ -241,10 +241,7 @@ fn build(
         Err(errors) => all.0.extend(
             (errors.0.into_iter())
                 .filter(|e| !extract::under_unreadable(&unreadable, &e.key))
-                .map(|mut e| {
-                    figment_errors::annotate_origin(&mut e, &figment);
-                    e
-                }),
+                .map(|e| figment_errors::annotate_origin(e, &figment)),
         ),
     }
     Err(all)

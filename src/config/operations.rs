@@ -52,10 +52,8 @@ fields::section! {
     /// `[metrics]`.
     #[derive(Clone, Debug)]
     pub struct MetricsSettings {
-        /// `/metrics` asks for the staff token, like `/status`. On by default:
-        /// the counters show each home's traffic and which defence caught what.
-        /// The built-in sandbox (no config file) turns it off, so a first
-        /// `cargo run` can be scraped without a token.
+        /// On by default: the counters show each home's traffic and which
+        /// defence caught what (the built-in sandbox turns it off).
         pub require_token: bool ["fields::boolean"] = true,
     }
 }
@@ -68,16 +66,10 @@ fields::section! {
         pub synced: Duration ["fields::positive_duration"] = 30 * DAY,
         /// Enquiries judged spam keep their details this long.
         pub spam: Duration ["fields::positive_duration"] = 7 * DAY,
-        /// A held enquiry nobody released or deleted keeps its details this
-        /// long after it arrived; then they are scrubbed and its delivery is
-        /// `expired` (never sent).
+        /// Held enquiries nobody released keep theirs this long; then their delivery is `expired`.
         pub held: Duration ["fields::positive_duration"] = 30 * DAY,
-        /// An enquiry with a failed step (CareHQ refused it, or a fallback
-        /// email or a further destination's copy failed for good), nothing
-        /// of it still to be sent, keeps its details this long after it
-        /// arrived; then they are scrubbed and its failed steps become
-        /// `expired`. Long enough for staff to correct and resend; applies
-        /// only after a notice period from the first start that warned about it.
+        /// Enquiries with a failed step and nothing left to send: long enough for
+        /// staff to correct and resend (from a notice period on: the example file).
         pub failed: Duration ["fields::positive_duration"] = 90 * DAY,
         /// How often a running server does the pass (the first one comes a
         /// minute after start, or after `interval` if that is shorter).

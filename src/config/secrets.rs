@@ -111,12 +111,10 @@ fn read_secret_file(file_key: &str, path: &Path, problems: &mut Problems) -> Opt
             return None;
         }
     };
-    if contents.ends_with('\n') {
-        contents.pop();
-        if contents.ends_with('\r') {
-            contents.pop();
-        }
-    }
+    let line = contents
+        .strip_suffix('\n')
+        .map(|c| c.strip_suffix('\r').unwrap_or(c));
+    contents.truncate(line.map_or(contents.len(), str::len));
     let secret = SecretString::from(contents);
     if secret.expose_secret().trim().is_empty() {
         problems.push(
@@ -149,46 +147,43 @@ pub fn derive_time_token_key(carehq_api_secret: &SecretString) -> SecretString {
     SecretString::from(hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A secret that `check` accepts, kept; its message never echoes the value.
+type Checked<E> = Result<Option<SecretString>, E>;
+
+fn checked<'de, D: Deserializer<'de>>(
+    d: D,
+    check: fn(&str) -> Option<String>,
+) -> Checked<D::Error> {
+    let secret: SecretString = fields::secret(d)?;
+    match check(secret.expose_secret()) {
+        Some(problem) => Err(D::Error::custom(problem)),
+        None => Ok(Some(secret)),
+    }
+}
+
 /// A staff token, long enough that guessing it from many addresses is
 /// hopeless (wrong tokens are throttled per address). Only its length is shown.
-pub(super) fn staff_token<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
+pub(super) fn staff_token<'de, D: Deserializer<'de>>(d: D) -> Checked<D::Error> {
     const MIN_CHARS: usize = 32;
-    let token: SecretString = fields::secret(d)?;
-    match token.expose_secret().chars().count() {
-        n if n < MIN_CHARS => Err(D::Error::custom(format!(
-            "is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"
-        ))),
-        _ => Ok(Some(token)),
-    }
+    checked(d, |token| {
+        let n = token.chars().count();
+        (n < MIN_CHARS).then(|| format!("is {n} characters long; use at least {MIN_CHARS} random characters so it cannot be guessed, e.g. the output of `openssl rand -hex 32` (64 characters)"))
+    })
 }
 
 /// A Sentry DSN, checked so a typo stops start-up instead of silently
-/// reporting nothing; never echoed.
-pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let dsn: SecretString = fields::secret(d)?;
-    match dsn.expose_secret().parse::<::sentry::types::Dsn>() {
-        Ok(_) => Ok(Some(dsn)),
-        Err(_) => Err(D::Error::custom(
-            "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"",
-        )),
-    }
+/// reporting nothing.
+pub(super) fn sentry_dsn<'de, D: Deserializer<'de>>(d: D) -> Checked<D::Error> {
+    checked(d, |dsn| {
+        let bad = dsn.parse::<::sentry::types::Dsn>().is_err();
+        bad.then(|| "is not a Sentry DSN (value hidden: it is a secret); copy it from the project's Client Keys page, e.g. \"https://<key>@o123.ingest.sentry.io/456\"".into())
+    })
 }
 
-/// An http(s) URL kept secret (chat webhooks carry their token in it); the
-/// message never echoes it.
-pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    let url: SecretString = fields::secret(d)?;
-    let parsed = reqwest::Url::parse(url.expose_secret()).ok();
-    match parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
-        true => Ok(Some(url)),
-        false => Err(D::Error::custom(
-            "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"",
-        )),
-    }
+/// An http(s) URL kept secret (chat webhooks carry their token in it).
+pub(super) fn secret_http_url<'de, D: Deserializer<'de>>(d: D) -> Checked<D::Error> {
+    checked(d, |url| {
+        let http = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        (!http).then(|| "is not an http(s) URL (value hidden: it is a secret); expected e.g. \"https://hooks.example.com/services/…\"".into())
+    })
 }

@@ -104,7 +104,10 @@ impl Provider for EnvLayer {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
                 continue;
             };
-            let Some(rest) = strip_prefix_ignore_case(name, ENV_PREFIX) else {
+            let head = name.get(..ENV_PREFIX.len());
+            let Some(rest) = (head.filter(|h| h.eq_ignore_ascii_case(ENV_PREFIX)))
+                .and_then(|_| name.get(ENV_PREFIX.len()..))
+            else {
                 continue;
             };
             // Blank means unset (`FOO=` in a compose file), as for every key.
@@ -130,15 +133,6 @@ impl Provider for EnvLayer {
             insert_path(&mut root, &path, parsed);
         }
         Ok(Profile::Default.collect(root))
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = name.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        name.get(prefix.len()..)
-    } else {
-        None
     }
 }
 

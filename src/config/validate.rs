@@ -144,19 +144,18 @@ fn captcha_within_request(request: Duration, timeouts: &[(String, Duration)], p:
 /// A lease that ends while CareHQ may still be answering lets another pass
 /// claim the row and send it again.
 fn lease_outlasts_timeout(lease: Duration, timeout: Duration, p: &mut Problems) {
-    if lease >= timeout + LEASE_MIN_MARGIN {
-        return;
+    if lease < timeout + LEASE_MIN_MARGIN {
+        p.push(
+            "sync.lease",
+            format!(
+                "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
+                format_duration(lease),
+                format_duration(timeout),
+                format_duration(LEASE_MIN_MARGIN),
+                format_duration(timeout + LEASE_MARGIN),
+            ),
+        );
     }
-    p.push(
-        "sync.lease",
-        format!(
-            "\"{}\" must be longer than carehq.timeout (\"{}\") by at least {} (time to record the outcome after CareHQ answers), or a send still in progress could be claimed again and duplicated; e.g. \"{}\"",
-            format_duration(lease),
-            format_duration(timeout),
-            format_duration(LEASE_MIN_MARGIN),
-            format_duration(timeout + LEASE_MARGIN),
-        ),
-    );
 }
 
 /// A site's fallback email goes out over the alerts' SMTP server, from
@@ -189,15 +188,14 @@ fn alerts_have_addresses(alerts: &AlertSettings, p: &mut Problems) {
 
 /// A post must be able to come after `min_fill_time` and before its token expires.
 fn fill_time_within_token_age(spam: &SpamSettings, p: &mut Problems) {
-    if spam.min_fill_time < spam.max_token_age {
-        return;
+    if spam.min_fill_time >= spam.max_token_age {
+        p.push(
+            "spam.max_token_age",
+            format!(
+                "\"{}\" must be longer than spam.min_fill_time (\"{}\"), or no post could ever pass",
+                format_duration(spam.max_token_age),
+                format_duration(spam.min_fill_time)
+            ),
+        );
     }
-    p.push(
-        "spam.max_token_age",
-        format!(
-            "\"{}\" must be longer than spam.min_fill_time (\"{}\"), or no post could ever pass",
-            format_duration(spam.max_token_age),
-            format_duration(spam.min_fill_time)
-        ),
-    );
 }

@@ -72,6 +72,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_millis(millis))
 }
 
+super::checked! {
+    /// One duration of a list (`sync.retry_schedule`), as `parse_duration` reads it.
+    Delay(Duration) = |text| parse_duration(text).map_err(|e| e.to_string());
+}
+
 /// The shortest exact way to write `duration` in the syntax above
 /// (`90s`, `1m`, `1500ms`); sub-millisecond parts are dropped.
 pub fn format_duration(duration: Duration) -> String {

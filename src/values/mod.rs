@@ -4,6 +4,30 @@
 //! the rate limiter and the visit slots; this module imports nothing else of
 //! the crate.
 
+/// Newtypes that check text as it is read (`FromStr`, whose error says what
+/// to write) and hand over the plain value they wrap, so a config field can
+/// be read as the newtype and kept as that value (`fields::via`).
+macro_rules! checked {
+    ($($(#[$doc:meta])* $name:ident($inner:ty) = |$text:ident| $parse:expr;)+) => {$(
+        $(#[$doc])*
+        pub struct $name(pub $inner);
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str($text: &str) -> Result<Self, String> {
+                $parse.map(Self)
+            }
+        }
+
+        impl From<$name> for $inner {
+            fn from(value: $name) -> $inner {
+                value.0
+            }
+        }
+    )+};
+}
+use checked;
+
 mod byte_size;
 mod duration;
 mod moment;
@@ -13,27 +37,9 @@ mod visit;
 mod web;
 
 pub use byte_size::{ByteSizeError, parse_byte_size};
-pub use duration::{DurationError, format_duration, parse_duration};
+pub use duration::{Delay, DurationError, format_duration, parse_duration};
 pub use moment::{format_utc_minute, format_utc_second};
 pub use names::{FieldName, Service, Slug};
 pub use rate::Rate;
 pub use visit::{ClosedDate, Host, VISIT_HOSTS, VISIT_TYPES, VisitType, VisitWindow, Zone};
 pub use web::{BaseUrl, Email, HttpUrl, ListenAddr, Net, SecureUrl};
-
-/// Each newtype hands over what it wraps, so a config field can be read as
-/// the newtype and kept as the plain value (`fields::via`).
-macro_rules! unwraps_to {
-    ($($newtype:ident => $inner:ty),* $(,)?) => {$(
-        impl From<$newtype> for $inner {
-            fn from(value: $newtype) -> $inner {
-                value.0
-            }
-        }
-    )*};
-}
-
-unwraps_to! {
-    Slug => String, Service => String, FieldName => String, HttpUrl => String,
-    BaseUrl => String, SecureUrl => String, ListenAddr => std::net::SocketAddr,
-    Net => ipnet::IpNet, Email => lettre::message::Mailbox, ClosedDate => jiff::civil::Date,
-}

@@ -2,29 +2,44 @@
 //! destinations), CareHQ service values, form field names. Each refuses
 //! with a message that says what to write.
 
-use std::str::FromStr;
-
 /// Longest slug; slugs appear in URLs (`/forms/{slug}`).
 const MAX_SLUG: usize = 64;
 
-/// Lower-case letters, digits and hyphens: a site's slug, an account's or a
-/// destination's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Slug(pub String);
+super::checked! {
+    /// Lower-case letters, digits and hyphens: a site's slug, an account's or a
+    /// destination's name.
+    Slug(String) = |text| match (1..=MAX_SLUG).contains(&text.len())
+        && (text.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        true => Ok(text.to_owned()),
+        false => Err(format!(
+            "\"{text}\" is not a valid name; use 1 to {MAX_SLUG} lower-case letters, digits and hyphens, e.g. \"{}\"",
+            suggest_slug(text)
+        )),
+    };
 
-impl FromStr for Slug {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let valid = (1..=MAX_SLUG).contains(&text.len())
-            && (text.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        match valid {
-            true => Ok(Self(text.to_owned())),
-            false => Err(format!(
-                "\"{text}\" is not a valid name; use 1 to {MAX_SLUG} lower-case letters, digits and hyphens, e.g. \"{}\"",
-                suggest_slug(text)
-            )),
-        }
-    }
+    /// A CareHQ service value looks like `residential_home`; catching
+    /// "Residential Home" here beats a 400 from CareHQ on every enquiry.
+    Service(String) = |value| match (1..=64).contains(&value.len())
+        && (value.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        true => Ok(value.to_owned()),
+        false => Err(format!(
+            "\"{value}\" is not a CareHQ service value; use lower case and underscores, e.g. \"residential_home\""
+        )),
+    };
+
+    /// A form field of the site's own (the honeypot's name).
+    FieldName(String) = |name| match name.len() <= 64
+        && !name.starts_with('_')
+        && !FORM_FIELDS.contains(&name)
+        && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        true => Ok(name.to_owned()),
+        false => Err(format!(
+            "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
+        )),
+    };
 }
 
 /// "Upton Court!" → "upton-court": what the operator most likely meant.
@@ -45,24 +60,6 @@ fn suggest_slug(text: &str) -> String {
     }
 }
 
-/// A CareHQ service value looks like `residential_home`; catching
-/// "Residential Home" here beats a 400 from CareHQ on every enquiry.
-pub struct Service(pub String);
-
-impl FromStr for Service {
-    type Err = String;
-    fn from_str(value: &str) -> Result<Self, String> {
-        let valid = (1..=64).contains(&value.len())
-            && (value.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        match valid {
-            true => Ok(Self(value.to_owned())),
-            false => Err(format!(
-                "\"{value}\" is not a CareHQ service value; use lower case and underscores, e.g. \"residential_home\""
-            )),
-        }
-    }
-}
-
 /// Fields the form uses itself: a honeypot with one of these names would trap families.
 const FORM_FIELDS: &[&str] = &[
     "name",
@@ -76,25 +73,6 @@ const FORM_FIELDS: &[&str] = &[
     "enquiring_for_self",
     "consent",
 ];
-
-/// A form field of the site's own (the honeypot's name).
-pub struct FieldName(pub String);
-
-impl FromStr for FieldName {
-    type Err = String;
-    fn from_str(name: &str) -> Result<Self, String> {
-        let valid = name.len() <= 64
-            && !name.starts_with('_')
-            && !FORM_FIELDS.contains(&name)
-            && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        match valid {
-            true => Ok(Self(name.to_owned())),
-            false => Err(format!(
-                "\"{name}\" is not usable as a form field name; use letters, digits, - and _ (not a field the form already has), e.g. \"website\""
-            )),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -94,56 +94,23 @@ impl FromStr for Zone {
     }
 }
 
-/// `YYYY-MM-DD`.
-pub struct ClosedDate(pub Date);
+super::checked! {
+    /// `YYYY-MM-DD`.
+    ClosedDate(Date) = |text| match text.parse::<Date>() {
+        Ok(date) if text.len() == 10 => Ok(date),
+        _ => Err(format!("\"{text}\" is not a date; write YYYY-MM-DD, e.g. \"2026-12-25\"")),
+    };
 
-impl FromStr for ClosedDate {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text.parse::<Date>() {
-            Ok(date) if text.len() == 10 => Ok(Self(date)),
-            _ => Err(format!(
-                "\"{text}\" is not a date; write YYYY-MM-DD, e.g. \"2026-12-25\""
-            )),
-        }
-    }
-}
+    /// One of `VISIT_HOSTS`.
+    Host(String) = |text| listed(text, VISIT_HOSTS, "host role");
 
-/// One of `VISIT_HOSTS`.
-pub struct Host(pub &'static str);
-
-impl FromStr for Host {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        listed(text, VISIT_HOSTS, "host role").map(Self)
-    }
-}
-
-/// One of `VISIT_TYPES`.
-pub struct VisitType(pub &'static str);
-
-impl FromStr for VisitType {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        listed(text, VISIT_TYPES, "visit type").map(Self)
-    }
-}
-
-impl From<Host> for String {
-    fn from(host: Host) -> String {
-        host.0.to_owned()
-    }
-}
-
-impl From<VisitType> for String {
-    fn from(visit_type: VisitType) -> String {
-        visit_type.0.to_owned()
-    }
+    /// One of `VISIT_TYPES`.
+    VisitType(String) = |text| listed(text, VISIT_TYPES, "visit type");
 }
 
 /// `text` as one of CareHQ's values in `list` (exactly: CareHQ refuses others).
-fn listed(text: &str, list: &'static [&'static str], what: &str) -> Result<&'static str, String> {
-    let found = list.iter().copied().find(|v| *v == text);
+fn listed(text: &str, list: &[&str], what: &str) -> Result<String, String> {
+    let found = list.iter().find(|v| **v == text).map(|v| v.to_string());
     found.ok_or_else(|| {
         let expected = list.join(", ");
         format!("\"{text}\" is not a CareHQ {what}; expected one of: {expected}")
