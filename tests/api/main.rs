@@ -42,6 +42,7 @@ mod quarantine;
 mod retention;
 mod rolling_restart;
 mod search_terms;
+mod site_forms;
 mod spam;
 mod spam_limits;
 mod staff;
