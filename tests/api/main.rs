@@ -24,6 +24,7 @@ mod fallback_email;
 mod fault_rounds;
 mod fhir_destination;
 mod fhir_sandbox;
+mod form_builder_webhooks;
 mod health;
 mod helpers;
 mod incident_races;

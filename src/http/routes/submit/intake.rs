@@ -84,7 +84,7 @@ pub(super) fn parse(post: &Post<'_>) -> Result<(Enquiry, Option<VisitChoice>), F
 /// copy of the database cannot confirm a guessed enquiry (name, email,
 /// phone) against it, encrypted or not. The `k1:` prefix tells it from the
 /// unkeyed SHA-256 stored before (see `storage::repeat_or_conflict`).
-pub(super) fn fingerprint(
+pub(crate) fn fingerprint(
     secret: &SecretString,
     enquiry: &Enquiry,
     visit: Option<&VisitChoice>,

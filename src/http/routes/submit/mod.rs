@@ -26,6 +26,9 @@ mod intake;
 mod screening;
 mod storing;
 
+/// The idempotency fingerprint of an enquiry, for the webhooks' keys too.
+pub(crate) use intake::fingerprint;
+
 use std::net::IpAddr;
 
 use axum::Extension;
