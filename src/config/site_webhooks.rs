@@ -216,6 +216,23 @@ location = "6724fbc74f73a2cebf6377fa"
     }
 
     #[test]
+    fn sandbox_mode_has_a_demo_webhook_on_the_demo_site() {
+        use super::super::sandbox_defaults::{DEMO_HOOK, DEMO_HOOK_TOKEN, DEMO_SLUG};
+        jail(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let absent = dir.path().join("enquiry-relay.toml");
+            let settings = super::super::load_from(None, None, &absent).unwrap();
+            let hook = &settings.site(DEMO_SLUG).unwrap().webhooks[0];
+            assert_eq!(hook.name, DEMO_HOOK);
+            assert_eq!(
+                hook.token.as_ref().unwrap().expose_secret(),
+                DEMO_HOOK_TOKEN
+            );
+            assert_eq!(hook.field_map().ours("your-email"), Some("email"));
+        });
+    }
+
+    #[test]
     fn a_bad_webhook_is_refused_naming_the_key() {
         let hook = |rest: &str| format!("[[sites.webhooks]]\n{rest}\n");
         refused(
