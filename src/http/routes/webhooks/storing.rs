@@ -64,6 +64,7 @@ pub(super) async fn store(
         consent: None,
         partner_event: None,
         destinations: site.also_send_to.clone(),
+        intake: Some(format!("webhook {}", hook.name)),
     };
     match state.store.insert_enquiry(new).await {
         Ok(InsertOutcome::Created) => {
