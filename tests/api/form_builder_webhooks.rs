@@ -262,6 +262,29 @@ async fn a_wrong_token_and_an_unknown_hook_get_the_same_401(db: Db) {
     }
     assert!(bodies.iter().all(|b| *b == bodies[0]), "{bodies:?}");
     assert!(!bodies[0].contains("not-the-token"));
+
+    // Ten refusals shut the address out: the right token too gets 429 until
+    // the window passes; a post with no token at all guessed nothing and
+    // still gets 401.
+    for _ in 0..6 {
+        assert_eq!(
+            post_hook(&app, "typeform", &gravity_entry("1"))
+                .await
+                .status(),
+            401
+        );
+    }
+    let shut = post_hook(&app, "gravity", &gravity_entry("1")).await;
+    assert_eq!(shut.status(), 429);
+    assert!(shut.headers().contains_key("retry-after"));
+    let bare = app
+        .http
+        .post(format!("{}/webhooks/{SITE}/gravity", app.address))
+        .json(&gravity_entry("1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
     assert_eq!(stored_enquiries(&db).await, 0);
 }
 on_both_databases!(a_wrong_token_and_an_unknown_hook_get_the_same_401);

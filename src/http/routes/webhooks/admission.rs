@@ -3,7 +3,9 @@
 //! one address guessing tokens is one address), do the site and the hook
 //! exist, and does the token match (bearer header, or the URL's last
 //! segment). An unknown site, an unknown hook and a wrong token get one and
-//! the same 401, so nothing tells a prober which sites or hooks exist.
+//! the same 401, so nothing tells a prober which sites or hooks exist. A
+//! request with no token at all is answered 401 before the throttle is asked
+//! (it guesses nothing, so it is no strike, and never a 429).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -35,6 +37,13 @@ pub(super) fn admitted<'s>(
     let client = subscriber(ip);
     let site = state.settings.site(slug);
     let hook = site.and_then(|s| s.webhooks.iter().find(|w| w.name == name));
+    // No token at all guesses nothing: answered 401 from here, never 429,
+    // and not counted towards the address's limit.
+    if path_token.is_none() && header_text(headers, "authorization").is_none() {
+        count_unknown(site, hook, "unauthorized");
+        debug!(reason = "missing", "form-builder webhook refused");
+        return Err(Shut::Unauthorized);
+    }
     if let Err(wait) = (state.partner_throttle).attempt(client, Instant::now(), false) {
         count_unknown(site, hook, "throttled");
         return Err(Shut::Throttled(wait));
