@@ -9,17 +9,29 @@ use serde_json::{Map, Value};
 use super::field_map::FieldMap;
 use crate::domain::RawSubmission;
 
-/// Keys the builders use for the visitor's address and browser: never
-/// copied into the enquiry (the home needs neither to call a family back).
+/// Keys the builders use for the visitor's address and browser, written
+/// lower-case without `_`, `-` or spaces (`remote_ip`, `ipAddress`, `User
+/// Agent`): never copied into the enquiry (the home needs neither to call a
+/// family back).
 const VISITOR_KEYS: &[&str] = &[
     "ip",
-    "ip_address",
-    "remote_ip",
-    "user_ip",
-    "user_agent",
+    "ipaddress",
+    "remoteip",
+    "remoteaddr",
+    "userip",
+    "clientip",
     "useragent",
-    "http_user_agent",
+    "httpuseragent",
 ];
+
+/// `key` as [`VISITOR_KEYS`] are written.
+fn visitor_key(key: &str) -> bool {
+    let squashed: String = (key.chars())
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    VISITOR_KEYS.contains(&squashed.as_str())
+}
 
 /// Why a body could not be read; each says what to send instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -159,8 +171,7 @@ impl Walk<'_> {
     }
 
     fn ignored(&self, path: &[String]) -> bool {
-        let last = path.last().map(|s| s.to_ascii_lowercase());
-        if last.is_some_and(|l| VISITOR_KEYS.contains(&l.as_str())) {
+        if path.last().is_some_and(|key| visitor_key(key)) {
             return true;
         }
         let joined = path.join(".");
@@ -400,6 +411,16 @@ mod tests {
         }));
         let raw = payload.submission(&FieldMap::default(), &["_wpcf7*", "meta"]);
         assert_eq!(pairs(&raw), [("metadata", "kept")]);
+    }
+
+    #[test]
+    fn the_visitors_address_and_browser_are_never_copied_however_spelt() {
+        let payload = json_payload(json!({
+            "ip": "1", "ipAddress": "2", "remote_ip": "3", "User Agent": "4", "user-agent": "5",
+            "metadata": {"clientIp": "6", "HTTP_USER_AGENT": "7"}, "zip": "kept", "tip": "kept",
+        }));
+        let raw = payload.submission(&FieldMap::default(), &[]);
+        assert_eq!(pairs(&raw), [("zip", "kept"), ("tip", "kept")]);
     }
 
     #[test]
