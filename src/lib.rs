@@ -22,6 +22,7 @@ pub mod ops;
 pub mod outgoing;
 pub mod partners;
 pub mod sandbox;
+pub mod site_forms;
 pub mod spam;
 pub mod startup;
 pub mod storage;

@@ -124,6 +124,7 @@ async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Re
         consent: None,
         partner_event: None,
         destinations: Vec::new(),
+        intake: None,
     };
     let outcome = if has_visit(k) {
         // Two to six days ahead, on the hour.

@@ -198,6 +198,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
     println!("site      {}", enquiry.site);
     println!("received  {} UTC", when(enquiry.received_at));
     println!("spam      {}", enquiry.spam_verdict);
+    println!("came in   {}", enquiry.came_in());
     if let Some(consent) = &enquiry.consent {
         println!(
             "consent   version {}, wording SHA-256 {}",

@@ -21,7 +21,9 @@ mod partners;
 mod sandbox_defaults;
 mod secrets;
 mod sections;
+mod site_fields;
 mod site_form;
+mod site_webhooks;
 mod sites;
 mod sources;
 mod text;
@@ -56,6 +58,7 @@ pub use sections::{
     StaffSettings, SyncSettings,
 };
 pub use site_form::{Labels, OPTIONAL_FIELDS, SiteDefaults};
+pub use site_webhooks::SiteWebhook;
 pub use sites::SiteSettings;
 pub use visits::VisitSettings;
 

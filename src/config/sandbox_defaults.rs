@@ -13,6 +13,13 @@ use crate::sandbox::seed;
 pub const DEMO_SLUG: &str = "demo";
 /// The demo site's FHIR destination (the in-process FHIR sandbox).
 pub const DEMO_DESTINATION: &str = "demo-records";
+/// The demo site's form-builder webhook (`POST /webhooks/demo/demo-builder`),
+/// a Contact Form 7-shaped one that takes our field names too.
+pub const DEMO_HOOK: &str = "demo-builder";
+/// Its token: sandbox mode only, published in docs/site-forms.md and in
+/// `/openapi.json` (so the fuzzer reaches the route with a valid token); no
+/// secret, since nothing real is behind it.
+pub const DEMO_HOOK_TOKEN: &str = "sandbox-demo-webhook-token-not-a-secret";
 
 /// The defaults as TOML, so they layer exactly like a file would.
 pub(super) fn toml() -> String {
@@ -25,6 +32,7 @@ pub(super) fn toml() -> String {
         ("partner", seed::PARTNER_ACCOUNT), ("partner_id", seed::PARTNER_ACCOUNT_ID),
         ("partner_key", seed::PARTNER_API_KEY), ("partner_secret", seed::PARTNER_API_SECRET),
         ("partner_slug", seed::PARTNER_SLUG), ("partner_location", seed::PARTNER_LOCATION),
+        ("demo_hook", DEMO_HOOK), ("demo_hook_token", DEMO_HOOK_TOKEN),
     ];
     let mut toml = include_str!("sandbox.toml").to_owned();
     for (name, value) in values {

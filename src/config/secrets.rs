@@ -97,7 +97,11 @@ fn table_at<'a>(dict: &'a mut Dict, path: &str) -> Option<&'a mut Dict> {
 
 /// Reads the whole file and strips one trailing newline, which editors and
 /// `echo` add but which is never part of a key.
-fn read_secret_file(file_key: &str, path: &Path, problems: &mut Problems) -> Option<SecretString> {
+pub(super) fn read_secret_file(
+    file_key: &str,
+    path: &Path,
+    problems: &mut Problems,
+) -> Option<SecretString> {
     let mut contents = match std::fs::read_to_string(path) {
         Ok(contents) => contents,
         Err(err) => {

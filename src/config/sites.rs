@@ -60,6 +60,10 @@ fields::section! {
         pub labels: Labels = Labels::default(),
         /// `[sites.partners.*]`: partners that may post this site's enquiries.
         pub partners: SitePartners = SitePartners::default(),
+        /// `[sites.fields]`: the site's own form's field names → ours.
+        pub fields: crate::site_forms::FieldMap ["super::site_fields::field_map"] = Default::default(),
+        /// `[[sites.webhooks]]`: form builders posting server to server.
+        pub webhooks: Vec<super::SiteWebhook> = Vec::new(),
     }
 }
 
@@ -145,6 +149,7 @@ fn one_site(i: usize, site: &mut SiteSettings, refused: &Refused, p: &mut Proble
         captcha::required_keys(&key("captcha"), captcha, p);
     }
     super::partners::check(&format!("sites[{i}]"), &site.partners, p);
+    super::site_webhooks::check(i, &mut site.webhooks, p);
     // Two spellings of one origin are harmless: the copy is dropped.
     for origin in std::mem::take(&mut site.allowed_origins) {
         if !site.allowed_origins.contains(&origin) {

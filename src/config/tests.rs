@@ -668,7 +668,8 @@ fn the_example_file_documents_every_key() {
              [staff]\nzz = 1\n[captcha]\nzz = 1\n[spam]\nzz = 1\n[rate_limit]\nzz = 1\n\
              [status]\nzz = 1\n[metrics]\nzz = 1\n[retention]\nzz = 1\n[alerts]\nzz = 1\n[sentry]\nzz = 1\n[log]\nzz = 1\n\
              [[sites]]\nzz = 1\n[[sites]]\n[sites.defaults]\nzz = 1\n[[sites]]\n[sites.captcha]\nzz = 1\n\
-             [[sites]]\n[sites.visits]\nzz = 1\n[[sites]]\n[sites.partners.helparound]\nzz = 1\n";
+             [[sites]]\n[sites.visits]\nzz = 1\n[[sites]]\n[sites.partners.helparound]\nzz = 1\n\
+             [[sites]]\n[[sites.webhooks]]\nzz = 1\n";
     let errors = load(probe, &[]).unwrap_err();
     let mut checked = 0;
     for error in &errors.0 {
@@ -679,7 +680,9 @@ fn the_example_file_documents_every_key() {
             let documented = (EXAMPLE.lines())
                 .map(|l| l.trim_start_matches('#').trim_start())
                 .any(|l| {
-                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[sites.{key}]"))
+                    l.starts_with(&format!("{key} ="))
+                        || l.starts_with(&format!("[sites.{key}]"))
+                        || l.starts_with(&format!("[[sites.{key}]]"))
                 });
             assert!(
                 documented,

@@ -23,6 +23,9 @@ pub enum Purpose {
     StaffSession,
     /// What a partner's enrollment said, kept with its event key.
     PartnerEnrollment,
+    /// A form builder's webhook body (or a long entry id), as its
+    /// idempotency key: a repeat is recognised without keeping the body.
+    WebhookBody,
 }
 
 impl Purpose {
@@ -30,6 +33,7 @@ impl Purpose {
         match self {
             Purpose::StaffSession => b"enquiry-relay staff session fingerprint v1",
             Purpose::PartnerEnrollment => b"enquiry-relay partner enrollment fingerprint v1",
+            Purpose::WebhookBody => b"enquiry-relay form-builder webhook body v1",
         }
     }
 }

@@ -65,6 +65,11 @@ pub fn router(state: AppState) -> Router {
             "/partners/helparound/{site}/user-action",
             post(routes::partners::action),
         )
+        .route("/webhooks/{site}/{name}", post(routes::webhooks::receive))
+        .route(
+            "/webhooks/{site}/{name}/{token}",
+            post(routes::webhooks::receive_with_token),
+        )
         .merge(routes::staff::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -85,7 +90,7 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
                     let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    tracing::info_span!("request", method = %request.method(), path = %access_log::logged_path(request.uri().path()), request_id = %id)
                 })
                 .on_response(access_log::on_response),
         )

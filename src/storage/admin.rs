@@ -44,6 +44,18 @@ pub struct EnquiryRecord {
     pub scrubbed_at: Option<i64>,
     /// The consent wording agreed to; kept after the payload is scrubbed.
     pub consent: Option<super::ConsentRecord>,
+    /// Which way it came in (`hosted form`, `site form`, `webhook NAME`,
+    /// `partner helparound`); `None` for enquiries stored before it was
+    /// recorded (migration 0032 / PostgreSQL 0042).
+    pub intake: Option<String>,
+}
+
+impl EnquiryRecord {
+    /// Which way it came in, for staff: as recorded, or "not recorded" for
+    /// an enquiry stored before it was.
+    pub fn came_in(&self) -> &str {
+        self.intake.as_deref().unwrap_or("not recorded")
+    }
 }
 
 impl std::fmt::Debug for EnquiryRecord {
@@ -56,6 +68,7 @@ impl std::fmt::Debug for EnquiryRecord {
             .field("spam_verdict", &self.spam_verdict)
             .field("scrubbed_at", &self.scrubbed_at)
             .field("consent", &self.consent)
+            .field("intake", &self.intake)
             .finish()
     }
 }
@@ -79,6 +92,7 @@ type RecordRow = (
     Option<String>,
     String,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -156,7 +170,7 @@ impl Store {
         let mut conn = self.staff_read().await?;
         let row: Option<RecordRow> =
             sqlx::query_as(
-                "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at, consent_version, consent_sha256 \
+                "SELECT id, site, received_at, payload, spam_verdict, scrubbed_at, consent_version, consent_sha256, intake \
                  FROM enquiries WHERE id = $1",
             )
             .bind(id)
@@ -164,7 +178,17 @@ impl Store {
             .await?;
         conn.done();
         row.map(
-            |(id, site, received_at, payload, spam_verdict, scrubbed_at, version, sha256)| {
+            |(
+                id,
+                site,
+                received_at,
+                payload,
+                spam_verdict,
+                scrubbed_at,
+                version,
+                sha256,
+                intake,
+            )| {
                 let payload = (self.sealing).open_opt(payload, Place::payload(&id))?;
                 Ok(EnquiryRecord {
                     id,
@@ -176,6 +200,7 @@ impl Store {
                     consent: version
                         .zip(sha256)
                         .map(|(version, sha256)| super::ConsentRecord { version, sha256 }),
+                    intake,
                 })
             },
         )

@@ -303,6 +303,7 @@ mod tests {
                     consent: None,
                     partner_event: None,
                     destinations: Vec::new(),
+                    intake: None,
                 };
                 let outcome = store.insert_enquiry(new).await.unwrap();
                 (id.clone(), outcome)

@@ -34,6 +34,9 @@ pub struct NewEnquiry {
     /// The site's `also_send_to` destinations: one more outbox step each
     /// (`destination:NAME`), made with the enquiry's own.
     pub destinations: Vec<String>,
+    /// Which way it came in (`hosted form`, `site form`, `webhook NAME`,
+    /// `partner helparound`), shown to staff; `None` when not known.
+    pub intake: Option<String>,
 }
 
 /// An enquiry's payload as stored (sealed when encryption is on) and the
@@ -187,9 +190,9 @@ fn steps_of(new: &NewEnquiry) -> Vec<String> {
         .collect()
 }
 
-/// The enquiry's row; [`bind_enquiry`] binds `$1`–`$10`.
-const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)";
+/// The enquiry's row; [`bind_enquiry`] binds `$1`–`$11`.
+const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
@@ -214,6 +217,7 @@ fn bind_enquiry<'q>(
         // it from there): written now, the trigger finds it right and does
         // not write the row a second time.
         .bind(if new.held { "held" } else { "waiting" })
+        .bind(new.intake.as_deref())
 }
 
 /// The enquiry and its steps as one statement (PostgreSQL, when there is no
@@ -228,13 +232,13 @@ async fn insert_in_one_statement(
     now: i64,
 ) -> Result<(), StoreError> {
     let steps = steps_of(new);
-    // $1–$12 are the enquiry's and shared; each step adds its id and name.
+    // $1–$13 are the enquiry's and shared; each step adds its id and name.
     let values: Vec<String> = (0..steps.len())
         .map(|i| {
             format!(
-                "(${}, $1, ${}, $11, $3, $3, $3, $12)",
-                13 + 2 * i,
-                14 + 2 * i
+                "(${}, $1, ${}, $12, $3, $3, $3, $13)",
+                14 + 2 * i,
+                15 + 2 * i
             )
         })
         .collect();

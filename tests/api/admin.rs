@@ -67,6 +67,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             consent: None,
             partner_event: None,
             destinations: Vec::new(),
+            intake: None,
         })
         .await
         .unwrap();

@@ -439,6 +439,7 @@ pub async fn insert_enquiry_of(store: &Store, site: &str, payload: String) -> St
             consent: None,
             partner_event: None,
             destinations: Vec::new(),
+            intake: None,
         })
         .await
         .expect("store an enquiry");

@@ -35,6 +35,7 @@ fn enrollment(key: PartnerEventKey) -> NewEnquiry {
         consent: None,
         partner_event: Some(key),
         destinations: Vec::new(),
+        intake: None,
     }
 }
 

@@ -490,6 +490,7 @@ async fn enrollment_with_traces(store: &Store) -> String {
             consent: None,
             partner_event: Some(key("enrollment")),
             destinations: Vec::new(),
+            intake: None,
         })
         .await
         .unwrap();
@@ -923,6 +924,7 @@ async fn an_erasure_leaves_no_column_naming_the_person(db: Db) {
                     sent_at_ms: 1_700_000_000_000,
                 }),
                 destinations: Vec::new(),
+                intake: None,
             })
             .await
             .unwrap();

@@ -643,6 +643,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 consent: None,
                 partner_event: None,
                 destinations: Vec::new(),
+                intake: None,
             };
             let visit = NewVisit {
                 slot_at,

@@ -9,6 +9,7 @@ pub mod staff;
 pub mod status;
 pub mod submit;
 pub mod visit_slots;
+pub mod webhooks;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};

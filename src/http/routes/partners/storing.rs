@@ -71,6 +71,7 @@ pub(super) async fn store(
             sent_at_ms: key.sent_at_ms,
         }),
         destinations: site.also_send_to.clone(),
+        intake: Some(format!("partner {PARTNER}")),
     };
     Ok(match state.store.insert_enquiry(new).await? {
         InsertOutcome::Created if submission.held => Stored::Answered(id, "held"),

@@ -84,14 +84,18 @@ fn success(site: &SiteSettings, format: Format, id: &str, replayed: bool, embed:
     response
 }
 
-/// 422: JSON names each bad field; a browser gets the form again with the
-/// messages and everything it typed, the extra answers a site's own form
-/// asked for included (see `FormPage::retyped`).
+/// 422: JSON names each bad field (by the site's own name where
+/// `[sites.fields]` maps it); a browser gets the form again with the
+/// messages, each saying which field of the site's own form it is about,
+/// and everything it typed, the extra answers a site's own form asked for
+/// included (see `FormPage::retyped`).
 pub(super) async fn invalid(post: &Post<'_>, fields: FieldErrors) -> Response {
     let (state, site, raw) = (post.state, post.site, post.raw);
     if post.format == Format::Json {
+        let fields = site.fields.their_errors(&fields);
         return HttpError::Validation(fields).into_response_for(post.format);
     }
+    let fields = site.fields.annotated(&fields);
     let key = post
         .key
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned);

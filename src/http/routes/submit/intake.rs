@@ -35,6 +35,19 @@ pub(super) fn idempotency_key(
     Ok(Some(key.to_owned()))
 }
 
+/// The hidden field the hosted form carries, so a post from it is told
+/// from a site's own form's (or a script's) in what staff see.
+pub(crate) const VIA_FIELD: &str = "_via";
+
+/// Which way a post to `/forms/{site}` came in: the hosted form (its
+/// hidden `_via=hosted`), else the site's own form or a script.
+pub(super) fn way_in(raw: &RawSubmission) -> &'static str {
+    match raw.first(VIA_FIELD) {
+        Some("hosted") => "hosted form",
+        _ => "site form",
+    }
+}
+
 /// Fields neither parsed nor appended to the message: the CAPTCHA widget's,
 /// the visit's (checked by `visits`) and the honeypot.
 pub(super) fn ignored_fields(site: &SiteSettings) -> Vec<String> {
@@ -84,7 +97,7 @@ pub(super) fn parse(post: &Post<'_>) -> Result<(Enquiry, Option<VisitChoice>), F
 /// copy of the database cannot confirm a guessed enquiry (name, email,
 /// phone) against it, encrypted or not. The `k1:` prefix tells it from the
 /// unkeyed SHA-256 stored before (see `storage::repeat_or_conflict`).
-pub(super) fn fingerprint(
+pub(crate) fn fingerprint(
     secret: &SecretString,
     enquiry: &Enquiry,
     visit: Option<&VisitChoice>,

@@ -26,6 +26,9 @@ mod intake;
 mod screening;
 mod storing;
 
+/// The idempotency fingerprint of an enquiry, for the webhooks' keys too.
+pub(crate) use intake::fingerprint;
+
 use std::net::IpAddr;
 
 use axum::Extension;
@@ -103,6 +106,9 @@ async fn accept(
     let origin = screening::check_origin(state, site, headers)?;
     let ip = screening::check_ip(state, site, peer, headers)?;
     let raw = read_submission(headers, body, state.settings.server.body_limit).await?;
+    // A site's own form's names become ours before anything reads them
+    // (`[sites.fields]`); the spam fields are not mapped and stay as sent.
+    let raw = site.fields.apply(&raw);
     if screening::honeypot_tripped(site, &raw) {
         return Ok(answering::decoy(site, format, &raw));
     }

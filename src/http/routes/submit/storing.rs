@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::Post;
 use super::answering::{self, conflict, rate_limited, repeated};
-use super::intake::{consent_record, fingerprint, stored_payload};
+use super::intake::{self, consent_record, fingerprint, stored_payload};
 use super::screening::Screened;
 use crate::domain::{Enquiry, FieldErrors};
 use crate::http::error::HttpError;
@@ -46,6 +46,7 @@ pub(super) async fn store(
         consent: consent_record(site, enquiry),
         partner_event: None,
         destinations: site.also_send_to.clone(),
+        intake: Some(intake::way_in(post.raw).into()),
     };
     // From here the outcome is the database's: the request timeout waits for
     // it rather than answer "not sent" (see http::request_timeout).

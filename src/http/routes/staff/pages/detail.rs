@@ -49,6 +49,8 @@ pub struct DetailPage {
     pub id: String,
     pub action_base: String,
     pub site: String,
+    /// Which way it came in (hosted form, site form, webhook, partner).
+    pub came_in: String,
     pub received: String,
     pub state: String,
     /// (label, value) of what the family wrote; empty once scrubbed.
@@ -119,6 +121,7 @@ impl DetailPage {
             partner_events: (record.partner_events.iter()).map(partner_event).collect(),
             edit_fields: record.edit_fields,
             site: record.site,
+            came_in: record.enquiry.came_in().to_owned(),
             id: record.enquiry.id,
         }
     }
