@@ -20,14 +20,14 @@ const TOKEN: &str = "5f1c0d6e8a9b4c2d7e3f1a0b9c8d7e6f5a4b3c2d1e0f9a8b";
 fn hooks() -> AppOptions {
     let hook = |name: &str, preset: &str, extra: &str| {
         format!(
-            "\n[[sites.webhooks]]\nname = \"{name}\"\ntoken = \"{TOKEN}\"\npreset = \"{preset}\"\n{extra}\n"
+            "\n[[webhooks]]\nname = \"{name}\"\ntoken = \"{TOKEN}\"\npreset = \"{preset}\"\n{extra}\n"
         )
     };
     let site_toml = [
         hook(
             "gravity",
             "gravity_forms",
-            "[sites.webhooks.fields]\n\"1.3\" = \"first_name\"\n\"1.6\" = \"last_name\"\n\"2\" = \"email\"\n\"3\" = \"phone\"\n\"4\" = \"care_requirements\"",
+            "[webhooks.fields]\n\"1.3\" = \"first_name\"\n\"1.6\" = \"last_name\"\n\"2\" = \"email\"\n\"3\" = \"phone\"\n\"4\" = \"care_requirements\"",
         ),
         hook("elementor", "elementor", ""),
         hook("cf7", "contact_form_7", ""),
@@ -36,10 +36,8 @@ fn hooks() -> AppOptions {
         hook("ninja", "ninja_forms", ""),
     ]
     .concat();
-    AppOptions {
-        site_toml,
-        ..AppOptions::default()
-    }
+    // Keys of the test site's own table (`[[sites.webhooks]]` in a file).
+    AppOptions::default().site(site_toml)
 }
 
 /// Gravity Forms' Webhooks Add-On, "all fields": the entry object.

@@ -12,18 +12,16 @@ use crate::on_both_databases;
 use crate::staff::{Staff, staff_options};
 
 /// Contact Form 7's default form, mapped.
+/// The test site's `[sites.fields]`.
 const CF7_FIELDS: &str = r#"
-[sites.fields]
+[fields]
 "your-name" = "name"
 "your-email" = "email"
 "your-message" = "care_requirements"
 "#;
 
 fn cf7_site() -> AppOptions {
-    AppOptions {
-        site_toml: CF7_FIELDS.into(),
-        ..AppOptions::default()
-    }
+    AppOptions::default().site(CF7_FIELDS)
 }
 
 async fn a_contact_form_7_post_is_delivered_through_the_field_map(db: Db) {
@@ -105,12 +103,9 @@ on_both_databases!(a_missing_mapped_field_is_named_by_the_sites_own_name);
 async fn which_way_each_enquiry_came_in_is_shown_to_staff(db: Db) {
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
     let hook = format!(
-        "\n[[sites.webhooks]]\nname = \"cf7\"\ntoken = \"{TOKEN}\"\npreset = \"contact_form_7\"\n"
+        "\n[[webhooks]]\nname = \"cf7\"\ntoken = \"{TOKEN}\"\npreset = \"contact_form_7\"\n"
     );
-    let options = staff_options(AppOptions {
-        site_toml: format!("{CF7_FIELDS}{hook}"),
-        ..AppOptions::default()
-    });
+    let options = staff_options(AppOptions::default().site(format!("{CF7_FIELDS}{hook}")));
     let Some((db, sandbox, app)) = TestApp::builder(db).options(options).spawn().await else {
         return;
     };
