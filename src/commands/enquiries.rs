@@ -135,7 +135,7 @@ async fn list(
     limit: i64,
 ) -> anyhow::Result<ExitCode> {
     if let Some(s) = &status
-        && DeliveryStatus::parse(s).is_none()
+        && s.parse::<DeliveryStatus>().is_err()
     {
         return Ok(usage(&format!(
             "--status \"{s}\" is not a state; use pending, sending, synced, failed, held, waiting (a home visit waiting for its enquiry) or expired (held past retention.held, never sent)"

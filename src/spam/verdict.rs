@@ -5,7 +5,18 @@
 /// Why a post is (or is not) doubted. Stored as its [`as_str`](Self::as_str)
 /// text in `enquiries.spam_verdict`; the texts are part of the contract
 /// (staff commands, retention, log fields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum SpamVerdict {
     Clean,
     /// A form post without a time token (held only where the site requires one).
@@ -25,22 +36,37 @@ pub enum SpamVerdict {
 
 impl SpamVerdict {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SpamVerdict::Clean => "clean",
-            SpamVerdict::NoTimeToken => "no_time_token",
-            SpamVerdict::TooFast => "too_fast",
-            SpamVerdict::StaleTimeToken => "stale_time_token",
-            SpamVerdict::ForgedTimeToken => "forged_time_token",
-            SpamVerdict::FutureTimeToken => "future_time_token",
-            SpamVerdict::NullOrigin => "null_origin",
-            SpamVerdict::CaptchaUnverified => "captcha_unverified",
-            SpamVerdict::Partner => "partner",
-        }
+        self.into()
     }
 }
 
-impl std::fmt::Display for SpamVerdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+#[cfg(test)]
+mod tests {
+    use strum::VariantArray;
+
+    use super::*;
+
+    /// Written out: stored rows, retention and staff commands use these.
+    #[test]
+    fn the_stored_verdicts_keep_their_texts() {
+        let names: Vec<&str> = SpamVerdict::VARIANTS.iter().map(|v| v.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "clean",
+                "no_time_token",
+                "too_fast",
+                "stale_time_token",
+                "forged_time_token",
+                "future_time_token",
+                "null_origin",
+                "captcha_unverified",
+                "partner"
+            ]
+        );
+        for &verdict in SpamVerdict::VARIANTS {
+            assert_eq!(verdict.as_str().parse(), Ok(verdict));
+            assert_eq!(verdict.to_string(), verdict.as_str());
+        }
     }
 }

@@ -6,7 +6,8 @@ use super::sealing::{Place, Sealing};
 use super::{Store, StoreError};
 
 /// What staff did, as stored in `audit_log.action`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AuditAction {
     Retry,
     Release,
@@ -19,13 +20,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Retry => "retry",
-            AuditAction::Release => "release",
-            AuditAction::Delete => "delete",
-            AuditAction::Edit => "edit",
-            AuditAction::Erase => "erase",
-        }
+        self.into()
     }
 }
 

@@ -86,8 +86,8 @@ impl Store {
                         enquiry_id,
                         step: Step::parse(&step).ok_or_else(|| corrupt("step", &step))?,
                         step_name: step,
-                        status: DeliveryStatus::parse(&status)
-                            .ok_or_else(|| corrupt("status", &status))?,
+                        status: (status.parse::<DeliveryStatus>())
+                            .map_err(|_| corrupt("status", &status))?,
                         attempts,
                         ambiguous,
                         next_attempt_at,

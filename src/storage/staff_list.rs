@@ -12,8 +12,20 @@ use super::{Store, StoreError};
 /// An enquiry's state as staff see it, over all its delivery steps: a
 /// failed step makes the enquiry failed, then held, then waiting, and it is
 /// sent once every step is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EnquiryState {
     Sent,
     Waiting,
@@ -24,26 +36,9 @@ pub enum EnquiryState {
 }
 
 impl EnquiryState {
-    pub const ALL: [EnquiryState; 5] = [
-        EnquiryState::Sent,
-        EnquiryState::Waiting,
-        EnquiryState::Failed,
-        EnquiryState::Held,
-        EnquiryState::Closed,
-    ];
-
+    /// Its text in `enquiries.state` and in the list's filter.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EnquiryState::Sent => "sent",
-            EnquiryState::Waiting => "waiting",
-            EnquiryState::Failed => "failed",
-            EnquiryState::Held => "held",
-            EnquiryState::Closed => "closed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EnquiryState> {
-        EnquiryState::ALL.into_iter().find(|s| s.as_str() == text)
+        self.into()
     }
 }
 
@@ -187,8 +182,8 @@ impl Store {
             .into_iter()
             .map(|(id, site, received_at, state, next_attempt_at, payload)| {
                 Ok(StaffRow {
-                    state: EnquiryState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
+                    state: (state.parse::<EnquiryState>())
+                        .map_err(|_| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
                     payload: (self.sealing).open_opt(payload, Place::payload(&id))?,
                     id,
                     site,
@@ -230,8 +225,8 @@ impl Store {
         conn.done();
         rows.into_iter()
             .map(|(site, day, state, count)| {
-                let state = EnquiryState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?;
+                let state = (state.parse::<EnquiryState>())
+                    .map_err(|_| StoreError::Corrupt(format!("enquiry state `{state}`")))?;
                 Ok(DayCount {
                     site,
                     day,
@@ -440,10 +435,14 @@ impl ListQuery {
 mod tests {
     use super::*;
 
+    use strum::VariantArray;
+
     #[test]
     fn states_read_back_as_written() {
-        for state in EnquiryState::ALL {
-            assert_eq!(EnquiryState::parse(state.as_str()), Some(state));
+        let names: Vec<&str> = EnquiryState::VARIANTS.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["sent", "waiting", "failed", "held", "closed"]);
+        for &state in EnquiryState::VARIANTS {
+            assert_eq!(state.as_str().parse(), Ok(state));
         }
     }
 }

@@ -236,7 +236,9 @@ impl Store {
                 visit_type,
                 // Only the statuses we write are stored; anything else reads
                 // as a missing enquiry step (the visit is not sent).
-                enquiry_status: enquiry_status.as_deref().and_then(DeliveryStatus::parse),
+                enquiry_status: enquiry_status
+                    .as_deref()
+                    .and_then(|s| s.parse::<DeliveryStatus>().ok()),
                 enquiry_remote_id,
                 site,
                 slot_at,
