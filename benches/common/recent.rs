@@ -156,7 +156,7 @@ async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Re
             label: "staff token",
             reason: Some("Sent twice; the other copy went to CareHQ"),
         };
-        let deleted = store.staff_delete(id.as_str(), &actor).await?;
+        let deleted = store.staff_delete(&id, &actor).await?;
         anyhow::ensure!(
             deleted == DeleteOutcome::Deleted,
             "delete of enquiry {k}: {deleted:?}"

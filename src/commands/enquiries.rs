@@ -14,7 +14,7 @@ use super::table::{render, when};
 use crate::cli::EnquiriesCommand;
 use crate::config::Settings;
 use crate::startup::open_store;
-use crate::storage::{DeliveryStatus, EnquiryFilter, Store, now_ms};
+use crate::storage::{DeliveryStatus, EnquiryFilter, EnquiryId, EnquiryRecord, Store, now_ms};
 use crate::values::parse_duration;
 
 pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Result<ExitCode> {
@@ -189,8 +189,17 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The enquiry with the Id as typed, and that Id; `None` when there is none
+/// (text that is no Id finds none, as it did when looked up as typed).
+async fn existing(store: &Store, id: &str) -> anyhow::Result<Option<(EnquiryId, EnquiryRecord)>> {
+    let Ok(id) = id.parse::<EnquiryId>() else {
+        return Ok(None);
+    };
+    Ok(store.enquiry(&id).await?.map(|enquiry| (id, enquiry)))
+}
+
 async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
-    let Some(enquiry) = store.enquiry(id).await? else {
+    let Some((id, enquiry)) = existing(store, id).await? else {
         eprintln!("no enquiry {id}; `enquiry-relay enquiries list` shows the Ids");
         return Ok(ExitCode::FAILURE);
     };
@@ -227,7 +236,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => println!("\nfields    (none stored)"),
     }
-    let events = store.partner_events_of(id).await?;
+    let events = store.partner_events_of(&id).await?;
     if !events.is_empty() {
         println!("\npartner events");
     }
@@ -240,7 +249,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             event.action.map(|a| format!(" ({a})")).unwrap_or_default()
         );
     }
-    for delivery in store.deliveries_of(id).await? {
+    for delivery in store.deliveries_of(&id).await? {
         println!(
             "\ndelivery {} ({}): {}, {} attempt(s), {} ambiguous{}",
             delivery.id,
@@ -291,7 +300,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let audit = store.audit_of(id).await?;
+    let audit = store.audit_of(&id).await?;
     if !audit.is_empty() {
         println!("\naudit (staff console)");
         for entry in audit {
@@ -330,12 +339,12 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
             "give an enquiry Id, or --failed for every failed enquiry",
         ));
     };
-    if store.enquiry(&id).await?.is_none() {
+    let Some((id, _)) = existing(store, &id).await? else {
         eprintln!(
             "no enquiry {id}; `enquiry-relay enquiries list --status failed` shows the failed ones"
         );
         return Ok(ExitCode::FAILURE);
-    }
+    };
     // Which steps (the enquiry, the home visit) are retried, to say so.
     let failed_steps: Vec<&str> = store
         .deliveries_of(&id)
@@ -362,13 +371,13 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
 }
 
 async fn release(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
-    if store.enquiry(id).await?.is_none() {
+    let Some((id, _)) = existing(store, id).await? else {
         eprintln!(
             "no enquiry {id}; `enquiry-relay enquiries list --status held` shows the held ones"
         );
         return Ok(ExitCode::FAILURE);
-    }
-    match store.release_held(id).await? {
+    };
+    match store.release_held(&id).await? {
         0 => {
             eprintln!(
                 "enquiry {id} is not held; `enquiry-relay enquiries show {id}` shows where it stands"

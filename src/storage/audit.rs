@@ -2,6 +2,7 @@
 //! release, delete, edit, erase), written in the same transaction as the change, so
 //! there is never a change without its record or a record without its change.
 
+use super::models::EnquiryId;
 use super::sealing::{Place, Sealing};
 use super::{Store, StoreError};
 
@@ -50,7 +51,7 @@ type AuditRow = (String, i64, String, String, Option<String>, Option<String>);
 pub(super) async fn record(
     sealing: &Sealing,
     conn: &mut sqlx::AnyConnection,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     actor: &Actor<'_>,
     action: AuditAction,
     detail: Option<&str>,
@@ -75,7 +76,7 @@ pub(super) async fn record(
 
 impl Store {
     /// The trail of one enquiry, oldest first.
-    pub async fn audit_of(&self, enquiry_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_of(&self, enquiry_id: &EnquiryId) -> Result<Vec<AuditEntry>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT id, at, actor, action, reason, detail FROM audit_log \

@@ -49,11 +49,11 @@ impl SealedPayload {
     /// `payload` as stored for the enquiry `enquiry_id`.
     pub(super) fn of(
         sealing: &Sealing,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         payload: &str,
     ) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
-            payload: sealing.seal(payload, Place::payload(enquiry_id))?,
+            payload: sealing.seal(payload, Place::payload(enquiry_id.as_str()))?,
             hashes: sealing.contact_hashes(payload),
         })
     }
@@ -110,7 +110,7 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, &new.id, &new.payload)?;
         let outcome = match &self.sqlite_writer {
             Some(writer) => writer.insert(new, sealed).await?,
             // Nothing to look up first: one statement, one round trip, one
@@ -164,7 +164,7 @@ impl Store {
     /// The site and stored payload of an enquiry (`None` payload once scrubbed).
     pub async fn enquiry_payload(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
     ) -> Result<Option<(String, Option<String>)>, StoreError> {
         let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT site, payload FROM enquiries WHERE id = $1")
@@ -172,7 +172,7 @@ impl Store {
                 .fetch_optional(&self.reader)
                 .await?;
         row.map(|(site, payload)| {
-            let place = Place::payload(enquiry_id);
+            let place = Place::payload(enquiry_id.as_str());
             Ok((site, self.sealing.open_opt(payload, place)?))
         })
         .transpose()

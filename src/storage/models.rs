@@ -55,8 +55,11 @@ impl PartialEq<&str> for DeliveryStatus {
 }
 
 /// The Id of a stored enquiry: a UUID v7 made at intake (time-ordered, so
-/// Ids sort by arrival), kept as the text `enquiries.id` stores.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Ids sort by arrival), kept as the text `enquiries.id` stores. Read and
+/// bound as that text on both databases (`sqlx(transparent)`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, sqlx::Type)]
+#[serde(transparent)]
+#[sqlx(transparent)]
 pub struct EnquiryId(String);
 
 impl EnquiryId {
@@ -72,6 +75,28 @@ impl EnquiryId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Text that is not an enquiry Id as intake writes them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not an enquiry Id (a UUID in lower case with hyphens, as the enquiry's page and the logs show it)"
+)]
+pub struct NotAnEnquiryId;
+
+/// An Id as a person or a URL gives it: only the text intake writes (a
+/// lower-case hyphenated UUID), so any other spelling finds nothing, as it
+/// did when the text was looked up as given.
+impl std::str::FromStr for EnquiryId {
+    type Err = NotAnEnquiryId;
+
+    fn from_str(text: &str) -> Result<EnquiryId, NotAnEnquiryId> {
+        let uuid = uuid::Uuid::try_parse(text).map_err(|_| NotAnEnquiryId)?;
+        let canonical = uuid.hyphenated().to_string();
+        (canonical == text)
+            .then_some(EnquiryId(canonical))
+            .ok_or(NotAnEnquiryId)
     }
 }
 
@@ -504,6 +529,23 @@ mod tests {
         for status in DeliveryStatus::VARIANTS {
             assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(*status));
             assert_eq!(status.to_string(), status.as_str());
+        }
+    }
+
+    #[test]
+    fn an_enquiry_id_is_read_only_as_intake_writes_it() {
+        let id = EnquiryId::generate();
+        assert_eq!(id.as_str().parse(), Ok(id.clone()));
+        for other in [
+            "",
+            "any",
+            "1",
+            &id.as_str().to_uppercase(),
+            &id.as_str().replace('-', ""),
+            &format!("{{{id}}}"),
+            &format!(" {id}"),
+        ] {
+            assert_eq!(other.parse::<EnquiryId>(), Err(NotAnEnquiryId), "{other:?}");
         }
     }
 

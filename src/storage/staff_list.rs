@@ -4,6 +4,7 @@
 //! keyset pages; and the counts behind the overview. Read-only, and bounded
 //! by what a page or a window shows, never by how many enquiries are stored.
 
+use super::models::EnquiryId;
 use super::sealing::Place;
 use super::search_terms::TermQuery;
 use super::status::sites_clause;
@@ -82,7 +83,7 @@ impl Cursor {
     pub fn of(row: &StaffRow) -> Cursor {
         Cursor {
             received_at: row.received_at,
-            id: row.id.clone(),
+            id: row.id.to_string(),
         }
     }
 
@@ -119,7 +120,7 @@ pub enum Page {
 /// are shown to signed-in staff and never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StaffRow {
-    pub id: String,
+    pub id: EnquiryId,
     pub site: String,
     pub received_at: i64,
     pub state: EnquiryState,
@@ -185,7 +186,7 @@ impl Store {
                     state: (state.parse::<EnquiryState>())
                         .map_err(|_| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
                     payload: (self.sealing).open_opt(payload, Place::payload(&id))?,
-                    id,
+                    id: EnquiryId::from_stored(id),
                     site,
                     received_at,
                     next_attempt_at,

@@ -20,10 +20,7 @@ pub(super) async fn stored_enquiry(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<Stored, Unsent> {
-    let found = shared
-        .store
-        .enquiry_payload(row.enquiry_id.as_str())
-        .await?;
+    let found = shared.store.enquiry_payload(&row.enquiry_id).await?;
     let Some((site, payload)) = found else {
         return Err(Unsent::unsendable("the enquiry row is missing"));
     };

@@ -266,11 +266,15 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
         out.contains("scrubbed 0 synced and 1 spam") && out.contains("deleted 1 idempotency"),
         "{out}"
     );
-    let record = store.enquiry(&spam).await.unwrap().unwrap();
+    let record = store
+        .enquiry(&spam.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.payload.is_none() && record.scrubbed_at.is_some());
     assert!(
         store
-            .enquiry(&synced)
+            .enquiry(&synced.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -284,25 +288,37 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
     let (_, out, _) = cli(&config, &["enquiries", "purge"]).await;
     assert!(out.contains("scrubbed 1 synced and 0 spam"), "{out}");
     assert!(out.contains("expired 1 held"), "{out}");
-    let expired = store.enquiry(&held).await.unwrap().unwrap();
+    let expired = store
+        .enquiry(&held.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(expired.payload.is_none() && expired.scrubbed_at.is_some());
     assert_eq!(
-        store.deliveries_of(&held).await.unwrap()[0].status,
+        store.deliveries_of(&held.parse().unwrap()).await.unwrap()[0].status,
         "expired"
     );
-    let scrubbed = store.enquiry(&synced).await.unwrap().unwrap();
+    let scrubbed = store
+        .enquiry(&synced.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(scrubbed.payload.is_none());
-    let delivery = &store.deliveries_of(&synced).await.unwrap()[0];
+    let delivery = &store.deliveries_of(&synced.parse().unwrap()).await.unwrap()[0];
     assert_eq!(delivery.status, "synced", "the audit record stays");
     assert!(delivery.remote_id.is_some());
     for kept in [&failed] {
-        let record = store.enquiry(kept).await.unwrap().unwrap();
+        let record = store
+            .enquiry(&kept.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
             record.payload.is_some() && record.scrubbed_at.is_none(),
             "{kept} kept"
         );
     }
-    let failed_delivery = &store.deliveries_of(&failed).await.unwrap()[0];
+    let failed_delivery = &store.deliveries_of(&failed.parse().unwrap()).await.unwrap()[0];
     let hint = &store.attempts_of(&failed_delivery.id).await.unwrap()[0];
     assert!(
         hint.hint.is_some(),
@@ -331,13 +347,23 @@ async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
 
     // No `enquiries purge`: the server's own pass scrubs it.
     let scrubbed = crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
-        let record = app.store.enquiry(&old).await.unwrap().unwrap();
+        let record = app
+            .store
+            .enquiry(&old.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         record.scrubbed_at.is_some().then_some(record)
     })
     .await
     .expect("the retention job scrubbed the 31-day-old synced enquiry");
     assert!(scrubbed.payload.is_none());
-    let kept = app.store.enquiry(&young).await.unwrap().unwrap();
+    let kept = app
+        .store
+        .enquiry(&young.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         kept.payload.is_some() && kept.scrubbed_at.is_none(),
         "a young enquiry keeps its data"

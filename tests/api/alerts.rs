@@ -110,7 +110,7 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     );
     assert!(message.get("details").is_none());
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
     assert_eq!(app.delivery(&id).await.status, "synced");
     app.check_alerts().await;
@@ -434,7 +434,7 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
         "no personal data by default:\n{mail}"
     );
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
     app.check_alerts().await;
     assert_eq!(sent().len(), 2, "an all-clear email arrives");
@@ -562,7 +562,7 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
         "include_details puts the family's contact in the email:\n{body}"
     );
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
     app.check_alerts().await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);

@@ -124,9 +124,21 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
     // (even with every pending row due, a drain claims nothing).
     app.make_pending_due().await;
     assert_eq!(app.drain().await, DrainReport::default());
-    let enquiry = app.store.enquiry(&id).await.unwrap().expect("enquiry kept");
+    let enquiry = app
+        .store
+        .enquiry(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("enquiry kept");
     assert!(enquiry.payload.is_some(), "its data is kept for staff");
-    assert_eq!(app.store.deliveries_of(&id).await.unwrap().len(), 1);
+    assert_eq!(
+        app.store
+            .deliveries_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(app.delivery(&id).await.status, "failed");
     assert_eq!(app.store.attempts_of(&failed.id).await.unwrap().len(), 3);
     assert_eq!(sandbox.sandbox.request_count(), 3, "no send after failing");
@@ -399,7 +411,11 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         let store = enquiry_relay::storage::Store::connect(&db.url, 2)
             .await
             .unwrap();
-        let d = store.deliveries_of(&id).await.unwrap().remove(0);
+        let d = store
+            .deliveries_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .remove(0);
         store.close().await;
         d
     };

@@ -40,7 +40,7 @@ async fn arrived_earlier(db: &TestDb, id: &str, minutes: i64) {
 }
 
 async fn step_status(app: &TestApp, id: &str, step: &str) -> Option<String> {
-    let deliveries = app.store.deliveries_of(id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     (deliveries.iter())
         .find(|d| d.step == step)
         .map(|d| d.status.as_str().to_owned())
@@ -145,7 +145,7 @@ async fn with_the_mail_server_down_too_the_email_is_retried(db: Db) {
         step_status(&app, &id, "fallback_email").await.as_deref(),
         Some("pending")
     );
-    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let email = deliveries
         .iter()
         .find(|d| d.step == "fallback_email")
@@ -205,7 +205,7 @@ async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
     app.make_pending_due().await;
     app.drain_to_rest().await;
     assert!(sink.mails().is_empty(), "emailed although CareHQ has it");
-    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let email = (deliveries.iter())
         .find(|d| d.step == "fallback_email")
         .unwrap();

@@ -461,7 +461,7 @@ impl TestApp {
     /// The enquiry's first delivery row.
     pub async fn delivery(&self, enquiry_id: &str) -> DeliveryView {
         self.store
-            .deliveries_of(enquiry_id)
+            .deliveries_of(&enquiry_id.parse().unwrap())
             .await
             .expect("read deliveries")
             .into_iter()

@@ -181,10 +181,7 @@ async fn a_known_success_is_recorded_after_its_lease_was_taken_over(db: Db) {
         .await
         .unwrap();
     assert!(!again, "a row already synced is not recorded twice");
-    let rows = store
-        .deliveries_of(first.enquiry_id.as_str())
-        .await
-        .unwrap();
+    let rows = store.deliveries_of(&first.enquiry_id).await.unwrap();
     assert_eq!(
         rows[0].status,
         enquiry_relay::storage::DeliveryStatus::Synced

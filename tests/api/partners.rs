@@ -117,7 +117,7 @@ async fn a_user_action_is_recorded_once_against_the_latest_enrollment(db: Db) {
             }
         );
     }
-    let events = store.partner_events_of(enquiry_id.as_str()).await.unwrap();
+    let events = store.partner_events_of(&enquiry_id).await.unwrap();
     let actions: Vec<Option<&str>> = events.iter().map(|e| e.action.as_deref()).collect();
     assert_eq!(
         actions,
@@ -246,7 +246,11 @@ async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enqu
         (200, Some(id.as_str())),
         "{body}"
     );
-    let events = app.store.partner_events_of(&id).await.unwrap();
+    let events = app
+        .store
+        .partner_events_of(&id.parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         events.last().and_then(|e| e.action.as_deref()),
         Some("userAction=viewedTracker")

@@ -387,8 +387,20 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
         latency_ms: 50,
         ..Default::default()
     });
-    assert_eq!(app.store.retry_failed(&refused).await.unwrap(), 1);
-    assert_eq!(app.store.release_held(&held).await.unwrap(), 1);
+    assert_eq!(
+        app.store
+            .retry_failed(&refused.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.store
+            .release_held(&held.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(app.drain_to_rest().await.retrying, 2);
     for id in [&refused, &held] {
         let d = app.delivery(id).await;

@@ -134,7 +134,13 @@ async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(
 
     // Staff send the first enquiry again: it goes, but its visit cannot have
     // the slot back, so staff are told to call the family.
-    assert_eq!(app.store.retry_failed(&first).await.unwrap(), 1);
+    assert_eq!(
+        app.store
+            .retry_failed(&first.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
     drained_to_step(&app, &first, "enquiry", "synced").await;
     let visit = drained_to_step(&app, &first, "home_visit", "failed").await;
     let error = visit.last_error.unwrap_or_default();

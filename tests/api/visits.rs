@@ -82,7 +82,7 @@ pub async fn posted_id(app: &TestApp, site: &str, body: &serde_json::Value) -> S
 
 async fn step(store: &Store, enquiry_id: &str, step: &str) -> DeliveryView {
     store
-        .deliveries_of(enquiry_id)
+        .deliveries_of(&enquiry_id.parse().unwrap())
         .await
         .unwrap()
         .into_iter()
@@ -314,7 +314,7 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
     let no_visit = posted_id(&app, SITE, &with_visit(9, "", "in_person")).await;
     let steps: Vec<&str> = app
         .store
-        .deliveries_of(&no_visit)
+        .deliveries_of(&no_visit.parse().unwrap())
         .await
         .unwrap()
         .into_iter()
@@ -688,7 +688,10 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         .await
         .unwrap();
     pool.close().await;
-    assert_eq!(app.store.retry_failed(&id).await.unwrap(), 1);
+    assert_eq!(
+        app.store.retry_failed(&id.parse().unwrap()).await.unwrap(),
+        1
+    );
 
     let report = app.drain_all().await;
     assert_eq!((report.synced, report.failed), (1, 1), "{report:?}");

@@ -197,7 +197,14 @@ async fn staff_forms_without_their_csrf_token_and_signed_out_cookies_are_refused
         .await;
     browser.screenshot("staff-csrf-refused").await;
     assert_eq!(c.app.delivery(&id).await.status, "failed");
-    assert!(c.app.store.audit_of(&id).await.unwrap().is_empty());
+    assert!(
+        c.app
+            .store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Keep a copy of the session cookie, sign out, then put the copy back.
     browser.goto(&format!("{}/staff", c.app.address)).await;

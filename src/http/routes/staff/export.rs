@@ -117,7 +117,7 @@ fn line(row: &StaffRow) -> String {
     };
     let contact = contact_of(row.payload.as_deref());
     let cells = [
-        row.id.clone(),
+        row.id.to_string(),
         row.site.clone(),
         when(row.received_at),
         state_name(row.state).to_owned(),
