@@ -14,7 +14,9 @@ use super::table::{render, when};
 use crate::cli::EnquiriesCommand;
 use crate::config::Settings;
 use crate::startup::open_store;
-use crate::storage::{DeliveryStatus, EnquiryFilter, EnquiryId, EnquiryRecord, Store, now_ms};
+use crate::storage::{
+    DeliveryStatus, EnquiryFilter, EnquiryId, EnquiryRecord, Step, Store, now_ms,
+};
 use crate::values::parse_duration;
 
 pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Result<ExitCode> {
@@ -270,7 +272,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             DeliveryStatus::Waiting => println!(
                 "  waits for the enquiry step to be synced; it is sent right after (`enquiries retry {id}` if the enquiry failed)"
             ),
-            DeliveryStatus::Synced if delivery.step == "fallback_email" => println!(
+            DeliveryStatus::Synced if delivery.step == Step::FallbackEmail => println!(
                 "  sent by email to the home's fallback_email: CareHQ had not received it within sync.fallback_after"
             ),
             _ => {}

@@ -13,7 +13,8 @@ use super::person::Person;
 use super::table::when;
 use crate::config::Settings;
 use crate::storage::{
-    Actor, DeleteOutcome, EnquiryId, Step, Store, StoredPayload, match_reasons, now_ms,
+    Actor, DeleteOutcome, DeliveryStatus, EnquiryId, Step, Store, StoredPayload, match_reasons,
+    now_ms,
 };
 
 /// Who the audit trail says erased it.
@@ -284,7 +285,7 @@ async fn copies<'a>(
                 // A sent email has no remote id: the recipient is the
                 // site's, as configured now (this command cannot know an
                 // address since changed).
-                Step::FallbackEmail if d.status == "synced" => {
+                Step::FallbackEmail if d.status == DeliveryStatus::Synced => {
                     let to = (settings.site(site))
                         .and_then(|s| s.fallback_email.as_ref())
                         .map_or_else(

@@ -19,6 +19,7 @@ mod origin;
 mod person_name;
 mod phone;
 mod service;
+mod spam_verdict;
 mod submission;
 mod yes_no;
 
@@ -36,6 +37,7 @@ pub use origin::Origin;
 pub use person_name::PersonName;
 pub use phone::{PhoneNumber, national_digits};
 pub use service::{KNOWN_SERVICES, Service};
+pub use spam_verdict::SpamVerdict;
 pub use submission::RawSubmission;
 // For the property test of the intake (`http::submission_props`).
 #[cfg(test)]

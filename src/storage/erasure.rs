@@ -5,7 +5,7 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
-use super::models::EnquiryId;
+use super::models::{DeliveryStatus, EnquiryId};
 use super::sealing::Place;
 use super::search_terms::Contact;
 use super::{Backend, Store, StoreError, now_ms};
@@ -122,8 +122,9 @@ impl Store {
             Some(steps) => steps,
             None => read_steps().fetch_all(&mut *tx).await?,
         };
-        let in_flight =
-            |(status, lease_end, now): &(String, i64, i64)| status == "sending" && lease_end > now;
+        let in_flight = |(status, lease_end, now): &(String, i64, i64)| {
+            status.parse() == Ok(DeliveryStatus::Sending) && lease_end > now
+        };
         if steps.iter().any(in_flight) {
             tx.rollback().await?;
             return Ok(DeleteOutcome::BeingSent);

@@ -281,7 +281,7 @@ mod tests {
                     id: EnquiryId::from_stored(id.clone()),
                     site: "upton-court".into(),
                     payload: "{}".into(),
-                    spam_verdict: "clean".into(),
+                    spam_verdict: crate::domain::SpamVerdict::Clean,
                     idempotency_key: key.map(str::to_owned),
                     fingerprint: None,
                     held: false,
@@ -319,7 +319,7 @@ mod tests {
         let counts = store.count_by_status().await.unwrap();
         let pending = counts
             .iter()
-            .find(|(s, _)| s.as_str() == "pending")
+            .find(|(s, _)| *s == crate::storage::DeliveryStatus::Pending)
             .unwrap()
             .1;
         assert_eq!(pending, 49);

@@ -6,6 +6,7 @@ use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::sealing::{ContactHashes, Place, Sealing};
 use super::{Store, StoreError, now_ms};
+use crate::domain::SpamVerdict;
 
 /// Idempotency keys answer the same for this long.
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -17,7 +18,7 @@ pub struct NewEnquiry {
     pub site: String,
     /// The validated enquiry as JSON (the store seals it as it writes).
     pub payload: String,
-    pub spam_verdict: String,
+    pub spam_verdict: SpamVerdict,
     pub idempotency_key: Option<String>,
     /// A digest of the validated enquiry, stored with the key (the
     /// idempotency key, or the partner event's): the same key with another

@@ -47,13 +47,6 @@ impl DeliveryStatus {
     }
 }
 
-/// A status equals its stored text (`status == "pending"`).
-impl PartialEq<&str> for DeliveryStatus {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
-    }
-}
-
 /// The Id of a stored enquiry: a UUID v7 made at intake (time-ordered, so
 /// Ids sort by arrival), kept as the text `enquiries.id` stores. Read and
 /// bound as that text on both databases (`sqlx(transparent)`).
@@ -160,13 +153,6 @@ impl Step {
         (Step::VARIANTS.iter().copied())
             .filter(|step| *step != Step::Destination)
             .find(|step| step.as_str() == s)
-    }
-}
-
-/// A step equals its stored text (`step == "home_visit"`).
-impl PartialEq<&str> for Step {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
     }
 }
 

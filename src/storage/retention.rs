@@ -10,7 +10,7 @@
 //! writer connection; one transaction over a large first pass would hold it
 //! for as long as the whole pass takes, and intake would answer 503 meanwhile.
 
-use super::models::EnquiryId;
+use super::models::{EnquiryId, Step};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys are only consulted for 24 h; older ones are deleted.
@@ -303,7 +303,7 @@ async fn free_places_of_expired_visits(
     now: i64,
 ) -> Result<(), StoreError> {
     for (enquiry_id, step) in expired {
-        if step == "home_visit" {
+        if Step::parse(step) == Some(Step::HomeVisit) {
             super::visits::free_slot_of_expired_visit(tx, enquiry_id, now).await?;
         }
     }

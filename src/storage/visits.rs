@@ -7,8 +7,7 @@
 //! deleted, erased, or held too long) gives its place back for good.
 
 use super::intake::{NewEnquiry, SealedPayload, insert_rows};
-use super::models::DeliveryStatus;
-use super::models::EnquiryId;
+use super::models::{DeliveryStatus, EnquiryId};
 use super::{InsertOutcome, Store, StoreError, now_ms};
 
 /// The visit part of a submission.
@@ -123,7 +122,9 @@ pub(super) async fn free_slot_of_expired_visit(
     .bind(enquiry_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((site, slot_at, _)) = slot.filter(|(_, _, status)| status == "expired") else {
+    let Some((site, slot_at, _)) =
+        slot.filter(|(_, _, status)| status.parse() == Ok(DeliveryStatus::Expired))
+    else {
         return Ok(());
     };
     sqlx::query(

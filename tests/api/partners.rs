@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use enquiry_relay::storage::{
-    ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
+    ActionOutcome, DeliveryStatus, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
 
 use crate::helpers::{Db, SITE, TestDb};
@@ -28,7 +28,7 @@ fn enrollment(key: PartnerEventKey) -> NewEnquiry {
         id: EnquiryId::generate(),
         site: SITE.into(),
         payload: "{}".into(),
-        spam_verdict: "partner".into(),
+        spam_verdict: enquiry_relay::spam::SpamVerdict::Partner,
         idempotency_key: None,
         fingerprint: None,
         held: false,
@@ -292,7 +292,11 @@ async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_fa
     assert_eq!(ids.len(), 1, "one enquiry for ten posts");
     let id = ids.into_iter().next().unwrap();
     let held = app.delivery(&id).await;
-    assert_eq!(held.status, "held", "sharePHI refused: a person decides");
+    assert_eq!(
+        held.status,
+        DeliveryStatus::Held,
+        "sharePHI refused: a person decides"
+    );
     assert_eq!(app.drain().await, Default::default(), "nothing is sent");
     app.stop().await;
 }

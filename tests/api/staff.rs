@@ -157,7 +157,7 @@ async fn failed_enquiry(app: &TestApp, sandbox: &TestSandbox, n: usize) -> Strin
     let id = posted_id(app, n).await;
     sandbox.set_faults(Faults::once(400));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     id
 }
 
@@ -186,7 +186,7 @@ pub async fn held_enquiry(app: &TestApp, n: usize) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(app.delivery(&id).await.status, "held");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Held);
     id
 }
 
@@ -376,7 +376,7 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(db: Db) {
         let html = refused.text().await.unwrap();
         assert!(html.contains("reload the page and try again"), "{html}");
     }
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     assert!(
         app.store
             .audit_of(&id.parse().unwrap())
@@ -416,9 +416,9 @@ async fn a_failed_enquiry_shows_carehqs_reason_is_sent_again_and_audited(db: Db)
     let done = staff.act(&page, &format!("{page}/retry"), &[]).await;
     assert_eq!(done.status(), 303);
     assert_eq!(done.headers()["location"], format!("{page}?done=retried"));
-    assert_eq!(app.delivery(&id).await.status, "pending");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Pending);
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     let arrived = sandbox.received();
     assert_eq!(arrived.len(), 1);
     assert_eq!(field(&arrived[0], "email"), Some("family1@example.com"));
@@ -449,7 +449,7 @@ async fn staff_detail_names_the_fields_carehq_refused_in_words() {
         .expect("SQLite is always here");
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     let staff = Staff::sign_in(&app).await;
     let html = staff.page(&format!("/staff/enquiries/{id}")).await;
     assert!(html.contains("CareHQ refused these details"), "{html}");
@@ -479,7 +479,7 @@ async fn a_held_enquiry_is_released_and_arrives(db: Db) {
     let done = staff.act(&page, &format!("{page}/release"), &[]).await;
     assert_eq!(done.headers()["location"], format!("{page}?done=released"));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     assert_eq!(
         field(&sandbox.received()[0], "email"),
         Some("held1@example.com")
@@ -575,7 +575,7 @@ async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
             .payload
             .is_none()
     );
-    assert_eq!(app.delivery(&id).await.status, "expired");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Expired);
     app.drain_all().await;
     assert!(
         sandbox.received().is_empty(),
@@ -756,13 +756,16 @@ async fn retry_all_sends_again_every_failed_enquiry_the_filter_shows(db: Db) {
     );
     app.drain_all().await;
     for id in [&first, &second] {
-        assert_eq!(app.delivery(id).await.status, "synced");
+        assert_eq!(app.delivery(id).await.status, DeliveryStatus::Synced);
         assert_eq!(
             app.store.audit_of(&id.parse().unwrap()).await.unwrap()[0].action,
             "retry"
         );
     }
-    assert_eq!(app.delivery(&other_home).await.status, "failed");
+    assert_eq!(
+        app.delivery(&other_home).await.status,
+        DeliveryStatus::Failed
+    );
     assert!(
         app.store
             .audit_of(&other_home.parse().unwrap())
@@ -839,7 +842,7 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
     });
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");
     let html = staff.page(&page).await;
@@ -870,7 +873,11 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
         )
         .await;
     assert_eq!(invalid.status(), 400, "checked as the form checks it");
-    assert_eq!(app.delivery(&id).await.status, "failed", "nothing changed");
+    assert_eq!(
+        app.delivery(&id).await.status,
+        DeliveryStatus::Failed,
+        "nothing changed"
+    );
 
     let done = staff
         .act(
@@ -882,7 +889,7 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
     assert_eq!(done.status(), 303);
     assert_eq!(done.headers()["location"], format!("{page}?done=edited"));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     let arrived = sandbox.received();
     assert_eq!(arrived.len(), 1);
     assert_eq!(field(&arrived[0], "email"), Some("family1@example.org"));

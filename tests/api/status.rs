@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb};
 use crate::on_both_databases;
 
@@ -87,7 +89,7 @@ async fn status_shows_the_queue_and_per_site_figures(db: Db) {
     };
     for n in 0..3 {
         let id = posted_id(&app, n).await;
-        app.drained_to(&id, "synced").await;
+        app.drained_to(&id, DeliveryStatus::Synced).await;
     }
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "{body}");
@@ -122,7 +124,7 @@ async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
         return;
     };
     let id = posted_id(&app, 1).await;
-    app.drained_to(&id, "failed").await;
+    app.drained_to(&id, DeliveryStatus::Failed).await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -237,9 +239,9 @@ async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.drained_to(&refused, "failed").await;
+    app.drained_to(&refused, DeliveryStatus::Failed).await;
     let delivered = posted_id(&app, 2).await;
-    app.drained_to(&delivered, "synced").await;
+    app.drained_to(&delivered, DeliveryStatus::Synced).await;
     crate::admin::insert(&app, 3, true, "clean").await;
 
     let (code, body) = status(&app).await;
@@ -376,7 +378,7 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.drained_to(&refused, "failed").await;
+    app.drained_to(&refused, DeliveryStatus::Failed).await;
     let held = crate::admin::insert(&app, 2, true, "clean").await;
     // Both arrived two hours ago.
     age_everything(&db, 2 * 60 * 60 * 1000).await;

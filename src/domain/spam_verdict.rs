@@ -1,6 +1,7 @@
 //! The `spam_verdict` an enquiry is stored with: `clean`, or the doubt that
 //! holds it for a person (or, for `no_time_token` and `captcha_unverified`
-//! on their own, the doubt it is marked with).
+//! on their own, the doubt it is marked with). Judged by `spam`, stored by
+//! `storage`: here, below both.
 
 /// Why a post is (or is not) doubted. Stored as its [`as_str`](Self::as_str)
 /// text in `enquiries.spam_verdict`; the texts are part of the contract
