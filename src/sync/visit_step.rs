@@ -11,7 +11,7 @@ use super::shared::Shared;
 use super::stored::configured_site;
 use crate::carehq::visit_params;
 use crate::config::SiteSettings;
-use crate::domain::Enquiry;
+use crate::domain::StoredEnquiry;
 use crate::storage::{ClaimedDelivery, DeliveryStatus, StoredVisit, now_ms};
 
 /// CareHQ's parameters for the visit and its site's slug, or why it cannot
@@ -54,8 +54,8 @@ pub(super) async fn prepare_visit(
     }
     // The family's message becomes the visit's notes; once scrubbed, a short line.
     let message = payload
-        .and_then(|p| serde_json::from_str::<Enquiry>(&p).ok())
-        .and_then(|e| e.care_requirements_text());
+        .and_then(|p| serde_json::from_str::<StoredEnquiry>(&p).ok())
+        .and_then(|stored| stored.enquiry.care_requirements_text());
     let params = visit_params(
         &visit,
         &care_enquiry,
