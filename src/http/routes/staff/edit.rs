@@ -163,8 +163,9 @@ fn correct(
     posted: &[(String, String)],
 ) -> Result<(String, Vec<String>), StaffError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(read) else {
-        return Err(StaffError::Internal(
-            "stored enquiry is not a JSON object".into(),
+        return Err(StaffError::internal(
+            "reading the stored enquiry",
+            "it is not a JSON object",
         ));
     };
     let mut changed = Vec::new();
@@ -203,7 +204,7 @@ fn correct(
         )
     })?;
     let corrected = serde_json::to_string(&enquiry)
-        .map_err(|e| StaffError::Internal(format!("corrected enquiry: {e}")))?;
+        .map_err(|e| StaffError::internal("corrected enquiry", e))?;
     Ok((corrected, changed))
 }
 

@@ -102,7 +102,7 @@ pub(super) fn fingerprint(
         }
         Ok(format!("k1:{}", hex::encode(mac.finalize().into_bytes())))
     };
-    encode().map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))
+    encode().map_err(|e| HttpError::internal("fingerprinting the enquiry", e))
 }
 
 /// What the fingerprint key is derived under, so it is never the CareHQ
@@ -118,8 +118,7 @@ fn keyed(key: &[u8]) -> Hmac<Sha256> {
 /// ticked a consent statement, so staff know which wording was agreed to.
 pub(super) fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<String, HttpError> {
     let stored = StoredEnquiry::new(enquiry.clone(), site.consent_version.as_deref());
-    serde_json::to_string(&stored)
-        .map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))
+    serde_json::to_string(&stored).map_err(|e| HttpError::internal("encoding the enquiry", e))
 }
 
 /// The consent the family gave, when the site shows a statement and it was
