@@ -41,3 +41,59 @@ pub fn init(format: LogFormat, error_tracking: bool) {
         .with(breadcrumbs)
         .try_init();
 }
+
+/// An error with its causes, for the one line it is logged on:
+/// `error = %chain(&e)` prints `e`, then each `source()` not already in the
+/// text (thiserror's `{0}` messages repeat their cause) as `; caused by: …`.
+pub fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(error)
+}
+
+/// See [`chain`].
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            let said = error.to_string();
+            if !text.contains(&said) {
+                text.push_str("; caused by: ");
+                text.push_str(&said);
+            }
+            cause = error.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("could not save")]
+        Save(#[source] Inner),
+        #[error("could not read: {0}")]
+        Read(#[source] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn a_logged_error_names_each_cause_once() {
+        let io = || std::io::Error::other("no space left");
+        assert_eq!(
+            chain(&Outer::Save(Inner(io()))).to_string(),
+            "could not save; caused by: disk full; caused by: no space left"
+        );
+        assert_eq!(
+            chain(&Outer::Read(Inner(io()))).to_string(),
+            "could not read: disk full; caused by: no space left"
+        );
+    }
+}

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use enquiry_relay::spam::SpamVerdict;
 use enquiry_relay::storage::{
     Actor, DeleteOutcome, EnquiryId, InsertOutcome, NewEnquiry, NewVisit, Store, VisitInsert,
 };
@@ -21,7 +22,11 @@ const WRITERS: usize = 16;
 /// Plan rows per INSERT (four values each).
 const PLAN_BATCH: usize = 250;
 /// Why a held enquiry was held, in turn.
-const HELD_VERDICTS: [&str; 3] = ["stale_time_token", "null_origin", "captcha_unverified"];
+const HELD_VERDICTS: [SpamVerdict; 3] = [
+    SpamVerdict::StaleTimeToken,
+    SpamVerdict::NullOrigin,
+    SpamVerdict::CaptchaUnverified,
+];
 
 /// What becomes of each recent enquiry (index 0 is the newest), and which
 /// ones the reads look for.
@@ -115,9 +120,8 @@ async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Re
         spam_verdict: if held {
             HELD_VERDICTS[k % HELD_VERDICTS.len()]
         } else {
-            "clean"
-        }
-        .to_owned(),
+            SpamVerdict::Clean
+        },
         idempotency_key: None,
         fingerprint: None,
         held,
@@ -157,7 +161,7 @@ async fn store_one(store: &Store, plan: &Plan, k: usize, now: i64) -> anyhow::Re
             label: "staff token",
             reason: Some("Sent twice; the other copy went to CareHQ"),
         };
-        let deleted = store.staff_delete(id.as_str(), &actor).await?;
+        let deleted = store.staff_delete(&id, &actor).await?;
         anyhow::ensure!(
             deleted == DeleteOutcome::Deleted,
             "delete of enquiry {k}: {deleted:?}"

@@ -14,7 +14,9 @@ use super::table::{render, when};
 use crate::cli::EnquiriesCommand;
 use crate::config::Settings;
 use crate::startup::open_store;
-use crate::storage::{DeliveryStatus, EnquiryFilter, Store, now_ms};
+use crate::storage::{
+    DeliveryStatus, EnquiryFilter, EnquiryId, EnquiryRecord, Step, Store, now_ms,
+};
 use crate::values::parse_duration;
 
 pub async fn run(settings: &Settings, action: EnquiriesCommand) -> anyhow::Result<ExitCode> {
@@ -135,7 +137,7 @@ async fn list(
     limit: i64,
 ) -> anyhow::Result<ExitCode> {
     if let Some(s) = &status
-        && DeliveryStatus::parse(s).is_none()
+        && s.parse::<DeliveryStatus>().is_err()
     {
         return Ok(usage(&format!(
             "--status \"{s}\" is not a state; use pending, sending, synced, failed, held, waiting (a home visit waiting for its enquiry) or expired (held past retention.held, never sent)"
@@ -189,8 +191,17 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The enquiry with the Id as typed, and that Id; `None` when there is none
+/// (text that is no Id finds none, as it did when looked up as typed).
+async fn existing(store: &Store, id: &str) -> anyhow::Result<Option<(EnquiryId, EnquiryRecord)>> {
+    let Ok(id) = id.parse::<EnquiryId>() else {
+        return Ok(None);
+    };
+    Ok(store.enquiry(&id).await?.map(|enquiry| (id, enquiry)))
+}
+
 async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
-    let Some(enquiry) = store.enquiry(id).await? else {
+    let Some((id, enquiry)) = existing(store, id).await? else {
         eprintln!("no enquiry {id}; `enquiry-relay enquiries list` shows the Ids");
         return Ok(ExitCode::FAILURE);
     };
@@ -228,7 +239,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => println!("\nfields    (none stored)"),
     }
-    let events = store.partner_events_of(id).await?;
+    let events = store.partner_events_of(&id).await?;
     if !events.is_empty() {
         println!("\npartner events");
     }
@@ -241,7 +252,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             event.action.map(|a| format!(" ({a})")).unwrap_or_default()
         );
     }
-    for delivery in store.deliveries_of(id).await? {
+    for delivery in store.deliveries_of(&id).await? {
         println!(
             "\ndelivery {} ({}): {}, {} attempt(s), {} ambiguous{}",
             delivery.id,
@@ -262,7 +273,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             DeliveryStatus::Waiting => println!(
                 "  waits for the enquiry step to be synced; it is sent right after (`enquiries retry {id}` if the enquiry failed)"
             ),
-            DeliveryStatus::Synced if delivery.step == "fallback_email" => println!(
+            DeliveryStatus::Synced if delivery.step == Step::FallbackEmail => println!(
                 "  sent by email to the home's fallback_email: CareHQ had not received it within sync.fallback_after"
             ),
             _ => {}
@@ -292,7 +303,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let audit = store.audit_of(id).await?;
+    let audit = store.audit_of(&id).await?;
     if !audit.is_empty() {
         println!("\naudit (staff console)");
         for entry in audit {
@@ -331,12 +342,12 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
             "give an enquiry Id, or --failed for every failed enquiry",
         ));
     };
-    if store.enquiry(&id).await?.is_none() {
+    let Some((id, _)) = existing(store, &id).await? else {
         eprintln!(
             "no enquiry {id}; `enquiry-relay enquiries list --status failed` shows the failed ones"
         );
         return Ok(ExitCode::FAILURE);
-    }
+    };
     // Which steps (the enquiry, the home visit) are retried, to say so.
     let failed_steps: Vec<&str> = store
         .deliveries_of(&id)
@@ -363,13 +374,13 @@ async fn retry(store: &Store, id: Option<String>, all: bool) -> anyhow::Result<E
 }
 
 async fn release(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
-    if store.enquiry(id).await?.is_none() {
+    let Some((id, _)) = existing(store, id).await? else {
         eprintln!(
             "no enquiry {id}; `enquiry-relay enquiries list --status held` shows the held ones"
         );
         return Ok(ExitCode::FAILURE);
-    }
-    match store.release_held(id).await? {
+    };
+    match store.release_held(&id).await? {
         0 => {
             eprintln!(
                 "enquiry {id} is not held; `enquiry-relay enquiries show {id}` shows where it stands"

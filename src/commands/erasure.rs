@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use super::person::Person;
 use super::table::when;
 use crate::config::Settings;
-use crate::storage::{Actor, DeleteOutcome, Step, Store, StoredPayload, match_reasons, now_ms};
+use crate::storage::{
+    Actor, DeleteOutcome, DeliveryStatus, EnquiryId, Step, Store, StoredPayload, match_reasons,
+    now_ms,
+};
 
 /// Who the audit trail says erased it.
 const ACTOR: &str = "command line";
@@ -52,10 +55,11 @@ pub async fn erase(
     };
     // An id whose details are gone already: what else may name the person.
     if let (true, Some(id)) = (matches.is_empty(), request.id)
-        && let Some(scrubbed) = store.enquiry(id).await?
+        && let Ok(id) = id.parse::<EnquiryId>()
+        && let Some(scrubbed) = store.enquiry(&id).await?
     {
-        let copies = copies(store, settings, [(id, scrubbed.site.as_str())]).await?;
-        return erase_scrubbed(store, id, &copies, yes, reason).await;
+        let copies = copies(store, settings, [(&id, scrubbed.site.as_str())]).await?;
+        return erase_scrubbed(store, &id, &copies, yes, reason).await;
     }
     if matches.is_empty() {
         println!(
@@ -63,7 +67,7 @@ pub async fn erase(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let listed = matches.iter().map(|m| (m.id.as_str(), m.site.as_str()));
+    let listed = matches.iter().map(|m| (&m.id, m.site.as_str()));
     let copies = copies(store, settings, listed).await?;
     if !yes {
         println!("would erase {} enquiry(ies):", matches.len());
@@ -113,7 +117,7 @@ pub async fn erase(
 /// reasons, the idempotency row) goes, and the erasure is audited.
 async fn erase_scrubbed(
     store: &Store,
-    id: &str,
+    id: &EnquiryId,
     copies: &Copies,
     yes: bool,
     reason: Option<&str>,
@@ -215,7 +219,8 @@ async fn matching(
     request: &Request<'_>,
 ) -> anyhow::Result<Result<Vec<StoredPayload>, String>> {
     let ids = match request.id {
-        Some(id) => vec![id.to_owned()],
+        // Text that is no Id matches none, as when it was looked up as typed.
+        Some(id) => id.parse::<EnquiryId>().into_iter().collect(),
         None => {
             let person = match Person::new(request.email, request.phone) {
                 Ok(person) => person,
@@ -271,7 +276,7 @@ impl Copies {
 async fn copies<'a>(
     store: &Store,
     settings: &Settings,
-    enquiries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    enquiries: impl IntoIterator<Item = (&'a EnquiryId, &'a str)>,
 ) -> anyhow::Result<Copies> {
     let mut copies = Copies::default();
     for (id, site) in enquiries {
@@ -280,7 +285,7 @@ async fn copies<'a>(
                 // A sent email has no remote id: the recipient is the
                 // site's, as configured now (this command cannot know an
                 // address since changed).
-                Step::FallbackEmail if d.status == "synced" => {
+                Step::FallbackEmail if d.status == DeliveryStatus::Synced => {
                     let to = (settings.site(site))
                         .and_then(|s| s.fallback_email.as_ref())
                         .map_or_else(

@@ -5,8 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(try_from = "String", into = "String")]
+#[strum(serialize_all = "snake_case")]
 pub enum FundingType {
     Private,
     LocalAuthority,
@@ -51,16 +52,7 @@ impl FundingType {
 
     /// The value CareHQ expects.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Private => "private",
-            Self::LocalAuthority => "local_authority",
-            Self::LocalAuthorityTopUp => "local_authority_top_up",
-            Self::Chc => "chc",
-            Self::ChcLifestyle => "chc_lifestyle",
-            Self::BlockBed => "block_bed",
-            Self::DtaSpot => "dta_spot",
-            Self::NotSure => "not_sure",
-        }
+        self.into()
     }
 
     /// Plain words for a form's options.
@@ -103,6 +95,20 @@ mod tests {
 
     #[test]
     fn every_value_round_trips_through_its_carehq_name() {
+        let names: Vec<&str> = FundingType::ALL.map(FundingType::as_str).to_vec();
+        assert_eq!(
+            names,
+            [
+                "private",
+                "local_authority",
+                "local_authority_top_up",
+                "chc",
+                "chc_lifestyle",
+                "block_bed",
+                "dta_spot",
+                "not_sure"
+            ]
+        );
         for funding in FundingType::ALL {
             assert_eq!(FundingType::parse(funding.as_str()), Ok(funding));
             assert_eq!(

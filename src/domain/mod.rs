@@ -19,6 +19,8 @@ mod origin;
 mod person_name;
 mod phone;
 mod service;
+mod spam_verdict;
+mod stored_enquiry;
 mod submission;
 mod yes_no;
 
@@ -36,6 +38,8 @@ pub use origin::Origin;
 pub use person_name::PersonName;
 pub use phone::{PhoneNumber, national_digits};
 pub use service::{KNOWN_SERVICES, Service};
+pub use spam_verdict::SpamVerdict;
+pub use stored_enquiry::StoredEnquiry;
 pub use submission::RawSubmission;
 // For the property test of the intake (`http::submission_props`).
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::format::Format;
 use super::pages::ErrorPage;
 use crate::domain::FieldErrors;
 use crate::storage::StoreError;
+use crate::telemetry::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -30,8 +31,13 @@ pub enum HttpError {
     UnsupportedMediaType,
     #[error("storage unavailable: {0}")]
     Unavailable(#[from] StoreError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something of ours failed (`what` we were doing), with its cause.
+    #[error("internal error: {what}: {source}")]
+    Internal {
+        what: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("origin not allowed")]
@@ -59,7 +65,18 @@ pub enum HttpError {
     Unauthorized { configured: bool },
 }
 
+/// The cause an internal error carries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl HttpError {
+    /// An internal error while doing `what`, keeping its cause for the log.
+    pub fn internal(what: impl Into<String>, source: impl Into<BoxError>) -> HttpError {
+        HttpError::Internal {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             HttpError::UnknownSite | HttpError::VisitsNotOffered => StatusCode::NOT_FOUND,
@@ -68,7 +85,7 @@ impl HttpError {
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::OriginRefused => StatusCode::FORBIDDEN,
             HttpError::RateLimited { .. } | HttpError::StaffThrottled { .. } => {
@@ -107,7 +124,7 @@ impl HttpError {
                 "Enquiry not saved",
                 "We could not save your enquiry just now, so it has not been sent. Please try again in a minute, or telephone the home.".into(),
             ),
-            HttpError::Internal(_) => (
+            HttpError::Internal { .. } => (
                 "Something went wrong",
                 "Your enquiry may not have been saved. Please try again, or telephone the home.".into(),
             ),
@@ -161,9 +178,11 @@ impl HttpError {
     pub fn into_response_for(self, format: Format) -> Response {
         match &self {
             HttpError::Unavailable(e) => {
-                error!(error = %e, "could not store an enquiry; answered 503")
+                error!(error = %chain(e), "could not store an enquiry; answered 503")
             }
-            HttpError::Internal(e) => error!(error = %e, "internal error; answered 500"),
+            HttpError::Internal { .. } => {
+                error!(error = %chain(&self), "internal error; answered 500")
+            }
             HttpError::BadRequest(e) => warn!(reason = %e, "malformed request"),
             HttpError::RequestTimeout => {
                 warn!("request not finished within server.request_timeout; answered 408")

@@ -77,7 +77,7 @@ pub async fn tick(
         Err(e) => {
             *checkpointer = None;
             if !was_failing {
-                warn!(error = %e, "WAL checkpoint failed; the WAL file grows until one succeeds (it is retried every second)");
+                warn!(error = %crate::telemetry::chain(&e), "WAL checkpoint failed; the WAL file grows until one succeeds (it is retried every second)");
             }
             true
         }

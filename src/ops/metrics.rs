@@ -9,6 +9,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use strum::VariantArray;
 
 use crate::carehq::RateLimit;
 use crate::storage::{DeliveryStatus, StatusFigures};
@@ -70,7 +71,7 @@ pub fn init() {
 /// Set the gauges from the database's figures and render Prometheus text.
 pub fn render(figures: &StatusFigures, paused: bool, rate: Option<RateLimit>, now: i64) -> String {
     let handle = handle();
-    for status in DeliveryStatus::ALL {
+    for &status in DeliveryStatus::VARIANTS {
         metrics::gauge!(ENQUIRIES, "state" => status.as_str())
             .set(figures.total.count(status) as f64);
     }
@@ -139,7 +140,7 @@ pub fn render_for_sites(
         }
     }
     text.push_str(&format!("# TYPE {ENQUIRIES} gauge\n"));
-    for status in DeliveryStatus::ALL {
+    for &status in DeliveryStatus::VARIANTS {
         text.push_str(&format!(
             "{ENQUIRIES}{{state=\"{}\"}} {}\n",
             status.as_str(),

@@ -120,7 +120,8 @@ impl Notifier {
 }
 
 /// One place alerts go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Destination {
     Webhook,
     Email,
@@ -138,10 +139,7 @@ impl Destination {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Destination::Webhook => "webhook",
-            Destination::Email => "email",
-        }
+        self.into()
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn failed_cutoff(
 /// apply yet (an operator who upgrades sees it before it first applies).
 pub async fn announce(store: &Store, retention: &RetentionSettings) {
     if let Err(e) = failed_cutoff(store, retention, now_ms()).await {
-        warn!(error = %e, "could not record the notice of retention.failed; the retention pass tries again");
+        warn!(error = %crate::telemetry::chain(&e), "could not record the notice of retention.failed; the retention pass tries again");
     }
 }
 
@@ -119,7 +119,7 @@ pub async fn run(store: Store, retention: RetentionSettings, shutdown: Cancellat
                 "retention pass done"
             ),
             Err(e) => {
-                warn!(error = %e, "retention pass failed; it runs again after retention.interval, or run `enquiry-relay enquiries purge`")
+                warn!(error = %crate::telemetry::chain(&e), "retention pass failed; it runs again after retention.interval, or run `enquiry-relay enquiries purge`")
             }
         }
     }

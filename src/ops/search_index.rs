@@ -79,7 +79,7 @@ pub async fn run(store: Store, shutdown: CancellationToken) {
                 LOOK_EVERY
             }
             Err(e) => {
-                warn!(error = %e, "writing search terms failed; trying again in 10 s");
+                warn!(error = %crate::telemetry::chain(&e), "writing search terms failed; trying again in 10 s");
                 RETRY_AFTER
             }
         };

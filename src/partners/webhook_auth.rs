@@ -19,7 +19,8 @@ pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
 /// Why a webhook was not admitted. The partner hears only that it was not
 /// (and, for the clock, why: that helps them, not an attacker); the reason
 /// is counted and logged for the operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AuthRefusal {
     /// No credentials at all (no `Authorization`, or no signature headers).
     Missing,
@@ -31,11 +32,7 @@ pub enum AuthRefusal {
 
 impl AuthRefusal {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AuthRefusal::Missing => "missing",
-            AuthRefusal::Wrong => "wrong",
-            AuthRefusal::Stale => "stale",
-        }
+        self.into()
     }
 
     /// The partner's `errorMessage`.

@@ -7,8 +7,10 @@
 //! = answered as success and nothing stored). The names that existed before
 //! quarantine keep their meaning as "what it tripped".
 
-/// How a form post ended, as far as abuse defence is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a form post ended, as far as abuse defence is concerned; its
+/// snake_case name is the metric's `outcome` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// Stored (to be sent, or held).
     Accepted,
@@ -30,18 +32,7 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Held => "held",
-            Outcome::Dropped => "dropped",
-            Outcome::Honeypot => "honeypot",
-            Outcome::TimeTrap => "time_trap",
-            Outcome::NullOrigin => "null_origin",
-            Outcome::CaptchaFailed => "captcha_failed",
-            Outcome::CaptchaUnavailable => "captcha_unavailable",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::OriginRefused => "origin_refused",
-        }
+        self.into()
     }
 }
 

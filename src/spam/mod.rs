@@ -9,8 +9,10 @@ mod honeypot;
 mod origin;
 mod rate_limit;
 mod time_token;
-mod verdict;
 
+/// Judged here, stored with the enquiry: a domain type, so storage reads
+/// and writes it without importing `spam`.
+pub use crate::domain::SpamVerdict;
 pub use client_ip::client_ip;
 pub use counters::{Outcome, count};
 pub use honeypot::tripped as honeypot_tripped;
@@ -20,7 +22,6 @@ pub use origin::{
 pub use rate_limit::{RateLimits, SiteToken, subscriber};
 pub(crate) use rate_limit::{count_evictions, make_room};
 pub use time_token::{TimeTokens, TokenCheck, unix_now};
-pub use verdict::SpamVerdict;
 
 use crate::config::Settings;
 use crate::storage::TokenKeys;

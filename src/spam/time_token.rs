@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::verdict::SpamVerdict;
+use crate::domain::SpamVerdict;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -2,6 +2,7 @@
 //! send failed ones again, release held ones. Every change is one statement
 //! (or one transaction), so it is safe beside a running server.
 
+use super::models::EnquiryId;
 use super::sealing::Place;
 use super::{Store, StoreError, now_ms};
 
@@ -166,7 +167,7 @@ impl Store {
     }
 
     /// One enquiry's stored row (a staff read).
-    pub async fn enquiry(&self, id: &str) -> Result<Option<EnquiryRecord>, StoreError> {
+    pub async fn enquiry(&self, id: &EnquiryId) -> Result<Option<EnquiryRecord>, StoreError> {
         let mut conn = self.staff_read().await?;
         let row: Option<RecordRow> =
             sqlx::query_as(
@@ -212,7 +213,7 @@ impl Store {
     /// attempts already made stay recorded. `pending_since` restarts too: the
     /// row's wait for CareHQ begins now, whenever it first arrived. Returns
     /// how many rows changed.
-    pub async fn retry_failed(&self, enquiry_id: &str) -> Result<u64, StoreError> {
+    pub async fn retry_failed(&self, enquiry_id: &EnquiryId) -> Result<u64, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, pending_since = $1 \
@@ -243,7 +244,7 @@ impl Store {
     }
 
     /// Release an enquiry's held deliveries: pending, due now.
-    pub async fn release_held(&self, enquiry_id: &str) -> Result<u64, StoreError> {
+    pub async fn release_held(&self, enquiry_id: &EnquiryId) -> Result<u64, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, pending_since = $1 \

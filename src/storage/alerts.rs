@@ -23,7 +23,8 @@ pub enum Incident<'a> {
 
 /// An incident's kind without its condition: what `alert_incidents.kind`
 /// stores and alert messages name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum IncidentKind {
     Failed,
     Paused,
@@ -34,12 +35,7 @@ pub enum IncidentKind {
 impl IncidentKind {
     /// The name stored in `alert_incidents.kind` and sent in messages.
     pub fn as_str(self) -> &'static str {
-        match self {
-            IncidentKind::Failed => "failed",
-            IncidentKind::Paused => "paused",
-            IncidentKind::PendingAge => "pending_age",
-            IncidentKind::Held => "held",
-        }
+        self.into()
     }
 }
 

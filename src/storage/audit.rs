@@ -2,11 +2,13 @@
 //! release, delete, edit, erase), written in the same transaction as the change, so
 //! there is never a change without its record or a record without its change.
 
+use super::models::EnquiryId;
 use super::sealing::{Place, Sealing};
 use super::{Store, StoreError};
 
 /// What staff did, as stored in `audit_log.action`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AuditAction {
     Retry,
     Release,
@@ -19,13 +21,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Retry => "retry",
-            AuditAction::Release => "release",
-            AuditAction::Delete => "delete",
-            AuditAction::Edit => "edit",
-            AuditAction::Erase => "erase",
-        }
+        self.into()
     }
 }
 
@@ -55,7 +51,7 @@ type AuditRow = (String, i64, String, String, Option<String>, Option<String>);
 pub(super) async fn record(
     sealing: &Sealing,
     conn: &mut sqlx::AnyConnection,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     actor: &Actor<'_>,
     action: AuditAction,
     detail: Option<&str>,
@@ -80,7 +76,7 @@ pub(super) async fn record(
 
 impl Store {
     /// The trail of one enquiry, oldest first.
-    pub async fn audit_of(&self, enquiry_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_of(&self, enquiry_id: &EnquiryId) -> Result<Vec<AuditEntry>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT id, at, actor, action, reason, detail FROM audit_log \

@@ -5,6 +5,7 @@
 //! outcomes and HTTP statuses, the consent record, and the audit trail.
 
 use super::audit::{self, Actor, AuditAction};
+use super::models::{DeliveryStatus, EnquiryId};
 use super::sealing::Place;
 use super::search_terms::Contact;
 use super::{Backend, Store, StoreError, now_ms};
@@ -21,7 +22,7 @@ pub enum DeleteOutcome {
 /// An enquiry whose personal data is still stored, for matching a person.
 /// Personal data: no `Debug`.
 pub struct StoredPayload {
-    pub id: String,
+    pub id: EnquiryId,
     pub site: String,
     pub received_at: i64,
     pub payload: String,
@@ -52,7 +53,7 @@ impl Store {
     /// (a reason may name the family), with an `erase` record of its own.
     pub async fn erase_enquiry(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
     ) -> Result<DeleteOutcome, StoreError> {
         self.scrub_audited(enquiry_id, actor, AuditAction::Erase)
@@ -66,7 +67,7 @@ impl Store {
     /// so no later claim sends what is no longer stored.
     pub(super) async fn scrub_audited(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
         action: AuditAction,
     ) -> Result<DeleteOutcome, StoreError> {
@@ -121,8 +122,9 @@ impl Store {
             Some(steps) => steps,
             None => read_steps().fetch_all(&mut *tx).await?,
         };
-        let in_flight =
-            |(status, lease_end, now): &(String, i64, i64)| status == "sending" && lease_end > now;
+        let in_flight = |(status, lease_end, now): &(String, i64, i64)| {
+            status.parse() == Ok(DeliveryStatus::Sending) && lease_end > now
+        };
         if steps.iter().any(in_flight) {
             tx.rollback().await?;
             return Ok(DeleteOutcome::BeingSent);
@@ -171,7 +173,7 @@ impl Store {
         &self,
         email: Option<&str>,
         phone: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<EnquiryId>, StoreError> {
         let contact = Contact::new(email, phone);
         let lookups = contact.lookups(&self.sealing);
         if lookups.is_empty() {
@@ -215,19 +217,22 @@ impl Store {
         }
         ids.sort();
         ids.dedup();
-        Ok(ids)
+        Ok(ids.into_iter().map(EnquiryId::from_stored).collect())
     }
 
     /// The enquiries of `ids` whose personal data is still stored, oldest
     /// first.
-    pub async fn stored_payloads(&self, ids: &[String]) -> Result<Vec<StoredPayload>, StoreError> {
+    pub async fn stored_payloads(
+        &self,
+        ids: &[EnquiryId],
+    ) -> Result<Vec<StoredPayload>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
             let row: Option<(String, String, i64, String, Option<String>)> = sqlx::query_as(
                 "SELECT id, site, received_at, payload, original_payload FROM enquiries \
                  WHERE id = $1 AND payload IS NOT NULL",
             )
-            .bind(id.as_str())
+            .bind(id)
             .fetch_optional(&self.reader)
             .await?;
             if let Some((id, site, received_at, payload, original_payload)) = row {
@@ -235,7 +240,7 @@ impl Store {
                 let in_original = Place::original_payload(&id);
                 let original_payload = (self.sealing).open_opt(original_payload, in_original)?;
                 found.push(StoredPayload {
-                    id,
+                    id: EnquiryId::from_stored(id),
                     site,
                     received_at,
                     payload,

@@ -14,9 +14,13 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// A grouped SQLite intake commit failed; its cause, as text, for each caller.
+    /// A grouped SQLite intake commit failed: its cause, shared by every
+    /// caller of the batch.
     #[error("database error: {0}")]
-    Batch(String),
+    Batch(#[source] std::sync::Arc<StoreError>),
+    /// The SQLite writer task could not take or answer a write.
+    #[error("database error: {0}")]
+    Writer(&'static str),
     /// The encryption keys are missing, unreadable or not the ones the
     /// database was sealed with (`database.encryption_key_file`): a problem
     /// of the whole store, found at start or by `enquiries rekey`. One value

@@ -4,6 +4,7 @@
 //! one always means a family is waiting. `UNIQUE (enquiry_id, step)` makes
 //! it once per enquiry, however many instances look at the same moment.
 
+use super::models::EnquiryId;
 use super::{Store, StoreError, now_ms};
 
 /// Most steps made by one call; the next call makes the rest.
@@ -57,7 +58,10 @@ impl Store {
     }
 
     /// When the enquiry arrived (Unix ms), for the fallback email's text.
-    pub async fn enquiry_received_at(&self, enquiry_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn enquiry_received_at(
+        &self,
+        enquiry_id: &EnquiryId,
+    ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT received_at FROM enquiries WHERE id = $1")
             .bind(enquiry_id)
             .fetch_optional(&self.reader)

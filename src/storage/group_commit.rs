@@ -149,7 +149,7 @@ impl SqliteWriter {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Batch("the database writer task has stopped".into())
+    StoreError::Writer("the database writer task has stopped")
 }
 
 async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
@@ -167,8 +167,9 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
             // would only wait out the busy timeout again): every caller hears
             // the error and retries on its own terms.
             Err(e) if jobs.len() == 1 || e.is_busy() => {
+                let e = std::sync::Arc::new(e);
                 for job in jobs {
-                    reply_error(job, StoreError::Batch(e.to_string()));
+                    reply_error(job, StoreError::Batch(e.clone()));
                 }
             }
             // One failed statement rolls back the whole batch. Each member is
@@ -182,7 +183,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
                         // Nothing of this write was committed: intake answers
                         // 503 (the family can send again); the worker retries
                         // an outcome within its lease.
-                        Err(e) => reply_error(job, StoreError::Batch(e.to_string())),
+                        Err(e) => reply_error(job, StoreError::Batch(std::sync::Arc::new(e))),
                     }
                 }
             }
@@ -209,7 +210,7 @@ fn answer(jobs: Vec<Job>, done: Vec<Done>) {
             (Job::Touch(reply), Done::Touched) => {
                 let _ = reply.send(Ok(()));
             }
-            (job, _) => reply_error(job, StoreError::Batch("mismatched batch answer".into())),
+            (job, _) => reply_error(job, StoreError::Writer("mismatched batch answer")),
         }
     }
 }
@@ -296,7 +297,7 @@ mod tests {
                     id: EnquiryId::from_stored(id.clone()),
                     site: "upton-court".into(),
                     payload: "{}".into(),
-                    spam_verdict: "clean".into(),
+                    spam_verdict: crate::domain::SpamVerdict::Clean,
                     idempotency_key: key.map(str::to_owned),
                     fingerprint: None,
                     held: false,
@@ -335,7 +336,7 @@ mod tests {
         let counts = store.count_by_status().await.unwrap();
         let pending = counts
             .iter()
-            .find(|(s, _)| s.as_str() == "pending")
+            .find(|(s, _)| *s == crate::storage::DeliveryStatus::Pending)
             .unwrap()
             .1;
         assert_eq!(pending, 49);

@@ -2,6 +2,7 @@
 //! (staff reads, on the staff pool), and whether an enquiry reached CareHQ,
 //! for the worker (on the main pool).
 
+use super::models::EnquiryId;
 use super::models::{DeliveryStatus, Step};
 use super::sealing::Place;
 use super::{Store, StoreError};
@@ -10,7 +11,7 @@ use super::{Store, StoreError};
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryView {
     pub id: String,
-    pub enquiry_id: String,
+    pub enquiry_id: EnquiryId,
     pub step: Step,
     /// The step as stored: a destination's names it (`destination:records`).
     pub step_name: String,
@@ -36,7 +37,7 @@ pub struct AttemptView {
 
 type DeliveryRow = (
     String,
-    String,
+    EnquiryId,
     String,
     String,
     i64,
@@ -58,7 +59,10 @@ type AttemptRow = (
 
 impl Store {
     /// The deliveries of one enquiry (the enquiry itself, later steps after it).
-    pub async fn deliveries_of(&self, enquiry_id: &str) -> Result<Vec<DeliveryView>, StoreError> {
+    pub async fn deliveries_of(
+        &self,
+        enquiry_id: &EnquiryId,
+    ) -> Result<Vec<DeliveryView>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<DeliveryRow> = sqlx::query_as(
             "SELECT id, enquiry_id, step, status, attempts, ambiguous, next_attempt_at, remote_id, last_error \
@@ -86,8 +90,8 @@ impl Store {
                         enquiry_id,
                         step: Step::parse(&step).ok_or_else(|| corrupt("step", &step))?,
                         step_name: step,
-                        status: DeliveryStatus::parse(&status)
-                            .ok_or_else(|| corrupt("status", &status))?,
+                        status: (status.parse::<DeliveryStatus>())
+                            .map_err(|_| corrupt("status", &status))?,
                         attempts,
                         ambiguous,
                         next_attempt_at,
@@ -131,7 +135,7 @@ impl Store {
 impl Store {
     /// Whether the enquiry's care-enquiry step is synced: the worker's
     /// question (so asked on the main pool, never the staff pool).
-    pub async fn enquiry_synced(&self, enquiry_id: &str) -> Result<bool, StoreError> {
+    pub async fn enquiry_synced(&self, enquiry_id: &EnquiryId) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT 1 FROM deliveries WHERE enquiry_id = $1 AND step = $2 AND status = $3",
         )

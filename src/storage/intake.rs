@@ -6,6 +6,7 @@ use super::models::{EnquiryId, destination_step};
 use super::partner_events::{PartnerEventKey, claim_enrollment};
 use super::sealing::{ContactHashes, Place, Sealing};
 use super::{Store, StoreError, now_ms};
+use crate::domain::SpamVerdict;
 
 /// Idempotency keys answer the same for this long.
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -17,7 +18,7 @@ pub struct NewEnquiry {
     pub site: String,
     /// The validated enquiry as JSON (the store seals it as it writes).
     pub payload: String,
-    pub spam_verdict: String,
+    pub spam_verdict: SpamVerdict,
     pub idempotency_key: Option<String>,
     /// A digest of the validated enquiry, stored with the key (the
     /// idempotency key, or the partner event's): the same key with another
@@ -52,11 +53,11 @@ impl SealedPayload {
     /// `payload` as stored for the enquiry `enquiry_id`.
     pub(super) fn of(
         sealing: &Sealing,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         payload: &str,
     ) -> Result<SealedPayload, StoreError> {
         Ok(SealedPayload {
-            payload: sealing.seal(payload, Place::payload(enquiry_id))?,
+            payload: sealing.seal(payload, Place::payload(enquiry_id.as_str()))?,
             hashes: sealing.contact_hashes(payload),
         })
     }
@@ -113,7 +114,7 @@ impl Store {
     pub async fn insert_enquiry(&self, new: NewEnquiry) -> Result<InsertOutcome, StoreError> {
         // Sealed here, in the caller's task, so the SQLite writer task only
         // writes (and concurrent posts encrypt in parallel).
-        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, &new.id, &new.payload)?;
         let outcome = match &self.sqlite_writer {
             Some(writer) => writer.insert(new, sealed).await?,
             // Nothing to look up first: one statement, one round trip, one
@@ -167,7 +168,7 @@ impl Store {
     /// The site and stored payload of an enquiry (`None` payload once scrubbed).
     pub async fn enquiry_payload(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
     ) -> Result<Option<(String, Option<String>)>, StoreError> {
         let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT site, payload FROM enquiries WHERE id = $1")
@@ -175,7 +176,7 @@ impl Store {
                 .fetch_optional(&self.reader)
                 .await?;
         row.map(|(site, payload)| {
-            let place = Place::payload(enquiry_id);
+            let place = Place::payload(enquiry_id.as_str());
             Ok((site, self.sealing.open_opt(payload, place)?))
         })
         .transpose()

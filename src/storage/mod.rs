@@ -50,7 +50,7 @@ pub use inspect::{AttemptView, DeliveryView};
 pub use intake::{ConsentRecord, InsertOutcome, NewEnquiry};
 pub use models::{
     AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, EnquiryId,
-    SiteFilter, Step, StepFilter, Transition, destination_step,
+    NotAnEnquiryId, SiteFilter, Step, StepFilter, Transition, destination_step,
 };
 pub use partner_events::{ActionOutcome, PartnerEventKey, PartnerEventView};
 pub use rekey::RekeyReport;

@@ -2,9 +2,25 @@
 
 use std::borrow::Cow;
 
+use strum::VariantArray;
+
 /// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// Stored as its snake_case name in `deliveries.status`; the names are part
+/// of the contract (CLI, `/status`, metrics).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or for delivery to resume).
     Pending,
@@ -26,51 +42,17 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 7] = [
-        DeliveryStatus::Pending,
-        DeliveryStatus::Sending,
-        DeliveryStatus::Synced,
-        DeliveryStatus::Failed,
-        DeliveryStatus::Held,
-        DeliveryStatus::Waiting,
-        DeliveryStatus::Expired,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Sending => "sending",
-            DeliveryStatus::Synced => "synced",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Held => "held",
-            DeliveryStatus::Waiting => "waiting",
-            DeliveryStatus::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DeliveryStatus> {
-        DeliveryStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status equals its stored text (`status == "pending"`).
-impl PartialEq<&str> for DeliveryStatus {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
+        self.into()
     }
 }
 
 /// The Id of a stored enquiry: a UUID v7 made at intake (time-ordered, so
-/// Ids sort by arrival), kept as the text `enquiries.id` stores.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Ids sort by arrival), kept as the text `enquiries.id` stores. Read and
+/// bound as that text on both databases (`sqlx(transparent)`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, sqlx::Type)]
+#[serde(transparent)]
+#[sqlx(transparent)]
 pub struct EnquiryId(String);
 
 impl EnquiryId {
@@ -89,14 +71,40 @@ impl EnquiryId {
     }
 }
 
+/// Text that is not an enquiry Id as intake writes them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not an enquiry Id (a UUID in lower case with hyphens, as the enquiry's page and the logs show it)"
+)]
+pub struct NotAnEnquiryId;
+
+/// An Id as a person or a URL gives it: only the text intake writes (a
+/// lower-case hyphenated UUID), so any other spelling finds nothing, as it
+/// did when the text was looked up as given.
+impl std::str::FromStr for EnquiryId {
+    type Err = NotAnEnquiryId;
+
+    fn from_str(text: &str) -> Result<EnquiryId, NotAnEnquiryId> {
+        let uuid = uuid::Uuid::try_parse(text).map_err(|_| NotAnEnquiryId)?;
+        let canonical = uuid.hyphenated().to_string();
+        (canonical == text)
+            .then_some(EnquiryId(canonical))
+            .ok_or(NotAnEnquiryId)
+    }
+}
+
 impl std::fmt::Display for EnquiryId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-/// What an outbox row sends, and where; stored as text in `deliveries.step`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an outbox row sends, and where; stored as its snake_case name in
+/// `deliveries.step` (a destination's as `destination:NAME`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::Display, strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Step {
     /// `PUT care-enquiries`: the enquiry itself.
     Enquiry,
@@ -118,12 +126,6 @@ pub fn destination_step(name: &str) -> String {
 const DESTINATION_PREFIX: &str = "destination:";
 
 impl Step {
-    pub const ALL: [Step; 4] = [
-        Step::Enquiry,
-        Step::HomeVisit,
-        Step::FallbackEmail,
-        Step::Destination,
-    ];
     /// The steps a CareHQ account's lane sends.
     pub const CAREHQ: &'static [Cow<'static, str>] =
         &[Cow::Borrowed("enquiry"), Cow::Borrowed("home_visit")];
@@ -132,12 +134,7 @@ impl Step {
 
     /// The step's kind; a destination's stored text also names it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Enquiry => "enquiry",
-            Step::HomeVisit => "home_visit",
-            Step::FallbackEmail => "fallback_email",
-            Step::Destination => "destination",
-        }
+        self.into()
     }
 
     /// What the step sends, in the log's words.
@@ -153,22 +150,9 @@ impl Step {
         if s.starts_with(DESTINATION_PREFIX) {
             return Some(Step::Destination);
         }
-        (Step::ALL.into_iter())
+        (Step::VARIANTS.iter().copied())
             .filter(|step| *step != Step::Destination)
             .find(|step| step.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A step equals its stored text (`step == "home_visit"`).
-impl PartialEq<&str> for Step {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
     }
 }
 
@@ -180,7 +164,10 @@ impl serde::Serialize for Step {
 
 /// How one attempt ended: the text of `delivery_attempts.outcome` and of the
 /// attempts metric's `outcome` label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum AttemptOutcome {
     Synced,
     /// Failed, to be tried again.
@@ -202,16 +189,7 @@ pub enum AttemptOutcome {
 
 impl AttemptOutcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Synced => "synced",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Ambiguous => "ambiguous",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::RateLimited => "rate_limited",
-            AttemptOutcome::Paused => "paused",
-            AttemptOutcome::Deferred => "deferred",
-            AttemptOutcome::NotNeeded => "not_needed",
-        }
+        self.into()
     }
 }
 
@@ -492,4 +470,77 @@ pub enum Transition {
         ambiguous: bool,
         error: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored texts, written out: a renamed variant must not change
+    /// what rows already hold (they are read back by these names).
+    #[test]
+    fn the_stored_names_are_the_ones_rows_hold() {
+        let statuses: Vec<&str> = DeliveryStatus::VARIANTS
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "pending", "sending", "synced", "failed", "held", "waiting", "expired"
+            ]
+        );
+        let steps: Vec<&str> = Step::VARIANTS.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            steps,
+            ["enquiry", "home_visit", "fallback_email", "destination"]
+        );
+        let outcomes: Vec<&str> = AttemptOutcome::VARIANTS
+            .iter()
+            .map(|o| o.as_str())
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "synced",
+                "retry",
+                "ambiguous",
+                "failed",
+                "rate_limited",
+                "paused",
+                "deferred",
+                "not_needed"
+            ]
+        );
+        for status in DeliveryStatus::VARIANTS {
+            assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(*status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+    }
+
+    #[test]
+    fn an_enquiry_id_is_read_only_as_intake_writes_it() {
+        let id = EnquiryId::generate();
+        assert_eq!(id.as_str().parse(), Ok(id.clone()));
+        for other in [
+            "",
+            "any",
+            "1",
+            &id.as_str().to_uppercase(),
+            &id.as_str().replace('-', ""),
+            &format!("{{{id}}}"),
+            &format!(" {id}"),
+        ] {
+            assert_eq!(other.parse::<EnquiryId>(), Err(NotAnEnquiryId), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_step_reads_back_from_its_stored_text() {
+        assert_eq!(Step::parse("home_visit"), Some(Step::HomeVisit));
+        assert_eq!(Step::parse("destination:records"), Some(Step::Destination));
+        // Only `destination:NAME` names a destination step.
+        assert_eq!(Step::parse("destination"), None);
+        assert_eq!(Step::parse("Enquiry"), None);
+    }
 }

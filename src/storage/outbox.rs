@@ -1,5 +1,7 @@
 //! The outbox: claiming due deliveries with a lease and recording outcomes.
 
+use strum::VariantArray;
+
 use super::models::{
     AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, DueRows, EnquiryId, Step,
     Transition,
@@ -380,8 +382,7 @@ impl Store {
             sqlx::query_as("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
                 .fetch_all(&self.reader)
                 .await?;
-        Ok(DeliveryStatus::ALL
-            .into_iter()
+        Ok((DeliveryStatus::VARIANTS.iter().copied())
             .map(|status| {
                 let n = rows
                     .iter()

@@ -162,7 +162,7 @@ impl Store {
     /// The partner events of one enquiry, oldest first (a staff read).
     pub async fn partner_events_of(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
     ) -> Result<Vec<PartnerEventView>, StoreError> {
         let mut conn = self.staff_read().await?;
         let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(

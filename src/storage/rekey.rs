@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 
+use super::models::EnquiryId;
 use super::sealing::{Place, Sealing, sealed_key_id};
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
@@ -276,7 +277,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
-                    replace_terms(&mut tx, &id, received_at, &terms).await?;
+                    replace_terms(&mut tx, &EnquiryId::from_stored(id), received_at, &terms)
+                        .await?;
                     report.enquiries += 1;
                 } else {
                     report.skipped += 1;

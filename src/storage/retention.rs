@@ -10,6 +10,7 @@
 //! writer connection; one transaction over a large first pass would hold it
 //! for as long as the whole pass takes, and intake would answer 503 meanwhile.
 
+use super::models::{EnquiryId, Step};
 use super::{Store, StoreError, now_ms};
 
 /// Idempotency keys are only consulted for 24 h; older ones are deleted.
@@ -186,7 +187,7 @@ impl Store {
     async fn expire_held(&self, held_before: i64) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        let expired: Vec<(String, String)> = sqlx::query_as(EXPIRE_HELD)
+        let expired: Vec<(EnquiryId, String)> = sqlx::query_as(EXPIRE_HELD)
             .bind(held_before)
             .bind(now)
             .fetch_all(&mut *tx)
@@ -203,7 +204,7 @@ impl Store {
     async fn expire_failed(&self, failed_before: i64, chunk: usize) -> Result<usize, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        let expired: Vec<(String, String)> = sqlx::query_as(EXPIRE_FAILED)
+        let expired: Vec<(EnquiryId, String)> = sqlx::query_as(EXPIRE_FAILED)
             .bind(failed_before)
             .bind(now)
             .bind(chunk as i64)
@@ -298,11 +299,11 @@ impl Store {
 /// give their places back (a visit that will never be sent frees its time).
 async fn free_places_of_expired_visits(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    expired: &[(String, String)],
+    expired: &[(EnquiryId, String)],
     now: i64,
 ) -> Result<(), StoreError> {
     for (enquiry_id, step) in expired {
-        if step == "home_visit" {
+        if Step::parse(step) == Some(Step::HomeVisit) {
             super::visits::free_slot_of_expired_visit(tx, enquiry_id, now).await?;
         }
     }

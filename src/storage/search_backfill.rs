@@ -5,6 +5,7 @@
 //! opens each in the service and writes its terms, one batch per
 //! transaction, beside a running server (`ops::search_index` runs them).
 
+use super::models::EnquiryId;
 use super::sealing::Place;
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError};
@@ -104,7 +105,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
-                replace_terms(&mut tx, &id, received_at, &terms).await?;
+                replace_terms(&mut tx, &EnquiryId::from_stored(id), received_at, &terms).await?;
                 report.filled += 1;
             } else {
                 report.changed += 1;

@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::models::EnquiryId;
 use super::sealing::{Sealing, normal_email, normal_phone};
 use super::{Store, StoreError};
 
@@ -344,7 +345,7 @@ pub fn match_reasons(
 /// Store `terms` for the new enquiry `enquiry_id`, in the caller's transaction.
 pub(super) async fn insert_terms(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     received_at: i64,
     terms: &[String],
 ) -> Result<(), StoreError> {
@@ -372,7 +373,7 @@ pub(super) async fn insert_terms(
 /// the caller's transaction.
 pub(super) async fn replace_terms(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     received_at: i64,
     terms: &[String],
 ) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 use super::audit::{self, Actor, AuditAction};
 use super::erasure::DeleteOutcome;
 use super::intake::SealedPayload;
+use super::models::EnquiryId;
 use super::sealing::Place;
 use super::search_terms::{enquiry_terms, replace_terms};
 use super::{Store, StoreError, now_ms};
@@ -35,7 +36,7 @@ impl Store {
     /// stored enquiry is still the one `correction.read` names.
     pub async fn staff_edit(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
         correction: &Correction<'_>,
     ) -> Result<EditOutcome, StoreError> {
@@ -55,21 +56,23 @@ impl Store {
         };
         if self
             .sealing
-            .open(stored.clone(), Place::payload(enquiry_id))?
+            .open(stored.clone(), Place::payload(enquiry_id.as_str()))?
             != correction.read
         {
             return Ok(EditOutcome::Stale);
         }
         // What the family first wrote stays findable by export and erase.
         let original = match original {
-            Some(original) => (self.sealing).open(original, Place::original_payload(enquiry_id))?,
+            Some(original) => {
+                (self.sealing).open(original, Place::original_payload(enquiry_id.as_str()))?
+            }
             None => correction.read.to_owned(),
         };
         let sealed = SealedPayload::of(&self.sealing, enquiry_id, correction.corrected)?;
         // Sealed for its own column: a payload's sealed text would not open
         // there (its place is part of it).
         let sealed_original =
-            (self.sealing).seal(&original, Place::original_payload(enquiry_id))?;
+            (self.sealing).seal(&original, Place::original_payload(enquiry_id.as_str()))?;
         let terms = enquiry_terms(&self.sealing, correction.corrected, Some(&original));
         let done = sqlx::query(
             "UPDATE enquiries SET original_payload = $6, payload = $1, \
@@ -121,20 +124,26 @@ impl Store {
     }
 
     /// What the family first wrote, for an enquiry staff corrected.
-    pub async fn original_payload(&self, enquiry_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn original_payload(
+        &self,
+        enquiry_id: &EnquiryId,
+    ) -> Result<Option<String>, StoreError> {
         let row: Option<(Option<String>,)> =
             sqlx::query_as("SELECT original_payload FROM enquiries WHERE id = $1")
                 .bind(enquiry_id)
                 .fetch_optional(&self.reader)
                 .await?;
-        (self.sealing).open_opt(row.and_then(|(p,)| p), Place::original_payload(enquiry_id))
+        (self.sealing).open_opt(
+            row.and_then(|(p,)| p),
+            Place::original_payload(enquiry_id.as_str()),
+        )
     }
 
     /// [`Store::retry_failed`], audited. The steps made pending again, in
     /// step order; empty (and nothing recorded) when none had failed.
     pub async fn staff_retry(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
     ) -> Result<Vec<String>, StoreError> {
         let now = now_ms();
@@ -169,7 +178,7 @@ impl Store {
     /// [`Store::release_held`], audited. True when something was held.
     pub async fn staff_release(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
@@ -205,7 +214,7 @@ impl Store {
     /// record stay, so staff can still see that it existed and who deleted it.
     pub async fn staff_delete(
         &self,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         actor: &Actor<'_>,
     ) -> Result<DeleteOutcome, StoreError> {
         self.scrub_audited(enquiry_id, actor, AuditAction::Delete)

@@ -4,6 +4,7 @@
 //! keyset pages; and the counts behind the overview. Read-only, and bounded
 //! by what a page or a window shows, never by how many enquiries are stored.
 
+use super::models::EnquiryId;
 use super::sealing::Place;
 use super::search_terms::TermQuery;
 use super::status::sites_clause;
@@ -12,8 +13,20 @@ use super::{Store, StoreError};
 /// An enquiry's state as staff see it, over all its delivery steps: a
 /// failed step makes the enquiry failed, then held, then waiting, and it is
 /// sent once every step is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EnquiryState {
     Sent,
     Waiting,
@@ -24,26 +37,9 @@ pub enum EnquiryState {
 }
 
 impl EnquiryState {
-    pub const ALL: [EnquiryState; 5] = [
-        EnquiryState::Sent,
-        EnquiryState::Waiting,
-        EnquiryState::Failed,
-        EnquiryState::Held,
-        EnquiryState::Closed,
-    ];
-
+    /// Its text in `enquiries.state` and in the list's filter.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EnquiryState::Sent => "sent",
-            EnquiryState::Waiting => "waiting",
-            EnquiryState::Failed => "failed",
-            EnquiryState::Held => "held",
-            EnquiryState::Closed => "closed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EnquiryState> {
-        EnquiryState::ALL.into_iter().find(|s| s.as_str() == text)
+        self.into()
     }
 }
 
@@ -87,7 +83,7 @@ impl Cursor {
     pub fn of(row: &StaffRow) -> Cursor {
         Cursor {
             received_at: row.received_at,
-            id: row.id.clone(),
+            id: row.id.to_string(),
         }
     }
 
@@ -124,7 +120,7 @@ pub enum Page {
 /// are shown to signed-in staff and never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StaffRow {
-    pub id: String,
+    pub id: EnquiryId,
     pub site: String,
     pub received_at: i64,
     pub state: EnquiryState,
@@ -187,10 +183,10 @@ impl Store {
             .into_iter()
             .map(|(id, site, received_at, state, next_attempt_at, payload)| {
                 Ok(StaffRow {
-                    state: EnquiryState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
+                    state: (state.parse::<EnquiryState>())
+                        .map_err(|_| StoreError::Corrupt(format!("enquiry state `{state}`")))?,
                     payload: (self.sealing).open_opt(payload, Place::payload(&id))?,
-                    id,
+                    id: EnquiryId::from_stored(id),
                     site,
                     received_at,
                     next_attempt_at,
@@ -230,8 +226,8 @@ impl Store {
         conn.done();
         rows.into_iter()
             .map(|(site, day, state, count)| {
-                let state = EnquiryState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("enquiry state `{state}`")))?;
+                let state = (state.parse::<EnquiryState>())
+                    .map_err(|_| StoreError::Corrupt(format!("enquiry state `{state}`")))?;
                 Ok(DayCount {
                     site,
                     day,
@@ -440,10 +436,14 @@ impl ListQuery {
 mod tests {
     use super::*;
 
+    use strum::VariantArray;
+
     #[test]
     fn states_read_back_as_written() {
-        for state in EnquiryState::ALL {
-            assert_eq!(EnquiryState::parse(state.as_str()), Some(state));
+        let names: Vec<&str> = EnquiryState::VARIANTS.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["sent", "waiting", "failed", "held", "closed"]);
+        for &state in EnquiryState::VARIANTS {
+            assert_eq!(state.as_str().parse(), Ok(state));
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct QueueFigures {
 
 impl QueueFigures {
     fn add(&mut self, status: &str, n: i64) {
-        match DeliveryStatus::parse(status) {
+        match status.parse::<DeliveryStatus>().ok() {
             Some(DeliveryStatus::Pending) => self.pending += n,
             Some(DeliveryStatus::Sending) => self.sending += n,
             Some(DeliveryStatus::Synced) => self.synced += n,

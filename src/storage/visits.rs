@@ -7,7 +7,7 @@
 //! deleted, erased, or held too long) gives its place back for good.
 
 use super::intake::{NewEnquiry, SealedPayload, insert_rows};
-use super::models::DeliveryStatus;
+use super::models::{DeliveryStatus, EnquiryId};
 use super::{InsertOutcome, Store, StoreError, now_ms};
 
 /// The visit part of a submission.
@@ -108,7 +108,7 @@ pub(super) async fn free_slot_of_waiting_visit(
 /// the steps' `(enquiry_id, step)` key: one enquiry's rows.
 pub(super) async fn free_slot_of_expired_visit(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     now: i64,
 ) -> Result<(), StoreError> {
     // Its slot and its step's status, when the visit still holds a place.
@@ -122,7 +122,9 @@ pub(super) async fn free_slot_of_expired_visit(
     .bind(enquiry_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((site, slot_at, _)) = slot.filter(|(_, _, status)| status == "expired") else {
+    let Some((site, slot_at, _)) =
+        slot.filter(|(_, _, status)| status.parse() == Ok(DeliveryStatus::Expired))
+    else {
         return Ok(());
     };
     sqlx::query(
@@ -148,7 +150,7 @@ impl Store {
         new: &NewEnquiry,
         visit: &NewVisit<'_>,
     ) -> Result<VisitInsert, StoreError> {
-        let sealed = SealedPayload::of(&self.sealing, new.id.as_str(), &new.payload)?;
+        let sealed = SealedPayload::of(&self.sealing, &new.id, &new.payload)?;
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         if let Some(outcome) = insert_rows(&mut tx, new, &sealed, now).await? {
@@ -210,7 +212,10 @@ impl Store {
     }
 
     /// The visit requested with an enquiry, and where its enquiry step stands.
-    pub async fn visit_request(&self, enquiry_id: &str) -> Result<Option<StoredVisit>, StoreError> {
+    pub async fn visit_request(
+        &self,
+        enquiry_id: &EnquiryId,
+    ) -> Result<Option<StoredVisit>, StoreError> {
         let row: Option<VisitRow> = sqlx::query_as(
             "SELECT v.local_time, v.time_zone, v.visit_type, d.status, d.remote_id, v.site, v.slot_at, v.slot_freed_at \
              FROM visit_requests v \
@@ -236,7 +241,9 @@ impl Store {
                 visit_type,
                 // Only the statuses we write are stored; anything else reads
                 // as a missing enquiry step (the visit is not sent).
-                enquiry_status: enquiry_status.as_deref().and_then(DeliveryStatus::parse),
+                enquiry_status: enquiry_status
+                    .as_deref()
+                    .and_then(|s| s.parse::<DeliveryStatus>().ok()),
                 enquiry_remote_id,
                 site,
                 slot_at,
@@ -253,7 +260,7 @@ impl Store {
     pub async fn retake_visit_slot(
         &self,
         visit: &StoredVisit,
-        enquiry_id: &str,
+        enquiry_id: &EnquiryId,
         capacity: u32,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;

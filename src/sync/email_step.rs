@@ -89,7 +89,7 @@ impl Sender for Email {
 /// (CareHQ came back while the mail server was down): the home need not
 /// be told it is waiting.
 async fn in_carehq(shared: &Shared, row: &ClaimedDelivery) -> Result<bool, Unsent> {
-    Ok(shared.store.enquiry_synced(row.enquiry_id.as_str()).await?)
+    Ok(shared.store.enquiry_synced(&row.enquiry_id).await?)
 }
 
 /// The email for this row's enquiry, or why it cannot be sent.
@@ -98,7 +98,7 @@ async fn compose(
     mailer: &Mailer,
     row: &ClaimedDelivery,
 ) -> Result<Message, Unsent> {
-    let id = row.enquiry_id.as_str();
+    let id = &row.enquiry_id;
     let Stored {
         site: slug,
         enquiry,
@@ -111,7 +111,7 @@ async fn compose(
     };
     let received_at = shared.store.enquiry_received_at(id).await?.unwrap_or(0);
     let waited = shared.settings.sync.fallback_after;
-    let text = body(site, &enquiry, id, received_at, waited);
+    let text = body(site, &enquiry, id.as_str(), received_at, waited);
     // No name: subjects are logged by mail servers and shown on lock screens.
     let subject = format!("New enquiry for {} is waiting for a reply", site.name);
     let message = Message::builder()

@@ -99,7 +99,7 @@ fn verdict(e: &FhirError, name: &str) -> Verdict {
 
 /// The Bundle for this row's enquiry, or why it cannot be sent.
 async fn compose(shared: &Shared, row: &ClaimedDelivery, name: &str) -> Result<Value, Unsent> {
-    let id = row.enquiry_id.as_str();
+    let id = &row.enquiry_id;
     let Stored { site, enquiry } = stored_enquiry(shared, row).await?;
     let settings = configured_site(shared, &site, "enquiry")?;
     if !settings.also_send_to.iter().any(|to| to == name) {
@@ -119,7 +119,7 @@ async fn compose(shared: &Shared, row: &ClaimedDelivery, name: &str) -> Result<V
             start_ms: visit.slot_at,
             end_ms: visit.slot_at.saturating_add(millis(length)),
         });
-    Ok(bundle(&enquiry, id, received_at, visit))
+    Ok(bundle(&enquiry, id.as_str(), received_at, visit))
 }
 
 /// The created ServiceRequest's id from a `transaction-response` (its

@@ -33,7 +33,7 @@ pub(super) async fn deliver<S: Sender>(
             outcome
         }
         Err(e) => {
-            error!(delivery_id = %row.id, error = %e, "could not read or record the delivery; the row will be retried when its lease ends");
+            error!(delivery_id = %row.id, error = %crate::telemetry::chain(&e), "could not read or record the delivery; the row will be retried when its lease ends");
             let failures = shared.record_failures.fetch_add(1, Ordering::Relaxed) + 1;
             if failures == STOP_CLAIMING_AFTER {
                 error!(

@@ -91,7 +91,7 @@ pub(super) async fn record(
                 shared.outcome_write_retries.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!(crate::ops::metrics::OUTCOME_WRITE_RETRIES).increment(1);
                 if failures == 1 {
-                    warn!(delivery_id = %row.id, error = %e, known_success, "could not record the delivery outcome; trying again");
+                    warn!(delivery_id = %row.id, error = %crate::telemetry::chain(&e), known_success, "could not record the delivery outcome; trying again");
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_WAIT);

@@ -6,7 +6,7 @@
 use super::sender::Unsent;
 use super::shared::Shared;
 use crate::config::SiteSettings;
-use crate::domain::Enquiry;
+use crate::domain::{Enquiry, StoredEnquiry};
 use crate::storage::ClaimedDelivery;
 
 /// The stored enquiry of a claimed row and its site's slug.
@@ -20,10 +20,7 @@ pub(super) async fn stored_enquiry(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<Stored, Unsent> {
-    let found = shared
-        .store
-        .enquiry_payload(row.enquiry_id.as_str())
-        .await?;
+    let found = shared.store.enquiry_payload(&row.enquiry_id).await?;
     let Some((site, payload)) = found else {
         return Err(Unsent::unsendable("the enquiry row is missing"));
     };
@@ -34,7 +31,7 @@ pub(super) async fn stored_enquiry(
     };
     // Parsed again before it goes out. serde's message could quote a
     // value, so it is not kept.
-    let Ok(enquiry) = serde_json::from_str::<Enquiry>(&payload) else {
+    let Ok(StoredEnquiry { enquiry, .. }) = serde_json::from_str(&payload) else {
         return Err(Unsent::unsendable(
             "the stored enquiry no longer passes validation; it needs a person to look at it",
         ));

@@ -11,7 +11,7 @@ use super::shared::Shared;
 use super::stored::configured_site;
 use crate::carehq::visit_params;
 use crate::config::SiteSettings;
-use crate::domain::Enquiry;
+use crate::domain::StoredEnquiry;
 use crate::storage::{ClaimedDelivery, DeliveryStatus, StoredVisit, now_ms};
 
 /// CareHQ's parameters for the visit and its site's slug, or why it cannot
@@ -20,7 +20,7 @@ pub(super) async fn prepare_visit(
     shared: &Shared,
     row: &ClaimedDelivery,
 ) -> Result<(Vec<(String, String)>, String), Unsent> {
-    let Some(visit) = shared.store.visit_request(row.enquiry_id.as_str()).await? else {
+    let Some(visit) = shared.store.visit_request(&row.enquiry_id).await? else {
         return Err(Unsent::unsendable("the visit request row is missing"));
     };
     if visit.enquiry_status != Some(DeliveryStatus::Synced) {
@@ -45,11 +45,7 @@ pub(super) async fn prepare_visit(
             visit.local_time, visit.time_zone
         )));
     }
-    let Some((site_slug, payload)) = shared
-        .store
-        .enquiry_payload(row.enquiry_id.as_str())
-        .await?
-    else {
+    let Some((site_slug, payload)) = shared.store.enquiry_payload(&row.enquiry_id).await? else {
         return Err(Unsent::unsendable("the enquiry row is missing"));
     };
     let site = configured_site(shared, &site_slug, "visit")?;
@@ -58,8 +54,8 @@ pub(super) async fn prepare_visit(
     }
     // The family's message becomes the visit's notes; once scrubbed, a short line.
     let message = payload
-        .and_then(|p| serde_json::from_str::<Enquiry>(&p).ok())
-        .and_then(|e| e.care_requirements_text());
+        .and_then(|p| serde_json::from_str::<StoredEnquiry>(&p).ok())
+        .and_then(|stored| stored.enquiry.care_requirements_text());
     let params = visit_params(
         &visit,
         &care_enquiry,
@@ -79,7 +75,7 @@ async fn retake_place(
     site: &SiteSettings,
 ) -> Result<(), Unsent> {
     let capacity = site.visits().map_or(u32::MAX, |v| v.capacity);
-    let id = row.enquiry_id.as_str();
+    let id = &row.enquiry_id;
     if shared.store.retake_visit_slot(visit, id, capacity).await? {
         return Ok(());
     }

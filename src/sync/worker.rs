@@ -143,7 +143,7 @@ impl SyncWorker {
             let sleep_for = match self.dispatch(&mut tasks).await {
                 Ok(wait) => wait,
                 Err(e) => {
-                    error!(error = %e, "the sync worker could not reach the database; trying again shortly");
+                    error!(error = %crate::telemetry::chain(&e), "the sync worker could not reach the database; trying again shortly");
                     Duration::from_secs(1)
                 }
             };
@@ -195,7 +195,7 @@ impl SyncWorker {
         }
         // A failed check is tried again next pass; the lanes go on meanwhile.
         if let Err(e) = self.open_fallbacks(false).await {
-            warn!(error = %e, "could not look for enquiries due a fallback email; trying again shortly");
+            warn!(error = %crate::telemetry::chain(&e), "could not look for enquiries due a fallback email; trying again shortly");
         }
         let lanes = self.lanes.len();
         let first = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.max(1);
@@ -374,7 +374,7 @@ impl SyncWorker {
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
         if let Err(e) = self.open_fallbacks(true).await {
-            warn!(error = %e, "could not look for enquiries due a fallback email");
+            warn!(error = %crate::telemetry::chain(&e), "could not look for enquiries due a fallback email");
         }
         for index in 0..self.lanes.len() {
             self.drain_lane(index, &mut report).await?;

@@ -6,6 +6,8 @@
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
 use serde_json::Value;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::admin::cli;
 use crate::alerts::{Inbox, receiver};
 use crate::helpers::{
@@ -108,7 +110,10 @@ async fn one_accounts_401_pauses_only_that_account(db: Db) {
             .unwrap()
             .is_paused()
     );
-    assert_eq!(app.delivery(&held_back).await.status, "pending");
+    assert_eq!(
+        app.delivery(&held_back).await.status,
+        DeliveryStatus::Pending
+    );
 
     // The alert and /status name the paused account, and only it.
     app.check_alerts().await;

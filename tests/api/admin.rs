@@ -6,7 +6,7 @@ use std::process::Command;
 
 use enquiry_relay::domain::{Enquiry, IntakeRules, RawSubmission};
 use enquiry_relay::sandbox::{Faults, SandboxConfig, seed};
-use enquiry_relay::storage::{EnquiryId, NewEnquiry};
+use enquiry_relay::storage::{DeliveryStatus, EnquiryId, NewEnquiry};
 
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family, free_port, write_config,
@@ -60,7 +60,7 @@ pub async fn insert(app: &TestApp, n: usize, held: bool, spam_verdict: &str) -> 
             id: EnquiryId::from_stored(id.clone()),
             site: SITE.into(),
             payload,
-            spam_verdict: spam_verdict.into(),
+            spam_verdict: spam_verdict.parse().expect("a spam verdict"),
             idempotency_key: None,
             fingerprint: None,
             held,
@@ -85,9 +85,9 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     // One refused by CareHQ (failed), one delivered, one held.
     sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
-    app.drained_to(&failed, "failed").await;
+    app.drained_to(&failed, DeliveryStatus::Failed).await;
     let synced = posted_id(&app, 2).await;
-    app.drained_to(&synced, "synced").await;
+    app.drained_to(&synced, DeliveryStatus::Synced).await;
     let held = insert(&app, 3, true, "clean").await;
     let config = default_config(&db, &sandbox.url);
 
@@ -142,7 +142,7 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     assert_eq!(code, 2, "retry needs an Id or --failed");
     let (code, out, err) = cli(&config, &["enquiries", "retry", &failed]).await;
     assert_eq!(code, 0, "{out}{err}");
-    let retried = app.drained_to(&failed, "synced").await;
+    let retried = app.drained_to(&failed, DeliveryStatus::Synced).await;
     assert_eq!(
         retried.attempts, 1,
         "a fresh schedule: the counter restarted"
@@ -160,7 +160,7 @@ async fn admin_commands_work_beside_a_running_server(db: Db) {
     assert_eq!(code, 1, "not held");
     let (code, out, err) = cli(&config, &["enquiries", "release", &held]).await;
     assert_eq!(code, 0, "{out}{err}");
-    app.drained_to(&held, "synced").await;
+    app.drained_to(&held, DeliveryStatus::Synced).await;
     assert_eq!(sandbox.received().len(), 3);
     app.stop().await;
 }
@@ -180,9 +180,9 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
         ..Faults::default()
     });
     let first = posted_id(&app, 1).await;
-    app.drained_to(&first, "failed").await;
+    app.drained_to(&first, DeliveryStatus::Failed).await;
     let second = posted_id(&app, 2).await;
-    app.drained_to(&second, "failed").await;
+    app.drained_to(&second, DeliveryStatus::Failed).await;
     assert!(sandbox.received().is_empty());
     let config = default_config(&db, &sandbox.url);
 
@@ -197,7 +197,7 @@ async fn retry_failed_sends_every_failed_enquiry_again(db: Db) {
         );
     }
     for id in [&first, &second] {
-        let delivered = app.drained_to(id, "synced").await;
+        let delivered = app.drained_to(id, DeliveryStatus::Synced).await;
         assert_eq!(delivered.attempts, 1, "a fresh schedule");
     }
     assert_eq!(sandbox.received().len(), 2);
@@ -232,7 +232,7 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
     };
     sandbox.set_faults(Faults::once(400));
     let failed = posted_id(&app, 1).await;
-    app.drained_to(&failed, "failed").await;
+    app.drained_to(&failed, DeliveryStatus::Failed).await;
     let keyed = app
         .http
         .post(format!("{}/forms/{SITE}", app.address))
@@ -245,9 +245,10 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    app.drained_to(&synced, "synced").await;
-    let spam = insert(&app, 3, false, "spam").await;
-    app.drained_to(&spam, "synced").await;
+    app.drained_to(&synced, DeliveryStatus::Synced).await;
+    // Sent, but doubted (marked, not held): kept as long as spam.
+    let spam = insert(&app, 3, false, "too_fast").await;
+    app.drained_to(&spam, DeliveryStatus::Synced).await;
     let held = insert(&app, 4, true, "clean").await;
     app.stop().await;
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
@@ -267,11 +268,15 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
         out.contains("scrubbed 0 synced and 1 spam") && out.contains("deleted 1 idempotency"),
         "{out}"
     );
-    let record = store.enquiry(&spam).await.unwrap().unwrap();
+    let record = store
+        .enquiry(&spam.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.payload.is_none() && record.scrubbed_at.is_some());
     assert!(
         store
-            .enquiry(&synced)
+            .enquiry(&synced.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -285,25 +290,41 @@ async fn retention_scrubs_synced_spam_and_held_and_never_failed(db: Db) {
     let (_, out, _) = cli(&config, &["enquiries", "purge"]).await;
     assert!(out.contains("scrubbed 1 synced and 0 spam"), "{out}");
     assert!(out.contains("expired 1 held"), "{out}");
-    let expired = store.enquiry(&held).await.unwrap().unwrap();
+    let expired = store
+        .enquiry(&held.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(expired.payload.is_none() && expired.scrubbed_at.is_some());
     assert_eq!(
-        store.deliveries_of(&held).await.unwrap()[0].status,
-        "expired"
+        store.deliveries_of(&held.parse().unwrap()).await.unwrap()[0].status,
+        DeliveryStatus::Expired
     );
-    let scrubbed = store.enquiry(&synced).await.unwrap().unwrap();
+    let scrubbed = store
+        .enquiry(&synced.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(scrubbed.payload.is_none());
-    let delivery = &store.deliveries_of(&synced).await.unwrap()[0];
-    assert_eq!(delivery.status, "synced", "the audit record stays");
+    let delivery = &store.deliveries_of(&synced.parse().unwrap()).await.unwrap()[0];
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Synced,
+        "the audit record stays"
+    );
     assert!(delivery.remote_id.is_some());
     for kept in [&failed] {
-        let record = store.enquiry(kept).await.unwrap().unwrap();
+        let record = store
+            .enquiry(&kept.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
             record.payload.is_some() && record.scrubbed_at.is_none(),
             "{kept} kept"
         );
     }
-    let failed_delivery = &store.deliveries_of(&failed).await.unwrap()[0];
+    let failed_delivery = &store.deliveries_of(&failed.parse().unwrap()).await.unwrap()[0];
     let hint = &store.attempts_of(&failed_delivery.id).await.unwrap()[0];
     assert!(
         hint.hint.is_some(),
@@ -325,20 +346,30 @@ async fn a_running_server_scrubs_an_aged_synced_enquiry_by_itself(db: Db) {
         return;
     };
     let old = posted_id(&app, 1).await;
-    app.wait_for_status(&old, "synced").await;
+    app.wait_for_status(&old, DeliveryStatus::Synced).await;
     age(&db, 31).await;
     let young = posted_id(&app, 2).await;
-    app.wait_for_status(&young, "synced").await;
+    app.wait_for_status(&young, DeliveryStatus::Synced).await;
 
     // No `enquiries purge`: the server's own pass scrubs it.
     let scrubbed = crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
-        let record = app.store.enquiry(&old).await.unwrap().unwrap();
+        let record = app
+            .store
+            .enquiry(&old.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         record.scrubbed_at.is_some().then_some(record)
     })
     .await
     .expect("the retention job scrubbed the 31-day-old synced enquiry");
     assert!(scrubbed.payload.is_none());
-    let kept = app.store.enquiry(&young).await.unwrap().unwrap();
+    let kept = app
+        .store
+        .enquiry(&young.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         kept.payload.is_some() && kept.scrubbed_at.is_none(),
         "a young enquiry keeps its data"

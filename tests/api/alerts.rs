@@ -21,6 +21,8 @@ use enquiry_relay::sandbox::Faults;
 use enquiry_relay::sync::{DrainReport, fallback_mailer};
 use lettre::Message;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, eventually, offline_settings};
 use crate::on_both_databases;
 use crate::status::posted_id;
@@ -92,7 +94,7 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     app.check_alerts().await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);
     // Several more checks run while the incident lasts; none repeats it.
@@ -110,9 +112,9 @@ async fn a_failed_enquiry_alerts_once_and_clears_once(db: Db) {
     );
     assert!(message.get("details").is_none());
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     app.check_alerts().await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
     check_alerts_times(&app, 3).await;
@@ -434,7 +436,7 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
         "no personal data by default:\n{mail}"
     );
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
     app.check_alerts().await;
     assert_eq!(sent().len(), 2, "an all-clear email arrives");
@@ -519,7 +521,7 @@ async fn a_pending_enquiry_waiting_too_long_alerts_once_and_clears_once(db: Db) 
         .unwrap();
     pool.close().await;
     assert_eq!(app.drain_to_rest().await.synced, 1);
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     app.check_alerts().await;
     assert_eq!(count(&inbox, "pending_age", "cleared"), 1);
     check_alerts_times(&app, 3).await;
@@ -562,7 +564,7 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
         "include_details puts the family's contact in the email:\n{body}"
     );
 
-    app.store.retry_failed(&id).await.unwrap();
+    app.store.retry_failed(&id.parse().unwrap()).await.unwrap();
     assert_eq!(app.drain_to_rest().await.synced, 1);
     app.check_alerts().await;
     assert_eq!(count(&inbox, "failed", "cleared"), 1);
@@ -592,7 +594,7 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     // The webhook took it, so the incident is announced; the email is owed.
     app.check_alerts().await;
     assert_eq!(count(&inbox, "failed", "incident"), 1);

@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::captcha::{HOST, app, captcha, post};
 use crate::fake_captcha::{FakeVerify, Reply};
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, field};
@@ -111,7 +113,7 @@ async fn an_enquiry_accepted_unverified_in_an_outage_is_delivered_to_carehq() {
         .as_str()
         .unwrap()
         .to_owned();
-    app.wait_for_status(&id, "synced").await;
+    app.wait_for_status(&id, DeliveryStatus::Synced).await;
     let received = sandbox.wait_for(1).await;
     assert_eq!(field(&received[0], "last_name"), Some("O'Brien 1"));
     assert_eq!(

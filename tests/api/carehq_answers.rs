@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
-use enquiry_relay::storage::now_ms;
+use enquiry_relay::storage::{DeliveryStatus, now_ms};
 
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
@@ -50,7 +50,11 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
             let report = app.drain().await;
             assert_eq!((report.synced, report.failed), (0, 0), "{code}: {report:?}");
             let waiting = app.delivery(&id).await;
-            assert_eq!(waiting.status, "pending", "{code}: {waiting:?}");
+            assert_eq!(
+                waiting.status,
+                DeliveryStatus::Pending,
+                "{code}: {waiting:?}"
+            );
             assert_eq!(waiting.attempts, 0, "{code}: {waiting:?}");
         }
         assert!(sandbox.sandbox.request_count() >= 3, "probes were sent");
@@ -61,7 +65,7 @@ async fn a_403_from_carehq_pauses_delivery_until_it_answers_normally(db: Db) {
             1,
             "{code}: the probe resumes"
         );
-        assert_eq!(app.delivery(&id).await.status, "synced");
+        assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
         let resumed = app.store.delivery_state("default").await.unwrap();
         assert!(resumed.paused_reason.is_none(), "{code}: {resumed:?}");
     }
@@ -81,7 +85,7 @@ async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
     };
     sandbox.set_faults(Faults::once(404));
     let refused = posted_id(&app, 1).await;
-    let failed = app.wait_for_status(&refused, "failed").await;
+    let failed = app.wait_for_status(&refused, DeliveryStatus::Failed).await;
     let reason = failed.last_error.unwrap_or_default();
     assert!(reason.contains(SITE), "names the site: {reason}");
     assert!(
@@ -107,9 +111,9 @@ async fn a_404_fails_only_that_delivery_and_pauses_nothing(db: Db) {
     assert_eq!(response.status(), 201);
     let body: serde_json::Value = response.json().await.unwrap();
     let other = body["id"].as_str().unwrap().to_owned();
-    app.wait_for_status(&other, "synced").await;
+    app.wait_for_status(&other, DeliveryStatus::Synced).await;
     assert_eq!(sandbox.received().len(), 1, "only the other site's enquiry");
-    assert_eq!(app.delivery(&refused).await.status, "failed");
+    assert_eq!(app.delivery(&refused).await.status, DeliveryStatus::Failed);
     app.stop().await;
 }
 on_both_databases!(a_404_fails_only_that_delivery_and_pauses_nothing);
@@ -136,7 +140,7 @@ async fn a_success_whose_body_breaks_off_is_synced_once_with_the_id_unknown(db: 
     };
 
     let id = posted_id(&app, 1).await;
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(delivered.ambiguous, 0, "{delivered:?}");
     assert_eq!(delivered.remote_id, None, "{delivered:?}");
     let attempts = app.store.attempts_of(&delivered.id).await.unwrap();
@@ -165,7 +169,7 @@ async fn each_attempt_records_how_long_the_send_took(db: Db) {
 
     let id = posted_id(&app, 1).await;
 
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     let attempts = app.store.attempts_of(&delivered.id).await.unwrap();
     assert_eq!(attempts.len(), 1);
     // The sandbox slept 300 ms before answering, so the send cannot have taken less.
@@ -196,7 +200,7 @@ async fn a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
     let app = TestApp::spawn(&db, &sandbox.url, &options).await;
 
     let id = posted_id(&app, 1).await;
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(delivered.ambiguous, 1, "{delivered:?}");
     let attempts = app.store.attempts_of(&delivered.id).await.unwrap();
     let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();

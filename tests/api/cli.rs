@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::admin::{cli, default_config};
 use crate::helpers::{
     AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, config_toml, eventually, family, free_port,
@@ -188,7 +190,7 @@ async fn migrate_then_sync_once_delivers_what_waits() {
         let counts = app.store.count_by_status().await.unwrap();
         counts
             .iter()
-            .any(|(s, n)| s.as_str() == "pending" && *n == 1)
+            .any(|(s, n)| *s == DeliveryStatus::Pending && *n == 1)
             .then_some(())
     })
     .await
@@ -239,7 +241,7 @@ async fn sync_once_exits_1_while_a_failed_enquiry_remains(db: Db) {
     let id = posted_id(&app, 4).await;
     eventually(Duration::from_secs(10), || async {
         let d = app.delivery(&id).await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
+        (d.status == DeliveryStatus::Pending && d.attempts == 1).then_some(())
     })
     .await
     .expect("first attempt made");

@@ -154,7 +154,7 @@ async fn the_consent_agreed_to_is_recorded_and_outlives_the_scrub(db: Db) {
     app.store.purge(later, later, later, 0).await.unwrap();
     let record = app
         .store
-        .enquiry(&id)
+        .enquiry(&id.parse().unwrap())
         .await
         .unwrap()
         .expect("the record stays");
@@ -200,7 +200,12 @@ async fn a_person_is_exported_then_erased_from_every_table(db: Db) {
         label: "staff token",
         reason: Some("spoke to Mrs O'Brien 7 on the phone"),
     };
-    assert!(app.store.staff_release(&ids[2], &actor).await.unwrap());
+    assert!(
+        app.store
+            .staff_release(&ids[2].parse().unwrap(), &actor)
+            .await
+            .unwrap()
+    );
     app.drain().await;
     app.make_pending_due().await;
     app.drain_all().await;
@@ -247,16 +252,26 @@ async fn a_person_is_exported_then_erased_from_every_table(db: Db) {
         );
     }
     for id in family_7 {
-        let tombstone = app.store.enquiry(id).await.unwrap().expect("the row stays");
+        let tombstone = app
+            .store
+            .enquiry(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("the row stays");
         assert!(tombstone.payload.is_none());
-        let audit = app.store.audit_of(id).await.unwrap();
+        let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
         assert_eq!(
             audit.last().map(|a| a.action.as_str()),
             Some("erase"),
             "{audit:?}"
         );
     }
-    let other = app.store.enquiry(&ids[3]).await.unwrap().unwrap();
+    let other = app
+        .store
+        .enquiry(&ids[3].parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         other
             .payload

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, SandboxConfig};
-use enquiry_relay::storage::{ClaimScope, now_ms};
+use enquiry_relay::storage::{ClaimScope, DeliveryStatus, now_ms};
 
 use enquiry_relay::sync::DrainReport;
 
@@ -40,12 +40,12 @@ async fn an_outage_is_retried_on_schedule_and_recovers(db: Db) {
     // second drain claims nothing) until its delay has passed.
     for _ in 0..2 {
         assert_eq!(app.drain_to_rest().await.retrying, 1);
-        assert_eq!(app.delivery(&id).await.status, "pending");
+        assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Pending);
         app.make_pending_due().await;
     }
     assert_eq!(app.drain_to_rest().await.synced, 1);
     let delivery = app.delivery(&id).await;
-    assert_eq!(delivery.status, "synced");
+    assert_eq!(delivery.status, DeliveryStatus::Synced);
     assert_eq!(delivery.attempts, 3, "two 503s, then success");
     assert_eq!(
         delivery.ambiguous, 2,
@@ -96,7 +96,7 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
     }
     assert_eq!(app.drain_to_rest().await.failed, 1);
     let failed = app.delivery(&id).await;
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, DeliveryStatus::Failed);
     assert_eq!(failed.attempts, 3, "the first send and two retries");
     assert_eq!(failed.ambiguous, 3, "each 503 may have created the record");
     assert!(
@@ -124,10 +124,22 @@ async fn a_row_whose_retry_schedule_is_spent_is_failed_and_kept(db: Db) {
     // (even with every pending row due, a drain claims nothing).
     app.make_pending_due().await;
     assert_eq!(app.drain().await, DrainReport::default());
-    let enquiry = app.store.enquiry(&id).await.unwrap().expect("enquiry kept");
+    let enquiry = app
+        .store
+        .enquiry(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("enquiry kept");
     assert!(enquiry.payload.is_some(), "its data is kept for staff");
-    assert_eq!(app.store.deliveries_of(&id).await.unwrap().len(), 1);
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(
+        app.store
+            .deliveries_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     assert_eq!(app.store.attempts_of(&failed.id).await.unwrap().len(), 3);
     assert_eq!(sandbox.sandbox.request_count(), 3, "no send after failing");
     app.stop().await;
@@ -153,8 +165,8 @@ async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) 
     // Read between two attempts: while one is in flight the row is `sending`.
     let first = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
         let d = app.delivery(&id).await;
-        assert_ne!(d.status, "failed", "{d:?}");
-        (d.attempts >= 2 && d.status == "pending").then_some(d)
+        assert_ne!(d.status, DeliveryStatus::Failed, "{d:?}");
+        (d.attempts >= 2 && d.status == DeliveryStatus::Pending).then_some(d)
     })
     .await
     .expect("attempts are made while CareHQ is unreachable, and the row stays pending");
@@ -163,7 +175,7 @@ async fn carehq_unreachable_leaves_enquiries_pending_then_delivers_them(db: Db) 
 
     // CareHQ is back: a restarted service delivers what waited.
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert!(delivered.attempts >= 3);
     assert_eq!(sandbox.received().len(), 1);
     app.stop().await;
@@ -205,10 +217,10 @@ async fn a_rate_limit_delays_without_spending_attempts(db: Db) {
     .expect("429s are recorded");
     let waiting = app.delivery(&id).await;
     assert_eq!(waiting.attempts, 0, "a 429 spends no attempt");
-    assert_ne!(waiting.status, "failed");
+    assert_ne!(waiting.status, DeliveryStatus::Failed);
 
     sandbox.set_faults(Faults::default());
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(delivered.attempts, 1);
 
     // Each 429 carried `Reset` 2.5 s after the sandbox saw the request, so a
@@ -259,7 +271,7 @@ async fn a_success_with_no_requests_remaining_holds_the_next_send_until_reset(db
         ids.push(posted_id(&app, n).await);
     }
     for id in &ids {
-        app.wait_for_status(id, "synced").await;
+        app.wait_for_status(id, DeliveryStatus::Synced).await;
     }
 
     // A send before Reset would have met the sandbox's limit and a 429.
@@ -304,7 +316,7 @@ async fn a_400_fails_the_enquiry_and_keeps_carehqs_hint(db: Db) {
 
     let id = posted_id(&app, 1).await;
 
-    let failed = app.drained_to(&id, "failed").await;
+    let failed = app.drained_to(&id, DeliveryStatus::Failed).await;
     assert_eq!(failed.attempts, 1, "no retry for a refusal");
     let attempts = app.store.attempts_of(&failed.id).await.unwrap();
     let last = attempts.last().unwrap();
@@ -353,15 +365,19 @@ async fn a_401_pauses_delivery_without_failing_and_a_fixed_restart_resumes(db: D
         assert_eq!(sandbox.sandbox.request_count(), requests + 1, "one probe");
         for id in [&first, &second] {
             let d = app.delivery(id).await;
-            assert_eq!(d.status, "pending", "a 401 never fails a row: {d:?}");
+            assert_eq!(
+                d.status,
+                DeliveryStatus::Pending,
+                "a 401 never fails a row: {d:?}"
+            );
             assert_eq!(d.attempts, 0, "{d:?}");
         }
     }
     app.stop().await;
 
     let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default().quiet()).await;
-    app.drained_to(&first, "synced").await;
-    app.drained_to(&second, "synced").await;
+    app.drained_to(&first, DeliveryStatus::Synced).await;
+    app.drained_to(&second, DeliveryStatus::Synced).await;
     assert!(
         app.store
             .delivery_state("default")
@@ -399,11 +415,15 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         let store = enquiry_relay::storage::Store::connect(&db.url, 2)
             .await
             .unwrap();
-        let d = store.deliveries_of(&id).await.unwrap().remove(0);
+        let d = store
+            .deliveries_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .remove(0);
         store.close().await;
         d
     };
-    assert_eq!(before.status, "pending", "{before:?}");
+    assert_eq!(before.status, DeliveryStatus::Pending, "{before:?}");
 
     // A worker that claims the row and dies mid-send: its lease runs 3 s.
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
@@ -444,7 +464,7 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_the_row_is_sent_once(db: D
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(
         delivered.ambiguous,
         before.ambiguous + 1,

@@ -152,7 +152,7 @@ async fn sending_to_records(
 
 /// The enquiry's step named `name` as stored (`destination:records`).
 async fn step_of(app: &TestApp, id: &str, name: &str) -> DeliveryView {
-    let steps = app.store.deliveries_of(id).await.unwrap();
+    let steps = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     (steps.into_iter())
         .find(|d| d.step_name == name)
         .unwrap_or_else(|| panic!("no {name} step"))

@@ -149,7 +149,12 @@ async fn encrypted_personal_data_is_unreadable_at_rest_and_erasable(db: Db) {
         label: "staff token",
         reason: Some("spoke to Mrs O'Brien 7 on the phone"),
     };
-    assert!(app.store.staff_release(&ids[2], &actor).await.unwrap());
+    assert!(
+        app.store
+            .staff_release(&ids[2].parse().unwrap(), &actor)
+            .await
+            .unwrap()
+    );
     app.drain().await;
     app.make_pending_due().await;
     app.drain_all().await;
@@ -243,16 +248,26 @@ async fn encrypted_personal_data_is_unreadable_at_rest_and_erasable(db: Db) {
         );
     }
     for id in family_7 {
-        let tombstone = app.store.enquiry(id).await.unwrap().expect("the row stays");
+        let tombstone = app
+            .store
+            .enquiry(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("the row stays");
         assert!(tombstone.payload.is_none());
-        let audit = app.store.audit_of(id).await.unwrap();
+        let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
         assert_eq!(
             audit.last().map(|a| a.action.as_str()),
             Some("erase"),
             "{audit:?}"
         );
     }
-    let other = app.store.enquiry(&ids[3]).await.unwrap().unwrap();
+    let other = app
+        .store
+        .enquiry(&ids[3].parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         other
             .payload
@@ -354,7 +369,12 @@ async fn rekey_seals_a_plain_database_then_rotates_a_to_b(db: Db) {
         label: "staff token",
         reason: Some("called Mrs O'Brien 5 back"),
     };
-    assert!(app.store.staff_release(&held, &actor).await.unwrap());
+    assert!(
+        app.store
+            .staff_release(&held.parse().unwrap(), &actor)
+            .await
+            .unwrap()
+    );
     app.stop().await;
     assert_eq!(
         columns_holding(&db.url, email).await,
@@ -457,9 +477,13 @@ async fn app_store_audit(url: &str, sealing: &Sealing, id: &str) -> Vec<String> 
         .await
         .unwrap()
         .with_sealing(sealing.clone());
-    let reasons = (store.audit_of(id).await.unwrap().into_iter())
-        .filter_map(|a| a.reason)
-        .collect();
+    let reasons = (store
+        .audit_of(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .into_iter())
+    .filter_map(|a| a.reason)
+    .collect();
     store.close().await;
     reasons
 }
@@ -492,7 +516,7 @@ async fn insert_through(store: &Store, n: usize) -> String {
 
 async fn reasons(store: &Store, id: &str) -> Vec<String> {
     (store
-        .audit_of(id)
+        .audit_of(&id.parse().unwrap())
         .await
         .expect("the audit trail reads")
         .into_iter())
@@ -518,7 +542,10 @@ async fn a_plain_reason_starting_with_v1_reads_back_as_written(db: Db) {
         label: "staff token",
         reason: Some("v1: spam"),
     };
-    let deleted = plain.staff_delete(&id, &actor).await.expect("delete");
+    let deleted = plain
+        .staff_delete(&id.parse().unwrap(), &actor)
+        .await
+        .expect("delete");
     assert!(matches!(deleted, DeleteOutcome::Deleted));
     assert_eq!(reasons(&plain, &id).await, ["v1: spam"]);
     plain.close().await;
@@ -590,7 +617,11 @@ async fn rekey_keeps_an_old_key_recorded_until_a_run_finds_it_unused(db: Db) {
         .await
         .expect("nothing needs a now");
     for (id, n) in [(first, 1), (late, 2)] {
-        let record = only_b.enquiry(&id).await.expect("reads").expect("stored");
+        let record = only_b
+            .enquiry(&id.parse().unwrap())
+            .await
+            .expect("reads")
+            .expect("stored");
         let email = format!("family{n}@example.com");
         assert!(record.payload.is_some_and(|p| p.contains(&email)));
     }

@@ -67,7 +67,7 @@ async fn state_of(store: &Store, id: &str) -> String {
         .staff_enquiries(&StaffFilter::default(), 1000, &Page::Newest)
         .await
         .unwrap();
-    let row = rows.iter().find(|r| r.id == id).expect("listed");
+    let row = rows.iter().find(|r| r.id.as_str() == id).expect("listed");
     row.state.as_str().to_owned()
 }
 
@@ -100,7 +100,11 @@ async fn the_stored_state_follows_every_kind_of_change(db: Db) {
     app.drain_all().await;
     check(&app, &db, &failed, "failed", "a refusal").await;
     assert_eq!(
-        app.store.staff_retry(&failed, &ACTOR).await.unwrap().len(),
+        app.store
+            .staff_retry(&failed.parse().unwrap(), &ACTOR)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     check(&app, &db, &failed, "waiting", "a staff retry").await;
@@ -113,17 +117,28 @@ async fn the_stored_state_follows_every_kind_of_change(db: Db) {
 
     let released = held_enquiry(&app, 3).await;
     check(&app, &db, &released, "held", "a held intake").await;
-    assert!(app.store.staff_release(&released, &ACTOR).await.unwrap());
+    assert!(
+        app.store
+            .staff_release(&released.parse().unwrap(), &ACTOR)
+            .await
+            .unwrap()
+    );
     check(&app, &db, &released, "waiting", "a release").await;
     app.drain_all().await;
     check(&app, &db, &released, "sent", "a released delivery").await;
 
     let deleted = held_enquiry(&app, 4).await;
-    app.store.staff_delete(&deleted, &ACTOR).await.unwrap();
+    app.store
+        .staff_delete(&deleted.parse().unwrap(), &ACTOR)
+        .await
+        .unwrap();
     check(&app, &db, &deleted, "closed", "a staff delete").await;
 
     let erased = posted_id(&app, 5).await;
-    app.store.erase_enquiry(&erased, &ACTOR).await.unwrap();
+    app.store
+        .erase_enquiry(&erased.parse().unwrap(), &ACTOR)
+        .await
+        .unwrap();
     check(&app, &db, &erased, "closed", "an erasure").await;
 
     let expired = held_enquiry(&app, 6).await;
@@ -157,7 +172,7 @@ where
     let mut shown = Vec::new();
     loop {
         let rows: Vec<StaffRow> = store.staff_enquiries(filter, size, &page).await.unwrap();
-        shown.extend(rows.iter().map(|r| r.id.clone()));
+        shown.extend(rows.iter().map(|r| r.id.to_string()));
         let Some(last) = rows.last() else { break };
         if (rows.len() as i64) < size {
             break;
@@ -250,12 +265,12 @@ async fn keyset_pages_neither_skip_nor_repeat_while_enquiries_arrive(db: Db) {
     }
     let last = expected_last_page(&store, &dated, 7).await;
     let mut page = Page::Newer(Cursor::of(last.first().unwrap()));
-    let mut back: Vec<String> = last.iter().map(|r| r.id.clone()).collect();
+    let mut back: Vec<String> = last.iter().map(|r| r.id.to_string()).collect();
     loop {
         let rows = store.staff_enquiries(&dated, 7, &page).await.unwrap();
         let Some(first) = rows.first() else { break };
         page = Page::Newer(Cursor::of(first));
-        back.splice(0..0, rows.iter().map(|r| r.id.clone()));
+        back.splice(0..0, rows.iter().map(|r| r.id.to_string()));
     }
     assert!(back == tied_ids, "dated, back: {} shown", back.len());
 
@@ -267,7 +282,7 @@ async fn keyset_pages_neither_skip_nor_repeat_while_enquiries_arrive(db: Db) {
         let rows = store.staff_enquiries(&everyone, 50, &page).await.unwrap();
         let Some(first) = rows.first() else { break };
         page = Page::Newer(Cursor::of(first));
-        back.splice(0..0, rows.iter().map(|r| r.id.clone()));
+        back.splice(0..0, rows.iter().map(|r| r.id.to_string()));
     }
     let all = walk(&store, &everyone, 50, || async {}).await;
     assert_eq!(back, all[..all.len() - oldest.len()].to_vec());

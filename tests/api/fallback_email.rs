@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
+use enquiry_relay::storage::{DeliveryStatus, Step};
+
 use crate::admin::{cli, default_config};
 use crate::alerts::{SinkMode, SmtpSink, email_alerts, mail_body};
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, eventually, posted_id};
@@ -40,9 +42,9 @@ async fn arrived_earlier(db: &TestDb, id: &str, minutes: i64) {
 }
 
 async fn step_status(app: &TestApp, id: &str, step: &str) -> Option<String> {
-    let deliveries = app.store.deliveries_of(id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     (deliveries.iter())
-        .find(|d| d.step == step)
+        .find(|d| d.step_name == step)
         .map(|d| d.status.as_str().to_owned())
 }
 
@@ -145,10 +147,10 @@ async fn with_the_mail_server_down_too_the_email_is_retried(db: Db) {
         step_status(&app, &id, "fallback_email").await.as_deref(),
         Some("pending")
     );
-    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let email = deliveries
         .iter()
-        .find(|d| d.step == "fallback_email")
+        .find(|d| d.step == Step::FallbackEmail)
         .unwrap();
     assert_eq!(email.attempts, 1, "the refused try is counted");
 
@@ -205,9 +207,9 @@ async fn no_fallback_email_goes_once_carehq_has_the_enquiry(db: Db) {
     app.make_pending_due().await;
     app.drain_to_rest().await;
     assert!(sink.mails().is_empty(), "emailed although CareHQ has it");
-    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let email = (deliveries.iter())
-        .find(|d| d.step == "fallback_email")
+        .find(|d| d.step == Step::FallbackEmail)
         .unwrap();
     assert_eq!(email.status.as_str(), "synced", "closed, not left waiting");
     let attempts = app.store.attempts_of(&email.id).await.unwrap();
@@ -262,7 +264,7 @@ async fn a_stalled_mail_server_does_not_hold_back_carehq_delivery() {
 
     sandbox.set_faults(Faults::default());
     let second = posted_id(&app, 2).await;
-    app.wait_for_status(&second, "synced").await;
+    app.wait_for_status(&second, DeliveryStatus::Synced).await;
     assert_eq!(
         step_status(&app, &first, "fallback_email").await.as_deref(),
         Some("sending"),

@@ -74,7 +74,7 @@ pub(crate) fn with_destination(base: &str, client_secret: &str) -> AppOptions {
 }
 
 async fn step(app: &TestApp, id: &str, step: &str) -> (String, i64) {
-    let deliveries = app.store.deliveries_of(id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let d = (deliveries.iter())
         .find(|d| {
             d.step.as_str() == step
@@ -554,7 +554,7 @@ async fn http_endpoints_named_by_discovery_get_nothing(db: Db) {
         .await
         .unwrap();
     assert!(!state.is_paused(), "{state:?}");
-    let deliveries = app.store.deliveries_of(&id).await.unwrap();
+    let deliveries = app.store.deliveries_of(&id.parse().unwrap()).await.unwrap();
     let copy = (deliveries.iter())
         .find(|d| d.step_name == "destination:records")
         .unwrap();

@@ -12,7 +12,7 @@ use enquiry_relay::config::Settings;
 use enquiry_relay::ops::alerts::AlertChecker;
 use enquiry_relay::sandbox::{Faults, ReceivedEnquiry, SandboxConfig, seed};
 use enquiry_relay::startup::Application;
-use enquiry_relay::storage::{DeliveryView, Store};
+use enquiry_relay::storage::{DeliveryStatus, DeliveryView, Store};
 use enquiry_relay::sync::{DrainReport, SyncWorker};
 use tokio_util::sync::CancellationToken;
 
@@ -201,7 +201,7 @@ impl TestApp {
     /// Drain a quiet app until a drain claims nothing; then the enquiry's
     /// first delivery, which must have reached `status` (what a test once
     /// polled for with `wait_for_status` while the background worker ran).
-    pub async fn drained_to(&self, enquiry_id: &str, status: &str) -> DeliveryView {
+    pub async fn drained_to(&self, enquiry_id: &str, status: DeliveryStatus) -> DeliveryView {
         self.drain_all().await;
         let delivery = self.delivery(enquiry_id).await;
         assert_eq!(delivery.status, status, "delivery of {enquiry_id}");
@@ -269,7 +269,7 @@ impl TestApp {
     /// The enquiry's first delivery row.
     pub async fn delivery(&self, enquiry_id: &str) -> DeliveryView {
         self.store
-            .deliveries_of(enquiry_id)
+            .deliveries_of(&enquiry_id.parse().unwrap())
             .await
             .expect("read deliveries")
             .into_iter()
@@ -278,7 +278,7 @@ impl TestApp {
     }
 
     /// Wait until the enquiry's delivery reaches `status`.
-    pub async fn wait_for_status(&self, enquiry_id: &str, status: &str) -> DeliveryView {
+    pub async fn wait_for_status(&self, enquiry_id: &str, status: DeliveryStatus) -> DeliveryView {
         eventually(Duration::from_secs(20), || async {
             let d = self.delivery(enquiry_id).await;
             (d.status == status).then_some(d)
@@ -432,7 +432,7 @@ pub async fn insert_enquiry_of(store: &Store, site: &str, payload: String) -> St
             id: enquiry_relay::storage::EnquiryId::from_stored(id.clone()),
             site: site.into(),
             payload,
-            spam_verdict: "clean".into(),
+            spam_verdict: enquiry_relay::spam::SpamVerdict::Clean,
             idempotency_key: None,
             fingerprint: None,
             held: false,

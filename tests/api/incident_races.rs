@@ -111,7 +111,7 @@ async fn an_incident_that_ended_is_not_announced_by_an_instance_that_looked_earl
     // A reads one failed enquiry; before A claims, staff retry it and B's
     // check sees none: B opens nothing, A must not open it either.
     let _read_by_a = observe(&a, &["default"]).await.unwrap();
-    assert_eq!(a.retry_failed(&enquiry).await.unwrap(), 1);
+    assert_eq!(a.retry_failed(&enquiry.parse().unwrap()).await.unwrap(), 1);
     assert_eq!(kinds(&check(&b).await), []);
     let late = claim_changes(&a, MAX_AGE, &["default"]).await.unwrap();
     assert_eq!(

@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family, field};
 use crate::on_both_databases;
 
@@ -99,7 +101,7 @@ async fn json_post_answers_201_and_the_carehq_id_is_stored(db: Db) {
         Some("Respite care from 1 March\nGround-floor room — garden view")
     );
     assert!(field(got, "phone").is_none());
-    let delivery = app.wait_for_status(&id, "synced").await;
+    let delivery = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(
         delivery.remote_id.as_deref(),
         Some(got.id.as_str()),

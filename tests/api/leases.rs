@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{
-    AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, Store, Transition,
+    AttemptOutcome, AttemptRecord, ClaimScope, ClaimedDelivery, DeliveryStatus, Store, Transition,
 };
 
 use crate::helpers::{
@@ -134,7 +134,7 @@ async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
     .expect("the outcome write fails while the lock is held");
     release(lock).await;
 
-    let delivered = app.wait_for_status(&id, "synced").await;
+    let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(delivered.ambiguous, 0, "{delivered:?}");
     assert_eq!(sandbox.received().len(), 1, "sent once");
     let answer = app.http.get(&readyz).send().await.unwrap();
@@ -181,10 +181,7 @@ async fn a_known_success_is_recorded_after_its_lease_was_taken_over(db: Db) {
         .await
         .unwrap();
     assert!(!again, "a row already synced is not recorded twice");
-    let rows = store
-        .deliveries_of(first.enquiry_id.as_str())
-        .await
-        .unwrap();
+    let rows = store.deliveries_of(&first.enquiry_id).await.unwrap();
     assert_eq!(
         rows[0].status,
         enquiry_relay::storage::DeliveryStatus::Synced
@@ -206,7 +203,7 @@ on_both_databases!(a_known_success_is_recorded_after_its_lease_was_taken_over);
 async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
     let (db, sandbox, app) = slow_carehq(1_500, Duration::from_secs(12)).await;
     let id = posted_id(&app, 1).await;
-    let sending = app.wait_for_status(&id, "sending").await;
+    let sending = app.wait_for_status(&id, DeliveryStatus::Sending).await;
     // `next_attempt_at` of a row being sent is its lease's end.
     let lease_end = sending.next_attempt_at;
 
@@ -220,7 +217,7 @@ async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
     release(lock).await;
 
     // A re-claim would have sent it again before it could end synced.
-    app.wait_for_status(&id, "synced").await;
+    app.wait_for_status(&id, DeliveryStatus::Synced).await;
     assert_eq!(sandbox.received().len(), 1, "sent once");
     assert!(app.outcome_write_retries() > 0, "the write was held up");
     app.stop().await;

@@ -1,6 +1,8 @@
 //! `/metrics`: Prometheus text that a small parser of the exposition format
 //! accepts, with the figures we promise, and the optional staff-token guard.
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, TestApp};
 use crate::on_both_databases;
 use crate::status::{TOKEN, posted_id, with_token};
@@ -99,7 +101,7 @@ async fn metrics_parse_as_prometheus_text_with_the_promised_series(db: Db) {
         return;
     };
     let id = posted_id(&app, 1).await;
-    app.wait_for_status(&id, "synced").await;
+    app.wait_for_status(&id, DeliveryStatus::Synced).await;
     let response = app
         .http
         .get(format!("{}/metrics", app.address))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use enquiry_relay::storage::{
-    ActionOutcome, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
+    ActionOutcome, DeliveryStatus, EnquiryId, InsertOutcome, NewEnquiry, PartnerEventKey, Store,
 };
 
 use crate::helpers::{Db, SITE, TestDb};
@@ -28,7 +28,7 @@ fn enrollment(key: PartnerEventKey) -> NewEnquiry {
         id: EnquiryId::generate(),
         site: SITE.into(),
         payload: "{}".into(),
-        spam_verdict: "partner".into(),
+        spam_verdict: enquiry_relay::spam::SpamVerdict::Partner,
         idempotency_key: None,
         fingerprint: None,
         held: false,
@@ -118,7 +118,7 @@ async fn a_user_action_is_recorded_once_against_the_latest_enrollment(db: Db) {
             }
         );
     }
-    let events = store.partner_events_of(enquiry_id.as_str()).await.unwrap();
+    let events = store.partner_events_of(&enquiry_id).await.unwrap();
     let actions: Vec<Option<&str>> = events.iter().map(|e| e.action.as_deref()).collect();
     assert_eq!(
         actions,
@@ -247,7 +247,11 @@ async fn the_documents_enrollment_becomes_a_care_enquiry_with_the_caregiver_enqu
         (200, Some(id.as_str())),
         "{body}"
     );
-    let events = app.store.partner_events_of(&id).await.unwrap();
+    let events = app
+        .store
+        .partner_events_of(&id.parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         events.last().and_then(|e| e.action.as_deref()),
         Some("userAction=viewedTracker")
@@ -289,7 +293,11 @@ async fn ten_concurrent_posts_of_one_enrollment_are_one_enquiry_and_share_phi_fa
     assert_eq!(ids.len(), 1, "one enquiry for ten posts");
     let id = ids.into_iter().next().unwrap();
     let held = app.delivery(&id).await;
-    assert_eq!(held.status, "held", "sharePHI refused: a person decides");
+    assert_eq!(
+        held.status,
+        DeliveryStatus::Held,
+        "sharePHI refused: a person decides"
+    );
     assert_eq!(app.drain().await, Default::default(), "nothing is sent");
     app.stop().await;
 }

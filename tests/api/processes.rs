@@ -307,7 +307,11 @@ async fn a_send_longer_than_the_grace_is_cut_off_and_sent_once_after_restart(db:
     let store = enquiry_relay::storage::Store::connect(&db.url, 2)
         .await
         .unwrap();
-    let delivery = store.deliveries_of(&id).await.unwrap().remove(0);
+    let delivery = store
+        .deliveries_of(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(
         delivery.ambiguous, 1,
         "the cut-off send is counted as ambiguous"

@@ -415,7 +415,12 @@ async fn a_held_enquiry_nobody_releases_is_purged_after_retention_held(db: Db) {
         .unwrap();
     let purged = listed.iter().find(|e| e.scrubbed).expect("one scrubbed");
     assert_eq!(purged.status, "expired");
-    let record = app.store.enquiry(&purged.id).await.unwrap().unwrap();
+    let record = app
+        .store
+        .enquiry(&purged.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.payload.is_none(), "personal data removed");
     assert_eq!(record.spam_verdict, "too_fast", "the audit record stays");
     app.stop().await;

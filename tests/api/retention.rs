@@ -132,7 +132,11 @@ async fn a_pass_over_more_rows_than_one_chunk_scrubs_them_all_and_counts_them(db
         5
     );
     for kept in failed.iter().chain(&young) {
-        let record = store.enquiry(kept).await.unwrap().unwrap();
+        let record = store
+            .enquiry(&kept.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(record.payload.is_some(), "{kept} keeps its data");
     }
     // Nothing left to do: a second pass finds nothing.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, RefusedValue};
 use enquiry_relay::spam::{TimeTokens, unix_now};
+use enquiry_relay::storage::DeliveryStatus;
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 
@@ -153,7 +154,7 @@ async fn failed_enquiry(app: &TestApp, sandbox: &TestSandbox, n: usize) -> Strin
     let id = posted_id(app, n).await;
     sandbox.set_faults(Faults::once(400));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     id
 }
 
@@ -182,7 +183,7 @@ pub async fn held_enquiry(app: &TestApp, n: usize) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(app.delivery(&id).await.status, "held");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Held);
     id
 }
 
@@ -230,7 +231,13 @@ async fn every_staff_route_needs_a_session(db: Db) {
         assert_eq!(response.headers()["cache-control"], "no-store", "{post}");
         assert!(response.text().await.unwrap().contains("/staff/login"));
     }
-    assert!(app.store.audit_of(&id).await.unwrap().is_empty());
+    assert!(
+        app.store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.stop().await;
 }
 on_both_databases!(every_staff_route_needs_a_session);
@@ -366,8 +373,14 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(db: Db) {
         let html = refused.text().await.unwrap();
         assert!(html.contains("reload the page and try again"), "{html}");
     }
-    assert_eq!(app.delivery(&id).await.status, "failed");
-    assert!(app.store.audit_of(&id).await.unwrap().is_empty());
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
+    assert!(
+        app.store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.stop().await;
 }
 on_both_databases!(a_post_without_the_csrf_token_is_refused_and_changes_nothing);
@@ -400,14 +413,14 @@ async fn a_failed_enquiry_shows_carehqs_reason_is_sent_again_and_audited(db: Db)
     let done = staff.act(&page, &format!("{page}/retry"), &[]).await;
     assert_eq!(done.status(), 303);
     assert_eq!(done.headers()["location"], format!("{page}?done=retried"));
-    assert_eq!(app.delivery(&id).await.status, "pending");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Pending);
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     let arrived = sandbox.received();
     assert_eq!(arrived.len(), 1);
     assert_eq!(field(&arrived[0], "email"), Some("family1@example.com"));
 
-    let audit = app.store.audit_of(&id).await.unwrap();
+    let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "retry");
     assert_eq!(audit[0].actor, "staff token");
@@ -433,7 +446,7 @@ async fn staff_detail_names_the_fields_carehq_refused_in_words() {
         .expect("SQLite is always here");
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     let staff = Staff::sign_in(&app).await;
     let html = staff.page(&format!("/staff/enquiries/{id}")).await;
     assert!(html.contains("CareHQ refused these details"), "{html}");
@@ -463,17 +476,62 @@ async fn a_held_enquiry_is_released_and_arrives(db: Db) {
     let done = staff.act(&page, &format!("{page}/release"), &[]).await;
     assert_eq!(done.headers()["location"], format!("{page}?done=released"));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     assert_eq!(
         field(&sandbox.received()[0], "email"),
         Some("held1@example.com")
     );
-    let audit = app.store.audit_of(&id).await.unwrap();
+    let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "release");
     app.stop().await;
 }
 on_both_databases!(a_held_enquiry_is_released_and_arrives);
+
+/// The URL's Id is read as an enquiry Id once, where the route takes it:
+/// text that is no Id (or an Id spelt otherwise, in capitals) is answered
+/// as a missing enquiry, as when the text was looked up as given, and an
+/// action on it changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_that_is_no_enquiry_id_is_answered_as_a_missing_enquiry() {
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(staff_options(AppOptions::default()))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
+    let id = held_enquiry(&app, 1).await;
+    let staff = Staff::sign_in(&app).await;
+    let page = format!("/staff/enquiries/{id}");
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for other in ["not-an-id".to_owned(), id.to_uppercase(), unknown] {
+        let shown = staff.get(&format!("/staff/enquiries/{other}")).await;
+        assert_eq!(shown.status(), 404, "{other}");
+        let words = shown.text().await.unwrap();
+        assert!(
+            words.contains("There is no enquiry with this Id"),
+            "{other}: {words}"
+        );
+        for action in ["release", "retry", "edit"] {
+            let path = format!("/staff/enquiries/{other}/{action}");
+            let done = staff.act(&page, &path, &[]).await;
+            assert_eq!(done.status(), 404, "{path}");
+            let words = done.text().await.unwrap();
+            assert!(
+                words.contains("There is no enquiry with this Id"),
+                "{path}: {words}"
+            );
+        }
+    }
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Held);
+    assert!(
+        app.store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}
 
 async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
     let Some((db, sandbox, app)) = TestApp::builder(db)
@@ -493,7 +551,7 @@ async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
     assert_eq!(refused.status(), 400);
     assert!(
         app.store
-            .enquiry(&id)
+            .enquiry(&id.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -507,20 +565,20 @@ async fn a_delete_needs_a_reason_and_keeps_only_the_record(db: Db) {
     assert_eq!(done.headers()["location"], format!("{page}?done=deleted"));
     assert!(
         app.store
-            .enquiry(&id)
+            .enquiry(&id.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
             .payload
             .is_none()
     );
-    assert_eq!(app.delivery(&id).await.status, "expired");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Expired);
     app.drain_all().await;
     assert!(
         sandbox.received().is_empty(),
         "a deleted enquiry is never sent"
     );
-    let audit = app.store.audit_of(&id).await.unwrap();
+    let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(
         (audit[0].action.as_str(), audit[0].reason.as_deref()),
@@ -695,11 +753,23 @@ async fn retry_all_sends_again_every_failed_enquiry_the_filter_shows(db: Db) {
     );
     app.drain_all().await;
     for id in [&first, &second] {
-        assert_eq!(app.delivery(id).await.status, "synced");
-        assert_eq!(app.store.audit_of(id).await.unwrap()[0].action, "retry");
+        assert_eq!(app.delivery(id).await.status, DeliveryStatus::Synced);
+        assert_eq!(
+            app.store.audit_of(&id.parse().unwrap()).await.unwrap()[0].action,
+            "retry"
+        );
     }
-    assert_eq!(app.delivery(&other_home).await.status, "failed");
-    assert!(app.store.audit_of(&other_home).await.unwrap().is_empty());
+    assert_eq!(
+        app.delivery(&other_home).await.status,
+        DeliveryStatus::Failed
+    );
+    assert!(
+        app.store
+            .audit_of(&other_home.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.stop().await;
 }
 on_both_databases!(retry_all_sends_again_every_failed_enquiry_the_filter_shows);
@@ -769,7 +839,7 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
     });
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "failed");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");
     let html = staff.page(&page).await;
@@ -800,7 +870,11 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
         )
         .await;
     assert_eq!(invalid.status(), 400, "checked as the form checks it");
-    assert_eq!(app.delivery(&id).await.status, "failed", "nothing changed");
+    assert_eq!(
+        app.delivery(&id).await.status,
+        DeliveryStatus::Failed,
+        "nothing changed"
+    );
 
     let done = staff
         .act(
@@ -812,15 +886,20 @@ async fn refused_field_corrected(db: Db, encrypted: bool) {
     assert_eq!(done.status(), 303);
     assert_eq!(done.headers()["location"], format!("{page}?done=edited"));
     app.drain_all().await;
-    assert_eq!(app.delivery(&id).await.status, "synced");
+    assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Synced);
     let arrived = sandbox.received();
     assert_eq!(arrived.len(), 1);
     assert_eq!(field(&arrived[0], "email"), Some("family1@example.org"));
     assert_eq!(field(&arrived[0], "first_name"), Some("Zoë"));
 
-    let original = app.store.original_payload(&id).await.unwrap().unwrap();
+    let original = app
+        .store
+        .original_payload(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(original.contains("family1@example.com"), "original kept");
-    let audit = app.store.audit_of(&id).await.unwrap();
+    let audit = app.store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "edit");
     let detail = audit[0].detail.as_deref().unwrap();

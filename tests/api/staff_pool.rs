@@ -136,7 +136,11 @@ async fn slow_staff_reads_never_keep_an_enquiry_from_being_stored() {
     }
     for id in &ids {
         assert!(
-            app.store.enquiry(id).await.unwrap().is_some(),
+            app.store
+                .enquiry(&id.parse().unwrap())
+                .await
+                .unwrap()
+                .is_some(),
             "{id} stored"
         );
     }
@@ -256,7 +260,9 @@ async fn the_statement_timeout_ends_staff_reads_and_not_the_main_pools() {
         "the main pool's read never reached the lock"
     );
 
-    let staff = store.audit_of("any").await;
+    let staff = store
+        .audit_of(&enquiry_relay::storage::EnquiryId::generate())
+        .await;
     let error = staff.expect_err("the staff read must be ended by its statement timeout");
     assert!(error.to_string().contains("statement timeout"), "{error}");
     assert!(

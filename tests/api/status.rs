@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb};
 use crate::on_both_databases;
 
@@ -83,7 +85,7 @@ async fn status_shows_the_queue_and_per_site_figures(db: Db) {
     };
     for n in 0..3 {
         let id = posted_id(&app, n).await;
-        app.drained_to(&id, "synced").await;
+        app.drained_to(&id, DeliveryStatus::Synced).await;
     }
     let (code, body) = status(&app).await;
     assert_eq!(code, 200, "{body}");
@@ -118,7 +120,7 @@ async fn status_is_503_while_an_enquiry_is_failed(db: Db) {
         return;
     };
     let id = posted_id(&app, 1).await;
-    app.drained_to(&id, "failed").await;
+    app.drained_to(&id, DeliveryStatus::Failed).await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -233,9 +235,9 @@ async fn status_shows_held_carehqs_last_error_and_the_rate_limit(db: Db) {
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.drained_to(&refused, "failed").await;
+    app.drained_to(&refused, DeliveryStatus::Failed).await;
     let delivered = posted_id(&app, 2).await;
-    app.drained_to(&delivered, "synced").await;
+    app.drained_to(&delivered, DeliveryStatus::Synced).await;
     crate::admin::insert(&app, 3, true, "clean").await;
 
     let (code, body) = status(&app).await;
@@ -372,7 +374,7 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
     };
     sandbox.set_faults(enquiry_relay::sandbox::Faults::once(400));
     let refused = posted_id(&app, 1).await;
-    app.drained_to(&refused, "failed").await;
+    app.drained_to(&refused, DeliveryStatus::Failed).await;
     let held = crate::admin::insert(&app, 2, true, "clean").await;
     // Both arrived two hours ago.
     age_everything(&db, 2 * 60 * 60 * 1000).await;
@@ -383,8 +385,20 @@ async fn a_staff_retry_or_release_of_an_old_row_does_not_fire_the_pending_age_al
         latency_ms: 50,
         ..Default::default()
     });
-    assert_eq!(app.store.retry_failed(&refused).await.unwrap(), 1);
-    assert_eq!(app.store.release_held(&held).await.unwrap(), 1);
+    assert_eq!(
+        app.store
+            .retry_failed(&refused.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.store
+            .release_held(&held.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(app.drain_to_rest().await.retrying, 2);
     for id in [&refused, &held] {
         let d = app.delivery(id).await;

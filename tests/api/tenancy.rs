@@ -6,6 +6,8 @@
 use enquiry_relay::sandbox::Faults;
 use serde_json::Value;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::accounts::{OTHER_ACCOUNT, OTHER_SITE, post_to, second_sandbox};
 use crate::admin::cli;
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestSandbox, another_site};
@@ -237,8 +239,8 @@ async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
     a.set_faults(Faults::once(400));
     b.set_faults(Faults::once(400));
     app.drain_all().await;
-    assert_eq!(app.delivery(&theirs).await.status, "failed");
-    assert_eq!(app.delivery(&ours).await.status, "failed");
+    assert_eq!(app.delivery(&theirs).await.status, DeliveryStatus::Failed);
+    assert_eq!(app.delivery(&ours).await.status, DeliveryStatus::Failed);
 
     // Search terms are written after the acknowledgement: finish what the
     // service's indexer may still be doing.
@@ -313,19 +315,25 @@ async fn an_accounts_staff_see_and_act_on_its_homes_enquiries_only(db: Db) {
         "/staff/enquiries?retried=1",
         "its own failed enquiry only"
     );
-    assert_eq!(app.delivery(&theirs).await.status, "failed");
-    assert!(app.store.audit_of(&theirs).await.unwrap().is_empty());
+    assert_eq!(app.delivery(&theirs).await.status, DeliveryStatus::Failed);
     assert!(
         app.store
-            .enquiry(&theirs)
+            .audit_of(&theirs.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.store
+            .enquiry(&theirs.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
             .payload
             .is_some()
     );
-    assert_eq!(app.delivery(&ours).await.status, "pending");
-    let audit = app.store.audit_of(&ours).await.unwrap();
+    assert_eq!(app.delivery(&ours).await.status, DeliveryStatus::Pending);
+    let audit = app.store.audit_of(&ours.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "staff token (account marshall-care)");
 

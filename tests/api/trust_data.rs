@@ -44,7 +44,10 @@ async fn other_connection(db: &TestDb) -> sqlx::AnyConnection {
 }
 
 async fn step_status(store: &Store, enquiry_id: &str) -> String {
-    let steps = store.deliveries_of(enquiry_id).await.unwrap();
+    let steps = store
+        .deliveries_of(&enquiry_id.parse().unwrap())
+        .await
+        .unwrap();
     steps[0].status.as_str().to_owned()
 }
 
@@ -80,7 +83,7 @@ async fn a_delete_waits_for_a_claim_in_progress_and_answers_being_sent(db: Db) {
 
     let deleting = {
         let (store, id) = (store.clone(), id.clone());
-        tokio::spawn(async move { store.staff_delete(&id, &STAFF).await })
+        tokio::spawn(async move { store.staff_delete(&id.parse().unwrap(), &STAFF).await })
     };
     if !db.url.starts_with("sqlite") {
         // Commit only once the delete waits on the claim's lock (before the
@@ -105,10 +108,16 @@ async fn a_delete_waits_for_a_claim_in_progress_and_answers_being_sent(db: Db) {
 
     let outcome = deleting.await.unwrap().unwrap();
     assert_eq!(outcome, DeleteOutcome::BeingSent);
-    let record = store.enquiry(&id).await.unwrap().unwrap();
+    let record = store.enquiry(&id.parse().unwrap()).await.unwrap().unwrap();
     assert!(record.payload.is_some(), "nothing changed");
     assert_eq!(step_status(&store, &id).await, "sending");
-    assert!(store.audit_of(&id).await.unwrap().is_empty());
+    assert!(
+        store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let _ = claim.close().await;
     store.close().await;
 }
@@ -144,12 +153,15 @@ async fn a_step_whose_lease_ran_out_is_expired_by_a_delete(db: Db) {
         reason: Some("erasure request"),
     };
     assert_eq!(
-        store.erase_enquiry(&live, &erasing).await.unwrap(),
+        store
+            .erase_enquiry(&live.parse().unwrap(), &erasing)
+            .await
+            .unwrap(),
         DeleteOutcome::BeingSent
     );
     assert!(
         store
-            .enquiry(&live)
+            .enquiry(&live.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -158,12 +170,15 @@ async fn a_step_whose_lease_ran_out_is_expired_by_a_delete(db: Db) {
     );
 
     assert_eq!(
-        store.staff_delete(&lost, &STAFF).await.unwrap(),
+        store
+            .staff_delete(&lost.parse().unwrap(), &STAFF)
+            .await
+            .unwrap(),
         DeleteOutcome::Deleted
     );
     assert!(
         store
-            .enquiry(&lost)
+            .enquiry(&lost.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -205,11 +220,17 @@ async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db
         );
         match how {
             "delete" => assert_eq!(
-                app.store.staff_delete(&id, &STAFF).await.unwrap(),
+                app.store
+                    .staff_delete(&id.parse().unwrap(), &STAFF)
+                    .await
+                    .unwrap(),
                 DeleteOutcome::Deleted
             ),
             "erase" => assert_eq!(
-                app.store.erase_enquiry(&id, &erasing).await.unwrap(),
+                app.store
+                    .erase_enquiry(&id.parse().unwrap(), &erasing)
+                    .await
+                    .unwrap(),
                 DeleteOutcome::Deleted
             ),
             _ => {
@@ -223,7 +244,10 @@ async fn a_held_visit_gives_its_place_back_when_deleted_erased_or_expired(db: Db
             "the place came back ({how})"
         );
         // Given back once: another delete or pass takes nothing more.
-        app.store.staff_delete(&id, &STAFF).await.unwrap();
+        app.store
+            .staff_delete(&id.parse().unwrap(), &STAFF)
+            .await
+            .unwrap();
         app.store.purge(0, 0, now_ms() + 1_000, 0).await.unwrap();
         let taken: Vec<(i64,)> = sqlx::query_as("SELECT taken FROM visit_slots")
             .fetch_all(&sqlx::AnyPool::connect(&db.url).await.unwrap())
@@ -319,10 +343,13 @@ async fn received_days_ago(conn: &mut sqlx::AnyConnection, enquiry_id: &str, day
 }
 
 async fn statuses(store: &Store, enquiry_id: &str) -> Vec<(String, String)> {
-    let mut steps: Vec<(String, String)> = (store.deliveries_of(enquiry_id).await.unwrap())
-        .into_iter()
-        .map(|d| (d.step_name.clone(), d.status.as_str().to_owned()))
-        .collect();
+    let mut steps: Vec<(String, String)> = (store
+        .deliveries_of(&enquiry_id.parse().unwrap())
+        .await
+        .unwrap())
+    .into_iter()
+    .map(|d| (d.step_name.clone(), d.status.as_str().to_owned()))
+    .collect();
     steps.sort();
     steps
 }
@@ -351,7 +378,7 @@ async fn an_enquiry_with_a_failed_step_is_scrubbed_after_retention_failed(db: Db
     assert_eq!(report.failed_expired, 0, "{report:?}");
     assert!(
         store
-            .enquiry(&failed)
+            .enquiry(&failed.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -363,7 +390,7 @@ async fn an_enquiry_with_a_failed_step_is_scrubbed_after_retention_failed(db: Db
     assert_eq!(report.failed_expired, 1, "{report:?}");
     assert!(
         store
-            .enquiry(&failed)
+            .enquiry(&failed.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -380,7 +407,7 @@ async fn an_enquiry_with_a_failed_step_is_scrubbed_after_retention_failed(db: Db
     // Its CareHQ step is still to be sent: nothing changes.
     assert!(
         store
-            .enquiry(&busy)
+            .enquiry(&busy.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -414,7 +441,15 @@ async fn retention_failed_applies_only_after_its_notice(db: Db) {
 
     let report = purge_now(&store, &retention).await.unwrap();
     assert_eq!(report.failed_expired, 0, "the first pass only warns");
-    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_some());
+    assert!(
+        store
+            .enquiry(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
     let warned: (i64,) =
         sqlx::query_as("SELECT first_warned_at FROM retention_notices WHERE setting = 'failed'")
             .fetch_one(&mut conn)
@@ -428,7 +463,15 @@ async fn retention_failed_applies_only_after_its_notice(db: Db) {
         .unwrap();
     let report = purge_now(&store, &retention).await.unwrap();
     assert_eq!(report.failed_expired, 1, "{report:?}");
-    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_none());
+    assert!(
+        store
+            .enquiry(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_none()
+    );
     let _ = conn.close().await;
     store.close().await;
 }
@@ -462,7 +505,15 @@ async fn the_binary_warns_about_retention_failed_at_start_up() {
     assert!(log.contains("1 would be scrubbed today"), "{log}");
     assert!(!log.contains("Quintrell"), "{log}");
     let store = Store::connect(&db.url, 2).await.unwrap();
-    assert!(store.enquiry(&id).await.unwrap().unwrap().payload.is_some());
+    assert!(
+        store
+            .enquiry(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .is_some()
+    );
     store.close().await;
 }
 
@@ -483,7 +534,7 @@ async fn enrollment_with_traces(store: &Store) -> String {
             id: EnquiryId::from_stored(id.clone()),
             site: SITE.into(),
             payload: r#"{"first_name":"Zoë","last_name":"Quintrell"}"#.into(),
-            spam_verdict: "partner".into(),
+            spam_verdict: enquiry_relay::spam::SpamVerdict::Partner,
             idempotency_key: Some("k-77".into()),
             fingerprint: Some("fingerprint-77".into()),
             held: true,
@@ -498,7 +549,12 @@ async fn enrollment_with_traces(store: &Store) -> String {
         label: "staff token",
         reason: Some("spoke to Mrs Quintrell"),
     };
-    assert!(store.staff_release(&id, &actor).await.unwrap());
+    assert!(
+        store
+            .staff_release(&id.parse().unwrap(), &actor)
+            .await
+            .unwrap()
+    );
     store
         .record_partner_action(SITE, &key("user_action"), "enrollment", "tracker=visited")
         .await
@@ -556,7 +612,7 @@ async fn retention_reaches_partner_events_idempotency_rows_and_reasons(db: Db) {
         [0, 0, 0],
         "partner events, key, reason"
     );
-    let audit = store.audit_of(&id).await.unwrap();
+    let audit = store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.len(), 1, "the record of who released it stays");
     store.close().await;
 }
@@ -607,7 +663,7 @@ async fn erase_by_id_reaches_an_enquiry_already_scrubbed(db: Db) {
         "CareHQ's copy is still named: {out}"
     );
     assert_eq!(traces(&db, &id).await, [0, 0, 0]);
-    let audit = store.audit_of(&id).await.unwrap();
+    let audit = store.audit_of(&id.parse().unwrap()).await.unwrap();
     assert_eq!(audit.last().map(|a| a.action.as_str()), Some("erase"));
     store.close().await;
 }
@@ -709,7 +765,7 @@ async fn erase_shows_why_each_enquiry_matched_and_every_copy_it_cannot_reach(db:
     );
     assert!(
         store
-            .enquiry(&theirs)
+            .enquiry(&theirs.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -718,7 +774,7 @@ async fn erase_shows_why_each_enquiry_matched_and_every_copy_it_cannot_reach(db:
     );
     assert!(
         store
-            .enquiry(&other)
+            .enquiry(&other.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -760,7 +816,10 @@ async fn an_erased_value_is_not_left_in_the_sqlite_file() {
         reason: Some("erasure request"),
     };
     assert_eq!(
-        store.erase_enquiry(&id, &erasing).await.unwrap(),
+        store
+            .erase_enquiry(&id.parse().unwrap(), &erasing)
+            .await
+            .unwrap(),
         DeleteOutcome::Deleted
     );
     store.close().await;
@@ -849,7 +908,10 @@ async fn the_idempotency_fingerprint_is_keyed_and_goes_with_an_erasure(db: Db) {
         reason: Some("erasure request"),
     };
     assert_eq!(
-        app.store.erase_enquiry(&id, &erasing).await.unwrap(),
+        app.store
+            .erase_enquiry(&id.parse().unwrap(), &erasing)
+            .await
+            .unwrap(),
         DeleteOutcome::Deleted
     );
     let (left,): (i64,) =
@@ -911,7 +973,7 @@ async fn an_erasure_leaves_no_column_naming_the_person(db: Db) {
                 id: EnquiryId::generate(),
                 site: SITE.into(),
                 payload: stored_form_of(&person),
-                spam_verdict: "partner".into(),
+                spam_verdict: enquiry_relay::spam::SpamVerdict::Partner,
                 idempotency_key: None,
                 fingerprint: None,
                 held: false,
@@ -954,7 +1016,12 @@ async fn an_erasure_leaves_no_column_naming_the_person(db: Db) {
             label: "staff token",
             reason: Some("spoke to Mrs Quintrell-Ashdown on 07700 900462"),
         };
-        assert!(app.store.staff_release(&held_id, &note).await.unwrap());
+        assert!(
+            app.store
+                .staff_release(&held_id.parse().unwrap(), &note)
+                .await
+                .unwrap()
+        );
         assert_eq!(app.post_json(SITE, &family(8)).await.status(), 201);
         app.make_pending_due().await;
         app.drain_all().await;
@@ -1044,7 +1111,7 @@ async fn a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones(db: D
         .execute(&mut conn)
         .await
         .unwrap();
-    let copied = store.enquiry(&other).await;
+    let copied = store.enquiry(&other.parse().unwrap()).await;
     assert!(copied.is_err(), "a copied value opened as this enquiry's");
     let copied = copied.unwrap_err();
     assert!(
@@ -1053,7 +1120,7 @@ async fn a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones(db: D
     );
     assert!(
         store
-            .enquiry(&theirs)
+            .enquiry(&theirs.parse().unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -1071,7 +1138,12 @@ async fn a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones(db: D
         .execute(&mut conn)
         .await
         .unwrap();
-    let payload = store.enquiry(&other).await.unwrap().unwrap().payload;
+    let payload = store
+        .enquiry(&other.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .payload;
     assert!(payload.is_some_and(|p| p.contains("family2@example.com")));
     let report = store.rekey(100).await.unwrap();
     // The old value, and the other enquiry whose search terms no indexer
@@ -1083,7 +1155,12 @@ async fn a_sealed_value_opens_only_in_its_own_row_and_rekey_moves_old_ones(db: D
         .await
         .unwrap();
     assert!(moved.starts_with("v2:a:"), "{moved}");
-    let payload = store.enquiry(&other).await.unwrap().unwrap().payload;
+    let payload = store
+        .enquiry(&other.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .payload;
     assert!(payload.is_some_and(|p| p.contains("family2@example.com")));
     let _ = conn.close().await;
     store.close().await;

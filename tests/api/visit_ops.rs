@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use enquiry_relay::sandbox::Faults;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::admin::cli;
 use crate::helpers::{Db, SITE, TestApp, free_port, write_config};
 use crate::on_both_databases;
@@ -31,12 +33,12 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
         &with_visit(1, &local_slot(2, 15).0, "in_person"),
     )
     .await;
-    drained_to_step(&app, &visit_failed, "home_visit", "failed").await;
+    drained_to_step(&app, &visit_failed, "home_visit", DeliveryStatus::Failed).await;
     // CareHQ refuses the enquiry: its visit waits for it.
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let visit_waiting =
         posted_id(&app, SITE, &with_visit(2, &local_slot(2, 16).0, "virtual")).await;
-    drained_to_step(&app, &visit_waiting, "enquiry", "failed").await;
+    drained_to_step(&app, &visit_waiting, "enquiry", DeliveryStatus::Failed).await;
 
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
@@ -91,11 +93,11 @@ async fn staff_see_and_fix_a_failed_and_a_waiting_visit_step(db: Db) {
     let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_failed]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("home_visit pending again"), "{out}");
-    drained_to_step(&app, &visit_failed, "home_visit", "synced").await;
+    drained_to_step(&app, &visit_failed, "home_visit", DeliveryStatus::Synced).await;
     let (code, out, err) = cli(&config, &["enquiries", "retry", &visit_waiting]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(": enquiry pending again"), "{out}");
-    drained_to_step(&app, &visit_waiting, "home_visit", "synced").await;
+    drained_to_step(&app, &visit_waiting, "home_visit", DeliveryStatus::Synced).await;
     assert_eq!(sandbox.sandbox.received_visits().len(), 2);
 
     let (code, body) = status(&app).await;
@@ -115,7 +117,7 @@ async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(
 
     sandbox.set_faults(Faults::once(400).only_on("care-enquiries"));
     let first = posted_id(&app, SITE, &with_visit(1, &slot, "in_person")).await;
-    drained_to_step(&app, &first, "enquiry", "failed").await;
+    drained_to_step(&app, &first, "enquiry", DeliveryStatus::Failed).await;
     let (code, body) = status(&app).await;
     assert_eq!(code, 503, "{body}");
     let problems = body["problems"].to_string();
@@ -130,13 +132,19 @@ async fn a_visit_waiting_on_a_failed_enquiry_shows_in_status_and_frees_its_slot(
         "the failed enquiry's slot is free again"
     );
     let second = posted_id(&app, SITE, &with_visit(2, &slot, "in_person")).await;
-    drained_to_step(&app, &second, "home_visit", "synced").await;
+    drained_to_step(&app, &second, "home_visit", DeliveryStatus::Synced).await;
 
     // Staff send the first enquiry again: it goes, but its visit cannot have
     // the slot back, so staff are told to call the family.
-    assert_eq!(app.store.retry_failed(&first).await.unwrap(), 1);
-    drained_to_step(&app, &first, "enquiry", "synced").await;
-    let visit = drained_to_step(&app, &first, "home_visit", "failed").await;
+    assert_eq!(
+        app.store
+            .retry_failed(&first.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    drained_to_step(&app, &first, "enquiry", DeliveryStatus::Synced).await;
+    let visit = drained_to_step(&app, &first, "home_visit", DeliveryStatus::Failed).await;
     let error = visit.last_error.unwrap_or_default();
     assert!(error.contains("call the family"), "{error}");
     assert_eq!(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use enquiry_relay::sandbox::{Faults, seed};
-use enquiry_relay::storage::{ClaimScope, DeliveryView, Store, now_ms};
+use enquiry_relay::storage::{ClaimScope, DeliveryStatus, DeliveryView, Store, now_ms};
 use enquiry_relay::sync::DrainReport;
 
 use crate::helpers::{
@@ -97,11 +97,11 @@ pub async fn posted_id(app: &TestApp, site: &str, body: &serde_json::Value) -> S
 
 async fn step(store: &Store, enquiry_id: &str, step: &str) -> DeliveryView {
     store
-        .deliveries_of(enquiry_id)
+        .deliveries_of(&enquiry_id.parse().unwrap())
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d.step == step)
+        .find(|d| d.step_name == step)
         .unwrap_or_else(|| panic!("no {step} row for {enquiry_id}"))
 }
 
@@ -111,7 +111,7 @@ pub async fn drained_to_step(
     app: &TestApp,
     enquiry_id: &str,
     name: &str,
-    status: &str,
+    status: DeliveryStatus,
 ) -> DeliveryView {
     app.drain_all().await;
     let d = step(&app.store, enquiry_id, name).await;
@@ -175,9 +175,9 @@ async fn an_enquiry_with_a_visit_arrives_then_the_visit_linked_to_it(db: Db) {
 
     let id = posted_id(&app, SITE, &with_visit(1, &value, "virtual")).await;
 
-    let visit_row = drained_to_step(&app, &id, "home_visit", "synced").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", DeliveryStatus::Synced).await;
     let enquiry_row = step(&app.store, &id, "enquiry").await;
-    assert_eq!(enquiry_row.status, "synced");
+    assert_eq!(enquiry_row.status, DeliveryStatus::Synced);
     let enquiries = sandbox.received();
     assert_eq!(enquiries.len(), 1);
     let visits = sandbox.sandbox.received_visits();
@@ -315,7 +315,7 @@ async fn visit_requests_outside_the_rules_are_422_naming_the_field(db: Db) {
     let no_visit = posted_id(&app, SITE, &with_visit(9, "", "in_person")).await;
     let steps: Vec<&str> = app
         .store
-        .deliveries_of(&no_visit)
+        .deliveries_of(&no_visit.parse().unwrap())
         .await
         .unwrap()
         .into_iter()
@@ -353,7 +353,10 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
     let first = app.drain_all().await;
     assert_eq!((first.synced, first.retrying), (1, 1), "{first:?}");
     for _ in 0..2 {
-        assert_eq!(step(&app.store, &id, "home_visit").await.status, "pending");
+        assert_eq!(
+            step(&app.store, &id, "home_visit").await.status,
+            DeliveryStatus::Pending
+        );
         app.make_pending_due().await;
         let again = app.drain_all().await;
         assert_eq!(
@@ -363,7 +366,7 @@ async fn an_outage_between_the_steps_delays_only_the_visit(db: Db) {
         );
     }
     let visit_row = step(&app.store, &id, "home_visit").await;
-    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
+    assert_eq!(visit_row.status, DeliveryStatus::Synced, "{visit_row:?}");
     assert_eq!(visit_row.attempts, 3, "two 503s, then the visit");
     let enquiry_row = step(&app.store, &id, "enquiry").await;
     assert_eq!(
@@ -397,13 +400,13 @@ async fn a_400_on_the_visit_fails_only_the_visit(db: Db) {
     )
     .await;
 
-    let visit_row = drained_to_step(&app, &id, "home_visit", "failed").await;
+    let visit_row = drained_to_step(&app, &id, "home_visit", DeliveryStatus::Failed).await;
     assert!(visit_row.last_error.is_some());
     let attempts = app.store.attempts_of(&visit_row.id).await.unwrap();
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].http_status, Some(400));
     let enquiry_row = step(&app.store, &id, "enquiry").await;
-    assert_eq!(enquiry_row.status, "synced");
+    assert_eq!(enquiry_row.status, DeliveryStatus::Synced);
     assert_eq!(sandbox.received().len(), 1);
     assert!(sandbox.sandbox.received_visits().is_empty());
     app.stop().await;
@@ -438,7 +441,7 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
     assert_eq!((report.synced, report.deferred), (1, 1), "{report:?}");
     assert_eq!(
         step(&app.store, &with_a_visit, "enquiry").await.status,
-        "synced"
+        DeliveryStatus::Synced
     );
     let state = app.store.delivery_state("default").await.unwrap();
     assert_eq!(
@@ -453,11 +456,12 @@ async fn the_pause_probe_tries_another_row_than_the_one_that_caused_it(db: Db) {
     app.make_pending_due().await;
     app.drain().await;
     let plain_row = step(&app.store, &plain, "enquiry").await;
-    assert_eq!(plain_row.status, "synced", "{plain_row:?}");
+    assert_eq!(plain_row.status, DeliveryStatus::Synced, "{plain_row:?}");
     assert_eq!(sandbox.received().len(), 2);
     let visit_row = step(&app.store, &with_a_visit, "home_visit").await;
     assert_ne!(
-        visit_row.status, "failed",
+        visit_row.status,
+        DeliveryStatus::Failed,
         "a 403 never fails a row: {visit_row:?}"
     );
     // The first probe went to the plain enquiry: the refused visit was tried
@@ -501,9 +505,12 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     }
     assert_eq!(app.drain().await, DrainReport::default());
     let pending = step(&app.store, &id, "home_visit").await;
-    assert_eq!(pending.status, "pending", "{pending:?}");
+    assert_eq!(pending.status, DeliveryStatus::Pending, "{pending:?}");
     assert_eq!(pending.attempts, 1);
-    assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
+    assert_eq!(
+        step(&app.store, &id, "enquiry").await.status,
+        DeliveryStatus::Synced
+    );
     app.stop().await;
 
     // The visit's retry falls due; a worker claims it and dies mid-send.
@@ -538,7 +545,7 @@ async fn a_crash_between_the_steps_leaves_the_visit_pending_and_it_is_sent_once(
     app.make_pending_due().await;
     assert_eq!(app.drain().await, DrainReport::default());
     let visit_row = step(&app.store, &id, "home_visit").await;
-    assert_eq!(visit_row.status, "synced", "{visit_row:?}");
+    assert_eq!(visit_row.status, DeliveryStatus::Synced, "{visit_row:?}");
     assert!(visit_row.ambiguous >= 1, "the lost send is counted");
     let visits = sandbox.sandbox.received_visits();
     assert_eq!(visits.len(), 1, "sent once");
@@ -580,7 +587,7 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
     let store = Store::connect(&db.url, 2).await.unwrap();
     eventually(Duration::from_secs(20), || async {
         let d = step(&store, &id, "home_visit").await;
-        (d.status == "pending" && d.attempts == 1).then_some(())
+        (d.status == DeliveryStatus::Pending && d.attempts == 1).then_some(())
     })
     .await
     .expect("the visit waits for its retry after the 503");
@@ -589,13 +596,16 @@ async fn sigkill_between_the_steps_then_restart_sends_the_visit_exactly_once(db:
     let _ = app.wait_exit(Duration::from_secs(10)).await;
     let at_kill = step(&store, &id, "home_visit").await;
     assert_eq!((at_kill.status.as_str(), at_kill.attempts), ("pending", 1));
-    assert_eq!(step(&store, &id, "enquiry").await.status, "synced");
+    assert_eq!(
+        step(&store, &id, "enquiry").await.status,
+        DeliveryStatus::Synced
+    );
     assert!(sandbox.sandbox.received_visits().is_empty());
 
     let mut app = BinaryApp::start(&config, port, db.dir.path()).await;
     let visit_row = eventually(Duration::from_secs(30), || async {
         let d = step(&store, &id, "home_visit").await;
-        (d.status == "synced").then_some(d)
+        (d.status == DeliveryStatus::Synced).then_some(d)
     })
     .await
     .unwrap_or_else(|| panic!("the visit was not sent after restart:\n{}", app.log_text()));
@@ -636,7 +646,7 @@ async fn concurrent_bookings_never_overfill_a_slot(db: Db) {
                 id: EnquiryId::from_stored(id),
                 site: SITE.into(),
                 payload: "{}".into(),
-                spam_verdict: "clean".into(),
+                spam_verdict: enquiry_relay::spam::SpamVerdict::Clean,
                 idempotency_key: None,
                 fingerprint: None,
                 held: false,
@@ -689,7 +699,10 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
     )
     .await;
     assert_eq!(app.drain_all().await.failed, 1);
-    assert_eq!(step(&app.store, &id, "enquiry").await.status, "failed");
+    assert_eq!(
+        step(&app.store, &id, "enquiry").await.status,
+        DeliveryStatus::Failed
+    );
 
     // Days go by before staff retry the enquiry: the chosen slot is now past.
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
@@ -700,13 +713,19 @@ async fn a_visit_whose_time_passed_before_its_enquiry_synced_is_not_sent(db: Db)
         .await
         .unwrap();
     pool.close().await;
-    assert_eq!(app.store.retry_failed(&id).await.unwrap(), 1);
+    assert_eq!(
+        app.store.retry_failed(&id.parse().unwrap()).await.unwrap(),
+        1
+    );
 
     let report = app.drain_all().await;
     assert_eq!((report.synced, report.failed), (1, 1), "{report:?}");
-    assert_eq!(step(&app.store, &id, "enquiry").await.status, "synced");
+    assert_eq!(
+        step(&app.store, &id, "enquiry").await.status,
+        DeliveryStatus::Synced
+    );
     let visit = step(&app.store, &id, "home_visit").await;
-    assert_eq!(visit.status, "failed", "{visit:?}");
+    assert_eq!(visit.status, DeliveryStatus::Failed, "{visit:?}");
     let error = visit.last_error.unwrap_or_default();
     assert!(
         error.contains("the chosen time has passed; call the family"),

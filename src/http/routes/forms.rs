@@ -92,8 +92,6 @@ fn render(page: Result<String, askama::Error>) -> Response {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => {
-            HttpError::Internal(format!("rendering a page: {e}")).into_response_for(Format::Html)
-        }
+        Err(e) => HttpError::internal("rendering a page", e).into_response_for(Format::Html),
     }
 }

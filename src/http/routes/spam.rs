@@ -86,7 +86,10 @@ pub async fn altcha_challenge(
     };
     let challenge = match new_challenge(secret, state.captcha.altcha) {
         Ok(c) => c,
-        Err(e) => return HttpError::Internal(e).into_response_for(Format::Json),
+        Err(e) => {
+            return HttpError::internal("making an ALTCHA challenge", e)
+                .into_response_for(Format::Json);
+        }
     };
     let mut response = Json(challenge).into_response();
     no_store(&mut response);

@@ -45,7 +45,7 @@ async fn stored_enquiries(s: &Setup) -> Option<i64> {
         let total: i64 = counts.iter().map(|(_, n)| n).sum();
         let synced = counts
             .iter()
-            .find(|(status, _)| status.as_str() == "synced")
+            .find(|(status, _)| *status == enquiry_relay::storage::DeliveryStatus::Synced)
             .map_or(0, |(_, n)| *n);
         (synced == total).then_some(total)
     })

@@ -184,7 +184,7 @@ async fn consent_is_required_and_its_version_is_stored() {
     let (_, payload) = s
         .app
         .store
-        .enquiry_payload(&id)
+        .enquiry_payload(&id.parse().unwrap())
         .await
         .expect("read payload")
         .expect("stored");

@@ -8,6 +8,8 @@
 use enquiry_relay::sandbox::{Faults, RefusedValue};
 use serde_json::json;
 
+use enquiry_relay::storage::DeliveryStatus;
+
 use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox, field, posted_id};
 use crate::staff::{held_enquiry, staff_options};
 use crate::status::TOKEN;
@@ -76,7 +78,7 @@ async fn staff_journey_without_javascript() {
     c.app.drain_all().await;
     let held = held_enquiry(&c.app, 4).await;
     for id in [&refused, &first, &second] {
-        assert_eq!(c.app.delivery(id).await.status, "failed");
+        assert_eq!(c.app.delivery(id).await.status, DeliveryStatus::Failed);
     }
 
     let browser = Browser::start(&driver, false, 1000).await;
@@ -149,7 +151,7 @@ async fn staff_journey_without_javascript() {
     let url = browser.wait_for_url("done=released").await;
     assert_eq!(id_of(&url), held);
     c.app.drain_all().await;
-    assert_eq!(c.app.delivery(&held).await.status, "synced");
+    assert_eq!(c.app.delivery(&held).await.status, DeliveryStatus::Synced);
     assert_eq!(c.sandbox.received().len(), 2);
 
     // Retry every failed one the list shows.
@@ -166,7 +168,7 @@ async fn staff_journey_without_javascript() {
     assert_eq!(notice, "2 failed enquiries are being sent again.");
     c.app.drain_all().await;
     for id in [&first, &second] {
-        assert_eq!(c.app.delivery(id).await.status, "synced");
+        assert_eq!(c.app.delivery(id).await.status, DeliveryStatus::Synced);
     }
     assert_eq!(c.sandbox.received().len(), 4);
     drop(browser);
@@ -196,8 +198,15 @@ async fn staff_forms_without_their_csrf_token_and_signed_out_cookies_are_refused
         .wait_for_text("h1", "This form could not be accepted")
         .await;
     browser.screenshot("staff-csrf-refused").await;
-    assert_eq!(c.app.delivery(&id).await.status, "failed");
-    assert!(c.app.store.audit_of(&id).await.unwrap().is_empty());
+    assert_eq!(c.app.delivery(&id).await.status, DeliveryStatus::Failed);
+    assert!(
+        c.app
+            .store
+            .audit_of(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Keep a copy of the session cookie, sign out, then put the copy back.
     browser.goto(&format!("{}/staff", c.app.address)).await;

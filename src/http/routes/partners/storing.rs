@@ -58,7 +58,7 @@ pub(super) async fn store(
         id: id.clone(),
         site: site.slug.clone(),
         payload,
-        spam_verdict: SpamVerdict::Partner.as_str().into(),
+        spam_verdict: SpamVerdict::Partner,
         idempotency_key: None,
         fingerprint: Some(fingerprint),
         held: submission.held,

@@ -15,7 +15,7 @@ use super::error::StaffError;
 use super::filter::FilterQuery;
 use super::session::{self, SignedIn};
 use crate::http::state::AppState;
-use crate::storage::{Actor, DeleteOutcome, EnquiryState, Page};
+use crate::storage::{Actor, DeleteOutcome, EnquiryId, EnquiryState, Page};
 
 /// The most enquiries one "retry all" sends again; the list says when
 /// more are left, so a large backlog is retried in steps a person watches.
@@ -54,16 +54,20 @@ pub(super) async fn authorised<T>(
     Ok((signed_in, form))
 }
 
-fn back(id: &str, done: &str) -> Response {
+fn back(id: &EnquiryId, done: &str) -> Response {
     Redirect::to(&format!("/staff/enquiries/{id}?done={done}")).into_response()
 }
 
-/// `Ok` when the enquiry exists and the session may see it; another
-/// account's enquiry gets the answer of a missing one, and is not touched.
-async fn known(state: &AppState, signed_in: &SignedIn, id: &str) -> Result<(), StaffError> {
+/// The URL's enquiry Id, when the enquiry exists and the session may see
+/// it; another account's enquiry, or text that is no Id, gets the answer of
+/// a missing one, and nothing is touched.
+async fn known(state: &AppState, signed_in: &SignedIn, id: &str) -> Result<EnquiryId, StaffError> {
     const NOT_FOUND: &str = "There is no enquiry with this Id, so nothing was changed. Open Enquiries from the menu to find it.";
-    match state.store.enquiry(id).await? {
-        Some(enquiry) => signed_in.may_see(&enquiry.site, NOT_FOUND),
+    let Ok(id) = id.parse::<EnquiryId>() else {
+        return Err(StaffError::NotFound(NOT_FOUND.into()));
+    };
+    match state.store.enquiry(&id).await? {
+        Some(enquiry) => signed_in.may_see(&enquiry.site, NOT_FOUND).map(|()| id),
         None => Err(StaffError::NotFound(NOT_FOUND.into())),
     }
 }
@@ -75,7 +79,7 @@ pub async fn retry(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, _) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    known(&state, &signed_in, &id).await?;
+    let id = known(&state, &signed_in, &id).await?;
     let actor = Actor {
         label: &signed_in.session.label,
         reason: None,
@@ -99,7 +103,7 @@ pub async fn release(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, _) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    known(&state, &signed_in, &id).await?;
+    let id = known(&state, &signed_in, &id).await?;
     let actor = Actor {
         label: &signed_in.session.label,
         reason: None,
@@ -116,7 +120,7 @@ pub async fn delete(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, StaffError> {
     let (signed_in, form) = authorised(&state, &headers, form, |f| f.csrf.as_str()).await?;
-    known(&state, &signed_in, &id).await?;
+    let id = known(&state, &signed_in, &id).await?;
     let reason = form.reason.trim();
     if reason.is_empty() {
         return Err(StaffError::BadRequest(
@@ -136,9 +140,9 @@ pub async fn delete(
             "The enquiry is being sent at this moment (to CareHQ or another destination), so it cannot be deleted now. Wait until that send has ended (a minute at most), reload its page and delete it then.".into(),
         )),
         DeleteOutcome::NotFound => {
-            known(&state, &signed_in, &id)
+            known(&state, &signed_in, id.as_str())
                 .await
-                .map(|()| back(&id, "nothing"))
+                .map(|id| back(&id, "nothing"))
         }
     }
 }

@@ -12,6 +12,7 @@ use super::error::StaffError;
 use super::pages::{self, DetailPage, DetailRecord, Nav};
 use super::session;
 use crate::http::state::AppState;
+use crate::storage::EnquiryId;
 
 /// `?done=`: what the action just taken did (a word, never personal data).
 #[derive(Deserialize, Default)]
@@ -29,6 +30,10 @@ pub async fn show(
     let signed_in = session::signed_in(&state, &headers).await?;
     const NOT_FOUND: &str =
         "There is no enquiry with this Id. Open Enquiries from the menu to find it.";
+    // Text that is no Id is answered as a missing enquiry, as before.
+    let Ok(id) = id.parse::<EnquiryId>() else {
+        return Err(StaffError::NotFound(NOT_FOUND.into()));
+    };
     let Some(enquiry) = state.store.enquiry(&id).await? else {
         return Err(StaffError::NotFound(NOT_FOUND.into()));
     };

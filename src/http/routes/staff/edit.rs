@@ -16,7 +16,9 @@ use super::error::StaffError;
 use super::words::{arg_errors_in_words, field_name};
 use crate::domain::{EmailAddress, Enquiry, FreeText, PersonName, PhoneNumber};
 use crate::http::state::AppState;
-use crate::storage::{Actor, Correction, DeliveryStatus, EditOutcome, Step, Store, StoreError};
+use crate::storage::{
+    Actor, Correction, DeliveryStatus, EditOutcome, EnquiryId, Step, Store, StoreError,
+};
 
 /// Fields of the stored enquiry that are also CareHQ parameters of the same
 /// name, and so can be what CareHQ refused. Anything else it names (the
@@ -47,7 +49,7 @@ pub struct EditField {
 /// corrected (not failed, not a 400 naming family fields, details removed).
 pub async fn editable_fields(
     store: &Store,
-    enquiry_id: &str,
+    enquiry_id: &EnquiryId,
     payload: Option<&str>,
 ) -> Result<Vec<EditField>, StoreError> {
     let Some(Value::Object(stored)) = payload.and_then(|p| serde_json::from_str(p).ok()) else {
@@ -112,6 +114,10 @@ pub async fn edit(
     })
     .await?;
     const NOT_FOUND: &str = "There is no enquiry with this Id, so nothing was changed.";
+    // Text that is no Id is answered as a missing enquiry, as before.
+    let Ok(id) = id.parse::<EnquiryId>() else {
+        return Err(StaffError::NotFound(NOT_FOUND.into()));
+    };
     let Some(enquiry) = state.store.enquiry(&id).await? else {
         return Err(StaffError::NotFound(NOT_FOUND.into()));
     };
@@ -157,8 +163,9 @@ fn correct(
     posted: &[(String, String)],
 ) -> Result<(String, Vec<String>), StaffError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(read) else {
-        return Err(StaffError::Internal(
-            "stored enquiry is not a JSON object".into(),
+        return Err(StaffError::internal(
+            "reading the stored enquiry",
+            "it is not a JSON object",
         ));
     };
     let mut changed = Vec::new();
@@ -197,7 +204,7 @@ fn correct(
         )
     })?;
     let corrected = serde_json::to_string(&enquiry)
-        .map_err(|e| StaffError::Internal(format!("corrected enquiry: {e}")))?;
+        .map_err(|e| StaffError::internal("corrected enquiry", e))?;
     Ok((corrected, changed))
 }
 

@@ -7,7 +7,9 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use crate::http::error::BoxError;
 use crate::storage::StoreError;
+use crate::telemetry::chain;
 
 /// The page every error answers with. Here rather than in `pages`, so the
 /// error type depends on no other file of the console (every one uses it).
@@ -44,11 +46,24 @@ pub enum StaffError {
     BadRequest(String),
     #[error("storage unavailable: {0}")]
     Unavailable(#[from] StoreError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something of ours failed (`what` we were doing), with its cause.
+    #[error("internal error: {what}: {source}")]
+    Internal {
+        what: String,
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl StaffError {
+    /// An internal error while doing `what`, keeping its cause for the log.
+    pub fn internal(what: impl Into<String>, source: impl Into<BoxError>) -> StaffError {
+        StaffError::Internal {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// The same failure answering a POST: signed out is a 401, not a redirect
     /// (a redirect would drop what was posted without saying so).
     pub fn on_post(self) -> StaffError {
@@ -68,7 +83,7 @@ impl StaffError {
             StaffError::NotFound(_) => StatusCode::NOT_FOUND,
             StaffError::BadRequest(_) => StatusCode::BAD_REQUEST,
             StaffError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            StaffError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            StaffError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -100,7 +115,7 @@ impl StaffError {
                 "The database did not answer",
                 "Nothing was changed. Reload the page in a minute; if this stays, check the service's database (its log says more).".into(),
             ),
-            StaffError::Internal(_) => (
+            StaffError::Internal { .. } => (
                 "Something went wrong",
                 "Nothing was changed. Try again; if this stays, the service's log says more.".into(),
             ),
@@ -112,10 +127,10 @@ impl IntoResponse for StaffError {
     fn into_response(self) -> Response {
         match &self {
             StaffError::Unavailable(e) => {
-                tracing::error!(error = %e, "staff console: database error; answered 503")
+                tracing::error!(error = %chain(e), "staff console: database error; answered 503")
             }
-            StaffError::Internal(e) => {
-                tracing::error!(error = %e, "staff console: internal error; answered 500")
+            StaffError::Internal { .. } => {
+                tracing::error!(error = %chain(&self), "staff console: internal error; answered 500")
             }
             _ => {}
         }

@@ -92,7 +92,7 @@ impl Chunks {
                 Err(e) => {
                     // The status line is sent: end the body early, so the
                     // download fails visibly instead of looking complete.
-                    tracing::error!(error = %e, "staff export: a chunk could not be read; the download was cut short");
+                    tracing::error!(error = %crate::telemetry::chain(&e), "staff export: a chunk could not be read; the download was cut short");
                     let cut = std::io::Error::other("the export could not be read to its end");
                     return Some((Err(cut), Chunks { rows: None, ..self }));
                 }
@@ -117,7 +117,7 @@ fn line(row: &StaffRow) -> String {
     };
     let contact = contact_of(row.payload.as_deref());
     let cells = [
-        row.id.clone(),
+        row.id.to_string(),
         row.site.clone(),
         when(row.received_at),
         state_name(row.state).to_owned(),

@@ -45,7 +45,7 @@ impl FilterQuery {
     pub fn to_filter(&self) -> Result<StaffFilter, StaffError> {
         let state = match self.state.trim() {
             "" => None,
-            text => Some(EnquiryState::parse(text).ok_or_else(|| {
+            text => Some(text.parse::<EnquiryState>().map_err(|_| {
                 StaffError::BadRequest(format!(
                     "\"{text}\" is not a state; choose Sent, Waiting, Failed or Held in the list's filter."
                 ))

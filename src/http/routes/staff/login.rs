@@ -229,8 +229,8 @@ fn login_page(
 }
 
 fn append_cookie(response: &mut Response, cookie: &str) -> Result<(), StaffError> {
-    let value = HeaderValue::from_str(cookie)
-        .map_err(|e| StaffError::Internal(format!("cookie header: {e}")))?;
+    let value =
+        HeaderValue::from_str(cookie).map_err(|e| StaffError::internal("cookie header", e))?;
     response.headers_mut().append(header::SET_COOKIE, value);
     Ok(())
 }

@@ -67,7 +67,7 @@ pub fn label_of(scope: &StaffScope) -> String {
 pub fn random_token() -> Result<SecretString, StaffError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| StaffError::Internal(format!("no randomness for a staff token: {e}")))?;
+        .map_err(|e| StaffError::internal("no randomness for a staff token", e))?;
     Ok(SecretString::from(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
     ))

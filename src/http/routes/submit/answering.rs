@@ -114,9 +114,7 @@ pub(super) async fn invalid(post: &Post<'_>, fields: FieldErrors) -> Response {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => {
-            HttpError::Internal(format!("rendering the form: {e}")).into_response_for(post.format)
-        }
+        Err(e) => HttpError::internal("rendering the form", e).into_response_for(post.format),
     }
 }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::Post;
 use crate::captcha::WIDGET_FIELDS;
 use crate::config::SiteSettings;
-use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission};
+use crate::domain::{Enquiry, FieldErrors, IntakeRules, RawSubmission, StoredEnquiry};
 use crate::http::error::HttpError;
 use crate::storage::ConsentRecord;
 use crate::visits::{self, VisitChoice};
@@ -115,7 +115,7 @@ pub(crate) fn fingerprint(
         }
         Ok(format!("k1:{}", hex::encode(mac.finalize().into_bytes())))
     };
-    encode().map_err(|e| HttpError::Internal(format!("fingerprinting the enquiry: {e}")))
+    encode().map_err(|e| HttpError::internal("fingerprinting the enquiry", e))
 }
 
 /// What the fingerprint key is derived under, so it is never the CareHQ
@@ -130,18 +130,8 @@ fn keyed(key: &[u8]) -> Hmac<Sha256> {
 /// The enquiry as stored; with the site's consent version when the family
 /// ticked a consent statement, so staff know which wording was agreed to.
 pub(super) fn stored_payload(site: &SiteSettings, enquiry: &Enquiry) -> Result<String, HttpError> {
-    let encode = || -> Result<String, serde_json::Error> {
-        let mut value = serde_json::to_value(enquiry)?;
-        if let (Some(version), true, Some(object)) = (
-            &site.consent_version,
-            enquiry.consent,
-            value.as_object_mut(),
-        ) {
-            object.insert("consent_version".into(), version.clone().into());
-        }
-        serde_json::to_string(&value)
-    };
-    encode().map_err(|e| HttpError::Internal(format!("encoding the enquiry: {e}")))
+    let stored = StoredEnquiry::new(enquiry.clone(), site.consent_version.as_deref());
+    serde_json::to_string(&stored).map_err(|e| HttpError::internal("encoding the enquiry", e))
 }
 
 /// The consent the family gave, when the site shows a statement and it was

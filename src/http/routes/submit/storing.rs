@@ -39,7 +39,7 @@ pub(super) async fn store(
         id: id.clone(),
         site: site.slug.clone(),
         payload,
-        spam_verdict: screened.verdict.as_str().to_owned(),
+        spam_verdict: screened.verdict,
         idempotency_key: post.key.map(str::to_owned),
         fingerprint: Some(fingerprint),
         held: screened.held,

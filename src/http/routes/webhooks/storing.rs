@@ -57,7 +57,7 @@ pub(super) async fn store(
         payload: stored_payload,
         // The builder ran its own spam check and the token proves the
         // builder: kept as long as a clean form post.
-        spam_verdict: SpamVerdict::Clean.as_str().into(),
+        spam_verdict: SpamVerdict::Clean,
         idempotency_key: Some(key),
         fingerprint: Some(fingerprint),
         held: false,

@@ -3,6 +3,7 @@
 //! just did.
 
 use askama::Template;
+use strum::VariantArray;
 
 use super::{Choice, Nav};
 use crate::http::routes::staff::contact::contact_of;
@@ -151,7 +152,7 @@ fn state_choices(selected: &str) -> Vec<Choice> {
         label: "Any".into(),
         selected: selected.is_empty(),
     }];
-    choices.extend(EnquiryState::ALL.into_iter().map(|s| Choice {
+    choices.extend(EnquiryState::VARIANTS.iter().map(|&s| Choice {
         value: s.as_str().into(),
         label: state_name(s).into(),
         selected: selected == s.as_str(),

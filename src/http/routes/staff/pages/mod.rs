@@ -33,7 +33,7 @@ impl Nav {
 
 /// The page as HTML; `what` names it in the error should askama fail.
 pub fn render(page: &impl Template, what: &str) -> Result<Response, StaffError> {
-    let html = (page.render()).map_err(|e| StaffError::Internal(format!("{what}: {e}")))?;
+    let html = (page.render()).map_err(|e| StaffError::internal(what, e))?;
     Ok(Html(html).into_response())
 }
 
