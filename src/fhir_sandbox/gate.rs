@@ -18,7 +18,8 @@ pub async fn gate(State(sandbox): State<FhirSandbox>, request: Request, next: Ne
         state.request_count += 1;
         state.faults.latency_ms
     };
-    fault_kit::latency(latency_ms).await;
+    // Nothing releases the FHIR sandbox's waits early.
+    fault_kit::latency(latency_ms, tokio::sync::watch::channel(0).1).await;
     let path = request.uri().path().to_owned();
     let forced = sandbox.state().faults.take_forced(&path);
     let response = match forced {

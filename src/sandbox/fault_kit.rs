@@ -129,10 +129,22 @@ pub fn last_use(times: &mut Option<u32>) -> bool {
 }
 
 /// The latency fault: before anything is made, so a send cut off meanwhile
-/// leaves no record.
-pub async fn latency(ms: u64) {
+/// leaves no record. A change on `release` (taken when the request was
+/// counted, so no release after that is missed) ends the wait early: a test
+/// can hold a request for as long as it needs (a long latency) and have it
+/// answered at a moment of its choosing, instead of racing a short one.
+pub async fn latency(ms: u64, mut release: tokio::sync::watch::Receiver<u64>) {
     if ms > 0 {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let released = async {
+            if release.changed().await.is_err() {
+                // Nothing can release it any more: the full latency.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            () = released => {}
+        }
     }
 }
 

@@ -26,12 +26,12 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct Params(pub Vec<(String, String)>);
 
 pub async fn gate(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
-    let latency_ms = {
+    let (latency_ms, release) = {
         let mut state = sandbox.state();
         state.request_count += 1;
-        state.faults.latency_ms
+        (state.faults.latency_ms, sandbox.held())
     };
-    fault_kit::latency(latency_ms).await;
+    fault_kit::latency(latency_ms, release).await;
 
     let now = unix_now();
     let limit = sandbox.config().rate_limit_per_second;

@@ -92,6 +92,8 @@ pub struct Sandbox {
 struct Inner {
     config: SandboxConfig,
     state: Mutex<State>,
+    /// Each change ends the latency fault's waits (`release_held`).
+    held: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -109,6 +111,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(State::new()),
+                held: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -165,6 +168,16 @@ impl Sandbox {
     /// The active faults; `status_times` counts down as forced answers are sent.
     pub fn faults(&self) -> Faults {
         self.state().faults.clone()
+    }
+
+    /// Answer now every request the latency fault is holding.
+    pub fn release_held(&self) {
+        self.inner.held.send_modify(|releases| *releases += 1);
+    }
+
+    /// What a request's latency wait listens to, from now on.
+    pub(crate) fn held(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.held.subscribe()
     }
 
     /// Every request that reached `/v1`, refused ones included.

@@ -107,16 +107,9 @@ on_both_databases!(a_row_in_flight_here_is_skipped_even_after_its_lease_ran_out)
 /// lease ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_whose_outcome_write_is_held_up_is_recorded_not_sent_again() {
-    // The send takes a moment, so the lock below is taken while it runs.
-    let (db, sandbox, app) = slow_carehq(500, Duration::from_secs(40)).await;
+    let (db, sandbox, app) = held_carehq(Duration::from_secs(40)).await;
     let id = posted_id(&app, 1).await;
-    eventually(Duration::from_secs(10), || async {
-        (sandbox.sandbox.request_count() > 0).then_some(())
-    })
-    .await
-    .expect("the send starts");
-
-    let lock = write_lock(&db).await;
+    let lock = lock_while_the_send_is_held(&db, &sandbox).await;
     // CareHQ has the enquiry while the lock is held.
     sandbox.wait_for(1).await;
     // Reads still work, but the service cannot store anything: not ready.
@@ -201,13 +194,13 @@ on_both_databases!(a_known_success_is_recorded_after_its_lease_was_taken_over);
 /// claimed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
-    let (db, sandbox, app) = slow_carehq(1_500, Duration::from_secs(12)).await;
+    let (db, sandbox, app) = held_carehq(Duration::from_secs(12)).await;
     let id = posted_id(&app, 1).await;
     let sending = app.wait_for_status(&id, DeliveryStatus::Sending).await;
     // `next_attempt_at` of a row being sent is its lease's end.
     let lease_end = sending.next_attempt_at;
 
-    let lock = write_lock(&db).await;
+    let lock = lock_while_the_send_is_held(&db, &sandbox).await;
     sandbox.wait_for(1).await;
     // Held until the lease is over by a margin: the row is due again.
     let past = eventually(Duration::from_secs(30), || async {
@@ -223,8 +216,25 @@ async fn a_success_whose_outcome_write_is_held_past_the_lease_is_sent_once() {
     app.stop().await;
 }
 
-/// A SQLite app whose CareHQ answers `latency_ms` late, with `lease`.
-async fn slow_carehq(latency_ms: u64, lease: Duration) -> (TestDb, TestSandbox, TestApp) {
+/// Take SQLite's write lock while the app's first send is held at CareHQ
+/// (see [`held_carehq`]), then let CareHQ answer: its outcome write meets
+/// the lock, whatever the machine's speed (before, a 500 ms or 1.5 s latency
+/// had to outlast the test's own steps, and on a busy machine did not).
+async fn lock_while_the_send_is_held(db: &TestDb, sandbox: &TestSandbox) -> sqlx::AnyConnection {
+    eventually(Duration::from_secs(10), || async {
+        (sandbox.sandbox.request_count() > 0).then_some(())
+    })
+    .await
+    .expect("the send reaches CareHQ");
+    let lock = write_lock(db).await;
+    sandbox.sandbox.release_held();
+    lock
+}
+
+/// A SQLite app whose CareHQ holds each answer until the test releases it
+/// (`Sandbox::release_held`; a latency far longer than any test), with `lease`.
+async fn held_carehq(lease: Duration) -> (TestDb, TestSandbox, TestApp) {
+    let latency_ms = 600_000;
     let options = AppOptions {
         lease,
         ..AppOptions::default()
