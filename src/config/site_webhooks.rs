@@ -133,17 +133,8 @@ mod tests {
     use super::super::test_env::jail;
     use super::super::{ConfigErrors, Settings};
 
-    const SITE: &str = r#"
-[carehq]
-account_id = "0123456789abcdef01234567"
-api_key = "live-key"
-api_secret = "live-secret-value"
-
-[[sites]]
-slug = "upton-court"
-name = "Upton Court"
-location = "6724fbc74f73a2cebf6377fa"
-"#;
+    /// The config tests' smallest valid file; each test appends to its site.
+    use super::super::tests::MINIMAL as SITE;
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
     fn load(toml: &str, files: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {

@@ -13,7 +13,7 @@ use crate::sandbox::seed;
 use crate::values::Rate;
 
 /// Smallest valid non-sandbox configuration; rows and tests append to its site.
-const MINIMAL: &str = r#"
+pub(super) const MINIMAL: &str = r#"
 [carehq]
 account_id = "0123456789abcdef01234567"
 api_key = "live-key"
