@@ -11,16 +11,41 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, family};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family};
 use crate::spam::stored;
 
-/// An app with `captcha_toml`, its public URL on [`HOST`]: the host name the
-/// CAPTCHA must report (the request's own `Host` header is never trusted).
-pub async fn app(db: &TestDb, captcha_toml: String) -> TestApp {
-    let options = AppOptions::default()
+/// Where these apps' CareHQ is: an address nothing listens on (no CAPTCHA
+/// test delivers).
+const NOWHERE: &str = "http://127.0.0.1:1";
+
+/// The options of an app with `captcha_toml`, its public URL on [`HOST`]:
+/// the host name the CAPTCHA must report (the request's own `Host` header
+/// is never trusted).
+pub fn options(captcha_toml: String) -> AppOptions {
+    AppOptions::default()
         .config(captcha_toml)
-        .config(format!("[server]\npublic_url = \"http://{HOST}\""));
-    TestApp::spawn(db, "http://127.0.0.1:1", &options).await
+        .config(format!("[server]\npublic_url = \"http://{HOST}\""))
+}
+
+/// The fixture for a CAPTCHA test on SQLite: [`options`] with `captcha_toml`.
+pub async fn app(captcha_toml: String) -> (TestDb, TestSandbox, TestApp) {
+    app_on(Db::Sqlite, captcha_toml)
+        .await
+        .expect("SQLite is always here")
+}
+
+/// The same on a database of `kind` (`None`: that kind is not here).
+pub async fn app_on(kind: Db, captcha_toml: String) -> Option<(TestDb, TestSandbox, TestApp)> {
+    TestApp::builder(kind)
+        .carehq(NOWHERE)
+        .options(options(captcha_toml))
+        .spawn()
+        .await
+}
+
+/// Another instance with `captcha_toml` on the database a test already has.
+pub async fn another(db: &TestDb, captcha_toml: String) -> TestApp {
+    TestApp::spawn(db, NOWHERE, &options(captcha_toml)).await
 }
 
 pub fn captcha(provider: &str, url: &str, more: &str) -> String {
@@ -52,9 +77,8 @@ pub const HOST: &str = "127.0.0.1";
 
 #[tokio::test]
 async fn turnstile_passes_sends_ip_and_idempotency_key_and_a_reused_token_is_refused() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST, "action": "enquiry"}))).await;
-    let app = app(&db, captcha("turnstile", &fake.url, "action = \"enquiry\"")).await;
+    let (db, _sandbox, app) = app(captcha("turnstile", &fake.url, "action = \"enquiry\"")).await;
     let field = "cf-turnstile-response";
 
     assert_eq!(post(&app, 1, field, "tok-1").await.status(), 201);
@@ -107,19 +131,15 @@ async fn turnstile_passes_sends_ip_and_idempotency_key_and_a_reused_token_is_ref
 
 #[tokio::test]
 async fn recaptcha_v3_checks_score_action_and_hostname() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(
         json!({"hostname": HOST, "score": 0.9, "action": "enquiry"}),
     ))
     .await;
-    let app = app(
-        &db,
-        captcha(
-            "recaptcha",
-            &fake.url,
-            "action = \"enquiry\"\nmin_score = 0.5",
-        ),
-    )
+    let (_db, _sandbox, app) = app(captcha(
+        "recaptcha",
+        &fake.url,
+        "action = \"enquiry\"\nmin_score = 0.5",
+    ))
     .await;
     let field = "g-recaptcha-response";
 
@@ -176,9 +196,8 @@ async fn recaptcha_v3_checks_score_action_and_hostname() {
 
 #[tokio::test]
 async fn recaptcha_v2_passes_without_score_or_action() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
-    let app = app(&db, captcha("recaptcha", &fake.url, "")).await;
+    let (db, _sandbox, app) = app(captcha("recaptcha", &fake.url, "")).await;
     assert_eq!(
         post(&app, 1, "g-recaptcha-response", "v2").await.status(),
         201
@@ -199,9 +218,8 @@ async fn recaptcha_v2_passes_without_score_or_action() {
 /// request's own `Host` counted as one of ours).
 #[tokio::test]
 async fn a_host_header_naming_the_site_a_token_was_solved_on_does_not_pass() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": "evil.example"}))).await;
-    let app = app(&db, captcha("turnstile", &fake.url, "")).await;
+    let (db, _sandbox, app) = app(captcha("turnstile", &fake.url, "")).await;
     let mut body = family(1);
     body["cf-turnstile-response"] = json!("solved-elsewhere");
     let response = app
@@ -225,7 +243,7 @@ async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
         .config(captcha("turnstile", &fake.url, ""))
         .loopback_proxy();
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .carehq(NOWHERE)
         .options(options)
         .spawn()
         .await
@@ -254,9 +272,8 @@ async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
 
 #[tokio::test]
 async fn hcaptcha_sends_the_sitekey_and_maps_each_error_code() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
-    let app = app(&db, captcha("hcaptcha", &fake.url, "")).await;
+    let (_db, _sandbox, app) = app(captcha("hcaptcha", &fake.url, "")).await;
     let field = "h-captcha-response";
 
     // The widget's reCAPTCHA-compatible copy of the token is tolerated.
@@ -303,13 +320,12 @@ async fn hcaptcha_sends_the_sitekey_and_maps_each_error_code() {
 
 #[tokio::test]
 async fn friendly_captcha_v2_uses_the_api_key_header_and_json() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({
         "data": {"event_id": "e1", "challenge": {"timestamp": "2026-11-21T12:00:00Z", "origin": "http://127.0.0.1"}, "risk_intelligence": null},
         "unknown_new_field": 1
     })))
     .await;
-    let app = app(&db, captcha("friendly", &fake.url, "")).await;
+    let (_db, _sandbox, app) = app(captcha("friendly", &fake.url, "")).await;
     let field = "frc-captcha-response";
 
     assert_eq!(post(&app, 1, field, "f-1").await.status(), 201);
@@ -358,12 +374,12 @@ async fn an_unreachable_provider_follows_on_error() {
             ("internal-error", Reply::Fail(vec!["internal-error"])),
             ("timeout", Reply::Hang),
         ] {
-            let db = TestDb::new(Db::Sqlite).await.unwrap();
             let fake = FakeVerify::start(reply).await;
-            let app = app(
-                &db,
-                captcha("turnstile", &fake.url, &format!("on_error = \"{policy}\"")),
-            )
+            let (db, _sandbox, app) = app(captcha(
+                "turnstile",
+                &fake.url,
+                &format!("on_error = \"{policy}\""),
+            ))
             .await;
             let response = post(&app, 1, "cf-turnstile-response", "t").await;
             assert_eq!(response.status(), expect, "{policy} / {what}");
@@ -395,14 +411,16 @@ async fn an_unreachable_provider_follows_on_error() {
 
 #[tokio::test]
 async fn a_site_can_override_the_global_captcha() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     // Globally Turnstile; this site uses hCaptcha with its own secret.
-    let options = AppOptions::default()
-        .config(captcha("turnstile", &fake.url, ""))
-        .config(format!("[server]\npublic_url = \"http://{HOST}\""))
+    let options = options(captcha("turnstile", &fake.url, ""))
         .site("[captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n");
-    let app = TestApp::spawn(&db, "http://127.0.0.1:1", &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq(NOWHERE)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     assert_eq!(post(&app, 1, "h-captcha-response", "h").await.status(), 201);
     assert_eq!(fake.calls()[0].fields["secret"], "site-secret");
     assert_eq!(fake.calls()[0].fields["sitekey"], "site-key-1", "inherited");
@@ -431,12 +449,8 @@ pub fn solve(challenge: &altcha::Challenge) -> String {
 
 #[tokio::test]
 async fn altcha_serves_challenges_and_a_replayed_solution_is_refused() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = app(
-        &db,
-        "[captcha]\nprovider = \"altcha\"\nsecret = \"altcha-key\"\n".into(),
-    )
-    .await;
+    let (db, _sandbox, app) =
+        app("[captcha]\nprovider = \"altcha\"\nsecret = \"altcha-key\"\n".into()).await;
 
     let served: Value = app
         .http
@@ -468,9 +482,8 @@ async fn altcha_serves_challenges_and_a_replayed_solution_is_refused() {
 
 #[tokio::test]
 async fn a_repeated_post_with_its_token_gets_the_first_answer_not_a_captcha_error() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
-    let app = app(&db, captcha("turnstile", &fake.url, "")).await;
+    let (db, _sandbox, app) = app(captcha("turnstile", &fake.url, "")).await;
     let mut body = family(1);
     body["cf-turnstile-response"] = json!("double-click");
     let send = |key: &'static str| {

@@ -8,7 +8,7 @@ use enquiry_relay::storage::DeliveryStatus;
 
 use crate::captcha::{HOST, app, captcha, post};
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, field};
+use crate::helpers::{AppOptions, Db, TestApp, field};
 use crate::spam::stored;
 
 #[tokio::test]
@@ -18,7 +18,6 @@ async fn turnstile_retries_once_with_the_same_idempotency_key_after_a_5xx_error_
         ("internal-error", Reply::Fail(vec!["internal-error"])),
         ("timeout", Reply::Hang),
     ] {
-        let db = TestDb::new(Db::Sqlite).await.unwrap();
         let fake = FakeVerify::start(Reply::Then(
             Box::new(first),
             Box::new(Reply::Pass(json!({"hostname": HOST}))),
@@ -28,7 +27,7 @@ async fn turnstile_retries_once_with_the_same_idempotency_key_after_a_5xx_error_
         // A longer timeout than the other tests: half of it is the retry's.
         let toml = captcha("turnstile", &fake.url, "on_error = \"reject\"")
             .replace("timeout = \"500ms\"", "timeout = \"4s\"");
-        let app = app(&db, toml).await;
+        let (db, _sandbox, app) = app(toml).await;
 
         let response = post(&app, 1, "cf-turnstile-response", "retried").await;
 
@@ -58,12 +57,12 @@ async fn every_hosted_provider_follows_on_error_when_down() {
         ("friendly", "frc-captcha-response"),
     ] {
         for (policy, expect) in [("accept", 201), ("hold", 201), ("reject", 503)] {
-            let db = TestDb::new(Db::Sqlite).await.unwrap();
             let fake = FakeVerify::start(Reply::Status(500)).await;
-            let app = app(
-                &db,
-                captcha(provider, &fake.url, &format!("on_error = \"{policy}\"")),
-            )
+            let (db, _sandbox, app) = app(captcha(
+                provider,
+                &fake.url,
+                &format!("on_error = \"{policy}\""),
+            ))
             .await;
             let cases = [
                 ("500", Reply::Status(500)),

@@ -9,9 +9,11 @@ use enquiry_relay::spam::unix_now;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::captcha::{HOST, app, assert_captcha_refused, captcha, cheap, post, solve};
+use crate::captcha::{
+    HOST, another, app, app_on, assert_captcha_refused, captcha, cheap, post, solve,
+};
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{Db, SITE, TestApp, TestDb, another_site, family, post_keyed};
+use crate::helpers::{Db, SITE, TestApp, another_site, family, post_keyed};
 use crate::on_both_databases;
 use crate::spam::stored;
 
@@ -26,10 +28,9 @@ fn with_token(n: usize, field: &str, token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_turnstile_token_and_key_spent_on_one_site_are_refused_on_another() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     let toml = captcha("turnstile", &fake.url, "") + &another_site(OTHER);
-    let app = app(&db, toml).await;
+    let (db, _sandbox, app) = app(toml).await;
     let body = with_token(1, "cf-turnstile-response", "one-token");
 
     assert_eq!(post_keyed(&app, SITE, &body, "key-1").await.status(), 201);
@@ -50,8 +51,7 @@ async fn a_turnstile_token_and_key_spent_on_one_site_are_refused_on_another() {
 
 #[tokio::test]
 async fn an_altcha_solution_and_key_spent_on_one_site_are_refused_on_another() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = app(&db, format!("{ALTCHA}{}", another_site(OTHER))).await;
+    let (db, _sandbox, app) = app(format!("{ALTCHA}{}", another_site(OTHER))).await;
     let challenge = new_challenge(&SecretString::from("altcha-key"), cheap()).unwrap();
     let body = with_token(1, "altcha", &solve(&challenge));
 
@@ -89,11 +89,10 @@ async fn assert_single_use_on_another_instance(
 }
 
 async fn an_altcha_solution_spent_on_one_instance_is_refused_by_another(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((db, _sandbox, first)) = app_on(db, ALTCHA.into()).await else {
         return;
     };
-    let first = app(&db, ALTCHA.into()).await;
-    let second = app(&db, ALTCHA.into()).await;
+    let second = another(&db, ALTCHA.into()).await;
     let challenge = new_challenge(&SecretString::from("altcha-key"), cheap()).unwrap();
     let body = with_token(1, "altcha", &solve(&challenge));
 
@@ -108,13 +107,12 @@ on_both_databases!(an_altcha_solution_spent_on_one_instance_is_refused_by_anothe
 /// The fake provider passes every token, so only our own record of spent
 /// tokens (in the shared database) can refuse the replay.
 async fn a_turnstile_token_spent_on_one_instance_is_refused_by_another(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST}))).await;
     let toml = captcha("turnstile", &fake.url, "");
-    let first = app(&db, toml.clone()).await;
-    let second = app(&db, toml).await;
+    let Some((db, _sandbox, first)) = app_on(db, toml.clone()).await else {
+        return;
+    };
+    let second = another(&db, toml).await;
     let body = with_token(1, "cf-turnstile-response", "shared-token");
 
     assert_eq!(post_keyed(&first, SITE, &body, "key-1").await.status(), 201);
@@ -133,8 +131,7 @@ on_both_databases!(a_turnstile_token_spent_on_one_instance_is_refused_by_another
 
 #[tokio::test]
 async fn a_genuinely_signed_but_expired_altcha_challenge_is_refused() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = app(&db, ALTCHA.into()).await;
+    let (_db, _sandbox, app) = app(ALTCHA.into()).await;
     let secret = SecretString::from("altcha-key");
     let expired = new_challenge_expiring(&secret, cheap(), unix_now() - 60).unwrap();
 

@@ -9,9 +9,7 @@ use std::time::Duration;
 use enquiry_relay::sandbox::Faults;
 use enquiry_relay::storage::{DeliveryStatus, now_ms};
 
-use crate::helpers::{
-    AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, another_site, family, field,
-};
+use crate::helpers::{AppOptions, Db, SITE, TestApp, another_site, family, field};
 use crate::on_both_databases;
 
 use crate::helpers::posted_id;
@@ -185,19 +183,22 @@ async fn a_send_cut_off_after_create_is_retried_as_ambiguous_and_duplicates(
     db: Db,
     faults: Faults,
 ) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
-    sandbox.set_faults(Faults {
-        after_create_times: Some(1),
-        ..faults
-    });
     let options = AppOptions {
         carehq_timeout: Duration::from_secs(1),
         ..AppOptions::default()
     };
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let faults = Faults {
+        after_create_times: Some(1),
+        ..faults
+    };
+    let Some((_db, sandbox, app)) = TestApp::builder(db)
+        .faults(faults)
+        .options(options)
+        .spawn()
+        .await
+    else {
+        return;
+    };
 
     let id = posted_id(&app, 1).await;
     let delivered = app.wait_for_status(&id, DeliveryStatus::Synced).await;

@@ -67,16 +67,15 @@ on_both_databases!(an_enquiry_that_cannot_be_opened_fails_for_staff_with_the_rea
 
 /// Before, a `destination:NAME` step whose destination was removed from the
 /// config was claimed by no lane: pending for ever, `/status` degraded.
-async fn a_step_whose_destination_was_removed_fails_with_a_message(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
+async fn a_step_whose_destination_was_removed_fails_with_a_message(kind: Db) {
     let records_down = Faults {
         status: Some(503),
         status_path: Some("care-enquiries".into()),
         ..Faults::default()
     };
-    let (carehq, _records, app) = sending_to_records(&db, records_down).await;
+    let Some((db, carehq, _records, app)) = sending_to_records(kind, records_down).await else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     app.drain().await;
     app.stop().await;
@@ -113,16 +112,15 @@ on_both_databases!(a_step_whose_destination_was_removed_fails_with_a_message);
 /// when another instance could claim the row and send it again. Before,
 /// such a send ran on past its lease; the pipeline now cuts every send off
 /// when only the time to record it is left, as an ambiguous try.
-async fn a_send_that_would_outlive_its_lease_is_cut_off(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
-        return;
-    };
+async fn a_send_that_would_outlive_its_lease_is_cut_off(kind: Db) {
     // Four calls of 3 s each; the lease is 10 s, sends are cut at 7 s.
     let slow = Faults {
         latency_ms: 3_000,
         ..Faults::default()
     };
-    let (_carehq, _records, app) = sending_to_records(&db, slow).await;
+    let Some((_db, _carehq, _records, app)) = sending_to_records(kind, slow).await else {
+        return;
+    };
     let id = posted_id(&app, 1).await;
     let report = app.drain().await;
     assert_eq!((report.synced, report.retrying), (1, 1), "{report:?}");
@@ -138,17 +136,22 @@ on_both_databases!(a_send_that_would_outlive_its_lease_is_cut_off);
 
 /// CareHQ's sandbox, the FHIR sandbox "records" with `faults`, and a quiet
 /// app sending each enquiry to both.
-async fn sending_to_records(
-    db: &TestDb,
-    faults: Faults,
-) -> (TestSandbox, (FhirSandbox, CancellationToken), TestApp) {
-    let carehq = TestSandbox::start().await;
+async fn sending_to_records(kind: Db, faults: Faults) -> Option<SendingToRecords> {
     let (records, base, stop) = fhir().await;
     records.set_faults(faults);
     let options = with_destination(&base, seed::CLIENT_SECRET);
-    let app = TestApp::spawn(db, &carehq.url, &options).await;
-    (carehq, (records, stop), app)
+    let (db, carehq, app) = TestApp::builder(kind).options(options).spawn().await?;
+    Some((db, carehq, (records, stop), app))
 }
+
+/// What [`sending_to_records`] starts, bound in the order they should drop
+/// last to first.
+type SendingToRecords = (
+    TestDb,
+    TestSandbox,
+    (FhirSandbox, CancellationToken),
+    TestApp,
+);
 
 /// The enquiry's step named `name` as stored (`destination:records`).
 async fn step_of(app: &TestApp, id: &str, name: &str) -> DeliveryView {

@@ -43,17 +43,18 @@ struct Both {
     _stop: CancellationToken,
 }
 
-async fn both(db: &TestDb) -> Both {
-    let carehq = TestSandbox::start().await;
+/// The fixture on a database of `kind` (`None`: that kind is not here).
+async fn both(kind: Db) -> Option<(TestDb, Both)> {
     let (records, base, _stop) = fhir().await;
     let options = with_destination(&base, seed::CLIENT_SECRET);
-    let app = TestApp::spawn(db, &carehq.url, &options).await;
-    Both {
+    let (db, carehq, app) = TestApp::builder(kind).options(options).spawn().await?;
+    let both = Both {
         app,
         carehq,
         records,
         _stop,
-    }
+    };
+    Some((db, both))
 }
 
 pub(crate) fn with_destination(base: &str, client_secret: &str) -> AppOptions {
@@ -85,15 +86,18 @@ async fn step(app: &TestApp, id: &str, step: &str) -> (String, i64) {
 }
 
 async fn each_enquiry_reaches_carehq_and_the_fhir_destination_apart(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((
+        _db,
+        Both {
+            app,
+            carehq,
+            records,
+            _stop,
+        },
+    )) = both(db).await
+    else {
         return;
     };
-    let Both {
-        app,
-        carehq,
-        records,
-        _stop,
-    } = both(&db).await;
 
     let first = posted_id(&app, 1).await;
     assert_eq!(
@@ -264,15 +268,18 @@ on_both_databases!(tokens_are_reused_renewed_near_expiry_and_after_a_401);
 /// Endpoints come from the discovery documents: moved there, the old one
 /// answers 404, the step waits for its retry, and the retry finds the new one.
 async fn a_moved_endpoint_is_found_again_in_the_discovery_document(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((
+        _db,
+        Both {
+            app,
+            carehq: _carehq,
+            records,
+            _stop,
+        },
+    )) = both(db).await
+    else {
         return;
     };
-    let Both {
-        app,
-        carehq: _carehq,
-        records,
-        _stop,
-    } = both(&db).await;
     posted_id(&app, 1).await;
     app.drain().await;
     records.set_faults(Faults {
@@ -297,15 +304,18 @@ on_both_databases!(a_moved_endpoint_is_found_again_in_the_discovery_document);
 /// only, its diagnostics kept for staff; CareHQ being down does not hold the
 /// FHIR step back.
 async fn a_refused_bundle_fails_only_its_step_and_carehq_down_holds_nothing_back(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((
+        db,
+        Both {
+            app,
+            carehq,
+            records,
+            _stop,
+        },
+    )) = both(db).await
+    else {
         return;
     };
-    let Both {
-        app,
-        carehq,
-        records,
-        _stop,
-    } = both(&db).await;
     records.set_faults(Faults {
         status: Some(422),
         status_path: Some("care-enquiries".into()),
@@ -430,15 +440,18 @@ on_both_databases!(a_visit_across_a_clock_change_is_sent_in_utc);
 
 /// A 429 holds the step back without spending an attempt.
 async fn too_many_requests_waits_without_spending_an_attempt(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((
+        _db,
+        Both {
+            app,
+            carehq: _carehq,
+            records,
+            _stop,
+        },
+    )) = both(db).await
+    else {
         return;
     };
-    let Both {
-        app,
-        carehq: _carehq,
-        records,
-        _stop,
-    } = both(&db).await;
     records.set_faults(Faults {
         status: Some(429),
         status_path: Some("care-enquiries".into()),
@@ -569,15 +582,18 @@ on_both_databases!(http_endpoints_named_by_discovery_get_nothing);
 /// about credentials, and the copy goes once the SSO server is back. The
 /// old code paused the destination ("refused the credentials").
 async fn an_sso_outage_is_retried_not_taken_for_refused_credentials(db: Db) {
-    let Some(db) = TestDb::new(db).await else {
+    let Some((
+        _db,
+        Both {
+            app,
+            carehq: _carehq,
+            records,
+            _stop,
+        },
+    )) = both(db).await
+    else {
         return;
     };
-    let Both {
-        app,
-        carehq: _carehq,
-        records,
-        _stop,
-    } = both(&db).await;
     records.set_faults(Faults {
         token_endpoint_down: true,
         ..Faults::default()

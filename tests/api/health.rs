@@ -1,6 +1,6 @@
 //! Health, readiness and the OpenAPI document.
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
+use crate::helpers::{Db, TestApp};
 
 #[tokio::test]
 async fn health_readiness_and_openapi_answer() {
@@ -58,11 +58,9 @@ async fn health_readiness_and_openapi_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_the_database_is_gone() {
-    let Some(db) = TestDb::new(Db::Postgres).await else {
+    let Some((db, _sandbox, app)) = TestApp::builder(Db::Postgres).spawn().await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = TestApp::spawn(&db, &sandbox.url, &AppOptions::default()).await;
     let ready = |want: u16| {
         let app = &app;
         async move {

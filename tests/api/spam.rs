@@ -250,14 +250,14 @@ async fn three_posts_through_the_proxy(
     header: ClientIpHeader,
     headers: impl Fn(usize) -> [(&'static str, String); 2],
 ) -> Vec<u16> {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
-    let app = TestApp::spawn(
-        &db,
-        "http://127.0.0.1:1",
-        &(options(0, TWO_AN_HOUR).loopback_proxy())
-            .with(move |s| s.server.client_ip_header = header),
-    )
-    .await;
+    let options = (options(0, TWO_AN_HOUR).loopback_proxy())
+        .with(move |s| s.server.client_ip_header = header);
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .carehq("http://127.0.0.1:1")
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     let mut statuses = Vec::new();
     for n in 0..3 {
         let mut request = app

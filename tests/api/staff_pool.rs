@@ -64,15 +64,19 @@ async fn wait_for_blocked_readers(db: &TestDb, n: i64) {
     );
 }
 
-/// A service with the staff token, its worker running, and `database` lines.
-async fn spawn(db: &TestDb, sandbox: &TestSandbox, database: &str, server: &str) -> TestApp {
+/// A service on PostgreSQL with the staff token, its worker running, and
+/// `database` and `server` lines (`None`: PostgreSQL is not here).
+async fn spawn(database: &str, server: &str) -> Option<(TestDb, TestSandbox, TestApp)> {
     let options = with_token(
         AppOptions::default()
             .config(format!("[database]\n{database}"))
             .config(format!("[server]\n{server}")),
         "",
     );
-    TestApp::spawn(db, &sandbox.url, &options).await
+    TestApp::builder(Db::Postgres)
+        .options(options)
+        .spawn()
+        .await
 }
 
 /// More staff requests than the main pool has connections, each stuck in
@@ -81,19 +85,12 @@ async fn spawn(db: &TestDb, sandbox: &TestSandbox, database: &str, server: &str)
 /// every connection, and the posts were answered 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_staff_reads_never_keep_an_enquiry_from_being_stored() {
-    let Some(db) = TestDb::new(Db::Postgres).await else {
-        return;
-    };
-    let sandbox = TestSandbox::start().await;
     // The stuck staff reads outlast the test: their statement timeout
     // follows the request timeout, two and a half minutes here.
-    let app = spawn(
-        &db,
-        &sandbox,
-        "max_connections = 2",
-        "request_timeout = \"150s\"",
-    )
-    .await;
+    let Some((db, sandbox, app)) = spawn("max_connections = 2", "request_timeout = \"150s\"").await
+    else {
+        return;
+    };
     let first = posted_id(&app, 0).await;
     sandbox.wait_for(1).await;
     let staff = Arc::new(Staff::sign_in(&app).await);
@@ -182,11 +179,9 @@ async fn audit_log_locked(db: &TestDb) -> bool {
 /// nothing given up kept a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_request_that_ends_early_leaves_no_query_running() {
-    let Some(db) = TestDb::new(Db::Postgres).await else {
+    let Some((db, _sandbox, app)) = spawn("", "request_timeout = \"150s\"").await else {
         return;
     };
-    let sandbox = TestSandbox::start().await;
-    let app = spawn(&db, &sandbox, "", "request_timeout = \"150s\"").await;
     let id = posted_id(&app, 0).await;
     let staff = Arc::new(Staff::sign_in(&app).await);
     let page = format!("/staff/enquiries/{id}");

@@ -24,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::captcha::{HOST, app, captcha, post};
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{Db, TestDb};
 use crate::spam::stored;
 
 /// What the cut-off reads as, in every client's words.
@@ -119,15 +118,10 @@ async fn carehq_a_success_too_large_to_read_is_a_success_with_its_body_lost() {
 
 #[tokio::test]
 async fn captcha_an_answer_too_large_is_the_provider_unavailable() {
-    let db = TestDb::new(Db::Sqlite).await.unwrap();
     // A passing verdict, padded past the cap: read whole, it would pass.
     let padding = "x".repeat(2 * MAX_ANSWER_BYTES);
     let fake = FakeVerify::start(Reply::Pass(json!({"hostname": HOST, "padding": padding}))).await;
-    let app = app(
-        &db,
-        captcha("recaptcha", &fake.url, "on_error = \"reject\""),
-    )
-    .await;
+    let (db, _sandbox, app) = app(captcha("recaptcha", &fake.url, "on_error = \"reject\"")).await;
 
     let response = post(&app, 1, "g-recaptcha-response", "tok-1").await;
 

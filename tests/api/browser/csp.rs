@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use enquiry_relay::sandbox::seed;
 
-use crate::helpers::{AppOptions, Db, TestApp, TestDb, TestSandbox};
+use crate::helpers::{AppOptions, Db, TestApp};
 
 /// (provider, script-src, frame-src, style-src, connect-src, worker-src)
 /// beyond `'self'`.
@@ -92,10 +92,11 @@ fn with_self(extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_captcha_provider_adds_only_its_own_origins_to_the_form_csp() {
-    let db = TestDb::new(Db::Sqlite).await.expect("sqlite test db");
-    let sandbox = TestSandbox::start().await;
-    let options = AppOptions::default().config(sites());
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
+        .options(AppOptions::default().config(sites()))
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     for (provider, script, frame, style, connect, worker) in PROVIDERS {
         let response = app
             .http

@@ -57,12 +57,12 @@ pub async fn setup(allowed_origin: &str) -> Setup {
 
 /// The same, with more TOML after the home's `[[sites]]` block.
 pub async fn setup_with(allowed_origin: &str, more_toml: &str) -> Setup {
-    let db = TestDb::new(crate::helpers::Db::Sqlite)
-        .await
-        .expect("sqlite test db");
-    let sandbox = TestSandbox::start().await;
     let options = AppOptions::default().config(format!("{}{more_toml}", home_toml(allowed_origin)));
-    let app = TestApp::spawn(&db, &sandbox.url, &options).await;
+    let (db, sandbox, app) = TestApp::builder(crate::helpers::Db::Sqlite)
+        .options(options)
+        .spawn()
+        .await
+        .expect("SQLite is always here");
     Setup {
         app,
         sandbox,
