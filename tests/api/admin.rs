@@ -516,10 +516,7 @@ async fn check_remote_names_a_wrong_secret_and_a_group_of_the_wrong_kind() {
 
 #[tokio::test]
 async fn healthcheck_exits_0_when_ready_and_1_when_not() {
-    let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+    let (db, sandbox, app) = TestApp::builder(Db::Sqlite).spawn_sqlite().await;
     let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     // The default URL comes from server.listen.
     let config = write_config(

@@ -198,9 +198,8 @@ async fn include_details_names_the_families_to_call_back() {
     let (url, inbox) = receiver().await;
     let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options(&url, true).quiet())
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 7).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -410,9 +409,8 @@ async fn email_alerts_reach_an_smtp_server_once_per_incident_and_on_clear() {
         .quiet();
     let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -545,9 +543,8 @@ async fn webhook_and_email_each_get_each_alert_once_and_details_reach_the_email(
     let sink = SmtpSink::start().await;
     let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(both_destinations(&url, sink.port, true))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 5).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -588,9 +585,8 @@ async fn an_email_the_mail_server_refused_is_sent_when_it_is_back() {
     sink.set_up(false);
     let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(both_destinations(&url, sink.port, false))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults::once(400));
     let id = posted_id(&app, 1).await;
     assert_eq!(app.drain_to_rest().await.failed, 1);
@@ -650,9 +646,8 @@ async fn shutdown_does_not_wait_on_an_alert_email_to_a_stalled_mail_server() {
     });
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options.clone())
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults::once(400));
     posted_id(&app, 1).await;
     let stalled = eventually(Duration::from_secs(30), || async {

@@ -14,10 +14,6 @@ use crate::fake_captcha::{FakeVerify, Reply};
 use crate::helpers::{AppOptions, Db, SITE, TestApp, TestDb, TestSandbox, family};
 use crate::spam::stored;
 
-/// Where these apps' CareHQ is: an address nothing listens on (no CAPTCHA
-/// test delivers).
-const NOWHERE: &str = "http://127.0.0.1:1";
-
 /// The options of an app with `captcha_toml`, its public URL on [`HOST`]:
 /// the host name the CAPTCHA must report (the request's own `Host` header
 /// is never trusted).
@@ -37,7 +33,7 @@ pub async fn app(captcha_toml: String) -> (TestDb, TestSandbox, TestApp) {
 /// The same on a database of `kind` (`None`: that kind is not here).
 pub async fn app_on(kind: Db, captcha_toml: String) -> Option<(TestDb, TestSandbox, TestApp)> {
     TestApp::builder(kind)
-        .carehq(NOWHERE)
+        .without_carehq()
         .options(options(captcha_toml))
         .spawn()
         .await
@@ -45,7 +41,7 @@ pub async fn app_on(kind: Db, captcha_toml: String) -> Option<(TestDb, TestSandb
 
 /// Another instance with `captcha_toml` on the database a test already has.
 pub async fn another(db: &TestDb, captcha_toml: String) -> TestApp {
-    TestApp::spawn(db, NOWHERE, &options(captcha_toml)).await
+    TestApp::spawn(db, crate::helpers::NOWHERE, &options(captcha_toml)).await
 }
 
 pub fn captcha(provider: &str, url: &str, more: &str) -> String {
@@ -243,11 +239,10 @@ async fn the_provider_hears_the_client_address_forwarded_by_a_trusted_proxy() {
         .config(captcha("turnstile", &fake.url, ""))
         .loopback_proxy();
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq(NOWHERE)
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let mut body = family(1);
     body["cf-turnstile-response"] = json!("forwarded");
 
@@ -416,11 +411,10 @@ async fn a_site_can_override_the_global_captcha() {
     let options = options(captcha("turnstile", &fake.url, ""))
         .site("[captcha]\nprovider = \"hcaptcha\"\nsecret = \"site-secret\"\n");
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq(NOWHERE)
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     assert_eq!(post(&app, 1, "h-captcha-response", "h").await.status(), 201);
     assert_eq!(fake.calls()[0].fields["secret"], "site-secret");
     assert_eq!(fake.calls()[0].fields["sitekey"], "site-key-1", "inherited");

@@ -101,9 +101,8 @@ async fn an_enquiry_accepted_unverified_in_an_outage_is_delivered_to_carehq() {
         AppOptions::default().config(captcha("hcaptcha", &fake.url, "on_error = \"accept\""));
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
 
     let response = post(&app, 1, "h-captcha-response", "while-down").await;
 

@@ -243,9 +243,8 @@ async fn a_stalled_mail_server_does_not_hold_back_carehq_delivery() {
     });
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     sandbox.set_faults(Faults {
         status: Some(503),
         ..Faults::default()

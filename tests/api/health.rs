@@ -4,10 +4,7 @@ use crate::helpers::{Db, TestApp};
 
 #[tokio::test]
 async fn health_readiness_and_openapi_answer() {
-    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite).spawn_sqlite().await;
 
     let health = app
         .http

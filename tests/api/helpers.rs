@@ -55,6 +55,12 @@ impl AppBuilder {
         }
     }
 
+    /// CareHQ at an address nothing listens on, for tests of what happens
+    /// before delivery (spam, CAPTCHA, forms): nothing is ever sent.
+    pub fn without_carehq(self) -> AppBuilder {
+        self.carehq(NOWHERE)
+    }
+
     /// The app's options (default: `AppOptions::default()`).
     pub fn options(self, options: AppOptions) -> AppBuilder {
         AppBuilder { options, ..self }
@@ -75,6 +81,22 @@ impl AppBuilder {
         Some((db, sandbox, app))
     }
 }
+
+impl AppBuilder {
+    /// [`AppBuilder::spawn`] on SQLite, which is always here.
+    pub async fn spawn_sqlite(self) -> (TestDb, TestSandbox, TestApp) {
+        assert_eq!(
+            self.kind,
+            Db::Sqlite,
+            "spawn_sqlite on a {:?} builder",
+            self.kind
+        );
+        self.spawn().await.expect("SQLite is always here")
+    }
+}
+
+/// An address nothing listens on (port 1 is never bound here).
+pub const NOWHERE: &str = "http://127.0.0.1:1";
 
 /// The application running in this process.
 pub struct TestApp {

@@ -322,10 +322,7 @@ on_both_databases!(a_chunked_body_over_the_limit_answers_413);
 
 #[tokio::test]
 async fn multipart_posts_are_accepted_and_errors_answer_in_words() {
-    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+    let (_db, sandbox, app) = TestApp::builder(Db::Sqlite).spawn_sqlite().await;
     let url = format!("{}/forms/{SITE}", app.address);
 
     // A multipart post is a browser form post: it carries the time token.

@@ -215,11 +215,10 @@ on_both_databases!(same_key_with_a_different_enquiry_is_409_and_only_the_first_i
 async fn a_409_spends_no_site_token() {
     let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(2, 3600));
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     assert_eq!(post_keyed(&app, SITE, &family(1), "k1").await.status(), 201);
     for _ in 0..3 {
         assert_eq!(post_keyed(&app, SITE, &family(2), "k1").await.status(), 409);
@@ -267,11 +266,10 @@ async fn a_timeout_while_the_enquiry_is_committing_does_not_say_not_sent() {
         s.metrics.require_token = false;
     });
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let before = timeouts_while_storing(&app).await;
 
     let lock = crate::helpers::write_lock(&db).await;

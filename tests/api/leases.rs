@@ -245,8 +245,7 @@ async fn held_carehq(lease: Duration) -> (TestDb, TestSandbox, TestApp) {
             ..Faults::default()
         })
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     (db, sandbox, app)
 }

@@ -186,9 +186,8 @@ on_both_databases!(metrics_parse_as_prometheus_text_with_the_promised_series);
 async fn metrics_ask_for_the_staff_token_unless_turned_off() {
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(with_token(AppOptions::default(), ""))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let url = format!("{}/metrics", app.address);
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401);
     let wrong = app

@@ -8,10 +8,7 @@ use crate::helpers::{Db, SITE, TestApp};
 
 #[tokio::test]
 async fn odd_addresses_get_the_routes_own_answers() {
-    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+    let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite).spawn_sqlite().await;
     let get = |path: String| {
         let request = app.http.get(format!("{}{path}", app.address));
         async move { request.send().await.unwrap() }

@@ -309,9 +309,8 @@ on_both_databases!(
 async fn bad_input_and_bad_credentials_get_the_partners_shapes() {
     let (_db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(bearer_options())
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
 
     let missing = r#"{"event": {"sendDate": "2021-08-23T08:45:24.000Z", "eventName": "HelpAround.Patient.CompleteEnrollment",
         "patient": {"id": "ha1", "phoneNumber": "+12027953213"}}}"#;
@@ -387,9 +386,8 @@ async fn a_signed_webhook_is_checked_on_its_raw_bytes_and_its_time() {
     .quiet();
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let key =
         enquiry_relay::partners::webhook_auth::signing_key(&SECRET.to_owned().into()).unwrap();
     let now = enquiry_relay::storage::now_ms() / 1000;
@@ -492,9 +490,8 @@ async fn unauthenticated_posts_are_refused_unread_counted_and_limited() {
     let options = crate::status::with_token(bearer_options(), "");
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let over_the_limit = unauthenticated(&app, 100 * 1024).await;
     assert_eq!(over_the_limit.status(), 401, "refused before reading");
     for n in 2..=10 {

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use crate::admin::cli;
 use crate::fake_captcha::{FakeVerify, Reply};
-use crate::helpers::{AppBuilder, AppOptions, Db, SITE, TestApp, family, free_port, write_config};
+use crate::helpers::{
+    AppBuilder, AppOptions, Db, NOWHERE, SITE, TestApp, family, free_port, write_config,
+};
 use crate::on_both_databases;
 use crate::spam::stored;
 use crate::status::{TOKEN, with_token};
@@ -33,9 +35,7 @@ fn spam_toml(key: &str) -> String {
 /// The app most of these tests post to: spam settings keyed by [`KEY`], and
 /// no CareHQ (nothing listens on port 1): only what is held is looked at.
 fn no_carehq_app(db: Db) -> AppBuilder {
-    TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
-        .options(options(KEY))
+    TestApp::builder(db).without_carehq().options(options(KEY))
 }
 
 fn options(key: &str) -> AppOptions {
@@ -220,7 +220,7 @@ async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
         fake.url
     ));
     let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
         .spawn()
         .await
@@ -245,7 +245,7 @@ async fn a_captcha_outage_under_hold_is_held_counted_and_released(db: Db) {
     let config = write_config(
         db.dir.path(),
         &db.url,
-        "http://127.0.0.1:1",
+        NOWHERE,
         free_port(),
         &AppOptions::default(),
     );
@@ -286,7 +286,7 @@ async fn a_token_signed_before_the_carehq_secret_changed_is_accepted(db: Db) {
         ..AppOptions::default()
     };
     let Some((db, _sandbox, before)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(lenient("carehq-secret-one"))
         .spawn()
         .await
@@ -296,7 +296,7 @@ async fn a_token_signed_before_the_carehq_secret_changed_is_accepted(db: Db) {
     let opened = before.time_token(SITE).await;
     before.stop().await;
 
-    let after = TestApp::spawn(&db, "http://127.0.0.1:1", &lenient("carehq-secret-two")).await;
+    let after = TestApp::spawn(&db, NOWHERE, &lenient("carehq-secret-two")).await;
     let response = post_form(&after, &with_token_field(complete(1), opened)).await;
 
     assert_thanked(&response, "after rotation");
@@ -313,7 +313,7 @@ on_both_databases!(a_token_signed_before_the_carehq_secret_changed_is_accepted);
 /// forged once the previous key was replaced longer ago than that.
 async fn a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token_age(db: Db) {
     let Some((db, _sandbox, first)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options("key-one"))
         .spawn()
         .await
@@ -321,7 +321,7 @@ async fn a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token
         return;
     };
     first.stop().await;
-    let second = TestApp::spawn(&db, "http://127.0.0.1:1", &options("key-two")).await;
+    let second = TestApp::spawn(&db, NOWHERE, &options("key-two")).await;
     assert_thanked(
         &post_form(
             &second,
@@ -357,7 +357,7 @@ async fn a_token_signed_with_the_previous_token_secret_is_accepted_for_max_token
         .await
         .unwrap();
     pool.close().await;
-    let third = TestApp::spawn(&db, "http://127.0.0.1:1", &options("key-two")).await;
+    let third = TestApp::spawn(&db, NOWHERE, &options("key-two")).await;
     assert_thanked(
         &post_form(&third, &with_token_field(complete(3), token("key-one", 60))).await,
         "long-replaced key",
@@ -396,7 +396,7 @@ async fn a_held_enquiry_nobody_releases_is_purged_after_retention_held(db: Db) {
     let config = write_config(
         db.dir.path(),
         &db.url,
-        "http://127.0.0.1:1",
+        NOWHERE,
         free_port(),
         &AppOptions::default(),
     );

@@ -71,7 +71,7 @@ async fn post_pairs(app: &TestApp, pairs: &[(String, String)]) -> reqwest::Respo
 /// before quarantine).
 async fn bot_traps_answer_like_success_and_only_the_honeypot_stores_nothing(db: Db) {
     let Some((db, _sandbox, app)) = TestApp::builder(db)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options(3, Rate::every(100, 60)).with(|s| s.sites[0].require_time_token = true))
         .spawn()
         .await
@@ -162,11 +162,10 @@ on_both_databases!(bot_traps_answer_like_success_and_only_the_honeypot_stores_no
 #[tokio::test]
 async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_requires_one() {
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options(3, Rate::every(100, 60)))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
 
     let response = post_pairs(&app, &form(1)).await;
 
@@ -184,10 +183,9 @@ async fn a_form_post_without_a_time_token_is_kept_and_marked_unless_the_site_req
 #[tokio::test]
 async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .without_carehq()
+        .spawn_sqlite()
+        .await;
     let html = app
         .http
         .get(format!("{}/forms/{SITE}", app.address))
@@ -209,11 +207,10 @@ async fn the_hosted_form_carries_a_token_and_a_hidden_honeypot() {
 #[tokio::test]
 async fn the_rate_limit_follows_the_client_behind_a_trusted_proxy() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options(0, TWO_AN_HOUR).loopback_proxy())
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let post = |client_ip: &'static str, n: usize| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -253,11 +250,10 @@ async fn three_posts_through_the_proxy(
     let options = (options(0, TWO_AN_HOUR).loopback_proxy())
         .with(move |s| s.server.client_ip_header = header);
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let mut statuses = Vec::new();
     for n in 0..3 {
         let mut request = app
@@ -311,11 +307,10 @@ async fn with_client_ip_header_forwarded_x_forwarded_for_is_ignored() {
 #[tokio::test]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options(0, TWO_AN_HOUR))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let mut statuses = Vec::new();
     for n in 0..3 {
         let response = app
@@ -336,13 +331,12 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
 #[tokio::test]
 async fn origins_outside_the_list_are_refused_and_cors_serves_listed_ones() {
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options(0, Rate::every(100, 60)).with(|s| {
             s.sites[0].allowed_origins = vec!["https://example-care.co.uk".parse().unwrap()];
         }))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let url = format!("{}/forms/{SITE}", app.address);
     let post = |origin: Option<&'static str>, referer: Option<&'static str>, n: usize| {
         let mut request = app.http.post(&url).json(&family(n));

@@ -22,11 +22,10 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
         .rate_limits(Rate::every(100, 3600), Rate::every(2, 3600))
         .loopback_proxy();
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let post = |site: &'static str, client_ip: String, body: Value| {
         app.http
             .post(format!("{}/forms/{site}", app.address))
@@ -78,11 +77,10 @@ async fn the_per_site_limit_counts_stored_posts_whatever_the_client_address() {
 async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
     let options = AppOptions::default().rate_limits(Rate::every(100, 3600), Rate::every(1, 3600));
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let post = |key: &'static str, n: usize| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))
@@ -107,10 +105,9 @@ async fn a_repeat_is_answered_as_before_when_the_site_limit_is_spent() {
 #[tokio::test]
 async fn an_over_long_field_is_named_in_a_422() {
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .without_carehq()
+        .spawn_sqlite()
+        .await;
     let mut body = family(1);
     body["last_name"] = json!("a".repeat(101));
     body["care_requirements"] = json!("x".repeat(5001));
@@ -136,11 +133,10 @@ async fn an_over_long_field_is_named_in_a_422() {
 async fn a_body_that_never_finishes_gets_the_timeout_answer_in_words() {
     let options = AppOptions::default().with(|s| s.server.request_timeout = Duration::from_secs(1));
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -222,11 +218,10 @@ async fn every_outcome_of_a_post_is_counted_in_metrics() {
         ))
         .rate_limits(Rate::every(100_000, 1), Rate::every(2, 3600));
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let post = |body: Value, origin: Option<&'static str>| {
         let mut request = app
             .http

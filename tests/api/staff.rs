@@ -301,9 +301,8 @@ on_both_databases!(a_session_is_stored_hashed_and_a_signed_out_cookie_no_longer_
 async fn staff_wrong_tokens_are_refused_then_throttled_and_a_login_post_needs_its_code() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(staff_options(AppOptions::default()))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
 
     // Without the sign-in form's code (from another website): refused.
     let forged = app
@@ -337,9 +336,8 @@ async fn staff_wrong_tokens_are_refused_then_throttled_and_a_login_post_needs_it
 async fn staff_console_is_closed_without_a_staff_token() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(AppOptions::default().quiet())
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     for path in ["/staff/login", "/staff"] {
         let response = app
             .http
@@ -441,9 +439,8 @@ async fn staff_detail_names_the_fields_carehq_refused_in_words() {
     };
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(staff_options(options))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let id = posted_id(&app, 1).await;
     app.drain_all().await;
     assert_eq!(app.delivery(&id).await.status, DeliveryStatus::Failed);
@@ -496,9 +493,8 @@ on_both_databases!(a_held_enquiry_is_released_and_arrives);
 async fn an_id_that_is_no_enquiry_id_is_answered_as_a_missing_enquiry() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(staff_options(AppOptions::default()))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let id = held_enquiry(&app, 1).await;
     let staff = Staff::sign_in(&app).await;
     let page = format!("/staff/enquiries/{id}");

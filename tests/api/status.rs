@@ -34,9 +34,8 @@ pub async fn status(app: &TestApp) -> (u16, Value) {
 async fn status_refuses_a_missing_or_wrong_token_and_says_how_to_open_it() {
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(with_token(AppOptions::default(), ""))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     for auth in [
         None,
         Some("Bearer wrong-token"),

@@ -270,11 +270,10 @@ async fn held_posts_are_limited_per_site_whatever_the_client_address() {
         .loopback_proxy()
         .quiet();
     let (db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let post = |client_ip: String, body: serde_json::Value| {
         app.http
             .post(format!("{}/forms/{SITE}", app.address))

@@ -94,9 +94,8 @@ fn with_self(extra: &str) -> String {
 async fn each_captcha_provider_adds_only_its_own_origins_to_the_form_csp() {
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(AppOptions::default().config(sites()))
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     for (provider, script, frame, style, connect, worker) in PROVIDERS {
         let response = app
             .http

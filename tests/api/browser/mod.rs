@@ -60,9 +60,8 @@ pub async fn setup_with(allowed_origin: &str, more_toml: &str) -> Setup {
     let options = AppOptions::default().config(format!("{}{more_toml}", home_toml(allowed_origin)));
     let (db, sandbox, app) = TestApp::builder(crate::helpers::Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     Setup {
         app,
         sandbox,

@@ -34,9 +34,8 @@ async fn a_form_open_longer_than_max_token_age_gets_a_fresh_token_before_sending
         .config(home_toml("https://example-care.co.uk"));
     let (db, sandbox, app) = TestApp::builder(Db::Sqlite)
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let browser = Browser::start(&driver, true, 1000).await;
     browser.goto(&format!("{}/forms/{HOME}", app.address)).await;
     let yesterday = TimeTokens::new(&SecretString::from(KEY), Duration::ZERO, Duration::MAX)
@@ -71,11 +70,10 @@ async fn the_form_tells_the_script_how_to_keep_its_token_fresh() {
         .shipped_spam("[spam]\nmin_fill_time = \"3s\"\nmax_token_age = \"24h\"\n")
         .config(home_toml("https://example-care.co.uk"));
     let (_db, _sandbox, app) = TestApp::builder(Db::Sqlite)
-        .carehq("http://127.0.0.1:1")
+        .without_carehq()
         .options(options)
-        .spawn()
-        .await
-        .expect("SQLite is always here");
+        .spawn_sqlite()
+        .await;
     let html = app
         .http
         .get(format!("{}/forms/{HOME}", app.address))
