@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::actions::authorised;
 use super::error::StaffError;
 use super::words::{arg_errors_in_words, field_name};
-use crate::domain::{EmailAddress, Enquiry, FreeText, PersonName, PhoneNumber};
+use crate::domain::{EmailAddress, FreeText, PersonName, PhoneNumber, StoredEnquiry};
 use crate::http::state::AppState;
 use crate::storage::{
     Actor, Correction, DeliveryStatus, EditOutcome, EnquiryId, Step, Store, StoreError,
@@ -197,14 +197,15 @@ fn correct(
             "Nothing was corrected, so nothing was sent. Go back, change the details CareHQ refused, then send it again.".into(),
         ));
     }
-    // The whole enquiry is parsed again, as the worker will before sending.
-    let enquiry: Enquiry = serde_json::from_value(Value::Object(fields)).map_err(|_| {
+    // The whole enquiry is parsed again, as the worker will before sending;
+    // as a `StoredEnquiry`, so the consent version agreed to stays with it.
+    let stored: StoredEnquiry = serde_json::from_value(Value::Object(fields)).map_err(|_| {
         StaffError::BadRequest(
             "The corrected enquiry is not complete (it needs a name and an email address or phone number). Go back and correct it.".into(),
         )
     })?;
-    let corrected = serde_json::to_string(&enquiry)
-        .map_err(|e| StaffError::internal("corrected enquiry", e))?;
+    let corrected =
+        serde_json::to_string(&stored).map_err(|e| StaffError::internal("corrected enquiry", e))?;
     Ok((corrected, changed))
 }
 
@@ -270,5 +271,21 @@ mod tests {
             &post(&[("field_email", "ann@example.com")]),
         );
         assert!(matches!(same, Err(StaffError::BadRequest(_))));
+    }
+
+    /// The consent statement's version the family agreed to is part of what
+    /// is stored; correcting an email must not drop it.
+    #[test]
+    fn a_correction_keeps_the_consent_version_the_family_agreed_to() {
+        let stored = r#"{"first_name":"Ann","last_name":"Lee","email":"ann@example.com","consent":true,"extra_fields":[],"consent_version":"2026-11"}"#;
+        let (corrected, _) = correct(
+            stored,
+            &[email_field()],
+            &post(&[("field_email", "ann@example.org")]),
+        )
+        .unwrap();
+        let value: Value = serde_json::from_str(&corrected).unwrap();
+        assert_eq!(value["email"], "ann@example.org");
+        assert_eq!(value["consent_version"], "2026-11", "{corrected}");
     }
 }
