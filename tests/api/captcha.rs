@@ -25,9 +25,11 @@ pub fn options(captcha_toml: String) -> AppOptions {
 
 /// The fixture for a CAPTCHA test on SQLite: [`options`] with `captcha_toml`.
 pub async fn app(captcha_toml: String) -> (TestDb, TestSandbox, TestApp) {
-    app_on(Db::Sqlite, captcha_toml)
+    TestApp::builder(Db::Sqlite)
+        .without_carehq()
+        .options(options(captcha_toml))
+        .spawn_sqlite()
         .await
-        .expect("SQLite is always here")
 }
 
 /// The same on a database of `kind` (`None`: that kind is not here).
