@@ -80,9 +80,7 @@ impl AppBuilder {
         let app = TestApp::spawn(&db, carehq, &self.options).await;
         Some((db, sandbox, app))
     }
-}
 
-impl AppBuilder {
     /// [`AppBuilder::spawn`] on SQLite, which is always here.
     pub async fn spawn_sqlite(self) -> (TestDb, TestSandbox, TestApp) {
         assert_eq!(
