@@ -9,13 +9,13 @@ use serde::Deserialize;
 use serde::de::Error;
 
 use super::fields;
-use crate::site_forms::{FieldMap, TARGETS};
+use crate::site_forms::{FieldMap, is_target, targets};
 
 /// The longest field name a site's form may use (Gravity Forms' `input_12.3`
 /// or a dotted path into a webhook's JSON are far shorter).
 const MAX_NAME_CHARS: usize = 200;
 
-/// The table, checked: each target one of [`TARGETS`], each used once.
+/// The table, checked: each target one of [`targets`], each used once.
 pub(super) fn field_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FieldMap, D::Error> {
     struct Target(String);
     impl<'de> Deserialize<'de> for Target {
@@ -31,10 +31,10 @@ pub(super) fn field_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FieldM
                 "\"{their}\": a field name of your form must be 1 to {MAX_NAME_CHARS} characters"
             )));
         }
-        if !TARGETS.contains(&our.as_str()) {
+        if !is_target(&our) {
             return Err(D::Error::custom(format!(
                 "\"{their}\" = \"{our}\": \"{our}\" is not one of our fields; expected one of: {}",
-                TARGETS.join(", ")
+                targets()
             )));
         }
         if let Some((earlier, _)) = entries.iter().find(|(_, o)| *o == our) {

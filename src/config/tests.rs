@@ -98,6 +98,11 @@ const PROBLEMS: &[Row] = &[
         ("sync.concurrency", "from 1 to 64"), ("sites[0].defaults.funding_type", "local_authority_top_up"),
         // The database URL's password is never echoed, only its scheme.
         ("database.url", "\"mysql\""), ("-", "hunter2")]),
+    // A site's field mapped onto a field we do not have: every one we have is named.
+    ("[sites.fields]\nyour-email = \"mail\"", &[], &[
+        ("sites[0].fields", "\"mail\" is not one of our fields; expected one of: name, first_name, last_name, \
+          email, phone, care_requirements, service, funding_type, enquiring_for_self, consent, \
+          visit_date_time, visit_type")]),
     ("[captcha]\nprovider = \"hcaptcha\"", &[], &[
         ("captcha.secret", "ENQUIRY_RELAY_CAPTCHA__SECRET"), ("captcha.site_key", "\"hcaptcha\"")]),
     ("[captcha]\nprovider = \"altcha\"", &[], &[("captcha.secret", "HMAC key"), ("!", "captcha.site_key")]),

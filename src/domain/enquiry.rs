@@ -17,6 +17,23 @@ use super::service::Service;
 use super::submission::RawSubmission;
 use super::yes_no::parse_yes_no;
 
+/// The family's fields as a form posts them (`name` being the one-box
+/// spelling of first and last name; `message`, another spelling of
+/// `care_requirements`, is left out): what a site's field may be mapped
+/// onto, and what a honeypot must never be called.
+pub const FORM_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "care_requirements",
+    "service",
+    "funding_type",
+    "enquiring_for_self",
+    "consent",
+];
+
 /// Names the parser reads itself; `name` only when the form used it (see
 /// [`NameFields`]), otherwise it is kept as an extra field.
 const OWN_FIELDS: &[&str] = &[

@@ -29,7 +29,7 @@ mod tests;
 
 pub use carehq_id::CareHqId;
 pub use email::EmailAddress;
-pub use enquiry::{Enquiry, IntakeRules};
+pub use enquiry::{Enquiry, FORM_FIELDS, IntakeRules};
 pub use extra_field::{ExtraField, MAX_EXTRA_FIELDS, label_for};
 pub use field_errors::FieldErrors;
 pub use free_text::FreeText;

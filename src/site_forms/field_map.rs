@@ -2,25 +2,25 @@
 //! submission before it is validated, and used again afterwards so every
 //! validation message names the field the site's own form has.
 
-use crate::domain::{FieldErrors, RawSubmission};
+use crate::domain::{FORM_FIELDS, FieldErrors, RawSubmission};
 
-/// The names a site's field may be mapped onto: the fields
-/// `Enquiry::parse` and the visit request read. `message` is left out: it
-/// is only another spelling of `care_requirements`.
-pub const TARGETS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "care_requirements",
-    "service",
-    "funding_type",
-    "enquiring_for_self",
-    "consent",
-    "visit_date_time",
-    "visit_type",
-];
+/// The visit request's fields, which a site's field may be mapped onto
+/// beside the family's own ([`FORM_FIELDS`]).
+const VISIT_FIELDS: &[&str] = &["visit_date_time", "visit_type"];
+
+/// Whether a site's field may be mapped onto `name`: one of the fields
+/// `Enquiry::parse` and the visit request read.
+pub fn is_target(name: &str) -> bool {
+    FORM_FIELDS.contains(&name) || VISIT_FIELDS.contains(&name)
+}
+
+/// Every name a site's field may be mapped onto, for a message.
+pub fn targets() -> String {
+    (FORM_FIELDS.iter().chain(VISIT_FIELDS))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// `their name → our name`, in the order written. Built by the config
 /// (which refuses an unknown target or two names onto one target) or by a

@@ -13,6 +13,6 @@ mod field_map;
 mod payload;
 mod presets;
 
-pub use field_map::{FieldMap, TARGETS};
+pub use field_map::{FieldMap, is_target, targets};
 pub use payload::{Payload, PayloadError};
 pub use presets::{Preset, Shape};

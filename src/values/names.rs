@@ -2,6 +2,8 @@
 //! destinations), CareHQ service values, form field names. Each refuses
 //! with a message that says what to write.
 
+use crate::domain::FORM_FIELDS;
+
 /// Longest slug; slugs appear in URLs (`/forms/{slug}`).
 const MAX_SLUG: usize = 64;
 
@@ -59,20 +61,6 @@ fn suggest_slug(text: &str) -> String {
         trimmed
     }
 }
-
-/// Fields the form uses itself: a honeypot with one of these names would trap families.
-const FORM_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "care_requirements",
-    "service",
-    "funding_type",
-    "enquiring_for_self",
-    "consent",
-];
 
 #[cfg(test)]
 mod tests {
