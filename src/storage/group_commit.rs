@@ -8,7 +8,10 @@
 //! in one transaction: each is still committed before its caller hears back,
 //! but sixteen arriving together cost about one fsync, not sixteen. A lone
 //! write is not delayed: the task never waits for company, it only takes what
-//! queued while the previous commit ran. PostgreSQL commits concurrent transactions in
+//! queued while the previous commit ran. The batch's enquiries are written
+//! together, a few statements for the whole batch (`batch_insert`), since
+//! each statement is a trip to the connection's thread that every family in
+//! the batch waits for. PostgreSQL commits concurrent transactions in
 //! parallel, so it does not use this.
 
 use std::sync::Arc;
@@ -17,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::intake::{InsertOutcome, NewEnquiry, SealedPayload, insert_rows};
+use super::batch_insert::insert_batch;
+use super::intake::{InsertOutcome, NewEnquiry, SealedPayload};
 use super::models::{AttemptRecord, Transition};
 use super::outbox::{ClaimedRow, Clock, Lease, SqliteClaim, claim_rows_sqlite, record_rows};
 use super::readiness::TOUCH;
@@ -235,16 +239,25 @@ fn reply_error(job: Job, error: StoreError) {
 async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
     let now = now_ms();
     let mut tx = pool.begin().await?;
+    // The batch's enquiries first, all in a few statements (batch_insert.rs).
+    let posts: Vec<(&NewEnquiry, &SealedPayload)> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Insert(new, sealed, _) => Some((new, &**sealed)),
+            _ => None,
+        })
+        .collect();
+    let mut stored = insert_batch(&mut tx, &posts, now).await?.into_iter();
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
         // A repeated idempotency key (same enquiry or not) or a lost lease
         // writes nothing, so neither needs a rollback: the rest of the batch
         // commits as usual.
         done.push(match job {
-            Job::Insert(enquiry, sealed, _) => Done::Inserted(
-                insert_rows(&mut tx, enquiry, sealed, now)
-                    .await?
-                    .unwrap_or(InsertOutcome::Created),
+            Job::Insert(..) => Done::Inserted(
+                stored
+                    .next()
+                    .ok_or(StoreError::Writer("a batch's insert went unanswered"))?,
             ),
             Job::Touch(_) => {
                 sqlx::query(TOUCH).execute(&mut *tx).await?;

@@ -9,7 +9,7 @@ use super::{Store, StoreError, now_ms};
 use crate::domain::SpamVerdict;
 
 /// Idempotency keys answer the same for this long.
-const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+pub(super) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A validated enquiry ready to store.
 /// Owned, so the SQLite group-commit writer can take it across to its task.
@@ -185,7 +185,7 @@ impl Store {
 
 /// The outbox steps a new enquiry starts with: its own, then one per
 /// `also_send_to` destination.
-fn steps_of(new: &NewEnquiry) -> Vec<String> {
+pub(super) fn steps_of(new: &NewEnquiry) -> Vec<String> {
     std::iter::once("enquiry".to_owned())
         .chain(new.destinations.iter().map(|name| destination_step(name)))
         .collect()
@@ -194,11 +194,47 @@ fn steps_of(new: &NewEnquiry) -> Vec<String> {
 /// The enquiry's row; [`bind_enquiry`] binds `$1`–`$11`.
 const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)";
+/// [`INSERT_ENQUIRY`]'s columns, for a batch's insert of many rows.
+pub(super) const ENQUIRY_COLUMNS: &str = "id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake";
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+/// Row `row`'s values (from 0) in a many-row insert of [`ENQUIRY_COLUMNS`],
+/// as [`INSERT_ENQUIRY`] has them: each row binds 11 with [`bind_enquiry`].
+pub(super) fn enquiry_values(row: usize) -> String {
+    let b = 11 * row;
+    let n: Vec<String> = (1..=11).map(|i| format!("${}", b + i)).collect();
+    format!("({}, 1, {})", n[..10].join(", "), n[10])
+}
+
+/// An outbox step's row; [`bind_delivery`] binds `$1`–`$6`. A held
+/// enquiry's steps are not waiting to be sent until a person releases it,
+/// so their `pending_since` is set then, not now.
+const INSERT_DELIVERY: &str = "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
+     VALUES ($1, $2, $3, $4, $5, $5, $5, $6)";
+/// [`INSERT_DELIVERY`]'s columns, for a batch's insert of many rows.
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since";
+
+/// Row `row`'s values (from 0) in a many-row insert of [`DELIVERY_COLUMNS`],
+/// as [`INSERT_DELIVERY`] has them: each row binds 6 with [`bind_delivery`].
+pub(super) fn delivery_values(row: usize) -> String {
+    let b = 6 * row;
+    format!(
+        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+        b + 1,
+        b + 2,
+        b + 3,
+        b + 4,
+        b + 5,
+        b + 5,
+        b + 5,
+        b + 6
+    )
+}
+
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// [`INSERT_ENQUIRY`]'s values, in its order.
-fn bind_enquiry<'q>(
+pub(super) fn bind_enquiry<'q>(
     query: AnyQuery<'q>,
     new: &'q NewEnquiry,
     sealed: &'q SealedPayload,
@@ -219,6 +255,22 @@ fn bind_enquiry<'q>(
         // not write the row a second time.
         .bind(if new.held { "held" } else { "waiting" })
         .bind(new.intake.as_deref())
+}
+
+/// [`INSERT_DELIVERY`]'s values for `new`'s step `step`, in its order.
+pub(super) fn bind_delivery<'q>(
+    query: AnyQuery<'q>,
+    new: &'q NewEnquiry,
+    step: &'q str,
+    now: i64,
+) -> AnyQuery<'q> {
+    query
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(new.id.as_str())
+        .bind(step)
+        .bind(if new.held { "held" } else { "pending" })
+        .bind(now)
+        .bind((!new.held).then_some(now))
 }
 
 /// The enquiry and its steps as one statement (PostgreSQL, when there is no
@@ -326,21 +378,10 @@ pub(super) async fn insert_rows(
     // Its search terms (six to eight rows keyed all over one index: most
     // of a batch's pages at a million stored) are the indexer's, after the
     // acknowledgement; `terms_pending = 1` above is its to-do list.
-    // A held row is not waiting to be sent until a person releases it, so
-    // its pending_since is set then, not now.
     for step in steps_of(new) {
-        sqlx::query(
-            "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
-             VALUES ($1, $2, $3, $4, $5, $5, $5, $6)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(new.id.as_str())
-        .bind(step)
-        .bind(if new.held { "held" } else { "pending" })
-        .bind(now)
-        .bind((!new.held).then_some(now))
-        .execute(&mut **tx)
-        .await?;
+        bind_delivery(sqlx::query(INSERT_DELIVERY), new, &step, now)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(None)
 }
@@ -355,6 +396,29 @@ mod tests {
             InsertOutcome::Conflict => "conflict",
             InsertOutcome::Created => "created",
         }
+    }
+
+    #[test]
+    fn a_many_row_insert_writes_each_row_as_the_one_row_insert_does() {
+        let one = |columns: &str, table: &str, values: String| {
+            format!(
+                "INSERT INTO {table} ({columns}) \
+     VALUES {values}"
+            )
+        };
+        assert_eq!(
+            one(ENQUIRY_COLUMNS, "enquiries", enquiry_values(0)),
+            INSERT_ENQUIRY
+        );
+        assert_eq!(
+            one(DELIVERY_COLUMNS, "deliveries", delivery_values(0)),
+            INSERT_DELIVERY
+        );
+        assert_eq!(
+            enquiry_values(1),
+            "($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1, $22)"
+        );
+        assert_eq!(delivery_values(1), "($7, $8, $9, $10, $11, $11, $11, $12)");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod admin;
 mod alerts;
 mod audit;
+mod batch_insert;
 mod checkpoint;
 mod connect;
 mod delivery_state;
