@@ -1,4 +1,4 @@
-//! The background WAL checkpoint (SQLite): every second, copy what commits
+//! The background WAL checkpoint (SQLite): four times a second, copy what commits
 //! appended to the WAL into the database file, so no commit has to, and keep
 //! the WAL file near its size target (`storage::checkpoint` says how and why).
 
@@ -9,9 +9,13 @@ use tracing::{debug, warn};
 
 use crate::storage::{Backend, Checkpointer, Store, WAL_TARGET_BYTES, WalReset};
 
-/// Often enough that the WAL stays a few thousand pages at the busiest
-/// intake measured (≈ 5 000 enquiries/s), rare enough to cost nothing idle.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Often, so each pass has little to copy: a pass's fsync of the database
+/// file holds up the commits' own fsyncs while it runs, and once a second
+/// that was 20–35 ms in which every family waited, two thirds of the
+/// slowest 1 % at 16 clients (BENCHMARKS.md, "Where the slowest 1 % wait").
+/// A quarter of a second cut the longest waits by a third. Idle, a pass
+/// finds nothing to copy and costs two statements.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Run checkpoints until `shutdown` is cancelled. Returns at once on PostgreSQL.
 pub async fn run(store: Store, shutdown: CancellationToken) {
@@ -77,7 +81,7 @@ pub async fn tick(
         Err(e) => {
             *checkpointer = None;
             if !was_failing {
-                warn!(error = %crate::telemetry::chain(&e), "WAL checkpoint failed; the WAL file grows until one succeeds (it is retried every second)");
+                warn!(error = %crate::telemetry::chain(&e), "WAL checkpoint failed; the WAL file grows until one succeeds (it is retried four times a second)");
             }
             true
         }

@@ -6,7 +6,7 @@
 //! it, and every enquiry waiting in the same group commit waits with it
 //! (ack stalls of 100–220 ms, issue 11). Every connection therefore runs with
 //! `wal_autocheckpoint = 0`, and a background task (`ops::checkpoint`) drives
-//! a [`Checkpointer`] once a second instead:
+//! a [`Checkpointer`] four times a second instead (`ops::checkpoint`):
 //!
 //! 1. A PASSIVE checkpoint, which takes no write lock, so commits go on
 //!    appending to the WAL while it copies.
@@ -186,7 +186,7 @@ impl Checkpointer {
             )
             .await?
         } else if passive.wal_frames > self.target_frames {
-            // The PASSIVE above copied a second of commits and fsynced the
+            // The PASSIVE above copied the latest commits and fsynced the
             // database file while intake went on appending. A second one
             // copies only what came meanwhile, so the RESTART that holds
             // the writer has just the last few commits left to copy.
