@@ -7,15 +7,16 @@
 //! the trips of one commit are made one after another while every family in
 //! the batch waits: a batch of 16 enquiries made 34 trips and took 4–5 ms
 //! before its fsync (BENCHMARKS.md, "Where the slowest 1 % wait"). Here a
-//! batch makes at most four whatever its size: one upsert of the
-//! idempotency keys, one insert of the enquiries, one of their outbox steps
-//! (per 128), and a lookup per repeated key, which only a repeat pays.
+//! batch makes three whatever its size: one upsert of the idempotency keys,
+//! one insert of the enquiries and one of their outbox steps (per 128);
+//! only a repeated key adds a statement, the lookup of who holds it.
 //!
 //! The answers are the ones [`insert_rows`] gives the same posts made one
 //! after another in the batch's order: a key sent twice in one batch stores
 //! the first post and answers the second as its repeat (or a conflict).
-//! Posts from a partner event go through [`insert_rows`] one by one: they
-//! are rare, and their claim is its own statement.
+//! Posts from a partner event go first, through [`insert_rows`] one by one:
+//! they are rare, and their claim is its own statement. (Posts in one batch
+//! arrived together, so any order among them is one they could have had.)
 
 use std::collections::HashSet;
 

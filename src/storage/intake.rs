@@ -297,8 +297,7 @@ async fn insert_in_one_statement(
         .collect();
     let sql = format!(
         "WITH enquiry AS ({INSERT_ENQUIRY}) \
-         INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
-         VALUES {}",
+         INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {}",
         values.join(", ")
     );
     let mut query = bind_enquiry(sqlx::query(sqlx::AssertSqlSafe(sql)), new, sealed, now)
@@ -401,10 +400,7 @@ mod tests {
     #[test]
     fn a_many_row_insert_writes_each_row_as_the_one_row_insert_does() {
         let one = |columns: &str, table: &str, values: String| {
-            format!(
-                "INSERT INTO {table} ({columns}) \
-     VALUES {values}"
-            )
+            format!("INSERT INTO {table} ({columns}) VALUES {values}")
         };
         assert_eq!(
             one(ENQUIRY_COLUMNS, "enquiries", enquiry_values(0)),
