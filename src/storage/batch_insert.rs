@@ -24,7 +24,7 @@ use super::StoreError;
 use super::intake::{
     DELIVERY_COLUMNS, ENQUIRY_COLUMNS, IDEMPOTENCY_WINDOW_MS, InsertOutcome, NewEnquiry,
     SealedPayload, bind_delivery, bind_enquiry, delivery_values, enquiry_values, insert_rows,
-    repeat_or_conflict, steps_of,
+    key_held, steps_of,
 };
 
 /// Outbox rows per insert statement: 6 values each, far below SQLite's
@@ -60,18 +60,7 @@ pub(super) async fn insert_batch(
         if let Some(key) = new.idempotency_key.as_deref()
             && !won.contains(new.id.as_str())
         {
-            let (enquiry_id, stored): (String, Option<String>) = sqlx::query_as(
-                "SELECT enquiry_id, fingerprint FROM idempotency_keys WHERE site = $1 AND key = $2",
-            )
-            .bind(new.site.as_str())
-            .bind(key)
-            .fetch_one(&mut **tx)
-            .await?;
-            outcomes[i] = Some(repeat_or_conflict(
-                enquiry_id,
-                stored.as_deref(),
-                new.fingerprint.as_deref(),
-            ));
+            outcomes[i] = Some(key_held(tx, new, key).await?);
         }
     }
     let to_store: Vec<(&NewEnquiry, &SealedPayload)> = posts

@@ -310,6 +310,28 @@ async fn insert_in_one_statement(
     Ok(())
 }
 
+/// What `new` is, its `key` being held already (stored before, or by a post
+/// earlier in the same transaction): a repeat of the holder's enquiry, or a
+/// different enquiry under the same key.
+pub(super) async fn key_held(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewEnquiry,
+    key: &str,
+) -> Result<InsertOutcome, StoreError> {
+    let (enquiry_id, stored): (String, Option<String>) = sqlx::query_as(
+        "SELECT enquiry_id, fingerprint FROM idempotency_keys WHERE site = $1 AND key = $2",
+    )
+    .bind(new.site.as_str())
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(repeat_or_conflict(
+        enquiry_id,
+        stored.as_deref(),
+        new.fingerprint.as_deref(),
+    ))
+}
+
 /// The enquiry's rows inside the caller's transaction. Returns what the key
 /// says when it was used before (a repeat or a conflict; nothing inserted,
 /// the caller rolls back). The key's insert wins or loses on its primary key,
@@ -343,18 +365,7 @@ pub(super) async fn insert_rows(
         .await?
         .rows_affected();
         if inserted == 0 {
-            let (enquiry_id, stored): (String, Option<String>) = sqlx::query_as(
-                "SELECT enquiry_id, fingerprint FROM idempotency_keys WHERE site = $1 AND key = $2",
-            )
-            .bind(new.site.as_str())
-            .bind(key)
-            .fetch_one(&mut **tx)
-            .await?;
-            return Ok(Some(repeat_or_conflict(
-                enquiry_id,
-                stored.as_deref(),
-                new.fingerprint.as_deref(),
-            )));
+            return Ok(Some(key_held(tx, new, key).await?));
         }
     }
     if let Some(key) = &new.partner_event {
