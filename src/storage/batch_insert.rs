@@ -8,7 +8,8 @@
 //! the batch waits: a batch of 16 enquiries made 34 trips and took 4–5 ms
 //! before its fsync (BENCHMARKS.md, "Where the slowest 1 % wait"). Here a
 //! batch makes three whatever its size: one upsert of the idempotency keys,
-//! one insert of the enquiries and one of their outbox steps (per 128);
+//! then the enquiries and their outbox steps by the many-row inserts every
+//! new enquiry is written with (`intake::insert_enquiries`, `insert_steps`);
 //! only a repeated key adds a statement, the lookup of who holds it.
 //!
 //! The answers are the ones [`insert_rows`] gives the same posts made one
@@ -22,14 +23,9 @@ use std::collections::HashSet;
 
 use super::StoreError;
 use super::intake::{
-    DELIVERY_COLUMNS, ENQUIRY_COLUMNS, IDEMPOTENCY_WINDOW_MS, InsertOutcome, NewEnquiry,
-    SealedPayload, bind_delivery, bind_enquiry, delivery_values, enquiry_values, insert_rows,
-    key_held, steps_of,
+    IDEMPOTENCY_WINDOW_MS, InsertOutcome, NewEnquiry, SealedPayload, insert_enquiries, insert_rows,
+    insert_steps, key_held,
 };
-
-/// Outbox rows per insert statement: 6 values each, far below SQLite's
-/// limit on a statement's values (32,766) whatever a site's destinations.
-const STEPS_PER_STATEMENT: usize = 128;
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
@@ -143,52 +139,6 @@ fn claim_keys_sql(rows: usize) -> String {
         values.join(", "),
         5 * rows + 1
     )
-}
-
-async fn insert_enquiries(
-    tx: &mut Tx<'_>,
-    posts: &[(&NewEnquiry, &SealedPayload)],
-    now: i64,
-) -> Result<(), StoreError> {
-    if posts.is_empty() {
-        return Ok(());
-    }
-    let values: Vec<String> = (0..posts.len()).map(enquiry_values).collect();
-    let sql = format!(
-        "INSERT INTO enquiries ({ENQUIRY_COLUMNS}) VALUES {}",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (new, sealed) in posts {
-        query = bind_enquiry(query, new, sealed, now);
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Every post's outbox steps, in the order [`insert_rows`] writes them.
-async fn insert_steps(
-    tx: &mut Tx<'_>,
-    posts: &[(&NewEnquiry, &SealedPayload)],
-    now: i64,
-) -> Result<(), StoreError> {
-    let steps: Vec<(&NewEnquiry, String)> = posts
-        .iter()
-        .flat_map(|(new, _)| steps_of(new).into_iter().map(move |step| (*new, step)))
-        .collect();
-    for chunk in steps.chunks(STEPS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len()).map(delivery_values).collect();
-        let sql = format!(
-            "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (new, step) in chunk {
-            query = bind_delivery(query, new, step.as_str(), now);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@ use crate::domain::SpamVerdict;
 /// Idempotency keys answer the same for this long.
 pub(super) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Outbox rows per insert statement: 6 values each, far below SQLite's
+/// limit on a statement's values (32,766) whatever a site's destinations.
+const STEPS_PER_STATEMENT: usize = 128;
+
 /// A validated enquiry ready to store.
 /// Owned, so the SQLite group-commit writer can take it across to its task.
 pub struct NewEnquiry {
@@ -185,38 +189,32 @@ impl Store {
 
 /// The outbox steps a new enquiry starts with: its own, then one per
 /// `also_send_to` destination.
-pub(super) fn steps_of(new: &NewEnquiry) -> Vec<String> {
+fn steps_of(new: &NewEnquiry) -> Vec<String> {
     std::iter::once("enquiry".to_owned())
         .chain(new.destinations.iter().map(|name| destination_step(name)))
         .collect()
 }
 
-/// The enquiry's row; [`bind_enquiry`] binds `$1`–`$11`.
-const INSERT_ENQUIRY: &str = "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)";
-/// [`INSERT_ENQUIRY`]'s columns, for a batch's insert of many rows.
-pub(super) const ENQUIRY_COLUMNS: &str = "id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake";
+/// An enquiry's columns; each row's values are [`enquiry_values`].
+const ENQUIRY_COLUMNS: &str = "id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake";
 
-/// Row `row`'s values (from 0) in a many-row insert of [`ENQUIRY_COLUMNS`],
-/// as [`INSERT_ENQUIRY`] has them: each row binds 11 with [`bind_enquiry`].
-pub(super) fn enquiry_values(row: usize) -> String {
+/// Row `row`'s values (from 0) in an insert of [`ENQUIRY_COLUMNS`]: each
+/// row binds 11 with [`bind_enquiry`].
+fn enquiry_values(row: usize) -> String {
     let b = 11 * row;
     let n: Vec<String> = (1..=11).map(|i| format!("${}", b + i)).collect();
     format!("({}, 1, {})", n[..10].join(", "), n[10])
 }
 
-/// An outbox step's row; [`bind_delivery`] binds `$1`–`$6`. A held
-/// enquiry's steps are not waiting to be sent until a person releases it,
-/// so their `pending_since` is set then, not now.
-const INSERT_DELIVERY: &str = "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
-     VALUES ($1, $2, $3, $4, $5, $5, $5, $6)";
-/// [`INSERT_DELIVERY`]'s columns, for a batch's insert of many rows.
-pub(super) const DELIVERY_COLUMNS: &str =
+/// An outbox step's columns; each row's values are [`delivery_values`]. A
+/// held enquiry's steps are not waiting to be sent until a person releases
+/// it, so their `pending_since` is set then, not now.
+const DELIVERY_COLUMNS: &str =
     "id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since";
 
-/// Row `row`'s values (from 0) in a many-row insert of [`DELIVERY_COLUMNS`],
-/// as [`INSERT_DELIVERY`] has them: each row binds 6 with [`bind_delivery`].
-pub(super) fn delivery_values(row: usize) -> String {
+/// Row `row`'s values (from 0) in an insert of [`DELIVERY_COLUMNS`]: each
+/// row binds 6 with [`bind_delivery`].
+fn delivery_values(row: usize) -> String {
     let b = 6 * row;
     format!(
         "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
@@ -231,10 +229,10 @@ pub(super) fn delivery_values(row: usize) -> String {
     )
 }
 
-pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// [`INSERT_ENQUIRY`]'s values, in its order.
-pub(super) fn bind_enquiry<'q>(
+/// [`enquiry_values`]' values, in their order.
+fn bind_enquiry<'q>(
     query: AnyQuery<'q>,
     new: &'q NewEnquiry,
     sealed: &'q SealedPayload,
@@ -257,8 +255,8 @@ pub(super) fn bind_enquiry<'q>(
         .bind(new.intake.as_deref())
 }
 
-/// [`INSERT_DELIVERY`]'s values for `new`'s step `step`, in its order.
-pub(super) fn bind_delivery<'q>(
+/// [`delivery_values`]' values for `new`'s step `step`, in their order.
+fn bind_delivery<'q>(
     query: AnyQuery<'q>,
     new: &'q NewEnquiry,
     step: &'q str,
@@ -296,8 +294,9 @@ async fn insert_in_one_statement(
         })
         .collect();
     let sql = format!(
-        "WITH enquiry AS ({INSERT_ENQUIRY}) \
+        "WITH enquiry AS (INSERT INTO enquiries ({ENQUIRY_COLUMNS}) VALUES {}) \
          INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {}",
+        enquiry_values(0),
         values.join(", ")
     );
     let mut query = bind_enquiry(sqlx::query(sqlx::AssertSqlSafe(sql)), new, sealed, now)
@@ -382,18 +381,60 @@ pub(super) async fn insert_rows(
             )));
         }
     }
-    bind_enquiry(sqlx::query(INSERT_ENQUIRY), new, sealed, now)
-        .execute(&mut **tx)
-        .await?;
+    insert_enquiries(tx, &[(new, sealed)], now).await?;
     // Its search terms (six to eight rows keyed all over one index: most
     // of a batch's pages at a million stored) are the indexer's, after the
     // acknowledgement; `terms_pending = 1` above is its to-do list.
-    for step in steps_of(new) {
-        bind_delivery(sqlx::query(INSERT_DELIVERY), new, &step, now)
-            .execute(&mut **tx)
-            .await?;
-    }
+    insert_steps(tx, &[(new, sealed)], now).await?;
     Ok(None)
+}
+
+/// `posts`' enquiry rows, one statement for all of them.
+pub(super) async fn insert_enquiries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    posts: &[(&NewEnquiry, &SealedPayload)],
+    now: i64,
+) -> Result<(), StoreError> {
+    if posts.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..posts.len()).map(enquiry_values).collect();
+    let sql = format!(
+        "INSERT INTO enquiries ({ENQUIRY_COLUMNS}) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (new, sealed) in posts {
+        query = bind_enquiry(query, new, sealed, now);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Every post's outbox steps (its own, then one per destination), in one
+/// statement per [`STEPS_PER_STATEMENT`].
+pub(super) async fn insert_steps(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    posts: &[(&NewEnquiry, &SealedPayload)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let steps: Vec<(&NewEnquiry, String)> = posts
+        .iter()
+        .flat_map(|(new, _)| steps_of(new).into_iter().map(move |step| (*new, step)))
+        .collect();
+    for chunk in steps.chunks(STEPS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len()).map(delivery_values).collect();
+        let sql = format!(
+            "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (new, step) in chunk {
+            query = bind_delivery(query, new, step.as_str(), now);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -413,13 +454,16 @@ mod tests {
         let one = |columns: &str, table: &str, values: String| {
             format!("INSERT INTO {table} ({columns}) VALUES {values}")
         };
+        // The one-row statements as they were written before batches.
         assert_eq!(
             one(ENQUIRY_COLUMNS, "enquiries", enquiry_values(0)),
-            INSERT_ENQUIRY
+            "INSERT INTO enquiries (id, site, received_at, payload, spam_verdict, consent_version, consent_sha256, email_hash, phone_hash, state, terms_pending, intake) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)"
         );
         assert_eq!(
             one(DELIVERY_COLUMNS, "deliveries", delivery_values(0)),
-            INSERT_DELIVERY
+            "INSERT INTO deliveries (id, enquiry_id, step, status, next_attempt_at, created_at, updated_at, pending_since) \
+             VALUES ($1, $2, $3, $4, $5, $5, $5, $6)"
         );
         assert_eq!(
             enquiry_values(1),
